@@ -1,0 +1,91 @@
+/* The `pacer` command's subcommands and the helpers they share.
+ * Each pacer_cmd_* takes argv after the subcommand name (argv[0] is the
+ * subcommand itself) and returns the process exit status. */
+#ifndef PACER_CLI_CMD_H
+#define PACER_CLI_CMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <hiredis/hiredis.h>
+
+#include "common/err.h"
+#include "scheduler/config.h"
+
+/** `pacer worker`: the daemon. Exit 0 after a clean SIGTERM/SIGINT drain. */
+int pacer_cmd_worker(int argc, char **argv);
+/** `pacer submit FILE.jsonl|- [--wait]`. Exit 0 when every line was queued
+ *  (and, with --wait, every job finished ok). */
+int pacer_cmd_submit(int argc, char **argv);
+/** `pacer run FILE.jsonl [--out F]`: embedded one-shot batch. */
+int pacer_cmd_run(int argc, char **argv);
+/** `pacer stats`: queue depths. */
+int pacer_cmd_stats(int argc, char **argv);
+
+/** Connects synchronously to addr (borrowed), runs AUTH/SELECT as needed.
+ *  timeout_ms bounds connect and each command (ms). Returns an owned
+ *  context (free with redisFree) or NULL with err set
+ *  ("redis: <host>: <reason>", never the password). */
+redisContext *pacer_redis_sync_connect(const struct pacer_redis_addr *addr,
+                                       uint32_t timeout_ms,
+                                       struct pacer_error *err);
+
+/** Set of job ids a batch waits for: an open-addressing hash set. */
+struct pacer_idset;
+
+/** Returns an owned empty set sized for n ids (free with
+ *  pacer_idset_free), NULL on out of memory. */
+struct pacer_idset *pacer_idset_new(size_t n);
+/** Adds id (borrowed, copied). Returns 1 if added, 0 if already present,
+ *  PACER_ENOMEM on failure. */
+int pacer_idset_add(struct pacer_idset *set, const char *id);
+/** Removes id when present. Returns 1 if it was present, else 0. */
+int pacer_idset_remove(struct pacer_idset *set, const char *id);
+/** Returns the number of ids in the set. */
+size_t pacer_idset_count(const struct pacer_idset *set);
+/** Frees set. NULL does nothing. */
+void pacer_idset_free(struct pacer_idset *set);
+
+/** Outcome of queueing a JSONL file. */
+struct pacer_submit_stats {
+  size_t lines;    /* non-blank lines read */
+  size_t queued;   /* jobs XADDed */
+  size_t rejected; /* lines refused (each reported on stderr) */
+};
+
+/** Reads JSONL jobs from in (borrowed; path is only for messages),
+ *  validates each with pacer_job_parse (cfg limits), reports each rejected
+ *  line on stderr as "PATH:LINE: <field>: <reason>", and XADDs the good ones
+ *  to <prefix>jobs with pipelined commands: fields `job <text>` plus
+ *  `id <generated>` when the job has none. Every queued id is added to ids
+ *  (borrowed; may be NULL). Returns 0 with *stats filled, or a negative
+ *  code with err set on a Redis/read failure (lines queued so far stay
+ *  queued). */
+int pacer_submit_stream(redisContext *c, const struct pacer_config *cfg,
+                        FILE *in, const char *path, struct pacer_idset *ids,
+                        struct pacer_submit_stats *stats,
+                        struct pacer_error *err);
+
+/** Progress display: a bar with rate and ETA on a terminal, a plain line
+ *  per second otherwise, on stderr. */
+struct pacer_progress {
+  size_t total;        /* jobs expected */
+  size_t ok;           /* finished ok */
+  size_t failed;       /* finished failed */
+  uint64_t start_mono_ms; /* when the batch started, monotonic ms */
+  uint64_t last_print_mono_ms;
+  int tty;             /* stderr is a terminal */
+};
+
+/** Starts a progress display for total jobs at now_mono_ms. */
+void pacer_progress_start(struct pacer_progress *p, size_t total,
+                          uint64_t now_mono_ms);
+/** Redraws when due (10/s on a tty, 1/s otherwise) or when force. */
+void pacer_progress_update(struct pacer_progress *p, uint64_t now_mono_ms,
+                           int force);
+/** Ends the bar (newline on a tty) and prints the summary line:
+ *  "done: N jobs, ok A, failed B in T s (R jobs/s)". */
+void pacer_progress_finish(struct pacer_progress *p, uint64_t now_mono_ms);
+
+#endif

@@ -1,0 +1,41 @@
+/* One-line key=value event log on stderr.
+ *
+ *   ts=2026-11-29T08:00:00.123Z level=info comp=redis msg="connected" ...
+ *
+ * Components are switched with a spec string as in curl's tracing:
+ * "all", "all,-redis", "sched,http". Secrets never go through here: callers
+ * pass only ids, statuses and redacted text. */
+#ifndef PACER_COMMON_LOG_H
+#define PACER_COMMON_LOG_H
+
+/** Severity, lowest first. */
+enum pacer_log_level {
+  PACER_LOG_DEBUG = 0,
+  PACER_LOG_INFO = 1,
+  PACER_LOG_WARN = 2,
+  PACER_LOG_ERROR = 3,
+  PACER_LOG_OFF = 4
+};
+
+/** Sets the minimum level printed. Call before threads start. */
+void pacer_log_set_level(enum pacer_log_level level);
+
+/** Parses a level name ("debug", "info", "warn", "error", "off").
+ *  Returns 0 and sets *out, or PACER_EINVAL for an unknown name. */
+int pacer_log_level_parse(const char *name, enum pacer_log_level *out);
+
+/** Sets the component filter from spec (borrowed), e.g. "all,-redis".
+ *  Returns 0, or PACER_EINVAL when spec is malformed. Call before threads
+ *  start. Source: curl's --trace-config syntax. */
+int pacer_log_set_components(const char *spec);
+
+/** Returns non-zero when an event at level for component would print. */
+int pacer_log_enabled(enum pacer_log_level level, const char *component);
+
+/** Writes one event line to stderr: level, component, then the formatted
+ *  fields, which should be key=value pairs. Any thread (one write(2) per
+ *  line, so lines from threads do not interleave). */
+void pacer_log(enum pacer_log_level level, const char *component,
+               const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif

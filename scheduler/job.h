@@ -1,0 +1,107 @@
+/* Job model: one HTTP request job, parsed and validated from JSON.
+ *
+ * Wire form (only "url" is required):
+ *   {"id": "c-123", "method": "PUT", "url": "https://api.example/v1/x",
+ *    "headers": {"Content-Type": "application/json"}, "body": {...} | "text",
+ *    "credential": "acme", "limit_key": "acct-42", "max_attempts": 5,
+ *    "timeout_ms": 30000, "not_before": 1764403200000, "meta": {...}}
+ *
+ * Pure core: no clock, no I/O. Every rejection names the field and the
+ * reason, e.g. `url: scheme "file" is not allowed, use http or https`.
+ */
+#ifndef PACER_SCHEDULER_JOB_H
+#define PACER_SCHEDULER_JOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/err.h"
+
+#define PACER_JOB_MAX_BYTES_DEFAULT (1024u * 1024u) /* bytes */
+#define PACER_JOB_ID_MAX 128                         /* bytes, excl. NUL */
+#define PACER_JOB_MAX_HEADERS 64                     /* header count */
+#define PACER_JOB_MAX_ATTEMPTS_LIMIT 100             /* attempts */
+#define PACER_JOB_TIMEOUT_MAX_MS (24u * 3600u * 1000u) /* ms */
+
+/** HTTP methods a job may use. */
+enum pacer_method {
+  PACER_METHOD_GET = 0,
+  PACER_METHOD_POST,
+  PACER_METHOD_PUT,
+  PACER_METHOD_PATCH,
+  PACER_METHOD_DELETE,
+  PACER_METHOD_HEAD
+};
+
+/** Limits and defaults applied while parsing. Zero fields take the
+ *  PACER_JOB_* defaults (see pacer_job_limits_default). */
+struct pacer_job_limits {
+  size_t max_bytes;            /* whole job JSON, bytes (default 1 MiB) */
+  uint32_t default_timeout_ms; /* total request timeout when absent, ms */
+  uint32_t default_max_attempts; /* attempts when absent */
+};
+
+/** One header as given by the job: name and value, both NUL-terminated,
+ *  owned by the job. */
+struct pacer_job_header {
+  char *name;
+  char *value;
+};
+
+/** A parsed, validated job. Returned owned by pacer_job_parse; free with
+ *  pacer_job_free. All strings are NUL-terminated and owned by the job. */
+struct pacer_job {
+  char *id;                 /* job id (given, or default_id) */
+  enum pacer_method method; /* default GET */
+  char *url;                /* http:// or https:// only */
+  struct pacer_job_header *headers; /* array of nheaders */
+  size_t nheaders;
+  char *body;               /* request body bytes, or NULL for none */
+  size_t body_len;          /* bytes */
+  int body_is_json;         /* body came from an object/array */
+  char *credential;         /* credential name, or NULL */
+  char *limit_key;          /* lane key, or NULL */
+  uint32_t max_attempts;    /* >= 1 */
+  uint32_t timeout_ms;      /* total request timeout, ms, >= 1 */
+  uint64_t not_before_unix_ms; /* 0 = run now */
+  char *meta_json;          /* "meta" re-serialised (unformatted), or NULL */
+};
+
+/** Fills *limits with the defaults: 1 MiB, 30000 ms, 1 attempt. */
+void pacer_job_limits_default(struct pacer_job_limits *limits);
+
+/** Returns the method's name ("GET", ...), static storage. */
+const char *pacer_method_name(enum pacer_method method);
+
+/** Parses and validates the job text json[0..len) (borrowed; need not be
+ *  NUL-terminated). default_id (borrowed, may be NULL) is used when the job
+ *  has no "id"; with neither, parsing fails on "id". limits (borrowed, may be
+ *  NULL for defaults).
+ *  On success returns 0 and *out owns a new job (free with pacer_job_free).
+ *  On failure returns PACER_EJOB (or PACER_ETOOLARGE for size, PACER_ENOMEM),
+ *  sets *out to NULL and fills err with "<field>: <reason>".
+ *  Any thread (cJSON_ParseWithLengthOpts only; no global error state). */
+int pacer_job_parse(const char *json, size_t len, const char *default_id,
+                    const struct pacer_job_limits *limits,
+                    struct pacer_job **out, struct pacer_error *err);
+
+/** Returns the value of header name (case-insensitive) or NULL. Borrowed
+ *  from job. */
+const char *pacer_job_header_get(const struct pacer_job *job,
+                                 const char *name);
+
+/** Frees job and everything it owns. pacer_job_free(NULL) does nothing. */
+void pacer_job_free(struct pacer_job *job);
+
+/** Returns non-zero when header name (case-insensitive) carries a secret
+ *  (Authorization, Proxy-Authorization, Cookie, X-Api-Key, or any name
+ *  containing "token", "secret", "key" or "auth"). Pure. */
+int pacer_header_is_secret(const char *name);
+
+/** Returns a copy of the job text json[0..len) with the values of secret
+ *  headers (pacer_header_is_secret) replaced by "[redacted]"; text that is
+ *  not a JSON object is returned truncated to max_bytes with no change.
+ *  Result is owned: free with free(). NULL on out of memory. */
+char *pacer_job_redact(const char *json, size_t len, size_t max_bytes);
+
+#endif
