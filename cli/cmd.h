@@ -88,4 +88,49 @@ void pacer_progress_update(struct pacer_progress *p, uint64_t now_mono_ms,
  *  "done: N jobs, ok A, failed B in T s (R jobs/s)". */
 void pacer_progress_finish(struct pacer_progress *p, uint64_t now_mono_ms);
 
+/** Matches argv[*i] (borrowed) against the option name (e.g. "--config")
+ *  that takes a value, as "--config VALUE" or "--config=VALUE". Returns 1
+ *  with *value borrowed from argv (and *i advanced past a separate value),
+ *  0 when argv[*i] is not this option, or PACER_EINVAL with err set
+ *  ("--config: needs a value") when the value is missing. */
+int pacer_cli_opt_value(int argc, char **argv, int *i, const char *name,
+                        const char **value, struct pacer_error *err);
+
+/** Builds a client command's configuration in cfg: defaults, then the file
+ *  config_path (borrowed, NULL for none), then $PACER_REDIS_URL, then
+ *  redis_url (borrowed, NULL for none: the --redis option). Returns 0, or
+ *  PACER_ECONFIG / PACER_ENOMEM with err set. Free cfg with
+ *  pacer_config_free in either case. */
+int pacer_cli_config_load(struct pacer_config *cfg, const char *config_path,
+                          const char *redis_url, struct pacer_error *err);
+
+/** Parses cfg->redis_url (cfg borrowed) and connects with
+ *  pacer_redis_sync_connect, bounded by cfg->connect_timeout_ms. Returns an
+ *  owned context (free with redisFree) or NULL with err set. */
+redisContext *pacer_cli_redis_connect(const struct pacer_config *cfg,
+                                      struct pacer_error *err);
+
+/** Options shared by `pacer worker` and `pacer run`; strings borrowed from
+ *  argv, zero/NULL when not given. */
+struct pacer_cli_opts {
+  const char *config;    /* --config FILE */
+  const char *redis;     /* --redis URL */
+  const char *log_level; /* --log-level L */
+  const char *log;       /* --log SPEC */
+  unsigned workers;      /* --workers N, 0 = config */
+  unsigned concurrency;  /* --concurrency N, 0 = config */
+};
+
+/** Consumes one shared option at argv[*i] into o. Returns 1 when taken
+ *  (*i advanced past a separate value), 0 when argv[*i] is not a shared
+ *  option, or PACER_EINVAL with err set ("--workers: ..."). */
+int pacer_cli_common_opt(int argc, char **argv, int *i,
+                         struct pacer_cli_opts *o, struct pacer_error *err);
+
+/** Loads cfg (pacer_cli_config_load) and applies o's overrides and the log
+ *  level/components. Returns 0 or PACER_ECONFIG with err set. Free cfg with
+ *  pacer_config_free in either case. Main thread, before threads start. */
+int pacer_cli_setup(struct pacer_config *cfg, const struct pacer_cli_opts *o,
+                    struct pacer_error *err);
+
 #endif

@@ -75,7 +75,7 @@ typedef void (*pacer_outcome_cb)(struct pacer_pool *pool,
  *  CURLM) whose outcomes are delivered on loop (borrowed; the scheduler's
  *  loop) through cb. user_agent borrowed, copied. Returns 0 and *out owned
  *  (stop with pacer_pool_stop, then free with pacer_pool_free after the loop
- *  has run the close callbacks), or a negative PACER_E*/UV_E* code.
+ *  has run the close callbacks), or a negative PACER_E* or UV_E* code.
  *  curl_global_init must have been called. Scheduler thread only. */
 int pacer_pool_start(uv_loop_t *loop, unsigned nworkers,
                      const char *user_agent, pacer_outcome_cb cb, void *arg,

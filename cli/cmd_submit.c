@@ -1,0 +1,609 @@
+/* `pacer submit`: queue JSONL jobs into <prefix>jobs and, with --wait,
+ * follow <prefix>results until every queued job has finished.
+ *
+ *   FILE.jsonl --getline--> pacer_job_parse --ok--> XADD (pipelined, 256)
+ *                                  \--reject--> stderr "PATH:LINE: msg"
+ *
+ *   --wait:  XREVRANGE results + - COUNT 1        (before the first XADD)
+ *            XREAD COUNT 500 BLOCK 1000 STREAMS results <last>  (loop)
+ *            an entry counts when its `id` is still in the batch's id set
+ */
+#include "cmd.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/types.h>
+
+#include "common/clock.h"
+#include "scheduler/job.h"
+
+#define BATCH_JOBS      256                 /* XADDs per pipeline round */
+#define BATCH_MAX_BYTES (16u * 1024 * 1024) /* job text per round, bytes */
+#define READ_COUNT      "500"               /* XREAD COUNT */
+#define BLOCK_MS        1000                /* XREAD BLOCK, ms */
+#define RAND_HEX_LEN    8                   /* hex digits in generated ids */
+
+/* Exit statuses. */
+#define EXIT_ALL_OK      0
+#define EXIT_SOME_FAILED 1
+#define EXIT_USAGE       2
+#define EXIT_TIMEOUT     3
+
+/* ------------------------------------------------------------------------
+ * Queueing
+ * ------------------------------------------------------------------------ */
+
+/* One pipeline round: the ids whose XADD replies are outstanding, kept so
+ * that only jobs Redis accepted go into the id set. */
+struct batch {
+  char ids[BATCH_JOBS][PACER_JOB_ID_MAX + 1];
+  size_t n;     /* commands appended, not yet answered */
+  size_t bytes; /* job text appended this round, bytes */
+};
+
+static void
+errno_text(int errnum, char *buf, size_t size)
+{
+  if (strerror_r(errnum, buf, size) != 0)
+    snprintf(buf, size, "error %d", errnum);
+}
+
+/* Fills hex with RAND_HEX_LEN random hex digits and a NUL. */
+static int
+random_hex(char *hex, struct pacer_error *err)
+{
+  unsigned char b[RAND_HEX_LEN / 2];
+  size_t got = 0, i;
+
+  while (got < sizeof(b)) {
+    ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
+
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    got += (size_t)n;
+  }
+  if (got < sizeof(b)) { /* old kernel without getrandom(2) */
+    FILE *f = fopen("/dev/urandom", "rb");
+
+    if (f == NULL || fread(b, 1, sizeof(b), f) != sizeof(b)) {
+      char reason[128];
+
+      errno_text(errno, reason, sizeof(reason));
+      if (f != NULL)
+        fclose(f);
+      return pacer_error_set(err, PACER_EIO, "random id: /dev/urandom: %s",
+                             reason);
+    }
+    fclose(f);
+  }
+  for (i = 0; i < sizeof(b); i++)
+    snprintf(hex + 2 * i, 3, "%02x", b[i]);
+  return 0;
+}
+
+/* Reads the replies of the round; adds the accepted ids to ids. Returns 0,
+ * or PACER_EREDIS for an I/O failure (the context is then unusable) or the
+ * first error reply (the remaining replies are still read and counted). */
+static int
+flush(redisContext *c, struct batch *b, struct pacer_idset *ids,
+      struct pacer_submit_stats *stats, size_t *dup_ids,
+      struct pacer_error *err)
+{
+  int rc = 0;
+  size_t i;
+
+  for (i = 0; i < b->n; i++) {
+    redisReply *reply = NULL;
+
+    if (redisGetReply(c, (void **)&reply) != REDIS_OK || reply == NULL) {
+      b->n = 0;
+      return pacer_error_set(err, PACER_EREDIS, "redis: XADD: %s",
+                             c->errstr[0] != '\0' ? c->errstr : "no reply");
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+      if (rc == 0)
+        rc = pacer_error_set(err, PACER_EREDIS, "redis: XADD: %s", reply->str);
+    } else {
+      stats->queued++;
+      if (ids != NULL) {
+        int added = pacer_idset_add(ids, b->ids[i]);
+
+        if (added < 0 && rc == 0)
+          rc = pacer_error_set(err, added, "submit: id set: %s",
+                               pacer_strerror(added));
+        else if (added == 0)
+          (*dup_ids)++;
+      }
+    }
+    freeReplyObject(reply);
+  }
+  b->n = 0;
+  b->bytes = 0;
+  return rc;
+}
+
+/* True when line[0..len) is only white space or a '#' comment. */
+static int
+is_skipped(const char *line, size_t len)
+{
+  size_t i;
+
+  for (i = 0; i < len; i++) {
+    if (line[i] == '#')
+      return 1;
+    if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r' && line[i] != '\n')
+      return 0;
+  }
+  return 1;
+}
+
+int
+pacer_submit_stream(redisContext *c, const struct pacer_config *cfg, FILE *in,
+                    const char *path, struct pacer_idset *ids,
+                    struct pacer_submit_stats *stats, struct pacer_error *err)
+{
+  struct pacer_job_limits limits;
+  struct batch *b = NULL;
+  char *key = NULL, *line = NULL;
+  char rnd[RAND_HEX_LEN + 1];
+  size_t cap = 0, lineno = 0, dup_ids = 0, key_len;
+  ssize_t got;
+  int rc, read_errno = 0;
+
+  memset(stats, 0, sizeof(*stats));
+  pacer_job_limits_default(&limits);
+  if (cfg->job_max_bytes > 0)
+    limits.max_bytes = cfg->job_max_bytes;
+  if (cfg->default_timeout_ms > 0)
+    limits.default_timeout_ms = cfg->default_timeout_ms;
+
+  /* One random part per run; the line number makes each id unique in it. */
+  rc = random_hex(rnd, err);
+  if (rc != 0)
+    return rc;
+  key_len = strlen(cfg->prefix) + strlen("jobs");
+  key = malloc(key_len + 1);
+  b = calloc(1, sizeof(*b));
+  if (key == NULL || b == NULL) {
+    rc = pacer_error_set(err, PACER_ENOMEM, "submit: out of memory");
+    goto fail;
+  }
+  snprintf(key, key_len + 1, "%sjobs", cfg->prefix);
+
+  for (;;) {
+    struct pacer_job *job = NULL;
+    struct pacer_error jerr;
+    char gen_id[PACER_JOB_ID_MAX + 1];
+    const char *argv[7];
+    size_t argvlen[7];
+    size_t len;
+    int argc = 0;
+
+    errno = 0;
+    got = getline(&line, &cap, in);
+    if (got < 0) {
+      read_errno = errno; /* 0 at end of file */
+      break;
+    }
+    len = (size_t)got;
+    lineno++;
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+      len--;
+    if (is_skipped(line, len))
+      continue;
+    stats->lines++;
+
+    snprintf(gen_id, sizeof(gen_id), "%s-%zu", rnd, lineno);
+    pacer_error_clear(&jerr);
+    if (pacer_job_parse(line, len, gen_id, &limits, &job, &jerr) != 0) {
+      if (jerr.code == PACER_ENOMEM) {
+        rc = pacer_error_set(err, PACER_ENOMEM, "%s:%zu: out of memory", path,
+                             lineno);
+        goto fail;
+      }
+      fprintf(stderr, "%s:%zu: %s\n", path, lineno, jerr.msg);
+      stats->rejected++;
+      continue;
+    }
+
+    argv[argc] = "XADD";
+    argvlen[argc++] = 4;
+    argv[argc] = key;
+    argvlen[argc++] = key_len;
+    argv[argc] = "*";
+    argvlen[argc++] = 1;
+    argv[argc] = "job";
+    argvlen[argc++] = 3;
+    argv[argc] = line;
+    argvlen[argc++] = len;
+    /* REDIS.md: `id` is sent only when the JSON has none. */
+    if (strcmp(job->id, gen_id) == 0) {
+      argv[argc] = "id";
+      argvlen[argc++] = 2;
+      argv[argc] = gen_id;
+      argvlen[argc++] = strlen(gen_id);
+    }
+    snprintf(b->ids[b->n], sizeof(b->ids[b->n]), "%s", job->id);
+    pacer_job_free(job);
+
+    if (redisAppendCommandArgv(c, argc, argv, argvlen) != REDIS_OK) {
+      rc = pacer_error_set(err, PACER_ENOMEM, "redis: XADD: %s",
+                           c->errstr[0] != '\0' ? c->errstr : "out of memory");
+      goto fail;
+    }
+    b->n++;
+    b->bytes += len;
+    if (b->n == BATCH_JOBS || b->bytes >= BATCH_MAX_BYTES) {
+      rc = flush(c, b, ids, stats, &dup_ids, err);
+      if (rc != 0)
+        goto fail;
+    }
+  }
+  if (ferror(in) || read_errno == ENOMEM) {
+    char reason[128];
+
+    errno_text(read_errno != 0 ? read_errno : EIO, reason, sizeof(reason));
+    rc = pacer_error_set(err, PACER_EIO, "%s: read: %s", path, reason);
+    /* Count what Redis took before the read failed; rc already says why
+     * we stop. */
+    (void)flush(c, b, ids, stats, &dup_ids, NULL);
+    goto fail;
+  }
+  rc = flush(c, b, ids, stats, &dup_ids, err);
+  if (rc != 0)
+    goto fail;
+  if (dup_ids > 0)
+    fprintf(stderr,
+            "%s: %zu job(s) reuse an id from earlier in this batch; --wait "
+            "counts each id once\n",
+            path, dup_ids);
+
+fail:
+  free(line);
+  free(b);
+  free(key);
+  return rc;
+}
+
+/* ------------------------------------------------------------------------
+ * Waiting for results
+ * ------------------------------------------------------------------------ */
+
+/* Copies the id of the newest entry of key into last ("0-0" when the
+ * stream is empty or missing). */
+static int
+results_last_id(redisContext *c, const char *key, char *last, size_t size,
+                struct pacer_error *err)
+{
+  const char *argv[] = {"XREVRANGE", key, "+", "-", "COUNT", "1"};
+  size_t argvlen[] = {9, strlen(key), 1, 1, 5, 1};
+  redisReply *reply;
+
+  reply = redisCommandArgv(c, 6, argv, argvlen);
+  if (reply == NULL)
+    return pacer_error_set(err, PACER_EREDIS, "redis: XREVRANGE %s: %s", key,
+                           c->errstr);
+  if (reply->type == REDIS_REPLY_ERROR) {
+    pacer_error_set(err, PACER_EREDIS, "redis: XREVRANGE %s: %s", key,
+                    reply->str);
+    freeReplyObject(reply);
+    return PACER_EREDIS;
+  }
+  snprintf(last, size, "0-0");
+  if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
+      reply->element[0]->type == REDIS_REPLY_ARRAY &&
+      reply->element[0]->elements > 0 &&
+      reply->element[0]->element[0]->type == REDIS_REPLY_STRING)
+    snprintf(last, size, "%s", reply->element[0]->element[0]->str);
+  freeReplyObject(reply);
+  return 0;
+}
+
+/* Counts one results entry ([id, [field, value, ...]]). */
+static void
+count_entry(const redisReply *entry, struct pacer_idset *ids,
+            struct pacer_progress *p, char *last, size_t size)
+{
+  const redisReply *fields;
+  const char *id = NULL, *state = NULL;
+  size_t i;
+
+  if (entry->type != REDIS_REPLY_ARRAY || entry->elements < 2 ||
+      entry->element[0]->type != REDIS_REPLY_STRING)
+    return;
+  snprintf(last, size, "%s", entry->element[0]->str);
+  fields = entry->element[1];
+  if (fields->type != REDIS_REPLY_ARRAY)
+    return;
+  for (i = 0; i + 1 < fields->elements; i += 2) {
+    const redisReply *f = fields->element[i], *v = fields->element[i + 1];
+
+    if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+      continue;
+    if (strcmp(f->str, "id") == 0)
+      id = v->str;
+    else if (strcmp(f->str, "state") == 0)
+      state = v->str;
+  }
+  /* First sight only: a retried or duplicated result is not counted twice. */
+  if (id == NULL || pacer_idset_remove(ids, id) != 1)
+    return;
+  if (state != NULL && strcmp(state, "ok") == 0)
+    p->ok++;
+  else
+    p->failed++;
+}
+
+/* Follows key from last until ids is empty or deadline_mono_ms (0 = none)
+ * passes. Returns 0, PACER_ETIMEDOUT, or PACER_EREDIS with err set. */
+static int
+follow_results(redisContext *c, const char *key, char *last, size_t size,
+               struct pacer_idset *ids, struct pacer_progress *p,
+               uint32_t block_ms, uint64_t deadline_mono_ms,
+               struct pacer_error *err)
+{
+  pacer_progress_update(p, pacer_clock_mono_ms(), 1);
+  while (pacer_idset_count(ids) > 0) {
+    char block[16];
+    const char *argv[] = {"XREAD", "COUNT",   READ_COUNT, "BLOCK",
+                          block,   "STREAMS", key,        last};
+    size_t argvlen[] = {
+        5, 5,           strlen(READ_COUNT), 5, 0 /* set below */,
+        7, strlen(key), strlen(last)};
+    redisReply *reply;
+    uint64_t now = pacer_clock_mono_ms(), wait_ms = block_ms;
+    size_t i, j;
+
+    if (deadline_mono_ms != 0) {
+      if (now >= deadline_mono_ms)
+        return PACER_ETIMEDOUT;
+      /* Never block past the deadline (BLOCK 0 would mean forever). */
+      if (deadline_mono_ms - now < wait_ms)
+        wait_ms = deadline_mono_ms - now;
+    }
+    snprintf(block, sizeof(block), "%" PRIu64, wait_ms);
+    argvlen[4] = strlen(block);
+    reply = redisCommandArgv(c, 8, argv, argvlen);
+    if (reply == NULL)
+      return pacer_error_set(err, PACER_EREDIS, "redis: XREAD %s: %s", key,
+                             c->errstr);
+    if (reply->type == REDIS_REPLY_ERROR) {
+      pacer_error_set(err, PACER_EREDIS, "redis: XREAD %s: %s", key,
+                      reply->str);
+      freeReplyObject(reply);
+      return PACER_EREDIS;
+    }
+    /* [[key, [entry, ...]]], or nil when BLOCK timed out */
+    if (reply->type == REDIS_REPLY_ARRAY) {
+      for (i = 0; i < reply->elements; i++) {
+        const redisReply *s = reply->element[i];
+
+        if (s->type != REDIS_REPLY_ARRAY || s->elements < 2 ||
+            s->element[1]->type != REDIS_REPLY_ARRAY)
+          continue;
+        for (j = 0; j < s->element[1]->elements; j++)
+          count_entry(s->element[1]->element[j], ids, p, last, size);
+      }
+    }
+    freeReplyObject(reply);
+    pacer_progress_update(p, pacer_clock_mono_ms(), 0);
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * The command
+ * ------------------------------------------------------------------------ */
+
+static void
+usage(FILE *out)
+{
+  fputs(
+      "usage: pacer submit [--config FILE] [--redis URL] [--wait] "
+      "[--timeout S]\n"
+      "                    FILE.jsonl|-\n"
+      "\n"
+      "Queue one job per line of FILE.jsonl (or standard input for -) into\n"
+      "<prefix>jobs. Blank lines and lines starting with '#' are skipped.\n"
+      "Each line is checked first; a bad line is reported on stderr as\n"
+      "FILE:LINE: reason and not queued. A job without an \"id\" is given\n"
+      "one, RANDOM-LINE, sent as the stream field `id`.\n"
+      "\n"
+      "options:\n"
+      "  --config FILE  read settings from the JSON config FILE\n"
+      "                 (prefix, redis_url, job_max_bytes, ...)\n"
+      "  --redis URL    Redis to use: redis://[[user]:pass@]host[:port][/db]\n"
+      "                 or unix:///path.sock[?db=N]; overrides\n"
+      "                 PACER_REDIS_URL, which overrides redis_url from the\n"
+      "                 config\n"
+      "  --wait         after queueing, follow <prefix>results and show\n"
+      "                 progress until every queued job has finished\n"
+      "  --timeout S    give up waiting S seconds after the batch started\n"
+      "                 (whole seconds; implies --wait)\n"
+      "  -h, --help     show this help\n"
+      "\n"
+      "exit status: 0 all queued (with --wait: all finished ok), 1 some lines\n"
+      "rejected or jobs failed, 2 usage, config or Redis error, 3 --timeout\n"
+      "expired with jobs unfinished.\n",
+      out);
+}
+
+static int
+parse_seconds(const char *s, uint64_t *out)
+{
+  char *end;
+  unsigned long long v;
+
+  if (s[0] < '0' || s[0] > '9')
+    return PACER_EINVAL;
+  errno = 0;
+  v = strtoull(s, &end, 10);
+  if (errno != 0 || *end != '\0' || v == 0 || v > 30ull * 24 * 3600)
+    return PACER_EINVAL;
+  *out = (uint64_t)v;
+  return 0;
+}
+
+int
+pacer_cmd_submit(int argc, char **argv)
+{
+  struct pacer_config cfg;
+  struct pacer_error err;
+  struct pacer_submit_stats stats;
+  struct pacer_progress progress;
+  struct pacer_idset *ids = NULL;
+  redisContext *c = NULL;
+  FILE *in = NULL;
+  const char *config_path = NULL, *redis_url = NULL, *file = NULL;
+  const char *timeout_arg = NULL, *path;
+  char *results_key = NULL;
+  char last[64];
+  uint64_t timeout_s = 0, start_mono_ms;
+  int wait = 0, status = EXIT_USAGE, rc, i, only_files = 0;
+
+  memset(&cfg, 0, sizeof(cfg));
+  pacer_error_clear(&err);
+  for (i = 1; i < argc; i++) {
+    const char *arg = argv[i];
+
+    if (only_files || strcmp(arg, "-") == 0 || arg[0] != '-') {
+      if (file != NULL) {
+        fprintf(stderr, "submit: %s: only one FILE.jsonl is accepted\n", arg);
+        return EXIT_USAGE;
+      }
+      file = arg;
+    } else if (strcmp(arg, "--") == 0) {
+      only_files = 1;
+    } else if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+      usage(stdout);
+      return 0;
+    } else if (strcmp(arg, "--wait") == 0) {
+      wait = 1;
+    } else if ((rc = pacer_cli_opt_value(argc, argv, &i, "--config",
+                                         &config_path, &err)) != 0 ||
+               (rc = pacer_cli_opt_value(argc, argv, &i, "--redis", &redis_url,
+                                         &err)) != 0 ||
+               (rc = pacer_cli_opt_value(argc, argv, &i, "--timeout",
+                                         &timeout_arg, &err)) != 0) {
+      if (rc < 0) {
+        fprintf(stderr, "submit: %s\n", err.msg);
+        usage(stderr);
+        return EXIT_USAGE;
+      }
+    } else {
+      fprintf(stderr, "submit: %s: unknown option\n", arg);
+      usage(stderr);
+      return EXIT_USAGE;
+    }
+  }
+  if (file == NULL) {
+    fprintf(stderr, "submit: FILE.jsonl: missing (use - for stdin)\n");
+    usage(stderr);
+    return EXIT_USAGE;
+  }
+  if (timeout_arg != NULL) {
+    if (parse_seconds(timeout_arg, &timeout_s) != 0) {
+      fprintf(stderr,
+              "submit: --timeout: \"%s\" is not a whole number of seconds "
+              "between 1 and 2592000\n",
+              timeout_arg);
+      return EXIT_USAGE;
+    }
+    wait = 1;
+  }
+
+  if (pacer_cli_config_load(&cfg, config_path, redis_url, &err) != 0) {
+    fprintf(stderr, "submit: %s\n", err.msg);
+    goto out;
+  }
+  if (strcmp(file, "-") == 0) {
+    in = stdin;
+    path = "<stdin>";
+  } else {
+    in = fopen(file, "r");
+    path = file;
+    if (in == NULL) {
+      char reason[128];
+
+      errno_text(errno, reason, sizeof(reason));
+      fprintf(stderr, "submit: %s: %s\n", file, reason);
+      goto out;
+    }
+  }
+  c = pacer_cli_redis_connect(&cfg, &err);
+  if (c == NULL) {
+    fprintf(stderr, "submit: %s\n", err.msg);
+    goto out;
+  }
+
+  start_mono_ms = pacer_clock_mono_ms();
+  if (wait) {
+    size_t n = strlen(cfg.prefix) + strlen("results") + 1;
+
+    results_key = malloc(n);
+    ids = pacer_idset_new(1024);
+    if (results_key == NULL || ids == NULL) {
+      fprintf(stderr, "submit: out of memory\n");
+      goto out;
+    }
+    snprintf(results_key, n, "%sresults", cfg.prefix);
+    /* Before the first XADD, so no result of this batch can be missed. */
+    if (results_last_id(c, results_key, last, sizeof(last), &err) != 0) {
+      fprintf(stderr, "submit: %s\n", err.msg);
+      goto out;
+    }
+  }
+
+  rc = pacer_submit_stream(c, &cfg, in, path, ids, &stats, &err);
+  if (rc != 0) {
+    fprintf(stderr, "submit: %s (%zu job(s) were queued before this)\n",
+            err.msg, stats.queued);
+    goto out;
+  }
+  fprintf(stderr, "submit: queued %zu job(s), rejected %zu\n", stats.queued,
+          stats.rejected);
+  status = stats.rejected > 0 ? EXIT_SOME_FAILED : EXIT_ALL_OK;
+  if (!wait || stats.queued == 0)
+    goto out;
+
+  {
+    uint32_t block_ms = BLOCK_MS;
+    uint64_t deadline = timeout_s > 0 ? start_mono_ms + timeout_s * 1000 : 0;
+
+    /* BLOCK must end well within the per-command socket timeout. */
+    if (cfg.connect_timeout_ms > 0 && cfg.connect_timeout_ms < 2 * BLOCK_MS)
+      block_ms =
+          cfg.connect_timeout_ms / 2 > 0 ? cfg.connect_timeout_ms / 2 : 1;
+    pacer_progress_start(&progress, pacer_idset_count(ids), start_mono_ms);
+    rc = follow_results(c, results_key, last, sizeof(last), ids, &progress,
+                        block_ms, deadline, &err);
+    pacer_progress_finish(&progress, pacer_clock_mono_ms());
+    if (rc == PACER_ETIMEDOUT) {
+      fprintf(stderr,
+              "submit: --timeout %" PRIu64 " s expired: %zu of %zu job(s) "
+              "still unfinished (they stay queued; check `pacer stats`)\n",
+              timeout_s, pacer_idset_count(ids), progress.total);
+      status = EXIT_TIMEOUT;
+    } else if (rc != 0) {
+      fprintf(stderr, "submit: %s\n", err.msg);
+      status = EXIT_USAGE;
+    } else if (progress.failed > 0) {
+      status = EXIT_SOME_FAILED;
+    }
+  }
+
+out:
+  if (in != NULL && in != stdin)
+    fclose(in);
+  if (c != NULL)
+    redisFree(c);
+  pacer_idset_free(ids);
+  free(results_key);
+  pacer_config_free(&cfg);
+  return status;
+}

@@ -1,0 +1,213 @@
+/* `pacer worker`: the daemon. */
+#include "cmd.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "common/log.h"
+#include "scheduler/sched.h"
+
+struct worker_ctx {
+  struct pacer_sched *sched;
+  uv_signal_t sigint, sigterm;
+  int signals;  /* signals seen */
+  int stopped;  /* scheduler fully stopped */
+};
+
+static void
+usage(FILE *out)
+{
+  fputs("usage: pacer worker [--config FILE] [--redis URL] [--workers N]\n"
+        "                    [--concurrency N] [--log-level L] [--log SPEC]\n"
+        "\n"
+        "Runs the scheduler and N worker threads: takes jobs from\n"
+        "<prefix>jobs (consumer group \"pacer\"), runs them, writes one\n"
+        "result per job to <prefix>results and failures to <prefix>dead.\n"
+        "\n"
+        "options:\n"
+        "  --config FILE     JSON config (see README \"Configuration\")\n"
+        "  --redis URL       redis://[[user]:pass@]host[:port][/db] or\n"
+        "                    unix:///path.sock[?db=N]; overrides\n"
+        "                    PACER_REDIS_URL, which overrides the config\n"
+        "  --workers N       worker threads (default: online CPUs)\n"
+        "  --concurrency N   requests in flight per process (default 256)\n"
+        "  --log-level L     debug, info (default), warn, error\n"
+        "  --log SPEC        components to log, e.g. all,-redis\n"
+        "  -h, --help        show this help\n"
+        "\n"
+        "SIGINT/SIGTERM: stop taking jobs, hand unstarted jobs back, let\n"
+        "in-flight requests finish (shutdown_grace_ms), exit 0. A second\n"
+        "signal exits at once (status 1); its jobs return after the lease.\n",
+        out);
+}
+
+/* Parses a positive integer option value. */
+static int
+parse_count(const char *name, const char *v, unsigned max, unsigned *out,
+            struct pacer_error *err)
+{
+  char *end;
+  unsigned long n = strtoul(v, &end, 10);
+
+  if (*v == '\0' || *end != '\0' || n < 1 || n > max)
+    return pacer_error_set(err, PACER_EINVAL,
+                           "%s: \"%s\" is not a whole number from 1 to %u",
+                           name, v, max);
+  *out = (unsigned)n;
+  return 0;
+}
+
+int
+pacer_cli_common_opt(int argc, char **argv, int *i, struct pacer_cli_opts *o,
+                     struct pacer_error *err)
+{
+  const char *v = NULL;
+  int rc;
+
+  if ((rc = pacer_cli_opt_value(argc, argv, i, "--config", &o->config, err)))
+    return rc;
+  if ((rc = pacer_cli_opt_value(argc, argv, i, "--redis", &o->redis, err)))
+    return rc;
+  if ((rc = pacer_cli_opt_value(argc, argv, i, "--log-level", &o->log_level,
+                                err)))
+    return rc;
+  if ((rc = pacer_cli_opt_value(argc, argv, i, "--log", &o->log, err)))
+    return rc;
+  if ((rc = pacer_cli_opt_value(argc, argv, i, "--workers", &v, err))) {
+    if (rc < 0)
+      return rc;
+    rc = parse_count("--workers", v, 256, &o->workers, err);
+    return rc < 0 ? rc : 1;
+  }
+  if ((rc = pacer_cli_opt_value(argc, argv, i, "--concurrency", &v, err))) {
+    if (rc < 0)
+      return rc;
+    rc = parse_count("--concurrency", v, 100000, &o->concurrency, err);
+    return rc < 0 ? rc : 1;
+  }
+  return 0;
+}
+
+int
+pacer_cli_setup(struct pacer_config *cfg, const struct pacer_cli_opts *o,
+                struct pacer_error *err)
+{
+  enum pacer_log_level level;
+  const char *lv, *spec;
+  int rc;
+
+  rc = pacer_cli_config_load(cfg, o->config, o->redis, err);
+  if (rc != 0)
+    return rc;
+  if (o->workers)
+    cfg->workers = o->workers;
+  if (o->concurrency)
+    cfg->concurrency = o->concurrency;
+  lv = o->log_level ? o->log_level : cfg->log_level;
+  if (pacer_log_level_parse(lv, &level) != 0)
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "log level: \"%s\" is not one of debug, info, warn, "
+                           "error, off",
+                           lv);
+  pacer_log_set_level(level);
+  spec = o->log ? o->log : cfg->log;
+  if (pacer_log_set_components(spec) != 0)
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "log: \"%s\" is not a component list such as "
+                           "all,-redis",
+                           spec);
+  return 0;
+}
+
+static void
+on_stopped(void *arg)
+{
+  struct worker_ctx *w = arg;
+
+  w->stopped = 1;
+  w->sched = NULL;
+  uv_close((uv_handle_t *)&w->sigint, NULL);
+  uv_close((uv_handle_t *)&w->sigterm, NULL);
+}
+
+static void
+on_signal(uv_signal_t *h, int signum)
+{
+  struct worker_ctx *w = h->data;
+
+  if (++w->signals > 1) {
+    static const char msg[] = "pacer: second signal, exiting now; unfinished "
+                              "jobs return to the queue after the lease\n";
+
+    if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
+      /* nothing to do */
+    }
+    _exit(1);
+  }
+  pacer_log(PACER_LOG_INFO, "main", "msg=\"signal received, draining\" "
+            "signal=%d", signum);
+  if (w->sched != NULL)
+    pacer_sched_stop(w->sched, on_stopped, w);
+}
+
+int
+pacer_cmd_worker(int argc, char **argv)
+{
+  struct pacer_cli_opts opts;
+  struct pacer_config cfg;
+  struct pacer_error err;
+  struct worker_ctx w;
+  uv_loop_t *loop;
+  int i, rc;
+
+  memset(&opts, 0, sizeof(opts));
+  memset(&cfg, 0, sizeof(cfg));
+  memset(&w, 0, sizeof(w));
+  pacer_error_clear(&err);
+  for (i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+      usage(stdout);
+      return 0;
+    }
+    rc = pacer_cli_common_opt(argc, argv, &i, &opts, &err);
+    if (rc < 0) {
+      fprintf(stderr, "worker: %s\n", err.msg);
+      return 2;
+    }
+    if (rc == 0) {
+      fprintf(stderr, "worker: %s: unknown option\n", argv[i]);
+      usage(stderr);
+      return 2;
+    }
+  }
+  if (pacer_cli_setup(&cfg, &opts, &err) != 0) {
+    fprintf(stderr, "worker: %s\n", err.msg);
+    pacer_config_free(&cfg);
+    return 2;
+  }
+  loop = uv_default_loop();
+  if (pacer_sched_new(loop, &cfg, &w.sched, &err) != 0 ||
+      pacer_sched_start(w.sched, &err) != 0) {
+    fprintf(stderr, "worker: %s\n", err.msg);
+    pacer_config_free(&cfg);
+    return 2;
+  }
+  uv_signal_init(loop, &w.sigint);
+  uv_signal_init(loop, &w.sigterm);
+  w.sigint.data = &w;
+  w.sigterm.data = &w;
+  uv_signal_start(&w.sigint, on_signal, SIGINT);
+  uv_signal_start(&w.sigterm, on_signal, SIGTERM);
+  uv_run(loop, UV_RUN_DEFAULT);
+  rc = uv_loop_close(loop);
+  if (rc != 0)
+    pacer_log(PACER_LOG_WARN, "main", "msg=\"loop not empty at exit\" "
+              "error=%s", pacer_err_name(rc));
+  pacer_log(PACER_LOG_INFO, "main", "msg=\"stopped\"");
+  pacer_config_free(&cfg);
+  return w.stopped ? 0 : 1;
+}

@@ -1,0 +1,15 @@
+/* Small shared macros. */
+#ifndef PACER_COMMON_UTIL_H
+#define PACER_COMMON_UTIL_H
+
+#include <stddef.h>
+
+/** Returns the struct of type `type` whose member `member` is at ptr
+ *  (libuv handle -> owner). Source: Linux/libuv container_of. */
+#define PACER_CONTAINER_OF(ptr, type, member)                                  \
+  ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+
+/** Number of elements of a true array. */
+#define PACER_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

@@ -1,0 +1,1106 @@
+/* Redis queue glue: hiredis async on the scheduler's uv loop.
+ * See queue_redis.h for the two-connection design and docs/REDIS.md for the
+ * key layout. Every command goes through redisAsyncCommandArgv with explicit
+ * lengths; job data never reaches a format string. */
+#include "queue_redis.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/adapters/libuv.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#include "common/log.h"
+#include "common/util.h"
+
+#define GROUP                 "pacer"
+#define BACKOFF_MIN_MS        100u  /* first reconnect delay, ms */
+#define BACKOFF_MAX_MS        5000u /* reconnect delay cap, ms */
+#define READ_BLOCK_MS         "1000" /* XREADGROUP BLOCK, ms */
+#define READ_MAX_COUNT        1000u /* entries per XREADGROUP */
+#define PROMOTE_BATCH         "500" /* delayed entries moved per script run */
+#define PROMOTE_BATCH_N       500
+#define PROMOTE_MAX_WAIT_MS   1000u /* poll delayed at least this often, ms */
+#define RENEW_BATCH           500u  /* ids per XCLAIM renewal */
+#define MAX_ARGS              64u   /* argv entries for one script call */
+
+enum conn_role { CONN_INTAKE = 0, CONN_CMD = 1 };
+
+struct conn {
+  struct pacer_queue *q;
+  redisAsyncContext *ac; /* NULL while disconnected */
+  enum conn_role role;
+  int up;              /* connected, AUTH/SELECT sent, group ensured */
+  uv_timer_t retry;    /* reconnect timer */
+  uint32_t backoff_ms; /* next reconnect delay, ms */
+  size_t pending;      /* commands awaiting a reply */
+};
+
+struct pacer_queue {
+  uv_loop_t *loop;
+  const struct pacer_config *cfg;
+  struct pacer_redis_addr addr;
+  char *consumer;
+  char *k_jobs, *k_delayed, *k_results, *k_dead;
+  struct pacer_queue_cbs cbs;
+  void *arg;
+  struct conn intake;
+  struct conn cmd;
+  uv_timer_t promote_timer;
+  uv_timer_t claim_timer;
+  uv_timer_t renew_timer;
+  uv_timer_t fetch_timer; /* delayed re-read after an error reply */
+  size_t (*held_list)(void *arg, const char **sids, size_t max);
+  void *held_arg;
+  int started;
+  int reading;          /* XREADGROUP outstanding */
+  int promoting;        /* promote script outstanding */
+  int claiming;         /* XAUTOCLAIM outstanding */
+  int intake_stopped;
+  int closing;
+  int pending_closes;   /* handles and connections still closing */
+  char claim_cursor[64];
+  void (*on_closed)(void *arg);
+  void *closed_arg;
+};
+
+/* Per-command context; freed in the reply callback, which hiredis runs
+ * exactly once (with NULL on disconnect). */
+struct cmd_ctx {
+  struct conn *c;
+  pacer_queue_done_cb cb;
+  void *privdata;
+};
+
+/* ------------------------------------------------------------------ */
+/* Lua scripts. Each acts only while XACK still finds the entry pending, so
+ * a replay after "outcome unknown" never writes twice. */
+
+/* KEYS: jobs results dead
+ * ARGV: group sid results_maxlen dead_maxlen ack_required nres res... ndead
+ *       dead... */
+static const char finish_lua[] =
+    "if ARGV[5] == '1' then\n"
+    "  if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then\n"
+    "    return 0\n"
+    "  end\n"
+    "end\n"
+    "local nres = tonumber(ARGV[6])\n"
+    "local a = {'XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*'}\n"
+    "for i = 7, 6 + nres do a[#a + 1] = ARGV[i] end\n"
+    "redis.call(unpack(a))\n"
+    "local base = 7 + nres\n"
+    "local ndead = tonumber(ARGV[base])\n"
+    "if ndead > 0 then\n"
+    "  local d = {'XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*'}\n"
+    "  for i = base + 1, base + ndead do d[#d + 1] = ARGV[i] end\n"
+    "  redis.call(unpack(d))\n"
+    "end\n"
+    "redis.call('XDEL', KEYS[1], ARGV[2])\n"
+    "return 1\n";
+
+/* KEYS: jobs delayed  ARGV: group sid due member */
+static const char defer_lua[] =
+    "if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end\n"
+    "redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])\n"
+    "redis.call('XDEL', KEYS[1], ARGV[2])\n"
+    "return 1\n";
+
+/* KEYS: jobs  ARGV: group sid field value ... */
+static const char requeue_lua[] =
+    "if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end\n"
+    "local a = {'XADD', KEYS[1], '*'}\n"
+    "for i = 3, #ARGV do a[#a + 1] = ARGV[i] end\n"
+    "redis.call(unpack(a))\n"
+    "redis.call('XDEL', KEYS[1], ARGV[2])\n"
+    "return 1\n";
+
+/* KEYS: jobs delayed  ARGV: batch
+ * Moves due members (score <= Redis TIME in ms) back into the stream and
+ * returns {moved, ms until the next due member or -1}. Member layout:
+ * "<id>\n<attempt>\n<job JSON>". */
+static const char promote_lua[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now,\n"
+    "                       'LIMIT', 0, tonumber(ARGV[1]))\n"
+    "for _, m in ipairs(due) do\n"
+    "  local a = string.find(m, '\\n', 1, true)\n"
+    "  local b = a and string.find(m, '\\n', a + 1, true)\n"
+    "  if b then\n"
+    "    redis.call('XADD', KEYS[1], '*', 'job', string.sub(m, b + 1),\n"
+    "               'id', string.sub(m, 1, a - 1),\n"
+    "               'attempt', string.sub(m, a + 1, b - 1), 'promoted', '1')\n"
+    "  else\n"
+    "    redis.call('XADD', KEYS[1], '*', 'job', m, 'promoted', '1')\n"
+    "  end\n"
+    "  redis.call('ZREM', KEYS[2], m)\n"
+    "end\n"
+    "local nxt = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')\n"
+    "local wait = -1\n"
+    "if nxt[2] then\n"
+    "  wait = tonumber(nxt[2]) - now\n"
+    "  if wait < 0 then wait = 0 end\n"
+    "end\n"
+    "return {#due, wait}\n";
+
+/* ------------------------------------------------------------------ */
+/* Helpers */
+
+static char *
+key_new(const char *prefix, const char *name)
+{
+  size_t a = strlen(prefix), b = strlen(name);
+  char *k = malloc(a + b + 1);
+
+  if (k == NULL)
+    return NULL;
+  memcpy(k, prefix, a);
+  memcpy(k + a, name, b + 1);
+  return k;
+}
+
+static const char *
+conn_name(const struct conn *c)
+{
+  return c->role == CONN_CMD ? "cmd" : "intake";
+}
+
+static size_t
+queue_capacity(struct pacer_queue *q)
+{
+  return q->cbs.capacity ? q->cbs.capacity(q, q->arg) : 0;
+}
+
+static void conn_connect(struct conn *c);
+static void fetch(struct pacer_queue *q);
+static void promote_now(struct pacer_queue *q);
+
+/* Sends argv on c. privdata/cb as in struct cmd_ctx. Returns 0 or
+ * PACER_EREDIS (not connected; cb will not run). */
+static int
+send_argv(struct conn *c, redisCallbackFn *fn, pacer_queue_done_cb cb,
+          void *privdata, int argc, const char **argv, const size_t *lens)
+{
+  struct cmd_ctx *ctx;
+
+  if (c->ac == NULL || !c->up)
+    return PACER_EREDIS;
+  ctx = malloc(sizeof(*ctx));
+  if (ctx == NULL)
+    return PACER_ENOMEM;
+  ctx->c = c;
+  ctx->cb = cb;
+  ctx->privdata = privdata;
+  if (redisAsyncCommandArgv(c->ac, fn, ctx, argc, argv, lens) != REDIS_OK) {
+    free(ctx);
+    return PACER_EREDIS;
+  }
+  c->pending++;
+  return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Connections */
+
+static void
+maybe_closed(struct pacer_queue *q)
+{
+  void (*fn)(void *);
+  void *arg;
+
+  if (!q->closing || q->pending_closes > 0)
+    return;
+  fn = q->on_closed;
+  arg = q->closed_arg;
+  free(q->consumer);
+  free(q->k_jobs);
+  free(q->k_delayed);
+  free(q->k_results);
+  free(q->k_dead);
+  explicit_bzero(q->addr.password, sizeof(q->addr.password));
+  free(q);
+  if (fn != NULL)
+    fn(arg);
+}
+
+static void
+on_handle_closed(uv_handle_t *h)
+{
+  struct pacer_queue *q = h->data;
+
+  q->pending_closes--;
+  maybe_closed(q);
+}
+
+static void
+on_retry(uv_timer_t *t)
+{
+  struct conn *c = PACER_CONTAINER_OF(t, struct conn, retry);
+
+  conn_connect(c);
+}
+
+static void
+schedule_reconnect(struct conn *c)
+{
+  if (c->q->closing)
+    return;
+  pacer_log(PACER_LOG_INFO, "redis", "msg=\"reconnecting\" conn=%s delay_ms=%u",
+            conn_name(c), c->backoff_ms);
+  uv_timer_start(&c->retry, on_retry, c->backoff_ms, 0);
+  c->backoff_ms *= 2;
+  if (c->backoff_ms > BACKOFF_MAX_MS)
+    c->backoff_ms = BACKOFF_MAX_MS;
+}
+
+/* Reply to AUTH / SELECT: an error here means the connection is unusable;
+ * log (without the password) and let the reconnect loop try again. */
+static void
+on_setup_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+  struct cmd_ctx *ctx = priv;
+  redisReply *reply = r;
+
+  ctx->c->pending--;
+  if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
+    pacer_log(PACER_LOG_ERROR, "redis",
+              "msg=\"connection setup refused\" conn=%s error=\"%.*s\"",
+              conn_name(ctx->c), (int)reply->len, reply->str);
+    redisAsyncDisconnect(ac);
+  }
+  free(ctx);
+}
+
+static void conn_ready(struct conn *c);
+
+/* XGROUP CREATE ... MKSTREAM; BUSYGROUP means it exists already. */
+static void
+on_group_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+  struct cmd_ctx *ctx = priv;
+  struct conn *c = ctx->c;
+  redisReply *reply = r;
+
+  (void)ac;
+  c->pending--;
+  free(ctx);
+  if (reply == NULL)
+    return; /* disconnected; the reconnect repeats this */
+  if (reply->type == REDIS_REPLY_ERROR &&
+      strncmp(reply->str, "BUSYGROUP", 9) != 0) {
+    pacer_log(PACER_LOG_ERROR, "redis",
+              "msg=\"cannot create consumer group\" conn=%s error=\"%.*s\"",
+              conn_name(c), (int)reply->len, reply->str);
+    return;
+  }
+  conn_ready(c);
+}
+
+static int
+ensure_group(struct conn *c)
+{
+  struct pacer_queue *q = c->q;
+  const char *argv[] = {"XGROUP", "CREATE", q->k_jobs, GROUP, "0",
+                        "MKSTREAM"};
+  size_t lens[6];
+  int i;
+
+  for (i = 0; i < 6; i++)
+    lens[i] = strlen(argv[i]);
+  return send_argv(c, on_group_reply, NULL, NULL, 6, argv, lens);
+}
+
+static void
+conn_ready(struct conn *c)
+{
+  struct pacer_queue *q = c->q;
+
+  c->backoff_ms = BACKOFF_MIN_MS;
+  pacer_log(PACER_LOG_INFO, "redis", "msg=\"connected\" conn=%s consumer=%s",
+            conn_name(c), q->consumer);
+  if (c->role == CONN_INTAKE) {
+    fetch(q);
+    return;
+  }
+  if (q->cbs.on_connected != NULL)
+    q->cbs.on_connected(q, q->arg);
+  /* C13: re-arm delayed promotion from the stored schedule at once. */
+  promote_now(q);
+}
+
+static void
+on_connect(const redisAsyncContext *ac, int status)
+{
+  struct conn *c = ac->data;
+
+  if (status != REDIS_OK) {
+    pacer_log(PACER_LOG_WARN, "redis",
+              "msg=\"connect failed\" conn=%s error=\"%s\"", conn_name(c),
+              ac->errstr);
+    c->ac = NULL; /* hiredis frees the context after this callback */
+    c->up = 0;
+    schedule_reconnect(c);
+    return;
+  }
+  c->up = 1;
+  if (ensure_group(c) != 0)
+    pacer_log(PACER_LOG_ERROR, "redis", "msg=\"cannot send XGROUP\" conn=%s",
+              conn_name(c));
+}
+
+static void
+on_disconnect(const redisAsyncContext *ac, int status)
+{
+  struct conn *c = ac->data;
+  struct pacer_queue *q = c->q;
+
+  c->ac = NULL; /* freed by hiredis after this callback: never touch it */
+  c->up = 0;
+  if (c->role == CONN_INTAKE)
+    q->reading = 0;
+  else
+    q->promoting = q->claiming = 0;
+  if (q->closing) {
+    q->pending_closes--;
+    maybe_closed(q);
+    return;
+  }
+  pacer_log(PACER_LOG_WARN, "redis",
+            "msg=\"disconnected\" conn=%s status=%d error=\"%s\"",
+            conn_name(c), status, ac->errstr);
+  schedule_reconnect(c);
+}
+
+static void
+conn_connect(struct conn *c)
+{
+  struct pacer_queue *q = c->q;
+  const struct pacer_redis_addr *a = &q->addr;
+  redisAsyncContext *ac;
+  char dbuf[16];
+
+  if (q->closing || c->ac != NULL)
+    return;
+  if (a->path[0] != '\0')
+    ac = redisAsyncConnectUnix(a->path);
+  else
+    ac = redisAsyncConnect(a->host, a->port);
+  if (ac == NULL) {
+    schedule_reconnect(c);
+    return;
+  }
+  if (ac->err) {
+    pacer_log(PACER_LOG_WARN, "redis",
+              "msg=\"connect failed\" conn=%s error=\"%s\"", conn_name(c),
+              ac->errstr);
+    redisAsyncFree(ac);
+    schedule_reconnect(c);
+    return;
+  }
+  ac->data = c;
+  if (redisLibuvAttach(ac, q->loop) != REDIS_OK) {
+    redisAsyncFree(ac);
+    schedule_reconnect(c);
+    return;
+  }
+  redisAsyncSetConnectCallback(ac, on_connect);
+  redisAsyncSetDisconnectCallback(ac, on_disconnect);
+  c->ac = ac;
+  /* AUTH and SELECT are queued now and go out first once connected. */
+  c->up = 1; /* let send_argv queue the setup commands */
+  if (a->password[0] != '\0') {
+    const char *argv[3] = {"AUTH", a->user, a->password};
+    size_t lens[3] = {4, strlen(a->user), strlen(a->password)};
+
+    if (a->user[0] != '\0')
+      send_argv(c, on_setup_reply, NULL, NULL, 3, argv, lens);
+    else
+      send_argv(c, on_setup_reply, NULL, NULL, 2,
+                (const char *[]){"AUTH", a->password},
+                (size_t[]){4, strlen(a->password)});
+  }
+  if (a->db != 0) {
+    int n = snprintf(dbuf, sizeof(dbuf), "%d", a->db);
+
+    send_argv(c, on_setup_reply, NULL, NULL, 2,
+              (const char *[]){"SELECT", dbuf}, (size_t[]){6, (size_t)n});
+  }
+  c->up = 0; /* until the connect callback says so */
+}
+
+/* ------------------------------------------------------------------ */
+/* Intake */
+
+static unsigned
+parse_uint(const char *s, size_t len)
+{
+  unsigned v = 0;
+  size_t i;
+
+  for (i = 0; i < len && i < 9; i++) {
+    if (s[i] < '0' || s[i] > '9')
+      return 0;
+    v = v * 10 + (unsigned)(s[i] - '0');
+  }
+  return v;
+}
+
+/* Delivers one XREADGROUP/XAUTOCLAIM entry: [id, [f, v, ...]] or [id, nil]. */
+static void
+deliver_entry(struct pacer_queue *q, const redisReply *e, int claimed)
+{
+  struct pacer_queue_entry ent;
+  const redisReply *f;
+  char sid[64];
+  size_t i;
+
+  if (e->type != REDIS_REPLY_ARRAY || e->elements < 1 ||
+      e->element[0]->type != REDIS_REPLY_STRING ||
+      e->element[0]->len >= sizeof(sid))
+    return;
+  memcpy(sid, e->element[0]->str, e->element[0]->len);
+  sid[e->element[0]->len] = '\0';
+  memset(&ent, 0, sizeof(ent));
+  ent.sid = sid;
+  ent.claimed = claimed;
+  f = e->elements > 1 ? e->element[1] : NULL;
+  if (f != NULL && f->type == REDIS_REPLY_ARRAY) {
+    for (i = 0; i + 1 < f->elements; i += 2) {
+      const redisReply *k = f->element[i], *v = f->element[i + 1];
+
+      if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+        continue;
+      if (k->len == 3 && memcmp(k->str, "job", 3) == 0) {
+        ent.job = v->str;
+        ent.job_len = v->len;
+      } else if (k->len == 2 && memcmp(k->str, "id", 2) == 0) {
+        ent.id = v->str;
+      } else if (k->len == 7 && memcmp(k->str, "attempt", 7) == 0) {
+        ent.attempt = parse_uint(v->str, v->len);
+      } else if (k->len == 8 && memcmp(k->str, "promoted", 8) == 0) {
+        ent.promoted = v->len == 1 && v->str[0] == '1';
+      }
+    }
+    if (ent.job == NULL) {
+      /* An entry without a "job" field is malformed, not lost: hand it
+       * over with an empty text so it is dead-lettered as invalid. */
+      ent.job = "";
+      ent.job_len = 0;
+    }
+  }
+  q->cbs.on_entry(q, &ent, q->arg);
+}
+
+static void
+on_fetch_timer(uv_timer_t *t)
+{
+  fetch(t->data);
+}
+
+static void
+on_read_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+  struct cmd_ctx *ctx = priv;
+  struct pacer_queue *q = ctx->c->q;
+  redisReply *reply = r;
+  size_t i, j;
+
+  (void)ac;
+  ctx->c->pending--;
+  free(ctx);
+  q->reading = 0;
+  if (reply == NULL)
+    return; /* disconnected: reconnect resumes intake */
+  if (reply->type == REDIS_REPLY_ERROR) {
+    pacer_log(PACER_LOG_WARN, "redis", "msg=\"XREADGROUP failed\" error=\"%.*s\"",
+              (int)reply->len, reply->str);
+    if (strncmp(reply->str, "NOGROUP", 7) == 0 && q->intake.up)
+      ensure_group(&q->intake); /* stream/group vanished (Redis reset) */
+    else if (!q->closing)
+      uv_timer_start(&q->fetch_timer, on_fetch_timer, 1000, 0);
+    return;
+  }
+  if (reply->type == REDIS_REPLY_ARRAY) {
+    for (i = 0; i < reply->elements; i++) {
+      const redisReply *s = reply->element[i];
+
+      if (s->type != REDIS_REPLY_ARRAY || s->elements < 2 ||
+          s->element[1]->type != REDIS_REPLY_ARRAY)
+        continue;
+      for (j = 0; j < s->element[1]->elements; j++)
+        deliver_entry(q, s->element[1]->element[j], 0);
+    }
+  }
+  fetch(q);
+}
+
+static void
+fetch(struct pacer_queue *q)
+{
+  char count[24];
+  size_t want;
+  const char *argv[10];
+  size_t lens[10];
+  int i, n;
+
+  if (!q->started || q->intake_stopped || q->closing || q->reading ||
+      !q->intake.up)
+    return;
+  want = queue_capacity(q);
+  if (want == 0)
+    return;
+  if (want > READ_MAX_COUNT)
+    want = READ_MAX_COUNT;
+  n = snprintf(count, sizeof(count), "%zu", want);
+  (void)n;
+  argv[0] = "XREADGROUP";
+  argv[1] = "GROUP";
+  argv[2] = GROUP;
+  argv[3] = q->consumer;
+  argv[4] = "COUNT";
+  argv[5] = count;
+  argv[6] = "BLOCK";
+  argv[7] = READ_BLOCK_MS;
+  argv[8] = "STREAMS";
+  argv[9] = q->k_jobs;
+  for (i = 0; i < 10; i++)
+    lens[i] = strlen(argv[i]);
+  {
+    const char *full[11];
+    size_t flens[11];
+
+    memcpy(full, argv, sizeof(argv));
+    memcpy(flens, lens, sizeof(lens));
+    full[10] = ">";
+    flens[10] = 1;
+    if (send_argv(&q->intake, on_read_reply, NULL, NULL, 11, full, flens) ==
+        0)
+      q->reading = 1;
+  }
+}
+
+/* ------------------------------------------------------------------ */
+/* Scripts: finish, defer, requeue */
+
+static void
+on_script_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+  struct cmd_ctx *ctx = priv;
+  struct pacer_queue *q = ctx->c->q;
+  redisReply *reply = r;
+  int status = 0, applied = 0;
+
+  (void)ac;
+  ctx->c->pending--;
+  if (reply == NULL) {
+    status = PACER_EUNKNOWN; /* C17: a lost reply is never success */
+  } else if (reply->type == REDIS_REPLY_ERROR) {
+    pacer_log(PACER_LOG_ERROR, "redis", "msg=\"script failed\" error=\"%.*s\"",
+              (int)reply->len, reply->str);
+    status = PACER_EREDIS;
+  } else if (reply->type == REDIS_REPLY_INTEGER) {
+    applied = reply->integer == 1;
+  }
+  if (ctx->cb != NULL)
+    ctx->cb(q, status, applied, ctx->privdata);
+  free(ctx);
+}
+
+static int
+eval(struct pacer_queue *q, const char *script, int nkeys,
+     const char *const *keys, int nargs, const char **args,
+     const size_t *arglens, pacer_queue_done_cb cb, void *privdata)
+{
+  const char *argv[MAX_ARGS];
+  size_t lens[MAX_ARGS];
+  char nk[8];
+  int argc = 0, i;
+
+  if (3 + nkeys + nargs > (int)MAX_ARGS)
+    return PACER_EINVAL;
+  snprintf(nk, sizeof(nk), "%d", nkeys);
+  argv[argc] = "EVAL";
+  lens[argc++] = 4;
+  argv[argc] = script;
+  lens[argc++] = strlen(script);
+  argv[argc] = nk;
+  lens[argc++] = strlen(nk);
+  for (i = 0; i < nkeys; i++) {
+    argv[argc] = keys[i];
+    lens[argc++] = strlen(keys[i]);
+  }
+  for (i = 0; i < nargs; i++) {
+    argv[argc] = args[i];
+    lens[argc++] = arglens ? arglens[i] : strlen(args[i]);
+  }
+  return send_argv(&q->cmd, on_script_reply, cb, privdata, argc, argv, lens);
+}
+
+int
+pacer_queue_finish(struct pacer_queue *q, const char *sid, int ack_required,
+                   const struct pacer_fields *res,
+                   const struct pacer_fields *dead, pacer_queue_done_cb cb,
+                   void *privdata)
+{
+  const char *keys[3] = {q->k_jobs, q->k_results, q->k_dead};
+  const char *args[MAX_ARGS];
+  size_t lens[MAX_ARGS];
+  char rmax[24], dmax[24], nres[16], ndead[16];
+  size_t n = 0, i;
+  size_t nd = dead ? dead->n : 0;
+
+  if (8 + res->n + nd + 3 > MAX_ARGS)
+    return PACER_EINVAL;
+  snprintf(rmax, sizeof(rmax), "%llu",
+           (unsigned long long)q->cfg->results_maxlen);
+  snprintf(dmax, sizeof(dmax), "%llu", (unsigned long long)q->cfg->dead_maxlen);
+  snprintf(nres, sizeof(nres), "%zu", res->n);
+  snprintf(ndead, sizeof(ndead), "%zu", nd);
+#define ARG(s, l) (args[n] = (s), lens[n++] = (l))
+  ARG(GROUP, strlen(GROUP));
+  ARG(sid, strlen(sid));
+  ARG(rmax, strlen(rmax));
+  ARG(dmax, strlen(dmax));
+  ARG(ack_required ? "1" : "0", 1);
+  ARG(nres, strlen(nres));
+  for (i = 0; i < res->n; i++)
+    ARG(res->argv[i], res->lens[i]);
+  ARG(ndead, strlen(ndead));
+  for (i = 0; i < nd; i++)
+    ARG(dead->argv[i], dead->lens[i]);
+#undef ARG
+  return eval(q, finish_lua, 3, keys, (int)n, args, lens, cb, privdata);
+}
+
+int
+pacer_queue_defer(struct pacer_queue *q, const char *sid, uint64_t due_unix_ms,
+                  const char *member, size_t member_len, pacer_queue_done_cb cb,
+                  void *privdata)
+{
+  const char *keys[2] = {q->k_jobs, q->k_delayed};
+  char due[24];
+  const char *args[4];
+  size_t lens[4];
+
+  snprintf(due, sizeof(due), "%llu", (unsigned long long)due_unix_ms);
+  args[0] = GROUP;
+  lens[0] = strlen(GROUP);
+  args[1] = sid;
+  lens[1] = strlen(sid);
+  args[2] = due;
+  lens[2] = strlen(due);
+  args[3] = member;
+  lens[3] = member_len;
+  return eval(q, defer_lua, 2, keys, 4, args, lens, cb, privdata);
+}
+
+int
+pacer_queue_requeue(struct pacer_queue *q, const char *sid,
+                    const struct pacer_fields *fields, pacer_queue_done_cb cb,
+                    void *privdata)
+{
+  const char *keys[1] = {q->k_jobs};
+  const char *args[MAX_ARGS];
+  size_t lens[MAX_ARGS];
+  size_t n = 0, i;
+
+  if (fields->n + 2 + 4 > MAX_ARGS)
+    return PACER_EINVAL;
+  args[n] = GROUP;
+  lens[n++] = strlen(GROUP);
+  args[n] = sid;
+  lens[n++] = strlen(sid);
+  for (i = 0; i < fields->n; i++) {
+    args[n] = fields->argv[i];
+    lens[n++] = fields->lens[i];
+  }
+  return eval(q, requeue_lua, 1, keys, (int)n, args, lens, cb, privdata);
+}
+
+/* ------------------------------------------------------------------ */
+/* Delayed promotion (C13) */
+
+static void on_promote_timer(uv_timer_t *t);
+
+static void
+arm_promote(struct pacer_queue *q, uint64_t delay_ms)
+{
+  if (q->closing)
+    return;
+  if (delay_ms > PROMOTE_MAX_WAIT_MS)
+    delay_ms = PROMOTE_MAX_WAIT_MS;
+  uv_timer_start(&q->promote_timer, on_promote_timer, delay_ms, 0);
+}
+
+static void
+on_promote_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+  struct cmd_ctx *ctx = priv;
+  struct pacer_queue *q = ctx->c->q;
+  redisReply *reply = r;
+  long long moved = 0, wait = -1;
+
+  (void)ac;
+  ctx->c->pending--;
+  free(ctx);
+  q->promoting = 0;
+  if (reply == NULL)
+    return; /* the reconnect re-arms from the stored schedule */
+  if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+      reply->element[0]->type == REDIS_REPLY_INTEGER &&
+      reply->element[1]->type == REDIS_REPLY_INTEGER) {
+    moved = reply->element[0]->integer;
+    wait = reply->element[1]->integer;
+  } else if (reply->type == REDIS_REPLY_ERROR) {
+    pacer_log(PACER_LOG_ERROR, "redis", "msg=\"promote failed\" error=\"%.*s\"",
+              (int)reply->len, reply->str);
+  }
+  if (moved > 0)
+    pacer_log(PACER_LOG_DEBUG, "redis", "msg=\"promoted delayed jobs\" n=%lld",
+              moved);
+  if (moved >= PROMOTE_BATCH_N)
+    arm_promote(q, 0);
+  else if (wait < 0)
+    arm_promote(q, PROMOTE_MAX_WAIT_MS);
+  else
+    arm_promote(q, (uint64_t)wait);
+}
+
+static void
+promote_now(struct pacer_queue *q)
+{
+  const char *argv[6];
+  size_t lens[6];
+  int i;
+
+  if (q->promoting || q->closing || !q->cmd.up)
+    return;
+  argv[0] = "EVAL";
+  argv[1] = promote_lua;
+  argv[2] = "2";
+  argv[3] = q->k_jobs;
+  argv[4] = q->k_delayed;
+  argv[5] = PROMOTE_BATCH;
+  for (i = 0; i < 6; i++)
+    lens[i] = strlen(argv[i]);
+  if (send_argv(&q->cmd, on_promote_reply, NULL, NULL, 6, argv, lens) == 0)
+    q->promoting = 1;
+}
+
+static void
+on_promote_timer(uv_timer_t *t)
+{
+  promote_now(t->data);
+}
+
+/* ------------------------------------------------------------------ */
+/* Lease takeover (C11, C15) and renewal */
+
+static void
+on_claim_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+  struct cmd_ctx *ctx = priv;
+  struct pacer_queue *q = ctx->c->q;
+  redisReply *reply = r;
+  size_t i;
+
+  (void)ac;
+  ctx->c->pending--;
+  free(ctx);
+  q->claiming = 0;
+  if (reply == NULL)
+    return;
+  if (reply->type == REDIS_REPLY_ERROR) {
+    pacer_log(PACER_LOG_WARN, "redis", "msg=\"XAUTOCLAIM failed\" error=\"%.*s\"",
+              (int)reply->len, reply->str);
+    return;
+  }
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2)
+    return;
+  if (reply->element[0]->type == REDIS_REPLY_STRING &&
+      reply->element[0]->len < sizeof(q->claim_cursor)) {
+    memcpy(q->claim_cursor, reply->element[0]->str, reply->element[0]->len);
+    q->claim_cursor[reply->element[0]->len] = '\0';
+  }
+  if (reply->element[1]->type == REDIS_REPLY_ARRAY) {
+    for (i = 0; i < reply->element[1]->elements; i++) {
+      const redisReply *e = reply->element[1]->element[i];
+
+      if (e->type == REDIS_REPLY_NIL)
+        continue;
+      pacer_log(PACER_LOG_INFO, "redis",
+                "msg=\"took over job after lease\" sid=%.*s",
+                (int)(e->elements > 0 ? e->element[0]->len : 0),
+                e->elements > 0 ? e->element[0]->str : "");
+      deliver_entry(q, e, 1);
+    }
+  }
+  /* Redis >= 7: ids whose payload was trimmed or deleted; XAUTOCLAIM has
+   * already removed them from the PEL (C15: payload_lost). */
+  if (reply->elements >= 3 && reply->element[2]->type == REDIS_REPLY_ARRAY) {
+    for (i = 0; i < reply->element[2]->elements; i++) {
+      const redisReply *id = reply->element[2]->element[i];
+      struct pacer_queue_entry ent;
+      char sid[64];
+
+      if (id->type != REDIS_REPLY_STRING || id->len >= sizeof(sid))
+        continue;
+      memcpy(sid, id->str, id->len);
+      sid[id->len] = '\0';
+      memset(&ent, 0, sizeof(ent));
+      ent.sid = sid;
+      ent.claimed = 2; /* payload gone and already out of the PEL */
+      q->cbs.on_entry(q, &ent, q->arg);
+    }
+  }
+}
+
+static void
+claim_now(struct pacer_queue *q)
+{
+  char idle[24], count[24];
+  const char *argv[9];
+  size_t lens[9];
+  size_t want;
+  int i;
+
+  if (q->claiming || q->closing || q->intake_stopped || !q->cmd.up)
+    return;
+  want = queue_capacity(q);
+  if (want == 0)
+    return;
+  if (want > READ_MAX_COUNT)
+    want = READ_MAX_COUNT;
+  snprintf(idle, sizeof(idle), "%u", q->cfg->lease_ms);
+  snprintf(count, sizeof(count), "%zu", want);
+  argv[0] = "XAUTOCLAIM";
+  argv[1] = q->k_jobs;
+  argv[2] = GROUP;
+  argv[3] = q->consumer;
+  argv[4] = idle;
+  argv[5] = q->claim_cursor;
+  argv[6] = "COUNT";
+  argv[7] = count;
+  for (i = 0; i < 8; i++)
+    lens[i] = strlen(argv[i]);
+  if (send_argv(&q->cmd, on_claim_reply, NULL, NULL, 8, argv, lens) == 0)
+    q->claiming = 1;
+}
+
+static void
+on_claim_timer(uv_timer_t *t)
+{
+  claim_now(t->data);
+}
+
+static void
+on_renew_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+  struct cmd_ctx *ctx = priv;
+  redisReply *reply = r;
+
+  (void)ac;
+  ctx->c->pending--;
+  free(ctx);
+  if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+    pacer_log(PACER_LOG_WARN, "redis", "msg=\"lease renewal failed\" error=\"%.*s\"",
+              (int)reply->len, reply->str);
+}
+
+static void
+on_renew_timer(uv_timer_t *t)
+{
+  struct pacer_queue *q = t->data;
+  const char *sids[RENEW_BATCH];
+  const char *argv[RENEW_BATCH + 6];
+  size_t lens[RENEW_BATCH + 6];
+  size_t n, i, argc = 0;
+
+  if (q->held_list == NULL || !q->cmd.up || q->closing)
+    return;
+  /* Renews the first RENEW_BATCH held entries; the process holds at most
+   * concurrency + prefetch_extra, and the list rotates oldest-first. */
+  n = q->held_list(q->held_arg, sids, RENEW_BATCH);
+  if (n == 0)
+    return;
+  argv[argc++] = "XCLAIM";
+  argv[argc++] = q->k_jobs;
+  argv[argc++] = GROUP;
+  argv[argc++] = q->consumer;
+  argv[argc++] = "0";
+  for (i = 0; i < n; i++)
+    argv[argc++] = sids[i];
+  argv[argc++] = "JUSTID";
+  for (i = 0; i < argc; i++)
+    lens[i] = strlen(argv[i]);
+  send_argv(&q->cmd, on_renew_reply, NULL, NULL, (int)argc, argv, lens);
+}
+
+/* ------------------------------------------------------------------ */
+/* Public API */
+
+int
+pacer_queue_new(uv_loop_t *loop, const struct pacer_config *cfg,
+                const char *consumer, const struct pacer_queue_cbs *cbs,
+                void *arg, struct pacer_queue **out, struct pacer_error *err)
+{
+  struct pacer_queue *q;
+  int rc;
+
+  *out = NULL;
+  q = calloc(1, sizeof(*q));
+  if (q == NULL)
+    return pacer_error_set(err, PACER_ENOMEM, "queue: out of memory");
+  rc = pacer_redis_addr_parse(cfg->redis_url, &q->addr, err);
+  if (rc != 0) {
+    free(q);
+    return rc;
+  }
+  q->loop = loop;
+  q->cfg = cfg;
+  q->cbs = *cbs;
+  q->arg = arg;
+  q->consumer = strdup(consumer);
+  q->k_jobs = key_new(cfg->prefix, "jobs");
+  q->k_delayed = key_new(cfg->prefix, "delayed");
+  q->k_results = key_new(cfg->prefix, "results");
+  q->k_dead = key_new(cfg->prefix, "dead");
+  if (q->consumer == NULL || q->k_jobs == NULL || q->k_delayed == NULL ||
+      q->k_results == NULL || q->k_dead == NULL) {
+    free(q->consumer);
+    free(q->k_jobs);
+    free(q->k_delayed);
+    free(q->k_results);
+    free(q->k_dead);
+    free(q);
+    return pacer_error_set(err, PACER_ENOMEM, "queue: out of memory");
+  }
+  memcpy(q->claim_cursor, "0-0", 4);
+  q->intake.q = q;
+  q->intake.role = CONN_INTAKE;
+  q->intake.backoff_ms = BACKOFF_MIN_MS;
+  q->cmd.q = q;
+  q->cmd.role = CONN_CMD;
+  q->cmd.backoff_ms = BACKOFF_MIN_MS;
+  uv_timer_init(loop, &q->intake.retry);
+  uv_timer_init(loop, &q->cmd.retry);
+  uv_timer_init(loop, &q->promote_timer);
+  uv_timer_init(loop, &q->claim_timer);
+  uv_timer_init(loop, &q->renew_timer);
+  uv_timer_init(loop, &q->fetch_timer);
+  q->promote_timer.data = q;
+  q->claim_timer.data = q;
+  q->renew_timer.data = q;
+  q->fetch_timer.data = q;
+  *out = q;
+  return 0;
+}
+
+void
+pacer_queue_start(struct pacer_queue *q)
+{
+  uint64_t claim_ms = q->cfg->lease_ms / 4, renew_ms = q->cfg->lease_ms / 3;
+
+  if (claim_ms < 100)
+    claim_ms = 100;
+  if (renew_ms < 100)
+    renew_ms = 100;
+  q->started = 1;
+  conn_connect(&q->cmd);
+  conn_connect(&q->intake);
+  uv_timer_start(&q->claim_timer, on_claim_timer, claim_ms, claim_ms);
+  uv_timer_start(&q->renew_timer, on_renew_timer, renew_ms, renew_ms);
+}
+
+void
+pacer_queue_poke(struct pacer_queue *q)
+{
+  fetch(q);
+}
+
+void
+pacer_queue_stop_intake(struct pacer_queue *q)
+{
+  q->intake_stopped = 1;
+  uv_timer_stop(&q->claim_timer);
+  uv_timer_stop(&q->fetch_timer);
+}
+
+void
+pacer_queue_set_held(struct pacer_queue *q,
+                     size_t (*list)(void *arg, const char **sids, size_t max),
+                     void *arg)
+{
+  q->held_list = list;
+  q->held_arg = arg;
+}
+
+int
+pacer_queue_reading(const struct pacer_queue *q)
+{
+  return q->reading;
+}
+
+int
+pacer_queue_connected(const struct pacer_queue *q)
+{
+  return q->cmd.up;
+}
+
+size_t
+pacer_queue_pending(const struct pacer_queue *q)
+{
+  return q->intake.pending + q->cmd.pending;
+}
+
+static void
+close_conn(struct pacer_queue *q, struct conn *c)
+{
+  redisAsyncContext *ac = c->ac;
+
+  if (ac == NULL)
+    return;
+  if (c->up) {
+    /* The disconnect callback will run (now or after pending replies). */
+    q->pending_closes++;
+    redisAsyncDisconnect(ac);
+  } else {
+    /* Not connected yet: no disconnect callback will come. */
+    c->ac = NULL;
+    redisAsyncFree(ac);
+  }
+}
+
+void
+pacer_queue_close(struct pacer_queue *q, void (*on_closed)(void *arg),
+                  void *arg)
+{
+  uv_handle_t *timers[6];
+  int i;
+
+  assert(!q->closing);
+  q->closing = 1;
+  q->intake_stopped = 1;
+  q->on_closed = on_closed;
+  q->closed_arg = arg;
+  timers[0] = (uv_handle_t *)&q->intake.retry;
+  timers[1] = (uv_handle_t *)&q->cmd.retry;
+  timers[2] = (uv_handle_t *)&q->promote_timer;
+  timers[3] = (uv_handle_t *)&q->claim_timer;
+  timers[4] = (uv_handle_t *)&q->renew_timer;
+  timers[5] = (uv_handle_t *)&q->fetch_timer;
+  q->pending_closes++; /* guard while we start closing */
+  for (i = 0; i < 6; i++) {
+    timers[i]->data = q;
+    q->pending_closes++;
+    uv_close(timers[i], on_handle_closed);
+  }
+  close_conn(q, &q->intake);
+  close_conn(q, &q->cmd);
+  q->pending_closes--;
+  maybe_closed(q);
+}

@@ -1,0 +1,137 @@
+/* Redis queue: intake, finish, defer, requeue, delayed promotion, lease
+ * takeover, all on the scheduler's libuv loop through hiredis async.
+ *
+ * Two connections, so a blocking XREADGROUP never holds up writes:
+ *
+ *   intake  XREADGROUP GROUP pacer <consumer> COUNT n BLOCK 1000 ... >
+ *   cmd     EVAL finish/defer/requeue/promote, XAUTOCLAIM, XCLAIM (renew)
+ *
+ * Each connection reconnects on its own with capped exponential backoff
+ * (100 ms doubling to 5 s). Commands whose reply is lost to a disconnect
+ * complete with PACER_EUNKNOWN ("outcome unknown"), never success; the
+ * scripts are idempotent (they act only while XACK still finds the entry
+ * pending), so the caller replays them after on_connected. Key layout and
+ * fields: docs/REDIS.md.
+ */
+#ifndef PACER_SCHEDULER_QUEUE_REDIS_H
+#define PACER_SCHEDULER_QUEUE_REDIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "common/err.h"
+#include "scheduler/config.h"
+
+struct pacer_queue;
+
+/** One stream entry delivered to the scheduler, borrowed for the length of
+ *  the on_entry call (copy what you keep). */
+struct pacer_queue_entry {
+  const char *sid;      /* stream entry id, "1764403200000-0" */
+  const char *job;      /* job JSON text, or NULL when the payload is gone */
+  size_t job_len;       /* bytes */
+  const char *id;       /* "id" field, or NULL */
+  unsigned attempt;     /* attempts already made (field "attempt") */
+  int promoted;         /* came from the delayed set: skip not_before */
+  int claimed;          /* taken over from another consumer (XAUTOCLAIM) */
+};
+
+/** Callbacks into the scheduler. All run on the scheduler thread. */
+struct pacer_queue_cbs {
+  /** A new entry (intake or takeover). */
+  void (*on_entry)(struct pacer_queue *q, const struct pacer_queue_entry *e,
+                   void *arg);
+  /** The command connection is (re)established and the consumer group
+   *  exists: replay commands that completed with PACER_EUNKNOWN. */
+  void (*on_connected)(struct pacer_queue *q, void *arg);
+  /** Free capacity: how many more entries the scheduler will take now. */
+  size_t (*capacity)(struct pacer_queue *q, void *arg);
+};
+
+/** Completion of a script command: status 0 with applied=1 (done) or 0
+ *  (entry no longer pending: someone else finished it, nothing written);
+ *  PACER_EUNKNOWN when the connection dropped (replay later); PACER_EREDIS
+ *  for an error reply (detail logged). Runs exactly once per call that
+ *  returned 0, on the scheduler thread. */
+typedef void (*pacer_queue_done_cb)(struct pacer_queue *q, int status,
+                                    int applied, void *privdata);
+
+/** A field list for XADD: n name/value pairs, borrowed. */
+struct pacer_fields {
+  const char **argv;  /* name0, value0, name1, value1, ... */
+  size_t *lens;       /* byte length of each */
+  size_t n;           /* number of strings (2 x pairs) */
+};
+
+/** Creates the queue for cfg (borrowed; must outlive q) on loop (borrowed)
+ *  with consumer name consumer (copied). Returns 0 and *out (owned; close
+ *  with pacer_queue_close), or PACER_ECONFIG/PACER_ENOMEM with err set.
+ *  Does not connect yet. Scheduler thread. */
+int pacer_queue_new(uv_loop_t *loop, const struct pacer_config *cfg,
+                    const char *consumer, const struct pacer_queue_cbs *cbs,
+                    void *arg, struct pacer_queue **out,
+                    struct pacer_error *err);
+
+/** Connects both connections and starts intake, delayed promotion (timer
+ *  re-armed from the earliest due score, at most 1 s apart, and again after
+ *  every reconnect), lease takeover (every lease/4) and lease renewal of
+ *  held entries (every lease/3). Scheduler thread. */
+void pacer_queue_start(struct pacer_queue *q);
+
+/** Asks for more intake now (after capacity grew). Cheap; idempotent. */
+void pacer_queue_poke(struct pacer_queue *q);
+
+/** Stops intake and takeover; entries already in flight from Redis are
+ *  still delivered. Other commands keep working. */
+void pacer_queue_stop_intake(struct pacer_queue *q);
+
+/** Atomically acks sid, appends res to the results stream (MAXLEN ~) and,
+ *  when dead is non-NULL, to the dead stream, then XDELs sid. With
+ *  ack_required=0 (payload_lost: the PEL entry is already gone) the
+ *  records are written unconditionally. Returns 0 (cb will run once) or
+ *  PACER_EREDIS when not connected (cb will not run; retry after
+ *  on_connected). */
+int pacer_queue_finish(struct pacer_queue *q, const char *sid,
+                       int ack_required, const struct pacer_fields *res,
+                       const struct pacer_fields *dead, pacer_queue_done_cb cb,
+                       void *privdata);
+
+/** Atomically acks sid, adds member to the delayed set at due_unix_ms and
+ *  XDELs sid. member is "<id>\n<attempt>\n<job JSON>" (docs/REDIS.md).
+ *  Returns/callback as pacer_queue_finish. */
+int pacer_queue_defer(struct pacer_queue *q, const char *sid,
+                      uint64_t due_unix_ms, const char *member,
+                      size_t member_len, pacer_queue_done_cb cb,
+                      void *privdata);
+
+/** Atomically acks sid, re-adds fields as a new entry at the stream's end
+ *  and XDELs sid (hands an unstarted job back to other consumers at once).
+ *  Returns/callback as pacer_queue_finish. */
+int pacer_queue_requeue(struct pacer_queue *q, const char *sid,
+                        const struct pacer_fields *fields,
+                        pacer_queue_done_cb cb, void *privdata);
+
+/** Sets the stream ids whose lease is renewed (XCLAIM ... JUSTID) every
+ *  lease/3: fn is called to list them. Borrowed strings. */
+void pacer_queue_set_held(struct pacer_queue *q,
+                          size_t (*list)(void *arg, const char **sids,
+                                         size_t max),
+                          void *arg);
+
+/** Returns non-zero while an intake read (XREADGROUP) awaits its reply. */
+int pacer_queue_reading(const struct pacer_queue *q);
+
+/** Returns non-zero when the command connection is up. */
+int pacer_queue_connected(const struct pacer_queue *q);
+
+/** Returns the number of commands awaiting a reply on either connection. */
+size_t pacer_queue_pending(const struct pacer_queue *q);
+
+/** Disconnects both connections (outstanding callbacks run with
+ *  PACER_EUNKNOWN), stops the timers and frees q once every handle has
+ *  closed; on_closed (may be NULL) runs then. Scheduler thread. */
+void pacer_queue_close(struct pacer_queue *q,
+                       void (*on_closed)(void *arg), void *arg);
+
+#endif

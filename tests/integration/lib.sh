@@ -1,0 +1,108 @@
+# Shared helpers for the integration tests (bash). Sourced by test_*.sh.
+#
+# Environment (set by ctest, see CMakeLists.txt):
+#   PACER        path to the pacer binary
+#   TESTAPI      path to pacer-testapi
+#   REDIS_SOCK   unix socket of the fixture redis-server
+#   TEST_TMP     scratch dir for this test (created here)
+set -u
+set -o pipefail
+
+TEST_NAME=${TEST_NAME:-$(basename "$0" .sh)}
+TEST_TMP=$(mktemp -d "/tmp/pacer-${TEST_NAME}-XXXXXX")
+PREFIX="t:${TEST_NAME}:$$:"
+PIDS=()
+
+fail() {
+  echo "FAIL ${TEST_NAME}: $*" >&2
+  for f in "$TEST_TMP"/*.log; do
+    [ -f "$f" ] || continue
+    echo "---- $f (last 30 lines)" >&2
+    tail -n 30 "$f" >&2
+  done
+  exit 1
+}
+
+pass() {
+  echo "PASS ${TEST_NAME}: $*"
+}
+
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do
+    kill -9 "$p" 2>/dev/null
+  done
+  wait 2>/dev/null
+  rm -rf "$TEST_TMP"
+}
+trap cleanup EXIT
+
+rcli() {
+  redis-cli -s "$REDIS_SOCK" "$@"
+}
+
+now_ms() {
+  date +%s%3N
+}
+
+# wait_until DEADLINE_S CMD...: runs CMD until it succeeds; fails the test
+# when DEADLINE_S seconds pass first. Polls every 50 ms (a condition with a
+# deadline, never a bare sleep).
+wait_until() {
+  local deadline=$(( $(now_ms) + $1 * 1000 ))
+  shift
+  while ! "$@" >/dev/null 2>&1; do
+    if [ "$(now_ms)" -gt "$deadline" ]; then
+      return 1
+    fi
+    sleep 0.05
+  done
+  return 0
+}
+
+# start_testapi [ARGS...]: starts pacer-testapi on a free port; sets
+# TESTAPI_PORT and TESTAPI_URL.
+start_testapi() {
+  local out="$TEST_TMP/testapi.out"
+  "$TESTAPI" --port 0 "$@" >"$out" 2>"$TEST_TMP/testapi.log" &
+  PIDS+=($!)
+  TESTAPI_PID=$!
+  wait_until 10 grep -q '^listening port=' "$out" ||
+    fail "pacer-testapi did not start"
+  TESTAPI_PORT=$(sed -n 's/^listening port=\([0-9]*\).*/\1/p' "$out" | head -1)
+  TESTAPI_URL="http://127.0.0.1:${TESTAPI_PORT}"
+}
+
+# write_config FILE [EXTRA_JSON_FIELDS]: a worker config for this test's
+# prefix on the fixture redis.
+write_config() {
+  local file=$1 extra=${2:-}
+  printf '{"redis_url": "unix://%s", "prefix": "%s", "workers": 2%s%s}\n' \
+    "$REDIS_SOCK" "$PREFIX" "${extra:+, }" "$extra" >"$file"
+}
+
+# start_worker CONFIG [NAME]: starts `pacer worker` in the background; sets
+# WORKER_PID.
+start_worker() {
+  local cfg=$1 name=${2:-worker}
+  "$PACER" worker --config "$cfg" --log-level info >"$TEST_TMP/$name.out" \
+    2>"$TEST_TMP/$name.log" &
+  WORKER_PID=$!
+  PIDS+=($WORKER_PID)
+}
+
+# results_count: entries in this test's results stream.
+results_count() {
+  rcli XLEN "${PREFIX}results"
+}
+
+# results_ids: the id field of every result, one per line.
+results_ids() {
+  rcli --raw XRANGE "${PREFIX}results" - + |
+    awk 'prev == "id" { print } { prev = $0 }'
+}
+
+# testapi_stat JQ_PATH: a value from GET /stats, e.g. testapi_stat .requests
+testapi_stat() {
+  curl -fsS "${TESTAPI_URL}/stats" | jq -r "$1"
+}

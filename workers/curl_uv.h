@@ -1,0 +1,92 @@
+/* curl_uv: one CURLM driven by curl_multi_socket_action on one uv loop, and
+ * the transfers (struct pacer_xfer) that run pacer_http_request on it.
+ * Internal to workers/: worker.c owns one per worker thread.
+ *
+ *   libcurl                    curl_uv                      uv loop
+ *   SOCKETFUNCTION(IN/OUT) --> sock_new + uv_poll_start      uv_poll_t/socket
+ *   SOCKETFUNCTION(REMOVE) --> uv_close, free in close cb
+ *   TIMERFUNCTION(-1)      --> uv_timer_stop                 uv_timer_t (one)
+ *   TIMERFUNCTION(n >= 0)  --> uv_timer_start(n ms)
+ *   poll cb / timer cb     --> curl_multi_socket_action, then drain
+ *                              curl_multi_info_read --> done_cb(outcome)
+ *
+ * libcurl is never called from inside its own SOCKETFUNCTION/TIMERFUNCTION:
+ * those only start or stop uv handles (STYLE 10, CASES C16).
+ */
+#ifndef PACER_WORKERS_CURL_UV_H
+#define PACER_WORKERS_CURL_UV_H
+
+#include <stddef.h>
+#include <curl/curl.h>
+#include <uv.h>
+
+#include "workers/pacer_http.h"
+
+/** Returns the struct of type that embeds field at ptr (STYLE 9). */
+#ifndef PACER_CONTAINER_OF
+#define PACER_CONTAINER_OF(ptr, type, field)                                   \
+  ((type *)(void *)((char *)(ptr)-offsetof(type, field)))
+#endif
+
+struct pacer_curl_uv;
+struct pacer_xfer;
+struct pacer_sock;
+
+/** Called once per started transfer, on the loop's thread, with the
+ *  outcome filled in (takes ownership of outcome). cu may be used inside,
+ *  except pacer_curl_uv_close. */
+typedef void (*pacer_curl_uv_done_cb)(struct pacer_curl_uv *cu,
+                                      struct pacer_http_outcome *outcome);
+
+/** Called once when every uv handle of cu has closed. */
+typedef void (*pacer_curl_uv_close_cb)(struct pacer_curl_uv *cu);
+
+/** One multi handle on one loop. Embed by value; all fields private. */
+struct pacer_curl_uv {
+  uv_loop_t *loop;              /* borrowed; the thread's loop */
+  CURLM *multi;                 /* owned; NULL once closed */
+  uv_timer_t timer;             /* libcurl's single timeout */
+  const char *user_agent;       /* borrowed; outlives cu */
+  pacer_curl_uv_done_cb done_cb;
+  pacer_curl_uv_close_cb close_cb;
+  struct pacer_xfer *xfers;     /* transfers in multi, doubly linked */
+  size_t nxfers;                /* length of xfers */
+  struct pacer_sock *socks;     /* open socket contexts, doubly linked */
+  size_t ndoomed;               /* xfers marked failed by a socket callback */
+  int closing;                  /* pacer_curl_uv_close has run */
+};
+
+/** Checks once per process that libcurl can run the pool: it needs the
+ *  threaded (asynchronous) resolver, or one slow DNS answer stalls the loop
+ *  (CASES C18). Returns 0, or PACER_ECONFIG with err set. Any thread. */
+int pacer_curl_uv_check_features(struct pacer_error *err);
+
+/** Initialises cu on loop (borrowed) with user_agent (borrowed, must
+ *  outlive cu) and done (called once per started transfer). Returns 0, or
+ *  PACER_ENOMEM / a UV_E* code, and then nothing needs closing. Loop
+ *  thread only. */
+int pacer_curl_uv_init(uv_loop_t *loop, struct pacer_curl_uv *cu,
+                       const char *user_agent, pacer_curl_uv_done_cb done);
+
+/** Starts the request in outcome->req (outcome takes ownership of nothing
+ *  new: cu takes ownership of outcome itself). Returns 0 and done_cb runs
+ *  exactly once later; or a negative PACER_E* code, outcome->result and
+ *  outcome->error are filled in, done_cb never runs for it and the caller
+ *  keeps outcome. Loop thread only. */
+int pacer_curl_uv_start(struct pacer_curl_uv *cu,
+                        struct pacer_http_outcome *outcome);
+
+/** Aborts every running transfer: each one's done_cb runs now with result
+ *  PACER_HTTP_CANCELED. Never blocks on a resolver thread (CASES C18).
+ *  Loop thread only. */
+void pacer_curl_uv_cancel_all(struct pacer_curl_uv *cu);
+
+/** Returns the number of running transfers. Loop thread only. */
+size_t pacer_curl_uv_running(const struct pacer_curl_uv *cu);
+
+/** Closes cu, which must have no running transfers: curl_multi_cleanup,
+ *  then closes the timer and any socket left. cb (may be NULL) runs once
+ *  the timer has closed. Loop thread only. */
+void pacer_curl_uv_close(struct pacer_curl_uv *cu, pacer_curl_uv_close_cb cb);
+
+#endif
