@@ -17,11 +17,15 @@
 
 #include "../common/err.h"
 
-#define PACER_JOB_MAX_BYTES_DEFAULT (1024u * 1024u) /* bytes */
-#define PACER_JOB_ID_MAX 128                         /* bytes, excl. NUL */
-#define PACER_JOB_MAX_HEADERS 64                     /* header count */
+#define PACER_JOB_MAX_BYTES_DEFAULT  (1024u * 1024u) /* bytes */
+#define PACER_JOB_ID_MAX             128             /* bytes, excl. NUL */
+#define PACER_JOB_MAX_HEADERS        64              /* header count */
 #define PACER_JOB_MAX_ATTEMPTS_LIMIT 100             /* attempts */
-#define PACER_JOB_TIMEOUT_MAX_MS (24u * 3600u * 1000u) /* ms */
+#define PACER_JOB_TIMEOUT_MAX_MS     (24u * 3600u * 1000u) /* ms */
+#define PACER_JOB_MAX_DEPTH          64   /* JSON nesting levels */
+#define PACER_JOB_URL_MAX_BYTES      8192 /* bytes, excl. NUL */
+#define PACER_JOB_NAME_MAX           128  /* limit_key, credential: bytes */
+#define PACER_JOB_META_MAX_BYTES     (64u * 1024u) /* serialised meta, bytes */
 
 /** HTTP methods a job may use. */
 enum pacer_method {
@@ -36,8 +40,8 @@ enum pacer_method {
 /** Limits and defaults applied while parsing. Zero fields take the
  *  PACER_JOB_* defaults (see pacer_job_limits_default). */
 struct pacer_job_limits {
-  size_t max_bytes;            /* whole job JSON, bytes (default 1 MiB) */
-  uint32_t default_timeout_ms; /* total request timeout when absent, ms */
+  size_t max_bytes;              /* whole job JSON, bytes (default 1 MiB) */
+  uint32_t default_timeout_ms;   /* total request timeout when absent, ms */
   uint32_t default_max_attempts; /* attempts when absent */
 };
 
@@ -51,20 +55,20 @@ struct pacer_job_header {
 /** A parsed, validated job. Returned owned by pacer_job_parse; free with
  *  pacer_job_free. All strings are NUL-terminated and owned by the job. */
 struct pacer_job {
-  char *id;                 /* job id (given, or default_id) */
-  enum pacer_method method; /* default GET */
-  char *url;                /* http:// or https:// only */
+  char *id;                         /* job id (given, or default_id) */
+  enum pacer_method method;         /* default GET */
+  char *url;                        /* http:// or https:// only */
   struct pacer_job_header *headers; /* array of nheaders */
   size_t nheaders;
-  char *body;               /* request body bytes, or NULL for none */
-  size_t body_len;          /* bytes */
-  int body_is_json;         /* body came from an object/array */
-  char *credential;         /* credential name, or NULL */
-  char *limit_key;          /* lane key, or NULL */
-  uint32_t max_attempts;    /* >= 1 */
-  uint32_t timeout_ms;      /* total request timeout, ms, >= 1 */
+  char *body;                  /* request body bytes, or NULL for none */
+  size_t body_len;             /* bytes */
+  int body_is_json;            /* body came from an object/array */
+  char *credential;            /* credential name, or NULL */
+  char *limit_key;             /* lane key, or NULL */
+  uint32_t max_attempts;       /* >= 1 */
+  uint32_t timeout_ms;         /* total request timeout, ms, >= 1 */
   uint64_t not_before_unix_ms; /* 0 = run now */
-  char *meta_json;          /* "meta" re-serialised (unformatted), or NULL */
+  char *meta_json;             /* "meta" re-serialised (unformatted), or NULL */
 };
 
 /** Fills *limits with the defaults: 1 MiB, 30000 ms, 1 attempt. */
@@ -79,7 +83,8 @@ const char *pacer_method_name(enum pacer_method method);
  *  NULL for defaults).
  *  On success returns 0 and *out owns a new job (free with pacer_job_free).
  *  On failure returns PACER_EJOB (or PACER_ETOOLARGE for size, PACER_ENOMEM),
- *  sets *out to NULL and fills err with "<field>: <reason>".
+ *  sets *out to NULL and fills err with "<field>: <reason>" (byte offsets
+ *  in messages, "at byte N", count from 0).
  *  Any thread (cJSON_ParseWithLengthOpts only; no global error state). */
 int pacer_job_parse(const char *json, size_t len, const char *default_id,
                     const struct pacer_job_limits *limits,
@@ -87,8 +92,13 @@ int pacer_job_parse(const char *json, size_t len, const char *default_id,
 
 /** Returns the value of header name (case-insensitive) or NULL. Borrowed
  *  from job. */
-const char *pacer_job_header_get(const struct pacer_job *job,
-                                 const char *name);
+const char *pacer_job_header_get(const struct pacer_job *job, const char *name);
+
+/** Returns the Content-Type the request must carry: the job's own
+ *  Content-Type header (case-insensitive) when given, else
+ *  "application/json" when body_is_json, else NULL (no header to add).
+ *  Borrowed from job or static storage. Pure. */
+const char *pacer_job_content_type(const struct pacer_job *job);
 
 /** Frees job and everything it owns. pacer_job_free(NULL) does nothing. */
 void pacer_job_free(struct pacer_job *job);
@@ -101,6 +111,10 @@ int pacer_header_is_secret(const char *name);
 /** Returns a copy of the job text json[0..len) with the values of secret
  *  headers (pacer_header_is_secret) replaced by "[redacted]"; text that is
  *  not a JSON object is returned truncated to max_bytes with no change.
+ *  Only the top-level "headers" is looked at; a "headers" value that is
+ *  not an object is replaced whole. Text that starts as an object but is
+ *  not valid JSON is cut at the first syntax error (secrets after it could
+ *  not be found). Truncation never splits a UTF-8 sequence.
  *  Result is owned: free with free(). NULL on out of memory. */
 char *pacer_job_redact(const char *json, size_t len, size_t max_bytes);
 

@@ -1,0 +1,766 @@
+/* Process configuration: defaults, one JSON file, PACER_REDIS_URL, and the
+ * Redis address parser.
+ *
+ * Every field is optional; each one present is checked for type and range
+ * and an error names it ("lease_ms: must be between 1000 and 86400000").
+ * The Redis password never appears in an error message: messages about a
+ * redis_url quote nothing from it except a scheme followed by "://".
+ */
+#include "scheduler/config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+
+#include "scheduler/job.h"
+
+#define CONFIG_MAX_BYTES       (1024u * 1024u) /* config file, bytes */
+#define PREFIX_MAX             128             /* key prefix, bytes */
+#define LOG_COMPONENTS_MAX     16              /* as common/log.c */
+#define LOG_COMPONENT_NAME_MAX 15              /* bytes, as common/log.c */
+#define UNIX_PATH_MAX          107             /* sun_path minus NUL, bytes */
+#define REDIS_PORT_DEFAULT     6379
+#define SHOW_MAX               40 /* user text shown in a message, bytes */
+
+/* ------------------------------------------------------------------------
+ * Helpers
+ * ------------------------------------------------------------------------ */
+
+/* Printable-ASCII copy of s for a message, cut at SHOW_MAX with "...". */
+static const char *
+show(const char *s, char *buf, size_t size)
+{
+  size_t i, o = 0;
+
+  assert(size > SHOW_MAX + 4);
+  (void)size;
+  for (i = 0; s[i] != '\0' && o < SHOW_MAX; i++) {
+    unsigned char c = (unsigned char)s[i];
+
+    buf[o++] = (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ? (char)c : '?';
+  }
+  if (s[i] != '\0') {
+    memcpy(buf + o, "...", 3);
+    o += 3;
+  }
+  buf[o] = '\0';
+  return buf;
+}
+
+static int
+has_ctl(const char *s)
+{
+  for (; *s != '\0'; s++) {
+    if ((unsigned char)*s < 0x20 || *s == 0x7f)
+      return 1;
+  }
+  return 0;
+}
+
+/* Replaces *slot with a copy of value. The old string is freed only once
+ * the copy exists, so cfg stays valid on PACER_ENOMEM. */
+static int
+replace_string(char **slot, const char *value, struct pacer_error *err)
+{
+  char *copy = strdup(value);
+
+  if (copy == NULL)
+    return pacer_error_set(err, PACER_ENOMEM, "config: out of memory");
+  free(*slot);
+  *slot = copy;
+  return 0;
+}
+
+/* Reads an integral JSON number in [lo, hi] (cJSON keeps doubles; range
+ * first so the cast is defined). */
+static int
+get_int(const cJSON *item, const char *name, int64_t lo, int64_t hi,
+        int64_t *out, struct pacer_error *err)
+{
+  double d;
+  int64_t v = 0;
+
+  if (!cJSON_IsNumber(item))
+    return pacer_error_set(err, PACER_ECONFIG, "%s: must be an integer", name);
+  d = item->valuedouble;
+  if (!(d >= (double)lo - 1.0 && d <= (double)hi + 1.0))
+    goto range;
+  v = (int64_t)d;
+  if ((double)v != d)
+    return pacer_error_set(err, PACER_ECONFIG, "%s: must be an integer", name);
+  if (v < lo || v > hi)
+    goto range;
+  *out = v;
+  return 0;
+range:
+  return pacer_error_set(err, PACER_ECONFIG,
+                         "%s: must be between %" PRId64 " and %" PRId64, name,
+                         lo, hi);
+}
+
+/* ------------------------------------------------------------------------
+ * Fields
+ * ------------------------------------------------------------------------ */
+
+enum kind { K_UNSIGNED, K_U32, K_SIZE, K_U64 };
+
+/* Integer fields: name, where it lives, its type and its allowed range. */
+struct int_field {
+  const char *name;
+  size_t offset; /* offsetof(struct pacer_config, field) */
+  enum kind kind;
+  int64_t lo, hi;
+};
+
+static const struct int_field int_fields[] = {
+    {"workers", offsetof(struct pacer_config, workers), K_UNSIGNED, 1, 1024},
+    {"concurrency", offsetof(struct pacer_config, concurrency), K_UNSIGNED, 1,
+     100000},
+    {"prefetch_extra", offsetof(struct pacer_config, prefetch_extra),
+     K_UNSIGNED, 0, 100000},
+    /* claims run every lease_ms / 4: under a second only adds churn */
+    {"lease_ms", offsetof(struct pacer_config, lease_ms), K_U32, 1000,
+     PACER_JOB_TIMEOUT_MAX_MS},
+    {"job_max_bytes", offsetof(struct pacer_config, job_max_bytes), K_SIZE, 256,
+     64 * 1024 * 1024},
+    {"response_max_bytes", offsetof(struct pacer_config, response_max_bytes),
+     K_SIZE, 1, 1024 * 1024 * 1024},
+    {"result_body_max_bytes",
+     offsetof(struct pacer_config, result_body_max_bytes), K_SIZE, 0,
+     64 * 1024 * 1024},
+    /* MAXLEN ~ 0 would trim every entry as soon as it is written */
+    {"results_maxlen", offsetof(struct pacer_config, results_maxlen), K_U64, 1,
+     INT64_C(9007199254740992)},
+    {"dead_maxlen", offsetof(struct pacer_config, dead_maxlen), K_U64, 1,
+     INT64_C(9007199254740992)},
+    {"connect_timeout_ms", offsetof(struct pacer_config, connect_timeout_ms),
+     K_U32, 1, PACER_JOB_TIMEOUT_MAX_MS},
+    {"default_timeout_ms", offsetof(struct pacer_config, default_timeout_ms),
+     K_U32, 1, PACER_JOB_TIMEOUT_MAX_MS},
+    {"shutdown_grace_ms", offsetof(struct pacer_config, shutdown_grace_ms),
+     K_U32, 0, PACER_JOB_TIMEOUT_MAX_MS},
+};
+
+static int
+set_int(struct pacer_config *cfg, const struct int_field *f, const cJSON *item,
+        struct pacer_error *err)
+{
+  char *base = (char *)cfg;
+  int64_t v = 0;
+  int rc;
+
+  if ((rc = get_int(item, f->name, f->lo, f->hi, &v, err)) != 0)
+    return rc;
+  switch (f->kind) {
+  case K_UNSIGNED: {
+    unsigned u = (unsigned)v;
+
+    memcpy(base + f->offset, &u, sizeof(u));
+    break;
+  }
+  case K_U32: {
+    uint32_t u = (uint32_t)v;
+
+    memcpy(base + f->offset, &u, sizeof(u));
+    break;
+  }
+  case K_SIZE: {
+    size_t u = (size_t)v;
+
+    memcpy(base + f->offset, &u, sizeof(u));
+    break;
+  }
+  case K_U64: {
+    uint64_t u = (uint64_t)v;
+
+    memcpy(base + f->offset, &u, sizeof(u));
+    break;
+  }
+  }
+  return 0;
+}
+
+static int
+field_redis_url(struct pacer_config *cfg, const cJSON *item,
+                struct pacer_error *err)
+{
+  struct pacer_redis_addr addr;
+  int rc;
+
+  if (!cJSON_IsString(item))
+    return pacer_error_set(err, PACER_ECONFIG, "redis_url: must be a string");
+  rc = pacer_redis_addr_parse(item->valuestring, &addr, err);
+  explicit_bzero(&addr, sizeof(addr)); /* may hold the password */
+  if (rc != 0)
+    return rc;
+  return replace_string(&cfg->redis_url, item->valuestring, err);
+}
+
+static int
+field_prefix(struct pacer_config *cfg, const cJSON *item,
+             struct pacer_error *err)
+{
+  size_t n;
+
+  if (!cJSON_IsString(item))
+    return pacer_error_set(err, PACER_ECONFIG, "prefix: must be a string");
+  n = strlen(item->valuestring);
+  if (n == 0 || n > PREFIX_MAX)
+    return pacer_error_set(err, PACER_ECONFIG, "prefix: must be 1 to %d bytes",
+                           PREFIX_MAX);
+  if (has_ctl(item->valuestring))
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "prefix: must not contain control characters");
+  return replace_string(&cfg->prefix, item->valuestring, err);
+}
+
+static int
+field_log_level(struct pacer_config *cfg, const cJSON *item,
+                struct pacer_error *err)
+{
+  static const char *const names[] = {"debug", "info", "warn", "error", "off"};
+  char buf[SHOW_MAX + 8];
+  size_t i;
+
+  if (!cJSON_IsString(item))
+    return pacer_error_set(err, PACER_ECONFIG, "log_level: must be a string");
+  for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+    if (strcmp(item->valuestring, names[i]) == 0)
+      return replace_string(&cfg->log_level, names[i], err);
+  }
+  return pacer_error_set(err, PACER_ECONFIG,
+                         "log_level: \"%s\" is not one of debug, info, warn, "
+                         "error, off",
+                         show(item->valuestring, buf, sizeof(buf)));
+}
+
+/* The component spec grammar of common/log.c (curl's --trace-config):
+ * comma-separated names, each optionally prefixed by "+" or "-", at most
+ * 15 bytes and 16 names besides "all". Checked here so a bad spec is a
+ * config error, not a startup failure later. */
+static int
+check_log_spec(const char *spec)
+{
+  const char *p = spec;
+  int named = 0;
+
+  while (*p != '\0') {
+    size_t len = strcspn(p, ","), i;
+
+    if (len > 0 && (*p == '-' || *p == '+')) {
+      p++;
+      len--;
+    }
+    if (len == 0 || len > LOG_COMPONENT_NAME_MAX)
+      return -1;
+    for (i = 0; i < len; i++) {
+      unsigned char c = (unsigned char)p[i];
+
+      if (c <= 0x20 || c >= 0x7f)
+        return -1;
+    }
+    if (!(len == 3 && memcmp(p, "all", 3) == 0) && ++named > LOG_COMPONENTS_MAX)
+      return -1;
+    p += len;
+    if (*p == ',')
+      p++;
+  }
+  return 0;
+}
+
+static int
+field_log(struct pacer_config *cfg, const cJSON *item, struct pacer_error *err)
+{
+  char buf[SHOW_MAX + 8];
+
+  if (!cJSON_IsString(item))
+    return pacer_error_set(err, PACER_ECONFIG, "log: must be a string");
+  if (check_log_spec(item->valuestring) != 0)
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "log: \"%s\" is not a component list such as "
+                           "\"all,-redis\"",
+                           show(item->valuestring, buf, sizeof(buf)));
+  return replace_string(&cfg->log, item->valuestring, err);
+}
+
+struct str_field {
+  const char *name;
+  int (*set)(struct pacer_config *cfg, const cJSON *item,
+             struct pacer_error *err);
+};
+
+static const struct str_field str_fields[] = {
+    {"redis_url", field_redis_url},
+    {"prefix", field_prefix},
+    {"log_level", field_log_level},
+    {"log", field_log},
+};
+
+static int
+set_field(struct pacer_config *cfg, const cJSON *item, struct pacer_error *err)
+{
+  char buf[SHOW_MAX + 8];
+  size_t i;
+
+  for (i = 0; i < sizeof(int_fields) / sizeof(int_fields[0]); i++) {
+    if (strcmp(item->string, int_fields[i].name) == 0)
+      return set_int(cfg, &int_fields[i], item, err);
+  }
+  for (i = 0; i < sizeof(str_fields) / sizeof(str_fields[0]); i++) {
+    if (strcmp(item->string, str_fields[i].name) == 0)
+      return str_fields[i].set(cfg, item, err);
+  }
+  if (item->string[0] == '\0')
+    return pacer_error_set(err, PACER_ECONFIG, "\"\": unknown field");
+  return pacer_error_set(err, PACER_ECONFIG, "%s: unknown field",
+                         show(item->string, buf, sizeof(buf)));
+}
+
+/* ------------------------------------------------------------------------
+ * Public API: configuration
+ * ------------------------------------------------------------------------ */
+
+int
+pacer_config_defaults(struct pacer_config *cfg, unsigned ncpu)
+{
+  memset(cfg, 0, sizeof(*cfg));
+  cfg->workers = ncpu < 1 ? 1 : ncpu > 1024 ? 1024 : ncpu;
+  cfg->concurrency = 256;
+  cfg->prefetch_extra = 32;
+  cfg->lease_ms = 60000;
+  cfg->job_max_bytes = PACER_JOB_MAX_BYTES_DEFAULT;
+  cfg->response_max_bytes = 8u * 1024u * 1024u;
+  cfg->result_body_max_bytes = 65536;
+  cfg->results_maxlen = 100000;
+  cfg->dead_maxlen = 100000;
+  cfg->connect_timeout_ms = 10000;
+  cfg->default_timeout_ms = 30000;
+  cfg->shutdown_grace_ms = 30000;
+  cfg->redis_url = strdup("redis://127.0.0.1:6379/0");
+  cfg->prefix = strdup("pacer:");
+  cfg->log_level = strdup("info");
+  cfg->log = strdup("all");
+  if (cfg->redis_url == NULL || cfg->prefix == NULL || cfg->log_level == NULL ||
+      cfg->log == NULL) {
+    pacer_config_free(cfg);
+    return PACER_ENOMEM;
+  }
+  return 0;
+}
+
+int
+pacer_config_parse(struct pacer_config *cfg, const char *json, size_t len,
+                   struct pacer_error *err)
+{
+  const char *end = NULL;
+  const cJSON *item, *prev;
+  cJSON *root;
+  int rc = 0;
+
+  pacer_error_clear(err);
+  if (len > CONFIG_MAX_BYTES)
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "config: %zu bytes exceeds the %u-byte limit", len,
+                           CONFIG_MAX_BYTES);
+  if (json == NULL || len == 0)
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "config: invalid JSON at byte 0");
+  /* cJSON turns a NUL (raw or "\u0000") into the end of a string; refuse
+   * raw ones at least, the file is text. */
+  if (memchr(json, '\0', len) != NULL)
+    return pacer_error_set(
+        err, PACER_ECONFIG, "config: NUL byte at byte %zu",
+        (size_t)((const char *)memchr(json, '\0', len) - json));
+  root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+  if (root != NULL && end != NULL) {
+    /* trailing text after the value */
+    while (end < json + len &&
+           (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+      end++;
+    if (end != json + len) {
+      cJSON_Delete(root);
+      root = NULL;
+    }
+  }
+  if (root == NULL)
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "config: invalid JSON at byte %zu",
+                           end != NULL ? (size_t)(end - json) : (size_t)0);
+  if (!cJSON_IsObject(root)) {
+    cJSON_Delete(root);
+    return pacer_error_set(err, PACER_ECONFIG, "config: must be a JSON object");
+  }
+  cJSON_ArrayForEach(item, root)
+  {
+    for (prev = root->child; prev != item; prev = prev->next) {
+      if (strcmp(prev->string, item->string) == 0)
+        break;
+    }
+    if (prev != item) {
+      char buf[SHOW_MAX + 8];
+
+      rc = pacer_error_set(err, PACER_ECONFIG, "%s: duplicate field",
+                           show(item->string, buf, sizeof(buf)));
+      break;
+    }
+    if ((rc = set_field(cfg, item, err)) != 0)
+      break;
+  }
+  cJSON_Delete(root);
+  return rc;
+}
+
+int
+pacer_config_load(struct pacer_config *cfg, const char *path,
+                  struct pacer_error *err)
+{
+  char ebuf[128];
+  char *buf;
+  size_t len = 0;
+  int fd, rc, saved;
+
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    goto syserr;
+  buf = malloc(CONFIG_MAX_BYTES + 1);
+  if (buf == NULL) {
+    close(fd);
+    return pacer_error_set(err, PACER_ENOMEM, "config: out of memory");
+  }
+  /* Read up to one byte past the limit, so an oversized file is noticed
+   * without trusting st_size (pipes and /dev/stdin have none). */
+  while (len <= CONFIG_MAX_BYTES) {
+    ssize_t n = read(fd, buf + len, CONFIG_MAX_BYTES + 1 - len);
+
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      saved = errno;
+      free(buf);
+      close(fd);
+      errno = saved;
+      goto syserr;
+    }
+    if (n == 0)
+      break;
+    len += (size_t)n;
+  }
+  close(fd);
+  if (len > CONFIG_MAX_BYTES) {
+    free(buf);
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "config: %s: larger than the %u-byte limit", path,
+                           CONFIG_MAX_BYTES);
+  }
+  rc = pacer_config_parse(cfg, buf, len, err);
+  free(buf);
+  return rc;
+
+syserr:
+  saved = errno;
+  if (strerror_r(saved, ebuf, sizeof(ebuf)) != 0)
+    snprintf(ebuf, sizeof(ebuf), "error %d", saved);
+  return pacer_error_set(err, PACER_ECONFIG, "config: %s: %s", path, ebuf);
+}
+
+int
+pacer_config_apply_env(struct pacer_config *cfg, const char *value)
+{
+  char *copy;
+
+  if (value == NULL || value[0] == '\0')
+    return 0;
+  copy = strdup(value);
+  if (copy == NULL)
+    return PACER_ENOMEM;
+  free(cfg->redis_url);
+  cfg->redis_url = copy;
+  return 0;
+}
+
+void
+pacer_config_free(struct pacer_config *cfg)
+{
+  if (cfg == NULL)
+    return;
+  free(cfg->redis_url);
+  cfg->redis_url = NULL;
+  free(cfg->prefix);
+  cfg->prefix = NULL;
+  free(cfg->log_level);
+  cfg->log_level = NULL;
+  free(cfg->log);
+  cfg->log = NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * Redis address
+ *
+ *   redis://[[user]:password@]host[:port][/db]     host may be [IPv6]
+ *   unix:///path/to.sock[?db=N]
+ *   /path/to.sock
+ * ------------------------------------------------------------------------ */
+
+static int
+hexval(char c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/* Percent-decodes s[0..n) into out (size bytes). RFC 3986 §2.1. Returns 0,
+ * or -1 on a bad escape, a decoded NUL, or overflow. */
+static int
+pct_decode(const char *s, size_t n, char *out, size_t size)
+{
+  size_t i, o = 0;
+
+  for (i = 0; i < n; i++) {
+    int c = (unsigned char)s[i];
+
+    if (c == '%') {
+      int hi, lo;
+
+      if (i + 2 >= n)
+        return -1;
+      hi = hexval(s[i + 1]);
+      lo = hexval(s[i + 2]);
+      if (hi < 0 || lo < 0)
+        return -1;
+      c = hi * 16 + lo;
+      i += 2;
+      if (c == 0)
+        return -1;
+    }
+    if (o + 1 >= size)
+      return -1;
+    out[o++] = (char)c;
+  }
+  out[o] = '\0';
+  return 0;
+}
+
+/* Parses a decimal in [lo, hi] from s[0..n); n > 0, digits only. */
+static int
+parse_dec(const char *s, size_t n, long lo, long hi, long *out)
+{
+  long v = 0;
+  size_t i;
+
+  if (n == 0)
+    return -1;
+  for (i = 0; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9')
+      return -1;
+    if (v > (hi - (s[i] - '0')) / 10)
+      return -1;
+    v = v * 10 + (s[i] - '0');
+  }
+  if (v < lo)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+static int
+addr_fail(struct pacer_redis_addr *addr, struct pacer_error *err,
+          const char *reason)
+{
+  explicit_bzero(addr, sizeof(*addr));
+  return pacer_error_set(err, PACER_ECONFIG, "redis_url: %s", reason);
+}
+
+/* "?db=N" (the only query parameter) into addr->db. */
+static int
+parse_query(const char *q, struct pacer_redis_addr *addr,
+            struct pacer_error *err)
+{
+  long db;
+
+  if (strncmp(q, "db=", 3) != 0)
+    return addr_fail(addr, err, "the only query parameter is db, as in ?db=0");
+  if (parse_dec(q + 3, strlen(q + 3), 0, 2147483647L, &db) != 0)
+    return addr_fail(addr, err, "db must be a number from 0 to 2147483647");
+  addr->db = (int)db;
+  return 0;
+}
+
+static int
+parse_unix_path(const char *path, size_t n, struct pacer_redis_addr *addr,
+                struct pacer_error *err)
+{
+  size_t i;
+
+  if (n == 0 || path[0] != '/')
+    return addr_fail(addr, err,
+                     "unix socket path must be absolute, as in "
+                     "unix:///run/redis/redis.sock");
+  if (n > UNIX_PATH_MAX)
+    return addr_fail(addr, err, "unix socket path is longer than 107 bytes");
+  for (i = 0; i < n; i++) {
+    if ((unsigned char)path[i] < 0x20 || path[i] == 0x7f)
+      return addr_fail(addr, err,
+                       "unix socket path contains a control character");
+  }
+  memcpy(addr->path, path, n);
+  addr->path[n] = '\0';
+  return 0;
+}
+
+static int
+is_host_char(char c)
+{
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
+}
+
+static int
+parse_tcp(const char *rest, struct pacer_redis_addr *addr,
+          struct pacer_error *err)
+{
+  size_t alen = strcspn(rest, "/?");
+  const char *auth = rest, *end = rest + alen, *host = rest, *at, *hend;
+  const char *port = NULL, *p;
+  long v;
+
+  for (at = auth; at < end; at++) {
+    if (*at == '@')
+      host = at + 1; /* userinfo ends at the last "@" */
+  }
+  if (host != auth) {
+    const char *ui = auth, *uiend = host - 1;
+    const char *colon = memchr(ui, ':', (size_t)(uiend - ui));
+
+    if (colon == NULL)
+      return addr_fail(addr, err,
+                       "a user name needs a password: use "
+                       "redis://user:password@host or redis://:password@host");
+    if (pct_decode(ui, (size_t)(colon - ui), addr->user, sizeof(addr->user)) !=
+        0)
+      return addr_fail(addr, err,
+                       "user name is too long or has a bad %-escape");
+    if (pct_decode(colon + 1, (size_t)(uiend - colon - 1), addr->password,
+                   sizeof(addr->password)) != 0)
+      return addr_fail(addr, err, "password is too long or has a bad %-escape");
+  }
+  if (*host == '[') {
+    const char *close = memchr(host, ']', (size_t)(end - host));
+
+    if (close == NULL)
+      return addr_fail(addr, err, "IPv6 host has no closing \"]\"");
+    for (p = host + 1; p < close; p++) {
+      if (!(is_host_char(*p) || *p == ':' || *p == '%'))
+        return addr_fail(addr, err, "host is not a valid IPv6 address");
+    }
+    hend = close;
+    host++;
+    if (close + 1 < end) {
+      if (close[1] != ':')
+        return addr_fail(addr, err, "unexpected text after the IPv6 host");
+      port = close + 2;
+    }
+  } else {
+    const char *colon = memchr(host, ':', (size_t)(end - host));
+
+    hend = colon != NULL ? colon : end;
+    if (colon != NULL)
+      port = colon + 1;
+    for (p = host; p < hend; p++) {
+      if (!is_host_char(*p))
+        return addr_fail(addr, err,
+                         "host must be a name or an address, as in "
+                         "redis://127.0.0.1:6379/0");
+    }
+  }
+  if (hend == host)
+    return addr_fail(addr, err, "host is empty");
+  if ((size_t)(hend - host) >= sizeof(addr->host))
+    return addr_fail(addr, err, "host is longer than 255 bytes");
+  memcpy(addr->host, host, (size_t)(hend - host));
+  addr->host[hend - host] = '\0';
+  if (port != NULL) {
+    if (parse_dec(port, (size_t)(end - port), 1, 65535, &v) != 0)
+      return addr_fail(addr, err, "port must be a number from 1 to 65535");
+    addr->port = (int)v;
+  }
+  if (*end == '/') {
+    const char *db = end + 1;
+    size_t n = strcspn(db, "?");
+
+    if (n > 0) {
+      if (parse_dec(db, n, 0, 2147483647L, &v) != 0)
+        return addr_fail(addr, err,
+                         "database must be a number from 0 to 2147483647, "
+                         "as in redis://host:6379/0");
+      addr->db = (int)v;
+    }
+    end = db + n;
+  }
+  if (*end == '?')
+    return parse_query(end + 1, addr, err);
+  return 0;
+}
+
+int
+pacer_redis_addr_parse(const char *url, struct pacer_redis_addr *addr,
+                       struct pacer_error *err)
+{
+  char buf[SHOW_MAX + 8];
+  size_t slen;
+
+  memset(addr, 0, sizeof(*addr));
+  addr->port = REDIS_PORT_DEFAULT;
+  if (url == NULL || url[0] == '\0')
+    return addr_fail(addr, err, "must not be empty");
+  if (strncasecmp(url, "rediss://", 9) == 0)
+    return addr_fail(addr, err,
+                     "rediss:// (TLS) is not supported by this build; run a "
+                     "TLS tunnel such as stunnel or spiped and point "
+                     "redis:// at it");
+  if (strncasecmp(url, "redis://", 8) == 0)
+    return parse_tcp(url + 8, addr, err);
+  if (strncasecmp(url, "unix://", 7) == 0) {
+    const char *path = url + 7;
+    size_t n = strcspn(path, "?");
+    int rc = parse_unix_path(path, n, addr, err);
+
+    if (rc == 0 && path[n] == '?')
+      rc = parse_query(path + n + 1, addr, err);
+    return rc;
+  }
+  if (url[0] == '/')
+    return parse_unix_path(url, strlen(url), addr, err);
+  /* Quote the scheme only when it is clearly one ("xyz://"): anything else
+   * might be a password typed without its scheme. */
+  slen = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "0123456789+-.");
+  if (slen > 0 && strncmp(url + slen, "://", 3) == 0) {
+    char scheme[SHOW_MAX + 1];
+
+    if (slen > SHOW_MAX)
+      slen = SHOW_MAX;
+    memcpy(scheme, url, slen);
+    scheme[slen] = '\0';
+    explicit_bzero(addr, sizeof(*addr));
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "redis_url: scheme \"%s\" is not supported, use "
+                           "redis:// or unix://",
+                           show(scheme, buf, sizeof(buf)));
+  }
+  return addr_fail(addr, err,
+                   "must start with redis://, unix:// or /, as in "
+                   "redis://127.0.0.1:6379/0");
+}
