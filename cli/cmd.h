@@ -76,6 +76,7 @@ struct pacer_progress {
   uint64_t start_mono_ms; /* when the batch started, monotonic ms */
   uint64_t last_print_mono_ms;
   int tty;             /* stderr is a terminal */
+  FILE *summary;       /* where the summary line goes; NULL = stdout */
 };
 
 /** Starts a progress display for total jobs at now_mono_ms. */

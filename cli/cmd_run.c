@@ -450,6 +450,8 @@ pacer_cmd_run(int argc, char **argv)
     }
     pacer_sched_set_observer(rc.sched, on_terminal, &rc);
     pacer_progress_start(&rc.progress, total, start);
+    if (strcmp(out_path, "-") == 0)
+      rc.progress.summary = stderr; /* stdout carries the results */
     uv_timer_init(loop, &rc.tick);
     rc.tick.data = &rc;
     uv_timer_start(&rc.tick, on_tick, 100, 100);

@@ -463,10 +463,10 @@ pacer_progress_finish(struct pacer_progress *p, uint64_t now_mono_ms)
     fputc('\n', stderr);
   }
   fflush(stderr);
-  /* The summary is the command's result, so it goes to stdout. */
-  fprintf(stdout,
-          "done: %" PRIu64 " jobs, ok %zu, failed %zu in %" PRIu64 ".%" PRIu64
+  /* The summary is the command's result: stdout unless told otherwise. */
+  fprintf(p->summary ? p->summary : stdout,
+          "done: %" PRIu64 " jobs, ok %zu, failed %zu in %" PRIu64 ".%02" PRIu64
           " s (%" PRIu64 " jobs/s)\n",
-          done, p->ok, p->failed, ms / 1000, ms % 1000 / 100, done * 1000 / ms);
-  fflush(stdout);
+          done, p->ok, p->failed, ms / 1000, ms % 1000 / 10, done * 1000 / ms);
+  fflush(p->summary ? p->summary : stdout);
 }
