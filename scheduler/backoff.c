@@ -27,5 +27,7 @@ pacer_backoff_full_jitter_ms(unsigned attempt, uint64_t base_ms,
     ceiling = cap_ms;
   if (ceiling == 0)
     return 0;
+  if (ceiling == UINT64_MAX)
+    return pacer_prng_next(prng);
   return pacer_prng_next(prng) % (ceiling + 1);
 }

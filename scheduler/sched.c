@@ -567,8 +567,12 @@ build_request(struct pacer_sched *s, struct entry *e)
   if (req->method == NULL || req->url == NULL || req->headers == NULL)
     goto fail;
   for (i = 0; i < job->nheaders; i++) {
-    req->headers[n] = xstrdup_fmt2(job->headers[i].name, ": ",
-                                   job->headers[i].value);
+    /* curl drops "Name:" with nothing after it; "Name;" sends it empty. */
+    if (job->headers[i].value[0] == '\0')
+      req->headers[n] = xstrdup_fmt2(job->headers[i].name, ";", "");
+    else
+      req->headers[n] = xstrdup_fmt2(job->headers[i].name, ": ",
+                                     job->headers[i].value);
     if (req->headers[n++] == NULL)
       goto fail;
   }

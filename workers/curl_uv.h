@@ -16,17 +16,13 @@
 #ifndef PACER_WORKERS_CURL_UV_H
 #define PACER_WORKERS_CURL_UV_H
 
-#include <stddef.h>
 #include <curl/curl.h>
+#include <stddef.h>
 #include <uv.h>
 
+#include "common/err.h"
+#include "common/util.h"
 #include "workers/pacer_http.h"
-
-/** Returns the struct of type that embeds field at ptr (STYLE 9). */
-#ifndef PACER_CONTAINER_OF
-#define PACER_CONTAINER_OF(ptr, type, field)                                   \
-  ((type *)(void *)((char *)(ptr)-offsetof(type, field)))
-#endif
 
 struct pacer_curl_uv;
 struct pacer_xfer;
@@ -43,23 +39,30 @@ typedef void (*pacer_curl_uv_close_cb)(struct pacer_curl_uv *cu);
 
 /** One multi handle on one loop. Embed by value; all fields private. */
 struct pacer_curl_uv {
-  uv_loop_t *loop;              /* borrowed; the thread's loop */
-  CURLM *multi;                 /* owned; NULL once closed */
-  uv_timer_t timer;             /* libcurl's single timeout */
-  const char *user_agent;       /* borrowed; outlives cu */
+  uv_loop_t *loop;        /* borrowed; the thread's loop */
+  CURLM *multi;           /* owned; NULL once closed */
+  uv_timer_t timer;       /* libcurl's single timeout */
+  const char *user_agent; /* borrowed; outlives cu */
   pacer_curl_uv_done_cb done_cb;
   pacer_curl_uv_close_cb close_cb;
-  struct pacer_xfer *xfers;     /* transfers in multi, doubly linked */
-  size_t nxfers;                /* length of xfers */
-  struct pacer_sock *socks;     /* open socket contexts, doubly linked */
-  size_t ndoomed;               /* xfers marked failed by a socket callback */
-  int closing;                  /* pacer_curl_uv_close has run */
+  struct pacer_xfer *xfers; /* transfers in multi, doubly linked */
+  size_t nxfers;            /* length of xfers */
+  struct pacer_sock *socks; /* open socket contexts, doubly linked */
+  size_t ndoomed;           /* xfers marked failed by a socket callback */
+  int closing;              /* pacer_curl_uv_close has run */
 };
 
-/** Checks once per process that libcurl can run the pool: it needs the
- *  threaded (asynchronous) resolver, or one slow DNS answer stalls the loop
- *  (CASES C18). Returns 0, or PACER_ECONFIG with err set. Any thread. */
-int pacer_curl_uv_check_features(struct pacer_error *err);
+/** Checks that the libcurl in use can run the pool: it needs the threaded
+ *  (asynchronous) resolver, or one slow DNS answer stalls the loop (CASES
+ *  C18), and 7.85.0 or later for the protocol allow-lists (CASES C20).
+ *  Returns 0, or PACER_ECONFIG after logging what to install. Any thread. */
+int pacer_curl_uv_check_features(void);
+
+/** Fills a transfer that never ran or was cut short: result r, error msg
+ *  (borrowed, copied, may be NULL), an empty body and "{}" headers where
+ *  they are still NULL. Any thread. */
+void pacer_curl_uv_outcome_fail(struct pacer_http_outcome *outcome,
+                                enum pacer_http_result r, const char *msg);
 
 /** Initialises cu on loop (borrowed) with user_agent (borrowed, must
  *  outlive cu) and done (called once per started transfer). Returns 0, or
@@ -68,11 +71,11 @@ int pacer_curl_uv_check_features(struct pacer_error *err);
 int pacer_curl_uv_init(uv_loop_t *loop, struct pacer_curl_uv *cu,
                        const char *user_agent, pacer_curl_uv_done_cb done);
 
-/** Starts the request in outcome->req (outcome takes ownership of nothing
- *  new: cu takes ownership of outcome itself). Returns 0 and done_cb runs
- *  exactly once later; or a negative PACER_E* code, outcome->result and
- *  outcome->error are filled in, done_cb never runs for it and the caller
- *  keeps outcome. Loop thread only. */
+/** Starts the request in outcome->req (borrowed until then). Returns 0:
+ *  cu takes ownership of outcome and hands it to done_cb exactly once,
+ *  later. Or a negative PACER_E* code: the caller keeps outcome, whose
+ *  result and error are filled in, and done_cb never runs for it. Loop
+ *  thread only. */
 int pacer_curl_uv_start(struct pacer_curl_uv *cu,
                         struct pacer_http_outcome *outcome);
 

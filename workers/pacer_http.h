@@ -43,7 +43,8 @@ struct pacer_http_request {
   size_t body_len;            /* bytes */
   uint32_t connect_timeout_ms; /* ms, 0 = libcurl default */
   uint32_t timeout_ms;        /* total, ms, 0 = none */
-  size_t body_cap_bytes;      /* max decoded response body kept, bytes */
+  size_t body_cap_bytes;      /* max decoded response body kept, bytes;
+                                 0 = PACER_HTTP_BODY_CAP_DEFAULT */
 };
 
 /** What came back. Owned by the scheduler inside outcome_cb; free with
@@ -52,12 +53,18 @@ struct pacer_http_outcome {
   struct pacer_http_request *req; /* the request, returned, owned */
   enum pacer_http_result result;
   long status;                /* HTTP status, 0 when none */
-  char *body;                 /* response body (decoded), owned, NUL-term. */
+  char *body;                 /* response body (decoded), owned, NUL-term.
+                                 For results other than OK, what arrived
+                                 before the end (at most body_cap_bytes).
+                                 NULL only when memory ran out. */
   size_t body_len;            /* bytes */
   char *headers_json;         /* selected response headers as a JSON object
                                  (lower-case names: content-type, date,
                                  retry-after, ratelimit*, x-ratelimit-*,
-                                 location, etag, www-authenticate), owned */
+                                 location, etag, www-authenticate), owned.
+                                 Final response only; a repeated header's
+                                 values are joined with ", ". NULL only
+                                 when memory ran out. */
   uint64_t total_us;          /* transfer time, microseconds */
   char error[256];            /* transport error text (curl errbuf), or "" */
 };
@@ -86,7 +93,8 @@ int pacer_pool_start(uv_loop_t *loop, unsigned nworkers,
  *  Scheduler thread only. */
 int pacer_pool_submit(struct pacer_pool *pool, struct pacer_http_request *req);
 
-/** Number of submitted requests whose outcome has not been delivered yet. */
+/** Number of submitted requests whose outcome has not been delivered yet.
+ *  Scheduler thread only. */
 size_t pacer_pool_in_flight(const struct pacer_pool *pool);
 
 /** Stops the pool: cancel=0 lets running transfers finish; cancel=1 aborts
@@ -99,13 +107,37 @@ size_t pacer_pool_in_flight(const struct pacer_pool *pool);
  *  Scheduler thread only. */
 void pacer_pool_stop(struct pacer_pool *pool, int cancel);
 
-/** Frees a stopped pool whose handles have closed. NULL does nothing. */
+/** Frees a stopped pool. If the loop has not yet run the close callback
+ *  of the pool's handle, the memory is released from that callback instead,
+ *  so calling it from the close callback of the caller's own handles is
+ *  safe whatever order libuv runs them in. NULL does nothing. Scheduler
+ *  thread only; not from inside outcome_cb. */
 void pacer_pool_free(struct pacer_pool *pool);
 
-/** Frees req and its fields. NULL does nothing. Any thread. */
+/** Returns a request for method and url (both borrowed, copied) with no
+ *  headers or body and the default body cap, owned (free with
+ *  pacer_http_request_free), or NULL when out of memory. Any thread. */
+struct pacer_http_request *pacer_http_request_new(const char *method,
+                                                  const char *url);
+
+/** Appends a "Name: value" line (borrowed, copied) to req's headers.
+ *  Returns 0, PACER_EINVAL when line holds CR or LF or req already has
+ *  PACER_HTTP_MAX_HEADERS lines, or PACER_ENOMEM. Any thread. */
+int pacer_http_request_add_header(struct pacer_http_request *req,
+                                  const char *line);
+
+/** Sets req's body to a copy of len bytes at body (borrowed), replacing
+ *  any body. len 0 sends an empty body (Content-Length: 0). Returns 0 or
+ *  PACER_ENOMEM. Any thread. */
+int pacer_http_request_set_body(struct pacer_http_request *req,
+                                const void *body, size_t len);
+
+/** Frees req and its fields, wiping header lines and body first (they may
+ *  hold credentials). NULL does nothing. Any thread. */
 void pacer_http_request_free(struct pacer_http_request *req);
 
-/** Frees outcome, its fields and its req. NULL does nothing. Any thread. */
+/** Frees outcome, its fields and its req, wiping the body first. NULL
+ *  does nothing. Any thread. */
 void pacer_http_outcome_free(struct pacer_http_outcome *outcome);
 
 /** Returns a short stable name for r ("ok", "response_too_large",

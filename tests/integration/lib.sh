@@ -45,13 +45,14 @@ now_ms() {
   date +%s%3N
 }
 
-# wait_until DEADLINE_S CMD...: runs CMD until it succeeds; fails the test
-# when DEADLINE_S seconds pass first. Polls every 50 ms (a condition with a
-# deadline, never a bare sleep).
+# wait_until DEADLINE_S 'CONDITION': evaluates the shell CONDITION (pass it
+# in single quotes so it is re-evaluated each time) until it succeeds;
+# returns 1 when DEADLINE_S seconds pass first. Polls every 50 ms (a
+# condition with a deadline, never a bare sleep).
 wait_until() {
   local deadline=$(( $(now_ms) + $1 * 1000 ))
   shift
-  while ! "$@" >/dev/null 2>&1; do
+  while ! eval "$*" >/dev/null 2>&1; do
     if [ "$(now_ms)" -gt "$deadline" ]; then
       return 1
     fi
@@ -67,7 +68,7 @@ start_testapi() {
   "$TESTAPI" --port 0 "$@" >"$out" 2>"$TEST_TMP/testapi.log" &
   PIDS+=($!)
   TESTAPI_PID=$!
-  wait_until 10 grep -q '^listening port=' "$out" ||
+  wait_until 10 'grep -q "^listening port=" "$out"' ||
     fail "pacer-testapi did not start"
   TESTAPI_PORT=$(sed -n 's/^listening port=\([0-9]*\).*/\1/p' "$out" | head -1)
   TESTAPI_URL="http://127.0.0.1:${TESTAPI_PORT}"
@@ -96,13 +97,44 @@ results_count() {
   rcli XLEN "${PREFIX}results"
 }
 
+# stream_field STREAM FIELD: the value of FIELD in every entry of STREAM
+# (this test's prefix added), one per line, in stream order.
+stream_field() {
+  rcli --raw EVAL "local r = {}
+for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
+  local f = e[2]
+  for i = 1, #f, 2 do
+    if f[i] == ARGV[1] then r[#r + 1] = f[i + 1] end
+  end
+end
+return r" 1 "${PREFIX}$1" "$2"
+}
+
 # results_ids: the id field of every result, one per line.
 results_ids() {
-  rcli --raw XRANGE "${PREFIX}results" - + |
-    awk 'prev == "id" { print } { prev = $0 }'
+  stream_field results id
+}
+
+# result_of ID FIELD: FIELD of the (first) result for job ID.
+result_of() {
+  rcli --raw EVAL "for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
+  local f, id, v = e[2], nil, nil
+  for i = 1, #f, 2 do
+    if f[i] == 'id' then id = f[i + 1] end
+    if f[i] == ARGV[2] then v = f[i + 1] end
+  end
+  if id == ARGV[1] then return v end
+end
+return nil" 1 "${PREFIX}results" "$1" "$2"
 }
 
 # testapi_stat JQ_PATH: a value from GET /stats, e.g. testapi_stat .requests
 testapi_stat() {
   curl -fsS "${TESTAPI_URL}/stats" | jq -r "$1"
+}
+
+# alive PID: true while PID runs (a zombie child that exited counts as gone).
+alive() {
+  [ -r "/proc/$1/stat" ] || return 1
+  [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != "Z" ]
 }

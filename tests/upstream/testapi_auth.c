@@ -125,8 +125,8 @@ pacer_testapi_tokens_free(struct pacer_testapi_tokens *t)
 }
 
 enum pacer_testapi_tok
-pacer_testapi_tokens_check(struct pacer_testapi_tokens *t,
-                           const char *access, uint64_t now_ms)
+pacer_testapi_tokens_check(struct pacer_testapi_tokens *t, const char *access,
+                           uint64_t now_ms)
 {
   struct tok *a = find(t->access, access, "AT-", t->next_n);
 
@@ -206,8 +206,7 @@ pacer_testapi_tokens_revoke_all(struct pacer_testapi_tokens *t)
 }
 
 void
-pacer_testapi_tokens_expire_all(struct pacer_testapi_tokens *t,
-                                uint64_t now_ms)
+pacer_testapi_tokens_expire_all(struct pacer_testapi_tokens *t, uint64_t now_ms)
 {
   uint32_t i;
 

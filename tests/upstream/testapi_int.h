@@ -19,34 +19,34 @@
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
 
-#define PACER_TESTAPI_WINDOW_MS      1000u /* sliding window length, ms */
-#define PACER_TESTAPI_KEY_MAX        64u   /* account/token key, bytes+NUL */
-#define PACER_TESTAPI_TOKEN_SHOW     8u    /* token chars shown, then "..." */
-#define PACER_TESTAPI_KEYMAP_SLOTS   4096u /* hash slots per keymap */
-#define PACER_TESTAPI_KEYMAP_MAX     3000u /* keys before "(overflow)" */
-#define PACER_TESTAPI_SEEN_CAP       65536u    /* per-key window bound */
-#define PACER_TESTAPI_OVERALL_CAP    1048576u  /* overall window bound */
-#define PACER_TESTAPI_RECORDS        4096u /* request records kept */
-#define PACER_TESTAPI_MAX_STATUS     600u  /* by_status array length */
+#define PACER_TESTAPI_WINDOW_MS    1000u    /* sliding window length, ms */
+#define PACER_TESTAPI_KEY_MAX      64u      /* account/token key, bytes+NUL */
+#define PACER_TESTAPI_TOKEN_SHOW   8u       /* chars shown of a longer token */
+#define PACER_TESTAPI_KEYMAP_SLOTS 4096u    /* hash slots per keymap */
+#define PACER_TESTAPI_KEYMAP_MAX   3000u    /* keys before "(overflow)" */
+#define PACER_TESTAPI_SEEN_CAP     65536u   /* per-key window bound */
+#define PACER_TESTAPI_OVERALL_CAP  1048576u /* overall window bound */
+#define PACER_TESTAPI_RECORDS      4096u    /* request records kept */
+#define PACER_TESTAPI_MAX_STATUS   600u     /* by_status array length */
 
 /* ------------------------------------------------------------------ */
 /* Configuration (set once in main before the daemon starts)           */
 /* ------------------------------------------------------------------ */
 
 struct pacer_testapi_config {
-  unsigned int port;           /* 0 = let the kernel pick */
-  uint32_t rate_per_s;         /* per account and per token; 0 = off */
-  uint64_t token_ttl_ms;       /* access-token lifetime */
-  int rotate;                  /* refresh-token rotation */
-  int require_auth;            /* API endpoints need a valid bearer */
-  uint32_t latency_min_ms;     /* uniform API latency, lower bound */
-  uint32_t latency_max_ms;     /* upper bound, inclusive */
-  uint32_t fail_ppm;           /* API 503 probability, parts per 1e6 */
-  uint32_t drop_ppm;           /* API drop probability, parts per 1e6 */
-  uint64_t body_bytes;         /* campaign stats body size */
-  const char *retry_after;     /* 429 Retry-After; "" omits the header */
-  uint64_t seed;               /* PRNG seed */
-  const char *log_path;        /* JSON-lines request log, or NULL */
+  unsigned int port;       /* 0 = let the kernel pick */
+  uint32_t rate_per_s;     /* per account and per token; 0 = off */
+  uint64_t token_ttl_ms;   /* access-token lifetime */
+  int rotate;              /* refresh-token rotation */
+  int require_auth;        /* API endpoints need a valid bearer */
+  uint32_t latency_min_ms; /* uniform API latency, lower bound */
+  uint32_t latency_max_ms; /* upper bound, inclusive */
+  uint32_t fail_ppm;       /* API 503 probability, parts per 1e6 */
+  uint32_t drop_ppm;       /* API drop probability, parts per 1e6 */
+  uint64_t body_bytes;     /* campaign stats body size */
+  const char *retry_after; /* 429 Retry-After; "" omits the header */
+  uint64_t seed;           /* PRNG seed */
+  const char *log_path;    /* JSON-lines request log, or NULL */
 };
 
 /* ------------------------------------------------------------------ */
@@ -65,7 +65,7 @@ struct pacer_testapi_window {
   uint32_t head;      /* index of the oldest entry */
   uint32_t len;       /* entries inside the window */
   uint32_t cap;       /* allocated entries */
-  uint32_t cap_max;   /* bound; a full ring forgets its oldest entry */
+  uint32_t cap_max;   /* bound; a full ring drops its oldest entry */
   uint32_t max_count; /* most entries ever inside one window */
   int saturated;      /* the bound was hit: max_count is a lower bound */
 };
@@ -144,31 +144,31 @@ const char *pacer_testapi_kind_name(enum pacer_testapi_kind kind);
 
 /** One finished request, kept in a ring for GET /admin/requests. */
 struct pacer_testapi_record {
-  uint64_t seq;                       /* 1, 2, ... in finish order */
-  uint64_t t_ms;                      /* arrival, ms since start */
-  uint64_t body_bytes;                /* request body received */
-  unsigned int status;                /* 0 = dropped without response */
+  uint64_t seq;        /* 1, 2, ... in finish order */
+  uint64_t t_ms;       /* arrival, ms since start */
+  uint64_t body_bytes; /* request body received */
+  unsigned int status; /* 0 = dropped without response */
   char method[16];
   char path[128];
   char account[PACER_TESTAPI_KEY_MAX];
   char token[PACER_TESTAPI_KEY_MAX];   /* shown form, see token_show */
   char refresh[PACER_TESTAPI_KEY_MAX]; /* token POSTs: refresh token */
   char client_id[PACER_TESTAPI_KEY_MAX];
-  char idem[PACER_TESTAPI_KEY_MAX];    /* Idempotency-Key header */
+  char idem[PACER_TESTAPI_KEY_MAX]; /* Idempotency-Key header */
 };
 
 struct pacer_testapi_stats {
-  uint64_t requests;                              /* counted requests */
-  uint64_t by_status[PACER_TESTAPI_MAX_STATUS];   /* [0] = dropped */
+  uint64_t requests;                            /* counted requests */
+  uint64_t by_status[PACER_TESTAPI_MAX_STATUS]; /* [0] = dropped */
   uint64_t by_kind[PACER_TESTAPI_KIND_COUNT];
-  uint64_t token_posts;                           /* POST access_token */
-  uint64_t in_flight;                             /* begun, not done */
+  uint64_t token_posts; /* POST access_token */
+  uint64_t in_flight;   /* begun, not done */
   uint64_t max_in_flight;
   struct pacer_testapi_window overall;
   struct pacer_testapi_keymap accounts;
   struct pacer_testapi_keymap tokens;
-  struct pacer_testapi_record *ring;              /* RECORDS entries */
-  uint64_t next_seq;                              /* seq of next record */
+  struct pacer_testapi_record *ring; /* RECORDS entries */
+  uint64_t next_seq;                 /* seq of next record */
 };
 
 /** Initialises s. Returns 0 or -1 when out of memory. */
@@ -188,8 +188,7 @@ void pacer_testapi_stats_record(struct pacer_testapi_stats *s,
 
 /** Returns the GET /stats document (owned, free with cJSON_Delete), or
  *  NULL when out of memory. Caller holds api->mu. */
-cJSON *pacer_testapi_stats_json(struct pacer_testapi_stats *s,
-                                uint64_t now_ms);
+cJSON *pacer_testapi_stats_json(struct pacer_testapi_stats *s, uint64_t now_ms);
 
 /** Returns records with seq > since, at most limit of them, as
  *  {"next":seq,"requests":[...]} (owned, cJSON_Delete), or NULL when out
@@ -200,9 +199,10 @@ cJSON *pacer_testapi_stats_records_json(struct pacer_testapi_stats *s,
 /** Returns a JSON object for rec (owned, cJSON_Delete), or NULL. */
 cJSON *pacer_testapi_record_json(const struct pacer_testapi_record *rec);
 
-/** Copies the shown form of a secret-ish token into out: the first
- *  PACER_TESTAPI_TOKEN_SHOW chars, plus "..." when it was longer, so a
- *  canary value never appears whole in stats or logs. */
+/** Copies the shown form of a token (borrowed) into out: the token when
+ *  it has at most PACER_TESTAPI_TOKEN_SHOW chars, else that many chars,
+ *  "..." and an 8-hex-digit FNV-1a hash of the whole token. A canary
+ *  value never appears whole in stats, records or the log. */
 void pacer_testapi_token_show(const char *token, char *out, size_t out_len);
 
 /* ------------------------------------------------------------------ */
@@ -252,8 +252,8 @@ void pacer_testapi_tokens_free(struct pacer_testapi_tokens *t);
 /** Checks an access token at now_ms. Returns OK, EXPIRED, REVOKED or
  *  UNKNOWN. Caller holds api->mu. */
 enum pacer_testapi_tok
-pacer_testapi_tokens_check(struct pacer_testapi_tokens *t,
-                           const char *access, uint64_t now_ms);
+pacer_testapi_tokens_check(struct pacer_testapi_tokens *t, const char *access,
+                           uint64_t now_ms);
 
 /** Redeems a refresh token: fills *g and returns OK, or returns UNKNOWN,
  *  REVOKED or REUSED (which revokes the family). Caller holds api->mu.
@@ -264,8 +264,7 @@ pacer_testapi_tokens_refresh(struct pacer_testapi_tokens *t,
                              struct pacer_testapi_grant *g);
 
 /** Mints a new family with a fresh access/refresh pair into *g. */
-void pacer_testapi_tokens_mint(struct pacer_testapi_tokens *t,
-                               uint64_t now_ms,
+void pacer_testapi_tokens_mint(struct pacer_testapi_tokens *t, uint64_t now_ms,
                                struct pacer_testapi_grant *g);
 
 /** Revokes every token issued so far. */
@@ -298,30 +297,24 @@ struct pacer_testapi_scripts {
 /** Queues the entries in doc (borrowed: one object or an array of them).
  *  Returns the number queued, or -1 with err (size err_len) filled. Caller
  *  holds api->mu. */
-int pacer_testapi_scripts_add(struct pacer_testapi_scripts *q,
-                              const cJSON *doc, char *err, size_t err_len);
+int pacer_testapi_scripts_add(struct pacer_testapi_scripts *q, const cJSON *doc,
+                              char *err, size_t err_len);
 
-/** A matched reply, owned by the caller: build the response with
- *  pacer_testapi_scripts_response, then pacer_testapi_scripts_put. */
-struct pacer_testapi_script *
-pacer_testapi_scripts_take(struct pacer_testapi_scripts *q,
-                           const char *method, const char *path);
+/** What a matched script asks for. resp is owned by the caller (NULL
+ *  when drop is set or out of memory). */
+struct pacer_testapi_script_hit {
+  unsigned int status;       /* 200..599 */
+  uint32_t delay_ms;         /* wait before answering */
+  int drop;                  /* close the connection unanswered */
+  struct MHD_Response *resp; /* the canned reply */
+};
 
-/** Returns the scripted status (200..599). */
-unsigned int pacer_testapi_script_status(const struct pacer_testapi_script *s);
-
-/** Returns the scripted delay before answering, ms. */
-uint32_t pacer_testapi_script_delay_ms(const struct pacer_testapi_script *s);
-
-/** Returns non-zero when the script closes the connection unanswered. */
-int pacer_testapi_script_drop(const struct pacer_testapi_script *s);
-
-/** Returns the MHD response for s (owned by the caller), or NULL. */
-struct MHD_Response *
-pacer_testapi_script_response(const struct pacer_testapi_script *s);
-
-/** Releases a taken entry. Takes ownership of s. NULL does nothing. */
-void pacer_testapi_script_put(struct pacer_testapi_script *s);
+/** Consumes one use of the first entry matching method and path (both
+ *  borrowed) and fills *hit. Returns 1 on a match, 0 otherwise. Caller
+ *  holds api->mu. */
+int pacer_testapi_scripts_match(struct pacer_testapi_scripts *q,
+                                const char *method, const char *path,
+                                struct pacer_testapi_script_hit *hit);
 
 /** Drops every queued entry. Caller holds api->mu. */
 void pacer_testapi_scripts_clear(struct pacer_testapi_scripts *q);
@@ -358,8 +351,7 @@ uint64_t pacer_testapi_now_ms(const struct pacer_testapi *api);
 uint64_t pacer_testapi_rng_next(uint64_t *state);
 
 /** The MHD access handler. cls is the struct pacer_testapi. */
-enum MHD_Result pacer_testapi_on_request(void *cls,
-                                         struct MHD_Connection *conn,
+enum MHD_Result pacer_testapi_on_request(void *cls, struct MHD_Connection *conn,
                                          const char *url, const char *method,
                                          const char *version,
                                          const char *upload,

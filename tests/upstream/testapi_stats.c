@@ -169,9 +169,9 @@ pacer_testapi_keymap_clear(struct pacer_testapi_keymap *m)
 /* ------------------------------------------------------------------ */
 
 static const char *const kind_names[PACER_TESTAPI_KIND_COUNT] = {
-    "fast",   "campaigns", "campaign_stats", "scoped",    "token",
-    "echo",   "status",    "slow",           "big",       "big_chunked",
-    "gzip_bomb", "drip",   "other",
+    "fast",      "campaigns", "campaign_stats", "scoped", "token",
+    "echo",      "status",    "slow",           "big",    "big_chunked",
+    "gzip_bomb", "drip",      "other",
 };
 
 const char *
@@ -235,8 +235,11 @@ pacer_testapi_token_show(const char *token, char *out, size_t out_len)
 {
   size_t n = strlen(token);
 
+  /* Long tokens: a prefix plus a hash, so distinct tokens that share a
+   * prefix (JWTs) stay distinct without printing the secret. */
   if (n > PACER_TESTAPI_TOKEN_SHOW)
-    snprintf(out, out_len, "%.*s...", (int)PACER_TESTAPI_TOKEN_SHOW, token);
+    snprintf(out, out_len, "%.*s...%08x", (int)PACER_TESTAPI_TOKEN_SHOW, token,
+             (unsigned int)hash_name(token));
   else
     snprintf(out, out_len, "%s", token);
 }
@@ -274,8 +277,8 @@ keymap_json(cJSON *parent, const char *name, struct pacer_testapi_keymap *m,
       return -1;
     rc |= add_u64(one, "requests", k->requests);
     rc |= add_u64(one, "max_per_1s", k->seen.max_count);
-    rc |= add_u64(one, "now_per_1s", pacer_testapi_window_trim(&k->seen,
-                                                               now_ms));
+    rc |=
+        add_u64(one, "now_per_1s", pacer_testapi_window_trim(&k->seen, now_ms));
     rc |= add_u64(one, "limited", k->limited);
   }
   return rc;
@@ -314,8 +317,7 @@ pacer_testapi_stats_json(struct pacer_testapi_stats *s, uint64_t now_ms)
     rc |= add_u64(obj, kind_names[i], s->by_kind[i]);
   rc |= keymap_json(doc, "by_account", &s->accounts, now_ms, &max_acct,
                     &saturated);
-  rc |= keymap_json(doc, "by_token", &s->tokens, now_ms, &max_tok,
-                    &saturated);
+  rc |= keymap_json(doc, "by_token", &s->tokens, now_ms, &max_tok, &saturated);
   rc |= add_u64(doc, "token_posts", s->token_posts);
   rc |= add_u64(doc, "status_401", s->by_status[401]);
   rc |= add_u64(doc, "status_403", s->by_status[403]);
@@ -372,8 +374,8 @@ pacer_testapi_record_json(const struct pacer_testapi_record *rec)
 }
 
 cJSON *
-pacer_testapi_stats_records_json(struct pacer_testapi_stats *s,
-                                 uint64_t since, uint32_t limit)
+pacer_testapi_stats_records_json(struct pacer_testapi_stats *s, uint64_t since,
+                                 uint32_t limit)
 {
   cJSON *doc;
   cJSON *arr;

@@ -1,0 +1,938 @@
+/* Integration tests for the worker pool (workers/pacer_http.h) against a
+ * private pacer-testapi on loopback.
+ *
+ * Each test owns a uv loop and a pool, counts outcome callbacks, waits with
+ * wait_for() (run the loop until the count is reached or a deadline timer
+ * fires; never a sleep) and ends with uv_loop_close() == 0. Upstream
+ * counters come from GET /stats, read with a blocking curl easy handle so
+ * the pool under test never carries its own probes.
+ */
+/* cmocka.h needs these four first */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <uv.h>
+
+#include "common/err.h"
+#include "common/util.h"
+#include "workers/pacer_http.h"
+
+#ifndef PACER_TESTAPI_PATH
+#error "PACER_TESTAPI_PATH must name the pacer-testapi binary"
+#endif
+
+#define MAX_TAGS         1024  /* outcomes kept per test, by tag */
+#define TESTAPI_START_MS 10000 /* wait for "listening port=N" */
+#define UA               "pacer-test/1"
+
+/* ASan keeps freed blocks in its quarantine and adds shadow memory, so the
+ * RSS a bounded body costs is about three times what it is without. */
+#if defined(__SANITIZE_ADDRESS__)
+#define RSS_FACTOR 3
+#else
+#define RSS_FACTOR 1
+#endif
+
+extern char **environ;
+
+/* ------------------------------------------------------------------ */
+/* Fault injection                                                     */
+/* ------------------------------------------------------------------ */
+
+/* test_pool links with -Wl,--wrap=uv_poll_init_socket (CMakeLists.txt), so
+ * curl_uv's calls land here; the names are fixed by GNU ld. */
+int __real_uv_poll_init_socket(uv_loop_t *loop, uv_poll_t *handle,
+                               uv_os_sock_t socket);
+int __wrap_uv_poll_init_socket(uv_loop_t *loop, uv_poll_t *handle,
+                               uv_os_sock_t socket);
+
+static atomic_int poll_init_failures; /* next calls to fail with EMFILE */
+
+int
+__wrap_uv_poll_init_socket(uv_loop_t *loop, uv_poll_t *handle,
+                           uv_os_sock_t socket)
+{
+  int left = atomic_load(&poll_init_failures);
+
+  while (left > 0) {
+    if (atomic_compare_exchange_weak(&poll_init_failures, &left, left - 1))
+      return UV_EMFILE;
+  }
+  return __real_uv_poll_init_socket(loop, handle, socket);
+}
+
+/* ------------------------------------------------------------------ */
+/* The upstream: one pacer-testapi for the whole group                 */
+/* ------------------------------------------------------------------ */
+
+static pid_t testapi_pid = -1;
+static int testapi_out = -1; /* read end of its stdout */
+static uv_thread_t drainer;  /* reads its stdout after the first line */
+static int drainer_started;
+static char base_url[64]; /* "http://127.0.0.1:N" */
+
+static void
+drain_stdout(void *arg)
+{
+  char buf[4096];
+
+  (void)arg;
+  while (read(testapi_out, buf, sizeof(buf)) > 0)
+    continue; /* keeps the pipe from filling up; ends at EOF */
+}
+
+/* Reads "listening port=N" from fd within TESTAPI_START_MS. */
+static int
+read_port(int fd, unsigned *port)
+{
+  char line[256];
+  size_t n = 0;
+  uint64_t end = uv_hrtime() / 1000000u + TESTAPI_START_MS;
+
+  while (n + 1 < sizeof(line)) {
+    struct pollfd p = {fd, POLLIN, 0};
+    uint64_t now = uv_hrtime() / 1000000u;
+    ssize_t r;
+
+    if (now >= end || poll(&p, 1, (int)(end - now)) <= 0)
+      return -1;
+    r = read(fd, line + n, 1);
+    if (r <= 0)
+      return -1;
+    if (line[n] == '\n') {
+      const char *p0;
+      char *rest;
+      unsigned long v;
+
+      line[n] = '\0';
+      p0 = strstr(line, "port=");
+      if (p0 == NULL)
+        return -1;
+      errno = 0;
+      v = strtoul(p0 + 5, &rest, 10);
+      if (errno != 0 || rest == p0 + 5 || v == 0 || v > 65535)
+        return -1;
+      *port = (unsigned)v;
+      return 0;
+    }
+    n++;
+  }
+  return -1;
+}
+
+static int
+group_setup(void **state)
+{
+  char *argv[] = {(char *)(uintptr_t)PACER_TESTAPI_PATH, "--port", "0", NULL};
+  posix_spawn_file_actions_t fa;
+  int fds[2];
+  unsigned port = 0;
+  int rc;
+
+  (void)state;
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    return -1;
+  if (pipe(fds) != 0)
+    return -1;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addclose(&fa, fds[0]);
+  posix_spawn_file_actions_addclose(&fa, fds[1]);
+  posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "test_pool-testapi.log",
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  rc = posix_spawn(&testapi_pid, PACER_TESTAPI_PATH, &fa, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  close(fds[1]);
+  testapi_out = fds[0];
+  if (rc != 0) {
+    testapi_pid = -1;
+    fprintf(stderr, "cannot start %s: error %d\n", PACER_TESTAPI_PATH, rc);
+    return -1;
+  }
+  if (read_port(testapi_out, &port) != 0) {
+    fprintf(stderr, "pacer-testapi printed no \"listening port=N\" line\n");
+    return -1;
+  }
+  snprintf(base_url, sizeof(base_url), "http://127.0.0.1:%u", port);
+  if (uv_thread_create(&drainer, drain_stdout, NULL) == 0)
+    drainer_started = 1;
+  return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+  int status;
+
+  (void)state;
+  if (testapi_pid > 0) {
+    kill(testapi_pid, SIGTERM);
+    while (waitpid(testapi_pid, &status, 0) < 0 && errno == EINTR)
+      continue;
+    testapi_pid = -1;
+  }
+  if (drainer_started)
+    uv_thread_join(&drainer);
+  if (testapi_out >= 0)
+    close(testapi_out);
+  curl_global_cleanup();
+  return 0;
+}
+
+/* Blocking GET of base_url + path with a plain easy handle. Returns the
+ * parsed JSON body (cJSON_Delete) or NULL. */
+static size_t
+collect(char *data, size_t size, size_t n, void *userp)
+{
+  char **buf = userp;
+  size_t old = *buf != NULL ? strlen(*buf) : 0;
+  char *p = realloc(*buf, old + size * n + 1);
+
+  if (p == NULL)
+    return 0;
+  memcpy(p + old, data, size * n);
+  p[old + size * n] = '\0';
+  *buf = p;
+  return size * n;
+}
+
+static cJSON *
+upstream_json(const char *path)
+{
+  char url[256];
+  char *body = NULL;
+  const char *end = NULL;
+  cJSON *doc = NULL;
+  CURL *e = curl_easy_init();
+
+  if (e == NULL)
+    return NULL;
+  snprintf(url, sizeof(url), "%s%s", base_url, path);
+  if (curl_easy_setopt(e, CURLOPT_URL, url) == CURLE_OK &&
+      curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect) == CURLE_OK &&
+      curl_easy_setopt(e, CURLOPT_WRITEDATA, &body) == CURLE_OK &&
+      curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 10000L) == CURLE_OK &&
+      curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
+      curl_easy_perform(e) == CURLE_OK && body != NULL)
+    doc = cJSON_ParseWithLengthOpts(body, strlen(body), &end, 0);
+  curl_easy_cleanup(e);
+  free(body);
+  return doc;
+}
+
+/* Returns the number GET /stats reports under name, or -1. */
+static double
+upstream_stat(const char *name)
+{
+  cJSON *doc = upstream_json("/stats");
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, name);
+  double out = cJSON_IsNumber(v) ? v->valuedouble : -1;
+
+  cJSON_Delete(doc);
+  return out;
+}
+
+/* ------------------------------------------------------------------ */
+/* One loop + one pool per test                                        */
+/* ------------------------------------------------------------------ */
+
+struct ctx {
+  uv_loop_t loop;
+  uv_timer_t deadline; /* ends a wait that takes too long */
+  struct pacer_pool *pool;
+  int stopped;   /* pacer_pool_stop has run */
+  int timed_out; /* the deadline fired */
+  size_t want;   /* outcomes that end the current wait */
+  size_t got;    /* outcomes delivered */
+  size_t by_result[PACER_HTTP_CANCELED + 1];
+  size_t status_200;            /* outcomes with status 200 */
+  int keep;                     /* keep outcomes in kept[tag] */
+  unsigned char seen[MAX_TAGS]; /* outcomes per tag */
+  struct pacer_http_outcome *kept[MAX_TAGS];
+};
+
+static void
+on_outcome(struct pacer_pool *pool, struct pacer_http_outcome *o, void *arg)
+{
+  struct ctx *c = arg;
+  uint64_t tag = o->req->tag;
+
+  assert_ptr_equal(pool, c->pool);
+  assert_true(tag < MAX_TAGS);
+  assert_true((unsigned)o->result <= PACER_HTTP_CANCELED);
+  c->got++;
+  c->by_result[o->result]++;
+  if (o->status == 200)
+    c->status_200++;
+  if (c->seen[tag] < 255)
+    c->seen[tag]++;
+  /* every outcome carries a body and a JSON object, even when it failed */
+  assert_non_null(o->body);
+  assert_non_null(o->headers_json);
+  if (c->keep && c->kept[tag] == NULL) {
+    c->kept[tag] = o;
+  } else {
+    pacer_http_outcome_free(o);
+  }
+  if (c->got >= c->want)
+    uv_stop(&c->loop);
+}
+
+static void
+on_deadline(uv_timer_t *t)
+{
+  struct ctx *c = PACER_CONTAINER_OF(t, struct ctx, deadline);
+
+  c->timed_out = 1;
+  uv_stop(&c->loop);
+}
+
+/* Runs the loop until n outcomes have arrived or deadline_ms passed.
+ * Returns non-zero when the count was reached. */
+static int
+wait_for(struct ctx *c, size_t n, uint64_t deadline_ms)
+{
+  c->timed_out = 0;
+  if (c->got >= n)
+    return 1;
+  c->want = n;
+  assert_int_equal(uv_timer_start(&c->deadline, on_deadline, deadline_ms, 0),
+                   0);
+  while (c->got < n && !c->timed_out)
+    uv_run(&c->loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_timer_stop(&c->deadline), 0);
+  c->want = SIZE_MAX; /* outcomes outside a wait never stop the loop */
+  return c->got >= n;
+}
+
+/* Runs the loop for ms (outcomes keep arriving meanwhile). */
+static void
+run_for(struct ctx *c, uint64_t ms)
+{
+  (void)wait_for(c, SIZE_MAX, ms);
+}
+
+/* Runs the loop until GET /stats reports name >= want, or deadline_ms. */
+static int
+wait_upstream(struct ctx *c, const char *name, double want,
+              uint64_t deadline_ms)
+{
+  uint64_t end = uv_hrtime() / 1000000u + deadline_ms;
+
+  for (;;) {
+    if (upstream_stat(name) >= want)
+      return 1;
+    if (uv_hrtime() / 1000000u >= end)
+      return 0;
+    run_for(c, 20);
+  }
+}
+
+static struct ctx *
+ctx_new(unsigned nworkers)
+{
+  struct ctx *c = calloc(1, sizeof(*c));
+
+  assert_non_null(c);
+  c->want = SIZE_MAX;
+  assert_int_equal(uv_loop_init(&c->loop), 0);
+  assert_int_equal(uv_timer_init(&c->loop, &c->deadline), 0);
+  assert_int_equal(
+      pacer_pool_start(&c->loop, nworkers, UA, on_outcome, c, &c->pool), 0);
+  return c;
+}
+
+static void
+ctx_stop(struct ctx *c, int cancel)
+{
+  pacer_pool_stop(c->pool, cancel);
+  c->stopped = 1;
+  assert_int_equal(pacer_pool_in_flight(c->pool), 0);
+}
+
+static void
+ctx_free(struct ctx *c)
+{
+  size_t i;
+
+  if (!c->stopped)
+    ctx_stop(c, 1);
+  pacer_pool_free(c->pool); /* released in the async's close callback */
+  uv_close((uv_handle_t *)&c->deadline, NULL);
+  assert_int_equal(uv_run(&c->loop, UV_RUN_DEFAULT), 0);
+  assert_int_equal(uv_loop_close(&c->loop), 0);
+  for (i = 0; i < MAX_TAGS; i++)
+    pacer_http_outcome_free(c->kept[i]);
+  free(c);
+}
+
+/* Builds a request for base_url + path, or for path when it is a URL. */
+static struct pacer_http_request *
+request(uint64_t tag, const char *method, const char *path)
+{
+  char url[1024];
+  struct pacer_http_request *req;
+
+  if (path[0] == '/')
+    snprintf(url, sizeof(url), "%s%s", base_url, path);
+  else
+    snprintf(url, sizeof(url), "%s", path);
+  req = pacer_http_request_new(method, url);
+  assert_non_null(req);
+  req->tag = tag;
+  req->timeout_ms = 30000;
+  return req;
+}
+
+static void
+submit(struct ctx *c, struct pacer_http_request *req)
+{
+  assert_int_equal(pacer_pool_submit(c->pool, req), 0);
+}
+
+static void
+add_header(struct pacer_http_request *req, const char *line)
+{
+  assert_int_equal(pacer_http_request_add_header(req, line), 0);
+}
+
+/* Returns the parsed JSON body of o (cJSON_Delete). */
+static cJSON *
+body_json(const struct pacer_http_outcome *o)
+{
+  const char *end = NULL;
+  cJSON *doc = cJSON_ParseWithLengthOpts(o->body, o->body_len, &end, 0);
+
+  assert_non_null(doc);
+  return doc;
+}
+
+static const char *
+json_str(const cJSON *obj, const char *name)
+{
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+
+  return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static long
+max_rss_kib(void)
+{
+  struct rusage ru;
+
+  assert_int_equal(getrusage(RUSAGE_SELF, &ru), 0);
+  return ru.ru_maxrss;
+}
+
+static uint64_t
+cpu_ms(void)
+{
+  struct rusage ru;
+
+  assert_int_equal(getrusage(RUSAGE_SELF, &ru), 0);
+  return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000u +
+         (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000u;
+}
+
+/* ------------------------------------------------------------------ */
+/* Tests                                                               */
+/* ------------------------------------------------------------------ */
+
+/* CASES C22: 20 gzip bombs (256 MiB decoded each, half on a 500) with a
+ * 1 MiB cap. Runs first so the peak-RSS figure starts near the baseline. */
+static void
+gzip_bombs_are_too_large_and_rss_stays_bounded(void **state)
+{
+  const size_t cap = 1u << 20;
+  struct ctx *c = ctx_new(2);
+  long rss0 = max_rss_kib(), grown_kib;
+  size_t bound;
+  unsigned i;
+
+  (void)state;
+  c->keep = 1;
+  for (i = 0; i < 20; i++) {
+    struct pacer_http_request *req =
+        request(i, "GET",
+                i % 2 ? "/gzip-bomb?bytes=268435456&status=500"
+                      : "/gzip-bomb?bytes=268435456");
+
+    req->body_cap_bytes = cap;
+    submit(c, req);
+  }
+  assert_true(wait_for(c, 20, 60000));
+  assert_int_equal(c->by_result[PACER_HTTP_TOO_LARGE], 20);
+  for (i = 0; i < 20; i++) {
+    const struct pacer_http_outcome *o = c->kept[i];
+
+    assert_int_equal(o->status, i % 2 ? 500 : 200);
+    assert_true(o->body_len <= cap);
+    assert_string_equal(pacer_http_result_name(o->result),
+                        "response_too_large");
+    assert_non_null(strstr(o->error, "exceeds 1048576 bytes"));
+  }
+  /* CASES C22: growth < 20 x cap + 50 MB (uncapped, this is 5 GiB) */
+  bound = RSS_FACTOR * 20 * cap + (50u << 20);
+  grown_kib = max_rss_kib() - rss0;
+  print_message("gzip bombs: peak RSS grew %ld KiB (bound %zu KiB)\n",
+                grown_kib, bound / 1024);
+  assert_true((size_t)grown_kib * 1024 < bound);
+  ctx_free(c);
+}
+
+static void
+echo_sees_the_exact_method_headers_and_body(void **state)
+{
+  static const char *const methods[] = {"PUT", "POST", "PATCH", "DELETE"};
+  static const char body[] = "{\"campaign\":\"c-1\",\"budget\":100}";
+  struct ctx *c = ctx_new(2);
+  unsigned i;
+
+  (void)state;
+  c->keep = 1;
+  for (i = 0; i < 4; i++) {
+    struct pacer_http_request *req = request(i, methods[i], "/echo?x=1");
+
+    add_header(req, "Content-Type: application/json");
+    add_header(req, "X-Pacer-Test: yes");
+    add_header(req, "Authorization: Bearer AT-CANARY");
+    assert_int_equal(pacer_http_request_set_body(req, body, sizeof(body) - 1),
+                     0);
+    submit(c, req);
+  }
+  /* a body without Content-Type: libcurl must not invent a form type */
+  {
+    struct pacer_http_request *req = request(4, "PUT", "/echo");
+
+    assert_int_equal(pacer_http_request_set_body(req, "raw", 3), 0);
+    submit(c, req);
+  }
+  submit(c, request(5, "GET", "/echo"));
+  submit(c, request(6, "POST", "/echo")); /* POST, no body */
+  submit(c, request(7, "DELETE", "/echo"));
+  submit(c, request(8, "HEAD", "/echo"));
+  assert_true(wait_for(c, 9, 20000));
+  assert_int_equal(c->by_result[PACER_HTTP_OK], 9);
+
+  for (i = 0; i < 4; i++) {
+    cJSON *doc = body_json(c->kept[i]);
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(doc, "headers");
+
+    assert_int_equal(c->kept[i]->status, 200);
+    assert_string_equal(json_str(doc, "method"), methods[i]);
+    assert_string_equal(json_str(doc, "body"), body);
+    assert_string_equal(json_str(doc, "query"), "x=1");
+    assert_string_equal(json_str(h, "content-type"), "application/json");
+    assert_string_equal(json_str(h, "x-pacer-test"), "yes");
+    assert_string_equal(json_str(h, "authorization"), "Bearer AT-CANARY");
+    assert_string_equal(json_str(h, "user-agent"), UA);
+    assert_string_equal(json_str(h, "content-length"), "31");
+    assert_non_null(json_str(h, "accept-encoding"));
+    assert_null(json_str(h, "expect"));
+    assert_null(json_str(h, "transfer-encoding"));
+    /* the response headers we keep */
+    assert_non_null(strstr(c->kept[i]->headers_json,
+                           "\"content-type\":\"application/json\""));
+    cJSON_Delete(doc);
+  }
+  {
+    cJSON *doc = body_json(c->kept[4]);
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(doc, "headers");
+
+    assert_string_equal(json_str(doc, "method"), "PUT");
+    assert_string_equal(json_str(doc, "body"), "raw");
+    assert_null(json_str(h, "content-type"));
+    assert_string_equal(json_str(h, "content-length"), "3");
+    cJSON_Delete(doc);
+  }
+  {
+    cJSON *doc = body_json(c->kept[5]);
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(doc, "headers");
+
+    assert_string_equal(json_str(doc, "method"), "GET");
+    assert_string_equal(json_str(doc, "body"), "");
+    assert_null(json_str(h, "content-length"));
+    cJSON_Delete(doc);
+  }
+  {
+    cJSON *doc = body_json(c->kept[6]);
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(doc, "headers");
+
+    assert_string_equal(json_str(doc, "method"), "POST");
+    assert_string_equal(json_str(h, "content-length"), "0");
+    cJSON_Delete(doc);
+  }
+  {
+    cJSON *doc = body_json(c->kept[7]);
+
+    assert_string_equal(json_str(doc, "method"), "DELETE");
+    assert_string_equal(json_str(doc, "body"), "");
+    cJSON_Delete(doc);
+  }
+  assert_int_equal(c->kept[8]->status, 200);
+  assert_int_equal(c->kept[8]->body_len, 0);
+  assert_string_equal(c->kept[8]->body, "");
+  ctx_free(c);
+}
+
+/* CASES C16: idle multi handle, then 1,000 requests at once, five times.
+ * Each burst gives exactly 1,000 outcomes (one per tag) and exactly 1,000
+ * requests at the upstream; idle periods cost (almost) no CPU. */
+static void
+bursts_of_1000_after_idle_give_exactly_1000_requests_each(void **state)
+{
+  struct ctx *c = ctx_new(2);
+  unsigned cycle, i;
+
+  (void)state;
+  for (cycle = 0; cycle < 5; cycle++) {
+    double before, after;
+    uint64_t cpu0, idle_cpu_ms;
+    size_t got0 = c->got, ok0 = c->by_result[PACER_HTTP_OK];
+    size_t s200 = c->status_200;
+
+    cpu0 = cpu_ms();
+    run_for(c, 1500);
+    idle_cpu_ms = cpu_ms() - cpu0;
+    assert_true(idle_cpu_ms < 150); /* < 10 % of one core while idle */
+    before = upstream_stat("requests");
+    assert_true(before >= 0);
+    memset(c->seen, 0, sizeof(c->seen));
+    for (i = 0; i < 1000; i++)
+      submit(c, request(i, "GET", "/fast"));
+    assert_int_equal(pacer_pool_in_flight(c->pool), 1000);
+    assert_true(wait_for(c, got0 + 1000, 60000));
+    assert_int_equal(c->by_result[PACER_HTTP_OK] - ok0, 1000);
+    assert_int_equal(c->status_200 - s200, 1000);
+    for (i = 0; i < 1000; i++)
+      assert_int_equal(c->seen[i], 1);
+    assert_int_equal(pacer_pool_in_flight(c->pool), 0);
+    after = upstream_stat("requests");
+    assert_true(after - before == 1000.0);
+    print_message("burst %u: idle cpu %llu ms, upstream +%.0f\n", cycle,
+                  (unsigned long long)idle_cpu_ms, after - before);
+  }
+  ctx_free(c);
+}
+
+static void
+body_over_the_cap_is_too_large_with_and_without_content_length(void **state)
+{
+  const size_t cap = 1u << 20;
+  struct ctx *c = ctx_new(2);
+  struct pacer_http_request *req;
+  unsigned i;
+
+  (void)state;
+  c->keep = 1;
+  req = request(0, "GET", "/big?bytes=2097152"); /* Content-Length > cap */
+  req->body_cap_bytes = cap;
+  submit(c, req);
+  req = request(1, "GET", "/big-chunked?bytes=2097152"); /* no length */
+  req->body_cap_bytes = cap;
+  submit(c, req);
+  req = request(2, "GET", "/big?bytes=1048576"); /* exactly the cap */
+  req->body_cap_bytes = cap;
+  submit(c, req);
+  req = request(3, "GET", "/big-chunked?bytes=1048576");
+  req->body_cap_bytes = cap;
+  submit(c, req);
+  req = request(4, "HEAD", "/big?bytes=2097152"); /* HEAD: no body at all */
+  req->body_cap_bytes = cap;
+  submit(c, req);
+  assert_true(wait_for(c, 5, 20000));
+  for (i = 0; i < 2; i++) {
+    assert_int_equal(c->kept[i]->result, PACER_HTTP_TOO_LARGE);
+    assert_true(c->kept[i]->body_len <= cap);
+    assert_int_equal(c->kept[i]->status, 200);
+  }
+  for (i = 2; i < 5; i++) {
+    assert_int_equal(c->kept[i]->result, PACER_HTTP_OK);
+    assert_int_equal(c->kept[i]->status, 200);
+  }
+  assert_int_equal(c->kept[2]->body_len, cap);
+  assert_int_equal(c->kept[3]->body_len, cap);
+  assert_int_equal(c->kept[4]->body_len, 0);
+  ctx_free(c);
+}
+
+static void
+refused_connection_is_a_connect_error_without_request_headers(void **state)
+{
+  struct ctx *c = ctx_new(1);
+  struct sockaddr_in sa;
+  socklen_t len = sizeof(sa);
+  struct pacer_http_request *req;
+  char url[64];
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+  (void)state;
+  /* Bound but not listening: connecting gets a reset, nobody can take the
+   * port while we hold it. */
+  assert_true(fd >= 0);
+  memset(&sa, 0, sizeof(sa));
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+  snprintf(url, sizeof(url), "http://127.0.0.1:%u/x", ntohs(sa.sin_port));
+  c->keep = 1;
+  req = request(0, "GET", url);
+  add_header(req, "Authorization: Bearer AT-CANARY");
+  submit(c, req);
+  assert_true(wait_for(c, 1, 20000));
+  assert_int_equal(c->kept[0]->result, PACER_HTTP_CONNECT);
+  assert_string_equal(pacer_http_result_name(c->kept[0]->result),
+                      "connect_error");
+  assert_int_equal(c->kept[0]->status, 0);
+  assert_true(c->kept[0]->error[0] != '\0');
+  assert_null(strstr(c->kept[0]->error, "CANARY"));
+  close(fd);
+  ctx_free(c);
+}
+
+static void
+slow_response_times_out_at_about_the_requested_time(void **state)
+{
+  struct ctx *c = ctx_new(1);
+  struct pacer_http_request *req;
+  uint64_t t0 = uv_hrtime(), elapsed_ms;
+
+  (void)state;
+  c->keep = 1;
+  req = request(0, "GET", "/slow?ms=5000");
+  req->timeout_ms = 500;
+  submit(c, req);
+  assert_true(wait_for(c, 1, 10000));
+  elapsed_ms = (uv_hrtime() - t0) / 1000000u;
+  assert_int_equal(c->kept[0]->result, PACER_HTTP_TIMEOUT);
+  assert_true(c->kept[0]->total_us >= 450000 && c->kept[0]->total_us < 1500000);
+  assert_true(elapsed_ms >= 450 && elapsed_ms < 2000);
+  assert_non_null(strstr(c->kept[0]->error, "timed out"));
+  ctx_free(c);
+}
+
+/* CASES C20: only http and https, for the first request and every hop. */
+static void
+redirects_to_file_or_gopher_and_non_http_urls_are_refused(void **state)
+{
+  struct ctx *c = ctx_new(1);
+  unsigned i;
+
+  (void)state;
+  c->keep = 1;
+  submit(c, request(0, "GET",
+                    "/status/302?header=Location:%20file:///etc/passwd"));
+  submit(c, request(1, "GET",
+                    "/status/301?header=Location:%20gopher://127.0.0.1:1/_x"));
+  submit(c, request(2, "GET", "file:///etc/passwd"));
+  submit(c, request(3, "GET", "gopher://127.0.0.1:1/_x"));
+  submit(c, request(4, "GET", "/status/302?header=Location:%20/fast"));
+  assert_true(wait_for(c, 5, 20000));
+  for (i = 0; i < 4; i++) {
+    assert_int_equal(c->kept[i]->result, PACER_HTTP_TRANSPORT);
+    assert_null(strstr(c->kept[i]->body, "root:"));
+    assert_non_null(strstr(c->kept[i]->error, "rotocol"));
+  }
+  assert_int_equal(c->kept[0]->status, 302);
+  assert_int_equal(c->kept[1]->status, 301);
+  assert_int_equal(c->kept[2]->status, 0);
+  /* an http hop is followed, and only the final response's headers stay */
+  assert_int_equal(c->kept[4]->result, PACER_HTTP_OK);
+  assert_int_equal(c->kept[4]->status, 200);
+  assert_string_equal(c->kept[4]->body, "ok");
+  assert_null(strstr(c->kept[4]->headers_json, "location"));
+  ctx_free(c);
+}
+
+static void
+kept_response_headers_are_lower_case_json_joined_and_escaped(void **state)
+{
+  struct ctx *c = ctx_new(1);
+  cJSON *doc;
+  const char *end = NULL;
+  const struct pacer_http_outcome *o;
+
+  (void)state;
+  c->keep = 1;
+  submit(c, request(0, "GET",
+                    "/status/429?retry_after=120&header=Retry-After:%20120"
+                    "&header=X-RateLimit-Remaining:%200"
+                    "&header=ETag:%20%22a%5C%22b%22"
+                    "&header=WWW-Authenticate:%20Bearer%20error=%22invalid_"
+                    "token%22&header=X-Other:%20dropped"));
+  assert_true(wait_for(c, 1, 20000));
+  o = c->kept[0];
+  assert_int_equal(o->result, PACER_HTTP_OK);
+  assert_int_equal(o->status, 429);
+  doc = cJSON_ParseWithLengthOpts(o->headers_json, strlen(o->headers_json),
+                                  &end, 0);
+  assert_non_null(doc);
+  assert_ptr_equal(end, o->headers_json + strlen(o->headers_json));
+  assert_string_equal(json_str(doc, "retry-after"), "120, 120");
+  assert_string_equal(json_str(doc, "x-ratelimit-remaining"), "0");
+  assert_string_equal(json_str(doc, "etag"), "\"a\\\"b\"");
+  assert_string_equal(json_str(doc, "www-authenticate"),
+                      "Bearer error=\"invalid_token\"");
+  assert_string_equal(json_str(doc, "content-type"), "application/json");
+  assert_null(json_str(doc, "x-other"));
+  assert_non_null(json_str(doc, "date"));
+  cJSON_Delete(doc);
+  ctx_free(c);
+}
+
+/* CASES C21: a malformed request fails before the network, and the error
+ * names the field, never the header text. */
+static void
+invalid_requests_fail_without_echoing_header_text(void **state)
+{
+  struct ctx *c = ctx_new(1);
+  struct pacer_http_request *req;
+  char *line;
+
+  (void)state;
+  c->keep = 1;
+  req = request(0, "GET", "/fast");
+  /* set by hand: add_header refuses CR/LF itself */
+  line = strdup("Authorization: Bearer AT-CANARY\r\nX-Injected: 1");
+  assert_non_null(line);
+  req->headers = calloc(1, sizeof(char *));
+  assert_non_null(req->headers);
+  req->headers[0] = line;
+  req->nheaders = 1;
+  submit(c, req);
+  submit(c, request(1, "GE T", "/fast"));
+  req = request(2, "GET", "/fast");
+  assert_int_equal(pacer_http_request_add_header(req, "A: b\r\nC: d"),
+                   PACER_EINVAL);
+  pacer_http_request_free(req);
+  assert_true(wait_for(c, 2, 20000));
+  assert_int_equal(c->kept[0]->result, PACER_HTTP_TRANSPORT);
+  assert_string_equal(c->kept[0]->error,
+                      "request.headers[0]: missing or contains CR/LF");
+  assert_int_equal(c->kept[1]->result, PACER_HTTP_TRANSPORT);
+  assert_string_equal(c->kept[1]->error, "request.method: not an HTTP token");
+  ctx_free(c);
+}
+
+/* A socket libuv cannot watch fails its transfer (instead of hanging it
+ * until the timeout) and leaves the worker usable. */
+static void
+unwatchable_socket_fails_its_transfer_and_the_pool_goes_on(void **state)
+{
+  struct ctx *c = ctx_new(1);
+
+  (void)state;
+  c->keep = 1;
+  atomic_store(&poll_init_failures, 1);
+  submit(c, request(0, "GET", "/fast"));
+  assert_true(wait_for(c, 1, 10000));
+  assert_int_equal(atomic_load(&poll_init_failures), 0);
+  assert_int_equal(c->kept[0]->result, PACER_HTTP_TRANSPORT);
+  assert_string_equal(c->kept[0]->error,
+                      "poll: cannot watch socket: too many open files");
+  submit(c, request(1, "GET", "/fast"));
+  assert_true(wait_for(c, 2, 10000));
+  assert_int_equal(c->kept[1]->result, PACER_HTTP_OK);
+  assert_string_equal(c->kept[1]->body, "ok");
+  ctx_free(c);
+}
+
+/* Shutdown with cancel=1 while 50 slow transfers run: 50 CANCELED
+ * outcomes, delivered by pacer_pool_stop itself, within a second. */
+static void
+stop_with_cancel_returns_50_canceled_outcomes_promptly(void **state)
+{
+  struct ctx *c = ctx_new(2);
+  double in_flight0 = upstream_stat("in_flight");
+  uint64_t t0, stop_ms;
+  unsigned i;
+
+  (void)state;
+  for (i = 0; i < 50; i++)
+    submit(c, request(i, "GET", "/slow?ms=20000"));
+  assert_true(wait_upstream(c, "in_flight", in_flight0 + 50, 10000));
+  assert_int_equal(c->got, 0);
+  t0 = uv_hrtime();
+  ctx_stop(c, 1);
+  stop_ms = (uv_hrtime() - t0) / 1000000u;
+  print_message("stop(cancel=1) with 50 running took %llu ms\n",
+                (unsigned long long)stop_ms);
+  assert_true(stop_ms < 1000);
+  assert_int_equal(c->got, 50);
+  assert_int_equal(c->by_result[PACER_HTTP_CANCELED], 50);
+  for (i = 0; i < 50; i++)
+    assert_int_equal(c->seen[i], 1);
+  ctx_free(c);
+}
+
+/* Graceful stop: running and queued transfers finish normally; later
+ * submissions are refused and stay the caller's. */
+static void
+graceful_stop_finishes_running_transfers_then_refuses_more(void **state)
+{
+  struct ctx *c = ctx_new(2);
+  struct pacer_http_request *late;
+  unsigned i;
+
+  (void)state;
+  for (i = 0; i < 10; i++)
+    submit(c, request(i, "GET", "/slow?ms=300"));
+  ctx_stop(c, 0);
+  assert_int_equal(c->got, 10);
+  assert_int_equal(c->by_result[PACER_HTTP_OK], 10);
+  late = request(10, "GET", "/fast");
+  assert_int_equal(pacer_pool_submit(c->pool, late), PACER_ECANCELED);
+  pacer_http_request_free(late);
+  ctx_free(c);
+}
+
+int
+main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(gzip_bombs_are_too_large_and_rss_stays_bounded),
+      cmocka_unit_test(echo_sees_the_exact_method_headers_and_body),
+      cmocka_unit_test(
+          bursts_of_1000_after_idle_give_exactly_1000_requests_each),
+      cmocka_unit_test(
+          body_over_the_cap_is_too_large_with_and_without_content_length),
+      cmocka_unit_test(
+          refused_connection_is_a_connect_error_without_request_headers),
+      cmocka_unit_test(slow_response_times_out_at_about_the_requested_time),
+      cmocka_unit_test(
+          redirects_to_file_or_gopher_and_non_http_urls_are_refused),
+      cmocka_unit_test(
+          kept_response_headers_are_lower_case_json_joined_and_escaped),
+      cmocka_unit_test(invalid_requests_fail_without_echoing_header_text),
+      cmocka_unit_test(
+          unwatchable_socket_fails_its_transfer_and_the_pool_goes_on),
+      cmocka_unit_test(stop_with_cancel_returns_50_canceled_outcomes_promptly),
+      cmocka_unit_test(
+          graceful_stop_finishes_running_transfers_then_refuses_more),
+  };
+
+  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Graceful stop: SIGTERM while 20 slow requests run and more jobs are held.
+# In-flight requests finish and get their results, held-but-unstarted jobs
+# go back to the stream at once (nothing left pending), exit status 0; a
+# second worker finishes the rest. Each job ends with exactly one result.
+. "$(dirname "$0")/lib.sh"
+
+start_testapi
+write_config "$TEST_TMP/pacer.json" '"concurrency": 20, "prefetch_extra": 30'
+for i in $(seq 1 100); do
+  printf '{"id":"s-%03d","url":"%s/slow?ms=1500"}\n' "$i" "$TESTAPI_URL"
+done >"$TEST_TMP/jobs.jsonl"
+"$PACER" submit --config "$TEST_TMP/pacer.json" "$TEST_TMP/jobs.jsonl" 2>/dev/null ||
+  fail "submit failed"
+start_worker "$TEST_TMP/pacer.json" first
+wait_until 20 'test "$(testapi_stat .in_flight)" -ge 20' || fail "never 20 in flight"
+kill -TERM "$WORKER_PID"
+wait_until 20 '! alive "$WORKER_PID"' || fail "no exit after SIGTERM"
+wait "$WORKER_PID"; rc=$?
+[ "$rc" -eq 0 ] || fail "exit status $rc"
+n=$(results_count)
+[ "$n" -ge 20 ] || fail "in-flight requests did not finish: $n results"
+[ "$(rcli XPENDING "${PREFIX}jobs" pacer | head -1)" -eq 0 ] ||
+  fail "entries left pending after a graceful stop"
+[ "$(rcli XLEN "${PREFIX}jobs")" -eq $(( 100 - n )) ] ||
+  fail "stream holds $(rcli XLEN "${PREFIX}jobs"), want $(( 100 - n ))"
+
+start_worker "$TEST_TMP/pacer.json" second
+wait_until 60 'test "$(results_count)" -ge 100' || fail "only $(results_count) results"
+[ "$(results_ids | sort -u | wc -l)" -eq 100 ] || fail "ids not unique"
+[ "$(results_count)" -eq 100 ] || fail "duplicates"
+pass "graceful stop: $n finished in flight, the rest handed back and finished"

@@ -1,0 +1,1015 @@
+/* curl_uv: libcurl's multi_socket interface on a libuv loop, and the
+ * transfers that run on it. Shape of curl's docs/examples/multi-uv.c, minus
+ * its shortcuts: every return value checked, a socket context freed only in
+ * its close callback, no libcurl call from inside a libcurl callback, and
+ * uv_poll_init failures turned into a failed transfer instead of a hang.
+ *
+ * Transfer lifetime:
+ *
+ *   pacer_curl_uv_start --> check_request, set_options
+ *       --> curl_multi_add_handle --> (running)
+ *   (running) --CURLMSG_DONE / doomed / cancel--> finish:
+ *       getinfo --> curl_multi_remove_handle --> xfer_free --> done_cb
+ *
+ * A transfer is "doomed" when its socket could not be watched (uv_poll_init
+ * or uv_poll_start failed inside SOCKETFUNCTION). The socket callback only
+ * marks it; the next drain, which runs right after curl_multi_socket_action
+ * returns, removes it and reports PACER_HTTP_TRANSPORT.
+ */
+#include "workers/curl_uv.h"
+
+#include <assert.h>
+#include <cjson/cJSON.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/log.h"
+
+#define BUF_FIRST_BYTES  16384 /* first response buffer, bytes */
+#define BUF_SLACK_BYTES  65536 /* unused tail kept in a finished body, bytes */
+#define HEADER_MAX_BYTES 4096  /* one captured header value, bytes */
+#define CURL_MIN_VERSION 0x075500 /* 7.85.0: CURLOPT_PROTOCOLS_STR */
+#define CAP_MAX_BYTES                                                          \
+  ((size_t)INT64_MAX < SIZE_MAX - 1 ? (size_t)INT64_MAX : SIZE_MAX - 1)
+
+/* Response headers passed to the scheduler, lower-case, JSON key order. */
+static const char *const kept_names[] = {"content-type",
+                                         "date",
+                                         "retry-after",
+                                         "ratelimit",
+                                         "ratelimit-policy",
+                                         "x-ratelimit-limit",
+                                         "x-ratelimit-remaining",
+                                         "x-ratelimit-reset",
+                                         "location",
+                                         "etag",
+                                         "www-authenticate"};
+#define NKEPT PACER_ARRAY_SIZE(kept_names)
+
+/* One curl socket: a uv_poll_t watching fd. Freed in its close callback. */
+struct pacer_sock {
+  uv_poll_t poll;
+  curl_socket_t fd;
+  struct pacer_curl_uv *cu; /* borrowed owner */
+  struct pacer_sock *prev;
+  struct pacer_sock *next;
+};
+
+/* One request in the multi handle (STYLE 11). */
+struct pacer_xfer {
+  struct pacer_curl_uv *cu; /* borrowed owner */
+  struct pacer_xfer *prev;
+  struct pacer_xfer *next;
+  struct pacer_http_outcome *outcome; /* owned; outcome->req is the request */
+  CURL *easy;                         /* owned; PRIVATE points back here */
+  struct curl_slist *headers;         /* owned request header list */
+  char *buf;                          /* decoded response body, owned */
+  size_t len;                         /* bytes used in buf */
+  size_t alloc_bytes;                 /* bytes allocated for buf */
+  size_t cap_bytes;                   /* body cap, bytes */
+  char *kept[NKEPT];                  /* latest response's kept headers */
+  int too_large;                      /* write callback hit cap_bytes */
+  int nomem;                          /* write callback could not grow buf */
+  int doomed_rc;                      /* UV_E* from a socket callback */
+  char errbuf[CURL_ERROR_SIZE];
+};
+
+/* Why finish() ends a transfer. */
+enum end_reason {
+  END_DONE,     /* libcurl reported CURLMSG_DONE */
+  END_CANCELED, /* pacer_curl_uv_cancel_all */
+  END_DOOMED    /* its socket could not be watched */
+};
+
+/* ------------------------------------------------------------------ */
+/* Outcomes */
+
+void
+pacer_curl_uv_outcome_fail(struct pacer_http_outcome *o,
+                           enum pacer_http_result r, const char *msg)
+{
+  o->result = r;
+  if (msg != o->error)
+    snprintf(o->error, sizeof(o->error), "%s", msg != NULL ? msg : "");
+  if (o->body == NULL) {
+    o->body = calloc(1, 1);
+    o->body_len = 0;
+  }
+  if (o->headers_json == NULL)
+    o->headers_json = strdup("{}");
+}
+
+/* Copies src into dst (n + 1 bytes) replacing every byte that is not part
+ * of a well-formed UTF-8 sequence with '?', so headers_json is valid JSON
+ * text whatever bytes the upstream sent (RFC 8259 §8.1). Returns the
+ * length written. */
+static size_t
+copy_utf8(char *dst, const char *src, size_t n)
+{
+  const unsigned char *s = (const unsigned char *)src;
+  size_t i = 0, o = 0;
+
+  while (i < n) {
+    unsigned char c = s[i];
+    size_t len = 0, k;
+    unsigned char lo = 0x80, hi = 0xbf;
+
+    if (c < 0x80)
+      len = 1;
+    else if (c >= 0xc2 && c <= 0xdf)
+      len = 2;
+    else if (c >= 0xe0 && c <= 0xef)
+      len = 3;
+    else if (c >= 0xf0 && c <= 0xf4)
+      len = 4;
+    /* RFC 3629 §4: no overlong forms, no surrogates, nothing past U+10FFFF */
+    if (c == 0xe0)
+      lo = 0xa0;
+    else if (c == 0xed)
+      hi = 0x9f;
+    else if (c == 0xf0)
+      lo = 0x90;
+    else if (c == 0xf4)
+      hi = 0x8f;
+    for (k = 1; len > 1 && k < len; k++) {
+      if (i + k >= n || s[i + k] < (k == 1 ? lo : 0x80) ||
+          s[i + k] > (k == 1 ? hi : 0xbf)) {
+        len = 0;
+        break;
+      }
+    }
+    if (len == 0) {
+      dst[o++] = '?';
+      i++;
+      continue;
+    }
+    memcpy(dst + o, s + i, len);
+    o += len;
+    i += len;
+  }
+  dst[o] = '\0';
+  return o;
+}
+
+/* Returns the headers kept from the final response as a JSON object in a
+ * malloc'd string (free with free), or NULL when out of memory. */
+static char *
+headers_json(const struct pacer_xfer *x)
+{
+  cJSON *obj = cJSON_CreateObject();
+  char *printed, *out = NULL;
+  size_t i;
+
+  if (obj == NULL)
+    return NULL;
+  for (i = 0; i < NKEPT; i++) {
+    if (x->kept[i] != NULL &&
+        cJSON_AddStringToObject(obj, kept_names[i], x->kept[i]) == NULL)
+      goto done;
+  }
+  printed = cJSON_PrintUnformatted(obj);
+  if (printed != NULL) {
+    /* Outcome fields are all malloc'd so pacer_http_outcome_free can use
+     * free(); cJSON's memory goes back through cJSON_free (STYLE 18). */
+    out = strdup(printed);
+    cJSON_free(printed);
+  }
+done:
+  cJSON_Delete(obj);
+  return out;
+}
+
+/* ------------------------------------------------------------------ */
+/* Transfer callbacks (called by libcurl; they never call libcurl) */
+
+static int
+grow(struct pacer_xfer *x, size_t need)
+{
+  size_t n = x->alloc_bytes ? x->alloc_bytes : BUF_FIRST_BYTES;
+  char *p;
+
+  while (n < need)
+    n = n > SIZE_MAX / 2 ? need : n * 2;
+  if (n > x->cap_bytes + 1)
+    n = x->cap_bytes + 1; /* never more than the cap plus the NUL */
+  assert(n >= need);
+  p = realloc(x->buf, n);
+  if (p == NULL)
+    return PACER_ENOMEM;
+  x->buf = p;
+  x->alloc_bytes = n;
+  return 0;
+}
+
+static size_t
+on_write(char *data, size_t size, size_t nmemb, void *userp)
+{
+  struct pacer_xfer *x = userp;
+  size_t n = size * nmemb; /* size is always 1 */
+
+  /* CASES C22: count decoded bytes and stop at the cap, so a gzip bomb or
+   * a body without Content-Length costs at most cap + one curl buffer.
+   * Returning less than n makes libcurl fail with CURLE_WRITE_ERROR. */
+  if (n > x->cap_bytes - x->len) {
+    x->too_large = 1;
+    return 0;
+  }
+  if (x->len + n + 1 > x->alloc_bytes && grow(x, x->len + n + 1) != 0) {
+    x->nomem = 1;
+    return 0;
+  }
+  memcpy(x->buf + x->len, data, n);
+  x->len += n;
+  return n;
+}
+
+static void
+forget_headers(struct pacer_xfer *x)
+{
+  size_t i;
+
+  for (i = 0; i < NKEPT; i++) {
+    free(x->kept[i]);
+    x->kept[i] = NULL;
+  }
+}
+
+static size_t
+kept_index(const char *name, size_t len)
+{
+  size_t i;
+
+  for (i = 0; i < NKEPT; i++) {
+    if (strlen(kept_names[i]) == len &&
+        strncasecmp(kept_names[i], name, len) == 0)
+      return i;
+  }
+  return NKEPT;
+}
+
+/* Stores v (n bytes) as kept header i. A repeated header is joined with
+ * ", " (RFC 9110 §5.3), so a scheduler sees "120, 120" for two Retry-After
+ * lines and can treat the conflict as junk (CASES C07). Values are bounded
+ * by HEADER_MAX_BYTES; a header that does not fit is dropped. */
+static void
+keep_header(struct pacer_xfer *x, size_t i, const char *v, size_t n)
+{
+  char *old = x->kept[i];
+  size_t oldlen = old != NULL ? strlen(old) : 0;
+  size_t sep = old != NULL ? 2 : 0;
+  char *p;
+
+  if (n > HEADER_MAX_BYTES)
+    n = HEADER_MAX_BYTES;
+  if (oldlen + sep + n > HEADER_MAX_BYTES)
+    return;
+  p = realloc(old, oldlen + sep + n + 1);
+  if (p == NULL)
+    return; /* headers are advisory: keep what we have */
+  if (sep != 0)
+    memcpy(p + oldlen, ", ", 2);
+  copy_utf8(p + oldlen + sep, v, n);
+  x->kept[i] = p;
+}
+
+static size_t
+on_header(char *data, size_t size, size_t nitems, void *userp)
+{
+  struct pacer_xfer *x = userp;
+  size_t n = size * nitems;
+  const char *colon, *v, *end;
+  size_t i;
+
+  /* A status line starts a new response (1xx, each redirect hop): only the
+   * final response's headers are reported. */
+  if (n >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+    forget_headers(x);
+    return n;
+  }
+  /* RFC 9112 §5.2: obs-fold continuation lines are not kept */
+  if (n == 0 || data[0] == ' ' || data[0] == '\t')
+    return n;
+  colon = memchr(data, ':', n);
+  if (colon == NULL)
+    return n;
+  i = kept_index(data, (size_t)(colon - data));
+  if (i == NKEPT)
+    return n;
+  v = colon + 1;
+  end = data + n;
+  /* RFC 9110 §5.5: leading and trailing whitespace is not part of a value */
+  while (v < end && (*v == ' ' || *v == '\t'))
+    v++;
+  while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' ||
+                     end[-1] == '\t'))
+    end--;
+  keep_header(x, i, v, (size_t)(end - v));
+  return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* Transfers */
+
+static void
+xfer_free(struct pacer_xfer *x)
+{
+  struct curl_slist *l;
+
+  if (x == NULL)
+    return;
+  if (x->easy != NULL)
+    curl_easy_cleanup(x->easy);
+  /* libcurl's copies of the header lines hold Authorization (STYLE 18) */
+  for (l = x->headers; l != NULL; l = l->next)
+    explicit_bzero(l->data, strlen(l->data));
+  curl_slist_free_all(x->headers);
+  forget_headers(x);
+  free(x->buf);
+  free(x);
+}
+
+static void
+unlink_xfer(struct pacer_xfer *x)
+{
+  struct pacer_curl_uv *cu = x->cu;
+
+  if (x->prev != NULL)
+    x->prev->next = x->next;
+  else
+    cu->xfers = x->next;
+  if (x->next != NULL)
+    x->next->prev = x->prev;
+  x->prev = x->next = NULL;
+  cu->nxfers--;
+}
+
+/* Sets result and error text of o from how x ended. */
+static void
+classify(struct pacer_xfer *x, CURLcode cc, enum end_reason why,
+         struct pacer_http_outcome *o)
+{
+  o->error[0] = '\0';
+  if (why == END_CANCELED) {
+    o->result = PACER_HTTP_CANCELED;
+    snprintf(o->error, sizeof(o->error),
+             "pool: stopped before the transfer completed");
+  } else if (why == END_DOOMED) {
+    o->result = PACER_HTTP_TRANSPORT;
+    snprintf(o->error, sizeof(o->error), "poll: cannot watch socket: %s",
+             uv_strerror(x->doomed_rc));
+  } else if (x->too_large || cc == CURLE_FILESIZE_EXCEEDED) {
+    o->result = PACER_HTTP_TOO_LARGE;
+    snprintf(o->error, sizeof(o->error), "response: body exceeds %zu bytes",
+             x->cap_bytes);
+  } else if (x->nomem) {
+    o->result = PACER_HTTP_TRANSPORT;
+    snprintf(o->error, sizeof(o->error), "response: out of memory");
+  } else {
+    switch (cc) {
+    case CURLE_OK:
+      o->result = PACER_HTTP_OK;
+      return;
+    case CURLE_OPERATION_TIMEDOUT:
+      o->result = PACER_HTTP_TIMEOUT;
+      break;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+      o->result = PACER_HTTP_CONNECT;
+      break;
+    default:
+      o->result = PACER_HTTP_TRANSPORT;
+      break;
+    }
+    /* errbuf holds libcurl's own text; it never contains request headers. */
+    snprintf(o->error, sizeof(o->error), "%s",
+             x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(cc));
+  }
+}
+
+/* Ends x: reads its figures, removes it from the multi handle, hands the
+ * outcome to done_cb and frees x. Never called from a libcurl callback. */
+static void
+finish(struct pacer_xfer *x, CURLcode cc, enum end_reason why)
+{
+  struct pacer_curl_uv *cu = x->cu;
+  struct pacer_http_outcome *o = x->outcome;
+  long status = 0;
+  curl_off_t total_us = 0;
+  CURLMcode mc;
+
+  if (curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status) != CURLE_OK)
+    status = 0;
+  if (curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME_T, &total_us) != CURLE_OK)
+    total_us = 0;
+  mc = curl_multi_remove_handle(cu->multi, x->easy);
+  if (mc != CURLM_OK)
+    pacer_log(PACER_LOG_WARN, "http",
+              "msg=\"curl_multi_remove_handle failed\" error=\"%s\"",
+              curl_multi_strerror(mc));
+  if (x->doomed_rc != 0)
+    cu->ndoomed--;
+  unlink_xfer(x);
+
+  o->status = status;
+  o->total_us = total_us > 0 ? (uint64_t)total_us : 0;
+  classify(x, cc, why, o);
+  if (x->buf != NULL && x->alloc_bytes - x->len > BUF_SLACK_BYTES) {
+    char *p = realloc(x->buf, x->len + 1); /* give back the growth slack */
+
+    if (p != NULL)
+      x->buf = p;
+  }
+  if (x->buf != NULL) {
+    x->buf[x->len] = '\0';
+    o->body = x->buf;
+    o->body_len = x->len;
+    x->buf = NULL;
+  }
+  o->headers_json = headers_json(x);
+  if (o->body == NULL || o->headers_json == NULL)
+    pacer_curl_uv_outcome_fail(o, o->result, o->error);
+  x->outcome = NULL;
+  xfer_free(x);
+  cu->done_cb(cu, o);
+}
+
+/* RFC 9110 §5.6.2 token: what CURLOPT_CUSTOMREQUEST may carry without
+ * letting a method smuggle a second request line. */
+static int
+is_token(const char *s)
+{
+  static const char extra[] = "!#$%&'*+-.^_`|~";
+
+  if (*s == '\0')
+    return 0;
+  for (; *s != '\0'; s++) {
+    unsigned char c = (unsigned char)*s;
+
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+          (c >= 'A' && c <= 'Z') || strchr(extra, c) != NULL))
+      return 0;
+  }
+  return 1;
+}
+
+/* Returns 0 when req can be handed to libcurl, or PACER_EINVAL with
+ * o->error naming the field. Header text is never copied into the error:
+ * it may be an Authorization line (CASES C21). */
+static int
+check_request(const struct pacer_http_request *req,
+              struct pacer_http_outcome *o)
+{
+  size_t i;
+
+  if (req->method == NULL || !is_token(req->method))
+    goto fail_method;
+  if (req->url == NULL || req->url[0] == '\0') {
+    snprintf(o->error, sizeof(o->error), "request.url: missing");
+    return PACER_EINVAL;
+  }
+  if (req->nheaders > PACER_HTTP_MAX_HEADERS) {
+    snprintf(o->error, sizeof(o->error),
+             "request.headers: %zu lines, at most %d allowed", req->nheaders,
+             PACER_HTTP_MAX_HEADERS);
+    return PACER_EINVAL;
+  }
+  for (i = 0; i < req->nheaders; i++) {
+    if (req->headers == NULL || req->headers[i] == NULL ||
+        strpbrk(req->headers[i], "\r\n") != NULL) {
+      snprintf(o->error, sizeof(o->error),
+               "request.headers[%zu]: missing or contains CR/LF", i);
+      return PACER_EINVAL;
+    }
+  }
+  if (req->body == NULL && req->body_len != 0) {
+    snprintf(o->error, sizeof(o->error), "request.body: NULL with body_len %zu",
+             req->body_len);
+    return PACER_EINVAL;
+  }
+  return 0;
+fail_method:
+  snprintf(o->error, sizeof(o->error), "request.method: not an HTTP token");
+  return PACER_EINVAL;
+}
+
+static int
+has_header(const struct pacer_http_request *req, const char *name)
+{
+  size_t i, n = strlen(name);
+
+  for (i = 0; i < req->nheaders; i++) {
+    const char *h = req->headers[i];
+
+    if (strncasecmp(h, name, n) == 0 && (h[n] == ':' || h[n] == ';'))
+      return 1;
+  }
+  return 0;
+}
+
+static int
+build_headers(struct pacer_xfer *x, const struct pacer_http_request *req,
+              int sends_body)
+{
+  struct curl_slist *l;
+  size_t i;
+
+  for (i = 0; i < req->nheaders; i++) {
+    l = curl_slist_append(x->headers, req->headers[i]);
+    if (l == NULL)
+      return PACER_ENOMEM;
+    x->headers = l;
+  }
+  if (!sends_body)
+    return 0;
+  /* Send the body exactly as prepared: libcurl would otherwise add its
+   * form Content-Type and an "Expect: 100-continue" round trip. A line
+   * "Name:" with no value removes libcurl's own header. */
+  if (!has_header(req, "content-type")) {
+    l = curl_slist_append(x->headers, "Content-Type:");
+    if (l == NULL)
+      return PACER_ENOMEM;
+    x->headers = l;
+  }
+  if (!has_header(req, "expect")) {
+    l = curl_slist_append(x->headers, "Expect:");
+    if (l == NULL)
+      return PACER_ENOMEM;
+    x->headers = l;
+  }
+  return 0;
+}
+
+static CURLcode
+set_method(struct pacer_xfer *x, const struct pacer_http_request *req)
+{
+  CURL *e = x->easy;
+  const char *m = req->method;
+  CURLcode cc = CURLE_OK;
+
+  if (strcmp(m, "HEAD") == 0)
+    return curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+  if (req->body != NULL || strcmp(m, "POST") == 0) {
+    /* POSTFIELDS sends a body with any method; for POST itself no
+     * CUSTOMREQUEST, so libcurl's redirect rules for POST still apply. Never
+     * CURLOPT_UPLOAD: it would read the body through a read callback. */
+    cc = curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                          (curl_off_t)req->body_len);
+    if (cc == CURLE_OK)
+      cc = curl_easy_setopt(e, CURLOPT_POSTFIELDS,
+                            req->body != NULL ? req->body : "");
+    if (cc == CURLE_OK && strcmp(m, "POST") != 0)
+      cc = curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
+    return cc;
+  }
+  if (strcmp(m, "GET") != 0)
+    cc = curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
+  return cc;
+}
+
+static CURLcode
+set_options(struct pacer_xfer *x, const struct pacer_http_request *req)
+{
+  CURL *e = x->easy;
+  CURLcode cc;
+
+  cc = curl_easy_setopt(e, CURLOPT_URL, req->url);
+  if (cc == CURLE_OK)
+    cc = curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+  if (cc == CURLE_OK)
+    cc = curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+  if (cc == CURLE_OK)
+    cc = curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075700
+  /* CASES C18: removing a transfer whose lookup is still running must not
+   * join the resolver thread, which would block the whole loop until
+   * getaddrinfo returns. With QUICK_EXIT the thread is detached and frees
+   * its own data when the lookup ends (asyn-thread.c). */
+  if (cc == CURLE_OK)
+    cc = curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
+#endif
+  /* CASES C20: http and https only, for the first request and every hop */
+  if (cc == CURLE_OK)
+    cc = curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  if (cc == CURLE_OK)
+    cc = curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  if (cc == CURLE_OK)
+    cc = curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+  if (cc == CURLE_OK)
+    cc = curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)PACER_HTTP_MAX_REDIRECTS);
+  if (cc == CURLE_OK)
+    cc =
+        curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+  /* Wait for a connection that may multiplex rather than open another.
+   * Only for https: with CURL_HTTP_VERSION_2TLS a cleartext connection is
+   * always HTTP/1.1, yet libcurl 7.88 learns that only from the first
+   * response's status line, so PIPEWAIT would hold every other transfer to
+   * that host until the first (possibly slow) response begins. */
+  if (cc == CURLE_OK && strncasecmp(req->url, "https:", 6) == 0)
+    cc = curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  /* "" offers every encoding libcurl can decode; the body cap counts the
+   * decoded bytes (CASES C22). */
+  if (cc == CURLE_OK)
+    cc = curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+  if (cc == CURLE_OK && x->cu->user_agent != NULL)
+    cc = curl_easy_setopt(e, CURLOPT_USERAGENT, x->cu->user_agent);
+  if (cc == CURLE_OK)
+    cc = curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+  if (cc == CURLE_OK)
+    cc = curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+  if (cc == CURLE_OK)
+    cc = curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  if (cc == CURLE_OK)
+    cc = curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+  if (cc == CURLE_OK && req->connect_timeout_ms > 0)
+    cc = curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                          (long)req->connect_timeout_ms);
+  if (cc == CURLE_OK && req->timeout_ms > 0)
+    cc = curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)req->timeout_ms);
+  /* A Content-Length above the cap fails before any body byte is read. A
+   * HEAD response's Content-Length describes a body that never comes. */
+  if (cc == CURLE_OK && strcmp(req->method, "HEAD") != 0)
+    cc = curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
+                          (curl_off_t)x->cap_bytes);
+  if (cc == CURLE_OK && x->headers != NULL)
+    cc = curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
+  if (cc == CURLE_OK)
+    cc = set_method(x, req);
+  return cc;
+}
+
+int
+pacer_curl_uv_start(struct pacer_curl_uv *cu, struct pacer_http_outcome *o)
+{
+  const struct pacer_http_request *req = o->req;
+  struct pacer_xfer *x = NULL;
+  int sends_body;
+  CURLcode cc;
+  CURLMcode mc;
+  int rc;
+
+  assert(!cu->closing);
+  rc = check_request(req, o);
+  if (rc != 0)
+    goto fail;
+  x = calloc(1, sizeof(*x));
+  if (x == NULL)
+    goto fail_nomem;
+  x->cu = cu;
+  /* 0 means the default cap, as 0 means libcurl's default for timeouts */
+  x->cap_bytes = req->body_cap_bytes != 0 ? req->body_cap_bytes
+                                          : PACER_HTTP_BODY_CAP_DEFAULT;
+  if (x->cap_bytes > CAP_MAX_BYTES)
+    x->cap_bytes = CAP_MAX_BYTES; /* room for the NUL; fits a curl_off_t */
+  sends_body = strcmp(req->method, "HEAD") != 0 &&
+               (req->body != NULL || strcmp(req->method, "POST") == 0);
+  if (build_headers(x, req, sends_body) != 0)
+    goto fail_nomem;
+  x->easy = curl_easy_init();
+  if (x->easy == NULL)
+    goto fail_nomem;
+  cc = set_options(x, req);
+  if (cc != CURLE_OK) {
+    rc = PACER_EHTTP;
+    snprintf(o->error, sizeof(o->error), "request: %s", curl_easy_strerror(cc));
+    goto fail;
+  }
+  mc = curl_multi_add_handle(cu->multi, x->easy);
+  if (mc != CURLM_OK) {
+    rc = mc == CURLM_OUT_OF_MEMORY ? PACER_ENOMEM : PACER_EHTTP;
+    snprintf(o->error, sizeof(o->error), "curl_multi_add_handle: %s",
+             curl_multi_strerror(mc));
+    goto fail;
+  }
+  x->outcome = o;
+  x->next = cu->xfers;
+  if (cu->xfers != NULL)
+    cu->xfers->prev = x;
+  cu->xfers = x;
+  cu->nxfers++;
+  return 0;
+
+fail_nomem:
+  rc = PACER_ENOMEM;
+  snprintf(o->error, sizeof(o->error), "worker: out of memory");
+fail:
+  xfer_free(x); /* never added to the multi handle */
+  pacer_curl_uv_outcome_fail(o, PACER_HTTP_TRANSPORT, o->error);
+  return rc;
+}
+
+void
+pacer_curl_uv_cancel_all(struct pacer_curl_uv *cu)
+{
+  while (cu->xfers != NULL)
+    finish(cu->xfers, CURLE_OK, END_CANCELED);
+}
+
+size_t
+pacer_curl_uv_running(const struct pacer_curl_uv *cu)
+{
+  return cu->nxfers;
+}
+
+/* ------------------------------------------------------------------ */
+/* Driving the multi handle */
+
+/* Reports every finished transfer. Runs after each
+ * curl_multi_socket_action (STYLE 10). */
+static void
+drain(struct pacer_curl_uv *cu)
+{
+  struct pacer_xfer *x, *next;
+  CURLMsg *m;
+  int left;
+
+  while ((m = curl_multi_info_read(cu->multi, &left)) != NULL) {
+    char *priv = NULL;
+    CURLcode cc;
+
+    if (m->msg != CURLMSG_DONE)
+      continue;
+    cc = m->data.result; /* m is invalid after curl_multi_remove_handle */
+    if (curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv) !=
+            CURLE_OK ||
+        priv == NULL)
+      continue;
+    finish((struct pacer_xfer *)(void *)priv, cc, END_DONE);
+  }
+  for (x = cu->xfers; cu->ndoomed > 0 && x != NULL; x = next) {
+    next = x->next;
+    if (x->doomed_rc != 0)
+      finish(x, CURLE_OK, END_DOOMED);
+  }
+}
+
+static void
+drive(struct pacer_curl_uv *cu, curl_socket_t fd, int flags)
+{
+  int running = 0;
+  CURLMcode mc = curl_multi_socket_action(cu->multi, fd, flags, &running);
+
+  if (mc != CURLM_OK)
+    pacer_log(PACER_LOG_WARN, "http",
+              "msg=\"curl_multi_socket_action failed\" error=\"%s\"",
+              curl_multi_strerror(mc));
+  drain(cu);
+}
+
+static void
+on_timeout(uv_timer_t *t)
+{
+  struct pacer_curl_uv *cu = PACER_CONTAINER_OF(t, struct pacer_curl_uv, timer);
+
+  drive(cu, CURL_SOCKET_TIMEOUT, 0);
+}
+
+static void
+on_poll(uv_poll_t *h, int status, int events)
+{
+  struct pacer_sock *s = PACER_CONTAINER_OF(h, struct pacer_sock, poll);
+  int flags = 0;
+
+  if (status < 0) {
+    flags = CURL_CSELECT_ERR;
+  } else {
+    if (events & UV_READABLE)
+      flags |= CURL_CSELECT_IN;
+    if (events & UV_WRITABLE)
+      flags |= CURL_CSELECT_OUT;
+  }
+  /* s may be closed by the call; its memory lives until the close cb. */
+  drive(s->cu, s->fd, flags);
+}
+
+static void
+on_sock_closed(uv_handle_t *h)
+{
+  struct pacer_sock *s =
+      PACER_CONTAINER_OF((uv_poll_t *)h, struct pacer_sock, poll);
+
+  free(s);
+}
+
+static void
+sock_close(struct pacer_sock *s)
+{
+  struct pacer_curl_uv *cu = s->cu;
+
+  if (s->prev != NULL)
+    s->prev->next = s->next;
+  else
+    cu->socks = s->next;
+  if (s->next != NULL)
+    s->next->prev = s->prev;
+  s->prev = s->next = NULL;
+  uv_close((uv_handle_t *)&s->poll, on_sock_closed);
+}
+
+static int
+sock_new(struct pacer_curl_uv *cu, curl_socket_t fd, struct pacer_sock **out)
+{
+  struct pacer_sock *s = calloc(1, sizeof(*s));
+  int rc;
+
+  *out = NULL;
+  if (s == NULL)
+    return UV_ENOMEM;
+  rc = uv_poll_init_socket(cu->loop, &s->poll, fd);
+  if (rc != 0) {
+    free(s); /* a failed init leaves no handle to close */
+    return rc;
+  }
+  s->fd = fd;
+  s->cu = cu;
+  s->next = cu->socks;
+  if (cu->socks != NULL)
+    cu->socks->prev = s;
+  cu->socks = s;
+  *out = s;
+  return 0;
+}
+
+/* Marks the transfer behind easy as failed; drain() ends it once libcurl
+ * has returned. */
+static void
+doom(struct pacer_curl_uv *cu, CURL *easy, curl_socket_t fd, int rc)
+{
+  char *priv = NULL;
+  struct pacer_xfer *x;
+
+  pacer_log(PACER_LOG_WARN, "http",
+            "msg=\"cannot watch socket\" fd=%d error=%s", (int)fd,
+            uv_err_name(rc));
+  if (easy == NULL ||
+      curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv) != CURLE_OK ||
+      priv == NULL)
+    return;
+  x = (struct pacer_xfer *)(void *)priv;
+  if (x->doomed_rc == 0) {
+    x->doomed_rc = rc;
+    cu->ndoomed++;
+  }
+}
+
+/* CURLMOPT_SOCKETFUNCTION: only (un)watches sockets, never calls back into
+ * libcurl except curl_multi_assign, which exists for this. */
+static int
+on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+  struct pacer_curl_uv *cu = userp;
+  struct pacer_sock *s = socketp;
+  int events = 0;
+  int rc;
+
+  if (what == CURL_POLL_REMOVE) {
+    /* libcurl drops its own entry for fd right after this returns, so
+     * there is nothing to curl_multi_assign back. */
+    if (s != NULL)
+      sock_close(s);
+    return 0;
+  }
+  if (what & CURL_POLL_IN)
+    events |= UV_READABLE;
+  if (what & CURL_POLL_OUT)
+    events |= UV_WRITABLE;
+  if (s == NULL) {
+    CURLMcode mc;
+
+    rc = sock_new(cu, fd, &s);
+    if (rc != 0) {
+      doom(cu, easy, fd, rc);
+      return 0;
+    }
+    mc = curl_multi_assign(cu->multi, fd, s);
+    if (mc != CURLM_OK) {
+      sock_close(s);
+      doom(cu, easy, fd, UV_EINVAL);
+      return 0;
+    }
+  }
+  rc = uv_poll_start(&s->poll, events, on_poll);
+  if (rc != 0)
+    doom(cu, easy, fd, rc);
+  return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: -1 stops the one timer; n >= 0 (re)arms it for n
+ * ms, so 0 runs curl_multi_socket_action from the loop, not from here
+ * (CASES C16). libuv before 1.45 runs a 0 ms timer that is re-armed inside
+ * its own callback again in the same timer phase instead of the next loop
+ * iteration; that is a loop, not recursion (the stack unwinds between the
+ * calls), and it ends because libcurl asks for 0 only while it has work
+ * that is due now. */
+static int
+on_timer_set(CURLM *multi, long timeout_ms, void *userp)
+{
+  struct pacer_curl_uv *cu = userp;
+  int rc;
+
+  (void)multi;
+  if (timeout_ms < 0)
+    rc = uv_timer_stop(&cu->timer);
+  else
+    rc = uv_timer_start(&cu->timer, on_timeout, (uint64_t)timeout_ms, 0);
+  return rc == 0 ? 0 : -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Lifecycle */
+
+int
+pacer_curl_uv_check_features(void)
+{
+  const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+
+  if (v == NULL || (v->features & CURL_VERSION_ASYNCHDNS) == 0) {
+    pacer_log(PACER_LOG_ERROR, "http",
+              "msg=\"libcurl has no threaded resolver; one slow DNS answer "
+              "would stall a worker: apt-get install -y libcurl4\"");
+    return PACER_ECONFIG;
+  }
+  if (v->version_num < CURL_MIN_VERSION) {
+    pacer_log(PACER_LOG_ERROR, "http",
+              "msg=\"libcurl %s is older than 7.85.0, which pacer needs for "
+              "protocol allow-lists: upgrade libcurl4\"",
+              v->version);
+    return PACER_ECONFIG;
+  }
+  return 0;
+}
+
+int
+pacer_curl_uv_init(uv_loop_t *loop, struct pacer_curl_uv *cu,
+                   const char *user_agent, pacer_curl_uv_done_cb done)
+{
+  CURLMcode mc;
+  int rc;
+
+  memset(cu, 0, sizeof(*cu));
+  cu->loop = loop;
+  cu->user_agent = user_agent;
+  cu->done_cb = done;
+  cu->multi = curl_multi_init();
+  if (cu->multi == NULL)
+    return PACER_ENOMEM;
+  mc = curl_multi_setopt(cu->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+  if (mc == CURLM_OK)
+    mc = curl_multi_setopt(cu->multi, CURLMOPT_SOCKETDATA, cu);
+  if (mc == CURLM_OK)
+    mc = curl_multi_setopt(cu->multi, CURLMOPT_TIMERFUNCTION, on_timer_set);
+  if (mc == CURLM_OK)
+    mc = curl_multi_setopt(cu->multi, CURLMOPT_TIMERDATA, cu);
+  /* HTTP/2 streams share one connection per host when offered (the
+   * default since 7.62, set so the intent is written down). */
+  if (mc == CURLM_OK)
+    mc = curl_multi_setopt(cu->multi, CURLMOPT_PIPELINING,
+                           (long)CURLPIPE_MULTIPLEX);
+  if (mc != CURLM_OK) {
+    rc = mc == CURLM_OUT_OF_MEMORY ? PACER_ENOMEM : PACER_EHTTP;
+    goto fail;
+  }
+  rc = uv_timer_init(loop, &cu->timer);
+  if (rc != 0)
+    goto fail;
+  return 0;
+fail:
+  curl_multi_cleanup(cu->multi);
+  cu->multi = NULL;
+  return rc;
+}
+
+static void
+on_timer_closed(uv_handle_t *h)
+{
+  struct pacer_curl_uv *cu =
+      PACER_CONTAINER_OF((uv_timer_t *)h, struct pacer_curl_uv, timer);
+
+  if (cu->close_cb != NULL)
+    cu->close_cb(cu);
+}
+
+void
+pacer_curl_uv_close(struct pacer_curl_uv *cu, pacer_curl_uv_close_cb cb)
+{
+  CURLMcode mc;
+
+  assert(!cu->closing);
+  assert(cu->nxfers == 0);
+  cu->closing = 1;
+  cu->close_cb = cb;
+  /* Closes cached connections; libcurl may call on_socket(REMOVE) here. */
+  mc = curl_multi_cleanup(cu->multi);
+  if (mc != CURLM_OK)
+    pacer_log(PACER_LOG_WARN, "http",
+              "msg=\"curl_multi_cleanup failed\" error=\"%s\"",
+              curl_multi_strerror(mc));
+  cu->multi = NULL;
+  /* libcurl owes no more callbacks: close any socket it did not remove. */
+  while (cu->socks != NULL)
+    sock_close(cu->socks);
+  uv_close((uv_handle_t *)&cu->timer, on_timer_closed);
+}
