@@ -70,13 +70,13 @@ int pacer_submit_stream(redisContext *c, const struct pacer_config *cfg,
 /** Progress display: a bar with rate and ETA on a terminal, a plain line
  *  per second otherwise, on stderr. */
 struct pacer_progress {
-  size_t total;        /* jobs expected */
-  size_t ok;           /* finished ok */
-  size_t failed;       /* finished failed */
+  size_t total;           /* jobs expected */
+  size_t ok;              /* finished ok */
+  size_t failed;          /* finished failed */
   uint64_t start_mono_ms; /* when the batch started, monotonic ms */
   uint64_t last_print_mono_ms;
-  int tty;             /* stderr is a terminal */
-  FILE *summary;       /* where the summary line goes; NULL = stdout */
+  int tty;       /* stderr is a terminal */
+  FILE *summary; /* where the summary line goes; NULL = stdout */
 };
 
 /** Starts a progress display for total jobs at now_mono_ms. */

@@ -83,14 +83,15 @@ redis_start(struct embedded_redis *r, struct pacer_error *err)
   memset(r, 0, sizeof(*r));
   snprintf(r->dir, sizeof(r->dir), "/tmp/pacer-run-XXXXXX");
   if (mkdtemp(r->dir) == NULL)
-    return pacer_error_set(err, PACER_EIO, "run: cannot create a temp dir "
-                           "in /tmp: errno %d", errno);
+    return pacer_error_set(err, PACER_EIO,
+                           "run: cannot create a temp dir "
+                           "in /tmp: errno %d",
+                           errno);
   snprintf(r->sock, sizeof(r->sock), "%s/redis.sock", r->dir);
   snprintf(logf, sizeof(logf), "%s/redis.log", r->dir);
   r->pid = fork();
   if (r->pid < 0)
-    return pacer_error_set(err, PACER_EIO, "run: fork failed: errno %d",
-                           errno);
+    return pacer_error_set(err, PACER_EIO, "run: fork failed: errno %d", errno);
   if (r->pid == 0) {
     int devnull = open("/dev/null", O_RDWR);
 
@@ -117,12 +118,14 @@ redis_start(struct embedded_redis *r, struct pacer_error *err)
       r->pid = 0;
       return pacer_error_set(err, PACER_EIO,
                              "run: redis-server exited before it was ready "
-                             "(see %s)", logf);
+                             "(see %s)",
+                             logf);
     }
     if (pacer_clock_mono_ms() > deadline)
       return pacer_error_set(err, PACER_ETIMEDOUT,
                              "run: redis-server did not create %s within "
-                             "%u ms", r->sock, REDIS_START_MS);
+                             "%u ms",
+                             r->sock, REDIS_START_MS);
     nanosleep(&ts, NULL); /* polling a condition with a deadline */
   }
 }
@@ -259,8 +262,7 @@ last_result_id(redisContext *c, const char *key, char *last, size_t size)
   if (r == NULL)
     return PACER_EREDIS;
   if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-      r->element[0]->type == REDIS_REPLY_ARRAY &&
-      r->element[0]->elements > 0)
+      r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements > 0)
     snprintf(last, size, "%s", r->element[0]->element[0]->str);
   freeReplyObject(r);
   return 0;
@@ -375,8 +377,7 @@ pacer_cmd_run(int argc, char **argv)
     }
     if (argv[i][0] != '-' || strcmp(argv[i], "-") == 0) {
       if (file != NULL) {
-        fprintf(stderr, "run: %s: only one FILE.jsonl is accepted\n",
-                argv[i]);
+        fprintf(stderr, "run: %s: only one FILE.jsonl is accepted\n", argv[i]);
         return 2;
       }
       file = argv[i];

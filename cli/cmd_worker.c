@@ -14,8 +14,8 @@
 struct worker_ctx {
   struct pacer_sched *sched;
   uv_signal_t sigint, sigterm;
-  int signals;  /* signals seen */
-  int stopped;  /* scheduler fully stopped */
+  int signals; /* signals seen */
+  int stopped; /* scheduler fully stopped */
 };
 
 static void
@@ -148,8 +148,10 @@ on_signal(uv_signal_t *h, int signum)
     }
     _exit(1);
   }
-  pacer_log(PACER_LOG_INFO, "main", "msg=\"signal received, draining\" "
-            "signal=%d", signum);
+  pacer_log(PACER_LOG_INFO, "main",
+            "msg=\"signal received, draining\" "
+            "signal=%d",
+            signum);
   if (w->sched != NULL)
     pacer_sched_stop(w->sched, on_stopped, w);
 }
@@ -205,8 +207,10 @@ pacer_cmd_worker(int argc, char **argv)
   uv_run(loop, UV_RUN_DEFAULT);
   rc = uv_loop_close(loop);
   if (rc != 0)
-    pacer_log(PACER_LOG_WARN, "main", "msg=\"loop not empty at exit\" "
-              "error=%s", pacer_err_name(rc));
+    pacer_log(PACER_LOG_WARN, "main",
+              "msg=\"loop not empty at exit\" "
+              "error=%s",
+              pacer_err_name(rc));
   pacer_log(PACER_LOG_INFO, "main", "msg=\"stopped\"");
   pacer_config_free(&cfg);
   return w.stopped ? 0 : 1;

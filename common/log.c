@@ -123,3 +123,36 @@ pacer_log(enum pacer_log_level level, const char *component, const char *fmt,
     /* nothing sensible to do when stderr is gone */
   }
 }
+
+char *
+pacer_log_quote(char *buf, size_t size, const char *text)
+{
+  static const char hex[] = "0123456789abcdef";
+  size_t n = 0;
+  const unsigned char *p;
+
+  for (p = (const unsigned char *)text; *p != '\0'; p++) {
+    size_t need = (*p == '"' || *p == '\\')   ? 2
+                  : (*p < 0x20 || *p == 0x7f) ? 4
+                                              : 1;
+
+    if (n + need + 4 > size) {
+      memcpy(buf + n, "...", 3);
+      n += 3;
+      break;
+    }
+    if (need == 2) {
+      buf[n++] = '\\';
+      buf[n++] = (char)*p;
+    } else if (need == 4) {
+      buf[n++] = '\\';
+      buf[n++] = 'x';
+      buf[n++] = hex[*p >> 4];
+      buf[n++] = hex[*p & 15];
+    } else {
+      buf[n++] = (char)*p;
+    }
+  }
+  buf[n] = '\0';
+  return buf;
+}

@@ -8,6 +8,8 @@
 #ifndef PACER_COMMON_LOG_H
 #define PACER_COMMON_LOG_H
 
+#include <stddef.h>
+
 /** Severity, lowest first. */
 enum pacer_log_level {
   PACER_LOG_DEBUG = 0,
@@ -37,5 +39,11 @@ int pacer_log_enabled(enum pacer_log_level level, const char *component);
  *  line, so lines from threads do not interleave). */
 void pacer_log(enum pacer_log_level level, const char *component,
                const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/** Copies text (borrowed) into buf (size bytes, size >= 4) as the inside
+ *  of a logfmt double-quoted value: `"` and `\` are backslash-escaped,
+ *  control bytes become `\xNN`, and the copy is cut with "..." when buf is
+ *  full. Returns buf. Any thread. Never pass secrets. */
+char *pacer_log_quote(char *buf, size_t size, const char *text);
 
 #endif

@@ -732,8 +732,8 @@ range:
 
 /* Job ids end up in Redis members "<id>\n<attempt>\n<json>" and in log
  * lines, so: 1..128 bytes of printable ASCII, no spaces. */
-static int
-check_id(const char *id, struct pacer_error *err)
+int
+pacer_job_id_check(const char *id, struct pacer_error *err)
 {
   size_t i, n = strlen(id);
 
@@ -759,7 +759,7 @@ field_id(struct parse_ctx *cx, const cJSON *item, struct pacer_error *err)
 
   if (!cJSON_IsString(item))
     return pacer_error_set(err, PACER_EJOB, "id: must be a string");
-  if ((rc = check_id(item->valuestring, err)) != 0)
+  if ((rc = pacer_job_id_check(item->valuestring, err)) != 0)
     return rc;
   cx->job->id = strdup(item->valuestring);
   if (cx->job->id == NULL)
@@ -1194,7 +1194,7 @@ parse_fields(struct parse_ctx *cx, const cJSON *root, const char *default_id,
     if (default_id == NULL)
       return pacer_error_set(err, PACER_EJOB,
                              "id: required when no default id is given");
-    if ((rc = check_id(default_id, err)) != 0)
+    if ((rc = pacer_job_id_check(default_id, err)) != 0)
       return rc;
     cx->job->id = strdup(default_id);
     if (cx->job->id == NULL)

@@ -100,6 +100,11 @@ const char *pacer_job_header_get(const struct pacer_job *job, const char *name);
  *  Borrowed from job or static storage. Pure. */
 const char *pacer_job_content_type(const struct pacer_job *job);
 
+/** Checks a job id (borrowed): 1..PACER_JOB_ID_MAX bytes of printable
+ *  ASCII without spaces, because ids go into Redis members and log lines.
+ *  Returns 0, or PACER_EJOB with err "id: <reason>". Pure; any thread. */
+int pacer_job_id_check(const char *id, struct pacer_error *err);
+
 /** Frees job and everything it owns. pacer_job_free(NULL) does nothing. */
 void pacer_job_free(struct pacer_job *job);
 

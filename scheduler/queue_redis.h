@@ -28,13 +28,13 @@ struct pacer_queue;
 /** One stream entry delivered to the scheduler, borrowed for the length of
  *  the on_entry call (copy what you keep). */
 struct pacer_queue_entry {
-  const char *sid;      /* stream entry id, "1764403200000-0" */
-  const char *job;      /* job JSON text, or NULL when the payload is gone */
-  size_t job_len;       /* bytes */
-  const char *id;       /* "id" field, or NULL */
-  unsigned attempt;     /* attempts already made (field "attempt") */
-  int promoted;         /* came from the delayed set: skip not_before */
-  int claimed;          /* taken over from another consumer (XAUTOCLAIM) */
+  const char *sid;  /* stream entry id, "1764403200000-0" */
+  const char *job;  /* job JSON text, or NULL when the payload is gone */
+  size_t job_len;   /* bytes */
+  const char *id;   /* "id" field, or NULL */
+  unsigned attempt; /* attempts already made (field "attempt") */
+  int promoted;     /* came from the delayed set: skip not_before */
+  int claimed;      /* taken over from another consumer (XAUTOCLAIM) */
 };
 
 /** Callbacks into the scheduler. All run on the scheduler thread. */
@@ -59,9 +59,9 @@ typedef void (*pacer_queue_done_cb)(struct pacer_queue *q, int status,
 
 /** A field list for XADD: n name/value pairs, borrowed. */
 struct pacer_fields {
-  const char **argv;  /* name0, value0, name1, value1, ... */
-  size_t *lens;       /* byte length of each */
-  size_t n;           /* number of strings (2 x pairs) */
+  const char **argv; /* name0, value0, name1, value1, ... */
+  size_t *lens;      /* byte length of each */
+  size_t n;          /* number of strings (2 x pairs) */
 };
 
 /** Creates the queue for cfg (borrowed; must outlive q) on loop (borrowed)
@@ -92,8 +92,8 @@ void pacer_queue_stop_intake(struct pacer_queue *q);
  *  records are written unconditionally. Returns 0 (cb will run once) or
  *  PACER_EREDIS when not connected (cb will not run; retry after
  *  on_connected). */
-int pacer_queue_finish(struct pacer_queue *q, const char *sid,
-                       int ack_required, const struct pacer_fields *res,
+int pacer_queue_finish(struct pacer_queue *q, const char *sid, int ack_required,
+                       const struct pacer_fields *res,
                        const struct pacer_fields *dead, pacer_queue_done_cb cb,
                        void *privdata);
 
@@ -131,7 +131,7 @@ size_t pacer_queue_pending(const struct pacer_queue *q);
 /** Disconnects both connections (outstanding callbacks run with
  *  PACER_EUNKNOWN), stops the timers and frees q once every handle has
  *  closed; on_closed (may be NULL) runs then. Scheduler thread. */
-void pacer_queue_close(struct pacer_queue *q,
-                       void (*on_closed)(void *arg), void *arg);
+void pacer_queue_close(struct pacer_queue *q, void (*on_closed)(void *arg),
+                       void *arg);
 
 #endif

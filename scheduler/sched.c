@@ -53,17 +53,17 @@ struct entry {
   char *given_id;            /* stream field "id", owned, or NULL */
   unsigned attempt;          /* attempts made so far */
   int promoted;
-  int ack_required;          /* 0 only for payload_lost from XAUTOCLAIM */
-  struct pacer_job *job;     /* parsed job, or NULL when invalid */
+  int ack_required;      /* 0 only for payload_lost from XAUTOCLAIM */
+  struct pacer_job *job; /* parsed job, or NULL when invalid */
   enum entry_state state;
   /* The pending Redis write, kept until Redis confirms it, so it can be
    * replayed after an "outcome unknown" (C17). */
   enum entry_op op;
-  int ok;                    /* OP_FINISH: state ok */
+  int ok; /* OP_FINISH: state ok */
   struct fieldbuf res;
   struct fieldbuf dead;
-  uint64_t due_unix_ms;      /* OP_DEFER */
-  char *member;              /* OP_DEFER, owned */
+  uint64_t due_unix_ms; /* OP_DEFER */
+  char *member;         /* OP_DEFER, owned */
   size_t member_len;
 };
 
@@ -81,9 +81,9 @@ struct pacer_sched {
   uv_timer_t grace_timer;
   uv_timer_t stop_timer; /* re-checks stop progress from a clean stack */
   int stopping;
-  int canceled;      /* pool cancel requested */
-  int pool_stopped;  /* pacer_pool_stop has run */
-  int closing;       /* queue/pool teardown begun */
+  int canceled;     /* pool cancel requested */
+  int pool_stopped; /* pacer_pool_stop has run */
+  int closing;      /* queue/pool teardown begun */
   int pending_closes;
   pacer_sched_terminal_cb on_terminal;
   void *terminal_arg;
@@ -223,8 +223,8 @@ held_list(void *arg, const char **sids, size_t max)
 static void
 on_replay_timer(uv_timer_t *t)
 {
-  struct pacer_sched *s = PACER_CONTAINER_OF(t, struct pacer_sched,
-                                             replay_timer);
+  struct pacer_sched *s =
+      PACER_CONTAINER_OF(t, struct pacer_sched, replay_timer);
   struct entry *list = s->replay_head, *e;
 
   s->replay_head = NULL;
@@ -376,8 +376,10 @@ finish(struct pacer_sched *s, struct entry *e, int ok, long status,
   }
   if (rc != 0) {
     /* Out of memory: leave the entry pending; the lease brings it back. */
-    pacer_log(PACER_LOG_ERROR, "sched", "msg=\"out of memory writing result\" "
-              "job=%s", entry_id(e));
+    pacer_log(PACER_LOG_ERROR, "sched",
+              "msg=\"out of memory writing result\" "
+              "job=%s",
+              entry_id(e));
     return;
   }
   pacer_log(ok ? PACER_LOG_DEBUG : PACER_LOG_INFO, "sched",
@@ -403,8 +405,10 @@ defer(struct pacer_sched *s, struct entry *e, uint64_t due_unix_ms)
   free(e->member);
   e->member = malloc(hl + e->text_len + 1);
   if (e->member == NULL) {
-    pacer_log(PACER_LOG_ERROR, "sched", "msg=\"out of memory deferring\" "
-              "job=%s", id);
+    pacer_log(PACER_LOG_ERROR, "sched",
+              "msg=\"out of memory deferring\" "
+              "job=%s",
+              id);
     return;
   }
   memcpy(e->member, head, hl);
@@ -477,8 +481,17 @@ on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe, void *arg)
   e->attempt = qe->attempt + (qe->claimed ? 1u : 0u);
   e->promoted = qe->promoted;
   e->ack_required = qe->claimed != 2;
-  if (qe->id != NULL)
-    e->given_id = strndup(qe->id, PACER_JOB_ID_MAX);
+  if (qe->id != NULL) {
+    struct pacer_error iderr;
+
+    /* A junk stream "id" field is ignored (the entry id stands in), so it
+     * never reaches a log line or a Redis member. */
+    if (pacer_job_id_check(qe->id, &iderr) == 0)
+      e->given_id = strdup(qe->id);
+    else
+      pacer_log(PACER_LOG_WARN, "sched",
+                "msg=\"ignoring invalid stream id field\" sid=%s", qe->sid);
+  }
   if (qe->job != NULL) {
     e->text = malloc(qe->job_len + 1);
     if (e->text != NULL) {
@@ -507,9 +520,11 @@ on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe, void *arg)
   lim.default_timeout_ms = s->cfg->default_timeout_ms;
   if (pacer_job_parse(e->text, e->text_len, e->given_id ? e->given_id : e->sid,
                       &lim, &e->job, &err) != 0) {
+    char quoted[300];
+
     pacer_log(PACER_LOG_WARN, "sched",
               "msg=\"invalid job\" sid=%s reason=invalid_job error=\"%s\"",
-              e->sid, err.msg);
+              e->sid, pacer_log_quote(quoted, sizeof(quoted), err.msg));
     finish(s, e, 0, 0, "invalid_job", err.msg, 0, NULL, NULL, 0);
     return;
   }
@@ -571,8 +586,8 @@ build_request(struct pacer_sched *s, struct entry *e)
     if (job->headers[i].value[0] == '\0')
       req->headers[n] = xstrdup_fmt2(job->headers[i].name, ";", "");
     else
-      req->headers[n] = xstrdup_fmt2(job->headers[i].name, ": ",
-                                     job->headers[i].value);
+      req->headers[n] =
+          xstrdup_fmt2(job->headers[i].name, ": ", job->headers[i].value);
     if (req->headers[n++] == NULL)
       goto fail;
   }
@@ -847,8 +862,7 @@ teardown(struct pacer_sched *s)
 static void
 on_stop_timer(uv_timer_t *t)
 {
-  struct pacer_sched *s = PACER_CONTAINER_OF(t, struct pacer_sched,
-                                             stop_timer);
+  struct pacer_sched *s = PACER_CONTAINER_OF(t, struct pacer_sched, stop_timer);
 
   if (!s->stopping || s->closing)
     return;
@@ -872,8 +886,8 @@ check_stop(struct pacer_sched *s)
 static void
 on_grace_timer(uv_timer_t *t)
 {
-  struct pacer_sched *s = PACER_CONTAINER_OF(t, struct pacer_sched,
-                                             grace_timer);
+  struct pacer_sched *s =
+      PACER_CONTAINER_OF(t, struct pacer_sched, grace_timer);
 
   if (s->closing)
     return;
@@ -903,9 +917,8 @@ pacer_sched_stop(struct pacer_sched *s, void (*on_stopped)(void *arg),
   s->stopping = 1;
   s->on_stopped = on_stopped;
   s->stopped_arg = arg;
-  pacer_log(PACER_LOG_INFO, "sched",
-            "msg=\"stopping\" in_flight=%zu held=%zu", s->st.in_flight,
-            s->st.held);
+  pacer_log(PACER_LOG_INFO, "sched", "msg=\"stopping\" in_flight=%zu held=%zu",
+            s->st.in_flight, s->st.held);
   pacer_queue_stop_intake(s->queue);
   /* Unstarted jobs go back to the stream now, not after a lease. */
   while ((e = s->ready_head) != NULL) {
@@ -915,7 +928,6 @@ pacer_sched_stop(struct pacer_sched *s, void (*on_stopped)(void *arg),
     requeue(s, e);
   }
   s->ready_tail = NULL;
-  uv_timer_start(&s->grace_timer, on_grace_timer, s->cfg->shutdown_grace_ms,
-                 0);
+  uv_timer_start(&s->grace_timer, on_grace_timer, s->cfg->shutdown_grace_ms, 0);
   check_stop(s);
 }

@@ -15,18 +15,18 @@
 #include <stdint.h>
 #include <uv.h>
 
-#define PACER_HTTP_MAX_HEADERS 72          /* request headers per request */
+#define PACER_HTTP_MAX_HEADERS      72 /* request headers per request */
 #define PACER_HTTP_BODY_CAP_DEFAULT (8u * 1024u * 1024u) /* bytes */
-#define PACER_HTTP_MAX_REDIRECTS 5         /* hops */
+#define PACER_HTTP_MAX_REDIRECTS    5                    /* hops */
 
 /** Why a transfer did not produce a usable response. */
 enum pacer_http_result {
-  PACER_HTTP_OK = 0,          /* a complete response arrived (any status) */
-  PACER_HTTP_TOO_LARGE,       /* body exceeded body_cap_bytes (decoded) */
-  PACER_HTTP_TIMEOUT,         /* connect or total timeout */
-  PACER_HTTP_CONNECT,         /* DNS, refused, reset before response */
-  PACER_HTTP_TRANSPORT,       /* other transport error (TLS, read, ...) */
-  PACER_HTTP_CANCELED         /* pool shut down before completion */
+  PACER_HTTP_OK = 0,    /* a complete response arrived (any status) */
+  PACER_HTTP_TOO_LARGE, /* body exceeded body_cap_bytes (decoded) */
+  PACER_HTTP_TIMEOUT,   /* connect or total timeout */
+  PACER_HTTP_CONNECT,   /* DNS, refused, reset before response */
+  PACER_HTTP_TRANSPORT, /* other transport error (TLS, read, ...) */
+  PACER_HTTP_CANCELED   /* pool shut down before completion */
 };
 
 /** A fully prepared request. The scheduler allocates it (pacer_http_request_new
@@ -34,17 +34,17 @@ enum pacer_http_result {
  *  pacer_pool_submit; it comes back, still owned by the outcome, in
  *  outcome->req. Free with pacer_http_request_free. */
 struct pacer_http_request {
-  uint64_t tag;               /* opaque to workers: the scheduler's job ref */
-  char *method;               /* "GET", "PUT", ... owned */
-  char *url;                  /* owned */
-  char **headers;             /* "Name: value" lines, owned, nheaders long */
+  uint64_t tag;   /* opaque to workers: the scheduler's job ref */
+  char *method;   /* "GET", "PUT", ... owned */
+  char *url;      /* owned */
+  char **headers; /* "Name: value" lines, owned, nheaders long */
   size_t nheaders;
-  char *body;                 /* owned, or NULL */
-  size_t body_len;            /* bytes */
+  char *body;                  /* owned, or NULL */
+  size_t body_len;             /* bytes */
   uint32_t connect_timeout_ms; /* ms, 0 = libcurl default */
-  uint32_t timeout_ms;        /* total, ms, 0 = none */
-  size_t body_cap_bytes;      /* max decoded response body kept, bytes;
-                                 0 = PACER_HTTP_BODY_CAP_DEFAULT */
+  uint32_t timeout_ms;         /* total, ms, 0 = none */
+  size_t body_cap_bytes;       /* max decoded response body kept, bytes;
+                                  0 = PACER_HTTP_BODY_CAP_DEFAULT */
 };
 
 /** What came back. Owned by the scheduler inside outcome_cb; free with
@@ -52,21 +52,21 @@ struct pacer_http_request {
 struct pacer_http_outcome {
   struct pacer_http_request *req; /* the request, returned, owned */
   enum pacer_http_result result;
-  long status;                /* HTTP status, 0 when none */
-  char *body;                 /* response body (decoded), owned, NUL-term.
-                                 For results other than OK, what arrived
-                                 before the end (at most body_cap_bytes).
-                                 NULL only when memory ran out. */
-  size_t body_len;            /* bytes */
-  char *headers_json;         /* selected response headers as a JSON object
-                                 (lower-case names: content-type, date,
-                                 retry-after, ratelimit*, x-ratelimit-*,
-                                 location, etag, www-authenticate), owned.
-                                 Final response only; a repeated header's
-                                 values are joined with ", ". NULL only
-                                 when memory ran out. */
-  uint64_t total_us;          /* transfer time, microseconds */
-  char error[256];            /* transport error text (curl errbuf), or "" */
+  long status;        /* HTTP status, 0 when none */
+  char *body;         /* response body (decoded), owned, NUL-term.
+                         For results other than OK, what arrived
+                         before the end (at most body_cap_bytes).
+                         NULL only when memory ran out. */
+  size_t body_len;    /* bytes */
+  char *headers_json; /* selected response headers as a JSON object
+                         (lower-case names: content-type, date,
+                         retry-after, ratelimit*, x-ratelimit-*,
+                         location, etag, www-authenticate), owned.
+                         Final response only; a repeated header's
+                         values are joined with ", ". NULL only
+                         when memory ran out. */
+  uint64_t total_us;  /* transfer time, microseconds */
+  char error[256];    /* transport error text (curl errbuf), or "" */
 };
 
 struct pacer_pool;
@@ -75,8 +75,7 @@ struct pacer_pool;
  *  an outcome the callee owns. During pacer_pool_stop, requests not yet
  *  finished come back with result PACER_HTTP_CANCELED. */
 typedef void (*pacer_outcome_cb)(struct pacer_pool *pool,
-                                 struct pacer_http_outcome *outcome,
-                                 void *arg);
+                                 struct pacer_http_outcome *outcome, void *arg);
 
 /** Creates a pool of nworkers worker threads (each its own uv_loop_t and
  *  CURLM) whose outcomes are delivered on loop (borrowed; the scheduler's
@@ -84,9 +83,8 @@ typedef void (*pacer_outcome_cb)(struct pacer_pool *pool,
  *  (stop with pacer_pool_stop, then free with pacer_pool_free after the loop
  *  has run the close callbacks), or a negative PACER_E* or UV_E* code.
  *  curl_global_init must have been called. Scheduler thread only. */
-int pacer_pool_start(uv_loop_t *loop, unsigned nworkers,
-                     const char *user_agent, pacer_outcome_cb cb, void *arg,
-                     struct pacer_pool **out);
+int pacer_pool_start(uv_loop_t *loop, unsigned nworkers, const char *user_agent,
+                     pacer_outcome_cb cb, void *arg, struct pacer_pool **out);
 
 /** Queues req (takes ownership) on the least busy worker. Returns 0, or
  *  PACER_ECANCELED once stopping (req is then NOT taken: caller frees).

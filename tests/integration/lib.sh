@@ -23,7 +23,22 @@ fail() {
   exit 1
 }
 
+# Sanitizer reports in any process log fail the test (ASan+UBSan build).
+check_sanitizers() {
+  local f
+  for f in "$TEST_TMP"/*.log "$TEST_TMP"/*.out; do
+    [ -f "$f" ] || continue
+    if grep -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$f" >/dev/null; then
+      echo "sanitizer report in $f:" >&2
+      head -n 40 "$f" >&2
+      return 1
+    fi
+  done
+  return 0
+}
+
 pass() {
+  check_sanitizers || fail "sanitizer report"
   echo "PASS ${TEST_NAME}: $*"
 }
 

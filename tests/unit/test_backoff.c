@@ -99,7 +99,8 @@ main(void)
       cmocka_unit_test(first_retry_stays_within_base),
       cmocka_unit_test(ceiling_doubles_per_attempt_until_the_cap),
       cmocka_unit_test(huge_attempt_counts_do_not_overflow),
-      cmocka_unit_test(two_generators_with_different_seeds_do_not_move_in_lockstep),
+      cmocka_unit_test(
+          two_generators_with_different_seeds_do_not_move_in_lockstep),
       cmocka_unit_test(full_range_cap_does_not_divide_by_zero),
       cmocka_unit_test(zero_base_means_no_wait),
   };
