@@ -4,7 +4,9 @@
 set -u
 cd "$1" || exit 2
 status=0
-files=$(git ls-files '*.c' '*.h' 2>/dev/null || find . -name '*.c' -o -name '*.h')
+files=$(git ls-files '*.c' '*.h' 2>/dev/null ||
+  find . -path './build*' -prune -o -path './.git' -prune -o \
+    \( -name '*.c' -o -name '*.h' \) -print)
 if command -v clang-format >/dev/null; then
   for f in $files; do
     clang-format --dry-run -Werror "$f" >/dev/null 2>&1 || {
