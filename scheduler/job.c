@@ -1460,3 +1460,26 @@ pacer_job_redact(const char *json, size_t len, size_t max_bytes)
   out[o] = '\0';
   return out;
 }
+
+int
+pacer_job_peek_id(const char *json, size_t len, char *out, size_t size)
+{
+  const char *end = NULL;
+  cJSON *root, *id;
+  int rc = PACER_ENOTFOUND;
+
+  if (len == 0 || len > (size_t)64 * 1024 * 1024)
+    return PACER_ENOTFOUND;
+  root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+  if (root == NULL)
+    return PACER_ENOTFOUND;
+  id = cJSON_GetObjectItemCaseSensitive(root, "id");
+  if (cJSON_IsString(id) && id->valuestring != NULL &&
+      pacer_job_id_check(id->valuestring, NULL) == 0 &&
+      strlen(id->valuestring) < size) {
+    memcpy(out, id->valuestring, strlen(id->valuestring) + 1);
+    rc = 0;
+  }
+  cJSON_Delete(root);
+  return rc;
+}

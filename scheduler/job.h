@@ -105,6 +105,13 @@ const char *pacer_job_content_type(const struct pacer_job *job);
  *  Returns 0, or PACER_EJOB with err "id: <reason>". Pure; any thread. */
 int pacer_job_id_check(const char *id, struct pacer_error *err);
 
+/** Best-effort id of a job text that failed to parse, so a rejection can
+ *  still carry the client's id: copies a valid top-level "id" string
+ *  (pacer_job_id_check) into out (size bytes, borrowed). json[0..len)
+ *  borrowed. Returns 0, or PACER_ENOTFOUND when there is none (or the text
+ *  is over 64 MiB). Any thread. */
+int pacer_job_peek_id(const char *json, size_t len, char *out, size_t size);
+
 /** Frees job and everything it owns. pacer_job_free(NULL) does nothing. */
 void pacer_job_free(struct pacer_job *job);
 

@@ -79,44 +79,68 @@ struct cmd_ctx {
 /* Lua scripts. Each acts only while XACK still finds the entry pending, so
  * a replay after "outcome unknown" never writes twice. */
 
+/* Every write script first checks that the entry is still pending (so a
+ * replay after a lost reply writes nothing twice), then checks the types of
+ * the keys it writes, then writes, and acknowledges last: Redis does not
+ * roll a script back on error, so an error before the XACK leaves the entry
+ * pending and the write is retried; nothing is acked without its record. */
+#define PENDING_CHECK_LUA                                                      \
+  "local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)\n" \
+  "if #p == 0 then return 0 end\n"
+#define TYPE_CHECK_LUA(key, want)                                              \
+  "do local t = redis.call('TYPE', " key ").ok\n"                             \
+  "  if t ~= '" want "' and t ~= 'none' then\n"                               \
+  "    return redis.error_reply('WRONGTYPE ' .. " key " .. ' is a ' .. t ..\n" \
+  "                             ', not a " want "')\n"                        \
+  "  end\n"                                                                    \
+  "end\n"
+
 /* KEYS: jobs results dead
  * ARGV: group sid results_maxlen dead_maxlen ack_required nres res... ndead
  *       dead... */
 static const char finish_lua[] =
-    "if ARGV[5] == '1' then\n"
-    "  if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then\n"
-    "    return 0\n"
-    "  end\n"
-    "end\n"
+    "if ARGV[5] == '1' then\n" PENDING_CHECK_LUA "end\n"
+    TYPE_CHECK_LUA("KEYS[2]", "stream") TYPE_CHECK_LUA("KEYS[3]", "stream")
     "local nres = tonumber(ARGV[6])\n"
     "local a = {'XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*'}\n"
     "for i = 7, 6 + nres do a[#a + 1] = ARGV[i] end\n"
-    "redis.call(unpack(a))\n"
     "local base = 7 + nres\n"
     "local ndead = tonumber(ARGV[base])\n"
-    "if ndead > 0 then\n"
-    "  local d = {'XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*'}\n"
-    "  for i = base + 1, base + ndead do d[#d + 1] = ARGV[i] end\n"
-    "  redis.call(unpack(d))\n"
-    "end\n"
+    "local d = {'XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*'}\n"
+    "for i = base + 1, base + ndead do d[#d + 1] = ARGV[i] end\n"
+    "redis.call(unpack(a))\n"
+    "if ndead > 0 then redis.call(unpack(d)) end\n"
+    "if ARGV[5] == '1' then redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) end\n"
     "redis.call('XDEL', KEYS[1], ARGV[2])\n"
     "return 1\n";
 
 /* KEYS: jobs delayed  ARGV: group sid due member */
 static const char defer_lua[] =
-    "if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end\n"
+    PENDING_CHECK_LUA TYPE_CHECK_LUA("KEYS[2]", "zset")
     "redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])\n"
+    "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
     "redis.call('XDEL', KEYS[1], ARGV[2])\n"
     "return 1\n";
 
 /* KEYS: jobs  ARGV: group sid field value ... */
 static const char requeue_lua[] =
-    "if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end\n"
+    PENDING_CHECK_LUA
     "local a = {'XADD', KEYS[1], '*'}\n"
     "for i = 3, #ARGV do a[#a + 1] = ARGV[i] end\n"
     "redis.call(unpack(a))\n"
+    "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
     "redis.call('XDEL', KEYS[1], ARGV[2])\n"
     "return 1\n";
+
+/* KEYS: jobs  ARGV: group consumer
+ * Deletes this process's consumer on a clean stop, but only while it owns
+ * no pending entries (C15: a consumer with pending entries is never
+ * deleted). */
+static const char delconsumer_lua[] =
+    "local ok, p = pcall(redis.call, 'XPENDING', KEYS[1], ARGV[1], '-', '+',\n"
+    "                    1, ARGV[2])\n"
+    "if not ok or #p > 0 then return 0 end\n"
+    "return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])\n";
 
 /* KEYS: jobs delayed  ARGV: batch
  * Moves due members (score <= Redis TIME in ms) back into the stream and
@@ -293,8 +317,12 @@ on_group_reply(redisAsyncContext *ac, void *r, void *priv)
   if (reply->type == REDIS_REPLY_ERROR &&
       strncmp(reply->str, "BUSYGROUP", 9) != 0) {
     pacer_log(PACER_LOG_ERROR, "redis",
-              "msg=\"cannot create consumer group\" conn=%s error=\"%.*s\"",
+              "msg=\"cannot create consumer group, retrying\" conn=%s "
+              "error=\"%.*s\"",
               conn_name(c), (int)reply->len, reply->str);
+    /* e.g. WRONGTYPE: reconnect with backoff and try again. */
+    if (c->ac != NULL)
+      redisAsyncDisconnect(c->ac);
     return;
   }
   conn_ready(c);
@@ -435,18 +463,22 @@ conn_connect(struct conn *c)
 /* ------------------------------------------------------------------ */
 /* Intake */
 
-static unsigned
-parse_uint(const char *s, size_t len)
+/* Parses the "attempt" field: 1..4 decimal digits, at most
+ * PACER_QUEUE_ATTEMPT_MAX. Returns the value or -1 when malformed. */
+static int
+parse_attempt(const char *s, size_t len)
 {
-  unsigned v = 0;
+  int v = 0;
   size_t i;
 
-  for (i = 0; i < len && i < 9; i++) {
+  if (len == 0 || len > 4)
+    return -1;
+  for (i = 0; i < len; i++) {
     if (s[i] < '0' || s[i] > '9')
-      return 0;
-    v = v * 10 + (unsigned)(s[i] - '0');
+      return -1;
+    v = v * 10 + (s[i] - '0');
   }
-  return v;
+  return v <= PACER_QUEUE_ATTEMPT_MAX ? v : -1;
 }
 
 /* Delivers one XREADGROUP/XAUTOCLAIM entry: [id, [f, v, ...]] or [id, nil]. */
@@ -480,7 +512,12 @@ deliver_entry(struct pacer_queue *q, const redisReply *e, int claimed)
       } else if (k->len == 2 && memcmp(k->str, "id", 2) == 0) {
         ent.id = v->str;
       } else if (k->len == 7 && memcmp(k->str, "attempt", 7) == 0) {
-        ent.attempt = parse_uint(v->str, v->len);
+        int a = parse_attempt(v->str, v->len);
+
+        if (a < 0)
+          ent.bad_attempt = 1;
+        else
+          ent.attempt = (unsigned)a;
       } else if (k->len == 8 && memcmp(k->str, "promoted", 8) == 0) {
         ent.promoted = v->len == 1 && v->str[0] == '1';
       }
@@ -490,6 +527,7 @@ deliver_entry(struct pacer_queue *q, const redisReply *e, int claimed)
        * over with an empty text so it is dead-lettered as invalid. */
       ent.job = "";
       ent.job_len = 0;
+      ent.no_job_field = 1;
     }
   }
   q->cbs.on_entry(q, &ent, q->arg);
@@ -898,7 +936,7 @@ on_claim_timer(uv_timer_t *t)
 }
 
 static void
-on_renew_reply(redisAsyncContext *ac, void *r, void *priv)
+on_plain_reply(redisAsyncContext *ac, void *r, void *priv)
 {
   struct cmd_ctx *ctx = priv;
   redisReply *reply = r;
@@ -907,7 +945,7 @@ on_renew_reply(redisAsyncContext *ac, void *r, void *priv)
   ctx->c->pending--;
   free(ctx);
   if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
-    pacer_log(PACER_LOG_WARN, "redis", "msg=\"lease renewal failed\" error=\"%.*s\"",
+    pacer_log(PACER_LOG_WARN, "redis", "msg=\"command failed\" error=\"%.*s\"",
               (int)reply->len, reply->str);
 }
 
@@ -937,7 +975,7 @@ on_renew_timer(uv_timer_t *t)
   argv[argc++] = "JUSTID";
   for (i = 0; i < argc; i++)
     lens[i] = strlen(argv[i]);
-  send_argv(&q->cmd, on_renew_reply, NULL, NULL, (int)argc, argv, lens);
+  send_argv(&q->cmd, on_plain_reply, NULL, NULL, (int)argc, argv, lens);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1098,6 +1136,16 @@ pacer_queue_close(struct pacer_queue *q, void (*on_closed)(void *arg),
     timers[i]->data = q;
     q->pending_closes++;
     uv_close(timers[i], on_handle_closed);
+  }
+  if (q->cmd.up) {
+    const char *argv[] = {"EVAL",   delconsumer_lua, "1", q->k_jobs, GROUP,
+                          q->consumer};
+    size_t lens[6];
+
+    for (i = 0; i < 6; i++)
+      lens[i] = strlen(argv[i]);
+    /* The disconnect below waits for this reply. */
+    send_argv(&q->cmd, on_plain_reply, NULL, NULL, 6, argv, lens);
   }
   close_conn(q, &q->intake);
   close_conn(q, &q->cmd);

@@ -25,6 +25,8 @@
 
 struct pacer_queue;
 
+#define PACER_QUEUE_ATTEMPT_MAX 1000 /* largest valid "attempt" field */
+
 /** One stream entry delivered to the scheduler, borrowed for the length of
  *  the on_entry call (copy what you keep). */
 struct pacer_queue_entry {
@@ -35,6 +37,8 @@ struct pacer_queue_entry {
   unsigned attempt; /* attempts already made (field "attempt") */
   int promoted;     /* came from the delayed set: skip not_before */
   int claimed;      /* taken over from another consumer (XAUTOCLAIM) */
+  int bad_attempt;  /* the "attempt" field was malformed */
+  int no_job_field; /* the entry has no "job" field (job is "") */
 };
 
 /** Callbacks into the scheduler. All run on the scheduler thread. */

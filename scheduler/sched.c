@@ -472,6 +472,7 @@ on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe, void *arg)
   struct pacer_job_limits lim;
   struct pacer_error err;
   struct entry *e;
+  int rc;
 
   (void)q;
   e = calloc(1, sizeof(*e));
@@ -481,17 +482,8 @@ on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe, void *arg)
   e->attempt = qe->attempt + (qe->claimed ? 1u : 0u);
   e->promoted = qe->promoted;
   e->ack_required = qe->claimed != 2;
-  if (qe->id != NULL) {
-    struct pacer_error iderr;
-
-    /* A junk stream "id" field is ignored (the entry id stands in), so it
-     * never reaches a log line or a Redis member. */
-    if (pacer_job_id_check(qe->id, &iderr) == 0)
-      e->given_id = strdup(qe->id);
-    else
-      pacer_log(PACER_LOG_WARN, "sched",
-                "msg=\"ignoring invalid stream id field\" sid=%s", qe->sid);
-  }
+  if (qe->id != NULL && pacer_job_id_check(qe->id, &err) == 0)
+    e->given_id = strdup(qe->id);
   if (qe->job != NULL) {
     e->text = malloc(qe->job_len + 1);
     if (e->text != NULL) {
@@ -518,8 +510,30 @@ on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe, void *arg)
   pacer_job_limits_default(&lim);
   lim.max_bytes = s->cfg->job_max_bytes;
   lim.default_timeout_ms = s->cfg->default_timeout_ms;
-  if (pacer_job_parse(e->text, e->text_len, e->given_id ? e->given_id : e->sid,
-                      &lim, &e->job, &err) != 0) {
+  if (qe->id != NULL && e->given_id == NULL) {
+    /* err holds the id check's reason (never logged with the raw id). */
+    rc = PACER_EJOB;
+  } else if (qe->no_job_field) {
+    rc = pacer_error_set(&err, PACER_EJOB,
+                         "job: the stream entry has no \"job\" field (XADD "
+                         "<prefix>jobs * job '<json>')");
+  } else if (qe->bad_attempt) {
+    rc = pacer_error_set(&err, PACER_EJOB,
+                         "attempt: the stream field must be a whole number "
+                         "from 0 to %d",
+                         PACER_QUEUE_ATTEMPT_MAX);
+  } else {
+    rc = pacer_job_parse(e->text, e->text_len,
+                         e->given_id ? e->given_id : e->sid, &lim, &e->job,
+                         &err);
+  }
+  if (rc != 0) {
+    char peek[PACER_JOB_ID_MAX + 1];
+
+    /* The result still carries the client's id when one can be read. */
+    if (e->given_id == NULL &&
+        pacer_job_peek_id(e->text, e->text_len, peek, sizeof(peek)) == 0)
+      e->given_id = strdup(peek);
     char quoted[300];
 
     pacer_log(PACER_LOG_WARN, "sched",

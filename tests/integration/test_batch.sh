@@ -25,26 +25,37 @@ done >"$jobs"
 rcli XADD "${PREFIX}jobs" '*' job '{"id":"bad-json", "url": ' >/dev/null
 rcli XADD "${PREFIX}jobs" '*' job '{"id":"bad-scheme","url":"file:///etc/passwd"}' >/dev/null
 rcli XADD "${PREFIX}jobs" '*' job "{\"id\":\"by-hand\",\"method\":\"POST\",\"url\":\"$TESTAPI_URL/echo\",\"body\":{\"x\":1}}" >/dev/null
+rcli XADD "${PREFIX}jobs" '*' job "{\"url\":\"$TESTAPI_URL/fast\"}" attempt junk >/dev/null
+rcli XADD "${PREFIX}jobs" '*' job "{\"url\":\"$TESTAPI_URL/fast\"}" id 'has space' >/dev/null
+rcli XADD "${PREFIX}jobs" '*' other field >/dev/null
 due=$(( $(now_ms) + 1500 ))
 rcli XADD "${PREFIX}jobs" '*' job "{\"id\":\"later\",\"url\":\"$TESTAPI_URL/fast\",\"not_before\":$due}" >/dev/null
 
 start_worker "$TEST_TMP/pacer.json"
-wait_until 120 'test "$(results_count)" -ge 1004' ||
-  fail "only $(results_count) of 1004 results"
+wait_until 120 'test "$(results_count)" -ge 1007' ||
+  fail "only $(results_count) of 1007 results"
 
-[ "$(results_ids | sort | uniq | wc -l)" -eq 1004 ] || fail "ids not unique"
-[ "$(results_ids | wc -l)" -eq 1004 ] || fail "extra results"
+[ "$(results_ids | sort | uniq | wc -l)" -eq 1007 ] || fail "ids not unique"
+[ "$(results_ids | wc -l)" -eq 1007 ] || fail "extra results"
 for i in 1 500 1000; do
   results_ids | grep -x "j-$(printf %04d $i)" >/dev/null || fail "missing j-$i"
 done
 ok=$(stream_field results state | grep -cx ok)
 [ "$ok" -eq 1002 ] || fail "expected 1002 ok results, got $ok"
-[ "$(rcli XLEN "${PREFIX}dead")" -eq 2 ] || fail "expected 2 dead letters"
+[ "$(rcli XLEN "${PREFIX}dead")" -eq 5 ] || fail "expected 5 dead letters"
 rcli --raw XRANGE "${PREFIX}dead" - + >"$TEST_TMP/dead.txt"
 grep -q '^invalid_job$' "$TEST_TMP/dead.txt" || fail "dead reason missing"
 grep -q 'url: scheme "file" is not allowed, use http or https' "$TEST_TMP/dead.txt" ||
   fail "file:// rejection not named"
 grep -q '^job: invalid JSON' "$TEST_TMP/dead.txt" || fail "bad JSON not named"
+grep -q '^attempt: the stream field must be a whole number' "$TEST_TMP/dead.txt" ||
+  fail "junk attempt field not named"
+grep -q '^job: the stream entry has no "job" field' "$TEST_TMP/dead.txt" ||
+  fail "missing job field not named"
+grep -q '^id: must be printable ASCII without spaces' "$TEST_TMP/dead.txt" ||
+  fail "bad id field not named"
+# A rejected job still carries the client's own id.
+[ "$(result_of bad-scheme reason)" = invalid_job ] || fail "bad-scheme id lost"
 # The upstream saw exactly one request per good job.
 [ "$(testapi_stat .requests)" -eq 1002 ] ||
   fail "upstream saw $(testapi_stat .requests) requests, want 1002"
@@ -61,4 +72,4 @@ kill -TERM "$WORKER_PID"
 wait_until 20 '! alive "$WORKER_PID"' || fail "worker did not exit on SIGTERM"
 wait "$WORKER_PID"; rc=$?
 [ "$rc" -eq 0 ] || fail "worker exit status $rc after SIGTERM"
-pass "1004 results, 2 dead letters, upstream saw 1002 requests"
+pass "1007 results, 5 dead letters, upstream saw 1002 requests"

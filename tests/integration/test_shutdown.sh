@@ -22,6 +22,9 @@ n=$(results_count)
 [ "$n" -ge 20 ] || fail "in-flight requests did not finish: $n results"
 [ "$(rcli XPENDING "${PREFIX}jobs" pacer | head -1)" -eq 0 ] ||
   fail "entries left pending after a graceful stop"
+# A clean stop removes its own consumer (it owns no pending entries).
+[ "$(rcli XINFO CONSUMERS "${PREFIX}jobs" pacer | grep -c '^name$')" -eq 0 ] ||
+  fail "consumer left behind after a clean stop"
 [ "$(rcli XLEN "${PREFIX}jobs")" -eq $(( 100 - n )) ] ||
   fail "stream holds $(rcli XLEN "${PREFIX}jobs"), want $(( 100 - n ))"
 
