@@ -16,16 +16,16 @@
 #include "common/log.h"
 #include "common/util.h"
 
-#define GROUP                 "pacer"
-#define BACKOFF_MIN_MS        100u  /* first reconnect delay, ms */
-#define BACKOFF_MAX_MS        5000u /* reconnect delay cap, ms */
-#define READ_BLOCK_MS         "1000" /* XREADGROUP BLOCK, ms */
-#define READ_MAX_COUNT        1000u /* entries per XREADGROUP */
-#define PROMOTE_BATCH         "500" /* delayed entries moved per script run */
-#define PROMOTE_BATCH_N       500
-#define PROMOTE_MAX_WAIT_MS   1000u /* poll delayed at least this often, ms */
-#define RENEW_BATCH           500u  /* ids per XCLAIM renewal */
-#define MAX_ARGS              64u   /* argv entries for one script call */
+#define GROUP               "pacer"
+#define BACKOFF_MIN_MS      100u   /* first reconnect delay, ms */
+#define BACKOFF_MAX_MS      5000u  /* reconnect delay cap, ms */
+#define READ_BLOCK_MS       "1000" /* XREADGROUP BLOCK, ms */
+#define READ_MAX_COUNT      1000u  /* entries per XREADGROUP */
+#define PROMOTE_BATCH       "500"  /* delayed entries moved per script run */
+#define PROMOTE_BATCH_N     500
+#define PROMOTE_MAX_WAIT_MS 1000u /* poll delayed at least this often, ms */
+#define RENEW_BATCH         500u  /* ids per XCLAIM renewal */
+#define MAX_ARGS            64u   /* argv entries for one script call */
 
 enum conn_role { CONN_INTAKE = 0, CONN_CMD = 1 };
 
@@ -56,12 +56,12 @@ struct pacer_queue {
   size_t (*held_list)(void *arg, const char **sids, size_t max);
   void *held_arg;
   int started;
-  int reading;          /* XREADGROUP outstanding */
-  int promoting;        /* promote script outstanding */
-  int claiming;         /* XAUTOCLAIM outstanding */
+  int reading;   /* XREADGROUP outstanding */
+  int promoting; /* promote script outstanding */
+  int claiming;  /* XAUTOCLAIM outstanding */
   int intake_stopped;
   int closing;
-  int pending_closes;   /* handles and connections still closing */
+  int pending_closes; /* handles and connections still closing */
   char claim_cursor[64];
   void (*on_closed)(void *arg);
   void *closed_arg;
@@ -85,52 +85,57 @@ struct cmd_ctx {
  * roll a script back on error, so an error before the XACK leaves the entry
  * pending and the write is retried; nothing is acked without its record. */
 #define PENDING_CHECK_LUA                                                      \
-  "local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)\n" \
+  "local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)\n"  \
   "if #p == 0 then return 0 end\n"
 #define TYPE_CHECK_LUA(key, want)                                              \
-  "do local t = redis.call('TYPE', " key ").ok\n"                             \
-  "  if t ~= '" want "' and t ~= 'none' then\n"                               \
+  "do local t = redis.call('TYPE', " key ").ok\n"                              \
+  "  if t ~= '" want "' and t ~= 'none' then\n"                                \
   "    return redis.error_reply('WRONGTYPE ' .. " key " .. ' is a ' .. t ..\n" \
-  "                             ', not a " want "')\n"                        \
+  "                             ', not a " want "')\n"                         \
   "  end\n"                                                                    \
   "end\n"
+
+/* clang-format off: Lua source reads best one statement per line. */
 
 /* KEYS: jobs results dead
  * ARGV: group sid results_maxlen dead_maxlen ack_required nres res... ndead
  *       dead... */
 static const char finish_lua[] =
-    "if ARGV[5] == '1' then\n" PENDING_CHECK_LUA "end\n"
-    TYPE_CHECK_LUA("KEYS[2]", "stream") TYPE_CHECK_LUA("KEYS[3]", "stream")
-    "local nres = tonumber(ARGV[6])\n"
-    "local a = {'XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*'}\n"
-    "for i = 7, 6 + nres do a[#a + 1] = ARGV[i] end\n"
-    "local base = 7 + nres\n"
-    "local ndead = tonumber(ARGV[base])\n"
-    "local d = {'XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*'}\n"
-    "for i = base + 1, base + ndead do d[#d + 1] = ARGV[i] end\n"
-    "redis.call(unpack(a))\n"
-    "if ndead > 0 then redis.call(unpack(d)) end\n"
-    "if ARGV[5] == '1' then redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) end\n"
-    "redis.call('XDEL', KEYS[1], ARGV[2])\n"
-    "return 1\n";
+    "if ARGV[5] == '1' then\n" PENDING_CHECK_LUA
+    "end\n" TYPE_CHECK_LUA("KEYS[2]", "stream") TYPE_CHECK_LUA(
+        "KEYS[3]",
+        "stream") "local nres = tonumber(ARGV[6])\n"
+                  "local a = {'XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*'}\n"
+                  "for i = 7, 6 + nres do a[#a + 1] = ARGV[i] end\n"
+                  "local base = 7 + nres\n"
+                  "local ndead = tonumber(ARGV[base])\n"
+                  "local d = {'XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*'}\n"
+                  "for i = base + 1, base + ndead do d[#d + 1] = ARGV[i] end\n"
+                  "redis.call(unpack(a))\n"
+                  "if ndead > 0 then redis.call(unpack(d)) end\n"
+                  "if ARGV[5] == '1' then\n"
+                  "  redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
+                  "end\n"
+                  "redis.call('XDEL', KEYS[1], ARGV[2])\n"
+                  "return 1\n";
 
 /* KEYS: jobs delayed  ARGV: group sid due member */
-static const char defer_lua[] =
-    PENDING_CHECK_LUA TYPE_CHECK_LUA("KEYS[2]", "zset")
-    "redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])\n"
-    "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
-    "redis.call('XDEL', KEYS[1], ARGV[2])\n"
-    "return 1\n";
+static const char defer_lua[] = PENDING_CHECK_LUA TYPE_CHECK_LUA(
+    "KEYS[2]", "zset") "redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])\n"
+                       "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
+                       "redis.call('XDEL', KEYS[1], ARGV[2])\n"
+                       "return 1\n";
 
 /* KEYS: jobs  ARGV: group sid field value ... */
 static const char requeue_lua[] =
-    PENDING_CHECK_LUA
-    "local a = {'XADD', KEYS[1], '*'}\n"
-    "for i = 3, #ARGV do a[#a + 1] = ARGV[i] end\n"
-    "redis.call(unpack(a))\n"
-    "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
-    "redis.call('XDEL', KEYS[1], ARGV[2])\n"
-    "return 1\n";
+    PENDING_CHECK_LUA "local a = {'XADD', KEYS[1], '*'}\n"
+                      "for i = 3, #ARGV do a[#a + 1] = ARGV[i] end\n"
+                      "redis.call(unpack(a))\n"
+                      "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
+                      "redis.call('XDEL', KEYS[1], ARGV[2])\n"
+                      "return 1\n";
+
+/* clang-format on */
 
 /* KEYS: jobs  ARGV: group consumer
  * Deletes this process's consumer on a clean stop, but only while it owns
@@ -332,8 +337,7 @@ static int
 ensure_group(struct conn *c)
 {
   struct pacer_queue *q = c->q;
-  const char *argv[] = {"XGROUP", "CREATE", q->k_jobs, GROUP, "0",
-                        "MKSTREAM"};
+  const char *argv[] = {"XGROUP", "CREATE", q->k_jobs, GROUP, "0", "MKSTREAM"};
   size_t lens[6];
   int i;
 
@@ -398,8 +402,8 @@ on_disconnect(const redisAsyncContext *ac, int status)
     return;
   }
   pacer_log(PACER_LOG_WARN, "redis",
-            "msg=\"disconnected\" conn=%s status=%d error=\"%s\"",
-            conn_name(c), status, ac->errstr);
+            "msg=\"disconnected\" conn=%s status=%d error=\"%s\"", conn_name(c),
+            status, ac->errstr);
   schedule_reconnect(c);
 }
 
@@ -554,8 +558,9 @@ on_read_reply(redisAsyncContext *ac, void *r, void *priv)
   if (reply == NULL)
     return; /* disconnected: reconnect resumes intake */
   if (reply->type == REDIS_REPLY_ERROR) {
-    pacer_log(PACER_LOG_WARN, "redis", "msg=\"XREADGROUP failed\" error=\"%.*s\"",
-              (int)reply->len, reply->str);
+    pacer_log(PACER_LOG_WARN, "redis",
+              "msg=\"XREADGROUP failed\" error=\"%.*s\"", (int)reply->len,
+              reply->str);
     if (strncmp(reply->str, "NOGROUP", 7) == 0 && q->intake.up)
       ensure_group(&q->intake); /* stream/group vanished (Redis reset) */
     else if (!q->closing)
@@ -615,8 +620,7 @@ fetch(struct pacer_queue *q)
     memcpy(flens, lens, sizeof(lens));
     full[10] = ">";
     flens[10] = 1;
-    if (send_argv(&q->intake, on_read_reply, NULL, NULL, 11, full, flens) ==
-        0)
+    if (send_argv(&q->intake, on_read_reply, NULL, NULL, 11, full, flens) == 0)
       q->reading = 1;
   }
 }
@@ -853,8 +857,9 @@ on_claim_reply(redisAsyncContext *ac, void *r, void *priv)
   if (reply == NULL)
     return;
   if (reply->type == REDIS_REPLY_ERROR) {
-    pacer_log(PACER_LOG_WARN, "redis", "msg=\"XAUTOCLAIM failed\" error=\"%.*s\"",
-              (int)reply->len, reply->str);
+    pacer_log(PACER_LOG_WARN, "redis",
+              "msg=\"XAUTOCLAIM failed\" error=\"%.*s\"", (int)reply->len,
+              reply->str);
     return;
   }
   if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2)
@@ -1138,8 +1143,8 @@ pacer_queue_close(struct pacer_queue *q, void (*on_closed)(void *arg),
     uv_close(timers[i], on_handle_closed);
   }
   if (q->cmd.up) {
-    const char *argv[] = {"EVAL",   delconsumer_lua, "1", q->k_jobs, GROUP,
-                          q->consumer};
+    const char *argv[] = {"EVAL",    delconsumer_lua, "1",
+                          q->k_jobs, GROUP,           q->consumer};
     size_t lens[6];
 
     for (i = 0; i < 6; i++)
