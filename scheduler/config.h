@@ -6,9 +6,15 @@
  *    "response_max_bytes": 8388608, "result_body_max_bytes": 65536,
  *    "results_maxlen": 100000, "dead_maxlen": 100000,
  *    "connect_timeout_ms": 10000, "default_timeout_ms": 30000,
- *    "shutdown_grace_ms": 30000, "log_level": "info", "log": "all"}
+ *    "shutdown_grace_ms": 30000, "log_level": "info", "log": "all",
+ *    "limits": [{"name": "ads-token", "key": "header:Authorization",
+ *                "match": {"host": "*.ads.example", "path_prefix": "/v1/",
+ *                          "methods": ["GET", "POST"]},
+ *                "rate": "10/s", "burst": 0, "max_in_flight": 8, "cost": 1,
+ *                "adaptive": true, "pause_on_429": true}]}
  *
- * Unknown fields and impossible values are errors naming the field.
+ * Unknown fields and impossible values are errors naming the field
+ * (limits[2].rate: "10/fortnight" is not N/s, N/min or N/h).
  * PACER_REDIS_URL in the environment overrides redis_url (applied by the
  * caller, see pacer_config_apply_env). Pure core: no I/O except
  * pacer_config_load, which reads the file.
@@ -20,26 +26,77 @@
 #include <stdint.h>
 
 #include "../common/err.h"
+#include "gcra.h"
+
+#define PACER_LIMITS_MAX            256    /* limits per configuration */
+#define PACER_LIMIT_NAME_MAX        64     /* bytes, excl. NUL */
+#define PACER_LIMIT_HOST_MAX        253    /* match.host, bytes, excl. NUL */
+#define PACER_LIMIT_PATH_PREFIX_MAX 255    /* bytes, excl. NUL */
+#define PACER_LIMIT_HEADER_MAX      64     /* "header:<Name>" name, bytes */
+#define PACER_LIMIT_BURST_MAX       100000 /* requests beyond one */
+#define PACER_LIMIT_IN_FLIGHT_MAX   100000 /* requests, as concurrency */
+#define PACER_LIMIT_KEY_VALUE_MAX   128    /* encoded key value, bytes */
+#define PACER_LIMIT_KEY_SIZE                                                   \
+  (PACER_LIMIT_NAME_MAX + 1 + PACER_LIMIT_KEY_VALUE_MAX + 1) /* bytes */
+
+/** What splits one limit into separate buckets ("key" in the config). */
+enum pacer_limit_key_kind {
+  PACER_LIMIT_KEY_GLOBAL = 0, /* "global": one bucket for all (default) */
+  PACER_LIMIT_KEY_HOST,       /* "host": one per URL host, lower-cased */
+  PACER_LIMIT_KEY_CREDENTIAL, /* "credential": one per job credential */
+  PACER_LIMIT_KEY_LIMIT_KEY,  /* "limit_key": one per job limit_key */
+  PACER_LIMIT_KEY_HEADER      /* "header:<Name>": one per header value */
+};
+
+/** One entry of the "limits" list: which requests it applies to, how they
+ *  are split into buckets, and the rate of each bucket. Plain value, no
+ *  pointers (all strings are in-struct). Empty match fields match every
+ *  request. Source: GCRA (ITU-T I.371) for the rate; RFC 6585 §4 (429). */
+struct pacer_limit_cfg {
+  char name[PACER_LIMIT_NAME_MAX + 1];       /* unique, [A-Za-z0-9_.-]{1,64} */
+  char match_host[PACER_LIMIT_HOST_MAX + 1]; /* "" = any; exact host or
+                                                "*.domain", lower-case */
+  char match_path_prefix[PACER_LIMIT_PATH_PREFIX_MAX + 1]; /* "" = any;
+                                                              "/..." */
+  unsigned match_methods;        /* bit 1u << enum pacer_method; 0 = any */
+  enum pacer_limit_key_kind key; /* bucket split, default global */
+  char key_header[PACER_LIMIT_HEADER_MAX + 1]; /* Name of "header:<Name>" */
+  uint64_t rate_count;          /* requests per rate_period_us, >= 1 */
+  uint64_t rate_period_us;      /* 1 s, 1 min or 1 h, us */
+  struct pacer_gcra_limit gcra; /* interval from the rate; burst, def 0 */
+  uint32_t max_in_flight;       /* requests at once per bucket, 0 = no cap */
+  uint32_t cost;                /* units per request, 1..burst + 1, def 1 */
+  int adaptive;                 /* AIMD after a 429, default 1 */
+  int pause_on_429;             /* pause the bucket on 429, default 1 */
+};
+
+/** Looks up request header name (borrowed) for pacer_limit_key. Returns
+ *  its value (borrowed from ctx, valid until pacer_limit_key returns) or
+ *  NULL when absent. Matching the name case-insensitively is the
+ *  callback's job (RFC 9110 §5.1). */
+typedef const char *(*pacer_limit_header_cb)(void *ctx, const char *name);
 
 /** Parsed configuration. Strings are owned; free with pacer_config_free. */
 struct pacer_config {
-  char *redis_url;              /* redis://[user:pass@]host:port[/db] or
-                                   unix:///path/to.sock[?db=N] */
-  char *prefix;                 /* Redis key prefix, default "pacer:" */
-  unsigned workers;             /* worker threads, default online CPUs */
-  unsigned concurrency;         /* in-flight requests per process, def 256 */
-  unsigned prefetch_extra;      /* jobs held beyond concurrency, def 32 */
-  uint32_t lease_ms;            /* pending idle before takeover, ms, 60000 */
-  size_t job_max_bytes;         /* bytes, default 1 MiB */
-  size_t response_max_bytes;    /* decoded response body cap, bytes, 8 MiB */
-  size_t result_body_max_bytes; /* body bytes copied into a result, 65536 */
-  uint64_t results_maxlen;      /* MAXLEN ~ for results stream, 100000 */
-  uint64_t dead_maxlen;         /* MAXLEN ~ for dead stream, 100000 */
-  uint32_t connect_timeout_ms;  /* ms, default 10000 */
-  uint32_t default_timeout_ms;  /* job timeout when absent, ms, 30000 */
-  uint32_t shutdown_grace_ms;   /* in-flight drain deadline, ms, 30000 */
-  char *log_level;              /* "debug" | "info" | "warn" | "error" */
-  char *log;                    /* component spec, e.g. "all,-redis" */
+  char *redis_url;                /* redis://[user:pass@]host:port[/db] or
+                                     unix:///path/to.sock[?db=N] */
+  char *prefix;                   /* Redis key prefix, default "pacer:" */
+  unsigned workers;               /* worker threads, default online CPUs */
+  unsigned concurrency;           /* in-flight requests per process, def 256 */
+  unsigned prefetch_extra;        /* jobs held beyond concurrency, def 32 */
+  uint32_t lease_ms;              /* pending idle before takeover, ms, 60000 */
+  size_t job_max_bytes;           /* bytes, default 1 MiB */
+  size_t response_max_bytes;      /* decoded response body cap, bytes, 8 MiB */
+  size_t result_body_max_bytes;   /* body bytes copied into a result, 65536 */
+  uint64_t results_maxlen;        /* MAXLEN ~ for results stream, 100000 */
+  uint64_t dead_maxlen;           /* MAXLEN ~ for dead stream, 100000 */
+  uint32_t connect_timeout_ms;    /* ms, default 10000 */
+  uint32_t default_timeout_ms;    /* job timeout when absent, ms, 30000 */
+  uint32_t shutdown_grace_ms;     /* in-flight drain deadline, ms, 30000 */
+  char *log_level;                /* "debug" | "info" | "warn" | "error" */
+  char *log;                      /* component spec, e.g. "all,-redis" */
+  struct pacer_limit_cfg *limits; /* array of nlimits, owned, or NULL */
+  size_t nlimits;                 /* entries in limits, <= PACER_LIMITS_MAX */
 };
 
 /** Fills cfg with defaults (allocating the default strings). workers
@@ -50,7 +107,10 @@ int pacer_config_defaults(struct pacer_config *cfg, unsigned ncpu);
 /** Parses JSON text json[0..len) (borrowed) over the values already in cfg
  *  (call pacer_config_defaults first). Returns 0, or PACER_ECONFIG with err
  *  set to "<field>: <reason>" (unknown field, wrong type, out of range). On
- *  failure cfg keeps valid (possibly partly updated) values. Any thread. */
+ *  failure cfg keeps valid (possibly partly updated) values. A "limits"
+ *  list replaces the previous one whole, or on failure leaves it as it
+ *  was. Rates are "N/s", "N/min" or "N/h" with 1 <= N and at most one
+ *  request per microsecond ("N/m" is refused as ambiguous). Any thread. */
 int pacer_config_parse(struct pacer_config *cfg, const char *json, size_t len,
                        struct pacer_error *err);
 
@@ -63,8 +123,42 @@ int pacer_config_load(struct pacer_config *cfg, const char *path,
  *  non-empty (PACER_REDIS_URL). Returns 0 or PACER_ENOMEM. */
 int pacer_config_apply_env(struct pacer_config *cfg, const char *value);
 
-/** Frees the strings in cfg (not cfg itself) and NULLs them. */
+/** Frees the strings and the limits array in cfg (not cfg itself), NULLs
+ *  them and sets nlimits to 0. */
 void pacer_config_free(struct pacer_config *cfg);
+
+/** Returns 1 when the request method, host and path (all borrowed, each
+ *  may be NULL) fall under limit l (borrowed), else 0. Methods compare
+ *  case-sensitively (RFC 9110 §9.1), hosts case-insensitively with one
+ *  trailing dot ignored; "*.example.com" matches every name below
+ *  example.com at any depth, not example.com itself. path_prefix is a
+ *  plain byte prefix of the path (so "/v1" also covers "/v10"; write "/v1/"
+ *  for a segment); a NULL or empty path is "/". A NULL value never matches
+ *  a constrained field. Pure; any thread. */
+int pacer_limit_matches(const struct pacer_limit_cfg *l, const char *method,
+                        const char *host, const char *path);
+
+/** Writes the bucket key of a request under limit l (borrowed) into
+ *  out[0..size): "<name>" for key global, else "<name>:<value>", where the
+ *  value is the URL host (lower-cased, trailing dot dropped), the job's
+ *  credential or limit_key, or the value header(header_ctx, key_header)
+ *  returns. The key is Redis- and log-safe: bytes outside A-Z a-z 0-9
+ *  - . _ ~ are %XX-escaped, so it never holds spaces, control bytes or the
+ *  "{}" of a cluster hash tag. The value is replaced by "#" and 16 hex
+ *  digits of a 64-bit hash when it comes from a header that carries a
+ *  secret (pacer_header_is_secret: the key shows up in Redis and in
+ *  pacer stats, C21) or when escaped it exceeds PACER_LIMIT_KEY_VALUE_MAX
+ *  bytes. The hash is no MAC; a collision only makes two values share a
+ *  bucket (stricter, never looser). A missing or empty value gives
+ *  "<name>:", one shared bucket, so such requests are still limited.
+ *  host, credential, limit_key and header may be NULL; all borrowed.
+ *  Returns 0, or PACER_ETOOLARGE when size is too small (out is then ""
+ *  when size > 0); PACER_LIMIT_KEY_SIZE bytes always suffice.
+ *  Pure; any thread. */
+int pacer_limit_key(const struct pacer_limit_cfg *l, const char *host,
+                    const char *credential, const char *limit_key,
+                    pacer_limit_header_cb header, void *header_ctx, char *out,
+                    size_t size);
 
 /** Parsed Redis address. */
 struct pacer_redis_addr {

@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "common/util.h"
 #include "scheduler/config.h"
+#include "scheduler/job.h"
 
 /* ------------------------------------------------------------------------
  * Helpers
@@ -108,6 +110,8 @@ config_defaults_fill_every_field(void **state)
   assert_int_equal(cfg->shutdown_grace_ms, 30000);
   assert_string_equal(cfg->log_level, "info");
   assert_string_equal(cfg->log, "all");
+  assert_null(cfg->limits);
+  assert_int_equal(cfg->nlimits, 0);
 }
 
 static void
@@ -415,7 +419,717 @@ config_free_nulls_every_string(void **state)
   assert_null(cfg.prefix);
   assert_null(cfg.log_level);
   assert_null(cfg.log);
+  assert_null(cfg.limits);
+  assert_int_equal(cfg.nlimits, 0);
   pacer_config_free(&cfg); /* twice is harmless */
+}
+
+/* ------------------------------------------------------------------------
+ * Limits
+ * ------------------------------------------------------------------------ */
+
+static void
+config_free_releases_the_limits(void **state)
+{
+  struct pacer_config cfg;
+  struct pacer_error err;
+
+  (void)state;
+  assert_int_equal(pacer_config_defaults(&cfg, 1), 0);
+  assert_int_equal(
+      parse(&cfg, "{\"limits\": [{\"name\": \"a\", \"rate\": \"1/s\"}]}", &err),
+      0);
+  assert_int_equal(cfg.nlimits, 1);
+  pacer_config_free(&cfg);
+  assert_null(cfg.limits);
+  assert_int_equal(cfg.nlimits, 0);
+}
+
+#define FULL_LIMITS                                                            \
+  "{\"limits\": ["                                                             \
+  "{\"name\": \"ads.app-1\", \"match\": {\"host\": \"*.Ads.Example\", "        \
+  "\"path_prefix\": \"/v1/\", \"methods\": [\"GET\", \"POST\"]}, "             \
+  "\"key\": \"header:X-Account-Id\", \"rate\": \"600/min\", \"burst\": 5, "    \
+  "\"max_in_flight\": 8, \"cost\": 2, \"adaptive\": false, "                   \
+  "\"pause_on_429\": false},"                                                  \
+  "{\"name\": \"per_token\", \"rate\": \"5000/h\"},"                           \
+  "{\"name\": \"h\", \"key\": \"host\", \"rate\": \"1/s\", \"match\": {}},"    \
+  "{\"name\": \"c\", \"key\": \"credential\", \"rate\": \"1000000/s\"},"       \
+  "{\"name\": \"k\", \"key\": \"limit_key\", \"rate\": \"10/s\", "             \
+  "\"match\": {\"host\": \"[2001:DB8::1]\"}}"                                  \
+  "]}"
+
+/* Parses one limit (the object text obj) and copies it to *out. */
+static void
+parse_one_limit(const char *obj, struct pacer_limit_cfg *out)
+{
+  struct pacer_config cfg;
+  struct pacer_error err;
+  char json[1024];
+  int rc;
+
+  assert_true((size_t)snprintf(json, sizeof(json), "{\"limits\": [%s]}", obj) <
+              sizeof(json));
+  assert_int_equal(pacer_config_defaults(&cfg, 1), 0);
+  rc = parse(&cfg, json, &err);
+  if (rc != 0)
+    print_error("%s: %s\n", obj, err.msg);
+  assert_int_equal(rc, 0);
+  assert_int_equal(cfg.nlimits, 1);
+  *out = cfg.limits[0];
+  pacer_config_free(&cfg);
+}
+
+static void
+expect_limit_error(const char *obj, const char *msg)
+{
+  char json[1024];
+
+  assert_true((size_t)snprintf(json, sizeof(json), "{\"limits\": [%s]}", obj) <
+              sizeof(json));
+  expect_config_error(json, msg);
+}
+
+struct headers {
+  const char *name;
+  const char *value;
+  int calls;
+};
+
+static const char *
+header_lookup(void *ctx, const char *name)
+{
+  struct headers *h = ctx;
+
+  h->calls++;
+  return strcasecmp(name, h->name) == 0 ? h->value : NULL;
+}
+
+static void
+limits_full_example_sets_every_field(void **state)
+{
+  struct pacer_config *cfg = *state;
+  struct pacer_error err;
+  const struct pacer_limit_cfg *l;
+  int rc;
+
+  rc = parse(cfg, FULL_LIMITS, &err);
+  if (rc != 0)
+    print_error("%s\n", err.msg);
+  assert_int_equal(rc, 0);
+  assert_int_equal(cfg->nlimits, 5);
+  l = &cfg->limits[0];
+  assert_string_equal(l->name, "ads.app-1");
+  assert_string_equal(l->match_host, "*.ads.example");
+  assert_string_equal(l->match_path_prefix, "/v1/");
+  assert_int_equal(l->match_methods,
+                   (1u << PACER_METHOD_GET) | (1u << PACER_METHOD_POST));
+  assert_int_equal(l->key, PACER_LIMIT_KEY_HEADER);
+  assert_string_equal(l->key_header, "X-Account-Id");
+  assert_int_equal(l->rate_count, 600);
+  assert_int_equal(l->rate_period_us, 60000000);
+  assert_int_equal(l->gcra.interval_us, 100000);
+  assert_int_equal(l->gcra.burst, 5);
+  assert_int_equal(l->max_in_flight, 8);
+  assert_int_equal(l->cost, 2);
+  assert_int_equal(l->adaptive, 0);
+  assert_int_equal(l->pause_on_429, 0);
+  l = &cfg->limits[1];
+  assert_int_equal(l->gcra.interval_us, 720000);
+  assert_int_equal(cfg->limits[2].key, PACER_LIMIT_KEY_HOST);
+  assert_int_equal(cfg->limits[2].gcra.interval_us, 1000000);
+  assert_int_equal(cfg->limits[3].key, PACER_LIMIT_KEY_CREDENTIAL);
+  assert_int_equal(cfg->limits[3].gcra.interval_us, 1);
+  assert_int_equal(cfg->limits[4].key, PACER_LIMIT_KEY_LIMIT_KEY);
+  assert_string_equal(cfg->limits[4].match_host, "[2001:db8::1]");
+}
+
+static void
+limits_take_defaults_for_optional_fields(void **state)
+{
+  struct pacer_limit_cfg l;
+
+  (void)state;
+  parse_one_limit("{\"name\": \"a\", \"rate\": \"10/s\"}", &l);
+  assert_string_equal(l.name, "a");
+  assert_string_equal(l.match_host, "");
+  assert_string_equal(l.match_path_prefix, "");
+  assert_int_equal(l.match_methods, 0);
+  assert_int_equal(l.key, PACER_LIMIT_KEY_GLOBAL);
+  assert_int_equal(l.rate_count, 10);
+  assert_int_equal(l.rate_period_us, 1000000);
+  assert_int_equal(l.gcra.interval_us, 100000);
+  assert_int_equal(l.gcra.burst, 0);
+  assert_int_equal(l.max_in_flight, 0);
+  assert_int_equal(l.cost, 1);
+  assert_int_equal(l.adaptive, 1);
+  assert_int_equal(l.pause_on_429, 1);
+}
+
+static void
+limits_accept_rates_per_second_minute_and_hour(void **state)
+{
+  struct pacer_limit_cfg l;
+
+  (void)state;
+  parse_one_limit("{\"name\": \"a\", \"rate\": \"3/s\"}", &l);
+  assert_int_equal(l.gcra.interval_us, 333334); /* rounded up */
+  parse_one_limit("{\"name\": \"a\", \"rate\": \"1/min\"}", &l);
+  assert_int_equal(l.gcra.interval_us, 60000000);
+  parse_one_limit("{\"name\": \"a\", \"rate\": \"1/h\", \"burst\": 100000}",
+                  &l);
+  assert_int_equal(l.gcra.interval_us, 3600000000u);
+  assert_int_equal(l.gcra.burst, 100000);
+  parse_one_limit("{\"name\": \"a\", \"rate\": \"3600000000/h\"}", &l);
+  assert_int_equal(l.gcra.interval_us, 1);
+  parse_one_limit("{\"name\": \"a\", \"rate\": \"010/s\", \"burst\": 2, "
+                  "\"cost\": 3}",
+                  &l);
+  assert_int_equal(l.rate_count, 10);
+  assert_int_equal(l.cost, 3);
+  parse_one_limit("{\"name\": \"a\", \"rate\": \"1/s\", \"match\": "
+                  "{\"host\": \"*\"}}",
+                  &l);
+  assert_string_equal(l.match_host, "");
+}
+
+static void
+limits_replace_the_previous_list_or_keep_it_on_failure(void **state)
+{
+  struct pacer_config *cfg = *state;
+  struct pacer_error err;
+
+  assert_int_equal(parse(cfg, FULL_LIMITS, &err), 0);
+  assert_int_equal(parse(cfg,
+                         "{\"limits\": [{\"name\": \"x\", \"rate\": \"1/s\"}, "
+                         "{\"name\": \"y\", \"rate\": \"2/s\"}]}",
+                         &err),
+                   0);
+  assert_int_equal(cfg->nlimits, 2);
+  assert_string_equal(cfg->limits[1].name, "y");
+  assert_int_equal(parse(cfg,
+                         "{\"limits\": [{\"name\": \"z\", \"rate\": \"1/s\"}, "
+                         "{\"name\": \"w\", \"rate\": \"0/s\"}]}",
+                         &err),
+                   PACER_ECONFIG);
+  assert_string_equal(err.msg,
+                      "limits[1].rate: \"0/s\" must allow at least 1 request");
+  assert_int_equal(cfg->nlimits, 2);
+  assert_string_equal(cfg->limits[0].name, "x");
+  assert_int_equal(parse(cfg, "{\"limits\": []}", &err), 0);
+  assert_int_equal(cfg->nlimits, 0);
+  assert_null(cfg->limits);
+}
+
+static void
+limits_reject_a_bad_list(void **state)
+{
+  char *json = malloc(64 * 1024);
+  size_t o, i;
+
+  (void)state;
+  assert_non_null(json);
+  expect_config_error("{\"limits\": {}}", "limits: must be an array");
+  expect_config_error("{\"limits\": [1]}", "limits[0]: must be an object");
+  expect_config_error("{\"limits\": [{\"name\": \"a\", \"rate\": \"1/s\"}, "
+                      "null]}",
+                      "limits[1]: must be an object");
+  o = (size_t)snprintf(json, 64, "{\"limits\": [");
+  for (i = 0; i <= PACER_LIMITS_MAX; i++)
+    o += (size_t)snprintf(json + o, 64 * 1024 - o,
+                          "%s{\"name\": \"n%zu\", \"rate\": \"1/s\"}",
+                          i > 0 ? "," : "", i);
+  snprintf(json + o, 64 * 1024 - o, "]}");
+  expect_config_error(json, "limits: at most 256 entries");
+  free(json);
+}
+
+static void
+limits_reject_unknown_and_duplicate_fields(void **state)
+{
+  (void)state;
+  expect_limit_error("{\"name\": \"a\", \"rat\": \"1/s\"}",
+                     "limits[0].rat: unknown field");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"1/s\", \"\": 1}",
+                     "limits[0].\"\": unknown field");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"1/s\", \"rate\": \"2/s\"}",
+                     "limits[0].rate: duplicate field");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"1/s\", \"match\": "
+                     "{\"hosts\": \"x\"}}",
+                     "limits[0].match.hosts: unknown field");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"1/s\", \"match\": "
+                     "{\"host\": \"x\", \"host\": \"y\"}}",
+                     "limits[0].match.host: duplicate field");
+}
+
+static void
+limits_reject_a_bad_or_repeated_name(void **state)
+{
+  (void)state;
+  expect_limit_error("{\"rate\": \"1/s\"}",
+                     "limits[0].name: required field is missing");
+  expect_limit_error("{\"name\": 1, \"rate\": \"1/s\"}",
+                     "limits[0].name: must be a string");
+  expect_limit_error("{\"name\": \"\", \"rate\": \"1/s\"}",
+                     "limits[0].name: \"\" must be 1 to 64 characters from "
+                     "A-Z a-z 0-9 _ . -");
+  expect_limit_error("{\"name\": \"a b\", \"rate\": \"1/s\"}",
+                     "limits[0].name: \"a b\" must be 1 to 64 characters from "
+                     "A-Z a-z 0-9 _ . -");
+  expect_limit_error("{\"name\": \"a:b\", \"rate\": \"1/s\"}",
+                     "limits[0].name: \"a:b\" must be 1 to 64 characters from "
+                     "A-Z a-z 0-9 _ . -");
+  expect_limit_error(
+      "{\"name\": "
+      "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\", "
+      "\"rate\": \"1/s\"}",
+      "limits[0].name: \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\" must be "
+      "1 to 64 characters from A-Z a-z 0-9 _ . -");
+  expect_config_error("{\"limits\": [{\"name\": \"a\", \"rate\": \"1/s\"}, "
+                      "{\"name\": \"b\", \"rate\": \"1/s\"}, "
+                      "{\"name\": \"a\", \"rate\": \"1/s\"}]}",
+                      "limits[2].name: \"a\" is already the name of "
+                      "limits[0]");
+}
+
+static void
+limits_reject_impossible_rates(void **state)
+{
+  (void)state;
+  expect_limit_error("{\"name\": \"a\"}",
+                     "limits[0].rate: required field is missing, as in "
+                     "\"10/s\"");
+  expect_limit_error("{\"name\": \"a\", \"rate\": 10}",
+                     "limits[0].rate: must be a string such as \"10/s\"");
+  expect_config_error("{\"limits\": [{\"name\": \"a\", \"rate\": \"1/s\"}, "
+                      "{\"name\": \"b\", \"rate\": \"1/s\"}, "
+                      "{\"name\": \"c\", \"rate\": \"10/fortnight\"}]}",
+                      "limits[2].rate: \"10/fortnight\" is not N/s, N/min or "
+                      "N/h");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"10/m\"}",
+                     "limits[0].rate: \"10/m\" is not N/s, N/min or N/h");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"10/S\"}",
+                     "limits[0].rate: \"10/S\" is not N/s, N/min or N/h");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"1.5/s\"}",
+                     "limits[0].rate: \"1.5/s\" is not N/s, N/min or N/h");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"/s\"}",
+                     "limits[0].rate: \"/s\" is not N/s, N/min or N/h");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"-1/s\"}",
+                     "limits[0].rate: \"-1/s\" is not N/s, N/min or N/h");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \" 10/s\"}",
+                     "limits[0].rate: \" 10/s\" is not N/s, N/min or N/h");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"10/s \"}",
+                     "limits[0].rate: \"10/s \" is not N/s, N/min or N/h");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"0/h\"}",
+                     "limits[0].rate: \"0/h\" must allow at least 1 request");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"1000001/s\"}",
+                     "limits[0].rate: \"1000001/s\" is faster than 1000000/s "
+                     "(one request per microsecond)");
+  expect_limit_error("{\"name\": \"a\", \"rate\": "
+                     "\"99999999999999999999999999/min\"}",
+                     "limits[0].rate: \"99999999999999999999999999/min\" is "
+                     "faster than 1000000/s (one request per microsecond)");
+}
+
+static void
+limits_reject_bad_numbers_and_flags(void **state)
+{
+  (void)state;
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"1/s\", \"burst\": -1}",
+                     "limits[0].burst: must be between 0 and 100000");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"1/s\", \"burst\": 100001}",
+                     "limits[0].burst: must be between 0 and 100000");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"1/s\", \"burst\": \"3\"}",
+                     "limits[0].burst: must be an integer");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"1/s\", \"burst\": 1.5}",
+                     "limits[0].burst: must be an integer");
+  expect_limit_error(
+      "{\"name\": \"a\", \"rate\": \"1/s\", \"max_in_flight\": 0}",
+      "limits[0].max_in_flight: must be between 1 and 100000");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"1/s\", \"cost\": 0}",
+                     "limits[0].cost: must be between 1 and 100001");
+  expect_limit_error("{\"name\": \"a\", \"cost\": 5, \"rate\": \"1/s\", "
+                     "\"burst\": 2}",
+                     "limits[0].cost: 5 is more than burst + 1 (3), so no "
+                     "request could ever be sent; raise burst to at least 4");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"1/s\", \"cost\": 2}",
+                     "limits[0].cost: 2 is more than burst + 1 (1), so no "
+                     "request could ever be sent; raise burst to at least 1");
+  expect_limit_error(
+      "{\"name\": \"a\", \"rate\": \"1/s\", \"adaptive\": \"yes\"}",
+      "limits[0].adaptive: must be true or false");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"1/s\", \"pause_on_429\": "
+                     "1}",
+                     "limits[0].pause_on_429: must be true or false");
+}
+
+static void
+limits_reject_a_bad_key(void **state)
+{
+  (void)state;
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"1/s\", \"key\": 3}",
+                     "limits[0].key: must be a string");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"1/s\", \"key\": "
+                     "\"tenant\"}",
+                     "limits[0].key: \"tenant\" is not global, host, "
+                     "credential, limit_key or header:<Name>");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"1/s\", \"key\": "
+                     "\"Global\"}",
+                     "limits[0].key: \"Global\" is not global, host, "
+                     "credential, limit_key or header:<Name>");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"1/s\", \"key\": "
+                     "\"header:\"}",
+                     "limits[0].key: \"header:\" needs a header name of 1 to "
+                     "64 token characters, as in \"header:X-Account-Id\"");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"1/s\", \"key\": "
+                     "\"header:X Account\"}",
+                     "limits[0].key: \"header:X Account\" needs a header name "
+                     "of 1 to 64 token characters, as in "
+                     "\"header:X-Account-Id\"");
+}
+
+static void
+limits_reject_a_bad_match(void **state)
+{
+  (void)state;
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"1/s\", \"match\": "
+                     "\"*\"}",
+                     "limits[0].match: must be an object");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"1/s\", \"match\": "
+                     "{\"host\": 1}}",
+                     "limits[0].match.host: must be a string");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"1/s\", \"match\": "
+                     "{\"host\": \"api*.example.com\"}}",
+                     "limits[0].match.host: \"api*.example.com\" is not a "
+                     "host name or \"*.<domain>\"");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"1/s\", \"match\": "
+                     "{\"host\": \"\"}}",
+                     "limits[0].match.host: \"\" is not a host name or "
+                     "\"*.<domain>\"");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"1/s\", \"match\": "
+                     "{\"host\": \"*.\"}}",
+                     "limits[0].match.host: \"*.\" is not a host name or "
+                     "\"*.<domain>\"");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"1/s\", \"match\": "
+                     "{\"host\": \"a..b\"}}",
+                     "limits[0].match.host: \"a..b\" is not a host name or "
+                     "\"*.<domain>\"");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"1/s\", \"match\": "
+                     "{\"host\": \"api.example.com:443\"}}",
+                     "limits[0].match.host: \"api.example.com:443\" is not a "
+                     "host name or \"*.<domain>\"");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"1/s\", \"match\": "
+                     "{\"host\": \"*.[::1]\"}}",
+                     "limits[0].match.host: \"*.[::1]\" is not a host name or "
+                     "\"*.<domain>\"");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"1/s\", \"match\": "
+                     "{\"path_prefix\": \"v1/\"}}",
+                     "limits[0].match.path_prefix: must start with \"/\"");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"1/s\", \"match\": "
+                     "{\"path_prefix\": \"/a b\"}}",
+                     "limits[0].match.path_prefix: must not contain spaces or "
+                     "control characters");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"1/s\", \"match\": "
+                     "{\"methods\": \"GET\"}}",
+                     "limits[0].match.methods: must be an array of method "
+                     "names");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"1/s\", \"match\": "
+                     "{\"methods\": []}}",
+                     "limits[0].match.methods: must list at least one method "
+                     "(leave it out to match every method)");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"1/s\", \"match\": "
+                     "{\"methods\": [\"GET\", \"get\"]}}",
+                     "limits[0].match.methods[1]: \"get\" is not one of GET, "
+                     "POST, PUT, PATCH, DELETE, HEAD");
+  expect_limit_error("{\"name\": \"a\", \"rate\": \"1/s\", \"match\": "
+                     "{\"methods\": [1]}}",
+                     "limits[0].match.methods[0]: must be a string");
+}
+
+static void
+limits_reject_a_path_prefix_longer_than_255_bytes(void **state)
+{
+  char obj[512];
+  char prefix[300];
+
+  (void)state;
+  memset(prefix, 'p', sizeof(prefix));
+  prefix[0] = '/';
+  prefix[256] = '\0';
+  snprintf(obj, sizeof(obj),
+           "{\"name\": \"a\", \"rate\": \"1/s\", \"match\": "
+           "{\"path_prefix\": \"%s\"}}",
+           prefix);
+  expect_limit_error(obj, "limits[0].match.path_prefix: must be at most 255 "
+                          "bytes");
+  prefix[255] = '\0';
+  snprintf(obj, sizeof(obj),
+           "{\"name\": \"a\", \"rate\": \"1/s\", \"match\": "
+           "{\"path_prefix\": \"%s\"}}",
+           prefix);
+  {
+    struct pacer_limit_cfg l;
+
+    parse_one_limit(obj, &l);
+    assert_int_equal(strlen(l.match_path_prefix), 255);
+  }
+}
+
+static void
+limit_without_match_matches_every_request(void **state)
+{
+  struct pacer_limit_cfg l;
+
+  (void)state;
+  parse_one_limit("{\"name\": \"a\", \"rate\": \"1/s\", \"match\": {}}", &l);
+  assert_true(pacer_limit_matches(&l, "GET", "x.test", "/"));
+  assert_true(pacer_limit_matches(&l, "DELETE", "y.test", "/a/b"));
+  assert_true(pacer_limit_matches(&l, NULL, NULL, NULL));
+}
+
+static void
+limit_matches_an_exact_host_case_insensitively(void **state)
+{
+  struct pacer_limit_cfg l;
+
+  (void)state;
+  parse_one_limit("{\"name\": \"a\", \"rate\": \"1/s\", \"match\": "
+                  "{\"host\": \"API.example.com\"}}",
+                  &l);
+  assert_true(pacer_limit_matches(&l, "GET", "api.example.com", "/"));
+  assert_true(pacer_limit_matches(&l, "GET", "Api.Example.COM", "/"));
+  assert_true(pacer_limit_matches(&l, "GET", "api.example.com.", "/"));
+  assert_false(pacer_limit_matches(&l, "GET", "x.api.example.com", "/"));
+  assert_false(pacer_limit_matches(&l, "GET", "api.example.co", "/"));
+  assert_false(pacer_limit_matches(&l, "GET", "api.example.com..", "/"));
+  assert_false(pacer_limit_matches(&l, "GET", NULL, "/"));
+}
+
+static void
+limit_glob_host_matches_subdomains_only(void **state)
+{
+  struct pacer_limit_cfg l;
+
+  (void)state;
+  parse_one_limit("{\"name\": \"a\", \"rate\": \"1/s\", \"match\": "
+                  "{\"host\": \"*.example.com\"}}",
+                  &l);
+  assert_true(pacer_limit_matches(&l, "GET", "a.example.com", "/"));
+  assert_true(pacer_limit_matches(&l, "GET", "a.b.EXAMPLE.com", "/"));
+  assert_true(pacer_limit_matches(&l, "GET", "a.example.com.", "/"));
+  assert_false(pacer_limit_matches(&l, "GET", "example.com", "/"));
+  assert_false(pacer_limit_matches(&l, "GET", ".example.com", "/"));
+  assert_false(pacer_limit_matches(&l, "GET", "badexample.com", "/"));
+  assert_false(pacer_limit_matches(&l, "GET", "a.example.com.evil", "/"));
+}
+
+static void
+limit_matches_path_prefix_and_methods(void **state)
+{
+  struct pacer_limit_cfg l;
+
+  (void)state;
+  parse_one_limit("{\"name\": \"a\", \"rate\": \"1/s\", \"match\": "
+                  "{\"path_prefix\": \"/v1/\", \"methods\": [\"POST\", "
+                  "\"PATCH\"]}}",
+                  &l);
+  assert_true(pacer_limit_matches(&l, "POST", "h", "/v1/orders"));
+  assert_true(pacer_limit_matches(&l, "PATCH", "h", "/v1/"));
+  assert_false(pacer_limit_matches(&l, "GET", "h", "/v1/orders"));
+  assert_false(pacer_limit_matches(&l, "post", "h", "/v1/orders"));
+  assert_false(pacer_limit_matches(&l, "OPTIONS", "h", "/v1/orders"));
+  assert_false(pacer_limit_matches(&l, NULL, "h", "/v1/orders"));
+  assert_false(pacer_limit_matches(&l, "POST", "h", "/v2/orders"));
+  assert_false(pacer_limit_matches(&l, "POST", "h", "/v1"));
+  assert_false(pacer_limit_matches(&l, "POST", "h", ""));
+  parse_one_limit("{\"name\": \"a\", \"rate\": \"1/s\", \"match\": "
+                  "{\"path_prefix\": \"/\"}}",
+                  &l);
+  assert_true(pacer_limit_matches(&l, "GET", "h", NULL));
+  assert_true(pacer_limit_matches(&l, "GET", "h", ""));
+}
+
+static void
+limit_key_names_the_bucket_of_each_kind(void **state)
+{
+  struct headers h = {"X-Account-Id", "acct-42", 0};
+  struct pacer_limit_cfg l;
+  char key[PACER_LIMIT_KEY_SIZE];
+
+  (void)state;
+  parse_one_limit("{\"name\": \"g\", \"rate\": \"1/s\"}", &l);
+  assert_int_equal(pacer_limit_key(&l, "h.test", "cred", "lk", header_lookup,
+                                   &h, key, sizeof(key)),
+                   0);
+  assert_string_equal(key, "g");
+  assert_int_equal(h.calls, 0);
+  parse_one_limit("{\"name\": \"by-host\", \"key\": \"host\", \"rate\": "
+                  "\"1/s\"}",
+                  &l);
+  assert_int_equal(pacer_limit_key(&l, "API.Example.com.", NULL, NULL, NULL,
+                                   NULL, key, sizeof(key)),
+                   0);
+  assert_string_equal(key, "by-host:api.example.com");
+  parse_one_limit("{\"name\": \"c\", \"key\": \"credential\", \"rate\": "
+                  "\"1/s\"}",
+                  &l);
+  assert_int_equal(
+      pacer_limit_key(&l, "h", "Acme", "lk", NULL, NULL, key, sizeof(key)), 0);
+  assert_string_equal(key, "c:Acme");
+  parse_one_limit("{\"name\": \"k\", \"key\": \"limit_key\", \"rate\": "
+                  "\"1/s\"}",
+                  &l);
+  assert_int_equal(
+      pacer_limit_key(&l, "h", "Acme", "acct-7", NULL, NULL, key, sizeof(key)),
+      0);
+  assert_string_equal(key, "k:acct-7");
+  parse_one_limit("{\"name\": \"hd\", \"key\": \"header:x-account-id\", "
+                  "\"rate\": \"1/s\"}",
+                  &l);
+  assert_int_equal(
+      pacer_limit_key(&l, "h", NULL, NULL, header_lookup, &h, key, sizeof(key)),
+      0);
+  assert_string_equal(key, "hd:acct-42");
+  assert_int_equal(h.calls, 1);
+}
+
+static void
+limit_key_escapes_bytes_unsafe_in_redis_keys(void **state)
+{
+  struct pacer_limit_cfg l;
+  char key[PACER_LIMIT_KEY_SIZE];
+
+  (void)state;
+  parse_one_limit("{\"name\": \"k\", \"key\": \"limit_key\", \"rate\": "
+                  "\"1/s\"}",
+                  &l);
+  assert_int_equal(pacer_limit_key(&l, NULL, NULL, "{a b}:x%\n\xc3\xa9", NULL,
+                                   NULL, key, sizeof(key)),
+                   0);
+  assert_string_equal(key, "k:%7Ba%20b%7D%3Ax%25%0A%C3%A9");
+  parse_one_limit("{\"name\": \"h\", \"key\": \"host\", \"rate\": \"1/s\"}",
+                  &l);
+  assert_int_equal(pacer_limit_key(&l, "[2001:DB8::1]", NULL, NULL, NULL, NULL,
+                                   key, sizeof(key)),
+                   0);
+  assert_string_equal(key, "h:%5B2001%3Adb8%3A%3A1%5D");
+}
+
+static void
+limit_key_hashes_secret_headers_and_long_values(void **state)
+{
+  struct headers h = {"Authorization", "Bearer AT-CANARY", 0};
+  struct headers h2 = {"Authorization", "Bearer AT-OTHER", 0};
+  struct pacer_limit_cfg l;
+  char key[PACER_LIMIT_KEY_SIZE], key2[PACER_LIMIT_KEY_SIZE];
+  char long_value[200];
+
+  (void)state;
+  /* C21: a per-token limit must not put the token into Redis or stats */
+  parse_one_limit("{\"name\": \"tok\", \"key\": \"header:Authorization\", "
+                  "\"rate\": \"10/s\"}",
+                  &l);
+  assert_int_equal(pacer_limit_key(&l, NULL, NULL, NULL, header_lookup, &h, key,
+                                   sizeof(key)),
+                   0);
+  assert_null(strstr(key, "CANARY"));
+  assert_int_equal(strlen(key), strlen("tok:#") + 16);
+  assert_memory_equal(key, "tok:#", 5);
+  assert_int_equal(pacer_limit_key(&l, NULL, NULL, NULL, header_lookup, &h2,
+                                   key2, sizeof(key2)),
+                   0);
+  assert_string_not_equal(key, key2);
+  assert_int_equal(pacer_limit_key(&l, NULL, NULL, NULL, header_lookup, &h,
+                                   key2, sizeof(key2)),
+                   0);
+  assert_string_equal(key, key2); /* stable */
+  /* a value whose escaped form exceeds 128 bytes is hashed too */
+  parse_one_limit("{\"name\": \"k\", \"key\": \"limit_key\", \"rate\": "
+                  "\"1/s\"}",
+                  &l);
+  memset(long_value, 'v', sizeof(long_value));
+  long_value[128] = '\0';
+  assert_int_equal(
+      pacer_limit_key(&l, NULL, NULL, long_value, NULL, NULL, key, sizeof(key)),
+      0);
+  assert_int_equal(strlen(key), 2 + 128);
+  long_value[128] = 'v';
+  long_value[129] = '\0';
+  assert_int_equal(
+      pacer_limit_key(&l, NULL, NULL, long_value, NULL, NULL, key, sizeof(key)),
+      0);
+  assert_int_equal(strlen(key), strlen("k:#") + 16);
+}
+
+static void
+limit_key_without_a_value_shares_one_bucket(void **state)
+{
+  struct headers h = {"X-Other", "1", 0};
+  struct pacer_limit_cfg l;
+  char key[PACER_LIMIT_KEY_SIZE];
+
+  (void)state;
+  parse_one_limit("{\"name\": \"c\", \"key\": \"credential\", \"rate\": "
+                  "\"1/s\"}",
+                  &l);
+  assert_int_equal(
+      pacer_limit_key(&l, "h", NULL, "lk", NULL, NULL, key, sizeof(key)), 0);
+  assert_string_equal(key, "c:");
+  assert_int_equal(
+      pacer_limit_key(&l, "h", "", "lk", NULL, NULL, key, sizeof(key)), 0);
+  assert_string_equal(key, "c:");
+  parse_one_limit("{\"name\": \"hd\", \"key\": \"header:X-Account\", "
+                  "\"rate\": \"1/s\"}",
+                  &l);
+  assert_int_equal(pacer_limit_key(&l, NULL, NULL, NULL, header_lookup, &h, key,
+                                   sizeof(key)),
+                   0);
+  assert_string_equal(key, "hd:");
+  assert_int_equal(
+      pacer_limit_key(&l, NULL, NULL, NULL, NULL, NULL, key, sizeof(key)), 0);
+  assert_string_equal(key, "hd:");
+}
+
+static void
+limit_key_reports_a_buffer_too_small(void **state)
+{
+  struct pacer_limit_cfg l;
+  char key[8];
+
+  (void)state;
+  parse_one_limit("{\"name\": \"k\", \"key\": \"limit_key\", \"rate\": "
+                  "\"1/s\"}",
+                  &l);
+  assert_int_equal(
+      pacer_limit_key(&l, NULL, NULL, "abcdef", NULL, NULL, key, sizeof(key)),
+      PACER_ETOOLARGE);
+  assert_string_equal(key, "");
+  assert_int_equal(
+      pacer_limit_key(&l, NULL, NULL, "abcde", NULL, NULL, key, sizeof(key)),
+      0);
+  assert_string_equal(key, "k:abcde");
+  assert_int_equal(pacer_limit_key(&l, NULL, NULL, "a", NULL, NULL, NULL, 0),
+                   PACER_ETOOLARGE);
+}
+
+static void
+limit_key_fits_the_documented_size_at_the_longest(void **state)
+{
+  struct pacer_limit_cfg l;
+  char key[PACER_LIMIT_KEY_SIZE], value[PACER_LIMIT_KEY_VALUE_MAX + 1];
+
+  (void)state;
+  parse_one_limit(
+      "{\"name\": "
+      "\"nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn"
+      "nnnnn\", \"key\": \"limit_key\", \"rate\": \"1/s\"}",
+      &l);
+  assert_int_equal(strlen(l.name), PACER_LIMIT_NAME_MAX);
+  memset(value, 'v', PACER_LIMIT_KEY_VALUE_MAX);
+  value[PACER_LIMIT_KEY_VALUE_MAX] = '\0';
+  assert_int_equal(
+      pacer_limit_key(&l, NULL, NULL, value, NULL, NULL, key, sizeof(key)), 0);
+  assert_int_equal(strlen(key), PACER_LIMIT_KEY_SIZE - 1);
 }
 
 /* ------------------------------------------------------------------------
@@ -688,6 +1402,32 @@ main(void)
       cmocka_unit_test_setup_teardown(config_env_empty_or_unset_changes_nothing,
                                       setup_cfg, teardown_cfg),
       cmocka_unit_test(config_free_nulls_every_string),
+      cmocka_unit_test(config_free_releases_the_limits),
+      cmocka_unit_test_setup_teardown(limits_full_example_sets_every_field,
+                                      setup_cfg, teardown_cfg),
+      cmocka_unit_test(limits_take_defaults_for_optional_fields),
+      cmocka_unit_test(limits_accept_rates_per_second_minute_and_hour),
+      cmocka_unit_test_setup_teardown(
+          limits_replace_the_previous_list_or_keep_it_on_failure, setup_cfg,
+          teardown_cfg),
+      cmocka_unit_test(limits_reject_a_bad_list),
+      cmocka_unit_test(limits_reject_unknown_and_duplicate_fields),
+      cmocka_unit_test(limits_reject_a_bad_or_repeated_name),
+      cmocka_unit_test(limits_reject_impossible_rates),
+      cmocka_unit_test(limits_reject_bad_numbers_and_flags),
+      cmocka_unit_test(limits_reject_a_bad_key),
+      cmocka_unit_test(limits_reject_a_bad_match),
+      cmocka_unit_test(limits_reject_a_path_prefix_longer_than_255_bytes),
+      cmocka_unit_test(limit_without_match_matches_every_request),
+      cmocka_unit_test(limit_matches_an_exact_host_case_insensitively),
+      cmocka_unit_test(limit_glob_host_matches_subdomains_only),
+      cmocka_unit_test(limit_matches_path_prefix_and_methods),
+      cmocka_unit_test(limit_key_names_the_bucket_of_each_kind),
+      cmocka_unit_test(limit_key_escapes_bytes_unsafe_in_redis_keys),
+      cmocka_unit_test(limit_key_hashes_secret_headers_and_long_values),
+      cmocka_unit_test(limit_key_without_a_value_shares_one_bucket),
+      cmocka_unit_test(limit_key_reports_a_buffer_too_small),
+      cmocka_unit_test(limit_key_fits_the_documented_size_at_the_longest),
       cmocka_unit_test(redis_addr_tcp_host_takes_default_port_and_db),
       cmocka_unit_test(redis_addr_tcp_with_port_and_db),
       cmocka_unit_test(redis_addr_tcp_with_user_and_password),
