@@ -28,10 +28,11 @@
 
 #include "common/log.h"
 
-#define BUF_FIRST_BYTES  16384 /* first response buffer, bytes */
-#define BUF_SLACK_BYTES  65536 /* unused tail kept in a finished body, bytes */
-#define HEADER_MAX_BYTES 4096  /* one captured header value, bytes */
-#define CURL_MIN_VERSION 0x075500 /* 7.85.0: CURLOPT_PROTOCOLS_STR */
+#define CURL_UV_MAXCONNECTS 1024L /* idle connections kept per worker */
+#define BUF_FIRST_BYTES     16384 /* first response buffer, bytes */
+#define BUF_SLACK_BYTES     65536 /* unused tail kept in a finished body, bytes */
+#define HEADER_MAX_BYTES    4096     /* one captured header value, bytes */
+#define CURL_MIN_VERSION    0x075500 /* 7.85.0: CURLOPT_PROTOCOLS_STR */
 #define CAP_MAX_BYTES                                                          \
   ((size_t)INT64_MAX < SIZE_MAX - 1 ? (size_t)INT64_MAX : SIZE_MAX - 1)
 
@@ -596,10 +597,22 @@ set_options(struct pacer_xfer *x, const struct pacer_http_request *req)
     cc = curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   if (cc == CURLE_OK)
     cc = curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  /* libcurl drops only Authorization and Cookie when a hop changes host;
+   * any other secret header would go along, so the scheduler turns
+   * following off for those jobs and gets the 3xx itself. */
   if (cc == CURLE_OK)
-    cc = curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+    cc = curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION,
+                          req->follow_redirects ? 1L : 0L);
   if (cc == CURLE_OK)
     cc = curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)PACER_HTTP_MAX_REDIRECTS);
+  /* A request on a reused connection that dies before any response byte is
+   * re-sent by libcurl on a new connection, unseen by the scheduler. A fresh
+   * connection is never retried that way, so a non-idempotent request goes
+   * out at most once per attempt. */
+  if (cc == CURLE_OK && req->forbid_reuse)
+    cc = curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+  if (cc == CURLE_OK && req->forbid_reuse)
+    cc = curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
   if (cc == CURLE_OK)
     cc =
         curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
@@ -968,6 +981,12 @@ pacer_curl_uv_init(uv_loop_t *loop, struct pacer_curl_uv *cu,
   if (mc == CURLM_OK)
     mc = curl_multi_setopt(cu->multi, CURLMOPT_PIPELINING,
                            (long)CURLPIPE_MULTIPLEX);
+  /* Unset, libcurl sizes its connection cache at 4 x the transfers added
+   * right now and closes idle connections whenever in-flight dips: a batch
+   * reconnected hundreds of times (bench/README.md). Keep enough. */
+  if (mc == CURLM_OK)
+    mc = curl_multi_setopt(cu->multi, CURLMOPT_MAXCONNECTS,
+                           (long)CURL_UV_MAXCONNECTS);
   if (mc != CURLM_OK) {
     rc = mc == CURLM_OUT_OF_MEMORY ? PACER_ENOMEM : PACER_EHTTP;
     goto fail;

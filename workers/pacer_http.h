@@ -30,7 +30,8 @@ enum pacer_http_result {
 };
 
 /** A fully prepared request. The scheduler allocates it (pacer_http_request_new
- *  or by hand with malloc'd fields) and hands ownership to the pool with
+ *  or by hand with malloc'd fields; a calloc'd request has follow_redirects
+ *  0, so set it) and hands ownership to the pool with
  *  pacer_pool_submit; it comes back, still owned by the outcome, in
  *  outcome->req. Free with pacer_http_request_free. */
 struct pacer_http_request {
@@ -45,6 +46,20 @@ struct pacer_http_request {
   uint32_t timeout_ms;         /* total, ms, 0 = none */
   size_t body_cap_bytes;       /* max decoded response body kept, bytes;
                                   0 = PACER_HTTP_BODY_CAP_DEFAULT */
+  int follow_redirects;        /* 1 = follow up to PACER_HTTP_MAX_REDIRECTS hops
+                                  (pacer_http_request_new's default); 0 = a 3xx
+                                  is the final response and its target is never
+                                  contacted. libcurl strips only Authorization and
+                                  Cookie on a cross-host hop, so the scheduler
+                                  sets 0 for a job with any other secret header
+                                  (X-Api-Key, ...). */
+  int forbid_reuse;            /* 1 = a fresh connection, closed afterwards
+                                  (CURLOPT_FRESH_CONNECT + CURLOPT_FORBID_REUSE).
+                                  libcurl silently re-sends a request whose
+                                  reused keep-alive connection died before the
+                                  response; the scheduler sets 1 for POST/PATCH
+                                  without Idempotency-Key so such a request is
+                                  sent at most once per attempt. 0 = reuse. */
 };
 
 /** What came back. Owned by the scheduler inside outcome_cb; free with
@@ -113,7 +128,8 @@ void pacer_pool_stop(struct pacer_pool *pool, int cancel);
 void pacer_pool_free(struct pacer_pool *pool);
 
 /** Returns a request for method and url (both borrowed, copied) with no
- *  headers or body and the default body cap, owned (free with
+ *  headers or body, the default body cap, follow_redirects 1 and
+ *  forbid_reuse 0, owned (free with
  *  pacer_http_request_free), or NULL when out of memory. Any thread. */
 struct pacer_http_request *pacer_http_request_new(const char *method,
                                                   const char *url);

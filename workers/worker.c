@@ -119,6 +119,7 @@ pacer_http_request_new(const char *method, const char *url)
   req->method = strdup(method);
   req->url = strdup(url);
   req->body_cap_bytes = PACER_HTTP_BODY_CAP_DEFAULT;
+  req->follow_redirects = 1;
   if (req->method == NULL || req->url == NULL) {
     pacer_http_request_free(req);
     return NULL;

@@ -87,19 +87,27 @@ __wrap_uv_poll_init_socket(uv_loop_t *loop, uv_poll_t *handle,
 /* The upstream: one pacer-testapi for the whole group                 */
 /* ------------------------------------------------------------------ */
 
-static pid_t testapi_pid = -1;
-static int testapi_out = -1; /* read end of its stdout */
-static uv_thread_t drainer;  /* reads its stdout after the first line */
-static int drainer_started;
-static char base_url[64]; /* "http://127.0.0.1:N" */
+/* One running pacer-testapi: its pid, the read end of its stdout and a
+ * thread that drains that pipe after the port line. */
+struct testapi {
+  pid_t pid;
+  int out;             /* read end of its stdout, or -1 */
+  uv_thread_t drainer; /* reads its stdout after the first line */
+  int drainer_started; /* drainer must be joined */
+  char url[64];        /* "http://127.0.0.1:N" */
+};
+
+static struct testapi upstream = {.pid = -1, .out = -1}; /* the group's */
+static struct testapi dropper = {.pid = -1, .out = -1};  /* --drop-rate */
+static char base_url[64];                                /* upstream.url */
 
 static void
 drain_stdout(void *arg)
 {
+  const struct testapi *t = arg;
   char buf[4096];
 
-  (void)arg;
-  while (read(testapi_out, buf, sizeof(buf)) > 0)
+  while (read(t->out, buf, sizeof(buf)) > 0)
     continue; /* keeps the pipe from filling up; ends at EOF */
 }
 
@@ -142,67 +150,93 @@ read_port(int fd, unsigned *port)
   return -1;
 }
 
-static int
-group_setup(void **state)
+/* Stops t (SIGTERM, reap) and closes its pipe. Safe on a half-started t. */
+static void
+testapi_stop(struct testapi *t)
 {
-  char *argv[] = {(char *)(uintptr_t)PACER_TESTAPI_PATH, "--port", "0", NULL};
+  int status;
+
+  if (t->pid > 0) {
+    kill(t->pid, SIGTERM);
+    while (waitpid(t->pid, &status, 0) < 0 && errno == EINTR)
+      continue;
+    t->pid = -1;
+  }
+  if (t->drainer_started)
+    uv_thread_join(&t->drainer);
+  t->drainer_started = 0;
+  if (t->out >= 0)
+    close(t->out);
+  t->out = -1;
+}
+
+/* Starts pacer-testapi --port 0 with the NULL-terminated extra flags
+ * (borrowed), its stderr in log_path. Returns 0 with t->url set, or -1. */
+static int
+testapi_start(struct testapi *t, const char *const *extra, const char *log_path)
+{
+  char *argv[16] = {(char *)(uintptr_t)PACER_TESTAPI_PATH, "--port", "0"};
   posix_spawn_file_actions_t fa;
+  size_t n = 3;
   int fds[2];
   unsigned port = 0;
   int rc;
 
-  (void)state;
-  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-    return -1;
+  t->pid = -1;
+  t->out = -1;
+  t->drainer_started = 0;
+  while (extra != NULL && *extra != NULL && n + 1 < PACER_ARRAY_SIZE(argv))
+    argv[n++] = (char *)(uintptr_t)*extra++;
+  argv[n] = NULL;
   if (pipe(fds) != 0)
     return -1;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
   posix_spawn_file_actions_addclose(&fa, fds[0]);
   posix_spawn_file_actions_addclose(&fa, fds[1]);
-  posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "test_pool-testapi.log",
+  posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, log_path,
                                    O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  rc = posix_spawn(&testapi_pid, PACER_TESTAPI_PATH, &fa, NULL, argv, environ);
+  rc = posix_spawn(&t->pid, PACER_TESTAPI_PATH, &fa, NULL, argv, environ);
   posix_spawn_file_actions_destroy(&fa);
   close(fds[1]);
-  testapi_out = fds[0];
+  t->out = fds[0];
   if (rc != 0) {
-    testapi_pid = -1;
+    t->pid = -1;
     fprintf(stderr, "cannot start %s: error %d\n", PACER_TESTAPI_PATH, rc);
     return -1;
   }
-  if (read_port(testapi_out, &port) != 0) {
+  if (read_port(t->out, &port) != 0) {
     fprintf(stderr, "pacer-testapi printed no \"listening port=N\" line\n");
     return -1;
   }
-  snprintf(base_url, sizeof(base_url), "http://127.0.0.1:%u", port);
-  if (uv_thread_create(&drainer, drain_stdout, NULL) == 0)
-    drainer_started = 1;
+  snprintf(t->url, sizeof(t->url), "http://127.0.0.1:%u", port);
+  if (uv_thread_create(&t->drainer, drain_stdout, t) == 0)
+    t->drainer_started = 1;
+  return 0;
+}
+
+static int
+group_setup(void **state)
+{
+  (void)state;
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    return -1;
+  if (testapi_start(&upstream, NULL, "test_pool-testapi.log") != 0)
+    return -1;
+  snprintf(base_url, sizeof(base_url), "%s", upstream.url);
   return 0;
 }
 
 static int
 group_teardown(void **state)
 {
-  int status;
-
   (void)state;
-  if (testapi_pid > 0) {
-    kill(testapi_pid, SIGTERM);
-    while (waitpid(testapi_pid, &status, 0) < 0 && errno == EINTR)
-      continue;
-    testapi_pid = -1;
-  }
-  if (drainer_started)
-    uv_thread_join(&drainer);
-  if (testapi_out >= 0)
-    close(testapi_out);
+  testapi_stop(&dropper); /* when a failed test left it running */
+  testapi_stop(&upstream);
   curl_global_cleanup();
   return 0;
 }
 
-/* Blocking GET of base_url + path with a plain easy handle. Returns the
- * parsed JSON body (cJSON_Delete) or NULL. */
 static size_t
 collect(char *data, size_t size, size_t n, void *userp)
 {
@@ -218,8 +252,10 @@ collect(char *data, size_t size, size_t n, void *userp)
   return size * n;
 }
 
+/* Blocking GET of base + path with a plain easy handle. Returns the
+ * parsed JSON body (cJSON_Delete) or NULL. */
 static cJSON *
-upstream_json(const char *path)
+upstream_json(const char *base, const char *path)
 {
   char url[256];
   char *body = NULL;
@@ -229,7 +265,7 @@ upstream_json(const char *path)
 
   if (e == NULL)
     return NULL;
-  snprintf(url, sizeof(url), "%s%s", base_url, path);
+  snprintf(url, sizeof(url), "%s%s", base, path);
   if (curl_easy_setopt(e, CURLOPT_URL, url) == CURLE_OK &&
       curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect) == CURLE_OK &&
       curl_easy_setopt(e, CURLOPT_WRITEDATA, &body) == CURLE_OK &&
@@ -242,16 +278,27 @@ upstream_json(const char *path)
   return doc;
 }
 
-/* Returns the number GET /stats reports under name, or -1. */
+/* Returns the number GET base/stats reports under name, or under
+ * name.sub when sub is not NULL, or -1. */
+static double
+stat_at(const char *base, const char *name, const char *sub)
+{
+  cJSON *doc = upstream_json(base, "/stats");
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, name);
+  double out;
+
+  if (sub != NULL)
+    v = cJSON_GetObjectItemCaseSensitive(v, sub);
+  out = cJSON_IsNumber(v) ? v->valuedouble : -1;
+  cJSON_Delete(doc);
+  return out;
+}
+
+/* Returns the number the group's upstream reports under name, or -1. */
 static double
 upstream_stat(const char *name)
 {
-  cJSON *doc = upstream_json("/stats");
-  const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, name);
-  double out = cJSON_IsNumber(v) ? v->valuedouble : -1;
-
-  cJSON_Delete(doc);
-  return out;
+  return stat_at(base_url, name, NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -767,6 +814,123 @@ redirects_to_file_or_gopher_and_non_http_urls_are_refused(void **state)
   ctx_free(c);
 }
 
+/* Redirects and secrets: with follow_redirects 0 the 3xx is the final
+ * response, its Location is reported and its target is never contacted,
+ * so a header libcurl would carry to another host (X-Api-Key) stays here.
+ * The default (pacer_http_request_new) still follows. */
+static void
+redirect_is_the_final_response_when_follow_redirects_is_0(void **state)
+{
+  struct ctx *c = ctx_new(1);
+  struct pacer_http_request *req;
+  char path[256], location[128];
+  double requests0, echo0;
+  cJSON *doc;
+
+  (void)state;
+  c->keep = 1;
+  snprintf(location, sizeof(location), "%s/echo", base_url);
+  snprintf(path, sizeof(path), "/status/302?header=Location:%%20%s", location);
+  requests0 = upstream_stat("requests");
+  echo0 = stat_at(base_url, "by_path", "echo");
+  assert_true(requests0 >= 0 && echo0 >= 0);
+  req = request(0, "GET", path);
+  assert_int_equal(req->follow_redirects, 1);
+  req->follow_redirects = 0;
+  add_header(req, "X-Api-Key: KEY-CANARY");
+  submit(c, req);
+  assert_true(wait_for(c, 1, 20000));
+  assert_int_equal(c->kept[0]->result, PACER_HTTP_OK);
+  assert_int_equal(c->kept[0]->status, 302);
+  doc = cJSON_Parse(c->kept[0]->headers_json);
+  assert_non_null(doc);
+  assert_string_equal(json_str(doc, "location"), location);
+  cJSON_Delete(doc);
+  assert_true(upstream_stat("requests") - requests0 == 1.0);
+  assert_true(stat_at(base_url, "by_path", "echo") - echo0 == 0.0);
+
+  /* control: the same request with the default follows the hop */
+  submit(c, request(1, "GET", path));
+  assert_true(wait_for(c, 2, 20000));
+  assert_int_equal(c->kept[1]->result, PACER_HTTP_OK);
+  assert_int_equal(c->kept[1]->status, 200);
+  assert_true(stat_at(base_url, "by_path", "echo") - echo0 == 1.0);
+  ctx_free(c);
+}
+
+#define NOREUSE_POSTS 40 /* POSTs against the dropping upstream */
+#define NOREUSE_WAVE  5  /* sent together; the next wave could reuse */
+
+/* Submits NOREUSE_POSTS POSTs to url in waves, each wave after the last
+ * one's outcomes, so pooled connections would be reused. Returns how many
+ * requests the upstream at base counted meanwhile. */
+static double
+post_waves(struct ctx *c, const char *base, const char *url, int forbid_reuse)
+{
+  static const char body[] = "{\"name\":\"c\"}";
+  double before = stat_at(base, "requests", NULL);
+  size_t got0 = c->got;
+  unsigned i, wave;
+
+  assert_true(before >= 0);
+  for (wave = 0; wave < NOREUSE_POSTS / NOREUSE_WAVE; wave++) {
+    for (i = 0; i < NOREUSE_WAVE; i++) {
+      struct pacer_http_request *req =
+          request(wave * NOREUSE_WAVE + i, "POST", url);
+
+      req->forbid_reuse = forbid_reuse;
+      add_header(req, "Content-Type: application/json");
+      assert_int_equal(pacer_http_request_set_body(req, body, sizeof(body) - 1),
+                       0);
+      submit(c, req);
+    }
+    assert_true(wait_for(c, got0 + (wave + 1u) * NOREUSE_WAVE, 30000));
+  }
+  return stat_at(base, "requests", NULL) - before;
+}
+
+/* libcurl silently re-sends a request whose reused keep-alive connection
+ * died before the response. With forbid_reuse each POST gets a connection
+ * of its own, so against an upstream that drops half of them, N POSTs are
+ * exactly N upstream requests (dropped ones included) and every drop is
+ * reported as a transport error. */
+static void
+forbid_reuse_sends_each_post_once_when_connections_drop(void **state)
+{
+  static const char *const flags[] = {"--drop-rate", "0.5", "--seed", "7",
+                                      NULL};
+  struct ctx *c;
+  char url[128];
+  double sent, dropped0, dropped, control;
+
+  (void)state;
+  assert_int_equal(testapi_start(&dropper, flags, "test_pool-testapi-drop.log"),
+                   0);
+  snprintf(url, sizeof(url), "%s/v1/adaccounts/a/campaigns", dropper.url);
+  c = ctx_new(1);
+  dropped0 = stat_at(dropper.url, "dropped", NULL);
+  sent = post_waves(c, dropper.url, url, 1);
+  dropped = stat_at(dropper.url, "dropped", NULL) - dropped0;
+  print_message("forbid_reuse=1: %d POSTs, %.0f upstream requests, %.0f "
+                "dropped\n",
+                NOREUSE_POSTS, sent, dropped);
+  assert_true(sent == (double)NOREUSE_POSTS);
+  assert_true(dropped > 0);
+  assert_true(c->by_result[PACER_HTTP_TRANSPORT] == (size_t)dropped);
+  assert_int_equal(c->by_result[PACER_HTTP_OK] +
+                       c->by_result[PACER_HTTP_TRANSPORT],
+                   NOREUSE_POSTS);
+
+  /* The default reuses connections; libcurl's hidden re-sends (if any on
+   * this run) show up as more upstream requests than POSTs. */
+  control = post_waves(c, dropper.url, url, 0);
+  print_message("forbid_reuse=0: %d POSTs, %.0f upstream requests\n",
+                NOREUSE_POSTS, control);
+  assert_true(control >= (double)NOREUSE_POSTS);
+  ctx_free(c);
+  testapi_stop(&dropper);
+}
+
 static void
 kept_response_headers_are_lower_case_json_joined_and_escaped(void **state)
 {
@@ -924,6 +1088,9 @@ main(void)
       cmocka_unit_test(slow_response_times_out_at_about_the_requested_time),
       cmocka_unit_test(
           redirects_to_file_or_gopher_and_non_http_urls_are_refused),
+      cmocka_unit_test(
+          redirect_is_the_final_response_when_follow_redirects_is_0),
+      cmocka_unit_test(forbid_reuse_sends_each_post_once_when_connections_drop),
       cmocka_unit_test(
           kept_response_headers_are_lower_case_json_joined_and_escaped),
       cmocka_unit_test(invalid_requests_fail_without_echoing_header_text),
