@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -20,15 +21,25 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "scheduler/sched.h"
 
 #define REDIS_START_MS 10000u /* wait for the private redis socket, ms */
+#define REDIS_STOP_MS  3000u  /* SIGTERM grace before SIGKILL, ms */
+#define LOG_TAIL_BYTES 4096   /* redis.log read back on a failed start */
+#define LOG_TAIL_LINES 10     /* lines of it shown */
 
 struct embedded_redis {
-  pid_t pid;
-  char dir[64];   /* mkdtemp directory */
+  pid_t pid;      /* redis-server, 0 when not running */
+  char dir[64];   /* mkdtemp directory, "" when removed */
   char sock[128]; /* unix socket path */
+  char log[128];  /* redis.log path */
 };
+
+/* The private redis-server. Static, because the second-signal path in
+ * on_signal() must stop it and remove its files before _exit, which skips
+ * the cleanup at the end of pacer_cmd_run. One `pacer run` per process. */
+static struct embedded_redis private_redis;
 
 struct run_ctx {
   struct pacer_sched *sched;
@@ -73,40 +84,116 @@ usage(FILE *out)
 /* ------------------------------------------------------------------ */
 /* Embedded redis-server */
 
+static void
+errno_text(int errnum, char *buf, size_t size)
+{
+  if (strerror_r(errnum, buf, size) != 0)
+    snprintf(buf, size, "error %d", errnum);
+}
+
+/* Runs in the forked child; never returns. Exit 127: redis-server is not
+ * on PATH; 126: found but could not be executed; 125: setup failed. */
+static void
+exec_redis(const struct embedded_redis *r, pid_t parent)
+{
+  int fd;
+
+  /* A session of its own: the terminal's Ctrl-C (SIGINT to the foreground
+   * process group) is for pacer, which still needs Redis to drain and to
+   * export the results, and stops it afterwards. */
+  if (setsid() < 0)
+    _exit(125);
+  /* Die with pacer even when pacer is SIGKILLed. If pacer died before the
+   * prctl, the parent is already someone else: leave now. */
+  if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
+    _exit(125);
+  fd = open("/dev/null", O_RDWR);
+  if (fd >= 0) {
+    dup2(fd, STDIN_FILENO);
+    dup2(fd, STDOUT_FILENO);
+    if (fd > STDERR_FILENO)
+      close(fd);
+  }
+  /* What redis-server says before --logfile takes over (a bad option, a
+   * fatal config error) lands in the same log. */
+  fd = open(r->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+  if (fd >= 0) {
+    dup2(fd, STDERR_FILENO);
+    if (fd > STDERR_FILENO)
+      close(fd);
+  }
+  execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", r->sock,
+         "--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--dir",
+         r->dir, "--logfile", r->log, "--daemonize", "no", "--maxmemory-policy",
+         "noeviction", (char *)NULL);
+  _exit(errno == ENOENT ? 127 : 126);
+}
+
+/* Prints the last LOG_TAIL_LINES lines of path on stderr, indented, so a
+ * failed start is explained before redis_stop removes the log. */
+static void
+print_log_tail(const char *path)
+{
+  char buf[LOG_TAIL_BYTES + 1];
+  FILE *f = fopen(path, "r");
+  size_t n, start, lines = 0;
+  long size;
+
+  if (f == NULL)
+    return;
+  if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 ||
+      fseek(f, size > LOG_TAIL_BYTES ? size - LOG_TAIL_BYTES : 0, SEEK_SET) !=
+          0) {
+    fclose(f);
+    return;
+  }
+  n = fread(buf, 1, LOG_TAIL_BYTES, f);
+  fclose(f);
+  while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+    n--;
+  if (n == 0)
+    return;
+  buf[n] = '\0';
+  for (start = n; start > 0; start--) {
+    if (buf[start - 1] == '\n' && ++lines == LOG_TAIL_LINES)
+      break;
+  }
+  fprintf(stderr, "run: redis-server log (last lines):\n");
+  while (start < n) {
+    const char *nl = memchr(buf + start, '\n', n - start);
+    size_t len = nl != NULL ? (size_t)(nl - (buf + start)) : n - start;
+
+    fprintf(stderr, "  %.*s\n", (int)len, buf + start);
+    start += len + 1;
+  }
+}
+
 static int
 redis_start(struct embedded_redis *r, struct pacer_error *err)
 {
-  char logf[128];
+  char reason[128];
+  pid_t parent = getpid();
   uint64_t deadline;
   int status;
 
   memset(r, 0, sizeof(*r));
   snprintf(r->dir, sizeof(r->dir), "/tmp/pacer-run-XXXXXX");
-  if (mkdtemp(r->dir) == NULL)
+  if (mkdtemp(r->dir) == NULL) {
+    errno_text(errno, reason, sizeof(reason));
+    r->dir[0] = '\0';
     return pacer_error_set(err, PACER_EIO,
-                           "run: cannot create a temp dir "
-                           "in /tmp: errno %d",
-                           errno);
-  snprintf(r->sock, sizeof(r->sock), "%s/redis.sock", r->dir);
-  snprintf(logf, sizeof(logf), "%s/redis.log", r->dir);
-  r->pid = fork();
-  if (r->pid < 0)
-    return pacer_error_set(err, PACER_EIO, "run: fork failed: errno %d", errno);
-  if (r->pid == 0) {
-    int devnull = open("/dev/null", O_RDWR);
-
-    if (devnull >= 0) {
-      dup2(devnull, STDIN_FILENO);
-      dup2(devnull, STDOUT_FILENO);
-    }
-    execlp("redis-server", "redis-server", "--port", "0", "--unixsocket",
-           r->sock, "--unixsocketperm", "700", "--save", "", "--appendonly",
-           "no", "--dir", r->dir, "--logfile", logf, "--daemonize", "no",
-           "--maxmemory-policy", "noeviction", (char *)NULL);
-    fprintf(stderr, "run: cannot start redis-server: it is not installed "
-                    "(apt-get install -y redis-server) or not on PATH\n");
-    _exit(127);
+                           "run: cannot create a temp dir in /tmp: %s", reason);
   }
+  snprintf(r->sock, sizeof(r->sock), "%s/redis.sock", r->dir);
+  snprintf(r->log, sizeof(r->log), "%s/redis.log", r->dir);
+  r->pid = fork();
+  if (r->pid < 0) {
+    errno_text(errno, reason, sizeof(reason));
+    r->pid = 0;
+    return pacer_error_set(err, PACER_EIO, "run: fork: %s", reason);
+  }
+  if (r->pid == 0)
+    exec_redis(r, parent);
   deadline = pacer_clock_mono_ms() + REDIS_START_MS;
   for (;;) {
     struct stat sb;
@@ -116,34 +203,66 @@ redis_start(struct embedded_redis *r, struct pacer_error *err)
       return 0;
     if (waitpid(r->pid, &status, WNOHANG) == r->pid) {
       r->pid = 0;
+      if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+        return pacer_error_set(err, PACER_EIO,
+                               "run: cannot start redis-server: it is not "
+                               "installed (apt-get install -y redis-server) "
+                               "or not on PATH; or pass --redis URL");
+      if (WIFEXITED(status) && WEXITSTATUS(status) == 126)
+        return pacer_error_set(err, PACER_EIO,
+                               "run: cannot start redis-server: it is on "
+                               "PATH but cannot be executed");
+      print_log_tail(r->log);
+      if (WIFEXITED(status))
+        return pacer_error_set(err, PACER_EIO,
+                               "run: redis-server exited with status %d "
+                               "before it was ready",
+                               WEXITSTATUS(status));
       return pacer_error_set(err, PACER_EIO,
-                             "run: redis-server exited before it was ready "
-                             "(see %s)",
-                             logf);
+                             "run: redis-server was killed by signal %d "
+                             "before it was ready",
+                             WIFSIGNALED(status) ? WTERMSIG(status) : 0);
     }
-    if (pacer_clock_mono_ms() > deadline)
+    if (pacer_clock_mono_ms() > deadline) {
+      print_log_tail(r->log);
       return pacer_error_set(err, PACER_ETIMEDOUT,
                              "run: redis-server did not create %s within "
                              "%u ms",
                              r->sock, REDIS_START_MS);
+    }
     nanosleep(&ts, NULL); /* polling a condition with a deadline */
   }
 }
 
+/* Stops redis-server (SIGTERM, then SIGKILL after REDIS_STOP_MS) and
+ * removes its socket, log and temp dir. Does nothing the second time. */
 static void
 redis_stop(struct embedded_redis *r)
 {
-  char path[160];
   int status;
 
   if (r->pid > 0) {
+    uint64_t deadline = pacer_clock_mono_ms() + REDIS_STOP_MS;
+    pid_t got;
+
     kill(r->pid, SIGTERM);
-    waitpid(r->pid, &status, 0);
+    while ((got = waitpid(r->pid, &status, WNOHANG)) == 0) {
+      struct timespec ts = {0, 5 * 1000 * 1000};
+
+      if (pacer_clock_mono_ms() > deadline) {
+        kill(r->pid, SIGKILL);
+        got = waitpid(r->pid, &status, 0);
+        break;
+      }
+      nanosleep(&ts, NULL); /* polling a condition with a deadline */
+    }
+    if (got < 0 && errno != ECHILD)
+      pacer_log(PACER_LOG_WARN, "main",
+                "msg=\"cannot reap redis-server\" pid=%ld", (long)r->pid);
     r->pid = 0;
   }
   if (r->dir[0] != '\0') {
-    snprintf(path, sizeof(path), "%s/redis.log", r->dir);
-    unlink(path);
+    unlink(r->log);
     unlink(r->sock);
     rmdir(r->dir);
     r->dir[0] = '\0';
@@ -153,8 +272,52 @@ redis_stop(struct embedded_redis *r)
 /* ------------------------------------------------------------------ */
 /* Results -> JSON lines */
 
+/* Returns a NUL-terminated copy of the len bytes at s (borrowed) that is
+ * well-formed UTF-8 without NUL bytes: ill-formed sequences and NULs become
+ * U+FFFD, because a cJSON string ends at its first NUL and JSON text must
+ * be UTF-8 (RFC 8259 §8.1). Owned (free with free); NULL when out of
+ * memory. */
+static char *
+clean_text(const char *s, size_t len)
+{
+  size_t n, i, o = 0, nuls = 0;
+  char *clean = pacer_utf8_sanitize(s, len, &n), *text;
+
+  if (clean == NULL)
+    return NULL;
+  for (i = 0; i < n; i++)
+    nuls += clean[i] == '\0';
+  if (nuls == 0)
+    return clean;
+  text = nuls <= (SIZE_MAX - 1 - n) / 2 ? malloc(n + 2 * nuls + 1) : NULL;
+  if (text != NULL) {
+    for (i = 0; i < n; i++) {
+      if (clean[i] == '\0') {
+        memcpy(text + o, "\xef\xbf\xbd", 3); /* U+FFFD */
+        o += 3;
+      } else {
+        text[o++] = clean[i];
+      }
+    }
+    text[o] = '\0';
+  }
+  free(clean);
+  return text;
+}
+
+/* True when the Redis string r is exactly name (r->len counts, so a value
+ * with a NUL byte never matches a shorter name). */
+static int
+is_field(const redisReply *r, const char *name)
+{
+  return r->len == strlen(name) && memcmp(r->str, name, r->len) == 0;
+}
+
 /* Converts one results entry to a JSON object line: "headers" and "meta"
- * are embedded as JSON, numbers as numbers, everything else as strings. */
+ * are embedded as JSON, numbers as numbers, everything else as strings.
+ * Every name and value is read with its length (Redis values may hold NUL
+ * bytes) and made well-formed UTF-8 first. Returns owned text (free with
+ * cJSON_free), or NULL when out of memory. */
 static char *
 entry_json(const redisReply *fields)
 {
@@ -167,29 +330,41 @@ entry_json(const redisReply *fields)
   for (i = 0; i + 1 < fields->elements; i += 2) {
     const redisReply *k = fields->element[i], *v = fields->element[i + 1];
     cJSON *item = NULL;
+    char *name, *text;
 
     if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
       continue;
-    if (strcmp(k->str, "headers") == 0 || strcmp(k->str, "meta") == 0) {
-      item = cJSON_ParseWithLength(v->str, v->len);
-    } else if (strcmp(k->str, "status") == 0 ||
-               strcmp(k->str, "attempts") == 0 ||
-               strcmp(k->str, "duration_ms") == 0 ||
-               strcmp(k->str, "finished_unix_ms") == 0) {
-      item = cJSON_CreateNumber(strtod(v->str, NULL));
-    } else if (strcmp(k->str, "body_truncated") == 0) {
-      item = cJSON_CreateBool(v->str[0] == '1');
+    name = clean_text(k->str, k->len);
+    text = clean_text(v->str, v->len);
+    if (name == NULL || text == NULL) {
+      free(name);
+      free(text);
+      goto fail;
     }
-    if (item == NULL) {
-      /* Strings with a length: a body may hold NUL bytes; cJSON stops
-       * there, which is acceptable for a JSONL view. */
-      item = cJSON_CreateString(v->str);
+    if (is_field(k, "headers") || is_field(k, "meta")) {
+      item = cJSON_ParseWithLength(text, strlen(text));
+    } else if (is_field(k, "status") || is_field(k, "attempts") ||
+               is_field(k, "duration_ms") || is_field(k, "finished_unix_ms")) {
+      item = cJSON_CreateNumber(strtod(text, NULL));
+    } else if (is_field(k, "body_truncated")) {
+      item = cJSON_CreateBool(text[0] == '1');
     }
-    cJSON_AddItemToObject(o, k->str, item);
+    if (item == NULL)
+      item = cJSON_CreateString(text);
+    free(text);
+    if (item == NULL || !cJSON_AddItemToObject(o, name, item)) {
+      cJSON_Delete(item);
+      free(name);
+      goto fail;
+    }
+    free(name);
   }
   out = cJSON_PrintUnformatted(o);
   cJSON_Delete(o);
   return out;
+fail:
+  cJSON_Delete(o);
+  return NULL;
 }
 
 static int
@@ -233,19 +408,23 @@ write_results(redisContext *c, const char *key, const char *after,
       if (f->type != REDIS_REPLY_ARRAY)
         continue;
       for (j = 0; j + 1 < f->elements; j += 2) {
-        if (strcmp(f->element[j]->str, "id") == 0)
+        if (f->element[j]->type == REDIS_REPLY_STRING &&
+            f->element[j + 1]->type == REDIS_REPLY_STRING &&
+            is_field(f->element[j], "id"))
           id = f->element[j + 1]->str;
       }
       /* One line per job of this batch (first result wins). */
       if (id == NULL || pacer_idset_remove(want, id) != 1)
         continue;
       line = entry_json(f);
-      if (line != NULL) {
-        fputs(line, out);
-        fputc('\n', out);
-        cJSON_free(line);
-        (*written)++;
+      if (line == NULL) {
+        freeReplyObject(r);
+        return pacer_error_set(err, PACER_ENOMEM, "results: out of memory");
       }
+      fputs(line, out);
+      fputc('\n', out);
+      cJSON_free(line);
+      (*written)++;
     }
     freeReplyObject(r);
   }
@@ -322,10 +501,42 @@ on_signal(uv_signal_t *h, int signum)
   struct run_ctx *rc = h->data;
 
   (void)signum;
-  if (rc->interrupted++)
+  if (rc->interrupted++) {
+    /* _exit skips the cleanup at the end of pacer_cmd_run: stop the
+     * private redis-server and remove its files here. */
+    redis_stop(&private_redis);
     _exit(130);
+  }
   fprintf(stderr, "\nrun: interrupted, stopping (again to exit now)\n");
   stop(rc);
+}
+
+/* Opens the results file path ("-" = stdout) for writing into *out, or
+ * prints why not. It must not be the input file in (borrowed), which
+ * opening for writing would empty before a line is read. Returns 0 or -1. */
+static int
+open_out(const char *path, FILE *in, FILE **out)
+{
+  struct stat in_sb, out_sb;
+  char reason[128];
+
+  *out = NULL;
+  if (strcmp(path, "-") == 0) {
+    *out = stdout;
+    return 0;
+  }
+  if (stat(path, &out_sb) == 0 && fstat(fileno(in), &in_sb) == 0 &&
+      out_sb.st_dev == in_sb.st_dev && out_sb.st_ino == in_sb.st_ino) {
+    fprintf(stderr, "run: --out %s: is the input file; choose another\n", path);
+    return -1;
+  }
+  *out = fopen(path, "w");
+  if (*out == NULL) {
+    errno_text(errno, reason, sizeof(reason));
+    fprintf(stderr, "run: --out %s: cannot write: %s\n", path, reason);
+    return -1;
+  }
+  return 0;
 }
 
 static void
@@ -352,14 +563,13 @@ pacer_cmd_run(int argc, char **argv)
   struct pacer_config cfg;
   struct pacer_error err;
   struct pacer_submit_stats stats;
-  struct embedded_redis redis;
   struct run_ctx rc;
   struct pacer_idset *want = NULL;
   redisContext *c = NULL;
   FILE *in = NULL, *out = NULL;
   const char *file = NULL, *out_path = "pacer-results.jsonl";
   char *results_key = NULL;
-  char last[64], url[160];
+  char last[64], url[160], reason[128];
   uint64_t start;
   size_t written = 0, total;
   int i, r, status = 2;
@@ -367,7 +577,7 @@ pacer_cmd_run(int argc, char **argv)
 
   memset(&opts, 0, sizeof(opts));
   memset(&cfg, 0, sizeof(cfg));
-  memset(&redis, 0, sizeof(redis));
+  memset(&private_redis, 0, sizeof(private_redis));
   memset(&rc, 0, sizeof(rc));
   opts.log_level = "warn"; /* keep the progress display readable */
   for (i = 1; i < argc; i++) {
@@ -407,15 +617,20 @@ pacer_cmd_run(int argc, char **argv)
   }
   in = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
   if (in == NULL) {
-    fprintf(stderr, "run: %s: cannot open: errno %d\n", file, errno);
+    errno_text(errno, reason, sizeof(reason));
+    fprintf(stderr, "run: %s: cannot open: %s\n", file, reason);
     goto out;
   }
+  /* Before anything runs: a results file that cannot be written would
+   * otherwise be found out only after the whole batch. */
+  if (open_out(out_path, in, &out) != 0)
+    goto out;
   if (opts.redis == NULL) {
-    if (redis_start(&redis, &err) != 0) {
+    if (redis_start(&private_redis, &err) != 0) {
       fprintf(stderr, "%s\n", err.msg);
       goto out;
     }
-    snprintf(url, sizeof(url), "unix://%s", redis.sock);
+    snprintf(url, sizeof(url), "unix://%s", private_redis.sock);
     pacer_config_apply_env(&cfg, url);
   }
   c = pacer_cli_redis_connect(&cfg, &err);
@@ -442,6 +657,10 @@ pacer_cmd_run(int argc, char **argv)
   fprintf(stderr, "run: queued %zu job(s), rejected %zu line(s)\n", total,
           stats.rejected);
 
+  /* The export reads the results stream at the end: keep it long enough
+   * to hold the whole batch (the stream is capped with MAXLEN ~). */
+  if (cfg.results_maxlen < (uint64_t)total + 1024u)
+    cfg.results_maxlen = (uint64_t)total + 1024u;
   if (total > 0) {
     loop = uv_default_loop();
     if (pacer_sched_new(loop, &cfg, &rc.sched, &err) != 0 ||
@@ -468,19 +687,27 @@ pacer_cmd_run(int argc, char **argv)
     pacer_progress_finish(&rc.progress, pacer_clock_mono_ms());
   }
 
-  /* Export this batch's results, one line per job id. */
-  out = strcmp(out_path, "-") == 0 ? stdout : fopen(out_path, "w");
-  if (out == NULL) {
-    fprintf(stderr, "run: %s: cannot write: errno %d\n", out_path, errno);
-    goto out;
-  }
-  /* Every job of this batch that finished is exported once. */
+  /* Export this batch's results: every job of this batch that finished,
+   * once. */
   r = write_results(c, results_key, last, want, out, &written, &err);
   if (r != 0)
     fprintf(stderr, "run: %s\n", err.msg);
+  if (fflush(out) != 0 || ferror(out)) {
+    errno_text(errno, reason, sizeof(reason));
+    fprintf(stderr, "run: --out %s: write failed: %s\n", out_path, reason);
+    r = PACER_EIO;
+  }
   print_usage_figures(pacer_clock_mono_ms() - start, total);
   fprintf(stderr, "run: wrote %zu result(s) to %s\n", written,
           strcmp(out_path, "-") == 0 ? "stdout" : out_path);
+  if (r == 0 && written < rc.progress.ok + rc.progress.failed) {
+    /* Trimmed away by another writer on a shared Redis: say so. */
+    fprintf(stderr,
+            "run: %zu finished result(s) were no longer in %s; raise "
+            "results_maxlen\n",
+            rc.progress.ok + rc.progress.failed - written, results_key);
+    r = PACER_EIO;
+  }
   if (rc.interrupted)
     status = 130;
   else if (r != 0)
@@ -497,7 +724,7 @@ out:
     fclose(in);
   if (c != NULL)
     redisFree(c);
-  redis_stop(&redis);
+  redis_stop(&private_redis);
   pacer_idset_free(rc.ids);
   pacer_idset_free(want);
   free(results_key);

@@ -7,6 +7,8 @@
  *   --wait:  XREVRANGE results + - COUNT 1        (before the first XADD)
  *            XREAD COUNT 500 BLOCK 1000 STREAMS results <last>  (loop)
  *            an entry counts when its `id` is still in the batch's id set
+ *            connection lost -> reconnect with backoff (100 ms doubling to
+ *            2 s) for up to 30 s, then XREAD again from <last>
  */
 #include "cmd.h"
 
@@ -16,6 +18,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "common/clock.h"
 #include "scheduler/job.h"
@@ -25,6 +28,9 @@
 #define READ_COUNT      "500"               /* XREAD COUNT */
 #define BLOCK_MS        1000                /* XREAD BLOCK, ms */
 #define RAND_HEX_LEN    8                   /* hex digits in generated ids */
+#define RECONNECT_MS    30000u /* reconnect attempts after a loss, ms */
+#define BACKOFF_MIN_MS  100u   /* first wait between reconnects, ms */
+#define BACKOFF_MAX_MS  2000u  /* cap of the doubling wait, ms */
 
 /* Exit statuses. */
 #define EXIT_ALL_OK      0
@@ -339,14 +345,78 @@ count_entry(const redisReply *entry, struct pacer_idset *ids,
     p->failed++;
 }
 
-/* Follows key from last until ids is empty or deadline_mono_ms (0 = none)
- * passes. Returns 0, PACER_ETIMEDOUT, or PACER_EREDIS with err set. */
+/* Ends a progress bar line on a terminal, so a message starts on a line of
+ * its own. */
+static void
+break_bar(const struct pacer_progress *p)
+{
+  if (p->tty)
+    fputc('\n', stderr);
+}
+
+/* Replaces *cp, whose connection was lost (lost_err is why), with a new
+ * connection to cfg's Redis (cfg borrowed). Tries until lost_since_mono_ms
+ * + RECONNECT_MS or deadline_mono_ms (0 = none), waiting BACKOFF_MIN_MS
+ * doubling to BACKOFF_MAX_MS between attempts. Returns 0 with *cp owned,
+ * PACER_ETIMEDOUT when deadline_mono_ms passed first, or PACER_EREDIS with
+ * err set and *cp NULL. */
 static int
-follow_results(redisContext *c, const char *key, char *last, size_t size,
+reconnect(redisContext **cp, const struct pacer_config *cfg,
+          const char *lost_err, uint64_t lost_since_mono_ms,
+          uint64_t deadline_mono_ms, const struct pacer_progress *p,
+          struct pacer_error *err)
+{
+  uint64_t give_up = lost_since_mono_ms + RECONNECT_MS;
+  uint64_t wait_ms = BACKOFF_MIN_MS;
+  struct pacer_error cerr;
+
+  break_bar(p);
+  fprintf(stderr, "submit: %s; reconnecting (for up to %u s)\n", lost_err,
+          RECONNECT_MS / 1000);
+  redisFree(*cp);
+  *cp = NULL;
+  pacer_error_clear(&cerr);
+  for (;;) {
+    uint64_t now;
+    struct timespec ts;
+
+    *cp = pacer_cli_redis_connect(cfg, &cerr);
+    if (*cp != NULL) {
+      fprintf(stderr, "submit: reconnected to redis\n");
+      return 0;
+    }
+    now = pacer_clock_mono_ms();
+    if (deadline_mono_ms != 0 && now >= deadline_mono_ms)
+      return PACER_ETIMEDOUT;
+    if (now >= give_up)
+      return pacer_error_set(err, PACER_EREDIS,
+                             "%s; no connection for %u s, giving up", cerr.msg,
+                             RECONNECT_MS / 1000);
+    if (wait_ms > give_up - now)
+      wait_ms = give_up - now;
+    if (deadline_mono_ms != 0 && wait_ms > deadline_mono_ms - now)
+      wait_ms = deadline_mono_ms - now;
+    ts.tv_sec = (time_t)(wait_ms / 1000);
+    ts.tv_nsec = (long)(wait_ms % 1000) * 1000000L;
+    nanosleep(&ts, NULL); /* backoff before the next connect */
+    wait_ms = wait_ms * 2 < BACKOFF_MAX_MS ? wait_ms * 2 : BACKOFF_MAX_MS;
+  }
+}
+
+/* Follows key from last until ids is empty or deadline_mono_ms (0 = none)
+ * passes. A lost connection (*cp) is replaced by reconnect() and the read
+ * goes on from last; *cp may therefore change, and is NULL when Redis
+ * stayed unreachable. Returns 0, PACER_ETIMEDOUT, or PACER_EREDIS with err
+ * set. */
+static int
+follow_results(redisContext **cp, const struct pacer_config *cfg,
+               const char *key, char *last, size_t size,
                struct pacer_idset *ids, struct pacer_progress *p,
                uint32_t block_ms, uint64_t deadline_mono_ms,
                struct pacer_error *err)
 {
+  uint64_t lost_since = 0; /* first failure since the last good reply */
+
   pacer_progress_update(p, pacer_clock_mono_ms(), 1);
   while (pacer_idset_count(ids) > 0) {
     char block[16];
@@ -368,10 +438,23 @@ follow_results(redisContext *c, const char *key, char *last, size_t size,
     }
     snprintf(block, sizeof(block), "%" PRIu64, wait_ms);
     argvlen[4] = strlen(block);
-    reply = redisCommandArgv(c, 8, argv, argvlen);
-    if (reply == NULL)
-      return pacer_error_set(err, PACER_EREDIS, "redis: XREAD %s: %s", key,
-                             c->errstr);
+    reply = redisCommandArgv(*cp, 8, argv, argvlen);
+    if (reply == NULL) {
+      char lost[256];
+      int rc;
+
+      snprintf(lost, sizeof(lost), "redis: XREAD %s: %s", key,
+               (*cp)->errstr[0] != '\0' ? (*cp)->errstr : "no reply");
+      if ((*cp)->err == REDIS_ERR_OOM)
+        return pacer_error_set(err, PACER_ENOMEM, "%s", lost);
+      if (lost_since == 0)
+        lost_since = pacer_clock_mono_ms();
+      rc = reconnect(cp, cfg, lost, lost_since, deadline_mono_ms, p, err);
+      if (rc != 0)
+        return rc;
+      continue; /* XREAD again from last */
+    }
+    lost_since = 0;
     if (reply->type == REDIS_REPLY_ERROR) {
       pacer_error_set(err, PACER_EREDIS, "redis: XREAD %s: %s", key,
                       reply->str);
@@ -580,8 +663,21 @@ pacer_cmd_submit(int argc, char **argv)
       block_ms =
           cfg.connect_timeout_ms / 2 > 0 ? cfg.connect_timeout_ms / 2 : 1;
     pacer_progress_start(&progress, pacer_idset_count(ids), start_mono_ms);
-    rc = follow_results(c, results_key, last, sizeof(last), ids, &progress,
-                        block_ms, deadline, &err);
+    rc = follow_results(&c, &cfg, results_key, last, sizeof(last), ids,
+                        &progress, block_ms, deadline, &err);
+    if (rc != 0 && rc != PACER_ETIMEDOUT) {
+      /* No "done:" line: the batch did not finish, it was lost sight of. */
+      break_bar(&progress);
+      fprintf(stderr,
+              "submit: %s\n"
+              "submit: stopped waiting: %zu of %zu job(s) still unfinished "
+              "(ok %zu, failed %zu so far; they stay queued; check `pacer "
+              "stats`)\n",
+              err.msg, pacer_idset_count(ids), progress.total, progress.ok,
+              progress.failed);
+      status = EXIT_USAGE;
+      goto out;
+    }
     pacer_progress_finish(&progress, pacer_clock_mono_ms());
     if (rc == PACER_ETIMEDOUT) {
       fprintf(stderr,
@@ -589,9 +685,6 @@ pacer_cmd_submit(int argc, char **argv)
               "still unfinished (they stay queued; check `pacer stats`)\n",
               timeout_s, pacer_idset_count(ids), progress.total);
       status = EXIT_TIMEOUT;
-    } else if (rc != 0) {
-      fprintf(stderr, "submit: %s\n", err.msg);
-      status = EXIT_USAGE;
     } else if (progress.failed > 0) {
       status = EXIT_SOME_FAILED;
     }

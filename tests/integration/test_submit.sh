@@ -235,6 +235,36 @@ else
 fi
 check "timed-out jobs stay queued" "$(rcli XLEN t4:jobs)" 3
 
+# --- t6: the connection drops during --wait ---------------------------------
+# CLIENT KILL ends pacer's connection while it waits. It reconnects and
+# reads on from the last result it saw: results added before and after the
+# kill are all counted, and it exits 0.
+echo '{"prefix": "t6:"}' >"$TMP/t6.json"
+cat >"$TMP/t6.jsonl" <<'EOF'
+{"id": "k-1", "url": "https://api.example/1"}
+{"id": "k-2", "url": "https://api.example/2"}
+{"id": "k-3", "url": "https://api.example/3"}
+EOF
+seen_one() { grep -q 'ok 1 failed 0' "$TMP/err"; }
+client_killer() {
+  wait_until 20000 xlen_is t6:jobs 3 || return 1
+  rcli XADD t6:results '*' id k-1 state ok >/dev/null
+  wait_until 20000 seen_one || return 1
+  [ "$(rcli CLIENT KILL TYPE normal)" -ge 1 ] || return 1
+  rcli XADD t6:results '*' id k-2 state ok >/dev/null
+  rcli XADD t6:results '*' id k-3 state ok >/dev/null
+}
+client_killer &
+KILLER=$!
+"$PACER" submit --config "$TMP/t6.json" --wait --timeout 60 "$TMP/t6.jsonl" \
+  >"$TMP/out" 2>"$TMP/err"
+check "submit --wait across CLIENT KILL exit" $? 0
+wait "$KILLER"
+check "client killer ran" $? 0
+contains "connection loss reported" "$TMP/err" "reconnecting (for up to 30 s)"
+contains "reconnect reported" "$TMP/err" "submit: reconnected to redis"
+contains "all counted after the reconnect" "$TMP/out" "done: 3 jobs, ok 3, failed 0 in "
+
 # --- t5: a long line and a pipeline larger than one batch ------------------
 echo '{"prefix": "t5:"}' >"$TMP/t5.json"
 {
@@ -248,6 +278,33 @@ echo '{"prefix": "t5:"}' >"$TMP/t5.json"
   >"$TMP/out" 2>"$TMP/err"
 check "submit 601 jobs exit" $? 0
 check "XLEN t5:jobs" "$(rcli XLEN t5:jobs)" 601
+
+# --- t7: Redis goes away during --wait --------------------------------------
+# pacer keeps reconnecting until --timeout expires, then says how many jobs
+# are unfinished. Runs last: it stops the redis-server.
+echo '{"prefix": "t7:"}' >"$TMP/t7.json"
+redis_down() {
+  wait_until 20000 xlen_is t7:jobs 3 || return 1
+  kill "$REDIS_PID"
+}
+redis_down &
+DOWNER=$!
+start=$(now_ms)
+"$PACER" submit --config "$TMP/t7.json" --timeout 3 "$TMP/t6.jsonl" \
+  >"$TMP/out" 2>"$TMP/err"
+check "submit --wait with redis gone exit" $? 3
+wait "$DOWNER"
+check "redis-server stopped" $? 0
+wait "$REDIS_PID" 2>/dev/null
+REDIS_PID=
+elapsed=$(( $(now_ms) - start ))
+contains "redis loss reported" "$TMP/err" "reconnecting (for up to 30 s)"
+contains "unfinished jobs reported" "$TMP/err" "3 of 3 job(s) still unfinished"
+if [ "$elapsed" -lt 8000 ]; then
+  pass "--timeout ends the reconnects (${elapsed} ms)"
+else
+  fail "--timeout did not end the reconnects: ${elapsed} ms"
+fi
 
 if [ "$FAILS" -ne 0 ]; then
   echo "$FAILS check(s) failed" >&2
