@@ -91,7 +91,8 @@ mono_ns(void)
 {
   struct timespec ts;
 
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+    return 0; /* cannot happen for CLOCK_MONOTONIC on Linux */
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -115,13 +116,13 @@ cpu_s(long *maxrss_kib)
 struct run {
   CURLM *multi;
   const char *url;
-  int fresh;        /* one easy handle per request */
-  unsigned started; /* requests added so far */
-  unsigned done;    /* requests finished */
-  unsigned ok;      /* finished with a 2xx */
-  unsigned total;   /* requests to finish */
-  uint64_t body_bytes;
-  CURL **live;      /* one easy handle (or NULL) per in-flight slot */
+  int fresh;           /* one easy handle per request */
+  unsigned started;    /* requests added so far */
+  unsigned done;       /* requests finished */
+  unsigned ok;         /* finished with a 2xx */
+  unsigned total;      /* requests to finish */
+  uint64_t body_bytes; /* response body received, bytes */
+  CURL **live;         /* one easy handle (or NULL) per in-flight slot */
 };
 
 static size_t
@@ -213,7 +214,10 @@ drain(struct run *r)
       fprintf(stderr, "raw_multi: request failed: %s status %ld\n",
               curl_easy_strerror(m->data.result), status);
     r->done++;
-    curl_multi_remove_handle(r->multi, e);
+    if (curl_multi_remove_handle(r->multi, e) != CURLM_OK) {
+      fprintf(stderr, "raw_multi: curl_multi_remove_handle failed\n");
+      return -1;
+    }
     if (r->fresh || r->started >= r->total) {
       curl_easy_cleanup(e);
       *live = NULL;
@@ -237,8 +241,9 @@ parse_uint(const char *opt, const char *s, unsigned lo, unsigned hi,
   v = strtoul(s, &end, 10);
   if (s[0] < '0' || s[0] > '9' || errno != 0 || *end != '\0' || v < lo ||
       v > hi) {
-    fprintf(stderr, "raw_multi: %s: \"%s\" is not a whole number from %u to "
-            "%u\n", opt, s, lo, hi);
+    fprintf(stderr,
+            "raw_multi: %s: \"%s\" is not a whole number from %u to %u\n", opt,
+            s, lo, hi);
     return -1;
   }
   *out = (unsigned)v;
@@ -330,20 +335,26 @@ main(int argc, char **argv)
     if (start_one(&r, i) != 0)
       goto out;
   }
-  while (r.done < r.total) {
+  for (;;) {
     CURLMcode mc = curl_multi_perform(r.multi, &still);
 
-    if (mc == CURLM_OK)
+    /* Drain before polling: transfers that perform just finished must be
+     * replaced now, or the poll would wait on the remaining sockets only
+     * (up to POLL_TIMEOUT_MS once none is left) with free slots idle. */
+    if (mc == CURLM_OK && drain(&r) != 0)
+      goto out;
+    if (mc == CURLM_OK && r.done < r.total)
       mc = curl_multi_poll(r.multi, NULL, 0, POLL_TIMEOUT_MS, NULL);
     if (mc != CURLM_OK) {
       fprintf(stderr, "raw_multi: curl_multi: %s\n", curl_multi_strerror(mc));
       goto out;
     }
-    if (drain(&r) != 0)
-      goto out;
+    if (r.done >= r.total)
+      break;
     if (mono_ns() > deadline_ns) {
-      fprintf(stderr, "raw_multi: deadline of %u s passed after %u of %u "
-              "requests\n", deadline_s, r.done, r.total);
+      fprintf(stderr,
+              "raw_multi: deadline of %u s passed after %u of %u requests\n",
+              deadline_s, r.done, r.total);
       break;
     }
   }
@@ -368,8 +379,8 @@ out:
   for (i = 0; r.live != NULL && i < conc; i++) {
     if (r.live[i] == NULL)
       continue;
-    if (r.multi != NULL)
-      curl_multi_remove_handle(r.multi, r.live[i]);
+    if (r.multi != NULL) /* teardown: nothing to do if it fails */
+      (void)curl_multi_remove_handle(r.multi, r.live[i]);
     curl_easy_cleanup(r.live[i]);
   }
   free(r.live);
