@@ -1133,6 +1133,37 @@ field_meta(struct parse_ctx *cx, const cJSON *item, struct pacer_error *err)
   return 0;
 }
 
+static int
+field_priority(struct parse_ctx *cx, const cJSON *item, struct pacer_error *err)
+{
+  static const char *const names[] = {"high", "normal", "low"};
+  int i;
+
+  if (!cJSON_IsString(item) || item->valuestring == NULL)
+    return pacer_error_set(err, PACER_EJOB,
+                           "priority: must be \"high\", \"normal\" or "
+                           "\"low\"");
+  for (i = 0; i < 3; i++) {
+    if (strcmp(item->valuestring, names[i]) == 0) {
+      cx->job->priority = (enum pacer_priority)i;
+      return 0;
+    }
+  }
+  return pacer_error_set(err, PACER_EJOB,
+                         "priority: must be \"high\", \"normal\" or \"low\"");
+}
+
+static int
+field_retry_unsafe(struct parse_ctx *cx, const cJSON *item,
+                   struct pacer_error *err)
+{
+  if (!cJSON_IsBool(item))
+    return pacer_error_set(err, PACER_EJOB,
+                           "retry_unsafe: must be true or false");
+  cx->job->retry_unsafe = cJSON_IsTrue(item);
+  return 0;
+}
+
 struct field {
   const char *name;
   int (*check)(struct parse_ctx *cx, const cJSON *item,
@@ -1151,6 +1182,8 @@ static const struct field fields[] = {
     {"limit_key", field_limit_key},
     {"credential", field_credential},
     {"meta", field_meta},
+    {"priority", field_priority},
+    {"retry_unsafe", field_retry_unsafe},
 };
 
 static int
@@ -1216,7 +1249,7 @@ pacer_job_limits_default(struct pacer_job_limits *limits)
 {
   limits->max_bytes = PACER_JOB_MAX_BYTES_DEFAULT;
   limits->default_timeout_ms = 30000;
-  limits->default_max_attempts = 1;
+  limits->default_max_attempts = 5; /* issue 3: retries by default */
 }
 
 const char *
@@ -1303,6 +1336,7 @@ pacer_job_parse(const char *json, size_t len, const char *default_id,
   cx.job->method = PACER_METHOD_GET;
   cx.job->timeout_ms = lim.default_timeout_ms;
   cx.job->max_attempts = lim.default_max_attempts;
+  cx.job->priority = PACER_PRIORITY_NORMAL;
   rc = parse_fields(&cx, root, default_id, err);
   cJSON_Delete(root);
   if (rc != 0) {

@@ -37,6 +37,13 @@ enum pacer_method {
   PACER_METHOD_HEAD
 };
 
+/** Job priority: the order within a lane. */
+enum pacer_priority {
+  PACER_PRIORITY_HIGH = 0,
+  PACER_PRIORITY_NORMAL = 1, /* default */
+  PACER_PRIORITY_LOW = 2
+};
+
 /** Limits and defaults applied while parsing. Zero fields take the
  *  PACER_JOB_* defaults (see pacer_job_limits_default). */
 struct pacer_job_limits {
@@ -60,18 +67,21 @@ struct pacer_job {
   char *url;                        /* http:// or https:// only */
   struct pacer_job_header *headers; /* array of nheaders */
   size_t nheaders;
-  char *body;                  /* request body bytes, or NULL for none */
-  size_t body_len;             /* bytes */
-  int body_is_json;            /* body came from an object/array */
-  char *credential;            /* credential name, or NULL */
-  char *limit_key;             /* lane key, or NULL */
-  uint32_t max_attempts;       /* >= 1 */
-  uint32_t timeout_ms;         /* total request timeout, ms, >= 1 */
-  uint64_t not_before_unix_ms; /* 0 = run now */
-  char *meta_json;             /* "meta" re-serialised (unformatted), or NULL */
+  char *body;                   /* request body bytes, or NULL for none */
+  size_t body_len;              /* bytes */
+  int body_is_json;             /* body came from an object/array */
+  char *credential;             /* credential name, or NULL */
+  char *limit_key;              /* lane key, or NULL */
+  uint32_t max_attempts;        /* >= 1 */
+  uint32_t timeout_ms;          /* total request timeout, ms, >= 1 */
+  uint64_t not_before_unix_ms;  /* 0 = run now */
+  enum pacer_priority priority; /* "priority", default normal */
+  int retry_unsafe;             /* retry POST/PATCH after a transport error
+                                   that may have reached the server */
+  char *meta_json; /* "meta" re-serialised (unformatted), or NULL */
 };
 
-/** Fills *limits with the defaults: 1 MiB, 30000 ms, 1 attempt. */
+/** Fills *limits with the defaults: 1 MiB, 30000 ms, 5 attempts. */
 void pacer_job_limits_default(struct pacer_job_limits *limits);
 
 /** Returns the method's name ("GET", ...), static storage. */

@@ -63,6 +63,7 @@ struct pacer_queue {
   int closing;
   int pending_closes; /* handles and connections still closing */
   char claim_cursor[64];
+  long long intake_client_id; /* CLIENT ID of the intake connection, or 0 */
   void (*on_closed)(void *arg);
   void *closed_arg;
 };
@@ -72,6 +73,7 @@ struct pacer_queue {
 struct cmd_ctx {
   struct conn *c;
   pacer_queue_done_cb cb;
+  pacer_queue_reply_cb reply_cb; /* pacer_queue_eval_reply only */
   void *privdata;
 };
 
@@ -223,6 +225,7 @@ send_argv(struct conn *c, redisCallbackFn *fn, pacer_queue_done_cb cb,
     return PACER_ENOMEM;
   ctx->c = c;
   ctx->cb = cb;
+  ctx->reply_cb = NULL;
   ctx->privdata = privdata;
   if (redisAsyncCommandArgv(c->ac, fn, ctx, argc, argv, lens) != REDIS_OK) {
     free(ctx);
@@ -306,6 +309,19 @@ on_setup_reply(redisAsyncContext *ac, void *r, void *priv)
 
 static void conn_ready(struct conn *c);
 
+static void
+on_client_id_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+  struct cmd_ctx *ctx = priv;
+  redisReply *reply = r;
+
+  (void)ac;
+  ctx->c->pending--;
+  if (reply != NULL && reply->type == REDIS_REPLY_INTEGER)
+    ctx->c->q->intake_client_id = reply->integer;
+  free(ctx);
+}
+
 /* XGROUP CREATE ... MKSTREAM; BUSYGROUP means it exists already. */
 static void
 on_group_reply(redisAsyncContext *ac, void *r, void *priv)
@@ -355,6 +371,11 @@ conn_ready(struct conn *c)
   pacer_log(PACER_LOG_INFO, "redis", "msg=\"connected\" conn=%s consumer=%s",
             conn_name(c), q->consumer);
   if (c->role == CONN_INTAKE) {
+    const char *argv[] = {"CLIENT", "ID"};
+    size_t lens[] = {6, 2};
+
+    /* Known so a stop can end a blocked read at once (CLIENT UNBLOCK). */
+    send_argv(c, on_client_id_reply, NULL, NULL, 2, argv, lens);
     fetch(q);
     return;
   }
@@ -659,7 +680,7 @@ eval(struct pacer_queue *q, const char *script, int nkeys,
 {
   const char *argv[MAX_ARGS];
   size_t lens[MAX_ARGS];
-  char nk[8];
+  char nk[16];
   int argc = 0, i;
 
   if (3 + nkeys + nargs > (int)MAX_ARGS)
@@ -680,6 +701,75 @@ eval(struct pacer_queue *q, const char *script, int nkeys,
     lens[argc++] = arglens ? arglens[i] : strlen(args[i]);
   }
   return send_argv(&q->cmd, on_script_reply, cb, privdata, argc, argv, lens);
+}
+
+static void
+on_raw_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+  struct cmd_ctx *ctx = priv;
+  struct pacer_queue *q = ctx->c->q;
+  redisReply *reply = r;
+
+  (void)ac;
+  ctx->c->pending--;
+  if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+    pacer_log(PACER_LOG_ERROR, "redis", "msg=\"script failed\" error=\"%.*s\"",
+              (int)reply->len, reply->str);
+  ctx->reply_cb(q, reply, ctx->privdata);
+  free(ctx);
+}
+
+int
+pacer_queue_eval_reply(struct pacer_queue *q, const char *script, int nkeys,
+                       const char *const *keys, int nargs, const char **args,
+                       const size_t *arglens, pacer_queue_reply_cb cb,
+                       void *privdata)
+{
+  const char *argv[MAX_ARGS];
+  size_t lens[MAX_ARGS];
+  struct cmd_ctx *ctx;
+  char nk[16];
+  int argc = 0, i;
+
+  if (3 + nkeys + nargs > (int)MAX_ARGS)
+    return PACER_EINVAL;
+  if (q->cmd.ac == NULL || !q->cmd.up)
+    return PACER_EREDIS;
+  snprintf(nk, sizeof(nk), "%d", nkeys);
+  argv[argc] = "EVAL";
+  lens[argc++] = 4;
+  argv[argc] = script;
+  lens[argc++] = strlen(script);
+  argv[argc] = nk;
+  lens[argc++] = strlen(nk);
+  for (i = 0; i < nkeys; i++) {
+    argv[argc] = keys[i];
+    lens[argc++] = strlen(keys[i]);
+  }
+  for (i = 0; i < nargs; i++) {
+    argv[argc] = args[i];
+    lens[argc++] = arglens ? arglens[i] : strlen(args[i]);
+  }
+  ctx = malloc(sizeof(*ctx));
+  if (ctx == NULL)
+    return PACER_ENOMEM;
+  ctx->c = &q->cmd;
+  ctx->cb = NULL;
+  ctx->reply_cb = cb;
+  ctx->privdata = privdata;
+  if (redisAsyncCommandArgv(q->cmd.ac, on_raw_reply, ctx, argc, argv, lens) !=
+      REDIS_OK) {
+    free(ctx);
+    return PACER_EREDIS;
+  }
+  q->cmd.pending++;
+  return 0;
+}
+
+const char *
+pacer_queue_prefix(const struct pacer_queue *q)
+{
+  return q->cfg->prefix;
 }
 
 int
@@ -1068,6 +1158,17 @@ pacer_queue_poke(struct pacer_queue *q)
 void
 pacer_queue_stop_intake(struct pacer_queue *q)
 {
+  if (!q->intake_stopped && q->reading && q->intake_client_id > 0 &&
+      q->cmd.up) {
+    char id[24];
+    const char *argv[] = {"CLIENT", "UNBLOCK", id};
+    size_t lens[3] = {6, 7, 0};
+
+    /* The blocked XREADGROUP returns now (nil) instead of after BLOCK. */
+    snprintf(id, sizeof(id), "%lld", q->intake_client_id);
+    lens[2] = strlen(id);
+    send_argv(&q->cmd, on_plain_reply, NULL, NULL, 3, argv, lens);
+  }
   q->intake_stopped = 1;
   uv_timer_stop(&q->claim_timer);
   uv_timer_stop(&q->fetch_timer);

@@ -61,6 +61,16 @@ struct pacer_queue_cbs {
 typedef void (*pacer_queue_done_cb)(struct pacer_queue *q, int status,
                                     int applied, void *privdata);
 
+struct redisReply;
+
+/** Reply to pacer_queue_eval_reply: reply is borrowed for the call (copy
+ *  what you keep), or NULL when the connection dropped (outcome unknown).
+ *  Error replies are logged and passed on. Scheduler thread; runs exactly
+ *  once per call that returned 0. */
+typedef void (*pacer_queue_reply_cb)(struct pacer_queue *q,
+                                     const struct redisReply *reply,
+                                     void *privdata);
+
 /** A field list for XADD: n name/value pairs, borrowed. */
 struct pacer_fields {
   const char **argv; /* name0, value0, name1, value1, ... */
@@ -131,6 +141,19 @@ int pacer_queue_connected(const struct pacer_queue *q);
 
 /** Returns the number of commands awaiting a reply on either connection. */
 size_t pacer_queue_pending(const struct pacer_queue *q);
+
+/** Runs EVAL script (borrowed; sent as text, Redis caches it) with nkeys
+ *  keys and nargs args (borrowed; arglens may be NULL for C strings) on the
+ *  command connection; cb gets the reply. Returns 0, PACER_EINVAL (too many
+ *  arguments), PACER_EREDIS (not connected; cb will not run) or
+ *  PACER_ENOMEM. Scheduler thread. */
+int pacer_queue_eval_reply(struct pacer_queue *q, const char *script, int nkeys,
+                           const char *const *keys, int nargs,
+                           const char **args, const size_t *arglens,
+                           pacer_queue_reply_cb cb, void *privdata);
+
+/** Returns the key prefix ("pacer:"), borrowed from the config. */
+const char *pacer_queue_prefix(const struct pacer_queue *q);
 
 /** Disconnects both connections (outstanding callbacks run with
  *  PACER_EUNKNOWN), stops the timers and frees q once every handle has

@@ -12,19 +12,33 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "common/util.h"
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
 #include "scheduler/backoff.h"
 #include "scheduler/job.h"
+#include "scheduler/lane.h"
+#include "scheduler/limiter_redis.h"
 #include "scheduler/queue_redis.h"
+#include "scheduler/ratelimit_hdr.h"
+#include "scheduler/retry_after.h"
 #include "workers/pacer_http.h"
 
-#define MAX_FIELDS         32u    /* strings in one XADD field list */
-#define EXCERPT_BYTES      512u   /* response excerpt in a dead letter */
-#define DEAD_JOB_BYTES     65536u /* job text kept in a dead letter */
-#define RETRY_BASE_MS      500u   /* first retry ceiling, ms */
-#define RETRY_CAP_MS       30000u /* retry ceiling cap, ms */
-#define REPLAY_INTERVAL_MS 1000u  /* resend unknown-outcome writes, ms */
-#define FORCE_CLOSE_MS     5000u  /* after the grace period, ms */
+#define MAX_FIELDS         32u      /* strings in one XADD field list */
+#define EXCERPT_BYTES      512u     /* response excerpt in a dead letter */
+#define DEAD_JOB_BYTES     65536u   /* job text kept in a dead letter */
+#define RETRY_BASE_MS      500u     /* first retry ceiling, ms */
+#define RETRY_CAP_MS       60000u   /* retry ceiling cap, ms */
+#define TAKE_HORIZON_US    250000u  /* slots reserved at most this far, us */
+#define SLOT_STALE_US      20000u   /* a slot this late is dropped, us */
+#define DEFER_AFTER_MS     2000u    /* lane waits longer: job to delayed, ms */
+#define PAUSE_CAP_MS       3600000u /* longest pause honoured, ms (C08) */
+#define THROTTLED_MAX      50u      /* 429s before a job fails rate_limited */
+#define TAKE_RETRY_MS      500u     /* after a failed take, ms */
+#define REPLAY_INTERVAL_MS 1000u    /* resend unknown-outcome writes, ms */
+#define FORCE_CLOSE_MS     5000u    /* after the grace period, ms */
 
 /* An owned XADD field list. */
 struct fieldbuf {
@@ -44,14 +58,19 @@ enum entry_op { OP_NONE = 0, OP_FINISH, OP_DEFER, OP_REQUEUE };
 
 /* One held stream entry. */
 struct entry {
-  struct pacer_sched *s;     /* owner */
-  struct entry *prev, *next; /* held list */
-  struct entry *rnext;       /* ready FIFO or replay list */
-  char sid[48];              /* stream entry id */
-  char *text;                /* job JSON text, owned */
-  size_t text_len;           /* bytes */
-  char *given_id;            /* stream field "id", owned, or NULL */
-  unsigned attempt;          /* attempts made so far */
+  struct pacer_lane_node node; /* in its lane while ENTRY_READY */
+  struct pacer_lane *lane;     /* set once the job is valid */
+  unsigned throttled;          /* 429s seen */
+  uint64_t ready_mono_us;      /* when it last entered its lane */
+  uint64_t wait_ms;            /* total time spent waiting in lanes, ms */
+  struct pacer_sched *s;       /* owner */
+  struct entry *prev, *next;   /* held list */
+  struct entry *rnext;         /* ready FIFO or replay list */
+  char sid[48];                /* stream entry id */
+  char *text;                  /* job JSON text, owned */
+  size_t text_len;             /* bytes */
+  char *given_id;              /* stream field "id", owned, or NULL */
+  unsigned attempt;            /* attempts made so far */
   int promoted;
   int ack_required;      /* 0 only for payload_lost from XAUTOCLAIM */
   struct pacer_job *job; /* parsed job, or NULL when invalid */
@@ -73,7 +92,9 @@ struct pacer_sched {
   struct pacer_queue *queue;
   struct pacer_pool *pool;
   struct entry *held_head, *held_tail;
-  struct entry *ready_head, *ready_tail;
+  struct pacer_lanes lanes;
+  uv_timer_t pump_timer; /* next reserved slot or lane wait, one timer */
+  uint64_t pump_at_us;   /* when pump_timer fires, mono us, 0 = idle */
   struct entry *replay_head;
   struct pacer_sched_stats st;
   uint64_t prng;
@@ -91,7 +112,7 @@ struct pacer_sched {
   void *stopped_arg;
 };
 
-static void dispatch(struct pacer_sched *s);
+static void pump(struct pacer_sched *s);
 static void send_op(struct pacer_sched *s, struct entry *e);
 static void check_stop(struct pacer_sched *s);
 
@@ -329,12 +350,16 @@ redacted_job(const struct entry *e, size_t *len)
   return r;
 }
 
-/* Writes the terminal record. body may be NULL. */
+/* Writes the terminal record with state ("ok", "failed",
+ * "outcome_unknown"); every state but ok also gets a dead letter. body may
+ * be NULL. */
 static void
-finish(struct pacer_sched *s, struct entry *e, int ok, long status,
-       const char *reason, const char *error, uint64_t duration_ms,
-       const char *headers_json, const char *body, size_t body_len)
+finish_state(struct pacer_sched *s, struct entry *e, const char *state,
+             long status, const char *reason, const char *error,
+             uint64_t duration_ms, const char *headers_json, const char *body,
+             size_t body_len)
 {
+  int ok = strcmp(state, "ok") == 0;
   size_t keep = body_len;
   uint64_t now = pacer_clock_unix_ms();
   int rc = 0;
@@ -345,14 +370,18 @@ finish(struct pacer_sched *s, struct entry *e, int ok, long status,
   fb_clear(&e->res);
   fb_clear(&e->dead);
   if (keep > s->cfg->result_body_max_bytes)
-    keep = s->cfg->result_body_max_bytes;
+    keep = body != NULL ? pacer_utf8_cut_len(body, body_len,
+                                             s->cfg->result_body_max_bytes)
+                        : 0; /* never cut a UTF-8 character in two */
   rc |= fb_adds(&e->res, "id", entry_id(e));
-  rc |= fb_adds(&e->res, "state", ok ? "ok" : "failed");
+  rc |= fb_adds(&e->res, "state", state);
   rc |= fb_addu(&e->res, "status", (uint64_t)(status > 0 ? status : 0));
   rc |= fb_adds(&e->res, "reason", reason);
   rc |= fb_adds(&e->res, "error", error);
   rc |= fb_addu(&e->res, "attempts", e->attempt);
   rc |= fb_addu(&e->res, "duration_ms", duration_ms);
+  rc |= fb_addu(&e->res, "throttled", e->throttled);
+  rc |= fb_addu(&e->res, "wait_ms", e->wait_ms);
   rc |= fb_addu(&e->res, "finished_unix_ms", now);
   rc |= fb_adds(&e->res, "headers", headers_json ? headers_json : "{}");
   rc |= fb_add(&e->res, "body", body ? body : "", body ? keep : 0);
@@ -385,9 +414,17 @@ finish(struct pacer_sched *s, struct entry *e, int ok, long status,
   pacer_log(ok ? PACER_LOG_DEBUG : PACER_LOG_INFO, "sched",
             "msg=\"job finished\" job=%s state=%s status=%ld reason=%s "
             "attempt=%u",
-            entry_id(e), ok ? "ok" : "failed", status, reason[0] ? reason : "-",
-            e->attempt);
+            entry_id(e), state, status, reason[0] ? reason : "-", e->attempt);
   send_op(s, e);
+}
+
+static void
+finish(struct pacer_sched *s, struct entry *e, int ok, long status,
+       const char *reason, const char *error, uint64_t duration_ms,
+       const char *headers_json, const char *body, size_t body_len)
+{
+  finish_state(s, e, ok ? "ok" : "failed", status, reason, error, duration_ms,
+               headers_json, body, body_len);
 }
 
 /* Moves e to the delayed set, due at due_unix_ms, recording attempts. */
@@ -452,16 +489,107 @@ capacity(struct pacer_queue *q, void *arg)
   return s->st.held >= limit ? 0 : limit - s->st.held;
 }
 
-static void
-ready_push(struct pacer_sched *s, struct entry *e)
+static uint64_t
+mono_us(void)
 {
+  return uv_hrtime() / 1000u;
+}
+
+static const char *
+job_header(void *ctx, const char *name)
+{
+  return pacer_job_header_get(ctx, name);
+}
+
+/* Finds the lane of a valid job: the buckets of every limit that matches
+ * it, all or nothing (issue 3 §1). Jobs that no limit covers share lanes
+ * by limit_key, so tenants still take turns for the request slots. */
+static struct pacer_lane *
+lane_for(struct pacer_sched *s, const struct pacer_job *job)
+{
+  struct pacer_limit_ref refs[PACER_LIMITER_MAX_REFS];
+  char id[PACER_LANE_ID_MAX + 1], *host = NULL, *path = NULL;
+  size_t n = 0, used = 0, i;
+  CURLU *u = curl_url();
+
+  if (u != NULL && curl_url_set(u, CURLUPART_URL, job->url, 0) == CURLUE_OK) {
+    curl_url_get(u, CURLUPART_HOST, &host, 0);
+    curl_url_get(u, CURLUPART_PATH, &path, 0);
+  }
+  id[0] = '\0';
+  for (i = 0; i < s->cfg->nlimits && n < PACER_LIMITER_MAX_REFS; i++) {
+    const struct pacer_limit_cfg *l = &s->cfg->limits[i];
+    int w;
+
+    if (!pacer_limit_matches(l, pacer_method_name(job->method), host, path))
+      continue;
+    if (pacer_limit_key(l, host, job->credential, job->limit_key, job_header,
+                        (void *)(uintptr_t)job, refs[n].key,
+                        sizeof(refs[n].key)) != 0)
+      continue;
+    refs[n].cfg = l;
+    w = snprintf(id + used, sizeof(id) - used, "%s%s", n ? "|" : "",
+                 refs[n].key);
+    if (w < 0 || (size_t)w >= sizeof(id) - used)
+      break;
+    used += (size_t)w;
+    n++;
+  }
+  if (n == 0)
+    snprintf(id, sizeof(id), "~%s", job->limit_key ? job->limit_key : "");
+  curl_free(host);
+  curl_free(path);
+  curl_url_cleanup(u);
+  return pacer_lanes_get(&s->lanes, id, refs, n);
+}
+
+/* Puts a valid job in its lane (front: put back after a 429). */
+static void
+lane_enqueue(struct pacer_sched *s, struct entry *e, int front)
+{
+  if (e->lane == NULL)
+    e->lane = lane_for(s, e->job);
+  if (e->lane == NULL) {
+    pacer_log(PACER_LOG_ERROR, "sched", "msg=\"out of memory\" job=%s",
+              entry_id(e));
+    requeue(s, e);
+    return;
+  }
+  if (!front && e->lane->nrefs > 0) {
+    /* A job that would wait longer than DEFER_AFTER_MS for its lane goes to
+     * the delayed set, due when the lane will have room, spread at the
+     * lane's pace (issue 3 §4): a backlog stays in Redis, and another
+     * tenant's jobs can still be read past it. */
+    uint64_t iv_ms = 0, now = pacer_clock_unix_ms(), ahead_ms, due;
+    size_t i;
+
+    for (i = 0; i < e->lane->nrefs; i++) {
+      const struct pacer_gcra_limit *g = &e->lane->refs[i].cfg->gcra;
+      uint64_t iv =
+          g->interval_us *
+          (e->lane->refs[i].cfg->cost ? e->lane->refs[i].cfg->cost : 1u);
+
+      if (iv / 1000u > iv_ms)
+        iv_ms = iv / 1000u;
+    }
+    ahead_ms = (uint64_t)e->lane->queued * iv_ms;
+    /* No lane may fill more than half of what this process holds, or a
+     * backlog read first would shut other tenants out of the intake. */
+    if (ahead_ms > DEFER_AFTER_MS ||
+        e->lane->queued >=
+            ((size_t)s->cfg->concurrency + s->cfg->prefetch_extra) / 2) {
+      due = now + ahead_ms;
+      if (e->lane->defer_until_unix_ms + iv_ms > due)
+        due = e->lane->defer_until_unix_ms + iv_ms;
+      e->lane->defer_until_unix_ms = due;
+      defer(s, e, due);
+      return;
+    }
+  }
   e->state = ENTRY_READY;
-  e->rnext = NULL;
-  if (s->ready_tail)
-    s->ready_tail->rnext = e;
-  else
-    s->ready_head = e;
-  s->ready_tail = e;
+  e->node.priority = (int)e->job->priority;
+  e->ready_mono_us = mono_us();
+  pacer_lane_push(&s->lanes, e->lane, &e->node, front);
   s->st.ready++;
 }
 
@@ -546,8 +674,8 @@ on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe, void *arg)
     defer(s, e, e->job->not_before_unix_ms);
     return;
   }
-  ready_push(s, e);
-  dispatch(s);
+  lane_enqueue(s, e, 0);
+  pump(s);
 }
 
 static void
@@ -622,6 +750,19 @@ build_request(struct pacer_sched *s, struct entry *e)
     memcpy(req->body, job->body, job->body_len);
     req->body_len = job->body_len;
   }
+  /* libcurl drops only Authorization and Cookie on a cross-host redirect:
+   * a job with any other secret header does not follow redirects. */
+  req->follow_redirects = 1;
+  for (i = 0; i < job->nheaders; i++) {
+    if (pacer_header_is_secret(job->headers[i].name))
+      req->follow_redirects = 0;
+  }
+  /* libcurl may re-send a request whose reused connection died: never for
+   * a POST/PATCH that the server cannot deduplicate. */
+  req->forbid_reuse =
+      (job->method == PACER_METHOD_POST || job->method == PACER_METHOD_PATCH) &&
+      pacer_job_header_get(job, "Idempotency-Key") == NULL &&
+      !job->retry_unsafe;
   req->connect_timeout_ms = s->cfg->connect_timeout_ms;
   req->timeout_ms = job->timeout_ms;
   req->body_cap_bytes = s->cfg->response_max_bytes;
@@ -632,47 +773,354 @@ fail:
   return NULL;
 }
 
+/* Starts e's request now. */
 static void
-dispatch(struct pacer_sched *s)
+start(struct pacer_sched *s, struct entry *e)
 {
-  while (s->ready_head != NULL && !s->canceled &&
-         s->st.in_flight < s->cfg->concurrency) {
-    struct entry *e = s->ready_head;
-    struct pacer_http_request *req;
+  struct pacer_http_request *req = build_request(s, e);
 
-    s->ready_head = e->rnext;
-    if (s->ready_head == NULL)
-      s->ready_tail = NULL;
-    e->rnext = NULL;
-    s->st.ready--;
-    req = build_request(s, e);
-    if (req == NULL) {
-      pacer_log(PACER_LOG_ERROR, "sched", "msg=\"out of memory\" job=%s",
-                entry_id(e));
-      requeue(s, e);
-      continue;
-    }
-    if (pacer_pool_submit(s->pool, req) != 0) {
-      pacer_http_request_free(req);
-      requeue(s, e);
-      continue;
-    }
-    e->state = ENTRY_RUNNING;
-    s->st.in_flight++;
+  e->wait_ms += (mono_us() - e->ready_mono_us) / 1000u;
+  if (req == NULL) {
+    pacer_log(PACER_LOG_ERROR, "sched", "msg=\"out of memory\" job=%s",
+              entry_id(e));
+    requeue(s, e);
+    return;
+  }
+  if (pacer_pool_submit(s->pool, req) != 0) {
+    pacer_http_request_free(req);
+    requeue(s, e);
+    return;
+  }
+  e->state = ENTRY_RUNNING;
+  e->lane->in_flight++;
+  s->st.in_flight++;
+}
+
+static struct entry *
+lane_pop_entry(struct pacer_sched *s, struct pacer_lane *l)
+{
+  struct pacer_lane_node *n = pacer_lane_pop(&s->lanes, l);
+
+  if (n == NULL)
+    return NULL;
+  s->st.ready--;
+  return PACER_CONTAINER_OF(n, struct entry, node);
+}
+
+/* A lane must wait wait_us before its next slot. Beyond DEFER_AFTER_MS its
+ * queued jobs go to the delayed set, spread over the lane's pace, releasing
+ * their lease and memory (issue 3 §4). */
+static void
+lane_wait(struct pacer_sched *s, struct pacer_lane *l, uint64_t wait_us)
+{
+  uint64_t now_unix = pacer_clock_unix_ms(), step_ms = 0;
+  struct entry *e;
+  size_t k = 0, i;
+
+  l->wait_until_us = mono_us() + wait_us;
+  if (wait_us / 1000u <= DEFER_AFTER_MS)
+    return;
+  for (i = 0; i < l->nrefs; i++) {
+    uint64_t iv = l->refs[i].cfg->gcra.interval_us / 1000u;
+
+    if (iv > step_ms)
+      step_ms = iv;
+  }
+  while ((e = lane_pop_entry(s, l)) != NULL) {
+    e->wait_ms += (mono_us() - e->ready_mono_us) / 1000u;
+    defer(s, e, now_unix + wait_us / 1000u + k++ * step_ms);
   }
 }
 
-static int
-retryable(const struct pacer_http_outcome *o)
+static void on_take(void *arg, int status, const struct pacer_limiter_grant *g);
+
+struct take_req {
+  struct pacer_sched *s;
+  struct pacer_lane *l;
+};
+
+static void
+lane_take(struct pacer_sched *s, struct pacer_lane *l)
 {
+  struct take_req *t = malloc(sizeof(*t));
+  unsigned n = l->queued < PACER_LIMITER_MAX_SLOTS ? (unsigned)l->queued
+                                                   : PACER_LIMITER_MAX_SLOTS;
+
+  if (t == NULL)
+    return;
+  t->s = s;
+  t->l = l;
+  if (pacer_limiter_take(s->queue, l->refs, l->nrefs, n, TAKE_HORIZON_US,
+                         on_take, t) != 0) {
+    free(t);
+    l->wait_until_us = mono_us() + TAKE_RETRY_MS * 1000u;
+    return;
+  }
+  l->taking = 1;
+}
+
+static void
+on_take(void *arg, int status, const struct pacer_limiter_grant *g)
+{
+  struct take_req *t = arg;
+  struct pacer_sched *s = t->s;
+  struct pacer_lane *l = t->l;
+
+  free(t);
+  l->taking = 0;
+  if (s->closing)
+    return;
+  if (status != 0) {
+    l->wait_until_us = mono_us() + TAKE_RETRY_MS * 1000u;
+  } else if (g->nslots > 0) {
+    pacer_lane_add_slots(l, mono_us(), g->slot_us, g->nslots);
+  } else {
+    if (g->reason[0] != '\0')
+      snprintf(l->pause_reason, sizeof(l->pause_reason), "%s", g->reason);
+    lane_wait(s, l, g->wait_us);
+  }
+  pump(s);
+}
+
+static void
+on_pump_timer(uv_timer_t *t)
+{
+  struct pacer_sched *s = PACER_CONTAINER_OF(t, struct pacer_sched, pump_timer);
+
+  s->pump_at_us = 0;
+  pump(s);
+}
+
+/* Serves the lanes round-robin, one request per lane per round, while
+ * request slots are free: a lane sends only on a slot it reserved from the
+ * shared limiter (or at once when no limit covers it). */
+static void
+pump(struct pacer_sched *s)
+{
+  uint64_t now = mono_us(), wake = UINT64_MAX;
+  int progress = 1;
+
+  if (s->closing || s->canceled)
+    return;
+  while (progress && s->st.in_flight < s->cfg->concurrency &&
+         s->lanes.ring != NULL) {
+    struct pacer_lane *l = s->lanes.ring, *next;
+    size_t nring = 0, k;
+
+    /* Only the lane being served can leave the ring during a round, and
+     * its successor was read first, so walking nring steps is safe. */
+    do {
+      nring++;
+      l = l->rnext;
+    } while (l != s->lanes.ring);
+    progress = 0;
+    for (k = 0; k < nring; k++) {
+      uint64_t at;
+
+      next = l->rnext;
+      if (l->queued == 0 || s->st.in_flight >= s->cfg->concurrency)
+        goto next_lane;
+      if (l->max_in_flight != 0 && l->in_flight >= l->max_in_flight)
+        goto next_lane;
+      if (l->nrefs == 0) {
+        start(s, lane_pop_entry(s, l));
+        progress = 1;
+        goto next_lane;
+      }
+      if (pacer_lane_take_slot(l, now, SLOT_STALE_US, &at)) {
+        start(s, lane_pop_entry(s, l));
+        progress = 1;
+        goto next_lane;
+      }
+      if (at != UINT64_MAX) {
+        if (at < wake)
+          wake = at;
+      } else if (!l->taking) {
+        if (now >= l->wait_until_us)
+          lane_take(s, l);
+        else if (l->wait_until_us < wake)
+          wake = l->wait_until_us;
+      }
+    next_lane:
+      l = next;
+    }
+    if (s->lanes.ring != NULL)
+      s->lanes.ring = s->lanes.ring->rnext; /* rotate: fair start */
+  }
+  if (wake != UINT64_MAX && (s->pump_at_us == 0 || wake < s->pump_at_us)) {
+    uint64_t ms = wake > now ? (wake - now + 999u) / 1000u : 0;
+
+    s->pump_at_us = wake;
+    uv_timer_start(&s->pump_timer, on_pump_timer, ms, 0);
+  }
+}
+
+/* Reads the response headers that say "slow down" (worker JSON object,
+ * lower-case names) and returns the pause they ask for: Retry-After (RFC
+ * 9110 §10.2.3), else a rate-limit header with nothing remaining until its
+ * reset. Returns 0 and *pause_ms, or PACER_ENOTFOUND. why gets a short
+ * description for stats and logs. */
+static int
+pause_from_headers(const char *headers_json, uint64_t *pause_ms, char *why,
+                   size_t why_size)
+{
+  struct pacer_ratelimit_headers h;
+  struct pacer_ratelimit rl;
+  uint64_t ra = 0, now = pacer_clock_unix_ms();
+  const cJSON *it;
+  cJSON *root;
+  int have_ra, rc = PACER_ENOTFOUND;
+  enum pacer_ratelimit_pause kind;
+
+  if (headers_json == NULL || (strstr(headers_json, "retry-after") == NULL &&
+                               strstr(headers_json, "ratelimit") == NULL &&
+                               strstr(headers_json, "rate-limit") == NULL))
+    return PACER_ENOTFOUND;
+  root = cJSON_Parse(headers_json);
+  if (root == NULL)
+    return PACER_ENOTFOUND;
+  memset(&h, 0, sizeof(h));
+  cJSON_ArrayForEach(it, root)
+  {
+    if (cJSON_IsString(it) && it->string != NULL)
+      pacer_ratelimit_headers_set(&h, it->string, it->valuestring);
+  }
+  have_ra =
+      h.retry_after != NULL &&
+      pacer_retry_after_parse(&h.retry_after, 1, h.date, now, &ra, NULL) == 0;
+  if (pacer_ratelimit_parse(&h, now, &rl, NULL) != 0)
+    memset(&rl, 0, sizeof(rl)), rl.source = PACER_RATELIMIT_SRC_NONE;
+  kind = pacer_ratelimit_pause_ms(have_ra ? &ra : NULL, &rl, pause_ms);
+  if (kind == PACER_RATELIMIT_PAUSE_RETRY_AFTER) {
+    snprintf(why, why_size, "Retry-After %" PRIu64 " ms", *pause_ms);
+    rc = 0;
+  } else if (kind == PACER_RATELIMIT_PAUSE_EXHAUSTED) {
+    snprintf(why, why_size, "%s remaining 0, reset in %" PRIu64 " ms",
+             pacer_ratelimit_source_name(rl.source), *pause_ms);
+    rc = 0;
+  }
+  cJSON_Delete(root);
+  return rc;
+}
+
+/* The bucket a "slow down" applies to: the most specific matching limit
+ * that pauses on 429 (issue 3 §5), by key kind, later limits winning
+ * ties. NULL when the lane has none. */
+static const struct pacer_limit_ref *
+pause_target(const struct pacer_lane *l)
+{
+  static const int rank[] = {0, 1, 2, 3, 4}; /* by enum pacer_limit_key_kind */
+  const struct pacer_limit_ref *best = NULL;
+  size_t i;
+
+  for (i = 0; i < l->nrefs; i++) {
+    const struct pacer_limit_ref *r = &l->refs[i];
+
+    if (!r->cfg->pause_on_429)
+      continue;
+    if (best == NULL || rank[r->cfg->key] >= rank[best->cfg->key])
+      best = r;
+  }
+  return best;
+}
+
+/* Pauses ref everywhere (Redis) and here: every local lane on that bucket
+ * drops its reserved slots and waits. */
+static void
+pause_bucket(struct pacer_sched *s, const struct pacer_limit_ref *ref,
+             uint64_t pause_ms, const char *why)
+{
+  uint64_t until = mono_us() + pause_ms * 1000u;
+  size_t b, i;
+
+  pacer_limiter_pause(s->queue, ref, pause_ms, why);
+  for (b = 0; b < 256; b++) {
+    struct pacer_lane *l;
+
+    for (l = s->lanes.buckets[b]; l != NULL; l = l->hnext) {
+      for (i = 0; i < l->nrefs; i++) {
+        if (strcmp(l->refs[i].key, ref->key) != 0)
+          continue;
+        pacer_lane_clear_slots(l);
+        if (l->wait_until_us < until)
+          l->wait_until_us = until;
+        snprintf(l->pause_reason, sizeof(l->pause_reason), "%s", why);
+      }
+    }
+  }
+}
+
+/* 429 (or 503 with Retry-After): pause the bucket, lower its rate (AIMD in
+ * the limiter), and run the job again after the pause without spending
+ * max_attempts (issue 3 §5, C07-C09). */
+static void
+throttled(struct pacer_sched *s, struct entry *e,
+          const struct pacer_http_outcome *o)
+{
+  const struct pacer_limit_ref *ref = pause_target(e->lane);
+  uint64_t pause_ms = 0, jitter;
+  char why[160], detail[224];
+
+  e->throttled++;
+  e->attempt--; /* a 429 never consumes max_attempts */
+  if (pause_from_headers(o->headers_json, &pause_ms, why, sizeof(why)) != 0) {
+    /* No usable hint: exponential backoff with full jitter, 1 s base. */
+    pause_ms = 1000u + pacer_backoff_full_jitter_ms(e->throttled - 1, 1000u,
+                                                    RETRY_CAP_MS, &s->prng);
+    snprintf(why, sizeof(why), "HTTP %ld without a usable Retry-After",
+             o->status);
+  }
+  if (pause_ms > PAUSE_CAP_MS)
+    pause_ms = PAUSE_CAP_MS; /* C08: the job is deferred in Redis, below */
+  pacer_log(PACER_LOG_INFO, "sched",
+            "msg=\"slowed down by upstream\" job=%s lane=%s status=%ld "
+            "wait_ms=%" PRIu64 " throttled=%u",
+            entry_id(e), ref ? ref->key : "-", o->status, pause_ms,
+            e->throttled);
+  if (ref != NULL)
+    pause_bucket(s, ref, pause_ms, why);
+  if (e->throttled > THROTTLED_MAX) {
+    snprintf(detail, sizeof(detail),
+             "%u responses asked to slow down; last: %s", e->throttled, why);
+    finish(s, e, 0, o->status, "rate_limited", detail, o->total_us / 1000u,
+           o->headers_json, o->body, o->body_len);
+    return;
+  }
+  if (ref != NULL && pause_ms <= DEFER_AFTER_MS) {
+    lane_enqueue(s, e, 1); /* first in line when the pause ends */
+    return;
+  }
+  /* Long pause (or no shared bucket): wait in Redis, jittered so a crowd
+   * of throttled jobs does not return at one instant (C09). */
+  jitter = pacer_prng_next(&s->prng) % (pause_ms / 10u + 1u);
+  defer(s, e, pacer_clock_unix_ms() + pause_ms + jitter);
+}
+
+/* The retry decision of issue 3 §6, for everything but 429. Returns 1 when
+ * the failure may be retried. */
+static int
+retryable(const struct entry *e, const struct pacer_http_outcome *o,
+          int *unknown)
+{
+  *unknown = 0;
   switch (o->result) {
-  case PACER_HTTP_TIMEOUT:
   case PACER_HTTP_CONNECT:
+    return 1; /* nothing reached the server */
+  case PACER_HTTP_TIMEOUT:
   case PACER_HTTP_TRANSPORT:
+    /* The request may have been processed: POST and PATCH are retried
+     * only with an idempotency key or retry_unsafe. */
+    if ((e->job->method == PACER_METHOD_POST ||
+         e->job->method == PACER_METHOD_PATCH) &&
+        pacer_job_header_get(e->job, "Idempotency-Key") == NULL &&
+        !e->job->retry_unsafe) {
+      *unknown = 1;
+      return 0;
+    }
     return 1;
   case PACER_HTTP_OK:
-    /* DESIGN "Backoff": 5xx, 408 and 429 retry; other 4xx do not. */
-    return o->status == 408 || o->status == 429 || o->status >= 500;
+    return o->status == 408 || o->status == 500 || o->status == 502 ||
+           o->status == 503 || o->status == 504;
   default:
     return 0;
   }
@@ -683,13 +1131,15 @@ on_outcome(struct pacer_pool *pool, struct pacer_http_outcome *o, void *arg)
 {
   struct pacer_sched *s = arg;
   struct entry *e = (struct entry *)(uintptr_t)o->req->tag;
-  char reason[32];
-  uint64_t dur_ms = o->total_us / 1000u;
-  int ok;
+  struct pacer_lane *lane = e->lane;
+  char reason[32], why[160];
+  uint64_t dur_ms = o->total_us / 1000u, pause_ms;
+  int ok, unknown;
 
   (void)pool;
   assert(e->state == ENTRY_RUNNING);
   s->st.in_flight--;
+  lane->in_flight--;
   if (o->result == PACER_HTTP_CANCELED) {
     /* Shutdown cut it short: hand it back without counting an attempt. */
     requeue(s, e);
@@ -698,18 +1148,37 @@ on_outcome(struct pacer_pool *pool, struct pacer_http_outcome *o, void *arg)
   e->attempt++;
   ok = o->result == PACER_HTTP_OK && o->status >= 200 && o->status < 300;
   if (ok) {
+    /* "remaining 0" on a success pauses the bucket until the reset. */
+    const struct pacer_limit_ref *ref = pause_target(lane);
+
+    if (ref != NULL &&
+        pause_from_headers(o->headers_json, &pause_ms, why, sizeof(why)) == 0 &&
+        pause_ms > 0)
+      pause_bucket(s, ref, pause_ms < PAUSE_CAP_MS ? pause_ms : PAUSE_CAP_MS,
+                   why);
     finish(s, e, 1, o->status, "", "", dur_ms, o->headers_json, o->body,
            o->body_len);
+    goto done;
+  }
+  if (o->result == PACER_HTTP_OK &&
+      (o->status == 429 ||
+       (o->status == 503 && o->headers_json != NULL &&
+        strstr(o->headers_json, "\"retry-after\"") != NULL))) {
+    throttled(s, e, o);
     goto done;
   }
   if (o->result == PACER_HTTP_OK)
     snprintf(reason, sizeof(reason), "http_%ld", o->status);
   else
     snprintf(reason, sizeof(reason), "%s", pacer_http_result_name(o->result));
-  if (retryable(o) && e->attempt < e->job->max_attempts) {
+  if (retryable(e, o, &unknown) && e->attempt < e->job->max_attempts) {
     uint64_t delay = pacer_backoff_full_jitter_ms(e->attempt - 1, RETRY_BASE_MS,
                                                   RETRY_CAP_MS, &s->prng);
 
+    /* Server hints are a floor (DESIGN "Backoff"). */
+    if (pause_from_headers(o->headers_json, &pause_ms, why, sizeof(why)) == 0 &&
+        pause_ms > delay)
+      delay = pause_ms < PAUSE_CAP_MS ? pause_ms : PAUSE_CAP_MS;
     pacer_log(PACER_LOG_INFO, "sched",
               "msg=\"retrying\" job=%s reason=%s attempt=%u wait_ms=%" PRIu64,
               entry_id(e), reason, e->attempt, delay);
@@ -717,11 +1186,19 @@ on_outcome(struct pacer_pool *pool, struct pacer_http_outcome *o, void *arg)
     defer(s, e, pacer_clock_unix_ms() + delay);
     goto done;
   }
+  if (unknown) {
+    finish_state(s, e, "outcome_unknown", o->status, reason,
+                 "the request may have reached the server; not retried "
+                 "without an Idempotency-Key header or retry_unsafe",
+                 dur_ms, o->headers_json, o->body, o->body_len);
+    goto done;
+  }
   finish(s, e, 0, o->status, reason, o->error[0] ? o->error : reason, dur_ms,
          o->headers_json, o->body, o->body_len);
 done:
   pacer_http_outcome_free(o);
-  dispatch(s);
+  pacer_lanes_release(&s->lanes, lane); /* kept while it has work */
+  pump(s);
   pacer_queue_poke(s->queue);
   check_stop(s);
 }
@@ -768,6 +1245,8 @@ pacer_sched_new(uv_loop_t *loop, const struct pacer_config *cfg,
   uv_timer_init(loop, &s->replay_timer);
   uv_timer_init(loop, &s->grace_timer);
   uv_timer_init(loop, &s->stop_timer);
+  uv_timer_init(loop, &s->pump_timer);
+  pacer_lanes_init(&s->lanes);
   *out = s;
   return 0;
 }
@@ -828,7 +1307,11 @@ on_queue_closed(void *arg)
   s->replay_timer.data = s;
   s->grace_timer.data = s;
   s->stop_timer.data = s;
-  s->pending_closes = 3;
+  s->pump_timer.data = s;
+  /* Every take callback has run (the queue closed): lanes can go. */
+  pacer_lanes_free_all(&s->lanes);
+  s->pending_closes = 4;
+  uv_close((uv_handle_t *)&s->pump_timer, on_sched_handle_closed);
   uv_close((uv_handle_t *)&s->replay_timer, on_sched_handle_closed);
   uv_close((uv_handle_t *)&s->grace_timer, on_sched_handle_closed);
   uv_close((uv_handle_t *)&s->stop_timer, on_sched_handle_closed);
@@ -854,6 +1337,7 @@ teardown(struct pacer_sched *s)
   uv_timer_stop(&s->grace_timer);
   uv_timer_stop(&s->replay_timer);
   uv_timer_stop(&s->stop_timer);
+  uv_timer_stop(&s->pump_timer);
   /* Anything Redis never confirmed returns to other consumers through the
    * lease: nothing is lost, it may run again. */
   if (s->st.held > 0)
@@ -935,13 +1419,12 @@ pacer_sched_stop(struct pacer_sched *s, void (*on_stopped)(void *arg),
             s->st.in_flight, s->st.held);
   pacer_queue_stop_intake(s->queue);
   /* Unstarted jobs go back to the stream now, not after a lease. */
-  while ((e = s->ready_head) != NULL) {
-    s->ready_head = e->rnext;
-    e->rnext = NULL;
-    s->st.ready--;
-    requeue(s, e);
+  while (s->lanes.ring != NULL) {
+    struct pacer_lane *l = s->lanes.ring;
+
+    while ((e = lane_pop_entry(s, l)) != NULL)
+      requeue(s, e);
   }
-  s->ready_tail = NULL;
   uv_timer_start(&s->grace_timer, on_grace_timer, s->cfg->shutdown_grace_ms, 0);
   check_stop(s);
 }

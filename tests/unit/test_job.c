@@ -538,7 +538,7 @@ job_minimal_job_takes_every_default(void **state)
   assert_int_equal(job->body_is_json, 0);
   assert_null(job->credential);
   assert_null(job->limit_key);
-  assert_int_equal(job->max_attempts, 1);
+  assert_int_equal(job->max_attempts, 5);
   assert_int_equal(job->timeout_ms, 30000);
   assert_int_equal(job->not_before_unix_ms, 0);
   assert_null(job->meta_json);
@@ -563,7 +563,40 @@ job_limits_supply_defaults_for_absent_fields(void **state)
 }
 
 static void
-job_limits_default_is_1_mib_30_s_and_one_attempt(void **state)
+job_priority_and_retry_unsafe_are_read(void **state)
+{
+  static const char text[] =
+      "{\"url\":\"https://a.example/\",\"priority\":\"high\","
+      "\"retry_unsafe\":true}";
+  struct pacer_job *job = NULL;
+  struct pacer_error err;
+
+  (void)state;
+  assert_int_equal(pacer_job_parse(text, strlen(text), "d-1", NULL, &job, &err),
+                   0);
+  assert_int_equal(job->priority, PACER_PRIORITY_HIGH);
+  assert_true(job->retry_unsafe);
+  pacer_job_free(job);
+}
+
+static void
+job_bad_priority_names_the_field(void **state)
+{
+  static const char text[] =
+      "{\"url\":\"https://a.example/\",\"priority\":\"urgent\"}";
+  struct pacer_job *job = NULL;
+  struct pacer_error err;
+
+  (void)state;
+  assert_int_equal(pacer_job_parse(text, strlen(text), "d-1", NULL, &job, &err),
+                   PACER_EJOB);
+  assert_string_equal(err.msg,
+                      "priority: must be \"high\", \"normal\" or \"low\"");
+  assert_null(job);
+}
+
+static void
+job_limits_default_is_1_mib_30_s_and_five_attempts(void **state)
 {
   struct pacer_job_limits lim;
 
@@ -571,7 +604,7 @@ job_limits_default_is_1_mib_30_s_and_one_attempt(void **state)
   pacer_job_limits_default(&lim);
   assert_int_equal(lim.max_bytes, 1048576);
   assert_int_equal(lim.default_timeout_ms, 30000);
-  assert_int_equal(lim.default_max_attempts, 1);
+  assert_int_equal(lim.default_max_attempts, 5);
 }
 
 static void
@@ -1103,8 +1136,10 @@ main(void)
       cmocka_unit_test(job_rejects_meta_over_64_kib),
       cmocka_unit_test(job_accepts_meta_of_exactly_64_kib),
       cmocka_unit_test(job_minimal_job_takes_every_default),
+      cmocka_unit_test(job_priority_and_retry_unsafe_are_read),
+      cmocka_unit_test(job_bad_priority_names_the_field),
       cmocka_unit_test(job_limits_supply_defaults_for_absent_fields),
-      cmocka_unit_test(job_limits_default_is_1_mib_30_s_and_one_attempt),
+      cmocka_unit_test(job_limits_default_is_1_mib_30_s_and_five_attempts),
       cmocka_unit_test(job_parses_every_field),
       cmocka_unit_test(job_given_id_wins_over_default_id),
       cmocka_unit_test(job_accepts_id_of_128_printable_bytes),

@@ -1,0 +1,241 @@
+/* Shared GCRA buckets in Redis. See limiter_redis.h for the key layout. */
+#include "limiter_redis.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "common/log.h"
+
+/* AIMD constants live in the Lua text: never below 50 permille (5% of the
+ * configured rate), regaining 50 permille per second after a 429. */
+#define SAFETY_PERMILLE 40u /* slot spacing margin, 1/1000 of the interval */
+#define STATE_TTL_MS    "3600000" /* idle bucket state kept, ms */
+
+/* clang-format off: Lua source reads best one statement per line. */
+
+/* KEYS: bucket keys
+ * ARGV: nslots horizon_us then per key: interval_us tolerance_us cost adaptive
+ * Returns {n, off_1, ..., off_n} (slot offsets from now, us) or
+ * {0, wait_us, reason}. Numbers stay below 2^53, so doubles are exact. */
+static const char take_lua[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
+    "local nslots = tonumber(ARGV[1])\n"
+    "local horizon = tonumber(ARGV[2])\n"
+    "local n = #KEYS\n"
+    "local tat, iv, one, tol = {}, {}, {}, {}\n"
+    "local pause, reason = 0, ''\n"
+    "for i = 1, n do\n"
+    "  local b = 2 + (i - 1) * 4\n"
+    "  local h = redis.call('HMGET', KEYS[i], 'tat', 'pause_until',\n"
+    "                       'permille', 'aimd_at', 'pause_reason')\n"
+    "  local pm = 1000\n"
+    "  if ARGV[b + 4] == '1' and h[3] then\n"
+    "    pm = tonumber(h[3]) + math.floor((now - tonumber(h[4] or '0')) /\n"
+    "         1000000 * 50)\n"
+    "    if pm > 1000 then pm = 1000 end\n"
+    "  end\n"
+    "  one[i] = math.ceil(tonumber(ARGV[b + 1]) * 1000 / pm)\n"
+    "  iv[i] = one[i] * tonumber(ARGV[b + 3])\n"
+    "  tol[i] = tonumber(ARGV[b + 2])\n"
+    "  tat[i] = tonumber(h[1] or '0')\n"
+    "  local pu = tonumber(h[2] or '0')\n"
+    "  if pu - now > pause then pause = pu - now; reason = h[5] or '' end\n"
+    "end\n"
+    "if pause > 0 then return {0, pause, reason} end\n"
+    "local out = {0}\n"
+    "for j = 1, nslots do\n"
+    "  local s = now\n"
+    "  for i = 1, n do\n"
+    "    local c = tat[i] + iv[i] - one[i] - tol[i]\n"
+    "    if c > s then s = c end\n"
+    "  end\n"
+    "  if s > now + horizon then\n"
+    "    if #out == 1 then return {0, s - now, ''} end\n"
+    "    break\n"
+    "  end\n"
+    "  for i = 1, n do tat[i] = math.max(tat[i], s) + iv[i] end\n"
+    "  out[#out + 1] = s - now\n"
+    "end\n"
+    "out[1] = #out - 1\n"
+    "for i = 1, n do\n"
+    "  redis.call('HSET', KEYS[i], 'tat', string.format('%.0f', tat[i]))\n"
+    "  redis.call('PEXPIRE', KEYS[i], " STATE_TTL_MS ")\n"
+    "end\n"
+    "return out\n";
+
+/* KEYS: bucket  ARGV: pause_ms reason tolerance_us adaptive */
+static const char pause_lua[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
+    "local untl = now + tonumber(ARGV[1]) * 1000\n"
+    "local h = redis.call('HMGET', KEYS[1], 'pause_until', 'tat', 'permille',\n"
+    "                     'aimd_at')\n"
+    "if untl > tonumber(h[1] or '0') then\n"
+    "  redis.call('HSET', KEYS[1], 'pause_until',\n"
+    "             string.format('%.0f', untl), 'pause_reason', ARGV[2])\n"
+    "end\n"
+    "-- resume at the bucket's pace, without a burst (C09)\n"
+    "local want = untl + tonumber(ARGV[3])\n"
+    "if tonumber(h[2] or '0') < want then\n"
+    "  redis.call('HSET', KEYS[1], 'tat', string.format('%.0f', want))\n"
+    "end\n"
+    "if ARGV[4] == '1' then\n"
+    "  local at = tonumber(h[4] or '0')\n"
+    "  if now - at >= 1000000 then\n"
+    "    local pm = 1000\n"
+    "    if h[3] then\n"
+    "      pm = tonumber(h[3]) + math.floor((now - at) / 1000000 * 50)\n"
+    "      if pm > 1000 then pm = 1000 end\n"
+    "    end\n"
+    "    pm = math.max(50, math.floor(pm / 2))\n"
+    "    redis.call('HSET', KEYS[1], 'permille', pm, 'aimd_at',\n"
+    "               string.format('%.0f', now))\n"
+    "  end\n"
+    "end\n"
+    "redis.call('PEXPIRE', KEYS[1], math.max(tonumber(ARGV[1]), 0) "
+    "+ " STATE_TTL_MS ")\n"
+    "return 1\n";
+
+/* clang-format on */
+
+struct take_ctx {
+  pacer_limiter_take_cb cb;
+  void *arg;
+};
+
+static void
+build_key(struct pacer_queue *q, const char *bucket, char *out, size_t size)
+{
+  snprintf(out, size, "%slimit:%s", pacer_queue_prefix(q), bucket);
+}
+
+static void
+on_take_reply(struct pacer_queue *q, const struct redisReply *reply,
+              void *privdata)
+{
+  struct take_ctx *ctx = privdata;
+  struct pacer_limiter_grant g;
+  size_t i, n;
+
+  (void)q;
+  memset(&g, 0, sizeof(g));
+  if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+      reply->elements < 1 || reply->element[0]->type != REDIS_REPLY_INTEGER) {
+    ctx->cb(ctx->arg, reply == NULL ? PACER_EUNKNOWN : PACER_EREDIS, NULL);
+    free(ctx);
+    return;
+  }
+  n = (size_t)reply->element[0]->integer;
+  if (n == 0) {
+    if (reply->elements >= 2 && reply->element[1]->type == REDIS_REPLY_INTEGER)
+      g.wait_us = (uint64_t)reply->element[1]->integer;
+    if (reply->elements >= 3 && reply->element[2]->type == REDIS_REPLY_STRING)
+      snprintf(g.reason, sizeof(g.reason), "%s", reply->element[2]->str);
+  } else {
+    for (i = 0; i < n && i < PACER_LIMITER_MAX_SLOTS && i + 1 < reply->elements;
+         i++) {
+      const struct redisReply *e = reply->element[i + 1];
+
+      g.slot_us[i] = e->type == REDIS_REPLY_INTEGER && e->integer > 0
+                         ? (uint64_t)e->integer
+                         : 0;
+    }
+    g.nslots = i;
+  }
+  ctx->cb(ctx->arg, 0, &g);
+  free(ctx);
+}
+
+int
+pacer_limiter_take(struct pacer_queue *q, const struct pacer_limit_ref *refs,
+                   size_t nrefs, unsigned nslots, uint64_t horizon_us,
+                   pacer_limiter_take_cb cb, void *arg)
+{
+  char keybuf[PACER_LIMITER_MAX_REFS][PACER_LIMIT_KEY_SIZE + 64];
+  char numbuf[2 + 4 * PACER_LIMITER_MAX_REFS][24];
+  const char *keys[PACER_LIMITER_MAX_REFS];
+  const char *args[2 + 4 * PACER_LIMITER_MAX_REFS];
+  struct take_ctx *ctx;
+  size_t i, na = 0;
+  int rc;
+
+  if (nrefs == 0 || nrefs > PACER_LIMITER_MAX_REFS || nslots == 0 ||
+      nslots > PACER_LIMITER_MAX_SLOTS)
+    return PACER_EINVAL;
+  snprintf(numbuf[na], sizeof(numbuf[0]), "%u", nslots);
+  args[na] = numbuf[na];
+  na++;
+  snprintf(numbuf[na], sizeof(numbuf[0]), "%" PRIu64, horizon_us);
+  args[na] = numbuf[na];
+  na++;
+  for (i = 0; i < nrefs; i++) {
+    const struct pacer_limit_cfg *l = refs[i].cfg;
+
+    build_key(q, refs[i].key, keybuf[i], sizeof(keybuf[i]));
+    keys[i] = keybuf[i];
+    /* Slots are spaced SAFETY_PERMILLE wider than the configured rate:
+     * the upstream counts arrivals, and network jitter (a first request
+     * on a new connection arrives late) could otherwise squeeze rate + 1
+     * requests into one of its windows. */
+    snprintf(numbuf[na], sizeof(numbuf[0]), "%" PRIu64,
+             l->gcra.interval_us +
+                 l->gcra.interval_us * SAFETY_PERMILLE / 1000u);
+    args[na] = numbuf[na];
+    na++;
+    snprintf(numbuf[na], sizeof(numbuf[0]), "%" PRIu64,
+             l->gcra.burst * l->gcra.interval_us);
+    args[na] = numbuf[na];
+    na++;
+    snprintf(numbuf[na], sizeof(numbuf[0]), "%u", l->cost ? l->cost : 1u);
+    args[na] = numbuf[na];
+    na++;
+    args[na++] = l->adaptive ? "1" : "0";
+  }
+  ctx = malloc(sizeof(*ctx));
+  if (ctx == NULL)
+    return PACER_ENOMEM;
+  ctx->cb = cb;
+  ctx->arg = arg;
+  rc = pacer_queue_eval_reply(q, take_lua, (int)nrefs, keys, (int)na, args,
+                              NULL, on_take_reply, ctx);
+  if (rc != 0)
+    free(ctx);
+  return rc;
+}
+
+static void
+on_pause_reply(struct pacer_queue *q, const struct redisReply *reply,
+               void *privdata)
+{
+  (void)q;
+  (void)reply;
+  (void)privdata;
+}
+
+int
+pacer_limiter_pause(struct pacer_queue *q, const struct pacer_limit_ref *ref,
+                    uint64_t pause_ms, const char *reason)
+{
+  char key[PACER_LIMIT_KEY_SIZE + 64], ms[24], tol[24];
+  const char *keys[1];
+  const char *args[4];
+
+  build_key(q, ref->key, key, sizeof(key));
+  keys[0] = key;
+  snprintf(ms, sizeof(ms), "%" PRIu64, pause_ms);
+  snprintf(tol, sizeof(tol), "%" PRIu64,
+           ref->cfg->gcra.burst * ref->cfg->gcra.interval_us);
+  args[0] = ms;
+  args[1] = reason;
+  args[2] = tol;
+  args[3] = ref->cfg->adaptive ? "1" : "0";
+  pacer_log(PACER_LOG_INFO, "limit", "msg=\"pausing\" lane=%s wait_ms=%" PRIu64,
+            ref->key, pause_ms);
+  return pacer_queue_eval_reply(q, pause_lua, 1, keys, 4, args, NULL,
+                                on_pause_reply, NULL);
+}

@@ -1,0 +1,72 @@
+/* Shared rate limits in Redis: one Lua script checks and takes from every
+ * bucket a request belongs to, atomically, on Redis TIME, so N processes on
+ * M machines share one limit.
+ *
+ *   pacer:limit:<name>[:<value>]   hash
+ *     tat            GCRA theoretical arrival time, unix us
+ *     pause_until    no slot before this, unix us (429 / Retry-After)
+ *     pause_reason   why ("retry-after 30 s from api.up.test", ...)
+ *     permille       AIMD effective rate, 1..1000 of the configured rate
+ *     aimd_at        when permille was last lowered, unix us
+ *
+ * A take reserves up to n future send slots within a short horizon: slot j
+ * is the earliest time every bucket conforms after slots 1..j-1 (GCRA per
+ * ITU-T I.371), so the cluster-wide rate stays within rate + burst in
+ * every sliding window even when processes lease slots in batches (C10).
+ */
+#ifndef PACER_SCHEDULER_LIMITER_REDIS_H
+#define PACER_SCHEDULER_LIMITER_REDIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "scheduler/config.h"
+#include "scheduler/queue_redis.h"
+
+#define PACER_LIMITER_MAX_REFS  8  /* limits one request can take from */
+#define PACER_LIMITER_MAX_SLOTS 32 /* slots reserved per take */
+
+/** One bucket a request takes from: the limit and its bucket key (from
+ *  pacer_limit_key). cfg borrowed from the configuration. */
+struct pacer_limit_ref {
+  const struct pacer_limit_cfg *cfg;
+  char key[PACER_LIMIT_KEY_SIZE];
+};
+
+/** Result of a take. On success nslots > 0 and slot_us[i] are offsets from
+ *  Redis' now (us, non-decreasing); otherwise nslots == 0 and wait_us says
+ *  when to ask again, with reason set when a pause caused it. */
+struct pacer_limiter_grant {
+  size_t nslots;
+  uint64_t slot_us[PACER_LIMITER_MAX_SLOTS];
+  uint64_t wait_us;
+  char reason[128];
+};
+
+/** Take callback: status 0 with *g filled, or PACER_EUNKNOWN/PACER_EREDIS
+ *  (nothing known; ask again later). g borrowed for the call. Scheduler
+ *  thread. */
+typedef void (*pacer_limiter_take_cb)(void *arg, int status,
+                                      const struct pacer_limiter_grant *g);
+
+/** Reserves up to nslots (1..PACER_LIMITER_MAX_SLOTS) send slots within
+ *  horizon_us from every bucket in refs[0..nrefs) (borrowed), all or
+ *  nothing per slot. Returns 0 (cb runs once) or a negative code (cb will
+ *  not run). Scheduler thread. Source: GCRA (ITU-T I.371). */
+int pacer_limiter_take(struct pacer_queue *q,
+                       const struct pacer_limit_ref *refs, size_t nrefs,
+                       unsigned nslots, uint64_t horizon_us,
+                       pacer_limiter_take_cb cb, void *arg);
+
+/** Pauses the bucket ref (borrowed) for pause_ms from Redis' now (a longer
+ *  existing pause stands), recording reason (borrowed; never a secret). The
+ *  bucket resumes at its pace without a burst. With ref->cfg->adaptive the
+ *  effective rate halves (at most once a second, never below 5%) and
+ *  recovers by 5% of the configured rate per second (AIMD). Fire and
+ *  forget: returns 0 or a negative code. Scheduler thread. Source: RFC 6585
+ *  §4 (429), RFC 9110 §10.2.3 (Retry-After). */
+int pacer_limiter_pause(struct pacer_queue *q,
+                        const struct pacer_limit_ref *ref, uint64_t pause_ms,
+                        const char *reason);
+
+#endif

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Rate-limit engine against pacer-testapi's own sliding-window limiter:
+#  A. pacer at the upstream's 50/s per account, 3 accounts: zero 429s and
+#     each account served at >= 95% of 50/s.
+#  B. fairness: account A's 400-job backlog does not hold up account B's
+#     20 jobs beyond what B's own limit implies.
+#  C. pacer misconfigured at 100/s against a 50/s upstream: every job
+#     succeeds, 429s stay under 5% of requests, and no request reaches a
+#     paused account while its Retry-After pause lasts.
+#  D. 4 worker processes sharing one 100/s limit: no sliding 1 s window at
+#     the upstream holds more than 100 requests.
+#  E. stacked limits, 20/s per app and 10/s per token over 3 tokens:
+#     neither is exceeded.
+#  F. C09: after a Retry-After pause the key resumes at its pace, not in a
+#     burst, although its bucket allows a burst of 10.
+. "$(dirname "$0")/lib.sh"
+
+acct_cfg() { # RATE -> a per-account limit keyed on the job's limit_key
+  write_config "$TEST_TMP/pacer.json" \
+    "\"concurrency\": 64, \"limits\": [{\"name\": \"acct\", \"key\": \"limit_key\", \"rate\": \"$1\"}]"
+}
+jobs_for() { # ACCOUNT N PREFIX
+  for i in $(seq 1 "$2"); do
+    printf '{"id":"%s-%s-%04d","method":"PUT","url":"%s/v1/adaccounts/%s/campaigns","limit_key":"%s","body":{"n":%d}}\n' \
+      "$3" "$1" "$i" "$TESTAPI_URL" "$1" "$1" "$i"
+  done
+}
+# rate_of ACCOUNT: requests/s between the account's first and last request
+# at the upstream (its own request log).
+rate_of() {
+  curl -fsS "$TESTAPI_URL/admin/requests?since=0&limit=4096" |
+    jq -r --arg a "$1" '[.requests[] | select(.account == $a) | .t_ms] |
+      if length < 2 then 0 else ((length - 1) * 1000 / (max - min)) end'
+}
+stop_workers() {
+  local p
+  for p in "$@"; do kill -TERM "$p" 2>/dev/null; done
+  for p in "$@"; do wait_until 30 '! alive '"$p" || fail "worker $p did not stop"; done
+}
+
+# ---- A: exact rate, zero 429s
+start_testapi --rate 50/s --retry-after 1
+acct_cfg 50/s
+{ jobs_for a1 100 A; jobs_for a2 100 A; jobs_for a3 100 A; } >"$TEST_TMP/a.jsonl"
+"$PACER" submit --config "$TEST_TMP/pacer.json" "$TEST_TMP/a.jsonl" 2>/dev/null || fail "submit A"
+start_worker "$TEST_TMP/pacer.json" wa
+wait_until 60 'test "$(results_count)" -ge 300' || fail "A: $(results_count)/300 results"
+[ "$(testapi_stat .status_429)" -eq 0 ] || fail "A: $(testapi_stat .status_429) 429s at the exact limit"
+for a in a1 a2 a3; do
+  r=$(rate_of $a)
+  awk -v r="$r" 'BEGIN { exit !(r >= 47.5 && r <= 50.5) }' ||
+    fail "A: account $a served at $r/s, want 47.5..50.5"
+done
+echo "A: rates $(rate_of a1) $(rate_of a2) $(rate_of a3) /s, 0 429s"
+stop_workers "$WORKER_PID"
+
+# ---- B: fairness
+curl -fsS -X POST "$TESTAPI_URL/admin/reset" >/dev/null
+rcli DEL "${PREFIX}results" >/dev/null
+jobs_for big 400 B >"$TEST_TMP/b.jsonl"
+jobs_for small 20 B >>"$TEST_TMP/b.jsonl"
+"$PACER" submit --config "$TEST_TMP/pacer.json" "$TEST_TMP/b.jsonl" 2>/dev/null || fail "submit B"
+t0=$(now_ms)
+start_worker "$TEST_TMP/pacer.json" wb
+wait_until 30 'test "$(stream_field results id | grep -c "^B-small-")" -ge 20' ||
+  fail "B: small account unfinished: $(stream_field results id | grep -c "^B-small-")/20"
+tb=$(( $(now_ms) - t0 ))
+# 20 jobs at 50/s take 0.4 s; allow start-up and one deferral round.
+[ "$tb" -le 4000 ] || fail "B: small account took $tb ms behind a 400-job backlog"
+big_done=$(stream_field results id | grep -c "^B-big-")
+[ "$big_done" -lt 400 ] || fail "B: the backlog finished first, no fairness shown"
+wait_until 60 'test "$(results_count)" -ge 420' || fail "B: $(results_count)/420"
+[ "$(testapi_stat .status_429)" -eq 0 ] || fail "B: 429s seen"
+echo "B: small account done in $tb ms while big had $big_done/400"
+stop_workers "$WORKER_PID"
+
+# ---- C: misconfigured at 2x the upstream limit
+curl -fsS -X POST "$TESTAPI_URL/admin/reset" >/dev/null
+rcli DEL "${PREFIX}results" >/dev/null
+acct_cfg 100/s
+jobs_for c1 300 C >"$TEST_TMP/c.jsonl"
+"$PACER" submit --config "$TEST_TMP/pacer.json" "$TEST_TMP/c.jsonl" 2>/dev/null || fail "submit C"
+start_worker "$TEST_TMP/pacer.json" wc
+wait_until 90 'test "$(results_count)" -ge 300' || fail "C: $(results_count)/300"
+[ "$(stream_field results state | grep -cx ok)" -eq 300 ] || fail "C: not all ok"
+n429=$(testapi_stat .status_429); total=$(testapi_stat .requests)
+[ "$n429" -ge 1 ] || fail "C: no 429 at twice the limit?"
+[ $(( n429 * 100 )) -le $(( total * 5 )) ] || fail "C: $n429 429s of $total requests (> 5%)"
+# No admitted request on the account while a Retry-After: 1 pause lasted
+# (50 ms after the 429 for requests already on the wire).
+bad=$(curl -fsS "$TESTAPI_URL/admin/requests?since=0&limit=4096" | jq '
+  [.requests[] | select(.account == "c1")] as $r |
+  [$r[] | select(.status == 429) | .t_ms] as $p |
+  [$r[] | .t_ms as $t | select(any($p[]; $t > . + 50 and $t < . + 950))] | length')
+[ "$bad" -eq 0 ] || fail "C: $bad requests reached the account during a pause"
+echo "C: $n429 429s of $total requests, none during a pause"
+stop_workers "$WORKER_PID"
+
+# ---- D: four processes share one limit
+curl -fsS -X POST "$TESTAPI_URL/admin/reset" >/dev/null
+rcli DEL "${PREFIX}results" >/dev/null
+write_config "$TEST_TMP/pacer.json" \
+  '"concurrency": 32, "limits": [{"name": "app", "key": "global", "rate": "100/s"}]'
+for a in d1 d2 d3 d4; do jobs_for $a 100 D; done >"$TEST_TMP/d.jsonl"
+"$PACER" submit --config "$TEST_TMP/pacer.json" "$TEST_TMP/d.jsonl" 2>/dev/null || fail "submit D"
+pids=()
+for w in 1 2 3 4; do start_worker "$TEST_TMP/pacer.json" wd$w; pids+=("$WORKER_PID"); done
+wait_until 60 'test "$(results_count)" -ge 400' || fail "D: $(results_count)/400"
+maxw=$(testapi_stat .max_per_1s)
+[ "$maxw" -le 100 ] || fail "D: $maxw requests in one sliding second across 4 processes"
+[ "$maxw" -ge 50 ] || fail "D: only $maxw per second: the limit is not used"
+echo "D: max $maxw requests in any 1 s window across 4 processes"
+stop_workers "${pids[@]}"
+
+# ---- E: stacked limits (one ads API: 20/s per app AND 10/s per token)
+curl -fsS -X POST "$TESTAPI_URL/admin/reset" >/dev/null
+rcli DEL "${PREFIX}results" >/dev/null
+write_config "$TEST_TMP/pacer.json" '"concurrency": 32, "limits": [
+  {"name": "app", "key": "global", "rate": "20/s"},
+  {"name": "token", "key": "header:Authorization", "rate": "10/s"}]'
+for t in 1 2 3; do
+  for i in $(seq 1 30); do
+    printf '{"id":"E-%d-%02d","url":"%s/v1/campaigns/%d/stats?account=e","headers":{"Authorization":"Bearer AT-%d"}}\n' \
+      "$t" "$i" "$TESTAPI_URL" "$i" "$t"
+  done
+done >"$TEST_TMP/e.jsonl"
+"$PACER" submit --config "$TEST_TMP/pacer.json" "$TEST_TMP/e.jsonl" 2>/dev/null || fail "submit E"
+start_worker "$TEST_TMP/pacer.json" we
+wait_until 60 'test "$(results_count)" -ge 90' || fail "E: $(results_count)/90"
+app=$(testapi_stat .max_per_1s); tok=$(testapi_stat .max_per_1s_token)
+[ "$app" -le 20 ] || fail "E: $app requests in one second, app limit 20/s"
+[ "$tok" -le 10 ] || fail "E: $tok requests in one second for one token, limit 10/s"
+[ "$app" -ge 15 ] || fail "E: only $app/s: the app limit is not used"
+# The per-token bucket key never holds the token itself (C21).
+rcli --scan --pattern "${PREFIX}limit:*" >"$TEST_TMP/keys.txt"
+grep -q 'AT-' "$TEST_TMP/keys.txt" && fail "E: a token reached a Redis key name"
+echo "E: max $app/s for the app, $tok/s for one token"
+stop_workers "$WORKER_PID"
+
+# ---- F: C09, resume at pace after a pause
+curl -fsS -X POST "$TESTAPI_URL/admin/reset" >/dev/null
+rcli DEL "${PREFIX}results" >/dev/null
+write_config "$TEST_TMP/pacer.json" \
+  '"concurrency": 64, "limits": [{"name": "acct", "key": "limit_key", "rate": "10/s", "burst": 10}]'
+curl -fsS -X POST "$TESTAPI_URL/admin/script" -d \
+  '[{"path":"/v1/adaccounts/storm/campaigns","status":429,"headers":{"Retry-After":"3"}}]' >/dev/null
+jobs_for storm 40 F >"$TEST_TMP/f.jsonl"
+"$PACER" submit --config "$TEST_TMP/pacer.json" "$TEST_TMP/f.jsonl" 2>/dev/null || fail "submit F"
+start_worker "$TEST_TMP/pacer.json" wf
+wait_until 60 'test "$(results_count)" -ge 40' || fail "F: $(results_count)/40"
+[ "$(stream_field results state | grep -cx ok)" -eq 40 ] || fail "F: not all ok"
+read -r during after < <(curl -fsS "$TESTAPI_URL/admin/requests?since=0&limit=4096" | jq -r '
+  [.requests[] | select(.account == "storm")] as $r |
+  ([$r[] | select(.status == 429) | .t_ms] | first) as $p |
+  "\([$r[] | select(.t_ms > $p + 50 and .t_ms < $p + 2950)] | length) \([$r[] | select(.t_ms >= $p + 2950 and .t_ms < $p + 3950)] | length)"')
+[ "$during" -eq 0 ] || fail "F: $during requests during the 3 s pause"
+[ "$after" -le 11 ] || fail "F: $after requests in the first second after the pause (burst)"
+[ "$(result_of F-storm-0001 throttled)" -ge 0 ] || fail "F: no throttled field"
+echo "F: 0 requests during the pause, $after in the second after it"
+stop_workers "$WORKER_PID"
+pass "rate limits: exact, fair, paused on 429, shared, stacked, no burst after a pause"
