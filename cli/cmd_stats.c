@@ -309,6 +309,69 @@ print_json(const struct stats *st, const char *prefix, struct pacer_error *err)
   return 0;
 }
 
+/* Prints the shared limit buckets (<prefix>limit:*): effective rate
+ * (AIMD), when the next slot is free, pause left and its reason. Bounded:
+ * at most LIMITS_SHOWN buckets. */
+#define LIMITS_SHOWN 200
+static void
+print_limits(redisContext *c, const char *prefix)
+{
+  char pattern[256], cursor[32] = "0";
+  redisReply *t = redisCommand(c, "TIME");
+  double now_us;
+  size_t shown = 0, rounds = 0;
+
+  if (t == NULL || t->type != REDIS_REPLY_ARRAY || t->elements != 2) {
+    if (t != NULL)
+      freeReplyObject(t);
+    return;
+  }
+  now_us =
+      strtod(t->element[0]->str, NULL) * 1e6 + strtod(t->element[1]->str, NULL);
+  freeReplyObject(t);
+  snprintf(pattern, sizeof(pattern), "%slimit:*", prefix);
+  do {
+    const char *argv[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
+    size_t lens[] = {4, strlen(cursor), 5, strlen(pattern), 5, 4};
+    redisReply *r = redisCommandArgv(c, 6, argv, lens);
+    size_t i;
+
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+      if (r != NULL)
+        freeReplyObject(r);
+      return;
+    }
+    snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+    for (i = 0; i < r->element[1]->elements && shown < LIMITS_SHOWN; i++) {
+      const redisReply *k = r->element[1]->element[i];
+      const char *hargv[] = {"HMGET",       k->str,     "tat",
+                             "pause_until", "permille", "pause_reason"};
+      size_t hlens[] = {5, k->len, 3, 11, 8, 12};
+      redisReply *h = redisCommandArgv(c, 6, hargv, hlens);
+      double tat, pause;
+      const char *pm, *why;
+
+      if (h == NULL || h->type != REDIS_REPLY_ARRAY || h->elements != 4) {
+        if (h != NULL)
+          freeReplyObject(h);
+        continue;
+      }
+      if (shown++ == 0)
+        printf("limits\n  %-40s %6s %12s %10s  %s\n", "BUCKET", "RATE%",
+               "NEXT_SLOT_MS", "PAUSED_MS", "REASON");
+      tat = h->element[0]->str ? strtod(h->element[0]->str, NULL) : 0;
+      pause = h->element[1]->str ? strtod(h->element[1]->str, NULL) : 0;
+      pm = h->element[2]->str ? h->element[2]->str : "1000";
+      why = pause > now_us && h->element[3]->str ? h->element[3]->str : "";
+      printf("  %-40s %6.1f %12.0f %10.0f  %s\n", k->str + strlen(prefix) + 6,
+             strtod(pm, NULL) / 10.0, tat > now_us ? (tat - now_us) / 1e3 : 0,
+             pause > now_us ? (pause - now_us) / 1e3 : 0, why);
+      freeReplyObject(h);
+    }
+    freeReplyObject(r);
+  } while (strcmp(cursor, "0") != 0 && ++rounds < 100 && shown < LIMITS_SHOWN);
+}
+
 int
 pacer_cmd_stats(int argc, char **argv)
 {
@@ -358,6 +421,7 @@ pacer_cmd_stats(int argc, char **argv)
       goto fail;
   } else {
     print_text(&st, cfg.prefix);
+    print_limits(c, cfg.prefix);
   }
   status = fflush(stdout) == 0 ? 0 : 2;
   goto out;

@@ -93,6 +93,9 @@ bad=$(curl -fsS "$TESTAPI_URL/admin/requests?since=0&limit=4096" | jq '
   [$r[] | select(.status == 429) | .t_ms] as $p |
   [$r[] | .t_ms as $t | select(any($p[]; $t > . + 50 and $t < . + 950))] | length')
 [ "$bad" -eq 0 ] || fail "C: $bad requests reached the account during a pause"
+"$PACER" stats --config "$TEST_TMP/pacer.json" >"$TEST_TMP/stats.txt" || fail "C: stats"
+grep -E '^  acct:c1 +[0-9.]+ ' "$TEST_TMP/stats.txt" >/dev/null ||
+  fail "C: pacer stats does not show the acct:c1 bucket"
 echo "C: $n429 429s of $total requests, none during a pause"
 stop_workers "$WORKER_PID"
 
