@@ -18,6 +18,7 @@
  * Byte offsets in messages count from 0 at the first byte of the text.
  */
 #include "scheduler/job.h"
+#include "scheduler/json_int.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -709,25 +710,7 @@ static int
 get_int(const cJSON *item, const char *name, int64_t lo, int64_t hi,
         int64_t *out, struct pacer_error *err)
 {
-  double d;
-  int64_t v = 0;
-
-  if (!cJSON_IsNumber(item))
-    return pacer_error_set(err, PACER_EJOB, "%s: must be an integer", name);
-  d = item->valuedouble;
-  if (!(d >= (double)lo - 1.0 && d <= (double)hi + 1.0))
-    goto range;
-  v = (int64_t)d;
-  if ((double)v != d)
-    return pacer_error_set(err, PACER_EJOB, "%s: must be an integer", name);
-  if (v < lo || v > hi)
-    goto range;
-  *out = v;
-  return 0;
-range:
-  return pacer_error_set(err, PACER_EJOB,
-                         "%s: must be between %" PRId64 " and %" PRId64, name,
-                         lo, hi);
+  return pacer_json_get_int(item, name, lo, hi, PACER_EJOB, out, err);
 }
 
 /* Job ids end up in Redis members "<id>\n<attempt>\n<json>" and in log
