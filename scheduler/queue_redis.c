@@ -9,12 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
 #include "common/log.h"
 #include "common/util.h"
+#include "scheduler/redis_uv.h"
 
 #define GROUP               "pacer"
 #define BACKOFF_MIN_MS      100u   /* first reconnect delay, ms */
@@ -455,7 +455,7 @@ conn_connect(struct conn *c)
     return;
   }
   ac->data = c;
-  if (redisLibuvAttach(ac, q->loop) != REDIS_OK) {
+  if (pacer_redis_uv_attach(ac, q->loop) != REDIS_OK) {
     redisAsyncFree(ac);
     schedule_reconnect(c);
     return;
