@@ -210,24 +210,40 @@ static void conn_connect(struct conn *c);
 static void fetch(struct pacer_queue *q);
 static void promote_now(struct pacer_queue *q);
 
-/* Sends argv on c. privdata/cb as in struct cmd_ctx. Returns 0 or
- * PACER_EREDIS (not connected; cb will not run). */
+/* Sends argv on c; lens NULL means every argv[i] is a C string. privdata/cb
+ * as in struct cmd_ctx. Returns 0 or PACER_EREDIS (not connected; cb will
+ * not run) or PACER_ENOMEM. */
 static int
 send_argv(struct conn *c, redisCallbackFn *fn, pacer_queue_done_cb cb,
           void *privdata, int argc, const char **argv, const size_t *lens)
 {
   struct cmd_ctx *ctx;
+  size_t *own = NULL;
+  int i, rc;
 
   if (c->ac == NULL || !c->up)
     return PACER_EREDIS;
+  if (lens == NULL) {
+    /* Our own C strings: hiredis still gets explicit lengths (STYLE 13). */
+    own = malloc((size_t)argc * sizeof(*own));
+    if (own == NULL)
+      return PACER_ENOMEM;
+    for (i = 0; i < argc; i++)
+      own[i] = strlen(argv[i]);
+    lens = own;
+  }
   ctx = malloc(sizeof(*ctx));
-  if (ctx == NULL)
+  if (ctx == NULL) {
+    free(own);
     return PACER_ENOMEM;
+  }
   ctx->c = c;
   ctx->cb = cb;
   ctx->reply_cb = NULL;
   ctx->privdata = privdata;
-  if (redisAsyncCommandArgv(c->ac, fn, ctx, argc, argv, lens) != REDIS_OK) {
+  rc = redisAsyncCommandArgv(c->ac, fn, ctx, argc, argv, lens);
+  free(own);
+  if (rc != REDIS_OK) {
     free(ctx);
     return PACER_EREDIS;
   }
@@ -354,12 +370,7 @@ ensure_group(struct conn *c)
 {
   struct pacer_queue *q = c->q;
   const char *argv[] = {"XGROUP", "CREATE", q->k_jobs, GROUP, "0", "MKSTREAM"};
-  size_t lens[6];
-  int i;
-
-  for (i = 0; i < 6; i++)
-    lens[i] = strlen(argv[i]);
-  return send_argv(c, on_group_reply, NULL, NULL, 6, argv, lens);
+  return send_argv(c, on_group_reply, NULL, NULL, 6, argv, NULL);
 }
 
 static void
@@ -372,10 +383,9 @@ conn_ready(struct conn *c)
             conn_name(c), q->consumer);
   if (c->role == CONN_INTAKE) {
     const char *argv[] = {"CLIENT", "ID"};
-    size_t lens[] = {6, 2};
 
     /* Known so a stop can end a blocked read at once (CLIENT UNBLOCK). */
-    send_argv(c, on_client_id_reply, NULL, NULL, 2, argv, lens);
+    send_argv(c, on_client_id_reply, NULL, NULL, 2, argv, NULL);
     fetch(q);
     return;
   }
@@ -467,10 +477,9 @@ conn_connect(struct conn *c)
   c->up = 1; /* let send_argv queue the setup commands */
   if (a->password[0] != '\0') {
     const char *argv[3] = {"AUTH", a->user, a->password};
-    size_t lens[3] = {4, strlen(a->user), strlen(a->password)};
 
     if (a->user[0] != '\0')
-      send_argv(c, on_setup_reply, NULL, NULL, 3, argv, lens);
+      send_argv(c, on_setup_reply, NULL, NULL, 3, argv, NULL);
     else
       send_argv(c, on_setup_reply, NULL, NULL, 2,
                 (const char *[]){"AUTH", a->password},
@@ -607,9 +616,8 @@ fetch(struct pacer_queue *q)
 {
   char count[24];
   size_t want;
-  const char *argv[10];
-  size_t lens[10];
-  int i, n;
+  const char *argv[11];
+  int n;
 
   if (!q->started || q->intake_stopped || q->closing || q->reading ||
       !q->intake.up)
@@ -631,19 +639,9 @@ fetch(struct pacer_queue *q)
   argv[7] = READ_BLOCK_MS;
   argv[8] = "STREAMS";
   argv[9] = q->k_jobs;
-  for (i = 0; i < 10; i++)
-    lens[i] = strlen(argv[i]);
-  {
-    const char *full[11];
-    size_t flens[11];
-
-    memcpy(full, argv, sizeof(argv));
-    memcpy(flens, lens, sizeof(lens));
-    full[10] = ">";
-    flens[10] = 1;
-    if (send_argv(&q->intake, on_read_reply, NULL, NULL, 11, full, flens) == 0)
-      q->reading = 1;
-  }
+  argv[10] = ">";
+  if (send_argv(&q->intake, on_read_reply, NULL, NULL, 11, argv, NULL) == 0)
+    q->reading = 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -906,8 +904,6 @@ static void
 promote_now(struct pacer_queue *q)
 {
   const char *argv[6];
-  size_t lens[6];
-  int i;
 
   if (q->promoting || q->closing || !q->cmd.up)
     return;
@@ -917,9 +913,7 @@ promote_now(struct pacer_queue *q)
   argv[3] = q->k_jobs;
   argv[4] = q->k_delayed;
   argv[5] = PROMOTE_BATCH;
-  for (i = 0; i < 6; i++)
-    lens[i] = strlen(argv[i]);
-  if (send_argv(&q->cmd, on_promote_reply, NULL, NULL, 6, argv, lens) == 0)
+  if (send_argv(&q->cmd, on_promote_reply, NULL, NULL, 6, argv, NULL) == 0)
     q->promoting = 1;
 }
 
@@ -997,9 +991,7 @@ claim_now(struct pacer_queue *q)
 {
   char idle[24], count[24];
   const char *argv[9];
-  size_t lens[9];
   size_t want;
-  int i;
 
   if (q->claiming || q->closing || q->intake_stopped || !q->cmd.up)
     return;
@@ -1018,9 +1010,7 @@ claim_now(struct pacer_queue *q)
   argv[5] = q->claim_cursor;
   argv[6] = "COUNT";
   argv[7] = count;
-  for (i = 0; i < 8; i++)
-    lens[i] = strlen(argv[i]);
-  if (send_argv(&q->cmd, on_claim_reply, NULL, NULL, 8, argv, lens) == 0)
+  if (send_argv(&q->cmd, on_claim_reply, NULL, NULL, 8, argv, NULL) == 0)
     q->claiming = 1;
 }
 
@@ -1050,7 +1040,6 @@ on_renew_timer(uv_timer_t *t)
   struct pacer_queue *q = t->data;
   const char *sids[RENEW_BATCH];
   const char *argv[RENEW_BATCH + 6];
-  size_t lens[RENEW_BATCH + 6];
   size_t n, i, argc = 0;
 
   if (q->held_list == NULL || !q->cmd.up || q->closing)
@@ -1068,9 +1057,7 @@ on_renew_timer(uv_timer_t *t)
   for (i = 0; i < n; i++)
     argv[argc++] = sids[i];
   argv[argc++] = "JUSTID";
-  for (i = 0; i < argc; i++)
-    lens[i] = strlen(argv[i]);
-  send_argv(&q->cmd, on_plain_reply, NULL, NULL, (int)argc, argv, lens);
+  send_argv(&q->cmd, on_plain_reply, NULL, NULL, (int)argc, argv, NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1162,12 +1149,10 @@ pacer_queue_stop_intake(struct pacer_queue *q)
       q->cmd.up) {
     char id[24];
     const char *argv[] = {"CLIENT", "UNBLOCK", id};
-    size_t lens[3] = {6, 7, 0};
 
     /* The blocked XREADGROUP returns now (nil) instead of after BLOCK. */
     snprintf(id, sizeof(id), "%lld", q->intake_client_id);
-    lens[2] = strlen(id);
-    send_argv(&q->cmd, on_plain_reply, NULL, NULL, 3, argv, lens);
+    send_argv(&q->cmd, on_plain_reply, NULL, NULL, 3, argv, NULL);
   }
   q->intake_stopped = 1;
   uv_timer_stop(&q->claim_timer);
@@ -1246,12 +1231,8 @@ pacer_queue_close(struct pacer_queue *q, void (*on_closed)(void *arg),
   if (q->cmd.up) {
     const char *argv[] = {"EVAL",    delconsumer_lua, "1",
                           q->k_jobs, GROUP,           q->consumer};
-    size_t lens[6];
-
-    for (i = 0; i < 6; i++)
-      lens[i] = strlen(argv[i]);
     /* The disconnect below waits for this reply. */
-    send_argv(&q->cmd, on_plain_reply, NULL, NULL, 6, argv, lens);
+    send_argv(&q->cmd, on_plain_reply, NULL, NULL, 6, argv, NULL);
   }
   close_conn(q, &q->intake);
   close_conn(q, &q->cmd);
