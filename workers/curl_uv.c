@@ -27,6 +27,7 @@
 #include <strings.h>
 
 #include "common/log.h"
+#include "common/utf8.h"
 
 #define CURL_UV_MAXCONNECTS 1024L /* idle connections kept per worker */
 #define BUF_FIRST_BYTES     16384 /* first response buffer, bytes */
@@ -110,46 +111,18 @@ pacer_curl_uv_outcome_fail(struct pacer_http_outcome *o,
 static size_t
 copy_utf8(char *dst, const char *src, size_t n)
 {
-  const unsigned char *s = (const unsigned char *)src;
   size_t i = 0, o = 0;
 
   while (i < n) {
-    unsigned char c = s[i];
-    size_t len = 0, k;
-    unsigned char lo = 0x80, hi = 0xbf;
+    size_t ok = pacer_utf8_valid_prefix_len(src + i, n - i);
 
-    if (c < 0x80)
-      len = 1;
-    else if (c >= 0xc2 && c <= 0xdf)
-      len = 2;
-    else if (c >= 0xe0 && c <= 0xef)
-      len = 3;
-    else if (c >= 0xf0 && c <= 0xf4)
-      len = 4;
-    /* RFC 3629 §4: no overlong forms, no surrogates, nothing past U+10FFFF */
-    if (c == 0xe0)
-      lo = 0xa0;
-    else if (c == 0xed)
-      hi = 0x9f;
-    else if (c == 0xf0)
-      lo = 0x90;
-    else if (c == 0xf4)
-      hi = 0x8f;
-    for (k = 1; len > 1 && k < len; k++) {
-      if (i + k >= n || s[i + k] < (k == 1 ? lo : 0x80) ||
-          s[i + k] > (k == 1 ? hi : 0xbf)) {
-        len = 0;
-        break;
-      }
-    }
-    if (len == 0) {
-      dst[o++] = '?';
+    memcpy(dst + o, src + i, ok);
+    o += ok;
+    i += ok;
+    if (i < n) {
+      dst[o++] = '?'; /* one byte of an ill-formed sequence */
       i++;
-      continue;
     }
-    memcpy(dst + o, s + i, len);
-    o += len;
-    i += len;
   }
   dst[o] = '\0';
   return o;
