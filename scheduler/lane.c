@@ -193,7 +193,8 @@ unlink_lane(struct pacer_lanes *ls, struct pacer_lane *l)
 int
 pacer_lanes_release(struct pacer_lanes *ls, struct pacer_lane *l)
 {
-  if (l->queued > 0 || l->in_flight > 0 || l->taking)
+  if (l->queued > 0 || l->in_flight > 0 || l->taking || l->acquiring ||
+      l->permit[0] != '\0')
     return 0;
   /* Unused slots are simply not used; a pause lives on in Redis. */
   unlink_lane(ls, l);

@@ -46,6 +46,11 @@ struct pacer_lane {
   uint64_t defer_until_unix_ms; /* due time of the last job this lane sent to
                                    the delayed set, unix ms */
   char pause_reason[128];       /* last pause, for stats */
+  /* max_in_flight across processes (scheduler-owned): a lane holds at most
+   * one unused permit, acquired before its next send. */
+  int acquiring;                         /* a permit acquire is outstanding */
+  char permit[PACER_LIMITER_TOKEN_SIZE]; /* unused permit, "" = none */
+  uint64_t permit_wait_until_us;         /* no acquire before this, mono us */
 };
 
 /** All lanes of one scheduler. Caller-owned; init with pacer_lanes_init. */
@@ -88,7 +93,8 @@ int pacer_lane_take_slot(struct pacer_lane *l, uint64_t now_us,
 /** Forgets every reserved slot (the bucket was paused). */
 void pacer_lane_clear_slots(struct pacer_lane *l);
 
-/** Frees l when it is idle (nothing queued or running, no take out).
+/** Frees l when it is idle (nothing queued or running, no take or permit
+ *  acquire out, no unused permit).
  *  Returns 1 when freed. */
 int pacer_lanes_release(struct pacer_lanes *ls, struct pacer_lane *l);
 

@@ -101,6 +101,36 @@ static const char pause_lua[] =
     "+ " STATE_TTL_MS ")\n"
     "return 1\n";
 
+/* KEYS: inflight sets of the capped buckets
+ * ARGV: token lease_ms max_1 ... max_n
+ * Returns 1 (token holds a permit in every set) or 0 (one is full). */
+static const char acquire_lua[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local lease = tonumber(ARGV[2])\n"
+    "local held = true\n"
+    "for i = 1, #KEYS do\n"
+    "  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)\n"
+    "  if not redis.call('ZSCORE', KEYS[i], ARGV[1]) then\n"
+    "    held = false\n"
+    "    if redis.call('ZCARD', KEYS[i]) >= tonumber(ARGV[2 + i]) then\n"
+    "      return 0\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "for i = 1, #KEYS do\n"
+    "  redis.call('ZADD', KEYS[i], now + lease, ARGV[1])\n"
+    "  if redis.call('PTTL', KEYS[i]) < lease + 60000 then\n"
+    "    redis.call('PEXPIRE', KEYS[i], lease + 60000)\n"
+    "  end\n"
+    "end\n"
+    "return 1\n";
+
+/* KEYS: inflight sets  ARGV: token */
+static const char release_lua[] =
+    "for i = 1, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end\n"
+    "return 1\n";
+
 /* clang-format on */
 
 struct take_ctx {
@@ -208,6 +238,94 @@ pacer_limiter_take(struct pacer_queue *q, const struct pacer_limit_ref *refs,
   return rc;
 }
 
+int
+pacer_limiter_capped(const struct pacer_limit_ref *refs, size_t nrefs)
+{
+  size_t i;
+
+  for (i = 0; i < nrefs; i++)
+    if (refs[i].cfg->max_in_flight != 0)
+      return 1;
+  return 0;
+}
+
+struct permit_ctx {
+  pacer_limiter_permit_cb cb;
+  void *arg;
+};
+
+static void
+on_acquire_reply(struct pacer_queue *q, const struct redisReply *reply,
+                 void *privdata)
+{
+  struct permit_ctx *ctx = privdata;
+
+  (void)q;
+  if (reply == NULL)
+    ctx->cb(ctx->arg, PACER_EUNKNOWN, 0);
+  else if (reply->type != REDIS_REPLY_INTEGER)
+    ctx->cb(ctx->arg, PACER_EREDIS, 0);
+  else
+    ctx->cb(ctx->arg, 0, reply->integer == 1);
+  free(ctx);
+}
+
+/* Fills keys with the inflight sets of the capped buckets; returns how
+ * many. */
+static size_t
+inflight_keys(struct pacer_queue *q, const struct pacer_limit_ref *refs,
+              size_t nrefs, char (*keybuf)[PACER_LIMIT_KEY_SIZE + 64],
+              const char **keys, char (*maxbuf)[16], const char **maxes)
+{
+  size_t i, n = 0;
+
+  for (i = 0; i < nrefs && i < PACER_LIMITER_MAX_REFS; i++) {
+    if (refs[i].cfg->max_in_flight == 0)
+      continue;
+    snprintf(keybuf[n], sizeof(keybuf[n]), "%sinflight:%s",
+             pacer_queue_prefix(q), refs[i].key);
+    keys[n] = keybuf[n];
+    if (maxbuf != NULL) {
+      snprintf(maxbuf[n], sizeof(maxbuf[n]), "%" PRIu32,
+               refs[i].cfg->max_in_flight);
+      maxes[n] = maxbuf[n];
+    }
+    n++;
+  }
+  return n;
+}
+
+int
+pacer_limiter_acquire(struct pacer_queue *q, const struct pacer_limit_ref *refs,
+                      size_t nrefs, const char *token, uint64_t lease_ms,
+                      pacer_limiter_permit_cb cb, void *arg)
+{
+  char keybuf[PACER_LIMITER_MAX_REFS][PACER_LIMIT_KEY_SIZE + 64];
+  char maxbuf[PACER_LIMITER_MAX_REFS][16], lease[24];
+  const char *keys[PACER_LIMITER_MAX_REFS];
+  const char *args[2 + PACER_LIMITER_MAX_REFS];
+  struct permit_ctx *ctx;
+  size_t n;
+  int rc;
+
+  n = inflight_keys(q, refs, nrefs, keybuf, keys, maxbuf, args + 2);
+  if (n == 0)
+    return PACER_EINVAL;
+  snprintf(lease, sizeof(lease), "%" PRIu64, lease_ms);
+  args[0] = token;
+  args[1] = lease;
+  ctx = malloc(sizeof(*ctx));
+  if (ctx == NULL)
+    return PACER_ENOMEM;
+  ctx->cb = cb;
+  ctx->arg = arg;
+  rc = pacer_queue_eval_reply(q, acquire_lua, (int)n, keys, (int)n + 2, args,
+                              NULL, on_acquire_reply, ctx);
+  if (rc != 0)
+    free(ctx);
+  return rc;
+}
+
 static void
 on_pause_reply(struct pacer_queue *q, const struct redisReply *reply,
                void *privdata)
@@ -215,6 +333,23 @@ on_pause_reply(struct pacer_queue *q, const struct redisReply *reply,
   (void)q;
   (void)reply;
   (void)privdata;
+}
+
+int
+pacer_limiter_release(struct pacer_queue *q, const struct pacer_limit_ref *refs,
+                      size_t nrefs, const char *token)
+{
+  char keybuf[PACER_LIMITER_MAX_REFS][PACER_LIMIT_KEY_SIZE + 64];
+  const char *keys[PACER_LIMITER_MAX_REFS];
+  const char *args[1];
+  size_t n;
+
+  n = inflight_keys(q, refs, nrefs, keybuf, keys, NULL, NULL);
+  if (n == 0)
+    return PACER_EINVAL;
+  args[0] = token;
+  return pacer_queue_eval_reply(q, release_lua, (int)n, keys, 1, args, NULL,
+                                on_pause_reply, NULL);
 }
 
 int

@@ -9,6 +9,9 @@
  *     permille       AIMD effective rate, 1..1000 of the configured rate
  *     aimd_at        when permille was last lowered, unix us
  *
+ *   pacer:inflight:<name>[:<value>]   sorted set (limits with max_in_flight)
+ *     member = permit token "<consumer>:<n>", score = lease expiry, unix ms
+ *
  * A take reserves up to n future send slots within a short horizon: slot j
  * is the earliest time every bucket conforms after slots 1..j-1 (GCRA per
  * ITU-T I.371), so the cluster-wide rate stays within rate + burst in
@@ -23,8 +26,10 @@
 #include "scheduler/config.h"
 #include "scheduler/queue_redis.h"
 
-#define PACER_LIMITER_MAX_REFS  8  /* limits one request can take from */
-#define PACER_LIMITER_MAX_SLOTS 32 /* slots reserved per take */
+#define PACER_LIMITER_MAX_REFS   8   /* limits one request can take from */
+#define PACER_LIMITER_MAX_SLOTS  32  /* slots reserved per take */
+#define PACER_LIMITER_TOKEN_SIZE 160 /* permit token buffer, bytes incl. NUL   \
+                                      */
 
 /** One bucket a request takes from: the limit and its bucket key (from
  *  pacer_limit_key). cfg borrowed from the configuration. */
@@ -68,5 +73,36 @@ int pacer_limiter_take(struct pacer_queue *q,
 int pacer_limiter_pause(struct pacer_queue *q,
                         const struct pacer_limit_ref *ref, uint64_t pause_ms,
                         const char *reason);
+
+/** Permit callback: status 0 and granted 1 (the token now holds a permit
+ *  in every capped bucket) or 0 (some bucket is at its max_in_flight);
+ *  PACER_EUNKNOWN/PACER_EREDIS when nothing is known (the token may hold a
+ *  permit: release it). Scheduler thread. */
+typedef void (*pacer_limiter_permit_cb)(void *arg, int status, int granted);
+
+/** Returns non-zero when some bucket in refs[0..nrefs) caps requests in
+ *  flight (max_in_flight), i.e. when a request needs a permit. */
+int pacer_limiter_capped(const struct pacer_limit_ref *refs, size_t nrefs);
+
+/** Acquires an in-flight permit named token (borrowed, unique per process
+ *  and request, e.g. "<consumer>:<n>") in every bucket of refs[0..nrefs)
+ *  that has max_in_flight, all or nothing, leased for lease_ms from Redis'
+ *  now: a process that dies gives its permits back when the lease ends.
+ *  A token that already holds its permits only has its lease extended
+ *  (idempotent, so a replay is safe). The count is cluster-wide: every
+ *  process sharing the Redis sees the same sorted set. Returns 0 (cb runs
+ *  once) or a negative code (cb will not run). Scheduler thread. Source: a
+ *  counting semaphore with leases, as in Redis' documented ZSET pattern. */
+int pacer_limiter_acquire(struct pacer_queue *q,
+                          const struct pacer_limit_ref *refs, size_t nrefs,
+                          const char *token, uint64_t lease_ms,
+                          pacer_limiter_permit_cb cb, void *arg);
+
+/** Gives token's permits back in every capped bucket of refs (fire and
+ *  forget; if the reply is lost the lease ends it). Returns 0 or a
+ *  negative code. Scheduler thread. */
+int pacer_limiter_release(struct pacer_queue *q,
+                          const struct pacer_limit_ref *refs, size_t nrefs,
+                          const char *token);
 
 #endif

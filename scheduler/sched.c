@@ -39,6 +39,9 @@
 #define TAKE_RETRY_MS      500u     /* after a failed take, ms */
 #define REPLAY_INTERVAL_MS 1000u    /* resend unknown-outcome writes, ms */
 #define FORCE_CLOSE_MS     5000u    /* after the grace period, ms */
+#define PERMIT_LEASE_MS    60000u   /* in-flight permit lease, ms */
+#define PERMIT_SLACK_MS    10000u   /* lease beyond a request's timeout, ms */
+#define PERMIT_RETRY_MS    20u      /* a full max_in_flight: ask again, ms */
 
 /* An owned XADD field list. */
 struct fieldbuf {
@@ -84,6 +87,8 @@ struct entry {
   uint64_t due_unix_ms; /* OP_DEFER */
   char *member;         /* OP_DEFER, owned */
   size_t member_len;
+  char permit[PACER_LIMITER_TOKEN_SIZE]; /* in-flight permit held while running,
+                                            "" = none */
 };
 
 struct pacer_sched {
@@ -98,6 +103,9 @@ struct pacer_sched {
   struct entry *replay_head;
   struct pacer_sched_stats st;
   uint64_t prng;
+  char consumer[128];  /* this process's consumer name */
+  uint64_t permit_seq; /* permit tokens: "<consumer>:<seq>" */
+  size_t acquiring;    /* permit acquires outstanding */
   uv_timer_t replay_timer;
   uv_timer_t grace_timer;
   uv_timer_t stop_timer; /* re-checks stop progress from a clean stack */
@@ -773,27 +781,115 @@ fail:
   return NULL;
 }
 
+static void
+on_permit_extended(void *arg, int status, int granted)
+{
+  (void)arg;
+  (void)status;
+  (void)granted;
+}
+
+/* Gives back a lane's unused permit (its lane has nothing left to send). */
+static void
+lane_drop_permit(struct pacer_sched *s, struct pacer_lane *l)
+{
+  if (l->permit[0] == '\0')
+    return;
+  (void)pacer_limiter_release(s->queue, l->refs, l->nrefs, l->permit);
+  l->permit[0] = '\0';
+}
+
+struct permit_req {
+  struct pacer_sched *s;
+  struct pacer_lane *l;
+  char token[PACER_LIMITER_TOKEN_SIZE];
+};
+
+static void
+on_permit(void *arg, int status, int granted)
+{
+  struct permit_req *p = arg;
+  struct pacer_sched *s = p->s;
+  struct pacer_lane *l = p->l;
+
+  l->acquiring = 0;
+  s->acquiring--;
+  if (s->closing) {
+    free(p);
+    return;
+  }
+  if (status != 0) {
+    /* Unknown: the permit may be held; give it back, ask again later. */
+    (void)pacer_limiter_release(s->queue, l->refs, l->nrefs, p->token);
+    l->permit_wait_until_us = mono_us() + TAKE_RETRY_MS * 1000u;
+  } else if (!granted) {
+    l->permit_wait_until_us = mono_us() + PERMIT_RETRY_MS * 1000u;
+  } else if (l->queued == 0 || s->stopping) {
+    (void)pacer_limiter_release(s->queue, l->refs, l->nrefs, p->token);
+  } else {
+    memcpy(l->permit, p->token, sizeof(l->permit));
+  }
+  free(p);
+  if (l->queued == 0)
+    pacer_lanes_release(&s->lanes, l);
+  pump(s);
+  check_stop(s);
+}
+
+/* Asks for a cluster-wide in-flight permit for the lane's next request
+ * (issue 3 §1, max_in_flight shared through Redis). */
+static void
+lane_acquire(struct pacer_sched *s, struct pacer_lane *l)
+{
+  struct permit_req *p = malloc(sizeof(*p));
+
+  if (p == NULL)
+    return;
+  p->s = s;
+  p->l = l;
+  snprintf(p->token, sizeof(p->token), "%s:%" PRIu64, s->consumer,
+           ++s->permit_seq);
+  if (pacer_limiter_acquire(s->queue, l->refs, l->nrefs, p->token,
+                            PERMIT_LEASE_MS, on_permit, p) != 0) {
+    free(p);
+    l->permit_wait_until_us = mono_us() + TAKE_RETRY_MS * 1000u;
+    return;
+  }
+  l->acquiring = 1;
+  s->acquiring++;
+}
+
 /* Starts e's request now. */
 static void
 start(struct pacer_sched *s, struct entry *e)
 {
   struct pacer_http_request *req = build_request(s, e);
+  struct pacer_lane *l = e->lane;
 
   e->wait_ms += (mono_us() - e->ready_mono_us) / 1000u;
-  if (req == NULL) {
-    pacer_log(PACER_LOG_ERROR, "sched", "msg=\"out of memory\" job=%s",
-              entry_id(e));
-    requeue(s, e);
-    return;
-  }
-  if (pacer_pool_submit(s->pool, req) != 0) {
+  if (req == NULL || pacer_pool_submit(s->pool, req) != 0) {
+    if (req == NULL)
+      pacer_log(PACER_LOG_ERROR, "sched", "msg=\"out of memory\" job=%s",
+                entry_id(e));
     pacer_http_request_free(req);
     requeue(s, e);
+    if (l->queued == 0)
+      lane_drop_permit(s, l);
     return;
   }
   e->state = ENTRY_RUNNING;
   e->lane->in_flight++;
   s->st.in_flight++;
+  if (e->lane->permit[0] != '\0') {
+    uint64_t need = (uint64_t)e->job->timeout_ms + PERMIT_SLACK_MS;
+
+    memcpy(e->permit, e->lane->permit, sizeof(e->permit));
+    e->lane->permit[0] = '\0';
+    /* A request that may outlive the lease keeps its permit longer. */
+    if (need > PERMIT_LEASE_MS)
+      (void)pacer_limiter_acquire(s->queue, e->lane->refs, e->lane->nrefs,
+                                  e->permit, need, on_permit_extended, NULL);
+  }
 }
 
 static struct entry *
@@ -830,6 +926,7 @@ lane_wait(struct pacer_sched *s, struct pacer_lane *l, uint64_t wait_us)
     e->wait_ms += (mono_us() - e->ready_mono_us) / 1000u;
     defer(s, e, now_unix + wait_us / 1000u + k++ * step_ms);
   }
+  lane_drop_permit(s, l);
 }
 
 static void on_take(void *arg, int status, const struct pacer_limiter_grant *g);
@@ -925,6 +1022,16 @@ pump(struct pacer_sched *s)
       if (l->nrefs == 0) {
         start(s, lane_pop_entry(s, l));
         progress = 1;
+        goto next_lane;
+      }
+      if (l->max_in_flight != 0 && l->permit[0] == '\0') {
+        /* Capped across processes: a permit first, then a slot. */
+        if (!l->acquiring) {
+          if (now >= l->permit_wait_until_us)
+            lane_acquire(s, l);
+          else if (l->permit_wait_until_us < wake)
+            wake = l->permit_wait_until_us;
+        }
         goto next_lane;
       }
       if (pacer_lane_take_slot(l, now, SLOT_STALE_US, &at)) {
@@ -1140,6 +1247,10 @@ on_outcome(struct pacer_pool *pool, struct pacer_http_outcome *o, void *arg)
   assert(e->state == ENTRY_RUNNING);
   s->st.in_flight--;
   lane->in_flight--;
+  if (e->permit[0] != '\0') {
+    (void)pacer_limiter_release(s->queue, lane->refs, lane->nrefs, e->permit);
+    e->permit[0] = '\0';
+  }
   if (o->result == PACER_HTTP_CANCELED) {
     /* Shutdown cut it short: hand it back without counting an attempt. */
     requeue(s, e);
@@ -1232,6 +1343,7 @@ pacer_sched_new(uv_loop_t *loop, const struct pacer_config *cfg,
    * inherits (or deletes) a dead process's pending entries by accident. */
   snprintf(consumer, sizeof(consumer), "%s-%ld-%04x", host, (long)getpid(),
            (unsigned)(pacer_prng_next(&s->prng) & 0xffffu));
+  snprintf(s->consumer, sizeof(s->consumer), "%s", consumer);
   memset(&cbs, 0, sizeof(cbs));
   cbs.on_entry = on_entry;
   cbs.on_connected = on_connected;
@@ -1364,7 +1476,7 @@ on_stop_timer(uv_timer_t *t)
 
   if (!s->stopping || s->closing)
     return;
-  if (s->st.held == 0 && s->st.in_flight == 0 &&
+  if (s->st.held == 0 && s->st.in_flight == 0 && s->acquiring == 0 &&
       !pacer_queue_reading(s->queue)) {
     teardown(s);
     return;
@@ -1424,6 +1536,7 @@ pacer_sched_stop(struct pacer_sched *s, void (*on_stopped)(void *arg),
 
     while ((e = lane_pop_entry(s, l)) != NULL)
       requeue(s, e);
+    lane_drop_permit(s, l);
   }
   uv_timer_start(&s->grace_timer, on_grace_timer, s->cfg->shutdown_grace_ms, 0);
   check_stop(s);

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Rate-limit engine against pacer-testapi's own sliding-window limiter:
-#  A. pacer at the upstream's 50/s per account, 3 accounts: zero 429s and
-#     each account served at >= 95% of 50/s.
-#  B. fairness: account A's 400-job backlog does not hold up account B's
-#     20 jobs beyond what B's own limit implies.
+#  A. pacer at the upstream's 50/s per account, 3,000 jobs over 3 accounts:
+#     zero 429s and each account served at >= 95% of 50/s.
+#  B. fairness: account A's 5,000-job backlog does not hold up account B's
+#     50 jobs beyond what B's own limit implies.
 #  C. pacer misconfigured at 100/s against a 50/s upstream: every job
 #     succeeds, 429s stay under 5% of requests, and no request reaches a
 #     paused account while its Retry-After pause lasts.
@@ -11,8 +11,11 @@
 #     the upstream holds more than 100 requests.
 #  E. stacked limits, 20/s per app and 10/s per token over 3 tokens:
 #     neither is exceeded.
-#  F. C09: after a Retry-After pause the key resumes at its pace, not in a
-#     burst, although its bucket allows a burst of 10.
+#  F. C09 retry storm: 200 jobs, a burst of 200 allowed, and the upstream
+#     answers everything 429 with Retry-After: 30 for 0.5 s; after the
+#     pause the key resumes at its pace, not in a burst.
+#  G. max_in_flight shared by 2 processes: the upstream never sees more
+#     than 4 requests at once on the capped key.
 . "$(dirname "$0")/lib.sh"
 
 acct_cfg() { # RATE -> a per-account limit keyed on the job's limit_key
@@ -41,10 +44,10 @@ stop_workers() {
 # ---- A: exact rate, zero 429s
 start_testapi --rate 50/s --retry-after 1
 acct_cfg 50/s
-{ jobs_for a1 100 A; jobs_for a2 100 A; jobs_for a3 100 A; } >"$TEST_TMP/a.jsonl"
+{ jobs_for a1 1000 A; jobs_for a2 1000 A; jobs_for a3 1000 A; } >"$TEST_TMP/a.jsonl"
 "$PACER" submit --config "$TEST_TMP/pacer.json" "$TEST_TMP/a.jsonl" 2>/dev/null || fail "submit A"
 start_worker "$TEST_TMP/pacer.json" wa
-wait_until 60 'test "$(results_count)" -ge 300' || fail "A: $(results_count)/300 results"
+wait_until 90 'test "$(results_count)" -ge 3000' || fail "A: $(results_count)/3000 results"
 [ "$(testapi_stat .status_429)" -eq 0 ] || fail "A: $(testapi_stat .status_429) 429s at the exact limit"
 for a in a1 a2 a3; do
   r=$(rate_of $a)
@@ -57,22 +60,25 @@ stop_workers "$WORKER_PID"
 # ---- B: fairness
 curl -fsS -X POST "$TESTAPI_URL/admin/reset" >/dev/null
 rcli DEL "${PREFIX}results" >/dev/null
-jobs_for big 400 B >"$TEST_TMP/b.jsonl"
-jobs_for small 20 B >>"$TEST_TMP/b.jsonl"
+jobs_for big 5000 B >"$TEST_TMP/b.jsonl"
+jobs_for small 50 B >>"$TEST_TMP/b.jsonl"
 "$PACER" submit --config "$TEST_TMP/pacer.json" "$TEST_TMP/b.jsonl" 2>/dev/null || fail "submit B"
 t0=$(now_ms)
 start_worker "$TEST_TMP/pacer.json" wb
-wait_until 30 'test "$(stream_field results id | grep -c "^B-small-")" -ge 20' ||
-  fail "B: small account unfinished: $(stream_field results id | grep -c "^B-small-")/20"
+small_done() { stream_field results id | grep -c "^B-small-"; }
+wait_until 30 'test "$(small_done)" -ge 50' ||
+  fail "B: small account unfinished: $(small_done)/50"
 tb=$(( $(now_ms) - t0 ))
-# 20 jobs at 50/s take 0.4 s; allow start-up and one deferral round.
-[ "$tb" -le 4000 ] || fail "B: small account took $tb ms behind a 400-job backlog"
+# 50 jobs at 50/s take 1 s; allow start-up and one deferral round.
+[ "$tb" -le 5000 ] || fail "B: small account took $tb ms behind a 5,000-job backlog"
 big_done=$(stream_field results id | grep -c "^B-big-")
-[ "$big_done" -lt 400 ] || fail "B: the backlog finished first, no fairness shown"
-wait_until 60 'test "$(results_count)" -ge 420' || fail "B: $(results_count)/420"
+[ "$big_done" -lt 1000 ] || fail "B: $big_done backlog jobs went first"
 [ "$(testapi_stat .status_429)" -eq 0 ] || fail "B: 429s seen"
-echo "B: small account done in $tb ms while big had $big_done/400"
+echo "B: small account's 50 jobs done in $tb ms while big had $big_done/5000"
 stop_workers "$WORKER_PID"
+# The rest of the backlog is not needed: drop it before the next phase.
+rcli DEL "${PREFIX}jobs" "${PREFIX}jobs:high" "${PREFIX}jobs:low" \
+  "${PREFIX}delayed" >/dev/null
 
 # ---- C: misconfigured at 2x the upstream limit
 curl -fsS -X POST "$TESTAPI_URL/admin/reset" >/dev/null
@@ -140,25 +146,49 @@ grep -q 'AT-' "$TEST_TMP/keys.txt" && fail "E: a token reached a Redis key name"
 echo "E: max $app/s for the app, $tok/s for one token"
 stop_workers "$WORKER_PID"
 
-# ---- F: C09, resume at pace after a pause
+# ---- F: C09 retry storm
 curl -fsS -X POST "$TESTAPI_URL/admin/reset" >/dev/null
 rcli DEL "${PREFIX}results" >/dev/null
 write_config "$TEST_TMP/pacer.json" \
-  '"concurrency": 64, "limits": [{"name": "acct", "key": "limit_key", "rate": "10/s", "burst": 10}]'
+  '"concurrency": 256, "limits": [{"name": "acct", "key": "limit_key", "rate": "20/s", "burst": 200}]'
 curl -fsS -X POST "$TESTAPI_URL/admin/script" -d \
-  '[{"path":"/v1/adaccounts/storm/campaigns","status":429,"headers":{"Retry-After":"3"}}]' >/dev/null
-jobs_for storm 40 F >"$TEST_TMP/f.jsonl"
+  '[{"path":"/v1/adaccounts/storm/campaigns","status":429,"for_ms":500,"headers":{"Retry-After":"30"}}]' >/dev/null
+jobs_for storm 200 F >"$TEST_TMP/f.jsonl"
 "$PACER" submit --config "$TEST_TMP/pacer.json" "$TEST_TMP/f.jsonl" 2>/dev/null || fail "submit F"
 start_worker "$TEST_TMP/pacer.json" wf
-wait_until 60 'test "$(results_count)" -ge 40' || fail "F: $(results_count)/40"
-[ "$(stream_field results state | grep -cx ok)" -eq 40 ] || fail "F: not all ok"
-read -r during after < <(curl -fsS "$TESTAPI_URL/admin/requests?since=0&limit=4096" | jq -r '
+wait_until 90 'test "$(results_count)" -ge 200' || fail "F: $(results_count)/200"
+[ "$(stream_field results state | grep -cx ok)" -eq 200 ] || fail "F: not all ok"
+read -r n429 during after < <(curl -fsS "$TESTAPI_URL/admin/requests?since=0&limit=4096" | jq -r '
   [.requests[] | select(.account == "storm")] as $r |
-  ([$r[] | select(.status == 429) | .t_ms] | first) as $p |
-  "\([$r[] | select(.t_ms > $p + 50 and .t_ms < $p + 2950)] | length) \([$r[] | select(.t_ms >= $p + 2950 and .t_ms < $p + 3950)] | length)"')
-[ "$during" -eq 0 ] || fail "F: $during requests during the 3 s pause"
-[ "$after" -le 11 ] || fail "F: $after requests in the first second after the pause (burst)"
+  [$r[] | select(.status == 429) | .t_ms] as $p |
+  ($p | first) as $p0 | ($p | last) as $p1 |
+  "\($p | length) \([$r[] | select(.t_ms > $p1 + 50 and .t_ms < $p0 + 29950)] | length) \([$r[] | select(.t_ms >= $p0 + 29950 and .t_ms < $p0 + 30950)] | length)"')
+[ "$n429" -ge 20 ] || fail "F: only $n429 429s: no storm to recover from"
+[ "$during" -eq 0 ] || fail "F: $during requests during the 30 s pause"
+[ "$after" -le 21 ] || fail "F: $after requests in the first second after the pause (burst)"
+[ "$after" -ge 1 ] || fail "F: nothing in the first second after the pause"
 [ "$(result_of F-storm-0001 throttled)" -ge 0 ] || fail "F: no throttled field"
-echo "F: 0 requests during the pause, $after in the second after it"
+echo "F: $n429 429s at once, 0 requests during the 30 s pause, $after in the second after it"
 stop_workers "$WORKER_PID"
-pass "rate limits: exact, fair, paused on 429, shared, stacked, no burst after a pause"
+
+# ---- G: max_in_flight shared across processes
+curl -fsS -X POST "$TESTAPI_URL/admin/reset" >/dev/null
+rcli DEL "${PREFIX}results" >/dev/null
+write_config "$TEST_TMP/pacer.json" \
+  '"concurrency": 32, "limits": [{"name": "conc", "key": "global", "rate": "1000/s", "max_in_flight": 4}]'
+for i in $(seq 1 80); do
+  printf '{"id":"G-%02d","url":"%s/slow?ms=100"}\n' "$i" "$TESTAPI_URL"
+done >"$TEST_TMP/g.jsonl"
+"$PACER" submit --config "$TEST_TMP/pacer.json" "$TEST_TMP/g.jsonl" 2>/dev/null || fail "submit G"
+pids=()
+for w in 1 2; do start_worker "$TEST_TMP/pacer.json" wg$w; pids+=("$WORKER_PID"); done
+wait_until 60 'test "$(results_count)" -ge 80' || fail "G: $(results_count)/80"
+maxc=$(testapi_stat .max_in_flight)
+[ "$maxc" -le 4 ] || fail "G: $maxc requests at once across 2 processes, max_in_flight 4"
+[ "$maxc" -ge 3 ] || fail "G: only $maxc at once: the cap is not used"
+[ "$(stream_field results state | grep -cx ok)" -eq 80 ] || fail "G: not all ok"
+left=$(rcli ZCARD "${PREFIX}inflight:conc")
+[ "$left" -eq 0 ] || fail "G: $left permits still held after the batch"
+echo "G: at most $maxc requests at once across 2 processes (max_in_flight 4)"
+stop_workers "${pids[@]}"
+pass "rate limits: exact, fair, paused on 429, shared, stacked, no burst after a pause, in-flight capped"

@@ -4,7 +4,11 @@
  *
  *   {"path":"/oauth2/access_token", "method":"POST", "status":429,
  *    "times":2, "headers":{"Retry-After":"60"} | [["Retry-After","60"]],
- *    "body":"{...}", "delay_ms":0, "drop":false}
+ *    "body":"{...}", "delay_ms":0, "drop":false, "for_ms":0}
+ *
+ * With for_ms > 0 the entry answers every match for for_ms after its first
+ * use (a storm: "everything gets 429 for 0.5 s"), then is dropped; times
+ * does not count down then.
  *
  * path is the decoded path without query, matched exactly; method "" or
  * absent matches any method. Runs under api->mu. */
@@ -14,11 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define HEADERS_MAX  16u      /* headers per entry */
 #define BODY_MAX     1048576u /* scripted body bytes */
 #define DELAY_MAX_MS 60000u   /* scripted delay cap */
 #define TIMES_MAX    1000000u /* uses per entry */
+#define FOR_MAX_MS   600000u  /* scripted storm length cap */
 
 struct pacer_testapi_script {
   struct pacer_testapi_script *next;
@@ -27,6 +33,8 @@ struct pacer_testapi_script {
   unsigned int status;
   uint32_t times; /* uses left */
   uint32_t delay_ms;
+  uint32_t for_ms;   /* answer every match this long after first use */
+  uint64_t first_ms; /* first use, monotonic ms, 0 = unused */
   int drop;
   char *body; /* owned, NUL-terminated */
   size_t body_len;
@@ -202,7 +210,8 @@ parse_entry(const cJSON *e, char *err, size_t err_len)
   if (get_uint(e, "status", 200, 200, 599, &status, err, err_len) != 0 ||
       get_uint(e, "times", 1, 1, TIMES_MAX, &s->times, err, err_len) != 0 ||
       get_uint(e, "delay_ms", 0, 0, DELAY_MAX_MS, &s->delay_ms, err, err_len) !=
-          0)
+          0 ||
+      get_uint(e, "for_ms", 0, 0, FOR_MAX_MS, &s->for_ms, err, err_len) != 0)
     goto fail;
   s->status = status;
   v = cJSON_GetObjectItemCaseSensitive(e, "drop");
@@ -315,33 +324,52 @@ fail:
   return NULL;
 }
 
+/* Removes and frees s, which follows prev (NULL: s is the head). */
+static void
+script_unlink(struct pacer_testapi_scripts *q,
+              struct pacer_testapi_script *prev, struct pacer_testapi_script *s)
+{
+  if (prev != NULL)
+    prev->next = s->next;
+  else
+    q->head = s->next;
+  if (q->tail == s)
+    q->tail = prev;
+  q->count--;
+  script_free(s);
+}
+
 int
 pacer_testapi_scripts_match(struct pacer_testapi_scripts *q, const char *method,
                             const char *path,
                             struct pacer_testapi_script_hit *hit)
 {
   struct pacer_testapi_script *prev = NULL;
-  struct pacer_testapi_script *s;
+  struct pacer_testapi_script *s, *next;
+  struct timespec ts;
+  uint64_t now;
 
-  for (s = q->head; s != NULL; prev = s, s = s->next) {
-    if (strcmp(s->path, path) != 0)
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u + 1u;
+  for (s = q->head; s != NULL; s = next) {
+    next = s->next;
+    if (s->for_ms > 0 && s->first_ms != 0 && now >= s->first_ms + s->for_ms) {
+      script_unlink(q, prev, s); /* its storm is over */
       continue;
-    if (s->method[0] != '\0' && strcmp(s->method, method) != 0)
+    }
+    if (strcmp(s->path, path) != 0 ||
+        (s->method[0] != '\0' && strcmp(s->method, method) != 0)) {
+      prev = s;
       continue;
+    }
     hit->status = s->status;
     hit->delay_ms = s->delay_ms;
     hit->drop = s->drop;
     hit->resp = s->drop ? NULL : build_response(s);
-    if (--s->times == 0) {
-      if (prev != NULL)
-        prev->next = s->next;
-      else
-        q->head = s->next;
-      if (q->tail == s)
-        q->tail = prev;
-      q->count--;
-      script_free(s);
-    }
+    if (s->first_ms == 0)
+      s->first_ms = now;
+    if (s->for_ms == 0 && --s->times == 0)
+      script_unlink(q, prev, s);
     return 1;
   }
   return 0;
