@@ -7,6 +7,11 @@
  *   XLEN     <prefix>dead
  *   XINFO CONSUMERS <prefix>jobs pacer    name, pending, idle ms
  *
+ * Then, per limit bucket (SCAN <prefix>limit:*, <prefix>lanestat:*):
+ * configured and effective (AIMD) rate, next free slot, jobs queued in
+ * lanes, in flight (cluster-wide permits for max_in_flight limits),
+ * deferred to the delayed set, pause left and which header caused it.
+ *
  * Before the first worker starts there is no group "pacer": XPENDING then
  * answers NOGROUP and XINFO answers NOGROUP or "ERR no such key"; both are
  * shown as 0 with "group not created yet".
@@ -240,6 +245,281 @@ out:
   return rc;
 }
 
+/* The shared limit buckets (<prefix>limit:*) joined with what each worker
+ * process publishes about its lanes (<prefix>lanestat:<consumer>, JSON,
+ * refreshed every second with a 3 s TTL) and the cluster-wide permits
+ * (<prefix>inflight:<bucket>). Bounded: at most LIMITS_SHOWN buckets. */
+#define LIMITS_SHOWN 200
+struct bucket {
+  char key[PACER_LIMIT_KEY_SIZE + 8];    /* "<limit>[:<value>]" */
+  double conf_rate;                      /* requests/s, 0 = unknown limit */
+  double permille;                       /* AIMD effective share, 1..1000 */
+  double next_slot_ms, paused_ms;        /* from Redis TIME */
+  char reason[160];                      /* pause reason while paused */
+  long long queued, in_flight, deferred; /* summed over processes */
+  long long permits;                     /* in-flight permits, -1 = no cap */
+  unsigned max_in_flight;                /* 0 = no cap */
+};
+
+struct buckets {
+  struct bucket *b;
+  size_t n;
+  long long processes; /* lane snapshots read */
+};
+
+static struct bucket *
+bucket_get(struct buckets *bs, const char *key, size_t len)
+{
+  size_t i;
+
+  if (len == 0 || len >= sizeof(bs->b[0].key))
+    return NULL;
+  for (i = 0; i < bs->n; i++)
+    if (strncmp(bs->b[i].key, key, len) == 0 && bs->b[i].key[len] == '\0')
+      return &bs->b[i];
+  if (bs->n >= LIMITS_SHOWN)
+    return NULL;
+  memset(&bs->b[bs->n], 0, sizeof(bs->b[0]));
+  memcpy(bs->b[bs->n].key, key, len);
+  bs->b[bs->n].permille = 1000;
+  bs->b[bs->n].permits = -1;
+  return &bs->b[bs->n++];
+}
+
+/* Calls fn for every key matching pattern (SCAN, bounded rounds). */
+static void
+scan_keys(redisContext *c, const char *pattern,
+          void (*fn)(redisContext *c, const redisReply *key, void *arg),
+          void *arg)
+{
+  char cursor[32] = "0";
+  size_t rounds = 0;
+
+  do {
+    const char *argv[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
+    size_t lens[] = {4, strlen(cursor), 5, strlen(pattern), 5, 4};
+    redisReply *r = redisCommandArgv(c, 6, argv, lens);
+    size_t i;
+
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_STRING) {
+      if (r != NULL)
+        freeReplyObject(r);
+      return;
+    }
+    snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+    for (i = 0; i < r->element[1]->elements; i++)
+      if (r->element[1]->element[i]->type == REDIS_REPLY_STRING)
+        fn(c, r->element[1]->element[i], arg);
+    freeReplyObject(r);
+  } while (strcmp(cursor, "0") != 0 && ++rounds < 100);
+}
+
+struct limits_ctx {
+  struct buckets *bs;
+  const struct pacer_config *cfg;
+  size_t prefix_len;
+  double now_us;
+};
+
+static void
+on_limit_key(redisContext *c, const redisReply *k, void *arg)
+{
+  struct limits_ctx *lc = arg;
+  const char *hargv[] = {"HMGET",       k->str,     "tat",
+                         "pause_until", "permille", "pause_reason"};
+  size_t hlens[] = {5, k->len, 3, 11, 8, 12};
+  size_t off = lc->prefix_len + 6; /* "limit:" */
+  struct bucket *b;
+  redisReply *h;
+  double tat, pause;
+
+  if (k->len <= off ||
+      (b = bucket_get(lc->bs, k->str + off, k->len - off)) == NULL)
+    return;
+  h = redisCommandArgv(c, 6, hargv, hlens);
+  if (h == NULL || h->type != REDIS_REPLY_ARRAY || h->elements != 4) {
+    if (h != NULL)
+      freeReplyObject(h);
+    return;
+  }
+  tat = h->element[0]->str ? strtod(h->element[0]->str, NULL) : 0;
+  pause = h->element[1]->str ? strtod(h->element[1]->str, NULL) : 0;
+  if (h->element[2]->str)
+    b->permille = strtod(h->element[2]->str, NULL);
+  b->next_slot_ms = tat > lc->now_us ? (tat - lc->now_us) / 1e3 : 0;
+  b->paused_ms = pause > lc->now_us ? (pause - lc->now_us) / 1e3 : 0;
+  if (b->paused_ms > 0 && h->element[3]->str)
+    snprintf(b->reason, sizeof(b->reason), "%s", h->element[3]->str);
+  freeReplyObject(h);
+}
+
+/* Adds one process's lane snapshot: every bucket of a lane ("a|b") gets
+ * the lane's counts. Unlimited lanes ("~...") have no bucket. */
+static void
+on_lanestat_key(redisContext *c, const redisReply *k, void *arg)
+{
+  struct limits_ctx *lc = arg;
+  redisReply *g = redisCommand(c, "GET %b", k->str, k->len);
+  cJSON *doc = NULL, *lane;
+
+  if (g != NULL && g->type == REDIS_REPLY_STRING)
+    doc = cJSON_ParseWithLength(g->str, g->len);
+  if (g != NULL)
+    freeReplyObject(g);
+  if (doc == NULL)
+    return;
+  lc->bs->processes++;
+  cJSON_ArrayForEach(lane, cJSON_GetObjectItemCaseSensitive(doc, "lanes"))
+  {
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(lane, "lane");
+    const char *p, *bar;
+
+    if (!cJSON_IsString(id) || id->valuestring[0] == '~')
+      continue;
+    for (p = id->valuestring; *p != '\0'; p = *bar ? bar + 1 : bar) {
+      struct bucket *b;
+
+      bar = strchr(p, '|');
+      if (bar == NULL)
+        bar = p + strlen(p);
+      b = bucket_get(lc->bs, p, (size_t)(bar - p));
+      if (b == NULL)
+        continue;
+      b->queued += (long long)cJSON_GetNumberValue(
+          cJSON_GetObjectItemCaseSensitive(lane, "queued"));
+      b->in_flight += (long long)cJSON_GetNumberValue(
+          cJSON_GetObjectItemCaseSensitive(lane, "in_flight"));
+      b->deferred += (long long)cJSON_GetNumberValue(
+          cJSON_GetObjectItemCaseSensitive(lane, "deferred"));
+    }
+  }
+  cJSON_Delete(doc);
+}
+
+/* Fills each bucket's configured rate and, for capped limits, the
+ * cluster-wide permits in use. */
+static void
+limits_finish(redisContext *c, struct limits_ctx *lc)
+{
+  size_t i, j;
+
+  for (i = 0; i < lc->bs->n; i++) {
+    struct bucket *b = &lc->bs->b[i];
+    size_t nlen = strcspn(b->key, ":");
+
+    for (j = 0; j < lc->cfg->nlimits; j++) {
+      const struct pacer_limit_cfg *l = &lc->cfg->limits[j];
+
+      if (strlen(l->name) != nlen || strncmp(l->name, b->key, nlen) != 0)
+        continue;
+      b->conf_rate = (double)l->rate_count * 1e6 / (double)l->rate_period_us;
+      b->max_in_flight = l->max_in_flight;
+    }
+    if (b->max_in_flight != 0) {
+      /* Permits whose lease ended do not count (the acquire script drops
+       * them lazily). */
+      redisReply *r = redisCommand(c, "ZCOUNT %sinflight:%s %.0f +inf",
+                                   lc->cfg->prefix, b->key, lc->now_us / 1e3);
+
+      if (r != NULL && r->type == REDIS_REPLY_INTEGER)
+        b->permits = r->integer;
+      if (r != NULL)
+        freeReplyObject(r);
+    }
+  }
+}
+
+static int
+limits_collect(redisContext *c, const struct pacer_config *cfg,
+               struct buckets *bs)
+{
+  char pattern[256];
+  struct limits_ctx lc;
+  redisReply *t = redisCommand(c, "TIME");
+
+  memset(bs, 0, sizeof(*bs));
+  if (t == NULL || t->type != REDIS_REPLY_ARRAY || t->elements != 2) {
+    if (t != NULL)
+      freeReplyObject(t);
+    return -1;
+  }
+  lc.now_us =
+      strtod(t->element[0]->str, NULL) * 1e6 + strtod(t->element[1]->str, NULL);
+  freeReplyObject(t);
+  bs->b = calloc(LIMITS_SHOWN, sizeof(*bs->b));
+  if (bs->b == NULL)
+    return -1;
+  lc.bs = bs;
+  lc.cfg = cfg;
+  lc.prefix_len = strlen(cfg->prefix);
+  snprintf(pattern, sizeof(pattern), "%slimit:*", cfg->prefix);
+  scan_keys(c, pattern, on_limit_key, &lc);
+  snprintf(pattern, sizeof(pattern), "%slanestat:*", cfg->prefix);
+  scan_keys(c, pattern, on_lanestat_key, &lc);
+  limits_finish(c, &lc);
+  return 0;
+}
+
+static void
+limits_print_text(const struct buckets *bs)
+{
+  size_t i;
+
+  if (bs->n == 0)
+    return;
+  printf("limits (%lld worker processes reporting)\n", bs->processes);
+  printf("  %-32s %8s %8s %9s %7s %9s %8s %10s  %s\n", "BUCKET", "RATE/S",
+         "EFFECT/S", "NEXT_MS", "QUEUED", "IN_FLIGHT", "DEFERRED", "PAUSED_MS",
+         "REASON");
+  for (i = 0; i < bs->n; i++) {
+    const struct bucket *b = &bs->b[i];
+    char inf[32];
+
+    if (b->permits >= 0)
+      snprintf(inf, sizeof(inf), "%lld/%u", b->permits, b->max_in_flight);
+    else
+      snprintf(inf, sizeof(inf), "%lld", b->in_flight);
+    printf("  %-32s %8.1f %8.1f %9.0f %7lld %9s %8lld %10.0f  %s\n", b->key,
+           b->conf_rate, b->conf_rate * b->permille / 1000.0, b->next_slot_ms,
+           b->queued, inf, b->deferred, b->paused_ms, b->reason);
+  }
+}
+
+static int
+limits_add_json(cJSON *o, const struct buckets *bs)
+{
+  cJSON *arr = cJSON_AddArrayToObject(o, "limits");
+  size_t i;
+  int ok = arr != NULL;
+
+  for (i = 0; ok && i < bs->n; i++) {
+    const struct bucket *b = &bs->b[i];
+    cJSON *j = cJSON_CreateObject();
+
+    ok = j != NULL && cJSON_AddItemToArray(arr, j);
+    if (!ok) {
+      cJSON_Delete(j);
+      break;
+    }
+    ok = cJSON_AddStringToObject(j, "bucket", b->key) != NULL &&
+         cJSON_AddNumberToObject(j, "rate_per_s", b->conf_rate) != NULL &&
+         cJSON_AddNumberToObject(j, "effective_rate_per_s",
+                                 b->conf_rate * b->permille / 1000.0) != NULL &&
+         cJSON_AddNumberToObject(j, "next_slot_ms", b->next_slot_ms) != NULL &&
+         cJSON_AddNumberToObject(j, "queued", (double)b->queued) != NULL &&
+         cJSON_AddNumberToObject(
+             j, "in_flight",
+             (double)(b->permits >= 0 ? b->permits : b->in_flight)) != NULL &&
+         cJSON_AddNumberToObject(j, "max_in_flight",
+                                 (double)b->max_in_flight) != NULL &&
+         cJSON_AddNumberToObject(j, "deferred", (double)b->deferred) != NULL &&
+         cJSON_AddNumberToObject(j, "paused_ms", b->paused_ms) != NULL &&
+         cJSON_AddStringToObject(j, "pause_reason", b->reason) != NULL;
+  }
+  return ok ? 0 : -1;
+}
+
 static void
 print_text(const struct stats *st, const char *prefix)
 {
@@ -267,7 +547,8 @@ print_text(const struct stats *st, const char *prefix)
 }
 
 static int
-print_json(const struct stats *st, const char *prefix, struct pacer_error *err)
+print_json(const struct stats *st, const char *prefix, const struct buckets *bs,
+           struct pacer_error *err)
 {
   cJSON *o = cJSON_CreateObject(), *arr;
   char *text = NULL;
@@ -299,6 +580,7 @@ print_json(const struct stats *st, const char *prefix, struct pacer_error *err)
          cJSON_AddNumberToObject(c, "idle_ms",
                                  (double)st->consumers[i].idle_ms) != NULL;
   }
+  ok = ok && limits_add_json(o, bs) == 0;
   if (ok)
     text = cJSON_PrintUnformatted(o);
   cJSON_Delete(o);
@@ -309,81 +591,20 @@ print_json(const struct stats *st, const char *prefix, struct pacer_error *err)
   return 0;
 }
 
-/* Prints the shared limit buckets (<prefix>limit:*): effective rate
- * (AIMD), when the next slot is free, pause left and its reason. Bounded:
- * at most LIMITS_SHOWN buckets. */
-#define LIMITS_SHOWN 200
-static void
-print_limits(redisContext *c, const char *prefix)
-{
-  char pattern[256], cursor[32] = "0";
-  redisReply *t = redisCommand(c, "TIME");
-  double now_us;
-  size_t shown = 0, rounds = 0;
-
-  if (t == NULL || t->type != REDIS_REPLY_ARRAY || t->elements != 2) {
-    if (t != NULL)
-      freeReplyObject(t);
-    return;
-  }
-  now_us =
-      strtod(t->element[0]->str, NULL) * 1e6 + strtod(t->element[1]->str, NULL);
-  freeReplyObject(t);
-  snprintf(pattern, sizeof(pattern), "%slimit:*", prefix);
-  do {
-    const char *argv[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
-    size_t lens[] = {4, strlen(cursor), 5, strlen(pattern), 5, 4};
-    redisReply *r = redisCommandArgv(c, 6, argv, lens);
-    size_t i;
-
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-      if (r != NULL)
-        freeReplyObject(r);
-      return;
-    }
-    snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-    for (i = 0; i < r->element[1]->elements && shown < LIMITS_SHOWN; i++) {
-      const redisReply *k = r->element[1]->element[i];
-      const char *hargv[] = {"HMGET",       k->str,     "tat",
-                             "pause_until", "permille", "pause_reason"};
-      size_t hlens[] = {5, k->len, 3, 11, 8, 12};
-      redisReply *h = redisCommandArgv(c, 6, hargv, hlens);
-      double tat, pause;
-      const char *pm, *why;
-
-      if (h == NULL || h->type != REDIS_REPLY_ARRAY || h->elements != 4) {
-        if (h != NULL)
-          freeReplyObject(h);
-        continue;
-      }
-      if (shown++ == 0)
-        printf("limits\n  %-40s %6s %12s %10s  %s\n", "BUCKET", "RATE%",
-               "NEXT_SLOT_MS", "PAUSED_MS", "REASON");
-      tat = h->element[0]->str ? strtod(h->element[0]->str, NULL) : 0;
-      pause = h->element[1]->str ? strtod(h->element[1]->str, NULL) : 0;
-      pm = h->element[2]->str ? h->element[2]->str : "1000";
-      why = pause > now_us && h->element[3]->str ? h->element[3]->str : "";
-      printf("  %-40s %6.1f %12.0f %10.0f  %s\n", k->str + strlen(prefix) + 6,
-             strtod(pm, NULL) / 10.0, tat > now_us ? (tat - now_us) / 1e3 : 0,
-             pause > now_us ? (pause - now_us) / 1e3 : 0, why);
-      freeReplyObject(h);
-    }
-    freeReplyObject(r);
-  } while (strcmp(cursor, "0") != 0 && ++rounds < 100 && shown < LIMITS_SHOWN);
-}
-
 int
 pacer_cmd_stats(int argc, char **argv)
 {
   struct pacer_config cfg;
   struct pacer_error err;
   struct stats st;
+  struct buckets bs;
   redisContext *c = NULL;
   const char *config_path = NULL, *redis_url = NULL;
   int json = 0, status = 2, rc, i;
 
   memset(&cfg, 0, sizeof(cfg));
   memset(&st, 0, sizeof(st));
+  memset(&bs, 0, sizeof(bs));
   pacer_error_clear(&err);
   for (i = 1; i < argc; i++) {
     const char *arg = argv[i];
@@ -416,12 +637,16 @@ pacer_cmd_stats(int argc, char **argv)
     goto fail;
   if (collect(c, cfg.prefix, &st, &err) != 0)
     goto fail;
+  if (limits_collect(c, &cfg, &bs) != 0) {
+    pacer_error_set(&err, PACER_EREDIS, "redis: cannot read the limits");
+    goto fail;
+  }
   if (json) {
-    if (print_json(&st, cfg.prefix, &err) != 0)
+    if (print_json(&st, cfg.prefix, &bs, &err) != 0)
       goto fail;
   } else {
     print_text(&st, cfg.prefix);
-    print_limits(c, cfg.prefix);
+    limits_print_text(&bs);
   }
   status = fflush(stdout) == 0 ? 0 : 2;
   goto out;
@@ -430,6 +655,7 @@ fail:
   fprintf(stderr, "stats: %s\n", err.msg);
 out:
   stats_free(&st);
+  free(bs.b);
   if (c != NULL)
     redisFree(c);
   pacer_config_free(&cfg);

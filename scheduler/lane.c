@@ -194,7 +194,7 @@ int
 pacer_lanes_release(struct pacer_lanes *ls, struct pacer_lane *l)
 {
   if (l->queued > 0 || l->in_flight > 0 || l->taking || l->acquiring ||
-      l->permit[0] != '\0')
+      l->permit[0] != '\0' || l->deferred > 0)
     return 0;
   /* Unused slots are simply not used; a pause lives on in Redis. */
   unlink_lane(ls, l);

@@ -46,6 +46,8 @@ struct pacer_lane {
   uint64_t defer_until_unix_ms; /* due time of the last job this lane sent to
                                    the delayed set, unix ms */
   char pause_reason[128];       /* last pause, for stats */
+  size_t deferred; /* jobs this lane sent to the delayed set that are not
+                      due yet (0 once defer_until_unix_ms has passed) */
   /* max_in_flight across processes (scheduler-owned): a lane holds at most
    * one unused permit, acquired before its next send. */
   int acquiring;                         /* a permit acquire is outstanding */
@@ -94,7 +96,7 @@ int pacer_lane_take_slot(struct pacer_lane *l, uint64_t now_us,
 void pacer_lane_clear_slots(struct pacer_lane *l);
 
 /** Frees l when it is idle (nothing queued or running, no take or permit
- *  acquire out, no unused permit).
+ *  acquire out, no unused permit, no deferral still counted).
  *  Returns 1 when freed. */
 int pacer_lanes_release(struct pacer_lanes *ls, struct pacer_lane *l);
 

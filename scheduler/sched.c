@@ -42,6 +42,9 @@
 #define PERMIT_LEASE_MS    60000u   /* in-flight permit lease, ms */
 #define PERMIT_SLACK_MS    10000u   /* lease beyond a request's timeout, ms */
 #define PERMIT_RETRY_MS    20u      /* a full max_in_flight: ask again, ms */
+#define LANESTAT_EVERY_MS  1000u    /* lane snapshot for pacer stats, ms */
+#define LANESTAT_TTL_MS    "3000"   /* snapshot outlives its process, ms */
+#define LANESTAT_MAX       500u     /* lanes per snapshot */
 
 /* An owned XADD field list. */
 struct fieldbuf {
@@ -99,6 +102,7 @@ struct pacer_sched {
   struct entry *held_head, *held_tail;
   struct pacer_lanes lanes;
   uv_timer_t pump_timer; /* next reserved slot or lane wait, one timer */
+  uv_timer_t stat_timer; /* publishes the lane snapshot */
   uint64_t pump_at_us;   /* when pump_timer fires, mono us, 0 = idle */
   struct entry *replay_head;
   struct pacer_sched_stats st;
@@ -590,6 +594,7 @@ lane_enqueue(struct pacer_sched *s, struct entry *e, int front)
       if (e->lane->defer_until_unix_ms + iv_ms > due)
         due = e->lane->defer_until_unix_ms + iv_ms;
       e->lane->defer_until_unix_ms = due;
+      e->lane->deferred++;
       defer(s, e, due);
       return;
     }
@@ -923,8 +928,13 @@ lane_wait(struct pacer_sched *s, struct pacer_lane *l, uint64_t wait_us)
       step_ms = iv;
   }
   while ((e = lane_pop_entry(s, l)) != NULL) {
+    uint64_t due = now_unix + wait_us / 1000u + k++ * step_ms;
+
     e->wait_ms += (mono_us() - e->ready_mono_us) / 1000u;
-    defer(s, e, now_unix + wait_us / 1000u + k++ * step_ms);
+    defer(s, e, due);
+    l->deferred++;
+    if (due > l->defer_until_unix_ms)
+      l->defer_until_unix_ms = due;
   }
   lane_drop_permit(s, l);
 }
@@ -1358,6 +1368,7 @@ pacer_sched_new(uv_loop_t *loop, const struct pacer_config *cfg,
   uv_timer_init(loop, &s->grace_timer);
   uv_timer_init(loop, &s->stop_timer);
   uv_timer_init(loop, &s->pump_timer);
+  uv_timer_init(loop, &s->stat_timer);
   pacer_lanes_init(&s->lanes);
   *out = s;
   return 0;
@@ -1369,6 +1380,86 @@ pacer_sched_set_observer(struct pacer_sched *s, pacer_sched_terminal_cb cb,
 {
   s->on_terminal = cb;
   s->terminal_arg = arg;
+}
+
+static void
+on_stat_reply(struct pacer_queue *q, const struct redisReply *reply,
+              void *privdata)
+{
+  (void)q;
+  (void)reply;
+  (void)privdata;
+}
+
+/* Adds lane l to the snapshot array; returns 0 or -1 (out of memory). */
+static int
+lanestat_add(cJSON *arr, const struct pacer_lane *l, uint64_t now_unix_ms)
+{
+  cJSON *o = cJSON_CreateObject();
+  int ok = o != NULL && cJSON_AddItemToArray(arr, o);
+
+  if (!ok) {
+    cJSON_Delete(o);
+    return -1;
+  }
+  /* cJSON numbers are doubles: exact below 2^53. */
+  ok = cJSON_AddStringToObject(o, "lane", l->id) != NULL &&
+       cJSON_AddNumberToObject(o, "queued", (double)l->queued) != NULL &&
+       cJSON_AddNumberToObject(o, "in_flight", (double)l->in_flight) != NULL &&
+       cJSON_AddNumberToObject(o, "deferred", (double)l->deferred) != NULL &&
+       cJSON_AddNumberToObject(o, "deferred_until_ms",
+                               (double)(l->defer_until_unix_ms > now_unix_ms
+                                            ? l->defer_until_unix_ms
+                                            : 0)) != NULL;
+  return ok ? 0 : -1;
+}
+
+/* Every LANESTAT_EVERY_MS: forgets deferrals that are due, frees idle
+ * lanes, and publishes what this process holds per lane to
+ * <prefix>lanestat:<consumer> (a string with a TTL, read by `pacer stats`;
+ * issue 3 §7). Lane ids are bucket keys, never secrets (C21). */
+static void
+on_stat_timer(uv_timer_t *t)
+{
+  struct pacer_sched *s = PACER_CONTAINER_OF(t, struct pacer_sched, stat_timer);
+  uint64_t now = pacer_clock_unix_ms();
+  cJSON *o, *arr;
+  char key[256], *text = NULL;
+  const char *keys[1], *args[2];
+  size_t b, n = 0;
+
+  if (s->closing || s->queue == NULL || !pacer_queue_connected(s->queue))
+    return;
+  o = cJSON_CreateObject();
+  arr = o != NULL ? cJSON_AddArrayToObject(o, "lanes") : NULL;
+  for (b = 0; b < 256; b++) {
+    struct pacer_lane *l = s->lanes.buckets[b], *next;
+
+    for (; l != NULL; l = next) {
+      next = l->hnext;
+      if (l->defer_until_unix_ms <= now)
+        l->deferred = 0;
+      if (l->deferred == 0 && pacer_lanes_release(&s->lanes, l))
+        continue;
+      if (arr != NULL && n < LANESTAT_MAX && lanestat_add(arr, l, now) == 0)
+        n++;
+    }
+  }
+  if (arr != NULL && cJSON_AddNumberToObject(o, "at_ms", (double)now) != NULL &&
+      cJSON_AddNumberToObject(o, "lanes_total", (double)s->lanes.count) != NULL)
+    text = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  if (text == NULL)
+    return;
+  snprintf(key, sizeof(key), "%slanestat:%s", pacer_queue_prefix(s->queue),
+           s->consumer);
+  keys[0] = key;
+  args[0] = text;
+  args[1] = LANESTAT_TTL_MS;
+  (void)pacer_queue_eval_reply(
+      s->queue, "return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])", 1,
+      keys, 2, args, NULL, on_stat_reply, NULL);
+  cJSON_free(text);
 }
 
 int
@@ -1384,6 +1475,8 @@ pacer_sched_start(struct pacer_sched *s, struct pacer_error *err)
             "msg=\"started\" workers=%u concurrency=%u prefix=%s",
             s->cfg->workers, s->cfg->concurrency, s->cfg->prefix);
   pacer_queue_start(s->queue);
+  uv_timer_start(&s->stat_timer, on_stat_timer, LANESTAT_EVERY_MS,
+                 LANESTAT_EVERY_MS);
   return 0;
 }
 
@@ -1420,9 +1513,11 @@ on_queue_closed(void *arg)
   s->grace_timer.data = s;
   s->stop_timer.data = s;
   s->pump_timer.data = s;
+  s->stat_timer.data = s;
   /* Every take callback has run (the queue closed): lanes can go. */
   pacer_lanes_free_all(&s->lanes);
-  s->pending_closes = 4;
+  s->pending_closes = 5;
+  uv_close((uv_handle_t *)&s->stat_timer, on_sched_handle_closed);
   uv_close((uv_handle_t *)&s->pump_timer, on_sched_handle_closed);
   uv_close((uv_handle_t *)&s->replay_timer, on_sched_handle_closed);
   uv_close((uv_handle_t *)&s->grace_timer, on_sched_handle_closed);
@@ -1450,6 +1545,7 @@ teardown(struct pacer_sched *s)
   uv_timer_stop(&s->replay_timer);
   uv_timer_stop(&s->stop_timer);
   uv_timer_stop(&s->pump_timer);
+  uv_timer_stop(&s->stat_timer);
   /* Anything Redis never confirmed returns to other consumers through the
    * lease: nothing is lost, it may run again. */
   if (s->st.held > 0)

@@ -75,6 +75,15 @@ big_done=$(stream_field results id | grep -c "^B-big-")
 [ "$big_done" -lt 1000 ] || fail "B: $big_done backlog jobs went first"
 [ "$(testapi_stat .status_429)" -eq 0 ] || fail "B: 429s seen"
 echo "B: small account's 50 jobs done in $tb ms while big had $big_done/5000"
+# pacer stats --json shows the backlog per bucket (issue 3 §7): configured
+# rate, and jobs queued in the lane or deferred to the delayed set.
+big_stats() {
+  "$PACER" stats --json --config "$TEST_TMP/pacer.json" |
+    jq -e '.limits[] | select(.bucket == "acct:big") |
+      .rate_per_s == 50 and .effective_rate_per_s == 50 and
+      (.queued + .deferred) > 0' >/dev/null
+}
+wait_until 10 big_stats || fail "B: stats --json: $("$PACER" stats --json --config "$TEST_TMP/pacer.json")"
 stop_workers "$WORKER_PID"
 # The rest of the backlog is not needed: drop it before the next phase.
 rcli DEL "${PREFIX}jobs" "${PREFIX}jobs:high" "${PREFIX}jobs:low" \
