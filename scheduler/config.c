@@ -17,9 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cJSON.h>
+#include <sodium.h>
 
 #include "scheduler/job.h"
 
@@ -841,8 +843,759 @@ field_limits(struct pacer_config *cfg, const cJSON *item,
   return 0;
 }
 
+/* ------------------------------------------------------------------------
+ * Credentials
+ *
+ *   "credentials": {"acme": {"token_url": "https://idp/token",   required
+ *                            "client_id": "pacer",               required
+ *                            "client_secret_env": "VAR"    \  at most one
+ *                            "client_secret_file": "path"   > of the three;
+ *                            "client_secret": "inline"     /  none: public
+ *                            "refresh_token_env" | _file | refresh_token,
+ *                            "auth_method": "client_secret_basic",
+ *                            "scope": "a b", "hosts": ["api.example"],
+ *                            "refresh_skew_s": 300, "scheme": "Bearer",
+ *                            "lifetime_default_s": 3600}}
+ *
+ * Parsed into a new array that replaces cfg->creds only when every entry
+ * is valid. Messages name the entry by key: credentials.acme.token_url.
+ * No message quotes a secret value; env names and paths are not secret.
+ * ------------------------------------------------------------------------ */
+
+/* Secret files: at most SECRET_READ_MAX bytes are read, and a file that
+ * long is refused; trailing white space is dropped before the size check. */
+#define CRED_WHERE_MAX  (12 + PACER_CRED_NAME_MAX + 1) /* "credentials.<n>" */
+#define ENV_NAME_MAX    128                            /* bytes */
+#define SECRET_PATH_MAX 4095                           /* bytes */
+#define SECRET_READ_MAX (PACER_OAUTH_TOKEN_MAX + 64)   /* bytes */
+
+/* How pacer_config_parse was called: from pacer_config_load (with the
+ * file's mode) or on bare text. */
+struct parse_src {
+  int from_file;
+  mode_t mode; /* st_mode of the config file */
+};
+
+/* Parse state of one credential beyond the struct itself. */
+struct cred_state {
+  const struct parse_src *src;
+  const char *where; /* "credentials.<name>" */
+  int auth_given;    /* auth_method was present */
+};
+
+static void
+wipe_string(char **s)
+{
+  if (*s != NULL) {
+    sodium_memzero(*s, strlen(*s));
+    free(*s);
+    *s = NULL;
+  }
+}
+
+static void
+cred_free(struct pacer_cred_cfg *c)
+{
+  size_t i;
+
+  free(c->token_url);
+  free(c->client_id);
+  free(c->client_secret.ref);
+  wipe_string(&c->client_secret.value);
+  free(c->refresh_token.ref);
+  wipe_string(&c->refresh_token.value);
+  free(c->scope);
+  for (i = 0; i < c->nhosts; i++)
+    free(c->hosts[i]);
+  free(c->hosts);
+  memset(c, 0, sizeof(*c));
+}
+
+static void
+creds_free(struct pacer_cred_cfg *arr, size_t n)
+{
+  size_t i;
+
+  for (i = 0; i < n; i++)
+    cred_free(&arr[i]);
+  free(arr);
+}
+
+/* Clears every string in a cJSON tree (inline secrets) before delete. */
+static void
+json_wipe(cJSON *item)
+{
+  for (; item != NULL; item = item->next) {
+    if (item->valuestring != NULL)
+      sodium_memzero(item->valuestring, strlen(item->valuestring));
+    if (item->child != NULL)
+      json_wipe(item->child);
+  }
+}
+
 static int
-set_field(struct pacer_config *cfg, const cJSON *item, struct pacer_error *err)
+cred_oom(struct pacer_error *err)
+{
+  return pacer_error_set(err, PACER_ENOMEM, "config: out of memory");
+}
+
+static int
+cred_string(char **slot, const char *value, struct pacer_error *err)
+{
+  char *copy = strdup(value);
+
+  if (copy == NULL)
+    return cred_oom(err);
+  free(*slot);
+  *slot = copy;
+  return 0;
+}
+
+/* 1 when s is all bytes in [lo, 0x7e] */
+static int
+visible(const char *s, unsigned char lo)
+{
+  for (; *s != '\0'; s++) {
+    if ((unsigned char)*s < lo || (unsigned char)*s > 0x7e)
+      return 0;
+  }
+  return 1;
+}
+
+static int
+cred_token_url(struct pacer_cred_cfg *c, const cJSON *item,
+               struct cred_state *st, struct pacer_error *err)
+{
+  const char *s, *auth, *aend;
+  size_t n;
+
+  if (!cJSON_IsString(item))
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s.token_url: must be an http or https URL",
+                           st->where);
+  s = item->valuestring;
+  n = strlen(s);
+  if (strncasecmp(s, "https://", 8) == 0)
+    auth = s + 8;
+  else if (strncasecmp(s, "http://", 7) == 0)
+    auth = s + 7;
+  else
+    auth = NULL;
+  if (auth == NULL || n > PACER_CRED_URL_MAX || !visible(s, 0x21) ||
+      auth[0] == '\0' || strchr("/?#:", auth[0]) != NULL)
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s.token_url: must be an http or https URL",
+                           st->where);
+  aend = auth + strcspn(auth, "/?#");
+  /* user:password@ would put a secret where logs show URLs; the URL is
+   * therefore never quoted either */
+  if (memchr(auth, '@', (size_t)(aend - auth)) != NULL)
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s.token_url: must not contain user:password@; "
+                           "use client_secret_env or client_secret_file",
+                           st->where);
+  /* RFC 6749 §3.2: the endpoint URI MUST NOT include a fragment */
+  if (strchr(s, '#') != NULL)
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s.token_url: must not contain a #fragment",
+                           st->where);
+  return cred_string(&c->token_url, s, err);
+}
+
+static int
+cred_client_id(struct pacer_cred_cfg *c, const cJSON *item,
+               struct cred_state *st, struct pacer_error *err)
+{
+  size_t n;
+
+  /* RFC 6749 A.1: client-id = *VSCHAR */
+  if (!cJSON_IsString(item) || (n = strlen(item->valuestring)) == 0 ||
+      n > PACER_CRED_CLIENT_ID_MAX || !visible(item->valuestring, 0x20))
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s.client_id: must be a string of 1 to %d "
+                           "visible ASCII characters",
+                           st->where, PACER_CRED_CLIENT_ID_MAX);
+  return cred_string(&c->client_id, item->valuestring, err);
+}
+
+static const char *
+source_suffix(enum pacer_secret_source src)
+{
+  switch (src) {
+  case PACER_SECRET_ENV:
+    return "_env";
+  case PACER_SECRET_FILE:
+    return "_file";
+  default:
+    return "";
+  }
+}
+
+/* Records one of the three ways to give secret `what` (client_secret or
+ * refresh_token). */
+static int
+cred_secret(struct pacer_cred_secret *sec, const char *what,
+            enum pacer_secret_source src, const cJSON *item,
+            struct cred_state *st, struct pacer_error *err)
+{
+  const char *suffix = source_suffix(src);
+  const char *s;
+  size_t n, i;
+
+  if (sec->source != PACER_SECRET_NONE)
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s.%s%s: %s is already given by %s%s; use only "
+                           "one of %s_env, %s_file and %s",
+                           st->where, what, suffix, what, what,
+                           source_suffix(sec->source), what, what, what);
+  if (!cJSON_IsString(item))
+    return pacer_error_set(err, PACER_ECONFIG, "%s.%s%s: must be a string",
+                           st->where, what, suffix);
+  s = item->valuestring;
+  n = strlen(s);
+  switch (src) {
+  case PACER_SECRET_ENV:
+    for (i = 0; i < n; i++) {
+      char ch = s[i];
+
+      if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || ch == '_' ||
+            (i > 0 && ch >= '0' && ch <= '9')))
+        break;
+    }
+    if (n == 0 || n > ENV_NAME_MAX || i < n)
+      return pacer_error_set(err, PACER_ECONFIG,
+                             "%s.%s_env: must be an environment variable "
+                             "name such as ACME_%s",
+                             st->where, what,
+                             strcmp(what, "client_secret") == 0
+                                 ? "CLIENT_SECRET"
+                                 : "REFRESH_TOKEN");
+    break;
+  case PACER_SECRET_FILE:
+    if (n == 0 || n > SECRET_PATH_MAX || has_ctl(s))
+      return pacer_error_set(err, PACER_ECONFIG,
+                             "%s.%s_file: must be a file path of 1 to %d "
+                             "bytes without control characters",
+                             st->where, what, SECRET_PATH_MAX);
+    break;
+  default:
+    /* RFC 6749 A.2, A.17: *VSCHAR; the value itself is never quoted */
+    if (n == 0 || n > PACER_OAUTH_TOKEN_MAX || !visible(s, 0x20))
+      return pacer_error_set(err, PACER_ECONFIG,
+                             "%s.%s: must be a string of 1 to %d visible "
+                             "ASCII characters",
+                             st->where, what, PACER_OAUTH_TOKEN_MAX);
+    if (st->src->from_file && (st->src->mode & (S_IRGRP | S_IROTH)) != 0)
+      return pacer_error_set(err, PACER_ECONFIG,
+                             "%s.%s: inline secret in a config file readable "
+                             "by group or others (mode %04o); use %s_env or "
+                             "%s_file, or chmod 600 the file",
+                             st->where, what, (unsigned)(st->src->mode & 07777),
+                             what, what);
+    sec->value = strdup(s);
+    if (sec->value == NULL)
+      return cred_oom(err);
+    sec->source = src;
+    return 0;
+  }
+  sec->ref = strdup(s);
+  if (sec->ref == NULL)
+    return cred_oom(err);
+  sec->source = src;
+  return 0;
+}
+
+static int
+cred_client_secret_env(struct pacer_cred_cfg *c, const cJSON *item,
+                       struct cred_state *st, struct pacer_error *err)
+{
+  return cred_secret(&c->client_secret, "client_secret", PACER_SECRET_ENV, item,
+                     st, err);
+}
+
+static int
+cred_client_secret_file(struct pacer_cred_cfg *c, const cJSON *item,
+                        struct cred_state *st, struct pacer_error *err)
+{
+  return cred_secret(&c->client_secret, "client_secret", PACER_SECRET_FILE,
+                     item, st, err);
+}
+
+static int
+cred_client_secret(struct pacer_cred_cfg *c, const cJSON *item,
+                   struct cred_state *st, struct pacer_error *err)
+{
+  return cred_secret(&c->client_secret, "client_secret", PACER_SECRET_INLINE,
+                     item, st, err);
+}
+
+static int
+cred_refresh_token_env(struct pacer_cred_cfg *c, const cJSON *item,
+                       struct cred_state *st, struct pacer_error *err)
+{
+  return cred_secret(&c->refresh_token, "refresh_token", PACER_SECRET_ENV, item,
+                     st, err);
+}
+
+static int
+cred_refresh_token_file(struct pacer_cred_cfg *c, const cJSON *item,
+                        struct cred_state *st, struct pacer_error *err)
+{
+  return cred_secret(&c->refresh_token, "refresh_token", PACER_SECRET_FILE,
+                     item, st, err);
+}
+
+static int
+cred_refresh_token(struct pacer_cred_cfg *c, const cJSON *item,
+                   struct cred_state *st, struct pacer_error *err)
+{
+  return cred_secret(&c->refresh_token, "refresh_token", PACER_SECRET_INLINE,
+                     item, st, err);
+}
+
+static int
+cred_auth_method(struct pacer_cred_cfg *c, const cJSON *item,
+                 struct cred_state *st, struct pacer_error *err)
+{
+  char buf[SHOW_MAX + 8];
+
+  if (!cJSON_IsString(item))
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s.auth_method: must be a string", st->where);
+  if (strcmp(item->valuestring, "client_secret_basic") == 0)
+    c->auth_method = PACER_OAUTH_AUTH_BASIC;
+  else if (strcmp(item->valuestring, "client_secret_post") == 0)
+    c->auth_method = PACER_OAUTH_AUTH_POST;
+  else
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s.auth_method: \"%s\" is not client_secret_basic "
+                           "or client_secret_post",
+                           st->where,
+                           show(item->valuestring, buf, sizeof(buf)));
+  st->auth_given = 1;
+  return 0;
+}
+
+/* RFC 6749 §3.3: scope-token *( SP scope-token ), scope-token = 1*NQCHAR */
+static int
+cred_scope(struct pacer_cred_cfg *c, const cJSON *item, struct cred_state *st,
+           struct pacer_error *err)
+{
+  const char *s;
+  size_t i, n;
+
+  if (!cJSON_IsString(item))
+    return pacer_error_set(err, PACER_ECONFIG, "%s.scope: must be a string",
+                           st->where);
+  s = item->valuestring;
+  n = strlen(s);
+  for (i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)s[i];
+
+    if (ch == ' ' ? (i == 0 || i + 1 == n || s[i + 1] == ' ')
+                  : (ch < 0x21 || ch > 0x7e || ch == '"' || ch == '\\'))
+      break;
+  }
+  if (n == 0 || n > PACER_CRED_SCOPE_MAX || i < n)
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s.scope: must be scope tokens separated by "
+                           "single spaces, at most %d bytes",
+                           st->where, PACER_CRED_SCOPE_MAX);
+  return cred_string(&c->scope, s, err);
+}
+
+static int
+cred_hosts(struct pacer_cred_cfg *c, const cJSON *item, struct cred_state *st,
+           struct pacer_error *err)
+{
+  char buf[SHOW_MAX + 8], pattern[PACER_LIMIT_HOST_MAX + 1];
+  const cJSON *h;
+  size_t n = 0;
+
+  if (!cJSON_IsArray(item))
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s.hosts: must be an array of host names",
+                           st->where);
+  cJSON_ArrayForEach(h, item)
+  {
+    n++;
+  }
+  if (n == 0 || n > PACER_CRED_HOSTS_MAX)
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s.hosts: must list 1 to %d hosts this "
+                           "credential's token may be sent to",
+                           st->where, PACER_CRED_HOSTS_MAX);
+  c->hosts = calloc(n, sizeof(*c->hosts));
+  if (c->hosts == NULL)
+    return cred_oom(err);
+  cJSON_ArrayForEach(h, item)
+  {
+    if (!cJSON_IsString(h))
+      return pacer_error_set(err, PACER_ECONFIG,
+                             "%s.hosts[%zu]: must be a string", st->where,
+                             c->nhosts);
+    if (host_pattern(h->valuestring, pattern) != 0)
+      return pacer_error_set(err, PACER_ECONFIG,
+                             "%s.hosts[%zu]: \"%s\" is not a host name or "
+                             "\"*.<domain>\"",
+                             st->where, c->nhosts,
+                             show(h->valuestring, buf, sizeof(buf)));
+    if (pattern[0] == '\0')
+      return pacer_error_set(err, PACER_ECONFIG,
+                             "%s.hosts[%zu]: \"*\" would send the token to "
+                             "any host; list the API's hosts",
+                             st->where, c->nhosts);
+    c->hosts[c->nhosts] = strdup(pattern);
+    if (c->hosts[c->nhosts] == NULL)
+      return cred_oom(err);
+    c->nhosts++;
+  }
+  return 0;
+}
+
+static int
+cred_skew(struct pacer_cred_cfg *c, const cJSON *item, struct cred_state *st,
+          struct pacer_error *err)
+{
+  char name[CRED_WHERE_MAX + 32];
+  int64_t v = 0;
+  int rc;
+
+  snprintf(name, sizeof(name), "%s.refresh_skew_s", st->where);
+  rc = get_int(item, name, 0, PACER_CRED_SKEW_MAX_S, &v, err);
+  if (rc == 0)
+    c->refresh_skew_s = (uint32_t)v;
+  return rc;
+}
+
+static int
+cred_lifetime(struct pacer_cred_cfg *c, const cJSON *item,
+              struct cred_state *st, struct pacer_error *err)
+{
+  char name[CRED_WHERE_MAX + 32];
+  int64_t v = 0;
+  int rc;
+
+  snprintf(name, sizeof(name), "%s.lifetime_default_s", st->where);
+  rc = get_int(item, name, 1, PACER_OAUTH_EXPIRES_IN_MAX_S, &v, err);
+  if (rc == 0)
+    c->lifetime_default_s = (uint32_t)v;
+  return rc;
+}
+
+static int
+cred_scheme(struct pacer_cred_cfg *c, const cJSON *item, struct cred_state *st,
+            struct pacer_error *err)
+{
+  size_t i, n;
+
+  if (cJSON_IsString(item)) {
+    n = strlen(item->valuestring);
+    for (i = 0; i < n && is_tchar(item->valuestring[i]); i++)
+      ;
+    if (n > 0 && n <= PACER_CRED_SCHEME_MAX && i == n) {
+      memcpy(c->scheme, item->valuestring, n + 1);
+      return 0;
+    }
+  }
+  return pacer_error_set(err, PACER_ECONFIG,
+                         "%s.scheme: must be an auth scheme token of 1 to %d "
+                         "characters, such as Bearer",
+                         st->where, PACER_CRED_SCHEME_MAX);
+}
+
+struct cred_field {
+  const char *name;
+  int (*set)(struct pacer_cred_cfg *c, const cJSON *item, struct cred_state *st,
+             struct pacer_error *err);
+};
+
+static const struct cred_field cred_fields[] = {
+    {"token_url", cred_token_url},
+    {"client_id", cred_client_id},
+    {"client_secret_env", cred_client_secret_env},
+    {"client_secret_file", cred_client_secret_file},
+    {"client_secret", cred_client_secret},
+    {"refresh_token_env", cred_refresh_token_env},
+    {"refresh_token_file", cred_refresh_token_file},
+    {"refresh_token", cred_refresh_token},
+    {"auth_method", cred_auth_method},
+    {"scope", cred_scope},
+    {"hosts", cred_hosts},
+    {"refresh_skew_s", cred_skew},
+    {"scheme", cred_scheme},
+    {"lifetime_default_s", cred_lifetime},
+};
+
+/* Parses credentials.<key> into *c (zeroed by the caller). */
+static int
+parse_cred(struct pacer_cred_cfg *c, const cJSON *obj,
+           const struct parse_src *src, struct pacer_error *err)
+{
+  char where[CRED_WHERE_MAX + 1], buf[SHOW_MAX + 8];
+  struct cred_state st;
+  const cJSON *item, *prev;
+  const char *key = obj->string;
+  size_t i, n;
+  int rc;
+
+  n = strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                  "0123456789_.-");
+  if (n == 0 || n > PACER_CRED_NAME_MAX || key[n] != '\0')
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "credentials: \"%s\" is not a valid name: use 1 "
+                           "to %d characters from A-Z a-z 0-9 _ . -",
+                           show(key, buf, sizeof(buf)), PACER_CRED_NAME_MAX);
+  memcpy(c->name, key, n + 1);
+  snprintf(where, sizeof(where), "credentials.%s", key);
+  if (!cJSON_IsObject(obj))
+    return pacer_error_set(err, PACER_ECONFIG, "%s: must be an object", where);
+  memset(&st, 0, sizeof(st));
+  st.src = src;
+  st.where = where;
+  c->auth_method = PACER_OAUTH_AUTH_BASIC;
+  c->refresh_skew_s = PACER_CRED_SKEW_DEFAULT_S;
+  memcpy(c->scheme, "Bearer", sizeof("Bearer"));
+  cJSON_ArrayForEach(item, obj)
+  {
+    for (prev = obj->child; prev != item; prev = prev->next) {
+      if (strcmp(prev->string, item->string) == 0)
+        return pacer_error_set(err, PACER_ECONFIG, "%s.%s: duplicate field",
+                               where, show(item->string, buf, sizeof(buf)));
+    }
+    for (i = 0; i < sizeof(cred_fields) / sizeof(cred_fields[0]); i++) {
+      if (strcmp(item->string, cred_fields[i].name) == 0)
+        break;
+    }
+    if (i == sizeof(cred_fields) / sizeof(cred_fields[0]))
+      return pacer_error_set(err, PACER_ECONFIG, "%s.%s: unknown field", where,
+                             item->string[0] == '\0'
+                                 ? "\"\""
+                                 : show(item->string, buf, sizeof(buf)));
+    if ((rc = cred_fields[i].set(c, item, &st, err)) != 0)
+      return rc;
+  }
+  if (c->token_url == NULL)
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s.token_url: required field is missing", where);
+  if (c->client_id == NULL)
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s.client_id: required field is missing", where);
+  if (c->nhosts == 0)
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s.hosts: required field is missing: list the "
+                           "hosts this credential's token may be sent to",
+                           where);
+  if (c->client_secret.source == PACER_SECRET_NONE) {
+    /* RFC 6749 §2.1: a public client has no secret to present */
+    if (st.auth_given)
+      return pacer_error_set(err, PACER_ECONFIG,
+                             "%s.auth_method: needs a client secret: set "
+                             "client_secret_env or client_secret_file",
+                             where);
+    c->auth_method = PACER_OAUTH_AUTH_NONE;
+  }
+  return 0;
+}
+
+static int
+field_credentials(struct pacer_config *cfg, const cJSON *item,
+                  const struct parse_src *src, struct pacer_error *err)
+{
+  struct pacer_cred_cfg *arr = NULL;
+  const cJSON *el, *prev;
+  size_t n = 0, i = 0;
+  int rc;
+
+  if (!cJSON_IsObject(item))
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "credentials: must be an object mapping names to "
+                           "credentials");
+  cJSON_ArrayForEach(el, item)
+  {
+    if (++n > PACER_CREDS_MAX)
+      return pacer_error_set(err, PACER_ECONFIG,
+                             "credentials: at most %d entries",
+                             PACER_CREDS_MAX);
+  }
+  if (n > 0) {
+    arr = calloc(n, sizeof(*arr));
+    if (arr == NULL)
+      return cred_oom(err);
+  }
+  cJSON_ArrayForEach(el, item)
+  {
+    for (prev = item->child; prev != el; prev = prev->next) {
+      if (strcmp(prev->string, el->string) == 0) {
+        char buf[SHOW_MAX + 8];
+
+        creds_free(arr, n);
+        return pacer_error_set(err, PACER_ECONFIG,
+                               "credentials.%s: duplicate name",
+                               show(el->string, buf, sizeof(buf)));
+      }
+    }
+    if ((rc = parse_cred(&arr[i], el, src, err)) != 0) {
+      creds_free(arr, n);
+      return rc;
+    }
+    i++;
+  }
+  creds_free(cfg->creds, cfg->ncreds);
+  cfg->creds = arr;
+  cfg->ncreds = n;
+  return 0;
+}
+
+/* Reads a secret from path (the field's message names `field`). */
+static int
+read_secret_file(const char *path, const char *field, char **out,
+                 struct pacer_error *err)
+{
+  char ebuf[128];
+  struct stat st;
+  char *buf = NULL;
+  size_t len = 0;
+  int fd, saved;
+
+  fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    goto syserr;
+  if (fstat(fd, &st) != 0)
+    goto syserr_close;
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    return pacer_error_set(err, PACER_ECONFIG, "%s: %s is not a regular file",
+                           field, path);
+  }
+  if ((st.st_mode & (S_IRGRP | S_IROTH)) != 0) {
+    close(fd);
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s: %s is readable by group or others (mode "
+                           "%04o); chmod 600 %s",
+                           field, path, (unsigned)(st.st_mode & 07777), path);
+  }
+  buf = malloc(SECRET_READ_MAX + 1);
+  if (buf == NULL) {
+    close(fd);
+    return cred_oom(err);
+  }
+  while (len < SECRET_READ_MAX) {
+    ssize_t r = read(fd, buf + len, SECRET_READ_MAX - len);
+
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0) {
+      saved = errno;
+      sodium_memzero(buf, SECRET_READ_MAX + 1);
+      free(buf);
+      errno = saved;
+      goto syserr_close;
+    }
+    if (r == 0)
+      break;
+    len += (size_t)r;
+  }
+  close(fd);
+  /* drop the final newline and any trailing white space */
+  while (len > 0 && len < SECRET_READ_MAX &&
+         (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
+          buf[len - 1] == '\t'))
+    len--;
+  buf[len] = '\0';
+  if (len == 0 || len > PACER_OAUTH_TOKEN_MAX || memchr(buf, '\0', len) ||
+      !visible(buf, 0x20)) {
+    size_t n = len;
+
+    sodium_memzero(buf, SECRET_READ_MAX + 1);
+    free(buf);
+    if (n == 0)
+      return pacer_error_set(err, PACER_ECONFIG, "%s: %s is empty", field,
+                             path);
+    if (n > PACER_OAUTH_TOKEN_MAX)
+      return pacer_error_set(err, PACER_ECONFIG,
+                             "%s: %s is larger than %d bytes", field, path,
+                             PACER_OAUTH_TOKEN_MAX);
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s: %s must hold visible ASCII characters only",
+                           field, path);
+  }
+  *out = buf;
+  return 0;
+
+syserr_close:
+  saved = errno;
+  close(fd);
+  errno = saved;
+syserr:
+  saved = errno;
+  if (strerror_r(saved, ebuf, sizeof(ebuf)) != 0)
+    snprintf(ebuf, sizeof(ebuf), "error %d", saved);
+  return pacer_error_set(err, PACER_ECONFIG, "%s: %s: %s", field, path, ebuf);
+}
+
+static int
+resolve_one(struct pacer_cred_secret *sec, const char *where, const char *what,
+            const char *base_dir, struct pacer_error *err)
+{
+  char field[CRED_WHERE_MAX + 32];
+  char *value = NULL;
+  int rc;
+
+  if (sec->source == PACER_SECRET_ENV) {
+    const char *v = getenv(sec->ref);
+
+    snprintf(field, sizeof(field), "%s.%s_env", where, what);
+    if (v == NULL)
+      return pacer_error_set(err, PACER_ECONFIG,
+                             "%s: environment variable %s is not set", field,
+                             sec->ref);
+    if (v[0] == '\0')
+      return pacer_error_set(err, PACER_ECONFIG,
+                             "%s: environment variable %s is empty", field,
+                             sec->ref);
+    if (strlen(v) > PACER_OAUTH_TOKEN_MAX || !visible(v, 0x20))
+      return pacer_error_set(err, PACER_ECONFIG,
+                             "%s: environment variable %s must hold 1 to %d "
+                             "visible ASCII characters",
+                             field, sec->ref, PACER_OAUTH_TOKEN_MAX);
+    value = strdup(v);
+    if (value == NULL)
+      return cred_oom(err);
+  } else if (sec->source == PACER_SECRET_FILE) {
+    char *path = sec->ref;
+
+    snprintf(field, sizeof(field), "%s.%s_file", where, what);
+    if (sec->ref[0] != '/' && base_dir != NULL && base_dir[0] != '\0') {
+      size_t blen = strlen(base_dir), rlen = strlen(sec->ref);
+
+      path = malloc(blen + 1 + rlen + 1);
+      if (path == NULL)
+        return cred_oom(err);
+      memcpy(path, base_dir, blen);
+      path[blen] = '/';
+      memcpy(path + blen + 1, sec->ref, rlen + 1);
+    }
+    rc = read_secret_file(path, field, &value, err);
+    if (path != sec->ref)
+      free(path);
+    if (rc != 0)
+      return rc;
+  } else {
+    return 0;
+  }
+  wipe_string(&sec->value);
+  sec->value = value;
+  return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Top level
+ * ------------------------------------------------------------------------ */
+
+static int
+set_field(struct pacer_config *cfg, const cJSON *item,
+          const struct parse_src *src, struct pacer_error *err)
 {
   char buf[SHOW_MAX + 8];
   size_t i;
@@ -857,6 +1610,8 @@ set_field(struct pacer_config *cfg, const cJSON *item, struct pacer_error *err)
   }
   if (strcmp(item->string, "limits") == 0)
     return field_limits(cfg, item, err);
+  if (strcmp(item->string, "credentials") == 0)
+    return field_credentials(cfg, item, src, err);
   if (item->string[0] == '\0')
     return pacer_error_set(err, PACER_ECONFIG, "\"\": unknown field");
   return pacer_error_set(err, PACER_ECONFIG, "%s: unknown field",
@@ -895,9 +1650,9 @@ pacer_config_defaults(struct pacer_config *cfg, unsigned ncpu)
   return 0;
 }
 
-int
-pacer_config_parse(struct pacer_config *cfg, const char *json, size_t len,
-                   struct pacer_error *err)
+static int
+parse_text(struct pacer_config *cfg, const char *json, size_t len,
+           const struct parse_src *src, struct pacer_error *err)
 {
   const char *end = NULL;
   const cJSON *item, *prev;
@@ -950,25 +1705,44 @@ pacer_config_parse(struct pacer_config *cfg, const char *json, size_t len,
                            show(item->string, buf, sizeof(buf)));
       break;
     }
-    if ((rc = set_field(cfg, item, err)) != 0)
+    if ((rc = set_field(cfg, item, src, err)) != 0)
       break;
   }
+  json_wipe(root); /* inline secrets */
   cJSON_Delete(root);
   return rc;
+}
+
+int
+pacer_config_parse(struct pacer_config *cfg, const char *json, size_t len,
+                   struct pacer_error *err)
+{
+  struct parse_src src = {0, 0};
+
+  return parse_text(cfg, json, len, &src, err);
 }
 
 int
 pacer_config_load(struct pacer_config *cfg, const char *path,
                   struct pacer_error *err)
 {
+  struct parse_src src = {1, 0};
   char ebuf[128];
-  char *buf;
+  struct stat st;
+  char *buf, *dir;
   size_t len = 0;
   int fd, rc, saved;
 
   fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     goto syserr;
+  if (fstat(fd, &st) != 0) {
+    saved = errno;
+    close(fd);
+    errno = saved;
+    goto syserr;
+  }
+  src.mode = st.st_mode;
   buf = malloc(CONFIG_MAX_BYTES + 1);
   if (buf == NULL) {
     close(fd);
@@ -983,6 +1757,7 @@ pacer_config_load(struct pacer_config *cfg, const char *path,
       continue;
     if (n < 0) {
       saved = errno;
+      sodium_memzero(buf, len);
       free(buf);
       close(fd);
       errno = saved;
@@ -994,13 +1769,29 @@ pacer_config_load(struct pacer_config *cfg, const char *path,
   }
   close(fd);
   if (len > CONFIG_MAX_BYTES) {
+    sodium_memzero(buf, len);
     free(buf);
     return pacer_error_set(err, PACER_ECONFIG,
                            "config: %s: larger than the %u-byte limit", path,
                            CONFIG_MAX_BYTES);
   }
-  rc = pacer_config_parse(cfg, buf, len, err);
+  rc = parse_text(cfg, buf, len, &src, err);
+  sodium_memzero(buf, len); /* may hold inline secrets */
   free(buf);
+  if (rc != 0)
+    return rc;
+  /* relative secret files live next to the config file */
+  dir = strdup(path);
+  if (dir == NULL)
+    return pacer_error_set(err, PACER_ENOMEM, "config: out of memory");
+  if (strrchr(dir, '/') == NULL)
+    dir[0] = '\0';
+  else if (strrchr(dir, '/') == dir)
+    dir[1] = '\0';
+  else
+    *strrchr(dir, '/') = '\0';
+  rc = pacer_config_resolve_secrets(cfg, dir[0] != '\0' ? dir : NULL, err);
+  free(dir);
   return rc;
 
 syserr:
@@ -1041,6 +1832,45 @@ pacer_config_free(struct pacer_config *cfg)
   free(cfg->limits);
   cfg->limits = NULL;
   cfg->nlimits = 0;
+  creds_free(cfg->creds, cfg->ncreds);
+  cfg->creds = NULL;
+  cfg->ncreds = 0;
+}
+
+int
+pacer_config_resolve_secrets(struct pacer_config *cfg, const char *base_dir,
+                             struct pacer_error *err)
+{
+  char where[CRED_WHERE_MAX + 1];
+  size_t i;
+  int rc;
+
+  pacer_error_clear(err);
+  for (i = 0; i < cfg->ncreds; i++) {
+    struct pacer_cred_cfg *c = &cfg->creds[i];
+
+    snprintf(where, sizeof(where), "credentials.%s", c->name);
+    if ((rc = resolve_one(&c->client_secret, where, "client_secret", base_dir,
+                          err)) != 0 ||
+        (rc = resolve_one(&c->refresh_token, where, "refresh_token", base_dir,
+                          err)) != 0)
+      return rc;
+  }
+  return 0;
+}
+
+const struct pacer_cred_cfg *
+pacer_config_credential(const struct pacer_config *cfg, const char *name)
+{
+  size_t i;
+
+  if (cfg == NULL || name == NULL)
+    return NULL;
+  for (i = 0; i < cfg->ncreds; i++) {
+    if (strcmp(cfg->creds[i].name, name) == 0)
+      return &cfg->creds[i];
+  }
+  return NULL;
 }
 
 /* ------------------------------------------------------------------------
@@ -1085,6 +1915,18 @@ pacer_limit_matches(const struct pacer_limit_cfg *l, const char *method,
       return 0;
   }
   return 1;
+}
+
+int
+pacer_cred_host_allowed(const struct pacer_cred_cfg *c, const char *host)
+{
+  size_t i;
+
+  for (i = 0; i < c->nhosts; i++) {
+    if (host_matches(c->hosts[i], host))
+      return 1;
+  }
+  return 0;
 }
 
 /* FNV-1a 64 with the MurmurHash3 fmix64 finaliser for diffusion. Not a

@@ -11,13 +11,27 @@
  *                "match": {"host": "*.ads.example", "path_prefix": "/v1/",
  *                          "methods": ["GET", "POST"]},
  *                "rate": "10/s", "burst": 0, "max_in_flight": 8, "cost": 1,
- *                "adaptive": true, "pause_on_429": true}]}
+ *                "adaptive": true, "pause_on_429": true}],
+ *    "credentials": {"acme": {"token_url": "https://idp.example/token",
+ *                             "client_id": "pacer",
+ *                             "client_secret_env": "ACME_CLIENT_SECRET",
+ *                             "refresh_token_file": "secrets/acme.rt",
+ *                             "auth_method": "client_secret_basic",
+ *                             "scope": "ads.read", "hosts": ["api.example"],
+ *                             "refresh_skew_s": 300, "scheme": "Bearer",
+ *                             "lifetime_default_s": 3600}}}
  *
  * Unknown fields and impossible values are errors naming the field
  * (limits[2].rate: "10/fortnight" is not N/s, N/min or N/h).
  * PACER_REDIS_URL in the environment overrides redis_url (applied by the
  * caller, see pacer_config_apply_env). Pure core: no I/O except
- * pacer_config_load, which reads the file.
+ * pacer_config_load, which reads the file, and
+ * pacer_config_resolve_secrets, which reads the environment and secret
+ * files.
+ *
+ * Secrets (client secrets, refresh tokens) are owned strings that are
+ * wiped with sodium_memzero before they are freed, and no error message
+ * ever quotes one (field case C21).
  */
 #ifndef PACER_SCHEDULER_CONFIG_H
 #define PACER_SCHEDULER_CONFIG_H
@@ -27,6 +41,7 @@
 
 #include "../common/err.h"
 #include "gcra.h"
+#include "oauth_token.h"
 
 #define PACER_LIMITS_MAX            256    /* limits per configuration */
 #define PACER_LIMIT_NAME_MAX        64     /* bytes, excl. NUL */
@@ -70,6 +85,65 @@ struct pacer_limit_cfg {
   int pause_on_429;             /* pause the bucket on 429, default 1 */
 };
 
+#define PACER_CREDS_MAX           256   /* credentials per configuration */
+#define PACER_CRED_NAME_MAX       64    /* bytes, excl. NUL */
+#define PACER_CRED_HOSTS_MAX      64    /* hosts per credential */
+#define PACER_CRED_SCHEME_MAX     32    /* auth scheme token, bytes */
+#define PACER_CRED_URL_MAX        2048  /* token_url, bytes */
+#define PACER_CRED_CLIENT_ID_MAX  255   /* client_id, bytes */
+#define PACER_CRED_SCOPE_MAX      1024  /* scope, bytes */
+#define PACER_CRED_SKEW_DEFAULT_S 300   /* refresh_skew_s default, s */
+#define PACER_CRED_SKEW_MAX_S     86400 /* refresh_skew_s maximum, s */
+
+/** Where a credential's secret comes from. */
+enum pacer_secret_source {
+  PACER_SECRET_NONE = 0, /* not configured */
+  PACER_SECRET_INLINE,   /* "client_secret"/"refresh_token" in the file */
+  PACER_SECRET_ENV,      /* "*_env": an environment variable's value */
+  PACER_SECRET_FILE      /* "*_file": a file's content, trailing white
+                            space removed */
+};
+
+/** One secret of a credential and where it came from. value is owned and
+ *  wiped before it is freed; it is set at parse time for an inline secret
+ *  and by pacer_config_resolve_secrets for env and file secrets (NULL
+ *  until then). Never log value. Source: RFC 6749 §2.3.1 (client secret),
+ *  §6 (refresh token); field case C21. */
+struct pacer_cred_secret {
+  enum pacer_secret_source source;
+  char *ref;   /* env variable name or file path (not secret), owned, or
+                  NULL for inline and none */
+  char *value; /* the secret, 1..PACER_OAUTH_TOKEN_MAX bytes of %x20-7E,
+                  owned, or NULL */
+};
+
+/** One entry of the "credentials" map: an OAuth2 client whose access
+ *  token pacer renews with the refresh_token grant and attaches to
+ *  requests for `hosts`. Strings owned by the configuration; free with
+ *  pacer_config_free. Source: RFC 6749 §6 (refresh), §2.3.1 (client
+ *  authentication), §3.3 (scope); RFC 6750 §2.1 (Authorization header). */
+struct pacer_cred_cfg {
+  char name[PACER_CRED_NAME_MAX + 1];     /* map key, [A-Za-z0-9_.-]{1,64} */
+  char *token_url;                        /* http(s) URL without user:pass@ or
+                                             #fragment (RFC 6749 §3.2) */
+  char *client_id;                        /* 1..255 bytes of %x20-7E */
+  struct pacer_cred_secret client_secret; /* NONE for a public client */
+  struct pacer_cred_secret refresh_token; /* NONE: the token must come from
+                                             the shared state or `pacer cred
+                                             set` */
+  enum pacer_oauth_auth auth_method;      /* BASIC (default), POST, or NONE when
+                                             no client secret is configured */
+  char *scope;                            /* requested scope, or NULL */
+  char **hosts;                           /* nhosts lower-cased names or
+                                             "*.domain", owned */
+  size_t nhosts;                          /* 1..PACER_CRED_HOSTS_MAX */
+  uint32_t refresh_skew_s;                /* renew this long before expiry, s,
+                                             default 300, 0..86400 */
+  char scheme[PACER_CRED_SCHEME_MAX + 1]; /* header scheme, "Bearer" */
+  uint32_t lifetime_default_s; /* s, lifetime when nothing else says, 0 =
+                                  PACER_OAUTH_LIFETIME_DEFAULT_S */
+};
+
 /** Looks up request header name (borrowed) for pacer_limit_key. Returns
  *  its value (borrowed from ctx, valid until pacer_limit_key returns) or
  *  NULL when absent. Matching the name case-insensitively is the
@@ -97,6 +171,8 @@ struct pacer_config {
   char *log;                      /* component spec, e.g. "all,-redis" */
   struct pacer_limit_cfg *limits; /* array of nlimits, owned, or NULL */
   size_t nlimits;                 /* entries in limits, <= PACER_LIMITS_MAX */
+  struct pacer_cred_cfg *creds;   /* array of ncreds, owned, or NULL */
+  size_t ncreds;                  /* entries in creds, <= PACER_CREDS_MAX */
 };
 
 /** Fills cfg with defaults (allocating the default strings). workers
@@ -114,17 +190,56 @@ int pacer_config_defaults(struct pacer_config *cfg, unsigned ncpu);
 int pacer_config_parse(struct pacer_config *cfg, const char *json, size_t len,
                        struct pacer_error *err);
 
-/** Reads path (borrowed) and parses it like pacer_config_parse. File
- *  errors come back as PACER_ECONFIG with "config: <path>: <strerror>". */
+/** Reads path (borrowed) and parses it like pacer_config_parse, then
+ *  resolves credential secrets with pacer_config_resolve_secrets, relative
+ *  secret file paths being taken from the config file's directory. File
+ *  errors come back as PACER_ECONFIG with "config: <path>: <strerror>".
+ *  An inline "client_secret" or "refresh_token" in a file that group or
+ *  others may read (mode & 044) is refused: "credentials.<name>.
+ *  client_secret: inline secret in a config file readable by group or
+ *  others (mode 0644); use client_secret_env or client_secret_file, or
+ *  chmod 600 the file". (pacer_config_parse has no file to check and
+ *  accepts inline secrets.) The file buffer and the JSON tree are wiped.
+ *  Reads the environment: call before threads start. */
 int pacer_config_load(struct pacer_config *cfg, const char *path,
                       struct pacer_error *err);
+
+/** Reads every credential secret given as *_env or *_file into its
+ *  value, replacing (and wiping) any earlier value. Environment variables
+ *  must be set and non-empty. A file path not starting with "/" is taken
+ *  relative to base_dir (borrowed; NULL: the working directory); the file
+ *  must be a regular file that neither group nor others may read (mode &
+ *  044 == 0), at most PACER_OAUTH_TOKEN_MAX bytes once trailing white
+ *  space (a final newline) is dropped, non-empty. Values must be %x20-7E.
+ *  Returns 0, PACER_ECONFIG with err naming the field and the variable or
+ *  path, e.g. "credentials.acme.refresh_token_file: /etc/pacer/rt is
+ *  readable by group or others (mode 0640); chmod 600 /etc/pacer/rt" (never
+ *  the secret), or PACER_ENOMEM. Buffers that held file content are
+ *  wiped. getenv is not thread-safe against setenv: call before threads
+ *  start. Not pure (environment and files). */
+int pacer_config_resolve_secrets(struct pacer_config *cfg, const char *base_dir,
+                                 struct pacer_error *err);
+
+/** Returns the credential called name (borrowed, compared exactly), owned
+ *  by cfg (borrowed) and valid until cfg is freed or re-parsed, or NULL
+ *  when there is none or name is NULL. Pure; any thread. */
+const struct pacer_cred_cfg *
+pacer_config_credential(const struct pacer_config *cfg, const char *name);
+
+/** Returns 1 when credential c (borrowed) may send its token to host
+ *  (borrowed, a URL host without port; may be NULL), else 0. Matching is
+ *  as for limits: case-insensitive, one trailing dot ignored, "*.domain"
+ *  covering every name below domain but not domain itself. Pure; any
+ *  thread. Source: RFC 6750 §5.3 (do not send tokens to other servers). */
+int pacer_cred_host_allowed(const struct pacer_cred_cfg *c, const char *host);
 
 /** Replaces redis_url with value (borrowed, copied) when non-NULL and
  *  non-empty (PACER_REDIS_URL). Returns 0 or PACER_ENOMEM. */
 int pacer_config_apply_env(struct pacer_config *cfg, const char *value);
 
-/** Frees the strings and the limits array in cfg (not cfg itself), NULLs
- *  them and sets nlimits to 0. */
+/** Frees the strings and the limits and credentials arrays in cfg (not
+ *  cfg itself), wiping secrets first, NULLs them and sets nlimits and
+ *  ncreds to 0. */
 void pacer_config_free(struct pacer_config *cfg);
 
 /** Returns 1 when the request method, host and path (all borrowed, each

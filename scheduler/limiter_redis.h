@@ -26,10 +26,11 @@
 #include "scheduler/config.h"
 #include "scheduler/queue_redis.h"
 
-#define PACER_LIMITER_MAX_REFS   8   /* limits one request can take from */
-#define PACER_LIMITER_MAX_SLOTS  32  /* slots reserved per take */
-#define PACER_LIMITER_TOKEN_SIZE 160 /* permit token buffer, bytes incl. NUL   \
-                                      */
+#define PACER_LIMITER_MAX_REFS  8  /* limits one request can take from */
+#define PACER_LIMITER_MAX_SLOTS 32 /* slots reserved per take */
+#define PACER_LIMITER_TOKEN_SIZE                                               \
+  160 /* permit token buffer, bytes incl. NUL                                  \
+       */
 
 /** One bucket a request takes from: the limit and its bucket key (from
  *  pacer_limit_key). cfg borrowed from the configuration. */

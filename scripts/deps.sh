@@ -1,8 +1,8 @@
 # Sourced by scripts/demo and scripts/test: installs what is missing from
 # Debian's packages (as root, or through sudo when available) and builds.
 PACER_DEBS="build-essential cmake pkg-config libcurl4-openssl-dev libuv1-dev
-libcjson-dev libhiredis-dev libmicrohttpd-dev libcmocka-dev zlib1g-dev
-redis-server redis-tools curl jq ca-certificates"
+libcjson-dev libhiredis-dev libmicrohttpd-dev libcmocka-dev libsodium-dev
+zlib1g-dev redis-server redis-tools curl jq ca-certificates"
 
 pacer_install_deps() {
   local missing=() p

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1362,6 +1363,649 @@ redis_addr_errors_never_contain_the_password(void **state)
   }
 }
 
+/* ------------------------------------------------------------------------
+ * Credentials (issue 4)
+ * ------------------------------------------------------------------------ */
+
+#define CRED_MIN                                                               \
+  "\"token_url\": \"https://idp.up.test/token\", \"client_id\": \"pacer\", "   \
+  "\"hosts\": [\"api.up.test\"]"
+
+/* Writes text to a new file in dir (NULL: /tmp) with mode; returns its
+ * path, owned (free). */
+static char *
+write_temp(const char *dir, const char *text, mode_t mode)
+{
+  char *path = malloc(4096);
+  int fd;
+
+  assert_non_null(path);
+  snprintf(path, 4096, "%s/pacer-test-cred-XXXXXX", dir != NULL ? dir : "/tmp");
+  fd = mkstemp(path);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+  assert_int_equal(fchmod(fd, mode), 0);
+  assert_int_equal(close(fd), 0);
+  return path;
+}
+
+/* Loads a config file holding text with mode; returns pacer_config_load's
+ * result with cfg filled (free it) and err set. */
+static int
+load_text(struct pacer_config *cfg, const char *text, mode_t mode,
+          struct pacer_error *err)
+{
+  char *path = write_temp(NULL, text, mode);
+  int rc;
+
+  assert_int_equal(pacer_config_defaults(cfg, 1), 0);
+  rc = pacer_config_load(cfg, path, err);
+  assert_int_equal(unlink(path), 0);
+  free(path);
+  return rc;
+}
+
+static void
+expect_load_error(const char *text, mode_t mode, const char *msg)
+{
+  struct pacer_config cfg;
+  struct pacer_error err;
+
+  assert_int_equal(load_text(&cfg, text, mode, &err), PACER_ECONFIG);
+  assert_string_equal(err.msg, msg);
+  assert_null(strstr(err.msg, "CANARY"));
+  pacer_config_free(&cfg);
+}
+
+static void
+credentials_full_example_sets_every_field(void **state)
+{
+  struct pacer_config *cfg = *state;
+  const struct pacer_cred_cfg *c;
+  struct pacer_error err;
+
+  assert_int_equal(parse(cfg,
+                         "{\"credentials\": {\"acme\": {"
+                         "\"token_url\": \"https://idp.up.test/token\", "
+                         "\"client_id\": \"pacer client\", "
+                         "\"client_secret\": \"CS-CANARY\", "
+                         "\"refresh_token_env\": \"ACME_REFRESH_TOKEN\", "
+                         "\"auth_method\": \"client_secret_post\", "
+                         "\"scope\": \"ads.read ads.write\", "
+                         "\"hosts\": [\"API.up.test\", \"*.cdn.up.test\"], "
+                         "\"refresh_skew_s\": 120, \"scheme\": \"OAuth\", "
+                         "\"lifetime_default_s\": 3600}}}",
+                         &err),
+                   0);
+  assert_int_equal(cfg->ncreds, 1);
+  c = pacer_config_credential(cfg, "acme");
+  assert_non_null(c);
+  assert_string_equal(c->name, "acme");
+  assert_string_equal(c->token_url, "https://idp.up.test/token");
+  assert_string_equal(c->client_id, "pacer client");
+  assert_int_equal(c->client_secret.source, PACER_SECRET_INLINE);
+  assert_null(c->client_secret.ref);
+  assert_string_equal(c->client_secret.value, "CS-CANARY");
+  assert_int_equal(c->refresh_token.source, PACER_SECRET_ENV);
+  assert_string_equal(c->refresh_token.ref, "ACME_REFRESH_TOKEN");
+  assert_null(c->refresh_token.value); /* resolved only at load */
+  assert_int_equal(c->auth_method, PACER_OAUTH_AUTH_POST);
+  assert_string_equal(c->scope, "ads.read ads.write");
+  assert_int_equal(c->nhosts, 2);
+  assert_string_equal(c->hosts[0], "api.up.test");
+  assert_string_equal(c->hosts[1], "*.cdn.up.test");
+  assert_int_equal(c->refresh_skew_s, 120);
+  assert_string_equal(c->scheme, "OAuth");
+  assert_int_equal(c->lifetime_default_s, 3600);
+}
+
+static void
+credentials_take_defaults_for_optional_fields(void **state)
+{
+  struct pacer_config *cfg = *state;
+  const struct pacer_cred_cfg *c;
+  struct pacer_error err;
+
+  assert_int_equal(parse(cfg,
+                         "{\"credentials\": {\"a-1.b_2\": {" CRED_MIN
+                         ", \"client_secret_env\": \"A_SECRET\"}}}",
+                         &err),
+                   0);
+  c = pacer_config_credential(cfg, "a-1.b_2");
+  assert_non_null(c);
+  assert_int_equal(c->auth_method, PACER_OAUTH_AUTH_BASIC);
+  assert_int_equal(c->refresh_skew_s, 300);
+  assert_string_equal(c->scheme, "Bearer");
+  assert_int_equal(c->lifetime_default_s, 0);
+  assert_null(c->scope);
+  assert_int_equal(c->refresh_token.source, PACER_SECRET_NONE);
+  assert_int_equal(c->client_secret.source, PACER_SECRET_ENV);
+}
+
+static void
+credentials_without_a_secret_are_a_public_client(void **state)
+{
+  struct pacer_config *cfg = *state;
+  struct pacer_error err;
+
+  assert_int_equal(
+      parse(cfg, "{\"credentials\": {\"pub\": {" CRED_MIN "}}}", &err), 0);
+  assert_int_equal(pacer_config_credential(cfg, "pub")->auth_method,
+                   PACER_OAUTH_AUTH_NONE);
+  expect_config_error("{\"credentials\": {\"pub\": {" CRED_MIN
+                      ", \"auth_method\": \"client_secret_basic\"}}}",
+                      "credentials.pub.auth_method: needs a client secret: "
+                      "set client_secret_env or client_secret_file");
+}
+
+static void
+credentials_reject_missing_required_fields(void **state)
+{
+  (void)state;
+  expect_config_error(
+      "{\"credentials\": {\"acme\": {\"client_id\": \"c\", \"hosts\": "
+      "[\"h\"]}}}",
+      "credentials.acme.token_url: required field is missing");
+  expect_config_error(
+      "{\"credentials\": {\"acme\": {\"token_url\": \"https://i/t\", "
+      "\"hosts\": [\"h\"]}}}",
+      "credentials.acme.client_id: required field is missing");
+  expect_config_error(
+      "{\"credentials\": {\"acme\": {\"token_url\": \"https://i/t\", "
+      "\"client_id\": \"c\"}}}",
+      "credentials.acme.hosts: required field is missing: list the hosts "
+      "this credential's token may be sent to");
+}
+
+static void
+credentials_reject_a_bad_token_url(void **state)
+{
+  static const char *const urls[] = {
+      "ftp://idp/token", "idp.up.test/token", "https://",
+      "https:///token",  "http://idp/to ken", "",
+  };
+  char json[512];
+  size_t i;
+
+  (void)state;
+  for (i = 0; i < PACER_ARRAY_SIZE(urls); i++) {
+    snprintf(json, sizeof(json),
+             "{\"credentials\": {\"acme\": {\"token_url\": \"%s\", "
+             "\"client_id\": \"c\", \"hosts\": [\"h\"]}}}",
+             urls[i]);
+    expect_config_error(json, "credentials.acme.token_url: must be an http or "
+                              "https URL");
+  }
+  expect_config_error("{\"credentials\": {\"acme\": {\"token_url\": 7}}}",
+                      "credentials.acme.token_url: must be an http or https "
+                      "URL");
+  expect_config_error(
+      "{\"credentials\": {\"acme\": {\"token_url\": "
+      "\"https://user:CANARY@idp/token\"}}}",
+      "credentials.acme.token_url: must not contain user:password@; use "
+      "client_secret_env or client_secret_file");
+  expect_config_error(
+      "{\"credentials\": {\"acme\": {\"token_url\": \"https://idp/t#x\"}}}",
+      "credentials.acme.token_url: must not contain a #fragment");
+}
+
+static void
+credentials_reject_bad_names_and_shapes(void **state)
+{
+  (void)state;
+  expect_config_error("{\"credentials\": []}",
+                      "credentials: must be an object mapping names to "
+                      "credentials");
+  expect_config_error("{\"credentials\": {\"bad name\": {}}}",
+                      "credentials: \"bad name\" is not a valid name: use 1 "
+                      "to 64 characters from A-Z a-z 0-9 _ . -");
+  expect_config_error(
+      "{\"credentials\": "
+      "{\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+      "aaaaaaaaaaaa\": {}}}",
+      "credentials: \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\" is not a "
+      "valid name: use 1 to 64 characters from A-Z a-z 0-9 _ . -");
+  expect_config_error("{\"credentials\": {\"\": {}}}",
+                      "credentials: \"\" is not a valid name: use 1 to 64 "
+                      "characters from A-Z a-z 0-9 _ . -");
+  expect_config_error("{\"credentials\": {\"acme\": 1}}",
+                      "credentials.acme: must be an object");
+  expect_config_error("{\"credentials\": {\"acme\": {" CRED_MIN
+                      "}, \"acme\": {" CRED_MIN "}}}",
+                      "credentials.acme: duplicate name");
+  expect_config_error("{\"credentials\": {\"acme\": {" CRED_MIN
+                      ", \"token\": \"x\"}}}",
+                      "credentials.acme.token: unknown field");
+  expect_config_error("{\"credentials\": {\"acme\": {" CRED_MIN
+                      ", \"client_id\": \"d\"}}}",
+                      "credentials.acme.client_id: duplicate field");
+}
+
+static void
+credentials_reject_bad_values(void **state)
+{
+  (void)state;
+  expect_config_error("{\"credentials\": {\"a\": {" CRED_MIN
+                      ", \"refresh_skew_s\": 86401}}}",
+                      "credentials.a.refresh_skew_s: must be between 0 and "
+                      "86400");
+  expect_config_error("{\"credentials\": {\"a\": {" CRED_MIN
+                      ", \"refresh_skew_s\": -1}}}",
+                      "credentials.a.refresh_skew_s: must be between 0 and "
+                      "86400");
+  expect_config_error("{\"credentials\": {\"a\": {" CRED_MIN
+                      ", \"lifetime_default_s\": 0}}}",
+                      "credentials.a.lifetime_default_s: must be between 1 "
+                      "and 315360000");
+  expect_config_error("{\"credentials\": {\"a\": {" CRED_MIN
+                      ", \"auth_method\": \"private_key_jwt\"}}}",
+                      "credentials.a.auth_method: \"private_key_jwt\" is not "
+                      "client_secret_basic or client_secret_post");
+  expect_config_error("{\"credentials\": {\"a\": {" CRED_MIN
+                      ", \"scheme\": \"Bear er\"}}}",
+                      "credentials.a.scheme: must be an auth scheme token of "
+                      "1 to 32 characters, such as Bearer");
+  expect_config_error("{\"credentials\": {\"a\": {" CRED_MIN
+                      ", \"scope\": \"a  b\"}}}",
+                      "credentials.a.scope: must be scope tokens separated "
+                      "by single spaces, at most 1024 bytes");
+  expect_config_error("{\"credentials\": {\"a\": {\"client_id\": \"\"}}}",
+                      "credentials.a.client_id: must be a string of 1 to 255 "
+                      "visible ASCII characters");
+  expect_config_error("{\"credentials\": {\"a\": {\"client_secret_env\": "
+                      "\"1ACME\"}}}",
+                      "credentials.a.client_secret_env: must be an "
+                      "environment variable name such as "
+                      "ACME_CLIENT_SECRET");
+  expect_config_error("{\"credentials\": {\"a\": {\"refresh_token_file\": "
+                      "\"\"}}}",
+                      "credentials.a.refresh_token_file: must be a file path "
+                      "of 1 to 4095 bytes without control characters");
+}
+
+static void
+credentials_reject_bad_hosts(void **state)
+{
+  (void)state;
+  expect_config_error("{\"credentials\": {\"a\": {\"hosts\": []}}}",
+                      "credentials.a.hosts: must list 1 to 64 hosts this "
+                      "credential's token may be sent to");
+  expect_config_error("{\"credentials\": {\"a\": {\"hosts\": \"h\"}}}",
+                      "credentials.a.hosts: must be an array of host names");
+  expect_config_error("{\"credentials\": {\"a\": {\"hosts\": [\"h\", "
+                      "\"*\"]}}}",
+                      "credentials.a.hosts[1]: \"*\" would send the token to "
+                      "any host; list the API's hosts");
+  expect_config_error("{\"credentials\": {\"a\": {\"hosts\": [\"a b\"]}}}",
+                      "credentials.a.hosts[0]: \"a b\" is not a host name or "
+                      "\"*.<domain>\"");
+  expect_config_error("{\"credentials\": {\"a\": {\"hosts\": [1]}}}",
+                      "credentials.a.hosts[0]: must be a string");
+}
+
+static void
+credentials_accept_one_source_per_secret(void **state)
+{
+  (void)state;
+  expect_config_error("{\"credentials\": {\"a\": {\"client_secret_env\": "
+                      "\"X\", \"client_secret_file\": \"/f\"}}}",
+                      "credentials.a.client_secret_file: client_secret is "
+                      "already given by client_secret_env; use only one of "
+                      "client_secret_env, client_secret_file and "
+                      "client_secret");
+  expect_config_error("{\"credentials\": {\"a\": {\"refresh_token\": "
+                      "\"RT-CANARY\", \"refresh_token_env\": \"X\"}}}",
+                      "credentials.a.refresh_token_env: refresh_token is "
+                      "already given by refresh_token; use only one of "
+                      "refresh_token_env, refresh_token_file and "
+                      "refresh_token");
+}
+
+static void
+credentials_errors_never_quote_an_inline_secret(void **state)
+{
+  (void)state;
+  expect_config_error("{\"credentials\": {\"a\": {\"client_secret\": "
+                      "\"CS-CANARY\\u0001\"}}}",
+                      "credentials.a.client_secret: must be a string of 1 to "
+                      "16384 visible ASCII characters");
+  expect_config_error("{\"credentials\": {\"a\": {\"refresh_token\": "
+                      "\"\"}}}",
+                      "credentials.a.refresh_token: must be a string of 1 to "
+                      "16384 visible ASCII characters");
+}
+
+static void
+credentials_lookup_is_exact_and_hosts_match_like_limits(void **state)
+{
+  struct pacer_config *cfg = *state;
+  const struct pacer_cred_cfg *c;
+  struct pacer_error err;
+
+  assert_int_equal(parse(cfg,
+                         "{\"credentials\": {\"a\": {" CRED_MIN
+                         "}, \"b\": {\"token_url\": \"http://127.0.0.1:8080/"
+                         "t\", \"client_id\": \"c\", \"hosts\": "
+                         "[\"*.Up.Test\", \"[::1]\"]}}}",
+                         &err),
+                   0);
+  assert_int_equal(cfg->ncreds, 2);
+  assert_null(pacer_config_credential(cfg, "A"));
+  assert_null(pacer_config_credential(cfg, "c"));
+  assert_null(pacer_config_credential(cfg, NULL));
+  c = pacer_config_credential(cfg, "a");
+  assert_non_null(c);
+  assert_true(pacer_cred_host_allowed(c, "api.up.test"));
+  assert_true(pacer_cred_host_allowed(c, "API.UP.TEST."));
+  assert_false(pacer_cred_host_allowed(c, "other.up.test"));
+  assert_false(pacer_cred_host_allowed(c, "api.up.test.evil"));
+  assert_false(pacer_cred_host_allowed(c, NULL));
+  c = pacer_config_credential(cfg, "b");
+  assert_true(pacer_cred_host_allowed(c, "x.api.up.test"));
+  assert_false(pacer_cred_host_allowed(c, "up.test"));
+  assert_true(pacer_cred_host_allowed(c, "[::1]"));
+}
+
+static void
+credentials_replace_the_map_or_keep_it_on_failure(void **state)
+{
+  struct pacer_config *cfg = *state;
+  struct pacer_error err;
+
+  assert_int_equal(
+      parse(cfg, "{\"credentials\": {\"a\": {" CRED_MIN "}}}", &err), 0);
+  assert_int_equal(parse(cfg,
+                         "{\"credentials\": {\"b\": {" CRED_MIN
+                         ", \"client_secret\": \"CS-CANARY\"}, \"c\": "
+                         "{\"hosts\": []}}}",
+                         &err),
+                   PACER_ECONFIG);
+  assert_int_equal(cfg->ncreds, 1);
+  assert_non_null(pacer_config_credential(cfg, "a"));
+  assert_int_equal(
+      parse(cfg, "{\"credentials\": {\"b\": {" CRED_MIN "}}}", &err), 0);
+  assert_int_equal(cfg->ncreds, 1);
+  assert_null(pacer_config_credential(cfg, "a"));
+  assert_non_null(pacer_config_credential(cfg, "b"));
+  assert_int_equal(parse(cfg, "{\"credentials\": {}}", &err), 0);
+  assert_int_equal(cfg->ncreds, 0);
+  assert_null(cfg->creds);
+}
+
+static void
+credentials_free_releases_the_map(void **state)
+{
+  struct pacer_config cfg;
+  struct pacer_error err;
+
+  (void)state;
+  assert_int_equal(pacer_config_defaults(&cfg, 1), 0);
+  assert_int_equal(parse(&cfg,
+                         "{\"credentials\": {\"a\": {" CRED_MIN
+                         ", \"refresh_token\": \"RT-CANARY\"}}}",
+                         &err),
+                   0);
+  pacer_config_free(&cfg);
+  assert_null(cfg.creds);
+  assert_int_equal(cfg.ncreds, 0);
+  assert_null(pacer_config_credential(&cfg, "a"));
+  pacer_config_free(&cfg);
+}
+
+/* Loading: file modes, environment, secret files. */
+
+static void
+credentials_inline_secret_in_a_world_readable_file_is_refused(void **state)
+{
+  (void)state;
+  expect_load_error("{\"credentials\": {\"acme\": {" CRED_MIN
+                    ", \"client_secret\": \"CS-CANARY\"}}}",
+                    0644,
+                    "credentials.acme.client_secret: inline secret in a "
+                    "config file readable by group or others (mode 0644); "
+                    "use client_secret_env or client_secret_file, or chmod "
+                    "600 the file");
+  expect_load_error("{\"credentials\": {\"acme\": {" CRED_MIN
+                    ", \"refresh_token\": \"RT-CANARY\"}}}",
+                    0640,
+                    "credentials.acme.refresh_token: inline secret in a "
+                    "config file readable by group or others (mode 0640); "
+                    "use refresh_token_env or refresh_token_file, or chmod "
+                    "600 the file");
+}
+
+static void
+credentials_inline_secret_in_a_private_file_is_accepted(void **state)
+{
+  struct pacer_config cfg;
+  struct pacer_error err;
+  const struct pacer_cred_cfg *c;
+
+  (void)state;
+  assert_int_equal(load_text(&cfg,
+                             "{\"credentials\": {\"acme\": {" CRED_MIN
+                             ", \"client_secret\": \"CS-1\", "
+                             "\"refresh_token\": \"RT-1\"}}}",
+                             0600, &err),
+                   0);
+  c = pacer_config_credential(&cfg, "acme");
+  assert_non_null(c);
+  assert_string_equal(c->client_secret.value, "CS-1");
+  assert_string_equal(c->refresh_token.value, "RT-1");
+  pacer_config_free(&cfg);
+  /* a world-readable file without inline secrets is fine */
+  assert_int_equal(load_text(&cfg,
+                             "{\"credentials\": {\"acme\": {" CRED_MIN "}}}",
+                             0644, &err),
+                   0);
+  pacer_config_free(&cfg);
+}
+
+static void
+credentials_env_secrets_are_read_at_load(void **state)
+{
+  struct pacer_config cfg;
+  struct pacer_error err;
+  const struct pacer_cred_cfg *c;
+
+  (void)state;
+  assert_int_equal(setenv("PACER_TEST_CS", "CS-from-env", 1), 0);
+  assert_int_equal(setenv("PACER_TEST_RT", "RT-from-env", 1), 0);
+  assert_int_equal(load_text(&cfg,
+                             "{\"credentials\": {\"acme\": {" CRED_MIN
+                             ", \"client_secret_env\": \"PACER_TEST_CS\", "
+                             "\"refresh_token_env\": \"PACER_TEST_RT\"}}}",
+                             0644, &err),
+                   0);
+  c = pacer_config_credential(&cfg, "acme");
+  assert_string_equal(c->client_secret.value, "CS-from-env");
+  assert_string_equal(c->refresh_token.value, "RT-from-env");
+  assert_string_equal(c->client_secret.ref, "PACER_TEST_CS");
+  /* resolving again picks up a changed value */
+  assert_int_equal(setenv("PACER_TEST_RT", "RT-2", 1), 0);
+  assert_int_equal(pacer_config_resolve_secrets(&cfg, NULL, &err), 0);
+  assert_string_equal(c->refresh_token.value, "RT-2");
+  pacer_config_free(&cfg);
+  assert_int_equal(unsetenv("PACER_TEST_CS"), 0);
+  assert_int_equal(unsetenv("PACER_TEST_RT"), 0);
+}
+
+static void
+credentials_env_must_be_set_non_empty_and_printable(void **state)
+{
+  (void)state;
+  assert_int_equal(unsetenv("PACER_TEST_UNSET"), 0);
+  expect_load_error("{\"credentials\": {\"acme\": {" CRED_MIN
+                    ", \"client_secret_env\": \"PACER_TEST_UNSET\"}}}",
+                    0600,
+                    "credentials.acme.client_secret_env: environment "
+                    "variable PACER_TEST_UNSET is not set");
+  assert_int_equal(setenv("PACER_TEST_EMPTY", "", 1), 0);
+  expect_load_error("{\"credentials\": {\"acme\": {" CRED_MIN
+                    ", \"refresh_token_env\": \"PACER_TEST_EMPTY\"}}}",
+                    0600,
+                    "credentials.acme.refresh_token_env: environment "
+                    "variable PACER_TEST_EMPTY is empty");
+  assert_int_equal(setenv("PACER_TEST_CTL", "RT-CANARY\n", 1), 0);
+  expect_load_error("{\"credentials\": {\"acme\": {" CRED_MIN
+                    ", \"refresh_token_env\": \"PACER_TEST_CTL\"}}}",
+                    0600,
+                    "credentials.acme.refresh_token_env: environment "
+                    "variable PACER_TEST_CTL must hold 1 to 16384 visible "
+                    "ASCII characters");
+  assert_int_equal(unsetenv("PACER_TEST_EMPTY"), 0);
+  assert_int_equal(unsetenv("PACER_TEST_CTL"), 0);
+}
+
+static void
+credentials_secret_files_are_read_and_trimmed(void **state)
+{
+  struct pacer_config cfg;
+  struct pacer_error err;
+  char json[8192];
+  char *cs = write_temp(NULL, "CS-file\n", 0600);
+  char *rt = write_temp(NULL, "RT-file \r\n\n", 0400);
+
+  (void)state;
+  snprintf(json, sizeof(json),
+           "{\"credentials\": {\"acme\": {" CRED_MIN
+           ", \"client_secret_file\": \"%s\", \"refresh_token_file\": "
+           "\"%s\"}}}",
+           cs, rt);
+  assert_int_equal(load_text(&cfg, json, 0644, &err), 0);
+  assert_string_equal(
+      pacer_config_credential(&cfg, "acme")->client_secret.value, "CS-file");
+  assert_string_equal(
+      pacer_config_credential(&cfg, "acme")->refresh_token.value, "RT-file");
+  pacer_config_free(&cfg);
+  assert_int_equal(unlink(cs), 0);
+  assert_int_equal(unlink(rt), 0);
+  free(cs);
+  free(rt);
+}
+
+static void
+credentials_relative_secret_file_is_next_to_the_config(void **state)
+{
+  struct pacer_config cfg;
+  struct pacer_error err;
+  char dir[] = "/tmp/pacer-test-credd-XXXXXX";
+  char json[8192], *rt, *conf;
+  const char *base;
+
+  (void)state;
+  assert_non_null(mkdtemp(dir));
+  rt = write_temp(dir, "RT-relative\n", 0600);
+  base = strrchr(rt, '/') + 1;
+  snprintf(json, sizeof(json),
+           "{\"credentials\": {\"acme\": {" CRED_MIN
+           ", \"refresh_token_file\": \"%s\"}}}",
+           base);
+  conf = write_temp(dir, json, 0644);
+  assert_int_equal(pacer_config_defaults(&cfg, 1), 0);
+  assert_int_equal(pacer_config_load(&cfg, conf, &err), 0);
+  assert_string_equal(
+      pacer_config_credential(&cfg, "acme")->refresh_token.value,
+      "RT-relative");
+  pacer_config_free(&cfg);
+  assert_int_equal(unlink(rt), 0);
+  assert_int_equal(unlink(conf), 0);
+  assert_int_equal(rmdir(dir), 0);
+  free(rt);
+  free(conf);
+}
+
+static void
+credentials_secret_file_readable_by_others_is_refused(void **state)
+{
+  char json[8192], msg[8192];
+  char *rt = write_temp(NULL, "RT-CANARY\n", 0644);
+
+  (void)state;
+  snprintf(json, sizeof(json),
+           "{\"credentials\": {\"acme\": {" CRED_MIN
+           ", \"refresh_token_file\": \"%s\"}}}",
+           rt);
+  snprintf(msg, sizeof(msg),
+           "credentials.acme.refresh_token_file: %s is readable by group or "
+           "others (mode 0644); chmod 600 %s",
+           rt, rt);
+  expect_load_error(json, 0600, msg);
+  assert_int_equal(chmod(rt, 0604), 0);
+  snprintf(msg, sizeof(msg),
+           "credentials.acme.refresh_token_file: %s is readable by group or "
+           "others (mode 0604); chmod 600 %s",
+           rt, rt);
+  expect_load_error(json, 0600, msg);
+  assert_int_equal(unlink(rt), 0);
+  free(rt);
+}
+
+static void
+credentials_secret_file_must_exist_be_regular_and_sized(void **state)
+{
+  char json[8192], msg[8192], *empty, *big, *content;
+
+  (void)state;
+  expect_load_error("{\"credentials\": {\"acme\": {" CRED_MIN
+                    ", \"client_secret_file\": \"/nonexistent/cs\"}}}",
+                    0600,
+                    "credentials.acme.client_secret_file: /nonexistent/cs: "
+                    "No such file or directory");
+  expect_load_error("{\"credentials\": {\"acme\": {" CRED_MIN
+                    ", \"client_secret_file\": \"/tmp\"}}}",
+                    0600,
+                    "credentials.acme.client_secret_file: /tmp is not a "
+                    "regular file");
+  empty = write_temp(NULL, "\n", 0600);
+  snprintf(json, sizeof(json),
+           "{\"credentials\": {\"acme\": {" CRED_MIN
+           ", \"client_secret_file\": \"%s\"}}}",
+           empty);
+  snprintf(msg, sizeof(msg), "credentials.acme.client_secret_file: %s is empty",
+           empty);
+  expect_load_error(json, 0600, msg);
+  content = malloc(PACER_OAUTH_TOKEN_MAX + 2);
+  assert_non_null(content);
+  memset(content, 'R', PACER_OAUTH_TOKEN_MAX + 1);
+  content[PACER_OAUTH_TOKEN_MAX + 1] = '\0';
+  big = write_temp(NULL, content, 0600);
+  snprintf(json, sizeof(json),
+           "{\"credentials\": {\"acme\": {" CRED_MIN
+           ", \"client_secret_file\": \"%s\"}}}",
+           big);
+  snprintf(msg, sizeof(msg),
+           "credentials.acme.client_secret_file: %s is larger than 16384 "
+           "bytes",
+           big);
+  expect_load_error(json, 0600, msg);
+  assert_int_equal(unlink(empty), 0);
+  assert_int_equal(unlink(big), 0);
+  free(empty);
+  free(big);
+  free(content);
+}
+
+static void
+credentials_secret_file_with_binary_content_is_refused(void **state)
+{
+  char json[8192], msg[8192];
+  char *f = write_temp(NULL, "RT-CANARY\001x\n", 0600);
+
+  (void)state;
+  snprintf(json, sizeof(json),
+           "{\"credentials\": {\"acme\": {" CRED_MIN
+           ", \"refresh_token_file\": \"%s\"}}}",
+           f);
+  snprintf(msg, sizeof(msg),
+           "credentials.acme.refresh_token_file: %s must hold visible ASCII "
+           "characters only",
+           f);
+  expect_load_error(json, 0600, msg);
+  assert_int_equal(unlink(f), 0);
+  free(f);
+}
+
 int
 main(void)
 {
@@ -1442,6 +2086,38 @@ main(void)
       cmocka_unit_test(redis_addr_rejects_bad_percent_escape_in_password),
       cmocka_unit_test(redis_addr_rejects_unix_path_longer_than_sun_path),
       cmocka_unit_test(redis_addr_errors_never_contain_the_password),
+      cmocka_unit_test_setup_teardown(credentials_full_example_sets_every_field,
+                                      setup_cfg, teardown_cfg),
+      cmocka_unit_test_setup_teardown(
+          credentials_take_defaults_for_optional_fields, setup_cfg,
+          teardown_cfg),
+      cmocka_unit_test_setup_teardown(
+          credentials_without_a_secret_are_a_public_client, setup_cfg,
+          teardown_cfg),
+      cmocka_unit_test(credentials_reject_missing_required_fields),
+      cmocka_unit_test(credentials_reject_a_bad_token_url),
+      cmocka_unit_test(credentials_reject_bad_names_and_shapes),
+      cmocka_unit_test(credentials_reject_bad_values),
+      cmocka_unit_test(credentials_reject_bad_hosts),
+      cmocka_unit_test(credentials_accept_one_source_per_secret),
+      cmocka_unit_test(credentials_errors_never_quote_an_inline_secret),
+      cmocka_unit_test_setup_teardown(
+          credentials_lookup_is_exact_and_hosts_match_like_limits, setup_cfg,
+          teardown_cfg),
+      cmocka_unit_test_setup_teardown(
+          credentials_replace_the_map_or_keep_it_on_failure, setup_cfg,
+          teardown_cfg),
+      cmocka_unit_test(credentials_free_releases_the_map),
+      cmocka_unit_test(
+          credentials_inline_secret_in_a_world_readable_file_is_refused),
+      cmocka_unit_test(credentials_inline_secret_in_a_private_file_is_accepted),
+      cmocka_unit_test(credentials_env_secrets_are_read_at_load),
+      cmocka_unit_test(credentials_env_must_be_set_non_empty_and_printable),
+      cmocka_unit_test(credentials_secret_files_are_read_and_trimmed),
+      cmocka_unit_test(credentials_relative_secret_file_is_next_to_the_config),
+      cmocka_unit_test(credentials_secret_file_readable_by_others_is_refused),
+      cmocka_unit_test(credentials_secret_file_must_exist_be_regular_and_sized),
+      cmocka_unit_test(credentials_secret_file_with_binary_content_is_refused),
   };
 
   return cmocka_run_group_tests_name("config", tests, NULL, NULL) != 0;
