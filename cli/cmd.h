@@ -22,6 +22,9 @@ int pacer_cmd_submit(int argc, char **argv);
 int pacer_cmd_run(int argc, char **argv);
 /** `pacer stats`: queue depths. */
 int pacer_cmd_stats(int argc, char **argv);
+/** `pacer cred set|show`: store a new refresh token and release the
+ *  credential's parked jobs; show credential state (cmd_cred.c). */
+int pacer_cmd_cred(int argc, char **argv);
 
 /** Connects synchronously to addr (borrowed), runs AUTH/SELECT as needed.
  *  timeout_ms bounds connect and each command (ms). Returns an owned

@@ -12,11 +12,16 @@
  * lanes, in flight (cluster-wide permits for max_in_flight limits),
  * deferred to the delayed set, pause left and which header caused it.
  *
+ * Then the OAuth2 credentials of the configuration (cred_state.h, shared
+ * with `pacer cred show`): status, generation, expiry, parked jobs and
+ * refresh lock. Tokens are never read, only whether one is stored.
+ *
  * Before the first worker starts there is no group "pacer": XPENDING then
  * answers NOGROUP and XINFO answers NOGROUP or "ERR no such key"; both are
  * shown as 0 with "group not created yet".
  */
 #include "cmd.h"
+#include "cred_state.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -548,7 +553,7 @@ print_text(const struct stats *st, const char *prefix)
 
 static int
 print_json(const struct stats *st, const char *prefix, const struct buckets *bs,
-           struct pacer_error *err)
+           const struct pacer_cli_creds *cs, struct pacer_error *err)
 {
   cJSON *o = cJSON_CreateObject(), *arr;
   char *text = NULL;
@@ -581,6 +586,7 @@ print_json(const struct stats *st, const char *prefix, const struct buckets *bs,
                                  (double)st->consumers[i].idle_ms) != NULL;
   }
   ok = ok && limits_add_json(o, bs) == 0;
+  ok = ok && pacer_cli_creds_add_json(o, cs) == 0;
   if (ok)
     text = cJSON_PrintUnformatted(o);
   cJSON_Delete(o);
@@ -598,6 +604,7 @@ pacer_cmd_stats(int argc, char **argv)
   struct pacer_error err;
   struct stats st;
   struct buckets bs;
+  struct pacer_cli_creds cs;
   redisContext *c = NULL;
   const char *config_path = NULL, *redis_url = NULL;
   int json = 0, status = 2, rc, i;
@@ -605,6 +612,7 @@ pacer_cmd_stats(int argc, char **argv)
   memset(&cfg, 0, sizeof(cfg));
   memset(&st, 0, sizeof(st));
   memset(&bs, 0, sizeof(bs));
+  memset(&cs, 0, sizeof(cs));
   pacer_error_clear(&err);
   for (i = 1; i < argc; i++) {
     const char *arg = argv[i];
@@ -641,12 +649,18 @@ pacer_cmd_stats(int argc, char **argv)
     pacer_error_set(&err, PACER_EREDIS, "redis: cannot read the limits");
     goto fail;
   }
+  if (pacer_cli_creds_collect(c, &cfg, NULL, &cs, &err) != 0)
+    goto fail;
   if (json) {
-    if (print_json(&st, cfg.prefix, &bs, &err) != 0)
+    if (print_json(&st, cfg.prefix, &bs, &cs, &err) != 0)
       goto fail;
   } else {
     print_text(&st, cfg.prefix);
     limits_print_text(&bs);
+    if (cs.n > 0) {
+      printf("credentials\n");
+      pacer_cli_creds_print_text(stdout, &cs, "  ");
+    }
   }
   status = fflush(stdout) == 0 ? 0 : 2;
   goto out;
@@ -656,6 +670,7 @@ fail:
 out:
   stats_free(&st);
   free(bs.b);
+  pacer_cli_creds_free(&cs);
   if (c != NULL)
     redisFree(c);
   pacer_config_free(&cfg);

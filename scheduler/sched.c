@@ -18,12 +18,14 @@
 #include <curl/curl.h>
 
 #include "scheduler/backoff.h"
+#include "scheduler/cred.h"
 #include "scheduler/job.h"
 #include "scheduler/lane.h"
 #include "scheduler/limiter_redis.h"
 #include "scheduler/queue_redis.h"
 #include "scheduler/ratelimit_hdr.h"
 #include "scheduler/retry_after.h"
+#include "scheduler/www_auth.h"
 #include "workers/pacer_http.h"
 
 #define MAX_FIELDS         32u      /* strings in one XADD field list */
@@ -45,6 +47,7 @@
 #define LANESTAT_EVERY_MS  1000u    /* lane snapshot for pacer stats, ms */
 #define LANESTAT_TTL_MS    "3000"   /* snapshot outlives its process, ms */
 #define LANESTAT_MAX       500u     /* lanes per snapshot */
+#define AUTH_REPLAYS_MAX   3u       /* 401 replays of one job, in total */
 
 /* An owned XADD field list. */
 struct fieldbuf {
@@ -57,6 +60,7 @@ struct fieldbuf {
 enum entry_state {
   ENTRY_READY = 0, /* in the ready FIFO */
   ENTRY_RUNNING,   /* request in a worker */
+  ENTRY_CRED_WAIT, /* waits for its credential's token (s->cred_wait) */
   ENTRY_WRITING    /* a Redis script decides its fate */
 };
 
@@ -90,6 +94,9 @@ struct entry {
   uint64_t due_unix_ms; /* OP_DEFER */
   char *member;         /* OP_DEFER, owned */
   size_t member_len;
+  uint64_t cred_gen;     /* token generation the last request carried */
+  uint64_t gen_401;      /* generation of the first 401 invalid_token */
+  unsigned auth_replays; /* 401 invalid_token replays (no attempt used) */
   char permit[PACER_LIMITER_TOKEN_SIZE]; /* in-flight permit held while running,
                                             "" = none */
 };
@@ -107,9 +114,12 @@ struct pacer_sched {
   struct entry *replay_head;
   struct pacer_sched_stats st;
   uint64_t prng;
-  char consumer[128];  /* this process's consumer name */
-  uint64_t permit_seq; /* permit tokens: "<consumer>:<seq>" */
-  size_t acquiring;    /* permit acquires outstanding */
+  char consumer[128];        /* this process's consumer name */
+  uint64_t permit_seq;       /* permit tokens: "<consumer>:<seq>" */
+  size_t acquiring;          /* permit acquires outstanding */
+  struct pacer_creds *creds; /* OAuth2 credentials (issue 4) */
+  struct entry *cred_wait;   /* entries waiting for a token, via rnext */
+  size_t ncred_wait;
   uv_timer_t replay_timer;
   uv_timer_t grace_timer;
   uv_timer_t stop_timer; /* re-checks stop progress from a clean stack */
@@ -606,6 +616,41 @@ lane_enqueue(struct pacer_sched *s, struct entry *e, int front)
   s->st.ready++;
 }
 
+/* A job naming a credential: it must be configured, the job must not set
+ * Authorization itself, and its URL host must be one the credential's
+ * token may go to (issue 4 §1, `hosts`). */
+static int
+cred_check(struct pacer_sched *s, const struct pacer_job *job,
+           struct pacer_error *err)
+{
+  struct pacer_cred *c = pacer_creds_get(s->creds, job->credential);
+  char *host = NULL;
+  CURLU *u;
+  int ok;
+
+  if (c == NULL)
+    return pacer_error_set(err, PACER_EJOB,
+                           "credential: \"%s\" is not in the config's "
+                           "credentials",
+                           job->credential);
+  if (pacer_job_header_get(job, "Authorization") != NULL)
+    return pacer_error_set(err, PACER_EJOB,
+                           "headers: Authorization must not be set when "
+                           "\"credential\" is (pacer adds it)");
+  u = curl_url();
+  ok = u != NULL && curl_url_set(u, CURLUPART_URL, job->url, 0) == CURLUE_OK &&
+       curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+       pacer_cred_host_allowed(pacer_cred_cfg(c), host);
+  curl_free(host);
+  curl_url_cleanup(u);
+  if (!ok)
+    return pacer_error_set(err, PACER_EJOB,
+                           "credential: \"%s\" may not be sent to this URL's "
+                           "host (not in its \"hosts\")",
+                           job->credential);
+  return 0;
+}
+
 static void
 on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe, void *arg)
 {
@@ -683,6 +728,15 @@ on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe, void *arg)
     finish(s, e, 0, 0, "invalid_job", err.msg, 0, NULL, NULL, 0);
     return;
   }
+  if (e->job->credential != NULL && cred_check(s, e->job, &err) != 0) {
+    char quoted[300];
+
+    pacer_log(PACER_LOG_WARN, "sched",
+              "msg=\"invalid job\" job=%s reason=invalid_job error=\"%s\"",
+              entry_id(e), pacer_log_quote(quoted, sizeof(quoted), err.msg));
+    finish(s, e, 0, 0, "invalid_job", err.msg, 0, NULL, NULL, 0);
+    return;
+  }
   if (!e->promoted && e->job->not_before_unix_ms > pacer_clock_unix_ms()) {
     defer(s, e, e->job->not_before_unix_ms);
     return;
@@ -720,7 +774,8 @@ xstrdup_fmt2(const char *a, const char *sep, const char *b)
 }
 
 static struct pacer_http_request *
-build_request(struct pacer_sched *s, struct entry *e)
+build_request(struct pacer_sched *s, struct entry *e, const char *scheme,
+              const char *token)
 {
   const struct pacer_job *job = e->job;
   struct pacer_http_request *req = calloc(1, sizeof(*req));
@@ -733,7 +788,7 @@ build_request(struct pacer_sched *s, struct entry *e)
   req->tag = (uint64_t)(uintptr_t)e;
   req->method = strdup(pacer_method_name(job->method));
   req->url = strdup(job->url);
-  req->headers = calloc(job->nheaders + 2, sizeof(char *));
+  req->headers = calloc(job->nheaders + 3, sizeof(char *));
   if (req->method == NULL || req->url == NULL || req->headers == NULL)
     goto fail;
   for (i = 0; i < job->nheaders; i++) {
@@ -748,6 +803,19 @@ build_request(struct pacer_sched *s, struct entry *e)
   }
   if (add_ct) {
     req->headers[n] = strdup("Content-Type: application/json");
+    if (req->headers[n++] == NULL)
+      goto fail;
+  }
+  if (token != NULL) {
+    /* RFC 6750 §2.1; the job itself may not carry Authorization. */
+    req->headers[n] = xstrdup_fmt2("Authorization: ", scheme, " ");
+    if (req->headers[n] != NULL) {
+      char *line = xstrdup_fmt2(req->headers[n], "", token);
+
+      explicit_bzero(req->headers[n], strlen(req->headers[n]));
+      free(req->headers[n]);
+      req->headers[n] = line;
+    }
     if (req->headers[n++] == NULL)
       goto fail;
   }
@@ -865,11 +933,101 @@ lane_acquire(struct pacer_sched *s, struct pacer_lane *l)
 }
 
 /* Starts e's request now. */
+/* A job whose credential needs re-authorisation waits in the delayed set
+ * at a score that is never due, until `pacer cred set` releases it
+ * (issue 4 §4): not failed, not lost, its lease released. */
+static void
+park(struct pacer_sched *s, struct entry *e)
+{
+  pacer_log(PACER_LOG_WARN, "sched",
+            "msg=\"parked: credential needs re-authorisation\" job=%s "
+            "credential=%s",
+            entry_id(e), e->job->credential);
+  defer(s, e, (uint64_t)PACER_CRED_PARK_SCORE);
+}
+
+static void
+cred_wait_push(struct pacer_sched *s, struct entry *e)
+{
+  e->state = ENTRY_CRED_WAIT;
+  e->rnext = s->cred_wait;
+  s->cred_wait = e;
+  s->ncred_wait++;
+}
+
+/* A credential left its waiting state: release (or park) its jobs. */
+static void
+on_cred_changed(void *arg, struct pacer_cred *c)
+{
+  struct pacer_sched *s = arg;
+  struct entry **pp = &s->cred_wait, *e;
+  enum pacer_cred_state st;
+  const char *tok;
+  uint64_t gen;
+
+  if (s->closing)
+    return;
+  st = pacer_cred_token(c, &tok, &gen);
+  if (st == PACER_CRED_WAIT)
+    return;
+  while ((e = *pp) != NULL) {
+    if (strcmp(e->job->credential, pacer_cred_name(c)) != 0) {
+      pp = &e->rnext;
+      continue;
+    }
+    *pp = e->rnext;
+    e->rnext = NULL;
+    s->ncred_wait--;
+    if (st == PACER_CRED_REAUTH)
+      park(s, e);
+    else
+      lane_enqueue(s, e, 1);
+  }
+  pump(s);
+}
+
+static int
+submit_token_request(void *arg, struct pacer_http_request *req)
+{
+  struct pacer_sched *s = arg;
+
+  if (s->pool == NULL || s->stopping)
+    return PACER_EINVAL;
+  return pacer_pool_submit(s->pool, req);
+}
+
 static void
 start(struct pacer_sched *s, struct entry *e)
 {
-  struct pacer_http_request *req = build_request(s, e);
+  struct pacer_http_request *req;
   struct pacer_lane *l = e->lane;
+  const char *token = NULL, *scheme = NULL;
+
+  if (e->job->credential != NULL) {
+    struct pacer_cred *c = pacer_creds_get(s->creds, e->job->credential);
+    uint64_t gen = 0;
+
+    switch (c != NULL ? pacer_cred_token(c, &token, &gen) : PACER_CRED_WAIT) {
+    case PACER_CRED_READY:
+      e->cred_gen = gen;
+      scheme = pacer_cred_cfg(c)->scheme;
+      break;
+    case PACER_CRED_REAUTH:
+      park(s, e);
+      if (l->queued == 0)
+        lane_drop_permit(s, l);
+      return;
+    default:
+      /* Paused while the credential refreshes, here or elsewhere. The
+       * lane may be freed meanwhile: it is found again on release. */
+      cred_wait_push(s, e);
+      e->lane = NULL;
+      if (l->queued == 0)
+        lane_drop_permit(s, l);
+      return;
+    }
+  }
+  req = build_request(s, e, scheme, token);
 
   e->wait_ms += (mono_us() - e->ready_mono_us) / 1000u;
   if (req == NULL || pacer_pool_submit(s->pool, req) != 0) {
@@ -1243,17 +1401,84 @@ retryable(const struct entry *e, const struct pacer_http_outcome *o,
   }
 }
 
+/* Reads the Bearer challenge (scheme NULL: "Bearer") of a response's
+ * WWW-Authenticate header (worker JSON, lower-case names). Returns 0 and
+ * *out, or PACER_ENOTFOUND. */
+static int
+bearer_challenge(const char *headers_json, const char *scheme,
+                 struct pacer_bearer_challenge *out)
+{
+  const cJSON *v;
+  cJSON *root;
+  int rc = PACER_ENOTFOUND;
+
+  if (headers_json == NULL || strstr(headers_json, "www-authenticate") == NULL)
+    return PACER_ENOTFOUND;
+  root = cJSON_Parse(headers_json);
+  v = cJSON_GetObjectItemCaseSensitive(root, "www-authenticate");
+  if (cJSON_IsString(v))
+    rc = pacer_www_auth_bearer(v->valuestring, strlen(v->valuestring), scheme,
+                               out);
+  cJSON_Delete(root);
+  return rc;
+}
+
+/* A 401 invalid_token for a job with a credential (RFC 6750 §3.1): the
+ * first one refreshes (single flight) and replays with the new token
+ * without spending an attempt; a 401 for an older generation just
+ * replays; a 401 again after a refresh dead-letters the job (C04 a).
+ * Returns 1 when handled. */
+static int
+auth_rejected(struct pacer_sched *s, struct entry *e,
+              const struct pacer_http_outcome *o, uint64_t dur_ms)
+{
+  struct pacer_cred *c = pacer_creds_get(s->creds, e->job->credential);
+  struct pacer_bearer_challenge ch;
+
+  if (c == NULL ||
+      bearer_challenge(o->headers_json, pacer_cred_cfg(c)->scheme, &ch) != 0 ||
+      ch.code != PACER_BEARER_ERR_INVALID_TOKEN)
+    return 0;
+  if ((e->auth_replays > 0 && e->cred_gen > e->gen_401) ||
+      e->auth_replays >= AUTH_REPLAYS_MAX) {
+    finish_state(s, e, "failed", o->status, "unauthorized_after_refresh",
+                 "the upstream answered 401 invalid_token again with a "
+                 "refreshed token: a refresh cannot fix this",
+                 dur_ms, o->headers_json, o->body, o->body_len);
+    return 1;
+  }
+  if (e->auth_replays == 0)
+    e->gen_401 = e->cred_gen;
+  e->auth_replays++;
+  e->attempt--; /* a 401 for an expired token is not the job's failure */
+  pacer_cred_invalid(c, e->cred_gen);
+  lane_enqueue(s, e, 1);
+  return 1;
+}
+
 static void
 on_outcome(struct pacer_pool *pool, struct pacer_http_outcome *o, void *arg)
 {
   struct pacer_sched *s = arg;
-  struct entry *e = (struct entry *)(uintptr_t)o->req->tag;
-  struct pacer_lane *lane = e->lane;
+  struct entry *e;
+  struct pacer_lane *lane;
   char reason[32], why[160];
   uint64_t dur_ms = o->total_us / 1000u, pause_ms;
   int ok, unknown;
 
   (void)pool;
+  if (o->req->tag & PACER_CRED_TAG_BIT) {
+    uint64_t hint = 0;
+
+    if (pause_from_headers(o->headers_json, &hint, why, sizeof(why)) != 0)
+      hint = 0;
+    pacer_creds_on_outcome(s->creds, o,
+                           hint < PAUSE_CAP_MS ? hint : PAUSE_CAP_MS);
+    check_stop(s);
+    return;
+  }
+  e = (struct entry *)(uintptr_t)o->req->tag;
+  lane = e->lane;
   assert(e->state == ENTRY_RUNNING);
   s->st.in_flight--;
   lane->in_flight--;
@@ -1287,6 +1512,22 @@ on_outcome(struct pacer_pool *pool, struct pacer_http_outcome *o, void *arg)
         strstr(o->headers_json, "\"retry-after\"") != NULL))) {
     throttled(s, e, o);
     goto done;
+  }
+  if (o->result == PACER_HTTP_OK && o->status == 401 &&
+      e->job->credential != NULL && auth_rejected(s, e, o, dur_ms))
+    goto done;
+  if (o->result == PACER_HTTP_OK && (o->status == 401 || o->status == 403)) {
+    struct pacer_bearer_challenge ch;
+
+    /* C04 c: a refresh cannot fix a missing scope; say which. */
+    if (bearer_challenge(o->headers_json, NULL, &ch) == 0 &&
+        ch.code == PACER_BEARER_ERR_INSUFFICIENT_SCOPE) {
+      snprintf(why, sizeof(why), "insufficient_scope: required scope \"%.80s\"",
+               ch.scope);
+      finish_state(s, e, "failed", o->status, "insufficient_scope", why, dur_ms,
+                   o->headers_json, o->body, o->body_len);
+      goto done;
+    }
   }
   if (o->result == PACER_HTTP_OK)
     snprintf(reason, sizeof(reason), "http_%ld", o->status);
@@ -1364,6 +1605,13 @@ pacer_sched_new(uv_loop_t *loop, const struct pacer_config *cfg,
     return rc;
   }
   pacer_queue_set_held(s->queue, held_list, s);
+  rc = pacer_creds_new(loop, cfg, s->queue, submit_token_request,
+                       on_cred_changed, s, &s->creds);
+  if (rc != 0) {
+    pacer_queue_close(s->queue, NULL, NULL);
+    free(s);
+    return pacer_error_set(err, rc, "scheduler: out of memory");
+  }
   uv_timer_init(loop, &s->replay_timer);
   uv_timer_init(loop, &s->grace_timer);
   uv_timer_init(loop, &s->stop_timer);
@@ -1475,6 +1723,7 @@ pacer_sched_start(struct pacer_sched *s, struct pacer_error *err)
             "msg=\"started\" workers=%u concurrency=%u prefix=%s",
             s->cfg->workers, s->cfg->concurrency, s->cfg->prefix);
   pacer_queue_start(s->queue);
+  pacer_creds_start(s->creds);
   uv_timer_start(&s->stat_timer, on_stat_timer, LANESTAT_EVERY_MS,
                  LANESTAT_EVERY_MS);
   return 0;
@@ -1516,6 +1765,8 @@ on_queue_closed(void *arg)
   s->stat_timer.data = s;
   /* Every take callback has run (the queue closed): lanes can go. */
   pacer_lanes_free_all(&s->lanes);
+  pacer_creds_close(s->creds);
+  s->creds = NULL;
   s->pending_closes = 5;
   uv_close((uv_handle_t *)&s->stat_timer, on_sched_handle_closed);
   uv_close((uv_handle_t *)&s->pump_timer, on_sched_handle_closed);
@@ -1573,7 +1824,7 @@ on_stop_timer(uv_timer_t *t)
   if (!s->stopping || s->closing)
     return;
   if (s->st.held == 0 && s->st.in_flight == 0 && s->acquiring == 0 &&
-      !pacer_queue_reading(s->queue)) {
+      !pacer_creds_busy(s->creds) && !pacer_queue_reading(s->queue)) {
     teardown(s);
     return;
   }
@@ -1633,6 +1884,12 @@ pacer_sched_stop(struct pacer_sched *s, void (*on_stopped)(void *arg),
     while ((e = lane_pop_entry(s, l)) != NULL)
       requeue(s, e);
     lane_drop_permit(s, l);
+  }
+  while ((e = s->cred_wait) != NULL) {
+    s->cred_wait = e->rnext;
+    e->rnext = NULL;
+    s->ncred_wait--;
+    requeue(s, e);
   }
   uv_timer_start(&s->grace_timer, on_grace_timer, s->cfg->shutdown_grace_ms, 0);
   check_stop(s);

@@ -1,0 +1,110 @@
+/* OAuth2 credentials at run time: one refresh per expiry across every
+ * worker and process (issue 4, DESIGN "Credentials").
+ *
+ * Shared state, all under the configured prefix:
+ *
+ *   cred:<name>        hash: access_token, expires_at_ms, generation,
+ *                      refresh_token, status (ok | refreshing |
+ *                      reauth_required), last_error, updated_at_ms,
+ *                      lifetime_s
+ *   lock:cred:<name>   SET NX PX <PACER_CRED_LOCK_TTL_MS>, random value
+ *   credev:<name>      pub/sub channel: the generation after a change
+ *
+ * Single flight: a process that needs a new token runs one script that
+ * re-reads the hash and either adopts a token someone else already got
+ * (newer generation, not expiring) or takes the lock and marks the hash
+ * "refreshing" (every process pauses that credential). Only the lock
+ * holder calls the token endpoint (through a worker thread); it keeps the
+ * lock alive meanwhile, and writes the new token, expiry, generation + 1
+ * and rotated refresh token in one script fenced by the lock value,
+ * before any job uses the token and before the lock goes. Others wait for
+ * the PUBLISH on credev:<name> (a subscriber connection; no polling) and
+ * take over only when the lock expires (holder died).
+ *
+ * Everything here runs on the scheduler thread.
+ */
+#ifndef PACER_SCHEDULER_CRED_H
+#define PACER_SCHEDULER_CRED_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "scheduler/config.h"
+#include "scheduler/queue_redis.h"
+#include "workers/pacer_http.h"
+
+#define PACER_CRED_LOCK_TTL_MS 15000u             /* refresh lock lease, ms */
+#define PACER_CRED_PARK_SCORE  4503599627370496.0 /* 2^52 ms: never due */
+#define PACER_CRED_TAG_BIT     1u /* request tag bit: a token request */
+
+struct pacer_creds;
+struct pacer_cred;
+
+/** What a credential can do now. */
+enum pacer_cred_state {
+  PACER_CRED_READY = 0, /* a token is usable: send */
+  PACER_CRED_WAIT,      /* loading or refreshing (here or elsewhere): hold */
+  PACER_CRED_REAUTH     /* refresh refused: park the job in Redis */
+};
+
+/** Called when a credential leaves the WAIT state (to READY or REAUTH):
+ *  the scheduler releases or parks the jobs it holds for it. */
+typedef void (*pacer_creds_changed_cb)(void *arg, struct pacer_cred *c);
+
+/** Creates the run-time state for every credential of cfg (borrowed, must
+ *  outlive it), using q (borrowed) for Redis scripts and its own
+ *  subscriber connection for events. submit hands a token request to the
+ *  worker pool (the request's tag has PACER_CRED_TAG_BIT set; its outcome
+ *  must come back through pacer_creds_on_outcome). Returns 0 or
+ *  PACER_ENOMEM. */
+int pacer_creds_new(uv_loop_t *loop, const struct pacer_config *cfg,
+                    struct pacer_queue *q,
+                    int (*submit)(void *arg, struct pacer_http_request *req),
+                    pacer_creds_changed_cb changed, void *arg,
+                    struct pacer_creds **out);
+
+/** Connects the event subscriber. Call once after pacer_queue_start. */
+void pacer_creds_start(struct pacer_creds *cs);
+
+/** Stops refreshes and events, closes handles and frees cs once they are
+ *  closed. Outstanding script callbacks must have run (close the queue
+ *  first). */
+void pacer_creds_close(struct pacer_creds *cs);
+
+/** Returns the credential called name, or NULL. */
+struct pacer_cred *pacer_creds_get(struct pacer_creds *cs, const char *name);
+
+/** Returns the credential's name (borrowed). */
+const char *pacer_cred_name(const struct pacer_cred *c);
+
+/** Returns the credential's configuration (borrowed). */
+const struct pacer_cred_cfg *pacer_cred_cfg(const struct pacer_cred *c);
+
+/** Asks for a token to send now. READY: *token (borrowed until the next
+ *  call into this module) and *generation are set. WAIT: a load or
+ *  refresh is under way (started here when needed): hold the job until
+ *  the changed callback. REAUTH: park the job. Proactive renewal: a token
+ *  within refresh_skew_s of its expiry (unix ms, Redis-written) starts a
+ *  refresh and answers WAIT. */
+enum pacer_cred_state pacer_cred_token(struct pacer_cred *c, const char **token,
+                                       uint64_t *generation);
+
+/** Reports a 401 with Bearer error="invalid_token" for a request sent
+ *  with generation. The current generation starts one single-flight
+ *  refresh (RFC 6750 §3.1); an older one needs nothing (replay with the
+ *  current token). */
+void pacer_cred_invalid(struct pacer_cred *c, uint64_t generation);
+
+/** Takes the outcome of a token request (owned; freed here; its body is
+ *  wiped). retry_hint_ms: the server's Retry-After (or rate-limit reset)
+ *  in ms, 0 = none; a floor for the backoff after a 429/5xx (C05). */
+void pacer_creds_on_outcome(struct pacer_creds *cs,
+                            struct pacer_http_outcome *o,
+                            uint64_t retry_hint_ms);
+
+/** Returns non-zero when a token request is out or a script awaits its
+ *  reply (stop waits for these). */
+int pacer_creds_busy(const struct pacer_creds *cs);
+
+#endif
