@@ -12,13 +12,25 @@
 
 /* AIMD constants live in the Lua text: never below 50 permille (5% of the
  * configured rate), regaining 50 permille per second after a 429. */
-#define SAFETY_PERMILLE 40u /* slot spacing margin, 1/1000 of the interval */
-#define STATE_TTL_MS    "3600000" /* idle bucket state kept, ms */
+/* Slot spacing margins, as jitter absorbed per rate period (us): the
+ * upstream counts arrivals in its own window, and a request that arrives
+ * late next to one that arrives on time can squeeze rate + 1 requests into
+ * a window. Measured on loopback (bench/README.md "accuracy"): send
+ * lateness differences stay under ~20 ms once a bucket is running, and
+ * reach 20-32 ms in its first second, while new connections open and
+ * processes start. So the first period after a bucket wakes is spaced
+ * wider. As a share of the rate: 2% steady and 6% warm-up at /s, 0.03%
+ * and 0.1% at /min. */
+#define JITTER_STEADY_US 20000u    /* per rate period, us */
+#define JITTER_WARM_US   60000u    /* per rate period, first period, us */
+#define STATE_TTL_MS     "3600000" /* idle bucket state kept, ms */
 
 /* clang-format off: Lua source reads best one statement per line. */
 
 /* KEYS: bucket keys
- * ARGV: nslots horizon_us then per key: interval_us tolerance_us cost adaptive
+ * ARGV: nslots horizon_us then per key: interval_us (steady) tolerance_us
+ *       cost adaptive interval_us (warm-up) period_us
+ * A bucket idle for a whole period starts a warm-up period ("since").
  * Returns {n, off_1, ..., off_n} (slot offsets from now, us) or
  * {0, wait_us, reason}. Numbers stay below 2^53, so doubles are exact. */
 static const char take_lua[] =
@@ -27,22 +39,27 @@ static const char take_lua[] =
     "local nslots = tonumber(ARGV[1])\n"
     "local horizon = tonumber(ARGV[2])\n"
     "local n = #KEYS\n"
-    "local tat, iv, one, tol = {}, {}, {}, {}\n"
+    "local tat, iv, one, tol, since = {}, {}, {}, {}, {}\n"
     "local pause, reason = 0, ''\n"
     "for i = 1, n do\n"
-    "  local b = 2 + (i - 1) * 4\n"
+    "  local b = 2 + (i - 1) * 6\n"
     "  local h = redis.call('HMGET', KEYS[i], 'tat', 'pause_until',\n"
-    "                       'permille', 'aimd_at', 'pause_reason')\n"
+    "                       'permille', 'aimd_at', 'pause_reason', 'since')\n"
+    "  local period = tonumber(ARGV[b + 6])\n"
+    "  tat[i] = tonumber(h[1] or '0')\n"
+    "  since[i] = tonumber(h[6] or '0')\n"
+    "  if tat[i] + period < now then since[i] = now end\n"
+    "  local base = ARGV[b + 1]\n"
+    "  if now - since[i] < period then base = ARGV[b + 5] end\n"
     "  local pm = 1000\n"
     "  if ARGV[b + 4] == '1' and h[3] then\n"
     "    pm = tonumber(h[3]) + math.floor((now - tonumber(h[4] or '0')) /\n"
     "         1000000 * 50)\n"
     "    if pm > 1000 then pm = 1000 end\n"
     "  end\n"
-    "  one[i] = math.ceil(tonumber(ARGV[b + 1]) * 1000 / pm)\n"
+    "  one[i] = math.ceil(tonumber(base) * 1000 / pm)\n"
     "  iv[i] = one[i] * tonumber(ARGV[b + 3])\n"
     "  tol[i] = tonumber(ARGV[b + 2])\n"
-    "  tat[i] = tonumber(h[1] or '0')\n"
     "  local pu = tonumber(h[2] or '0')\n"
     "  if pu - now > pause then pause = pu - now; reason = h[5] or '' end\n"
     "end\n"
@@ -63,7 +80,8 @@ static const char take_lua[] =
     "end\n"
     "out[1] = #out - 1\n"
     "for i = 1, n do\n"
-    "  redis.call('HSET', KEYS[i], 'tat', string.format('%.0f', tat[i]))\n"
+    "  redis.call('HSET', KEYS[i], 'tat', string.format('%.0f', tat[i]),\n"
+    "             'since', string.format('%.0f', since[i]))\n"
     "  redis.call('PEXPIRE', KEYS[i], " STATE_TTL_MS ")\n"
     "end\n"
     "return out\n";
@@ -84,7 +102,11 @@ static const char pause_lua[] =
     "if tonumber(h[2] or '0') < want then\n"
     "  redis.call('HSET', KEYS[1], 'tat', string.format('%.0f', want))\n"
     "end\n"
-    "if ARGV[4] == '1' then\n"
+    "-- AIMD: an isolated 429 (send jitter at an exact limit) only pauses;\n"
+    "-- a second one within 30 s says the rate is too high: halve it.\n"
+    "local last = tonumber(redis.call('HGET', KEYS[1], 'last_429') or '0')\n"
+    "redis.call('HSET', KEYS[1], 'last_429', string.format('%.0f', now))\n"
+    "if ARGV[4] == '1' and now - last < 30000000 then\n"
     "  local at = tonumber(h[4] or '0')\n"
     "  if now - at >= 1000000 then\n"
     "    local pm = 1000\n"
@@ -181,15 +203,25 @@ on_take_reply(struct pacer_queue *q, const struct redisReply *reply,
   free(ctx);
 }
 
+/* The emission interval of l widened so that one rate period absorbs
+ * jitter_us of send-time jitter: T * (period + jitter) / period. */
+static uint64_t
+spaced(const struct pacer_limit_cfg *l, uint64_t jitter_us)
+{
+  uint64_t p = l->rate_period_us ? l->rate_period_us : 1u;
+
+  return l->gcra.interval_us + (l->gcra.interval_us * jitter_us + p - 1) / p;
+}
+
 int
 pacer_limiter_take(struct pacer_queue *q, const struct pacer_limit_ref *refs,
                    size_t nrefs, unsigned nslots, uint64_t horizon_us,
                    pacer_limiter_take_cb cb, void *arg)
 {
   char keybuf[PACER_LIMITER_MAX_REFS][PACER_LIMIT_KEY_SIZE + 64];
-  char numbuf[2 + 4 * PACER_LIMITER_MAX_REFS][24];
+  char numbuf[2 + 6 * PACER_LIMITER_MAX_REFS][24];
   const char *keys[PACER_LIMITER_MAX_REFS];
-  const char *args[2 + 4 * PACER_LIMITER_MAX_REFS];
+  const char *args[2 + 6 * PACER_LIMITER_MAX_REFS];
   struct take_ctx *ctx;
   size_t i, na = 0;
   int rc;
@@ -208,13 +240,10 @@ pacer_limiter_take(struct pacer_queue *q, const struct pacer_limit_ref *refs,
 
     build_key(q, refs[i].key, keybuf[i], sizeof(keybuf[i]));
     keys[i] = keybuf[i];
-    /* Slots are spaced SAFETY_PERMILLE wider than the configured rate:
-     * the upstream counts arrivals, and network jitter (a first request
-     * on a new connection arrives late) could otherwise squeeze rate + 1
-     * requests into one of its windows. */
+    /* Slots are spaced wider than the configured rate by the jitter
+     * margins above. */
     snprintf(numbuf[na], sizeof(numbuf[0]), "%" PRIu64,
-             l->gcra.interval_us +
-                 l->gcra.interval_us * SAFETY_PERMILLE / 1000u);
+             spaced(l, JITTER_STEADY_US));
     args[na] = numbuf[na];
     na++;
     snprintf(numbuf[na], sizeof(numbuf[0]), "%" PRIu64,
@@ -225,6 +254,13 @@ pacer_limiter_take(struct pacer_queue *q, const struct pacer_limit_ref *refs,
     args[na] = numbuf[na];
     na++;
     args[na++] = l->adaptive ? "1" : "0";
+    snprintf(numbuf[na], sizeof(numbuf[0]), "%" PRIu64,
+             spaced(l, JITTER_WARM_US));
+    args[na] = numbuf[na];
+    na++;
+    snprintf(numbuf[na], sizeof(numbuf[0]), "%" PRIu64, l->rate_period_us);
+    args[na] = numbuf[na];
+    na++;
   }
   ctx = malloc(sizeof(*ctx));
   if (ctx == NULL)

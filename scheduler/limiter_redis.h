@@ -8,6 +8,8 @@
  *     pause_reason   why ("retry-after 30 s from api.up.test", ...)
  *     permille       AIMD effective rate, 1..1000 of the configured rate
  *     aimd_at        when permille was last lowered, unix us
+ *     last_429       when the last 429 paused it, unix us
+ *     since          start of the current busy spell (warm-up), unix us
  *
  *   pacer:inflight:<name>[:<value>]   sorted set (limits with max_in_flight)
  *     member = permit token "<consumer>:<n>", score = lease expiry, unix ms
@@ -66,8 +68,10 @@ int pacer_limiter_take(struct pacer_queue *q,
 
 /** Pauses the bucket ref (borrowed) for pause_ms from Redis' now (a longer
  *  existing pause stands), recording reason (borrowed; never a secret). The
- *  bucket resumes at its pace without a burst. With ref->cfg->adaptive the
- *  effective rate halves (at most once a second, never below 5%) and
+ *  bucket resumes at its pace without a burst. With ref->cfg->adaptive a
+ *  second 429 within 30 s of the previous one halves the effective rate
+ *  (at most once a second, never below 5%; an isolated 429 is taken for
+ *  send jitter at an exact limit and only pauses), and the rate
  *  recovers by 5% of the configured rate per second (AIMD). Fire and
  *  forget: returns 0 or a negative code. Scheduler thread. Source: RFC 6585
  *  §4 (429), RFC 9110 §10.2.3 (Retry-After). */

@@ -449,7 +449,7 @@ pacer_retry_after_parse(const char *const *values, size_t nvalues,
     cur = values[i];
     end = cur + strlen(cur);
     while (next_elem(&cur, end, &e)) {
-      uint64_t ms;
+      uint64_t ms = 0;
 
       rc = e.is_date ? date_delay(&e, have_base ? &base_s : NULL, now_unix_ms,
                                   &ms, err)

@@ -1173,8 +1173,8 @@ on_control(struct ctx *c)
   struct pacer_testapi *api = c->api;
   const char *u = c->url;
   struct pacer_testapi_grant g;
-  uint64_t since;
-  uint64_t limit;
+  uint64_t since = 0;
+  uint64_t limit = RECORD_LIMIT_MAX;
   cJSON *doc = NULL;
   int get = is_get(c->method);
   int post = is_method(c->method, "POST");
