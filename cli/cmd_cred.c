@@ -51,6 +51,7 @@ usage(FILE *out)
         "                            --refresh-token-env VAR)\n"
         "                      [--config FILE] [--redis URL]\n"
         "       pacer cred show [NAME] [--json] [--config FILE] [--redis URL]\n"
+        "       pacer cred refresh NAME [--config FILE] [--redis URL]\n"
         "\n"
         "set   stores a new refresh token for credential NAME in Redis, marks\n"
         "      the credential ok (a new access token is fetched on first use)\n"
@@ -61,6 +62,9 @@ usage(FILE *out)
         "      refresh lock of each configured credential (or of NAME).\n"
         "      Tokens are shown only as \"set\" or \"none\". `list` is the\n"
         "      same as `show`.\n"
+        "refresh  marks NAME's access token expired and tells the running\n"
+        "      workers, so one of them renews it now (single flight); with\n"
+        "      no worker running, the next one renews it before first use.\n"
         "\n"
         "options:\n"
         "  --config FILE  the JSON config holding the \"credentials\" map\n"
@@ -507,6 +511,115 @@ out:
 }
 
 /* ------------------------------------------------------------------------
+ * cred refresh
+ * ------------------------------------------------------------------------ */
+
+/* KEYS: hash channel. Expires the stored access token and announces it:
+ * every worker's sync finds it expiring and one renews it (the refresh
+ * lock decides which). Returns the generation, or -1 when the credential
+ * has never been used or needs re-authorisation. */
+static const char refresh_lua[] =
+    "if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return -1 end\n"
+    "if redis.call('HGET', KEYS[1], 'status') == 'reauth_required' then\n"
+    "  return -2\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'expires_at_ms', '1')\n"
+    "local gen = tonumber(redis.call('HGET', KEYS[1], 'generation') or '0')\n"
+    "redis.call('PUBLISH', KEYS[2], gen)\n"
+    "return gen\n";
+
+static int
+cred_refresh(int argc, char **argv)
+{
+  struct pacer_config cfg;
+  struct pacer_error err;
+  redisContext *c = NULL;
+  redisReply *r = NULL;
+  const char *config_path = NULL, *redis_url = NULL, *name = NULL;
+  char *hkey = NULL, *chan = NULL;
+  int status = EXIT_USAGE, rc, i;
+
+  memset(&cfg, 0, sizeof(cfg));
+  pacer_error_clear(&err);
+  for (i = 1; i < argc; i++) {
+    const char *arg = argv[i];
+
+    if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+      usage(stdout);
+      return EXIT_OK;
+    } else if ((rc = pacer_cli_opt_value(argc, argv, &i, "--config",
+                                         &config_path, &err)) != 0 ||
+               (rc = pacer_cli_opt_value(argc, argv, &i, "--redis", &redis_url,
+                                         &err)) != 0) {
+      if (rc < 0) {
+        fprintf(stderr, "cred refresh: %s\n", err.msg);
+        usage(stderr);
+        return EXIT_USAGE;
+      }
+    } else if (arg[0] == '-' || name != NULL) {
+      bad_argument("cred refresh", arg);
+      return EXIT_USAGE;
+    } else {
+      name = arg;
+    }
+  }
+  if (name == NULL) {
+    fprintf(stderr, "cred refresh: needs the credential NAME\n");
+    usage(stderr);
+    return EXIT_USAGE;
+  }
+  if (config_load(&cfg, config_path, redis_url, &err) != 0)
+    goto fail;
+  if (pacer_config_credential(&cfg, name) == NULL) {
+    unknown_name(&cfg, config_path, name, &err);
+    goto fail;
+  }
+  c = pacer_cli_redis_connect(&cfg, &err);
+  if (c == NULL)
+    goto fail;
+  hkey = key_new(cfg.prefix, "cred:", name);
+  chan = key_new(cfg.prefix, "credev:", name);
+  if (hkey == NULL || chan == NULL) {
+    pacer_error_set(&err, PACER_ENOMEM, "out of memory");
+    goto fail;
+  }
+  r = redisCommand(c, "EVAL %s 2 %s %s", refresh_lua, hkey, chan);
+  if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
+    pacer_error_set(&err, PACER_EREDIS, "redis: %s",
+                    r != NULL && r->type == REDIS_REPLY_ERROR ? r->str
+                    : c->errstr[0]                            ? c->errstr
+                                   : "unexpected reply");
+    goto fail;
+  }
+  if (r->integer == -1)
+    printf("credential %s: no token stored yet; the first job that uses it "
+           "fetches one\n",
+           name);
+  else if (r->integer == -2)
+    printf("credential %s: needs re-authorisation; run pacer cred set %s "
+           "--refresh-token-file FILE\n",
+           name, name);
+  else
+    printf("credential %s: refresh requested (generation %lld); a running "
+           "worker renews the token now\n",
+           name, r->integer);
+  status = r->integer == -2 ? EXIT_USAGE : EXIT_OK;
+  goto out;
+
+fail:
+  fprintf(stderr, "cred refresh: %s\n", err.msg);
+out:
+  if (r != NULL)
+    freeReplyObject(r);
+  free(hkey);
+  free(chan);
+  if (c != NULL)
+    redisFree(c);
+  pacer_config_free(&cfg);
+  return status;
+}
+
+/* ------------------------------------------------------------------------
  * cred show
  * ------------------------------------------------------------------------ */
 
@@ -626,7 +739,10 @@ pacer_cmd_cred(int argc, char **argv)
     return cred_set(argc - 1, argv + 1);
   if (strcmp(argv[1], "show") == 0 || strcmp(argv[1], "list") == 0)
     return cred_show(argc - 1, argv + 1);
-  fprintf(stderr, "cred: %s: unknown subcommand (set, show)\n\n", argv[1]);
+  if (strcmp(argv[1], "refresh") == 0)
+    return cred_refresh(argc - 1, argv + 1);
+  fprintf(stderr, "cred: %s: unknown subcommand (set, show, list, refresh)\n\n",
+          argv[1]);
   usage(stderr);
   return EXIT_USAGE;
 }

@@ -37,7 +37,9 @@
  *          {0, lock_pttl_ms}                    someone else refreshes
  *          {2, gen, last_error}                 reauth_required
  *          {3, gen, access_token, expires_at_ms, lifetime_s}  adopt
- *          {4, gen, status}                     nothing to adopt (sync) */
+ *          {4, gen, status}                     nothing to adopt (sync)
+ *          {6, gen}        the stored token expires within skew (sync;
+ *                          `pacer cred refresh` sets it so): renew */
 static const char try_lua[] =
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
@@ -59,7 +61,12 @@ static const char try_lua[] =
     "  return {3, gen, f.access_token, exp, life}\n"
     "end\n"
     "if held then return {0, redis.call('PTTL', KEYS[2])} end\n"
-    "if ARGV[6] ~= 'need' then return {4, gen, f.status or ''} end\n"
+    "if ARGV[6] ~= 'need' then\n"
+    "  if (f.access_token or '') ~= '' and exp <= now + tonumber(ARGV[4]) then\n"
+    "    return {6, gen}\n"
+    "  end\n"
+    "  return {4, gen, f.status or ''}\n"
+    "end\n"
     "redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])\n"
     "redis.call('HSET', KEYS[1], 'status', 'refreshing', 'updated_at_ms', now)\n"
     "redis.call('PUBLISH', ARGV[5], gen)\n"
@@ -75,16 +82,23 @@ static const char keepalive_lua[] =
 
 /* KEYS: hash lock
  * ARGV: lockval access_token expires_at_ms refresh_token('' = keep)
- *       lifetime_s channel
+ *       lifetime_s channel lock_generation
  * The fenced write: only the lock holder's token lands, in one step,
  * before the lock is released. A replay after a lost reply finds its own
  * commit (committed_by) and answers the generation again.
- * Returns the new generation, or -1 when the lock is not ours. */
+ * Returns the new generation, -1 when the lock is not ours, -2 when the
+ * generation moved since we took the lock (`pacer cred set` stored a new
+ * refresh token meanwhile: ours is from the old family, drop it). */
 static const char commit_lua[] =
     "if redis.call('HGET', KEYS[1], 'committed_by') == ARGV[1] then\n"
     "  return tonumber(redis.call('HGET', KEYS[1], 'generation'))\n"
     "end\n"
     "if redis.call('GET', KEYS[2]) ~= ARGV[1] then return -1 end\n"
+    "if tonumber(redis.call('HGET', KEYS[1], 'generation') or '0') ~=\n"
+    "   tonumber(ARGV[7]) then\n"
+    "  redis.call('DEL', KEYS[2])\n"
+    "  return -2\n"
+    "end\n"
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "local gen = redis.call('HINCRBY', KEYS[1], 'generation', 1)\n"
@@ -100,9 +114,17 @@ static const char commit_lua[] =
     "return gen\n";
 
 /* KEYS: hash lock  ARGV: lockval status last_error channel release
- * Records a failure (fenced). release "1" also drops the lock. */
+ *       lock_generation
+ * Records a failure (fenced by the lock and by the generation: a refresh
+ * token stored by `pacer cred set` meanwhile is not marked refused).
+ * release "1" also drops the lock. */
 static const char fail_lua[] =
     "if redis.call('GET', KEYS[2]) ~= ARGV[1] then return -1 end\n"
+    "if tonumber(redis.call('HGET', KEYS[1], 'generation') or '0') ~=\n"
+    "   tonumber(ARGV[6]) then\n"
+    "  redis.call('DEL', KEYS[2])\n"
+    "  return -2\n"
+    "end\n"
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "redis.call('HSET', KEYS[1], 'status', ARGV[2], 'last_error', ARGV[3],\n"
@@ -135,6 +157,7 @@ struct pacer_cred {
   uint64_t expires_ms; /* unix ms */
   uint64_t lifetime_s; /* last known lifetime */
   uint64_t stale_gen;  /* a generation we know is no good, or UINT64_MAX */
+  uint64_t lock_gen;   /* hash generation when we took the lock */
   char lockval[33];    /* hex, when we hold or try the lock */
   char *rt;            /* refresh token of the request out, owned, wiped */
   uint64_t sent_ms;    /* when the token request went out, unix ms */
@@ -364,6 +387,7 @@ on_try_reply(struct pacer_queue *q, const redisReply *r, void *privdata)
   code = r->element[0]->integer;
   switch (code) {
   case 1: /* we hold the lock */
+    c->lock_gen = reply_u64(r->element[1]);
     if (r->elements >= 4 && r->element[2]->type == REDIS_REPLY_STRING &&
         r->element[2]->len > 0) {
       wipe_free(c->rt);
@@ -399,6 +423,12 @@ on_try_reply(struct pacer_queue *q, const redisReply *r, void *privdata)
       settle(c, C_OK);
     else
       timer_in(c, SCRIPT_RETRY_MS);
+    break;
+  case 6: /* the stored token is expiring (or `pacer cred refresh`) */
+    if (c->st == C_OK) {
+      c->stale_gen = c->gen;
+      try_script(c, 1);
+    }
     break;
   default: /* 4: nothing newer (sync) */
     if (c->st == C_REAUTH) {
@@ -518,9 +548,12 @@ on_commit_reply(struct pacer_queue *q, const redisReply *r, void *privdata)
   }
   if (r->type != REDIS_REPLY_INTEGER || r->integer < 0) {
     pacer_log(PACER_LOG_WARN, "cred",
-              "msg=\"token discarded: the refresh lock was no longer ours\" "
-              "credential=%s",
+              "msg=\"token discarded: %s\" credential=%s",
+              r->type == REDIS_REPLY_INTEGER && r->integer == -2
+                  ? "a new refresh token was stored meanwhile"
+                  : "the refresh lock was no longer ours",
               c->cfg->name);
+    c->stale_gen = UINT64_MAX;
     ctx_free(x);
     c->st = C_WAITING;
     uv_timer_stop(&c->keepalive);
@@ -547,10 +580,11 @@ run_commit(struct script_ctx *x)
 {
   struct pacer_cred *c = x->c;
   const char *keys[2] = {c->hash_key, c->lock_key};
-  const char *args[6];
-  char exp[24], life[24];
+  const char *args[7];
+  char exp[24], life[24], lg[24];
   int rc;
 
+  snprintf(lg, sizeof(lg), "%" PRIu64, c->lock_gen);
   snprintf(exp, sizeof(exp), "%" PRIu64, x->expires_ms);
   snprintf(life, sizeof(life), "%" PRIu64, x->lifetime_s);
   args[0] = c->lockval;
@@ -559,7 +593,8 @@ run_commit(struct script_ctx *x)
   args[3] = x->refresh_token != NULL ? x->refresh_token : "";
   args[4] = life;
   args[5] = c->chan;
-  rc = pacer_queue_eval_reply(c->cs->q, commit_lua, 2, keys, 6, args, NULL,
+  args[6] = lg;
+  rc = pacer_queue_eval_reply(c->cs->q, commit_lua, 2, keys, 7, args, NULL,
                               on_commit_reply, x);
   if (rc == 0)
     c->script_out = 1;
@@ -578,8 +613,41 @@ on_fail_reply(struct pacer_queue *q, const redisReply *r, void *privdata)
     ctx_free(x);
     return;
   }
-  if (r == NULL && run_fail(x) == 0)
-    return; /* replayed */
+  if (r == NULL) {
+    if (run_fail(x) == 0)
+      return; /* replayed */
+    if (strcmp(x->status, "reauth_required") == 0) {
+      ctx_free(x); /* Redis is gone: hold the jobs as refused anyway */
+      settle(c, C_REAUTH);
+      return;
+    }
+    ctx_free(x);
+    return;
+  }
+  if (r->type == REDIS_REPLY_INTEGER && r->integer >= 0 &&
+      strcmp(x->status, "reauth_required") == 0) {
+    ctx_free(x);
+    settle(c, C_REAUTH);
+    return;
+  }
+  if (r->type == REDIS_REPLY_INTEGER && r->integer == -1 &&
+      strcmp(x->status, "reauth_required") == 0) {
+    /* Our lock expired meanwhile: find out what the holder got. */
+    ctx_free(x);
+    c->st = C_WAITING;
+    timer_in(c, SCRIPT_RETRY_MS);
+    return;
+  }
+  if (r->type == REDIS_REPLY_INTEGER && r->integer == -2) {
+    /* `pacer cred set` stored a new refresh token while ours failed: use
+     * it instead of reporting the old one refused. */
+    uv_timer_stop(&c->timer);
+    c->st = C_UNKNOWN;
+    c->stale_gen = UINT64_MAX;
+    ctx_free(x);
+    settle(c, C_UNKNOWN);
+    return;
+  }
   ctx_free(x);
 }
 
@@ -588,15 +656,18 @@ run_fail(struct script_ctx *x)
 {
   struct pacer_cred *c = x->c;
   const char *keys[2] = {c->hash_key, c->lock_key};
-  const char *args[5];
+  const char *args[6];
+  char lg[24];
   int rc;
 
+  snprintf(lg, sizeof(lg), "%" PRIu64, c->lock_gen);
   args[0] = c->lockval;
   args[1] = x->status;
   args[2] = x->last_error;
   args[3] = c->chan;
   args[4] = x->release ? "1" : "0";
-  rc = pacer_queue_eval_reply(c->cs->q, fail_lua, 2, keys, 5, args, NULL,
+  args[5] = lg;
+  rc = pacer_queue_eval_reply(c->cs->q, fail_lua, 2, keys, 6, args, NULL,
                               on_fail_reply, x);
   if (rc == 0)
     c->script_out = 1;
@@ -643,8 +714,7 @@ send_token_request(struct pacer_cred *c)
               "FILE\"",
               cfg->name, cfg->name);
     record_failure(c, "reauth_required", "no refresh token", 1);
-    settle(c, C_REAUTH);
-    return;
+    return; /* REAUTH once Redis has it (on_fail_reply) */
   }
   memset(&form, 0, sizeof(form));
   pacer_error_clear(&err);
@@ -746,7 +816,9 @@ pacer_creds_on_outcome(struct pacer_creds *cs, struct pacer_http_outcome *o,
               "--refresh-token-file FILE\"",
               c->cfg->name, pacer_log_quote(q, sizeof(q), why), c->cfg->name);
     record_failure(c, "reauth_required", why, 1);
-    settle(c, C_REAUTH);
+    /* REAUTH once Redis has it (on_fail_reply): a refresh token stored by
+     * `pacer cred set` meanwhile wins, and no job is parked after the
+     * command released the parked ones. */
   } else {
     uint64_t delay =
         pacer_backoff_full_jitter_ms(c->attempt > 0 ? c->attempt - 1 : 0,

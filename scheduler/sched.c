@@ -833,7 +833,10 @@ build_request(struct pacer_sched *s, struct entry *e, const char *scheme,
   }
   /* libcurl drops only Authorization and Cookie on a cross-host redirect:
    * a job with any other secret header does not follow redirects. */
-  req->follow_redirects = 1;
+  /* A job with a credential never follows one either: its token goes to
+   * the credential's hosts only, never to another scheme, host or port
+   * (issue 4 §5). */
+  req->follow_redirects = token == NULL;
   for (i = 0; i < job->nheaders; i++) {
     if (pacer_header_is_secret(job->headers[i].name))
       req->follow_redirects = 0;
@@ -1423,10 +1426,12 @@ bearer_challenge(const char *headers_json, const char *scheme,
   return rc;
 }
 
-/* A 401 invalid_token for a job with a credential (RFC 6750 §3.1): the
+/* A 401 for a job with a credential. invalid_token (RFC 6750 §3.1): the
  * first one refreshes (single flight) and replays with the new token
  * without spending an attempt; a 401 for an older generation just
- * replays; a 401 again after a refresh dead-letters the job (C04 a).
+ * replays. Any 401 after a refreshed replay, or a second 401 without
+ * invalid_token, ends the job (C04 a): a refresh cannot fix it. A 401
+ * without invalid_token gets one refresh and one replay too (issue 4 §4).
  * Returns 1 when handled. */
 static int
 auth_rejected(struct pacer_sched *s, struct entry *e,
@@ -1434,16 +1439,22 @@ auth_rejected(struct pacer_sched *s, struct entry *e,
 {
   struct pacer_cred *c = pacer_creds_get(s->creds, e->job->credential);
   struct pacer_bearer_challenge ch;
+  char why[PACER_BEARER_DESC_MAX + 128];
+  int invalid;
 
-  if (c == NULL ||
-      bearer_challenge(o->headers_json, pacer_cred_cfg(c)->scheme, &ch) != 0 ||
-      ch.code != PACER_BEARER_ERR_INVALID_TOKEN)
+  if (c == NULL)
     return 0;
+  if (bearer_challenge(o->headers_json, pacer_cred_cfg(c)->scheme, &ch) != 0)
+    memset(&ch, 0, sizeof(ch));
+  invalid = ch.code == PACER_BEARER_ERR_INVALID_TOKEN;
   if ((e->auth_replays > 0 && e->cred_gen > e->gen_401) ||
-      e->auth_replays >= AUTH_REPLAYS_MAX) {
-    finish_state(s, e, "failed", o->status, "unauthorized_after_refresh",
-                 "the upstream answered 401 invalid_token again with a "
-                 "refreshed token: a refresh cannot fix this",
+      e->auth_replays >= (invalid ? AUTH_REPLAYS_MAX : 1u)) {
+    snprintf(why, sizeof(why),
+             "the upstream answered 401 again after a token refresh: a "
+             "refresh cannot fix this%s%s",
+             ch.error_description[0] ? ": " : "", ch.error_description);
+    finish_state(s, e, "failed", o->status,
+                 invalid ? "unauthorized_after_refresh" : "unauthorized", why,
                  dur_ms, o->headers_json, o->body, o->body_len);
     return 1;
   }
@@ -1515,7 +1526,7 @@ on_outcome(struct pacer_pool *pool, struct pacer_http_outcome *o, void *arg)
   }
   if (o->result == PACER_HTTP_OK && o->status == 401 &&
       e->job->credential != NULL && auth_rejected(s, e, o, dur_ms))
-    goto done;
+    goto done; /* before the scope check: a 401 may be refreshed */
   if (o->result == PACER_HTTP_OK && (o->status == 401 || o->status == 403)) {
     struct pacer_bearer_challenge ch;
 

@@ -17,6 +17,12 @@
 #     b); `pacer cred set` with a new refresh token releases them.
 #  F. the refresh-lock holder is SIGKILLed mid-refresh: another process
 #     takes over once the lock expires and the jobs finish.
+#  G. `pacer cred refresh` with a worker running: one token POST, no 401.
+#  H. C02/C03 at volume: 3 processes x 4 threads, ~500 requests in flight,
+#     token TTL 3 s renewed 1 s before expiry, 30 s: one token POST per
+#     expiry, zero 401s, zero invalid_grant, zero failed jobs; then every
+#     worker is SIGKILLed right after a refresh and restarted: the next
+#     refresh uses the rotated refresh token (no invalid_grant).
 #  Secrets (client secret, access and refresh tokens) appear in no log,
 #  result or dead letter.
 . "$(dirname "$0")/lib.sh"
@@ -166,8 +172,73 @@ wait_until 60 'test "$(results_count)" -ge 10' || fail "F: $(results_count)/10 a
 echo "F: holder killed mid-refresh; the other process took over after the lock expired"
 stop_workers "$WORKER_PID"
 
+# ---- G: pacer cred refresh
+rcli DEL "${PREFIX}results" >/dev/null
+start_worker "$TEST_TMP/pacer.json" wg
+jobs_for G0 5 >"$TEST_TMP/g0.jsonl"; submit "$TEST_TMP/g0.jsonl"
+wait_until 30 'test "$(results_count)" -ge 5' || fail "G: warm-up $(results_count)/5"
+p0=$(posts); g0=$(rcli HGET "$HASH" generation); n401=$(testapi_stat .status_401)
+"$PACER" cred refresh acme --config "$TEST_TMP/pacer.json" >"$TEST_TMP/credrefresh.out" 2>&1 ||
+  fail "G: cred refresh: $(cat "$TEST_TMP/credrefresh.out")"
+wait_until 20 'test "$(rcli HGET "$HASH" generation)" -gt "$g0"' || fail "G: no refresh after cred refresh"
+[ "$(posts)" -eq $(( p0 + 1 )) ] || fail "G: $(( $(posts) - p0 )) token POSTs"
+jobs_for G 5 >"$TEST_TMP/g.jsonl"; submit "$TEST_TMP/g.jsonl"
+wait_until 30 'test "$(results_count)" -ge 10' || fail "G: $(results_count)/10"
+[ "$(ok_count)" -eq 10 ] || fail "G: not all ok"
+[ "$(testapi_stat .status_401)" -eq "$n401" ] || fail "G: 401s after a requested refresh"
+echo "G: cred refresh: one token POST, generation $g0 -> $(rcli HGET "$HASH" generation), no 401"
+stop_workers "$WORKER_PID"
+
+# ---- H: volume, proactive renewal, restart after a refresh
+start_testapi --require-auth --rotate --token-ttl 3s
+export PACER_TEST_RT2="RT-0"
+printf '{"redis_url": "unix://%s", "prefix": "%s", %s}\n' "$REDIS_SOCK" "$PREFIX" "\"concurrency\": 170, \"workers\": 4, \"lease_ms\": 5000,
+  \"limits\": [{\"name\": \"app\", \"key\": \"global\", \"rate\": \"300/s\", \"burst\": 100}],
+  \"credentials\": {
+  \"beta\": {\"token_url\": \"$TESTAPI_URL/oauth2/access_token\",
+             \"client_id\": \"pacer-test\", \"auth_method\": \"client_secret_post\",
+             \"client_secret_env\": \"PACER_TEST_SECRET\",
+             \"refresh_token_env\": \"PACER_TEST_RT2\", \"refresh_skew_s\": 1,
+             \"hosts\": [\"127.0.0.1\"]}}" >"$TEST_TMP/h.json"
+chmod 600 "$TEST_TMP/h.json"
+rcli DEL "${PREFIX}results" "${PREFIX}dead" >/dev/null
+for i in $(seq 1 9000); do
+  printf '{"id":"H-%04d","url":"%s/v1/campaigns/%d/stats?account=h","credential":"beta"}\n' \
+    "$i" "$TESTAPI_URL" "$i"
+done >"$TEST_TMP/h.jsonl"
+"$PACER" submit --config "$TEST_TMP/h.json" "$TEST_TMP/h.jsonl" 2>/dev/null || fail "submit H"
+t0=$(now_ms)
+pids=()
+for w in 1 2 3; do start_worker "$TEST_TMP/h.json" wh$w; pids+=("$WORKER_PID"); done
+wait_until 90 'test "$(results_count)" -ge 9000' || fail "H: $(results_count)/9000"
+secs=$(( ($(now_ms) - t0) / 1000 ))
+posts_h=$(posts)
+[ "$(ok_count)" -eq 9000 ] || fail "H: $(( 9000 - $(ok_count) )) jobs not ok: $(stream_field results reason | sort | uniq -c | head)"
+[ "$(testapi_stat .tokens.invalid_grant)" -eq 0 ] || fail "H: invalid_grant"
+[ "$(testapi_stat .tokens.family_revocations)" -eq 0 ] || fail "H: family revoked"
+[ "$(testapi_stat .status_401)" -eq 0 ] || fail "H: $(testapi_stat .status_401) 401s despite proactive renewal"
+# A token lives 3 s and is renewed 1 s early: one POST per ~2 s at most.
+[ "$posts_h" -le $(( secs / 2 + 2 )) ] || fail "H: $posts_h token POSTs in $secs s (more than one per expiry)"
+[ "$posts_h" -ge $(( secs / 3 )) ] || fail "H: only $posts_h token POSTs in $secs s: tokens outlived their TTL?"
+echo "H: 9000 jobs over 3 processes x 4 threads in ${secs} s: $posts_h token POSTs, 0 401s, 0 invalid_grant"
+gen=$(rcli HGET "${PREFIX}cred:beta" generation)
+for i in $(seq 1 1500); do
+  printf '{"id":"H2-%04d","url":"%s/v1/campaigns/%d/stats?account=h","credential":"beta"}\n' \
+    "$i" "$TESTAPI_URL" "$i"
+done >"$TEST_TMP/h2.jsonl"
+"$PACER" submit --config "$TEST_TMP/h.json" "$TEST_TMP/h2.jsonl" 2>/dev/null || fail "submit H2"
+wait_until 20 'test "$(rcli HGET "${PREFIX}cred:beta" generation)" -gt "$gen"' || fail "H: no refresh to kill after"
+kill -9 "${pids[@]}"
+start_worker "$TEST_TMP/h.json" wh4
+wait_until 60 'test "$(results_count)" -ge 10500' || fail "H: $(results_count)/10500 after the restart"
+grep -q 'msg="token refreshed"' "$TEST_TMP/wh4.log" || fail "H: no refresh after the restart"
+[ "$(ok_count)" -eq 10500 ] || fail "H: jobs failed around the restart"
+[ "$(testapi_stat .tokens.invalid_grant)" -eq 0 ] || fail "H: the restart reused a spent refresh token"
+echo "H: all workers killed after a refresh; after the restart the next refresh used the rotated token"
+stop_workers "$WORKER_PID"
+
 # ---- secrets stay secret (C21)
-for f in "$TEST_TMP"/w*.log "$TEST_TMP"/w*.out "$TEST_TMP/stats.txt" "$TEST_TMP/credset.out"; do
+for f in "$TEST_TMP"/w*.log "$TEST_TMP"/w*.out "$TEST_TMP/stats.txt" "$TEST_TMP/credset.out" "$TEST_TMP/credrefresh.out"; do
   if grep -E "$PACER_TEST_SECRET|AT-[0-9]|RT-[0-9]" "$f" >/dev/null; then
     fail "a secret in $f: $(grep -E "$PACER_TEST_SECRET|AT-[0-9]|RT-[0-9]" "$f" | head -3)"
   fi
