@@ -11,7 +11,9 @@
 
 #include "scheduler/cred.h"
 
-_Static_assert((double)PACER_CLI_CRED_PARK_SCORE == PACER_CRED_PARK_SCORE,
+/* An integer constant expression in gcc and clang alike (a cast of a
+ * floating constant is allowed there, a comparison of doubles is not). */
+_Static_assert(PACER_CLI_CRED_PARK_SCORE == (long long)PACER_CRED_PARK_SCORE,
                "the park score must be the scheduler's");
 
 #define PARK_PAGE 1000 /* parked members per ZRANGEBYSCORE, members */

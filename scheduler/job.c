@@ -1432,6 +1432,10 @@ pacer_job_redact(const char *json, size_t len, size_t max_bytes)
     len = 0;
   memset(&sc, 0, sizeof(sc));
   p = json;
+  /* pacer_job_parse and scan_run skip a leading UTF-8 BOM, so it must not
+   * hide the object (and its secret headers) from redaction. */
+  if (len >= 3 && memcmp(json, "\xef\xbb\xbf", 3) == 0)
+    p += 3;
   while (len > 0 && p < json + len &&
          (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
     p++;

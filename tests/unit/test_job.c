@@ -994,6 +994,20 @@ redact_replaces_secret_header_values_only(void **state)
                 "\"kept\"}}}");
 }
 
+/* Found by fuzz_job: the parser skips a leading UTF-8 BOM, so redaction
+ * must too, or a BOM-prefixed job's token reached the dead letter. */
+static void
+redact_sees_past_a_leading_bom(void **state)
+{
+  const char *in = "\xef\xbb\xbf{\"url\":\"http://a\",\"headers\":"
+                   "{\"Authorization\":\"Bearer abc\"}}";
+
+  (void)state;
+  expect_redact(in, strlen(in), 65536,
+                "\xef\xbb\xbf{\"url\":\"http://a\",\"headers\":"
+                "{\"Authorization\":\"[redacted]\"}}");
+}
+
 static void
 redact_keeps_the_original_formatting(void **state)
 {
@@ -1181,6 +1195,7 @@ main(void)
       cmocka_unit_test(redact_returns_non_object_text_unchanged_but_truncated),
       cmocka_unit_test(redact_truncates_after_redacting_without_splitting_utf8),
       cmocka_unit_test(redact_of_empty_text_is_empty),
+      cmocka_unit_test(redact_sees_past_a_leading_bom),
       cmocka_unit_test(redact_reads_only_len_bytes),
   };
   size_t i;
