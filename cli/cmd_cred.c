@@ -525,7 +525,7 @@ static const char refresh_lua[] =
     "end\n"
     "redis.call('HSET', KEYS[1], 'expires_at_ms', '1')\n"
     "local gen = tonumber(redis.call('HGET', KEYS[1], 'generation') or '0')\n"
-    "redis.call('PUBLISH', KEYS[2], gen)\n"
+    "redis.call('PUBLISH', KEYS[2], gen .. ':refresh')\n"
     "return gen\n";
 
 static int

@@ -69,7 +69,7 @@ static const char try_lua[] =
     "end\n"
     "redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])\n"
     "redis.call('HSET', KEYS[1], 'status', 'refreshing', 'updated_at_ms', now)\n"
-    "redis.call('PUBLISH', ARGV[5], gen)\n"
+    "redis.call('PUBLISH', ARGV[5], gen .. ':refreshing')\n"
     "return {1, gen, f.refresh_token or '', life}\n";
 
 /* KEYS: lock  ARGV: lockval ttl_ms */
@@ -131,7 +131,7 @@ static const char fail_lua[] =
     "           'updated_at_ms', now)\n"
     "if ARGV[5] == '1' then redis.call('DEL', KEYS[2]) end\n"
     "local gen = tonumber(redis.call('HGET', KEYS[1], 'generation') or '0')\n"
-    "redis.call('PUBLISH', ARGV[4], gen)\n"
+    "redis.call('PUBLISH', ARGV[4], gen .. ':' .. ARGV[2])\n"
     "return gen\n";
 
 /* clang-format on */
@@ -921,9 +921,16 @@ on_sub_message(redisAsyncContext *ac, void *reply, void *privdata)
   for (i = 0; i < cs->n; i++) {
     struct pacer_cred *c = &cs->creds[i];
 
-    if (strcmp(c->chan, r->element[2]->str) == 0 && c->st != C_REFRESHING &&
-        c->st != C_UNKNOWN)
-      try_script(c, 0);
+    if (strcmp(c->chan, r->element[2]->str) != 0 || c->st == C_REFRESHING ||
+        c->st == C_UNKNOWN)
+      continue;
+    /* A new token's generation we already hold (our own commit comes
+     * back too): nothing to read. "<gen>:<status>" is a state change. */
+    if (c->st == C_OK && r->element[3]->type == REDIS_REPLY_STRING &&
+        strchr(r->element[3]->str, ':') == NULL &&
+        strtoull(r->element[3]->str, NULL, 10) == c->gen)
+      continue;
+    try_script(c, 0);
   }
 }
 

@@ -8,7 +8,8 @@
  *                      reauth_required), last_error, updated_at_ms,
  *                      lifetime_s
  *   lock:cred:<name>   SET NX PX <PACER_CRED_LOCK_TTL_MS>, random value
- *   credev:<name>      pub/sub channel: the generation after a change
+ *   credev:<name>      pub/sub channel: "<generation>" after a new token,
+ *                      "<generation>:<status>" when the status changes
  *
  * Single flight: a process that needs a new token runs one script that
  * re-reads the hash and either adopts a token someone else already got
