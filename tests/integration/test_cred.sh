@@ -14,7 +14,8 @@
 #     once, then dead-lettered unauthorized_after_refresh (C04 a, c).
 #  E. the refresh token is refused (revoked): the credential is marked
 #     reauth_required after one POST, its jobs are parked, not failed (C04
-#     b); `pacer cred set` with a new refresh token releases them.
+#     b), while another credential's jobs succeed; `pacer cred set` with a
+#     new refresh token releases them.
 #  F. the refresh-lock holder is SIGKILLed mid-refresh: another process
 #     takes over once the lock expires and the jobs finish.
 #  G. `pacer cred refresh` with a worker running: one token POST, no 401.
@@ -37,6 +38,10 @@ write_config "$TEST_TMP/pacer.json" "\"concurrency\": 64, \"lease_ms\": 5000, \"
              \"client_id\": \"pacer-test\",
              \"client_secret_env\": \"PACER_TEST_SECRET\",
              \"refresh_token_env\": \"PACER_TEST_RT\",
+             \"hosts\": [\"127.0.0.1\"]},
+  \"other\": {\"token_url\": \"$TESTAPI_URL/oauth2/access_token\",
+             \"client_id\": \"pacer-other\",
+             \"client_secret_env\": \"PACER_TEST_SECRET\",
              \"hosts\": [\"127.0.0.1\"]}}"
 chmod 600 "$TEST_TMP/pacer.json"
 
@@ -135,15 +140,25 @@ stop_workers "$WORKER_PID"
 # ---- E: refresh refused -> reauth_required, jobs parked, cred set releases
 rcli DEL "${PREFIX}results" "${PREFIX}dead" >/dev/null
 curl -fsS -X POST "$TESTAPI_URL/admin/revoke" >/dev/null
+# A second credential with a live token family of its own.
+curl -fsS -X POST "$TESTAPI_URL/admin/mint" | jq -r .refresh_token >"$TEST_TMP/rt-other.txt"
+chmod 600 "$TEST_TMP/rt-other.txt"
+"$PACER" cred set other --refresh-token-file "$TEST_TMP/rt-other.txt" --config "$TEST_TMP/pacer.json" \
+  >/dev/null 2>&1 || fail "E: cred set other"
 p0=$(posts)
 jobs_for E 20 >"$TEST_TMP/e.jsonl"; submit "$TEST_TMP/e.jsonl"
 start_worker "$TEST_TMP/pacer.json" we
+jobs_for EO 10 | sed 's/"credential":"acme"/"credential":"other"/' >"$TEST_TMP/eo.jsonl"
+submit "$TEST_TMP/eo.jsonl"
 wait_until 30 'test "$(rcli HGET "$HASH" status)" = reauth_required' ||
   fail "E: status $(rcli HGET "$HASH" status)"
 parked() { rcli ZCOUNT "${PREFIX}delayed" 4503599627370496 +inf; }
 wait_until 30 'test "$(parked)" -eq 20' || fail "E: $(parked)/20 parked"
-[ "$(results_count)" -eq 0 ] || fail "E: parked jobs have results: $(stream_field results reason)"
-[ $(( $(posts) - p0 )) -eq 1 ] || fail "E: $(( $(posts) - p0 )) token POSTs for a refused refresh token"
+wait_until 30 'test "$(results_count)" -ge 10' || fail "E: the other credential's jobs: $(results_count)/10"
+[ "$(results_count)" -eq 10 ] || fail "E: parked jobs have results: $(stream_field results reason)"
+[ "$(ok_count)" -eq 10 ] || fail "E: the other credential's jobs did not succeed"
+# One POST refused for acme, one for the other credential's first token.
+[ $(( $(posts) - p0 )) -eq 2 ] || fail "E: $(( $(posts) - p0 )) token POSTs, want 1 refused + 1 for other"
 grep -q 'needs re-authorisation' "$TEST_TMP/we.log" || fail "E: the log does not say re-authorisation is needed"
 "$PACER" stats --config "$TEST_TMP/pacer.json" >"$TEST_TMP/stats.txt" 2>&1
 grep -q 'reauth_required' "$TEST_TMP/stats.txt" || fail "E: pacer stats does not show reauth_required"
@@ -151,9 +166,9 @@ curl -fsS -X POST "$TESTAPI_URL/admin/mint" | jq -r .refresh_token >"$TEST_TMP/r
 chmod 600 "$TEST_TMP/rt.txt"
 "$PACER" cred set acme --refresh-token-file "$TEST_TMP/rt.txt" --config "$TEST_TMP/pacer.json" \
   >"$TEST_TMP/credset.out" 2>&1 || fail "E: cred set: $(cat "$TEST_TMP/credset.out")"
-wait_until 30 'test "$(results_count)" -ge 20' || fail "E: $(results_count)/20 after cred set"
-[ "$(ok_count)" -eq 20 ] || fail "E: released jobs not all ok"
-echo "E: refused refresh token: 20 jobs parked after 1 POST; cred set released them, all ok"
+wait_until 30 'test "$(results_count)" -ge 30' || fail "E: $(results_count)/30 after cred set"
+[ "$(ok_count)" -eq 30 ] || fail "E: released jobs not all ok"
+echo "E: refused refresh token: 20 jobs parked after 1 POST, the other credential's 10 ok; cred set released them, all ok"
 stop_workers "$WORKER_PID"
 
 # ---- F: the lock holder dies mid-refresh
