@@ -1,8 +1,11 @@
-/* `pacer submit`: queue JSONL jobs into <prefix>jobs and, with --wait,
- * follow <prefix>results until every queued job has finished.
+/* `pacer submit`: queue JSONL jobs into the intake stream of their
+ * priority and, with --wait, follow <prefix>results until every queued job
+ * has finished.
  *
  *   FILE.jsonl --getline--> pacer_job_parse --ok--> XADD (pipelined, 256)
  *                                  \--reject--> stderr "PATH:LINE: msg"
+ *   "priority": "high" -> <prefix>jobs:high, "normal" or none -> <prefix>jobs,
+ *               "low"  -> <prefix>jobs:low   (docs/REDIS.md)
  *
  *   --wait:  XREVRANGE results + - COUNT 1        (before the first XADD)
  *            XREAD COUNT 500 BLOCK 1000 STREAMS results <last>  (loop)
@@ -12,6 +15,7 @@
  */
 #include "cmd.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -41,6 +45,10 @@
 /* ------------------------------------------------------------------------
  * Queueing
  * ------------------------------------------------------------------------ */
+
+/* Intake stream of each priority, indexed by enum pacer_priority. */
+static const char *const stream_suffix[] = {"jobs:high", "jobs", "jobs:low"};
+#define NSTREAMS (sizeof(stream_suffix) / sizeof(stream_suffix[0]))
 
 /* One pipeline round: the ids whose XADD replies are outstanding, kept so
  * that only jobs Redis accepted go into the id set. */
@@ -155,9 +163,9 @@ pacer_submit_stream(redisContext *c, const struct pacer_config *cfg, FILE *in,
 {
   struct pacer_job_limits limits;
   struct batch *b = NULL;
-  char *key = NULL, *line = NULL;
+  char *key[NSTREAMS] = {NULL}, *line = NULL;
   char rnd[RAND_HEX_LEN + 1];
-  size_t cap = 0, lineno = 0, dup_ids = 0, key_len;
+  size_t cap = 0, lineno = 0, dup_ids = 0, key_len[NSTREAMS], i;
   ssize_t got;
   int rc, read_errno = 0;
 
@@ -172,14 +180,20 @@ pacer_submit_stream(redisContext *c, const struct pacer_config *cfg, FILE *in,
   rc = random_hex(rnd, err);
   if (rc != 0)
     return rc;
-  key_len = strlen(cfg->prefix) + strlen("jobs");
-  key = malloc(key_len + 1);
+  for (i = 0; i < NSTREAMS; i++) {
+    key_len[i] = strlen(cfg->prefix) + strlen(stream_suffix[i]);
+    key[i] = malloc(key_len[i] + 1);
+    if (key[i] == NULL) {
+      rc = pacer_error_set(err, PACER_ENOMEM, "submit: out of memory");
+      goto fail;
+    }
+    snprintf(key[i], key_len[i] + 1, "%s%s", cfg->prefix, stream_suffix[i]);
+  }
   b = calloc(1, sizeof(*b));
-  if (key == NULL || b == NULL) {
+  if (b == NULL) {
     rc = pacer_error_set(err, PACER_ENOMEM, "submit: out of memory");
     goto fail;
   }
-  snprintf(key, key_len + 1, "%sjobs", cfg->prefix);
 
   for (;;) {
     struct pacer_job *job = NULL;
@@ -187,7 +201,7 @@ pacer_submit_stream(redisContext *c, const struct pacer_config *cfg, FILE *in,
     char gen_id[PACER_JOB_ID_MAX + 1];
     const char *argv[7];
     size_t argvlen[7];
-    size_t len;
+    size_t len, s;
     int argc = 0;
 
     errno = 0;
@@ -217,10 +231,13 @@ pacer_submit_stream(redisContext *c, const struct pacer_config *cfg, FILE *in,
       continue;
     }
 
+    /* The job's priority picks its intake stream (issue 3 §4). */
+    s = (size_t)job->priority;
+    assert(s < NSTREAMS);
     argv[argc] = "XADD";
     argvlen[argc++] = 4;
-    argv[argc] = key;
-    argvlen[argc++] = key_len;
+    argv[argc] = key[s];
+    argvlen[argc++] = key_len[s];
     argv[argc] = "*";
     argvlen[argc++] = 1;
     argv[argc] = "job";
@@ -272,7 +289,8 @@ pacer_submit_stream(redisContext *c, const struct pacer_config *cfg, FILE *in,
 fail:
   free(line);
   free(b);
-  free(key);
+  for (i = 0; i < NSTREAMS; i++)
+    free(key[i]);
   return rc;
 }
 
@@ -492,7 +510,9 @@ usage(FILE *out)
       "                    FILE.jsonl|-\n"
       "\n"
       "Queue one job per line of FILE.jsonl (or standard input for -) into\n"
-      "<prefix>jobs. Blank lines and lines starting with '#' are skipped.\n"
+      "the stream of its \"priority\": <prefix>jobs:high, <prefix>jobs\n"
+      "(normal, the default) or <prefix>jobs:low. Blank lines and lines\n"
+      "starting with '#' are skipped.\n"
       "Each line is checked first; a bad line is reported on stderr as\n"
       "FILE:LINE: reason and not queued. A job without an \"id\" is given\n"
       "one, RANDOM-LINE, sent as the stream field `id`.\n"

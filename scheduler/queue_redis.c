@@ -27,6 +27,30 @@
 #define RENEW_BATCH         500u  /* ids per XCLAIM renewal */
 #define MAX_ARGS            64u   /* argv entries for one script call */
 
+/* Intake shares of the three priority streams, in tenths of each round's
+ * free capacity. 6:3:1 keeps every level well ahead of the next (high
+ * gets twice normal's share and normal three times low's) while low keeps
+ * a tenth of the intake however much high keeps coming, so it is never
+ * starved. A share a stream cannot use passes down to the next one. */
+#define PRIO_WEIGHT_HIGH   6u  /* tenths of each round */
+#define PRIO_WEIGHT_NORMAL 3u  /* tenths of each round */
+#define PRIO_WEIGHT_LOW    1u  /* tenths of each round */
+#define PRIO_WEIGHT_SUM    10u /* the three above */
+#define NSTREAMS           3   /* intake streams */
+#define BLOCK_STREAMS_ARGC 15  /* argv of the blocking read over all three */
+
+/* Intake streams in order of precedence. */
+enum stream_ix { S_HIGH = 0, S_NORMAL = 1, S_LOW = 2 };
+
+/* Key suffix, sid tag and delayed-member tag of each stream (docs/REDIS.md).
+ * The normal stream keeps bare ids and untagged members, as before. */
+static const char *const stream_suffix[NSTREAMS] = {"jobs:high", "jobs",
+                                                    "jobs:low"};
+static const char *const sid_tag[NSTREAMS] = {"h/", "", "l/"};
+static const char *const member_tag[NSTREAMS] = {"h", "", "l"};
+static const unsigned stream_weight[NSTREAMS] = {
+    PRIO_WEIGHT_HIGH, PRIO_WEIGHT_NORMAL, PRIO_WEIGHT_LOW};
+
 enum conn_role { CONN_INTAKE = 0, CONN_CMD = 1 };
 
 struct conn {
@@ -34,6 +58,8 @@ struct conn {
   redisAsyncContext *ac; /* NULL while disconnected */
   enum conn_role role;
   int up;              /* connected, AUTH/SELECT sent, group ensured */
+  int groups_wait;     /* XGROUP CREATE replies still to come */
+  int groups_err;      /* one of them failed: reconnecting */
   uv_timer_t retry;    /* reconnect timer */
   uint32_t backoff_ms; /* next reconnect delay, ms */
   size_t pending;      /* commands awaiting a reply */
@@ -44,7 +70,8 @@ struct pacer_queue {
   const struct pacer_config *cfg;
   struct pacer_redis_addr addr;
   char *consumer;
-  char *k_jobs, *k_delayed, *k_results, *k_dead;
+  char *k_stream[NSTREAMS]; /* <prefix>jobs:high, <prefix>jobs, ...:low */
+  char *k_delayed, *k_results, *k_dead;
   struct pacer_queue_cbs cbs;
   void *arg;
   struct conn intake;
@@ -61,8 +88,12 @@ struct pacer_queue {
   int claiming;  /* XAUTOCLAIM outstanding */
   int intake_stopped;
   int closing;
-  int pending_closes; /* handles and connections still closing */
-  char claim_cursor[64];
+  int pending_closes;        /* handles and connections still closing */
+  int read_blocking;         /* the intake read in flight is the BLOCK one */
+  uint64_t read_err_mono_ms; /* last intake error logged, uv_now ms */
+  int swrr[NSTREAMS];        /* smooth weighted round-robin state, weights */
+  enum stream_ix claim_ix;   /* stream of the XAUTOCLAIM in flight */
+  char claim_cursor[NSTREAMS][64];
   long long intake_client_id; /* CLIENT ID of the intake connection, or 0 */
   void (*on_closed)(void *arg);
   void *closed_arg;
@@ -99,8 +130,8 @@ struct cmd_ctx {
 
 /* clang-format off: Lua source reads best one statement per line. */
 
-/* KEYS: jobs results dead
- * ARGV: group sid results_maxlen dead_maxlen ack_required nres res... ndead
+/* KEYS: stream results dead (stream: the one the sid came from)
+ * ARGV: group id results_maxlen dead_maxlen ack_required nres res... ndead
  *       dead... */
 static const char finish_lua[] =
     "if ARGV[5] == '1' then\n" PENDING_CHECK_LUA
@@ -121,14 +152,27 @@ static const char finish_lua[] =
                   "redis.call('XDEL', KEYS[1], ARGV[2])\n"
                   "return 1\n";
 
-/* KEYS: jobs delayed  ARGV: group sid due member */
+/* KEYS: stream delayed  ARGV: group id due member tag
+ * A non-empty tag ("h", "l") names the member's stream; it goes in as a
+ * line of its own after the attempt: "<id>\n<attempt>\n<tag>\n<job>". The
+ * same arguments always make the same member, so a replay stays a no-op. */
 static const char defer_lua[] = PENDING_CHECK_LUA TYPE_CHECK_LUA(
-    "KEYS[2]", "zset") "redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])\n"
+    "KEYS[2]", "zset") "local m = ARGV[4]\n"
+                       "if ARGV[5] ~= '' then\n"
+                       "  local a = string.find(m, '\\n', 1, true)\n"
+                       "  local b = a and string.find(m, '\\n', a + 1, true)\n"
+                       "  if b then\n"
+                       "    m = string.sub(m, 1, b) .. ARGV[5] .. '\\n' ..\n"
+                       "        string.sub(m, b + 1)\n"
+                       "  end\n"
+                       "end\n"
+                       "redis.call('ZADD', KEYS[2], ARGV[3], m)\n"
                        "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
                        "redis.call('XDEL', KEYS[1], ARGV[2])\n"
                        "return 1\n";
 
-/* KEYS: jobs  ARGV: group sid field value ... */
+/* KEYS: stream  ARGV: group id field value ...
+ * The job goes back to the end of the stream it came from. */
 static const char requeue_lua[] =
     PENDING_CHECK_LUA "local a = {'XADD', KEYS[1], '*'}\n"
                       "for i = 3, #ARGV do a[#a + 1] = ARGV[i] end\n"
@@ -137,22 +181,74 @@ static const char requeue_lua[] =
                       "redis.call('XDEL', KEYS[1], ARGV[2])\n"
                       "return 1\n";
 
+/* KEYS: jobs:high jobs jobs:low  ARGV: group consumer plan_high plan_normal
+ *       plan_low
+ * One intake round (docs/REDIS.md "Priority streams"), atomic, so that one
+ * command hands over the whole round:
+ *   pass 1  each stream in turn: its planned share plus what the stream
+ *           before it left unused (carry);
+ *   pass 2  what is still unused goes to high, then normal, unless they
+ *           came back short in pass 1.
+ * The total never exceeds the sum of the plan. Returns {s, entries, s,
+ * entries, ...}: s the stream (1 high, 2 normal, 3 low), entries as in an
+ * XREADGROUP reply; then {0, error} when a stream could not be read
+ * (NOGROUP after a reset, WRONGTYPE). That stream's share passes down and
+ * the others are still read: an error reply would leave what was already
+ * read pending until the lease. */
+static const char intake_lua[] =
+    "local plan = {tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])}\n"
+    "local order = {1, 2, 3, 1, 2}\n"
+    "local out, carry, short, err = {}, 0, {}, nil\n"
+    "for step = 1, #order do\n"
+    "  local s = order[step]\n"
+    "  local want = carry\n"
+    "  if step <= 3 then want = plan[s] + carry\n"
+    "  elseif short[s] then want = 0 end\n"
+    "  if want > 0 then\n"
+    "    local r = redis.pcall('XREADGROUP', 'GROUP', ARGV[1], ARGV[2],\n"
+    "                          'COUNT', want, 'STREAMS', KEYS[s], '>')\n"
+    "    local got = 0\n"
+    "    if type(r) == 'table' and r.err then\n"
+    "      err = err or r.err\n"
+    "    elseif r and #r[1][2] > 0 then\n"
+    "      got = #r[1][2]\n"
+    "      out[#out + 1] = s\n"
+    "      out[#out + 1] = r[1][2]\n"
+    "    end\n"
+    "    carry = want - got\n"
+    "    if got < want then short[s] = true end\n"
+    "  end\n"
+    "end\n"
+    "if err then\n"
+    "  out[#out + 1] = 0\n"
+    "  out[#out + 1] = err\n"
+    "end\n"
+    "return out\n";
+
 /* clang-format on */
 
-/* KEYS: jobs  ARGV: group consumer
- * Deletes this process's consumer on a clean stop, but only while it owns
- * no pending entries (C15: a consumer with pending entries is never
- * deleted). */
+/* KEYS: the intake streams  ARGV: group consumer
+ * Deletes this process's consumer from every intake stream on a clean
+ * stop, but only while it owns no pending entry in any of them (C15: a
+ * consumer with pending entries is never deleted). A stream whose group is
+ * missing (XPENDING fails) holds nothing of ours. */
 static const char delconsumer_lua[] =
-    "local ok, p = pcall(redis.call, 'XPENDING', KEYS[1], ARGV[1], '-', '+',\n"
-    "                    1, ARGV[2])\n"
-    "if not ok or #p > 0 then return 0 end\n"
-    "return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])\n";
+    "for i = 1, #KEYS do\n"
+    "  local ok, p = pcall(redis.call, 'XPENDING', KEYS[i], ARGV[1], '-',\n"
+    "                      '+', 1, ARGV[2])\n"
+    "  if ok and #p > 0 then return 0 end\n"
+    "end\n"
+    "for i = 1, #KEYS do\n"
+    "  pcall(redis.call, 'XGROUP', 'DELCONSUMER', KEYS[i], ARGV[1], ARGV[2])\n"
+    "end\n"
+    "return 1\n";
 
-/* KEYS: jobs delayed  ARGV: batch
- * Moves due members (score <= Redis TIME in ms) back into the stream and
+/* KEYS: jobs delayed jobs:high jobs:low  ARGV: batch
+ * Moves due members (score <= Redis TIME in ms) back into their streams and
  * returns {moved, ms until the next due member or -1}. Member layout:
- * "<id>\n<attempt>\n<job JSON>". */
+ * "<id>\n<attempt>\n<job JSON>" goes to jobs; with a tag line after the
+ * attempt, "h" goes to jobs:high and "l" to jobs:low. A JSON text never
+ * starts with "h\n" or "l\n", so old members cannot be mistaken. */
 static const char promote_lua[] =
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
@@ -162,7 +258,11 @@ static const char promote_lua[] =
     "  local a = string.find(m, '\\n', 1, true)\n"
     "  local b = a and string.find(m, '\\n', a + 1, true)\n"
     "  if b then\n"
-    "    redis.call('XADD', KEYS[1], '*', 'job', string.sub(m, b + 1),\n"
+    "    local key, j = KEYS[1], b + 1\n"
+    "    local tag = string.sub(m, b + 1, b + 2)\n"
+    "    if tag == 'h\\n' then key, j = KEYS[3], b + 3\n"
+    "    elseif tag == 'l\\n' then key, j = KEYS[4], b + 3 end\n"
+    "    redis.call('XADD', key, '*', 'job', string.sub(m, j),\n"
     "               'id', string.sub(m, 1, a - 1),\n"
     "               'attempt', string.sub(m, a + 1, b - 1), 'promoted', '1')\n"
     "  else\n"
@@ -194,6 +294,62 @@ key_new(const char *prefix, const char *name)
   return k;
 }
 
+/* Splits a sid handed out by this queue into its stream and the bare entry
+ * id (borrowed from sid): "h/<id>" high, "l/<id>" low, "<id>" normal. A
+ * stream entry id always starts with a digit, so the tags cannot clash. */
+static enum stream_ix
+sid_decode(const char *sid, const char **bare)
+{
+  if ((sid[0] == 'h' || sid[0] == 'l') && sid[1] == '/') {
+    *bare = sid + 2;
+    return sid[0] == 'h' ? S_HIGH : S_LOW;
+  }
+  *bare = sid;
+  return S_NORMAL;
+}
+
+/* Writes the sid of entry id (len bytes) of stream s into out. Returns 0,
+ * or -1 when it does not fit. */
+static int
+sid_encode(char *out, size_t size, enum stream_ix s, const char *id, size_t len)
+{
+  size_t tl = strlen(sid_tag[s]);
+
+  if (tl + len >= size)
+    return -1;
+  memcpy(out, sid_tag[s], tl);
+  memcpy(out + tl, id, len);
+  out[tl + len] = '\0';
+  return 0;
+}
+
+/* The stream whose key is name (len bytes), or -1. */
+static int
+stream_of_key(const struct pacer_queue *q, const char *name, size_t len)
+{
+  int i;
+
+  for (i = 0; i < NSTREAMS; i++)
+    if (strlen(q->k_stream[i]) == len && memcmp(q->k_stream[i], name, len) == 0)
+      return i;
+  return -1;
+}
+
+static void
+free_keys(struct pacer_queue *q)
+{
+  int i;
+
+  for (i = 0; i < NSTREAMS; i++) {
+    free(q->k_stream[i]);
+    q->k_stream[i] = NULL;
+  }
+  free(q->k_delayed);
+  free(q->k_results);
+  free(q->k_dead);
+  q->k_delayed = q->k_results = q->k_dead = NULL;
+}
+
 static const char *
 conn_name(const struct conn *c)
 {
@@ -209,6 +365,8 @@ queue_capacity(struct pacer_queue *q)
 static void conn_connect(struct conn *c);
 static void fetch(struct pacer_queue *q);
 static void promote_now(struct pacer_queue *q);
+static void on_read_reply(redisAsyncContext *ac, void *r, void *priv);
+static void on_fetch_timer(uv_timer_t *t);
 
 /* Sends argv on c; lens NULL means every argv[i] is a C string. privdata/cb
  * as in struct cmd_ctx. Returns 0 or PACER_EREDIS (not connected; cb will
@@ -265,10 +423,7 @@ maybe_closed(struct pacer_queue *q)
   fn = q->on_closed;
   arg = q->closed_arg;
   free(q->consumer);
-  free(q->k_jobs);
-  free(q->k_delayed);
-  free(q->k_results);
-  free(q->k_dead);
+  free_keys(q);
   explicit_bzero(q->addr.password, sizeof(q->addr.password));
   free(q);
   if (fn != NULL)
@@ -338,7 +493,8 @@ on_client_id_reply(redisAsyncContext *ac, void *r, void *priv)
   free(ctx);
 }
 
-/* XGROUP CREATE ... MKSTREAM; BUSYGROUP means it exists already. */
+/* XGROUP CREATE ... MKSTREAM, one per intake stream; BUSYGROUP means it
+ * exists already. The connection is ready once all three have answered. */
 static void
 on_group_reply(redisAsyncContext *ac, void *r, void *priv)
 {
@@ -351,6 +507,8 @@ on_group_reply(redisAsyncContext *ac, void *r, void *priv)
   free(ctx);
   if (reply == NULL)
     return; /* disconnected; the reconnect repeats this */
+  if (c->groups_wait > 0)
+    c->groups_wait--;
   if (reply->type == REDIS_REPLY_ERROR &&
       strncmp(reply->str, "BUSYGROUP", 9) != 0) {
     pacer_log(PACER_LOG_ERROR, "redis",
@@ -358,19 +516,40 @@ on_group_reply(redisAsyncContext *ac, void *r, void *priv)
               "error=\"%.*s\"",
               conn_name(c), (int)reply->len, reply->str);
     /* e.g. WRONGTYPE: reconnect with backoff and try again. */
+    c->groups_err = 1;
     if (c->ac != NULL)
       redisAsyncDisconnect(c->ac);
     return;
   }
-  conn_ready(c);
+  if (c->groups_wait == 0 && !c->groups_err)
+    conn_ready(c);
 }
 
-static int
+/* Creates the group on every intake stream (after a connect, or when a
+ * read finds it gone after a Redis reset). On a failure to send, the
+ * connection is dropped so that the reconnect loop tries again. */
+static void
 ensure_group(struct conn *c)
 {
   struct pacer_queue *q = c->q;
-  const char *argv[] = {"XGROUP", "CREATE", q->k_jobs, GROUP, "0", "MKSTREAM"};
-  return send_argv(c, on_group_reply, NULL, NULL, 6, argv, NULL);
+  int i;
+
+  c->groups_wait = 0;
+  c->groups_err = 0;
+  for (i = 0; i < NSTREAMS; i++) {
+    const char *argv[] = {"XGROUP", "CREATE", q->k_stream[i],
+                          GROUP,    "0",      "MKSTREAM"};
+
+    if (send_argv(c, on_group_reply, NULL, NULL, 6, argv, NULL) != 0) {
+      pacer_log(PACER_LOG_ERROR, "redis", "msg=\"cannot send XGROUP\" conn=%s",
+                conn_name(c));
+      c->groups_err = 1;
+      if (c->ac != NULL)
+        redisAsyncDisconnect(c->ac);
+      return;
+    }
+    c->groups_wait++;
+  }
 }
 
 static void
@@ -410,9 +589,7 @@ on_connect(const redisAsyncContext *ac, int status)
     return;
   }
   c->up = 1;
-  if (ensure_group(c) != 0)
-    pacer_log(PACER_LOG_ERROR, "redis", "msg=\"cannot send XGROUP\" conn=%s",
-              conn_name(c));
+  ensure_group(c);
 }
 
 static void
@@ -515,21 +692,22 @@ parse_attempt(const char *s, size_t len)
   return v <= PACER_QUEUE_ATTEMPT_MAX ? v : -1;
 }
 
-/* Delivers one XREADGROUP/XAUTOCLAIM entry: [id, [f, v, ...]] or [id, nil]. */
+/* Delivers one XREADGROUP/XAUTOCLAIM entry of stream s: [id, [f, v, ...]]
+ * or [id, nil]. */
 static void
-deliver_entry(struct pacer_queue *q, const redisReply *e, int claimed)
+deliver_entry(struct pacer_queue *q, const redisReply *e, int claimed,
+              enum stream_ix s)
 {
   struct pacer_queue_entry ent;
   const redisReply *f;
-  char sid[64];
+  char sid[PACER_QUEUE_SID_MAX + 1];
   size_t i;
 
   if (e->type != REDIS_REPLY_ARRAY || e->elements < 1 ||
       e->element[0]->type != REDIS_REPLY_STRING ||
-      e->element[0]->len >= sizeof(sid))
+      sid_encode(sid, sizeof(sid), s, e->element[0]->str, e->element[0]->len) !=
+          0)
     return;
-  memcpy(sid, e->element[0]->str, e->element[0]->len);
-  sid[e->element[0]->len] = '\0';
   memset(&ent, 0, sizeof(ent));
   ent.sid = sid;
   ent.claimed = claimed;
@@ -567,81 +745,242 @@ deliver_entry(struct pacer_queue *q, const redisReply *e, int claimed)
   q->cbs.on_entry(q, &ent, q->arg);
 }
 
+/* Delivers the entries of one stream of a reply ([entry...]) and returns
+ * how many Redis handed over. */
+static size_t
+deliver_list(struct pacer_queue *q, const redisReply *list, enum stream_ix s)
+{
+  size_t j;
+
+  if (list->type != REDIS_REPLY_ARRAY)
+    return 0;
+  for (j = 0; j < list->elements; j++)
+    deliver_entry(q, list->element[j], 0, s);
+  return list->elements;
+}
+
+/* Delivers every entry of an XREADGROUP reply ([[stream, [entry...]]...],
+ * or nil) and returns how many entries Redis handed over. */
+static size_t
+deliver_read(struct pacer_queue *q, const redisReply *reply)
+{
+  size_t i, n = 0;
+
+  if (reply->type != REDIS_REPLY_ARRAY)
+    return 0;
+  for (i = 0; i < reply->elements; i++) {
+    const redisReply *st = reply->element[i];
+    int s;
+
+    if (st->type != REDIS_REPLY_ARRAY || st->elements < 2 ||
+        st->element[0]->type != REDIS_REPLY_STRING)
+      continue;
+    s = stream_of_key(q, st->element[0]->str, st->element[0]->len);
+    if (s >= 0)
+      n += deliver_list(q, st->element[1], (enum stream_ix)s);
+  }
+  return n;
+}
+
+/* Delivers the reply of intake_lua ({s, entries, ...}) and returns how many
+ * entries Redis handed over; *err is set to the error a stream's read got,
+ * or NULL. */
+static size_t
+deliver_round(struct pacer_queue *q, const redisReply *reply,
+              const redisReply **err)
+{
+  size_t i, n = 0;
+
+  *err = NULL;
+  if (reply->type != REDIS_REPLY_ARRAY)
+    return 0;
+  for (i = 0; i + 1 < reply->elements; i += 2) {
+    const redisReply *s = reply->element[i];
+
+    if (s->type == REDIS_REPLY_INTEGER && s->integer == 0 &&
+        reply->element[i + 1]->type == REDIS_REPLY_STRING) {
+      *err = reply->element[i + 1];
+      continue;
+    }
+    if (s->type != REDIS_REPLY_INTEGER || s->integer < 1 ||
+        s->integer > NSTREAMS)
+      continue;
+    n += deliver_list(q, reply->element[i + 1],
+                      (enum stream_ix)(s->integer - 1));
+  }
+  return n;
+}
+
+/* Splits units of intake among the streams by smooth weighted round-robin
+ * (nginx upstream's algorithm), with its state kept across rounds: any 10
+ * consecutive units go 6 high, 3 normal, 1 low. A per-round minimum of one
+ * would break the prefetch bound whenever a round has fewer units than
+ * streams, which is the common case (one unit per finished job); this
+ * keeps the bound and still gives low one unit in ten. */
+static void
+round_plan(struct pacer_queue *q, size_t units, size_t plan[NSTREAMS])
+{
+  size_t u;
+  int i, best;
+
+  /* A whole cycle of PRIO_WEIGHT_SUM units gives each stream exactly its
+   * weight and leaves the state as it was. */
+  for (i = 0; i < NSTREAMS; i++)
+    plan[i] = units / PRIO_WEIGHT_SUM * stream_weight[i];
+  for (u = 0; u < units % PRIO_WEIGHT_SUM; u++) {
+    best = 0;
+    for (i = 0; i < NSTREAMS; i++) {
+      q->swrr[i] += (int)stream_weight[i];
+      if (q->swrr[i] > q->swrr[best])
+        best = i;
+    }
+    q->swrr[best] -= (int)PRIO_WEIGHT_SUM;
+    plan[best]++;
+  }
+}
+
+static int
+intake_open(const struct pacer_queue *q)
+{
+  return q->started && !q->intake_stopped && !q->closing && q->intake.up;
+}
+
+/* The blocking read when a whole round found every stream empty: COUNT 1
+ * per stream, so it may take up to NSTREAMS - 1 entries beyond the free
+ * capacity, and only when jobs reach two or three streams between the
+ * empty round and this read (a read that really blocks wakes up for one
+ * stream, with one entry). */
+static void
+read_blocking(struct pacer_queue *q)
+{
+  const char *argv[BLOCK_STREAMS_ARGC];
+  int argc = 0, i;
+
+  if (queue_capacity(q) == 0)
+    return;
+  argv[argc++] = "XREADGROUP";
+  argv[argc++] = "GROUP";
+  argv[argc++] = GROUP;
+  argv[argc++] = q->consumer;
+  argv[argc++] = "COUNT";
+  argv[argc++] = "1";
+  argv[argc++] = "BLOCK";
+  argv[argc++] = READ_BLOCK_MS;
+  argv[argc++] = "STREAMS";
+  for (i = 0; i < NSTREAMS; i++)
+    argv[argc++] = q->k_stream[i];
+  for (i = 0; i < NSTREAMS; i++)
+    argv[argc++] = ">";
+  assert(argc == BLOCK_STREAMS_ARGC);
+  if (send_argv(&q->intake, on_read_reply, NULL, NULL, argc, argv, NULL) != 0) {
+    uv_timer_start(&q->fetch_timer, on_fetch_timer, 1000, 0); /* ENOMEM */
+    return;
+  }
+  q->read_blocking = 1;
+  q->reading = 1;
+}
+
 static void
 on_fetch_timer(uv_timer_t *t)
 {
   fetch(t->data);
 }
 
+/* Reply to a round (intake_lua) or to the blocking read. A round that read
+ * anything is followed by another at once (until capacity runs out, then
+ * the next poke starts one); a round that found nothing by the blocking
+ * read. */
 static void
 on_read_reply(redisAsyncContext *ac, void *r, void *priv)
 {
   struct cmd_ctx *ctx = priv;
   struct pacer_queue *q = ctx->c->q;
   redisReply *reply = r;
-  size_t i, j;
+  const redisReply *err = NULL;
+  int blocking = q->read_blocking;
+  size_t got = 0;
 
   (void)ac;
   ctx->c->pending--;
   free(ctx);
-  q->reading = 0;
-  if (reply == NULL)
+  q->read_blocking = 0;
+  if (reply == NULL) {
+    q->reading = 0;
     return; /* disconnected: reconnect resumes intake */
-  if (reply->type == REDIS_REPLY_ERROR) {
-    pacer_log(PACER_LOG_WARN, "redis",
-              "msg=\"XREADGROUP failed\" error=\"%.*s\"", (int)reply->len,
-              reply->str);
-    if (strncmp(reply->str, "NOGROUP", 7) == 0 && q->intake.up)
-      ensure_group(&q->intake); /* stream/group vanished (Redis reset) */
-    else if (!q->closing)
-      uv_timer_start(&q->fetch_timer, on_fetch_timer, 1000, 0);
-    return;
   }
-  if (reply->type == REDIS_REPLY_ARRAY) {
-    for (i = 0; i < reply->elements; i++) {
-      const redisReply *s = reply->element[i];
+  /* reading stays set while the entries go out, so a poke from on_entry
+   * cannot start a second round in the middle of this one. */
+  if (reply->type == REDIS_REPLY_ERROR)
+    err = reply;
+  else if (blocking)
+    got = deliver_read(q, reply);
+  else
+    got = deliver_round(q, reply, &err);
+  q->reading = 0;
+  if (err != NULL) {
+    uint64_t now_mono_ms = uv_now(q->loop);
 
-      if (s->type != REDIS_REPLY_ARRAY || s->elements < 2 ||
-          s->element[1]->type != REDIS_REPLY_ARRAY)
-        continue;
-      for (j = 0; j < s->element[1]->elements; j++)
-        deliver_entry(q, s->element[1]->element[j], 0);
+    /* At most once a second: a broken stream fails every round. */
+    if (q->read_err_mono_ms == 0 || now_mono_ms >= q->read_err_mono_ms + 1000) {
+      pacer_log(PACER_LOG_WARN, "redis",
+                "msg=\"intake read failed\" error=\"%.*s\"", (int)err->len,
+                err->str);
+      q->read_err_mono_ms = now_mono_ms;
+    }
+    /* The stream or its group vanished (Redis reset, DEL): NOGROUP from a
+     * read, UNBLOCKED from the blocking read. A script error keeps the
+     * command's own code. */
+    if ((strstr(err->str, "NOGROUP") != NULL ||
+         strncmp(err->str, "UNBLOCKED", 9) == 0) &&
+        q->intake.up) {
+      ensure_group(&q->intake);
+      return;
+    }
+    if (got == 0) {
+      if (!q->closing)
+        uv_timer_start(&q->fetch_timer, on_fetch_timer, 1000, 0);
+      return;
     }
   }
-  fetch(q);
+  if (blocking || got > 0)
+    fetch(q);
+  else if (intake_open(q))
+    read_blocking(q);
 }
 
+/* Starts an intake round over the free capacity. */
 static void
 fetch(struct pacer_queue *q)
 {
-  char count[24];
-  size_t want;
-  const char *argv[11];
-  int n;
+  char num[NSTREAMS][24];
+  size_t want, plan[NSTREAMS];
+  const char *argv[3 + NSTREAMS + 2 + NSTREAMS];
+  int argc = 0, i;
 
-  if (!q->started || q->intake_stopped || q->closing || q->reading ||
-      !q->intake.up)
+  if (!intake_open(q) || q->reading)
     return;
   want = queue_capacity(q);
   if (want == 0)
     return;
   if (want > READ_MAX_COUNT)
     want = READ_MAX_COUNT;
-  n = snprintf(count, sizeof(count), "%zu", want);
-  (void)n;
-  argv[0] = "XREADGROUP";
-  argv[1] = "GROUP";
-  argv[2] = GROUP;
-  argv[3] = q->consumer;
-  argv[4] = "COUNT";
-  argv[5] = count;
-  argv[6] = "BLOCK";
-  argv[7] = READ_BLOCK_MS;
-  argv[8] = "STREAMS";
-  argv[9] = q->k_jobs;
-  argv[10] = ">";
-  if (send_argv(&q->intake, on_read_reply, NULL, NULL, 11, argv, NULL) == 0)
-    q->reading = 1;
+  round_plan(q, want, plan);
+  argv[argc++] = "EVAL";
+  argv[argc++] = intake_lua;
+  argv[argc++] = "3";
+  for (i = 0; i < NSTREAMS; i++)
+    argv[argc++] = q->k_stream[i];
+  argv[argc++] = GROUP;
+  argv[argc++] = q->consumer;
+  for (i = 0; i < NSTREAMS; i++) {
+    snprintf(num[i], sizeof(num[i]), "%zu", plan[i]);
+    argv[argc++] = num[i];
+  }
+  if (send_argv(&q->intake, on_read_reply, NULL, NULL, argc, argv, NULL) != 0) {
+    uv_timer_start(&q->fetch_timer, on_fetch_timer, 1000, 0); /* ENOMEM */
+    return;
+  }
+  q->reading = 1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -776,7 +1115,9 @@ pacer_queue_finish(struct pacer_queue *q, const char *sid, int ack_required,
                    const struct pacer_fields *dead, pacer_queue_done_cb cb,
                    void *privdata)
 {
-  const char *keys[3] = {q->k_jobs, q->k_results, q->k_dead};
+  const char *id;
+  enum stream_ix s = sid_decode(sid, &id);
+  const char *keys[3] = {q->k_stream[s], q->k_results, q->k_dead};
   const char *args[MAX_ARGS];
   size_t lens[MAX_ARGS];
   char rmax[24], dmax[24], nres[16], ndead[16];
@@ -792,7 +1133,7 @@ pacer_queue_finish(struct pacer_queue *q, const char *sid, int ack_required,
   snprintf(ndead, sizeof(ndead), "%zu", nd);
 #define ARG(s, l) (args[n] = (s), lens[n++] = (l))
   ARG(GROUP, strlen(GROUP));
-  ARG(sid, strlen(sid));
+  ARG(id, strlen(id));
   ARG(rmax, strlen(rmax));
   ARG(dmax, strlen(dmax));
   ARG(ack_required ? "1" : "0", 1);
@@ -811,21 +1152,25 @@ pacer_queue_defer(struct pacer_queue *q, const char *sid, uint64_t due_unix_ms,
                   const char *member, size_t member_len, pacer_queue_done_cb cb,
                   void *privdata)
 {
-  const char *keys[2] = {q->k_jobs, q->k_delayed};
+  const char *id;
+  enum stream_ix s = sid_decode(sid, &id);
+  const char *keys[2] = {q->k_stream[s], q->k_delayed};
   char due[24];
-  const char *args[4];
-  size_t lens[4];
+  const char *args[5];
+  size_t lens[5];
 
   snprintf(due, sizeof(due), "%llu", (unsigned long long)due_unix_ms);
   args[0] = GROUP;
   lens[0] = strlen(GROUP);
-  args[1] = sid;
-  lens[1] = strlen(sid);
+  args[1] = id;
+  lens[1] = strlen(id);
   args[2] = due;
   lens[2] = strlen(due);
   args[3] = member;
   lens[3] = member_len;
-  return eval(q, defer_lua, 2, keys, 4, args, lens, cb, privdata);
+  args[4] = member_tag[s]; /* promote puts it back into this stream */
+  lens[4] = strlen(member_tag[s]);
+  return eval(q, defer_lua, 2, keys, 5, args, lens, cb, privdata);
 }
 
 int
@@ -833,7 +1178,9 @@ pacer_queue_requeue(struct pacer_queue *q, const char *sid,
                     const struct pacer_fields *fields, pacer_queue_done_cb cb,
                     void *privdata)
 {
-  const char *keys[1] = {q->k_jobs};
+  const char *id;
+  enum stream_ix s = sid_decode(sid, &id);
+  const char *keys[1] = {q->k_stream[s]};
   const char *args[MAX_ARGS];
   size_t lens[MAX_ARGS];
   size_t n = 0, i;
@@ -842,8 +1189,8 @@ pacer_queue_requeue(struct pacer_queue *q, const char *sid,
     return PACER_EINVAL;
   args[n] = GROUP;
   lens[n++] = strlen(GROUP);
-  args[n] = sid;
-  lens[n++] = strlen(sid);
+  args[n] = id;
+  lens[n++] = strlen(id);
   for (i = 0; i < fields->n; i++) {
     args[n] = fields->argv[i];
     lens[n++] = fields->lens[i];
@@ -903,17 +1250,19 @@ on_promote_reply(redisAsyncContext *ac, void *r, void *priv)
 static void
 promote_now(struct pacer_queue *q)
 {
-  const char *argv[6];
+  const char *argv[8];
 
   if (q->promoting || q->closing || !q->cmd.up)
     return;
   argv[0] = "EVAL";
   argv[1] = promote_lua;
-  argv[2] = "2";
-  argv[3] = q->k_jobs;
+  argv[2] = "4";
+  argv[3] = q->k_stream[S_NORMAL];
   argv[4] = q->k_delayed;
-  argv[5] = PROMOTE_BATCH;
-  if (send_argv(&q->cmd, on_promote_reply, NULL, NULL, 6, argv, NULL) == 0)
+  argv[5] = q->k_stream[S_HIGH];
+  argv[6] = q->k_stream[S_LOW];
+  argv[7] = PROMOTE_BATCH;
+  if (send_argv(&q->cmd, on_promote_reply, NULL, NULL, 8, argv, NULL) == 0)
     q->promoting = 1;
 }
 
@@ -926,12 +1275,16 @@ on_promote_timer(uv_timer_t *t)
 /* ------------------------------------------------------------------ */
 /* Lease takeover (C11, C15) and renewal */
 
+static void claim_send(struct pacer_queue *q);
+
 static void
 on_claim_reply(redisAsyncContext *ac, void *r, void *priv)
 {
   struct cmd_ctx *ctx = priv;
   struct pacer_queue *q = ctx->c->q;
   redisReply *reply = r;
+  enum stream_ix s = q->claim_ix;
+  char *cursor = q->claim_cursor[s];
   size_t i;
 
   (void)ac;
@@ -942,55 +1295,59 @@ on_claim_reply(redisAsyncContext *ac, void *r, void *priv)
     return;
   if (reply->type == REDIS_REPLY_ERROR) {
     pacer_log(PACER_LOG_WARN, "redis",
-              "msg=\"XAUTOCLAIM failed\" error=\"%.*s\"", (int)reply->len,
-              reply->str);
-    return;
-  }
-  if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2)
-    return;
-  if (reply->element[0]->type == REDIS_REPLY_STRING &&
-      reply->element[0]->len < sizeof(q->claim_cursor)) {
-    memcpy(q->claim_cursor, reply->element[0]->str, reply->element[0]->len);
-    q->claim_cursor[reply->element[0]->len] = '\0';
-  }
-  if (reply->element[1]->type == REDIS_REPLY_ARRAY) {
-    for (i = 0; i < reply->element[1]->elements; i++) {
-      const redisReply *e = reply->element[1]->element[i];
+              "msg=\"XAUTOCLAIM failed\" stream=%s error=\"%.*s\"",
+              q->k_stream[s], (int)reply->len, reply->str);
+  } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 2) {
+    if (reply->element[0]->type == REDIS_REPLY_STRING &&
+        reply->element[0]->len < sizeof(q->claim_cursor[s])) {
+      memcpy(cursor, reply->element[0]->str, reply->element[0]->len);
+      cursor[reply->element[0]->len] = '\0';
+    }
+    if (reply->element[1]->type == REDIS_REPLY_ARRAY) {
+      for (i = 0; i < reply->element[1]->elements; i++) {
+        const redisReply *e = reply->element[1]->element[i];
 
-      if (e->type == REDIS_REPLY_NIL)
-        continue;
-      pacer_log(PACER_LOG_INFO, "redis",
-                "msg=\"took over job after lease\" sid=%.*s",
-                (int)(e->elements > 0 ? e->element[0]->len : 0),
-                e->elements > 0 ? e->element[0]->str : "");
-      deliver_entry(q, e, 1);
+        if (e->type == REDIS_REPLY_NIL)
+          continue;
+        pacer_log(PACER_LOG_INFO, "redis",
+                  "msg=\"took over job after lease\" sid=%s%.*s", sid_tag[s],
+                  (int)(e->elements > 0 ? e->element[0]->len : 0),
+                  e->elements > 0 ? e->element[0]->str : "");
+        deliver_entry(q, e, 1, s);
+      }
+    }
+    /* Redis >= 7: ids whose payload was trimmed or deleted; XAUTOCLAIM has
+     * already removed them from the PEL (C15: payload_lost). */
+    if (reply->elements >= 3 && reply->element[2]->type == REDIS_REPLY_ARRAY) {
+      for (i = 0; i < reply->element[2]->elements; i++) {
+        const redisReply *id = reply->element[2]->element[i];
+        struct pacer_queue_entry ent;
+        char sid[PACER_QUEUE_SID_MAX + 1];
+
+        if (id->type != REDIS_REPLY_STRING ||
+            sid_encode(sid, sizeof(sid), s, id->str, id->len) != 0)
+          continue;
+        memset(&ent, 0, sizeof(ent));
+        ent.sid = sid;
+        ent.claimed = 2; /* payload gone and already out of the PEL */
+        q->cbs.on_entry(q, &ent, q->arg);
+      }
     }
   }
-  /* Redis >= 7: ids whose payload was trimmed or deleted; XAUTOCLAIM has
-   * already removed them from the PEL (C15: payload_lost). */
-  if (reply->elements >= 3 && reply->element[2]->type == REDIS_REPLY_ARRAY) {
-    for (i = 0; i < reply->element[2]->elements; i++) {
-      const redisReply *id = reply->element[2]->element[i];
-      struct pacer_queue_entry ent;
-      char sid[64];
-
-      if (id->type != REDIS_REPLY_STRING || id->len >= sizeof(sid))
-        continue;
-      memcpy(sid, id->str, id->len);
-      sid[id->len] = '\0';
-      memset(&ent, 0, sizeof(ent));
-      ent.sid = sid;
-      ent.claimed = 2; /* payload gone and already out of the PEL */
-      q->cbs.on_entry(q, &ent, q->arg);
-    }
+  /* The next stream, even after an error on this one (its group may be
+   * missing until intake recreates it). */
+  if (s + 1 < NSTREAMS) {
+    q->claim_ix = (enum stream_ix)(s + 1);
+    claim_send(q);
   }
 }
 
+/* Sends XAUTOCLAIM for stream q->claim_ix, bounded by the free capacity. */
 static void
-claim_now(struct pacer_queue *q)
+claim_send(struct pacer_queue *q)
 {
   char idle[24], count[24];
-  const char *argv[9];
+  const char *argv[8];
   size_t want;
 
   if (q->claiming || q->closing || q->intake_stopped || !q->cmd.up)
@@ -1003,15 +1360,26 @@ claim_now(struct pacer_queue *q)
   snprintf(idle, sizeof(idle), "%u", q->cfg->lease_ms);
   snprintf(count, sizeof(count), "%zu", want);
   argv[0] = "XAUTOCLAIM";
-  argv[1] = q->k_jobs;
+  argv[1] = q->k_stream[q->claim_ix];
   argv[2] = GROUP;
   argv[3] = q->consumer;
   argv[4] = idle;
-  argv[5] = q->claim_cursor;
+  argv[5] = q->claim_cursor[q->claim_ix];
   argv[6] = "COUNT";
   argv[7] = count;
   if (send_argv(&q->cmd, on_claim_reply, NULL, NULL, 8, argv, NULL) == 0)
     q->claiming = 1;
+}
+
+/* Takes over the expired entries of dead consumers, stream by stream in
+ * order of precedence, one XAUTOCLAIM at a time. */
+static void
+claim_now(struct pacer_queue *q)
+{
+  if (q->claiming)
+    return;
+  q->claim_ix = S_HIGH;
+  claim_send(q);
 }
 
 static void
@@ -1040,24 +1408,33 @@ on_renew_timer(uv_timer_t *t)
   struct pacer_queue *q = t->data;
   const char *sids[RENEW_BATCH];
   const char *argv[RENEW_BATCH + 6];
-  size_t n, i, argc = 0;
+  size_t n, i, argc;
+  int s;
 
   if (q->held_list == NULL || !q->cmd.up || q->closing)
     return;
   /* Renews the first RENEW_BATCH held entries; the process holds at most
    * concurrency + prefetch_extra, and the list rotates oldest-first. */
   n = q->held_list(q->held_arg, sids, RENEW_BATCH);
-  if (n == 0)
-    return;
-  argv[argc++] = "XCLAIM";
-  argv[argc++] = q->k_jobs;
-  argv[argc++] = GROUP;
-  argv[argc++] = q->consumer;
-  argv[argc++] = "0";
-  for (i = 0; i < n; i++)
-    argv[argc++] = sids[i];
-  argv[argc++] = "JUSTID";
-  send_argv(&q->cmd, on_plain_reply, NULL, NULL, (int)argc, argv, NULL);
+  /* One XCLAIM per stream that has held entries. */
+  for (s = 0; s < NSTREAMS; s++) {
+    argc = 0;
+    argv[argc++] = "XCLAIM";
+    argv[argc++] = q->k_stream[s];
+    argv[argc++] = GROUP;
+    argv[argc++] = q->consumer;
+    argv[argc++] = "0";
+    for (i = 0; i < n; i++) {
+      const char *id;
+
+      if (sid_decode(sids[i], &id) == (enum stream_ix)s)
+        argv[argc++] = id;
+    }
+    if (argc == 5)
+      continue;
+    argv[argc++] = "JUSTID";
+    send_argv(&q->cmd, on_plain_reply, NULL, NULL, (int)argc, argv, NULL);
+  }
 }
 
 /* ------------------------------------------------------------------ */
@@ -1069,7 +1446,7 @@ pacer_queue_new(uv_loop_t *loop, const struct pacer_config *cfg,
                 void *arg, struct pacer_queue **out, struct pacer_error *err)
 {
   struct pacer_queue *q;
-  int rc;
+  int rc, i, missing = 0;
 
   *out = NULL;
   q = calloc(1, sizeof(*q));
@@ -1085,21 +1462,22 @@ pacer_queue_new(uv_loop_t *loop, const struct pacer_config *cfg,
   q->cbs = *cbs;
   q->arg = arg;
   q->consumer = strdup(consumer);
-  q->k_jobs = key_new(cfg->prefix, "jobs");
+  for (i = 0; i < NSTREAMS; i++) {
+    q->k_stream[i] = key_new(cfg->prefix, stream_suffix[i]);
+    if (q->k_stream[i] == NULL)
+      missing = 1;
+    memcpy(q->claim_cursor[i], "0-0", 4);
+  }
   q->k_delayed = key_new(cfg->prefix, "delayed");
   q->k_results = key_new(cfg->prefix, "results");
   q->k_dead = key_new(cfg->prefix, "dead");
-  if (q->consumer == NULL || q->k_jobs == NULL || q->k_delayed == NULL ||
+  if (missing || q->consumer == NULL || q->k_delayed == NULL ||
       q->k_results == NULL || q->k_dead == NULL) {
     free(q->consumer);
-    free(q->k_jobs);
-    free(q->k_delayed);
-    free(q->k_results);
-    free(q->k_dead);
+    free_keys(q);
     free(q);
     return pacer_error_set(err, PACER_ENOMEM, "queue: out of memory");
   }
-  memcpy(q->claim_cursor, "0-0", 4);
   q->intake.q = q;
   q->intake.role = CONN_INTAKE;
   q->intake.backoff_ms = BACKOFF_MIN_MS;
@@ -1145,8 +1523,8 @@ pacer_queue_poke(struct pacer_queue *q)
 void
 pacer_queue_stop_intake(struct pacer_queue *q)
 {
-  if (!q->intake_stopped && q->reading && q->intake_client_id > 0 &&
-      q->cmd.up) {
+  if (!q->intake_stopped && q->reading && q->read_blocking &&
+      q->intake_client_id > 0 && q->cmd.up) {
     char id[24];
     const char *argv[] = {"CLIENT", "UNBLOCK", id};
 
@@ -1229,10 +1607,16 @@ pacer_queue_close(struct pacer_queue *q, void (*on_closed)(void *arg),
     uv_close(timers[i], on_handle_closed);
   }
   if (q->cmd.up) {
-    const char *argv[] = {"EVAL",    delconsumer_lua, "1",
-                          q->k_jobs, GROUP,           q->consumer};
+    const char *argv[] = {"EVAL",
+                          delconsumer_lua,
+                          "3",
+                          q->k_stream[S_HIGH],
+                          q->k_stream[S_NORMAL],
+                          q->k_stream[S_LOW],
+                          GROUP,
+                          q->consumer};
     /* The disconnect below waits for this reply. */
-    send_argv(&q->cmd, on_plain_reply, NULL, NULL, 6, argv, NULL);
+    send_argv(&q->cmd, on_plain_reply, NULL, NULL, 8, argv, NULL);
   }
   close_conn(q, &q->intake);
   close_conn(q, &q->cmd);

@@ -3,8 +3,15 @@
  *
  * Two connections, so a blocking XREADGROUP never holds up writes:
  *
- *   intake  XREADGROUP GROUP pacer <consumer> COUNT n BLOCK 1000 ... >
+ *   intake  EVAL intake round: XREADGROUP ... COUNT n STREAMS <one> >
+ *             for high, normal, low, then high, normal again
+ *           XREADGROUP ... COUNT 1 BLOCK 1000 STREAMS <all three> > > >
+ *             (only after a round that found every stream empty)
  *   cmd     EVAL finish/defer/requeue/promote, XAUTOCLAIM, XCLAIM (renew)
+ *
+ * Three intake streams, one per job priority: <prefix>jobs:high,
+ * <prefix>jobs (normal) and <prefix>jobs:low. Each round splits the free
+ * capacity 6:3:1 among them; a share a stream cannot use passes down.
  *
  * Each connection reconnects on its own with capped exponential backoff
  * (100 ms doubling to 5 s). Commands whose reply is lost to a disconnect
@@ -26,11 +33,15 @@
 struct pacer_queue;
 
 #define PACER_QUEUE_ATTEMPT_MAX 1000 /* largest valid "attempt" field */
+#define PACER_QUEUE_SID_MAX     47   /* longest sid handed out, bytes */
 
 /** One stream entry delivered to the scheduler, borrowed for the length of
- *  the on_entry call (copy what you keep). */
+ *  the on_entry call (copy what you keep). sid is opaque: pass it back as
+ *  it is to finish, defer, requeue and the held list. It names the stream
+ *  and the entry: "1764403200000-0" in <prefix>jobs, "h/1764403200000-0"
+ *  in jobs:high, "l/1764403200000-0" in jobs:low. */
 struct pacer_queue_entry {
-  const char *sid;  /* stream entry id, "1764403200000-0" */
+  const char *sid;  /* opaque entry handle, <= PACER_QUEUE_SID_MAX bytes */
   const char *job;  /* job JSON text, or NULL when the payload is gone */
   size_t job_len;   /* bytes */
   const char *id;   /* "id" field, or NULL */
@@ -112,16 +123,18 @@ int pacer_queue_finish(struct pacer_queue *q, const char *sid, int ack_required,
                        void *privdata);
 
 /** Atomically acks sid, adds member to the delayed set at due_unix_ms and
- *  XDELs sid. member is "<id>\n<attempt>\n<job JSON>" (docs/REDIS.md).
+ *  XDELs sid. member is "<id>\n<attempt>\n<job JSON>" (docs/REDIS.md); for
+ *  an entry of jobs:high or jobs:low the script stores it with a tag line
+ *  after the attempt, so promotion puts the job back into the same stream.
  *  Returns/callback as pacer_queue_finish. */
 int pacer_queue_defer(struct pacer_queue *q, const char *sid,
                       uint64_t due_unix_ms, const char *member,
                       size_t member_len, pacer_queue_done_cb cb,
                       void *privdata);
 
-/** Atomically acks sid, re-adds fields as a new entry at the stream's end
- *  and XDELs sid (hands an unstarted job back to other consumers at once).
- *  Returns/callback as pacer_queue_finish. */
+/** Atomically acks sid, re-adds fields as a new entry at the end of sid's
+ *  stream and XDELs sid (hands an unstarted job back to other consumers
+ *  at once). Returns/callback as pacer_queue_finish. */
 int pacer_queue_requeue(struct pacer_queue *q, const char *sid,
                         const struct pacer_fields *fields,
                         pacer_queue_done_cb cb, void *privdata);
