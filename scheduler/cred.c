@@ -38,8 +38,12 @@
  *          {2, gen, last_error}                 reauth_required
  *          {3, gen, access_token, expires_at_ms, lifetime_s}  adopt
  *          {4, gen, status}                     nothing to adopt (sync)
- *          {6, gen}        the stored token expires within skew (sync;
- *                          `pacer cred refresh` sets it so): renew */
+ *          {6, gen}        the stored token expires within skew, or a
+ *                          newer generation has no token yet (sync;
+ *                          `pacer cred refresh` / `cred set`): renew
+ * skew is refresh_skew_s, at most half the stored lifetime, so a token
+ * that lives no longer than the skew is still used (not refreshed in a
+ * loop). In sync mode ARGV[3] is the generation we hold. */
 static const char try_lua[] =
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
@@ -48,6 +52,8 @@ static const char try_lua[] =
     "for i = 1, #h, 2 do f[h[i]] = h[i + 1] end\n"
     "local gen = tonumber(f.generation or '0')\n"
     "local life = tonumber(f.lifetime_s or '0')\n"
+    "local skew = tonumber(ARGV[4])\n"
+    "if life > 0 and skew > life * 500 then skew = life * 500 end\n"
     "if f.status == 'reauth_required' then\n"
     "  return {2, gen, f.last_error or ''}\n"
     "end\n"
@@ -57,12 +63,15 @@ static const char try_lua[] =
     "end\n"
     "local exp = tonumber(f.expires_at_ms or '0')\n"
     "if not held and (f.access_token or '') ~= '' and\n"
-    "   gen > tonumber(ARGV[3]) and exp > now + tonumber(ARGV[4]) then\n"
+    "   gen > tonumber(ARGV[3]) and exp > now + skew then\n"
     "  return {3, gen, f.access_token, exp, life}\n"
     "end\n"
     "if held then return {0, redis.call('PTTL', KEYS[2])} end\n"
     "if ARGV[6] ~= 'need' then\n"
-    "  if (f.access_token or '') ~= '' and exp <= now + tonumber(ARGV[4]) then\n"
+    "  if (f.access_token or '') == '' and gen > tonumber(ARGV[3]) then\n"
+    "    return {6, gen}\n"
+    "  end\n"
+    "  if (f.access_token or '') ~= '' and exp <= now + skew then\n"
     "    return {6, gen}\n"
     "  end\n"
     "  return {4, gen, f.status or ''}\n"
@@ -83,20 +92,23 @@ static const char keepalive_lua[] =
 /* KEYS: hash lock
  * ARGV: lockval access_token expires_at_ms refresh_token('' = keep)
  *       lifetime_s channel lock_generation
- * The fenced write: only the lock holder's token lands, in one step,
- * before the lock is released. A replay after a lost reply finds its own
+ * The fenced write, before any job uses the token. The fence is the
+ * generation seen when we took the lock: while it is unchanged nobody else
+ * has stored a token, so ours (and its rotated refresh token, which the
+ * provider has already issued) must land even if our lock expired meanwhile
+ * (a Redis outage, a stall); dropping it would leave only a spent refresh
+ * token (C03). A changed generation means another token or `pacer cred
+ * set` won: ours is dropped. A replay after a lost reply finds its own
  * commit (committed_by) and answers the generation again.
- * Returns the new generation, -1 when the lock is not ours, -2 when the
- * generation moved since we took the lock (`pacer cred set` stored a new
- * refresh token meanwhile: ours is from the old family, drop it). */
+ * Returns the new generation, or -2 when the generation moved. */
 static const char commit_lua[] =
     "if redis.call('HGET', KEYS[1], 'committed_by') == ARGV[1] then\n"
     "  return tonumber(redis.call('HGET', KEYS[1], 'generation'))\n"
     "end\n"
-    "if redis.call('GET', KEYS[2]) ~= ARGV[1] then return -1 end\n"
+    "local held = redis.call('GET', KEYS[2])\n"
     "if tonumber(redis.call('HGET', KEYS[1], 'generation') or '0') ~=\n"
     "   tonumber(ARGV[7]) then\n"
-    "  redis.call('DEL', KEYS[2])\n"
+    "  if held == ARGV[1] then redis.call('DEL', KEYS[2]) end\n"
     "  return -2\n"
     "end\n"
     "local t = redis.call('TIME')\n"
@@ -109,7 +121,7 @@ static const char commit_lua[] =
     "if ARGV[4] ~= '' then\n"
     "  redis.call('HSET', KEYS[1], 'refresh_token', ARGV[4])\n"
     "end\n"
-    "redis.call('DEL', KEYS[2])\n"
+    "if held == ARGV[1] then redis.call('DEL', KEYS[2]) end\n"
     "redis.call('PUBLISH', ARGV[6], gen)\n"
     "return gen\n";
 
@@ -119,7 +131,8 @@ static const char commit_lua[] =
  * token stored by `pacer cred set` meanwhile is not marked refused).
  * release "1" also drops the lock. */
 static const char fail_lua[] =
-    "if redis.call('GET', KEYS[2]) ~= ARGV[1] then return -1 end\n"
+    "local held = redis.call('GET', KEYS[2])\n"
+    "if held and held ~= ARGV[1] then return -1 end\n"
     "if tonumber(redis.call('HGET', KEYS[1], 'generation') or '0') ~=\n"
     "   tonumber(ARGV[6]) then\n"
     "  redis.call('DEL', KEYS[2])\n"
@@ -135,6 +148,8 @@ static const char fail_lua[] =
     "return gen\n";
 
 /* clang-format on */
+
+struct script_ctx;
 
 enum cst {
   C_UNKNOWN = 0, /* nothing known: the next need loads */
@@ -165,7 +180,9 @@ struct pacer_cred {
   int script_out;      /* a script awaits its reply */
   int http_out;        /* a token request is out */
   int sync_again;      /* an event came while a script was out */
-  uv_timer_t timer;    /* takeover wait / backoff / script retry */
+  struct script_ctx *pending; /* commit or failure record to write again
+                                 once Redis answers (never the refresh) */
+  uv_timer_t timer;           /* takeover wait / backoff / script retry */
   uv_timer_t keepalive;
 };
 
@@ -188,6 +205,7 @@ struct pacer_creds {
 };
 
 static void try_script(struct pacer_cred *c, int need);
+static void retry_pending(struct pacer_cred *c);
 static void send_token_request(struct pacer_cred *c);
 
 static void
@@ -264,6 +282,10 @@ on_cred_timer(uv_timer_t *t)
 
   if (c->cs->closing)
     return;
+  if (c->pending != NULL) {
+    retry_pending(c);
+    return;
+  }
   if (c->st == C_REFRESHING)
     send_token_request(c); /* backoff over */
   else
@@ -424,10 +446,13 @@ on_try_reply(struct pacer_queue *q, const redisReply *r, void *privdata)
     else
       timer_in(c, SCRIPT_RETRY_MS);
     break;
-  case 6: /* the stored token is expiring (or `pacer cred refresh`) */
-    if (c->st == C_OK) {
+  case 6: /* expiring, or a new refresh token with no access token yet
+           * (`pacer cred refresh`, `pacer cred set`): renew now */
+    if (c->st == C_OK || c->st == C_WAITING) {
       c->stale_gen = c->gen;
       try_script(c, 1);
+    } else if (c->st == C_REAUTH) {
+      settle(c, C_UNKNOWN); /* jobs come back and load the token */
     }
     break;
   default: /* 4: nothing newer (sync) */
@@ -474,7 +499,9 @@ try_script(struct pacer_cred *c, int need)
     sodium_bin2hex(c->lockval, sizeof(c->lockval), rnd, sizeof(rnd));
   }
   snprintf(ttl, sizeof(ttl), "%u", PACER_CRED_LOCK_TTL_MS);
-  if (c->stale_gen == UINT64_MAX)
+  if (!need && c->token != NULL)
+    snprintf(stale, sizeof(stale), "%" PRIu64, c->gen); /* ours */
+  else if (!need || c->stale_gen == UINT64_MAX)
     snprintf(stale, sizeof(stale), "-1");
   else
     snprintf(stale, sizeof(stale), "%" PRIu64, c->stale_gen);
@@ -540,18 +567,19 @@ on_commit_reply(struct pacer_queue *q, const redisReply *r, void *privdata)
     ctx_free(x);
     return;
   }
-  if (r == NULL) {
-    /* Lost reply: replay; the script finds its own commit. */
-    if (run_commit(x) != 0)
-      ctx_free(x);
+  if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
+    /* Lost reply or an error (Redis restarting): write it again, never
+     * refresh again; the script finds its own commit. */
+    if (r != NULL || run_commit(x) != 0) {
+      c->pending = x;
+      timer_in(c, SCRIPT_RETRY_MS);
+    }
     return;
   }
-  if (r->type != REDIS_REPLY_INTEGER || r->integer < 0) {
+  if (r->integer < 0) {
     pacer_log(PACER_LOG_WARN, "cred",
-              "msg=\"token discarded: %s\" credential=%s",
-              r->type == REDIS_REPLY_INTEGER && r->integer == -2
-                  ? "a new refresh token was stored meanwhile"
-                  : "the refresh lock was no longer ours",
+              "msg=\"token discarded: another token was stored "
+              "meanwhile\" credential=%s",
               c->cfg->name);
     c->stale_gen = UINT64_MAX;
     ctx_free(x);
@@ -617,11 +645,11 @@ on_fail_reply(struct pacer_queue *q, const redisReply *r, void *privdata)
     if (run_fail(x) == 0)
       return; /* replayed */
     if (strcmp(x->status, "reauth_required") == 0) {
-      ctx_free(x); /* Redis is gone: hold the jobs as refused anyway */
-      settle(c, C_REAUTH);
+      c->pending = x; /* write it once Redis is back */
+      timer_in(c, SCRIPT_RETRY_MS);
       return;
     }
-    ctx_free(x);
+    ctx_free(x); /* a note on a retry: not worth keeping */
     return;
   }
   if (r->type == REDIS_REPLY_INTEGER && r->integer >= 0 &&
@@ -688,8 +716,29 @@ record_failure(struct pacer_cred *c, const char *status, const char *why,
   snprintf(x->status, sizeof(x->status), "%s", status);
   snprintf(x->last_error, sizeof(x->last_error), "%s", why);
   x->release = release;
-  if (run_fail(x) != 0)
-    ctx_free(x);
+  if (run_fail(x) != 0) {
+    if (strcmp(status, "reauth_required") == 0) {
+      c->pending = x; /* write it once Redis is back */
+      timer_in(c, SCRIPT_RETRY_MS);
+    } else {
+      ctx_free(x);
+    }
+  }
+}
+
+/* Writes the pending commit or failure record again (Redis was away). */
+static void
+retry_pending(struct pacer_cred *c)
+{
+  struct script_ctx *x = c->pending;
+  int rc;
+
+  c->pending = NULL;
+  rc = x->kind == 2 ? run_commit(x) : run_fail(x);
+  if (rc != 0) {
+    c->pending = x;
+    timer_in(c, SCRIPT_RETRY_MS);
+  }
 }
 
 /* ------------------------------------------------------------------ */
@@ -798,13 +847,14 @@ pacer_creds_on_outcome(struct pacer_creds *cs, struct pacer_http_outcome *o,
       x->expires_ms = exp;
       x->lifetime_s = exp > c->sent_ms ? (exp - c->sent_ms) / 1000u : 0;
       /* The new refresh token is durable in Redis before any job uses the
-       * new access token (C03). */
+       * new access token (C03). Redis down: keep it and write it again;
+       * refreshing again would spend the rotated refresh token's
+       * predecessor, which the provider may take as token theft. */
+      wipe_free(c->rt);
+      c->rt = NULL;
       if (run_commit(x) != 0) {
-        ctx_free(x);
-        timer_in(c, SCRIPT_RETRY_MS); /* Redis down: retry the refresh */
-      } else {
-        wipe_free(c->rt);
-        c->rt = NULL;
+        c->pending = x;
+        timer_in(c, SCRIPT_RETRY_MS);
       }
     }
   } else if (oc == PACER_OAUTH_REAUTH) {
@@ -844,6 +894,18 @@ pacer_creds_on_outcome(struct pacer_creds *cs, struct pacer_http_outcome *o,
 /* ------------------------------------------------------------------ */
 /* Use */
 
+/* refresh_skew_s in ms, at most half the token's lifetime: a token that
+ * lives no longer than the skew is still used, renewed half-way. */
+static uint64_t
+skew_ms(const struct pacer_cred *c)
+{
+  uint64_t skew = (uint64_t)c->cfg->refresh_skew_s * 1000u;
+
+  if (c->lifetime_s > 0 && skew > c->lifetime_s * 500u)
+    skew = c->lifetime_s * 500u;
+  return skew;
+}
+
 enum pacer_cred_state
 pacer_cred_token(struct pacer_cred *c, const char **token, uint64_t *generation)
 {
@@ -851,8 +913,7 @@ pacer_cred_token(struct pacer_cred *c, const char **token, uint64_t *generation)
 
   switch (c->st) {
   case C_OK:
-    if (c->token != NULL &&
-        now + (uint64_t)c->cfg->refresh_skew_s * 1000u < c->expires_ms) {
+    if (c->token != NULL && now + skew_ms(c) < c->expires_ms) {
       *token = c->token;
       *generation = c->gen;
       return PACER_CRED_READY;
@@ -1073,6 +1134,8 @@ on_creds_closed(uv_handle_t *h)
   for (i = 0; i < cs->n; i++) {
     wipe_free(cs->creds[i].token);
     wipe_free(cs->creds[i].rt);
+    if (cs->creds[i].pending != NULL)
+      ctx_free(cs->creds[i].pending);
   }
   free(cs->creds);
   sodium_memzero(&cs->addr, sizeof(cs->addr));

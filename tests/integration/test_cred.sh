@@ -202,6 +202,19 @@ wait_until 30 'test "$(results_count)" -ge 10' || fail "G: $(results_count)/10"
 [ "$(ok_count)" -eq 10 ] || fail "G: not all ok"
 [ "$(testapi_stat .status_401)" -eq "$n401" ] || fail "G: 401s after a requested refresh"
 echo "G: cred refresh: one token POST, generation $g0 -> $(rcli HGET "$HASH" generation), no 401"
+# cred set while a worker holds a token: the worker switches to the new
+# refresh token's family at once, without waiting for a 401 or expiry.
+curl -fsS -X POST "$TESTAPI_URL/admin/mint" | jq -r .refresh_token >"$TEST_TMP/rt2.txt"
+chmod 600 "$TEST_TMP/rt2.txt"
+p0=$(posts)
+"$PACER" cred set acme --refresh-token-file "$TEST_TMP/rt2.txt" --config "$TEST_TMP/pacer.json" \
+  >/dev/null 2>&1 || fail "G: cred set"
+wait_until 20 'test "$(posts)" -gt "$p0"' || fail "G: the worker kept the old token after cred set"
+rt=$(cat "$TEST_TMP/rt2.txt")
+last=$(curl -fsS "$TESTAPI_URL/admin/requests?since=0&limit=4096" | jq -r \
+  '[.requests[] | select(.path == "/oauth2/access_token")] | last | .refresh_token')
+[ "$last" = "$rt" ] || fail "G: the refresh after cred set did not use the new refresh token"
+echo "G: cred set with a worker running: it fetched a token with the new refresh token at once"
 stop_workers "$WORKER_PID"
 
 # ---- H: volume, proactive renewal, restart after a refresh
@@ -250,6 +263,27 @@ grep -q 'msg="token refreshed"' "$TEST_TMP/wh4.log" || fail "H: no refresh after
 [ "$(ok_count)" -eq 10500 ] || fail "H: jobs failed around the restart"
 [ "$(testapi_stat .tokens.invalid_grant)" -eq 0 ] || fail "H: the restart reused a spent refresh token"
 echo "H: all workers killed after a refresh; after the restart the next refresh used the rotated token"
+stop_workers "$WORKER_PID"
+
+# ---- I: a token that lives no longer than refresh_skew_s (default 300 s)
+# is used, not refreshed in a loop: the skew is at most half the lifetime.
+start_testapi --require-auth --token-ttl 60s
+export PACER_TEST_RT3="RT-0"
+printf '{"redis_url": "unix://%s", "prefix": "%s", %s}\n' "$REDIS_SOCK" "$PREFIX" "\"credentials\": {
+  \"gamma\": {\"token_url\": \"$TESTAPI_URL/oauth2/access_token\", \"client_id\": \"pacer-test\",
+             \"client_secret_env\": \"PACER_TEST_SECRET\", \"refresh_token_env\": \"PACER_TEST_RT3\",
+             \"hosts\": [\"127.0.0.1\"]}}" >"$TEST_TMP/i.json"
+chmod 600 "$TEST_TMP/i.json"
+rcli DEL "${PREFIX}results" >/dev/null
+for i in $(seq 1 30); do
+  printf '{"id":"I-%02d","url":"%s/v1/campaigns/%d/stats?account=i","credential":"gamma"}\n' "$i" "$TESTAPI_URL" "$i"
+done >"$TEST_TMP/i.jsonl"
+"$PACER" submit --config "$TEST_TMP/i.json" "$TEST_TMP/i.jsonl" 2>/dev/null || fail "submit I"
+start_worker "$TEST_TMP/i.json" wi
+wait_until 30 'test "$(results_count)" -ge 30' || fail "I: $(results_count)/30"
+[ "$(ok_count)" -eq 30 ] || fail "I: not all ok"
+[ "$(posts)" -eq 1 ] || fail "I: $(posts) token POSTs for a 60 s token with the default 300 s skew"
+echo "I: a 60 s token with the default 300 s skew: 30 jobs, 1 token POST"
 stop_workers "$WORKER_PID"
 
 # ---- secrets stay secret (C21)
