@@ -12,6 +12,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "scheduler/redis_uv.h"
@@ -77,6 +78,7 @@ struct pacer_queue {
   struct conn intake;
   struct conn cmd;
   uv_timer_t promote_timer;
+  uint64_t promote_at_unix_ms; /* when promote_timer fires, unix ms */
   uv_timer_t claim_timer;
   uv_timer_t renew_timer;
   uv_timer_t fetch_timer; /* delayed re-read after an error reply */
@@ -674,10 +676,10 @@ conn_connect(struct conn *c)
 /* ------------------------------------------------------------------ */
 /* Intake */
 
-/* Parses the "attempt" field: 1..4 decimal digits, at most
- * PACER_QUEUE_ATTEMPT_MAX. Returns the value or -1 when malformed. */
+/* Parses 1..4 decimal digits at s[0..len), at most max. Returns the value
+ * or -1 when malformed. */
 static int
-parse_attempt(const char *s, size_t len)
+parse_small(const char *s, size_t len, int max)
 {
   int v = 0;
   size_t i;
@@ -689,7 +691,27 @@ parse_attempt(const char *s, size_t len)
       return -1;
     v = v * 10 + (s[i] - '0');
   }
-  return v <= PACER_QUEUE_ATTEMPT_MAX ? v : -1;
+  return v <= max ? v : -1;
+}
+
+/* Parses the "attempt" field: "<attempts>" or "<attempts>.<429s>", each
+ * 1..4 decimal digits, attempts at most PACER_QUEUE_ATTEMPT_MAX (the 429
+ * count travels with the job through the delayed set, so its cap holds).
+ * Returns 0, or -1 when malformed. */
+static int
+parse_attempt(const char *s, size_t len, unsigned *attempt, unsigned *throttled)
+{
+  const char *dot = memchr(s, '.', len);
+  size_t alen = dot != NULL ? (size_t)(dot - s) : len;
+  int a = parse_small(s, alen, PACER_QUEUE_ATTEMPT_MAX), t = 0;
+
+  if (dot != NULL)
+    t = parse_small(dot + 1, len - alen - 1, 9999);
+  if (a < 0 || t < 0)
+    return -1;
+  *attempt = (unsigned)a;
+  *throttled = (unsigned)t;
+  return 0;
 }
 
 /* Delivers one XREADGROUP/XAUTOCLAIM entry of stream s: [id, [f, v, ...]]
@@ -724,12 +746,8 @@ deliver_entry(struct pacer_queue *q, const redisReply *e, int claimed,
       } else if (k->len == 2 && memcmp(k->str, "id", 2) == 0) {
         ent.id = v->str;
       } else if (k->len == 7 && memcmp(k->str, "attempt", 7) == 0) {
-        int a = parse_attempt(v->str, v->len);
-
-        if (a < 0)
+        if (parse_attempt(v->str, v->len, &ent.attempt, &ent.throttled) != 0)
           ent.bad_attempt = 1;
-        else
-          ent.attempt = (unsigned)a;
       } else if (k->len == 8 && memcmp(k->str, "promoted", 8) == 0) {
         ent.promoted = v->len == 1 && v->str[0] == '1';
       }
@@ -1147,6 +1165,8 @@ pacer_queue_finish(struct pacer_queue *q, const char *sid, int ack_required,
   return eval(q, finish_lua, 3, keys, (int)n, args, lens, cb, privdata);
 }
 
+static void arm_promote(struct pacer_queue *q, uint64_t delay_ms);
+
 int
 pacer_queue_defer(struct pacer_queue *q, const char *sid, uint64_t due_unix_ms,
                   const char *member, size_t member_len, pacer_queue_done_cb cb,
@@ -1160,6 +1180,14 @@ pacer_queue_defer(struct pacer_queue *q, const char *sid, uint64_t due_unix_ms,
   size_t lens[5];
 
   snprintf(due, sizeof(due), "%llu", (unsigned long long)due_unix_ms);
+  /* Due before the promotion timer fires: fire then (the timer was armed
+   * from an emptier set; waiting for it starved a lane, bench/accuracy).
+   * The promote script runs after this defer on the same connection. */
+  if (!q->promoting && due_unix_ms < q->promote_at_unix_ms) {
+    uint64_t now = pacer_clock_unix_ms();
+
+    arm_promote(q, due_unix_ms > now ? due_unix_ms - now : 0);
+  }
   args[0] = GROUP;
   lens[0] = strlen(GROUP);
   args[1] = id;
@@ -1210,6 +1238,7 @@ arm_promote(struct pacer_queue *q, uint64_t delay_ms)
     return;
   if (delay_ms > PROMOTE_MAX_WAIT_MS)
     delay_ms = PROMOTE_MAX_WAIT_MS;
+  q->promote_at_unix_ms = pacer_clock_unix_ms() + delay_ms;
   uv_timer_start(&q->promote_timer, on_promote_timer, delay_ms, 0);
 }
 

@@ -41,15 +41,16 @@ struct pacer_queue;
  *  and the entry: "1764403200000-0" in <prefix>jobs, "h/1764403200000-0"
  *  in jobs:high, "l/1764403200000-0" in jobs:low. */
 struct pacer_queue_entry {
-  const char *sid;  /* opaque entry handle, <= PACER_QUEUE_SID_MAX bytes */
-  const char *job;  /* job JSON text, or NULL when the payload is gone */
-  size_t job_len;   /* bytes */
-  const char *id;   /* "id" field, or NULL */
-  unsigned attempt; /* attempts already made (field "attempt") */
-  int promoted;     /* came from the delayed set: skip not_before */
-  int claimed;      /* taken over from another consumer (XAUTOCLAIM) */
-  int bad_attempt;  /* the "attempt" field was malformed */
-  int no_job_field; /* the entry has no "job" field (job is "") */
+  const char *sid;    /* opaque entry handle, <= PACER_QUEUE_SID_MAX bytes */
+  const char *job;    /* job JSON text, or NULL when the payload is gone */
+  size_t job_len;     /* bytes */
+  const char *id;     /* "id" field, or NULL */
+  unsigned attempt;   /* attempts already made (field "attempt") */
+  unsigned throttled; /* 429s met so far ("attempt" = "<n>.<429s>") */
+  int promoted;       /* came from the delayed set: skip not_before */
+  int claimed;        /* taken over from another consumer (XAUTOCLAIM) */
+  int bad_attempt;    /* the "attempt" field was malformed */
+  int no_job_field;   /* the entry has no "job" field (job is "") */
 };
 
 /** Callbacks into the scheduler. All run on the scheduler thread. */

@@ -455,7 +455,12 @@ defer(struct pacer_sched *s, struct entry *e, uint64_t due_unix_ms)
 {
   const char *id = entry_id(e);
   char head[PACER_JOB_ID_MAX + 32];
-  int n = snprintf(head, sizeof(head), "%s\n%u\n", id, e->attempt);
+  /* The 429 count travels along ("<attempts>.<429s>"), so THROTTLED_MAX
+   * holds across pauses spent in the delayed set. */
+  int n = e->throttled > 0
+              ? snprintf(head, sizeof(head), "%s\n%u.%u\n", id, e->attempt,
+                         e->throttled < 9999u ? e->throttled : 9999u)
+              : snprintf(head, sizeof(head), "%s\n%u\n", id, e->attempt);
   size_t hl = (size_t)n;
 
   e->state = ENTRY_WRITING;
@@ -488,7 +493,15 @@ requeue(struct pacer_sched *s, struct entry *e)
   fb_clear(&e->res);
   rc |= fb_add(&e->res, "job", e->text ? e->text : "", e->text_len);
   rc |= fb_adds(&e->res, "id", entry_id(e));
-  rc |= fb_addu(&e->res, "attempt", e->attempt);
+  if (e->throttled > 0) {
+    char at[32];
+
+    snprintf(at, sizeof(at), "%u.%u", e->attempt,
+             e->throttled < 9999u ? e->throttled : 9999u);
+    rc |= fb_adds(&e->res, "attempt", at);
+  } else {
+    rc |= fb_addu(&e->res, "attempt", e->attempt);
+  }
   if (e->promoted)
     rc |= fb_adds(&e->res, "promoted", "1");
   if (rc != 0)
@@ -666,6 +679,7 @@ on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe, void *arg)
     return; /* stays pending; the lease brings it back */
   snprintf(e->sid, sizeof(e->sid), "%s", qe->sid);
   e->attempt = qe->attempt + (qe->claimed ? 1u : 0u);
+  e->throttled = qe->throttled;
   e->promoted = qe->promoted;
   e->ack_required = qe->claimed != 2;
   if (qe->id != NULL && pacer_job_id_check(qe->id, &err) == 0)
@@ -1266,8 +1280,15 @@ pause_from_headers(const char *headers_json, uint64_t *pause_ms, char *why,
   have_ra =
       h.retry_after != NULL &&
       pacer_retry_after_parse(&h.retry_after, 1, h.date, now, &ra, NULL) == 0;
-  if (pacer_ratelimit_parse(&h, now, &rl, NULL) != 0)
-    memset(&rl, 0, sizeof(rl)), rl.source = PACER_RATELIMIT_SRC_NONE;
+  if (pacer_ratelimit_parse(&h, now, &rl, NULL) != 0) {
+    /* Nothing usable: neither "remaining 0" nor a reset. (Zeroing it
+     * read as "exhausted, reset now": a junk Retry-After meant a 0 ms
+     * pause instead of backoff.) */
+    memset(&rl, 0, sizeof(rl));
+    rl.source = PACER_RATELIMIT_SRC_NONE;
+    rl.remaining = PACER_RATELIMIT_UNKNOWN;
+    rl.reset_ms = PACER_RATELIMIT_UNKNOWN;
+  }
   kind = pacer_ratelimit_pause_ms(have_ra ? &ra : NULL, &rl, pause_ms);
   if (kind == PACER_RATELIMIT_PAUSE_RETRY_AFTER) {
     snprintf(why, why_size, "Retry-After %" PRIu64 " ms", *pause_ms);

@@ -14,6 +14,8 @@
 #  F. C09 retry storm: 200 jobs, a burst of 200 allowed, and the upstream
 #     answers everything 429 with Retry-After: 30 for 0.5 s; after the
 #     pause the key resumes at its pace, not in a burst.
+#  H. a junk Retry-After means backoff (>= 1 s), not "retry now"; the 429
+#     count survives pauses spent in the delayed set (its cap holds).
 #  G. max_in_flight shared by 2 processes: the upstream never sees more
 #     than 4 requests at once on the capped key.
 . "$(dirname "$0")/lib.sh"
@@ -200,4 +202,24 @@ left=$(rcli ZCARD "${PREFIX}inflight:conc")
 [ "$left" -eq 0 ] || fail "G: $left permits still held after the batch"
 echo "G: at most $maxc requests at once across 2 processes (max_in_flight 4)"
 stop_workers "${pids[@]}"
+# ---- H: junk Retry-After, 429 count across the delayed set
+curl -fsS -X POST "$TESTAPI_URL/admin/reset" >/dev/null
+rcli DEL "${PREFIX}results" >/dev/null
+acct_cfg 10/s
+curl -fsS -X POST "$TESTAPI_URL/admin/script" -d '[
+  {"path":"/v1/adaccounts/h1/campaigns","status":429,"headers":{"Retry-After":"abc"}},
+  {"path":"/v1/adaccounts/h2/campaigns","status":429,"times":2,"headers":{"Retry-After":"3"}}]' >/dev/null
+{ jobs_for h1 1 H; jobs_for h2 1 H; } >"$TEST_TMP/h.jsonl"
+"$PACER" submit --config "$TEST_TMP/pacer.json" "$TEST_TMP/h.jsonl" 2>/dev/null || fail "submit H"
+start_worker "$TEST_TMP/pacer.json" wh
+wait_until 30 'test "$(results_count)" -ge 2' || fail "H: $(results_count)/2"
+gap=$(curl -fsS "$TESTAPI_URL/admin/requests?since=0&limit=4096" | jq '
+  [.requests[] | select(.account == "h1") | .t_ms] | .[1] - .[0]')
+[ "$gap" -ge 900 ] || fail "H: a junk Retry-After was retried after $gap ms, want backoff >= 1 s"
+[ "$(result_of H-h2-0001 state)" = ok ] || fail "H: h2 ended $(result_of H-h2-0001 state)"
+[ "$(result_of H-h2-0001 throttled)" -eq 2 ] ||
+  fail "H: h2 met 2 429s through the delayed set, result says $(result_of H-h2-0001 throttled)"
+[ "$(result_of H-h2-0001 attempts)" -eq 1 ] || fail "H: 429s spent attempts"
+echo "H: junk Retry-After waited $gap ms; 2 429s counted across the delayed set"
+stop_workers "$WORKER_PID"
 pass "rate limits: exact, fair, paused on 429, shared, stacked, no burst after a pause, in-flight capped"
