@@ -331,9 +331,9 @@ static void
 on_limit_key(redisContext *c, const redisReply *k, void *arg)
 {
   struct limits_ctx *lc = arg;
-  const char *hargv[] = {"HMGET",       k->str,     "tat",
-                         "pause_until", "permille", "pause_reason"};
-  size_t hlens[] = {5, k->len, 3, 11, 8, 12};
+  const char *hargv[] = {"HMGET",    k->str,         "tat",    "pause_until",
+                         "permille", "pause_reason", "aimd_at"};
+  size_t hlens[] = {5, k->len, 3, 11, 8, 12, 7};
   size_t off = lc->prefix_len + 6; /* "limit:" */
   struct bucket *b;
   redisReply *h;
@@ -342,16 +342,25 @@ on_limit_key(redisContext *c, const redisReply *k, void *arg)
   if (k->len <= off ||
       (b = bucket_get(lc->bs, k->str + off, k->len - off)) == NULL)
     return;
-  h = redisCommandArgv(c, 6, hargv, hlens);
-  if (h == NULL || h->type != REDIS_REPLY_ARRAY || h->elements != 4) {
+  h = redisCommandArgv(c, 7, hargv, hlens);
+  if (h == NULL || h->type != REDIS_REPLY_ARRAY || h->elements != 5) {
     if (h != NULL)
       freeReplyObject(h);
     return;
   }
   tat = h->element[0]->str ? strtod(h->element[0]->str, NULL) : 0;
   pause = h->element[1]->str ? strtod(h->element[1]->str, NULL) : 0;
-  if (h->element[2]->str)
+  if (h->element[2]->str) {
+    /* As the take script does: +50 permille per second since it was
+     * lowered (AIMD recovery), at most 1000. */
+    double at = h->element[4]->str ? strtod(h->element[4]->str, NULL) : 0;
+
     b->permille = strtod(h->element[2]->str, NULL);
+    if (lc->now_us > at)
+      b->permille += (double)(long long)((lc->now_us - at) / 1e6 * 50);
+    if (b->permille > 1000)
+      b->permille = 1000;
+  }
   b->next_slot_ms = tat > lc->now_us ? (tat - lc->now_us) / 1e3 : 0;
   b->paused_ms = pause > lc->now_us ? (pause - lc->now_us) / 1e3 : 0;
   if (b->paused_ms > 0 && h->element[3]->str)

@@ -1519,6 +1519,17 @@ on_outcome(struct pacer_pool *pool, struct pacer_http_outcome *o, void *arg)
     e->permit[0] = '\0';
   }
   if (o->result == PACER_HTTP_CANCELED) {
+    if (o->req->forbid_reuse) {
+      /* A POST/PATCH without Idempotency-Key may have reached the server
+       * before shutdown cut it: never send it again on our own. */
+      e->attempt++;
+      finish_state(s, e, "outcome_unknown", 0, "canceled",
+                   "shutdown cut the request short; it may have reached the "
+                   "server; not retried without an Idempotency-Key header or "
+                   "retry_unsafe",
+                   o->total_us / 1000u, NULL, NULL, 0);
+      goto done;
+    }
     /* Shutdown cut it short: hand it back without counting an attempt. */
     requeue(s, e);
     goto done;
