@@ -18,7 +18,7 @@ start_redis() {
 }
 start_redis
 start_testapi
-write_config "$TEST_TMP/pacer.json" '"concurrency": 32'
+write_config "$TEST_TMP/pacer.json" '"concurrency": 32, "lease_ms": 5000'
 
 t0=$(now_ms)
 due1=$(( t0 + 2000 ))   # falls due while Redis is down
