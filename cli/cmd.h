@@ -108,6 +108,12 @@ int pacer_cli_opt_value(int argc, char **argv, int *i, const char *name,
 int pacer_cli_config_load(struct pacer_config *cfg, const char *config_path,
                           const char *redis_url, struct pacer_error *err);
 
+/** Applies $PACER_REDIS_URL, then redis_url (borrowed, NULL for none: the
+ *  --redis option) to cfg's redis_url. Returns 0, or PACER_ECONFIG /
+ *  PACER_ENOMEM with err set. */
+int pacer_cli_config_redis(struct pacer_config *cfg, const char *redis_url,
+                           struct pacer_error *err);
+
 /** Parses cfg->redis_url (cfg borrowed) and connects with
  *  pacer_redis_sync_connect, bounded by cfg->connect_timeout_ms. Returns an
  *  owned context (free with redisFree) or NULL with err set. */

@@ -95,6 +95,61 @@ bad_argument(const char *cmd, const char *arg)
   usage(stderr);
 }
 
+/* What a cred subcommand was given. */
+struct cred_args {
+  const char *config_path, *redis_url, *name, *file, *env;
+  int json;
+};
+
+#define ARG_JSON  1u /* --json allowed */
+#define ARG_TOKEN 2u /* --refresh-token-file / --refresh-token-env allowed */
+
+/* Parses argv (argv[0] is the subcommand, cmd its name for messages) into
+ * *a, allowing the options in allow. Returns 0, EXIT_OK + 100 after
+ * --help (printed), or EXIT_USAGE after a usage error (printed). */
+static int
+cred_args_parse(const char *cmd, int argc, char **argv, unsigned allow,
+                struct cred_args *a)
+{
+  struct pacer_error err;
+  int i, rc;
+
+  memset(a, 0, sizeof(*a));
+  pacer_error_clear(&err);
+  for (i = 1; i < argc; i++) {
+    const char *arg = argv[i];
+
+    if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+      usage(stdout);
+      return EXIT_OK + 100;
+    } else if ((allow & ARG_JSON) && strcmp(arg, "--json") == 0) {
+      a->json = 1;
+    } else if ((rc = pacer_cli_opt_value(argc, argv, &i, "--config",
+                                         &a->config_path, &err)) != 0 ||
+               (rc = pacer_cli_opt_value(argc, argv, &i, "--redis",
+                                         &a->redis_url, &err)) != 0 ||
+               ((allow & ARG_TOKEN) &&
+                ((rc = pacer_cli_opt_value(argc, argv, &i,
+                                           "--refresh-token-file", &a->file,
+                                           &err)) != 0 ||
+                 (rc =
+                      pacer_cli_opt_value(argc, argv, &i, "--refresh-token-env",
+                                          &a->env, &err)) != 0))) {
+      if (rc < 0) {
+        fprintf(stderr, "%s: %s\n", cmd, err.msg);
+        usage(stderr);
+        return EXIT_USAGE;
+      }
+    } else if (arg[0] == '-' || a->name != NULL) {
+      bad_argument(cmd, arg);
+      return EXIT_USAGE;
+    } else {
+      a->name = arg;
+    }
+  }
+  return 0;
+}
+
 /* ------------------------------------------------------------------------
  * Configuration
  *
@@ -145,13 +200,7 @@ config_load(struct pacer_config *cfg, const char *path, const char *redis_url,
     if (rc != 0)
       return rc;
   }
-  /* Precedence: --redis over PACER_REDIS_URL over the file. */
-  rc = pacer_config_apply_env(cfg, getenv("PACER_REDIS_URL"));
-  if (rc == 0)
-    rc = pacer_config_apply_env(cfg, redis_url);
-  if (rc != 0)
-    return pacer_error_set(err, rc, "config: %s", pacer_strerror(rc));
-  return 0;
+  return pacer_cli_config_redis(cfg, redis_url, err);
 }
 
 /* "a, b, c" (cut when long), for the message about an unknown name. */
@@ -341,17 +390,6 @@ static const char set_lua[] =
     "redis.call('PUBLISH', ARGV[4], tostring(gen))\n"
     "return {gen, released, redis.call('PTTL', KEYS[3])}\n";
 
-static char *
-key_new(const char *prefix, const char *what, const char *name)
-{
-  size_t n = strlen(prefix) + strlen(what) + strlen(name) + 1;
-  char *k = malloc(n);
-
-  if (k != NULL)
-    snprintf(k, n, "%s%s%s", prefix, what, name);
-  return k;
-}
-
 /* Runs set_lua. tok (borrowed) is the validated token. */
 static int
 store(redisContext *c, const char *prefix, const char *name, const char *tok,
@@ -359,10 +397,10 @@ store(redisContext *c, const char *prefix, const char *name, const char *tok,
       int *refreshing, struct pacer_error *err)
 {
   char park[32];
-  char *hkey = key_new(prefix, "cred:", name);
-  char *dkey = key_new(prefix, "delayed", "");
-  char *chan = key_new(prefix, "credev:", name);
-  char *lkey = key_new(prefix, "lock:cred:", name);
+  char *hkey = pacer_cli_key(prefix, "cred:", name);
+  char *dkey = pacer_cli_key(prefix, "delayed", "");
+  char *chan = pacer_cli_key(prefix, "credev:", name);
+  char *lkey = pacer_cli_key(prefix, "lock:cred:", name);
   const char *argv[10];
   size_t lens[10];
   redisReply *r = NULL;
@@ -423,6 +461,7 @@ out:
 static int
 cred_set(int argc, char **argv)
 {
+  struct cred_args a;
   struct pacer_config cfg;
   struct pacer_error err;
   char tok[TOKEN_BUF_SIZE];
@@ -432,36 +471,18 @@ cred_set(int argc, char **argv)
   long long generation = 0, released = 0;
   size_t tok_len = 0;
   int refreshing = 0;
-  int status = EXIT_USAGE, rc, i;
+  int status = EXIT_USAGE, rc;
 
   memset(&cfg, 0, sizeof(cfg));
   pacer_error_clear(&err);
-  for (i = 1; i < argc; i++) {
-    const char *arg = argv[i];
-
-    if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
-      usage(stdout);
-      return EXIT_OK;
-    } else if ((rc = pacer_cli_opt_value(argc, argv, &i, "--config",
-                                         &config_path, &err)) != 0 ||
-               (rc = pacer_cli_opt_value(argc, argv, &i, "--redis", &redis_url,
-                                         &err)) != 0 ||
-               (rc = pacer_cli_opt_value(argc, argv, &i, "--refresh-token-file",
-                                         &file, &err)) != 0 ||
-               (rc = pacer_cli_opt_value(argc, argv, &i, "--refresh-token-env",
-                                         &env, &err)) != 0) {
-      if (rc < 0) {
-        fprintf(stderr, "cred set: %s\n", err.msg);
-        usage(stderr);
-        return EXIT_USAGE;
-      }
-    } else if (arg[0] == '-' || name != NULL) {
-      bad_argument("cred set", arg);
-      return EXIT_USAGE;
-    } else {
-      name = arg;
-    }
-  }
+  rc = cred_args_parse("cred set", argc, argv, ARG_TOKEN, &a);
+  if (rc != 0)
+    return rc == EXIT_OK + 100 ? EXIT_OK : rc;
+  config_path = a.config_path;
+  redis_url = a.redis_url;
+  name = a.name;
+  file = a.file;
+  env = a.env;
   if (name == NULL || (file == NULL) == (env == NULL)) {
     fprintf(stderr, "cred set: %s\n",
             name == NULL ? "needs the credential NAME"
@@ -531,38 +552,23 @@ static const char refresh_lua[] =
 static int
 cred_refresh(int argc, char **argv)
 {
+  struct cred_args a;
   struct pacer_config cfg;
   struct pacer_error err;
   redisContext *c = NULL;
   redisReply *r = NULL;
   const char *config_path = NULL, *redis_url = NULL, *name = NULL;
   char *hkey = NULL, *chan = NULL;
-  int status = EXIT_USAGE, rc, i;
+  int status = EXIT_USAGE, rc;
 
   memset(&cfg, 0, sizeof(cfg));
   pacer_error_clear(&err);
-  for (i = 1; i < argc; i++) {
-    const char *arg = argv[i];
-
-    if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
-      usage(stdout);
-      return EXIT_OK;
-    } else if ((rc = pacer_cli_opt_value(argc, argv, &i, "--config",
-                                         &config_path, &err)) != 0 ||
-               (rc = pacer_cli_opt_value(argc, argv, &i, "--redis", &redis_url,
-                                         &err)) != 0) {
-      if (rc < 0) {
-        fprintf(stderr, "cred refresh: %s\n", err.msg);
-        usage(stderr);
-        return EXIT_USAGE;
-      }
-    } else if (arg[0] == '-' || name != NULL) {
-      bad_argument("cred refresh", arg);
-      return EXIT_USAGE;
-    } else {
-      name = arg;
-    }
-  }
+  rc = cred_args_parse("cred refresh", argc, argv, 0, &a);
+  if (rc != 0)
+    return rc == EXIT_OK + 100 ? EXIT_OK : rc;
+  config_path = a.config_path;
+  redis_url = a.redis_url;
+  name = a.name;
   if (name == NULL) {
     fprintf(stderr, "cred refresh: needs the credential NAME\n");
     usage(stderr);
@@ -577,8 +583,8 @@ cred_refresh(int argc, char **argv)
   c = pacer_cli_redis_connect(&cfg, &err);
   if (c == NULL)
     goto fail;
-  hkey = key_new(cfg.prefix, "cred:", name);
-  chan = key_new(cfg.prefix, "credev:", name);
+  hkey = pacer_cli_key(cfg.prefix, "cred:", name);
+  chan = pacer_cli_key(cfg.prefix, "credev:", name);
   if (hkey == NULL || chan == NULL) {
     pacer_error_set(&err, PACER_ENOMEM, "out of memory");
     goto fail;
@@ -652,40 +658,24 @@ show_json(const struct pacer_cli_creds *cs, const char *prefix,
 static int
 cred_show(int argc, char **argv)
 {
+  struct cred_args a;
   struct pacer_config cfg;
   struct pacer_error err;
   struct pacer_cli_creds cs;
   redisContext *c = NULL;
   const char *config_path = NULL, *redis_url = NULL, *name = NULL;
-  int json = 0, status = EXIT_USAGE, rc, i;
+  int json = 0, status = EXIT_USAGE, rc;
 
   memset(&cfg, 0, sizeof(cfg));
   memset(&cs, 0, sizeof(cs));
   pacer_error_clear(&err);
-  for (i = 1; i < argc; i++) {
-    const char *arg = argv[i];
-
-    if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
-      usage(stdout);
-      return EXIT_OK;
-    } else if (strcmp(arg, "--json") == 0) {
-      json = 1;
-    } else if ((rc = pacer_cli_opt_value(argc, argv, &i, "--config",
-                                         &config_path, &err)) != 0 ||
-               (rc = pacer_cli_opt_value(argc, argv, &i, "--redis", &redis_url,
-                                         &err)) != 0) {
-      if (rc < 0) {
-        fprintf(stderr, "cred show: %s\n", err.msg);
-        usage(stderr);
-        return EXIT_USAGE;
-      }
-    } else if (arg[0] == '-' || name != NULL) {
-      bad_argument("cred show", arg);
-      return EXIT_USAGE;
-    } else {
-      name = arg;
-    }
-  }
+  rc = cred_args_parse("cred show", argc, argv, ARG_JSON, &a);
+  if (rc != 0)
+    return rc == EXIT_OK + 100 ? EXIT_OK : rc;
+  config_path = a.config_path;
+  redis_url = a.redis_url;
+  name = a.name;
+  json = a.json;
 
   if (config_load(&cfg, config_path, redis_url, &err) != 0)
     goto fail;

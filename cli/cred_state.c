@@ -27,8 +27,8 @@ static const char *const hfields[H_N] = {
 /* Replies per credential in the pipeline: HMGET, HSTRLEN x2, PTTL. */
 #define PER_CRED 4
 
-static char *
-key_new(const char *prefix, const char *what, const char *name)
+char *
+pacer_cli_key(const char *prefix, const char *what, const char *name)
 {
   size_t n = strlen(prefix) + strlen(what) + strlen(name) + 1;
   char *k = malloc(n);
@@ -159,8 +159,8 @@ read_hashes(redisContext *c, const char *prefix, struct pacer_cli_creds *cs,
   int rc = 0, j;
 
   for (i = 0; i < cs->n; i++) {
-    char *hkey = key_new(prefix, "cred:", cs->v[i].name);
-    char *lkey = key_new(prefix, "lock:cred:", cs->v[i].name);
+    char *hkey = pacer_cli_key(prefix, "cred:", cs->v[i].name);
+    char *lkey = pacer_cli_key(prefix, "lock:cred:", cs->v[i].name);
     const char *hmget[2 + H_N];
     const char *at[3] = {"HSTRLEN", hkey, "access_token"};
     const char *rt[3] = {"HSTRLEN", hkey, "refresh_token"};
@@ -268,7 +268,7 @@ read_parked(redisContext *c, const struct pacer_config *cfg,
             struct pacer_cli_creds *cs, struct pacer_error *err)
 {
   char park[32], off[32], page[16];
-  char *dkey = key_new(cfg->prefix, "delayed", "");
+  char *dkey = pacer_cli_key(cfg->prefix, "delayed", "");
   long long seen = 0;
   redisReply *r;
   size_t i;

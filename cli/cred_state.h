@@ -76,6 +76,10 @@ int pacer_cli_creds_collect(redisContext *c, const struct pacer_config *cfg,
                             const char *only_name, struct pacer_cli_creds *out,
                             struct pacer_error *err);
 
+/** Returns prefix + what + name (all borrowed) as an owned string (free),
+ *  or NULL when out of memory. E.g. ("pacer:", "cred:", "acme"). */
+char *pacer_cli_key(const char *prefix, const char *what, const char *name);
+
 /** Frees what pacer_cli_creds_collect filled in. NULL does nothing. */
 void pacer_cli_creds_free(struct pacer_cli_creds *cs);
 

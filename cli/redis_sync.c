@@ -175,8 +175,16 @@ pacer_cli_config_load(struct pacer_config *cfg, const char *config_path,
     if (rc != 0)
       return rc;
   }
+  return pacer_cli_config_redis(cfg, redis_url, err);
+}
+
+int
+pacer_cli_config_redis(struct pacer_config *cfg, const char *redis_url,
+                       struct pacer_error *err)
+{
   /* Precedence: --redis over PACER_REDIS_URL over the file. */
-  rc = pacer_config_apply_env(cfg, getenv("PACER_REDIS_URL"));
+  int rc = pacer_config_apply_env(cfg, getenv("PACER_REDIS_URL"));
+
   if (rc == 0)
     rc = pacer_config_apply_env(cfg, redis_url);
   if (rc != 0)
