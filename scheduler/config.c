@@ -132,6 +132,9 @@ static const struct int_field int_fields[] = {
      K_U32, 1, PACER_JOB_TIMEOUT_MAX_MS},
     {"shutdown_grace_ms", offsetof(struct pacer_config, shutdown_grace_ms),
      K_U32, 0, PACER_JOB_TIMEOUT_MAX_MS},
+    /* 1 s .. 7 days: a longer server hint is cut to this (C08) */
+    {"retry_after_max_ms", offsetof(struct pacer_config, retry_after_max_ms),
+     K_U32, 1000, 604800000},
 };
 
 static int
@@ -1638,6 +1641,7 @@ pacer_config_defaults(struct pacer_config *cfg, unsigned ncpu)
   cfg->connect_timeout_ms = 10000;
   cfg->default_timeout_ms = 30000;
   cfg->shutdown_grace_ms = 30000;
+  cfg->retry_after_max_ms = 3600000;
   cfg->redis_url = strdup("redis://127.0.0.1:6379/0");
   cfg->prefix = strdup("pacer:");
   cfg->log_level = strdup("info");

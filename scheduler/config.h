@@ -6,7 +6,8 @@
  *    "response_max_bytes": 8388608, "result_body_max_bytes": 65536,
  *    "results_maxlen": 100000, "dead_maxlen": 100000,
  *    "connect_timeout_ms": 10000, "default_timeout_ms": 30000,
- *    "shutdown_grace_ms": 30000, "log_level": "info", "log": "all",
+ *    "shutdown_grace_ms": 30000, "retry_after_max_ms": 3600000,
+ *    "log_level": "info", "log": "all",
  *    "limits": [{"name": "ads-token", "key": "header:Authorization",
  *                "match": {"host": "*.ads.example", "path_prefix": "/v1/",
  *                          "methods": ["GET", "POST"]},
@@ -167,6 +168,8 @@ struct pacer_config {
   uint32_t connect_timeout_ms;    /* ms, default 10000 */
   uint32_t default_timeout_ms;    /* job timeout when absent, ms, 30000 */
   uint32_t shutdown_grace_ms;     /* in-flight drain deadline, ms, 30000 */
+  uint32_t retry_after_max_ms;    /* longest pause a Retry-After or reset
+                                     header gets, ms, 3600000 (C08) */
   char *log_level;                /* "debug" | "info" | "warn" | "error" */
   char *log;                      /* component spec, e.g. "all,-redis" */
   struct pacer_limit_cfg *limits; /* array of nlimits, owned, or NULL */

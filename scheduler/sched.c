@@ -28,26 +28,25 @@
 #include "scheduler/www_auth.h"
 #include "workers/pacer_http.h"
 
-#define MAX_FIELDS         32u      /* strings in one XADD field list */
-#define EXCERPT_BYTES      512u     /* response excerpt in a dead letter */
-#define DEAD_JOB_BYTES     65536u   /* job text kept in a dead letter */
-#define RETRY_BASE_MS      500u     /* first retry ceiling, ms */
-#define RETRY_CAP_MS       60000u   /* retry ceiling cap, ms */
-#define TAKE_HORIZON_US    250000u  /* slots reserved at most this far, us */
-#define SLOT_STALE_US      20000u   /* a slot this late is dropped, us */
-#define DEFER_AFTER_MS     2000u    /* lane waits longer: job to delayed, ms */
-#define PAUSE_CAP_MS       3600000u /* longest pause honoured, ms (C08) */
-#define THROTTLED_MAX      50u      /* 429s before a job fails rate_limited */
-#define TAKE_RETRY_MS      500u     /* after a failed take, ms */
-#define REPLAY_INTERVAL_MS 1000u    /* resend unknown-outcome writes, ms */
-#define FORCE_CLOSE_MS     5000u    /* after the grace period, ms */
-#define PERMIT_LEASE_MS    60000u   /* in-flight permit lease, ms */
-#define PERMIT_SLACK_MS    10000u   /* lease beyond a request's timeout, ms */
-#define PERMIT_RETRY_MS    20u      /* a full max_in_flight: ask again, ms */
-#define LANESTAT_EVERY_MS  1000u    /* lane snapshot for pacer stats, ms */
-#define LANESTAT_TTL_MS    "3000"   /* snapshot outlives its process, ms */
-#define LANESTAT_MAX       500u     /* lanes per snapshot */
-#define AUTH_REPLAYS_MAX   3u       /* 401 replays of one job, in total */
+#define MAX_FIELDS         32u     /* strings in one XADD field list */
+#define EXCERPT_BYTES      512u    /* response excerpt in a dead letter */
+#define DEAD_JOB_BYTES     65536u  /* job text kept in a dead letter */
+#define RETRY_BASE_MS      500u    /* first retry ceiling, ms */
+#define RETRY_CAP_MS       60000u  /* retry ceiling cap, ms */
+#define TAKE_HORIZON_US    250000u /* slots reserved at most this far, us */
+#define SLOT_STALE_US      20000u  /* a slot this late is dropped, us */
+#define DEFER_AFTER_MS     2000u   /* lane waits longer: job to delayed, ms */
+#define THROTTLED_MAX      50u     /* 429s before a job fails rate_limited */
+#define TAKE_RETRY_MS      500u    /* after a failed take, ms */
+#define REPLAY_INTERVAL_MS 1000u   /* resend unknown-outcome writes, ms */
+#define FORCE_CLOSE_MS     5000u   /* after the grace period, ms */
+#define PERMIT_LEASE_MS    60000u  /* in-flight permit lease, ms */
+#define PERMIT_SLACK_MS    10000u  /* lease beyond a request's timeout, ms */
+#define PERMIT_RETRY_MS    20u     /* a full max_in_flight: ask again, ms */
+#define LANESTAT_EVERY_MS  1000u   /* lane snapshot for pacer stats, ms */
+#define LANESTAT_TTL_MS    "3000"  /* snapshot outlives its process, ms */
+#define LANESTAT_MAX       500u    /* lanes per snapshot */
+#define AUTH_REPLAYS_MAX   3u      /* 401 replays of one job, in total */
 
 /* An owned XADD field list. */
 struct fieldbuf {
@@ -1369,8 +1368,10 @@ throttled(struct pacer_sched *s, struct entry *e,
     snprintf(why, sizeof(why), "HTTP %ld without a usable Retry-After",
              o->status);
   }
-  if (pause_ms > PAUSE_CAP_MS)
-    pause_ms = PAUSE_CAP_MS; /* C08: the job is deferred in Redis, below */
+  if (pause_ms > s->cfg->retry_after_max_ms)
+    pause_ms =
+        s->cfg
+            ->retry_after_max_ms; /* C08: the job is deferred in Redis, below */
   pacer_log(PACER_LOG_INFO, "sched",
             "msg=\"slowed down by upstream\" job=%s lane=%s status=%ld "
             "wait_ms=%" PRIu64 " throttled=%u",
@@ -1504,8 +1505,9 @@ on_outcome(struct pacer_pool *pool, struct pacer_http_outcome *o, void *arg)
 
     if (pause_from_headers(o->headers_json, &hint, why, sizeof(why)) != 0)
       hint = 0;
-    pacer_creds_on_outcome(s->creds, o,
-                           hint < PAUSE_CAP_MS ? hint : PAUSE_CAP_MS);
+    pacer_creds_on_outcome(
+        s->creds, o,
+        hint < s->cfg->retry_after_max_ms ? hint : s->cfg->retry_after_max_ms);
     check_stop(s);
     return;
   }
@@ -1543,7 +1545,10 @@ on_outcome(struct pacer_pool *pool, struct pacer_http_outcome *o, void *arg)
     if (ref != NULL &&
         pause_from_headers(o->headers_json, &pause_ms, why, sizeof(why)) == 0 &&
         pause_ms > 0)
-      pause_bucket(s, ref, pause_ms < PAUSE_CAP_MS ? pause_ms : PAUSE_CAP_MS,
+      pause_bucket(s, ref,
+                   pause_ms < s->cfg->retry_after_max_ms
+                       ? pause_ms
+                       : s->cfg->retry_after_max_ms,
                    why);
     finish(s, e, 1, o->status, "", "", dur_ms, o->headers_json, o->body,
            o->body_len);
@@ -1583,7 +1588,9 @@ on_outcome(struct pacer_pool *pool, struct pacer_http_outcome *o, void *arg)
     /* Server hints are a floor (DESIGN "Backoff"). */
     if (pause_from_headers(o->headers_json, &pause_ms, why, sizeof(why)) == 0 &&
         pause_ms > delay)
-      delay = pause_ms < PAUSE_CAP_MS ? pause_ms : PAUSE_CAP_MS;
+      delay = pause_ms < s->cfg->retry_after_max_ms
+                  ? pause_ms
+                  : s->cfg->retry_after_max_ms;
     pacer_log(PACER_LOG_INFO, "sched",
               "msg=\"retrying\" job=%s reason=%s attempt=%u wait_ms=%" PRIu64,
               entry_id(e), reason, e->attempt, delay);
