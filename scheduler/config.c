@@ -135,6 +135,10 @@ static const struct int_field int_fields[] = {
     /* 1 s .. 7 days: a longer server hint is cut to this (C08) */
     {"retry_after_max_ms", offsetof(struct pacer_config, retry_after_max_ms),
      K_U32, 1000, 604800000},
+    /* 0 = defer any wait; at most the default lease (a held job must not
+     * outwait its lease) */
+    {"defer_after_ms", offsetof(struct pacer_config, defer_after_ms), K_U32, 0,
+     60000},
 };
 
 static int
@@ -1642,6 +1646,7 @@ pacer_config_defaults(struct pacer_config *cfg, unsigned ncpu)
   cfg->default_timeout_ms = 30000;
   cfg->shutdown_grace_ms = 30000;
   cfg->retry_after_max_ms = 3600000;
+  cfg->defer_after_ms = 2000;
   cfg->redis_url = strdup("redis://127.0.0.1:6379/0");
   cfg->prefix = strdup("pacer:");
   cfg->log_level = strdup("info");

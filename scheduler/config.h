@@ -7,6 +7,7 @@
  *    "results_maxlen": 100000, "dead_maxlen": 100000,
  *    "connect_timeout_ms": 10000, "default_timeout_ms": 30000,
  *    "shutdown_grace_ms": 30000, "retry_after_max_ms": 3600000,
+ *    "defer_after_ms": 2000,
  *    "log_level": "info", "log": "all",
  *    "limits": [{"name": "ads-token", "key": "header:Authorization",
  *                "match": {"host": "*.ads.example", "path_prefix": "/v1/",
@@ -170,6 +171,8 @@ struct pacer_config {
   uint32_t shutdown_grace_ms;     /* in-flight drain deadline, ms, 30000 */
   uint32_t retry_after_max_ms;    /* longest pause a Retry-After or reset
                                      header gets, ms, 3600000 (C08) */
+  uint32_t defer_after_ms;        /* a job whose lane has no room for longer
+                                     waits in the delayed set, ms, 2000 */
   char *log_level;                /* "debug" | "info" | "warn" | "error" */
   char *log;                      /* component spec, e.g. "all,-redis" */
   struct pacer_limit_cfg *limits; /* array of nlimits, owned, or NULL */

@@ -35,7 +35,6 @@
 #define RETRY_CAP_MS       60000u  /* retry ceiling cap, ms */
 #define TAKE_HORIZON_US    250000u /* slots reserved at most this far, us */
 #define SLOT_STALE_US      20000u  /* a slot this late is dropped, us */
-#define DEFER_AFTER_MS     2000u   /* lane waits longer: job to delayed, ms */
 #define THROTTLED_MAX      50u     /* 429s before a job fails rate_limited */
 #define TAKE_RETRY_MS      500u    /* after a failed take, ms */
 #define REPLAY_INTERVAL_MS 1000u   /* resend unknown-outcome writes, ms */
@@ -590,7 +589,7 @@ lane_enqueue(struct pacer_sched *s, struct entry *e, int front)
     return;
   }
   if (!front && e->lane->nrefs > 0) {
-    /* A job that would wait longer than DEFER_AFTER_MS for its lane goes to
+    /* A job that would wait longer than defer_after_ms for its lane goes to
      * the delayed set, due when the lane will have room, spread at the
      * lane's pace (issue 3 §4): a backlog stays in Redis, and another
      * tenant's jobs can still be read past it. */
@@ -609,7 +608,7 @@ lane_enqueue(struct pacer_sched *s, struct entry *e, int front)
     ahead_ms = (uint64_t)e->lane->queued * iv_ms;
     /* No lane may fill more than half of what this process holds, or a
      * backlog read first would shut other tenants out of the intake. */
-    if (ahead_ms > DEFER_AFTER_MS ||
+    if (ahead_ms > s->cfg->defer_after_ms ||
         e->lane->queued >=
             ((size_t)s->cfg->concurrency + s->cfg->prefetch_extra) / 2) {
       due = now + ahead_ms;
@@ -1082,7 +1081,7 @@ lane_pop_entry(struct pacer_sched *s, struct pacer_lane *l)
   return PACER_CONTAINER_OF(n, struct entry, node);
 }
 
-/* A lane must wait wait_us before its next slot. Beyond DEFER_AFTER_MS its
+/* A lane must wait wait_us before its next slot. Beyond defer_after_ms its
  * queued jobs go to the delayed set, spread over the lane's pace, releasing
  * their lease and memory (issue 3 §4). */
 static void
@@ -1093,7 +1092,7 @@ lane_wait(struct pacer_sched *s, struct pacer_lane *l, uint64_t wait_us)
   size_t k = 0, i;
 
   l->wait_until_us = mono_us() + wait_us;
-  if (wait_us / 1000u <= DEFER_AFTER_MS)
+  if (wait_us / 1000u <= s->cfg->defer_after_ms)
     return;
   for (i = 0; i < l->nrefs; i++) {
     uint64_t iv = l->refs[i].cfg->gcra.interval_us / 1000u;
@@ -1386,7 +1385,7 @@ throttled(struct pacer_sched *s, struct entry *e,
            o->headers_json, o->body, o->body_len);
     return;
   }
-  if (ref != NULL && pause_ms <= DEFER_AFTER_MS) {
+  if (ref != NULL && pause_ms <= s->cfg->defer_after_ms) {
     lane_enqueue(s, e, 1); /* first in line when the pause ends */
     return;
   }

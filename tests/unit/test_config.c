@@ -110,6 +110,7 @@ config_defaults_fill_every_field(void **state)
   assert_int_equal(cfg->default_timeout_ms, 30000);
   assert_int_equal(cfg->shutdown_grace_ms, 30000);
   assert_int_equal(cfg->retry_after_max_ms, 3600000);
+  assert_int_equal(cfg->defer_after_ms, 2000);
   assert_string_equal(cfg->log_level, "info");
   assert_string_equal(cfg->log, "all");
   assert_null(cfg->limits);
@@ -153,7 +154,7 @@ config_parse_sets_every_field(void **state)
              "\"result_body_max_bytes\": 0, \"results_maxlen\": 5, "
              "\"dead_maxlen\": 9007199254740992, \"connect_timeout_ms\": 1, "
              "\"default_timeout_ms\": 86400000, \"shutdown_grace_ms\": 0, "
-             "\"retry_after_max_ms\": 60000, "
+             "\"retry_after_max_ms\": 60000, \"defer_after_ms\": 500, "
              "\"log_level\": \"debug\", \"log\": \"all,-redis,+http\"}",
              &err);
   if (rc != 0)
@@ -174,6 +175,7 @@ config_parse_sets_every_field(void **state)
   assert_int_equal(cfg->default_timeout_ms, 86400000);
   assert_int_equal(cfg->shutdown_grace_ms, 0);
   assert_int_equal(cfg->retry_after_max_ms, 60000);
+  assert_int_equal(cfg->defer_after_ms, 500);
   assert_string_equal(cfg->log_level, "debug");
   assert_string_equal(cfg->log, "all,-redis,+http");
 }
@@ -284,6 +286,8 @@ config_rejects_values_out_of_range(void **state)
   expect_config_error("{\"retry_after_max_ms\": 999}",
                       "retry_after_max_ms: must be between 1000 and "
                       "604800000");
+  expect_config_error("{\"defer_after_ms\": 60001}",
+                      "defer_after_ms: must be between 0 and 60000");
   expect_config_error("{\"job_max_bytes\": 255}",
                       "job_max_bytes: must be between 256 and 67108864");
   expect_config_error("{\"response_max_bytes\": 0}",
