@@ -932,6 +932,12 @@ pacer_cred_token(struct pacer_cred *c, const char **token, uint64_t *generation)
   }
 }
 
+const char *
+pacer_cred_held_token(const struct pacer_cred *c)
+{
+  return c->token;
+}
+
 void
 pacer_cred_invalid(struct pacer_cred *c, uint64_t generation)
 {

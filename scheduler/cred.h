@@ -91,6 +91,11 @@ const struct pacer_cred_cfg *pacer_cred_cfg(const struct pacer_cred *c);
 enum pacer_cred_state pacer_cred_token(struct pacer_cred *c, const char **token,
                                        uint64_t *generation);
 
+/** Returns the access token this process holds for c (borrowed until the
+ *  next call into this module), or NULL. For scrubbing only: an upstream
+ *  that echoes a request back must not carry the token into a result. */
+const char *pacer_cred_held_token(const struct pacer_cred *c);
+
 /** Reports a 401 with Bearer error="invalid_token" for a request sent
  *  with generation. The current generation starts one single-flight
  *  refresh (RFC 6750 §3.1); an older one needs nothing (replay with the

@@ -373,6 +373,67 @@ redacted_job(const struct entry *e, size_t *len)
 /* Writes the terminal record with state ("ok", "failed",
  * "outcome_unknown"); every state but ok also gets a dead letter. body may
  * be NULL. */
+/* memmem without _GNU_SOURCE: the first needle[0..nl) in hay[0..hl). */
+static const char *
+find_bytes(const char *hay, size_t hl, const char *needle, size_t nl)
+{
+  while (nl > 0 && hl >= nl) {
+    const char *p = memchr(hay, needle[0], hl - nl + 1);
+
+    if (p == NULL)
+      return NULL;
+    if (memcmp(p, needle, nl) == 0)
+      return p;
+    hl -= (size_t)(p - hay) + 1;
+    hay = p + 1;
+  }
+  return NULL;
+}
+
+/* Returns a copy of text[0..len) with every occurrence of secret replaced
+ * by "[redacted]" (owned, *out_len set), or NULL when secret does not occur
+ * (or memory ran out: the caller then drops the text). */
+static char *
+scrub(const char *text, size_t len, const char *secret, size_t *out_len,
+      int *failed)
+{
+  static const char mark[] = "[redacted]";
+  size_t slen = strlen(secret), n = 0, cap, used = 0;
+  const char *p = text, *hit;
+  char *out;
+
+  *failed = 0;
+  if (slen == 0)
+    return NULL;
+  while ((hit = find_bytes(p, len - (size_t)(p - text), secret, slen)) !=
+         NULL) {
+    n++;
+    p = hit + slen;
+  }
+  if (n == 0)
+    return NULL;
+  cap = len + n * sizeof(mark) + 1;
+  out = malloc(cap);
+  if (out == NULL) {
+    *failed = 1;
+    return NULL;
+  }
+  p = text;
+  while ((hit = find_bytes(p, len - (size_t)(p - text), secret, slen)) !=
+         NULL) {
+    memcpy(out + used, p, (size_t)(hit - p));
+    used += (size_t)(hit - p);
+    memcpy(out + used, mark, sizeof(mark) - 1);
+    used += sizeof(mark) - 1;
+    p = hit + slen;
+  }
+  memcpy(out + used, p, len - (size_t)(p - text));
+  used += len - (size_t)(p - text);
+  out[used] = '\0';
+  *out_len = used;
+  return out;
+}
+
 static void
 finish_state(struct pacer_sched *s, struct entry *e, const char *state,
              long status, const char *reason, const char *error,
@@ -380,9 +441,33 @@ finish_state(struct pacer_sched *s, struct entry *e, const char *state,
              size_t body_len)
 {
   int ok = strcmp(state, "ok") == 0;
-  size_t keep = body_len;
+  size_t keep, hlen = 0;
   uint64_t now = pacer_clock_unix_ms();
-  int rc = 0;
+  int rc = 0, failed = 0;
+  char *sbody = NULL, *sheaders = NULL;
+
+  /* An upstream that echoes the request back (C21) must not carry the
+   * credential's token into the result or the dead letter. */
+  if (e->job != NULL && e->job->credential != NULL) {
+    struct pacer_cred *c = pacer_creds_get(s->creds, e->job->credential);
+    const char *tok = c != NULL ? pacer_cred_held_token(c) : NULL;
+
+    if (tok != NULL && body != NULL) {
+      sbody = scrub(body, body_len, tok, &body_len, &failed);
+      if (sbody != NULL)
+        body = sbody;
+      else if (failed)
+        body = NULL, body_len = 0;
+    }
+    if (tok != NULL && headers_json != NULL) {
+      sheaders = scrub(headers_json, strlen(headers_json), tok, &hlen, &failed);
+      if (sheaders != NULL)
+        headers_json = sheaders;
+      else if (failed)
+        headers_json = NULL;
+    }
+  }
+  keep = body_len;
 
   e->state = ENTRY_WRITING;
   e->op = OP_FINISH;
@@ -423,6 +508,8 @@ finish_state(struct pacer_sched *s, struct entry *e, const char *state,
     rc |= fb_add(&e->dead, "excerpt", body ? body : "", body ? ex : 0);
     free(job);
   }
+  free(sbody); /* the field list holds copies */
+  free(sheaders);
   if (rc != 0) {
     /* Out of memory: leave the entry pending; the lease brings it back. */
     pacer_log(PACER_LOG_ERROR, "sched",

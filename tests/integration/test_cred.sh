@@ -62,12 +62,16 @@ stop_workers() {
 }
 
 # ---- A: one refresh per expiry, replays spend no attempt
-jobs_for A1 20 >"$TEST_TMP/a1.jsonl"
+jobs_for A1 19 >"$TEST_TMP/a1.jsonl"
+# An upstream that echoes the request (its Authorization header) back: the
+# token must not reach the result (checked with the canaries at the end).
+printf '{"id":"A1-echo","url":"%s/echo","credential":"acme"}\n' "$TESTAPI_URL" >>"$TEST_TMP/a1.jsonl"
 submit "$TEST_TMP/a1.jsonl"
 start_worker "$TEST_TMP/pacer.json" wa
 wait_until 30 'test "$(results_count)" -ge 20' || fail "A: $(results_count)/20"
 [ "$(ok_count)" -eq 20 ] || fail "A: not all ok: $(stream_field results reason | sort | uniq -c)"
 [ "$(posts)" -eq 1 ] || fail "A: $(posts) token POSTs for the first token"
+result_of A1-echo body | grep -q '\[redacted\]' || fail "A: the echoed token was not scrubbed from the result"
 curl -fsS -X POST "$TESTAPI_URL/admin/expire" >/dev/null
 jobs_for A2 50 >"$TEST_TMP/a2.jsonl"
 submit "$TEST_TMP/a2.jsonl"
