@@ -42,12 +42,10 @@
 # stops everything started here (trap). Not a ctest entry.
 set -u -o pipefail
 
-if [[ -z ${EPOCHREALTIME-} ]]; then
-  echo "accuracy.sh: needs bash >= 5 (EPOCHREALTIME)" >&2
-  exit 2
-fi
-
+ME=accuracy.sh
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 BUILD=${1:-$here/../build}
 LIMITS=${PACER_ACC_LIMITS:-10 100 1000}
 PROCS=${PACER_ACC_PROCS:-1 4}
@@ -64,144 +62,26 @@ AIM_429=1       # 429s per 1,000 requests
 PACER=$BUILD/cli/pacer
 API=$BUILD/tests/upstream/pacer-testapi
 
-num_ok() { [[ $1 =~ ^[0-9]+$ ]] && (($1 >= 1 && $1 <= $2)); }
 for n in $LIMITS; do
-  num_ok "$n" 100000 || {
-    echo "accuracy.sh: limit \"$n\" is not a whole number 1..100000" >&2
-    exit 2
-  }
+  num_ok "$n" 1 100000 || die "limit \"$n\" is not a whole number 1..100000"
 done
 for n in $PROCS; do
-  num_ok "$n" 16 || {
-    echo "accuracy.sh: process count \"$n\" is not 1..16" >&2
-    exit 2
-  }
+  num_ok "$n" 1 16 || die "process count \"$n\" is not 1..16"
 done
-num_ok "$SECS" 600 || {
-  echo "accuracy.sh: PACER_ACC_SECONDS \"$SECS\" is not 1..600" >&2
-  exit 2
-}
-num_ok "$CONC" 100000 || {
-  echo "accuracy.sh: PACER_ACC_CONCURRENCY \"$CONC\" is not 1..100000" >&2
-  exit 2
-}
-[[ -z $WORKERS ]] || num_ok "$WORKERS" 256 || {
-  echo "accuracy.sh: PACER_ACC_WORKERS \"$WORKERS\" is not 1..256" >&2
-  exit 2
-}
-[[ $LATENCY =~ ^[0-9]+(-[0-9]+)?$ ]] || {
-  echo "accuracy.sh: PACER_ACC_LATENCY \"$LATENCY\" is not N or A-B" >&2
-  exit 2
-}
-for b in "$PACER" "$API"; do
-  if [[ ! -x $b ]]; then
-    echo "accuracy.sh: $b: not built; run cmake --build $BUILD first" >&2
-    exit 2
-  fi
-done
-for c in redis-server redis-cli jq timeout awk; do
-  command -v "$c" >/dev/null || {
-    echo "accuracy.sh: $c not on PATH (apt-get install -y redis-server" \
-      "redis-tools jq coreutils gawk)" >&2
-    exit 2
-  }
-done
+num_ok "$SECS" 1 600 || die "PACER_ACC_SECONDS \"$SECS\" is not 1..600"
+num_ok "$CONC" 1 100000 ||
+  die "PACER_ACC_CONCURRENCY \"$CONC\" is not 1..100000"
+[[ -z $WORKERS ]] || num_ok "$WORKERS" 1 256 ||
+  die "PACER_ACC_WORKERS \"$WORKERS\" is not 1..256"
+[[ $LATENCY =~ ^[0-9]+(-[0-9]+)?$ ]] ||
+  die "PACER_ACC_LATENCY \"$LATENCY\" is not N or A-B"
+need_built
+need_cmds "apt-get install -y redis-server redis-tools jq coreutils gawk" \
+  redis-server redis-cli jq timeout awk
 
-TMP=$(mktemp -d /tmp/pacer-accuracy-XXXXXX)
-PIDS=() # timeout(1) wrappers of everything running; each forwards TERM
-
-# stop_pids PID...: TERM, then wait up to 40 s (pacer's shutdown grace is
-# 30 s), then KILL. Only the given pids, which this script started.
-stop_pids() {
-  local p deadline
-  for p in "$@"; do kill -TERM "$p" 2>/dev/null; done
-  deadline=$((SECONDS + 40))
-  for p in "$@"; do
-    while kill -0 "$p" 2>/dev/null && ((SECONDS < deadline)); do
-      sleep 0.05 # polling a condition with a deadline
-    done
-    if kill -0 "$p" 2>/dev/null; then # the wrapper's own child first
-      pkill -KILL -P "$p" 2>/dev/null
-      kill -KILL "$p" 2>/dev/null
-    fi
-    wait "$p" 2>/dev/null
-  done
-}
-cleanup() {
-  trap - EXIT INT TERM HUP PIPE
-  ((${#PIDS[@]} == 0)) || stop_pids "${PIDS[@]}"
-  PIDS=()
-  if [[ $KEEP == 1 ]]; then
-    echo "accuracy.sh: logs kept in $TMP" >&2
-  else
-    rm -rf "$TMP"
-  fi
-}
-trap cleanup EXIT
-trap 'echo "accuracy.sh: interrupted" >&2; exit 130' INT TERM
-trap 'exit 129' HUP
-trap 'exit 141' PIPE # output closed (e.g. | head): still clean up
+bench_tmp pacer-accuracy
 
 calc() { awk "BEGIN { printf \"%s\", $1 }" </dev/null; }
-
-# bg DEADLINE_S OUT ERR CMD...: starts CMD under timeout(1) in the
-# background, appends the wrapper's pid to PIDS and sets BG_PID.
-bg() {
-  local dl=$1 out=$2 err=$3
-  shift 3
-  timeout -k 5 "$dl" "$@" >"$out" 2>"$err" &
-  BG_PID=$!
-  PIDS+=("$BG_PID")
-}
-# forget PID...: drops stopped pids from PIDS.
-forget() {
-  local p q keep=()
-  for p in "${PIDS[@]}"; do
-    for q in "$@"; do [[ $p == "$q" ]] && continue 2; done
-    keep+=("$p")
-  done
-  PIDS=("${keep[@]}")
-}
-
-# start_redis DIR DEADLINE: sets REDIS_PID and REDIS_URL.
-start_redis() {
-  local dir=$1 deadline
-  bg "$2" "$dir/redis.out" "$dir/redis.err" redis-server --port 0 \
-    --unixsocket "$dir/redis.sock" --unixsocketperm 700 --save "" \
-    --appendonly no --dir "$dir" --logfile "$dir/redis.log" --daemonize no
-  REDIS_PID=$BG_PID
-  deadline=$((SECONDS + 10))
-  until redis-cli -s "$dir/redis.sock" PING 2>/dev/null | grep -q PONG; do
-    if ((SECONDS >= deadline)); then
-      echo "accuracy.sh: redis-server did not start:" >&2
-      tail -n 5 "$dir/redis.log" >&2
-      exit 1
-    fi
-    sleep 0.02 # polling a condition with a deadline
-  done
-  REDIS_URL=unix://$dir/redis.sock
-}
-
-# start_api DIR DEADLINE ARGS...: sets API_PID and PORT.
-start_api() {
-  local dir=$1 dl=$2 deadline
-  shift 2
-  bg "$dl" "$dir/api.out" "$dir/api.err" "$API" --port 0 --seed 1 \
-    --log "$dir/api.jsonl" "$@"
-  API_PID=$BG_PID
-  PORT=
-  deadline=$((SECONDS + 10))
-  while [[ -z $PORT ]]; do
-    PORT=$(sed -n 's/^listening port=\([0-9]*\)$/\1/p' "$dir/api.out" 2>/dev/null)
-    [[ -n $PORT ]] && break
-    if ((SECONDS >= deadline)); then
-      echo "accuracy.sh: pacer-testapi did not start:" >&2
-      cat "$dir/api.err" >&2
-      exit 1
-    fi
-    sleep 0.02 # polling a condition with a deadline
-  done
-}
 
 # conns: established TCP connections to the upstream's port right now.
 conns() {
@@ -235,7 +115,7 @@ write_config() {
 # C_WALL (first worker start to last result), C_CONNS (peak connections),
 # C_STATS (upstream /stats JSON), C_DONE (results written).
 run_case() {
-  local limit=$1 procs=$2 jobs=$3 dir=$TMP/$4 dl t0 i done_n=0 c
+  local limit=$1 procs=$2 jobs=$3 dir=$TMP/$4 dl t0 done_n=0 c
   local wpids=() rate_args=() lat_args=()
   mkdir -p "$dir"
   dl=$((SECS * 5 > 60 ? SECS * 5 : 60))
@@ -252,11 +132,8 @@ run_case() {
     exit 1
   fi
   t0=$EPOCHREALTIME
-  for ((i = 1; i <= procs; i++)); do
-    bg $((dl + 40)) "$dir/worker$i.out" "$dir/worker$i.log" \
-      "$PACER" worker --config "$dir/pacer.json"
-    wpids+=("$BG_PID")
-  done
+  start_workers "$procs" $((dl + 40)) "$dir"
+  wpids=("${WPIDS[@]}")
   C_CONNS=0
   local deadline=$((SECONDS + dl))
   while ((SECONDS < deadline)); do
@@ -269,7 +146,7 @@ run_case() {
   done
   C_WALL=$(calc "$EPOCHREALTIME - $t0")
   C_DONE=$done_n
-  C_STATS=$(curl -fsS --max-time 5 "http://127.0.0.1:$PORT/stats" || echo '{}')
+  C_STATS=$(api_stats)
   stop_pids "${wpids[@]}"
   stop_pids "$API_PID" "$REDIS_PID"
   forget "${wpids[@]}" "$API_PID" "$REDIS_PID"
@@ -292,19 +169,7 @@ run_case() {
 # this would be < 1000.
 analyse() {
   jq -r 'select(.path | startswith("/v1/")) | "\(.t_ms) \(.status)"' "$1" |
-    sort -n -k1,1 | awk -v L="$2" '
-    function pct(a, n, p,   i) { i = int(p / 100 * (n - 1) + 0.5); return a[i + 1] }
-    # qs: quicksort a[lo..hi] (mawk has no asort)
-    function qs(a, lo, hi,   i, j, x, y) {
-      if (lo >= hi) return
-      x = a[int((lo + hi) / 2)]; i = lo; j = hi
-      while (i <= j) {
-        while (a[i] < x) i++
-        while (a[j] > x) j--
-        if (i <= j) { y = a[i]; a[i] = a[j]; a[j] = y; i++; j-- }
-      }
-      qs(a, lo, j); qs(a, i, hi)
-    }
+    sort -n -k1,1 | awk -v L="$2" "$AWK_STATS"'
     { t[NR] = $1; s[NR] = $2
       if ($2 >= 200 && $2 < 300) { ok++; okt[ok] = $1 }
       else if ($2 == 429) { n429++; if (!f429) f429 = $1 } }

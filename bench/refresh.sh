@@ -78,12 +78,10 @@
 # on exit, Ctrl-C or SIGTERM. Not a ctest entry.
 set -u -o pipefail
 
-if [[ -z ${EPOCHREALTIME-} ]]; then
-  echo "refresh.sh: needs bash >= 5 (EPOCHREALTIME)" >&2
-  exit 2
-fi
-
+ME=refresh.sh
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 BUILD=${1:-$here/../build}
 PROCS=${PACER_REFRESH_PROCS:-3}
 THREADS=${PACER_REFRESH_THREADS:-4}
@@ -99,11 +97,6 @@ KEEP=${PACER_REFRESH_KEEP:-0}
 PACER=$BUILD/cli/pacer
 API=$BUILD/tests/upstream/pacer-testapi
 
-die() {
-  echo "refresh.sh: $*" >&2
-  exit 2
-}
-num_ok() { [[ $1 =~ ^[0-9]+$ ]] && (($1 >= $2 && $1 <= $3)); }
 num_ok "$PROCS" 1 16 || die "PACER_REFRESH_PROCS \"$PROCS\" is not 1..16"
 num_ok "$THREADS" 1 64 || die "PACER_REFRESH_THREADS \"$THREADS\" is not 1..64"
 num_ok "$SECS" 5 600 || die "PACER_REFRESH_SECONDS \"$SECS\" is not 5..600"
@@ -119,39 +112,12 @@ for s in $SKEWS; do
 done
 [[ $LATENCY =~ ^[0-9]+(-[0-9]+)?$ ]] ||
   die "PACER_REFRESH_LATENCY \"$LATENCY\" is not N or A-B"
-for b in "$PACER" "$API"; do
-  [[ -x $b ]] || die "$b: not built; run cmake --build $BUILD first"
-done
-for c in redis-server redis-cli jq timeout awk curl sort; do
-  command -v "$c" >/dev/null ||
-    die "$c not on PATH (apt-get install -y redis-server redis-tools jq" \
-      "coreutils gawk curl)"
-done
+need_built
+need_cmds "apt-get install -y redis-server redis-tools jq coreutils gawk curl" \
+  redis-server redis-cli jq timeout awk curl sort
 
-TMP=$(mktemp -d /tmp/pacer-refresh-XXXXXX)
-PIDS=() # timeout(1) wrappers of everything running; each forwards TERM
+bench_tmp pacer-refresh
 
-# stop_pids PID...: TERM, then wait_pids. Only pids this script started.
-stop_pids() {
-  local p
-  for p in "$@"; do kill -TERM "$p" 2>/dev/null; done
-  wait_pids "$@"
-}
-# wait_pids PID...: waits up to 40 s (pacer's shutdown grace is 30 s), then
-# KILLs what is left: the wrapper's own child first, then the wrapper.
-wait_pids() {
-  local p deadline=$((SECONDS + 40))
-  for p in "$@"; do
-    while kill -0 "$p" 2>/dev/null && ((SECONDS < deadline)); do
-      sleep 0.05 # polling a condition with a deadline
-    done
-    if kill -0 "$p" 2>/dev/null; then
-      pkill -KILL -P "$p" 2>/dev/null
-      kill -KILL "$p" 2>/dev/null
-    fi
-    wait "$p" 2>/dev/null
-  done
-}
 # stop_workers WRAPPER...: TERM to each pacer process itself, once, then
 # wait_pids. (TERM to the timeout(1) wrapper reaches pacer twice: timeout
 # sends it to its child and to its process group, and pacer takes a
@@ -163,79 +129,6 @@ stop_workers() {
     if [[ -n $c ]]; then kill -TERM "$c" 2>/dev/null; else kill -TERM "$p" 2>/dev/null; fi
   done
   wait_pids "$@"
-}
-cleanup() {
-  trap - EXIT INT TERM HUP PIPE
-  ((${#PIDS[@]} == 0)) || stop_pids "${PIDS[@]}"
-  PIDS=()
-  if [[ $KEEP == 1 ]]; then
-    echo "refresh.sh: logs kept in $TMP" >&2
-  else
-    rm -rf "$TMP"
-  fi
-}
-trap cleanup EXIT
-trap 'echo "refresh.sh: interrupted" >&2; exit 130' INT TERM
-trap 'exit 129' HUP
-trap 'exit 141' PIPE # output closed (e.g. | head): still clean up
-
-# bg DEADLINE_S OUT ERR CMD...: starts CMD under timeout(1) in the
-# background, appends the wrapper's pid to PIDS and sets BG_PID.
-bg() {
-  local dl=$1 out=$2 err=$3
-  shift 3
-  timeout -k 5 "$dl" "$@" >"$out" 2>"$err" &
-  BG_PID=$!
-  PIDS+=("$BG_PID")
-}
-# forget PID...: drops stopped pids from PIDS.
-forget() {
-  local p q keep=()
-  for p in "${PIDS[@]}"; do
-    for q in "$@"; do [[ $p == "$q" ]] && continue 2; done
-    keep+=("$p")
-  done
-  PIDS=("${keep[@]}")
-}
-
-# start_redis DIR DEADLINE: sets REDIS_PID and SOCK.
-start_redis() {
-  local dir=$1 deadline
-  bg "$2" "$dir/redis.out" "$dir/redis.err" redis-server --port 0 \
-    --unixsocket "$dir/redis.sock" --unixsocketperm 700 --save "" \
-    --appendonly no --dir "$dir" --logfile "$dir/redis.log" --daemonize no
-  REDIS_PID=$BG_PID
-  SOCK=$dir/redis.sock
-  deadline=$((SECONDS + 10))
-  until redis-cli -s "$SOCK" PING 2>/dev/null | grep -q PONG; do
-    if ((SECONDS >= deadline)); then
-      echo "refresh.sh: redis-server did not start:" >&2
-      tail -n 5 "$dir/redis.log" >&2
-      exit 1
-    fi
-    sleep 0.02 # polling a condition with a deadline
-  done
-}
-
-# start_api DIR DEADLINE ARGS...: sets API_PID and PORT.
-start_api() {
-  local dir=$1 dl=$2 deadline
-  shift 2
-  bg "$dl" "$dir/api.out" "$dir/api.err" "$API" --port 0 --seed 1 \
-    --log "$dir/api.jsonl" "$@"
-  API_PID=$BG_PID
-  PORT=
-  deadline=$((SECONDS + 10))
-  while [[ -z $PORT ]]; do
-    PORT=$(sed -n 's/^listening port=\([0-9]*\)$/\1/p' "$dir/api.out" 2>/dev/null)
-    [[ -n $PORT ]] && break
-    if ((SECONDS >= deadline)); then
-      echo "refresh.sh: pacer-testapi did not start:" >&2
-      cat "$dir/api.err" >&2
-      exit 1
-    fi
-    sleep 0.02 # polling a condition with a deadline
-  done
 }
 
 # The feeder: tops pacer:jobs up with batches of BATCH jobs whenever its
@@ -328,11 +221,8 @@ run_case() {
     sleep 0.05 # polling a condition with a deadline
   done
   t0=$EPOCHREALTIME
-  for ((i = 1; i <= PROCS; i++)); do
-    bg "$dl" "$dir/worker$i.out" "$dir/worker$i.log" \
-      "$PACER" worker --config "$dir/pacer.json"
-    wpids+=("$BG_PID")
-  done
+  start_workers "$PROCS" "$dl" "$dir"
+  wpids=("${WPIDS[@]}")
   deadline=$(awk -v a="$t0" -v s="$SECS" 'BEGIN { printf "%.6f", a + s }')
   while awk -v n="$EPOCHREALTIME" -v d="$deadline" 'BEGIN { exit !(n < d) }'; do
     q=$(redis-cli -s "$SOCK" XLEN pacer:jobs 2>/dev/null)
@@ -349,7 +239,7 @@ run_case() {
   C_QMIN=$qmin
   stop_pids "$FEED_PID"
   stop_workers "${wpids[@]}"
-  C_STATS=$(curl -fsS --max-time 5 "http://127.0.0.1:$PORT/stats" || echo '{}')
+  C_STATS=$(api_stats)
   C_FED=$(cat "$dir/fed" 2>/dev/null || echo 0)
   C_RESULTS=$(redis-cli -s "$SOCK" XLEN pacer:results)
   C_DEAD=$(redis-cli -s "$SOCK" XLEN pacer:dead)
@@ -383,18 +273,7 @@ api_tsv() {
 # gap: /v1 inter-arrival gaps outside the silences. Also writes
 # DIR/switch.txt: "token_n silence_ms pause_ms posts_in_switch".
 analyse_api() {
-  api_tsv "$1" | awk -v out="$1/switch.txt" '
-    function pct(a, n, p,   i) { if (n == 0) return 0; i = int(p / 100 * (n - 1) + 0.5); return a[i + 1] }
-    function qs(a, lo, hi,   i, j, x, y) {
-      if (lo >= hi) return
-      x = a[int((lo + hi) / 2)]; i = lo; j = hi
-      while (i <= j) {
-        while (a[i] < x) i++
-        while (a[j] > x) j--
-        if (i <= j) { y = a[i]; a[i] = a[j]; a[j] = y; i++; j-- }
-      }
-      qs(a, lo, j); qs(a, i, hi)
-    }
+  api_tsv "$1" | awk -v out="$1/switch.txt" "$AWK_STATS"'
     $3 == "T" {
       posts++; if ($2 == 200) posts200++
       if (nv > 0) {
@@ -441,7 +320,7 @@ analyse_api() {
 # "gen rtt_ms pause_ms holder procs_resumed", into DIR/gens.txt; prints
 #   refreshes rtt_p50 rtt_max pause_p50 pause_max rejected discarded retried
 analyse_logs() {
-  awk -v out="$1/gens.txt" '
+  awk -v out="$1/gens.txt" "$AWK_STATS"'
     function dfc(y, m, d,   era, yoe, doy, doe) {
       y -= (m <= 2); era = int(y / 400); yoe = y - era * 400
       doy = int((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1
@@ -458,17 +337,6 @@ analyse_logs() {
     function field(name,   i) {
       for (i = 1; i <= NF; i++) if (index($i, name "=") == 1) return substr($i, length(name) + 2)
       return ""
-    }
-    function pct(a, n, p,   i) { if (n == 0) return 0; i = int(p / 100 * (n - 1) + 0.5); return a[i + 1] }
-    function qs(a, lo, hi,   i, j, x, y) {
-      if (lo >= hi) return
-      x = a[int((lo + hi) / 2)]; i = lo; j = hi
-      while (i <= j) {
-        while (a[i] < x) i++
-        while (a[j] > x) j--
-        if (i <= j) { y = a[i]; a[i] = a[j]; a[j] = y; i++; j-- }
-      }
-      qs(a, lo, j); qs(a, i, hi)
     }
     FNR == 1 { f++ }
     /comp=cred/ {
