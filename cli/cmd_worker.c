@@ -156,6 +156,52 @@ on_signal(uv_signal_t *h, int signum)
     pacer_sched_stop(w->sched, on_stopped, w);
 }
 
+/* C14: an evicting Redis silently loses jobs (streams, the delayed set,
+ * credential state are keys like any other). Checks maxmemory-policy once
+ * at start. Returns 0 to go on, or -1 when the worker must refuse
+ * (redis_eviction "refuse"). A Redis that cannot be reached or answers
+ * CONFIG with an error (renamed command, ACL) is reported and not held
+ * against the worker: it may start before Redis. */
+static int
+check_eviction(const struct pacer_config *cfg)
+{
+  struct pacer_error err;
+  redisContext *c;
+  redisReply *r;
+  int rc = 0;
+
+  pacer_error_clear(&err);
+  c = pacer_cli_redis_connect(cfg, &err);
+  if (c == NULL) {
+    pacer_log(PACER_LOG_WARN, "main",
+              "msg=\"cannot check Redis maxmemory-policy now; go on\"");
+    return 0;
+  }
+  r = redisCommand(c, "CONFIG GET maxmemory-policy");
+  if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+      r->element[1]->type != REDIS_REPLY_STRING) {
+    pacer_log(PACER_LOG_WARN, "main",
+              "msg=\"cannot read Redis maxmemory-policy (CONFIG GET refused?); "
+              "make sure it is noeviction\"");
+  } else if (strcmp(r->element[1]->str, "noeviction") != 0) {
+    char q[64];
+
+    pacer_log(cfg->eviction_refuse ? PACER_LOG_ERROR : PACER_LOG_WARN, "main",
+              "msg=\"Redis maxmemory-policy is %s: Redis may evict jobs and "
+              "results under memory pressure; set maxmemory-policy "
+              "noeviction%s\"",
+              pacer_log_quote(q, sizeof(q), r->element[1]->str),
+              cfg->eviction_refuse
+                  ? " (or \\\"redis_eviction\\\": \\\"warn\\\" to run anyway)"
+                  : "");
+    rc = cfg->eviction_refuse ? -1 : 0;
+  }
+  if (r != NULL)
+    freeReplyObject(r);
+  redisFree(c);
+  return rc;
+}
+
 int
 pacer_cmd_worker(int argc, char **argv)
 {
@@ -188,6 +234,12 @@ pacer_cmd_worker(int argc, char **argv)
   }
   if (pacer_cli_setup(&cfg, &opts, &err) != 0) {
     fprintf(stderr, "worker: %s\n", err.msg);
+    pacer_config_free(&cfg);
+    return 2;
+  }
+  if (check_eviction(&cfg) != 0) {
+    fprintf(stderr, "worker: Redis maxmemory-policy is not noeviction; "
+                    "refusing to run (see the log line above)\n");
     pacer_config_free(&cfg);
     return 2;
   }

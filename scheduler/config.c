@@ -234,6 +234,21 @@ field_log_level(struct pacer_config *cfg, const cJSON *item,
                          show(item->valuestring, buf, sizeof(buf)));
 }
 
+/* "redis_eviction": what a worker does when Redis may evict keys (C14). */
+static int
+field_redis_eviction(struct pacer_config *cfg, const cJSON *item,
+                     struct pacer_error *err)
+{
+  if (cJSON_IsString(item) && strcmp(item->valuestring, "refuse") == 0)
+    cfg->eviction_refuse = 1;
+  else if (cJSON_IsString(item) && strcmp(item->valuestring, "warn") == 0)
+    cfg->eviction_refuse = 0;
+  else
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "redis_eviction: must be \"refuse\" or \"warn\"");
+  return 0;
+}
+
 /* The component spec grammar of common/log.c (curl's --trace-config):
  * comma-separated names, each optionally prefixed by "+" or "-", at most
  * 15 bytes and 16 names besides "all". Checked here so a bad spec is a
@@ -293,6 +308,7 @@ static const struct str_field str_fields[] = {
     {"redis_url", field_redis_url},
     {"prefix", field_prefix},
     {"log_level", field_log_level},
+    {"redis_eviction", field_redis_eviction},
     {"log", field_log},
 };
 
@@ -1649,6 +1665,7 @@ pacer_config_defaults(struct pacer_config *cfg, unsigned ncpu)
   cfg->defer_after_ms = 2000;
   cfg->redis_url = strdup("redis://127.0.0.1:6379/0");
   cfg->prefix = strdup("pacer:");
+  cfg->eviction_refuse = 1;
   cfg->log_level = strdup("info");
   cfg->log = strdup("all");
   if (cfg->redis_url == NULL || cfg->prefix == NULL || cfg->log_level == NULL ||

@@ -175,6 +175,9 @@ struct pacer_config {
                                      waits in the delayed set, ms, 2000 */
   char *log_level;                /* "debug" | "info" | "warn" | "error" */
   char *log;                      /* component spec, e.g. "all,-redis" */
+  int eviction_refuse;            /* "redis_eviction": "refuse" (1, default) or
+                                     "warn" (0): what pacer worker does when Redis'
+                                     maxmemory-policy is not noeviction (C14) */
   struct pacer_limit_cfg *limits; /* array of nlimits, owned, or NULL */
   size_t nlimits;                 /* entries in limits, <= PACER_LIMITS_MAX */
   struct pacer_cred_cfg *creds;   /* array of ncreds, owned, or NULL */

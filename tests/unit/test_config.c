@@ -111,6 +111,7 @@ config_defaults_fill_every_field(void **state)
   assert_int_equal(cfg->shutdown_grace_ms, 30000);
   assert_int_equal(cfg->retry_after_max_ms, 3600000);
   assert_int_equal(cfg->defer_after_ms, 2000);
+  assert_int_equal(cfg->eviction_refuse, 1);
   assert_string_equal(cfg->log_level, "info");
   assert_string_equal(cfg->log, "all");
   assert_null(cfg->limits);
@@ -155,6 +156,7 @@ config_parse_sets_every_field(void **state)
              "\"dead_maxlen\": 9007199254740992, \"connect_timeout_ms\": 1, "
              "\"default_timeout_ms\": 86400000, \"shutdown_grace_ms\": 0, "
              "\"retry_after_max_ms\": 60000, \"defer_after_ms\": 500, "
+             "\"redis_eviction\": \"warn\", "
              "\"log_level\": \"debug\", \"log\": \"all,-redis,+http\"}",
              &err);
   if (rc != 0)
@@ -176,6 +178,7 @@ config_parse_sets_every_field(void **state)
   assert_int_equal(cfg->shutdown_grace_ms, 0);
   assert_int_equal(cfg->retry_after_max_ms, 60000);
   assert_int_equal(cfg->defer_after_ms, 500);
+  assert_int_equal(cfg->eviction_refuse, 0);
   assert_string_equal(cfg->log_level, "debug");
   assert_string_equal(cfg->log, "all,-redis,+http");
 }
@@ -288,6 +291,8 @@ config_rejects_values_out_of_range(void **state)
                       "604800000");
   expect_config_error("{\"defer_after_ms\": 60001}",
                       "defer_after_ms: must be between 0 and 60000");
+  expect_config_error("{\"redis_eviction\": \"ignore\"}",
+                      "redis_eviction: must be \"refuse\" or \"warn\"");
   expect_config_error("{\"job_max_bytes\": 255}",
                       "job_max_bytes: must be between 256 and 67108864");
   expect_config_error("{\"response_max_bytes\": 0}",
