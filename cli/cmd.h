@@ -60,7 +60,8 @@ struct pacer_submit_stats {
 /** Reads JSONL jobs from in (borrowed; path is only for messages),
  *  validates each with pacer_job_parse (cfg limits), reports each rejected
  *  line on stderr as "PATH:LINE: <field>: <reason>", and XADDs the good ones
- *  to <prefix>jobs with pipelined commands: fields `job <text>` plus
+ *  to the stream of their priority (<prefix>jobs, <prefix>jobs:high,
+ *  <prefix>jobs:low) with pipelined commands: fields `job <text>` plus
  *  `id <generated>` when the job has none. Every queued id is added to ids
  *  (borrowed; may be NULL). Returns 0 with *stats filled, or a negative
  *  code with err set on a Redis/read failure (lines queued so far stay
