@@ -37,6 +37,10 @@ enum reply_slot {
   R_RESULTS,
   R_DEAD,
   R_CONSUMERS,
+  R_JOBS_HIGH,
+  R_JOBS_LOW,
+  R_PENDING_HIGH,
+  R_PENDING_LOW,
   R_COUNT
 };
 
@@ -48,6 +52,7 @@ struct consumer {
 
 struct stats {
   long long jobs, pending, delayed, results, dead; /* entries */
+  long long jobs_high, jobs_low; /* the priority streams, entries */
   int group_exists;
   struct consumer *consumers; /* cap entries, nconsumers filled */
   size_t nconsumers;
@@ -176,12 +181,13 @@ static int
 collect(redisContext *c, const char *prefix, struct stats *st,
         struct pacer_error *err)
 {
-  static const char *const names[] = {"jobs", "delayed", "results", "dead"};
-  char *keys[4] = {NULL, NULL, NULL, NULL};
+  static const char *const names[] = {"jobs", "delayed",   "results",
+                                      "dead", "jobs:high", "jobs:low"};
+  char *keys[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
   redisReply *r[R_COUNT] = {NULL};
   int rc = 0, i;
 
-  for (i = 0; i < 4; i++) {
+  for (i = 0; i < 6; i++) {
     size_t n = strlen(prefix) + strlen(names[i]) + 1;
 
     keys[i] = malloc(n);
@@ -197,7 +203,11 @@ collect(redisContext *c, const char *prefix, struct stats *st,
       (rc = append(c, 2, "ZCARD", keys[1], NULL, NULL, err)) != 0 ||
       (rc = append(c, 2, "XLEN", keys[2], NULL, NULL, err)) != 0 ||
       (rc = append(c, 2, "XLEN", keys[3], NULL, NULL, err)) != 0 ||
-      (rc = append(c, 4, "XINFO", "CONSUMERS", keys[0], GROUP, err)) != 0)
+      (rc = append(c, 4, "XINFO", "CONSUMERS", keys[0], GROUP, err)) != 0 ||
+      (rc = append(c, 2, "XLEN", keys[4], NULL, NULL, err)) != 0 ||
+      (rc = append(c, 2, "XLEN", keys[5], NULL, NULL, err)) != 0 ||
+      (rc = append(c, 3, "XPENDING", keys[4], GROUP, NULL, err)) != 0 ||
+      (rc = append(c, 3, "XPENDING", keys[5], GROUP, NULL, err)) != 0)
     goto out;
 
   for (i = 0; i < R_COUNT; i++) {
@@ -211,8 +221,19 @@ collect(redisContext *c, const char *prefix, struct stats *st,
   if ((rc = integer(r[R_JOBS], "XLEN jobs", &st->jobs, err)) != 0 ||
       (rc = integer(r[R_DELAYED], "ZCARD delayed", &st->delayed, err)) != 0 ||
       (rc = integer(r[R_RESULTS], "XLEN results", &st->results, err)) != 0 ||
-      (rc = integer(r[R_DEAD], "XLEN dead", &st->dead, err)) != 0)
+      (rc = integer(r[R_DEAD], "XLEN dead", &st->dead, err)) != 0 ||
+      (rc = integer(r[R_JOBS_HIGH], "XLEN jobs:high", &st->jobs_high, err)) !=
+          0 ||
+      (rc = integer(r[R_JOBS_LOW], "XLEN jobs:low", &st->jobs_low, err)) != 0)
     goto out;
+  /* Pending entries of the priority streams count with the normal one. */
+  for (i = R_PENDING_HIGH; i <= R_PENDING_LOW; i++) {
+    const redisReply *p = r[i];
+
+    if (p->type == REDIS_REPLY_ARRAY && p->elements >= 1 &&
+        p->element[0]->type == REDIS_REPLY_INTEGER)
+      st->pending += p->element[0]->integer;
+  }
 
   /* XPENDING summary: [count, smallest id, greatest id, [[name, n], ...]] */
   st->group_exists = !is_no_group(r[R_PENDING]);
@@ -245,7 +266,7 @@ out:
     if (r[i] != NULL)
       freeReplyObject(r[i]);
   }
-  for (i = 0; i < 4; i++)
+  for (i = 0; i < 6; i++)
     free(keys[i]);
   return rc;
 }
@@ -541,6 +562,8 @@ print_text(const struct stats *st, const char *prefix)
   size_t i, width = 4;
 
   printf("%-10s %lld  (%sjobs)\n", "jobs", st->jobs, prefix);
+  printf("%-10s %lld  (%sjobs:high)\n", "high", st->jobs_high, prefix);
+  printf("%-10s %lld  (%sjobs:low)\n", "low", st->jobs_low, prefix);
   printf("%-10s %lld%s\n", "pending", st->pending, nogroup);
   printf("%-10s %lld\n", "delayed", st->delayed);
   printf("%-10s %lld\n", "results", st->results);
@@ -572,6 +595,10 @@ print_json(const struct stats *st, const char *prefix, const struct buckets *bs,
   /* cJSON numbers are doubles: exact for counts below 2^53. */
   ok = ok && cJSON_AddStringToObject(o, "prefix", prefix) != NULL;
   ok = ok && cJSON_AddNumberToObject(o, "jobs", (double)st->jobs) != NULL;
+  ok = ok &&
+       cJSON_AddNumberToObject(o, "jobs_high", (double)st->jobs_high) != NULL;
+  ok = ok &&
+       cJSON_AddNumberToObject(o, "jobs_low", (double)st->jobs_low) != NULL;
   ok = ok && cJSON_AddNumberToObject(o, "pending", (double)st->pending) != NULL;
   ok =
       ok && cJSON_AddBoolToObject(o, "group_created", st->group_exists) != NULL;
