@@ -1028,19 +1028,17 @@ on_script_reply(redisAsyncContext *ac, void *r, void *priv)
   free(ctx);
 }
 
+/* Fills argv/lens (MAX_ARGS entries, checked by the caller) with
+ * EVAL script nkeys keys... args... (all borrowed; nk is a 16-byte buffer
+ * for the key count). Returns the number of entries. */
 static int
-eval(struct pacer_queue *q, const char *script, int nkeys,
-     const char *const *keys, int nargs, const char **args,
-     const size_t *arglens, pacer_queue_done_cb cb, void *privdata)
+eval_argv(const char *script, int nkeys, const char *const *keys, int nargs,
+          const char **args, const size_t *arglens, char *nk, const char **argv,
+          size_t *lens)
 {
-  const char *argv[MAX_ARGS];
-  size_t lens[MAX_ARGS];
-  char nk[16];
   int argc = 0, i;
 
-  if (3 + nkeys + nargs > (int)MAX_ARGS)
-    return PACER_EINVAL;
-  snprintf(nk, sizeof(nk), "%d", nkeys);
+  snprintf(nk, 16, "%d", nkeys);
   argv[argc] = "EVAL";
   lens[argc++] = 4;
   argv[argc] = script;
@@ -1055,6 +1053,22 @@ eval(struct pacer_queue *q, const char *script, int nkeys,
     argv[argc] = args[i];
     lens[argc++] = arglens ? arglens[i] : strlen(args[i]);
   }
+  return argc;
+}
+
+static int
+eval(struct pacer_queue *q, const char *script, int nkeys,
+     const char *const *keys, int nargs, const char **args,
+     const size_t *arglens, pacer_queue_done_cb cb, void *privdata)
+{
+  const char *argv[MAX_ARGS];
+  size_t lens[MAX_ARGS];
+  char nk[16];
+  int argc;
+
+  if (3 + nkeys + nargs > (int)MAX_ARGS)
+    return PACER_EINVAL;
+  argc = eval_argv(script, nkeys, keys, nargs, args, arglens, nk, argv, lens);
   return send_argv(&q->cmd, on_script_reply, cb, privdata, argc, argv, lens);
 }
 
@@ -1084,27 +1098,13 @@ pacer_queue_eval_reply(struct pacer_queue *q, const char *script, int nkeys,
   size_t lens[MAX_ARGS];
   struct cmd_ctx *ctx;
   char nk[16];
-  int argc = 0, i;
+  int argc;
 
   if (3 + nkeys + nargs > (int)MAX_ARGS)
     return PACER_EINVAL;
   if (q->cmd.ac == NULL || !q->cmd.up)
     return PACER_EREDIS;
-  snprintf(nk, sizeof(nk), "%d", nkeys);
-  argv[argc] = "EVAL";
-  lens[argc++] = 4;
-  argv[argc] = script;
-  lens[argc++] = strlen(script);
-  argv[argc] = nk;
-  lens[argc++] = strlen(nk);
-  for (i = 0; i < nkeys; i++) {
-    argv[argc] = keys[i];
-    lens[argc++] = strlen(keys[i]);
-  }
-  for (i = 0; i < nargs; i++) {
-    argv[argc] = args[i];
-    lens[argc++] = arglens ? arglens[i] : strlen(args[i]);
-  }
+  argc = eval_argv(script, nkeys, keys, nargs, args, arglens, nk, argv, lens);
   ctx = malloc(sizeof(*ctx));
   if (ctx == NULL)
     return PACER_ENOMEM;
