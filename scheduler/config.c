@@ -944,18 +944,6 @@ creds_free(struct pacer_cred_cfg *arr, size_t n)
   free(arr);
 }
 
-/* Clears every string in a cJSON tree (inline secrets) before delete. */
-static void
-json_wipe(cJSON *item)
-{
-  for (; item != NULL; item = item->next) {
-    if (item->valuestring != NULL)
-      sodium_memzero(item->valuestring, strlen(item->valuestring));
-    if (item->child != NULL)
-      json_wipe(item->child);
-  }
-}
-
 static int
 cred_oom(struct pacer_error *err)
 {
@@ -1734,7 +1722,7 @@ parse_text(struct pacer_config *cfg, const char *json, size_t len,
     if ((rc = set_field(cfg, item, src, err)) != 0)
       break;
   }
-  json_wipe(root); /* inline secrets */
+  pacer_json_wipe(root); /* inline secrets */
   cJSON_Delete(root);
   return rc;
 }

@@ -44,16 +44,14 @@ wipe_str(char **s)
   }
 }
 
-/* Clears every string in a cJSON tree, then deletes it. Depth is bounded
- * by cJSON's own nesting limit, which its parser enforces. */
-static void
-json_wipe(cJSON *item)
+void
+pacer_json_wipe(cJSON *item)
 {
   for (; item != NULL; item = item->next) {
     if (item->valuestring != NULL)
       sodium_memzero(item->valuestring, strlen(item->valuestring));
     if (item->child != NULL)
-      json_wipe(item->child);
+      pacer_json_wipe(item->child);
   }
 }
 
@@ -62,7 +60,7 @@ json_wipe_delete(cJSON *root)
 {
   if (root == NULL)
     return;
-  json_wipe(root);
+  pacer_json_wipe(root);
   cJSON_Delete(root);
 }
 

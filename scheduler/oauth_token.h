@@ -29,6 +29,8 @@
 
 #include "../common/err.h"
 
+struct cJSON;
+
 /* Above PACER_OAUTH_EXPIRES_IN_MAX_S (10 years) expires_in is ignored. */
 #define PACER_OAUTH_LIFETIME_DEFAULT_S 300       /* s, last-resort lifetime */
 #define PACER_OAUTH_EXPIRES_IN_MAX_S   315360000 /* s */
@@ -225,5 +227,12 @@ enum pacer_oauth_expiry_source
 pacer_oauth_expiry(const struct pacer_oauth_token *tok, uint64_t now_unix_ms,
                    uint64_t last_lifetime_s, uint64_t default_lifetime_s,
                    uint64_t *expiry_unix_ms);
+
+/** Clears (sodium_memzero) every string in the cJSON tree starting at item
+ *  and its siblings (borrowed; the caller still deletes it), for trees that
+ *  held secrets: cJSON_Delete frees strings without clearing them. Depth is
+ *  bounded by cJSON's own nesting limit, which its parser enforces. NULL
+ *  does nothing. Any thread. */
+void pacer_json_wipe(struct cJSON *item);
 
 #endif
