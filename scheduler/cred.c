@@ -180,6 +180,8 @@ struct pacer_cred {
   int script_out;      /* a script awaits its reply */
   int http_out;        /* a token request is out */
   int sync_again;      /* an event came while a script was out */
+  int need_again;      /* ...and a need (401, expiry) came too: the
+                          follow-up may take the lock */
   struct script_ctx *pending; /* commit or failure record to write again
                                  once Redis answers (never the refresh) */
   uv_timer_t timer;           /* takeover wait / backoff / script retry */
@@ -467,9 +469,26 @@ on_try_reply(struct pacer_queue *q, const redisReply *r, void *privdata)
     break;
   }
   if (c->sync_again && !c->script_out) {
+    /* A need that came meanwhile still stands unless this reply already
+     * answered it (a newer generation adopted) or nothing can (reauth). */
+    int again = c->st == C_WAITING || c->st == C_UNKNOWN || c->st == C_TRYING ||
+                (c->need_again && c->st == C_OK && c->gen == c->stale_gen);
+
     c->sync_again = 0;
-    try_script(c, c->st == C_WAITING || c->st == C_UNKNOWN);
+    c->need_again = 0;
+    try_script(c, again);
   }
+}
+
+/* A fresh lock value for a new refresh attempt (a retry of a lost call
+ * keeps its value, so a lock that call took is found to be ours). */
+static void
+new_lockval(struct pacer_cred *c)
+{
+  unsigned char rnd[16];
+
+  randombytes_buf(rnd, sizeof(rnd));
+  sodium_bin2hex(c->lockval, sizeof(c->lockval), rnd, sizeof(rnd));
 }
 
 /* Runs the try script: need=1 may take the lock, 0 only syncs. */
@@ -484,7 +503,17 @@ try_script(struct pacer_cred *c, int need)
   if (c->cs->closing || c->st == C_REFRESHING)
     return;
   if (c->script_out) {
+    /* One script at a time. A need must not be lost behind a sync that
+     * is out (a 401 while an event's sync runs): remember it, and stop
+     * handing out the token we know is bad meanwhile. */
     c->sync_again = 1;
+    if (need) {
+      c->need_again = 1;
+      if (c->st != C_TRYING && c->st != C_WAITING) {
+        new_lockval(c);
+        c->st = C_TRYING;
+      }
+    }
     return;
   }
   x = calloc(1, sizeof(*x));
@@ -492,12 +521,8 @@ try_script(struct pacer_cred *c, int need)
     return;
   x->c = c;
   x->kind = need ? 0 : 1;
-  if (need && c->st != C_TRYING && c->st != C_WAITING) {
-    unsigned char rnd[16];
-
-    randombytes_buf(rnd, sizeof(rnd));
-    sodium_bin2hex(c->lockval, sizeof(c->lockval), rnd, sizeof(rnd));
-  }
+  if (need && c->st != C_TRYING && c->st != C_WAITING)
+    new_lockval(c);
   snprintf(ttl, sizeof(ttl), "%u", PACER_CRED_LOCK_TTL_MS);
   if (!need && c->token != NULL)
     snprintf(stale, sizeof(stale), "%" PRIu64, c->gen); /* ours */
