@@ -157,14 +157,16 @@ on_signal(uv_signal_t *h, int signum)
     pacer_sched_stop(w->sched, on_stopped, w);
 }
 
-/* C14: an evicting Redis silently loses jobs (streams, the delayed set,
- * credential state are keys like any other). Checks maxmemory-policy once
- * at start. Returns 0 to go on, or -1 when the worker must refuse
- * (redis_eviction "refuse"). A Redis that cannot be reached or answers
- * CONFIG with an error (renamed command, ACL) is reported and not held
- * against the worker: it may start before Redis. */
+/* Checks Redis once at start. A refused AUTH (wrong password, unknown or
+ * disabled ACL user) fails the start: the async connections would retry it
+ * forever. C14: an evicting Redis silently loses jobs (streams, the delayed
+ * set, credential state are keys like any other), so maxmemory-policy must
+ * be noeviction unless redis_eviction is "warn". Returns 0 to go on, or -1
+ * when the worker must refuse, with the reason logged. A Redis that cannot
+ * be reached or answers CONFIG with an error (renamed command, ACL) is
+ * reported and not held against the worker: it may start before Redis. */
 static int
-check_eviction(const struct pacer_config *cfg)
+check_redis(const struct pacer_config *cfg)
 {
   struct pacer_error err;
   redisContext *c;
@@ -173,6 +175,15 @@ check_eviction(const struct pacer_config *cfg)
 
   pacer_error_clear(&err);
   c = pacer_cli_redis_connect(cfg, &err);
+  if (c == NULL && err.code == PACER_EAUTH) {
+    char q[sizeof(err.msg) + 16];
+
+    pacer_log(PACER_LOG_ERROR, "main",
+              "msg=\"Redis refused our credentials; check the user and "
+              "password in redis_url\" error=\"%s\"",
+              pacer_log_quote(q, sizeof(q), err.msg));
+    return -1;
+  }
   if (c == NULL) {
     pacer_log(PACER_LOG_WARN, "main",
               "msg=\"cannot check Redis maxmemory-policy now; go on\"");
@@ -238,9 +249,9 @@ pacer_cmd_worker(int argc, char **argv)
     pacer_config_free(&cfg);
     return 2;
   }
-  if (check_eviction(&cfg) != 0) {
-    fprintf(stderr, "worker: Redis maxmemory-policy is not noeviction; "
-                    "refusing to run (see the log line above)\n");
+  if (check_redis(&cfg) != 0) {
+    fprintf(stderr, "worker: refusing to run: Redis refused our credentials "
+                    "or may evict keys (see the log line above)\n");
     pacer_config_free(&cfg);
     return 2;
   }

@@ -47,9 +47,15 @@ run(redisContext *c, const char *label, const char *op, int argc,
   if (reply->type == REDIS_REPLY_ERROR) {
     const char *text = reply->str;
 
+    int code = PACER_EREDIS;
+
     if (secret != NULL && secret[0] != '\0' && strstr(text, secret) != NULL)
       text = "authentication failed";
-    pacer_error_set(err, PACER_EREDIS, "redis: %s: %s: %s", label, op, text);
+    /* Redis answered and refused who we are: no retry fixes that. */
+    if (strcmp(op, "AUTH") == 0 || strncmp(text, "WRONGPASS", 9) == 0 ||
+        strncmp(text, "NOAUTH", 6) == 0 || strncmp(text, "NOPERM", 6) == 0)
+      code = PACER_EAUTH;
+    pacer_error_set(err, code, "redis: %s: %s: %s", label, op, text);
     freeReplyObject(reply);
     return NULL;
   }

@@ -24,7 +24,8 @@
   X(EUNKNOWN, -5011, "outcome unknown")                                        \
   X(ENOTFOUND, -5012, "not found")                                             \
   X(EBLOCKED, -5013, "destination blocked")                                    \
-  X(ELIMIT, -5014, "rate limited")
+  X(ELIMIT, -5014, "rate limited")                                             \
+  X(EAUTH, -5015, "authentication refused")
 
 /** pacer's own error codes, all negative and below -5000.
  *  Source: libuv's X-macro error table. */
