@@ -50,6 +50,10 @@ static const char usage[] =
     "  --retry-after V     literal Retry-After on 429s (\"\" = no header)\n"
     "  --seed N            PRNG seed (default: time and pid)\n"
     "  --log FILE          append one JSON line per request\n"
+    "  --raw-port N        also serve scripted broken HTTP (/raw/reset,\n"
+    "                      /raw/bad-header, /raw/silent, ...) on port N\n"
+    "                      (0 = free) and a never-accepting blackhole\n"
+    "                      port; prints \"raw port=N blackhole port=M\"\n"
     "  --help              this text\n"
     "\n"
     "Endpoints:\n"
@@ -239,7 +243,7 @@ takes_value(const char *flag)
   static const char *const flags[] = {
       "--port",      "--rate",      "--token-ttl",  "--latency-ms",
       "--fail-rate", "--drop-rate", "--body-bytes", "--retry-after",
-      "--seed",      "--log"};
+      "--seed",      "--log",       "--raw-port"};
   size_t i;
 
   for (i = 0; i < PACER_ARRAY_SIZE(flags); i++) {
@@ -317,6 +321,10 @@ parse_args(int argc, char **argv, struct pacer_testapi_config *cfg)
       if (strpbrk(val, "\r\n") != NULL)
         return bad_flag(f, val, "a single-line header value");
       cfg->retry_after = val;
+    } else if (strcmp(f, "--raw-port") == 0) {
+      if (parse_u64(val, 65535, &v) != 0)
+        return bad_flag(f, val, "0..65535");
+      cfg->raw_port = (int)v;
     } else if (strcmp(f, "--seed") == 0) {
       if (parse_u64(val, UINT64_MAX, &cfg->seed) != 0)
         return bad_flag(f, val, "an unsigned integer");
@@ -416,6 +424,7 @@ main(int argc, char **argv)
   int sig = 0;
 
   api.cfg.token_ttl_ms = 3600000;
+  api.cfg.raw_port = -1;
   api.cfg.body_bytes = 512;
   api.cfg.seed = pacer_clock_unix_ms() ^ ((uint64_t)getpid() << 32);
   if (parse_args(argc, argv, &api.cfg) != 0)
@@ -469,6 +478,18 @@ main(int argc, char **argv)
     return 1;
   }
   printf("listening port=%u\n", (unsigned int)info->port);
+  if (api.cfg.raw_port >= 0) {
+    unsigned raw = 0, hole = 0;
+
+    if (pacer_testapi_raw_start((unsigned)api.cfg.raw_port, &raw, &hole) != 0) {
+      fprintf(stderr, "pacer-testapi: cannot listen for --raw-port %d\n",
+              api.cfg.raw_port);
+      MHD_stop_daemon(d);
+      api_free(&api);
+      return 1;
+    }
+    printf("raw port=%u blackhole port=%u\n", raw, hole);
+  }
   if (fflush(stdout) != 0) {
     MHD_stop_daemon(d);
     api_free(&api);

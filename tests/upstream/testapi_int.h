@@ -47,7 +47,15 @@ struct pacer_testapi_config {
   const char *retry_after; /* 429 Retry-After; "" omits the header */
   uint64_t seed;           /* PRNG seed */
   const char *log_path;    /* JSON-lines request log, or NULL */
+  int raw_port;            /* --raw-port: -1 off, 0 = free port */
 };
+
+/** Starts the scripted broken-HTTP listener on 127.0.0.1:port (0 = free)
+ *  and the blackhole listener (testapi_raw.c), each on a detached thread
+ *  that lives until exit. Sets *raw_port and *blackhole_port. Returns 0,
+ *  or -1 when a socket cannot be set up. Main thread, once. */
+int pacer_testapi_raw_start(unsigned port, unsigned *raw_port,
+                            unsigned *blackhole_port);
 
 /* ------------------------------------------------------------------ */
 /* Sliding 1 s window over request times                               */
