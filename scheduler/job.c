@@ -915,6 +915,12 @@ check_header(const struct pacer_job *job, const char *name, const cJSON *v,
                            "headers: \"%s\" is not a valid header name",
                            show(name, n, buf, sizeof(buf)));
   show(name, n, buf, sizeof(buf));
+  /* Servers refuse long header lines (431, RFC 6585 §5) or cut them; a
+   * job that cannot be sent as written is rejected before it is sent. */
+  if (n > PACER_JOB_HEADER_NAME_MAX)
+    return pacer_error_set(err, PACER_EJOB,
+                           "headers: name \"%s\" is longer than %d bytes", buf,
+                           PACER_JOB_HEADER_NAME_MAX);
   if (strcasecmp(name, "Content-Length") == 0)
     return pacer_error_set(err, PACER_EJOB,
                            "headers: \"%s\" is computed from the body and "
@@ -936,6 +942,12 @@ check_header(const struct pacer_job *job, const char *name, const cJSON *v,
   if (!cJSON_IsString(v))
     return pacer_error_set(err, PACER_EJOB,
                            "headers: value of \"%s\" must be a string", buf);
+  if (strlen(v->valuestring) > PACER_JOB_HEADER_VALUE_MAX)
+    return pacer_error_set(err, PACER_EJOB,
+                           "headers: value of \"%s\" is %zu bytes, over the "
+                           "%u-byte limit",
+                           buf, strlen(v->valuestring),
+                           PACER_JOB_HEADER_VALUE_MAX);
   /* RFC 9110 §5.5: CR, LF and NUL are never valid in a field value; CR or
    * LF would let the value start a header (or a body) of its own. */
   for (s = v->valuestring; *s != '\0'; s++) {
@@ -960,6 +972,7 @@ field_headers(struct parse_ctx *cx, const cJSON *item, struct pacer_error *err)
 {
   struct pacer_job *job = cx->job;
   const cJSON *h;
+  size_t total = 0;
   int count;
   int rc;
 
@@ -980,6 +993,12 @@ field_headers(struct parse_ctx *cx, const cJSON *item, struct pacer_error *err)
 
     if ((rc = check_header(job, h->string, h, err)) != 0)
       return rc;
+    total += strlen(h->string) + strlen(h->valuestring);
+    if (total > PACER_JOB_HEADERS_MAX_BYTES)
+      return pacer_error_set(err, PACER_EJOB,
+                             "headers: more than %u bytes of names and "
+                             "values in all",
+                             PACER_JOB_HEADERS_MAX_BYTES);
     jh->name = strdup(h->string);
     jh->value = strdup(h->valuestring);
     if (jh->name == NULL || jh->value == NULL) {

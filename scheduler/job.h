@@ -20,6 +20,9 @@
 #define PACER_JOB_MAX_BYTES_DEFAULT  (1024u * 1024u) /* bytes */
 #define PACER_JOB_ID_MAX             128             /* bytes, excl. NUL */
 #define PACER_JOB_MAX_HEADERS        64              /* header count */
+#define PACER_JOB_HEADER_NAME_MAX    256             /* bytes */
+#define PACER_JOB_HEADER_VALUE_MAX   (16u * 1024u)   /* bytes */
+#define PACER_JOB_HEADERS_MAX_BYTES  (64u * 1024u)   /* names + values */
 #define PACER_JOB_MAX_ATTEMPTS_LIMIT 100             /* attempts */
 #define PACER_JOB_TIMEOUT_MAX_MS     (24u * 3600u * 1000u) /* ms */
 #define PACER_JOB_MAX_DEPTH          64   /* JSON nesting levels */

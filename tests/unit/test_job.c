@@ -468,6 +468,57 @@ job_with_headers(size_t n)
   return s;
 }
 
+/* Header sizes (issue 5 §5): a value over 16 KiB, a name over 256
+ * bytes and 64 KiB of headers in all are rejected before sending; a value
+ * of exactly 16 KiB is accepted. */
+static void
+job_rejects_oversized_header_names_values_and_totals(void **state)
+{
+  char *s;
+  struct pacer_job *job;
+  size_t i, o;
+
+  (void)state;
+  s = build("{\"url\":\"http://h/\",\"headers\":{\"X-Big\":\"", 16385, 'v',
+            "\"}}");
+  expect_reject(s, strlen(s), DID, NULL, PACER_EJOB,
+                "headers: value of \"X-Big\" is 16385 bytes, over the "
+                "16384-byte limit");
+  free(s);
+  s = build("{\"url\":\"http://h/\",\"headers\":{\"X-Big\":\"", 16384, 'v',
+            "\"}}");
+  job = parse_ok(s, DID);
+  assert_int_equal(strlen(pacer_job_header_get(job, "X-Big")), 16384);
+  pacer_job_free(job);
+  free(s);
+  s = build("{\"url\":\"http://h/\",\"headers\":{\"X", 256, 'n', "\":\"v\"}}");
+  {
+    struct pacer_job dummy;
+    struct pacer_job *j = &dummy;
+    struct pacer_error err;
+
+    assert_int_equal(pacer_job_parse(s, strlen(s), DID, NULL, &j, &err),
+                     PACER_EJOB);
+    assert_non_null(strstr(err.msg, "is longer than 256 bytes"));
+    assert_null(j);
+  }
+  free(s);
+  /* five 15 KiB values: 75 KiB in all */
+  s = malloc(100000);
+  assert_non_null(s);
+  o = (size_t)sprintf(s, "{\"url\":\"http://h/\",\"headers\":{");
+  for (i = 0; i < 5; i++) {
+    o += (size_t)sprintf(s + o, "%s\"X-%zu\":\"", i ? "," : "", i);
+    memset(s + o, 'v', 15360);
+    o += 15360;
+    s[o++] = '"';
+  }
+  strcpy(s + o, "}}");
+  expect_reject(s, strlen(s), DID, NULL, PACER_EJOB,
+                "headers: more than 65536 bytes of names and values in all");
+  free(s);
+}
+
 static void
 job_rejects_more_than_64_headers(void **state)
 {
@@ -1146,6 +1197,7 @@ main(void)
       cmocka_unit_test(job_rejects_url_over_8192_bytes),
       cmocka_unit_test(job_accepts_url_of_exactly_8192_bytes),
       cmocka_unit_test(job_rejects_more_than_64_headers),
+      cmocka_unit_test(job_rejects_oversized_header_names_values_and_totals),
       cmocka_unit_test(job_accepts_64_headers),
       cmocka_unit_test(job_rejects_meta_over_64_kib),
       cmocka_unit_test(job_accepts_meta_of_exactly_64_kib),
