@@ -55,6 +55,8 @@ struct pacer_submit_stats {
   size_t lines;    /* non-blank lines read */
   size_t queued;   /* jobs XADDed */
   size_t rejected; /* lines refused (each reported on stderr) */
+  size_t finished; /* not queued: the job id already finished within
+                      done_ttl_ms (its done-marker exists) */
 };
 
 /** Reads JSONL jobs from in (borrowed; path is only for messages),

@@ -27,7 +27,16 @@
 #include "common/clock.h"
 #include "scheduler/job.h"
 
-#define BATCH_JOBS      256                 /* XADDs per pipeline round */
+#define BATCH_JOBS 256 /* XADDs per pipeline round */
+
+/* KEYS: stream done-marker  ARGV: field value ...
+ * XADD unless the job id already finished within done_ttl_ms (its
+ * done-marker exists, docs/REDIS.md): then nil, and nothing is queued. */
+static const char add_lua[] =
+    "if redis.call('EXISTS', KEYS[2]) == 1 then return false end\n"
+    "local a = {'XADD', KEYS[1], '*'}\n"
+    "for i = 1, #ARGV do a[#a + 1] = ARGV[i] end\n"
+    "return redis.call(unpack(a))\n";
 #define BATCH_MAX_BYTES (16u * 1024 * 1024) /* job text per round, bytes */
 #define READ_COUNT      "500"               /* XREAD COUNT */
 #define BLOCK_MS        1000                /* XREAD BLOCK, ms */
@@ -122,6 +131,8 @@ flush(redisContext *c, struct batch *b, struct pacer_idset *ids,
     if (reply->type == REDIS_REPLY_ERROR) {
       if (rc == 0)
         rc = pacer_error_set(err, PACER_EREDIS, "redis: XADD: %s", reply->str);
+    } else if (reply->type == REDIS_REPLY_NIL) {
+      stats->finished++; /* the id already finished: not queued */
     } else {
       stats->queued++;
       if (ids != NULL) {
@@ -199,8 +210,9 @@ pacer_submit_stream(redisContext *c, const struct pacer_config *cfg, FILE *in,
     struct pacer_job *job = NULL;
     struct pacer_error jerr;
     char gen_id[PACER_JOB_ID_MAX + 1];
-    const char *argv[7];
-    size_t argvlen[7];
+    const char *argv[10];
+    size_t argvlen[10];
+    char *done = NULL;
     size_t len, s;
     int argc = 0;
 
@@ -234,12 +246,35 @@ pacer_submit_stream(redisContext *c, const struct pacer_config *cfg, FILE *in,
     /* The job's priority picks its intake stream (issue 3 §4). */
     s = (size_t)job->priority;
     assert(s < NSTREAMS);
-    argv[argc] = "XADD";
-    argvlen[argc++] = 4;
-    argv[argc] = key[s];
-    argvlen[argc++] = key_len[s];
-    argv[argc] = "*";
-    argvlen[argc++] = 1;
+    if (cfg->done_ttl_ms > 0) {
+      /* Queued only when the id has not finished already (done-marker). */
+      size_t dl = strlen(cfg->prefix) + 5 + strlen(job->id) + 1;
+
+      done = malloc(dl);
+      if (done == NULL) {
+        pacer_job_free(job);
+        rc = pacer_error_set(err, PACER_ENOMEM, "submit: out of memory");
+        goto fail;
+      }
+      snprintf(done, dl, "%sdone:%s", cfg->prefix, job->id);
+      argv[argc] = "EVAL";
+      argvlen[argc++] = 4;
+      argv[argc] = add_lua;
+      argvlen[argc++] = strlen(add_lua);
+      argv[argc] = "2";
+      argvlen[argc++] = 1;
+      argv[argc] = key[s];
+      argvlen[argc++] = key_len[s];
+      argv[argc] = done;
+      argvlen[argc++] = strlen(done);
+    } else {
+      argv[argc] = "XADD";
+      argvlen[argc++] = 4;
+      argv[argc] = key[s];
+      argvlen[argc++] = key_len[s];
+      argv[argc] = "*";
+      argvlen[argc++] = 1;
+    }
     argv[argc] = "job";
     argvlen[argc++] = 3;
     argv[argc] = line;
@@ -254,11 +289,14 @@ pacer_submit_stream(redisContext *c, const struct pacer_config *cfg, FILE *in,
     snprintf(b->ids[b->n], sizeof(b->ids[b->n]), "%s", job->id);
     pacer_job_free(job);
 
+    /* hiredis formats (copies) the command here */
     if (redisAppendCommandArgv(c, argc, argv, argvlen) != REDIS_OK) {
+      free(done);
       rc = pacer_error_set(err, PACER_ENOMEM, "redis: XADD: %s",
                            c->errstr[0] != '\0' ? c->errstr : "out of memory");
       goto fail;
     }
+    free(done);
     b->n++;
     b->bytes += len;
     if (b->n == BATCH_JOBS || b->bytes >= BATCH_MAX_BYTES) {
@@ -670,6 +708,11 @@ pacer_cmd_submit(int argc, char **argv)
   }
   fprintf(stderr, "submit: queued %zu job(s), rejected %zu\n", stats.queued,
           stats.rejected);
+  if (stats.finished > 0)
+    fprintf(stderr,
+            "submit: %zu job(s) not queued: their id already finished "
+            "within done_ttl_ms (%" PRIu64 " ms; see docs/REDIS.md)\n",
+            stats.finished, cfg.done_ttl_ms);
   status = stats.rejected > 0 ? EXIT_SOME_FAILED : EXIT_ALL_OK;
   if (!wait || stats.queued == 0)
     goto out;

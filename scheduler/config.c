@@ -139,6 +139,9 @@ static const struct int_field int_fields[] = {
      * outwait its lease) */
     {"defer_after_ms", offsetof(struct pacer_config, defer_after_ms), K_U32, 0,
      60000},
+    /* 0 = no done-markers; at most 30 days */
+    {"done_ttl_ms", offsetof(struct pacer_config, done_ttl_ms), K_U64, 0,
+     INT64_C(2592000000)},
 };
 
 static int
@@ -1651,6 +1654,7 @@ pacer_config_defaults(struct pacer_config *cfg, unsigned ncpu)
   cfg->shutdown_grace_ms = 30000;
   cfg->retry_after_max_ms = 3600000;
   cfg->defer_after_ms = 2000;
+  cfg->done_ttl_ms = 86400000;
   cfg->redis_url = strdup("redis://127.0.0.1:6379/0");
   cfg->prefix = strdup("pacer:");
   cfg->eviction_refuse = 1;

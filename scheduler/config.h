@@ -173,8 +173,16 @@ struct pacer_config {
                                      header gets, ms, 3600000 (C08) */
   uint32_t defer_after_ms;        /* a job whose lane has no room for longer
                                      waits in the delayed set, ms, 2000 */
+  uint64_t done_ttl_ms;           /* life of a job id's done-marker, ms,
+                                     86400000; 0 = none (docs/REDIS.md) */
   char *log_level;                /* "debug" | "info" | "warn" | "error" */
   char *log;                      /* component spec, e.g. "all,-redis" */
+  char *log_format;               /* "logfmt" (default) | "json" */
+  char *metrics_listen;           /* "host:port" of the metrics endpoint
+                                     (issue 6), or NULL: none */
+  char *metrics_token;            /* its bearer token, inline (a secret,
+                                     wiped), or NULL */
+  char *metrics_token_file;       /* file holding the token, or NULL */
   int eviction_refuse;            /* "redis_eviction": "refuse" (1, default) or
                                      "warn" (0): what pacer worker does when Redis'
                                      maxmemory-policy is not noeviction (C14) */

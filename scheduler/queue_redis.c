@@ -119,9 +119,14 @@ struct cmd_ctx {
  * the keys it writes, then writes, and acknowledges last: Redis does not
  * roll a script back on error, so an error before the XACK leaves the entry
  * pending and the write is retried; nothing is acked without its record. */
+/* The entry must still be pending (0 otherwise: a replay, or another
+ * consumer finished it) and owned by this consumer, the last argument (-1
+ * otherwise: our lease was lost and another consumer took the entry over,
+ * so this write is fenced off, C12). */
 #define PENDING_CHECK_LUA                                                      \
   "local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)\n"  \
-  "if #p == 0 then return 0 end\n"
+  "if #p == 0 then return 0 end\n"                                             \
+  "if p[1][2] ~= ARGV[#ARGV] then return -1 end\n"
 #define TYPE_CHECK_LUA(key, want)                                              \
   "do local t = redis.call('TYPE', " key ").ok\n"                              \
   "  if t ~= '" want "' and t ~= 'none' then\n"                                \
@@ -135,6 +140,14 @@ struct cmd_ctx {
 /* KEYS: stream results dead (stream: the one the sid came from)
  * ARGV: group id results_maxlen dead_maxlen ack_required nres res... ndead
  *       dead... */
+/* KEYS: stream results dead done
+ * ARGV: group id results_maxlen dead_maxlen ack_required nres res...
+ *       ndead dead... done_ttl_ms consumer
+ * With ack_required "1": fenced by PENDING_CHECK_LUA, then the done-marker
+ * of the job id (KEYS[4], docs/REDIS.md): when another entry with the same
+ * job id already finished within done_ttl_ms, this one is acked and
+ * deleted without a second result (returns 2). Otherwise writes the result
+ * (and dead letter), sets the marker, acks and deletes (returns 1). */
 static const char finish_lua[] =
     "if ARGV[5] == '1' then\n" PENDING_CHECK_LUA
     "end\n" TYPE_CHECK_LUA("KEYS[2]", "stream") TYPE_CHECK_LUA(
@@ -146,15 +159,56 @@ static const char finish_lua[] =
                   "local ndead = tonumber(ARGV[base])\n"
                   "local d = {'XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*'}\n"
                   "for i = base + 1, base + ndead do d[#d + 1] = ARGV[i] end\n"
+                  "local ttl = tonumber(ARGV[base + ndead + 1])\n"
+                  "local mark = ARGV[5] == '1' and ttl > 0\n"
+                  "if mark and redis.call('EXISTS', KEYS[4]) == 1 then\n"
+                  "  redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
+                  "  redis.call('XDEL', KEYS[1], ARGV[2])\n"
+                  "  return 2\n"
+                  "end\n"
                   "redis.call(unpack(a))\n"
                   "if ndead > 0 then redis.call(unpack(d)) end\n"
+                  "if mark then\n"
+                  "  redis.call('SET', KEYS[4], ARGV[2], 'PX', ttl)\n"
+                  "end\n"
                   "if ARGV[5] == '1' then\n"
                   "  redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
                   "end\n"
                   "redis.call('XDEL', KEYS[1], ARGV[2])\n"
                   "return 1\n";
 
-/* KEYS: stream delayed  ARGV: group id due member tag
+/* KEYS: stream done  ARGV: group id consumer
+ * Intake's duplicate check: when the job id's done-marker exists, the
+ * entry (still ours) is acked and deleted unsent (returns 1); 0 or -1
+ * otherwise (run it). */
+static const char dropdone_lua[] =
+    "if redis.call('EXISTS', KEYS[2]) == 0 then return 0 "
+    "end\n" PENDING_CHECK_LUA "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
+    "redis.call('XDEL', KEYS[1], ARGV[2])\n"
+    "return 1\n";
+
+/* KEYS: stream  ARGV: group consumer id...
+ * Lease renewal: resets the idle time of the ids this consumer still owns
+ * (XCLAIM min-idle 0 would also take back an entry another consumer took
+ * over after our lease ran out, C12). Returns the ids owned by someone
+ * else now. */
+static const char renew_lua[] =
+    "local mine, lost = {'XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0}, {}\n"
+    "for i = 3, #ARGV do\n"
+    "  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], "
+    "1)\n"
+    "  if #p > 0 then\n"
+    "    if p[1][2] == ARGV[2] then mine[#mine + 1] = ARGV[i]\n"
+    "    else lost[#lost + 1] = ARGV[i] end\n"
+    "  end\n"
+    "end\n"
+    "if #mine > 5 then\n"
+    "  mine[#mine + 1] = 'JUSTID'\n"
+    "  redis.call(unpack(mine))\n"
+    "end\n"
+    "return lost\n";
+
+/* KEYS: stream delayed  ARGV: group id due member tag consumer
  * A non-empty tag ("h", "l") names the member's stream; it goes in as a
  * line of its own after the attempt: "<id>\n<attempt>\n<tag>\n<job>". The
  * same arguments always make the same member, so a replay stays a no-op. */
@@ -173,11 +227,11 @@ static const char defer_lua[] = PENDING_CHECK_LUA TYPE_CHECK_LUA(
                        "redis.call('XDEL', KEYS[1], ARGV[2])\n"
                        "return 1\n";
 
-/* KEYS: stream  ARGV: group id field value ...
+/* KEYS: stream  ARGV: group id field value ... consumer
  * The job goes back to the end of the stream it came from. */
 static const char requeue_lua[] =
     PENDING_CHECK_LUA "local a = {'XADD', KEYS[1], '*'}\n"
-                      "for i = 3, #ARGV do a[#a + 1] = ARGV[i] end\n"
+                      "for i = 3, #ARGV - 1 do a[#a + 1] = ARGV[i] end\n"
                       "redis.call(unpack(a))\n"
                       "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
                       "redis.call('XDEL', KEYS[1], ARGV[2])\n"
@@ -293,6 +347,21 @@ key_new(const char *prefix, const char *name)
     return NULL;
   memcpy(k, prefix, a);
   memcpy(k + a, name, b + 1);
+  return k;
+}
+
+/* "<prefix>done:<job id>": the done-marker key (owned), or NULL. */
+static char *
+done_key(const struct pacer_queue *q, const char *job_id)
+{
+  size_t a = strlen(q->cfg->prefix), b = strlen(job_id);
+  char *k = malloc(a + 5 + b + 1);
+
+  if (k == NULL)
+    return NULL;
+  memcpy(k, q->cfg->prefix, a);
+  memcpy(k + a, "done:", 5);
+  memcpy(k + a + 5, job_id, b + 1);
   return k;
 }
 
@@ -1022,6 +1091,14 @@ on_script_reply(redisAsyncContext *ac, void *r, void *priv)
     status = PACER_EREDIS;
   } else if (reply->type == REDIS_REPLY_INTEGER) {
     applied = reply->integer == 1;
+    if (reply->integer == -1)
+      pacer_log(PACER_LOG_WARN, "redis",
+                "msg=\"lease lost: another consumer owns the entry now; "
+                "this process's write was fenced off\"");
+    else if (reply->integer == 2)
+      pacer_log(PACER_LOG_INFO, "redis",
+                "msg=\"job id already finished (done-marker): no second "
+                "result\"");
   }
   if (ctx->cb != NULL)
     ctx->cb(q, status, applied, ctx->privdata);
@@ -1135,15 +1212,31 @@ pacer_queue_finish(struct pacer_queue *q, const char *sid, int ack_required,
 {
   const char *id;
   enum stream_ix s = sid_decode(sid, &id);
-  const char *keys[3] = {q->k_stream[s], q->k_results, q->k_dead};
+  const char *keys[4] = {q->k_stream[s], q->k_results, q->k_dead, NULL};
   const char *args[MAX_ARGS];
   size_t lens[MAX_ARGS];
-  char rmax[24], dmax[24], nres[16], ndead[16];
+  char rmax[24], dmax[24], nres[16], ndead[16], ttl[24];
+  const char *job_id = id;
   size_t n = 0, i;
   size_t nd = dead ? dead->n : 0;
+  char *done;
+  int rc;
 
-  if (8 + res->n + nd + 3 > MAX_ARGS)
+  if (8 + res->n + nd + 5 > MAX_ARGS)
     return PACER_EINVAL;
+  /* The job id is the result's "id" field (the sid when it has none). */
+  for (i = 0; i + 1 < res->n; i += 2) {
+    if (res->lens[i] == 2 && memcmp(res->argv[i], "id", 2) == 0) {
+      job_id = res->argv[i + 1];
+      break;
+    }
+  }
+  done = done_key(q, job_id);
+  if (done == NULL)
+    return PACER_ENOMEM;
+  keys[3] = done;
+  snprintf(ttl, sizeof(ttl), "%llu",
+           ack_required ? (unsigned long long)q->cfg->done_ttl_ms : 0ull);
   snprintf(rmax, sizeof(rmax), "%llu",
            (unsigned long long)q->cfg->results_maxlen);
   snprintf(dmax, sizeof(dmax), "%llu", (unsigned long long)q->cfg->dead_maxlen);
@@ -1161,8 +1254,13 @@ pacer_queue_finish(struct pacer_queue *q, const char *sid, int ack_required,
   ARG(ndead, strlen(ndead));
   for (i = 0; i < nd; i++)
     ARG(dead->argv[i], dead->lens[i]);
+  ARG(ttl, strlen(ttl));
+  ARG(q->consumer, strlen(q->consumer));
 #undef ARG
-  return eval(q, finish_lua, 3, keys, (int)n, args, lens, cb, privdata);
+  /* hiredis copies the command out before eval returns */
+  rc = eval(q, finish_lua, 4, keys, (int)n, args, lens, cb, privdata);
+  free(done);
+  return rc;
 }
 
 static void arm_promote(struct pacer_queue *q, uint64_t delay_ms);
@@ -1176,8 +1274,8 @@ pacer_queue_defer(struct pacer_queue *q, const char *sid, uint64_t due_unix_ms,
   enum stream_ix s = sid_decode(sid, &id);
   const char *keys[2] = {q->k_stream[s], q->k_delayed};
   char due[24];
-  const char *args[5];
-  size_t lens[5];
+  const char *args[6];
+  size_t lens[6];
 
   snprintf(due, sizeof(due), "%llu", (unsigned long long)due_unix_ms);
   /* Due before the promotion timer fires: fire then (the timer was armed
@@ -1198,7 +1296,9 @@ pacer_queue_defer(struct pacer_queue *q, const char *sid, uint64_t due_unix_ms,
   lens[3] = member_len;
   args[4] = member_tag[s]; /* promote puts it back into this stream */
   lens[4] = strlen(member_tag[s]);
-  return eval(q, defer_lua, 2, keys, 5, args, lens, cb, privdata);
+  args[5] = q->consumer;
+  lens[5] = strlen(q->consumer);
+  return eval(q, defer_lua, 2, keys, 6, args, lens, cb, privdata);
 }
 
 int
@@ -1213,7 +1313,7 @@ pacer_queue_requeue(struct pacer_queue *q, const char *sid,
   size_t lens[MAX_ARGS];
   size_t n = 0, i;
 
-  if (fields->n + 2 + 4 > MAX_ARGS)
+  if (fields->n + 3 + 4 > MAX_ARGS)
     return PACER_EINVAL;
   args[n] = GROUP;
   lens[n++] = strlen(GROUP);
@@ -1223,7 +1323,36 @@ pacer_queue_requeue(struct pacer_queue *q, const char *sid,
     args[n] = fields->argv[i];
     lens[n++] = fields->lens[i];
   }
+  args[n] = q->consumer;
+  lens[n++] = strlen(q->consumer);
   return eval(q, requeue_lua, 1, keys, (int)n, args, lens, cb, privdata);
+}
+
+int
+pacer_queue_drop_if_done(struct pacer_queue *q, const char *sid,
+                         const char *job_id, pacer_queue_done_cb cb,
+                         void *privdata)
+{
+  const char *id;
+  enum stream_ix s = sid_decode(sid, &id);
+  const char *keys[2] = {q->k_stream[s], NULL};
+  const char *args[3];
+  size_t lens[3];
+  char *done = done_key(q, job_id);
+  int rc;
+
+  if (done == NULL)
+    return PACER_ENOMEM;
+  keys[1] = done;
+  args[0] = GROUP;
+  lens[0] = strlen(GROUP);
+  args[1] = id;
+  lens[1] = strlen(id);
+  args[2] = q->consumer;
+  lens[2] = strlen(q->consumer);
+  rc = eval(q, dropdone_lua, 2, keys, 3, args, lens, cb, privdata);
+  free(done);
+  return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1431,12 +1560,36 @@ on_plain_reply(redisAsyncContext *ac, void *r, void *priv)
               (int)reply->len, reply->str);
 }
 
+/* Renewal reply: the ids another consumer owns now (our lease ran out
+ * while we held them). Their results will be fenced off; say so. */
+static void
+on_renew_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+  struct cmd_ctx *ctx = priv;
+  redisReply *reply = r;
+
+  (void)ac;
+  ctx->c->pending--;
+  free(ctx);
+  if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+    pacer_log(PACER_LOG_WARN, "redis",
+              "msg=\"lease renewal failed\" "
+              "error=\"%.*s\"",
+              (int)reply->len, reply->str);
+  else if (reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
+           reply->elements > 0)
+    pacer_log(PACER_LOG_WARN, "redis",
+              "msg=\"lease lost: entries taken over by another consumer; "
+              "their results from here will be fenced off\" entries=%zu",
+              reply->elements);
+}
+
 static void
 on_renew_timer(uv_timer_t *t)
 {
   struct pacer_queue *q = t->data;
   const char *sids[RENEW_BATCH];
-  const char *argv[RENEW_BATCH + 6];
+  const char *argv[RENEW_BATCH + 8];
   size_t n, i, argc;
   int s;
 
@@ -1445,24 +1598,24 @@ on_renew_timer(uv_timer_t *t)
   /* Renews the first RENEW_BATCH held entries; the process holds at most
    * concurrency + prefetch_extra, and the list rotates oldest-first. */
   n = q->held_list(q->held_arg, sids, RENEW_BATCH);
-  /* One XCLAIM per stream that has held entries. */
+  /* One renewal script per stream that has held entries. */
   for (s = 0; s < NSTREAMS; s++) {
     argc = 0;
-    argv[argc++] = "XCLAIM";
+    argv[argc++] = "EVAL";
+    argv[argc++] = renew_lua;
+    argv[argc++] = "1";
     argv[argc++] = q->k_stream[s];
     argv[argc++] = GROUP;
     argv[argc++] = q->consumer;
-    argv[argc++] = "0";
     for (i = 0; i < n; i++) {
       const char *id;
 
       if (sid_decode(sids[i], &id) == (enum stream_ix)s)
         argv[argc++] = id;
     }
-    if (argc == 5)
+    if (argc == 6)
       continue;
-    argv[argc++] = "JUSTID";
-    send_argv(&q->cmd, on_plain_reply, NULL, NULL, (int)argc, argv, NULL);
+    send_argv(&q->cmd, on_renew_reply, NULL, NULL, (int)argc, argv, NULL);
   }
 }
 

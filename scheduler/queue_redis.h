@@ -113,11 +113,16 @@ void pacer_queue_poke(struct pacer_queue *q);
 void pacer_queue_stop_intake(struct pacer_queue *q);
 
 /** Atomically acks sid, appends res to the results stream (MAXLEN ~) and,
- *  when dead is non-NULL, to the dead stream, then XDELs sid. With
+ *  when dead is non-NULL, to the dead stream, sets the job id's
+ *  done-marker (the "id" field of res; done_ttl_ms, 0 = none), then XDELs
+ *  sid. Fenced: nothing is written unless sid is still pending and owned
+ *  by this consumer (C12: after a lost lease the new owner's result is the
+ *  one), and a job id that already finished within done_ttl_ms gets no
+ *  second result (the entry is acked and deleted; applied=0). With
  *  ack_required=0 (payload_lost: the PEL entry is already gone) the
  *  records are written unconditionally. Returns 0 (cb will run once) or
  *  PACER_EREDIS when not connected (cb will not run; retry after
- *  on_connected). */
+ *  on_connected). The scripts and key layout: docs/REDIS.md. */
 int pacer_queue_finish(struct pacer_queue *q, const char *sid, int ack_required,
                        const struct pacer_fields *res,
                        const struct pacer_fields *dead, pacer_queue_done_cb cb,
@@ -139,6 +144,17 @@ int pacer_queue_defer(struct pacer_queue *q, const char *sid,
 int pacer_queue_requeue(struct pacer_queue *q, const char *sid,
                         const struct pacer_fields *fields,
                         pacer_queue_done_cb cb, void *privdata);
+
+/** Intake's duplicate check: when job_id (borrowed) has a done-marker
+ *  (`<prefix>done:<id>`, set by pacer_queue_finish for done_ttl_ms),
+ *  acks and deletes sid unsent and cb gets applied=1; applied=0 means run
+ *  the job (no marker, or the entry is no longer ours). A lost reply
+ *  (PACER_EUNKNOWN) may be treated as "run it": the finish script's own
+ *  marker check still keeps the result single. Returns as
+ *  pacer_queue_finish. Scheduler thread. */
+int pacer_queue_drop_if_done(struct pacer_queue *q, const char *sid,
+                             const char *job_id, pacer_queue_done_cb cb,
+                             void *privdata);
 
 /** Sets the stream ids whose lease is renewed (XCLAIM ... JUSTID) every
  *  lease/3: fn is called to list them. Borrowed strings. */

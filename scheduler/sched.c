@@ -749,6 +749,42 @@ cred_check(struct pacer_sched *s, const struct pacer_job *job,
   return 0;
 }
 
+/* The duplicate check's answer (docs/REDIS.md, done-markers): a job id
+ * that already finished within done_ttl_ms was acked and deleted unsent;
+ * anything else (no marker, a lost reply) runs, and the finish script
+ * still keeps its result single. */
+static void
+on_done_checked(struct pacer_queue *q, int status, int applied, void *privdata)
+{
+  struct entry *e = privdata;
+  struct pacer_sched *s = e->s;
+
+  (void)q;
+  if (s->closing) {
+    entry_free(s, e); /* teardown: Redis keeps it pending for the lease */
+    return;
+  }
+  if (status == 0 && applied) {
+    pacer_log(PACER_LOG_INFO, "sched",
+              "msg=\"job id already finished (done-marker); skipped unsent\" "
+              "job=%s sid=%s",
+              entry_id(e), e->sid);
+    s->st.duplicates++;
+    if (s->on_terminal != NULL)
+      s->on_terminal(s->terminal_arg, entry_id(e), 1);
+    entry_free(s, e);
+    pacer_queue_poke(s->queue);
+    check_stop(s);
+    return;
+  }
+  if (s->stopping) {
+    requeue(s, e);
+    return;
+  }
+  lane_enqueue(s, e, 0);
+  pump(s);
+}
+
 static void
 on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe, void *arg)
 {
@@ -840,6 +876,10 @@ on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe, void *arg)
     defer(s, e, e->job->not_before_unix_ms);
     return;
   }
+  if (s->cfg->done_ttl_ms > 0 && e->ack_required &&
+      pacer_queue_drop_if_done(s->queue, e->sid, entry_id(e), on_done_checked,
+                               e) == 0)
+    return; /* on_done_checked goes on */
   lane_enqueue(s, e, 0);
   pump(s);
 }

@@ -24,13 +24,15 @@ struct pacer_sched;
 
 /** Counters, read on the scheduler thread. */
 struct pacer_sched_stats {
-  size_t held;       /* jobs held in memory (any state) */
-  size_t ready;      /* waiting for a request slot */
-  size_t in_flight;  /* requests running in workers */
-  uint64_t ok;       /* results written with state ok */
-  uint64_t failed;   /* results written with state failed */
-  uint64_t deferred; /* jobs moved to the delayed set */
-  uint64_t retried;  /* retries scheduled */
+  size_t held;         /* jobs held in memory (any state) */
+  size_t ready;        /* waiting for a request slot */
+  size_t in_flight;    /* requests running in workers */
+  uint64_t ok;         /* results written with state ok */
+  uint64_t failed;     /* results written with state failed */
+  uint64_t deferred;   /* jobs moved to the delayed set */
+  uint64_t retried;    /* retries scheduled */
+  uint64_t duplicates; /* entries of a job id that already finished,
+                          dropped unsent (done-marker) */
 };
 
 /** Called once a job's terminal result is durably in Redis (or Redis says

@@ -506,14 +506,14 @@ job_rejects_oversized_header_names_values_and_totals(void **state)
   /* five 15 KiB values: 75 KiB in all */
   s = malloc(100000);
   assert_non_null(s);
-  o = (size_t)sprintf(s, "{\"url\":\"http://h/\",\"headers\":{");
+  o = (size_t)snprintf(s, 100000, "{\"url\":\"http://h/\",\"headers\":{");
   for (i = 0; i < 5; i++) {
-    o += (size_t)sprintf(s + o, "%s\"X-%zu\":\"", i ? "," : "", i);
+    o += (size_t)snprintf(s + o, 100000 - o, "%s\"X-%zu\":\"", i ? "," : "", i);
     memset(s + o, 'v', 15360);
     o += 15360;
     s[o++] = '"';
   }
-  strcpy(s + o, "}}");
+  memcpy(s + o, "}}", 3);
   expect_reject(s, strlen(s), DID, NULL, PACER_EJOB,
                 "headers: more than 65536 bytes of names and values in all");
   free(s);
