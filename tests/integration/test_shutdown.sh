@@ -56,4 +56,31 @@ wait_until 10 'test "$(testapi_stat .in_flight)" -eq 0' || fail "P: upstream sti
 [ $(( $(testapi_stat .requests) - before )) -eq 1 ] ||
   fail "P: the POST reached the upstream $(( $(testapi_stat .requests) - before )) times"
 kill -TERM "$WORKER_PID"
-pass "graceful stop: $n finished in flight, the rest handed back and finished; a cut POST ends outcome_unknown"
+wait_until 20 '! alive "$WORKER_PID"' || fail "P: no exit after SIGTERM"
+
+# ---- Q: a second signal exits at once, and still loses nothing: the jobs
+# it held come back through the lease (here 2 s) to the next worker.
+rcli DEL "${PREFIX}results" >/dev/null
+write_config "$TEST_TMP/q.json" '"concurrency": 10, "lease_ms": 2000, "shutdown_grace_ms": 30000'
+for i in $(seq 1 30); do
+  printf '{"id":"q-%03d","url":"%s/slow?ms=3000"}\n' "$i" "$TESTAPI_URL"
+done >"$TEST_TMP/q.jsonl"
+"$PACER" submit --config "$TEST_TMP/q.json" "$TEST_TMP/q.jsonl" 2>/dev/null || fail "submit Q"
+start_worker "$TEST_TMP/q.json" q1
+wait_until 20 'test "$(testapi_stat .in_flight)" -ge 10' || fail "Q: never 10 in flight"
+kill -TERM "$WORKER_PID"
+wait_until 10 'grep -q "signal received, draining" "$TEST_TMP/q1.log"' || fail "Q: first signal not seen"
+t_sig=$(now_ms)
+kill -TERM "$WORKER_PID"
+wait_until 5 '! alive "$WORKER_PID"' || fail "Q: the second signal did not exit at once"
+took=$(( $(now_ms) - t_sig ))
+wait "$WORKER_PID"; rc=$?
+[ "$rc" -ne 0 ] || fail "Q: exit status 0 after an abandoned drain"
+grep -q 'second signal, exiting now' "$TEST_TMP/q1.log" || fail "Q: no message for the second signal"
+[ "$(results_count)" -lt 30 ] || fail "Q: everything finished before the second signal; the test proves nothing"
+start_worker "$TEST_TMP/q.json" q2
+wait_until 60 'test "$(results_count)" -ge 30' || fail "Q: only $(results_count) of 30 after the lease"
+[ "$(results_ids | sort -u | wc -l)" -eq 30 ] && [ "$(results_count)" -eq 30 ] ||
+  fail "Q: $(results_count) results for $(results_ids | sort -u | wc -l) ids"
+kill -TERM "$WORKER_PID"
+pass "graceful stop: $n finished in flight, the rest handed back and finished; a cut POST ends outcome_unknown; a second signal exits in ${took} ms and the lease brings its jobs back (30 results, one each)"
