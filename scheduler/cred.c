@@ -1149,17 +1149,17 @@ pacer_creds_start(struct pacer_creds *cs)
   sub_connect(cs);
 }
 
+/* Every handle closed here has data = the set (pacer_creds_close sets it).
+ * Telling the handles apart by taking h->data as a set and comparing h with
+ * its &sub_timer mistook a cred's keepalive for sub_timer whenever the two
+ * offsets coincide, then decremented a counter past the creds array
+ * (heap-buffer-overflow, double free at stop; issue 5 §7). */
 static void
 on_creds_closed(uv_handle_t *h)
 {
   struct pacer_creds *cs = h->data;
   size_t i;
 
-  if (h != (uv_handle_t *)&cs->sub_timer) {
-    struct pacer_cred *c = h->data;
-
-    cs = c->cs;
-  }
   if (--cs->pending_closes > 0)
     return;
   for (i = 0; i < cs->n; i++) {
@@ -1189,6 +1189,9 @@ pacer_creds_close(struct pacer_creds *cs)
   }
   cs->pending_closes = (int)(1 + 2 * cs->n);
   for (i = 0; i < cs->n; i++) {
+    /* Closed timers never call back again: data may name the set now. */
+    cs->creds[i].timer.data = cs;
+    cs->creds[i].keepalive.data = cs;
     uv_close((uv_handle_t *)&cs->creds[i].timer, on_creds_closed);
     uv_close((uv_handle_t *)&cs->creds[i].keepalive, on_creds_closed);
   }
