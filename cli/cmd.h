@@ -126,12 +126,13 @@ redisContext *pacer_cli_redis_connect(const struct pacer_config *cfg,
 /** Options shared by `pacer worker` and `pacer run`; strings borrowed from
  *  argv, zero/NULL when not given. */
 struct pacer_cli_opts {
-  const char *config;    /* --config FILE */
-  const char *redis;     /* --redis URL */
-  const char *log_level; /* --log-level L */
-  const char *log;       /* --log SPEC */
-  unsigned workers;      /* --workers N, 0 = config */
-  unsigned concurrency;  /* --concurrency N, 0 = config */
+  const char *config;     /* --config FILE */
+  const char *redis;      /* --redis URL */
+  const char *log_level;  /* --log-level L */
+  const char *log;        /* --log SPEC (or --log-components SPEC) */
+  const char *log_format; /* --log-format logfmt|json */
+  unsigned workers;       /* --workers N, 0 = config */
+  unsigned concurrency;   /* --concurrency N, 0 = config */
 };
 
 /** Consumes one shared option at argv[*i] into o. Returns 1 when taken
@@ -141,8 +142,9 @@ int pacer_cli_common_opt(int argc, char **argv, int *i,
                          struct pacer_cli_opts *o, struct pacer_error *err);
 
 /** Loads cfg (pacer_cli_config_load) and applies o's overrides and the log
- *  level/components. Returns 0 or PACER_ECONFIG with err set. Free cfg with
- *  pacer_config_free in either case. Main thread, before threads start. */
+ *  level, components and format. Returns 0 or PACER_ECONFIG with err set.
+ *  Free cfg with pacer_config_free in either case. Main thread, before
+ *  threads start. */
 int pacer_cli_setup(struct pacer_config *cfg, const struct pacer_cli_opts *o,
                     struct pacer_error *err);
 

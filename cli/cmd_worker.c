@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "common/log.h"
+#include "metrics_http.h"
 #include "scheduler/sched.h"
 
 struct worker_ctx {
@@ -23,6 +24,8 @@ usage(FILE *out)
 {
   fputs("usage: pacer worker [--config FILE] [--redis URL] [--workers N]\n"
         "                    [--concurrency N] [--log-level L] [--log SPEC]\n"
+        "                    [--log-format logfmt|json]\n"
+        "                    [--metrics HOST:PORT [--metrics-token-file F]]\n"
         "\n"
         "Runs the scheduler and N worker threads: takes jobs from\n"
         "<prefix>jobs:high, <prefix>jobs and <prefix>jobs:low (6:3:1,\n"
@@ -37,7 +40,19 @@ usage(FILE *out)
         "  --workers N       worker threads (default: online CPUs)\n"
         "  --concurrency N   requests in flight per process (default 256)\n"
         "  --log-level L     debug, info (default), warn, error\n"
-        "  --log SPEC        components to log, e.g. all,-redis\n"
+        "  --log SPEC        components to log, e.g. all,-redis (also\n"
+        "                    --log-components SPEC); components: main,\n"
+        "                    sched, redis, limit, cred, http\n"
+        "  --log-format F    logfmt (default): key=value lines; json: one\n"
+        "                    JSON object per line, every value a string\n"
+        "  --metrics HOST:PORT\n"
+        "                    serve /metrics (Prometheus), /api/state and\n"
+        "                    the dashboard at / (config metrics_listen);\n"
+        "                    e.g. 127.0.0.1:9464\n"
+        "  --metrics-token-file F\n"
+        "                    require Authorization: Bearer <token in F>\n"
+        "                    (config metrics_token_file); needed for an\n"
+        "                    address that is not loopback\n"
         "  -h, --help        show this help\n"
         "\n"
         "SIGINT/SIGTERM: stop taking jobs, hand unstarted jobs back, let\n"
@@ -78,6 +93,12 @@ pacer_cli_common_opt(int argc, char **argv, int *i, struct pacer_cli_opts *o,
     return rc;
   if ((rc = pacer_cli_opt_value(argc, argv, i, "--log", &o->log, err)))
     return rc;
+  if ((rc = pacer_cli_opt_value(argc, argv, i, "--log-components", &o->log,
+                                err)))
+    return rc;
+  if ((rc = pacer_cli_opt_value(argc, argv, i, "--log-format", &o->log_format,
+                                err)))
+    return rc;
   if ((rc = pacer_cli_opt_value(argc, argv, i, "--workers", &v, err))) {
     if (rc < 0)
       return rc;
@@ -98,7 +119,8 @@ pacer_cli_setup(struct pacer_config *cfg, const struct pacer_cli_opts *o,
                 struct pacer_error *err)
 {
   enum pacer_log_level level;
-  const char *lv, *spec;
+  enum pacer_log_format format;
+  const char *lv, *spec, *fmt;
   int rc;
 
   rc = pacer_cli_config_load(cfg, o->config, o->redis, err);
@@ -115,6 +137,11 @@ pacer_cli_setup(struct pacer_config *cfg, const struct pacer_cli_opts *o,
                            "error, off",
                            lv);
   pacer_log_set_level(level);
+  fmt = o->log_format ? o->log_format : cfg->log_format;
+  if (pacer_log_format_parse(fmt, &format) != 0)
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "log format: \"%s\" is not logfmt or json", fmt);
+  pacer_log_set_format(format);
   spec = o->log ? o->log : cfg->log;
   if (pacer_log_set_components(spec) != 0)
     return pacer_error_set(err, PACER_ECONFIG,
@@ -214,6 +241,78 @@ check_redis(const struct pacer_config *cfg)
   return rc;
 }
 
+/* The metrics token: --metrics-token-file, else the config's
+ * metrics_token_file (relative to the config file's directory), else its
+ * inline metrics_token. Returns 0 with *out (owned, wipe; NULL = none) or
+ * PACER_ECONFIG. */
+static int
+metrics_token(const struct pacer_config *cfg, const char *config_path,
+              const char *cli_file, char **out, struct pacer_error *err)
+{
+  const char *file = cli_file != NULL ? cli_file : cfg->metrics_token_file;
+  char path[4096];
+  const char *slash;
+  int rc;
+
+  *out = NULL;
+  if (file == NULL) {
+    if (cfg->metrics_token == NULL)
+      return 0;
+    *out = strdup(cfg->metrics_token);
+    return *out != NULL
+               ? 0
+               : pacer_error_set(err, PACER_ENOMEM, "metrics: out of memory");
+  }
+  if (cli_file == NULL && file[0] != '/' && config_path != NULL &&
+      (slash = strrchr(config_path, '/')) != NULL) {
+    if ((size_t)snprintf(path, sizeof(path), "%.*s/%s",
+                         (int)(slash - config_path), config_path,
+                         file) >= sizeof(path))
+      return pacer_error_set(err, PACER_ECONFIG,
+                             "metrics_token_file: path too long");
+    file = path;
+  }
+  rc = pacer_metrics_token_read(file, out, err);
+  return rc;
+}
+
+/* Starts the metrics endpoint when asked for (--metrics or
+ * metrics_listen). Returns 0 (*out NULL when not asked for) or a negative
+ * code with err set: the worker then refuses to start. */
+static int
+metrics_start(const struct pacer_config *cfg, const char *config_path,
+              const char *listen, const char *token_file,
+              struct pacer_metrics_http **out, struct pacer_error *err)
+{
+  char *token = NULL, q[320];
+  int rc;
+
+  *out = NULL;
+  if (listen == NULL)
+    listen = cfg->metrics_listen;
+  if (listen == NULL) {
+    if (token_file != NULL)
+      return pacer_error_set(err, PACER_ECONFIG,
+                             "--metrics-token-file: needs --metrics "
+                             "HOST:PORT (or metrics_listen)");
+    return 0;
+  }
+  rc = metrics_token(cfg, config_path, token_file, &token, err);
+  if (rc == 0)
+    rc = pacer_metrics_http_start(listen, token, out, err);
+  pacer_log(rc == 0 ? PACER_LOG_INFO : PACER_LOG_ERROR, "main",
+            "msg=\"%s\" listen=%s metrics_port=%u auth=%s",
+            rc == 0 ? "metrics listening" : "metrics endpoint refused",
+            pacer_log_value(q, sizeof(q), listen),
+            rc == 0 ? pacer_metrics_http_port(*out) : 0u,
+            token != NULL ? "bearer" : "none");
+  if (token != NULL) {
+    explicit_bzero(token, strlen(token));
+    free(token);
+  }
+  return rc;
+}
+
 int
 pacer_cmd_worker(int argc, char **argv)
 {
@@ -221,6 +320,8 @@ pacer_cmd_worker(int argc, char **argv)
   struct pacer_config cfg;
   struct pacer_error err;
   struct worker_ctx w;
+  struct pacer_metrics_http *mh = NULL;
+  const char *metrics_listen = NULL, *metrics_token_file = NULL;
   uv_loop_t *loop;
   int i, rc;
 
@@ -234,6 +335,12 @@ pacer_cmd_worker(int argc, char **argv)
       return 0;
     }
     rc = pacer_cli_common_opt(argc, argv, &i, &opts, &err);
+    if (rc == 0)
+      rc = pacer_cli_opt_value(argc, argv, &i, "--metrics", &metrics_listen,
+                               &err);
+    if (rc == 0)
+      rc = pacer_cli_opt_value(argc, argv, &i, "--metrics-token-file",
+                               &metrics_token_file, &err);
     if (rc < 0) {
       fprintf(stderr, "worker: %s\n", err.msg);
       return 2;
@@ -255,10 +362,24 @@ pacer_cmd_worker(int argc, char **argv)
     pacer_config_free(&cfg);
     return 2;
   }
-  loop = uv_default_loop();
-  if (pacer_sched_new(loop, &cfg, &w.sched, &err) != 0 ||
-      pacer_sched_start(w.sched, &err) != 0) {
+  if (metrics_start(&cfg, opts.config, metrics_listen, metrics_token_file, &mh,
+                    &err) != 0) {
     fprintf(stderr, "worker: %s\n", err.msg);
+    pacer_config_free(&cfg);
+    return 2;
+  }
+  loop = uv_default_loop();
+  if (pacer_sched_new(loop, &cfg, &w.sched, &err) != 0) {
+    fprintf(stderr, "worker: %s\n", err.msg);
+    pacer_metrics_http_stop(mh);
+    pacer_config_free(&cfg);
+    return 2;
+  }
+  if (mh != NULL)
+    pacer_sched_set_publisher(w.sched, pacer_metrics_http_publish, mh);
+  if (pacer_sched_start(w.sched, &err) != 0) {
+    fprintf(stderr, "worker: %s\n", err.msg);
+    pacer_metrics_http_stop(mh);
     pacer_config_free(&cfg);
     return 2;
   }
@@ -276,6 +397,7 @@ pacer_cmd_worker(int argc, char **argv)
               "error=%s",
               pacer_err_name(rc));
   pacer_log(PACER_LOG_INFO, "main", "msg=\"stopped\"");
+  pacer_metrics_http_stop(mh); /* after the loop: nothing publishes now */
   pacer_config_free(&cfg);
   return w.stopped ? 0 : 1;
 }

@@ -1,5 +1,6 @@
 #include "log.h"
 #include "err.h"
+#include "logfmt.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,11 +11,34 @@
 
 #define MAX_COMPONENTS 16
 
+#define LINE_MAX_BYTES 2048 /* a logfmt line, with its newline */
+/* Its JSON rendering: escapes grow a byte to at most 6 ("\u001f"). */
+#define JSON_MAX_BYTES 8192
+
 static enum pacer_log_level min_level = PACER_LOG_INFO;
+static enum pacer_log_format format = PACER_LOG_FORMAT_LOGFMT;
 static int all_on = 1;
 static char listed[MAX_COMPONENTS][16]; /* components named in the spec */
 static int listed_on[MAX_COMPONENTS];
 static int nlisted;
+
+void
+pacer_log_set_format(enum pacer_log_format f)
+{
+  format = f;
+}
+
+int
+pacer_log_format_parse(const char *name, enum pacer_log_format *out)
+{
+  if (strcmp(name, "logfmt") == 0)
+    *out = PACER_LOG_FORMAT_LOGFMT;
+  else if (strcmp(name, "json") == 0)
+    *out = PACER_LOG_FORMAT_JSON;
+  else
+    return PACER_EINVAL;
+  return 0;
+}
 
 void
 pacer_log_set_level(enum pacer_log_level level)
@@ -94,9 +118,11 @@ pacer_log(enum pacer_log_level level, const char *component, const char *fmt,
           ...)
 {
   static const char *const names[] = {"debug", "info", "warn", "error", "off"};
-  char line[2048];
+  char line[LINE_MAX_BYTES];
+  char json[JSON_MAX_BYTES];
   struct timeval tv;
   struct tm tm;
+  const char *out;
   size_t n;
   int w;
   va_list ap;
@@ -117,9 +143,16 @@ pacer_log(enum pacer_log_level level, const char *component, const char *fmt,
     n += (size_t)w;
   if (n > sizeof(line) - 2)
     n = sizeof(line) - 2;
-  line[n++] = '\n';
+  if (format == PACER_LOG_FORMAT_JSON) {
+    n = pacer_logfmt_to_json(line, n, json, sizeof(json) - 1);
+    json[n++] = '\n';
+    out = json;
+  } else {
+    line[n++] = '\n';
+    out = line;
+  }
   /* One write so lines from different threads never interleave. */
-  if (write(STDERR_FILENO, line, n) < 0) {
+  if (write(STDERR_FILENO, out, n) < 0) {
     /* nothing sensible to do when stderr is gone */
   }
 }
@@ -154,5 +187,32 @@ pacer_log_quote(char *buf, size_t size, const char *text)
     }
   }
   buf[n] = '\0';
+  return buf;
+}
+
+char *
+pacer_log_value(char *buf, size_t size, const char *text)
+{
+  const unsigned char *p;
+  size_t len = strlen(text);
+
+  for (p = (const unsigned char *)text; *p != '\0'; p++) {
+    if (*p <= 0x20 || *p == 0x7f || *p == '"' || *p == '=' || *p == '\\')
+      break;
+  }
+  if (len > 0 && *p == '\0') {
+    if (len < size) {
+      memcpy(buf, text, len + 1);
+    } else {
+      memcpy(buf, text, size - 4);
+      memcpy(buf + size - 4, "...", 4);
+    }
+    return buf;
+  }
+  buf[0] = '"';
+  pacer_log_quote(buf + 1, size - 2, text);
+  len = strlen(buf);
+  buf[len] = '"';
+  buf[len + 1] = '\0';
   return buf;
 }

@@ -68,6 +68,13 @@ unit(const unsigned char *s, size_t n, int *ok)
 }
 
 size_t
+pacer_utf8_unit(const char *s, size_t len, int *ok)
+{
+  assert(len > 0);
+  return unit((const unsigned char *)s, len, ok);
+}
+
+size_t
 pacer_utf8_valid_prefix_len(const char *s, size_t len)
 {
   const unsigned char *p = (const unsigned char *)s;

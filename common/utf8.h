@@ -13,6 +13,12 @@
  *  when all of s is. Any thread. Source: RFC 3629 §4. */
 size_t pacer_utf8_valid_prefix_len(const char *s, size_t len);
 
+/** Reads one unit at the start of s (len > 0 bytes, borrowed): a
+ *  well-formed sequence (*ok = 1) or the maximal ill-formed subpart that
+ *  one U+FFFD replaces (*ok = 0). Returns its length in bytes, 1..4. Any
+ *  thread. Source: Unicode 15 §3.9, RFC 3629 §4. */
+size_t pacer_utf8_unit(const char *s, size_t len, int *ok);
+
 /** Returns where to cut s (len bytes, borrowed) to keep at most max_bytes
  *  without splitting a character: the largest n <= max_bytes, n <= len,
  *  such that s[0..n) does not end inside a well-formed multi-byte

@@ -132,16 +132,32 @@ check_job(const struct pacer_job *job)
     PACER_FUZZ_CHECK(ct == NULL);
 }
 
+/* Returns url with its userinfo redacted as pacer_job_redact does
+ * (owned), or NULL when it has none. */
+static char *
+redacted_url(const char *url)
+{
+  char *out = NULL;
+  size_t n;
+
+  PACER_FUZZ_CHECK(pacer_url_redact_userinfo(url, strlen(url), &out, &n) == 0);
+  PACER_FUZZ_CHECK(out == NULL || strlen(out) == n);
+  return out;
+}
+
 /* a and b are the same job; with redacted set, b's secret header values
- * may read "[redacted]" (and must, for names pacer_header_is_secret). */
+ * may read "[redacted]" (and must, for names pacer_header_is_secret), and
+ * b's url has its userinfo redacted. */
 static void
 check_same(const struct pacer_job *a, const struct pacer_job *b, int redacted)
 {
+  char *url = redacted ? redacted_url(a->url) : NULL;
   size_t i;
 
   PACER_FUZZ_CHECK(strcmp(a->id, b->id) == 0);
   PACER_FUZZ_CHECK(a->method == b->method);
-  PACER_FUZZ_CHECK(strcmp(a->url, b->url) == 0);
+  PACER_FUZZ_CHECK(strcmp(url != NULL ? url : a->url, b->url) == 0);
+  free(url);
   PACER_FUZZ_CHECK(a->nheaders == b->nheaders);
   for (i = 0; i < a->nheaders; i++) {
     const struct pacer_job_header *ha = &a->headers[i], *hb = &b->headers[i];
@@ -243,15 +259,20 @@ check_redact(const char *text, size_t len, const char *default_id,
 {
   struct pacer_job *again = NULL;
   struct pacer_error err;
-  char *full = pacer_job_redact(text, len, SIZE_MAX), *cut;
+  char *full = pacer_job_redact(text, len, SIZE_MAX), *cut, *url;
   size_t full_len, cut_len;
 
   PACER_FUZZ_CHECK(full != NULL);
   full_len = strlen(full);
-  PACER_FUZZ_CHECK(
-      parse_checked(full, full_len, default_id, BIG_BYTES, &again, &err) == 0);
-  check_same(job, again, 1);
-  pacer_job_free(again);
+  url = redacted_url(job->url);
+  /* "[redacted]" may make a URL at the length limit too long to parse */
+  if (url == NULL || strlen(url) <= PACER_JOB_URL_MAX_BYTES) {
+    PACER_FUZZ_CHECK(parse_checked(full, full_len, default_id, BIG_BYTES,
+                                   &again, &err) == 0);
+    check_same(job, again, 1);
+    pacer_job_free(again);
+  }
+  free(url);
 
   /* A valid job is UTF-8 throughout, so the cut can always back up to a
    * sequence boundary, by at most three bytes. */

@@ -301,18 +301,127 @@ field_log(struct pacer_config *cfg, const cJSON *item, struct pacer_error *err)
   return replace_string(&cfg->log, item->valuestring, err);
 }
 
+static int
+field_log_format(struct pacer_config *cfg, const cJSON *item,
+                 struct pacer_error *err)
+{
+  if (!cJSON_IsString(item) || (strcmp(item->valuestring, "logfmt") != 0 &&
+                                strcmp(item->valuestring, "json") != 0))
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "log_format: must be \"logfmt\" or \"json\"");
+  return replace_string(&cfg->log_format, item->valuestring, err);
+}
+
+/* "destination_policy": which peer addresses job requests may connect to
+ * (CASES C20, workers/dest_policy.h). */
+static int
+field_destination_policy(struct pacer_config *cfg, const cJSON *item,
+                         struct pacer_error *err)
+{
+  if (cJSON_IsString(item) && strcmp(item->valuestring, "any") == 0)
+    cfg->dest_policy.mode = PACER_DEST_ANY;
+  else if (cJSON_IsString(item) &&
+           strcmp(item->valuestring, "public_only") == 0)
+    cfg->dest_policy.mode = PACER_DEST_PUBLIC_ONLY;
+  else
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "destination_policy: must be \"any\" or "
+                           "\"public_only\"");
+  return 0;
+}
+
+/* "destination_allow": CIDR blocks public_only still lets through (an
+ * internal API). Replaces the previous list whole, only when every entry
+ * is valid. */
+static int
+field_destination_allow(struct pacer_config *cfg, const cJSON *item,
+                        struct pacer_error *err)
+{
+  struct pacer_cidr list[PACER_DEST_ALLOW_MAX];
+  const cJSON *it;
+  size_t n = 0;
+  int rc;
+
+  if (!cJSON_IsArray(item))
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "destination_allow: must be an array of CIDR "
+                           "strings such as \"10.1.0.0/16\"");
+  cJSON_ArrayForEach(it, item)
+  {
+    char field[40];
+
+    snprintf(field, sizeof(field), "destination_allow[%zu]", n);
+    if (n == PACER_DEST_ALLOW_MAX)
+      return pacer_error_set(err, PACER_ECONFIG,
+                             "destination_allow: more than %d entries",
+                             PACER_DEST_ALLOW_MAX);
+    if (!cJSON_IsString(it))
+      return pacer_error_set(err, PACER_ECONFIG, "%s: must be a string", field);
+    if ((rc = pacer_cidr_parse(field, it->valuestring, &list[n], err)) != 0)
+      return rc;
+    n++;
+  }
+  memcpy(cfg->dest_policy.allow, list, n * sizeof(list[0]));
+  cfg->dest_policy.nallow = n;
+  return 0;
+}
+
 struct str_field {
   const char *name;
   int (*set)(struct pacer_config *cfg, const cJSON *item,
              struct pacer_error *err);
 };
 
+/* "metrics_listen": "[host]:port" or "port" of the metrics endpoint
+ * (issue 6; no host = 127.0.0.1). The address itself is resolved by
+ * `pacer worker`, which names it in its error. Checked here: a port
+ * 0..65535 after the last colon. */
+static int
+field_metrics_listen(struct pacer_config *cfg, const cJSON *item,
+                     struct pacer_error *err)
+{
+  const char *v, *colon;
+  char *end;
+  unsigned long port;
+
+  if (!cJSON_IsString(item))
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "metrics_listen: must be a string");
+  v = item->valuestring;
+  colon = strrchr(v, ':');
+  colon = colon != NULL ? colon + 1 : v;
+  if (strlen(v) > 300 || has_ctl(v) || *colon < '0' || *colon > '9' ||
+      (port = strtoul(colon, &end, 10)) > 65535 || *end != '\0')
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "metrics_listen: must be \"host:port\", e.g. "
+                           "\"127.0.0.1:9464\"");
+  return replace_string(&cfg->metrics_listen, v, err);
+}
+
+/* "metrics_token_file": where the metrics bearer token is (issue 6);
+ * read by `pacer worker` with the checks of a secret file. */
+static int
+field_metrics_token_file(struct pacer_config *cfg, const cJSON *item,
+                         struct pacer_error *err)
+{
+  if (!cJSON_IsString(item) || item->valuestring[0] == '\0' ||
+      strlen(item->valuestring) > 4095 || has_ctl(item->valuestring))
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "metrics_token_file: must be a file path of 1 to "
+                           "4095 bytes without control characters");
+  return replace_string(&cfg->metrics_token_file, item->valuestring, err);
+}
+
 static const struct str_field str_fields[] = {
     {"redis_url", field_redis_url},
     {"prefix", field_prefix},
     {"log_level", field_log_level},
     {"redis_eviction", field_redis_eviction},
+    {"destination_policy", field_destination_policy},
     {"log", field_log},
+    {"log_format", field_log_format},
+    {"metrics_listen", field_metrics_listen},
+    {"metrics_token_file", field_metrics_token_file},
 };
 
 /* ------------------------------------------------------------------------
@@ -1607,6 +1716,54 @@ resolve_one(struct pacer_cred_secret *sec, const char *where, const char *what,
  * Top level
  * ------------------------------------------------------------------------ */
 
+int
+pacer_config_metrics_token_ok(const char *token)
+{
+  size_t n = token != NULL ? strlen(token) : 0, i = 0;
+
+  /* RFC 6750 §2.1 b64token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" /
+   * "+" / "/" ) *"=" */
+  while (i < n && ((token[i] >= 'A' && token[i] <= 'Z') ||
+                   (token[i] >= 'a' && token[i] <= 'z') ||
+                   (token[i] >= '0' && token[i] <= '9') ||
+                   strchr("-._~+/", token[i]) != NULL))
+    i++;
+  if (i == 0)
+    return 0;
+  while (i < n && token[i] == '=')
+    i++;
+  return i == n && n >= PACER_METRICS_TOKEN_MIN && n <= PACER_METRICS_TOKEN_MAX;
+}
+
+/* "metrics_token": the bearer token of the metrics endpoint, inline (a
+ * secret: refused in a file group or others may read, never quoted). */
+static int
+field_metrics_token(struct pacer_config *cfg, const cJSON *item,
+                    const struct parse_src *src, struct pacer_error *err)
+{
+  char *copy;
+
+  if (!cJSON_IsString(item) ||
+      !pacer_config_metrics_token_ok(item->valuestring))
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "metrics_token: must be %d to %d characters of "
+                           "A-Z a-z 0-9 - . _ ~ + / (then any \"=\"), e.g. "
+                           "from openssl rand -hex 32",
+                           PACER_METRICS_TOKEN_MIN, PACER_METRICS_TOKEN_MAX);
+  if (src->from_file && (src->mode & (S_IRGRP | S_IROTH)) != 0)
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "metrics_token: inline secret in a config file "
+                           "readable by group or others (mode %04o); use "
+                           "metrics_token_file, or chmod 600 the file",
+                           (unsigned)(src->mode & 07777));
+  copy = strdup(item->valuestring);
+  if (copy == NULL)
+    return pacer_error_set(err, PACER_ENOMEM, "config: out of memory");
+  wipe_string(&cfg->metrics_token);
+  cfg->metrics_token = copy;
+  return 0;
+}
+
 static int
 set_field(struct pacer_config *cfg, const cJSON *item,
           const struct parse_src *src, struct pacer_error *err)
@@ -1626,6 +1783,10 @@ set_field(struct pacer_config *cfg, const cJSON *item,
     return field_limits(cfg, item, err);
   if (strcmp(item->string, "credentials") == 0)
     return field_credentials(cfg, item, src, err);
+  if (strcmp(item->string, "destination_allow") == 0)
+    return field_destination_allow(cfg, item, err);
+  if (strcmp(item->string, "metrics_token") == 0)
+    return field_metrics_token(cfg, item, src, err);
   if (item->string[0] == '\0')
     return pacer_error_set(err, PACER_ECONFIG, "\"\": unknown field");
   return pacer_error_set(err, PACER_ECONFIG, "%s: unknown field",
@@ -1660,8 +1821,9 @@ pacer_config_defaults(struct pacer_config *cfg, unsigned ncpu)
   cfg->eviction_refuse = 1;
   cfg->log_level = strdup("info");
   cfg->log = strdup("all");
+  cfg->log_format = strdup("logfmt");
   if (cfg->redis_url == NULL || cfg->prefix == NULL || cfg->log_level == NULL ||
-      cfg->log == NULL) {
+      cfg->log == NULL || cfg->log_format == NULL) {
     pacer_config_free(cfg);
     return PACER_ENOMEM;
   }
@@ -1726,6 +1888,13 @@ parse_text(struct pacer_config *cfg, const char *json, size_t len,
     if ((rc = set_field(cfg, item, src, err)) != 0)
       break;
   }
+  /* An allow list without public_only permits nothing new: say so rather
+   * than let a reader believe the destinations are restricted. */
+  if (rc == 0 && cfg->dest_policy.mode == PACER_DEST_ANY &&
+      cfg->dest_policy.nallow > 0)
+    rc = pacer_error_set(err, PACER_ECONFIG,
+                         "destination_allow: has no effect unless "
+                         "destination_policy is \"public_only\"");
   pacer_json_wipe(root); /* inline secrets */
   cJSON_Delete(root);
   return rc;
@@ -1847,6 +2016,13 @@ pacer_config_free(struct pacer_config *cfg)
   cfg->log_level = NULL;
   free(cfg->log);
   cfg->log = NULL;
+  free(cfg->log_format);
+  cfg->log_format = NULL;
+  free(cfg->metrics_listen);
+  cfg->metrics_listen = NULL;
+  wipe_string(&cfg->metrics_token);
+  free(cfg->metrics_token_file);
+  cfg->metrics_token_file = NULL;
   free(cfg->limits);
   cfg->limits = NULL;
   cfg->nlimits = 0;

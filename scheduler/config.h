@@ -8,7 +8,11 @@
  *    "connect_timeout_ms": 10000, "default_timeout_ms": 30000,
  *    "shutdown_grace_ms": 30000, "retry_after_max_ms": 3600000,
  *    "defer_after_ms": 2000,
- *    "log_level": "info", "log": "all",
+ *    "destination_policy": "public_only",
+ *    "destination_allow": ["10.1.0.0/16", "fd00:1::/32"],
+ *    "log_level": "info", "log": "all", "log_format": "logfmt",
+ *    "metrics_listen": "127.0.0.1:9464",
+ *    "metrics_token_file": "secrets/metrics.token",
  *    "limits": [{"name": "ads-token", "key": "header:Authorization",
  *                "match": {"host": "*.ads.example", "path_prefix": "/v1/",
  *                          "methods": ["GET", "POST"]},
@@ -44,6 +48,7 @@
 #include "../common/err.h"
 #include "gcra.h"
 #include "oauth_token.h"
+#include "workers/dest_policy.h"
 
 #define PACER_LIMITS_MAX            256    /* limits per configuration */
 #define PACER_LIMIT_NAME_MAX        64     /* bytes, excl. NUL */
@@ -190,7 +195,24 @@ struct pacer_config {
   size_t nlimits;                 /* entries in limits, <= PACER_LIMITS_MAX */
   struct pacer_cred_cfg *creds;   /* array of ncreds, owned, or NULL */
   size_t ncreds;                  /* entries in creds, <= PACER_CREDS_MAX */
+  struct pacer_dest_policy dest_policy; /* "destination_policy": "any"
+                                     (default) or "public_only", and
+                                     "destination_allow": up to
+                                     PACER_DEST_ALLOW_MAX CIDRs permitted
+                                     under public_only (only there: with
+                                     "any" an allow list is an error). Job
+                                     requests only; token_url requests are
+                                     the operator's own (CASES C20) */
 };
+
+#define PACER_METRICS_TOKEN_MIN 16  /* metrics bearer token, characters */
+#define PACER_METRICS_TOKEN_MAX 256 /* ... at most */
+
+/** Returns 1 when token (borrowed, may be NULL) can be the metrics
+ *  endpoint's bearer token: an RFC 6750 §2.1 b64token of
+ *  PACER_METRICS_TOKEN_MIN..PACER_METRICS_TOKEN_MAX characters, else 0.
+ *  Pure; any thread. */
+int pacer_config_metrics_token_ok(const char *token);
 
 /** Fills cfg with defaults (allocating the default strings). workers
  *  defaults to online CPUs (passed in as ncpu, >= 1). Returns 0 or

@@ -186,6 +186,7 @@ struct pacer_cred {
                                  once Redis answers (never the refresh) */
   uv_timer_t timer;           /* takeover wait / backoff / script retry */
   uv_timer_t keepalive;
+  uint64_t n_ok, n_failed, n_refused; /* token endpoint outcomes (metrics) */
 };
 
 struct pacer_creds {
@@ -856,6 +857,12 @@ pacer_creds_on_outcome(struct pacer_creds *cs, struct pacer_http_outcome *o,
   oc = o->result == PACER_HTTP_OK
            ? pacer_oauth_classify((int)o->status, prc, &tok)
            : PACER_OAUTH_RETRY;
+  if (oc == PACER_OAUTH_OK)
+    c->n_ok++;
+  else if (oc == PACER_OAUTH_REAUTH)
+    c->n_refused++;
+  else
+    c->n_failed++;
   if (oc == PACER_OAUTH_OK) {
     struct script_ctx *x = calloc(1, sizeof(*x));
     uint64_t exp = 0;
@@ -955,6 +962,23 @@ pacer_cred_token(struct pacer_cred *c, const char **token, uint64_t *generation)
   default:
     return PACER_CRED_WAIT;
   }
+}
+
+void
+pacer_cred_get_metrics(const struct pacer_cred *c,
+                       struct pacer_cred_metrics *out)
+{
+  static const char *const names[] = {
+      "unknown", "ok", "loading", "refreshing", "waiting", "reauth_required"};
+
+  out->status = (unsigned)c->st < sizeof(names) / sizeof(names[0])
+                    ? names[c->st]
+                    : "unknown";
+  out->generation = c->token != NULL ? c->gen : 0;
+  out->expires_unix_ms = c->token != NULL ? c->expires_ms : 0;
+  out->refresh_ok = c->n_ok;
+  out->refresh_failed = c->n_failed;
+  out->refresh_refused = c->n_refused;
 }
 
 const char *

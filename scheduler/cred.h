@@ -113,4 +113,21 @@ void pacer_creds_on_outcome(struct pacer_creds *cs,
  *  reply (stop waits for these). */
 int pacer_creds_busy(const struct pacer_creds *cs);
 
+/** What the metrics show of one credential: never a token. */
+struct pacer_cred_metrics {
+  const char *status;       /* "unknown", "loading", "ok", "refreshing",
+                               "waiting" (another process refreshes),
+                               "reauth_required"; static */
+  uint64_t generation;      /* of the token held, 0 = none */
+  uint64_t expires_unix_ms; /* its expiry, unix ms, 0 = no token */
+  uint64_t refresh_ok;      /* token endpoint answers: a new token */
+  uint64_t refresh_failed;  /* ... a failure that is retried (5xx, 429,
+                               transport) */
+  uint64_t refresh_refused; /* ... invalid_grant: re-authorisation needed */
+};
+
+/** Fills *out for c (borrowed). Scheduler thread. */
+void pacer_cred_get_metrics(const struct pacer_cred *c,
+                            struct pacer_cred_metrics *out);
+
 #endif

@@ -40,6 +40,16 @@ enum pacer_method {
   PACER_METHOD_HEAD
 };
 
+/** HTTP version a job asks for ("http_version"); the worker maps it to
+ *  CURLOPT_HTTP_VERSION. */
+enum pacer_job_http {
+  PACER_JOB_HTTP_DEFAULT = 0, /* absent: HTTP/2 over TLS (ALPN), else 1.1 */
+  PACER_JOB_HTTP_1_1,         /* "1.1" */
+  PACER_JOB_HTTP_2,           /* "2": ALPN h2, or Upgrade: h2c on http:// */
+  PACER_JOB_HTTP_2_PRIOR_KNOWLEDGE /* "2-prior-knowledge": h2 from the first
+                                      byte, also over http:// (h2c) */
+};
+
 /** Job priority: the order within a lane. */
 enum pacer_priority {
   PACER_PRIORITY_HIGH = 0,
@@ -81,6 +91,8 @@ struct pacer_job {
   enum pacer_priority priority; /* "priority", default normal */
   int retry_unsafe;             /* retry POST/PATCH after a transport error
                                    that may have reached the server */
+  /* "http_version", default PACER_JOB_HTTP_DEFAULT */
+  enum pacer_job_http http_version;
   char *meta_json; /* "meta" re-serialised (unformatted), or NULL */
 };
 
@@ -134,13 +146,45 @@ void pacer_job_free(struct pacer_job *job);
 int pacer_header_is_secret(const char *name);
 
 /** Returns a copy of the job text json[0..len) with the values of secret
- *  headers (pacer_header_is_secret) replaced by "[redacted]"; text that is
- *  not a JSON object is returned truncated to max_bytes with no change.
+ *  headers (pacer_header_is_secret) replaced by "[redacted]" and the
+ *  userinfo of a top-level "url" string redacted as by
+ *  pacer_url_redact_userinfo ("url" in any case, escapes decoded first);
+ *  text that is not a JSON object is returned truncated to max_bytes with
+ *  no change.
  *  Only the top-level "headers" is looked at; a "headers" value that is
  *  not an object is replaced whole. Text that starts as an object but is
  *  not valid JSON is cut at the first syntax error (secrets after it could
  *  not be found). Truncation never splits a UTF-8 sequence.
  *  Result is owned: free with free(). NULL on out of memory. */
 char *pacer_job_redact(const char *json, size_t len, size_t max_bytes);
+
+/** Redacts the userinfo of url[0..len) (borrowed; may hold NULs):
+ *  "https://user:secret@host/x" becomes "https://user:[redacted]@host/x",
+ *  and a userinfo without ':' (a token used as the user name) becomes
+ *  "[redacted]@". The authority is read generously (optional "scheme:",
+ *  any run of '/' or '\', up to '/', '\', '?' or '#'; the userinfo ends
+ *  at its last '@'), so no spelling a URL parser might accept keeps the
+ *  password. Returns 0 with *out owned (free with free(), NUL-terminated,
+ *  *out_len bytes), or 0 with *out NULL when there is no userinfo, or
+ *  PACER_ENOMEM. Pure; any thread. Source: RFC 3986 §3.2.1. */
+int pacer_url_redact_userinfo(const char *url, size_t len, char **out,
+                              size_t *out_len);
+
+/** Returns in *out the *n secret strings of job (borrowed) that an
+ *  upstream could send back (an echo endpoint, an error page), for
+ *  scrubbing from results and dead letters (CASES C21): the credentials
+ *  of every secret header (the part after the auth scheme, so an echo
+ *  reads "Bearer [redacted]", or the whole value), and the URL userinfo
+ *  password as written, percent-decoded, and as libcurl sends it (base64
+ *  of "user:password" in Basic auth), or the user name when there is no
+ *  password. Strings shorter than 6 bytes are left out, since scrubbing
+ *  them would mangle ordinary text. *out is owned: free with
+ *  pacer_job_secrets_free (which wipes them). Returns 0, or PACER_ENOMEM
+ *  with *out NULL and *n 0. Pure; any thread. */
+int pacer_job_secrets(const struct pacer_job *job, char ***out, size_t *n);
+
+/** Wipes and frees n strings returned by pacer_job_secrets. NULL does
+ *  nothing. Any thread. */
+void pacer_job_secrets_free(char **secrets, size_t n);
 
 #endif

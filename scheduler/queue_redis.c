@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "scheduler/metrics.h"
 #include "scheduler/redis_uv.h"
 
 #define GROUP               "pacer"
@@ -64,6 +65,7 @@ struct conn {
   uv_timer_t retry;    /* reconnect timer */
   uint32_t backoff_ms; /* next reconnect delay, ms */
   size_t pending;      /* commands awaiting a reply */
+  uint64_t connects;   /* times it became ready (metrics) */
 };
 
 struct pacer_queue {
@@ -97,6 +99,7 @@ struct pacer_queue {
   enum stream_ix claim_ix;   /* stream of the XAUTOCLAIM in flight */
   char claim_cursor[NSTREAMS][64];
   long long intake_client_id; /* CLIENT ID of the intake connection, or 0 */
+  struct pacer_hist rtt;      /* script round trips, command connection */
   void (*on_closed)(void *arg);
   void *closed_arg;
 };
@@ -108,6 +111,7 @@ struct cmd_ctx {
   pacer_queue_done_cb cb;
   pacer_queue_reply_cb reply_cb; /* pacer_queue_eval_reply only */
   void *privdata;
+  uint64_t sent_mono_us; /* when it was sent, for the round-trip metric */
 };
 
 /* ------------------------------------------------------------------ */
@@ -470,6 +474,7 @@ send_argv(struct conn *c, redisCallbackFn *fn, pacer_queue_done_cb cb,
   ctx->cb = cb;
   ctx->reply_cb = NULL;
   ctx->privdata = privdata;
+  ctx->sent_mono_us = uv_hrtime() / 1000u;
   rc = redisAsyncCommandArgv(c->ac, fn, ctx, argc, argv, lens);
   free(own);
   if (rc != REDIS_OK) {
@@ -629,6 +634,7 @@ conn_ready(struct conn *c)
   struct pacer_queue *q = c->q;
 
   c->backoff_ms = BACKOFF_MIN_MS;
+  c->connects++;
   pacer_log(PACER_LOG_INFO, "redis", "msg=\"connected\" conn=%s consumer=%s",
             conn_name(c), q->consumer);
   if (c->role == CONN_INTAKE) {
@@ -1083,6 +1089,8 @@ on_script_reply(redisAsyncContext *ac, void *r, void *priv)
 
   (void)ac;
   ctx->c->pending--;
+  if (reply != NULL)
+    pacer_hist_observe(&q->rtt, uv_hrtime() / 1000u - ctx->sent_mono_us);
   if (reply == NULL) {
     status = PACER_EUNKNOWN; /* C17: a lost reply is never success */
   } else if (reply->type == REDIS_REPLY_ERROR) {
@@ -1158,6 +1166,8 @@ on_raw_reply(redisAsyncContext *ac, void *r, void *priv)
 
   (void)ac;
   ctx->c->pending--;
+  if (reply != NULL)
+    pacer_hist_observe(&q->rtt, uv_hrtime() / 1000u - ctx->sent_mono_us);
   if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
     pacer_log(PACER_LOG_ERROR, "redis", "msg=\"script failed\" error=\"%.*s\"",
               (int)reply->len, reply->str);
@@ -1189,6 +1199,7 @@ pacer_queue_eval_reply(struct pacer_queue *q, const char *script, int nkeys,
   ctx->cb = NULL;
   ctx->reply_cb = cb;
   ctx->privdata = privdata;
+  ctx->sent_mono_us = uv_hrtime() / 1000u;
   if (redisAsyncCommandArgv(q->cmd.ac, on_raw_reply, ctx, argc, argv, lens) !=
       REDIS_OK) {
     free(ctx);
@@ -1196,6 +1207,25 @@ pacer_queue_eval_reply(struct pacer_queue *q, const char *script, int nkeys,
   }
   q->cmd.pending++;
   return 0;
+}
+
+const struct pacer_hist *
+pacer_queue_rtt(const struct pacer_queue *q)
+{
+  return &q->rtt;
+}
+
+void
+pacer_queue_conn_stats(const struct pacer_queue *q, uint64_t reconnects[2],
+                       int up[2])
+{
+  const struct conn *c[2] = {&q->intake, &q->cmd};
+  int i;
+
+  for (i = 0; i < 2; i++) {
+    reconnects[i] = c[i]->connects > 1 ? c[i]->connects - 1u : 0;
+    up[i] = c[i]->up && c[i]->ac != NULL;
+  }
 }
 
 const char *
@@ -1666,6 +1696,7 @@ pacer_queue_new(uv_loop_t *loop, const struct pacer_config *cfg,
   q->cmd.q = q;
   q->cmd.role = CONN_CMD;
   q->cmd.backoff_ms = BACKOFF_MIN_MS;
+  pacer_hist_init_redis(&q->rtt);
   uv_timer_init(loop, &q->intake.retry);
   uv_timer_init(loop, &q->cmd.retry);
   uv_timer_init(loop, &q->promote_timer);

@@ -182,6 +182,19 @@ int pacer_queue_eval_reply(struct pacer_queue *q, const char *script, int nkeys,
                            const char **args, const size_t *arglens,
                            pacer_queue_reply_cb cb, void *privdata);
 
+struct pacer_hist;
+
+/** Returns the histogram of script round trips on the command connection
+ *  (send to reply, replies lost to a disconnect not counted), borrowed
+ *  from q. Scheduler thread. */
+const struct pacer_hist *pacer_queue_rtt(const struct pacer_queue *q);
+
+/** Fills reconnects[0] (intake) and [1] (command connection) with how
+ *  often each connection became ready again after its first time, and
+ *  up[] with 1 while it is ready. Scheduler thread. */
+void pacer_queue_conn_stats(const struct pacer_queue *q, uint64_t reconnects[2],
+                            int up[2]);
+
 /** Returns the key prefix ("pacer:"), borrowed from the config. */
 const char *pacer_queue_prefix(const struct pacer_queue *q);
 

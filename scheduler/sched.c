@@ -22,9 +22,11 @@
 #include "scheduler/job.h"
 #include "scheduler/lane.h"
 #include "scheduler/limiter_redis.h"
+#include "scheduler/metrics.h"
 #include "scheduler/queue_redis.h"
 #include "scheduler/ratelimit_hdr.h"
 #include "scheduler/retry_after.h"
+#include "scheduler/snapshot.h"
 #include "scheduler/www_auth.h"
 #include "workers/pacer_http.h"
 
@@ -36,6 +38,7 @@
 #define TAKE_HORIZON_US    250000u /* slots reserved at most this far, us */
 #define SLOT_STALE_US      20000u  /* a slot this late is dropped, us */
 #define THROTTLED_MAX      50u     /* 429s before a job fails rate_limited */
+#define REFUSALS_MAX       3u      /* free refused-stream re-sends (C19) */
 #define TAKE_RETRY_MS      500u    /* after a failed take, ms */
 #define REPLAY_INTERVAL_MS 1000u   /* resend unknown-outcome writes, ms */
 #define FORCE_CLOSE_MS     5000u   /* after the grace period, ms */
@@ -46,6 +49,7 @@
 #define LANESTAT_TTL_MS    "3000"  /* snapshot outlives its process, ms */
 #define LANESTAT_MAX       500u    /* lanes per snapshot */
 #define AUTH_REPLAYS_MAX   3u      /* 401 replays of one job, in total */
+#define JOB_FIELDS_MAX     640u    /* job=.. lane=.. attempt=.. status=.. */
 
 /* An owned XADD field list. */
 struct fieldbuf {
@@ -79,6 +83,7 @@ struct entry {
   size_t text_len;             /* bytes */
   char *given_id;              /* stream field "id", owned, or NULL */
   unsigned attempt;            /* attempts made so far */
+  long status;                 /* last HTTP status, 0 = none yet (logs) */
   int promoted;
   int ack_required;      /* 0 only for payload_lost from XAUTOCLAIM */
   struct pacer_job *job; /* parsed job, or NULL when invalid */
@@ -86,7 +91,8 @@ struct entry {
   /* The pending Redis write, kept until Redis confirms it, so it can be
    * replayed after an "outcome unknown" (C17). */
   enum entry_op op;
-  int ok; /* OP_FINISH: state ok */
+  int ok;       /* OP_FINISH: state ok */
+  int mx_state; /* OP_FINISH: enum pacer_metrics_job_state */
   struct fieldbuf res;
   struct fieldbuf dead;
   uint64_t due_unix_ms; /* OP_DEFER */
@@ -95,6 +101,7 @@ struct entry {
   uint64_t cred_gen;     /* token generation the last request carried */
   uint64_t gen_401;      /* generation of the first 401 invalid_token */
   unsigned auth_replays; /* 401 invalid_token replays (no attempt used) */
+  unsigned refusals;     /* refused-stream re-sends (no attempt used) */
   char permit[PACER_LIMITER_TOKEN_SIZE]; /* in-flight permit held while running,
                                             "" = none */
 };
@@ -130,6 +137,10 @@ struct pacer_sched {
   void *terminal_arg;
   void (*on_stopped)(void *arg);
   void *stopped_arg;
+  struct pacer_metrics *mx;       /* counters (issue 6), owned */
+  pacer_sched_publish_cb publish; /* metrics snapshot receiver, or NULL */
+  void *publish_arg;
+  int mx_reading; /* a snapshot's Redis reads are out */
 };
 
 static void pump(struct pacer_sched *s);
@@ -210,6 +221,23 @@ entry_id(const struct entry *e)
   if (e->given_id != NULL)
     return e->given_id;
   return e->sid;
+}
+
+/* The fields every job log line starts with (issue 6 §3): job id, lane
+ * ("-" while it has none), attempts made and the last HTTP status (0 =
+ * none yet), as logfmt. Ids and lane ids hold no secret (secret header
+ * values are hashed into lane keys). Returns buf. */
+static const char *
+job_fields(const struct entry *e, char *buf, size_t size)
+{
+  char id[2 * PACER_JOB_ID_MAX + 8], lane[256];
+
+  snprintf(buf, size, "job=%s lane=%s attempt=%u status=%ld",
+           pacer_log_value(id, sizeof(id), entry_id(e)),
+           e->lane != NULL ? pacer_log_value(lane, sizeof(lane), e->lane->id)
+                           : "-",
+           e->attempt, e->status);
+  return buf;
 }
 
 static void
@@ -309,6 +337,7 @@ on_op_done(struct pacer_queue *q, int status, int applied, void *privdata)
         s->st.ok++;
       else
         s->st.failed++;
+      pacer_metrics_job(s->mx, (enum pacer_metrics_job_state)e->mx_state);
     }
     if (s->on_terminal != NULL)
       s->on_terminal(s->terminal_arg, entry_id(e), e->ok);
@@ -434,6 +463,51 @@ scrub(const char *text, size_t len, const char *secret, size_t *out_len,
   return out;
 }
 
+/* Scrubs every secret the job carries itself (pacer_job_secrets: secret
+ * header credentials, the URL password in each form libcurl sends it) from
+ * *body and *headers_json, as finish_state does for a credential's token
+ * (C21). *sbody and *sheaders own the scrubbed copies; out of memory drops
+ * the text rather than keep a secret. */
+static void
+scrub_job_secrets(const struct pacer_job *job, const char **body,
+                  size_t *body_len, char **sbody, const char **headers_json,
+                  char **sheaders)
+{
+  char **sec = NULL;
+  size_t nsec = 0, i, hlen;
+  int failed = 0;
+
+  if (pacer_job_secrets(job, &sec, &nsec) != 0) {
+    *body = NULL;
+    *body_len = 0;
+    *headers_json = NULL;
+    return;
+  }
+  for (i = 0; i < nsec; i++) {
+    char *r;
+
+    if (*body != NULL) {
+      r = scrub(*body, *body_len, sec[i], body_len, &failed);
+      if (r != NULL || failed) {
+        free(*sbody);
+        *sbody = r;
+        *body = r;
+        if (r == NULL)
+          *body_len = 0;
+      }
+    }
+    if (*headers_json != NULL) {
+      r = scrub(*headers_json, strlen(*headers_json), sec[i], &hlen, &failed);
+      if (r != NULL || failed) {
+        free(*sheaders);
+        *sheaders = r;
+        *headers_json = r;
+      }
+    }
+  }
+  pacer_job_secrets_free(sec, nsec);
+}
+
 static void
 finish_state(struct pacer_sched *s, struct entry *e, const char *state,
              long status, const char *reason, const char *error,
@@ -445,6 +519,7 @@ finish_state(struct pacer_sched *s, struct entry *e, const char *state,
   uint64_t now = pacer_clock_unix_ms();
   int rc = 0, failed = 0;
   char *sbody = NULL, *sheaders = NULL;
+  char jf[JOB_FIELDS_MAX];
 
   /* An upstream that echoes the request back (C21) must not carry the
    * credential's token into the result or the dead letter. */
@@ -467,11 +542,17 @@ finish_state(struct pacer_sched *s, struct entry *e, const char *state,
         headers_json = NULL;
     }
   }
+  if (e->job != NULL && (body != NULL || headers_json != NULL))
+    scrub_job_secrets(e->job, &body, &body_len, &sbody, &headers_json,
+                      &sheaders);
   keep = body_len;
 
   e->state = ENTRY_WRITING;
   e->op = OP_FINISH;
   e->ok = ok;
+  e->mx_state = ok                                      ? PACER_MX_JOB_OK
+                : strcmp(state, "outcome_unknown") == 0 ? PACER_MX_JOB_UNKNOWN
+                                                        : PACER_MX_JOB_FAILED;
   fb_clear(&e->res);
   fb_clear(&e->dead);
   if (keep > s->cfg->result_body_max_bytes)
@@ -510,18 +591,19 @@ finish_state(struct pacer_sched *s, struct entry *e, const char *state,
   }
   free(sbody); /* the field list holds copies */
   free(sheaders);
+  e->status = status > 0 ? status : 0;
   if (rc != 0) {
     /* Out of memory: leave the entry pending; the lease brings it back. */
     pacer_log(PACER_LOG_ERROR, "sched",
-              "msg=\"out of memory writing result\" "
-              "job=%s",
-              entry_id(e));
+              "msg=\"out of memory writing result\" %s",
+              job_fields(e, jf, sizeof(jf)));
     return;
   }
   pacer_log(ok ? PACER_LOG_DEBUG : PACER_LOG_INFO, "sched",
-            "msg=\"job finished\" job=%s state=%s status=%ld reason=%s "
-            "attempt=%u",
-            entry_id(e), state, status, reason[0] ? reason : "-", e->attempt);
+            "msg=\"job finished\" %s state=%s reason=%s lane_wait_ms=%" PRIu64
+            " throttled=%u",
+            job_fields(e, jf, sizeof(jf)), state, reason[0] ? reason : "-",
+            e->wait_ms, e->throttled);
   send_op(s, e);
 }
 
@@ -539,7 +621,7 @@ static void
 defer(struct pacer_sched *s, struct entry *e, uint64_t due_unix_ms)
 {
   const char *id = entry_id(e);
-  char head[PACER_JOB_ID_MAX + 32];
+  char head[PACER_JOB_ID_MAX + 32], jf[JOB_FIELDS_MAX];
   /* The 429 count travels along ("<attempts>.<429s>"), so THROTTLED_MAX
    * holds across pauses spent in the delayed set. */
   int n = e->throttled > 0
@@ -554,10 +636,8 @@ defer(struct pacer_sched *s, struct entry *e, uint64_t due_unix_ms)
   free(e->member);
   e->member = malloc(hl + e->text_len + 1);
   if (e->member == NULL) {
-    pacer_log(PACER_LOG_ERROR, "sched",
-              "msg=\"out of memory deferring\" "
-              "job=%s",
-              id);
+    pacer_log(PACER_LOG_ERROR, "sched", "msg=\"out of memory deferring\" %s",
+              job_fields(e, jf, sizeof(jf)));
     return;
   }
   memcpy(e->member, head, hl);
@@ -667,11 +747,13 @@ lane_for(struct pacer_sched *s, const struct pacer_job *job)
 static void
 lane_enqueue(struct pacer_sched *s, struct entry *e, int front)
 {
+  char jf[JOB_FIELDS_MAX];
+
   if (e->lane == NULL)
     e->lane = lane_for(s, e->job);
   if (e->lane == NULL) {
-    pacer_log(PACER_LOG_ERROR, "sched", "msg=\"out of memory\" job=%s",
-              entry_id(e));
+    pacer_log(PACER_LOG_ERROR, "sched", "msg=\"out of memory\" %s",
+              job_fields(e, jf, sizeof(jf)));
     requeue(s, e);
     return;
   }
@@ -703,6 +785,10 @@ lane_enqueue(struct pacer_sched *s, struct entry *e, int front)
         due = e->lane->defer_until_unix_ms + iv_ms;
       e->lane->defer_until_unix_ms = due;
       e->lane->deferred++;
+      pacer_log(PACER_LOG_DEBUG, "sched",
+                "msg=\"deferred\" %s wait_reason=lane_backlog "
+                "wait_ms=%" PRIu64 " queued=%zu",
+                job_fields(e, jf, sizeof(jf)), due - now, e->lane->queued);
       defer(s, e, due);
       return;
     }
@@ -855,24 +941,33 @@ on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe, void *arg)
     if (e->given_id == NULL &&
         pacer_job_peek_id(e->text, e->text_len, peek, sizeof(peek)) == 0)
       e->given_id = strdup(peek);
-    char quoted[300];
+    char quoted[300], jf[JOB_FIELDS_MAX];
 
     pacer_log(PACER_LOG_WARN, "sched",
-              "msg=\"invalid job\" sid=%s reason=invalid_job error=\"%s\"",
-              e->sid, pacer_log_quote(quoted, sizeof(quoted), err.msg));
+              "msg=\"invalid job\" %s sid=%s reason=invalid_job "
+              "error=\"%s\"",
+              job_fields(e, jf, sizeof(jf)), e->sid,
+              pacer_log_quote(quoted, sizeof(quoted), err.msg));
     finish(s, e, 0, 0, "invalid_job", err.msg, 0, NULL, NULL, 0);
     return;
   }
   if (e->job->credential != NULL && cred_check(s, e->job, &err) != 0) {
-    char quoted[300];
+    char quoted[300], jf[JOB_FIELDS_MAX];
 
     pacer_log(PACER_LOG_WARN, "sched",
-              "msg=\"invalid job\" job=%s reason=invalid_job error=\"%s\"",
-              entry_id(e), pacer_log_quote(quoted, sizeof(quoted), err.msg));
+              "msg=\"invalid job\" %s reason=invalid_job error=\"%s\"",
+              job_fields(e, jf, sizeof(jf)),
+              pacer_log_quote(quoted, sizeof(quoted), err.msg));
     finish(s, e, 0, 0, "invalid_job", err.msg, 0, NULL, NULL, 0);
     return;
   }
   if (!e->promoted && e->job->not_before_unix_ms > pacer_clock_unix_ms()) {
+    char jf[JOB_FIELDS_MAX];
+
+    pacer_log(PACER_LOG_DEBUG, "sched",
+              "msg=\"deferred\" %s wait_reason=not_before wait_ms=%" PRIu64,
+              job_fields(e, jf, sizeof(jf)),
+              e->job->not_before_unix_ms - pacer_clock_unix_ms());
     defer(s, e, e->job->not_before_unix_ms);
     return;
   }
@@ -910,6 +1005,23 @@ xstrdup_fmt2(const char *a, const char *sep, const char *b)
   memcpy(r + la, sep, ls);
   memcpy(r + la + ls, b, lb + 1);
   return r;
+}
+
+/* The job's "http_version" as the worker's request field. */
+static enum pacer_http_version
+request_http_version(enum pacer_job_http v)
+{
+  switch (v) {
+  case PACER_JOB_HTTP_1_1:
+    return PACER_HTTP_VERSION_1_1;
+  case PACER_JOB_HTTP_2:
+    return PACER_HTTP_VERSION_2;
+  case PACER_JOB_HTTP_2_PRIOR_KNOWLEDGE:
+    return PACER_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+  case PACER_JOB_HTTP_DEFAULT:
+    break;
+  }
+  return PACER_HTTP_VERSION_DEFAULT;
 }
 
 static struct pacer_http_request *
@@ -986,9 +1098,14 @@ build_request(struct pacer_sched *s, struct entry *e, const char *scheme,
       (job->method == PACER_METHOD_POST || job->method == PACER_METHOD_PATCH) &&
       pacer_job_header_get(job, "Idempotency-Key") == NULL &&
       !job->retry_unsafe;
+  req->http_version = request_http_version(job->http_version);
   req->connect_timeout_ms = s->cfg->connect_timeout_ms;
   req->timeout_ms = job->timeout_ms;
   req->body_cap_bytes = s->cfg->response_max_bytes;
+  /* CASES C20: every address this job connects to, on every hop, is
+   * checked by the worker (token requests are the operator's own). */
+  if (s->cfg->dest_policy.mode != PACER_DEST_ANY)
+    req->dest_policy = &s->cfg->dest_policy;
   return req;
 fail:
   req->nheaders = n;
@@ -1081,10 +1198,12 @@ lane_acquire(struct pacer_sched *s, struct pacer_lane *l)
 static void
 park(struct pacer_sched *s, struct entry *e)
 {
+  char jf[JOB_FIELDS_MAX];
+
   pacer_log(PACER_LOG_WARN, "sched",
-            "msg=\"parked: credential needs re-authorisation\" job=%s "
-            "credential=%s",
-            entry_id(e), e->job->credential);
+            "msg=\"parked: credential needs re-authorisation\" %s "
+            "wait_reason=reauth_required credential=%s",
+            job_fields(e, jf, sizeof(jf)), e->job->credential);
   defer(s, e, (uint64_t)PACER_CRED_PARK_SCORE);
 }
 
@@ -1144,6 +1263,7 @@ start(struct pacer_sched *s, struct entry *e)
   struct pacer_http_request *req;
   struct pacer_lane *l = e->lane;
   const char *token = NULL, *scheme = NULL;
+  char jf[JOB_FIELDS_MAX];
 
   if (e->job->credential != NULL) {
     struct pacer_cred *c = pacer_creds_get(s->creds, e->job->credential);
@@ -1162,6 +1282,10 @@ start(struct pacer_sched *s, struct entry *e)
     default:
       /* Paused while the credential refreshes, here or elsewhere. The
        * lane may be freed meanwhile: it is found again on release. */
+      pacer_log(PACER_LOG_DEBUG, "sched",
+                "msg=\"waiting for credential\" %s "
+                "wait_reason=credential_refresh credential=%s",
+                job_fields(e, jf, sizeof(jf)), e->job->credential);
       cred_wait_push(s, e);
       e->lane = NULL;
       if (l->queued == 0)
@@ -1174,8 +1298,8 @@ start(struct pacer_sched *s, struct entry *e)
   e->wait_ms += (mono_us() - e->ready_mono_us) / 1000u;
   if (req == NULL || pacer_pool_submit(s->pool, req) != 0) {
     if (req == NULL)
-      pacer_log(PACER_LOG_ERROR, "sched", "msg=\"out of memory\" job=%s",
-                entry_id(e));
+      pacer_log(PACER_LOG_ERROR, "sched", "msg=\"out of memory\" %s",
+                job_fields(e, jf, sizeof(jf)));
     pacer_http_request_free(req);
     requeue(s, e);
     if (l->queued == 0)
@@ -1185,6 +1309,7 @@ start(struct pacer_sched *s, struct entry *e)
   e->state = ENTRY_RUNNING;
   e->lane->in_flight++;
   s->st.in_flight++;
+  pacer_metrics_sent(s->mx, e->lane->refs, e->lane->nrefs);
   if (e->lane->permit[0] != '\0') {
     uint64_t need = (uint64_t)e->job->timeout_ms + PERMIT_SLACK_MS;
 
@@ -1217,6 +1342,7 @@ lane_wait(struct pacer_sched *s, struct pacer_lane *l, uint64_t wait_us)
   uint64_t now_unix = pacer_clock_unix_ms(), step_ms = 0;
   struct entry *e;
   size_t k = 0, i;
+  char jf[JOB_FIELDS_MAX], why[200];
 
   l->wait_until_us = mono_us() + wait_us;
   if (wait_us / 1000u <= s->cfg->defer_after_ms)
@@ -1231,6 +1357,13 @@ lane_wait(struct pacer_sched *s, struct pacer_lane *l, uint64_t wait_us)
     uint64_t due = now_unix + wait_us / 1000u + k++ * step_ms;
 
     e->wait_ms += (mono_us() - e->ready_mono_us) / 1000u;
+    pacer_log(
+        PACER_LOG_DEBUG, "sched",
+        "msg=\"deferred\" %s wait_reason=%s wait_ms=%" PRIu64,
+        job_fields(e, jf, sizeof(jf)),
+        pacer_log_value(why, sizeof(why),
+                        l->pause_reason[0] ? l->pause_reason : "rate_limit"),
+        due - now_unix);
     defer(s, e, due);
     l->deferred++;
     if (due > l->defer_until_unix_ms)
@@ -1448,6 +1581,18 @@ pause_target(const struct pacer_lane *l)
   return best;
 }
 
+/* What caused a pause, from the description pause_from_headers or
+ * throttled wrote (metrics label "cause"). */
+static enum pacer_metrics_pause_cause
+pause_cause(const char *why)
+{
+  if (strncmp(why, "Retry-After", 11) == 0)
+    return PACER_MX_PAUSE_RETRY_AFTER;
+  if (strncmp(why, "HTTP ", 5) == 0)
+    return PACER_MX_PAUSE_BACKOFF;
+  return PACER_MX_PAUSE_RATELIMIT;
+}
+
 /* Pauses ref everywhere (Redis) and here: every local lane on that bucket
  * drops its reserved slots and waits. */
 static void
@@ -1458,6 +1603,7 @@ pause_bucket(struct pacer_sched *s, const struct pacer_limit_ref *ref,
   size_t b, i;
 
   pacer_limiter_pause(s->queue, ref, pause_ms, why);
+  pacer_metrics_paused(s->mx, ref, pause_cause(why));
   for (b = 0; b < 256; b++) {
     struct pacer_lane *l;
 
@@ -1483,10 +1629,11 @@ throttled(struct pacer_sched *s, struct entry *e,
 {
   const struct pacer_limit_ref *ref = pause_target(e->lane);
   uint64_t pause_ms = 0, jitter;
-  char why[160], detail[224];
+  char why[160], detail[224], jf[JOB_FIELDS_MAX], bucket[200], wr[200];
 
   e->throttled++;
   e->attempt--; /* a 429 never consumes max_attempts */
+  pacer_metrics_throttled(s->mx, ref);
   if (pause_from_headers(o->headers_json, &pause_ms, why, sizeof(why)) != 0) {
     /* No usable hint: exponential backoff with full jitter, 1 s base. */
     pause_ms = 1000u + pacer_backoff_full_jitter_ms(e->throttled - 1, 1000u,
@@ -1499,10 +1646,11 @@ throttled(struct pacer_sched *s, struct entry *e,
         s->cfg
             ->retry_after_max_ms; /* C08: the job is deferred in Redis, below */
   pacer_log(PACER_LOG_INFO, "sched",
-            "msg=\"slowed down by upstream\" job=%s lane=%s status=%ld "
+            "msg=\"slowed down by upstream\" %s bucket=%s wait_reason=%s "
             "wait_ms=%" PRIu64 " throttled=%u",
-            entry_id(e), ref ? ref->key : "-", o->status, pause_ms,
-            e->throttled);
+            job_fields(e, jf, sizeof(jf)),
+            ref ? pacer_log_value(bucket, sizeof(bucket), ref->key) : "-",
+            pacer_log_value(wr, sizeof(wr), why), pause_ms, e->throttled);
   if (ref != NULL)
     pause_bucket(s, ref, pause_ms, why);
   if (e->throttled > THROTTLED_MAX) {
@@ -1532,6 +1680,8 @@ retryable(const struct entry *e, const struct pacer_http_outcome *o,
   switch (o->result) {
   case PACER_HTTP_CONNECT:
     return 1; /* nothing reached the server */
+  case PACER_HTTP_REFUSED:
+    return 1; /* RFC 9113 §8.7: never processed, safe even for POST */
   case PACER_HTTP_TIMEOUT:
   case PACER_HTTP_TRANSPORT:
     /* The request may have been processed: POST and PATCH are retried
@@ -1547,6 +1697,8 @@ retryable(const struct entry *e, const struct pacer_http_outcome *o,
   case PACER_HTTP_OK:
     return o->status == 408 || o->status == 500 || o->status == 502 ||
            o->status == 503 || o->status == 504;
+  case PACER_HTTP_BLOCKED:
+    return 0; /* C20: the policy gives the same answer every time */
   default:
     return 0;
   }
@@ -1663,6 +1815,25 @@ on_outcome(struct pacer_pool *pool, struct pacer_http_outcome *o, void *arg)
     goto done;
   }
   e->attempt++;
+  e->status = o->result == PACER_HTTP_OK ? o->status : 0;
+  pacer_metrics_request(s->mx, (int)o->result,
+                        o->result == PACER_HTTP_OK ? o->status : 0,
+                        o->total_us);
+  if (o->result == PACER_HTTP_REFUSED && e->refusals < REFUSALS_MAX) {
+    char jf[JOB_FIELDS_MAX];
+
+    /* C19: the upstream never processed it (RFC 9113 §8.7; libcurl has
+     * already re-sent it 5 times): send it again now, first in its lane, on
+     * a new connection, without spending an attempt. After REFUSALS_MAX the
+     * retry rule below applies: an attempt, then backoff. */
+    e->refusals++;
+    e->attempt--;
+    pacer_log(PACER_LOG_INFO, "sched",
+              "msg=\"stream refused, sending again\" %s refusals=%u",
+              job_fields(e, jf, sizeof(jf)), e->refusals);
+    lane_enqueue(s, e, 1);
+    goto done;
+  }
   ok = o->result == PACER_HTTP_OK && o->status >= 200 && o->status < 300;
   if (ok) {
     /* "remaining 0" on a success pauses the bucket until the reset. */
@@ -1710,16 +1881,21 @@ on_outcome(struct pacer_pool *pool, struct pacer_http_outcome *o, void *arg)
   if (retryable(e, o, &unknown) && e->attempt < e->job->max_attempts) {
     uint64_t delay = pacer_backoff_full_jitter_ms(e->attempt - 1, RETRY_BASE_MS,
                                                   RETRY_CAP_MS, &s->prng);
+    char jf[JOB_FIELDS_MAX], wr[200];
+    const char *wait_reason = "backoff";
 
     /* Server hints are a floor (DESIGN "Backoff"). */
     if (pause_from_headers(o->headers_json, &pause_ms, why, sizeof(why)) == 0 &&
-        pause_ms > delay)
+        pause_ms > delay) {
       delay = pause_ms < s->cfg->retry_after_max_ms
                   ? pause_ms
                   : s->cfg->retry_after_max_ms;
+      wait_reason = why;
+    }
     pacer_log(PACER_LOG_INFO, "sched",
-              "msg=\"retrying\" job=%s reason=%s attempt=%u wait_ms=%" PRIu64,
-              entry_id(e), reason, e->attempt, delay);
+              "msg=\"retrying\" %s reason=%s wait_reason=%s wait_ms=%" PRIu64,
+              job_fields(e, jf, sizeof(jf)), reason,
+              pacer_log_value(wr, sizeof(wr), wait_reason), delay);
     s->st.retried++;
     defer(s, e, pacer_clock_unix_ms() + delay);
     goto done;
@@ -1760,6 +1936,11 @@ pacer_sched_new(uv_loop_t *loop, const struct pacer_config *cfg,
     return pacer_error_set(err, PACER_ENOMEM, "scheduler: out of memory");
   s->loop = loop;
   s->cfg = cfg;
+  s->mx = pacer_metrics_new(pacer_clock_unix_ms());
+  if (s->mx == NULL) {
+    free(s);
+    return pacer_error_set(err, PACER_ENOMEM, "scheduler: out of memory");
+  }
   seed = pacer_clock_mono_ms() ^ ((uint64_t)getpid() << 32) ^
          pacer_clock_unix_ms();
   s->prng = seed ? seed : 0x9e3779b97f4a7c15u;
@@ -1777,6 +1958,7 @@ pacer_sched_new(uv_loop_t *loop, const struct pacer_config *cfg,
   cbs.capacity = capacity;
   rc = pacer_queue_new(loop, cfg, consumer, &cbs, s, &s->queue, err);
   if (rc != 0) {
+    pacer_metrics_free(s->mx);
     free(s);
     return rc;
   }
@@ -1785,6 +1967,7 @@ pacer_sched_new(uv_loop_t *loop, const struct pacer_config *cfg,
                        on_cred_changed, s, &s->creds);
   if (rc != 0) {
     pacer_queue_close(s->queue, NULL, NULL);
+    pacer_metrics_free(s->mx);
     free(s);
     return pacer_error_set(err, rc, "scheduler: out of memory");
   }
@@ -1838,6 +2021,87 @@ lanestat_add(cJSON *arr, const struct pacer_lane *l, uint64_t now_unix_ms)
   return ok ? 0 : -1;
 }
 
+/* ------------------------------------------------------------------ */
+/* Metrics snapshot (issue 6): built here every second, on this thread;
+ * the HTTP thread only ever sees the rendered copy the publisher takes. */
+
+static void
+metrics_publish(struct pacer_sched *s)
+{
+  size_t waiting[PACER_CREDS_MAX];
+  struct pacer_snapshot_in in;
+  struct pacer_text text, json;
+  struct entry *e;
+  size_t i;
+
+  memset(waiting, 0, sizeof(waiting));
+  for (e = s->cred_wait; e != NULL; e = e->rnext) {
+    for (i = 0; i < s->cfg->ncreds && i < PACER_CREDS_MAX; i++) {
+      if (strcmp(s->cfg->creds[i].name, e->job->credential) == 0) {
+        waiting[i]++;
+        break;
+      }
+    }
+  }
+  memset(&in, 0, sizeof(in));
+  memset(&text, 0, sizeof(text));
+  memset(&json, 0, sizeof(json));
+  in.cfg = s->cfg;
+  in.lanes = &s->lanes;
+  in.creds = s->creds;
+  in.q = s->queue;
+  in.consumer = s->consumer;
+  in.held = s->st.held;
+  in.ready = s->st.ready;
+  in.in_flight = s->st.in_flight;
+  in.retried = s->st.retried;
+  in.deferred = s->st.deferred;
+  in.cred_waiting = waiting;
+  in.cred_waiting_total = s->ncred_wait;
+  in.now_mono_us = mono_us();
+  in.now_unix_ms = pacer_clock_unix_ms();
+  if (pacer_snapshot_build(s->mx, &in, &text, &json) == 0)
+    s->publish(s->publish_arg, text.buf, text.len, json.buf, json.len);
+  else
+    pacer_log(PACER_LOG_WARN, "sched",
+              "msg=\"out of memory building the metrics snapshot\"");
+  pacer_text_free(&text);
+  pacer_text_free(&json);
+}
+
+static void
+on_metrics_read(void *arg)
+{
+  struct pacer_sched *s = arg;
+
+  s->mx_reading = 0;
+  if (!s->closing)
+    metrics_publish(s);
+}
+
+/* Reads the Redis side of the snapshot, then publishes; publishes at once
+ * (without fresh depths) while Redis is away, so /metrics shows it. */
+static void
+metrics_tick(struct pacer_sched *s)
+{
+  if (s->publish == NULL || s->closing || s->mx_reading)
+    return;
+  if (s->queue != NULL &&
+      pacer_snapshot_read(s->queue, s->cfg, s->mx, on_metrics_read, s) == 0) {
+    s->mx_reading = 1;
+    return;
+  }
+  metrics_publish(s);
+}
+
+void
+pacer_sched_set_publisher(struct pacer_sched *s, pacer_sched_publish_cb cb,
+                          void *arg)
+{
+  s->publish = cb;
+  s->publish_arg = arg;
+}
+
 /* Every LANESTAT_EVERY_MS: forgets deferrals that are due, frees idle
  * lanes, and publishes what this process holds per lane to
  * <prefix>lanestat:<consumer> (a string with a TTL, read by `pacer stats`;
@@ -1852,6 +2116,7 @@ on_stat_timer(uv_timer_t *t)
   const char *keys[1], *args[2];
   size_t b, n = 0;
 
+  metrics_tick(s); /* before the Redis check: /metrics shows an outage */
   if (s->closing || s->queue == NULL || !pacer_queue_connected(s->queue))
     return;
   o = cJSON_CreateObject();
@@ -1923,6 +2188,7 @@ on_sched_handle_closed(uv_handle_t *h)
   fn = s->on_stopped;
   arg = s->stopped_arg;
   pacer_pool_free(s->pool);
+  pacer_metrics_free(s->mx);
   free(s);
   if (fn != NULL)
     fn(arg);

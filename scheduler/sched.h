@@ -63,6 +63,21 @@ int pacer_sched_start(struct pacer_sched *s, struct pacer_error *err);
 void pacer_sched_stop(struct pacer_sched *s, void (*on_stopped)(void *arg),
                       void *arg);
 
+/** Receives a metrics snapshot (issue 6), about once a second: the
+ *  Prometheus text metrics[0..metrics_len) and the /api/state JSON
+ *  state[0..state_len) (docs/METRICS.md), both NUL-terminated and
+ *  borrowed for the call: copy what you keep. Scheduler thread. */
+typedef void (*pacer_sched_publish_cb)(void *arg, const char *metrics,
+                                       size_t metrics_len, const char *state,
+                                       size_t state_len);
+
+/** Sets the metrics publisher (cb NULL: none, the default). The
+ *  scheduler then reads queue depths, dead letters and bucket state from
+ *  Redis every second, renders them with its counters and calls cb with
+ *  the result. Scheduler thread. */
+void pacer_sched_set_publisher(struct pacer_sched *s, pacer_sched_publish_cb cb,
+                               void *arg);
+
 /** Fills *st. Scheduler thread. */
 void pacer_sched_get_stats(const struct pacer_sched *s,
                            struct pacer_sched_stats *st);

@@ -2,7 +2,8 @@
 # Debian's packages (as root, or through sudo when available) and builds.
 PACER_DEBS="build-essential cmake pkg-config libcurl4-openssl-dev libuv1-dev
 libcjson-dev libhiredis-dev libmicrohttpd-dev libcmocka-dev libsodium-dev
-zlib1g-dev redis-server redis-tools curl jq ca-certificates"
+zlib1g-dev libnghttp2-dev redis-server redis-tools curl jq ca-certificates
+groff-base prometheus chromium"
 
 pacer_install_deps() {
   local missing=() p

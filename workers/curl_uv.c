@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "common/log.h"
 #include "common/utf8.h"
@@ -34,6 +35,11 @@
 #define BUF_SLACK_BYTES     65536 /* unused tail kept in a finished body, bytes */
 #define HEADER_MAX_BYTES    4096     /* one captured header value, bytes */
 #define CURL_MIN_VERSION    0x075500 /* 7.85.0: CURLOPT_PROTOCOLS_STR */
+#define CURL_H2C_REUSE      0x080000 /* 8.0.0: reuses h2c (curl PR #10643) */
+#define CURL_GOAWAY_RETRY   0x080500 /* 8.5.0: retries GOAWAY'd streams */
+/* The errbuf text libcurl 7.88 leaves when Curl_retry_request gives up
+ * (lib/transfer.c, CONN_MAX_RETRIES 5). */
+#define CURL_GAVE_UP_TEXT   "Connection died, tried 5 times before giving up"
 #define CAP_MAX_BYTES                                                          \
   ((size_t)INT64_MAX < SIZE_MAX - 1 ? (size_t)INT64_MAX : SIZE_MAX - 1)
 
@@ -76,6 +82,14 @@ struct pacer_xfer {
   int too_large;                      /* write callback hit cap_bytes */
   int nomem;                          /* write callback could not grow buf */
   int doomed_rc;                      /* UV_E* from a socket callback */
+  int own_conn;                       /* FRESH_CONNECT + FORBID_REUSE set */
+  /* From libcurl's info text (on_debug), for the latest try only: */
+  unsigned long h2_stream_id; /* "Using Stream ID: N", 0 = none yet */
+  unsigned long goaway_last;  /* last_stream_id of a GOAWAY received */
+  int goaway_seen;            /* a GOAWAY came after h2_stream_id */
+  const struct pacer_dest_policy *policy; /* borrowed from the request */
+  char blocked[PACER_DEST_WHY_MAX];       /* why the policy refused an
+                                             address, or "" */
   char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -284,6 +298,125 @@ on_header(char *data, size_t size, size_t nitems, void *userp)
   return n;
 }
 
+/* Keeps the first refusal: it names the address the job asked for. */
+static void
+note_blocked(struct pacer_xfer *x, const char *why)
+{
+  char quoted[PACER_DEST_WHY_MAX + 16];
+
+  pacer_log(PACER_LOG_DEBUG, "http",
+            "msg=\"connect refused by policy\" error=%s",
+            pacer_log_value(quoted, sizeof(quoted), why));
+  if (x->blocked[0] == '\0')
+    snprintf(x->blocked, sizeof(x->blocked), "%s", why);
+}
+
+/* CURLOPT_OPENSOCKETFUNCTION, set only under a destination policy (CASES
+ * C20). libcurl calls it instead of socket() with each resolved address it
+ * is about to connect to, for the first request and for every redirect
+ * hop. A refused address gets no socket, so nothing is ever connected to
+ * it; libcurl tries the next address of the name, or fails the transfer
+ * with CURLE_COULDNT_CONNECT. The socket is made exactly as libcurl's
+ * default would make it. */
+static curl_socket_t
+on_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+  struct pacer_xfer *x = clientp;
+  char why[PACER_DEST_WHY_MAX];
+
+  if (purpose != CURLSOCKTYPE_IPCXN) {
+    note_blocked(x, "destination: a socket that is not an outgoing "
+                    "connection, blocked by destination_policy public_only");
+    return CURL_SOCKET_BAD;
+  }
+  if (pacer_dest_check(x->policy, &a->addr, a->addrlen, why, sizeof(why)) !=
+      0) {
+    note_blocked(x, why);
+    return CURL_SOCKET_BAD;
+  }
+  return socket(a->family, a->socktype, a->protocol);
+}
+
+/* CURLOPT_PREREQFUNCTION, set with on_open_socket: runs before each
+ * request is sent, on a new or a reused connection. A connection that
+ * another transfer opened without a policy (a token request) is never
+ * checked by on_open_socket, so its peer is checked here before this
+ * transfer sends anything on it. */
+static int
+on_prereq(void *clientp, char *primary_ip, char *local_ip, int primary_port,
+          int local_port)
+{
+  struct pacer_xfer *x = clientp;
+  char why[PACER_DEST_WHY_MAX];
+
+  (void)local_ip;
+  (void)primary_port;
+  (void)local_port;
+  if (pacer_dest_check_text(x->policy, primary_ip, why, sizeof(why)) != 0) {
+    note_blocked(x, why);
+    return CURL_PREREQFUNC_ABORT;
+  }
+  return CURL_PREREQFUNC_OK;
+}
+
+/* Reads the unsigned number that follows prefix at the start of data (n
+ * bytes) into *out. Returns 0, or -1 when data does not start so. */
+static int
+text_number(const char *data, size_t n, const char *prefix, unsigned long *out)
+{
+  size_t len = strlen(prefix), i;
+  unsigned long v = 0;
+
+  if (n <= len || memcmp(data, prefix, len) != 0)
+    return -1;
+  for (i = len; i < n && data[i] >= '0' && data[i] <= '9' && v < 1u << 31; i++)
+    v = v * 10u + (unsigned long)(data[i] - '0');
+  if (i == len)
+    return -1;
+  *out = v;
+  return 0;
+}
+
+/* CURLOPT_DEBUGFUNCTION, set with CURLOPT_VERBOSE only on a transfer that
+ * has a connection of its own on a libcurl before 8.5.0 (see set_options),
+ * so that a stream refused by GOAWAY can be told apart (CASES C19). It
+ * looks at two fixed CURLINFO_TEXT prefixes and copies nothing: other text
+ * lines carry request headers ("h2h3 [authorization: ...]"), and header
+ * and data blocks are never read (STYLE 21). libcurl prints nothing when a
+ * debug function is set. */
+static int
+on_debug(CURL *easy, curl_infotype type, char *data, size_t n, void *userp)
+{
+  struct pacer_xfer *x = userp;
+  unsigned long v;
+
+  (void)easy;
+  if (type != CURLINFO_TEXT)
+    return 0;
+  /* lib/http2.c, in the transfer that submits the request */
+  if (text_number(data, n, "Using Stream ID: ", &v) == 0) {
+    x->h2_stream_id = v;
+    x->goaway_seen = 0; /* a new try: an older GOAWAY is not about it */
+    return 0;
+  }
+  /* lib/http2.c 7.88, in the transfer reading the connection, which is
+   * this one on a connection of its own. The spelling is libcurl's. */
+  if (n > 40 && (memcmp(data, "recveived GOAWAY, error=", 24) == 0 ||
+                 memcmp(data, "received GOAWAY, error=", 23) == 0)) {
+    const char *p = memchr(data, ',', n);
+    size_t off = p != NULL ? (size_t)(p - data) : n;
+
+    p = off < n ? memchr(data + off + 1, ',', n - off - 1) : NULL;
+    off = p != NULL ? (size_t)(p - data) + 2 : n;
+    if (off < n && text_number(data + off, n - off, "last_stream=", &v) == 0 &&
+        x->h2_stream_id != 0) {
+      x->goaway_last = v;
+      x->goaway_seen = 1;
+    }
+  }
+  return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Transfers */
 
@@ -320,6 +453,55 @@ unlink_xfer(struct pacer_xfer *x)
   cu->nxfers--;
 }
 
+/* CASES C19: did libcurl give up on a request that the upstream never
+ * processed? libcurl 7.88 re-sends a request whose HTTP/2 stream was
+ * refused (RST_STREAM REFUSED_STREAM, or a stream above a GOAWAY's
+ * last_stream_id, which nghttp2 closes as REFUSED_STREAM) on a new
+ * connection up to 5 times (Curl_retry_request), then fails with
+ * CURLE_RECV_ERROR, or CURLE_SEND_ERROR when the request could not even
+ * start on a connection that had received GOAWAY, and CURL_GAVE_UP_TEXT.
+ * errbuf keeps the first failf() of the whole transfer, so that exact text
+ * means no try failed in any other way.
+ *
+ * The same retry also re-sends a request whose reused connection died
+ * before any response byte: over HTTP/1.1 that may follow a request the
+ * server did process. So it counts only on a connection of the transfer's
+ * own (FRESH_CONNECT: libcurl never reuses one, so only a refused stream
+ * can lead to a retry; the scheduler sets it for POST/PATCH without
+ * Idempotency-Key) or when libcurl spoke HTTP/2, and never after a
+ * redirect (the first hop was processed). Everything else, such as a
+ * GOAWAY'd stream that 7.88 reports as CURLE_HTTP2 with no text, stays a
+ * transport error: "may have been processed". */
+static int
+never_processed(struct pacer_xfer *x, CURLcode cc, long status)
+{
+  long header_bytes = 1, redirects = 1, version = 0;
+  int gave_up = (cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR) &&
+                strcmp(x->errbuf, CURL_GAVE_UP_TEXT) == 0;
+  /* 7.88 ends the last stream of a session that a GOAWAY emptied with
+   * CURLE_HTTP2 and no text and no retry (lib/http2.c
+   * h2_process_pending_input). Only on a connection of its own is the
+   * GOAWAY that on_debug saw known to be this stream's, and a stream id
+   * above its last_stream_id was not processed (RFC 9113 §6.8). */
+  int goaway = cc == CURLE_HTTP2 && x->errbuf[0] == '\0' && x->own_conn &&
+               x->goaway_seen && x->h2_stream_id > x->goaway_last;
+
+  if ((!gave_up && !goaway) || status != 0 || x->len != 0)
+    return 0;
+  if (curl_easy_getinfo(x->easy, CURLINFO_HEADER_SIZE, &header_bytes) !=
+          CURLE_OK ||
+      header_bytes != 0 ||
+      curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_COUNT, &redirects) !=
+          CURLE_OK ||
+      redirects != 0)
+    return 0;
+  if (x->own_conn || goaway)
+    return 1;
+  return curl_easy_getinfo(x->easy, CURLINFO_HTTP_VERSION, &version) ==
+             CURLE_OK &&
+         version == CURL_HTTP_VERSION_2_0;
+}
+
 /* Sets result and error text of o from how x ended. */
 static void
 classify(struct pacer_xfer *x, CURLcode cc, enum end_reason why,
@@ -334,6 +516,12 @@ classify(struct pacer_xfer *x, CURLcode cc, enum end_reason why,
     o->result = PACER_HTTP_TRANSPORT;
     snprintf(o->error, sizeof(o->error), "poll: cannot watch socket: %s",
              uv_strerror(x->doomed_rc));
+  } else if (x->blocked[0] != '\0' &&
+             (cc == CURLE_COULDNT_CONNECT || cc == CURLE_ABORTED_BY_CALLBACK)) {
+    /* Every address was refused (or refused and unreachable), or the
+     * peer of a reused connection was: say which address and why. */
+    o->result = PACER_HTTP_BLOCKED;
+    snprintf(o->error, sizeof(o->error), "%s", x->blocked);
   } else if (x->too_large || cc == CURLE_FILESIZE_EXCEEDED) {
     o->result = PACER_HTTP_TOO_LARGE;
     snprintf(o->error, sizeof(o->error), "response: body exceeds %zu bytes",
@@ -341,6 +529,12 @@ classify(struct pacer_xfer *x, CURLcode cc, enum end_reason why,
   } else if (x->nomem) {
     o->result = PACER_HTTP_TRANSPORT;
     snprintf(o->error, sizeof(o->error), "response: out of memory");
+  } else if (never_processed(x, cc, o->status)) {
+    o->result = PACER_HTTP_REFUSED;
+    snprintf(o->error, sizeof(o->error), "%s",
+             "http2: the upstream refused the request on each of libcurl's "
+             "6 tries (REFUSED_STREAM, or above a GOAWAY's last_stream_id), "
+             "so it was never processed (RFC 9113 section 8.7)");
   } else {
     switch (cc) {
     case CURLE_OK:
@@ -459,6 +653,12 @@ check_request(const struct pacer_http_request *req,
       return PACER_EINVAL;
     }
   }
+  if ((unsigned)req->http_version >
+      (unsigned)PACER_HTTP_VERSION_2_PRIOR_KNOWLEDGE) {
+    snprintf(o->error, sizeof(o->error), "request.http_version: %u unknown",
+             (unsigned)req->http_version);
+    return PACER_EINVAL;
+  }
   if (req->body == NULL && req->body_len != 0) {
     snprintf(o->error, sizeof(o->error), "request.body: NULL with body_len %zu",
              req->body_len);
@@ -544,6 +744,65 @@ set_method(struct pacer_xfer *x, const struct pacer_http_request *req)
   return cc;
 }
 
+static long
+curl_http_version(enum pacer_http_version v)
+{
+  switch (v) {
+  case PACER_HTTP_VERSION_1_1:
+    return (long)CURL_HTTP_VERSION_1_1;
+  case PACER_HTTP_VERSION_2:
+    return (long)CURL_HTTP_VERSION_2_0;
+  case PACER_HTTP_VERSION_2_PRIOR_KNOWLEDGE:
+    return (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+  case PACER_HTTP_VERSION_DEFAULT:
+    break;
+  }
+  return (long)CURL_HTTP_VERSION_2TLS;
+}
+
+/* Returns 1 when req gets a fresh connection that is closed afterwards:
+ * forbid_reuse, or cleartext HTTP/2 on a libcurl that cannot reuse it.
+ * 7.88 adds a second HTTP/2 layer to a reused prior-knowledge connection,
+ * so every transfer after the first fails with CURLE_HTTP2 before sending
+ * (curl issue #10634, fixed in 8.0.0); and it multiplexes transfers onto a
+ * connection still in its "Upgrade: h2c" exchange, which interleaves
+ * requests on the wire (seen with pacer-testapi-h2). */
+static int
+own_connection(const struct pacer_http_request *req)
+{
+  const curl_version_info_data *v;
+
+  if (req->forbid_reuse)
+    return 1;
+  if ((req->http_version != PACER_HTTP_VERSION_2 &&
+       req->http_version != PACER_HTTP_VERSION_2_PRIOR_KNOWLEDGE) ||
+      strncasecmp(req->url, "http:", 5) != 0)
+    return 0;
+  v = curl_version_info(CURLVERSION_NOW);
+  return v == NULL || v->version_num < CURL_H2C_REUSE;
+}
+
+/* Returns 1 when req may end up on HTTP/2: https unless 1.1 was asked
+ * for, or cleartext HTTP/2 asked for. */
+static int
+may_be_h2(const struct pacer_http_request *req)
+{
+  if (strncasecmp(req->url, "https:", 6) == 0)
+    return req->http_version != PACER_HTTP_VERSION_1_1;
+  return req->http_version == PACER_HTTP_VERSION_2 ||
+         req->http_version == PACER_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+}
+
+/* Returns 1 when libcurl reports a GOAWAY'd stream as a bare CURLE_HTTP2
+ * instead of retrying it (before 8.5.0). */
+static int
+goaway_blind(void)
+{
+  const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+
+  return v == NULL || v->version_num < CURL_GOAWAY_RETRY;
+}
+
 static CURLcode
 set_options(struct pacer_xfer *x, const struct pacer_http_request *req)
 {
@@ -570,6 +829,22 @@ set_options(struct pacer_xfer *x, const struct pacer_http_request *req)
     cc = curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   if (cc == CURLE_OK)
     cc = curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  /* CASES C20: the destination policy sees every address libcurl would
+   * connect to, after DNS, on every hop. Through a proxy it would see only
+   * the proxy, so proxy environment variables are ignored ("" = none);
+   * CURLOPT_CONNECT_TO and CURLOPT_RESOLVE are never set. */
+  if (cc == CURLE_OK && x->policy != NULL &&
+      x->policy->mode != PACER_DEST_ANY) {
+    cc = curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+    if (cc == CURLE_OK)
+      cc = curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, x);
+    if (cc == CURLE_OK)
+      cc = curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
+    if (cc == CURLE_OK)
+      cc = curl_easy_setopt(e, CURLOPT_PREREQDATA, x);
+    if (cc == CURLE_OK)
+      cc = curl_easy_setopt(e, CURLOPT_PROXY, "");
+  }
   /* libcurl drops only Authorization and Cookie when a hop changes host;
    * any other secret header would go along, so the scheduler turns
    * following off for those jobs and gets the 3xx itself. */
@@ -582,19 +857,33 @@ set_options(struct pacer_xfer *x, const struct pacer_http_request *req)
    * re-sent by libcurl on a new connection, unseen by the scheduler. A fresh
    * connection is never retried that way, so a non-idempotent request goes
    * out at most once per attempt. */
-  if (cc == CURLE_OK && req->forbid_reuse)
+  x->own_conn = own_connection(req);
+  if (cc == CURLE_OK && x->own_conn)
     cc = curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
-  if (cc == CURLE_OK && req->forbid_reuse)
+  if (cc == CURLE_OK && x->own_conn)
     cc = curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
   if (cc == CURLE_OK)
-    cc =
-        curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    cc = curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+                          curl_http_version(req->http_version));
+  /* CASES C19: see on_debug (before 8.5.0, curl PR #12054). Never without
+   * the debug function, which keeps libcurl from printing anything (request
+   * headers included). */
+  if (cc == CURLE_OK && x->own_conn && may_be_h2(req) && goaway_blind())
+    cc = curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, on_debug);
+  if (cc == CURLE_OK && x->own_conn && may_be_h2(req) && goaway_blind())
+    cc = curl_easy_setopt(e, CURLOPT_DEBUGDATA, x);
+  if (cc == CURLE_OK && x->own_conn && may_be_h2(req) && goaway_blind())
+    cc = curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
   /* Wait for a connection that may multiplex rather than open another.
-   * Only for https: with CURL_HTTP_VERSION_2TLS a cleartext connection is
-   * always HTTP/1.1, yet libcurl 7.88 learns that only from the first
-   * response's status line, so PIPEWAIT would hold every other transfer to
-   * that host until the first (possibly slow) response begins. */
-  if (cc == CURLE_OK && strncasecmp(req->url, "https:", 6) == 0)
+   * For https, and for prior knowledge, where libcurl marks the connection
+   * multiplexed as soon as the first request starts. Not for the default
+   * over http: a cleartext connection is then always HTTP/1.1, yet libcurl
+   * 7.88 learns that only from the first response's status line, so
+   * PIPEWAIT would hold every other transfer to that host until the first
+   * (possibly slow) response begins. */
+  if (cc == CURLE_OK &&
+      (strncasecmp(req->url, "https:", 6) == 0 ||
+       req->http_version == PACER_HTTP_VERSION_2_PRIOR_KNOWLEDGE))
     cc = curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   /* "" offers every encoding libcurl can decode; the body cap counts the
    * decoded bytes (CASES C22). */
@@ -645,6 +934,7 @@ pacer_curl_uv_start(struct pacer_curl_uv *cu, struct pacer_http_outcome *o)
   if (x == NULL)
     goto fail_nomem;
   x->cu = cu;
+  x->policy = req->dest_policy;
   /* 0 means the default cap, as 0 means libcurl's default for timeouts */
   x->cap_bytes = req->body_cap_bytes != 0 ? req->body_cap_bytes
                                           : PACER_HTTP_BODY_CAP_DEFAULT;

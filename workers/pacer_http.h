@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "workers/dest_policy.h"
+
 #define PACER_HTTP_MAX_HEADERS      72 /* request headers per request */
 #define PACER_HTTP_BODY_CAP_DEFAULT (8u * 1024u * 1024u) /* bytes */
 #define PACER_HTTP_MAX_REDIRECTS    5                    /* hops */
@@ -26,7 +28,28 @@ enum pacer_http_result {
   PACER_HTTP_TIMEOUT,   /* connect or total timeout */
   PACER_HTTP_CONNECT,   /* DNS, refused, reset before response */
   PACER_HTTP_TRANSPORT, /* other transport error (TLS, read, ...) */
-  PACER_HTTP_CANCELED   /* pool shut down before completion */
+  PACER_HTTP_BLOCKED,   /* req->dest_policy refused the address to connect
+                           to (first request or a redirect hop); nothing
+                           was sent to it (CASES C20) */
+  PACER_HTTP_REFUSED,   /* the upstream said it never processed the
+                           request: HTTP/2 REFUSED_STREAM, or a stream above
+                           a GOAWAY's last_stream_id (RFC 9113 §8.7, §6.8),
+                           on each of libcurl's own tries. Safe to send
+                           again, even a POST (docs/WORKERS.md "HTTP/2") */
+  PACER_HTTP_CANCELED   /* pool shut down before completion (last) */
+};
+
+/** The HTTP version a request asks libcurl for (CURLOPT_HTTP_VERSION). */
+enum pacer_http_version {
+  PACER_HTTP_VERSION_DEFAULT = 0, /* CURL_HTTP_VERSION_2TLS: h2 by ALPN over
+                                     https, HTTP/1.1 over http */
+  PACER_HTTP_VERSION_1_1,         /* CURL_HTTP_VERSION_1_1 */
+  PACER_HTTP_VERSION_2,           /* CURL_HTTP_VERSION_2_0: ALPN h2 over
+                                     https; Upgrade: h2c (RFC 7540 §3.2)
+                                     over http */
+  PACER_HTTP_VERSION_2_PRIOR_KNOWLEDGE /* CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE:
+                                          h2 from the first byte, also
+                                          over http (RFC 9113 §3.3) */
 };
 
 /** A fully prepared request. The scheduler allocates it (pacer_http_request_new
@@ -60,6 +83,24 @@ struct pacer_http_request {
                                   response; the scheduler sets 1 for POST/PATCH
                                   without Idempotency-Key so such a request is
                                   sent at most once per attempt. 0 = reuse. */
+  enum pacer_http_version http_version; /* calloc'd: the default. Cleartext
+                                  (http://) HTTP/2 with libcurl < 8.0.0 gets
+                                  a connection of its own per request, as if
+                                  forbid_reuse were 1: 7.88 breaks an h2c
+                                  connection that a second transfer reuses
+                                  (curl issue #10634) */
+  const struct pacer_dest_policy *dest_policy; /* borrowed, read-only, may be
+                                  shared by many requests and threads; must
+                                  outlive the outcome. NULL (the default) or
+                                  PACER_DEST_ANY: connect anywhere. Otherwise
+                                  every address the transfer would connect
+                                  to, after DNS and on every redirect hop, is
+                                  checked before connect() (and a reused
+                                  connection's peer before the request is
+                                  sent); a refused one ends the transfer as
+                                  PACER_HTTP_BLOCKED. Proxy environment
+                                  variables are ignored then, because a proxy
+                                  would be the address checked. */
 };
 
 /** What came back. Owned by the scheduler inside outcome_cb; free with
@@ -128,8 +169,8 @@ void pacer_pool_stop(struct pacer_pool *pool, int cancel);
 void pacer_pool_free(struct pacer_pool *pool);
 
 /** Returns a request for method and url (both borrowed, copied) with no
- *  headers or body, the default body cap, follow_redirects 1 and
- *  forbid_reuse 0, owned (free with
+ *  headers or body, the default body cap, follow_redirects 1,
+ *  forbid_reuse 0 and no dest_policy, owned (free with
  *  pacer_http_request_free), or NULL when out of memory. Any thread. */
 struct pacer_http_request *pacer_http_request_new(const char *method,
                                                   const char *url);
@@ -155,7 +196,8 @@ void pacer_http_request_free(struct pacer_http_request *req);
 void pacer_http_outcome_free(struct pacer_http_outcome *outcome);
 
 /** Returns a short stable name for r ("ok", "response_too_large",
- *  "timeout", "connect_error", "transport_error", "canceled"). */
+ *  "timeout", "connect_error", "transport_error", "blocked_destination",
+ *  "refused_stream", "canceled"). */
 const char *pacer_http_result_name(enum pacer_http_result r);
 
 #endif

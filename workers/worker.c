@@ -214,6 +214,10 @@ pacer_http_result_name(enum pacer_http_result r)
     return "connect_error";
   case PACER_HTTP_TRANSPORT:
     return "transport_error";
+  case PACER_HTTP_BLOCKED:
+    return "blocked_destination";
+  case PACER_HTTP_REFUSED:
+    return "refused_stream";
   case PACER_HTTP_CANCELED:
     return "canceled";
   }

@@ -23,12 +23,13 @@ fail() {
   exit 1
 }
 
-# Sanitizer reports in any process log fail the test (ASan+UBSan build).
+# Sanitizer reports in any process log fail the test (ASan+UBSan build,
+# TSan build).
 check_sanitizers() {
   local f
   for f in "$TEST_TMP"/*.log "$TEST_TMP"/*.out; do
     [ -f "$f" ] || continue
-    if grep -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$f" >/dev/null; then
+    if grep -E 'ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|runtime error:' "$f" >/dev/null; then
       echo "sanitizer report in $f:" >&2
       head -n 40 "$f" >&2
       return 1

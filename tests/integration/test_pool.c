@@ -42,6 +42,9 @@
 #ifndef PACER_TESTAPI_PATH
 #error "PACER_TESTAPI_PATH must name the pacer-testapi binary"
 #endif
+#ifndef PACER_TESTAPI_H2_PATH
+#error "PACER_TESTAPI_H2_PATH must name the pacer-testapi-h2 binary"
+#endif
 
 #define MAX_TAGS         1024  /* outcomes kept per test, by tag */
 #define TESTAPI_START_MS 10000 /* wait for "listening port=N" */
@@ -99,6 +102,7 @@ struct testapi {
 
 static struct testapi upstream = {.pid = -1, .out = -1}; /* the group's */
 static struct testapi dropper = {.pid = -1, .out = -1};  /* --drop-rate */
+static struct testapi hop = {.pid = -1, .out = -1};      /* --bind 127.0.0.2 */
 static char base_url[64];                                /* upstream.url */
 
 static void
@@ -170,12 +174,14 @@ testapi_stop(struct testapi *t)
   t->out = -1;
 }
 
-/* Starts pacer-testapi --port 0 with the NULL-terminated extra flags
- * (borrowed), its stderr in log_path. Returns 0 with t->url set, or -1. */
+/* Starts the upstream binary at path (pacer-testapi or pacer-testapi-h2)
+ * with --port 0 and the NULL-terminated extra flags (borrowed), its stderr
+ * in log_path. Returns 0 with t->url set, or -1. */
 static int
-testapi_start(struct testapi *t, const char *const *extra, const char *log_path)
+upstream_start(const char *path, struct testapi *t, const char *const *extra,
+               const char *log_path)
 {
-  char *argv[16] = {(char *)(uintptr_t)PACER_TESTAPI_PATH, "--port", "0"};
+  char *argv[16] = {(char *)(uintptr_t)path, "--port", "0"};
   posix_spawn_file_actions_t fa;
   size_t n = 3;
   int fds[2];
@@ -196,23 +202,30 @@ testapi_start(struct testapi *t, const char *const *extra, const char *log_path)
   posix_spawn_file_actions_addclose(&fa, fds[1]);
   posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, log_path,
                                    O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  rc = posix_spawn(&t->pid, PACER_TESTAPI_PATH, &fa, NULL, argv, environ);
+  rc = posix_spawn(&t->pid, path, &fa, NULL, argv, environ);
   posix_spawn_file_actions_destroy(&fa);
   close(fds[1]);
   t->out = fds[0];
   if (rc != 0) {
     t->pid = -1;
-    fprintf(stderr, "cannot start %s: error %d\n", PACER_TESTAPI_PATH, rc);
+    fprintf(stderr, "cannot start %s: error %d\n", path, rc);
     return -1;
   }
   if (read_port(t->out, &port) != 0) {
-    fprintf(stderr, "pacer-testapi printed no \"listening port=N\" line\n");
+    fprintf(stderr, "%s printed no \"listening port=N\" line\n", path);
     return -1;
   }
   snprintf(t->url, sizeof(t->url), "http://127.0.0.1:%u", port);
   if (uv_thread_create(&t->drainer, drain_stdout, t) == 0)
     t->drainer_started = 1;
   return 0;
+}
+
+/* Starts pacer-testapi (see upstream_start). */
+static int
+testapi_start(struct testapi *t, const char *const *extra, const char *log_path)
+{
+  return upstream_start(PACER_TESTAPI_PATH, t, extra, log_path);
 }
 
 static int
@@ -232,6 +245,7 @@ group_teardown(void **state)
 {
   (void)state;
   testapi_stop(&dropper); /* when a failed test left it running */
+  testapi_stop(&hop);
   testapi_stop(&upstream);
   curl_global_cleanup();
   return 0;
@@ -1073,6 +1087,354 @@ graceful_stop_finishes_running_transfers_then_refuses_more(void **state)
   ctx_free(c);
 }
 
+/* ------------------------------------------------------------------ */
+/* Destination policy (CASES C20)                                      */
+/* ------------------------------------------------------------------ */
+
+/* A public_only policy whose allow list holds the NULL-terminated CIDRs. */
+static void
+policy_init(struct pacer_dest_policy *p, const char *const *allow)
+{
+  struct pacer_error err;
+
+  memset(p, 0, sizeof(*p));
+  p->mode = PACER_DEST_PUBLIC_ONLY;
+  for (; allow != NULL && *allow != NULL; allow++)
+    assert_int_equal(
+        pacer_cidr_parse("allow", *allow, &p->allow[p->nallow++], &err), 0);
+}
+
+/* The port of the group's upstream, as text (":N" stripped of ':'). */
+static const char *
+upstream_port(void)
+{
+  return strrchr(base_url, ':') + 1;
+}
+
+/* With public_only, every spelling of the loopback upstream is refused
+ * after resolution, before connect(): the upstream counts no request. The
+ * same URL passes once 127.0.0.1 is allowed. */
+static void
+destination_policy_blocks_loopback_in_every_spelling_before_connect(
+    void **state)
+{
+  static const char *const hosts[] = {
+      "127.0.0.1", "localhost", "2130706433", "[::ffff:127.0.0.1]",
+      "0x7f.1",    "127.1",     "0",          "[::1]"};
+  static const char *const allow[] = {"127.0.0.1/32", NULL};
+  struct pacer_dest_policy blocked, allowed;
+  struct ctx *c = ctx_new(2);
+  double requests0;
+  unsigned i;
+
+  (void)state;
+  c->keep = 1;
+  policy_init(&blocked, NULL);
+  policy_init(&allowed, allow);
+  requests0 = upstream_stat("requests");
+  assert_true(requests0 >= 0);
+  for (i = 0; i < PACER_ARRAY_SIZE(hosts); i++) {
+    char url[128];
+    struct pacer_http_request *req;
+
+    snprintf(url, sizeof(url), "http://%s:%s/fast", hosts[i], upstream_port());
+    req = request(i, "GET", url);
+    req->dest_policy = &blocked;
+    submit(c, req);
+  }
+  assert_true(wait_for(c, PACER_ARRAY_SIZE(hosts), 20000));
+  for (i = 0; i < PACER_ARRAY_SIZE(hosts); i++) {
+    const struct pacer_http_outcome *o = c->kept[i];
+
+    if (o->result != PACER_HTTP_BLOCKED)
+      fail_msg("%s: %s (%s)", hosts[i], pacer_http_result_name(o->result),
+               o->error);
+    assert_int_equal(o->status, 0);
+    assert_int_equal(o->body_len, 0);
+    assert_non_null(strstr(o->error, "destination: "));
+    assert_non_null(
+        strstr(o->error, ", blocked by destination_policy public_only"));
+  }
+  assert_string_equal(c->kept[0]->error,
+                      "destination: 127.0.0.1 is loopback, blocked by "
+                      "destination_policy public_only");
+  assert_string_equal(c->kept[3]->error,
+                      "destination: ::ffff:127.0.0.1 is loopback, blocked by "
+                      "destination_policy public_only");
+  assert_string_equal(c->kept[6]->error,
+                      "destination: 0.0.0.0 is unspecified, blocked by "
+                      "destination_policy public_only");
+  assert_string_equal(pacer_http_result_name(PACER_HTTP_BLOCKED),
+                      "blocked_destination");
+  /* nothing reached the upstream */
+  assert_true(upstream_stat("requests") - requests0 == 0.0);
+
+  /* control: the allow list lets exactly 127.0.0.1 through */
+  {
+    struct pacer_http_request *req = request(100, "GET", "/fast");
+
+    req->dest_policy = &allowed;
+    submit(c, req);
+  }
+  assert_true(wait_for(c, PACER_ARRAY_SIZE(hosts) + 1, 20000));
+  assert_int_equal(c->kept[100]->result, PACER_HTTP_OK);
+  assert_string_equal(c->kept[100]->body, "ok");
+  assert_true(upstream_stat("requests") - requests0 == 1.0);
+  ctx_free(c);
+}
+
+/* A redirect hop is checked on the address it would connect to: with only
+ * 127.0.0.1 allowed, a 302 to a second upstream on 127.0.0.2 (or to ::1)
+ * ends blocked, and the second upstream never sees a request. Allowing
+ * 127.0.0.0/8 lets the same hop through. */
+static void
+destination_policy_blocks_a_redirect_hop_that_is_never_connected(void **state)
+{
+  static const char *const flags[] = {"--bind", "127.0.0.2", NULL};
+  static const char *const one[] = {"127.0.0.1/32", NULL};
+  static const char *const all[] = {"127.0.0.0/8", NULL};
+  struct pacer_dest_policy only_first, whole_block;
+  struct pacer_http_request *req;
+  char hop_url[64], path[256];
+  double first0, hop0;
+  struct ctx *c;
+
+  (void)state;
+  assert_int_equal(testapi_start(&hop, flags, "test_pool-testapi-hop.log"), 0);
+  snprintf(hop_url, sizeof(hop_url), "http://127.0.0.2%s",
+           strrchr(hop.url, ':'));
+  policy_init(&only_first, one);
+  policy_init(&whole_block, all);
+  c = ctx_new(1);
+  c->keep = 1;
+  first0 = upstream_stat("requests");
+  hop0 = stat_at(hop_url, "requests", NULL);
+  assert_true(first0 >= 0 && hop0 >= 0);
+
+  snprintf(path, sizeof(path), "/status/302?header=Location:%%20%s/fast",
+           hop_url);
+  req = request(0, "GET", path);
+  req->dest_policy = &only_first;
+  submit(c, req);
+  snprintf(path, sizeof(path),
+           "/status/307?header=Location:%%20http://[::1]:%s/fast",
+           upstream_port());
+  req = request(1, "GET", path);
+  req->dest_policy = &only_first;
+  submit(c, req);
+  assert_true(wait_for(c, 2, 20000));
+  assert_int_equal(c->kept[0]->result, PACER_HTTP_BLOCKED);
+  assert_int_equal(c->kept[0]->status, 302); /* the hop that was allowed */
+  assert_string_equal(c->kept[0]->error,
+                      "destination: 127.0.0.2 is loopback, blocked by "
+                      "destination_policy public_only");
+  assert_int_equal(c->kept[1]->result, PACER_HTTP_BLOCKED);
+  assert_string_equal(c->kept[1]->error,
+                      "destination: ::1 is loopback, blocked by "
+                      "destination_policy public_only");
+  assert_true(upstream_stat("requests") - first0 == 2.0); /* the 3xx */
+  assert_true(stat_at(hop_url, "requests", NULL) - hop0 == 0.0);
+
+  /* control: the same hop, allowed */
+  snprintf(path, sizeof(path), "/status/302?header=Location:%%20%s/fast",
+           hop_url);
+  req = request(2, "GET", path);
+  req->dest_policy = &whole_block;
+  submit(c, req);
+  assert_true(wait_for(c, 3, 20000));
+  assert_int_equal(c->kept[2]->result, PACER_HTTP_OK);
+  assert_int_equal(c->kept[2]->status, 200);
+  assert_string_equal(c->kept[2]->body, "ok");
+  assert_true(stat_at(hop_url, "requests", NULL) - hop0 == 1.0);
+  ctx_free(c);
+  testapi_stop(&hop);
+}
+
+/* A keep-alive connection opened by a request without a policy (as token
+ * requests are) is not reused by a request with one: its peer is checked
+ * before anything is sent on it. */
+static void
+destination_policy_checks_the_peer_of_a_reused_connection(void **state)
+{
+  struct pacer_dest_policy blocked;
+  struct ctx *c = ctx_new(1);
+  struct pacer_http_request *req;
+  double requests0;
+
+  (void)state;
+  c->keep = 1;
+  policy_init(&blocked, NULL);
+  requests0 = upstream_stat("requests");
+  submit(c, request(0, "GET", "/fast"));
+  assert_true(wait_for(c, 1, 20000));
+  assert_int_equal(c->kept[0]->result, PACER_HTTP_OK);
+  req = request(1, "GET", "/fast");
+  req->dest_policy = &blocked;
+  submit(c, req);
+  assert_true(wait_for(c, 2, 20000));
+  assert_int_equal(c->kept[1]->result, PACER_HTTP_BLOCKED);
+  assert_string_equal(c->kept[1]->error,
+                      "destination: 127.0.0.1 is loopback, blocked by "
+                      "destination_policy public_only");
+  assert_true(upstream_stat("requests") - requests0 == 1.0);
+  /* and the worker goes on: the connection is still good without one */
+  submit(c, request(2, "GET", "/fast"));
+  assert_true(wait_for(c, 3, 20000));
+  assert_int_equal(c->kept[2]->result, PACER_HTTP_OK);
+  ctx_free(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* HTTP/2: GOAWAY and REFUSED_STREAM (CASES C19)                       */
+/* ------------------------------------------------------------------ */
+
+/* Returns the number pacer-testapi-h2 at base reports under name in GET
+ * /stats (fetched with prior knowledge), or -1. */
+static double
+h2_stat(const char *base, const char *name)
+{
+  char url[256];
+  char *body = NULL;
+  const char *end = NULL;
+  const cJSON *v;
+  cJSON *doc = NULL;
+  double out = -1;
+  CURL *e = curl_easy_init();
+
+  if (e == NULL)
+    return -1;
+  snprintf(url, sizeof(url), "%s/stats", base);
+  if (curl_easy_setopt(e, CURLOPT_URL, url) == CURLE_OK &&
+      curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+                       (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE) == CURLE_OK &&
+      curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, collect) == CURLE_OK &&
+      curl_easy_setopt(e, CURLOPT_WRITEDATA, &body) == CURLE_OK &&
+      curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 10000L) == CURLE_OK &&
+      curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
+      curl_easy_perform(e) == CURLE_OK && body != NULL)
+    doc = cJSON_ParseWithLengthOpts(body, strlen(body), &end, 0);
+  curl_easy_cleanup(e);
+  free(body);
+  v = cJSON_GetObjectItemCaseSensitive(doc, name);
+  if (cJSON_IsNumber(v))
+    out = v->valuedouble;
+  cJSON_Delete(doc);
+  return out;
+}
+
+/* Submits n requests to base: even tags GET, odd tags POST with a body and
+ * forbid_reuse (as the scheduler sends a POST without Idempotency-Key),
+ * all with HTTP/2 prior knowledge. */
+static void
+submit_h2(struct ctx *c, const char *base, unsigned n)
+{
+  unsigned i;
+
+  for (i = 0; i < n; i++) {
+    char url[128];
+    struct pacer_http_request *req;
+
+    snprintf(url, sizeof(url), "%s/r/%u", base, i);
+    req = request(i, i % 2 ? "POST" : "GET", url);
+    req->http_version = PACER_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+    if (i % 2) {
+      assert_int_equal(pacer_http_request_set_body(req, "{\"n\":1}", 7), 0);
+      req->forbid_reuse = 1;
+    }
+    submit(c, req);
+  }
+}
+
+/* Prior knowledge reaches an h2c upstream: every request answered once,
+ * with the exact method and path. */
+static void
+h2_prior_knowledge_requests_are_answered_once(void **state)
+{
+  static const char *const flags[] = {NULL};
+  struct testapi h2 = {.pid = -1, .out = -1};
+  struct ctx *c;
+  unsigned i;
+
+  (void)state;
+  assert_int_equal(upstream_start(PACER_TESTAPI_H2_PATH, &h2, flags,
+                                  "test_pool-testapi-h2.log"),
+                   0);
+  c = ctx_new(2);
+  c->keep = 1;
+  submit_h2(c, h2.url, 20);
+  assert_true(wait_for(c, 20, 20000));
+  assert_int_equal(c->status_200, 20);
+  for (i = 0; i < 20; i++) {
+    cJSON *doc = body_json(c->kept[i]);
+    char path[32];
+
+    snprintf(path, sizeof(path), "/r/%u", i);
+    assert_string_equal(json_str(doc, "method"), i % 2 ? "POST" : "GET");
+    assert_string_equal(json_str(doc, "path"), path);
+    cJSON_Delete(doc);
+  }
+  assert_true(h2_stat(h2.url, "requests") == 20);
+  ctx_free(c);
+  testapi_stop(&h2);
+}
+
+/* RST_STREAM(REFUSED_STREAM) on every stream: libcurl 7.88 re-sends each
+ * request 5 times on new connections, then the pool reports
+ * refused_stream; nothing was processed. */
+static void
+h2_refused_streams_end_as_refused_stream_and_are_never_processed(void **state)
+{
+  static const char *const flags[] = {"--refuse-all", NULL};
+  struct testapi h2 = {.pid = -1, .out = -1};
+  struct ctx *c;
+  unsigned i;
+
+  (void)state;
+  assert_int_equal(upstream_start(PACER_TESTAPI_H2_PATH, &h2, flags,
+                                  "test_pool-testapi-h2-refuse.log"),
+                   0);
+  c = ctx_new(2);
+  c->keep = 1;
+  submit_h2(c, h2.url, 10);
+  assert_true(wait_for(c, 10, 20000));
+  assert_int_equal(c->by_result[PACER_HTTP_REFUSED], 10);
+  for (i = 0; i < 10; i++) {
+    assert_string_equal(pacer_http_result_name(c->kept[i]->result),
+                        "refused_stream");
+    assert_int_equal(c->kept[i]->status, 0);
+    assert_non_null(strstr(c->kept[i]->error, "never processed"));
+  }
+  assert_true(h2_stat(h2.url, "requests") == 0);
+  assert_true(h2_stat(h2.url, "refused") == 60); /* 6 tries each */
+  ctx_free(c);
+  testapi_stop(&h2);
+}
+
+/* GOAWAY(last_stream_id = 0) on every connection: libcurl 7.88 reports
+ * the stream as a bare CURLE_HTTP2 without a retry; the pool still reports
+ * refused_stream, because the GOAWAY names a lower last_stream_id (RFC
+ * 9113 §6.8). */
+static void
+h2_streams_above_goaway_last_stream_id_end_as_refused_stream(void **state)
+{
+  static const char *const flags[] = {"--goaway-refuse-every", "1", NULL};
+  struct testapi h2 = {.pid = -1, .out = -1};
+  struct ctx *c;
+
+  (void)state;
+  assert_int_equal(upstream_start(PACER_TESTAPI_H2_PATH, &h2, flags,
+                                  "test_pool-testapi-h2-goaway.log"),
+                   0);
+  c = ctx_new(2);
+  submit_h2(c, h2.url, 8);
+  assert_true(wait_for(c, 8, 20000));
+  assert_int_equal(c->by_result[PACER_HTTP_REFUSED], 8);
+  assert_true(h2_stat(h2.url, "requests") == 0);
+  assert_true(h2_stat(h2.url, "ignored") == 8); /* libcurl did not retry */
+  ctx_free(c);
+  testapi_stop(&h2);
+}
+
 int
 main(void)
 {
@@ -1090,6 +1452,12 @@ main(void)
           redirects_to_file_or_gopher_and_non_http_urls_are_refused),
       cmocka_unit_test(
           redirect_is_the_final_response_when_follow_redirects_is_0),
+      cmocka_unit_test(
+          destination_policy_blocks_loopback_in_every_spelling_before_connect),
+      cmocka_unit_test(
+          destination_policy_blocks_a_redirect_hop_that_is_never_connected),
+      cmocka_unit_test(
+          destination_policy_checks_the_peer_of_a_reused_connection),
       cmocka_unit_test(forbid_reuse_sends_each_post_once_when_connections_drop),
       cmocka_unit_test(
           kept_response_headers_are_lower_case_json_joined_and_escaped),
@@ -1099,6 +1467,11 @@ main(void)
       cmocka_unit_test(stop_with_cancel_returns_50_canceled_outcomes_promptly),
       cmocka_unit_test(
           graceful_stop_finishes_running_transfers_then_refuses_more),
+      cmocka_unit_test(h2_prior_knowledge_requests_are_answered_once),
+      cmocka_unit_test(
+          h2_refused_streams_end_as_refused_stream_and_are_never_processed),
+      cmocka_unit_test(
+          h2_streams_above_goaway_last_stream_id_end_as_refused_stream),
   };
 
   return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -2021,6 +2021,116 @@ credentials_secret_file_with_binary_content_is_refused(void **state)
   free(f);
 }
 
+/* issue 6: the metrics endpoint's address and bearer token. */
+static void
+metrics_listen_and_token_are_checked(void **state)
+{
+  struct pacer_config cfg;
+  struct pacer_error err;
+
+  (void)state;
+  assert_int_equal(pacer_config_defaults(&cfg, 2), 0);
+  assert_null(cfg.metrics_listen); /* off unless asked for */
+  assert_int_equal(parse(&cfg,
+                         "{\"metrics_listen\": \"127.0.0.1:9464\", "
+                         "\"metrics_token\": \"0123456789abcdef0123\", "
+                         "\"metrics_token_file\": \"m.token\"}",
+                         &err),
+                   0);
+  assert_string_equal(cfg.metrics_listen, "127.0.0.1:9464");
+  assert_string_equal(cfg.metrics_token, "0123456789abcdef0123");
+  assert_string_equal(cfg.metrics_token_file, "m.token");
+  assert_int_equal(parse(&cfg, "{\"metrics_listen\": \":0\"}", &err), 0);
+  assert_int_equal(parse(&cfg, "{\"metrics_listen\": \"9464\"}", &err), 0);
+  pacer_config_free(&cfg);
+  expect_config_error("{\"metrics_listen\": \"127.0.0.1:70000\"}",
+                      "metrics_listen: must be \"host:port\", e.g. "
+                      "\"127.0.0.1:9464\"");
+  expect_config_error("{\"metrics_listen\": \"127.0.0.1\"}",
+                      "metrics_listen: must be \"host:port\", e.g. "
+                      "\"127.0.0.1:9464\"");
+  /* A short or odd token is refused without being quoted. */
+  expect_config_error("{\"metrics_token\": \"short\"}",
+                      "metrics_token: must be 16 to 256 characters of A-Z "
+                      "a-z 0-9 - . _ ~ + / (then any \"=\"), e.g. from "
+                      "openssl rand -hex 32");
+  expect_config_error("{\"metrics_token\": \"0123456789 abcdef0123\"}",
+                      "metrics_token: must be 16 to 256 characters of A-Z "
+                      "a-z 0-9 - . _ ~ + / (then any \"=\"), e.g. from "
+                      "openssl rand -hex 32");
+  assert_true(pacer_config_metrics_token_ok("abcdefghijklmnop=="));
+  assert_false(pacer_config_metrics_token_ok("abcdefghijklmnop=x"));
+  assert_false(pacer_config_metrics_token_ok(NULL));
+}
+
+/* CASES C20: "destination_policy" and "destination_allow". */
+static void
+destination_policy_defaults_to_any_and_reads_public_only_and_cidrs(void **state)
+{
+  struct pacer_config *cfg = *state;
+  struct pacer_error err;
+
+  assert_int_equal(cfg->dest_policy.mode, PACER_DEST_ANY);
+  assert_int_equal(cfg->dest_policy.nallow, 0);
+  assert_int_equal(parse(cfg,
+                         "{\"destination_policy\": \"public_only\", "
+                         "\"destination_allow\": [\"10.1.0.0/16\", "
+                         "\"fd00:1::/32\", \"192.168.7.9\"]}",
+                         &err),
+                   0);
+  assert_int_equal(cfg->dest_policy.mode, PACER_DEST_PUBLIC_ONLY);
+  assert_int_equal(cfg->dest_policy.nallow, 3);
+  assert_int_equal(cfg->dest_policy.allow[0].prefix_bits, 16);
+  assert_int_equal(cfg->dest_policy.allow[1].prefix_bits, 32);
+  assert_int_equal(cfg->dest_policy.allow[2].prefix_bits, 32);
+  /* a later list replaces the earlier one whole */
+  assert_int_equal(parse(cfg, "{\"destination_allow\": []}", &err), 0);
+  assert_int_equal(cfg->dest_policy.nallow, 0);
+  assert_int_equal(parse(cfg, "{\"destination_policy\": \"any\"}", &err), 0);
+  assert_int_equal(cfg->dest_policy.mode, PACER_DEST_ANY);
+}
+
+static void
+destination_policy_errors_name_the_field(void **state)
+{
+  char json[4096];
+  size_t i, o;
+
+  (void)state;
+  expect_config_error("{\"destination_policy\": \"private\"}",
+                      "destination_policy: must be \"any\" or "
+                      "\"public_only\"");
+  expect_config_error("{\"destination_policy\": true}",
+                      "destination_policy: must be \"any\" or "
+                      "\"public_only\"");
+  expect_config_error("{\"destination_allow\": [\"10.0.0.0/8\"]}",
+                      "destination_allow: has no effect unless "
+                      "destination_policy is \"public_only\"");
+  expect_config_error("{\"destination_policy\": \"public_only\", "
+                      "\"destination_allow\": \"10.0.0.0/8\"}",
+                      "destination_allow: must be an array of CIDR strings "
+                      "such as \"10.1.0.0/16\"");
+  expect_config_error("{\"destination_policy\": \"public_only\", "
+                      "\"destination_allow\": [\"10.0.0.0/8\", 7]}",
+                      "destination_allow[1]: must be a string");
+  expect_config_error("{\"destination_policy\": \"public_only\", "
+                      "\"destination_allow\": [\"10.1.2.3/16\"]}",
+                      "destination_allow[0]: 10.1.2.3/16 has host bits set; "
+                      "write 10.1.0.0/16");
+  expect_config_error("{\"destination_policy\": \"public_only\", "
+                      "\"destination_allow\": [\"2130706433\"]}",
+                      "destination_allow[0]: \"2130706433\" is not an address "
+                      "or CIDR block such as 10.1.0.0/16 or fd00::/8");
+  o = (size_t)snprintf(json, sizeof(json),
+                       "{\"destination_policy\": \"public_only\", "
+                       "\"destination_allow\": [");
+  for (i = 0; i <= PACER_DEST_ALLOW_MAX; i++)
+    o += (size_t)snprintf(json + o, sizeof(json) - o, "%s\"10.0.%zu.0/24\"",
+                          i ? ", " : "", i);
+  snprintf(json + o, sizeof(json) - o, "]}");
+  expect_config_error(json, "destination_allow: more than 64 entries");
+}
+
 int
 main(void)
 {
@@ -2133,6 +2243,11 @@ main(void)
       cmocka_unit_test(credentials_secret_file_readable_by_others_is_refused),
       cmocka_unit_test(credentials_secret_file_must_exist_be_regular_and_sized),
       cmocka_unit_test(credentials_secret_file_with_binary_content_is_refused),
+      cmocka_unit_test(metrics_listen_and_token_are_checked),
+      cmocka_unit_test_setup_teardown(
+          destination_policy_defaults_to_any_and_reads_public_only_and_cidrs,
+          setup_cfg, teardown_cfg),
+      cmocka_unit_test(destination_policy_errors_name_the_field),
   };
 
   return cmocka_run_group_tests_name("config", tests, NULL, NULL) != 0;

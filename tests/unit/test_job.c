@@ -646,6 +646,56 @@ job_bad_priority_names_the_field(void **state)
   assert_null(job);
 }
 
+/* CASES C19: the HTTP version a job asks for, default unchanged. */
+static void
+job_http_version_is_read_and_defaults_to_2tls(void **state)
+{
+  static const char *const texts[] = {
+      "{\"url\":\"http://a/\"}",
+      "{\"url\":\"http://a/\",\"http_version\":\"1.1\"}",
+      "{\"url\":\"http://a/\",\"http_version\":\"2\"}",
+      "{\"url\":\"http://a/\",\"http_version\":\"2-prior-knowledge\"}"};
+  static const enum pacer_job_http want[] = {
+      PACER_JOB_HTTP_DEFAULT, PACER_JOB_HTTP_1_1, PACER_JOB_HTTP_2,
+      PACER_JOB_HTTP_2_PRIOR_KNOWLEDGE};
+  struct pacer_error err;
+  size_t i;
+
+  (void)state;
+  for (i = 0; i < 4; i++) {
+    struct pacer_job *job = NULL;
+
+    assert_int_equal(
+        pacer_job_parse(texts[i], strlen(texts[i]), "d-1", NULL, &job, &err),
+        0);
+    assert_int_equal(job->http_version, want[i]);
+    pacer_job_free(job);
+  }
+}
+
+static void
+job_bad_http_version_names_the_field(void **state)
+{
+  static const char *const texts[] = {
+      "{\"url\":\"http://a/\",\"http_version\":\"3\"}",
+      "{\"url\":\"http://a/\",\"http_version\":2}",
+      "{\"url\":\"http://a/\",\"http_version\":null}"};
+  struct pacer_error err;
+  size_t i;
+
+  (void)state;
+  for (i = 0; i < 3; i++) {
+    struct pacer_job *job = NULL;
+
+    assert_int_equal(
+        pacer_job_parse(texts[i], strlen(texts[i]), "d-1", NULL, &job, &err),
+        PACER_EJOB);
+    assert_string_equal(err.msg, "http_version: must be \"1.1\", \"2\" or "
+                                 "\"2-prior-knowledge\"");
+    assert_null(job);
+  }
+}
+
 static void
 job_limits_default_is_1_mib_30_s_and_five_attempts(void **state)
 {
@@ -1184,6 +1234,169 @@ redact_reads_only_len_bytes(void **state)
   expect_redact(text, 26, 65536, "{\"headers\":{\"Cookie\":\"[redacted]\"}}");
 }
 
+/* Issue 5 item 8: a URL password never leaves the process. */
+static void
+redact_replaces_the_url_password_keeping_the_user(void **state)
+{
+  const char *in = "{\"url\":\"https://user:PW-CANARY@api.example/x?q=1\","
+                   "\"method\":\"GET\"}";
+
+  (void)state;
+  expect_redact(in, strlen(in), 65536,
+                "{\"url\":\"https://user:[redacted]@api.example/x?q=1\","
+                "\"method\":\"GET\"}");
+}
+
+static void
+redact_replaces_a_lone_url_user_name_as_a_token(void **state)
+{
+  const char *in = "{\"url\":\"https://ghp_abcdef@github.example/x\"}";
+
+  (void)state;
+  expect_redact(in, strlen(in), 65536,
+                "{\"url\":\"https://[redacted]@github.example/x\"}");
+}
+
+static void
+redact_url_userinfo_sees_through_escapes_and_field_case(void **state)
+{
+  /* "URL" is refused as an unknown field, so its text is dead-lettered;
+   * \u0040 is '@' and \/ is '/'. */
+  const char *in = "{\"URL\":\"https:\\/\\/u:p\\u0040ss@h\\/x\"}";
+  const char *nul = "{\"url\":\"https://u:se\\u0000cret@h/\"}";
+  const char *bs = "{\"url\":\"https:\\\\\\\\u:pw@h\\\\x\"}";
+
+  (void)state;
+  expect_redact(in, strlen(in), 65536,
+                "{\"URL\":\"https://u:[redacted]@h/x\"}");
+  expect_redact(nul, strlen(nul), 65536,
+                "{\"url\":\"https://u:[redacted]@h/\"}");
+  expect_redact(bs, strlen(bs), 65536,
+                "{\"url\":\"https:\\\\\\\\u:[redacted]@h\\\\x\"}");
+}
+
+static void
+redact_leaves_at_signs_outside_the_url_authority(void **state)
+{
+  const char *in =
+      "{\"url\":\"https://registry.example/@scope/pkg?x=a:b@c#d@e\"}";
+  const char *other = "{\"meta\":\"https://u:p@h/\",\"url\":7}";
+
+  (void)state;
+  expect_redact(in, strlen(in), 65536, in);
+  expect_redact(other, strlen(other), 65536, other);
+}
+
+static void
+redact_hides_an_unterminated_url_that_may_hold_a_password(void **state)
+{
+  const char *in = "{\"url\":\"https://u:secret@h";
+  const char *plain = "{\"url\":\"https://h/x";
+
+  (void)state;
+  expect_redact(in, strlen(in), 65536, "{\"url\":\"[redacted]\"");
+  expect_redact(plain, strlen(plain), 65536, plain);
+}
+
+static void
+url_redact_userinfo_redacts_every_spelling_of_an_authority(void **state)
+{
+  static const struct {
+    const char *in, *want;
+  } rows[] = {
+      {"https://user:secret@host/x", "https://user:[redacted]@host/x"},
+      {"http://user:@host", "http://user:[redacted]@host"},
+      {"http://:secret@host", "http://:[redacted]@host"},
+      {"http://token@host:8080/", "http://[redacted]@host:8080/"},
+      {"http://u:p@ss@host/", "http://u:[redacted]@host/"},
+      {"HTTP://U:P@HOST", "HTTP://U:[redacted]@HOST"},
+      {"http:u:p@host", "http:u:[redacted]@host"},
+      {"//u:p@host/x", "//u:[redacted]@host/x"},
+      {"http:\\\\u:p@host\\x", "http:\\\\u:[redacted]@host\\x"},
+      {"http://u:p%40x@[::1]:80/", "http://u:[redacted]@[::1]:80/"},
+      {"https://host/x", NULL},
+      {"https://host/@me", NULL},
+      {"https://host?a=@b", NULL},
+      {"https://host#@b", NULL},
+      {"", NULL},
+  };
+  size_t i, n;
+  char *out;
+
+  (void)state;
+  for (i = 0; i < PACER_ARRAY_SIZE(rows); i++) {
+    assert_int_equal(
+        pacer_url_redact_userinfo(rows[i].in, strlen(rows[i].in), &out, &n), 0);
+    if (rows[i].want == NULL) {
+      if (out != NULL)
+        fail_msg("%s: redacted to %s", rows[i].in, out);
+      assert_int_equal(n, 0);
+      continue;
+    }
+    if (out == NULL)
+      fail_msg("%s: not redacted", rows[i].in);
+    assert_string_equal(out, rows[i].want);
+    assert_int_equal(n, strlen(rows[i].want));
+    free(out);
+  }
+}
+
+static int
+has_secret(char **v, size_t n, const char *s)
+{
+  size_t i;
+
+  for (i = 0; i < n; i++) {
+    if (strcmp(v[i], s) == 0)
+      return 1;
+  }
+  return 0;
+}
+
+static void
+job_secrets_are_header_credentials_and_the_url_password_in_every_form(
+    void **state)
+{
+  struct pacer_job *job = parse_ok(
+      "{\"url\":\"https://us%65r:PW%2DCANARY@h.example/x\","
+      "\"headers\":{\"Authorization\":\"Bearer JOB-CANARY\","
+      "\"X-Api-Key\":\"k1\",\"X-Secret-Header\":\"SECRET-HEADER-CANARY\","
+      "\"Accept\":\"application/json\"}}",
+      DID);
+  char **v = NULL;
+  size_t n = 0;
+
+  (void)state;
+  assert_int_equal(pacer_job_secrets(job, &v, &n), 0);
+  assert_true(has_secret(v, n, "JOB-CANARY"));
+  assert_true(has_secret(v, n, "SECRET-HEADER-CANARY"));
+  assert_true(has_secret(v, n, "PW%2DCANARY"));
+  assert_true(has_secret(v, n, "PW-CANARY"));
+  /* what libcurl sends: Authorization: Basic base64("user:PW-CANARY") */
+  assert_true(has_secret(v, n, "dXNlcjpQVy1DQU5BUlk="));
+  /* too short to scrub; not secret */
+  assert_false(has_secret(v, n, "k1"));
+  assert_false(has_secret(v, n, "application/json"));
+  assert_int_equal(n, 5);
+  pacer_job_secrets_free(v, n);
+  pacer_job_free(job);
+
+  job = parse_ok("{\"url\":\"https://ghp_abcdef@h.example/\"}", DID);
+  assert_int_equal(pacer_job_secrets(job, &v, &n), 0);
+  assert_true(has_secret(v, n, "ghp_abcdef"));
+  assert_true(has_secret(v, n, "Z2hwX2FiY2RlZjo="));
+  assert_int_equal(n, 2);
+  pacer_job_secrets_free(v, n);
+  pacer_job_free(job);
+
+  job = parse_ok("{\"url\":\"https://h.example/\"}", DID);
+  assert_int_equal(pacer_job_secrets(job, &v, &n), 0);
+  assert_int_equal(n, 0);
+  pacer_job_secrets_free(v, n);
+  pacer_job_secrets_free(NULL, 0);
+  pacer_job_free(job);
+}
+
 int
 main(void)
 {
@@ -1203,6 +1416,8 @@ main(void)
       cmocka_unit_test(job_accepts_meta_of_exactly_64_kib),
       cmocka_unit_test(job_minimal_job_takes_every_default),
       cmocka_unit_test(job_priority_and_retry_unsafe_are_read),
+      cmocka_unit_test(job_http_version_is_read_and_defaults_to_2tls),
+      cmocka_unit_test(job_bad_http_version_names_the_field),
       cmocka_unit_test(job_bad_priority_names_the_field),
       cmocka_unit_test(job_limits_supply_defaults_for_absent_fields),
       cmocka_unit_test(job_limits_default_is_1_mib_30_s_and_five_attempts),
@@ -1249,6 +1464,16 @@ main(void)
       cmocka_unit_test(redact_of_empty_text_is_empty),
       cmocka_unit_test(redact_sees_past_a_leading_bom),
       cmocka_unit_test(redact_reads_only_len_bytes),
+      cmocka_unit_test(redact_replaces_the_url_password_keeping_the_user),
+      cmocka_unit_test(redact_replaces_a_lone_url_user_name_as_a_token),
+      cmocka_unit_test(redact_url_userinfo_sees_through_escapes_and_field_case),
+      cmocka_unit_test(redact_leaves_at_signs_outside_the_url_authority),
+      cmocka_unit_test(
+          redact_hides_an_unterminated_url_that_may_hold_a_password),
+      cmocka_unit_test(
+          url_redact_userinfo_redacts_every_spelling_of_an_authority),
+      cmocka_unit_test(
+          job_secrets_are_header_credentials_and_the_url_password_in_every_form),
   };
   size_t i;
   int failed;

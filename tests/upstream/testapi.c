@@ -37,6 +37,8 @@ static const char usage[] =
     "Listens on 127.0.0.1 only; prints \"listening port=N\" first.\n"
     "\n"
     "  --port N            port, 0 = pick a free one (default 0)\n"
+    "  --bind A            listen on A, inside 127.0.0.0/8 (default "
+    "127.0.0.1)\n"
     "  --rate R[/s]        limit per account and per token, sliding 1 s\n"
     "                      window; excess -> 429 (default off)\n"
     "  --token-ttl D       access-token lifetime, D = N[ms|s|m] (default "
@@ -243,7 +245,7 @@ takes_value(const char *flag)
   static const char *const flags[] = {
       "--port",      "--rate",      "--token-ttl",  "--latency-ms",
       "--fail-rate", "--drop-rate", "--body-bytes", "--retry-after",
-      "--seed",      "--log",       "--raw-port"};
+      "--seed",      "--log",       "--raw-port",   "--bind"};
   size_t i;
 
   for (i = 0; i < PACER_ARRAY_SIZE(flags); i++) {
@@ -325,6 +327,13 @@ parse_args(int argc, char **argv, struct pacer_testapi_config *cfg)
       if (parse_u64(val, 65535, &v) != 0)
         return bad_flag(f, val, "0..65535");
       cfg->raw_port = (int)v;
+    } else if (strcmp(f, "--bind") == 0) {
+      struct in_addr a;
+
+      /* loopback only: a second address for redirect-hop tests (C20) */
+      if (inet_pton(AF_INET, val, &a) != 1 || (ntohl(a.s_addr) >> 24) != 127)
+        return bad_flag(f, val, "an IPv4 address in 127.0.0.0/8");
+      cfg->bind_addr = a.s_addr;
     } else if (strcmp(f, "--seed") == 0) {
       if (parse_u64(val, UINT64_MAX, &cfg->seed) != 0)
         return bad_flag(f, val, "an unsigned integer");
@@ -450,7 +459,9 @@ main(int argc, char **argv)
   memset(&sa, 0, sizeof(sa));
   sa.sin_family = AF_INET;
   sa.sin_port = htons((uint16_t)api.cfg.port);
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK); /* never beyond loopback */
+  /* never beyond loopback */
+  sa.sin_addr.s_addr =
+      api.cfg.bind_addr != 0 ? api.cfg.bind_addr : htonl(INADDR_LOOPBACK);
   d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
                            MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL,
                        (uint16_t)api.cfg.port, NULL, NULL,

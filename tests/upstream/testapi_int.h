@@ -48,6 +48,7 @@ struct pacer_testapi_config {
   uint64_t seed;           /* PRNG seed */
   const char *log_path;    /* JSON-lines request log, or NULL */
   int raw_port;            /* --raw-port: -1 off, 0 = free port */
+  uint32_t bind_addr;      /* --bind, network byte order; 0 = 127.0.0.1 */
 };
 
 /** Starts the scripted broken-HTTP listener on 127.0.0.1:port (0 = free)

@@ -1,0 +1,62 @@
+/* The 1 s metrics snapshot of a worker process (issue 6): reads what only
+ * Redis knows (queue depths, dead letters, bucket pauses and AIMD rates),
+ * then renders the counters, the lanes and the credentials into the
+ * Prometheus text and the dashboard's JSON. Scheduler thread only; the
+ * rendered text is handed to the HTTP thread by the caller.
+ *
+ *   tick --pacer_snapshot_read--> EVAL depths + dead letters
+ *                                 EVAL bucket hashes (<= 60 keys a call)
+ *        <--done (all replies)--  m->redis, m->buckets[i].pause/permille
+ *   --pacer_snapshot_build--> text (/metrics) + JSON (/api/state)
+ *
+ * Redis reads (one script per call, nothing written):
+ *   XLEN <prefix>jobs:high, jobs, jobs:low, results, dead
+ *   XPENDING <stream> pacer (summary), ZCARD and ZCOUNT of <prefix>delayed
+ *   XREVRANGE <prefix>dead + - COUNT 20: id, reason, error, status,
+ *     attempts, failed_unix_ms only (never the job or the excerpt)
+ *   HMGET <prefix>limit:<bucket> pause_until pause_reason permille aimd_at
+ */
+#ifndef PACER_SCHEDULER_SNAPSHOT_H
+#define PACER_SCHEDULER_SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "scheduler/config.h"
+#include "scheduler/cred.h"
+#include "scheduler/lane.h"
+#include "scheduler/metrics.h"
+#include "scheduler/queue_redis.h"
+
+/** Issues the Redis reads of one snapshot into m (borrowed; must outlive
+ *  the reads, i.e. the queue's close). done(arg) runs once when every
+ *  reply (or its loss to a disconnect) has arrived. Returns 0 (done will
+ *  run) or PACER_EREDIS (not connected) / PACER_ENOMEM (done will not
+ *  run). Scheduler thread. */
+int pacer_snapshot_read(struct pacer_queue *q, const struct pacer_config *cfg,
+                        struct pacer_metrics *m, void (*done)(void *arg),
+                        void *arg);
+
+/** What the scheduler hands to pacer_snapshot_build; all borrowed. */
+struct pacer_snapshot_in {
+  const struct pacer_config *cfg;
+  const struct pacer_lanes *lanes;
+  struct pacer_creds *creds;   /* may be NULL */
+  const struct pacer_queue *q; /* may be NULL (closing) */
+  const char *consumer;
+  size_t held, ready, in_flight;
+  uint64_t retried, deferred; /* totals */
+  const size_t *cred_waiting; /* jobs waiting per cfg->creds[i] */
+  size_t cred_waiting_total;
+  uint64_t now_mono_us, now_unix_ms;
+};
+
+/** Advances m's rate windows and history by one tick, then renders the
+ *  Prometheus text into *text and the /api/state JSON into *json
+ *  (caller-owned, zero-initialised; free with pacer_text_free). Returns 0
+ *  or PACER_ENOMEM. Scheduler thread. */
+int pacer_snapshot_build(struct pacer_metrics *m,
+                         const struct pacer_snapshot_in *in,
+                         struct pacer_text *text, struct pacer_text *json);
+
+#endif
