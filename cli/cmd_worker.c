@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -184,41 +185,91 @@ on_signal(uv_signal_t *h, int signum)
     pacer_sched_stop(w->sched, on_stopped, w);
 }
 
-/* Checks Redis once at start. A refused AUTH (wrong password, unknown or
- * disabled ACL user) fails the start: the async connections would retry it
- * forever. C14: an evicting Redis silently loses jobs (streams, the delayed
- * set, credential state are keys like any other), so maxmemory-policy must
- * be noeviction unless redis_eviction is "warn". Returns 0 to go on, or -1
- * when the worker must refuse, with the reason logged. A Redis that cannot
- * be reached or answers CONFIG with an error (renamed command, ACL) is
- * reported and not held against the worker: it may start before Redis. */
+static volatile sig_atomic_t start_stop; /* a signal while waiting */
+
+static void
+on_start_signal(int signum)
+{
+  (void)signum;
+  start_stop = 1;
+}
+
+/* Checks Redis at start, waiting for it (capped backoff, 0.1 s doubling
+ * to 5 s) when it cannot be reached yet: systemd may start the worker
+ * before Redis, and the checks below must not be skipped then.
+ * - Redis refuses our credentials (wrong password, unknown or disabled
+ *   ACL user, a password required but none given) or the db index: the
+ *   start fails; the async connections would retry that forever.
+ * - C14: an evicting Redis silently loses jobs (streams, the delayed set,
+ *   credential state are keys like any other), so maxmemory-policy must be
+ *   noeviction unless redis_eviction is "warn".
+ * Returns 0 to go on, 1 when SIGINT/SIGTERM came while waiting (exit 0),
+ * or -1 when the worker must refuse, with the reason logged. A CONFIG GET
+ * refused for other reasons (renamed command, ACL) is reported, not held
+ * against the worker. Main thread, before the loop starts. */
 static int
 check_redis(const struct pacer_config *cfg)
 {
+  struct sigaction sa, old_int, old_term;
   struct pacer_error err;
   redisContext *c;
   redisReply *r;
-  int rc = 0;
+  uint64_t wait_ms = 100;
+  int rc = 0, waited = 0;
 
-  pacer_error_clear(&err);
-  c = pacer_cli_redis_connect(cfg, &err);
-  if (c == NULL && err.code == PACER_EAUTH) {
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_start_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
+  for (;;) {
     char q[sizeof(err.msg) + 16];
 
-    pacer_log(PACER_LOG_ERROR, "main",
-              "msg=\"Redis refused our credentials; check the user and "
-              "password in redis_url\" error=\"%s\"",
+    pacer_error_clear(&err);
+    c = pacer_cli_redis_connect(cfg, &err);
+    if (c != NULL || err.code == PACER_EAUTH || err.code == PACER_ECONFIG ||
+        start_stop)
+      break;
+    if (!waited)
+      pacer_log(PACER_LOG_WARN, "main",
+                "msg=\"waiting for Redis before starting\" error=\"%s\"",
+                pacer_log_quote(q, sizeof(q), err.msg));
+    waited = 1;
+    for (uint64_t slept = 0; slept < wait_ms && !start_stop; slept += 50) {
+      struct timespec ts = {0, 50 * 1000 * 1000};
+
+      nanosleep(&ts, NULL);
+    }
+    if (wait_ms < 5000)
+      wait_ms *= 2;
+  }
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
+  if (c == NULL && start_stop)
+    return 1;
+  if (c == NULL) {
+    char q[sizeof(err.msg) + 16];
+
+    pacer_log(PACER_LOG_ERROR, "main", "msg=\"%s\" error=\"%s\"",
+              err.code == PACER_EAUTH
+                  ? "Redis refused our credentials; check the user and "
+                    "password in redis_url"
+                  : "Redis refused the connection setup; check redis_url",
               pacer_log_quote(q, sizeof(q), err.msg));
     return -1;
   }
-  if (c == NULL) {
-    pacer_log(PACER_LOG_WARN, "main",
-              "msg=\"cannot check Redis maxmemory-policy now; go on\"");
-    return 0;
-  }
+  if (waited)
+    pacer_log(PACER_LOG_INFO, "main", "msg=\"Redis is up\"");
   r = redisCommand(c, "CONFIG GET maxmemory-policy");
-  if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-      r->element[1]->type != REDIS_REPLY_STRING) {
+  if (r != NULL && r->type == REDIS_REPLY_ERROR &&
+      strncmp(r->str, "NOAUTH", 6) == 0) {
+    pacer_log(PACER_LOG_ERROR, "main",
+              "msg=\"Redis requires a password: put it in redis_url "
+              "(redis://[user]:password@host or unix://[user]:password@/path)"
+              "\"");
+    rc = -1;
+  } else if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+             r->element[1]->type != REDIS_REPLY_STRING) {
     pacer_log(PACER_LOG_WARN, "main",
               "msg=\"cannot read Redis maxmemory-policy (CONFIG GET refused?); "
               "make sure it is noeviction\"");
@@ -356,9 +407,15 @@ pacer_cmd_worker(int argc, char **argv)
     pacer_config_free(&cfg);
     return 2;
   }
-  if (check_redis(&cfg) != 0) {
+  rc = check_redis(&cfg);
+  if (rc == 1) { /* stopped while waiting for Redis */
+    pacer_config_free(&cfg);
+    return 0;
+  }
+  if (rc != 0) {
     fprintf(stderr, "worker: refusing to run: Redis refused our credentials "
-                    "or may evict keys (see the log line above)\n");
+                    "or the setup, or may evict keys (see the log line "
+                    "above)\n");
     pacer_config_free(&cfg);
     return 2;
   }

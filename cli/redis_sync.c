@@ -51,10 +51,13 @@ run(redisContext *c, const char *label, const char *op, int argc,
 
     if (secret != NULL && secret[0] != '\0' && strstr(text, secret) != NULL)
       text = "authentication failed";
-    /* Redis answered and refused who we are: no retry fixes that. */
+    /* Redis answered and refused who we are: no retry fixes that. An
+     * answered SELECT error (a db index out of range) is a config error. */
     if (strcmp(op, "AUTH") == 0 || strncmp(text, "WRONGPASS", 9) == 0 ||
         strncmp(text, "NOAUTH", 6) == 0 || strncmp(text, "NOPERM", 6) == 0)
       code = PACER_EAUTH;
+    else if (strcmp(op, "SELECT") == 0)
+      code = PACER_ECONFIG;
     pacer_error_set(err, code, "redis: %s: %s: %s", label, op, text);
     freeReplyObject(reply);
     return NULL;

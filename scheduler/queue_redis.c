@@ -141,15 +141,13 @@ struct cmd_ctx {
 
 /* clang-format off: Lua source reads best one statement per line. */
 
-/* KEYS: stream results dead (stream: the one the sid came from)
- * ARGV: group id results_maxlen dead_maxlen ack_required nres res... ndead
- *       dead... */
-/* KEYS: stream results dead done
+/* KEYS: stream results dead done (stream: the one the sid came from)
  * ARGV: group id results_maxlen dead_maxlen ack_required nres res...
  *       ndead dead... done_ttl_ms consumer
  * With ack_required "1": fenced by PENDING_CHECK_LUA, then the done-marker
- * of the job id (KEYS[4], docs/REDIS.md): when another entry with the same
- * job id already finished within done_ttl_ms, this one is acked and
+ * of the job id (KEYS[4], docs/REDIS.md; set only for ok results, whose
+ * done_ttl_ms is > 0): when another entry with the same job id already
+ * finished ok within done_ttl_ms, this one is acked and
  * deleted without a second result (returns 2). Otherwise writes the result
  * (and dead letter), sets the marker, acks and deletes (returns 1). */
 static const char finish_lua[] =
@@ -165,7 +163,8 @@ static const char finish_lua[] =
                   "for i = base + 1, base + ndead do d[#d + 1] = ARGV[i] end\n"
                   "local ttl = tonumber(ARGV[base + ndead + 1])\n"
                   "local mark = ARGV[5] == '1' and ttl > 0\n"
-                  "if mark and redis.call('EXISTS', KEYS[4]) == 1 then\n"
+                  "if ARGV[5] == '1' and redis.call('EXISTS', KEYS[4]) == 1\n"
+                  "then\n"
                   "  redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
                   "  redis.call('XDEL', KEYS[1], ARGV[2])\n"
                   "  return 2\n"
@@ -1247,6 +1246,7 @@ pacer_queue_finish(struct pacer_queue *q, const char *sid, int ack_required,
   size_t lens[MAX_ARGS];
   char rmax[24], dmax[24], nres[16], ndead[16], ttl[24];
   const char *job_id = id;
+  int ok = 0;
   size_t n = 0, i;
   size_t nd = dead ? dead->n : 0;
   char *done;
@@ -1254,19 +1254,21 @@ pacer_queue_finish(struct pacer_queue *q, const char *sid, int ack_required,
 
   if (8 + res->n + nd + 5 > MAX_ARGS)
     return PACER_EINVAL;
-  /* The job id is the result's "id" field (the sid when it has none). */
+  /* The job id is the result's "id" field (the sid when it has none).
+   * Only a job that ended ok sets its marker: a rejected or failed job
+   * may be corrected and sent again under the same id. */
   for (i = 0; i + 1 < res->n; i += 2) {
-    if (res->lens[i] == 2 && memcmp(res->argv[i], "id", 2) == 0) {
+    if (res->lens[i] == 2 && memcmp(res->argv[i], "id", 2) == 0)
       job_id = res->argv[i + 1];
-      break;
-    }
+    else if (res->lens[i] == 5 && memcmp(res->argv[i], "state", 5) == 0)
+      ok = res->lens[i + 1] == 2 && memcmp(res->argv[i + 1], "ok", 2) == 0;
   }
   done = done_key(q, job_id);
   if (done == NULL)
     return PACER_ENOMEM;
   keys[3] = done;
   snprintf(ttl, sizeof(ttl), "%llu",
-           ack_required ? (unsigned long long)q->cfg->done_ttl_ms : 0ull);
+           ack_required && ok ? (unsigned long long)q->cfg->done_ttl_ms : 0ull);
   snprintf(rmax, sizeof(rmax), "%llu",
            (unsigned long long)q->cfg->results_maxlen);
   snprintf(dmax, sizeof(dmax), "%llu", (unsigned long long)q->cfg->dead_maxlen);

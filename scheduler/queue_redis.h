@@ -114,7 +114,8 @@ void pacer_queue_stop_intake(struct pacer_queue *q);
 
 /** Atomically acks sid, appends res to the results stream (MAXLEN ~) and,
  *  when dead is non-NULL, to the dead stream, sets the job id's
- *  done-marker (the "id" field of res; done_ttl_ms, 0 = none), then XDELs
+ *  done-marker when res says state ok (its "id" field; done_ttl_ms, 0 =
+ *  none), then XDELs
  *  sid. Fenced: nothing is written unless sid is still pending and owned
  *  by this consumer (C12: after a lost lease the new owner's result is the
  *  one), and a job id that already finished within done_ttl_ms gets no

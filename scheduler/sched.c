@@ -961,6 +961,21 @@ on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe, void *arg)
     finish(s, e, 0, 0, "invalid_job", err.msg, 0, NULL, NULL, 0);
     return;
   }
+  /* Taken over from a consumer that died or lost its lease: it may have
+   * sent this request already. A POST/PATCH the server cannot deduplicate
+   * is not sent again on our own, as after a timeout (docs/REDIS.md). */
+  if (qe->claimed == 1 &&
+      (e->job->method == PACER_METHOD_POST ||
+       e->job->method == PACER_METHOD_PATCH) &&
+      pacer_job_header_get(e->job, "Idempotency-Key") == NULL &&
+      !e->job->retry_unsafe) {
+    finish_state(s, e, "outcome_unknown", 0, "taken_over",
+                 "the worker that held this request stopped (crash or lost "
+                 "lease) and may have sent it; not sent again without an "
+                 "Idempotency-Key header or retry_unsafe",
+                 0, NULL, NULL, 0);
+    return;
+  }
   if (!e->promoted && e->job->not_before_unix_ms > pacer_clock_unix_ms()) {
     char jf[JOB_FIELDS_MAX];
 

@@ -6,6 +6,9 @@
 # B: two entries of one id running at the same time: both may be sent,
 #    only one result is written.
 # D: `pacer submit` does not queue an id that already finished.
+# E: a rejected or failed id can be sent again (only ok sets the marker).
+# F: a POST without Idempotency-Key taken over from a dead worker ends
+#    outcome_unknown (taken_over), never sent twice.
 # C: a lease really lost: while worker A's request runs, another consumer
 #    takes the entry over (XCLAIM, as XAUTOCLAIM would after a stall). A's
 #    renewal does not take it back, A's completion is fenced off (no
@@ -79,6 +82,40 @@ n=$(jq -r 'select(.idempotency_key == "idem-fence-1") | .idempotency_key' "$TEST
 wait_until 10 'test "$(rcli XPENDING "${PREFIX}jobs" pacer | head -1)" -eq 0' || fail "C: entry left pending"
 [ "$(count_id fence-1)" -eq 1 ] || fail "C: $(count_id fence-1) results for fence-1"
 echo "C: lease lost to another consumer ($a -> intruder): stale completion fenced, retaken after $(( $(now_ms) - t_claim )) ms, 1 result, both attempts with the same Idempotency-Key"
+
+# ---- E: only a job that ended ok blocks its id: a rejected job and a
+# failed one can be corrected and sent again under the same id.
+rcli XADD "${PREFIX}jobs" '*' job "{\"id\":\"fixme\",\"url\":\"htp://127.0.0.1:$TESTAPI_PORT/fast\"}" >/dev/null
+wait_until 20 'test "$(count_id fixme)" -eq 1' || fail "E: the bad job got no result"
+rcli XADD "${PREFIX}jobs" '*' job "{\"id\":\"fixme\",\"url\":\"$TESTAPI_URL/fast\"}" >/dev/null
+wait_until 20 'test "$(count_id fixme)" -eq 2' || fail "E: the corrected job did not run"
+[ "$(stream_field results state | tail -1)" = ok ] || fail "E: the corrected job did not end ok"
+printf '{"id":"gone-1","url":"%s/status/404"}\n' "$TESTAPI_URL" >"$TEST_TMP/e.jsonl"
+"$PACER" submit --config "$TEST_TMP/pacer.json" --wait "$TEST_TMP/e.jsonl" >/dev/null 2>&1
+[ $? -ne 0 ] || fail "E: a failed job reported success"
+timeout 30 "$PACER" submit --config "$TEST_TMP/pacer.json" --wait "$TEST_TMP/e.jsonl" \
+  >/dev/null 2>"$TEST_TMP/e2.err"
+rc=$?
+[ "$rc" -ne 0 ] || fail "E: the failed job was skipped as if it had finished ok"
+grep -q 'queued 1 job' "$TEST_TMP/e2.err" || fail "E: the failed id was not queued again"
+[ "$(count_id gone-1)" -eq 2 ] || fail "E: $(count_id gone-1) results for gone-1, want 2"
+echo "E: a rejected and a failed id were sent again; an ok id would not be"
+
+# ---- F: a POST without Idempotency-Key held by a worker that dies may
+# have been sent: the worker that takes it over ends it outcome_unknown
+# (taken_over) instead of sending it a second time.
+rcli XADD "${PREFIX}jobs" '*' job "{\"id\":\"unsafe-1\",\"method\":\"POST\",\"url\":\"$TESTAPI_URL/v1/adaccounts/act_u/campaigns\",\"body\":{\"name\":\"u\"}}" >/dev/null
+wait_until 20 'test "$(testapi_stat .in_flight)" -ge 1' || fail "F: the POST never started"
+kill -9 "$WORKER_PID"; wait "$WORKER_PID" 2>/dev/null
+start_worker "$TEST_TMP/pacer.json" f2
+wait_until 30 'test "$(count_id unsafe-1)" -eq 1' || fail "F: unsafe-1 has no result"
+[ "$(result_of unsafe-1 state)" = outcome_unknown ] && [ "$(result_of unsafe-1 reason)" = taken_over ] ||
+  fail "F: unsafe-1 ended $(result_of unsafe-1 state)/$(result_of unsafe-1 reason)"
+wait_until 10 'test "$(testapi_stat .in_flight)" -eq 0' || fail "F: upstream still busy"
+n=$(jq -r 'select(.path == "/v1/adaccounts/act_u/campaigns") | .path' "$TEST_TMP/requests.jsonl" | wc -l)
+[ "$n" -eq 1 ] || fail "F: the POST reached the upstream $n times, want 1"
+echo "F: a POST without a key taken over after a SIGKILL: outcome_unknown (taken_over), sent once"
+
 kill -TERM "$WORKER_PID"
 wait_until 20 '! alive "$WORKER_PID"' || fail "no exit after SIGTERM"
 pass "done-marker and fencing: one terminal result per id"
