@@ -250,11 +250,14 @@ check_redis(const struct pacer_config *cfg)
   if (c == NULL) {
     char q[sizeof(err.msg) + 16];
 
-    pacer_log(PACER_LOG_ERROR, "main", "msg=\"%s\" error=\"%s\"",
-              err.code == PACER_EAUTH
-                  ? "Redis refused our credentials; check the user and "
-                    "password in redis_url"
-                  : "Redis refused the connection setup; check redis_url",
+    const char *why = "Redis refused the connection setup; check redis_url";
+
+    if (err.code == PACER_EAUTH)
+      why = "Redis refused our credentials; check the user and password in "
+            "redis_url";
+    else if (strncmp(err.msg, "redis_url:", 10) == 0)
+      why = "redis_url cannot be used";
+    pacer_log(PACER_LOG_ERROR, "main", "msg=\"%s\" error=\"%s\"", why,
               pacer_log_quote(q, sizeof(q), err.msg));
     return -1;
   }
@@ -413,9 +416,7 @@ pacer_cmd_worker(int argc, char **argv)
     return 0;
   }
   if (rc != 0) {
-    fprintf(stderr, "worker: refusing to run: Redis refused our credentials "
-                    "or the setup, or may evict keys (see the log line "
-                    "above)\n");
+    fprintf(stderr, "worker: refusing to run (see the log line above)\n");
     pacer_config_free(&cfg);
     return 2;
   }
