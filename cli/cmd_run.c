@@ -73,7 +73,7 @@ usage(FILE *out)
         "  --config FILE     JSON config (see README \"Configuration\")\n"
         "  --workers N       worker threads (default: online CPUs)\n"
         "  --concurrency N   requests in flight (default 256)\n"
-        "  --log-level L     debug, info, warn (default for run), error\n"
+        "  --log-level L     debug, info, warn (default for run), error, off\n"
         "  --log SPEC        components to log, e.g. all,-redis (also\n"
         "                    --log-components SPEC)\n"
         "  --log-format F    logfmt (default) or json (one object a line)\n"

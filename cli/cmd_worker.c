@@ -40,7 +40,7 @@ usage(FILE *out)
         "                    PACER_REDIS_URL, which overrides the config\n"
         "  --workers N       worker threads (default: online CPUs)\n"
         "  --concurrency N   requests in flight per process (default 256)\n"
-        "  --log-level L     debug, info (default), warn, error\n"
+        "  --log-level L     debug, info (default), warn, error, off\n"
         "  --log SPEC        components to log, e.g. all,-redis (also\n"
         "                    --log-components SPEC); components: main,\n"
         "                    sched, redis, limit, cred, http\n"
@@ -103,7 +103,7 @@ pacer_cli_common_opt(int argc, char **argv, int *i, struct pacer_cli_opts *o,
   if ((rc = pacer_cli_opt_value(argc, argv, i, "--workers", &v, err))) {
     if (rc < 0)
       return rc;
-    rc = parse_count("--workers", v, 256, &o->workers, err);
+    rc = parse_count("--workers", v, 1024, &o->workers, err);
     return rc < 0 ? rc : 1;
   }
   if ((rc = pacer_cli_opt_value(argc, argv, i, "--concurrency", &v, err))) {
