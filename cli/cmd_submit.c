@@ -7,9 +7,12 @@
  *   "priority": "high" -> <prefix>jobs:high, "normal" or none -> <prefix>jobs,
  *               "low"  -> <prefix>jobs:low   (docs/REDIS.md)
  *
- *   --wait:  XREVRANGE results + - COUNT 1        (before the first XADD)
+ *   --wait:  XINFO STREAM results   last-generated-id, entries-added
+ *                                    (before the first XADD)
  *            XREAD COUNT 500 BLOCK 1000 STREAMS results <last>  (loop)
  *            an entry counts when its `id` is still in the batch's id set
+ *            XINFO STREAM results   after each XREAD: were results trimmed
+ *                                    (MAXLEN ~ results_maxlen) unread?
  *            connection lost -> reconnect with backoff (100 ms doubling to
  *            2 s) for up to 30 s, then XREAD again from <last>
  */
@@ -30,7 +33,7 @@
 #define BATCH_JOBS 256 /* XADDs per pipeline round */
 
 /* KEYS: stream done-marker  ARGV: field value ...
- * XADD unless the job id already finished within done_ttl_ms (its
+ * XADD unless the job id already finished ok within done_ttl_ms (its
  * done-marker exists, docs/REDIS.md): then nil, and nothing is queued. */
 static const char add_lua[] =
     "if redis.call('EXISTS', KEYS[2]) == 1 then return false end\n"
@@ -39,6 +42,7 @@ static const char add_lua[] =
     "return redis.call(unpack(a))\n";
 #define BATCH_MAX_BYTES (16u * 1024 * 1024) /* job text per round, bytes */
 #define READ_COUNT      "500"               /* XREAD COUNT */
+#define READ_COUNT_N    500                 /* the same, as a number */
 #define BLOCK_MS        1000                /* XREAD BLOCK, ms */
 #define RAND_HEX_LEN    8                   /* hex digits in generated ids */
 #define RECONNECT_MS    30000u /* reconnect attempts after a loss, ms */
@@ -50,6 +54,7 @@ static const char add_lua[] =
 #define EXIT_SOME_FAILED 1
 #define EXIT_USAGE       2
 #define EXIT_TIMEOUT     3
+#define EXIT_TRIMMED     4 /* results trimmed from the stream before read */
 
 /* ------------------------------------------------------------------------
  * Queueing
@@ -336,34 +341,172 @@ fail:
  * Waiting for results
  * ------------------------------------------------------------------------ */
 
-/* Copies the id of the newest entry of key into last ("0-0" when the
- * stream is empty or missing). */
-static int
-results_last_id(redisContext *c, const char *key, char *last, size_t size,
-                struct pacer_error *err)
-{
-  const char *argv[] = {"XREVRANGE", key, "+", "-", "COUNT", "1"};
-  size_t argvlen[] = {9, strlen(key), 1, 1, 5, 1};
-  redisReply *reply;
+/* Where submit stands in <prefix>results. Each result added since the
+ * start (entries-added - added_base, Redis >= 7) was read (nread), is
+ * still in the stream unread, or was trimmed (XADD MAXLEN ~
+ * results_maxlen) or deleted before submit read it:
+ *
+ *   lost = entries-added - added_base - nread - unread
+ *
+ *   stream:  [first-entry ...................... last-generated-id]
+ *     last <  first-entry:        everything left is unread (length)
+ *     last == last-generated-id:  caught up, nothing unread
+ *     otherwise unread is not known from XINFO: ask again later
+ *
+ * Comparing first-entry with last alone would miss a gap that the next
+ * XREAD has already skipped (it reads on from the new first entry).
+ */
+struct results_pos {
+  char last[64];      /* id of the newest entry read; XREAD from here */
+  int64_t added_base; /* entries-added at the start; -1 = unknown */
+  uint64_t nread;     /* entries read since the start */
+};
 
-  reply = redisCommandArgv(c, 6, argv, argvlen);
-  if (reply == NULL)
-    return pacer_error_set(err, PACER_EREDIS, "redis: XREVRANGE %s: %s", key,
-                           c->errstr);
-  if (reply->type == REDIS_REPLY_ERROR) {
-    pacer_error_set(err, PACER_EREDIS, "redis: XREVRANGE %s: %s", key,
-                    reply->str);
-    freeReplyObject(reply);
-    return PACER_EREDIS;
-  }
-  snprintf(last, size, "0-0");
-  if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
-      reply->element[0]->type == REDIS_REPLY_ARRAY &&
-      reply->element[0]->elements > 0 &&
-      reply->element[0]->element[0]->type == REDIS_REPLY_STRING)
-    snprintf(last, size, "%s", reply->element[0]->element[0]->str);
-  freeReplyObject(reply);
+/* Parses the stream id "ms-seq" into *ms and *seq. Returns 0 or -1. */
+static int
+parse_stream_id(const char *s, uint64_t *ms, uint64_t *seq)
+{
+  char *end;
+
+  if (s[0] < '0' || s[0] > '9')
+    return -1;
+  errno = 0;
+  *ms = strtoull(s, &end, 10);
+  if (errno != 0 || *end != '-' || end[1] < '0' || end[1] > '9')
+    return -1;
+  *seq = strtoull(end + 1, &end, 10);
+  if (errno != 0 || *end != '\0')
+    return -1;
   return 0;
+}
+
+/* True when stream id a is newer than b (compared as numbers, ms then
+ * seq); false when either does not parse. */
+static int
+stream_id_after(const char *a, const char *b)
+{
+  uint64_t ams, aseq, bms, bseq;
+
+  if (parse_stream_id(a, &ams, &aseq) != 0 ||
+      parse_stream_id(b, &bms, &bseq) != 0)
+    return 0;
+  return ams > bms || (ams == bms && aseq > bseq);
+}
+
+/* The fields of an XINFO STREAM reply that submit needs. */
+struct stream_info {
+  char last_generated[64]; /* last-generated-id, "" if absent */
+  char first_entry[64];    /* id of first-entry, "" when empty */
+  int64_t length;          /* length, -1 if absent */
+  int64_t added;           /* entries-added (Redis >= 7), -1 if absent */
+};
+
+/* Reads XINFO STREAM key into *info. Returns 1 with *info set, 0 when the
+ * stream does not exist, or PACER_EREDIS with err set. */
+static int
+stream_info(redisContext *c, const char *key, struct stream_info *info,
+            struct pacer_error *err)
+{
+  const char *argv[] = {"XINFO", "STREAM", key};
+  size_t argvlen[] = {5, 6, strlen(key)};
+  redisReply *reply;
+  size_t i;
+
+  info->last_generated[0] = '\0';
+  info->first_entry[0] = '\0';
+  info->length = -1;
+  info->added = -1;
+  reply = redisCommandArgv(c, 3, argv, argvlen);
+  if (reply == NULL)
+    return pacer_error_set(err, PACER_EREDIS, "redis: XINFO STREAM %s: %s", key,
+                           c->errstr[0] != '\0' ? c->errstr : "no reply");
+  if (reply->type == REDIS_REPLY_ERROR) {
+    int rc =
+        strstr(reply->str, "no such key") != NULL
+            ? 0
+            : pacer_error_set(err, PACER_EREDIS, "redis: XINFO STREAM %s: %s",
+                              key, reply->str);
+
+    freeReplyObject(reply);
+    return rc;
+  }
+  /* A flat field/value list. */
+  if (reply->type == REDIS_REPLY_ARRAY) {
+    for (i = 0; i + 1 < reply->elements; i += 2) {
+      const redisReply *f = reply->element[i], *v = reply->element[i + 1];
+
+      if (f->type != REDIS_REPLY_STRING)
+        continue;
+      if (strcmp(f->str, "last-generated-id") == 0 &&
+          v->type == REDIS_REPLY_STRING)
+        snprintf(info->last_generated, sizeof(info->last_generated), "%s",
+                 v->str);
+      else if (strcmp(f->str, "length") == 0 && v->type == REDIS_REPLY_INTEGER)
+        info->length = v->integer;
+      else if (strcmp(f->str, "entries-added") == 0 &&
+               v->type == REDIS_REPLY_INTEGER)
+        info->added = v->integer;
+      else if (strcmp(f->str, "first-entry") == 0 &&
+               v->type == REDIS_REPLY_ARRAY && v->elements > 0 &&
+               v->element[0]->type == REDIS_REPLY_STRING)
+        snprintf(info->first_entry, sizeof(info->first_entry), "%s",
+                 v->element[0]->str);
+    }
+  }
+  freeReplyObject(reply);
+  return 1;
+}
+
+/* Sets pos to the end of key, before the first XADD, so that no result of
+ * this batch can be missed: last = last-generated-id ("0-0" when the
+ * stream is missing), added_base = entries-added (0 when missing, -1 when
+ * this Redis does not report it). */
+static int
+results_start(redisContext *c, const char *key, struct results_pos *pos,
+              struct pacer_error *err)
+{
+  struct stream_info info;
+  int rc;
+
+  rc = stream_info(c, key, &info, err);
+  if (rc < 0)
+    return rc;
+  snprintf(pos->last, sizeof(pos->last), "%s",
+           rc == 1 && info.last_generated[0] != '\0' ? info.last_generated
+                                                     : "0-0");
+  pos->added_base = rc == 1 ? info.added : 0;
+  pos->nread = 0;
+  return 0;
+}
+
+/* Returns how many results added since the start were trimmed or deleted
+ * before submit read them, with *unread set to the results still in the
+ * stream after pos->last; 0 when none, or when that cannot be told (Redis
+ * before 7 has no entries-added; the stream was recreated; the check
+ * failed, which the next XREAD reports). */
+static uint64_t
+results_lost(redisContext *c, const char *key, const struct results_pos *pos,
+             uint64_t *unread)
+{
+  struct stream_info info;
+  struct pacer_error ierr;
+  uint64_t added;
+
+  if (pos->added_base < 0 || stream_info(c, key, &info, &ierr) != 1 ||
+      info.added < 0 || info.length < 0 || info.added < pos->added_base)
+    return 0;
+  if (info.first_entry[0] == '\0' ||
+      stream_id_after(info.first_entry, pos->last))
+    *unread = (uint64_t)info.length;
+  else if (info.last_generated[0] != '\0' &&
+           !stream_id_after(info.last_generated, pos->last))
+    *unread = 0;
+  else
+    return 0;
+  added = (uint64_t)(info.added - pos->added_base);
+  if (added <= pos->nread + *unread)
+    return 0;
+  return added - pos->nread - *unread;
 }
 
 /* Counts one results entry ([id, [field, value, ...]]). */
@@ -459,19 +602,25 @@ reconnect(redisContext **cp, const struct pacer_config *cfg,
   }
 }
 
-/* Follows key from last until ids is empty or deadline_mono_ms (0 = none)
- * passes. A lost connection (*cp) is replaced by reconnect() and the read
- * goes on from last; *cp may therefore change, and is NULL when Redis
- * stayed unreachable. Returns 0, PACER_ETIMEDOUT, or PACER_EREDIS with err
- * set. */
+/* Follows key from pos->last until ids is empty or deadline_mono_ms (0 =
+ * none) passes. A lost connection (*cp) is replaced by reconnect() and the
+ * read goes on from pos->last; *cp may therefore change, and is NULL when
+ * Redis stayed unreachable. After each XREAD, results_lost() tells whether
+ * results were trimmed before they were read: those ids would never be
+ * seen, so waiting stops once what is left in the stream has been read (or
+ * an XREAD after the loss came back short, so a busy stream cannot keep
+ * it going). Returns 0, PACER_ETIMEDOUT, PACER_ENOTFOUND with
+ * *nlost set (results trimmed unread), or PACER_EREDIS with err set. */
 static int
 follow_results(redisContext **cp, const struct pacer_config *cfg,
-               const char *key, char *last, size_t size,
+               const char *key, struct results_pos *pos,
                struct pacer_idset *ids, struct pacer_progress *p,
-               uint32_t block_ms, uint64_t deadline_mono_ms,
+               uint32_t block_ms, uint64_t deadline_mono_ms, uint64_t *nlost,
                struct pacer_error *err)
 {
+  char *last = pos->last;  /* advanced by count_entry */
   uint64_t lost_since = 0; /* first failure since the last good reply */
+  int lost_seen = 0;       /* results_lost() found a loss before */
 
   pacer_progress_update(p, pacer_clock_mono_ms(), 1);
   while (pacer_idset_count(ids) > 0) {
@@ -483,7 +632,8 @@ follow_results(redisContext **cp, const struct pacer_config *cfg,
         7, strlen(key), strlen(last)};
     redisReply *reply;
     uint64_t now = pacer_clock_mono_ms(), wait_ms = block_ms;
-    size_t i, j;
+    size_t i, j, got = 0;
+    uint64_t unread = 0;
 
     if (deadline_mono_ms != 0) {
       if (now >= deadline_mono_ms)
@@ -526,11 +676,20 @@ follow_results(redisContext **cp, const struct pacer_config *cfg,
             s->element[1]->type != REDIS_REPLY_ARRAY)
           continue;
         for (j = 0; j < s->element[1]->elements; j++)
-          count_entry(s->element[1]->element[j], ids, p, last, size);
+          count_entry(s->element[1]->element[j], ids, p, last,
+                      sizeof(pos->last));
+        got += s->element[1]->elements;
       }
     }
     freeReplyObject(reply);
+    pos->nread += got;
     pacer_progress_update(p, pacer_clock_mono_ms(), 0);
+    if (pacer_idset_count(ids) == 0)
+      break;
+    *nlost = results_lost(*cp, key, pos, &unread);
+    if (*nlost > 0 && (unread == 0 || (lost_seen && got < READ_COUNT_N)))
+      return PACER_ENOTFOUND;
+    lost_seen = *nlost > 0;
   }
   return 0;
 }
@@ -559,9 +718,9 @@ usage(FILE *out)
       "  --config FILE  read settings from the JSON config FILE\n"
       "                 (prefix, redis_url, job_max_bytes, ...)\n"
       "  --redis URL    Redis to use: redis://[[user]:pass@]host[:port][/db]\n"
-      "                 or unix:///path.sock[?db=N]; overrides\n"
-      "                 PACER_REDIS_URL, which overrides redis_url from the\n"
-      "                 config\n"
+      "                 or unix://[[user]:pass@]/path.sock[?db=N];\n"
+      "                 overrides PACER_REDIS_URL, which overrides\n"
+      "                 redis_url from the config\n"
       "  --wait         after queueing, follow <prefix>results and show\n"
       "                 progress until every queued job has finished\n"
       "  --timeout S    give up waiting S seconds after the batch started\n"
@@ -570,7 +729,9 @@ usage(FILE *out)
       "\n"
       "exit status: 0 all queued (with --wait: all finished ok), 1 some lines\n"
       "rejected or jobs failed, 2 usage, config or Redis error, 3 --timeout\n"
-      "expired with jobs unfinished.\n",
+      "expired with jobs unfinished, 4 results were trimmed from\n"
+      "<prefix>results (results_maxlen) before --wait read them, so some\n"
+      "jobs cannot be accounted for.\n",
       out);
 }
 
@@ -603,7 +764,7 @@ pacer_cmd_submit(int argc, char **argv)
   const char *config_path = NULL, *redis_url = NULL, *file = NULL;
   const char *timeout_arg = NULL, *path;
   char *results_key = NULL;
-  char last[64];
+  struct results_pos pos;
   uint64_t timeout_s = 0, start_mono_ms;
   int wait = 0, status = EXIT_USAGE, rc, i, only_files = 0;
 
@@ -694,7 +855,7 @@ pacer_cmd_submit(int argc, char **argv)
     }
     snprintf(results_key, n, "%sresults", cfg.prefix);
     /* Before the first XADD, so no result of this batch can be missed. */
-    if (results_last_id(c, results_key, last, sizeof(last), &err) != 0) {
+    if (results_start(c, results_key, &pos, &err) != 0) {
       fprintf(stderr, "submit: %s\n", err.msg);
       goto out;
     }
@@ -710,7 +871,7 @@ pacer_cmd_submit(int argc, char **argv)
           stats.rejected);
   if (stats.finished > 0)
     fprintf(stderr,
-            "submit: %zu job(s) not queued: their id already finished "
+            "submit: %zu job(s) not queued: their id already finished ok "
             "within done_ttl_ms (%" PRIu64 " ms; see docs/REDIS.md)\n",
             stats.finished, cfg.done_ttl_ms);
   status = stats.rejected > 0 ? EXIT_SOME_FAILED : EXIT_ALL_OK;
@@ -719,6 +880,7 @@ pacer_cmd_submit(int argc, char **argv)
 
   {
     uint32_t block_ms = BLOCK_MS;
+    uint64_t lost = 0;
     uint64_t deadline = timeout_s > 0 ? start_mono_ms + timeout_s * 1000 : 0;
 
     /* BLOCK must end well within the per-command socket timeout. */
@@ -726,8 +888,22 @@ pacer_cmd_submit(int argc, char **argv)
       block_ms =
           cfg.connect_timeout_ms / 2 > 0 ? cfg.connect_timeout_ms / 2 : 1;
     pacer_progress_start(&progress, pacer_idset_count(ids), start_mono_ms);
-    rc = follow_results(&c, &cfg, results_key, last, sizeof(last), ids,
-                        &progress, block_ms, deadline, &err);
+    rc = follow_results(&c, &cfg, results_key, &pos, ids, &progress, block_ms,
+                        deadline, &lost, &err);
+    if (rc == PACER_ENOTFOUND) {
+      /* Those ids can never be counted: waiting on would never end. */
+      break_bar(&progress);
+      fprintf(stderr,
+              "submit: stopped waiting: %zu of %zu job(s) unaccounted for "
+              "(read so far: ok %zu, failed %zu): %" PRIu64 " result(s) "
+              "were trimmed from %s before they were read; raise "
+              "results_maxlen in the workers' config, or read results by id "
+              "from the stream sooner\n",
+              pacer_idset_count(ids), progress.total, progress.ok,
+              progress.failed, lost, results_key);
+      status = EXIT_TRIMMED;
+      goto out;
+    }
     if (rc != 0 && rc != PACER_ETIMEDOUT) {
       /* No "done:" line: the batch did not finish, it was lost sight of. */
       break_bar(&progress);

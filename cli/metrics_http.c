@@ -255,7 +255,8 @@ resolve(const char *listen, struct addrinfo **res, struct pacer_error *err)
 {
   char host[HOST_MAX];
   const char *colon = strrchr(listen, ':'), *h = listen, *port;
-  size_t hlen;
+  size_t hlen, i;
+  unsigned long v;
   struct addrinfo hints;
   int rc;
 
@@ -265,6 +266,15 @@ resolve(const char *listen, struct addrinfo **res, struct pacer_error *err)
                            "metrics: \"%s\" is not host:port, e.g. "
                            "127.0.0.1:9464",
                            listen);
+  /* getaddrinfo() would take a larger port modulo 65536 and bind that. */
+  for (i = 0, v = 0; port[i] != '\0'; i++) {
+    v = v * 10 + (unsigned long)(port[i] - '0');
+    if (v > 65535)
+      return pacer_error_set(err, PACER_ECONFIG,
+                             "metrics: \"%s\": port %s is out of range: use "
+                             "0 to 65535, e.g. 127.0.0.1:9464",
+                             listen, port);
+  }
   hlen = colon != NULL ? (size_t)(colon - listen) : 0;
   if (hlen >= 2 && listen[0] == '[' && listen[hlen - 1] == ']') {
     h = listen + 1;

@@ -372,17 +372,20 @@ struct str_field {
              struct pacer_error *err);
 };
 
+static int parse_dec(const char *s, size_t n, long lo, long hi, long *out);
+
 /* "metrics_listen": "[host]:port" or "port" of the metrics endpoint
  * (issue 6; no host = 127.0.0.1). The address itself is resolved by
  * `pacer worker`, which names it in its error. Checked here: a port
- * 0..65535 after the last colon. */
+ * 0..65535 after the last colon, named in the error when it is above. */
 static int
 field_metrics_listen(struct pacer_config *cfg, const cJSON *item,
                      struct pacer_error *err)
 {
   const char *v, *colon;
-  char *end;
-  unsigned long port;
+  char buf[SHOW_MAX + 8];
+  size_t n;
+  long port;
 
   if (!cJSON_IsString(item))
     return pacer_error_set(err, PACER_ECONFIG,
@@ -390,11 +393,18 @@ field_metrics_listen(struct pacer_config *cfg, const cJSON *item,
   v = item->valuestring;
   colon = strrchr(v, ':');
   colon = colon != NULL ? colon + 1 : v;
-  if (strlen(v) > 300 || has_ctl(v) || *colon < '0' || *colon > '9' ||
-      (port = strtoul(colon, &end, 10)) > 65535 || *end != '\0')
+  n = strlen(colon);
+  if (strlen(v) > 300 || has_ctl(v) || n == 0 ||
+      strspn(colon, "0123456789") != n)
     return pacer_error_set(err, PACER_ECONFIG,
                            "metrics_listen: must be \"host:port\", e.g. "
                            "\"127.0.0.1:9464\"");
+  /* getaddrinfo() would take a larger port modulo 65536 and bind that. */
+  if (parse_dec(colon, n, 0, 65535, &port) != 0)
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "metrics_listen: port %s is out of range: use 0 "
+                           "to 65535, e.g. \"127.0.0.1:9464\"",
+                           show(colon, buf, sizeof(buf)));
   return replace_string(&cfg->metrics_listen, v, err);
 }
 
@@ -2223,7 +2233,7 @@ done:
  * Redis address
  *
  *   redis://[[user]:password@]host[:port][/db]     host may be [IPv6]
- *   unix:///path/to.sock[?db=N]
+ *   unix://[[user]:password@]/path/to.sock[?db=N]  (redis-py form)
  *   /path/to.sock
  * ------------------------------------------------------------------------ */
 
@@ -2338,6 +2348,54 @@ parse_unix_path(const char *path, size_t n, struct pacer_redis_addr *addr,
   return 0;
 }
 
+/* "[user]:password" in ui[0..n) (before the "@"), percent-decoded into
+ * addr; form is the URL shape an error suggests. */
+static int
+parse_userinfo(const char *ui, size_t n, struct pacer_redis_addr *addr,
+               struct pacer_error *err, const char *form)
+{
+  const char *colon = memchr(ui, ':', n);
+
+  if (colon == NULL) {
+    explicit_bzero(addr, sizeof(*addr));
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "redis_url: a user name needs a password: use %s",
+                           form);
+  }
+  if (pct_decode(ui, (size_t)(colon - ui), addr->user, sizeof(addr->user)) != 0)
+    return addr_fail(addr, err, "user name is too long or has a bad %-escape");
+  if (pct_decode(colon + 1, (size_t)(ui + n - colon - 1), addr->password,
+                 sizeof(addr->password)) != 0)
+    return addr_fail(addr, err, "password is too long or has a bad %-escape");
+  return 0;
+}
+
+/* "unix://[[user]:password@]/path.sock[?db=N]" after the scheme (the
+ * redis-py form). The path starts at the first "/"; what comes before it
+ * is the user information and ends with "@". */
+static int
+parse_unix(const char *rest, struct pacer_redis_addr *addr,
+           struct pacer_error *err)
+{
+  const char *path = rest;
+  size_t alen = strcspn(rest, "/"), n;
+  int rc;
+
+  if (alen > 0 && rest[alen - 1] == '@') {
+    rc = parse_userinfo(rest, alen - 1, addr, err,
+                        "unix://user:password@/path.sock or "
+                        "unix://:password@/path.sock");
+    if (rc != 0)
+      return rc;
+    path = rest + alen;
+  }
+  n = strcspn(path, "?");
+  rc = parse_unix_path(path, n, addr, err);
+  if (rc == 0 && path[n] == '?')
+    rc = parse_query(path + n + 1, addr, err);
+  return rc;
+}
+
 static int
 is_host_char(char c)
 {
@@ -2359,20 +2417,12 @@ parse_tcp(const char *rest, struct pacer_redis_addr *addr,
       host = at + 1; /* userinfo ends at the last "@" */
   }
   if (host != auth) {
-    const char *ui = auth, *uiend = host - 1;
-    const char *colon = memchr(ui, ':', (size_t)(uiend - ui));
+    int rc = parse_userinfo(auth, (size_t)(host - 1 - auth), addr, err,
+                            "redis://user:password@host or "
+                            "redis://:password@host");
 
-    if (colon == NULL)
-      return addr_fail(addr, err,
-                       "a user name needs a password: use "
-                       "redis://user:password@host or redis://:password@host");
-    if (pct_decode(ui, (size_t)(colon - ui), addr->user, sizeof(addr->user)) !=
-        0)
-      return addr_fail(addr, err,
-                       "user name is too long or has a bad %-escape");
-    if (pct_decode(colon + 1, (size_t)(uiend - colon - 1), addr->password,
-                   sizeof(addr->password)) != 0)
-      return addr_fail(addr, err, "password is too long or has a bad %-escape");
+    if (rc != 0)
+      return rc;
   }
   if (*host == '[') {
     const char *close = memchr(host, ']', (size_t)(end - host));
@@ -2450,15 +2500,8 @@ pacer_redis_addr_parse(const char *url, struct pacer_redis_addr *addr,
                      "redis:// at it");
   if (strncasecmp(url, "redis://", 8) == 0)
     return parse_tcp(url + 8, addr, err);
-  if (strncasecmp(url, "unix://", 7) == 0) {
-    const char *path = url + 7;
-    size_t n = strcspn(path, "?");
-    int rc = parse_unix_path(path, n, addr, err);
-
-    if (rc == 0 && path[n] == '?')
-      rc = parse_query(path + n + 1, addr, err);
-    return rc;
-  }
+  if (strncasecmp(url, "unix://", 7) == 0)
+    return parse_unix(url + 7, addr, err);
   if (url[0] == '/')
     return parse_unix_path(url, strlen(url), addr, err);
   /* Quote the scheme only when it is clearly one ("xyz://"): anything else

@@ -160,7 +160,7 @@ typedef const char *(*pacer_limit_header_cb)(void *ctx, const char *name);
 /** Parsed configuration. Strings are owned; free with pacer_config_free. */
 struct pacer_config {
   char *redis_url;                /* redis://[user:pass@]host:port[/db] or
-                                     unix:///path/to.sock[?db=N] */
+                                     unix://[user:pass@]/to.sock[?db=N] */
   char *prefix;                   /* Redis key prefix, default "pacer:" */
   unsigned workers;               /* worker threads, default online CPUs */
   unsigned concurrency;           /* in-flight requests per process, def 256 */
@@ -325,8 +325,9 @@ struct pacer_redis_addr {
 };
 
 /** Parses url (borrowed): "redis://[[user]:pass@]host[:port][/db]",
- *  "unix:///path.sock[?db=N]" or a bare "/path.sock". "rediss://" is
- *  refused (this hiredis has no TLS; run through a TLS tunnel). Returns 0 or
+ *  "unix://[[user]:pass@]/path.sock[?db=N]" (the redis-py form) or a bare
+ *  "/path.sock"; user and pass are percent-decoded. "rediss://" is refused
+ *  (this hiredis has no TLS; run through a TLS tunnel). Returns 0 or
  *  PACER_ECONFIG with err "redis_url: <reason>" (the password never appears
  *  in err). */
 int pacer_redis_addr_parse(const char *url, struct pacer_redis_addr *addr,

@@ -141,6 +141,12 @@ timeout 20 "$PACER" worker --config "$TEST_TMP/open.json" >/dev/null \
 [ "$rc" -eq 2 ] || fail "D: a 0.0.0.0 bind without a token exited $rc, want 2"
 grep -q 'not a loopback address' "$TEST_TMP/open.log" ||
   fail "D: unclear refusal: $(cat "$TEST_TMP/open.log")"
+# A port above 65535 is refused by name, not bound modulo 65536.
+rc=0
+timeout 20 "$PACER" worker --config "$TEST_TMP/open.json" \
+  --metrics 127.0.0.1:99999 >/dev/null 2>"$TEST_TMP/port.log" || rc=$?
+[ "$rc" -eq 2 ] && grep -qF 'port 99999 is out of range' "$TEST_TMP/port.log" ||
+  fail "D: --metrics 127.0.0.1:99999 exited $rc: $(cat "$TEST_TMP/port.log")"
 token=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 printf '%s\n' "$token" >"$TEST_TMP/token"
 chmod 644 "$TEST_TMP/token"

@@ -76,6 +76,26 @@ clients=$(rcli CLIENT LIST | grep -c 'user=pacer')
 kill -TERM "$WORKER_PID"
 wait_until 20 '! alive "$WORKER_PID"' || fail "no exit after SIGTERM"
 
+# The same ACL user over the unix socket (unix://user:pass@/path.sock, the
+# redis-py form): the worker and submit --wait both AUTH.
+UP="${PREFIX}u:"
+printf '{"redis_url": "unix://pacer:%s@%s", "prefix": "%s", "workers": 1}\n' \
+  "$PW" "$REDIS_SOCK" "$UP" >"$TEST_TMP/unix.json"
+chmod 600 "$TEST_TMP/unix.json"
+start_worker "$TEST_TMP/unix.json" unix-worker
+for i in 1 2 3 4 5; do
+  printf '{"id":"u-%d","url":"%s/fast"}\n' "$i" "$TESTAPI_URL"
+done >"$TEST_TMP/unix.jsonl"
+timeout 60 "$PACER" submit --config "$TEST_TMP/unix.json" --wait \
+  "$TEST_TMP/unix.jsonl" >"$TEST_TMP/unix-submit.out" \
+  2>"$TEST_TMP/unix-submit.log" || fail "submit --wait over unix:// as the ACL user"
+grep -q '^done: 5 jobs, ok 5, failed 0' "$TEST_TMP/unix-submit.out" ||
+  fail "unix batch: $(cat "$TEST_TMP/unix-submit.out")"
+[ "$(rcli CLIENT LIST | grep 'user=pacer' | grep -Ec 'flags=[A-Za-z]*U')" -ge 2 ] ||
+  fail "the worker is not connected over the unix socket as the ACL user"
+kill -TERM "$WORKER_PID"
+wait_until 20 '! alive "$WORKER_PID"' || fail "unix worker: no exit after SIGTERM"
+
 # Neither password in any output or stored record.
 rcli --raw XRANGE "${PREFIX}results" - + >"$TEST_TMP/results.dump"
 for f in "$TEST_TMP"/*.log "$TEST_TMP"/*.out "$TEST_TMP/results.dump"; do

@@ -1242,6 +1242,60 @@ redis_addr_unix_url_with_db(void **state)
   parse_addr_ok("unix:///tmp/r.sock", &a);
   assert_string_equal(a.path, "/tmp/r.sock");
   assert_int_equal(a.db, 0);
+  assert_string_equal(a.password, "");
+}
+
+static void
+unix_url_takes_a_password_and_user_like_redis_py(void **state)
+{
+  struct pacer_redis_addr a;
+
+  (void)state;
+  parse_addr_ok("unix://:pw@/tmp/x.sock", &a);
+  assert_string_equal(a.path, "/tmp/x.sock");
+  assert_string_equal(a.user, "");
+  assert_string_equal(a.password, "pw");
+  assert_string_equal(a.host, "");
+  assert_int_equal(a.db, 0);
+  parse_addr_ok("unix://pacer:s%2Fe%40c%3Fr@/run/redis/r@1.sock?db=3", &a);
+  assert_string_equal(a.path, "/run/redis/r@1.sock");
+  assert_string_equal(a.user, "pacer");
+  assert_string_equal(a.password, "s/e@c?r");
+  assert_int_equal(a.db, 3);
+  /* userinfo ends at the last "@" before the path, as for redis:// */
+  parse_addr_ok("unix://:p@ss@/tmp/x.sock", &a);
+  assert_string_equal(a.password, "p@ss");
+  assert_string_equal(a.path, "/tmp/x.sock");
+}
+
+static void
+unix_url_userinfo_errors_hide_the_password(void **state)
+{
+  static const char *const urls[] = {
+      "unix://:hunter2@tmp/x.sock", "unix://:hunter2@",
+      "unix://:hunter2%zz@/x.sock", "unix://:hunter2@/x.sock?db=x",
+      "unix://hunter2@/x.sock",
+  };
+  size_t i;
+
+  (void)state;
+  expect_addr_error("unix://hunter2@/tmp/x.sock",
+                    "redis_url: a user name needs a password: use "
+                    "unix://user:password@/path.sock or "
+                    "unix://:password@/path.sock");
+  expect_addr_error("unix://:pa%zz@/tmp/x.sock",
+                    "redis_url: password is too long or has a bad %-escape");
+  expect_addr_error("unix://:pw@", "redis_url: unix socket path must be "
+                                   "absolute, as in "
+                                   "unix:///run/redis/redis.sock");
+  for (i = 0; i < PACER_ARRAY_SIZE(urls); i++) {
+    struct pacer_redis_addr a;
+    struct pacer_error err;
+
+    assert_int_equal(pacer_redis_addr_parse(urls[i], &a, &err), PACER_ECONFIG);
+    assert_null(strstr(err.msg, "hunter2"));
+    assert_string_equal(a.password, "");
+  }
 }
 
 static void
@@ -2042,8 +2096,20 @@ metrics_listen_and_token_are_checked(void **state)
   assert_string_equal(cfg.metrics_token_file, "m.token");
   assert_int_equal(parse(&cfg, "{\"metrics_listen\": \":0\"}", &err), 0);
   assert_int_equal(parse(&cfg, "{\"metrics_listen\": \"9464\"}", &err), 0);
+  assert_int_equal(parse(&cfg, "{\"metrics_listen\": \"[::1]:65535\"}", &err),
+                   0);
   pacer_config_free(&cfg);
+  /* Regression: getaddrinfo() took 99999 modulo 65536 and bound 34463. */
   expect_config_error("{\"metrics_listen\": \"127.0.0.1:70000\"}",
+                      "metrics_listen: port 70000 is out of range: use 0 to "
+                      "65535, e.g. \"127.0.0.1:9464\"");
+  expect_config_error("{\"metrics_listen\": \"127.0.0.1:99999\"}",
+                      "metrics_listen: port 99999 is out of range: use 0 to "
+                      "65535, e.g. \"127.0.0.1:9464\"");
+  expect_config_error("{\"metrics_listen\": \"18446744073709551617\"}",
+                      "metrics_listen: port 18446744073709551617 is out of "
+                      "range: use 0 to 65535, e.g. \"127.0.0.1:9464\"");
+  expect_config_error("{\"metrics_listen\": \"127.0.0.1:-1\"}",
                       "metrics_listen: must be \"host:port\", e.g. "
                       "\"127.0.0.1:9464\"");
   expect_config_error("{\"metrics_listen\": \"127.0.0.1\"}",
@@ -2204,6 +2270,8 @@ main(void)
       cmocka_unit_test(redis_addr_ipv6_host_loses_its_brackets),
       cmocka_unit_test(redis_addr_db_may_be_a_query_parameter),
       cmocka_unit_test(redis_addr_unix_url_with_db),
+      cmocka_unit_test(unix_url_takes_a_password_and_user_like_redis_py),
+      cmocka_unit_test(unix_url_userinfo_errors_hide_the_password),
       cmocka_unit_test(redis_addr_bare_path_is_a_unix_socket),
       cmocka_unit_test(redis_addr_refuses_rediss_and_points_to_a_tunnel),
       cmocka_unit_test(redis_addr_rejects_garbage),
