@@ -889,18 +889,9 @@ watch_creds(struct watch *w, const struct pacer_cli_creds *cs)
              "EXPIRES_IN", "PARKED", "REFRESH_LOCK");
   for (i = 0; i < cs->n; i++) {
     const struct pacer_cli_cred *cr = &cs->v[i];
-    char exp[32], lock[32];
+    char exp[PACER_CLI_CRED_CELL], lock[PACER_CLI_CRED_CELL];
 
-    if (!cr->has_expiry)
-      snprintf(exp, sizeof(exp), "-");
-    else if (cr->expires_in_s < 0)
-      snprintf(exp, sizeof(exp), "expired");
-    else
-      snprintf(exp, sizeof(exp), "%llds", cr->expires_in_s);
-    if (cr->lock_ttl_ms < 0)
-      snprintf(lock, sizeof(lock), "-");
-    else
-      snprintf(lock, sizeof(lock), "held %lldms", cr->lock_ttl_ms);
+    pacer_cli_cred_cells(cr, exp, lock);
     watch_line(w, "%-24s %-15s %6lld %10s %7lld  %s", cr->name, cr->status,
                cr->generation, exp, cr->parked, lock);
   }

@@ -332,6 +332,23 @@ out:
   return rc;
 }
 
+void
+pacer_cli_cred_cells(const struct pacer_cli_cred *cr,
+                     char exp[PACER_CLI_CRED_CELL],
+                     char lock[PACER_CLI_CRED_CELL])
+{
+  if (!cr->has_expiry)
+    snprintf(exp, PACER_CLI_CRED_CELL, "-");
+  else if (cr->expires_in_s < 0)
+    snprintf(exp, PACER_CLI_CRED_CELL, "expired");
+  else
+    snprintf(exp, PACER_CLI_CRED_CELL, "%llds", cr->expires_in_s);
+  if (cr->lock_ttl_ms < 0)
+    snprintf(lock, PACER_CLI_CRED_CELL, "-");
+  else
+    snprintf(lock, PACER_CLI_CRED_CELL, "held %lldms", cr->lock_ttl_ms);
+}
+
 int
 pacer_cli_creds_collect(redisContext *c, const struct pacer_config *cfg,
                         const char *only_name, struct pacer_cli_creds *out,
@@ -405,18 +422,9 @@ pacer_cli_creds_print_text(FILE *out, const struct pacer_cli_creds *cs,
           "REFRESH", "PARKED", "REFRESH_LOCK", "LAST_ERROR");
   for (i = 0; i < cs->n; i++) {
     const struct pacer_cli_cred *cr = &cs->v[i];
-    char exp[32], lock[32];
+    char exp[PACER_CLI_CRED_CELL], lock[PACER_CLI_CRED_CELL];
 
-    if (!cr->has_expiry)
-      snprintf(exp, sizeof(exp), "-");
-    else if (cr->expires_in_s < 0)
-      snprintf(exp, sizeof(exp), "expired");
-    else
-      snprintf(exp, sizeof(exp), "%llds", cr->expires_in_s);
-    if (cr->lock_ttl_ms < 0)
-      snprintf(lock, sizeof(lock), "-");
-    else
-      snprintf(lock, sizeof(lock), "held %lldms", cr->lock_ttl_ms);
+    pacer_cli_cred_cells(cr, exp, lock);
     fprintf(out, "%s%-*s %-15s %5lld %10s %6s %7s %7lld %12s  %s\n", indent,
             (int)width, cr->name, cr->status, cr->generation, exp,
             cr->access_token_set ? "set" : "none",

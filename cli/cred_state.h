@@ -64,6 +64,17 @@ struct pacer_cli_creds {
                                  PACER_CLI_CRED_PARK_SCAN_MAX were parked */
 };
 
+/** Size of a table cell pacer_cli_cred_cells fills, bytes. */
+#define PACER_CLI_CRED_CELL 32
+
+/** Fills the two table cells of cr (borrowed) shared by `pacer cred list`
+ *  and `pacer stats`: exp ("-", "expired" or "<s>s") and lock ("-" or
+ *  "held <ms>ms"), each PACER_CLI_CRED_CELL bytes, NUL-terminated. Main
+ *  thread. */
+void pacer_cli_cred_cells(const struct pacer_cli_cred *cr,
+                          char exp[PACER_CLI_CRED_CELL],
+                          char lock[PACER_CLI_CRED_CELL]);
+
 /** Reads the state of every credential in cfg (borrowed), or only of
  *  only_name (borrowed, NULL = all; it must be configured), into *out
  *  (zeroed first). Uses TIME, one pipeline of HMGET/HSTRLEN/PTTL, ZCOUNT

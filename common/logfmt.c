@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/utf8.h"
+#include "common/util.h"
 
 #define KEYS_TRACKED 48 /* keys checked for duplicates, per line */
 /* Room always kept at the end of out: `"` closing a cut value,
@@ -90,18 +91,6 @@ pacer_logfmt_next(const char *line, size_t len, size_t *pos,
   return 1;
 }
 
-static int
-hex_value(char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 size_t
 pacer_logfmt_unescape(const struct pacer_logfmt_pair *pair, char *buf,
                       size_t size)
@@ -119,9 +108,10 @@ pacer_logfmt_unescape(const struct pacer_logfmt_pair *pair, char *buf,
       continue;
     }
     c = v[i + 1];
-    if (c == 'x' && i + 3 < pair->val_len && hex_value(v[i + 2]) >= 0 &&
-        hex_value(v[i + 3]) >= 0) {
-      buf[n++] = (char)(hex_value(v[i + 2]) * 16 + hex_value(v[i + 3]));
+    if (c == 'x' && i + 3 < pair->val_len && pacer_hex_digit(v[i + 2]) >= 0 &&
+        pacer_hex_digit(v[i + 3]) >= 0) {
+      buf[n++] =
+          (char)(pacer_hex_digit(v[i + 2]) * 16 + pacer_hex_digit(v[i + 3]));
       i += 4;
       continue;
     }

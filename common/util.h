@@ -12,4 +12,18 @@
 /** Number of elements of a true array. */
 #define PACER_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/** The value 0..15 of the hexadecimal digit c (either case), or -1. Any
+ *  thread. */
+static inline int
+pacer_hex_digit(char c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
 #endif

@@ -23,6 +23,7 @@
 #include <cJSON.h>
 #include <sodium.h>
 
+#include "common/util.h"
 #include "scheduler/job.h"
 
 #define CONFIG_MAX_BYTES       (1024u * 1024u) /* config file, bytes */
@@ -2237,18 +2238,6 @@ done:
  *   /path/to.sock
  * ------------------------------------------------------------------------ */
 
-static int
-hexval(char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* Percent-decodes s[0..n) into out (size bytes). RFC 3986 §2.1. Returns 0,
  * or -1 on a bad escape, a decoded NUL, or overflow. */
 static int
@@ -2264,8 +2253,8 @@ pct_decode(const char *s, size_t n, char *out, size_t size)
 
       if (i + 2 >= n)
         return -1;
-      hi = hexval(s[i + 1]);
-      lo = hexval(s[i + 2]);
+      hi = pacer_hex_digit(s[i + 1]);
+      lo = pacer_hex_digit(s[i + 2]);
       if (hi < 0 || lo < 0)
         return -1;
       c = hi * 16 + lo;
