@@ -836,7 +836,7 @@ cred_check(struct pacer_sched *s, const struct pacer_job *job,
 }
 
 /* The duplicate check's answer (docs/REDIS.md, done-markers): a job id
- * that already finished within done_ttl_ms was acked and deleted unsent;
+ * that already finished ok within done_ttl_ms was acked and deleted unsent;
  * anything else (no marker, a lost reply) runs, and the finish script
  * still keeps its result single. */
 static void
