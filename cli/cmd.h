@@ -11,7 +11,8 @@
 #include <hiredis/hiredis.h>
 
 #include "common/err.h"
-#include "scheduler/config.h"
+#include "core/config.h"
+#include "store/redis_sync.h"
 
 /** `pacer worker`: the daemon. Exit 0 after a clean SIGTERM/SIGINT drain. */
 int pacer_cmd_worker(int argc, char **argv);
@@ -25,14 +26,6 @@ int pacer_cmd_stats(int argc, char **argv);
 /** `pacer cred set|show`: store a new refresh token and release the
  *  credential's parked jobs; show credential state (cmd_cred.c). */
 int pacer_cmd_cred(int argc, char **argv);
-
-/** Connects synchronously to addr (borrowed), runs AUTH/SELECT as needed.
- *  timeout_ms bounds connect and each command (ms). Returns an owned
- *  context (free with redisFree) or NULL with err set
- *  ("redis: <host>: <reason>", never the password). */
-redisContext *pacer_redis_sync_connect(const struct pacer_redis_addr *addr,
-                                       uint32_t timeout_ms,
-                                       struct pacer_error *err);
 
 /** Set of job ids a batch waits for: an open-addressing hash set. */
 struct pacer_idset;

@@ -23,7 +23,7 @@
  * environment variable; it is never printed, logged or put into an error
  * message, and the buffer that held it is wiped (field case C21).
  */
-#include "cmd.h"
+#include "cli/cmd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,7 +34,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "cred_state.h"
+#include "store/cred_state.h"
+#include "store/keys.h"
 
 #define EXIT_OK    0
 #define EXIT_USAGE 2 /* usage, config or Redis error (as every command) */
@@ -410,7 +411,7 @@ store(redisContext *c, const char *prefix, const char *name, const char *tok,
     rc = pacer_error_set(err, PACER_ENOMEM, "cred set: out of memory");
     goto out;
   }
-  snprintf(park, sizeof(park), "%lld", PACER_CLI_CRED_PARK_SCORE);
+  snprintf(park, sizeof(park), "%lld", PACER_KEYS_PARK_SCORE_MS);
   argv[0] = "EVAL";
   argv[1] = set_lua;
   argv[2] = "3";

@@ -1,7 +1,7 @@
 /* `pacer run FILE.jsonl`: one-shot batch on an embedded, private
  * redis-server (unix socket in a temp dir), scheduler and workers in this
  * process, until every job is terminal. */
-#include "cmd.h"
+#include "cli/cmd.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -20,8 +20,8 @@
  * answers NOGROUP and XINFO answers NOGROUP or "ERR no such key"; both are
  * shown as 0 with "group not created yet".
  */
-#include "cmd.h"
-#include "cred_state.h"
+#include "cli/cmd.h"
+#include "store/cred_state.h"
 
 #include <signal.h>
 #include <stdarg.h>

@@ -16,7 +16,7 @@
  *            connection lost -> reconnect with backoff (100 ms doubling to
  *            2 s) for up to 30 s, then XREAD again from <last>
  */
-#include "cmd.h"
+#include "cli/cmd.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -28,7 +28,7 @@
 #include <time.h>
 
 #include "common/clock.h"
-#include "scheduler/job.h"
+#include "core/job.h"
 
 #define BATCH_JOBS 256 /* XADDs per pipeline round */
 

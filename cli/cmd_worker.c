@@ -1,5 +1,5 @@
 /* `pacer worker`: the daemon. */
-#include "cmd.h"
+#include "cli/cmd.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -10,8 +10,8 @@
 #include <uv.h>
 
 #include "common/log.h"
-#include "metrics_http.h"
 #include "scheduler/sched.h"
+#include "server/metrics_http.h"
 
 struct worker_ctx {
   struct pacer_sched *sched;

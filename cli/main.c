@@ -12,7 +12,7 @@
 #include <hiredis/hiredis.h>
 #include <uv.h>
 
-#include "cmd.h"
+#include "cli/cmd.h"
 
 /* Exit status for usage errors, shared by every subcommand. */
 #define EXIT_USAGE 2

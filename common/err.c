@@ -1,9 +1,14 @@
-#include "err.h"
+/* strerrordesc_np and strerrorname_np (glibc >= 2.32) are GNU extensions:
+ * the one place that needs _GNU_SOURCE, so common/ and core/ need no libuv
+ * to name the negated-errno codes libuv hands us. */
+#define _GNU_SOURCE 1
+#include "common/err.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <uv.h>
+
+#define UV_EOF_CODE (-4095) /* libuv's UV_EOF, the one non-errno code seen */
 
 const char *
 pacer_strerror(int code)
@@ -19,8 +24,10 @@ pacer_strerror(int code)
   default:
     break;
   }
-  if (code < 0 && code > -5000)
-    return uv_strerror(code);
+  if (code == UV_EOF_CODE)
+    return "end of file";
+  if (code < 0 && code > -5000 && strerrordesc_np(-code) != NULL)
+    return strerrordesc_np(-code);
   return "unknown error";
 }
 
@@ -38,8 +45,10 @@ pacer_err_name(int code)
   default:
     break;
   }
-  if (code < 0 && code > -5000)
-    return uv_err_name(code);
+  if (code == UV_EOF_CODE)
+    return "EOF";
+  if (code < 0 && code > -5000 && strerrorname_np(-code) != NULL)
+    return strerrorname_np(-code);
   return "UNKNOWN";
 }
 

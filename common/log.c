@@ -1,6 +1,6 @@
-#include "log.h"
-#include "err.h"
-#include "logfmt.h"
+#include "common/log.h"
+#include "common/err.h"
+#include "common/logfmt.h"
 
 #include <stdarg.h>
 #include <stdio.h>

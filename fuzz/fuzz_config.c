@@ -1,4 +1,4 @@
-/* libFuzzer target: the configuration parser (scheduler/config.h):
+/* libFuzzer target: the configuration parser (core/config.h):
  * pacer_config_parse over the defaults, the limits and credentials it
  * yields (pacer_limit_matches, pacer_limit_key, pacer_config_credential,
  * pacer_cred_host_allowed), and pacer_redis_addr_parse on the whole input
@@ -30,11 +30,11 @@
 
 #include <cJSON.h>
 
+#include "core/config.h"
+#include "core/gcra.h"
+#include "core/job.h"
+#include "core/oauth_token.h"
 #include "fuzz/fuzz_util.h"
-#include "scheduler/config.h"
-#include "scheduler/gcra.h"
-#include "scheduler/job.h"
-#include "scheduler/oauth_token.h"
 
 #define NCPU        4
 #define MAXLEN_MAX  UINT64_C(9007199254740992) /* 2^53 */

@@ -1,4 +1,4 @@
-/* libFuzzer target: the job parser (scheduler/job.h): pacer_job_parse,
+/* libFuzzer target: the job parser (core/job.h): pacer_job_parse,
  * pacer_job_peek_id and pacer_job_redact. The input is the job text as it
  * arrives in the stream field "job".
  *
@@ -25,8 +25,8 @@
 
 #include <cJSON.h>
 
+#include "core/job.h"
 #include "fuzz/fuzz_util.h"
-#include "scheduler/job.h"
 
 #define DEFAULT_ID     "fuzz-default-id"
 #define NO_ID_MSG      "id: required when no default id is given"

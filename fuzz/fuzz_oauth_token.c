@@ -1,5 +1,5 @@
 /* libFuzzer target: OAuth2 token responses and JWT expiry
- * (scheduler/oauth_token.h).
+ * (core/oauth_token.h).
  *
  * The input is a token endpoint body (RFC 6749 §5.1/§5.2); it is also
  * read as an access token for the JWT `exp` claim.
@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "scheduler/oauth_token.h"
+#include "core/oauth_token.h"
 
 #define NOW_MS UINT64_C(1764403200000)
 

@@ -1,5 +1,5 @@
 /* libFuzzer target: rate-limit response headers
- * (scheduler/ratelimit_hdr.h), with Retry-After for the pause decision.
+ * (core/ratelimit_hdr.h), with Retry-After for the pause decision.
  *
  * Input, one item per line (fuzz_util.h): "now:<ms>", or a header line
  * "Name:value" fed to pacer_ratelimit_headers_set as the worker glue does
@@ -21,9 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/ratelimit_hdr.h"
+#include "core/retry_after.h"
 #include "fuzz/fuzz_util.h"
-#include "scheduler/ratelimit_hdr.h"
-#include "scheduler/retry_after.h"
 
 #define UNKNOWN   PACER_RATELIMIT_UNKNOWN
 #define COUNT_MAX UINT64_C(1000000000000000000) /* plain counts saturate */

@@ -1,5 +1,5 @@
 /* libFuzzer target: Retry-After and HTTP-date parsing
- * (scheduler/retry_after.h).
+ * (core/retry_after.h).
  *
  * Input, one item per line (fuzz_util.h): "now:<ms>", "Date:<value>", and
  * any other line is one Retry-After field line (at most MAX_VALUES).
@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/retry_after.h"
 #include "fuzz/fuzz_util.h"
-#include "scheduler/retry_after.h"
 
 #define MAX_VALUES 8
 #define KEEP_MS    UINT64_C(0xdeadbeef)  /* sentinel: must stay untouched */

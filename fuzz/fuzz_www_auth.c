@@ -1,5 +1,5 @@
 /* libFuzzer target: WWW-Authenticate challenge parsing
- * (scheduler/www_auth.h).
+ * (core/www_auth.h).
  *
  * The whole input is one field value (several challenges allowed); it is
  * also split at '\n' into field lines for pacer_www_auth_bearer_lines.
@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "scheduler/www_auth.h"
+#include "core/www_auth.h"
 
 #define MAX_LINES 8
 

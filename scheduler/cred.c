@@ -1,5 +1,5 @@
 /* OAuth2 credentials at run time. See cred.h for the protocol. */
-#include "cred.h"
+#include "scheduler/cred.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -13,9 +13,9 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "scheduler/backoff.h"
-#include "scheduler/oauth_token.h"
-#include "scheduler/redis_uv.h"
+#include "core/backoff.h"
+#include "core/oauth_token.h"
+#include "store/redis_uv.h"
 
 #define KEEPALIVE_MS     (PACER_CRED_LOCK_TTL_MS / 3u) /* lock renewal */
 #define TOKEN_TIMEOUT_MS 10000u /* token request, total, ms */

@@ -31,13 +31,12 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "scheduler/config.h"
-#include "scheduler/queue_redis.h"
+#include "core/config.h"
+#include "store/queue.h"
 #include "workers/pacer_http.h"
 
-#define PACER_CRED_LOCK_TTL_MS 15000u             /* refresh lock lease, ms */
-#define PACER_CRED_PARK_SCORE  4503599627370496.0 /* 2^52 ms: never due */
-#define PACER_CRED_TAG_BIT     1u /* request tag bit: a token request */
+#define PACER_CRED_LOCK_TTL_MS 15000u /* refresh lock lease, ms */
+#define PACER_CRED_TAG_BIT     1u     /* request tag bit: a token request */
 
 struct pacer_creds;
 struct pacer_cred;

@@ -19,10 +19,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "scheduler/config.h"
-#include "scheduler/lane.h"
+#include "common/hist.h"
+#include "core/config.h"
+#include "core/lane.h"
 
-#define PACER_HIST_BOUNDS_MAX     16  /* finite histogram buckets */
 #define PACER_METRICS_BUCKETS_MAX 256 /* bucket keys tracked, then "other" */
 #define PACER_METRICS_RATE_TICKS  6   /* samples in the rate window (5 s) */
 #define PACER_METRICS_HISTORY     300 /* 1 s samples kept for the page */
@@ -51,25 +51,6 @@ void pacer_text_free(struct pacer_text *t);
  *  the length, or -1 when it does not fit (out then ""). Pure. Source:
  *  Prometheus text exposition format 0.0.4. */
 int pacer_prom_label_escape(char *out, size_t size, const char *value);
-
-/** A cumulative histogram with fixed upper bounds (microseconds). */
-struct pacer_hist {
-  const uint64_t *bounds_us;                  /* ascending, static */
-  size_t nbounds;                             /* <= PACER_HIST_BOUNDS_MAX */
-  uint64_t counts[PACER_HIST_BOUNDS_MAX + 1]; /* per bucket, last = +Inf;
-                                                 not cumulative */
-  uint64_t count;                             /* observations */
-  uint64_t sum_us;                            /* their sum, us */
-};
-
-/** Sets h up for request latencies (5 ms .. 60 s). */
-void pacer_hist_init_request(struct pacer_hist *h);
-
-/** Sets h up for Redis round trips (100 us .. 1 s). */
-void pacer_hist_init_redis(struct pacer_hist *h);
-
-/** Records one observation of v_us microseconds. */
-void pacer_hist_observe(struct pacer_hist *h, uint64_t v_us);
 
 /** Terminal job states, as in the results stream. */
 enum pacer_metrics_job_state {

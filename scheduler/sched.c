@@ -1,7 +1,7 @@
 /* Scheduler: intake -> validate -> ready FIFO -> workers -> decide ->
  * atomic Redis write. Runs entirely on the scheduler thread; the worker pool
  * and Redis call back on this thread only. */
-#include "sched.h"
+#include "scheduler/sched.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -17,17 +17,18 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
-#include "scheduler/backoff.h"
+#include "core/backoff.h"
+#include "core/job.h"
+#include "core/lane.h"
+#include "core/ratelimit_hdr.h"
+#include "core/retry_after.h"
+#include "core/www_auth.h"
 #include "scheduler/cred.h"
-#include "scheduler/job.h"
-#include "scheduler/lane.h"
-#include "scheduler/limiter_redis.h"
 #include "scheduler/metrics.h"
-#include "scheduler/queue_redis.h"
-#include "scheduler/ratelimit_hdr.h"
-#include "scheduler/retry_after.h"
 #include "scheduler/snapshot.h"
-#include "scheduler/www_auth.h"
+#include "store/keys.h"
+#include "store/limiter.h"
+#include "store/queue.h"
 #include "workers/pacer_http.h"
 
 #define MAX_FIELDS         32u     /* strings in one XADD field list */
@@ -1219,7 +1220,7 @@ park(struct pacer_sched *s, struct entry *e)
             "msg=\"parked: credential needs re-authorisation\" %s "
             "wait_reason=reauth_required credential=%s",
             job_fields(e, jf, sizeof(jf)), e->job->credential);
-  defer(s, e, (uint64_t)PACER_CRED_PARK_SCORE);
+  defer(s, e, (uint64_t)PACER_KEYS_PARK_SCORE_MS);
 }
 
 static void

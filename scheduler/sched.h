@@ -18,7 +18,7 @@
 #include <uv.h>
 
 #include "common/err.h"
-#include "scheduler/config.h"
+#include "core/config.h"
 
 struct pacer_sched;
 

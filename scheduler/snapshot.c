@@ -1,6 +1,6 @@
 /* The 1 s metrics snapshot: Redis reads and view assembly. See snapshot.h.
  */
-#include "snapshot.h"
+#include "scheduler/snapshot.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -11,11 +11,11 @@
 
 #include "common/err.h"
 #include "common/util.h"
+#include "store/keys.h"
 
-#define GROUP         "pacer"            /* consumer group (DESIGN) */
-#define PARK_SCORE    "4503599627370496" /* PACER_CRED_PARK_SCORE, ms */
-#define KEYS_PER_EVAL 60u  /* bucket keys per script (queue's MAX_ARGS 64) */
-#define DEAD_COUNT    "20" /* PACER_METRICS_DEAD_MAX */
+#define GROUP         "pacer" /* consumer group (DESIGN) */
+#define KEYS_PER_EVAL 60u     /* bucket keys per script (queue's MAX_ARGS 64) */
+#define DEAD_COUNT    "20"    /* PACER_METRICS_DEAD_MAX */
 #define KEY_BYTES_MAX (PACER_LIMIT_KEY_SIZE + 300) /* prefix + "limit:" */
 
 /* clang-format off */
@@ -69,7 +69,7 @@ static const char depths_lua[] =
 
 /* KEYS: limit buckets
  * Returns {sec, usec, {pause_until, pause_reason, permille, aimd_at}, ...}
- * with '' for a missing field (limiter_redis.h draws the hash). */
+ * with '' for a missing field (store/limiter.h draws the hash). */
 static const char buckets_lua[] =
     "local t = redis.call('TIME')\n"
     "local out = {t[1], t[2]}\n"
@@ -209,7 +209,7 @@ on_buckets(struct pacer_queue *q, const struct redisReply *reply, void *arg)
         continue;
       b->pause_until_unix_ms = reply_u64(h->element[0]) / 1000u;
       reply_str(h->element[1], b->pause_reason, sizeof(b->pause_reason));
-      /* As the take script does (limiter_redis.c): permille regains 50
+      /* As the take script does (store/limiter.c): permille regains 50
        * per second since it was last lowered, at most 1000. */
       pm = h->element[2]->len > 0 ? reply_u64(h->element[2]) : 1000u;
       at = reply_u64(h->element[3]);
@@ -269,7 +269,7 @@ pacer_snapshot_read(struct pacer_queue *q, const struct pacer_config *cfg,
                                        "delayed",   "results", "dead"};
   char keys[6][300];
   const char *kp[6];
-  const char *args[3] = {GROUP, PARK_SCORE, DEAD_COUNT};
+  const char *args[3] = {GROUP, PACER_KEYS_PARK_SCORE_TEXT, DEAD_COUNT};
   struct read_ctx *r;
   size_t i, first;
   int rc;

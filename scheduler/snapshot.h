@@ -22,11 +22,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "scheduler/config.h"
+#include "core/config.h"
+#include "core/lane.h"
 #include "scheduler/cred.h"
-#include "scheduler/lane.h"
 #include "scheduler/metrics.h"
-#include "scheduler/queue_redis.h"
+#include "store/queue.h"
 
 /** Issues the Redis reads of one snapshot into m (borrowed; must outlive
  *  the reads, i.e. the queue's close). done(arg) runs once when every

@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "workers/dest_policy.h"
+#include "core/dest_policy.h"
 
 #define PACER_HTTP_MAX_HEADERS      72 /* request headers per request */
 #define PACER_HTTP_BODY_CAP_DEFAULT (8u * 1024u * 1024u) /* bytes */

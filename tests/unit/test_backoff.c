@@ -1,4 +1,4 @@
-/* Unit tests for scheduler/backoff.c: full-jitter bounds, cap, overflow. */
+/* Unit tests for core/backoff.c: full-jitter bounds, cap, overflow. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,7 +6,7 @@
 
 #include <cmocka.h>
 
-#include "scheduler/backoff.h"
+#include "core/backoff.h"
 
 static void
 first_retry_stays_within_base(void **state)

@@ -1,4 +1,4 @@
-/* Unit tests for scheduler/config.c: defaults, fields, errors, Redis URLs.
+/* Unit tests for core/config.c: defaults, fields, errors, Redis URLs.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,8 +14,8 @@
 #include <cmocka.h>
 
 #include "common/util.h"
-#include "scheduler/config.h"
-#include "scheduler/job.h"
+#include "core/config.h"
+#include "core/job.h"
 
 /* ------------------------------------------------------------------------
  * Helpers

@@ -1,4 +1,4 @@
-/* Unit tests for workers/dest_policy.c: address classes, CIDR blocks and
+/* Unit tests for core/dest_policy.c: address classes, CIDR blocks and
  * the destination policy check (CASES C20, issue 5 item 5). */
 /* cmocka.h needs these four first */
 #include <setjmp.h>
@@ -18,7 +18,7 @@
 
 #include "common/err.h"
 #include "common/util.h"
-#include "workers/dest_policy.h"
+#include "core/dest_policy.h"
 
 struct row {
   const char *addr;

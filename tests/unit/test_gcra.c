@@ -1,4 +1,4 @@
-/* Unit tests for scheduler/gcra.c on a virtual clock: conformance at the
+/* Unit tests for core/gcra.c on a virtual clock: conformance at the
  * boundaries, burst, cost, clock steps, extreme rates, all-or-nothing
  * takes, AIMD scaling and the C10 sliding-window property.
  */
@@ -12,8 +12,8 @@
 #include <cmocka.h>
 
 #include "common/util.h"
-#include "scheduler/backoff.h"
-#include "scheduler/gcra.h"
+#include "core/backoff.h"
+#include "core/gcra.h"
 
 #define S_US   UINT64_C(1000000)          /* one second, us */
 #define MIN_US (60 * S_US)                /* one minute, us */

@@ -1,4 +1,4 @@
-/* Unit tests for scheduler/job.c: parsing, validation, redaction.
+/* Unit tests for core/job.c: parsing, validation, redaction.
  *
  * The rejects are one table; each row runs as its own cmocka test named by
  * the row, and asserts the exact code and the exact message. */
@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "common/util.h"
-#include "scheduler/job.h"
+#include "core/job.h"
 
 /* A string literal and its length, so rows can hold NUL bytes. */
 #define J(s) (s), (sizeof(s) - 1)

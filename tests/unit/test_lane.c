@@ -1,4 +1,4 @@
-/* Unit tests for scheduler/lane.c: priorities, round-robin ring, slots. */
+/* Unit tests for core/lane.c: priorities, round-robin ring, slots. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "scheduler/lane.h"
+#include "core/lane.h"
 
 static void
 pop_serves_high_priority_first_then_fifo(void **state)

@@ -1,4 +1,4 @@
-/* Unit tests for scheduler/oauth_token.c: token responses (RFC 6749 §5.1,
+/* Unit tests for core/oauth_token.c: token responses (RFC 6749 §5.1,
  * §5.2), what an outcome means (field cases C04, C05), the expiry rule
  * (C06), JWT exp, and the refresh request (RFC 6749 §6, §2.3.1, Appendix
  * B). Table-driven: each row is one cmocka test named after its input. */
@@ -14,7 +14,7 @@
 #include <sodium.h>
 
 #include "common/util.h"
-#include "scheduler/oauth_token.h"
+#include "core/oauth_token.h"
 
 /* 2025-12-31 23:58:00 GMT */
 #define NOW_MS UINT64_C(1767225480000)

@@ -1,4 +1,4 @@
-/* Unit tests for scheduler/ratelimit_hdr.c: the IETF RateLimit forms, the
+/* Unit tests for core/ratelimit_hdr.c: the IETF RateLimit forms, the
  * split RateLimit-* and X-RateLimit-* headers, the reset epoch rule and the
  * pause decision. Table-driven: each row is one cmocka test named after its
  * input. */
@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "common/util.h"
-#include "scheduler/ratelimit_hdr.h"
+#include "core/ratelimit_hdr.h"
 
 /* 2025-12-31 23:58:00 GMT; 2026-01-01 00:00:00 GMT is 120 s later. */
 #define NOW_MS  UINT64_C(1767225480000)

@@ -1,4 +1,4 @@
-/* Unit tests for scheduler/retry_after.c: every Retry-After form of field
+/* Unit tests for core/retry_after.c: every Retry-After form of field
  * cases C07 and C08, HTTP-date calendar edges and duplicate handling.
  * Table-driven: each row is one cmocka test named after its input. */
 #include <setjmp.h>
@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "common/util.h"
-#include "scheduler/retry_after.h"
+#include "core/retry_after.h"
 
 /* Sun, 06 Nov 1994 08:49:37 GMT, the RFC 9110 example instant. */
 #define NOW_MS  UINT64_C(784111777000)

@@ -1,4 +1,4 @@
-/* Unit tests for scheduler/www_auth.c: WWW-Authenticate challenges per RFC
+/* Unit tests for core/www_auth.c: WWW-Authenticate challenges per RFC
  * 9110 §11.6.1 and the Bearer parameters of RFC 6750 §3 (issue 4, field
  * cases C01, C04, C06). Table-driven: each row is one cmocka test named
  * after its input. */
@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "common/util.h"
-#include "scheduler/www_auth.h"
+#include "core/www_auth.h"
 
 #define NONE     PACER_BEARER_ERR_NONE
 #define INVALID  PACER_BEARER_ERR_INVALID_TOKEN

@@ -1,0 +1,220 @@
+#include "core/lane.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static unsigned
+hash_id(const char *s)
+{
+  unsigned h = 2166136261u; /* FNV-1a */
+
+  while (*s != '\0')
+    h = (h ^ (unsigned char)*s++) * 16777619u;
+  return h & 255u;
+}
+
+void
+pacer_lanes_init(struct pacer_lanes *ls)
+{
+  memset(ls, 0, sizeof(*ls));
+}
+
+struct pacer_lane *
+pacer_lanes_get(struct pacer_lanes *ls, const char *id,
+                const struct pacer_limit_ref *refs, size_t nrefs)
+{
+  unsigned b = hash_id(id);
+  struct pacer_lane *l;
+  size_t i;
+
+  for (l = ls->buckets[b]; l != NULL; l = l->hnext) {
+    if (strcmp(l->id, id) == 0)
+      return l;
+  }
+  if (strlen(id) > PACER_LANE_ID_MAX || nrefs > PACER_LIMITER_MAX_REFS)
+    return NULL;
+  l = calloc(1, sizeof(*l));
+  if (l == NULL)
+    return NULL;
+  memcpy(l->id, id, strlen(id) + 1);
+  for (i = 0; i < nrefs; i++) {
+    l->refs[i] = refs[i];
+    if (refs[i].cfg->max_in_flight != 0 &&
+        (l->max_in_flight == 0 ||
+         refs[i].cfg->max_in_flight < l->max_in_flight))
+      l->max_in_flight = refs[i].cfg->max_in_flight;
+  }
+  l->nrefs = nrefs;
+  l->hnext = ls->buckets[b];
+  ls->buckets[b] = l;
+  ls->count++;
+  return l;
+}
+
+static void
+ring_add(struct pacer_lanes *ls, struct pacer_lane *l)
+{
+  if (l->in_ring)
+    return;
+  l->in_ring = 1;
+  if (ls->ring == NULL) {
+    l->rnext = l->rprev = l;
+    ls->ring = l;
+    return;
+  }
+  /* Insert just before the next lane to serve: served last this round. */
+  l->rnext = ls->ring;
+  l->rprev = ls->ring->rprev;
+  ls->ring->rprev->rnext = l;
+  ls->ring->rprev = l;
+}
+
+static void
+ring_remove(struct pacer_lanes *ls, struct pacer_lane *l)
+{
+  if (!l->in_ring)
+    return;
+  l->in_ring = 0;
+  if (l->rnext == l) {
+    ls->ring = NULL;
+  } else {
+    l->rprev->rnext = l->rnext;
+    l->rnext->rprev = l->rprev;
+    if (ls->ring == l)
+      ls->ring = l->rnext;
+  }
+  l->rnext = l->rprev = NULL;
+}
+
+void
+pacer_lane_push(struct pacer_lanes *ls, struct pacer_lane *l,
+                struct pacer_lane_node *node, int front)
+{
+  int p = node->priority < 0 ? 0 : node->priority > 2 ? 2 : node->priority;
+
+  if (front) {
+    node->next = l->head[p];
+    l->head[p] = node;
+    if (l->tail[p] == NULL)
+      l->tail[p] = node;
+  } else {
+    node->next = NULL;
+    if (l->tail[p] != NULL)
+      l->tail[p]->next = node;
+    else
+      l->head[p] = node;
+    l->tail[p] = node;
+  }
+  l->queued++;
+  ring_add(ls, l);
+}
+
+struct pacer_lane_node *
+pacer_lane_pop(struct pacer_lanes *ls, struct pacer_lane *l)
+{
+  struct pacer_lane_node *n;
+  int p;
+
+  for (p = 0; p < 3; p++) {
+    n = l->head[p];
+    if (n == NULL)
+      continue;
+    l->head[p] = n->next;
+    if (l->head[p] == NULL)
+      l->tail[p] = NULL;
+    n->next = NULL;
+    l->queued--;
+    if (l->queued == 0)
+      ring_remove(ls, l);
+    return n;
+  }
+  return NULL;
+}
+
+void
+pacer_lane_add_slots(struct pacer_lane *l, uint64_t base_us,
+                     const uint64_t *offs_us, size_t n)
+{
+  size_t i;
+
+  /* Compact, then append what fits. */
+  if (l->slot_head > 0) {
+    memmove(l->slots_us, l->slots_us + l->slot_head,
+            l->nslots * sizeof(l->slots_us[0]));
+    l->slot_head = 0;
+  }
+  for (i = 0; i < n && l->nslots < PACER_LIMITER_MAX_SLOTS; i++)
+    l->slots_us[l->nslots++] = base_us + offs_us[i];
+}
+
+int
+pacer_lane_take_slot(struct pacer_lane *l, uint64_t now_us, uint64_t stale_us,
+                     uint64_t *next_us)
+{
+  while (l->nslots > 0 && l->slots_us[l->slot_head] + stale_us < now_us) {
+    l->slot_head++;
+    l->nslots--;
+  }
+  if (l->nslots == 0) {
+    l->slot_head = 0;
+    *next_us = UINT64_MAX;
+    return 0;
+  }
+  if (l->slots_us[l->slot_head] <= now_us) {
+    l->slot_head++;
+    l->nslots--;
+    *next_us = l->nslots > 0 ? l->slots_us[l->slot_head] : UINT64_MAX;
+    return 1;
+  }
+  *next_us = l->slots_us[l->slot_head];
+  return 0;
+}
+
+void
+pacer_lane_clear_slots(struct pacer_lane *l)
+{
+  l->slot_head = 0;
+  l->nslots = 0;
+}
+
+static void
+unlink_lane(struct pacer_lanes *ls, struct pacer_lane *l)
+{
+  struct pacer_lane **pp = &ls->buckets[hash_id(l->id)];
+
+  while (*pp != NULL && *pp != l)
+    pp = &(*pp)->hnext;
+  if (*pp == l)
+    *pp = l->hnext;
+  ring_remove(ls, l);
+  ls->count--;
+}
+
+int
+pacer_lanes_release(struct pacer_lanes *ls, struct pacer_lane *l)
+{
+  if (l->queued > 0 || l->in_flight > 0 || l->taking || l->acquiring ||
+      l->permit[0] != '\0' || l->deferred > 0)
+    return 0;
+  /* Unused slots are simply not used; a pause lives on in Redis. */
+  unlink_lane(ls, l);
+  free(l);
+  return 1;
+}
+
+void
+pacer_lanes_free_all(struct pacer_lanes *ls)
+{
+  size_t b;
+
+  for (b = 0; b < 256; b++) {
+    while (ls->buckets[b] != NULL) {
+      struct pacer_lane *l = ls->buckets[b];
+
+      ls->buckets[b] = l->hnext;
+      free(l);
+    }
+  }
+  ls->ring = NULL;
+  ls->count = 0;
+}

@@ -1,0 +1,27 @@
+# Embeds every Lua script of store/lua/ into the binary: one C array per
+# script, NUL-terminated, named pacer_lua_<file name without .lua>, in a
+# generated lua_scripts.c, declared in lua_scripts.h. The .lua files are the
+# source a reader opens (with syntax highlighting); nothing is read at run
+# time. No tool beyond CMake itself.
+#   cmake -DDIR=store/lua -DNAMES="limit_take;limit_pause" -DOUT_C=lua_scripts.c
+#         -DOUT_H=lua_scripts.h -P embed_lua.cmake
+set(c "/* Generated from store/lua/*.lua by embed_lua.cmake: do not edit. */\n")
+string(APPEND c "#include \"store/lua_scripts.h\"\n")
+set(h "/* Generated from store/lua/*.lua by embed_lua.cmake: do not edit.\n")
+string(APPEND h " * The text of each Lua script pacer runs in Redis (EVAL); see\n")
+string(APPEND h " * docs/REDIS.md for what each one does. */\n")
+string(APPEND h "#ifndef PACER_STORE_LUA_SCRIPTS_H\n#define PACER_STORE_LUA_SCRIPTS_H\n\n")
+foreach(name ${NAMES})
+  file(READ "${DIR}/${name}.lua" hex HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+  string(REGEX REPLACE "((0x[0-9a-f][0-9a-f],){16})" "\\1\n" bytes "${bytes}")
+  string(APPEND c "\nconst char pacer_lua_${name}[] = {\n${bytes}0x00};\n")
+  string(APPEND h "/** The text of store/lua/${name}.lua, NUL-terminated. Static,\n")
+  string(APPEND h " *  read-only; any thread. */\n")
+  string(APPEND h "extern const char pacer_lua_${name}[];\n")
+endforeach()
+string(APPEND h "\n#endif\n")
+file(WRITE "${OUT_C}.tmp" "${c}")
+file(WRITE "${OUT_H}.tmp" "${h}")
+file(RENAME "${OUT_C}.tmp" "${OUT_C}")
+file(RENAME "${OUT_H}.tmp" "${OUT_H}")

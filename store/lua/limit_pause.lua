@@ -1,0 +1,35 @@
+-- KEYS: bucket  ARGV: pause_ms reason tolerance_us adaptive
+local STATE_TTL_MS = 3600000 -- idle bucket state kept, ms
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local untl = now + tonumber(ARGV[1]) * 1000
+local h = redis.call('HMGET', KEYS[1], 'pause_until', 'tat', 'permille',
+                     'aimd_at')
+if untl > tonumber(h[1] or '0') then
+  redis.call('HSET', KEYS[1], 'pause_until',
+             string.format('%.0f', untl), 'pause_reason', ARGV[2])
+end
+-- resume at the bucket's pace, without a burst (C09)
+local want = untl + tonumber(ARGV[3])
+if tonumber(h[2] or '0') < want then
+  redis.call('HSET', KEYS[1], 'tat', string.format('%.0f', want))
+end
+-- AIMD: an isolated 429 (send jitter at an exact limit) only pauses;
+-- a second one within 30 s says the rate is too high: halve it.
+local last = tonumber(redis.call('HGET', KEYS[1], 'last_429') or '0')
+redis.call('HSET', KEYS[1], 'last_429', string.format('%.0f', now))
+if ARGV[4] == '1' and now - last < 30000000 then
+  local at = tonumber(h[4] or '0')
+  if now - at >= 1000000 then
+    local pm = 1000
+    if h[3] then
+      pm = tonumber(h[3]) + math.floor((now - at) / 1000000 * 50)
+      if pm > 1000 then pm = 1000 end
+    end
+    pm = math.max(50, math.floor(pm / 2))
+    redis.call('HSET', KEYS[1], 'permille', pm, 'aimd_at',
+               string.format('%.0f', now))
+  end
+end
+redis.call('PEXPIRE', KEYS[1], math.max(tonumber(ARGV[1]), 0) + STATE_TTL_MS)
+return 1

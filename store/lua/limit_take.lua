@@ -1,0 +1,58 @@
+-- KEYS: bucket keys
+-- ARGV: nslots horizon_us then per key: interval_us (steady) tolerance_us
+--       cost adaptive interval_us (warm-up) period_us
+-- A bucket idle for a whole period starts a warm-up period ("since").
+-- Returns {n, off_1, ..., off_n} (slot offsets from now, us) or
+-- {0, wait_us, reason}. Numbers stay below 2^53, so doubles are exact.
+local STATE_TTL_MS = 3600000 -- idle bucket state kept, ms
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local nslots = tonumber(ARGV[1])
+local horizon = tonumber(ARGV[2])
+local n = #KEYS
+local tat, iv, one, tol, since = {}, {}, {}, {}, {}
+local pause, reason = 0, ''
+for i = 1, n do
+  local b = 2 + (i - 1) * 6
+  local h = redis.call('HMGET', KEYS[i], 'tat', 'pause_until',
+                       'permille', 'aimd_at', 'pause_reason', 'since')
+  local period = tonumber(ARGV[b + 6])
+  tat[i] = tonumber(h[1] or '0')
+  since[i] = tonumber(h[6] or '0')
+  if tat[i] + period < now then since[i] = now end
+  local base = ARGV[b + 1]
+  if now - since[i] < period then base = ARGV[b + 5] end
+  local pm = 1000
+  if ARGV[b + 4] == '1' and h[3] then
+    pm = tonumber(h[3]) + math.floor((now - tonumber(h[4] or '0')) /
+         1000000 * 50)
+    if pm > 1000 then pm = 1000 end
+  end
+  one[i] = math.ceil(tonumber(base) * 1000 / pm)
+  iv[i] = one[i] * tonumber(ARGV[b + 3])
+  tol[i] = tonumber(ARGV[b + 2])
+  local pu = tonumber(h[2] or '0')
+  if pu - now > pause then pause = pu - now; reason = h[5] or '' end
+end
+if pause > 0 then return {0, pause, reason} end
+local out = {0}
+for j = 1, nslots do
+  local s = now
+  for i = 1, n do
+    local c = tat[i] + iv[i] - one[i] - tol[i]
+    if c > s then s = c end
+  end
+  if s > now + horizon then
+    if #out == 1 then return {0, s - now, ''} end
+    break
+  end
+  for i = 1, n do tat[i] = math.max(tat[i], s) + iv[i] end
+  out[#out + 1] = s - now
+end
+out[1] = #out - 1
+for i = 1, n do
+  redis.call('HSET', KEYS[i], 'tat', string.format('%.0f', tat[i]),
+             'since', string.format('%.0f', since[i]))
+  redis.call('PEXPIRE', KEYS[i], STATE_TTL_MS)
+end
+return out

@@ -1,0 +1,208 @@
+/* Redis queue: intake, finish, defer, requeue, delayed promotion, lease
+ * takeover, all on the scheduler's libuv loop through hiredis async.
+ *
+ * Two connections, so a blocking XREADGROUP never holds up writes:
+ *
+ *   intake  EVAL intake round: XREADGROUP ... COUNT n STREAMS <one> >
+ *             for high, normal, low, then high, normal again
+ *           XREADGROUP ... COUNT 1 BLOCK 1000 STREAMS <all three> > > >
+ *             (only after a round that found every stream empty)
+ *   cmd     EVAL finish/defer/requeue/promote, XAUTOCLAIM, XCLAIM (renew)
+ *
+ * Three intake streams, one per job priority: <prefix>jobs:high,
+ * <prefix>jobs (normal) and <prefix>jobs:low. Each round splits the free
+ * capacity 6:3:1 among them; a share a stream cannot use passes down.
+ *
+ * Each connection reconnects on its own with capped exponential backoff
+ * (100 ms doubling to 5 s). Commands whose reply is lost to a disconnect
+ * complete with PACER_EUNKNOWN ("outcome unknown"), never success; the
+ * scripts are idempotent (they act only while XACK still finds the entry
+ * pending), so the caller replays them after on_connected. Key layout and
+ * fields: docs/REDIS.md.
+ */
+#ifndef PACER_STORE_QUEUE_H
+#define PACER_STORE_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "common/err.h"
+#include "core/config.h"
+
+struct pacer_queue;
+
+#define PACER_QUEUE_ATTEMPT_MAX 1000 /* largest valid "attempt" field */
+#define PACER_QUEUE_SID_MAX     47   /* longest sid handed out, bytes */
+
+/** One stream entry delivered to the scheduler, borrowed for the length of
+ *  the on_entry call (copy what you keep). sid is opaque: pass it back as
+ *  it is to finish, defer, requeue and the held list. It names the stream
+ *  and the entry: "1764403200000-0" in <prefix>jobs, "h/1764403200000-0"
+ *  in jobs:high, "l/1764403200000-0" in jobs:low. */
+struct pacer_queue_entry {
+  const char *sid;    /* opaque entry handle, <= PACER_QUEUE_SID_MAX bytes */
+  const char *job;    /* job JSON text, or NULL when the payload is gone */
+  size_t job_len;     /* bytes */
+  const char *id;     /* "id" field, or NULL */
+  unsigned attempt;   /* attempts already made (field "attempt") */
+  unsigned throttled; /* 429s met so far ("attempt" = "<n>.<429s>") */
+  int promoted;       /* came from the delayed set: skip not_before */
+  int claimed;        /* taken over from another consumer (XAUTOCLAIM) */
+  int bad_attempt;    /* the "attempt" field was malformed */
+  int no_job_field;   /* the entry has no "job" field (job is "") */
+};
+
+/** Callbacks into the scheduler. All run on the scheduler thread. */
+struct pacer_queue_cbs {
+  /** A new entry (intake or takeover). */
+  void (*on_entry)(struct pacer_queue *q, const struct pacer_queue_entry *e,
+                   void *arg);
+  /** The command connection is (re)established and the consumer group
+   *  exists: replay commands that completed with PACER_EUNKNOWN. */
+  void (*on_connected)(struct pacer_queue *q, void *arg);
+  /** Free capacity: how many more entries the scheduler will take now. */
+  size_t (*capacity)(struct pacer_queue *q, void *arg);
+};
+
+/** Completion of a script command: status 0 with applied=1 (done) or 0
+ *  (entry no longer pending: someone else finished it, nothing written);
+ *  PACER_EUNKNOWN when the connection dropped (replay later); PACER_EREDIS
+ *  for an error reply (detail logged). Runs exactly once per call that
+ *  returned 0, on the scheduler thread. */
+typedef void (*pacer_queue_done_cb)(struct pacer_queue *q, int status,
+                                    int applied, void *privdata);
+
+struct redisReply;
+
+/** Reply to pacer_queue_eval_reply: reply is borrowed for the call (copy
+ *  what you keep), or NULL when the connection dropped (outcome unknown).
+ *  Error replies are logged and passed on. Scheduler thread; runs exactly
+ *  once per call that returned 0. */
+typedef void (*pacer_queue_reply_cb)(struct pacer_queue *q,
+                                     const struct redisReply *reply,
+                                     void *privdata);
+
+/** A field list for XADD: n name/value pairs, borrowed. */
+struct pacer_fields {
+  const char **argv; /* name0, value0, name1, value1, ... */
+  size_t *lens;      /* byte length of each */
+  size_t n;          /* number of strings (2 x pairs) */
+};
+
+/** Creates the queue for cfg (borrowed; must outlive q) on loop (borrowed)
+ *  with consumer name consumer (copied). Returns 0 and *out (owned; close
+ *  with pacer_queue_close), or PACER_ECONFIG/PACER_ENOMEM with err set.
+ *  Does not connect yet. Scheduler thread. */
+int pacer_queue_new(uv_loop_t *loop, const struct pacer_config *cfg,
+                    const char *consumer, const struct pacer_queue_cbs *cbs,
+                    void *arg, struct pacer_queue **out,
+                    struct pacer_error *err);
+
+/** Connects both connections and starts intake, delayed promotion (timer
+ *  re-armed from the earliest due score, at most 1 s apart, and again after
+ *  every reconnect), lease takeover (every lease/4) and lease renewal of
+ *  held entries (every lease/3). Scheduler thread. */
+void pacer_queue_start(struct pacer_queue *q);
+
+/** Asks for more intake now (after capacity grew). Cheap; idempotent. */
+void pacer_queue_poke(struct pacer_queue *q);
+
+/** Stops intake and takeover; entries already in flight from Redis are
+ *  still delivered. Other commands keep working. */
+void pacer_queue_stop_intake(struct pacer_queue *q);
+
+/** Atomically acks sid, appends res to the results stream (MAXLEN ~) and,
+ *  when dead is non-NULL, to the dead stream, sets the job id's
+ *  done-marker when res says state ok (its "id" field; done_ttl_ms, 0 =
+ *  none), then XDELs
+ *  sid. Fenced: nothing is written unless sid is still pending and owned
+ *  by this consumer (C12: after a lost lease the new owner's result is the
+ *  one), and a job id that already finished within done_ttl_ms gets no
+ *  second result (the entry is acked and deleted; applied=0). With
+ *  ack_required=0 (payload_lost: the PEL entry is already gone) the
+ *  records are written unconditionally. Returns 0 (cb will run once) or
+ *  PACER_EREDIS when not connected (cb will not run; retry after
+ *  on_connected). The scripts and key layout: docs/REDIS.md. */
+int pacer_queue_finish(struct pacer_queue *q, const char *sid, int ack_required,
+                       const struct pacer_fields *res,
+                       const struct pacer_fields *dead, pacer_queue_done_cb cb,
+                       void *privdata);
+
+/** Atomically acks sid, adds member to the delayed set at due_unix_ms and
+ *  XDELs sid. member is "<id>\n<attempt>\n<job JSON>" (docs/REDIS.md); for
+ *  an entry of jobs:high or jobs:low the script stores it with a tag line
+ *  after the attempt, so promotion puts the job back into the same stream.
+ *  Returns/callback as pacer_queue_finish. */
+int pacer_queue_defer(struct pacer_queue *q, const char *sid,
+                      uint64_t due_unix_ms, const char *member,
+                      size_t member_len, pacer_queue_done_cb cb,
+                      void *privdata);
+
+/** Atomically acks sid, re-adds fields as a new entry at the end of sid's
+ *  stream and XDELs sid (hands an unstarted job back to other consumers
+ *  at once). Returns/callback as pacer_queue_finish. */
+int pacer_queue_requeue(struct pacer_queue *q, const char *sid,
+                        const struct pacer_fields *fields,
+                        pacer_queue_done_cb cb, void *privdata);
+
+/** Intake's duplicate check: when job_id (borrowed) has a done-marker
+ *  (`<prefix>done:<id>`, set by pacer_queue_finish for done_ttl_ms),
+ *  acks and deletes sid unsent and cb gets applied=1; applied=0 means run
+ *  the job (no marker, or the entry is no longer ours). A lost reply
+ *  (PACER_EUNKNOWN) may be treated as "run it": the finish script's own
+ *  marker check still keeps the result single. Returns as
+ *  pacer_queue_finish. Scheduler thread. */
+int pacer_queue_drop_if_done(struct pacer_queue *q, const char *sid,
+                             const char *job_id, pacer_queue_done_cb cb,
+                             void *privdata);
+
+/** Sets the stream ids whose lease is renewed (XCLAIM ... JUSTID) every
+ *  lease/3: fn is called to list them. Borrowed strings. */
+void pacer_queue_set_held(struct pacer_queue *q,
+                          size_t (*list)(void *arg, const char **sids,
+                                         size_t max),
+                          void *arg);
+
+/** Returns non-zero while an intake read (XREADGROUP) awaits its reply. */
+int pacer_queue_reading(const struct pacer_queue *q);
+
+/** Returns non-zero when the command connection is up. */
+int pacer_queue_connected(const struct pacer_queue *q);
+
+/** Returns the number of commands awaiting a reply on either connection. */
+size_t pacer_queue_pending(const struct pacer_queue *q);
+
+/** Runs EVAL script (borrowed; sent as text, Redis caches it) with nkeys
+ *  keys and nargs args (borrowed; arglens may be NULL for C strings) on the
+ *  command connection; cb gets the reply. Returns 0, PACER_EINVAL (too many
+ *  arguments), PACER_EREDIS (not connected; cb will not run) or
+ *  PACER_ENOMEM. Scheduler thread. */
+int pacer_queue_eval_reply(struct pacer_queue *q, const char *script, int nkeys,
+                           const char *const *keys, int nargs,
+                           const char **args, const size_t *arglens,
+                           pacer_queue_reply_cb cb, void *privdata);
+
+struct pacer_hist;
+
+/** Returns the histogram of script round trips on the command connection
+ *  (send to reply, replies lost to a disconnect not counted), borrowed
+ *  from q. Scheduler thread. */
+const struct pacer_hist *pacer_queue_rtt(const struct pacer_queue *q);
+
+/** Fills reconnects[0] (intake) and [1] (command connection) with how
+ *  often each connection became ready again after its first time, and
+ *  up[] with 1 while it is ready. Scheduler thread. */
+void pacer_queue_conn_stats(const struct pacer_queue *q, uint64_t reconnects[2],
+                            int up[2]);
+
+/** Returns the key prefix ("pacer:"), borrowed from the config. */
+const char *pacer_queue_prefix(const struct pacer_queue *q);
+
+/** Disconnects both connections (outstanding callbacks run with
+ *  PACER_EUNKNOWN), stops the timers and frees q once every handle has
+ *  closed; on_closed (may be NULL) runs then. Scheduler thread. */
+void pacer_queue_close(struct pacer_queue *q, void (*on_closed)(void *arg),
+                       void *arg);
+
+#endif

@@ -1,0 +1,21 @@
+/* The synchronous Redis connection used by the client commands (the
+ * worker uses the asynchronous one, store/redis_uv.h). */
+#ifndef PACER_STORE_REDIS_SYNC_H
+#define PACER_STORE_REDIS_SYNC_H
+
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+
+#include "common/err.h"
+#include "core/config.h"
+
+/** Connects synchronously to addr (borrowed), runs AUTH/SELECT as needed.
+ *  timeout_ms bounds connect and each command (ms). Returns an owned
+ *  context (free with redisFree) or NULL with err set
+ *  ("redis: <host>: <reason>", never the password). */
+redisContext *pacer_redis_sync_connect(const struct pacer_redis_addr *addr,
+                                       uint32_t timeout_ms,
+                                       struct pacer_error *err);
+
+#endif
