@@ -3,11 +3,12 @@
 # generated lua_scripts.c, declared in lua_scripts.h. The .lua files are the
 # source a reader opens (with syntax highlighting); nothing is read at run
 # time. No tool beyond CMake itself.
-#   cmake -DDIR=store/lua -DNAMES="limit_take;limit_pause" -DOUT_C=lua_scripts.c
+#   cmake -DDIR=store/lua -DNAMES=limit_take,limit_pause -DOUT_C=lua_scripts.c
 #         -DOUT_H=lua_scripts.h -P embed_lua.cmake
-set(c "/* Generated from store/lua/*.lua by embed_lua.cmake: do not edit. */\n")
+string(REPLACE "," ";" NAMES "${NAMES}")
+set(c "/* Generated from the .lua files in store/lua/ by embed_lua.cmake: do not edit. */\n")
 string(APPEND c "#include \"store/lua_scripts.h\"\n")
-set(h "/* Generated from store/lua/*.lua by embed_lua.cmake: do not edit.\n")
+set(h "/* Generated from the .lua files in store/lua/ by embed_lua.cmake: do not edit.\n")
 string(APPEND h " * The text of each Lua script pacer runs in Redis (EVAL); see\n")
 string(APPEND h " * docs/REDIS.md for what each one does. */\n")
 string(APPEND h "#ifndef PACER_STORE_LUA_SCRIPTS_H\n#define PACER_STORE_LUA_SCRIPTS_H\n\n")
