@@ -35,6 +35,7 @@
 
 #include "common/clock.h"
 #include "common/utf8.h"
+#include "core/gcra.h"
 
 #define GROUP "pacer" /* consumer group name (DESIGN: Redis layout) */
 
@@ -394,15 +395,13 @@ on_limit_key(redisContext *c, const redisReply *k, void *arg)
   tat = h->element[0]->str ? strtod(h->element[0]->str, NULL) : 0;
   pause = h->element[1]->str ? strtod(h->element[1]->str, NULL) : 0;
   if (h->element[2]->str) {
-    /* As the take script does: +50 permille per second since it was
-     * lowered (AIMD recovery), at most 1000. */
-    double at = h->element[4]->str ? strtod(h->element[4]->str, NULL) : 0;
+    /* the share the take script applies now (AIMD recovery) */
+    int64_t pm = pacer_gcra_permille(
+        (uint32_t)strtoul(h->element[2]->str, NULL, 10),
+        h->element[4]->str ? strtoull(h->element[4]->str, NULL, 10) : 0u,
+        (uint64_t)lc->now_us);
 
-    b->permille = strtod(h->element[2]->str, NULL);
-    if (lc->now_us > at)
-      b->permille += (double)(long long)((lc->now_us - at) / 1e6 * 50);
-    if (b->permille > 1000)
-      b->permille = 1000;
+    b->permille = pm < 0 ? 0 : (double)pm;
   }
   b->next_slot_ms = tat > lc->now_us ? (tat - lc->now_us) / 1e3 : 0;
   b->paused_ms = pause > lc->now_us ? (pause - lc->now_us) / 1e3 : 0;

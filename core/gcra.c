@@ -1,12 +1,118 @@
-/* GCRA core: see gcra.h for the model and its bounds.
+/* GCRA reference model: see gcra.h for the model and its bounds, and
+ * store/lua/limit_take.lua and store/lua/limit_pause.lua for the code it
+ * models, line for line.
  *
- * Every public function validates its limit first; after that, all sums
- * stay below PACER_GCRA_NOW_MAX_US + 2 * PACER_GCRA_SPAN_MAX_US (< 2^54),
- * so no operation below can wrap.
+ * The scripts compute in doubles. Sums and differences of integers below
+ * 2^53 are exact in doubles, so the model checks every such value against
+ * PACER_GCRA_EXACT_MAX and then uses plain integer arithmetic. The two
+ * quotients the scripts round need more care:
+ *  - math.ceil(base * 1000 / pm), integers a = base * 1000 < 2^53 and
+ *    pm >= 1: when a / pm is not an integer its distance to the next
+ *    integer down is at least 1 / pm, a relative distance of at least
+ *    1 / a > 2^-53, more than one rounding can cover, and rounding never
+ *    passes the integer above (it is a double). So the ceiling of the
+ *    rounded quotient is the integer ceiling of a / pm.
+ *  - math.floor((now - at) / 1000000 * 50) rounds twice, and at exact
+ *    multiples of 20 ms the product can land just below the integer
+ *    (580000 us gives 28.999999999999996, floor 28). lua_recovery() below
+ *    repeats both IEEE 754 roundings (to nearest, ties to even) in
+ *    integers; tests/unit/test_gcra.c compares it with the C doubles.
  */
 #include "core/gcra.h"
 
 #include <assert.h>
+
+#define BUCKETS_MAX 16u /* buckets one take may name */
+
+/* ------------------------------------------------------------------------
+ * Lua's double roundings, in integers
+ * ------------------------------------------------------------------------ */
+
+#define TWO52 (UINT64_C(1) << 52)
+#define TWO53 (UINT64_C(1) << 53)
+
+/* fl(d / 1000000) for 1 <= d < 2^53 as m * 2^-*shift with m in [2^52,
+ * 2^53): long division, one quotient bit at a time, then round to
+ * nearest, ties to even, on the remainder. */
+static uint64_t
+div_1e6(uint64_t d, unsigned *shift)
+{
+  uint64_t q = d / 1000000u, r = d % 1000000u;
+  unsigned s = 0;
+
+  while (q < TWO52) {
+    r *= 2u;
+    q = q * 2u + (r >= 1000000u);
+    if (r >= 1000000u)
+      r -= 1000000u;
+    s++;
+  }
+  assert(q < TWO53);
+  if (2u * r > 1000000u || (2u * r == 1000000u && (q & 1u))) {
+    q++;
+    if (q == TWO53) {
+      q = TWO52;
+      s--;
+    }
+  }
+  *shift = s;
+  return q;
+}
+
+/* floor and ceil of fl(fl(d / 1000000) * 50) for 0 <= d < 2^53. */
+static void
+recovery_abs(uint64_t d, uint64_t *floor_out, uint64_t *ceil_out)
+{
+  uint64_t m, p, m2, rem, half, v;
+  unsigned s, t;
+
+  if (d == 0) {
+    *floor_out = *ceil_out = 0;
+    return;
+  }
+  m = div_1e6(d, &s);
+  p = m * 50u; /* < 2^59: exact; 2^57 < p, so 58 or 59 bits */
+  t = p >= (UINT64_C(1) << 58) ? 6u : 5u;
+  m2 = p >> t;
+  rem = p & ((UINT64_C(1) << t) - 1u);
+  half = UINT64_C(1) << (t - 1u);
+  if (rem > half || (rem == half && (m2 & 1u))) {
+    m2++;
+    if (m2 == TWO53) {
+      m2 = TWO52;
+      t++;
+    }
+  }
+  /* the value is m2 * 2^(t - s); s >= 19 > t since d < 2^53 */
+  assert(s > t);
+  if (s - t >= 64u) {
+    *floor_out = 0;
+    *ceil_out = 1;
+    return;
+  }
+  v = m2 >> (s - t);
+  *floor_out = v;
+  *ceil_out = v + ((m2 & ((UINT64_C(1) << (s - t)) - 1u)) != 0);
+}
+
+/* math.floor((d) / 1000000 * 50) in Lua, for |d| < 2^53. Rounding to
+ * nearest is symmetric, so a negative d is minus the ceiling of |d|'s. */
+static int64_t
+lua_recovery(int64_t d)
+{
+  uint64_t f, c;
+
+  if (d >= 0) {
+    recovery_abs((uint64_t)d, &f, &c);
+    return (int64_t)f;
+  }
+  recovery_abs((uint64_t)-d, &f, &c);
+  return -(int64_t)c;
+}
+
+/* ------------------------------------------------------------------------
+ * Limits
+ * ------------------------------------------------------------------------ */
 
 static int
 limit_valid(const struct pacer_gcra_limit *l)
@@ -15,62 +121,6 @@ limit_valid(const struct pacer_gcra_limit *l)
     return 0;
   return l->interval_us <= PACER_GCRA_SPAN_MAX_US / (l->burst + 1);
 }
-
-/* tau + T: how far past now a conforming history can leave the TAT. */
-static uint64_t
-span_us(const struct pacer_gcra_limit *l)
-{
-  return (l->burst + 1) * l->interval_us;
-}
-
-/* Conforming takes leave TAT <= now + span; more means the clock went back
- * (or the interval shrank). Read in real time, the pulled-back TAT is still
- * at least as strict as the unstepped one was, so nothing extra is granted,
- * and storing it lets the bucket drain on the new clock instead of waiting
- * for the old one (nginx limit_req likewise never counts time backwards). */
-static uint64_t
-pull_back(const struct pacer_gcra_limit *l, uint64_t tat, uint64_t now)
-{
-  uint64_t horizon = now + span_us(l);
-
-  return tat > horizon ? horizon : tat;
-}
-
-/* The decision shared by take, peek and take_all: 0 with *new_tat the
- * advanced TAT; PACER_ELIMIT with *wait_us set and *new_tat the TAT to
- * store (the old one, pulled back); else another PACER_E* code with
- * *new_tat untouched. */
-static int
-decide(const struct pacer_gcra_limit *l, uint64_t tat, uint64_t now,
-       uint32_t cost, uint64_t *new_tat, uint64_t *wait_us)
-{
-  uint64_t horizon, next;
-
-  *wait_us = 0;
-  if (!limit_valid(l) || cost == 0 || now > PACER_GCRA_NOW_MAX_US)
-    return PACER_EINVAL;
-  /* A cost above burst + 1 would need a TAT beyond the horizon even from
-   * an idle bucket: waiting never helps, so it is not a wait. */
-  if ((uint64_t)cost - 1 > l->burst)
-    return PACER_ETOOLARGE;
-  horizon = now + span_us(l);
-  tat = pull_back(l, tat, now);
-  next = (tat > now ? tat : now) + (uint64_t)cost * l->interval_us;
-  /* ITU-T I.371 virtual scheduling: conforming when now >= TAT - tau,
-   * here for n units at once: max(TAT, now) + n*T - (tau + T) <= now */
-  if (next <= horizon) {
-    *new_tat = next;
-    return 0;
-  }
-  *new_tat = tat;
-  *wait_us = next - horizon;
-  assert(*wait_us <= (uint64_t)cost * l->interval_us);
-  return PACER_ELIMIT;
-}
-
-/* ------------------------------------------------------------------------
- * Public API
- * ------------------------------------------------------------------------ */
 
 int
 pacer_gcra_limit_init(struct pacer_gcra_limit *l, uint64_t count,
@@ -89,91 +139,196 @@ pacer_gcra_limit_init(struct pacer_gcra_limit *l, uint64_t count,
   return 0;
 }
 
-int
-pacer_gcra_scale(const struct pacer_gcra_limit *l, uint32_t permille,
-                 struct pacer_gcra_limit *out)
+uint64_t
+pacer_gcra_spaced_us(const struct pacer_gcra_limit *l, uint64_t period_us,
+                     uint64_t jitter_us)
 {
-  uint64_t scaled, cap;
+  uint64_t p = period_us ? period_us : 1u;
 
-  if (!limit_valid(l))
+  return l->interval_us + (l->interval_us * jitter_us + p - 1) / p;
+}
+
+void
+pacer_gcra_args_init(struct pacer_gcra_args *a,
+                     const struct pacer_gcra_limit *l, uint64_t period_us,
+                     uint32_t cost, int adaptive)
+{
+  a->interval_us = pacer_gcra_spaced_us(l, period_us, PACER_GCRA_JITTER_US);
+  a->tolerance_us = l->burst * l->interval_us;
+  a->cost = cost ? cost : 1u;
+  a->adaptive = adaptive != 0;
+  a->warm_interval_us =
+      pacer_gcra_spaced_us(l, period_us, PACER_GCRA_JITTER_WARM_US);
+  a->period_us = period_us;
+}
+
+/* ------------------------------------------------------------------------
+ * The scripts
+ * ------------------------------------------------------------------------ */
+
+int64_t
+pacer_gcra_permille(uint32_t stored_permille, uint64_t aimd_at_unix_us,
+                    uint64_t now_unix_us)
+{
+  int64_t pm;
+
+  if (stored_permille == 0)
+    return PACER_GCRA_PERMILLE_FULL;
+  /* limit_take.lua: pm = stored + math.floor((now - at) / 1000000 * 50) */
+  pm = (int64_t)stored_permille +
+       lua_recovery((int64_t)now_unix_us - (int64_t)aimd_at_unix_us);
+  return pm > PACER_GCRA_PERMILLE_FULL ? PACER_GCRA_PERMILLE_FULL : pm;
+}
+
+/* x < 2^53, where the script's doubles are exact */
+static int
+exact(int64_t x)
+{
+  return x < (int64_t)PACER_GCRA_EXACT_MAX &&
+         x > -(int64_t)PACER_GCRA_EXACT_MAX;
+}
+
+int
+pacer_gcra_take(const struct pacer_gcra_args *a, struct pacer_gcra_state *st,
+                size_t n, unsigned nslots, uint64_t horizon_us,
+                uint64_t now_unix_us, struct pacer_gcra_take_result *r)
+{
+  int64_t tat[BUCKETS_MAX], since[BUCKETS_MAX], one[BUCKETS_MAX];
+  int64_t iv[BUCKETS_MAX], now, pause = 0, end;
+  size_t i, paused_by = SIZE_MAX;
+  unsigned j, got = 0;
+
+  if (n > BUCKETS_MAX || nslots == 0 || nslots > PACER_GCRA_SLOTS_MAX)
     return PACER_EINVAL;
-  if (permille < PACER_GCRA_PERMILLE_MIN)
-    permille = PACER_GCRA_PERMILLE_MIN;
-  if (permille > PACER_GCRA_PERMILLE_FULL)
-    permille = PACER_GCRA_PERMILLE_FULL;
-  /* interval <= 1e15, so interval * 1000 < 2^60 */
-  scaled =
-      (l->interval_us * PACER_GCRA_PERMILLE_FULL + permille - 1) / permille;
-  cap = PACER_GCRA_SPAN_MAX_US / (l->burst + 1);
-  out->burst = l->burst;
-  out->interval_us = scaled < cap ? scaled : cap;
+  if (now_unix_us >= PACER_GCRA_EXACT_MAX ||
+      horizon_us >= PACER_GCRA_EXACT_MAX - now_unix_us)
+    return PACER_ETOOLARGE;
+  now = (int64_t)now_unix_us;
+  end = now + (int64_t)horizon_us;
+  for (i = 0; i < n; i++) {
+    uint64_t base, pm;
+    int64_t p;
+
+    if (a[i].cost == 0)
+      return PACER_EINVAL;
+    if (st[i].tat_unix_us >= PACER_GCRA_EXACT_MAX ||
+        st[i].since_unix_us >= PACER_GCRA_EXACT_MAX ||
+        st[i].pause_until_unix_us >= PACER_GCRA_EXACT_MAX ||
+        st[i].aimd_at_unix_us >= PACER_GCRA_EXACT_MAX ||
+        a[i].period_us >= PACER_GCRA_EXACT_MAX - st[i].tat_unix_us ||
+        a[i].tolerance_us >= PACER_GCRA_EXACT_MAX)
+      return PACER_ETOOLARGE;
+    tat[i] = (int64_t)st[i].tat_unix_us;
+    since[i] = (int64_t)st[i].since_unix_us;
+    /* idle for a whole period: a new busy spell, warm-up from now */
+    if (tat[i] + (int64_t)a[i].period_us < now)
+      since[i] = now;
+    base = now - since[i] < (int64_t)a[i].period_us ? a[i].warm_interval_us
+                                                    : a[i].interval_us;
+    p = a[i].adaptive ? pacer_gcra_permille(st[i].permille,
+                                            st[i].aimd_at_unix_us, now_unix_us)
+                      : PACER_GCRA_PERMILLE_FULL;
+    if (p < 1)
+      return PACER_ETOOLARGE; /* the script would divide by p <= 0 */
+    pm = (uint64_t)p;
+    if (base >= PACER_GCRA_EXACT_MAX / PACER_GCRA_PERMILLE_FULL)
+      return PACER_ETOOLARGE;
+    /* math.ceil(base * 1000 / pm): exact, see the top of this file */
+    one[i] = (int64_t)((base * PACER_GCRA_PERMILLE_FULL + pm - 1u) / pm);
+    if ((uint64_t)one[i] > (PACER_GCRA_EXACT_MAX - 1u) / a[i].cost)
+      return PACER_ETOOLARGE;
+    iv[i] = one[i] * (int64_t)a[i].cost;
+    /* the longest pause wins; its bucket's reason goes with it */
+    p = (int64_t)st[i].pause_until_unix_us - now;
+    if (p > pause) {
+      pause = p;
+      paused_by = i;
+    }
+  }
+  r->nslots = 0;
+  r->ttl_ms = 0;
+  r->paused_by = SIZE_MAX;
+  r->wait_us = 0;
+  if (pause > 0) {
+    r->wait_us = (uint64_t)pause;
+    r->paused_by = paused_by;
+    return 0;
+  }
+  for (j = 0; j < nslots; j++) {
+    int64_t s = now;
+
+    /* slot j: the earliest time every bucket conforms (ITU-T I.371,
+     * cost units at once: s >= TAT + (cost - 1) * T - tau) */
+    for (i = 0; i < n; i++) {
+      int64_t c;
+
+      if (!exact(tat[i] + iv[i]))
+        return PACER_ETOOLARGE;
+      c = tat[i] + iv[i] - one[i] - (int64_t)a[i].tolerance_us;
+      if (c > s)
+        s = c;
+    }
+    if (s > end) {
+      if (got == 0) {
+        r->wait_us = (uint64_t)(s - now);
+        return 0;
+      }
+      break;
+    }
+    for (i = 0; i < n; i++) {
+      tat[i] = (tat[i] > s ? tat[i] : s) + iv[i];
+      if (!exact(tat[i]))
+        return PACER_ETOOLARGE;
+    }
+    r->slot_us[got++] = (uint64_t)(s - now);
+  }
+  for (i = 0; i < n; i++) {
+    st[i].tat_unix_us = (uint64_t)tat[i];
+    st[i].since_unix_us = (uint64_t)since[i];
+  }
+  r->nslots = got;
+  r->ttl_ms = PACER_GCRA_STATE_TTL_MS;
   return 0;
 }
 
 int
-pacer_gcra_take(const struct pacer_gcra_limit *l, uint64_t *tat_unix_us,
-                uint64_t now_unix_us, uint32_t cost, uint64_t *wait_us)
+pacer_gcra_pause(struct pacer_gcra_state *st, uint64_t pause_ms,
+                 uint64_t tolerance_us, int adaptive, uint64_t now_unix_us,
+                 uint64_t *ttl_ms)
 {
-  uint64_t next = 0, wait = 0;
-  int rc = decide(l, *tat_unix_us, now_unix_us, cost, &next, &wait);
+  uint64_t untl, want, last;
+  int64_t now = (int64_t)now_unix_us;
 
-  if (rc == 0 || rc == PACER_ELIMIT)
-    *tat_unix_us = next;
-  if (wait_us != NULL)
-    *wait_us = wait;
-  return rc;
-}
+  if (now_unix_us >= PACER_GCRA_EXACT_MAX ||
+      pause_ms >= (PACER_GCRA_EXACT_MAX - now_unix_us) / 1000u ||
+      tolerance_us >= PACER_GCRA_EXACT_MAX - now_unix_us - pause_ms * 1000u ||
+      st->aimd_at_unix_us >= PACER_GCRA_EXACT_MAX ||
+      st->last_429_unix_us >= PACER_GCRA_EXACT_MAX)
+    return PACER_ETOOLARGE;
+  untl = now_unix_us + pause_ms * 1000u;
+  if (untl > st->pause_until_unix_us)
+    st->pause_until_unix_us = untl;
+  /* resume at the bucket's pace, without a burst */
+  want = untl + tolerance_us;
+  if (st->tat_unix_us < want)
+    st->tat_unix_us = want;
+  /* AIMD: an isolated 429 (send jitter at an exact limit) only pauses; a
+   * second one within the window says the rate is too high: halve it. */
+  last = st->last_429_unix_us;
+  st->last_429_unix_us = now_unix_us;
+  if (adaptive && now - (int64_t)last < (int64_t)PACER_GCRA_AIMD_WINDOW_US &&
+      now - (int64_t)st->aimd_at_unix_us >= (int64_t)PACER_GCRA_AIMD_GAP_US) {
+    /* at least a second since aimd_at: the share is >= stored + 50 */
+    int64_t pm =
+        pacer_gcra_permille(st->permille, st->aimd_at_unix_us, now_unix_us);
 
-int
-pacer_gcra_peek(const struct pacer_gcra_limit *l, uint64_t tat_unix_us,
-                uint64_t now_unix_us, uint32_t cost, uint64_t *wait_us)
-{
-  uint64_t next = 0, wait = 0;
-  int rc = decide(l, tat_unix_us, now_unix_us, cost, &next, &wait);
-
-  if (wait_us != NULL)
-    *wait_us = wait;
-  return rc;
-}
-
-int
-pacer_gcra_take_all(const struct pacer_gcra_limit *limits,
-                    uint64_t *tats_unix_us, const uint32_t *costs, size_t n,
-                    uint64_t now_unix_us, uint64_t *wait_us)
-{
-  uint64_t next = 0, wait = 0, max_wait = 0;
-  int rc, limited = 0;
-  size_t i;
-
-  if (wait_us != NULL)
-    *wait_us = 0;
-  /* Pass 1 decides every bucket without writing; pass 2 repeats the same
-   * (deterministic) decisions and writes, so no scratch array is needed
-   * for any n. */
-  for (i = 0; i < n; i++) {
-    rc = decide(&limits[i], tats_unix_us[i], now_unix_us, costs[i], &next,
-                &wait);
-    if (rc == PACER_ELIMIT) {
-      limited = 1;
-      if (wait > max_wait)
-        max_wait = wait;
-    } else if (rc != 0) {
-      return rc;
-    }
+    pm /= 2;
+    st->permille = (uint32_t)(pm > PACER_GCRA_PERMILLE_MIN
+                                  ? pm
+                                  : (int64_t)PACER_GCRA_PERMILLE_MIN);
+    st->aimd_at_unix_us = now_unix_us;
   }
-  for (i = 0; i < n; i++) {
-    if (limited) {
-      /* nothing taken; only a TAT beyond its horizon is pulled back */
-      tats_unix_us[i] = pull_back(&limits[i], tats_unix_us[i], now_unix_us);
-      continue;
-    }
-    rc = decide(&limits[i], tats_unix_us[i], now_unix_us, costs[i], &next,
-                &wait);
-    assert(rc == 0);
-    (void)rc;
-    tats_unix_us[i] = next;
-  }
-  if (wait_us != NULL)
-    *wait_us = max_wait;
-  return limited ? PACER_ELIMIT : 0;
+  if (ttl_ms != NULL)
+    *ttl_ms = pause_ms + PACER_GCRA_STATE_TTL_MS;
+  return 0;
 }

@@ -1,27 +1,35 @@
-/* GCRA, the generic cell rate algorithm: integer-only, clock-free.
+/* GCRA, the generic cell rate algorithm: the reference model of the shared
+ * limiter that runs in Redis (store/lua/limit_take.lua and
+ * store/lua/limit_pause.lua). Integer-only, clock-free.
  *
- * A limit of `count` requests per `period` with burst b becomes an emission
- * interval T = ceil(period / count) microseconds. Its whole state is one
- * integer, the theoretical arrival time (TAT), in unix microseconds, so it
- * can live in Redis and be compared with Redis TIME from any process.
+ * A limit of `count` requests per `period` with burst b has an emission
+ * interval T = ceil(period / count) microseconds. A bucket's state is the
+ * theoretical arrival time (TAT), in unix microseconds, plus the fields of
+ * the pacer:limit:<bucket> hash (store/limiter.h draws it), so it lives in
+ * Redis and is compared with Redis TIME from any process.
  *
  *      allowed from here              TAT                      time (unix us)
  *   ----------|-------------------------|-------------------------------->
  *             |<--- tau = b * T ------->|
  *
- * A request of cost n at `now` conforms when
- *     max(TAT, now) + n * T <= now + (b + 1) * T
- * and then TAT becomes max(TAT, now) + n * T. For n = 1 this is the
- * virtual scheduling form of ITU-T I.371: conforming when now >= TAT - tau.
- * At most b + 1 requests go at once, then one per T. Any N conforming
- * requests satisfy (N - 1) * T <= (last - first) + tau, so a half-open
- * window of length W holds at most ceil(W / T) + b of them: at most
- * count + b per period, in every sliding period (field case C10).
+ * A request of cost n may go at s >= TAT + (n - 1) * T' - tau, and then TAT
+ * becomes max(TAT, s) + n * T' (ITU-T I.371 virtual scheduling, n units at
+ * once). T' is T spaced wider to absorb send jitter (pacer_gcra_spaced_us,
+ * docs/LIMITS.md "Margin"), wider still in the first period after a bucket
+ * has been idle for a whole period (warm-up), and divided by the AIMD share
+ * permille / 1000 after 429s. A take reserves up to nslots slots no further
+ * than a horizon ahead, each the earliest time every bucket of the request
+ * conforms after the slots before it: all buckets advance together or none.
+ * A pause (429) blocks a bucket until pause_until and pushes its TAT so it
+ * resumes at its pace without a burst.
  *
- * T is rounded up, so the granted rate never exceeds the configured one
- * (3/s gives T = 333334 us: never 4 in one second). All values stay below
- * 2^53 for now < PACER_GCRA_NOW_MAX_US, so a Lua copy of this maths in Redis
- * (doubles) is exact too.
+ * The scripts compute in Lua numbers (doubles). Every value here is an
+ * integer below 2^53, where doubles are exact, and each rounding the
+ * scripts do (math.floor / math.ceil of a quotient) is reproduced exactly
+ * in integers (gcra.c says why each one is exact). A call whose values
+ * would leave that range returns PACER_ETOOLARGE instead of guessing. Test
+ * gcra_diff (tests/integration/test_gcra_diff.c) runs both on the same
+ * random sequences and checks that they agree exactly.
  *
  * Pure core: no clock, no I/O, no allocation, no global state. The caller
  * passes `now`. Any thread.
@@ -34,16 +42,30 @@
 
 #include "common/err.h"
 
-#define PACER_GCRA_BURST_MAX     UINT64_C(1000000) /* requests beyond one */
-#define PACER_GCRA_SPAN_MAX_US   UINT64_C(1000000000000000) /* (b+1)*T, us */
-#define PACER_GCRA_NOW_MAX_US    (UINT64_C(1) << 53) /* ~ year 2255, us */
-#define PACER_GCRA_PERMILLE_MIN  1u                  /* slowest scale, 1/1000 */
-#define PACER_GCRA_PERMILLE_FULL 1000u               /* the configured rate */
+#define PACER_GCRA_BURST_MAX      UINT64_C(1000000) /* requests beyond one */
+#define PACER_GCRA_SPAN_MAX_US    UINT64_C(1000000000000000) /* (b+1)*T, us */
+#define PACER_GCRA_EXACT_MAX      (UINT64_C(1) << 53) /* doubles exact below */
+#define PACER_GCRA_SLOTS_MAX      32u      /* slots one take may reserve */
+#define PACER_GCRA_STATE_TTL_MS   3600000u /* idle bucket state kept, ms */
+/* Slot spacing margins, as send jitter absorbed per rate period: the
+ * upstream counts arrivals in its own window, and a request that arrives
+ * late next to one that arrives on time can squeeze rate + 1 requests into
+ * a window. Measured on loopback (bench/README.md "accuracy"): lateness
+ * differences stay under ~20 ms once a bucket is running and reach 20-32
+ * ms in its first second, while connections open and processes start. So
+ * the first period after a bucket wakes is spaced wider. As a share of the
+ * rate: 2% steady and 6% warm-up at /s, 0.03% and 0.1% at /min. */
+#define PACER_GCRA_JITTER_US      20000u    /* absorbed per period, us */
+#define PACER_GCRA_JITTER_WARM_US 60000u    /* same, first period, us */
+#define PACER_GCRA_PERMILLE_FULL  1000u     /* the configured rate */
+#define PACER_GCRA_PERMILLE_MIN   50u       /* AIMD floor, 5% */
+#define PACER_GCRA_RECOVER_US     20000u    /* AIMD: +1 permille per, us */
+#define PACER_GCRA_AIMD_WINDOW_US 30000000u /* 2nd 429 within: halve, us */
+#define PACER_GCRA_AIMD_GAP_US    1000000u  /* halve at most once per, us */
 
-/** One rate limit. Plain value; build it with pacer_gcra_limit_init or
- *  pacer_gcra_scale. Valid when 1 <= interval_us, burst <=
- *  PACER_GCRA_BURST_MAX and (burst + 1) * interval_us <=
- *  PACER_GCRA_SPAN_MAX_US. Source: GCRA (ITU-T I.371). */
+/** One rate limit. Plain value; build it with pacer_gcra_limit_init. Valid
+ *  when 1 <= interval_us, burst <= PACER_GCRA_BURST_MAX and (burst + 1) *
+ *  interval_us <= PACER_GCRA_SPAN_MAX_US. Source: GCRA (ITU-T I.371). */
 struct pacer_gcra_limit {
   uint64_t interval_us; /* emission interval T, us per unit of cost */
   uint64_t burst;       /* units allowed beyond one at once; tau = b * T */
@@ -60,65 +82,107 @@ struct pacer_gcra_limit {
 int pacer_gcra_limit_init(struct pacer_gcra_limit *l, uint64_t count,
                           uint64_t period_us, uint64_t burst);
 
-/** Builds *out, the limit *l (borrowed, valid) slowed to permille / 1000 of
- *  its rate, for AIMD: out->interval_us = ceil(interval_us * 1000 /
- *  permille), burst unchanged. permille is clamped to
- *  [PACER_GCRA_PERMILLE_MIN, PACER_GCRA_PERMILLE_FULL] (never faster than
- *  configured), and the interval is capped so that (burst + 1) * interval
- *  stays within PACER_GCRA_SPAN_MAX_US. out may equal l.
- *  Returns 0, or PACER_EINVAL when *l is not valid (*out unchanged).
- *  Pure; any thread. */
-int pacer_gcra_scale(const struct pacer_gcra_limit *l, uint32_t permille,
-                     struct pacer_gcra_limit *out);
+/** Returns the emission interval of *l (borrowed, valid) widened so that
+ *  one rate period of period_us absorbs jitter_us of send-time jitter:
+ *  T + ceil(T * jitter_us / period_us), us. period_us 0 counts as 1.
+ *  Pure; any thread. See docs/LIMITS.md "Margin". */
+uint64_t pacer_gcra_spaced_us(const struct pacer_gcra_limit *l,
+                              uint64_t period_us, uint64_t jitter_us);
 
-/** Takes `cost` units from the bucket whose TAT is *tat_unix_us at
- *  now_unix_us (unix us, e.g. Redis TIME; 0 <= now_unix_us <=
- *  PACER_GCRA_NOW_MAX_US). A stored TAT of 0 means a fresh, full bucket.
- *  A TAT further ahead than the horizon now + (burst + 1) * interval can
- *  only come from a clock that stepped back (or a rate that rose). It is
- *  pulled back to the horizon, the strictest state a conforming history
- *  leaves: nothing extra is granted, the wait stays bounded, and the
- *  bucket drains on the new clock instead of waiting for the old one.
- *  Borrows l and tat_unix_us; wait_us may be NULL.
- *  Returns 0 when conforming: *tat_unix_us advanced, *wait_us = 0.
- *  PACER_ELIMIT when not yet: nothing taken, *wait_us = microseconds until
- *  the same request would conform (> 0, <= cost * interval_us). TAT is
- *  unchanged, except that a TAT beyond the horizon is stored pulled back.
- *  PACER_ETOOLARGE when cost > burst + 1, which can never conform (a
- *  configuration error, not a wait): TAT unchanged, *wait_us = 0.
- *  PACER_EINVAL for cost 0, an invalid *l or now beyond
- *  PACER_GCRA_NOW_MAX_US: TAT unchanged, *wait_us = 0.
- *  Pure; any thread (the caller serialises access to *tat_unix_us).
- *  Source: GCRA virtual scheduling (ITU-T I.371); nginx limit_req,
- *  redis-cell, throttled. */
-int pacer_gcra_take(const struct pacer_gcra_limit *l, uint64_t *tat_unix_us,
-                    uint64_t now_unix_us, uint32_t cost, uint64_t *wait_us);
+/** What one bucket of a take is given: the per-key arguments of
+ *  limit_take.lua, in its order. Build it with pacer_gcra_args_init. */
+struct pacer_gcra_args {
+  uint64_t interval_us;      /* T spaced by PACER_GCRA_JITTER_US, us */
+  uint64_t tolerance_us;     /* tau = burst * T (configured T), us */
+  uint32_t cost;             /* units per request, >= 1 */
+  int adaptive;              /* 1: AIMD permille applies */
+  uint64_t warm_interval_us; /* T spaced by PACER_GCRA_JITTER_WARM_US, us */
+  uint64_t period_us;        /* the rate's period; idle this long: warm-up */
+};
 
-/** Like pacer_gcra_take but never changes anything: returns what a take
- *  of `cost` at now_unix_us would return, with *wait_us (may be NULL) set
- *  the same way. tat_unix_us is the stored TAT. Right after a backward
- *  clock step (stored TAT beyond the horizon) a take at now + wait would
- *  still be limited, because only a take stores the pulled-back TAT.
- *  Pure; any thread. Source: GCRA (ITU-T I.371). */
-int pacer_gcra_peek(const struct pacer_gcra_limit *l, uint64_t tat_unix_us,
-                    uint64_t now_unix_us, uint32_t cost, uint64_t *wait_us);
+/** Builds *a for limit *l (borrowed, valid) of period_us with cost (0
+ *  counts as 1) and adaptive (non-zero: AIMD), as store/limiter.c sends
+ *  it to limit_take.lua. Pure; any thread. */
+void pacer_gcra_args_init(struct pacer_gcra_args *a,
+                          const struct pacer_gcra_limit *l, uint64_t period_us,
+                          uint32_t cost, int adaptive);
 
-/** Takes costs[i] from bucket i (limits[i], tats_unix_us[i]) for every
- *  i < n, all or nothing: either every bucket conforms and every TAT
- *  advances, or nothing is taken from any (TATs beyond their horizon are
- *  still pulled back, as in pacer_gcra_take). n = 0 conforms. Each bucket
- *  must appear once (the same TAT twice would be checked against its old
- *  value).
- *  Borrows all arrays; wait_us may be NULL.
- *  Returns 0 (all taken, *wait_us = 0); PACER_EINVAL or PACER_ETOOLARGE as
- *  pacer_gcra_take for the first bucket that is invalid or can never
- *  conform (nothing taken, *wait_us = 0), in preference to PACER_ELIMIT;
- *  else PACER_ELIMIT with *wait_us the longest wait among the buckets that
- *  do not conform (the earliest time all of them could).
- *  Pure; any thread (the caller serialises access to the TATs).
- *  Source: GCRA (ITU-T I.371). */
-int pacer_gcra_take_all(const struct pacer_gcra_limit *limits,
-                        uint64_t *tats_unix_us, const uint32_t *costs, size_t n,
-                        uint64_t now_unix_us, uint64_t *wait_us);
+/** The stored state of one bucket: the integer fields of the
+ *  pacer:limit:<bucket> hash (store/limiter.h), 0 when a field is absent
+ *  (the scripts read an absent field as 0, and never store permille 0).
+ *  pause_reason is not here: the model says when it is written or read. */
+struct pacer_gcra_state {
+  uint64_t tat_unix_us;         /* GCRA theoretical arrival time */
+  uint64_t since_unix_us;       /* start of the current busy spell */
+  uint64_t pause_until_unix_us; /* no slot before this */
+  uint64_t last_429_unix_us;    /* when the last 429 paused it */
+  uint64_t aimd_at_unix_us;     /* when permille was last lowered */
+  uint32_t permille;            /* AIMD share when lowered; 0: full rate */
+};
+
+/** The reply of a take. nslots > 0: slot_us[0..nslots) are the reserved
+ *  send times as offsets from now, us, non-decreasing. nslots == 0: wait_us
+ *  says when to ask again, and paused_by is the index of the bucket whose
+ *  pause it is (its pause_reason is the reply's reason), or SIZE_MAX when
+ *  the buckets are only busy (reason ""). ttl_ms is the expiry the take set
+ *  on every bucket's hash (PACER_GCRA_STATE_TTL_MS), 0 when it wrote
+ *  nothing. */
+struct pacer_gcra_take_result {
+  unsigned nslots;
+  uint64_t slot_us[PACER_GCRA_SLOTS_MAX];
+  uint64_t wait_us;
+  size_t paused_by;
+  uint64_t ttl_ms;
+};
+
+/** Returns the AIMD share a take applies to a bucket whose stored permille
+ *  (0: absent, the full rate) was lowered at aimd_at_unix_us: stored plus
+ *  one permille per PACER_GCRA_RECOVER_US elapsed to now_unix_us, at most
+ *  PACER_GCRA_PERMILLE_FULL, with the rounding of limit_take.lua
+ *  (math.floor((now - at) / 1000000 * 50) in doubles: one microsecond
+ *  short at some exact multiples of 20 ms). Before aimd_at (a clock that
+ *  stepped back) the share goes down, as the script's does, and may reach
+ *  0 or below. Times below PACER_GCRA_EXACT_MAX. Pure; any thread. Used
+ *  by the take, pacer stats and the metrics snapshot alike. */
+int64_t pacer_gcra_permille(uint32_t stored_permille, uint64_t aimd_at_unix_us,
+                            uint64_t now_unix_us);
+
+/** Takes up to nslots (1..PACER_GCRA_SLOTS_MAX) slots no later than
+ *  horizon_us after now_unix_us from buckets st[0..n) with arguments
+ *  a[0..n), all buckets per slot or none, as limit_take.lua does: a
+ *  bucket idle for its period starts a warm-up period (since = now) with
+ *  warm_interval_us; an adaptive bucket's interval is divided by its AIMD
+ *  share (pacer_gcra_permille); a pause in any bucket answers with the
+ *  longest pause and takes nothing; otherwise every slot within the
+ *  horizon is reserved (TATs advanced, since stored) and, when no slot is,
+ *  the wait for the first one is returned and nothing is written.
+ *  Borrows a; updates st (the caller stores it, as the script does in one
+ *  atomic step); fills *r. Each bucket must appear once.
+ *  Returns 0; PACER_EINVAL for n == 0, nslots out of range, a cost or
+ *  interval of 0; PACER_ETOOLARGE when a value would reach
+ *  PACER_GCRA_EXACT_MAX, or when a share is below 1 (the script would
+ *  divide by it; only after the clock stepped back). On error nothing is
+ *  changed. Pure; any thread. Source: GCRA (ITU-T I.371). */
+int pacer_gcra_take(const struct pacer_gcra_args *a,
+                    struct pacer_gcra_state *st, size_t n, unsigned nslots,
+                    uint64_t horizon_us, uint64_t now_unix_us,
+                    struct pacer_gcra_take_result *r);
+
+/** Pauses bucket *st for pause_ms from now_unix_us, as limit_pause.lua
+ *  does: pause_until moves to now + pause_ms unless a later pause stands
+ *  (the caller stores the reason exactly when pause_until changed); the
+ *  TAT moves to at least pause_until + tolerance_us (tau: the bucket
+ *  resumes at its pace without a burst); last_429 becomes now. With
+ *  adaptive, a 429 within PACER_GCRA_AIMD_WINDOW_US of the previous one
+ *  halves the AIMD share (at most once per PACER_GCRA_AIMD_GAP_US, never
+ *  below PACER_GCRA_PERMILLE_MIN) and sets aimd_at to now.
+ *  Updates *st; *ttl_ms (may be NULL) gets the expiry the script sets,
+ *  pause_ms + PACER_GCRA_STATE_TTL_MS.
+ *  Returns 0, or PACER_ETOOLARGE (nothing changed) when a value would
+ *  reach PACER_GCRA_EXACT_MAX. Pure; any thread. Source: RFC 6585 §4
+ *  (429), AIMD (RFC 5681 §3.1 halving). */
+int pacer_gcra_pause(struct pacer_gcra_state *st, uint64_t pause_ms,
+                     uint64_t tolerance_us, int adaptive, uint64_t now_unix_us,
+                     uint64_t *ttl_ms);
 
 #endif

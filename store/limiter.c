@@ -9,21 +9,14 @@
 #include <hiredis/hiredis.h>
 
 #include "common/log.h"
+#include "core/gcra.h"
 #include "store/lua_scripts.h"
 
-/* AIMD constants live in the Lua text: never below 50 permille (5% of the
- * configured rate), regaining 50 permille per second after a 429. */
-/* Slot spacing margins, as jitter absorbed per rate period (us): the
- * upstream counts arrivals in its own window, and a request that arrives
- * late next to one that arrives on time can squeeze rate + 1 requests into
- * a window. Measured on loopback (bench/README.md "accuracy"): send
- * lateness differences stay under ~20 ms once a bucket is running, and
- * reach 20-32 ms in its first second, while new connections open and
- * processes start. So the first period after a bucket wakes is spaced
- * wider. As a share of the rate: 2% steady and 6% warm-up at /s, 0.03%
- * and 0.1% at /min. */
-#define JITTER_STEADY_US 20000u /* per rate period, us */
-#define JITTER_WARM_US   60000u /* per rate period, first period, us */
+/* The GCRA that runs is store/lua/limit_take.lua and limit_pause.lua;
+ * core/gcra.c is its reference model (test gcra_diff checks that they
+ * agree), and pacer_gcra_args_init builds the per-bucket arguments for
+ * both: the slot spacing margins (docs/LIMITS.md "Margin") and the
+ * tolerance. AIMD constants live in the Lua text and in core/gcra.h. */
 
 struct take_ctx {
   pacer_limiter_take_cb cb;
@@ -73,16 +66,6 @@ on_take_reply(struct pacer_queue *q, const struct redisReply *reply,
   free(ctx);
 }
 
-/* The emission interval of l widened so that one rate period absorbs
- * jitter_us of send-time jitter: T * (period + jitter) / period. */
-static uint64_t
-spaced(const struct pacer_limit_cfg *l, uint64_t jitter_us)
-{
-  uint64_t p = l->rate_period_us ? l->rate_period_us : 1u;
-
-  return l->gcra.interval_us + (l->gcra.interval_us * jitter_us + p - 1) / p;
-}
-
 int
 pacer_limiter_take(struct pacer_queue *q, const struct pacer_limit_ref *refs,
                    size_t nrefs, unsigned nslots, uint64_t horizon_us,
@@ -107,28 +90,26 @@ pacer_limiter_take(struct pacer_queue *q, const struct pacer_limit_ref *refs,
   na++;
   for (i = 0; i < nrefs; i++) {
     const struct pacer_limit_cfg *l = refs[i].cfg;
+    struct pacer_gcra_args ga;
 
     build_key(q, refs[i].key, keybuf[i], sizeof(keybuf[i]));
     keys[i] = keybuf[i];
-    /* Slots are spaced wider than the configured rate by the jitter
-     * margins above. */
-    snprintf(numbuf[na], sizeof(numbuf[0]), "%" PRIu64,
-             spaced(l, JITTER_STEADY_US));
+    pacer_gcra_args_init(&ga, &l->gcra, l->rate_period_us, l->cost,
+                         l->adaptive);
+    snprintf(numbuf[na], sizeof(numbuf[0]), "%" PRIu64, ga.interval_us);
     args[na] = numbuf[na];
     na++;
-    snprintf(numbuf[na], sizeof(numbuf[0]), "%" PRIu64,
-             l->gcra.burst * l->gcra.interval_us);
+    snprintf(numbuf[na], sizeof(numbuf[0]), "%" PRIu64, ga.tolerance_us);
     args[na] = numbuf[na];
     na++;
-    snprintf(numbuf[na], sizeof(numbuf[0]), "%u", l->cost ? l->cost : 1u);
+    snprintf(numbuf[na], sizeof(numbuf[0]), "%" PRIu32, ga.cost);
     args[na] = numbuf[na];
     na++;
-    args[na++] = l->adaptive ? "1" : "0";
-    snprintf(numbuf[na], sizeof(numbuf[0]), "%" PRIu64,
-             spaced(l, JITTER_WARM_US));
+    args[na++] = ga.adaptive ? "1" : "0";
+    snprintf(numbuf[na], sizeof(numbuf[0]), "%" PRIu64, ga.warm_interval_us);
     args[na] = numbuf[na];
     na++;
-    snprintf(numbuf[na], sizeof(numbuf[0]), "%" PRIu64, l->rate_period_us);
+    snprintf(numbuf[na], sizeof(numbuf[0]), "%" PRIu64, ga.period_us);
     args[na] = numbuf[na];
     na++;
   }

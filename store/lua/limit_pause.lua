@@ -1,7 +1,13 @@
 -- KEYS: bucket  ARGV: pause_ms reason tolerance_us adaptive
+--   then, optionally, now_us (unix us; absent, empty or 0: Redis TIME)
+-- core/gcra.c (pacer_gcra_pause) is the reference model of this script;
+-- test gcra_diff runs both on a virtual clock (now_us) and compares them.
 local STATE_TTL_MS = 3600000 -- idle bucket state kept, ms
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now = tonumber(ARGV[5] or '0') or 0
+if now <= 0 then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
 local untl = now + tonumber(ARGV[1]) * 1000
 local h = redis.call('HMGET', KEYS[1], 'pause_until', 'tat', 'permille',
                      'aimd_at')

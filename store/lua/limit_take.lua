@@ -1,15 +1,21 @@
 -- KEYS: bucket keys
 -- ARGV: nslots horizon_us then per key: interval_us (steady) tolerance_us
 --       cost adaptive interval_us (warm-up) period_us
+--       then, optionally, now_us (unix us; absent, empty or 0: Redis TIME)
 -- A bucket idle for a whole period starts a warm-up period ("since").
 -- Returns {n, off_1, ..., off_n} (slot offsets from now, us) or
 -- {0, wait_us, reason}. Numbers stay below 2^53, so doubles are exact.
+-- core/gcra.c (pacer_gcra_take) is the reference model of this script;
+-- test gcra_diff runs both on a virtual clock (now_us) and compares them.
 local STATE_TTL_MS = 3600000 -- idle bucket state kept, ms
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local n = #KEYS
+local now = tonumber(ARGV[3 + n * 6] or '0') or 0
+if now <= 0 then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
 local nslots = tonumber(ARGV[1])
 local horizon = tonumber(ARGV[2])
-local n = #KEYS
 local tat, iv, one, tol, since = {}, {}, {}, {}, {}
 local pause, reason = 0, ''
 for i = 1, n do
