@@ -396,12 +396,10 @@ on_limit_key(redisContext *c, const redisReply *k, void *arg)
   pause = h->element[1]->str ? strtod(h->element[1]->str, NULL) : 0;
   if (h->element[2]->str) {
     /* the share the take script applies now (AIMD recovery) */
-    int64_t pm = pacer_gcra_permille(
+    b->permille = pacer_gcra_permille(
         (uint32_t)strtoul(h->element[2]->str, NULL, 10),
         h->element[4]->str ? strtoull(h->element[4]->str, NULL, 10) : 0u,
         (uint64_t)lc->now_us);
-
-    b->permille = pm < 0 ? 0 : (double)pm;
   }
   b->next_slot_ms = tat > lc->now_us ? (tat - lc->now_us) / 1e3 : 0;
   b->paused_ms = pause > lc->now_us ? (pause - lc->now_us) / 1e3 : 0;

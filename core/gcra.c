@@ -59,17 +59,16 @@ div_1e6(uint64_t d, unsigned *shift)
   return q;
 }
 
-/* floor and ceil of fl(fl(d / 1000000) * 50) for 0 <= d < 2^53. */
-static void
-recovery_abs(uint64_t d, uint64_t *floor_out, uint64_t *ceil_out)
+/* math.floor(d / 1000000 * 50) in Lua, that is the floor of
+ * fl(fl(d / 1000000) * 50), for 0 <= d < 2^53. */
+static uint64_t
+lua_recovery(uint64_t d)
 {
-  uint64_t m, p, m2, rem, half, v;
+  uint64_t m, p, m2, rem, half;
   unsigned s, t;
 
-  if (d == 0) {
-    *floor_out = *ceil_out = 0;
-    return;
-  }
+  if (d == 0)
+    return 0;
   m = div_1e6(d, &s);
   p = m * 50u; /* < 2^59: exact; 2^57 < p, so 58 or 59 bits */
   t = p >= (UINT64_C(1) << 58) ? 6u : 5u;
@@ -85,29 +84,7 @@ recovery_abs(uint64_t d, uint64_t *floor_out, uint64_t *ceil_out)
   }
   /* the value is m2 * 2^(t - s); s >= 19 > t since d < 2^53 */
   assert(s > t);
-  if (s - t >= 64u) {
-    *floor_out = 0;
-    *ceil_out = 1;
-    return;
-  }
-  v = m2 >> (s - t);
-  *floor_out = v;
-  *ceil_out = v + ((m2 & ((UINT64_C(1) << (s - t)) - 1u)) != 0);
-}
-
-/* math.floor((d) / 1000000 * 50) in Lua, for |d| < 2^53. Rounding to
- * nearest is symmetric, so a negative d is minus the ceiling of |d|'s. */
-static int64_t
-lua_recovery(int64_t d)
-{
-  uint64_t f, c;
-
-  if (d >= 0) {
-    recovery_abs((uint64_t)d, &f, &c);
-    return (int64_t)f;
-  }
-  recovery_abs((uint64_t)-d, &f, &c);
-  return -(int64_t)c;
+  return s - t >= 64u ? 0 : m2 >> (s - t);
 }
 
 /* ------------------------------------------------------------------------
@@ -166,18 +143,21 @@ pacer_gcra_args_init(struct pacer_gcra_args *a,
  * The scripts
  * ------------------------------------------------------------------------ */
 
-int64_t
+uint32_t
 pacer_gcra_permille(uint32_t stored_permille, uint64_t aimd_at_unix_us,
                     uint64_t now_unix_us)
 {
-  int64_t pm;
+  uint64_t pm;
 
   if (stored_permille == 0)
     return PACER_GCRA_PERMILLE_FULL;
-  /* limit_take.lua: pm = stored + math.floor((now - at) / 1000000 * 50) */
-  pm = (int64_t)stored_permille +
-       lua_recovery((int64_t)now_unix_us - (int64_t)aimd_at_unix_us);
-  return pm > PACER_GCRA_PERMILLE_FULL ? PACER_GCRA_PERMILLE_FULL : pm;
+  /* limit_take.lua: pm = stored + math.floor(dt / 1000000 * 50), dt the
+   * time since aimd_at, 0 before it */
+  pm = stored_permille;
+  if (now_unix_us > aimd_at_unix_us)
+    pm += lua_recovery(now_unix_us - aimd_at_unix_us);
+  return pm > PACER_GCRA_PERMILLE_FULL ? PACER_GCRA_PERMILLE_FULL
+                                       : (uint32_t)pm;
 }
 
 /* x < 2^53, where the script's doubles are exact */
@@ -225,12 +205,9 @@ pacer_gcra_take(const struct pacer_gcra_args *a, struct pacer_gcra_state *st,
       since[i] = now;
     base = now - since[i] < (int64_t)a[i].period_us ? a[i].warm_interval_us
                                                     : a[i].interval_us;
-    p = a[i].adaptive ? pacer_gcra_permille(st[i].permille,
-                                            st[i].aimd_at_unix_us, now_unix_us)
-                      : PACER_GCRA_PERMILLE_FULL;
-    if (p < 1)
-      return PACER_ETOOLARGE; /* the script would divide by p <= 0 */
-    pm = (uint64_t)p;
+    pm = a[i].adaptive ? pacer_gcra_permille(st[i].permille,
+                                             st[i].aimd_at_unix_us, now_unix_us)
+                       : PACER_GCRA_PERMILLE_FULL;
     if (base >= PACER_GCRA_EXACT_MAX / PACER_GCRA_PERMILLE_FULL)
       return PACER_ETOOLARGE;
     /* math.ceil(base * 1000 / pm): exact, see the top of this file */
@@ -319,13 +296,11 @@ pacer_gcra_pause(struct pacer_gcra_state *st, uint64_t pause_ms,
   if (adaptive && now - (int64_t)last < (int64_t)PACER_GCRA_AIMD_WINDOW_US &&
       now - (int64_t)st->aimd_at_unix_us >= (int64_t)PACER_GCRA_AIMD_GAP_US) {
     /* at least a second since aimd_at: the share is >= stored + 50 */
-    int64_t pm =
+    uint32_t pm =
         pacer_gcra_permille(st->permille, st->aimd_at_unix_us, now_unix_us);
 
     pm /= 2;
-    st->permille = (uint32_t)(pm > PACER_GCRA_PERMILLE_MIN
-                                  ? pm
-                                  : (int64_t)PACER_GCRA_PERMILLE_MIN);
+    st->permille = pm > PACER_GCRA_PERMILLE_MIN ? pm : PACER_GCRA_PERMILLE_MIN;
     st->aimd_at_unix_us = now_unix_us;
   }
   if (ttl_ms != NULL)

@@ -135,17 +135,18 @@ struct pacer_gcra_take_result {
   uint64_t ttl_ms;
 };
 
-/** Returns the AIMD share a take applies to a bucket whose stored permille
- *  (0: absent, the full rate) was lowered at aimd_at_unix_us: stored plus
- *  one permille per PACER_GCRA_RECOVER_US elapsed to now_unix_us, at most
+/** Returns the AIMD share, in permille of the configured rate, that a take
+ *  applies to a bucket whose stored permille (0: absent, the full rate)
+ *  was lowered at aimd_at_unix_us: stored plus one permille per
+ *  PACER_GCRA_RECOVER_US elapsed to now_unix_us, at most
  *  PACER_GCRA_PERMILLE_FULL, with the rounding of limit_take.lua
- *  (math.floor((now - at) / 1000000 * 50) in doubles: one microsecond
- *  short at some exact multiples of 20 ms). Before aimd_at (a clock that
- *  stepped back) the share goes down, as the script's does, and may reach
- *  0 or below. Times below PACER_GCRA_EXACT_MAX. Pure; any thread. Used
- *  by the take, pacer stats and the metrics snapshot alike. */
-int64_t pacer_gcra_permille(uint32_t stored_permille, uint64_t aimd_at_unix_us,
-                            uint64_t now_unix_us);
+ *  (math.floor(dt / 1000000 * 50) in doubles: one short at some exact
+ *  multiples of 20 ms). Before aimd_at (a clock that stepped back) it is
+ *  the stored share. Times below PACER_GCRA_EXACT_MAX. Pure; any thread.
+ *  The one AIMD recovery rule: the take, pacer stats and the metrics
+ *  snapshot all use it. */
+uint32_t pacer_gcra_permille(uint32_t stored_permille, uint64_t aimd_at_unix_us,
+                             uint64_t now_unix_us);
 
 /** Takes up to nslots (1..PACER_GCRA_SLOTS_MAX) slots no later than
  *  horizon_us after now_unix_us from buckets st[0..n) with arguments
@@ -160,9 +161,8 @@ int64_t pacer_gcra_permille(uint32_t stored_permille, uint64_t aimd_at_unix_us,
  *  atomic step); fills *r. Each bucket must appear once.
  *  Returns 0; PACER_EINVAL for n == 0, nslots out of range, a cost or
  *  interval of 0; PACER_ETOOLARGE when a value would reach
- *  PACER_GCRA_EXACT_MAX, or when a share is below 1 (the script would
- *  divide by it; only after the clock stepped back). On error nothing is
- *  changed. Pure; any thread. Source: GCRA (ITU-T I.371). */
+ *  PACER_GCRA_EXACT_MAX. On error nothing is changed. Pure; any thread. Source:
+ * GCRA (ITU-T I.371). */
 int pacer_gcra_take(const struct pacer_gcra_args *a,
                     struct pacer_gcra_state *st, size_t n, unsigned nslots,
                     uint64_t horizon_us, uint64_t now_unix_us,

@@ -204,17 +204,15 @@ on_buckets(struct pacer_queue *q, const struct redisReply *reply, void *arg)
     for (i = 0; i < c->n; i++) {
       const redisReply *h = reply->element[2 + i];
       struct pacer_metrics_bucket *b = &m->buckets[c->first + i];
-      int64_t pm;
 
       if (h->type != REDIS_REPLY_ARRAY || h->elements != 4)
         continue;
       b->pause_until_unix_ms = reply_u64(h->element[0]) / 1000u;
       reply_str(h->element[1], b->pause_reason, sizeof(b->pause_reason));
       /* the share the take script applies now (AIMD recovery) */
-      pm = pacer_gcra_permille(
+      b->permille = pacer_gcra_permille(
           h->element[2]->len > 0 ? (uint32_t)reply_u64(h->element[2]) : 0u,
           reply_u64(h->element[3]), now_us);
-      b->permille = (uint32_t)(pm < 0 ? 0 : pm);
       b->redis_valid = 1;
     }
   }

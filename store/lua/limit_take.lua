@@ -30,8 +30,11 @@ for i = 1, n do
   if now - since[i] < period then base = ARGV[b + 5] end
   local pm = 1000
   if ARGV[b + 4] == '1' and h[3] then
-    pm = tonumber(h[3]) + math.floor((now - tonumber(h[4] or '0')) /
-         1000000 * 50)
+    -- before aimd_at (a clock that stepped back) nothing is recovered and
+    -- nothing lost: a share of 0 or below would make the interval
+    -- infinite or negative (a pause covers that time today anyway)
+    local dt = math.max(now - tonumber(h[4] or '0'), 0)
+    pm = tonumber(h[3]) + math.floor(dt / 1000000 * 50)
     if pm > 1000 then pm = 1000 end
   end
   one[i] = math.ceil(tonumber(base) * 1000 / pm)

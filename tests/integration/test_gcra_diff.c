@@ -74,6 +74,7 @@ enum cover {
   C_WARM,    /* takes that started a warm-up (since = now) */
   C_SHARE,   /* takes on a lowered AIMD share */
   C_ROUNDED, /* ... where Lua's recovery rounds down */
+  C_BEFORE,  /* ... read before its aimd_at (clock stepped back) */
   C_PAUSES,  /* pauses */
   C_HALVED,  /* pauses that halved the share */
   C_FLOOR,   /* ... to the floor */
@@ -89,6 +90,7 @@ static const char *const cover_names[C_COUNT] = {"granted",
                                                  "warm-up",
                                                  "lowered share",
                                                  "recovery rounded down",
+                                                 "share before aimd_at",
                                                  "pauses",
                                                  "halved",
                                                  "at floor",
@@ -311,6 +313,8 @@ step_take(struct run *r)
   for (i = 0; i < n; i++) {
     int64_t d = (int64_t)r->now_us - (int64_t)st[i].aimd_at_unix_us;
 
+    covered[C_BEFORE] += a[i].adaptive && st[i].permille != 0 && d < 0 &&
+                         st[i].pause_until_unix_us <= r->now_us;
     if (a[i].adaptive && st[i].permille != 0 &&
         pacer_gcra_permille(st[i].permille, st[i].aimd_at_unix_us, r->now_us) <
             1000) {
@@ -385,8 +389,8 @@ step_pause(struct run *r, struct bucket *b)
   snprintf(ms, sizeof(ms), "%" PRIu64, pause_ms);
   snprintf(tol, sizeof(tol), "%" PRIu64, b->args.tolerance_us);
   snprintf(now, sizeof(now), "%" PRIu64, r->now_us);
-  snprintf(reason, sizeof(reason), "Retry-After %" PRIu64 " ms (step %u)",
-           pause_ms, r->step);
+  snprintf(reason, sizeof(reason), "Retry-After %" PRIu64 " ms (step %u %s)",
+           pause_ms, r->step, strrchr(b->key, ':') + 1);
   snprintf(r->last_op, sizeof(r->last_op),
            "pause %s pause_ms=%s tau=%s adaptive=%d", b->key, ms, tol,
            b->args.adaptive);
@@ -407,6 +411,38 @@ step_pause(struct run *r, struct bucket *b)
     disagree(r, "pause: script reply is not 1");
   freeReplyObject(rep);
   check_ttl(r, b, ttl_ms);
+  check_bucket(r, b);
+}
+
+/* Writes a random state into a bucket's hash, on both sides: states the
+ * scripts do not reach on their own today (a lowered share read before
+ * its aimd_at with no pause, a TAT far ahead) must agree as well. */
+static void
+step_inject(struct run *r, struct bucket *b)
+{
+  char v[6][24];
+  const char *del[] = {"DEL", b->key};
+  const char *argv[] = {
+      "HSET", b->key,    "tat", v[0],       "since", v[1],          "permille",
+      v[2],   "aimd_at", v[3],  "last_429", v[4],    "pause_until", v[5]};
+
+  b->st.tat_unix_us = r->now_us - 2 * S_US + rnd(r, 6 * S_US);
+  b->st.since_unix_us = r->now_us - rnd(r, 3 * S_US);
+  b->st.permille = PACER_GCRA_PERMILLE_MIN + (uint32_t)rnd(r, 951);
+  b->st.aimd_at_unix_us = r->now_us - 3 * S_US + rnd(r, 6 * S_US);
+  b->st.last_429_unix_us = b->st.aimd_at_unix_us;
+  b->st.pause_until_unix_us = rnd(r, 2) ? 0 : r->now_us - rnd(r, S_US);
+  b->reason[0] = '\0';
+  snprintf(v[0], sizeof(v[0]), "%" PRIu64, b->st.tat_unix_us);
+  snprintf(v[1], sizeof(v[1]), "%" PRIu64, b->st.since_unix_us);
+  snprintf(v[2], sizeof(v[2]), "%" PRIu32, b->st.permille);
+  snprintf(v[3], sizeof(v[3]), "%" PRIu64, b->st.aimd_at_unix_us);
+  snprintf(v[4], sizeof(v[4]), "%" PRIu64, b->st.last_429_unix_us);
+  snprintf(v[5], sizeof(v[5]), "%" PRIu64, b->st.pause_until_unix_us);
+  snprintf(r->last_op, sizeof(r->last_op), "inject %s", b->key);
+  freeReplyObject(command(r, 2, del));
+  freeReplyObject(command(r, (int)PACER_ARRAY_SIZE(argv), argv));
+  b->expire_unix_us = 0; /* no TTL until a script sets one */
   check_bucket(r, b);
 }
 
@@ -442,16 +478,14 @@ advance(struct run *r)
   else if (k < 95)
     r->now_us += 3000 * S_US + rnd(r, 1200 * S_US);
   else {
-    r->now_us -= rnd(r, 400000); /* Redis' clock stepped back */
+    r->now_us -= rnd(r, 3 * S_US); /* Redis' clock stepped back */
     covered[C_BACK]++;
   }
-  /* never more than 400 ms behind the latest time: further back, a share
-   * lowered at the latest time would reach 0 and the script divide by it
-   * (the model declines that range, core/gcra.h) */
+  /* never more than 5 s behind the latest time */
   if (r->now_us > r->latest_us)
     r->latest_us = r->now_us;
-  if (r->now_us < r->latest_us - 400000)
-    r->now_us = r->latest_us - 400000;
+  if (r->now_us < r->latest_us - 5 * S_US)
+    r->now_us = r->latest_us - 5 * S_US;
 }
 
 /* A hash whose TTL ran out in virtual time is gone, as in production. */
@@ -500,8 +534,18 @@ run_seed(redisContext *c, uint64_t seed, unsigned steps)
     expire(r);
     if (k < 72) {
       step_take(r);
-    } else if (k < 96) {
+    } else if (k < 93) {
       step_pause(r, &r->b[rnd(r, NBUCKETS)]);
+    } else if (k < 96) {
+      /* two buckets paused for the same span at the same instant: a take
+       * over both must name the first one's reason */
+      struct bucket *b1 = &r->b[rnd(r, NBUCKETS)];
+      struct bucket *b2 = &r->b[rnd(r, NBUCKETS)];
+      uint64_t prng = r->prng;
+
+      step_pause(r, b1);
+      r->prng = prng; /* the same pause_ms */
+      step_pause(r, b2);
     } else if (k < 98) {
       /* a 429 storm on one bucket: a pause a second or so apart halves
        * the share each time, down to the floor; takes in between */
@@ -515,8 +559,10 @@ run_seed(redisContext *c, uint64_t seed, unsigned steps)
         if (rnd(r, 2))
           step_take(r);
       }
-    } else {
+    } else if (k < 99) {
       configure(r, &r->b[rnd(r, NBUCKETS)]); /* a config reload */
+    } else {
+      step_inject(r, &r->b[rnd(r, NBUCKETS)]);
     }
     advance(r);
   }
