@@ -456,6 +456,24 @@ advance(struct run *r)
 
   if (k < 25)
     return; /* the same instant */
+  if (k < 35 && k >= 30) {
+    /* exactly at (or 1 us around) one of a bucket's boundaries, where an
+     * off-by-one in a comparison would show */
+    const struct bucket *b = &r->b[rnd(r, NBUCKETS)];
+    uint64_t edges[6], t;
+
+    edges[0] = b->st.tat_unix_us + b->args.period_us;
+    edges[1] = b->st.since_unix_us + b->args.period_us;
+    edges[2] = b->st.pause_until_unix_us;
+    edges[3] = b->st.aimd_at_unix_us + PACER_GCRA_AIMD_GAP_US;
+    edges[4] = b->st.last_429_unix_us + PACER_GCRA_AIMD_WINDOW_US;
+    edges[5] = b->st.tat_unix_us - b->args.tolerance_us;
+    t = edges[rnd(r, 6)] + rnd(r, 3) - 1;
+    if (t > r->latest_us - S_US && t < r->latest_us + 600 * S_US) {
+      r->now_us = t;
+      return;
+    }
+  }
   if (k < 30) {
     /* a whole number of 20 ms steps after a bucket's last halving, where
      * Lua's recovery can round down (core/gcra.c) */
