@@ -18,6 +18,8 @@
  * is the earliest time every bucket conforms after slots 1..j-1 (GCRA per
  * ITU-T I.371), so the cluster-wide rate stays within rate + burst in
  * every sliding window even when processes lease slots in batches (C10).
+ * core/gcra.h is the reference model of the take and pause scripts; test
+ * gcra_diff checks that they agree (docs/LIMITS.md).
  */
 #ifndef PACER_STORE_LIMITER_H
 #define PACER_STORE_LIMITER_H
