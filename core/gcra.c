@@ -33,7 +33,9 @@
 
 /* fl(d / 1000000) for 1 <= d < 2^53 as m * 2^-*shift with m in [2^52,
  * 2^53): long division, one quotient bit at a time, then round to
- * nearest, ties to even, on the remainder. */
+ * nearest, ties to even, on the remainder (a tie needs d * 2^(shift + 1)
+ * to be an odd multiple of 10^6 = 2^6 * 15625, so shift >= 19 rules it
+ * out; the branch is kept for the IEEE rule's sake). */
 static uint64_t
 div_1e6(uint64_t d, unsigned *shift)
 {
