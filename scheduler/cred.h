@@ -1,15 +1,11 @@
 /* OAuth2 credentials at run time: one refresh per expiry across every
- * worker and process (issue 4, DESIGN "Credentials").
+ * worker and process (docs/CREDENTIALS.md).
  *
- * Shared state, all under the configured prefix:
- *
- *   cred:<name>        hash: access_token, expires_at_ms, generation,
- *                      refresh_token, status (ok | refreshing |
- *                      reauth_required), last_error, updated_at_ms,
- *                      lifetime_s
- *   lock:cred:<name>   SET NX PX <PACER_CRED_LOCK_TTL_MS>, random value
- *   credev:<name>      pub/sub channel: "<generation>" after a new token,
- *                      "<generation>:<status>" when the status changes
+ * The decisions are the credential state machine (core/cred_fsm.h); the
+ * Redis keys, scripts and the event subscriber are the credential store
+ * (store/cred_store.h, store/keys.h). This module is the glue: uv timers,
+ * the token request through a worker thread, the store's replies and
+ * events fed to the machine, its actions applied.
  *
  * Single flight: a process that needs a new token runs one script that
  * re-reads the hash and either adopts a token someone else already got
@@ -32,11 +28,12 @@
 #include <uv.h>
 
 #include "core/config.h"
+#include "store/keys.h"
 #include "store/queue.h"
 #include "workers/pacer_http.h"
 
-#define PACER_CRED_LOCK_TTL_MS 15000u /* refresh lock lease, ms */
-#define PACER_CRED_TAG_BIT     1u     /* request tag bit: a token request */
+#define PACER_CRED_LOCK_TTL_MS PACER_KEYS_CRED_LOCK_TTL_MS /* lease, ms */
+#define PACER_CRED_TAG_BIT     1u /* request tag bit: a token request */
 
 struct pacer_creds;
 struct pacer_cred;

@@ -16,4 +16,39 @@
 /* The same score as text, for Lua arguments and ZRANGEBYSCORE bounds. */
 #define PACER_KEYS_PARK_SCORE_TEXT "4503599627370496"
 
+/* ---- credentials ---- */
+/* OAuth2 credentials (docs/CREDENTIALS.md; store/cred_store.h runs the
+ * commands):
+ *
+ *   <prefix>cred:<name>        hash, one per credential
+ *     access_token             current access token ("" = none yet)
+ *     expires_at_ms            its expiry, unix ms; 0 = no token
+ *     generation               +1 for every new access or refresh token
+ *     refresh_token            current refresh token (rotations replace it)
+ *     status                   ok | refreshing | reauth_required
+ *                              (absent: never used)
+ *     last_error               short text, never a secret
+ *     updated_at_ms            unix ms of the last change
+ *     lifetime_s               lifetime of the last token, s
+ *     committed_by             lock value of the last commit (replay check)
+ *   <prefix>lock:cred:<name>   refresh lock: SET NX PX, a random hex value
+ *   <prefix>credev:<name>      channel: "<generation>" after a new token,
+ *                              "<generation>:<status>" after a change;
+ *                              subscribers PSUBSCRIBE <prefix>credev:*
+ *   parked jobs                <prefix>delayed at PACER_KEYS_PARK_SCORE_MS
+ */
+#define PACER_KEYS_CRED_HASH         "cred:"      /* + name: the state hash */
+#define PACER_KEYS_CRED_LOCK         "lock:cred:" /* + name: the refresh lock */
+#define PACER_KEYS_CRED_CHAN         "credev:"  /* + name: the event channel */
+#define PACER_KEYS_CRED_PSUB         "credev:*" /* every credential's channel */
+#define PACER_KEYS_CRED_F_ACCESS     "access_token"
+#define PACER_KEYS_CRED_F_EXPIRES    "expires_at_ms"
+#define PACER_KEYS_CRED_F_GENERATION "generation"
+#define PACER_KEYS_CRED_F_REFRESH    "refresh_token"
+#define PACER_KEYS_CRED_F_STATUS     "status"
+#define PACER_KEYS_CRED_F_LAST_ERROR "last_error"
+#define PACER_KEYS_CRED_F_UPDATED    "updated_at_ms"
+#define PACER_KEYS_CRED_F_LIFETIME   "lifetime_s"
+#define PACER_KEYS_CRED_LOCK_TTL_MS  15000u /* refresh lock lease, ms */
+
 #endif

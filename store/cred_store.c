@@ -1,0 +1,361 @@
+/* The credential store. See cred_store.h, and store/keys.h for the keys. */
+#include "store/cred_store.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <sodium.h>
+
+#include "store/keys.h"
+#include "store/lua_scripts.h"
+#include "store/redis_uv.h"
+
+#define SUB_RECONNECT_MS 1000u /* subscriber reconnect, ms */
+
+void
+pacer_cred_keys_init(struct pacer_cred_keys *k, const char *prefix,
+                     const char *name)
+{
+  snprintf(k->hash, sizeof(k->hash), "%s" PACER_KEYS_CRED_HASH "%s", prefix,
+           name);
+  snprintf(k->lock, sizeof(k->lock), "%s" PACER_KEYS_CRED_LOCK "%s", prefix,
+           name);
+  snprintf(k->chan, sizeof(k->chan), "%s" PACER_KEYS_CRED_CHAN "%s", prefix,
+           name);
+}
+
+/* ------------------------------------------------------------------ */
+/* Asynchronous scripts */
+
+/* One call's callback, freed when the reply has been handed on. */
+struct call {
+  pacer_cred_store_try_cb try_cb;
+  pacer_cred_store_int_cb int_cb;
+  void *privdata;
+};
+
+static uint64_t
+reply_u64(const redisReply *r)
+{
+  if (r->type == REDIS_REPLY_INTEGER)
+    return r->integer > 0 ? (uint64_t)r->integer : 0;
+  if (r->type == REDIS_REPLY_STRING)
+    return strtoull(r->str, NULL, 10);
+  return 0;
+}
+
+static void
+on_try(struct pacer_queue *q, const redisReply *r, void *privdata)
+{
+  struct call cl = *(struct call *)privdata;
+  struct pacer_cred_fsm_try t;
+  const char *rt = NULL, *tok = NULL;
+  size_t rt_len = 0, tok_len = 0;
+
+  (void)q;
+  free(privdata);
+  if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 2 ||
+      r->element[0]->type != REDIS_REPLY_INTEGER) {
+    cl.try_cb(cl.privdata, NULL, NULL, 0, NULL, 0);
+    return;
+  }
+  memset(&t, 0, sizeof(t));
+  t.code = (int)r->element[0]->integer;
+  t.gen = reply_u64(r->element[1]); /* code 0: the lock's PTTL */
+  switch (t.code) {
+  case 1: /* {1, gen, refresh_token, lifetime_s} */
+    if (r->elements >= 4 && r->element[2]->type == REDIS_REPLY_STRING &&
+        r->element[2]->len > 0) {
+      rt = r->element[2]->str;
+      rt_len = r->element[2]->len;
+    }
+    if (r->elements >= 4)
+      t.lifetime_s = reply_u64(r->element[3]);
+    break;
+  case 3: /* {3, gen, access_token, expires_at_ms, lifetime_s} */
+    if (r->elements >= 5 && r->element[2]->type == REDIS_REPLY_STRING) {
+      tok = r->element[2]->str;
+      tok_len = r->element[2]->len;
+      t.expires_unix_ms = reply_u64(r->element[3]);
+      t.lifetime_s = reply_u64(r->element[4]);
+    }
+    break;
+  default:
+    break;
+  }
+  cl.try_cb(cl.privdata, &t, rt, rt_len, tok, tok_len);
+}
+
+static void
+on_int(struct pacer_queue *q, const redisReply *r, void *privdata)
+{
+  struct call cl = *(struct call *)privdata;
+
+  (void)q;
+  free(privdata);
+  if (cl.int_cb == NULL)
+    return;
+  if (r == NULL)
+    cl.int_cb(cl.privdata, PACER_CRED_FSM_REPLY_LOST, 0);
+  else if (r->type != REDIS_REPLY_INTEGER)
+    cl.int_cb(cl.privdata, PACER_CRED_FSM_REPLY_OTHER, 0);
+  else
+    cl.int_cb(cl.privdata, PACER_CRED_FSM_REPLY_INT, (int64_t)r->integer);
+}
+
+static int
+eval(struct pacer_queue *q, const char *script, int nkeys,
+     const char *const *keys, int nargs, const char **args,
+     pacer_cred_store_try_cb try_cb, pacer_cred_store_int_cb int_cb,
+     void *privdata)
+{
+  struct call *cl = malloc(sizeof(*cl));
+
+  if (cl == NULL)
+    return PACER_ENOMEM;
+  cl->try_cb = try_cb;
+  cl->int_cb = int_cb;
+  cl->privdata = privdata;
+  if (pacer_queue_eval_reply(q, script, nkeys, keys, nargs, args, NULL,
+                             try_cb != NULL ? on_try : on_int, cl) != 0) {
+    free(cl);
+    return PACER_EREDIS;
+  }
+  return 0;
+}
+
+int
+pacer_cred_store_try(struct pacer_queue *q, const struct pacer_cred_keys *k,
+                     const char *lockval, int64_t stale_gen, uint64_t skew_ms,
+                     int need, pacer_cred_store_try_cb cb, void *privdata)
+{
+  const char *keys[2] = {k->hash, k->lock};
+  const char *args[6];
+  char ttl[24], stale[24], skew[24];
+
+  snprintf(ttl, sizeof(ttl), "%u", PACER_KEYS_CRED_LOCK_TTL_MS);
+  snprintf(stale, sizeof(stale), "%" PRId64, stale_gen);
+  snprintf(skew, sizeof(skew), "%" PRIu64, skew_ms);
+  args[0] = lockval;
+  args[1] = ttl;
+  args[2] = stale;
+  args[3] = skew;
+  args[4] = k->chan;
+  args[5] = need ? "need" : "sync";
+  return eval(q, pacer_lua_cred_try, 2, keys, 6, args, cb, NULL, privdata);
+}
+
+int
+pacer_cred_store_keepalive(struct pacer_queue *q,
+                           const struct pacer_cred_keys *k, const char *lockval,
+                           pacer_cred_store_int_cb cb, void *privdata)
+{
+  const char *keys[1] = {k->lock};
+  const char *args[2];
+  char ttl[24];
+
+  snprintf(ttl, sizeof(ttl), "%u", PACER_KEYS_CRED_LOCK_TTL_MS);
+  args[0] = lockval;
+  args[1] = ttl;
+  return eval(q, pacer_lua_cred_keepalive, 1, keys, 2, args, NULL, cb,
+              privdata);
+}
+
+int
+pacer_cred_store_commit(struct pacer_queue *q, const struct pacer_cred_keys *k,
+                        const char *lockval, const char *access_token,
+                        uint64_t expires_unix_ms, const char *refresh_token,
+                        uint64_t lifetime_s, uint64_t lock_gen,
+                        pacer_cred_store_int_cb cb, void *privdata)
+{
+  const char *keys[2] = {k->hash, k->lock};
+  const char *args[7];
+  char exp[24], life[24], lg[24];
+
+  snprintf(lg, sizeof(lg), "%" PRIu64, lock_gen);
+  snprintf(exp, sizeof(exp), "%" PRIu64, expires_unix_ms);
+  snprintf(life, sizeof(life), "%" PRIu64, lifetime_s);
+  args[0] = lockval;
+  args[1] = access_token;
+  args[2] = exp;
+  args[3] = refresh_token != NULL ? refresh_token : "";
+  args[4] = life;
+  args[5] = k->chan;
+  args[6] = lg;
+  return eval(q, pacer_lua_cred_commit, 2, keys, 7, args, NULL, cb, privdata);
+}
+
+int
+pacer_cred_store_fail(struct pacer_queue *q, const struct pacer_cred_keys *k,
+                      const char *lockval, const char *status,
+                      const char *last_error, int release, uint64_t lock_gen,
+                      pacer_cred_store_int_cb cb, void *privdata)
+{
+  const char *keys[2] = {k->hash, k->lock};
+  const char *args[6];
+  char lg[24];
+
+  snprintf(lg, sizeof(lg), "%" PRIu64, lock_gen);
+  args[0] = lockval;
+  args[1] = status;
+  args[2] = last_error;
+  args[3] = k->chan;
+  args[4] = release ? "1" : "0";
+  args[5] = lg;
+  return eval(q, pacer_lua_cred_fail, 2, keys, 6, args, NULL, cb, privdata);
+}
+
+/* ------------------------------------------------------------------ */
+/* Events: PSUBSCRIBE <prefix>credev:* on a connection of our own */
+
+struct pacer_cred_sub {
+  uv_loop_t *loop;
+  char pattern[PACER_CRED_KEY_MAX];
+  struct pacer_redis_addr addr;
+  pacer_cred_sub_event_cb on_event;
+  pacer_cred_sub_up_cb on_up;
+  void *arg;
+  redisAsyncContext *ac;
+  uv_timer_t timer; /* reconnect */
+  int closing;
+};
+
+static void sub_connect(struct pacer_cred_sub *s);
+
+static void
+on_sub_timer(uv_timer_t *t)
+{
+  sub_connect(t->data);
+}
+
+static void
+on_sub_message(redisAsyncContext *ac, void *reply, void *privdata)
+{
+  struct pacer_cred_sub *s = privdata;
+  const redisReply *r = reply;
+
+  (void)ac;
+  if (s->closing || r == NULL || r->type != REDIS_REPLY_ARRAY ||
+      r->elements < 3 || r->element[0]->type != REDIS_REPLY_STRING)
+    return;
+  if (strcmp(r->element[0]->str, "psubscribe") == 0) {
+    s->on_up(s->arg);
+    return;
+  }
+  if (strcmp(r->element[0]->str, "pmessage") != 0 || r->elements < 4 ||
+      r->element[2]->type != REDIS_REPLY_STRING)
+    return;
+  s->on_event(s->arg, r->element[2]->str,
+              r->element[3]->type == REDIS_REPLY_STRING ? r->element[3]->str
+                                                        : NULL);
+}
+
+static void
+on_sub_connect(const redisAsyncContext *ac, int status)
+{
+  struct pacer_cred_sub *s = ac->data;
+
+  if (status != REDIS_OK) {
+    s->ac = NULL; /* hiredis frees it */
+    if (!s->closing)
+      uv_timer_start(&s->timer, on_sub_timer, SUB_RECONNECT_MS, 0);
+  }
+}
+
+static void
+on_sub_disconnect(const redisAsyncContext *ac, int status)
+{
+  struct pacer_cred_sub *s = ac->data;
+
+  (void)status;
+  s->ac = NULL;
+  if (!s->closing)
+    uv_timer_start(&s->timer, on_sub_timer, SUB_RECONNECT_MS, 0);
+}
+
+static void
+sub_connect(struct pacer_cred_sub *s)
+{
+  redisAsyncContext *ac;
+
+  if (s->closing || s->ac != NULL)
+    return;
+  ac = s->addr.path[0] != '\0' ? redisAsyncConnectUnix(s->addr.path)
+                               : redisAsyncConnect(s->addr.host, s->addr.port);
+  if (ac == NULL || ac->err || pacer_redis_uv_attach(ac, s->loop) != REDIS_OK) {
+    if (ac != NULL)
+      redisAsyncFree(ac);
+    uv_timer_start(&s->timer, on_sub_timer, SUB_RECONNECT_MS, 0);
+    return;
+  }
+  ac->data = s;
+  redisAsyncSetConnectCallback(ac, on_sub_connect);
+  redisAsyncSetDisconnectCallback(ac, on_sub_disconnect);
+  s->ac = ac;
+  if (s->addr.password[0] != '\0') {
+    if (s->addr.user[0] != '\0')
+      redisAsyncCommand(ac, NULL, NULL, "AUTH %s %s", s->addr.user,
+                        s->addr.password);
+    else
+      redisAsyncCommand(ac, NULL, NULL, "AUTH %s", s->addr.password);
+  }
+  redisAsyncCommand(ac, on_sub_message, s, "PSUBSCRIBE %s", s->pattern);
+}
+
+int
+pacer_cred_sub_new(uv_loop_t *loop, const char *redis_url, const char *prefix,
+                   pacer_cred_sub_event_cb on_event, pacer_cred_sub_up_cb on_up,
+                   void *arg, struct pacer_cred_sub **out)
+{
+  struct pacer_cred_sub *s = calloc(1, sizeof(*s));
+  struct pacer_error err;
+
+  *out = NULL;
+  if (s == NULL)
+    return PACER_ENOMEM;
+  s->loop = loop;
+  s->on_event = on_event;
+  s->on_up = on_up;
+  s->arg = arg;
+  snprintf(s->pattern, sizeof(s->pattern), "%s" PACER_KEYS_CRED_PSUB, prefix);
+  if (pacer_redis_addr_parse(redis_url, &s->addr, &err) != 0)
+    memset(&s->addr, 0, sizeof(s->addr));
+  uv_timer_init(loop, &s->timer);
+  s->timer.data = s;
+  *out = s;
+  return 0;
+}
+
+void
+pacer_cred_sub_start(struct pacer_cred_sub *s)
+{
+  sub_connect(s);
+}
+
+static void
+on_sub_closed(uv_handle_t *h)
+{
+  struct pacer_cred_sub *s = h->data;
+
+  sodium_memzero(&s->addr, sizeof(s->addr));
+  free(s);
+}
+
+void
+pacer_cred_sub_close(struct pacer_cred_sub *s)
+{
+  if (s == NULL)
+    return;
+  s->closing = 1;
+  if (s->ac != NULL) {
+    redisAsyncContext *ac = s->ac;
+
+    s->ac = NULL;
+    redisAsyncFree(ac); /* runs on_sub_disconnect, which sees closing */
+  }
+  uv_close((uv_handle_t *)&s->timer, on_sub_closed);
+}

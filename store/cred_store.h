@@ -1,0 +1,120 @@
+/* The credential store: every Redis command and script on a credential's
+ * shared state (store/keys.h, credentials section; docs/CREDENTIALS.md).
+ * The scheduler's side is asynchronous, on the queue's command connection
+ * plus a subscriber connection of its own for the events; each reply is
+ * parsed here and handed on as plain values. The scripts are
+ * store/lua/cred_*.lua.
+ */
+#ifndef PACER_STORE_CRED_STORE_H
+#define PACER_STORE_CRED_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "core/config.h"
+#include "core/cred_fsm.h"
+#include "store/queue.h"
+
+#define PACER_CRED_KEY_MAX (PACER_CRED_NAME_MAX + 160) /* key bytes, max */
+
+/** The keys of one credential, built by pacer_cred_keys_init. */
+struct pacer_cred_keys {
+  char hash[PACER_CRED_KEY_MAX]; /* <prefix>cred:<name> */
+  char lock[PACER_CRED_KEY_MAX]; /* <prefix>lock:cred:<name> */
+  char chan[PACER_CRED_KEY_MAX]; /* <prefix>credev:<name> */
+};
+
+/** Fills *k for credential name under prefix (both borrowed; longer
+ *  values are cut, which config validation rules out). */
+void pacer_cred_keys_init(struct pacer_cred_keys *k, const char *prefix,
+                          const char *name);
+
+/* ------------------------------------------------------------------ */
+/* Asynchronous: the scheduler. Scheduler thread only. */
+
+/** The try script's reply: r is the parsed reply (borrowed for the call),
+ *  or NULL when the reply was lost or malformed. On code 1, rt (borrowed,
+ *  rt_len bytes, not NUL-terminated; rt_len 0 = none stored) is the
+ *  refresh token; on code 3, token (borrowed, token_len bytes) is the
+ *  access token to adopt (r->adopted is 0: the callee sets it once it
+ *  holds a copy). */
+typedef void (*pacer_cred_store_try_cb)(void *privdata,
+                                        struct pacer_cred_fsm_try *r,
+                                        const char *rt, size_t rt_len,
+                                        const char *token, size_t token_len);
+
+/** An integer reply: kind, and value when kind is
+ *  PACER_CRED_FSM_REPLY_INT. */
+typedef void (*pacer_cred_store_int_cb)(void *privdata,
+                                        enum pacer_cred_fsm_reply kind,
+                                        int64_t value);
+
+/** Runs store/lua/cred_try.lua: need 1 adopts a newer usable token or
+ *  takes the lock lockval (hex, borrowed) for PACER_KEYS_CRED_LOCK_TTL_MS
+ *  and marks the hash refreshing; need 0 only reports what changed.
+ *  stale_gen: a generation known bad (need) or held (sync), -1 none.
+ *  skew_ms: refresh_skew_s in ms. Returns 0 (cb runs once), PACER_ENOMEM
+ *  or PACER_EREDIS (not sent; cb does not run). */
+int pacer_cred_store_try(struct pacer_queue *q, const struct pacer_cred_keys *k,
+                         const char *lockval, int64_t stale_gen,
+                         uint64_t skew_ms, int need, pacer_cred_store_try_cb cb,
+                         void *privdata);
+
+/** Renews the lock's lease when it still holds lockval
+ *  (store/lua/cred_keepalive.lua). cb gets 1 (renewed) or 0 (lost); cb
+ *  may be NULL. Returns 0, PACER_ENOMEM or PACER_EREDIS. */
+int pacer_cred_store_keepalive(struct pacer_queue *q,
+                               const struct pacer_cred_keys *k,
+                               const char *lockval, pacer_cred_store_int_cb cb,
+                               void *privdata);
+
+/** The fenced commit (store/lua/cred_commit.lua): stores access_token
+ *  (borrowed), its expiry (unix ms), refresh_token (borrowed; NULL keeps
+ *  the stored one) and lifetime_s, generation + 1, status ok, drops the
+ *  lock and publishes, unless the generation moved from lock_gen. cb gets
+ *  the new generation, or -2 when the fence dropped the token. Returns 0,
+ *  PACER_ENOMEM or PACER_EREDIS. */
+int pacer_cred_store_commit(struct pacer_queue *q,
+                            const struct pacer_cred_keys *k,
+                            const char *lockval, const char *access_token,
+                            uint64_t expires_unix_ms, const char *refresh_token,
+                            uint64_t lifetime_s, uint64_t lock_gen,
+                            pacer_cred_store_int_cb cb, void *privdata);
+
+/** The failure record (store/lua/cred_fail.lua): status and last_error
+ *  (borrowed), release 1 drops the lock; fenced by lockval and lock_gen.
+ *  cb gets the generation, -1 (another holder) or -2 (the generation
+ *  moved). Returns 0, PACER_ENOMEM or PACER_EREDIS. */
+int pacer_cred_store_fail(struct pacer_queue *q,
+                          const struct pacer_cred_keys *k, const char *lockval,
+                          const char *status, const char *last_error,
+                          int release, uint64_t lock_gen,
+                          pacer_cred_store_int_cb cb, void *privdata);
+
+struct pacer_cred_sub;
+
+/** A credential event: channel and payload are borrowed for the call. */
+typedef void (*pacer_cred_sub_event_cb)(void *arg, const char *channel,
+                                        const char *payload);
+
+/** (Re)subscribed: events may have been missed meanwhile. */
+typedef void (*pacer_cred_sub_up_cb)(void *arg);
+
+/** Creates the event subscriber: a connection of its own to redis_url
+ *  (borrowed) that PSUBSCRIBEs <prefix>credev:* and reconnects every
+ *  second while Redis is away. payload is NULL when it is not a string.
+ *  Returns 0 or PACER_ENOMEM. */
+int pacer_cred_sub_new(uv_loop_t *loop, const char *redis_url,
+                       const char *prefix, pacer_cred_sub_event_cb on_event,
+                       pacer_cred_sub_up_cb on_up, void *arg,
+                       struct pacer_cred_sub **out);
+
+/** Connects. Call once, after the queue has started. */
+void pacer_cred_sub_start(struct pacer_cred_sub *s);
+
+/** Disconnects and frees s once its timer is closed; no callback runs
+ *  after this. NULL does nothing. */
+void pacer_cred_sub_close(struct pacer_cred_sub *s);
+
+#endif
