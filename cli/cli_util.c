@@ -54,6 +54,55 @@ pacer_cli_config_load(struct pacer_config *cfg, const char *config_path,
   return pacer_cli_config_redis(cfg, redis_url, err);
 }
 
+/* The config file of a command that needs no secret, bytes, max. */
+#define NAMES_CONFIG_MAX (1024u * 1024u)
+
+int
+pacer_cli_config_load_names(struct pacer_config *cfg, const char *config_path,
+                            const char *redis_url, struct pacer_error *err)
+{
+  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  char ebuf[128];
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f;
+  int rc;
+
+  rc = pacer_config_defaults(cfg, ncpu > 0 ? (unsigned)ncpu : 1u);
+  if (rc != 0)
+    return pacer_error_set(err, rc, "config: %s", pacer_strerror(rc));
+  if (config_path != NULL) {
+    f = fopen(config_path, "re");
+    if (f == NULL) {
+      int saved = errno;
+
+      if (strerror_r(saved, ebuf, sizeof(ebuf)) != 0)
+        snprintf(ebuf, sizeof(ebuf), "error %d", saved);
+      return pacer_error_set(err, PACER_ECONFIG, "config: %s: %s", config_path,
+                             ebuf);
+    }
+    buf = malloc(NAMES_CONFIG_MAX + 1);
+    if (buf == NULL) {
+      fclose(f);
+      return pacer_error_set(err, PACER_ENOMEM, "config: out of memory");
+    }
+    len = fread(buf, 1, NAMES_CONFIG_MAX + 1, f);
+    rc = ferror(f) ? pacer_error_set(err, PACER_ECONFIG,
+                                     "config: %s: read error", config_path)
+         : len > NAMES_CONFIG_MAX
+             ? pacer_error_set(err, PACER_ECONFIG,
+                               "config: %s: larger than the %u-byte limit",
+                               config_path, NAMES_CONFIG_MAX)
+             : pacer_config_parse(cfg, buf, len, err);
+    fclose(f);
+    explicit_bzero(buf, len); /* may hold inline secrets */
+    free(buf);
+    if (rc != 0)
+      return rc;
+  }
+  return pacer_cli_config_redis(cfg, redis_url, err);
+}
+
 int
 pacer_cli_config_redis(struct pacer_config *cfg, const char *redis_url,
                        struct pacer_error *err)

@@ -104,6 +104,16 @@ int pacer_cli_opt_value(int argc, char **argv, int *i, const char *name,
 int pacer_cli_config_load(struct pacer_config *cfg, const char *config_path,
                           const char *redis_url, struct pacer_error *err);
 
+/** As pacer_cli_config_load, but the credentials' secrets are neither
+ *  resolved nor checked: for `pacer cred`, which needs only the names,
+ *  prefix and redis_url, so that an operator fixing a credential does not
+ *  need the workers' client secrets in the environment. The file buffer
+ *  is wiped. Returns 0, or PACER_ECONFIG / PACER_ENOMEM with err set. Free
+ *  cfg with pacer_config_free in either case. */
+int pacer_cli_config_load_names(struct pacer_config *cfg,
+                                const char *config_path, const char *redis_url,
+                                struct pacer_error *err);
+
 /** Applies $PACER_REDIS_URL, then redis_url (borrowed, NULL for none: the
  *  --redis option) to cfg's redis_url. Returns 0, or PACER_ECONFIG /
  *  PACER_ENOMEM with err set. */

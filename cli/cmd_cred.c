@@ -1,27 +1,16 @@
-/* `pacer cred set|show`: store a new refresh token for a credential and
- * release its parked jobs; show the shared state of the credentials.
+/* `pacer cred set|show|refresh`: argument parsing and printing. The work
+ * is the credential store's (store/cred_store.h, store/cred_state.h):
  *
- * cred set runs one Lua script, so the new token, the generation bump, the
- * release of the parked jobs and the event happen as one step for every
- * worker process:
- *
- *   <prefix>cred:<name>   HINCRBY generation 1
- *                         HSET refresh_token <new> access_token ""
- *                              expires_at_ms 0 status ok last_error ""
- *                              updated_at_ms <Redis TIME>
- *   <prefix>delayed       parked members (score >= PARK_SCORE) whose job
- *                         JSON has "credential": <name>: ZADD <Redis TIME
- *                         ms>, due now; the queue's promote script moves
- *                         them back to their stream
- *   <prefix>credev:<name> PUBLISH <generation>
- *
- * The refresh lock (<prefix>lock:cred:<name>) is only looked at (PTTL):
+ * cred set runs one script (store/lua/cred_set.lua), so the new token, the
+ * generation bump, the release of the parked jobs and the event happen as
+ * one step for every worker process. The refresh lock is only looked at:
  * the CLI never takes or deletes it. When a refresh was in flight, its
  * holder may still record its outcome, so the command says so.
  *
  * The token is read from a file that only its owner may read, or from an
  * environment variable; it is never printed, logged or put into an error
- * message, and the buffer that held it is wiped (field case C21).
+ * message, and the buffer that held it is wiped (docs/CREDENTIALS.md,
+ * "What is never shown or logged").
  */
 #include "cli/cmd.h"
 
@@ -35,13 +24,12 @@
 #include <cjson/cJSON.h>
 
 #include "store/cred_state.h"
-#include "store/keys.h"
+#include "store/cred_store.h"
 
 #define EXIT_OK    0
 #define EXIT_USAGE 2 /* usage, config or Redis error (as every command) */
 
 #define TOKEN_MAX      4096            /* new refresh token, bytes */
-#define CONFIG_MAX     (1024u * 1024u) /* config file, bytes */
 #define TOKEN_BUF_SIZE (TOKEN_MAX + 3) /* token + "\r\n" + 1 to see excess */
 #define SRC_MAX        320             /* token source in messages, bytes */
 
@@ -149,59 +137,6 @@ cred_args_parse(const char *cmd, int argc, char **argv, unsigned allow,
     }
   }
   return 0;
-}
-
-/* ------------------------------------------------------------------------
- * Configuration
- *
- * Parsed without resolving the credentials' secrets: the commands need the
- * names, the prefix and redis_url, and an operator fixing a credential
- * should not need the workers' client secrets in the environment.
- * ------------------------------------------------------------------------ */
-
-static int
-config_load(struct pacer_config *cfg, const char *path, const char *redis_url,
-            struct pacer_error *err)
-{
-  long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-  char ebuf[128];
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *f;
-  int rc;
-
-  rc = pacer_config_defaults(cfg, ncpu > 0 ? (unsigned)ncpu : 1u);
-  if (rc != 0)
-    return pacer_error_set(err, rc, "config: %s", pacer_strerror(rc));
-  if (path != NULL) {
-    f = fopen(path, "re");
-    if (f == NULL) {
-      int saved = errno;
-
-      if (strerror_r(saved, ebuf, sizeof(ebuf)) != 0)
-        snprintf(ebuf, sizeof(ebuf), "error %d", saved);
-      return pacer_error_set(err, PACER_ECONFIG, "config: %s: %s", path, ebuf);
-    }
-    buf = malloc(CONFIG_MAX + 1);
-    if (buf == NULL) {
-      fclose(f);
-      return pacer_error_set(err, PACER_ENOMEM, "config: out of memory");
-    }
-    len = fread(buf, 1, CONFIG_MAX + 1, f);
-    rc = ferror(f) ? pacer_error_set(err, PACER_ECONFIG,
-                                     "config: %s: read error", path)
-         : len > CONFIG_MAX
-             ? pacer_error_set(err, PACER_ECONFIG,
-                               "config: %s: larger than the %u-byte limit",
-                               path, CONFIG_MAX)
-             : pacer_config_parse(cfg, buf, len, err);
-    fclose(f);
-    explicit_bzero(buf, len); /* may hold inline secrets */
-    free(buf);
-    if (rc != 0)
-      return rc;
-  }
-  return pacer_cli_config_redis(cfg, redis_url, err);
 }
 
 /* "a, b, c" (cut when long), for the message about an unknown name. */
@@ -352,113 +287,6 @@ token_from_env(const char *var, char *tok, size_t *len, struct pacer_error *err)
  * cred set
  * ------------------------------------------------------------------------ */
 
-/* KEYS: cred hash, delayed, refresh lock
- * ARGV: refresh token, name, park score, channel
- * Returns {generation, released, lock PTTL (-2: no refresh in flight)}. Types
- * are checked before the first write, because a script that fails half-way
- * keeps what it wrote. A parked member whose JSON part does not decode stays
- * parked: releasing it could not tell which credential it waits for. */
-static const char set_lua[] =
-    "local th = redis.call('TYPE', KEYS[1]).ok\n"
-    "local td = redis.call('TYPE', KEYS[2]).ok\n"
-    "if th ~= 'hash' and th ~= 'none' then\n"
-    "  return redis.error_reply('WRONGTYPE ' .. KEYS[1] .. ' is not a hash')\n"
-    "end\n"
-    "if td ~= 'zset' and td ~= 'none' then\n"
-    "  return redis.error_reply('WRONGTYPE ' .. KEYS[2] ..\n"
-    "                           ' is not a sorted set')\n"
-    "end\n"
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "local gen = redis.call('HINCRBY', KEYS[1], 'generation', 1)\n"
-    "redis.call('HSET', KEYS[1], 'refresh_token', ARGV[1],\n"
-    "           'access_token', '', 'expires_at_ms', '0', 'status', 'ok',\n"
-    "           'last_error', '', 'updated_at_ms', tostring(now))\n"
-    "local released = 0\n"
-    "for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[3],\n"
-    "                              '+inf')) do\n"
-    "  local a = string.find(m, '\\n', 1, true)\n"
-    "  local b = a and string.find(m, '\\n', a + 1, true)\n"
-    "  local j = string.find(m, '{', b and b + 1 or 1, true)\n"
-    "  if j then\n"
-    "    local ok, job = pcall(cjson.decode, string.sub(m, j))\n"
-    "    if ok and type(job) == 'table' and job['credential'] == ARGV[2] then\n"
-    "      redis.call('ZADD', KEYS[2], now, m)\n"
-    "      released = released + 1\n"
-    "    end\n"
-    "  end\n"
-    "end\n"
-    "redis.call('PUBLISH', ARGV[4], tostring(gen))\n"
-    "return {gen, released, redis.call('PTTL', KEYS[3])}\n";
-
-/* Runs set_lua. tok (borrowed) is the validated token. */
-static int
-store(redisContext *c, const char *prefix, const char *name, const char *tok,
-      size_t tok_len, long long *generation, long long *released,
-      int *refreshing, struct pacer_error *err)
-{
-  char park[32];
-  char *hkey = pacer_cli_key(prefix, "cred:", name);
-  char *dkey = pacer_cli_key(prefix, "delayed", "");
-  char *chan = pacer_cli_key(prefix, "credev:", name);
-  char *lkey = pacer_cli_key(prefix, "lock:cred:", name);
-  const char *argv[10];
-  size_t lens[10];
-  redisReply *r = NULL;
-  int rc = 0, i;
-
-  if (hkey == NULL || dkey == NULL || chan == NULL || lkey == NULL) {
-    rc = pacer_error_set(err, PACER_ENOMEM, "cred set: out of memory");
-    goto out;
-  }
-  snprintf(park, sizeof(park), "%lld", PACER_KEYS_PARK_SCORE_MS);
-  argv[0] = "EVAL";
-  argv[1] = set_lua;
-  argv[2] = "3";
-  argv[3] = hkey;
-  argv[4] = dkey;
-  argv[5] = lkey;
-  argv[6] = tok;
-  argv[7] = name;
-  argv[8] = park;
-  argv[9] = chan;
-  for (i = 0; i < 10; i++)
-    lens[i] = i == 6 ? tok_len : strlen(argv[i]);
-  r = redisCommandArgv(c, 10, argv, lens);
-  if (r == NULL) {
-    rc = pacer_error_set(err, PACER_EREDIS, "redis: cred set: %s",
-                         c->errstr[0] != '\0' ? c->errstr : "no reply");
-    goto out;
-  }
-  if (r->type == REDIS_REPLY_ERROR) {
-    /* Redis does not echo script arguments, but make sure. */
-    const char *text = strstr(r->str, tok) != NULL ? "script failed" : r->str;
-
-    rc = pacer_error_set(err, PACER_EREDIS, "redis: cred set: %s", text);
-    goto out;
-  }
-  if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-      r->element[0]->type != REDIS_REPLY_INTEGER ||
-      r->element[1]->type != REDIS_REPLY_INTEGER ||
-      r->element[2]->type != REDIS_REPLY_INTEGER) {
-    rc =
-        pacer_error_set(err, PACER_EREDIS, "redis: cred set: unexpected reply");
-    goto out;
-  }
-  *generation = r->element[0]->integer;
-  *released = r->element[1]->integer;
-  *refreshing = r->element[2]->integer != -2;
-
-out:
-  if (r != NULL)
-    freeReplyObject(r);
-  free(hkey);
-  free(dkey);
-  free(chan);
-  free(lkey);
-  return rc;
-}
-
 static int
 cred_set(int argc, char **argv)
 {
@@ -469,6 +297,7 @@ cred_set(int argc, char **argv)
   redisContext *c = NULL;
   const char *config_path = NULL, *redis_url = NULL, *file = NULL, *env = NULL,
              *name = NULL;
+  struct pacer_cred_set_result res;
   long long generation = 0, released = 0;
   size_t tok_len = 0;
   int refreshing = 0;
@@ -493,7 +322,7 @@ cred_set(int argc, char **argv)
     return EXIT_USAGE;
   }
 
-  if (config_load(&cfg, config_path, redis_url, &err) != 0)
+  if (pacer_cli_config_load_names(&cfg, config_path, redis_url, &err) != 0)
     goto fail;
   if (pacer_config_credential(&cfg, name) == NULL) {
     unknown_name(&cfg, config_path, name, &err);
@@ -505,9 +334,11 @@ cred_set(int argc, char **argv)
   c = pacer_cli_redis_connect(&cfg, &err);
   if (c == NULL)
     goto fail;
-  if (store(c, cfg.prefix, name, tok, tok_len, &generation, &released,
-            &refreshing, &err) != 0)
+  if (pacer_cred_store_set(c, cfg.prefix, name, tok, tok_len, &res, &err) != 0)
     goto fail;
+  generation = res.generation;
+  released = res.released;
+  refreshing = res.refreshing;
   printf("credential %s: new refresh token stored (generation %lld); %lld "
          "parked job%s released\n",
          name, generation, released, released == 1 ? "" : "s");
@@ -536,20 +367,6 @@ out:
  * cred refresh
  * ------------------------------------------------------------------------ */
 
-/* KEYS: hash channel. Expires the stored access token and announces it:
- * every worker's sync finds it expiring and one renews it (the refresh
- * lock decides which). Returns the generation, or -1 when the credential
- * has never been used or needs re-authorisation. */
-static const char refresh_lua[] =
-    "if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return -1 end\n"
-    "if redis.call('HGET', KEYS[1], 'status') == 'reauth_required' then\n"
-    "  return -2\n"
-    "end\n"
-    "redis.call('HSET', KEYS[1], 'expires_at_ms', '1')\n"
-    "local gen = tonumber(redis.call('HGET', KEYS[1], 'generation') or '0')\n"
-    "redis.call('PUBLISH', KEYS[2], gen .. ':refresh')\n"
-    "return gen\n";
-
 static int
 cred_refresh(int argc, char **argv)
 {
@@ -557,9 +374,8 @@ cred_refresh(int argc, char **argv)
   struct pacer_config cfg;
   struct pacer_error err;
   redisContext *c = NULL;
-  redisReply *r = NULL;
   const char *config_path = NULL, *redis_url = NULL, *name = NULL;
-  char *hkey = NULL, *chan = NULL;
+  long long gen = 0;
   int status = EXIT_USAGE, rc;
 
   memset(&cfg, 0, sizeof(cfg));
@@ -575,7 +391,7 @@ cred_refresh(int argc, char **argv)
     usage(stderr);
     return EXIT_USAGE;
   }
-  if (config_load(&cfg, config_path, redis_url, &err) != 0)
+  if (pacer_cli_config_load_names(&cfg, config_path, redis_url, &err) != 0)
     goto fail;
   if (pacer_config_credential(&cfg, name) == NULL) {
     unknown_name(&cfg, config_path, name, &err);
@@ -584,42 +400,26 @@ cred_refresh(int argc, char **argv)
   c = pacer_cli_redis_connect(&cfg, &err);
   if (c == NULL)
     goto fail;
-  hkey = pacer_cli_key(cfg.prefix, "cred:", name);
-  chan = pacer_cli_key(cfg.prefix, "credev:", name);
-  if (hkey == NULL || chan == NULL) {
-    pacer_error_set(&err, PACER_ENOMEM, "out of memory");
+  if (pacer_cred_store_refresh(c, cfg.prefix, name, &gen, &err) != 0)
     goto fail;
-  }
-  r = redisCommand(c, "EVAL %s 2 %s %s", refresh_lua, hkey, chan);
-  if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
-    pacer_error_set(&err, PACER_EREDIS, "redis: %s",
-                    r != NULL && r->type == REDIS_REPLY_ERROR ? r->str
-                    : c->errstr[0]                            ? c->errstr
-                                   : "unexpected reply");
-    goto fail;
-  }
-  if (r->integer == -1)
+  if (gen == -1)
     printf("credential %s: no token stored yet; the first job that uses it "
            "fetches one\n",
            name);
-  else if (r->integer == -2)
+  else if (gen == -2)
     printf("credential %s: needs re-authorisation; run pacer cred set %s "
            "--refresh-token-file FILE\n",
            name, name);
   else
     printf("credential %s: refresh requested (generation %lld); a running "
            "worker renews the token now\n",
-           name, r->integer);
-  status = r->integer == -2 ? EXIT_USAGE : EXIT_OK;
+           name, gen);
+  status = gen == -2 ? EXIT_USAGE : EXIT_OK;
   goto out;
 
 fail:
   fprintf(stderr, "cred refresh: %s\n", err.msg);
 out:
-  if (r != NULL)
-    freeReplyObject(r);
-  free(hkey);
-  free(chan);
   if (c != NULL)
     redisFree(c);
   pacer_config_free(&cfg);
@@ -678,7 +478,7 @@ cred_show(int argc, char **argv)
   name = a.name;
   json = a.json;
 
-  if (config_load(&cfg, config_path, redis_url, &err) != 0)
+  if (pacer_cli_config_load_names(&cfg, config_path, redis_url, &err) != 0)
     goto fail;
   if (name != NULL && pacer_config_credential(&cfg, name) == NULL) {
     unknown_name(&cfg, config_path, name, &err);

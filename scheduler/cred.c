@@ -357,7 +357,7 @@ act_send(void *arg, unsigned attempt)
   req->timeout_ms = TOKEN_TIMEOUT_MS;
   req->connect_timeout_ms = TOKEN_CONNECT_MS;
   /* Never re-sent by libcurl on its own: a rotated refresh token used
-   * twice can revoke the whole family (RFC 9700 §4.14.2, C02). */
+   * twice can revoke the whole family (RFC 9700 §4.14.2). */
   req->follow_redirects = 0;
   req->forbid_reuse = 1;
   c->sent_ms = pacer_clock_unix_ms();
@@ -513,7 +513,8 @@ pacer_creds_on_outcome(struct pacer_creds *cs, struct pacer_http_outcome *o,
       x->expires_ms = exp;
       x->lifetime_s = exp > c->sent_ms ? (exp - c->sent_ms) / 1000u : 0;
       /* The rotated refresh token goes to Redis in the commit (before any
-       * job uses the new access token, C03); the one we sent is spent. */
+       * job uses the new access token, docs/CREDENTIALS.md step 3); the one
+       * we sent is spent. */
       wipe_free(c->rt);
       c->rt = NULL;
     }

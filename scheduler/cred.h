@@ -100,7 +100,8 @@ void pacer_cred_invalid(struct pacer_cred *c, uint64_t generation);
 
 /** Takes the outcome of a token request (owned; freed here; its body is
  *  wiped). retry_hint_ms: the server's Retry-After (or rate-limit reset)
- *  in ms, 0 = none; a floor for the backoff after a 429/5xx (C05). */
+ *  in ms, 0 = none; a floor for the backoff after a 429/5xx
+ *  (RFC 9110 §10.2.3). */
 void pacer_creds_on_outcome(struct pacer_creds *cs,
                             struct pacer_http_outcome *o,
                             uint64_t retry_hint_ms);

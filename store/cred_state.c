@@ -3,7 +3,7 @@
  *
  * Tokens never reach this process: the hash is read with HMGET for the
  * non-secret fields and HSTRLEN for access_token and refresh_token, so
- * nothing here can print, log or leak one (field case C21). */
+ * nothing here can print, log or leak one (docs/CREDENTIALS.md). */
 #include "store/cred_state.h"
 
 #include <stdlib.h>
@@ -17,7 +17,9 @@
 enum hfield { H_STATUS = 0, H_GENERATION, H_EXPIRES, H_ERROR, H_UPDATED, H_N };
 
 static const char *const hfields[H_N] = {
-    "status", "generation", "expires_at_ms", "last_error", "updated_at_ms"};
+    PACER_KEYS_CRED_F_STATUS, PACER_KEYS_CRED_F_GENERATION,
+    PACER_KEYS_CRED_F_EXPIRES, PACER_KEYS_CRED_F_LAST_ERROR,
+    PACER_KEYS_CRED_F_UPDATED};
 
 /* Replies per credential in the pipeline: HMGET, HSTRLEN x2, PTTL. */
 #define PER_CRED 4
@@ -154,11 +156,11 @@ read_hashes(redisContext *c, const char *prefix, struct pacer_cli_creds *cs,
   int rc = 0, j;
 
   for (i = 0; i < cs->n; i++) {
-    char *hkey = pacer_cli_key(prefix, "cred:", cs->v[i].name);
-    char *lkey = pacer_cli_key(prefix, "lock:cred:", cs->v[i].name);
+    char *hkey = pacer_cli_key(prefix, PACER_KEYS_CRED_HASH, cs->v[i].name);
+    char *lkey = pacer_cli_key(prefix, PACER_KEYS_CRED_LOCK, cs->v[i].name);
     const char *hmget[2 + H_N];
-    const char *at[3] = {"HSTRLEN", hkey, "access_token"};
-    const char *rt[3] = {"HSTRLEN", hkey, "refresh_token"};
+    const char *at[3] = {"HSTRLEN", hkey, PACER_KEYS_CRED_F_ACCESS};
+    const char *rt[3] = {"HSTRLEN", hkey, PACER_KEYS_CRED_F_REFRESH};
     const char *pttl[2] = {"PTTL", lkey};
 
     if (hkey == NULL || lkey == NULL) {

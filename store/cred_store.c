@@ -359,3 +359,85 @@ pacer_cred_sub_close(struct pacer_cred_sub *s)
   }
   uv_close((uv_handle_t *)&s->timer, on_sub_closed);
 }
+
+/* ------------------------------------------------------------------ */
+/* Synchronous: the commands */
+
+int
+pacer_cred_store_set(redisContext *c, const char *prefix, const char *name,
+                     const char *tok, size_t tok_len,
+                     struct pacer_cred_set_result *out, struct pacer_error *err)
+{
+  struct pacer_cred_keys k;
+  char park[32], dkey[PACER_CRED_KEY_MAX];
+  const char *argv[10];
+  size_t lens[10];
+  redisReply *r;
+  int rc = 0, i;
+
+  pacer_cred_keys_init(&k, prefix, name);
+  snprintf(dkey, sizeof(dkey), "%sdelayed", prefix); /* store/keys.h */
+  snprintf(park, sizeof(park), "%lld", PACER_KEYS_PARK_SCORE_MS);
+  argv[0] = "EVAL";
+  argv[1] = pacer_lua_cred_set;
+  argv[2] = "3";
+  argv[3] = k.hash;
+  argv[4] = dkey;
+  argv[5] = k.lock;
+  argv[6] = tok;
+  argv[7] = name;
+  argv[8] = park;
+  argv[9] = k.chan;
+  for (i = 0; i < 10; i++)
+    lens[i] = i == 6 ? tok_len : strlen(argv[i]);
+  r = redisCommandArgv(c, 10, argv, lens);
+  if (r == NULL)
+    return pacer_error_set(err, PACER_EREDIS, "redis: cred set: %s",
+                           c->errstr[0] != '\0' ? c->errstr : "no reply");
+  if (r->type == REDIS_REPLY_ERROR) {
+    /* Redis does not echo script arguments, but make sure. */
+    const char *text = strstr(r->str, tok) != NULL ? "script failed" : r->str;
+
+    rc = pacer_error_set(err, PACER_EREDIS, "redis: cred set: %s", text);
+  } else if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+             r->element[0]->type != REDIS_REPLY_INTEGER ||
+             r->element[1]->type != REDIS_REPLY_INTEGER ||
+             r->element[2]->type != REDIS_REPLY_INTEGER) {
+    rc =
+        pacer_error_set(err, PACER_EREDIS, "redis: cred set: unexpected reply");
+  } else {
+    out->generation = r->element[0]->integer;
+    out->released = r->element[1]->integer;
+    out->refreshing = r->element[2]->integer != -2;
+  }
+  freeReplyObject(r);
+  return rc;
+}
+
+int
+pacer_cred_store_refresh(redisContext *c, const char *prefix, const char *name,
+                         long long *generation, struct pacer_error *err)
+{
+  struct pacer_cred_keys k;
+  const char *argv[5];
+  redisReply *r;
+  int rc = 0;
+
+  pacer_cred_keys_init(&k, prefix, name);
+  argv[0] = "EVAL";
+  argv[1] = pacer_lua_cred_refresh;
+  argv[2] = "2";
+  argv[3] = k.hash;
+  argv[4] = k.chan;
+  r = redisCommandArgv(c, 5, argv, NULL);
+  if (r == NULL || r->type != REDIS_REPLY_INTEGER)
+    rc = pacer_error_set(err, PACER_EREDIS, "redis: %s",
+                         r != NULL && r->type == REDIS_REPLY_ERROR ? r->str
+                         : c->errstr[0]                            ? c->errstr
+                                        : "unexpected reply");
+  else
+    *generation = r->integer;
+  if (r != NULL)
+    freeReplyObject(r);
+  return rc;
+}

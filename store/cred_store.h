@@ -10,7 +10,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <hiredis/hiredis.h>
 #include <uv.h>
+
+#include "common/err.h"
 
 #include "core/config.h"
 #include "core/cred_fsm.h"
@@ -116,5 +120,36 @@ void pacer_cred_sub_start(struct pacer_cred_sub *s);
 /** Disconnects and frees s once its timer is closed; no callback runs
  *  after this. NULL does nothing. */
 void pacer_cred_sub_close(struct pacer_cred_sub *s);
+
+/* ------------------------------------------------------------------ */
+/* Synchronous: `pacer cred set|refresh`. Main thread. */
+
+/** What pacer_cred_store_set did. */
+struct pacer_cred_set_result {
+  long long generation; /* the new generation */
+  long long released;   /* parked jobs of the credential made due now */
+  int refreshing;       /* 1 when a refresh lock was held meanwhile */
+};
+
+/** Stores tok (borrowed, tok_len bytes, a validated refresh token) as
+ *  credential name's refresh token under prefix (both borrowed), in one
+ *  script (store/lua/cred_set.lua): generation + 1, access token cleared,
+ *  status ok, the credential's parked jobs due now, the new generation
+ *  published. The lock is only looked at. Never echoes the token.
+ *  Returns 0 with *out set, or PACER_EREDIS / PACER_ENOMEM with err set
+ *  ("redis: cred set: ..."). */
+int pacer_cred_store_set(redisContext *c, const char *prefix, const char *name,
+                         const char *tok, size_t tok_len,
+                         struct pacer_cred_set_result *out,
+                         struct pacer_error *err);
+
+/** Marks credential name's stored access token expired and announces it
+ *  (store/lua/cred_refresh.lua), so one running worker renews it. Returns
+ *  0 with *generation set: the generation, -1 when the credential was
+ *  never used, -2 when it needs re-authorisation; or PACER_EREDIS /
+ *  PACER_ENOMEM with err set ("redis: ..."). */
+int pacer_cred_store_refresh(redisContext *c, const char *prefix,
+                             const char *name, long long *generation,
+                             struct pacer_error *err);
 
 #endif

@@ -6,8 +6,8 @@
 -- has stored a token, so ours (and its rotated refresh token, which the
 -- provider has already issued) must land even if our lock expired meanwhile
 -- (a Redis outage, a stall); dropping it would leave only a spent refresh
--- token (C03). A changed generation means another token or `pacer cred
--- set` won: ours is dropped. A replay after a lost reply finds its own
+-- token (docs/CREDENTIALS.md, step 3). A changed generation means another
+-- token or `pacer cred set` won: ours is dropped. A replay after a lost reply finds its own
 -- commit (committed_by) and answers the generation again.
 -- Returns the new generation, or -2 when the generation moved.
 if redis.call('HGET', KEYS[1], 'committed_by') == ARGV[1] then
