@@ -204,6 +204,7 @@ enum ev {
   E_RESUB,    /* resubscribed */
   E_RC,       /* a: 't' try, 's' send, 'c' commit, 'f' fail; b: rc */
   E_CLOSE,    /* stop */
+  E_BUSY,     /* notes busy=0|1 */
 };
 
 struct step {
@@ -439,6 +440,60 @@ static const struct scenario scenarios[] = {
      {{E_TOKEN, 0, 0, 0, 0, 0, "lockval try(need,-1) =WAIT", TRYING},
       {E_TRY, 1, 3, 4, 3600, 0, "stop timer(200)", TRYING},
       {E_ADVANCE, 200, 0, 0, 0, 0, "fire try(need,-1)", TRYING}}},
+    {"a timer that fires while a sync is out turns its follow-up into a need",
+     {{E_TOKEN, 0, 0, 0, 0, 0, "lockval try(need,-1) =WAIT", TRYING},
+      {E_TRY, 1, 0, 1000, 0, 0, "timer(1057)", WAITG},
+      {E_REMOTE, 0, 0, 0, 0, 0, "try(sync,-1)", WAITG},
+      {E_ADVANCE, 1057, 0, 0, 0, 0, "fire", WAITG},
+      {E_TRY, 0, 4, 0, 0, 0, "try(need,-1)", WAITG},
+      {E_TRY, 1, 1, 0, 0, 0, "send(1) ka(1)", REFR}}},
+    {"another process's refusal seen by a sync parks the jobs",
+     {LOAD_GEN4,
+      {E_REMOTE, 0, 4, 0, 0, 0, "try(sync,4)", OK},
+      {E_TRY, 0, 2, 4, 0, 0, "ka(0) settled =PARK", REAUTH}}},
+    {"an adopted token without a lifetime keeps the known one",
+     {LOAD_GEN4,
+      {E_REMOTE, 1, 5, 0, 0, 0, "try(sync,4)", OK},
+      {E_TRY, 0, 3, 5, 0, 600000, "stop ka(0) settled =READY", OK},
+      /* skew 300 s still applies: the lifetime is still 3600 s */
+      {E_ADVANCE, 300000, 0, 0, 0, 0, "", OK},
+      {E_TOKEN, 0, 0, 0, 0, 0, "lockval try(need,5) =WAIT", TRYING}}},
+    {"a lost reauth record that cannot be replayed is kept",
+     {TAKE_LOCK,
+      {E_ANSWER, PACER_CRED_FSM_ANSWER_REAUTH, 0, 0, 0, 0, "fail(reauth)",
+       REFR},
+      {E_RC, 'f', PACER_EREDIS, 0, 0, 0, "", REFR},
+      {E_FAIL, LOST_, 0, 0, 0, 0, "fail(reauth)! timer(200)", REFR},
+      {E_RC, 'f', 0, 0, 0, 0, "", REFR},
+      {E_ADVANCE, 200, 0, 0, 0, 0, "fire fail(reauth)", REFR},
+      {E_FAIL, OTHER_, 0, 0, 0, 0, "free", REFR}}}, /* an error reply */
+    {"a lost note that cannot be replayed is dropped",
+     {TAKE_LOCK,
+      {E_ANSWER, PACER_CRED_FSM_ANSWER_RETRY, 5000, RND, 0, 0,
+       "fail(note) timer(5000) delay=5000", REFR},
+      {E_RC, 'f', PACER_EREDIS, 0, 0, 0, "", REFR},
+      {E_FAIL, LOST_, 0, 0, 0, 0, "fail(note)! free", REFR},
+      {E_ADVANCE, 5000, 0, 0, 0, 0, "fire send(2) ka(1)", REFR}}},
+    {"a cancelled token request ends quietly",
+     {TAKE_LOCK,
+      {E_BUSY, 0, 0, 0, 0, 0, "busy=1", REFR},
+      {E_ANSWER, PACER_CRED_FSM_ANSWER_CANCELED, 0, 0, 0, 0, "", REFR},
+      {E_BUSY, 0, 0, 0, 0, 0, "busy=0", REFR}}},
+    {"after close, nothing starts",
+     {{E_TOKEN, 0, 0, 0, 0, 0, "lockval try(need,-1) =WAIT", TRYING},
+      {E_TRY, 1, 0, 1000, 0, 0, "timer(1057)", WAITG},
+      {E_CLOSE, 0, 0, 0, 0, 0, "", WAITG},
+      {E_ADVANCE, 1057, 0, 0, 0, 0, "fire", WAITG},
+      {E_REMOTE, 0, 0, 0, 0, 0, "", WAITG},
+      {E_TRY, 1, 3, 4, 3600, 0, "", WAITG}}},
+    {"after close, a failure record or an answer only frees",
+     {TAKE_LOCK,
+      {E_ANSWER, PACER_CRED_FSM_ANSWER_REAUTH, 0, 0, 0, 0, "fail(reauth)",
+       REFR},
+      {E_CLOSE, 0, 0, 0, 0, 0, "", REFR},
+      {E_FAIL, INT_, 1, 0, 0, 0, "free", REFR},
+      {E_ANSWER, PACER_CRED_FSM_ANSWER_OK, 0, 0, 0, 0, "free", REFR},
+      {E_BUSY, 0, 0, 0, 0, 0, "busy=0", REFR}}},
     {"after close, replies free their records and nothing runs",
      {TAKE_LOCK,
       {E_ANSWER, PACER_CRED_FSM_ANSWER_OK, 0, 0, 0, 0, "commit(lg=0)", REFR},
@@ -527,6 +582,9 @@ run_step(struct mock *m, const struct step *s)
     break;
   case E_CLOSE:
     pacer_cred_fsm_close(&m->f);
+    break;
+  case E_BUSY:
+    note(m, "busy=%d", pacer_cred_fsm_busy(&m->f));
     break;
   case E_END:
     break;
