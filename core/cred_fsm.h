@@ -132,7 +132,8 @@ struct pacer_cred_fsm_ops {
 };
 
 /** One credential's machine. Fields are read-only outside cred_fsm.c;
- *  call pacer_cred_fsm_init before use. */
+ *  call pacer_cred_fsm_init before use. Not thread-safe: every call on
+ *  one machine comes from one thread (the scheduler's). */
 struct pacer_cred_fsm {
   const struct pacer_cred_fsm_ops *ops; /* borrowed */
   void *arg;                            /* passed to every op */
