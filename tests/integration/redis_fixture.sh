@@ -5,13 +5,25 @@
 set -eu
 cmd=$1
 dir=$2
+# Stops the fixture's redis-server and waits (5 s deadline) until it has
+# exited: a redis-server unlinks its unix socket as it shuts down, so one
+# still exiting would delete the socket of the next one started here.
+stop_old() {
+  local pid
+  [ -f "$dir/redis.pid" ] || return 0
+  pid=$(cat "$dir/redis.pid")
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.05
+  done
+  kill -9 "$pid" 2>/dev/null || true
+}
 case "$cmd" in
 start)
   mkdir -p "$dir"
-  if [ -f "$dir/redis.pid" ] && kill -0 "$(cat "$dir/redis.pid")" 2>/dev/null; then
-    kill "$(cat "$dir/redis.pid")" || true
-  fi
-  rm -f "$dir/redis.sock"
+  stop_old
+  rm -f "$dir/redis.sock" "$dir/redis.pid"
   redis-server --port 0 --unixsocket "$dir/redis.sock" --unixsocketperm 700 \
     --save "" --appendonly no --dir "$dir" --pidfile "$dir/redis.pid" \
     --logfile "$dir/redis.log" --daemonize yes --maxmemory-policy noeviction
@@ -26,9 +38,7 @@ start)
   exit 1
   ;;
 stop)
-  if [ -f "$dir/redis.pid" ]; then
-    kill "$(cat "$dir/redis.pid")" 2>/dev/null || true
-  fi
+  stop_old
   exit 0
   ;;
 esac
