@@ -48,7 +48,6 @@ fi
 # entry says why: one concept that reads best whole, or a split under way.
 max_lines=800
 allow_long=(
-  core/job.c              # split in progress
   core/ratelimit_hdr.c    # one concept: the RateLimit and X-RateLimit headers
   store/queue.c           # split in progress
   workers/curl_uv.c       # split in progress
