@@ -324,15 +324,15 @@ at_headers_field(const struct pacer_job_scan *sc)
 static void
 redact_value_start(struct pacer_job_scan *sc)
 {
-  int open = 0;
+  int start = 0;
 
   if (!sc->redact || sc->span_open)
     return;
   if (sc->depth == 2 && sc->in_headers && sc->secret_next)
-    open = 1;
+    start = 1;
   else if (at_headers_field(sc) && sc->s[sc->pos] != '{')
-    open = 1;
-  if (open) {
+    start = 1;
+  if (start) {
     sc->span_open = 1;
     sc->span_depth = sc->depth;
     sc->span_start = sc->pos;
