@@ -2,6 +2,7 @@
  * configuration handling, the id set a batch waits on, and the progress
  * display. */
 #include "cli/cmd.h"
+#include "scheduler/config_load.h"
 
 #include <errno.h>
 #include <inttypes.h>

@@ -30,14 +30,16 @@
  * Unknown fields and impossible values are errors naming the field
  * (limits[2].rate: "10/fortnight" is not N/s, N/min or N/h).
  * PACER_REDIS_URL in the environment overrides redis_url (applied by the
- * caller, see pacer_config_apply_env). Pure core: no I/O except
- * pacer_config_load, which reads the file, and
- * pacer_config_resolve_secrets, which reads the environment and secret
- * files.
+ * caller, see pacer_config_apply_env). Pure core: text in, struct out; no
+ * file, environment or clock. Reading the file and the secrets it names
+ * (files, environment variables) is scheduler/config_load.h's job, which
+ * hands the bytes to pacer_config_parse_file and pacer_config_fill_secrets.
+ * The "limits" entries are core/limits.h, the Redis address
+ * core/redis_url.h.
  *
  * Secrets (client secrets, refresh tokens) are owned strings that are
  * wiped with sodium_memzero before they are freed, and no error message
- * ever quotes one (field case C21).
+ * ever quotes one (docs/CREDENTIALS.md).
  */
 #ifndef PACER_CORE_CONFIG_H
 #define PACER_CORE_CONFIG_H
@@ -48,49 +50,9 @@
 #include "common/err.h"
 #include "core/dest_policy.h"
 #include "core/gcra.h"
+#include "core/limits.h"
 #include "core/oauth_token.h"
-
-#define PACER_LIMITS_MAX            256    /* limits per configuration */
-#define PACER_LIMIT_NAME_MAX        64     /* bytes, excl. NUL */
-#define PACER_LIMIT_HOST_MAX        253    /* match.host, bytes, excl. NUL */
-#define PACER_LIMIT_PATH_PREFIX_MAX 255    /* bytes, excl. NUL */
-#define PACER_LIMIT_HEADER_MAX      64     /* "header:<Name>" name, bytes */
-#define PACER_LIMIT_BURST_MAX       100000 /* requests beyond one */
-#define PACER_LIMIT_IN_FLIGHT_MAX   100000 /* requests, as concurrency */
-#define PACER_LIMIT_KEY_VALUE_MAX   128    /* encoded key value, bytes */
-#define PACER_LIMIT_KEY_SIZE                                                   \
-  (PACER_LIMIT_NAME_MAX + 1 + PACER_LIMIT_KEY_VALUE_MAX + 1) /* bytes */
-
-/** What splits one limit into separate buckets ("key" in the config). */
-enum pacer_limit_key_kind {
-  PACER_LIMIT_KEY_GLOBAL = 0, /* "global": one bucket for all (default) */
-  PACER_LIMIT_KEY_HOST,       /* "host": one per URL host, lower-cased */
-  PACER_LIMIT_KEY_CREDENTIAL, /* "credential": one per job credential */
-  PACER_LIMIT_KEY_LIMIT_KEY,  /* "limit_key": one per job limit_key */
-  PACER_LIMIT_KEY_HEADER      /* "header:<Name>": one per header value */
-};
-
-/** One entry of the "limits" list: which requests it applies to, how they
- *  are split into buckets, and the rate of each bucket. Plain value, no
- *  pointers (all strings are in-struct). Empty match fields match every
- *  request. Source: GCRA (ITU-T I.371) for the rate; RFC 6585 §4 (429). */
-struct pacer_limit_cfg {
-  char name[PACER_LIMIT_NAME_MAX + 1];       /* unique, [A-Za-z0-9_.-]{1,64} */
-  char match_host[PACER_LIMIT_HOST_MAX + 1]; /* "" = any; exact host or
-                                                "*.domain", lower-case */
-  char match_path_prefix[PACER_LIMIT_PATH_PREFIX_MAX + 1]; /* "" = any;
-                                                              "/..." */
-  unsigned match_methods;        /* bit 1u << enum pacer_method; 0 = any */
-  enum pacer_limit_key_kind key; /* bucket split, default global */
-  char key_header[PACER_LIMIT_HEADER_MAX + 1]; /* Name of "header:<Name>" */
-  uint64_t rate_count;          /* requests per rate_period_us, >= 1 */
-  uint64_t rate_period_us;      /* 1 s, 1 min or 1 h, us */
-  struct pacer_gcra_limit gcra; /* interval from the rate; burst, def 0 */
-  uint32_t max_in_flight;       /* requests at once per bucket, 0 = no cap */
-  uint32_t cost;                /* units per request, 1..burst + 1, def 1 */
-  int adaptive;                 /* AIMD after a 429, default 1 */
-  int pause_on_429;             /* pause the bucket on 429, default 1 */
-};
+#include "core/redis_url.h"
 
 #define PACER_CREDS_MAX           256   /* credentials per configuration */
 #define PACER_CRED_NAME_MAX       64    /* bytes, excl. NUL */
@@ -113,9 +75,9 @@ enum pacer_secret_source {
 
 /** One secret of a credential and where it came from. value is owned and
  *  wiped before it is freed; it is set at parse time for an inline secret
- *  and by pacer_config_resolve_secrets for env and file secrets (NULL
+ *  and by pacer_config_fill_secrets for env and file secrets (NULL
  *  until then). Never log value. Source: RFC 6749 §2.3.1 (client secret),
- *  §6 (refresh token); field case C21. */
+ *  §6 (refresh token); docs/CREDENTIALS.md. */
 struct pacer_cred_secret {
   enum pacer_secret_source source;
   char *ref;   /* env variable name or file path (not secret), owned, or
@@ -151,12 +113,6 @@ struct pacer_cred_cfg {
                                   PACER_OAUTH_LIFETIME_DEFAULT_S */
 };
 
-/** Looks up request header name (borrowed) for pacer_limit_key. Returns
- *  its value (borrowed from ctx, valid until pacer_limit_key returns) or
- *  NULL when absent. Matching the name case-insensitively is the
- *  callback's job (RFC 9110 §5.1). */
-typedef const char *(*pacer_limit_header_cb)(void *ctx, const char *name);
-
 /** Parsed configuration. Strings are owned; free with pacer_config_free. */
 struct pacer_config {
   char *redis_url;                /* redis://[user:pass@]host:port[/db] or
@@ -175,7 +131,7 @@ struct pacer_config {
   uint32_t default_timeout_ms;    /* job timeout when absent, ms, 30000 */
   uint32_t shutdown_grace_ms;     /* in-flight drain deadline, ms, 30000 */
   uint32_t retry_after_max_ms;    /* longest pause a Retry-After or reset
-                                     header gets, ms, 3600000 (C08) */
+                                     header gets, ms, 3600000 (docs/LIMITS.md) */
   uint32_t defer_after_ms;        /* a job whose lane has no room for longer
                                      waits in the delayed set, ms, 2000 */
   uint64_t done_ttl_ms;           /* life of a job id's done-marker, ms,
@@ -184,13 +140,13 @@ struct pacer_config {
   char *log;                      /* component spec, e.g. "all,-redis" */
   char *log_format;               /* "logfmt" (default) | "json" */
   char *metrics_listen;           /* "host:port" of the metrics endpoint
-                                     (issue 6), or NULL: none */
+                                     (docs/METRICS.md), or NULL: none */
   char *metrics_token;            /* its bearer token, inline (a secret,
                                      wiped), or NULL */
   char *metrics_token_file;       /* file holding the token, or NULL */
   int eviction_refuse;            /* "redis_eviction": "refuse" (1, default) or
                                      "warn" (0): what pacer worker does when Redis'
-                                     maxmemory-policy is not noeviction (C14) */
+                                     maxmemory-policy is not noeviction (e2e_eviction) */
   struct pacer_limit_cfg *limits; /* array of nlimits, owned, or NULL */
   size_t nlimits;                 /* entries in limits, <= PACER_LIMITS_MAX */
   struct pacer_cred_cfg *creds;   /* array of ncreds, owned, or NULL */
@@ -202,7 +158,7 @@ struct pacer_config {
                                      under public_only (only there: with
                                      "any" an allow list is an error). Job
                                      requests only; token_url requests are
-                                     the operator's own (CASES C20) */
+                                     the operator's own (docs/WORKERS.md) */
 };
 
 #define PACER_METRICS_TOKEN_MIN 16  /* metrics bearer token, characters */
@@ -229,35 +185,56 @@ int pacer_config_defaults(struct pacer_config *cfg, unsigned ncpu);
 int pacer_config_parse(struct pacer_config *cfg, const char *json, size_t len,
                        struct pacer_error *err);
 
-/** Reads path (borrowed) and parses it like pacer_config_parse, then
- *  resolves credential secrets with pacer_config_resolve_secrets, relative
- *  secret file paths being taken from the config file's directory. File
- *  errors come back as PACER_ECONFIG with "config: <path>: <strerror>".
- *  An inline "client_secret" or "refresh_token" in a file that group or
- *  others may read (mode & 044) is refused: "credentials.<name>.
- *  client_secret: inline secret in a config file readable by group or
- *  others (mode 0644); use client_secret_env or client_secret_file, or
- *  chmod 600 the file". (pacer_config_parse has no file to check and
- *  accepts inline secrets.) The file buffer and the JSON tree are wiped.
- *  Reads the environment: call before threads start. */
-int pacer_config_load(struct pacer_config *cfg, const char *path,
-                      struct pacer_error *err);
+#define PACER_CONFIG_MAX_BYTES (1024u * 1024u) /* config text, bytes */
 
-/** Reads every credential secret given as *_env or *_file into its
- *  value, replacing (and wiping) any earlier value. Environment variables
- *  must be set and non-empty. A file path not starting with "/" is taken
- *  relative to base_dir (borrowed; NULL: the working directory); the file
- *  must be a regular file that neither group nor others may read (mode &
- *  044 == 0), at most PACER_OAUTH_TOKEN_MAX bytes once trailing white
- *  space (a final newline) is dropped, non-empty. Values must be %x20-7E.
- *  Returns 0, PACER_ECONFIG with err naming the field and the variable or
- *  path, e.g. "credentials.acme.refresh_token_file: /etc/pacer/rt is
- *  readable by group or others (mode 0640); chmod 600 /etc/pacer/rt" (never
- *  the secret), or PACER_ENOMEM. Buffers that held file content are
- *  wiped. getenv is not thread-safe against setenv: call before threads
- *  start. Not pure (environment and files). */
-int pacer_config_resolve_secrets(struct pacer_config *cfg, const char *base_dir,
-                                 struct pacer_error *err);
+/** Like pacer_config_parse, for text read from a config file whose
+ *  st_mode is file_mode: an inline "client_secret", "refresh_token" or
+ *  "metrics_token" is refused when group or others may read the file
+ *  (file_mode & 044): "credentials.<name>.client_secret: inline secret in
+ *  a config file readable by group or others (mode 0644); use
+ *  client_secret_env or client_secret_file, or chmod 600 the file".
+ *  (pacer_config_parse has no file to check and accepts inline secrets.)
+ *  Secrets given as *_env or *_file stay unread: see
+ *  pacer_config_fill_secrets. Any thread. */
+int pacer_config_parse_file(struct pacer_config *cfg, const char *json,
+                            size_t len, unsigned file_mode,
+                            struct pacer_error *err);
+
+/* A secret file is read up to this many bytes: one more than a secret and
+ * its trailing white space may take, so a longer file is noticed. */
+#define PACER_CRED_SECRET_READ_MAX (PACER_OAUTH_TOKEN_MAX + 64) /* bytes */
+
+/** Fetches the bytes of one secret for pacer_config_fill_secrets: the
+ *  value of environment variable ref (source PACER_SECRET_ENV) or the
+ *  content of the file at path ref (PACER_SECRET_FILE; already joined to
+ *  the base directory), ref borrowed. field (borrowed) names the setting
+ *  for messages, e.g. "credentials.acme.refresh_token_file". Returns 0
+ *  with *value (owned by the caller from then on, malloc'd, NUL at
+ *  [*len], wiped before it is freed) and *len, or *value NULL when the
+ *  variable is not set; a file is read up to PACER_CRED_SECRET_READ_MAX
+ *  bytes. Errors (a file that cannot be read, is not a regular file, or
+ *  that group or others may read) return a negative code with err naming
+ *  field and the path, never the content. */
+typedef int (*pacer_secret_fetch_cb)(void *ctx, enum pacer_secret_source source,
+                                     const char *ref, const char *field,
+                                     char **value, size_t *len,
+                                     struct pacer_error *err);
+
+/** Fills every credential secret given as *_env or *_file with the bytes
+ *  fetch(ctx, ...) returns, replacing (and wiping) any earlier value,
+ *  after checking them: an environment variable must be set and
+ *  non-empty; a file's trailing white space (a final newline) is dropped,
+ *  then it must be non-empty and at most PACER_OAUTH_TOKEN_MAX bytes.
+ *  Values must be %x20-7E. A file path not starting with "/" is joined to
+ *  base_dir (borrowed; NULL or "": left as it is) before fetch sees it.
+ *  Returns 0, fetch's error, PACER_ECONFIG with err naming the field and
+ *  the variable or path, e.g. "credentials.acme.refresh_token_env:
+ *  environment variable ACME_RT is not set" (never the secret), or
+ *  PACER_ENOMEM. Buffers that held secrets are wiped. Pure but for what
+ *  fetch does; the thread fetch allows. */
+int pacer_config_fill_secrets(struct pacer_config *cfg, const char *base_dir,
+                              pacer_secret_fetch_cb fetch, void *ctx,
+                              struct pacer_error *err);
 
 /** Returns the credential called name (borrowed, compared exactly), owned
  *  by cfg (borrowed) and valid until cfg is freed or re-parsed, or NULL
@@ -280,57 +257,5 @@ int pacer_config_apply_env(struct pacer_config *cfg, const char *value);
  *  cfg itself), wiping secrets first, NULLs them and sets nlimits and
  *  ncreds to 0. */
 void pacer_config_free(struct pacer_config *cfg);
-
-/** Returns 1 when the request method, host and path (all borrowed, each
- *  may be NULL) fall under limit l (borrowed), else 0. Methods compare
- *  case-sensitively (RFC 9110 §9.1), hosts case-insensitively with one
- *  trailing dot ignored; "*.example.com" matches every name below
- *  example.com at any depth, not example.com itself. path_prefix is a
- *  plain byte prefix of the path (so "/v1" also covers "/v10"; write "/v1/"
- *  for a segment); a NULL or empty path is "/". A NULL value never matches
- *  a constrained field. Pure; any thread. */
-int pacer_limit_matches(const struct pacer_limit_cfg *l, const char *method,
-                        const char *host, const char *path);
-
-/** Writes the bucket key of a request under limit l (borrowed) into
- *  out[0..size): "<name>" for key global, else "<name>:<value>", where the
- *  value is the URL host (lower-cased, trailing dot dropped), the job's
- *  credential or limit_key, or the value header(header_ctx, key_header)
- *  returns. The key is Redis- and log-safe: bytes outside A-Z a-z 0-9
- *  - . _ ~ are %XX-escaped, so it never holds spaces, control bytes or the
- *  "{}" of a cluster hash tag. The value is replaced by "#" and 16 hex
- *  digits of a 64-bit hash when it comes from a header that carries a
- *  secret (pacer_header_is_secret: the key shows up in Redis and in
- *  pacer stats, C21) or when escaped it exceeds PACER_LIMIT_KEY_VALUE_MAX
- *  bytes. The hash is no MAC; a collision only makes two values share a
- *  bucket (stricter, never looser). A missing or empty value gives
- *  "<name>:", one shared bucket, so such requests are still limited.
- *  host, credential, limit_key and header may be NULL; all borrowed.
- *  Returns 0, or PACER_ETOOLARGE when size is too small (out is then ""
- *  when size > 0); PACER_LIMIT_KEY_SIZE bytes always suffice.
- *  Pure; any thread. */
-int pacer_limit_key(const struct pacer_limit_cfg *l, const char *host,
-                    const char *credential, const char *limit_key,
-                    pacer_limit_header_cb header, void *header_ctx, char *out,
-                    size_t size);
-
-/** Parsed Redis address. */
-struct pacer_redis_addr {
-  char host[256];     /* host name or address; "" for a unix socket */
-  int port;           /* TCP port, default 6379 */
-  char path[256];     /* unix socket path, or "" */
-  char user[128];     /* ACL user, or "" */
-  char password[256]; /* password, or "" (a secret: never log) */
-  int db;             /* database index, default 0 */
-};
-
-/** Parses url (borrowed): "redis://[[user]:pass@]host[:port][/db]",
- *  "unix://[[user]:pass@]/path.sock[?db=N]" (the redis-py form) or a bare
- *  "/path.sock"; user and pass are percent-decoded. "rediss://" is refused
- *  (this hiredis has no TLS; run through a TLS tunnel). Returns 0 or
- *  PACER_ECONFIG with err "redis_url: <reason>" (the password never appears
- *  in err). */
-int pacer_redis_addr_parse(const char *url, struct pacer_redis_addr *addr,
-                           struct pacer_error *err);
 
 #endif

@@ -2,8 +2,10 @@
  * pacer_config_parse over the defaults, the limits and credentials it
  * yields (pacer_limit_matches, pacer_limit_key, pacer_config_credential,
  * pacer_cred_host_allowed), and pacer_redis_addr_parse on the whole input
- * as a URL. pacer_config_load and pacer_config_resolve_secrets are left
- * out: they read files and the environment.
+ * as a URL, and pacer_config_fill_secrets with a fetch that hands back
+ * fixed bytes (pacer_config_load and pacer_config_resolve_secrets in
+ * scheduler/config_load.c, which read files and the environment, are left
+ * out).
  *
  * Invariants checked beyond memory safety, UB and leaks:
  *   - the return is 0 or PACER_ECONFIG, err mirrors it, and cfg holds
@@ -281,7 +283,7 @@ check_secret(const struct pacer_cred_secret *sec)
     break;
   case PACER_SECRET_ENV:
   case PACER_SECRET_FILE:
-    /* resolved later, by pacer_config_resolve_secrets */
+    /* filled later, by pacer_config_fill_secrets */
     PACER_FUZZ_CHECK(sec->ref != NULL && sec->ref[0] != '\0');
     PACER_FUZZ_CHECK(sec->value == NULL);
     break;
@@ -419,8 +421,6 @@ print_limit(cJSON *arr, const struct pacer_limit_cfg *l)
 {
   static const char *const methods[] = {"GET",   "POST",   "PUT",
                                         "PATCH", "DELETE", "HEAD"};
-  static const char *const keys[] = {"global", "host", "credential",
-                                     "limit_key"};
   cJSON *o = cJSON_CreateObject(), *match, *ms;
   char buf[PACER_LIMIT_HEADER_MAX + 16];
   int m;
@@ -443,12 +443,8 @@ print_limit(cJSON *arr, const struct pacer_limit_cfg *l)
       }
     }
   }
-  if (l->key == PACER_LIMIT_KEY_HEADER) {
-    snprintf(buf, sizeof(buf), "header:%s", l->key_header);
-    add_string(o, "key", buf);
-  } else {
-    add_string(o, "key", keys[l->key]);
-  }
+  PACER_FUZZ_CHECK(pacer_limit_key_kind_format(l, buf, sizeof(buf)) == 0);
+  add_string(o, "key", buf);
   snprintf(buf, sizeof(buf), "%" PRIu64 "/%s", l->rate_count,
            l->rate_period_us == UINT64_C(1000000)    ? "s"
            : l->rate_period_us == UINT64_C(60000000) ? "min"
@@ -715,6 +711,51 @@ check_secrets_unquoted(const uint8_t *data, size_t size)
   cJSON_Delete(root);
 }
 
+/* pacer_secret_fetch_cb: every variable is set and every file holds
+ * " tok-en~1 " and a newline (white space the check trims at the end
+ * only). */
+static int
+fetch_fixed(void *ctx, enum pacer_secret_source source, const char *ref,
+            const char *field, char **value, size_t *len,
+            struct pacer_error *err)
+{
+  const char *v = source == PACER_SECRET_ENV ? "tok-en~1" : " tok-en~1 \n";
+
+  (void)ctx;
+  (void)err;
+  PACER_FUZZ_CHECK(ref != NULL && ref[0] != '\0' && field != NULL);
+  PACER_FUZZ_CHECK(source == PACER_SECRET_ENV || source == PACER_SECRET_FILE);
+  *len = strlen(v);
+  *value = malloc(PACER_CRED_SECRET_READ_MAX + 1);
+  PACER_FUZZ_CHECK(*value != NULL);
+  memcpy(*value, v, *len + 1);
+  return 0;
+}
+
+/* Every *_env and *_file secret is filled, with the trailing white space
+ * of a file dropped; inline secrets are left as they were. */
+static void
+check_fill(struct pacer_config *cfg)
+{
+  struct pacer_error err;
+  size_t i;
+  int k;
+
+  PACER_FUZZ_CHECK(
+      pacer_config_fill_secrets(cfg, "/base", fetch_fixed, NULL, &err) == 0);
+  for (i = 0; i < cfg->ncreds; i++) {
+    for (k = 0; k < 2; k++) {
+      const struct pacer_cred_secret *sec =
+          k == 0 ? &cfg->creds[i].client_secret : &cfg->creds[i].refresh_token;
+
+      if (sec->source == PACER_SECRET_ENV)
+        PACER_FUZZ_CHECK(strcmp(sec->value, "tok-en~1") == 0);
+      if (sec->source == PACER_SECRET_FILE)
+        PACER_FUZZ_CHECK(strcmp(sec->value, " tok-en~1") == 0);
+    }
+  }
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -733,8 +774,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                            : strstr(err.msg, ": ") != NULL);
   /* on failure cfg keeps valid values, possibly partly updated */
   check_config(&cfg);
-  if (rc == 0)
+  if (rc == 0) {
     check_round_trip(&cfg);
+    check_fill(&cfg);
+  }
   pacer_config_free(&cfg);
   check_secrets_unquoted(data, size);
 

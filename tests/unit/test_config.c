@@ -16,6 +16,7 @@
 #include "common/util.h"
 #include "core/config.h"
 #include "core/job.h"
+#include "scheduler/config_load.h"
 
 /* ------------------------------------------------------------------------
  * Helpers

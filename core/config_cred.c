@@ -1,0 +1,753 @@
+/* The "credentials" map of the configuration: OAuth2 clients whose access
+ * tokens pacer renews (docs/CREDENTIALS.md), and the checks on the
+ * secrets they name once the caller has fetched them.
+ *
+ *   "credentials": {"acme": {"token_url": "https://idp/token",   required
+ *                            "client_id": "pacer",               required
+ *                            "client_secret_env": "VAR"    \  at most one
+ *                            "client_secret_file": "path"   > of the three;
+ *                            "client_secret": "inline"     /  none: public
+ *                            "refresh_token_env" | _file | refresh_token,
+ *                            "auth_method": "client_secret_basic",
+ *                            "scope": "a b", "hosts": ["api.example"],
+ *                            "refresh_skew_s": 300, "scheme": "Bearer",
+ *                            "lifetime_default_s": 3600}}
+ *
+ * Parsed into a new array that replaces cfg->creds only when every entry
+ * is valid. Messages name the entry by key: credentials.acme.token_url.
+ * No message quotes a secret value; env names and paths are not secret.
+ */
+#include "core/config.h"
+#include "core/config_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <cJSON.h>
+#include <sodium.h>
+
+#define CRED_WHERE_MAX  (12 + PACER_CRED_NAME_MAX + 1) /* "credentials.<n>" */
+#define ENV_NAME_MAX    128                            /* bytes */
+#define SECRET_PATH_MAX 4095                           /* bytes */
+
+/* Parse state of one credential beyond the struct itself. */
+struct cred_state {
+  const struct pacer_config_src *src;
+  const char *where; /* "credentials.<name>" */
+  int auth_given;    /* auth_method was present */
+};
+
+void
+pacer_config_wipe_string(char **s)
+{
+  if (*s != NULL) {
+    sodium_memzero(*s, strlen(*s));
+    free(*s);
+    *s = NULL;
+  }
+}
+
+static void
+cred_free(struct pacer_cred_cfg *c)
+{
+  size_t i;
+
+  free(c->token_url);
+  free(c->client_id);
+  free(c->client_secret.ref);
+  pacer_config_wipe_string(&c->client_secret.value);
+  free(c->refresh_token.ref);
+  pacer_config_wipe_string(&c->refresh_token.value);
+  free(c->scope);
+  for (i = 0; i < c->nhosts; i++)
+    free(c->hosts[i]);
+  free(c->hosts);
+  memset(c, 0, sizeof(*c));
+}
+
+void
+pacer_config_free_creds(struct pacer_cred_cfg *arr, size_t n)
+{
+  size_t i;
+
+  for (i = 0; i < n; i++)
+    cred_free(&arr[i]);
+  free(arr);
+}
+
+static int
+cred_oom(struct pacer_error *err)
+{
+  return pacer_error_set(err, PACER_ENOMEM, "config: out of memory");
+}
+
+static int
+cred_string(char **slot, const char *value, struct pacer_error *err)
+{
+  char *copy = strdup(value);
+
+  if (copy == NULL)
+    return cred_oom(err);
+  free(*slot);
+  *slot = copy;
+  return 0;
+}
+
+static int
+cred_token_url(struct pacer_cred_cfg *c, const cJSON *item,
+               struct cred_state *st, struct pacer_error *err)
+{
+  const char *s, *auth, *aend;
+  size_t n;
+
+  if (!cJSON_IsString(item))
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s.token_url: must be an http or https URL",
+                           st->where);
+  s = item->valuestring;
+  n = strlen(s);
+  if (strncasecmp(s, "https://", 8) == 0)
+    auth = s + 8;
+  else if (strncasecmp(s, "http://", 7) == 0)
+    auth = s + 7;
+  else
+    auth = NULL;
+  if (auth == NULL || n > PACER_CRED_URL_MAX ||
+      !pacer_config_visible(s, 0x21) || auth[0] == '\0' ||
+      strchr("/?#:", auth[0]) != NULL)
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s.token_url: must be an http or https URL",
+                           st->where);
+  aend = auth + strcspn(auth, "/?#");
+  /* user:password@ would put a secret where logs show URLs; the URL is
+   * therefore never quoted either */
+  if (memchr(auth, '@', (size_t)(aend - auth)) != NULL)
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s.token_url: must not contain user:password@; "
+                           "use client_secret_env or client_secret_file",
+                           st->where);
+  /* RFC 6749 §3.2: the endpoint URI MUST NOT include a fragment */
+  if (strchr(s, '#') != NULL)
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s.token_url: must not contain a #fragment",
+                           st->where);
+  return cred_string(&c->token_url, s, err);
+}
+
+static int
+cred_client_id(struct pacer_cred_cfg *c, const cJSON *item,
+               struct cred_state *st, struct pacer_error *err)
+{
+  size_t n;
+
+  /* RFC 6749 A.1: client-id = *VSCHAR */
+  if (!cJSON_IsString(item) || (n = strlen(item->valuestring)) == 0 ||
+      n > PACER_CRED_CLIENT_ID_MAX ||
+      !pacer_config_visible(item->valuestring, 0x20))
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s.client_id: must be a string of 1 to %d "
+                           "visible ASCII characters",
+                           st->where, PACER_CRED_CLIENT_ID_MAX);
+  return cred_string(&c->client_id, item->valuestring, err);
+}
+
+static const char *
+source_suffix(enum pacer_secret_source src)
+{
+  switch (src) {
+  case PACER_SECRET_ENV:
+    return "_env";
+  case PACER_SECRET_FILE:
+    return "_file";
+  default:
+    return "";
+  }
+}
+
+/* Records one of the three ways to give secret `what` (client_secret or
+ * refresh_token). */
+static int
+cred_secret(struct pacer_cred_secret *sec, const char *what,
+            enum pacer_secret_source src, const cJSON *item,
+            struct cred_state *st, struct pacer_error *err)
+{
+  const char *suffix = source_suffix(src);
+  const char *s;
+  size_t n, i;
+
+  if (sec->source != PACER_SECRET_NONE)
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s.%s%s: %s is already given by %s%s; use only "
+                           "one of %s_env, %s_file and %s",
+                           st->where, what, suffix, what, what,
+                           source_suffix(sec->source), what, what, what);
+  if (!cJSON_IsString(item))
+    return pacer_error_set(err, PACER_ECONFIG, "%s.%s%s: must be a string",
+                           st->where, what, suffix);
+  s = item->valuestring;
+  n = strlen(s);
+  switch (src) {
+  case PACER_SECRET_ENV:
+    for (i = 0; i < n; i++) {
+      char ch = s[i];
+
+      if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || ch == '_' ||
+            (i > 0 && ch >= '0' && ch <= '9')))
+        break;
+    }
+    if (n == 0 || n > ENV_NAME_MAX || i < n)
+      return pacer_error_set(err, PACER_ECONFIG,
+                             "%s.%s_env: must be an environment variable "
+                             "name such as ACME_%s",
+                             st->where, what,
+                             strcmp(what, "client_secret") == 0
+                                 ? "CLIENT_SECRET"
+                                 : "REFRESH_TOKEN");
+    break;
+  case PACER_SECRET_FILE:
+    if (n == 0 || n > SECRET_PATH_MAX || pacer_config_has_ctl(s))
+      return pacer_error_set(err, PACER_ECONFIG,
+                             "%s.%s_file: must be a file path of 1 to %d "
+                             "bytes without control characters",
+                             st->where, what, SECRET_PATH_MAX);
+    break;
+  default:
+    /* RFC 6749 A.2, A.17: *VSCHAR; the value itself is never quoted */
+    if (n == 0 || n > PACER_OAUTH_TOKEN_MAX || !pacer_config_visible(s, 0x20))
+      return pacer_error_set(err, PACER_ECONFIG,
+                             "%s.%s: must be a string of 1 to %d visible "
+                             "ASCII characters",
+                             st->where, what, PACER_OAUTH_TOKEN_MAX);
+    if (st->src->from_file && (st->src->mode & (S_IRGRP | S_IROTH)) != 0)
+      return pacer_error_set(err, PACER_ECONFIG,
+                             "%s.%s: inline secret in a config file readable "
+                             "by group or others (mode %04o); use %s_env or "
+                             "%s_file, or chmod 600 the file",
+                             st->where, what, (unsigned)(st->src->mode & 07777),
+                             what, what);
+    sec->value = strdup(s);
+    if (sec->value == NULL)
+      return cred_oom(err);
+    sec->source = src;
+    return 0;
+  }
+  sec->ref = strdup(s);
+  if (sec->ref == NULL)
+    return cred_oom(err);
+  sec->source = src;
+  return 0;
+}
+
+static int
+cred_client_secret_env(struct pacer_cred_cfg *c, const cJSON *item,
+                       struct cred_state *st, struct pacer_error *err)
+{
+  return cred_secret(&c->client_secret, "client_secret", PACER_SECRET_ENV, item,
+                     st, err);
+}
+
+static int
+cred_client_secret_file(struct pacer_cred_cfg *c, const cJSON *item,
+                        struct cred_state *st, struct pacer_error *err)
+{
+  return cred_secret(&c->client_secret, "client_secret", PACER_SECRET_FILE,
+                     item, st, err);
+}
+
+static int
+cred_client_secret(struct pacer_cred_cfg *c, const cJSON *item,
+                   struct cred_state *st, struct pacer_error *err)
+{
+  return cred_secret(&c->client_secret, "client_secret", PACER_SECRET_INLINE,
+                     item, st, err);
+}
+
+static int
+cred_refresh_token_env(struct pacer_cred_cfg *c, const cJSON *item,
+                       struct cred_state *st, struct pacer_error *err)
+{
+  return cred_secret(&c->refresh_token, "refresh_token", PACER_SECRET_ENV, item,
+                     st, err);
+}
+
+static int
+cred_refresh_token_file(struct pacer_cred_cfg *c, const cJSON *item,
+                        struct cred_state *st, struct pacer_error *err)
+{
+  return cred_secret(&c->refresh_token, "refresh_token", PACER_SECRET_FILE,
+                     item, st, err);
+}
+
+static int
+cred_refresh_token(struct pacer_cred_cfg *c, const cJSON *item,
+                   struct cred_state *st, struct pacer_error *err)
+{
+  return cred_secret(&c->refresh_token, "refresh_token", PACER_SECRET_INLINE,
+                     item, st, err);
+}
+
+static int
+cred_auth_method(struct pacer_cred_cfg *c, const cJSON *item,
+                 struct cred_state *st, struct pacer_error *err)
+{
+  char buf[PACER_CONFIG_SHOW_MAX + 8];
+
+  if (!cJSON_IsString(item))
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s.auth_method: must be a string", st->where);
+  if (strcmp(item->valuestring, "client_secret_basic") == 0)
+    c->auth_method = PACER_OAUTH_AUTH_BASIC;
+  else if (strcmp(item->valuestring, "client_secret_post") == 0)
+    c->auth_method = PACER_OAUTH_AUTH_POST;
+  else
+    return pacer_error_set(
+        err, PACER_ECONFIG,
+        "%s.auth_method: \"%s\" is not client_secret_basic "
+        "or client_secret_post",
+        st->where, pacer_config_show(item->valuestring, buf, sizeof(buf)));
+  st->auth_given = 1;
+  return 0;
+}
+
+/* RFC 6749 §3.3: scope-token *( SP scope-token ), scope-token = 1*NQCHAR */
+static int
+cred_scope(struct pacer_cred_cfg *c, const cJSON *item, struct cred_state *st,
+           struct pacer_error *err)
+{
+  const char *s;
+  size_t i, n;
+
+  if (!cJSON_IsString(item))
+    return pacer_error_set(err, PACER_ECONFIG, "%s.scope: must be a string",
+                           st->where);
+  s = item->valuestring;
+  n = strlen(s);
+  for (i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)s[i];
+
+    if (ch == ' ' ? (i == 0 || i + 1 == n || s[i + 1] == ' ')
+                  : (ch < 0x21 || ch > 0x7e || ch == '"' || ch == '\\'))
+      break;
+  }
+  if (n == 0 || n > PACER_CRED_SCOPE_MAX || i < n)
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s.scope: must be scope tokens separated by "
+                           "single spaces, at most %d bytes",
+                           st->where, PACER_CRED_SCOPE_MAX);
+  return cred_string(&c->scope, s, err);
+}
+
+static int
+cred_hosts(struct pacer_cred_cfg *c, const cJSON *item, struct cred_state *st,
+           struct pacer_error *err)
+{
+  char buf[PACER_CONFIG_SHOW_MAX + 8], pattern[PACER_LIMIT_HOST_MAX + 1];
+  const cJSON *h;
+  size_t n = 0;
+
+  if (!cJSON_IsArray(item))
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s.hosts: must be an array of host names",
+                           st->where);
+  cJSON_ArrayForEach(h, item)
+  {
+    n++;
+  }
+  if (n == 0 || n > PACER_CRED_HOSTS_MAX)
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s.hosts: must list 1 to %d hosts this "
+                           "credential's token may be sent to",
+                           st->where, PACER_CRED_HOSTS_MAX);
+  c->hosts = calloc(n, sizeof(*c->hosts));
+  if (c->hosts == NULL)
+    return cred_oom(err);
+  cJSON_ArrayForEach(h, item)
+  {
+    if (!cJSON_IsString(h))
+      return pacer_error_set(err, PACER_ECONFIG,
+                             "%s.hosts[%zu]: must be a string", st->where,
+                             c->nhosts);
+    if (pacer_config_host_pattern(h->valuestring, pattern) != 0)
+      return pacer_error_set(
+          err, PACER_ECONFIG,
+          "%s.hosts[%zu]: \"%s\" is not a host name or "
+          "\"*.<domain>\"",
+          st->where, c->nhosts,
+          pacer_config_show(h->valuestring, buf, sizeof(buf)));
+    if (pattern[0] == '\0')
+      return pacer_error_set(err, PACER_ECONFIG,
+                             "%s.hosts[%zu]: \"*\" would send the token to "
+                             "any host; list the API's hosts",
+                             st->where, c->nhosts);
+    c->hosts[c->nhosts] = strdup(pattern);
+    if (c->hosts[c->nhosts] == NULL)
+      return cred_oom(err);
+    c->nhosts++;
+  }
+  return 0;
+}
+
+static int
+cred_skew(struct pacer_cred_cfg *c, const cJSON *item, struct cred_state *st,
+          struct pacer_error *err)
+{
+  char name[CRED_WHERE_MAX + 32];
+  int64_t v = 0;
+  int rc;
+
+  snprintf(name, sizeof(name), "%s.refresh_skew_s", st->where);
+  rc = pacer_config_get_int(item, name, 0, PACER_CRED_SKEW_MAX_S, &v, err);
+  if (rc == 0)
+    c->refresh_skew_s = (uint32_t)v;
+  return rc;
+}
+
+static int
+cred_lifetime(struct pacer_cred_cfg *c, const cJSON *item,
+              struct cred_state *st, struct pacer_error *err)
+{
+  char name[CRED_WHERE_MAX + 32];
+  int64_t v = 0;
+  int rc;
+
+  snprintf(name, sizeof(name), "%s.lifetime_default_s", st->where);
+  rc = pacer_config_get_int(item, name, 1, PACER_OAUTH_EXPIRES_IN_MAX_S, &v,
+                            err);
+  if (rc == 0)
+    c->lifetime_default_s = (uint32_t)v;
+  return rc;
+}
+
+static int
+cred_scheme(struct pacer_cred_cfg *c, const cJSON *item, struct cred_state *st,
+            struct pacer_error *err)
+{
+  size_t i, n;
+
+  if (cJSON_IsString(item)) {
+    n = strlen(item->valuestring);
+    for (i = 0; i < n && pacer_config_is_tchar(item->valuestring[i]); i++)
+      ;
+    if (n > 0 && n <= PACER_CRED_SCHEME_MAX && i == n) {
+      memcpy(c->scheme, item->valuestring, n + 1);
+      return 0;
+    }
+  }
+  return pacer_error_set(err, PACER_ECONFIG,
+                         "%s.scheme: must be an auth scheme token of 1 to %d "
+                         "characters, such as Bearer",
+                         st->where, PACER_CRED_SCHEME_MAX);
+}
+
+struct cred_field {
+  const char *name;
+  int (*set)(struct pacer_cred_cfg *c, const cJSON *item, struct cred_state *st,
+             struct pacer_error *err);
+};
+
+static const struct cred_field cred_fields[] = {
+    {"token_url", cred_token_url},
+    {"client_id", cred_client_id},
+    {"client_secret_env", cred_client_secret_env},
+    {"client_secret_file", cred_client_secret_file},
+    {"client_secret", cred_client_secret},
+    {"refresh_token_env", cred_refresh_token_env},
+    {"refresh_token_file", cred_refresh_token_file},
+    {"refresh_token", cred_refresh_token},
+    {"auth_method", cred_auth_method},
+    {"scope", cred_scope},
+    {"hosts", cred_hosts},
+    {"refresh_skew_s", cred_skew},
+    {"scheme", cred_scheme},
+    {"lifetime_default_s", cred_lifetime},
+};
+
+/* Parses credentials.<key> into *c (zeroed by the caller). */
+static int
+parse_cred(struct pacer_cred_cfg *c, const cJSON *obj,
+           const struct pacer_config_src *src, struct pacer_error *err)
+{
+  char where[CRED_WHERE_MAX + 1], buf[PACER_CONFIG_SHOW_MAX + 8];
+  struct cred_state st;
+  const cJSON *item, *prev;
+  const char *key = obj->string;
+  size_t i, n;
+  int rc;
+
+  n = strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                  "0123456789_.-");
+  if (n == 0 || n > PACER_CRED_NAME_MAX || key[n] != '\0')
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "credentials: \"%s\" is not a valid name: use 1 "
+                           "to %d characters from A-Z a-z 0-9 _ . -",
+                           pacer_config_show(key, buf, sizeof(buf)),
+                           PACER_CRED_NAME_MAX);
+  memcpy(c->name, key, n + 1);
+  snprintf(where, sizeof(where), "credentials.%s", key);
+  if (!cJSON_IsObject(obj))
+    return pacer_error_set(err, PACER_ECONFIG, "%s: must be an object", where);
+  memset(&st, 0, sizeof(st));
+  st.src = src;
+  st.where = where;
+  c->auth_method = PACER_OAUTH_AUTH_BASIC;
+  c->refresh_skew_s = PACER_CRED_SKEW_DEFAULT_S;
+  memcpy(c->scheme, "Bearer", sizeof("Bearer"));
+  cJSON_ArrayForEach(item, obj)
+  {
+    for (prev = obj->child; prev != item; prev = prev->next) {
+      if (strcmp(prev->string, item->string) == 0)
+        return pacer_error_set(
+            err, PACER_ECONFIG, "%s.%s: duplicate field", where,
+            pacer_config_show(item->string, buf, sizeof(buf)));
+    }
+    for (i = 0; i < sizeof(cred_fields) / sizeof(cred_fields[0]); i++) {
+      if (strcmp(item->string, cred_fields[i].name) == 0)
+        break;
+    }
+    if (i == sizeof(cred_fields) / sizeof(cred_fields[0]))
+      return pacer_error_set(
+          err, PACER_ECONFIG, "%s.%s: unknown field", where,
+          item->string[0] == '\0'
+              ? "\"\""
+              : pacer_config_show(item->string, buf, sizeof(buf)));
+    if ((rc = cred_fields[i].set(c, item, &st, err)) != 0)
+      return rc;
+  }
+  if (c->token_url == NULL)
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s.token_url: required field is missing", where);
+  if (c->client_id == NULL)
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s.client_id: required field is missing", where);
+  if (c->nhosts == 0)
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s.hosts: required field is missing: list the "
+                           "hosts this credential's token may be sent to",
+                           where);
+  if (c->client_secret.source == PACER_SECRET_NONE) {
+    /* RFC 6749 §2.1: a public client has no secret to present */
+    if (st.auth_given)
+      return pacer_error_set(err, PACER_ECONFIG,
+                             "%s.auth_method: needs a client secret: set "
+                             "client_secret_env or client_secret_file",
+                             where);
+    c->auth_method = PACER_OAUTH_AUTH_NONE;
+  }
+  return 0;
+}
+
+int
+pacer_config_parse_creds(struct pacer_config *cfg, const cJSON *item,
+                         const struct pacer_config_src *src,
+                         struct pacer_error *err)
+{
+  struct pacer_cred_cfg *arr = NULL;
+  const cJSON *el, *prev;
+  size_t n = 0, i = 0;
+  int rc;
+
+  if (!cJSON_IsObject(item))
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "credentials: must be an object mapping names to "
+                           "credentials");
+  cJSON_ArrayForEach(el, item)
+  {
+    if (++n > PACER_CREDS_MAX)
+      return pacer_error_set(err, PACER_ECONFIG,
+                             "credentials: at most %d entries",
+                             PACER_CREDS_MAX);
+  }
+  if (n > 0) {
+    arr = calloc(n, sizeof(*arr));
+    if (arr == NULL)
+      return cred_oom(err);
+  }
+  cJSON_ArrayForEach(el, item)
+  {
+    for (prev = item->child; prev != el; prev = prev->next) {
+      if (strcmp(prev->string, el->string) == 0) {
+        char buf[PACER_CONFIG_SHOW_MAX + 8];
+
+        pacer_config_free_creds(arr, n);
+        return pacer_error_set(err, PACER_ECONFIG,
+                               "credentials.%s: duplicate name",
+                               pacer_config_show(el->string, buf, sizeof(buf)));
+      }
+    }
+    if ((rc = parse_cred(&arr[i], el, src, err)) != 0) {
+      pacer_config_free_creds(arr, n);
+      return rc;
+    }
+    i++;
+  }
+  pacer_config_free_creds(cfg->creds, cfg->ncreds);
+  cfg->creds = arr;
+  cfg->ncreds = n;
+  return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Secrets given as *_env or *_file
+ * ------------------------------------------------------------------------ */
+
+/* Checks the value of environment variable sec->ref (buf[0..len), owned,
+ * NULL when unset) and hands it to *out. */
+static int
+env_value(const struct pacer_cred_secret *sec, const char *field, char *buf,
+          size_t len, char **out, struct pacer_error *err)
+{
+  if (buf == NULL)
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s: environment variable %s is not set", field,
+                           sec->ref);
+  if (len == 0 || buf[0] == '\0') {
+    free(buf);
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s: environment variable %s is empty", field,
+                           sec->ref);
+  }
+  if (strlen(buf) > PACER_OAUTH_TOKEN_MAX || !pacer_config_visible(buf, 0x20)) {
+    sodium_memzero(buf, len);
+    free(buf);
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s: environment variable %s must hold 1 to %d "
+                           "visible ASCII characters",
+                           field, sec->ref, PACER_OAUTH_TOKEN_MAX);
+  }
+  *out = buf;
+  return 0;
+}
+
+/* Checks the content of file path (buf[0..len), owned, read up to
+ * PACER_CRED_SECRET_READ_MAX bytes) and hands it to *out: trailing white
+ * space is dropped before the size check, and a file that filled the
+ * read is too large. */
+static int
+file_value(const char *path, const char *field, char *buf, size_t len,
+           char **out, struct pacer_error *err)
+{
+  size_t n = len;
+
+  while (n > 0 && n < PACER_CRED_SECRET_READ_MAX &&
+         (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
+          buf[n - 1] == '\t'))
+    n--;
+  buf[n] = '\0';
+  if (n == 0 || n > PACER_OAUTH_TOKEN_MAX || memchr(buf, '\0', n) ||
+      !pacer_config_visible(buf, 0x20)) {
+    sodium_memzero(buf, len);
+    free(buf);
+    if (n == 0)
+      return pacer_error_set(err, PACER_ECONFIG, "%s: %s is empty", field,
+                             path);
+    if (n > PACER_OAUTH_TOKEN_MAX)
+      return pacer_error_set(err, PACER_ECONFIG,
+                             "%s: %s is larger than %d bytes", field, path,
+                             PACER_OAUTH_TOKEN_MAX);
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s: %s must hold visible ASCII characters only",
+                           field, path);
+  }
+  *out = buf;
+  return 0;
+}
+
+static int
+fill_one(struct pacer_cred_secret *sec, const char *where, const char *what,
+         const char *base_dir, pacer_secret_fetch_cb fetch, void *ctx,
+         struct pacer_error *err)
+{
+  char field[CRED_WHERE_MAX + 32];
+  char *buf = NULL, *value = NULL, *path = sec->ref;
+  size_t len = 0;
+  int rc;
+
+  if (sec->source == PACER_SECRET_ENV) {
+    snprintf(field, sizeof(field), "%s.%s_env", where, what);
+    rc = fetch(ctx, sec->source, sec->ref, field, &buf, &len, err);
+    if (rc == 0)
+      rc = env_value(sec, field, buf, len, &value, err);
+  } else if (sec->source == PACER_SECRET_FILE) {
+    snprintf(field, sizeof(field), "%s.%s_file", where, what);
+    if (sec->ref[0] != '/' && base_dir != NULL && base_dir[0] != '\0') {
+      size_t blen = strlen(base_dir), rlen = strlen(sec->ref);
+
+      path = malloc(blen + 1 + rlen + 1);
+      if (path == NULL)
+        return cred_oom(err);
+      memcpy(path, base_dir, blen);
+      path[blen] = '/';
+      memcpy(path + blen + 1, sec->ref, rlen + 1);
+    }
+    rc = fetch(ctx, sec->source, path, field, &buf, &len, err);
+    if (rc == 0 && buf == NULL)
+      rc = pacer_error_set(err, PACER_ECONFIG, "%s: %s is empty", field, path);
+    else if (rc == 0)
+      rc = file_value(path, field, buf, len, &value, err);
+    if (path != sec->ref)
+      free(path);
+  } else {
+    return 0;
+  }
+  if (rc != 0)
+    return rc;
+  pacer_config_wipe_string(&sec->value);
+  sec->value = value;
+  return 0;
+}
+
+int
+pacer_config_fill_secrets(struct pacer_config *cfg, const char *base_dir,
+                          pacer_secret_fetch_cb fetch, void *ctx,
+                          struct pacer_error *err)
+{
+  char where[CRED_WHERE_MAX + 1];
+  size_t i;
+  int rc;
+
+  pacer_error_clear(err);
+  for (i = 0; i < cfg->ncreds; i++) {
+    struct pacer_cred_cfg *c = &cfg->creds[i];
+
+    snprintf(where, sizeof(where), "credentials.%s", c->name);
+    if ((rc = fill_one(&c->client_secret, where, "client_secret", base_dir,
+                       fetch, ctx, err)) != 0 ||
+        (rc = fill_one(&c->refresh_token, where, "refresh_token", base_dir,
+                       fetch, ctx, err)) != 0)
+      return rc;
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Lookups
+ * ------------------------------------------------------------------------ */
+
+const struct pacer_cred_cfg *
+pacer_config_credential(const struct pacer_config *cfg, const char *name)
+{
+  size_t i;
+
+  if (cfg == NULL || name == NULL)
+    return NULL;
+  for (i = 0; i < cfg->ncreds; i++) {
+    if (strcmp(cfg->creds[i].name, name) == 0)
+      return &cfg->creds[i];
+  }
+  return NULL;
+}
+
+int
+pacer_cred_host_allowed(const struct pacer_cred_cfg *c, const char *host)
+{
+  size_t i;
+
+  for (i = 0; i < c->nhosts; i++) {
+    if (pacer_config_host_matches(c->hosts[i], host))
+      return 1;
+  }
+  return 0;
+}

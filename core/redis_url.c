@@ -1,0 +1,267 @@
+/* The Redis address (core/redis_url.h):
+ *
+ *   redis://[[user]:password@]host[:port][/db]     host may be [IPv6]
+ *   unix://[[user]:password@]/path/to.sock[?db=N]  (redis-py form)
+ *   /path/to.sock
+ *
+ * No message quotes the password: only a scheme followed by "://" is ever
+ * shown from a URL that does not parse.
+ */
+#include "core/redis_url.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "common/util.h"
+#include "core/config_int.h"
+
+#define UNIX_PATH_MAX      107 /* sun_path minus NUL, bytes */
+#define REDIS_PORT_DEFAULT 6379
+
+/* Percent-decodes s[0..n) into out (size bytes). RFC 3986 §2.1. Returns 0,
+ * or -1 on a bad escape, a decoded NUL, or overflow. */
+static int
+pct_decode(const char *s, size_t n, char *out, size_t size)
+{
+  size_t i, o = 0;
+
+  for (i = 0; i < n; i++) {
+    int c = (unsigned char)s[i];
+
+    if (c == '%') {
+      int hi, lo;
+
+      if (i + 2 >= n)
+        return -1;
+      hi = pacer_hex_digit(s[i + 1]);
+      lo = pacer_hex_digit(s[i + 2]);
+      if (hi < 0 || lo < 0)
+        return -1;
+      c = hi * 16 + lo;
+      i += 2;
+      if (c == 0)
+        return -1;
+    }
+    if (o + 1 >= size)
+      return -1;
+    out[o++] = (char)c;
+  }
+  out[o] = '\0';
+  return 0;
+}
+
+static int
+addr_fail(struct pacer_redis_addr *addr, struct pacer_error *err,
+          const char *reason)
+{
+  explicit_bzero(addr, sizeof(*addr));
+  return pacer_error_set(err, PACER_ECONFIG, "redis_url: %s", reason);
+}
+
+/* "?db=N" (the only query parameter) into addr->db. */
+static int
+parse_query(const char *q, struct pacer_redis_addr *addr,
+            struct pacer_error *err)
+{
+  long db;
+
+  if (strncmp(q, "db=", 3) != 0)
+    return addr_fail(addr, err, "the only query parameter is db, as in ?db=0");
+  if (pacer_config_parse_dec(q + 3, strlen(q + 3), 0, 2147483647L, &db) != 0)
+    return addr_fail(addr, err, "db must be a number from 0 to 2147483647");
+  addr->db = (int)db;
+  return 0;
+}
+
+static int
+parse_unix_path(const char *path, size_t n, struct pacer_redis_addr *addr,
+                struct pacer_error *err)
+{
+  size_t i;
+
+  if (n == 0 || path[0] != '/')
+    return addr_fail(addr, err,
+                     "unix socket path must be absolute, as in "
+                     "unix:///run/redis/redis.sock");
+  if (n > UNIX_PATH_MAX)
+    return addr_fail(addr, err, "unix socket path is longer than 107 bytes");
+  for (i = 0; i < n; i++) {
+    if ((unsigned char)path[i] < 0x20 || path[i] == 0x7f)
+      return addr_fail(addr, err,
+                       "unix socket path contains a control character");
+  }
+  memcpy(addr->path, path, n);
+  addr->path[n] = '\0';
+  return 0;
+}
+
+/* "[user]:password" in ui[0..n) (before the "@"), percent-decoded into
+ * addr; form is the URL shape an error suggests. */
+static int
+parse_userinfo(const char *ui, size_t n, struct pacer_redis_addr *addr,
+               struct pacer_error *err, const char *form)
+{
+  const char *colon = memchr(ui, ':', n);
+
+  if (colon == NULL) {
+    explicit_bzero(addr, sizeof(*addr));
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "redis_url: a user name needs a password: use %s",
+                           form);
+  }
+  if (pct_decode(ui, (size_t)(colon - ui), addr->user, sizeof(addr->user)) != 0)
+    return addr_fail(addr, err, "user name is too long or has a bad %-escape");
+  if (pct_decode(colon + 1, (size_t)(ui + n - colon - 1), addr->password,
+                 sizeof(addr->password)) != 0)
+    return addr_fail(addr, err, "password is too long or has a bad %-escape");
+  return 0;
+}
+
+/* "unix://[[user]:password@]/path.sock[?db=N]" after the scheme (the
+ * redis-py form). The path starts at the first "/"; what comes before it
+ * is the user information and ends with "@". */
+static int
+parse_unix(const char *rest, struct pacer_redis_addr *addr,
+           struct pacer_error *err)
+{
+  const char *path = rest;
+  size_t alen = strcspn(rest, "/"), n;
+  int rc;
+
+  if (alen > 0 && rest[alen - 1] == '@') {
+    rc = parse_userinfo(rest, alen - 1, addr, err,
+                        "unix://user:password@/path.sock or "
+                        "unix://:password@/path.sock");
+    if (rc != 0)
+      return rc;
+    path = rest + alen;
+  }
+  n = strcspn(path, "?");
+  rc = parse_unix_path(path, n, addr, err);
+  if (rc == 0 && path[n] == '?')
+    rc = parse_query(path + n + 1, addr, err);
+  return rc;
+}
+
+static int
+parse_tcp(const char *rest, struct pacer_redis_addr *addr,
+          struct pacer_error *err)
+{
+  size_t alen = strcspn(rest, "/?");
+  const char *auth = rest, *end = rest + alen, *host = rest, *at, *hend;
+  const char *port = NULL, *p;
+  long v;
+
+  for (at = auth; at < end; at++) {
+    if (*at == '@')
+      host = at + 1; /* userinfo ends at the last "@" */
+  }
+  if (host != auth) {
+    int rc = parse_userinfo(auth, (size_t)(host - 1 - auth), addr, err,
+                            "redis://user:password@host or "
+                            "redis://:password@host");
+
+    if (rc != 0)
+      return rc;
+  }
+  if (*host == '[') {
+    const char *close = memchr(host, ']', (size_t)(end - host));
+
+    if (close == NULL)
+      return addr_fail(addr, err, "IPv6 host has no closing \"]\"");
+    for (p = host + 1; p < close; p++) {
+      if (!(pacer_config_is_host_char(*p) || *p == ':' || *p == '%'))
+        return addr_fail(addr, err, "host is not a valid IPv6 address");
+    }
+    hend = close;
+    host++;
+    if (close + 1 < end) {
+      if (close[1] != ':')
+        return addr_fail(addr, err, "unexpected text after the IPv6 host");
+      port = close + 2;
+    }
+  } else {
+    const char *colon = memchr(host, ':', (size_t)(end - host));
+
+    hend = colon != NULL ? colon : end;
+    if (colon != NULL)
+      port = colon + 1;
+    for (p = host; p < hend; p++) {
+      if (!pacer_config_is_host_char(*p))
+        return addr_fail(addr, err,
+                         "host must be a name or an address, as in "
+                         "redis://127.0.0.1:6379/0");
+    }
+  }
+  if (hend == host)
+    return addr_fail(addr, err, "host is empty");
+  if ((size_t)(hend - host) >= sizeof(addr->host))
+    return addr_fail(addr, err, "host is longer than 255 bytes");
+  memcpy(addr->host, host, (size_t)(hend - host));
+  addr->host[hend - host] = '\0';
+  if (port != NULL) {
+    if (pacer_config_parse_dec(port, (size_t)(end - port), 1, 65535, &v) != 0)
+      return addr_fail(addr, err, "port must be a number from 1 to 65535");
+    addr->port = (int)v;
+  }
+  if (*end == '/') {
+    const char *db = end + 1;
+    size_t n = strcspn(db, "?");
+
+    if (n > 0) {
+      if (pacer_config_parse_dec(db, n, 0, 2147483647L, &v) != 0)
+        return addr_fail(addr, err,
+                         "database must be a number from 0 to 2147483647, "
+                         "as in redis://host:6379/0");
+      addr->db = (int)v;
+    }
+    end = db + n;
+  }
+  if (*end == '?')
+    return parse_query(end + 1, addr, err);
+  return 0;
+}
+
+int
+pacer_redis_addr_parse(const char *url, struct pacer_redis_addr *addr,
+                       struct pacer_error *err)
+{
+  char buf[PACER_CONFIG_SHOW_MAX + 8];
+  size_t slen;
+
+  memset(addr, 0, sizeof(*addr));
+  addr->port = REDIS_PORT_DEFAULT;
+  if (url == NULL || url[0] == '\0')
+    return addr_fail(addr, err, "must not be empty");
+  if (strncasecmp(url, "rediss://", 9) == 0)
+    return addr_fail(addr, err,
+                     "rediss:// (TLS) is not supported by this build; run a "
+                     "TLS tunnel such as stunnel or spiped and point "
+                     "redis:// at it");
+  if (strncasecmp(url, "redis://", 8) == 0)
+    return parse_tcp(url + 8, addr, err);
+  if (strncasecmp(url, "unix://", 7) == 0)
+    return parse_unix(url + 7, addr, err);
+  if (url[0] == '/')
+    return parse_unix_path(url, strlen(url), addr, err);
+  /* Quote the scheme only when it is clearly one ("xyz://"): anything else
+   * might be a password typed without its scheme. */
+  slen = strspn(url, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "0123456789+-.");
+  if (slen > 0 && strncmp(url + slen, "://", 3) == 0) {
+    char scheme[PACER_CONFIG_SHOW_MAX + 1];
+
+    if (slen > PACER_CONFIG_SHOW_MAX)
+      slen = PACER_CONFIG_SHOW_MAX;
+    memcpy(scheme, url, slen);
+    scheme[slen] = '\0';
+    explicit_bzero(addr, sizeof(*addr));
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "redis_url: scheme \"%s\" is not supported, use "
+                           "redis:// or unix://",
+                           pacer_config_show(scheme, buf, sizeof(buf)));
+  }
+  return addr_fail(addr, err,
+                   "must start with redis://, unix:// or /, as in "
+                   "redis://127.0.0.1:6379/0");
+}
