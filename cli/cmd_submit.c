@@ -29,17 +29,10 @@
 
 #include "common/clock.h"
 #include "core/job.h"
+#include "store/lua_scripts.h"
 
 #define BATCH_JOBS 256 /* XADDs per pipeline round */
 
-/* KEYS: stream done-marker  ARGV: field value ...
- * XADD unless the job id already finished ok within done_ttl_ms (its
- * done-marker exists, docs/REDIS.md): then nil, and nothing is queued. */
-static const char add_lua[] =
-    "if redis.call('EXISTS', KEYS[2]) == 1 then return false end\n"
-    "local a = {'XADD', KEYS[1], '*'}\n"
-    "for i = 1, #ARGV do a[#a + 1] = ARGV[i] end\n"
-    "return redis.call(unpack(a))\n";
 #define BATCH_MAX_BYTES (16u * 1024 * 1024) /* job text per round, bytes */
 #define READ_COUNT      "500"               /* XREAD COUNT */
 #define READ_COUNT_N    500                 /* the same, as a number */
@@ -264,8 +257,8 @@ pacer_submit_stream(redisContext *c, const struct pacer_config *cfg, FILE *in,
       snprintf(done, dl, "%sdone:%s", cfg->prefix, job->id);
       argv[argc] = "EVAL";
       argvlen[argc++] = 4;
-      argv[argc] = add_lua;
-      argvlen[argc++] = strlen(add_lua);
+      argv[argc] = pacer_lua_submit_add;
+      argvlen[argc++] = strlen(pacer_lua_submit_add);
       argv[argc] = "2";
       argvlen[argc++] = 1;
       argv[argc] = key[s];

@@ -13,76 +13,14 @@
 #include "common/util.h"
 #include "core/gcra.h"
 #include "store/keys.h"
+#include "store/lua_scripts.h"
 
 #define GROUP         "pacer" /* consumer group (DESIGN) */
 #define KEYS_PER_EVAL 60u     /* bucket keys per script (queue's MAX_ARGS 64) */
 #define DEAD_COUNT    "20"    /* PACER_METRICS_DEAD_MAX */
 #define KEY_BYTES_MAX (PACER_LIMIT_KEY_SIZE + 300) /* prefix + "limit:" */
 
-/* clang-format off */
-
-/* KEYS: jobs:high jobs jobs:low delayed results dead
- * ARGV: group park_score ndead
- * Returns {sec, usec, xlen high, normal, low, pending, zcard delayed,
- *          parked, xlen results, xlen dead, {{sid, id, reason, error,
- *          status, attempts, failed_unix_ms}, ...}}; -1 for a key of the
- * wrong type. Reads only; a dead letter's job and excerpt never leave
- * Redis. */
-static const char depths_lua[] =
-    "local t = redis.call('TIME')\n"
-    "local function n(...)\n"
-    "  local ok, v = pcall(redis.call, ...)\n"
-    "  if ok and type(v) == 'number' then return v end\n"
-    "  return -1\n"
-    "end\n"
-    "local out = {t[1], t[2]}\n"
-    "for i = 1, 3 do out[#out + 1] = n('XLEN', KEYS[i]) end\n"
-    "local pend = 0\n"
-    "for i = 1, 3 do\n"
-    "  local ok, p = pcall(redis.call, 'XPENDING', KEYS[i], ARGV[1])\n"
-    "  if ok and type(p) == 'table' and type(p[1]) == 'number' then\n"
-    "    pend = pend + p[1]\n"
-    "  end\n"
-    "end\n"
-    "out[#out + 1] = pend\n"
-    "out[#out + 1] = n('ZCARD', KEYS[4])\n"
-    "out[#out + 1] = n('ZCOUNT', KEYS[4], ARGV[2], '+inf')\n"
-    "out[#out + 1] = n('XLEN', KEYS[5])\n"
-    "out[#out + 1] = n('XLEN', KEYS[6])\n"
-    "local dead = {}\n"
-    "local ok, d = pcall(redis.call, 'XREVRANGE', KEYS[6], '+', '-',\n"
-    "                    'COUNT', ARGV[3])\n"
-    "if ok and type(d) == 'table' then\n"
-    "  local want = {id = 2, reason = 3, error = 4, status = 5,\n"
-    "                attempts = 6, failed_unix_ms = 7}\n"
-    "  for _, e in ipairs(d) do\n"
-    "    local r = {e[1], '', '', '', '0', '0', '0'}\n"
-    "    local f = e[2]\n"
-    "    for i = 1, #f, 2 do\n"
-    "      local j = want[f[i]]\n"
-    "      if j then r[j] = string.sub(f[i + 1], 1, 250) end\n"
-    "    end\n"
-    "    dead[#dead + 1] = r\n"
-    "  end\n"
-    "end\n"
-    "out[#out + 1] = dead\n"
-    "return out\n";
-
-/* KEYS: limit buckets
- * Returns {sec, usec, {pause_until, pause_reason, permille, aimd_at}, ...}
- * with '' for a missing field (store/limiter.h draws the hash). */
-static const char buckets_lua[] =
-    "local t = redis.call('TIME')\n"
-    "local out = {t[1], t[2]}\n"
-    "for i = 1, #KEYS do\n"
-    "  local ok, h = pcall(redis.call, 'HMGET', KEYS[i], 'pause_until',\n"
-    "                      'pause_reason', 'permille', 'aimd_at')\n"
-    "  if not ok then h = {} end\n"
-    "  out[#out + 1] = {h[1] or '', h[2] or '', h[3] or '', h[4] or ''}\n"
-    "end\n"
-    "return out\n";
-
-/* clang-format on */
+/* The scripts: store/lua/stats_depths.lua and stats_buckets.lua. */
 
 /* One snapshot's reads in flight. */
 struct read_ctx {
@@ -248,8 +186,8 @@ send_buckets(struct pacer_queue *q, const struct pacer_config *cfg,
   c->r = r;
   c->first = first;
   c->n = n;
-  rc = pacer_queue_eval_reply(q, buckets_lua, (int)n, kp, 0, NULL, NULL,
-                              on_buckets, c);
+  rc = pacer_queue_eval_reply(q, pacer_lua_stats_buckets, (int)n, kp, 0, NULL,
+                              NULL, on_buckets, c);
 out:
   for (i = 0; i < n; i++)
     free(keys[i]);
@@ -286,8 +224,8 @@ pacer_snapshot_read(struct pacer_queue *q, const struct pacer_config *cfg,
   /* One reference for the issuing itself, so done never runs inside this
    * call even when every reply came back synchronously. */
   r->outstanding = 1;
-  rc =
-      pacer_queue_eval_reply(q, depths_lua, 6, kp, 3, args, NULL, on_depths, r);
+  rc = pacer_queue_eval_reply(q, pacer_lua_stats_depths, 6, kp, 3, args, NULL,
+                              on_depths, r);
   if (rc != 0) {
     free(r);
     return rc;

@@ -16,6 +16,7 @@
 #include "common/hist.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "store/lua_scripts.h"
 #include "store/redis_uv.h"
 
 #define GROUP               "pacer"
@@ -115,227 +116,10 @@ struct cmd_ctx {
 };
 
 /* ------------------------------------------------------------------ */
-/* Lua scripts. Each acts only while XACK still finds the entry pending, so
- * a replay after "outcome unknown" never writes twice. */
-
-/* Every write script first checks that the entry is still pending (so a
- * replay after a lost reply writes nothing twice), then checks the types of
- * the keys it writes, then writes, and acknowledges last: Redis does not
- * roll a script back on error, so an error before the XACK leaves the entry
- * pending and the write is retried; nothing is acked without its record. */
-/* The entry must still be pending (0 otherwise: a replay, or another
- * consumer finished it) and owned by this consumer, the last argument (-1
- * otherwise: our lease was lost and another consumer took the entry over,
- * so this write is fenced off, C12). */
-#define PENDING_CHECK_LUA                                                      \
-  "local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)\n"  \
-  "if #p == 0 then return 0 end\n"                                             \
-  "if p[1][2] ~= ARGV[#ARGV] then return -1 end\n"
-#define TYPE_CHECK_LUA(key, want)                                              \
-  "do local t = redis.call('TYPE', " key ").ok\n"                              \
-  "  if t ~= '" want "' and t ~= 'none' then\n"                                \
-  "    return redis.error_reply('WRONGTYPE ' .. " key " .. ' is a ' .. t ..\n" \
-  "                             ', not a " want "')\n"                         \
-  "  end\n"                                                                    \
-  "end\n"
-
-/* clang-format off: Lua source reads best one statement per line. */
-
-/* KEYS: stream results dead done (stream: the one the sid came from)
- * ARGV: group id results_maxlen dead_maxlen ack_required nres res...
- *       ndead dead... done_ttl_ms consumer
- * With ack_required "1": fenced by PENDING_CHECK_LUA, then the done-marker
- * of the job id (KEYS[4], docs/REDIS.md; set only for ok results, whose
- * done_ttl_ms is > 0): when another entry with the same job id already
- * finished ok within done_ttl_ms, this one is acked and
- * deleted without a second result (returns 2). Otherwise writes the result
- * (and dead letter), sets the marker, acks and deletes (returns 1). */
-static const char finish_lua[] =
-    "if ARGV[5] == '1' then\n" PENDING_CHECK_LUA
-    "end\n" TYPE_CHECK_LUA("KEYS[2]", "stream") TYPE_CHECK_LUA(
-        "KEYS[3]",
-        "stream") "local nres = tonumber(ARGV[6])\n"
-                  "local a = {'XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*'}\n"
-                  "for i = 7, 6 + nres do a[#a + 1] = ARGV[i] end\n"
-                  "local base = 7 + nres\n"
-                  "local ndead = tonumber(ARGV[base])\n"
-                  "local d = {'XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*'}\n"
-                  "for i = base + 1, base + ndead do d[#d + 1] = ARGV[i] end\n"
-                  "local ttl = tonumber(ARGV[base + ndead + 1])\n"
-                  "local mark = ARGV[5] == '1' and ttl > 0\n"
-                  "if ARGV[5] == '1' and redis.call('EXISTS', KEYS[4]) == 1\n"
-                  "then\n"
-                  "  redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
-                  "  redis.call('XDEL', KEYS[1], ARGV[2])\n"
-                  "  return 2\n"
-                  "end\n"
-                  "redis.call(unpack(a))\n"
-                  "if ndead > 0 then redis.call(unpack(d)) end\n"
-                  "if mark then\n"
-                  "  redis.call('SET', KEYS[4], ARGV[2], 'PX', ttl)\n"
-                  "end\n"
-                  "if ARGV[5] == '1' then\n"
-                  "  redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
-                  "end\n"
-                  "redis.call('XDEL', KEYS[1], ARGV[2])\n"
-                  "return 1\n";
-
-/* KEYS: stream done  ARGV: group id consumer
- * Intake's duplicate check: when the job id's done-marker exists, the
- * entry (still ours) is acked and deleted unsent (returns 1); 0 or -1
- * otherwise (run it). */
-static const char dropdone_lua[] =
-    "if redis.call('EXISTS', KEYS[2]) == 0 then return 0 "
-    "end\n" PENDING_CHECK_LUA "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
-    "redis.call('XDEL', KEYS[1], ARGV[2])\n"
-    "return 1\n";
-
-/* KEYS: stream  ARGV: group consumer id...
- * Lease renewal: resets the idle time of the ids this consumer still owns
- * (XCLAIM min-idle 0 would also take back an entry another consumer took
- * over after our lease ran out, C12). Returns the ids owned by someone
- * else now. */
-static const char renew_lua[] =
-    "local mine, lost = {'XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0}, {}\n"
-    "for i = 3, #ARGV do\n"
-    "  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], "
-    "1)\n"
-    "  if #p > 0 then\n"
-    "    if p[1][2] == ARGV[2] then mine[#mine + 1] = ARGV[i]\n"
-    "    else lost[#lost + 1] = ARGV[i] end\n"
-    "  end\n"
-    "end\n"
-    "if #mine > 5 then\n"
-    "  mine[#mine + 1] = 'JUSTID'\n"
-    "  redis.call(unpack(mine))\n"
-    "end\n"
-    "return lost\n";
-
-/* KEYS: stream delayed  ARGV: group id due member tag consumer
- * A non-empty tag ("h", "l") names the member's stream; it goes in as a
- * line of its own after the attempt: "<id>\n<attempt>\n<tag>\n<job>". The
- * same arguments always make the same member, so a replay stays a no-op. */
-static const char defer_lua[] = PENDING_CHECK_LUA TYPE_CHECK_LUA(
-    "KEYS[2]", "zset") "local m = ARGV[4]\n"
-                       "if ARGV[5] ~= '' then\n"
-                       "  local a = string.find(m, '\\n', 1, true)\n"
-                       "  local b = a and string.find(m, '\\n', a + 1, true)\n"
-                       "  if b then\n"
-                       "    m = string.sub(m, 1, b) .. ARGV[5] .. '\\n' ..\n"
-                       "        string.sub(m, b + 1)\n"
-                       "  end\n"
-                       "end\n"
-                       "redis.call('ZADD', KEYS[2], ARGV[3], m)\n"
-                       "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
-                       "redis.call('XDEL', KEYS[1], ARGV[2])\n"
-                       "return 1\n";
-
-/* KEYS: stream  ARGV: group id field value ... consumer
- * The job goes back to the end of the stream it came from. */
-static const char requeue_lua[] =
-    PENDING_CHECK_LUA "local a = {'XADD', KEYS[1], '*'}\n"
-                      "for i = 3, #ARGV - 1 do a[#a + 1] = ARGV[i] end\n"
-                      "redis.call(unpack(a))\n"
-                      "redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])\n"
-                      "redis.call('XDEL', KEYS[1], ARGV[2])\n"
-                      "return 1\n";
-
-/* KEYS: jobs:high jobs jobs:low  ARGV: group consumer plan_high plan_normal
- *       plan_low
- * One intake round (docs/REDIS.md "Priority streams"), atomic, so that one
- * command hands over the whole round:
- *   pass 1  each stream in turn: its planned share plus what the stream
- *           before it left unused (carry);
- *   pass 2  what is still unused goes to high, then normal, unless they
- *           came back short in pass 1.
- * The total never exceeds the sum of the plan. Returns {s, entries, s,
- * entries, ...}: s the stream (1 high, 2 normal, 3 low), entries as in an
- * XREADGROUP reply; then {0, error} when a stream could not be read
- * (NOGROUP after a reset, WRONGTYPE). That stream's share passes down and
- * the others are still read: an error reply would leave what was already
- * read pending until the lease. */
-static const char intake_lua[] =
-    "local plan = {tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])}\n"
-    "local order = {1, 2, 3, 1, 2}\n"
-    "local out, carry, short, err = {}, 0, {}, nil\n"
-    "for step = 1, #order do\n"
-    "  local s = order[step]\n"
-    "  local want = carry\n"
-    "  if step <= 3 then want = plan[s] + carry\n"
-    "  elseif short[s] then want = 0 end\n"
-    "  if want > 0 then\n"
-    "    local r = redis.pcall('XREADGROUP', 'GROUP', ARGV[1], ARGV[2],\n"
-    "                          'COUNT', want, 'STREAMS', KEYS[s], '>')\n"
-    "    local got = 0\n"
-    "    if type(r) == 'table' and r.err then\n"
-    "      err = err or r.err\n"
-    "    elseif r and #r[1][2] > 0 then\n"
-    "      got = #r[1][2]\n"
-    "      out[#out + 1] = s\n"
-    "      out[#out + 1] = r[1][2]\n"
-    "    end\n"
-    "    carry = want - got\n"
-    "    if got < want then short[s] = true end\n"
-    "  end\n"
-    "end\n"
-    "if err then\n"
-    "  out[#out + 1] = 0\n"
-    "  out[#out + 1] = err\n"
-    "end\n"
-    "return out\n";
-
-/* clang-format on */
-
-/* KEYS: the intake streams  ARGV: group consumer
- * Deletes this process's consumer from every intake stream on a clean
- * stop, but only while it owns no pending entry in any of them (C15: a
- * consumer with pending entries is never deleted). A stream whose group is
- * missing (XPENDING fails) holds nothing of ours. */
-static const char delconsumer_lua[] =
-    "for i = 1, #KEYS do\n"
-    "  local ok, p = pcall(redis.call, 'XPENDING', KEYS[i], ARGV[1], '-',\n"
-    "                      '+', 1, ARGV[2])\n"
-    "  if ok and #p > 0 then return 0 end\n"
-    "end\n"
-    "for i = 1, #KEYS do\n"
-    "  pcall(redis.call, 'XGROUP', 'DELCONSUMER', KEYS[i], ARGV[1], ARGV[2])\n"
-    "end\n"
-    "return 1\n";
-
-/* KEYS: jobs delayed jobs:high jobs:low  ARGV: batch
- * Moves due members (score <= Redis TIME in ms) back into their streams and
- * returns {moved, ms until the next due member or -1}. Member layout:
- * "<id>\n<attempt>\n<job JSON>" goes to jobs; with a tag line after the
- * attempt, "h" goes to jobs:high and "l" to jobs:low. A JSON text never
- * starts with "h\n" or "l\n", so old members cannot be mistaken. */
-static const char promote_lua[] =
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "local due = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now,\n"
-    "                       'LIMIT', 0, tonumber(ARGV[1]))\n"
-    "for _, m in ipairs(due) do\n"
-    "  local a = string.find(m, '\\n', 1, true)\n"
-    "  local b = a and string.find(m, '\\n', a + 1, true)\n"
-    "  if b then\n"
-    "    local key, j = KEYS[1], b + 1\n"
-    "    local tag = string.sub(m, b + 1, b + 2)\n"
-    "    if tag == 'h\\n' then key, j = KEYS[3], b + 3\n"
-    "    elseif tag == 'l\\n' then key, j = KEYS[4], b + 3 end\n"
-    "    redis.call('XADD', key, '*', 'job', string.sub(m, j),\n"
-    "               'id', string.sub(m, 1, a - 1),\n"
-    "               'attempt', string.sub(m, a + 1, b - 1), 'promoted', '1')\n"
-    "  else\n"
-    "    redis.call('XADD', KEYS[1], '*', 'job', m, 'promoted', '1')\n"
-    "  end\n"
-    "  redis.call('ZREM', KEYS[2], m)\n"
-    "end\n"
-    "local nxt = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')\n"
-    "local wait = -1\n"
-    "if nxt[2] then\n"
-    "  wait = tonumber(nxt[2]) - now\n"
-    "  if wait < 0 then wait = 0 end\n"
-    "end\n"
-    "return {#due, wait}\n";
+/* Lua scripts: store/lua/queue_*.lua (pacer_lua_queue_* from
+ * store/lua_scripts.h). Each write script acts only while the entry is
+ * still pending and ours, so a replay after "outcome unknown" never writes
+ * twice, and a consumer whose lease was lost is fenced off. */
 
 /* ------------------------------------------------------------------ */
 /* Helpers */
@@ -874,9 +658,9 @@ deliver_read(struct pacer_queue *q, const redisReply *reply)
   return n;
 }
 
-/* Delivers the reply of intake_lua ({s, entries, ...}) and returns how many
- * entries Redis handed over; *err is set to the error a stream's read got,
- * or NULL. */
+/* Delivers the reply of pacer_lua_queue_intake ({s, entries, ...}) and returns
+ * how many entries Redis handed over; *err is set to the error a stream's read
+ * got, or NULL. */
 static size_t
 deliver_round(struct pacer_queue *q, const redisReply *reply,
               const redisReply **err)
@@ -978,9 +762,9 @@ on_fetch_timer(uv_timer_t *t)
   fetch(t->data);
 }
 
-/* Reply to a round (intake_lua) or to the blocking read. A round that read
- * anything is followed by another at once (until capacity runs out, then
- * the next poke starts one); a round that found nothing by the blocking
+/* Reply to a round (pacer_lua_queue_intake) or to the blocking read. A round
+ * that read anything is followed by another at once (until capacity runs out,
+ * then the next poke starts one); a round that found nothing by the blocking
  * read. */
 static void
 on_read_reply(redisAsyncContext *ac, void *r, void *priv)
@@ -1058,7 +842,7 @@ fetch(struct pacer_queue *q)
     want = READ_MAX_COUNT;
   round_plan(q, want, plan);
   argv[argc++] = "EVAL";
-  argv[argc++] = intake_lua;
+  argv[argc++] = pacer_lua_queue_intake;
   argv[argc++] = "3";
   for (i = 0; i < NSTREAMS; i++)
     argv[argc++] = q->k_stream[i];
@@ -1290,7 +1074,8 @@ pacer_queue_finish(struct pacer_queue *q, const char *sid, int ack_required,
   ARG(q->consumer, strlen(q->consumer));
 #undef ARG
   /* hiredis copies the command out before eval returns */
-  rc = eval(q, finish_lua, 4, keys, (int)n, args, lens, cb, privdata);
+  rc = eval(q, pacer_lua_queue_finish, 4, keys, (int)n, args, lens, cb,
+            privdata);
   free(done);
   return rc;
 }
@@ -1330,7 +1115,7 @@ pacer_queue_defer(struct pacer_queue *q, const char *sid, uint64_t due_unix_ms,
   lens[4] = strlen(member_tag[s]);
   args[5] = q->consumer;
   lens[5] = strlen(q->consumer);
-  return eval(q, defer_lua, 2, keys, 6, args, lens, cb, privdata);
+  return eval(q, pacer_lua_queue_defer, 2, keys, 6, args, lens, cb, privdata);
 }
 
 int
@@ -1357,7 +1142,8 @@ pacer_queue_requeue(struct pacer_queue *q, const char *sid,
   }
   args[n] = q->consumer;
   lens[n++] = strlen(q->consumer);
-  return eval(q, requeue_lua, 1, keys, (int)n, args, lens, cb, privdata);
+  return eval(q, pacer_lua_queue_requeue, 1, keys, (int)n, args, lens, cb,
+              privdata);
 }
 
 int
@@ -1382,7 +1168,7 @@ pacer_queue_drop_if_done(struct pacer_queue *q, const char *sid,
   lens[1] = strlen(id);
   args[2] = q->consumer;
   lens[2] = strlen(q->consumer);
-  rc = eval(q, dropdone_lua, 2, keys, 3, args, lens, cb, privdata);
+  rc = eval(q, pacer_lua_queue_dropdone, 2, keys, 3, args, lens, cb, privdata);
   free(done);
   return rc;
 }
@@ -1445,7 +1231,7 @@ promote_now(struct pacer_queue *q)
   if (q->promoting || q->closing || !q->cmd.up)
     return;
   argv[0] = "EVAL";
-  argv[1] = promote_lua;
+  argv[1] = pacer_lua_queue_promote;
   argv[2] = "4";
   argv[3] = q->k_stream[S_NORMAL];
   argv[4] = q->k_delayed;
@@ -1634,7 +1420,7 @@ on_renew_timer(uv_timer_t *t)
   for (s = 0; s < NSTREAMS; s++) {
     argc = 0;
     argv[argc++] = "EVAL";
-    argv[argc++] = renew_lua;
+    argv[argc++] = pacer_lua_queue_renew;
     argv[argc++] = "1";
     argv[argc++] = q->k_stream[s];
     argv[argc++] = GROUP;
@@ -1823,7 +1609,7 @@ pacer_queue_close(struct pacer_queue *q, void (*on_closed)(void *arg),
   }
   if (q->cmd.up) {
     const char *argv[] = {"EVAL",
-                          delconsumer_lua,
+                          pacer_lua_queue_delconsumer,
                           "3",
                           q->k_stream[S_HIGH],
                           q->k_stream[S_NORMAL],
