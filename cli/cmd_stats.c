@@ -1,13 +1,8 @@
-/* `pacer stats`: queue depths and consumers, read in one pipeline.
+/* `pacer stats`: argument parsing and printing of what the read-only
+ * stats view (store/stats_view.h) reads: queue depths and consumers, read
+ * in one pipeline.
  *
- *   XLEN     <prefix>jobs                 jobs in the intake stream
- *   XPENDING <prefix>jobs pacer           delivered, not yet acknowledged
- *   ZCARD    <prefix>delayed              retries and deferred jobs
- *   XLEN     <prefix>results
- *   XLEN     <prefix>dead
- *   XINFO CONSUMERS <prefix>jobs pacer    name, pending, idle ms
- *
- * Then, per limit bucket (SCAN <prefix>limit:*, <prefix>lanestat:*):
+ * Then, per limit bucket:
  * configured and effective (AIMD) rate, next free slot, jobs queued in
  * lanes, in flight (cluster-wide permits for max_in_flight limits),
  * deferred to the delayed set, pause left and which header caused it.
@@ -16,12 +11,13 @@
  * with `pacer cred show`): status, generation, expiry, parked jobs and
  * refresh lock. Tokens are never read, only whether one is stored.
  *
- * Before the first worker starts there is no group "pacer": XPENDING then
- * answers NOGROUP and XINFO answers NOGROUP or "ERR no such key"; both are
- * shown as 0 with "group not created yet".
+ * Before the first worker starts there is no consumer group: depths and
+ * consumers are shown as 0 with "group not created yet".
  */
 #include "cli/cmd.h"
 #include "store/cred_state.h"
+#include "store/keys.h"
+#include "store/stats_view.h"
 
 #include <signal.h>
 #include <stdarg.h>
@@ -35,38 +31,6 @@
 
 #include "common/clock.h"
 #include "common/utf8.h"
-#include "core/gcra.h"
-
-#define GROUP "pacer" /* consumer group name (DESIGN: Redis layout) */
-
-enum reply_slot {
-  R_JOBS = 0,
-  R_PENDING,
-  R_DELAYED,
-  R_RESULTS,
-  R_DEAD,
-  R_CONSUMERS,
-  R_JOBS_HIGH,
-  R_JOBS_LOW,
-  R_PENDING_HIGH,
-  R_PENDING_LOW,
-  R_COUNT
-};
-
-struct consumer {
-  char *name;
-  long long pending;
-  long long idle_ms;
-};
-
-struct stats {
-  long long jobs, pending, delayed, results, dead; /* entries */
-  long long jobs_high, jobs_low; /* the priority streams, entries */
-  int group_exists;
-  struct consumer *consumers; /* cap entries, nconsumers filled */
-  size_t nconsumers;
-  size_t cap;
-};
 
 static void
 usage(FILE *out)
@@ -78,7 +42,8 @@ usage(FILE *out)
       "\n"
       "Show queue depths: jobs in <prefix>jobs, pending (delivered, not yet\n"
       "finished), delayed, results, dead letters, and the consumers of\n"
-      "group \"" GROUP "\" with their pending count and idle time; per limit\n"
+      "group \"" PACER_KEYS_GROUP
+      "\" with their pending count and idle time; per limit\n"
       "bucket (lane) the rate, queued, in flight, deferred and any pause\n"
       "with its reason; the OAuth2 credentials and their status.\n"
       "\n"
@@ -101,423 +66,8 @@ usage(FILE *out)
       out);
 }
 
-static int
-is_no_group(const redisReply *r)
-{
-  return r->type == REDIS_REPLY_ERROR &&
-         (strncmp(r->str, "NOGROUP", 7) == 0 ||
-          strncmp(r->str, "ERR no such key", 15) == 0);
-}
-
-static int
-integer(const redisReply *r, const char *op, long long *out,
-        struct pacer_error *err)
-{
-  if (r->type == REDIS_REPLY_ERROR)
-    return pacer_error_set(err, PACER_EREDIS, "redis: %s: %s", op, r->str);
-  if (r->type != REDIS_REPLY_INTEGER)
-    return pacer_error_set(err, PACER_EREDIS,
-                           "redis: %s: unexpected reply type %d", op, r->type);
-  *out = r->integer;
-  return 0;
-}
-
-/* XINFO CONSUMERS in RESP2: [[name, n, pending, n, idle, ms, ...], ...] */
-static int
-read_consumers(const redisReply *r, struct stats *st, struct pacer_error *err)
-{
-  size_t i, j;
-
-  if (r->type != REDIS_REPLY_ARRAY)
-    return pacer_error_set(err, PACER_EREDIS,
-                           "redis: XINFO CONSUMERS: unexpected reply type %d",
-                           r->type);
-  if (r->elements == 0)
-    return 0;
-  st->consumers = calloc(r->elements, sizeof(*st->consumers));
-  if (st->consumers == NULL)
-    return pacer_error_set(err, PACER_ENOMEM, "stats: out of memory");
-  st->cap = r->elements;
-  for (i = 0; i < r->elements; i++) {
-    const redisReply *c = r->element[i];
-    struct consumer *out = &st->consumers[st->nconsumers];
-
-    if (c->type != REDIS_REPLY_ARRAY)
-      continue;
-    for (j = 0; j + 1 < c->elements; j += 2) {
-      const redisReply *k = c->element[j], *v = c->element[j + 1];
-
-      if (k->type != REDIS_REPLY_STRING)
-        continue;
-      if (strcmp(k->str, "name") == 0 && v->type == REDIS_REPLY_STRING) {
-        free(out->name);
-        out->name = strdup(v->str);
-        if (out->name == NULL)
-          return pacer_error_set(err, PACER_ENOMEM, "stats: out of memory");
-      } else if (strcmp(k->str, "pending") == 0 &&
-                 v->type == REDIS_REPLY_INTEGER) {
-        out->pending = v->integer;
-      } else if (strcmp(k->str, "idle") == 0 &&
-                 v->type == REDIS_REPLY_INTEGER) {
-        out->idle_ms = v->integer;
-      }
-    }
-    if (out->name != NULL)
-      st->nconsumers++;
-  }
-  return 0;
-}
-
 static void
-stats_free(struct stats *st)
-{
-  size_t i;
-
-  for (i = 0; i < st->cap; i++)
-    free(st->consumers[i].name);
-  free(st->consumers);
-  st->consumers = NULL;
-  st->cap = 0;
-  st->nconsumers = 0;
-}
-
-/* Appends a command of argc (<= 4) arguments to the pipeline. */
-static int
-append(redisContext *c, int argc, const char *a0, const char *a1,
-       const char *a2, const char *a3, struct pacer_error *err)
-{
-  const char *argv[4] = {a0, a1, a2, a3};
-  size_t argvlen[4] = {0, 0, 0, 0};
-  int i;
-
-  for (i = 0; i < argc; i++)
-    argvlen[i] = strlen(argv[i]);
-  if (redisAppendCommandArgv(c, argc, argv, argvlen) != REDIS_OK)
-    return pacer_error_set(err, PACER_ENOMEM, "redis: %s: %s", a0,
-                           c->errstr[0] != '\0' ? c->errstr : "out of memory");
-  return 0;
-}
-
-/* Runs the six commands in one round trip and fills st. */
-static int
-collect(redisContext *c, const char *prefix, struct stats *st,
-        struct pacer_error *err)
-{
-  static const char *const names[] = {"jobs", "delayed",   "results",
-                                      "dead", "jobs:high", "jobs:low"};
-  char *keys[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
-  redisReply *r[R_COUNT] = {NULL};
-  int rc = 0, i;
-
-  for (i = 0; i < 6; i++) {
-    size_t n = strlen(prefix) + strlen(names[i]) + 1;
-
-    keys[i] = malloc(n);
-    if (keys[i] == NULL) {
-      rc = pacer_error_set(err, PACER_ENOMEM, "stats: out of memory");
-      goto out;
-    }
-    snprintf(keys[i], n, "%s%s", prefix, names[i]);
-  }
-
-  if ((rc = append(c, 2, "XLEN", keys[0], NULL, NULL, err)) != 0 ||
-      (rc = append(c, 3, "XPENDING", keys[0], GROUP, NULL, err)) != 0 ||
-      (rc = append(c, 2, "ZCARD", keys[1], NULL, NULL, err)) != 0 ||
-      (rc = append(c, 2, "XLEN", keys[2], NULL, NULL, err)) != 0 ||
-      (rc = append(c, 2, "XLEN", keys[3], NULL, NULL, err)) != 0 ||
-      (rc = append(c, 4, "XINFO", "CONSUMERS", keys[0], GROUP, err)) != 0 ||
-      (rc = append(c, 2, "XLEN", keys[4], NULL, NULL, err)) != 0 ||
-      (rc = append(c, 2, "XLEN", keys[5], NULL, NULL, err)) != 0 ||
-      (rc = append(c, 3, "XPENDING", keys[4], GROUP, NULL, err)) != 0 ||
-      (rc = append(c, 3, "XPENDING", keys[5], GROUP, NULL, err)) != 0)
-    goto out;
-
-  for (i = 0; i < R_COUNT; i++) {
-    if (redisGetReply(c, (void **)&r[i]) != REDIS_OK || r[i] == NULL) {
-      rc = pacer_error_set(err, PACER_EREDIS, "redis: stats: %s",
-                           c->errstr[0] != '\0' ? c->errstr : "no reply");
-      goto out;
-    }
-  }
-
-  if ((rc = integer(r[R_JOBS], "XLEN jobs", &st->jobs, err)) != 0 ||
-      (rc = integer(r[R_DELAYED], "ZCARD delayed", &st->delayed, err)) != 0 ||
-      (rc = integer(r[R_RESULTS], "XLEN results", &st->results, err)) != 0 ||
-      (rc = integer(r[R_DEAD], "XLEN dead", &st->dead, err)) != 0 ||
-      (rc = integer(r[R_JOBS_HIGH], "XLEN jobs:high", &st->jobs_high, err)) !=
-          0 ||
-      (rc = integer(r[R_JOBS_LOW], "XLEN jobs:low", &st->jobs_low, err)) != 0)
-    goto out;
-  /* Pending entries of the priority streams count with the normal one. */
-  for (i = R_PENDING_HIGH; i <= R_PENDING_LOW; i++) {
-    const redisReply *p = r[i];
-
-    if (p->type == REDIS_REPLY_ARRAY && p->elements >= 1 &&
-        p->element[0]->type == REDIS_REPLY_INTEGER)
-      st->pending += p->element[0]->integer;
-  }
-
-  /* XPENDING summary: [count, smallest id, greatest id, [[name, n], ...]] */
-  st->group_exists = !is_no_group(r[R_PENDING]);
-  if (st->group_exists) {
-    const redisReply *p = r[R_PENDING];
-
-    if (p->type == REDIS_REPLY_ERROR) {
-      rc = pacer_error_set(err, PACER_EREDIS, "redis: XPENDING: %s", p->str);
-      goto out;
-    }
-    if (p->type != REDIS_REPLY_ARRAY || p->elements < 1 ||
-        p->element[0]->type != REDIS_REPLY_INTEGER) {
-      rc = pacer_error_set(err, PACER_EREDIS,
-                           "redis: XPENDING: unexpected reply");
-      goto out;
-    }
-    st->pending = p->element[0]->integer;
-  }
-  if (!is_no_group(r[R_CONSUMERS])) {
-    if (r[R_CONSUMERS]->type == REDIS_REPLY_ERROR) {
-      rc = pacer_error_set(err, PACER_EREDIS, "redis: XINFO CONSUMERS: %s",
-                           r[R_CONSUMERS]->str);
-      goto out;
-    }
-    rc = read_consumers(r[R_CONSUMERS], st, err);
-  }
-
-out:
-  for (i = 0; i < R_COUNT; i++) {
-    if (r[i] != NULL)
-      freeReplyObject(r[i]);
-  }
-  for (i = 0; i < 6; i++)
-    free(keys[i]);
-  return rc;
-}
-
-/* The shared limit buckets (<prefix>limit:*) joined with what each worker
- * process publishes about its lanes (<prefix>lanestat:<consumer>, JSON,
- * refreshed every second with a 3 s TTL) and the cluster-wide permits
- * (<prefix>inflight:<bucket>). Bounded: at most LIMITS_SHOWN buckets. */
-#define LIMITS_SHOWN 200
-struct bucket {
-  char key[PACER_LIMIT_KEY_SIZE + 8];    /* "<limit>[:<value>]" */
-  double conf_rate;                      /* requests/s, 0 = unknown limit */
-  double permille;                       /* AIMD effective share, 1..1000 */
-  double next_slot_ms, paused_ms;        /* from Redis TIME */
-  char reason[160];                      /* pause reason while paused */
-  long long queued, in_flight, deferred; /* summed over processes */
-  long long permits;                     /* in-flight permits, -1 = no cap */
-  unsigned max_in_flight;                /* 0 = no cap */
-};
-
-struct buckets {
-  struct bucket *b;
-  size_t n;
-  long long processes; /* lane snapshots read */
-  double now_us;       /* Redis TIME when read, unix us */
-};
-
-static struct bucket *
-bucket_get(struct buckets *bs, const char *key, size_t len)
-{
-  size_t i;
-
-  if (len == 0 || len >= sizeof(bs->b[0].key))
-    return NULL;
-  for (i = 0; i < bs->n; i++)
-    if (strncmp(bs->b[i].key, key, len) == 0 && bs->b[i].key[len] == '\0')
-      return &bs->b[i];
-  if (bs->n >= LIMITS_SHOWN)
-    return NULL;
-  memset(&bs->b[bs->n], 0, sizeof(bs->b[0]));
-  memcpy(bs->b[bs->n].key, key, len);
-  bs->b[bs->n].permille = 1000;
-  bs->b[bs->n].permits = -1;
-  return &bs->b[bs->n++];
-}
-
-/* Calls fn for every key matching pattern (SCAN, bounded rounds). */
-static void
-scan_keys(redisContext *c, const char *pattern,
-          void (*fn)(redisContext *c, const redisReply *key, void *arg),
-          void *arg)
-{
-  char cursor[32] = "0";
-  size_t rounds = 0;
-
-  do {
-    const char *argv[] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
-    size_t lens[] = {4, strlen(cursor), 5, strlen(pattern), 5, 4};
-    redisReply *r = redisCommandArgv(c, 6, argv, lens);
-    size_t i;
-
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-        r->element[0]->type != REDIS_REPLY_STRING) {
-      if (r != NULL)
-        freeReplyObject(r);
-      return;
-    }
-    snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-    for (i = 0; i < r->element[1]->elements; i++)
-      if (r->element[1]->element[i]->type == REDIS_REPLY_STRING)
-        fn(c, r->element[1]->element[i], arg);
-    freeReplyObject(r);
-  } while (strcmp(cursor, "0") != 0 && ++rounds < 100);
-}
-
-struct limits_ctx {
-  struct buckets *bs;
-  const struct pacer_config *cfg;
-  size_t prefix_len;
-  double now_us;
-};
-
-static void
-on_limit_key(redisContext *c, const redisReply *k, void *arg)
-{
-  struct limits_ctx *lc = arg;
-  const char *hargv[] = {"HMGET",    k->str,         "tat",    "pause_until",
-                         "permille", "pause_reason", "aimd_at"};
-  size_t hlens[] = {5, k->len, 3, 11, 8, 12, 7};
-  size_t off = lc->prefix_len + 6; /* "limit:" */
-  struct bucket *b;
-  redisReply *h;
-  double tat, pause;
-
-  if (k->len <= off ||
-      (b = bucket_get(lc->bs, k->str + off, k->len - off)) == NULL)
-    return;
-  h = redisCommandArgv(c, 7, hargv, hlens);
-  if (h == NULL || h->type != REDIS_REPLY_ARRAY || h->elements != 5) {
-    if (h != NULL)
-      freeReplyObject(h);
-    return;
-  }
-  tat = h->element[0]->str ? strtod(h->element[0]->str, NULL) : 0;
-  pause = h->element[1]->str ? strtod(h->element[1]->str, NULL) : 0;
-  if (h->element[2]->str) {
-    /* the share the take script applies now (AIMD recovery) */
-    b->permille = pacer_gcra_permille(
-        (uint32_t)strtoul(h->element[2]->str, NULL, 10),
-        h->element[4]->str ? strtoull(h->element[4]->str, NULL, 10) : 0u,
-        (uint64_t)lc->now_us);
-  }
-  b->next_slot_ms = tat > lc->now_us ? (tat - lc->now_us) / 1e3 : 0;
-  b->paused_ms = pause > lc->now_us ? (pause - lc->now_us) / 1e3 : 0;
-  if (b->paused_ms > 0 && h->element[3]->str)
-    snprintf(b->reason, sizeof(b->reason), "%s", h->element[3]->str);
-  freeReplyObject(h);
-}
-
-/* Adds one process's lane snapshot: every bucket of a lane ("a|b") gets
- * the lane's counts. Unlimited lanes ("~...") have no bucket. */
-static void
-on_lanestat_key(redisContext *c, const redisReply *k, void *arg)
-{
-  struct limits_ctx *lc = arg;
-  redisReply *g = redisCommand(c, "GET %b", k->str, k->len);
-  cJSON *doc = NULL, *lane;
-
-  if (g != NULL && g->type == REDIS_REPLY_STRING)
-    doc = cJSON_ParseWithLength(g->str, g->len);
-  if (g != NULL)
-    freeReplyObject(g);
-  if (doc == NULL)
-    return;
-  lc->bs->processes++;
-  cJSON_ArrayForEach(lane, cJSON_GetObjectItemCaseSensitive(doc, "lanes"))
-  {
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(lane, "lane");
-    const char *p, *bar;
-
-    if (!cJSON_IsString(id) || id->valuestring[0] == '~')
-      continue;
-    for (p = id->valuestring; *p != '\0'; p = *bar ? bar + 1 : bar) {
-      struct bucket *b;
-
-      bar = strchr(p, '|');
-      if (bar == NULL)
-        bar = p + strlen(p);
-      b = bucket_get(lc->bs, p, (size_t)(bar - p));
-      if (b == NULL)
-        continue;
-      b->queued += (long long)cJSON_GetNumberValue(
-          cJSON_GetObjectItemCaseSensitive(lane, "queued"));
-      b->in_flight += (long long)cJSON_GetNumberValue(
-          cJSON_GetObjectItemCaseSensitive(lane, "in_flight"));
-      b->deferred += (long long)cJSON_GetNumberValue(
-          cJSON_GetObjectItemCaseSensitive(lane, "deferred"));
-    }
-  }
-  cJSON_Delete(doc);
-}
-
-/* Fills each bucket's configured rate and, for capped limits, the
- * cluster-wide permits in use. */
-static void
-limits_finish(redisContext *c, struct limits_ctx *lc)
-{
-  size_t i, j;
-
-  for (i = 0; i < lc->bs->n; i++) {
-    struct bucket *b = &lc->bs->b[i];
-    size_t nlen = strcspn(b->key, ":");
-
-    for (j = 0; j < lc->cfg->nlimits; j++) {
-      const struct pacer_limit_cfg *l = &lc->cfg->limits[j];
-
-      if (strlen(l->name) != nlen || strncmp(l->name, b->key, nlen) != 0)
-        continue;
-      b->conf_rate = (double)l->rate_count * 1e6 / (double)l->rate_period_us;
-      b->max_in_flight = l->max_in_flight;
-    }
-    if (b->max_in_flight != 0) {
-      /* Permits whose lease ended do not count (the acquire script drops
-       * them lazily). */
-      redisReply *r = redisCommand(c, "ZCOUNT %sinflight:%s %.0f +inf",
-                                   lc->cfg->prefix, b->key, lc->now_us / 1e3);
-
-      if (r != NULL && r->type == REDIS_REPLY_INTEGER)
-        b->permits = r->integer;
-      if (r != NULL)
-        freeReplyObject(r);
-    }
-  }
-}
-
-static int
-limits_collect(redisContext *c, const struct pacer_config *cfg,
-               struct buckets *bs)
-{
-  char pattern[256];
-  struct limits_ctx lc;
-  redisReply *t = redisCommand(c, "TIME");
-
-  memset(bs, 0, sizeof(*bs));
-  if (t == NULL || t->type != REDIS_REPLY_ARRAY || t->elements != 2) {
-    if (t != NULL)
-      freeReplyObject(t);
-    return -1;
-  }
-  lc.now_us =
-      strtod(t->element[0]->str, NULL) * 1e6 + strtod(t->element[1]->str, NULL);
-  bs->now_us = lc.now_us;
-  freeReplyObject(t);
-  bs->b = calloc(LIMITS_SHOWN, sizeof(*bs->b));
-  if (bs->b == NULL)
-    return -1;
-  lc.bs = bs;
-  lc.cfg = cfg;
-  lc.prefix_len = strlen(cfg->prefix);
-  snprintf(pattern, sizeof(pattern), "%slimit:*", cfg->prefix);
-  scan_keys(c, pattern, on_limit_key, &lc);
-  snprintf(pattern, sizeof(pattern), "%slanestat:*", cfg->prefix);
-  scan_keys(c, pattern, on_lanestat_key, &lc);
-  limits_finish(c, &lc);
-  return 0;
-}
-
-static void
-limits_print_text(const struct buckets *bs)
+limits_print_text(const struct pacer_stats_buckets *bs)
 {
   size_t i;
 
@@ -528,7 +78,7 @@ limits_print_text(const struct buckets *bs)
          "EFFECT/S", "NEXT_MS", "QUEUED", "IN_FLIGHT", "DEFERRED", "PAUSED_MS",
          "REASON");
   for (i = 0; i < bs->n; i++) {
-    const struct bucket *b = &bs->b[i];
+    const struct pacer_stats_bucket *b = &bs->b[i];
     char inf[32];
 
     if (b->permits >= 0)
@@ -542,14 +92,14 @@ limits_print_text(const struct buckets *bs)
 }
 
 static int
-limits_add_json(cJSON *o, const struct buckets *bs)
+limits_add_json(cJSON *o, const struct pacer_stats_buckets *bs)
 {
   cJSON *arr = cJSON_AddArrayToObject(o, "limits");
   size_t i;
   int ok = arr != NULL;
 
   for (i = 0; ok && i < bs->n; i++) {
-    const struct bucket *b = &bs->b[i];
+    const struct pacer_stats_bucket *b = &bs->b[i];
     cJSON *j = cJSON_CreateObject();
 
     ok = j != NULL && cJSON_AddItemToArray(arr, j);
@@ -581,7 +131,7 @@ limits_add_json(cJSON *o, const struct buckets *bs)
 }
 
 static void
-print_text(const struct stats *st, const char *prefix)
+print_text(const struct pacer_stats_queue *st, const char *prefix)
 {
   const char *nogroup = st->group_exists ? "" : "  (group not created yet)";
   size_t i, width = 4;
@@ -611,7 +161,8 @@ print_text(const struct stats *st, const char *prefix)
 /* Returns the JSON object of one snapshot (owned, free with cJSON_Delete),
  * or NULL when out of memory. */
 static cJSON *
-build_json(const struct stats *st, const char *prefix, const struct buckets *bs,
+build_json(const struct pacer_stats_queue *st, const char *prefix,
+           const struct pacer_stats_buckets *bs,
            const struct pacer_cli_creds *cs)
 {
   cJSON *o = cJSON_CreateObject(), *arr;
@@ -670,7 +221,8 @@ print_json_object(const cJSON *o, struct pacer_error *err)
 }
 
 static int
-print_json(const struct stats *st, const char *prefix, const struct buckets *bs,
+print_json(const struct pacer_stats_queue *st, const char *prefix,
+           const struct pacer_stats_buckets *bs,
            const struct pacer_cli_creds *cs, struct pacer_error *err)
 {
   cJSON *o = build_json(st, prefix, bs, cs);
@@ -685,16 +237,16 @@ print_json(const struct stats *st, const char *prefix, const struct buckets *bs,
  * the one-shot output and --watch use it. */
 
 struct snapshot {
-  struct stats st;
-  struct buckets bs;
+  struct pacer_stats_queue st;
+  struct pacer_stats_buckets bs;
   struct pacer_cli_creds cs;
 };
 
 static void
 snapshot_free(struct snapshot *sn)
 {
-  stats_free(&sn->st);
-  free(sn->bs.b);
+  pacer_stats_queue_free(&sn->st);
+  pacer_stats_buckets_free(&sn->bs);
   pacer_cli_creds_free(&sn->cs);
   memset(sn, 0, sizeof(*sn));
 }
@@ -708,9 +260,9 @@ gather(redisContext *c, const struct pacer_config *cfg, struct snapshot *sn,
   int rc;
 
   memset(sn, 0, sizeof(*sn));
-  if ((rc = collect(c, cfg->prefix, &sn->st, err)) != 0)
+  if ((rc = pacer_stats_queue_read(c, cfg->prefix, &sn->st, err)) != 0)
     return rc;
-  if (limits_collect(c, cfg, &sn->bs) != 0)
+  if (pacer_stats_buckets_read(c, cfg, &sn->bs) != 0)
     return pacer_error_set(err, PACER_EREDIS, "redis: cannot read the limits");
   return pacer_cli_creds_collect(c, cfg, NULL, &sn->cs, err);
 }
@@ -746,12 +298,12 @@ struct watch {
   double interval_s; /* between refreshes, s */
   long count;        /* refreshes to show, 0 = until a signal */
   int json;
-  int tty;            /* stdout is a terminal: redraw in place */
-  unsigned cols;      /* terminal width, 0 = do not cut */
-  unsigned rows;      /* terminal height, 0 = do not cut */
-  FILE *frame;        /* the frame being built (memory stream) */
-  unsigned lines;     /* lines in the frame so far */
-  struct bucket **by; /* buckets in display order, LIMITS_SHOWN entries */
+  int tty;                        /* stdout is a terminal: redraw in place */
+  unsigned cols;                  /* terminal width, 0 = do not cut */
+  unsigned rows;                  /* terminal height, 0 = do not cut */
+  FILE *frame;                    /* the frame being built (memory stream) */
+  unsigned lines;                 /* lines in the frame so far */
+  struct pacer_stats_bucket **by; /* display order, PACER_STATS_BUCKETS_MAX */
 };
 
 /* Appends one line to the frame: cut to the terminal's width, and on a
@@ -800,8 +352,10 @@ rate_text(char *buf, size_t size, double per_s)
 static int
 bucket_order(const void *pa, const void *pb)
 {
-  const struct bucket *a = *(const struct bucket *const *)pa;
-  const struct bucket *b = *(const struct bucket *const *)pb;
+  const struct pacer_stats_bucket *a =
+      *(const struct pacer_stats_bucket *const *)pa;
+  const struct pacer_stats_bucket *b =
+      *(const struct pacer_stats_bucket *const *)pb;
   long long wa = a->queued + a->in_flight + a->deferred;
   long long wb = b->queued + b->in_flight + b->deferred;
 
@@ -820,7 +374,8 @@ bucket_order(const void *pa, const void *pb)
 #define REASON_SHOWN   24 /* reason bytes an inline column needs */
 
 static void
-watch_lanes(struct watch *w, const struct buckets *bs, unsigned room)
+watch_lanes(struct watch *w, const struct pacer_stats_buckets *bs,
+            unsigned room)
 {
   int inline_reason = w->cols == 0 || w->cols >= LANE_ROW_BYTES + REASON_SHOWN;
   unsigned used = 1;
@@ -837,7 +392,7 @@ watch_lanes(struct watch *w, const struct buckets *bs, unsigned room)
   watch_line(w, LANE_ROW_FMT "%s", "LANE", "RATE/LIMIT/S", "QUEUED", "INFLIGHT",
              "DEFERRED", "PAUSED_UNTIL", inline_reason ? " REASON" : "");
   for (i = 0; i < bs->n; i++) {
-    const struct bucket *b = w->by[i];
+    const struct pacer_stats_bucket *b = w->by[i];
     const char *why = b->paused_ms > 0 && b->reason[0] ? b->reason : "-";
     char eff[16], conf[16], rl[40], inf[32], que[24], def[24], until[40];
     char at[16];
@@ -998,7 +553,7 @@ watch_run(struct watch *w, redisContext **c)
   long k;
   int status = 0;
 
-  w->by = calloc(LIMITS_SHOWN, sizeof(*w->by));
+  w->by = calloc(PACER_STATS_BUCKETS_MAX, sizeof(*w->by));
   if (w->by == NULL) {
     fprintf(stderr, "stats: out of memory\n");
     return 2;

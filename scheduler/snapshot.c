@@ -7,20 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <hiredis/hiredis.h>
-
 #include "common/err.h"
 #include "common/util.h"
-#include "core/gcra.h"
-#include "store/keys.h"
-#include "store/lua_scripts.h"
-
-#define GROUP         "pacer" /* consumer group (DESIGN) */
-#define KEYS_PER_EVAL 60u     /* bucket keys per script (queue's MAX_ARGS 64) */
-#define DEAD_COUNT    "20"    /* PACER_METRICS_DEAD_MAX */
-#define KEY_BYTES_MAX (PACER_LIMIT_KEY_SIZE + 300) /* prefix + "limit:" */
-
-/* The scripts: store/lua/stats_depths.lua and stats_buckets.lua. */
+#include "store/stats_view.h"
 
 /* One snapshot's reads in flight. */
 struct read_ctx {
@@ -30,51 +19,11 @@ struct read_ctx {
   int outstanding; /* replies still to come */
 };
 
-/* One bucket script: rows first .. first + n - 1 of m->buckets. */
+/* One bucket read: rows first .. first + n - 1 of m->buckets. */
 struct bucket_call {
   struct read_ctx *r;
-  size_t first, n;
+  size_t first;
 };
-
-/* ------------------------------------------------------------------ */
-/* Reply parsing */
-
-static uint64_t
-reply_u64(const redisReply *r)
-{
-  if (r->type == REDIS_REPLY_INTEGER)
-    return r->integer > 0 ? (uint64_t)r->integer : 0;
-  if (r->type == REDIS_REPLY_STRING && r->len > 0)
-    return strtoull(r->str, NULL, 10);
-  return 0;
-}
-
-static int64_t
-reply_i64(const redisReply *r)
-{
-  return r->type == REDIS_REPLY_INTEGER ? (int64_t)r->integer : -1;
-}
-
-static void
-reply_str(const redisReply *r, char *out, size_t size)
-{
-  size_t n = 0;
-
-  if (r->type == REDIS_REPLY_STRING) {
-    n = r->len < size - 1 ? r->len : size - 1;
-    memcpy(out, r->str, n);
-  }
-  out[n] = '\0';
-}
-
-/* Redis TIME {sec, usec} as unix us, or 0. */
-static uint64_t
-reply_time_us(const redisReply *r)
-{
-  if (r->type != REDIS_REPLY_ARRAY || r->elements < 2)
-    return 0;
-  return reply_u64(r->element[0]) * 1000000u + reply_u64(r->element[1]);
-}
 
 static void
 read_finished(struct read_ctx *r)
@@ -86,40 +35,33 @@ read_finished(struct read_ctx *r)
 }
 
 static void
-on_depths(struct pacer_queue *q, const struct redisReply *reply, void *arg)
+on_depths(const struct pacer_stats_depths *sd, void *arg)
 {
   struct read_ctx *r = arg;
   struct pacer_metrics_redis *d = &r->m->redis;
-  const redisReply *dead;
   size_t i;
 
-  (void)q;
-  if (reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
-      reply->elements == 11 && reply->element[10]->type == REDIS_REPLY_ARRAY) {
-    d->at_unix_ms = reply_time_us(reply) / 1000u;
+  if (sd != NULL) {
+    d->at_unix_ms = sd->at_unix_ms;
     for (i = 0; i < 3; i++)
-      d->jobs[i] = reply_i64(reply->element[2 + i]);
-    d->pending = reply_i64(reply->element[5]);
-    d->delayed = reply_i64(reply->element[6]);
-    d->parked = reply_i64(reply->element[7]);
-    d->results = reply_i64(reply->element[8]);
-    d->dead = reply_i64(reply->element[9]);
-    dead = reply->element[10];
+      d->jobs[i] = sd->jobs[i];
+    d->pending = sd->pending;
+    d->delayed = sd->delayed;
+    d->parked = sd->parked;
+    d->results = sd->results;
+    d->dead = sd->dead;
     d->ndead = 0;
-    for (i = 0; i < dead->elements && d->ndead < PACER_METRICS_DEAD_MAX; i++) {
-      const redisReply *e = dead->element[i];
-      struct pacer_metrics_dead *o = &d->dead_letters[d->ndead];
+    for (i = 0; i < sd->ndead && d->ndead < PACER_METRICS_DEAD_MAX; i++) {
+      const struct pacer_stats_dead *e = &sd->dead_letters[i];
+      struct pacer_metrics_dead *o = &d->dead_letters[d->ndead++];
 
-      if (e->type != REDIS_REPLY_ARRAY || e->elements != 7)
-        continue;
-      reply_str(e->element[0], o->sid, sizeof(o->sid));
-      reply_str(e->element[1], o->id, sizeof(o->id));
-      reply_str(e->element[2], o->reason, sizeof(o->reason));
-      reply_str(e->element[3], o->error, sizeof(o->error));
-      o->status = reply_u64(e->element[4]);
-      o->attempts = reply_u64(e->element[5]);
-      o->failed_unix_ms = reply_u64(e->element[6]);
-      d->ndead++;
+      snprintf(o->sid, sizeof(o->sid), "%s", e->sid);
+      snprintf(o->id, sizeof(o->id), "%s", e->id);
+      snprintf(o->reason, sizeof(o->reason), "%s", e->reason);
+      snprintf(o->error, sizeof(o->error), "%s", e->error);
+      o->status = e->status;
+      o->attempts = e->attempts;
+      o->failed_unix_ms = e->failed_unix_ms;
     }
     d->valid = 1;
   }
@@ -127,32 +69,22 @@ on_depths(struct pacer_queue *q, const struct redisReply *reply, void *arg)
 }
 
 static void
-on_buckets(struct pacer_queue *q, const struct redisReply *reply, void *arg)
+on_pauses(const struct pacer_stats_pause *p, size_t n, void *arg)
 {
   struct bucket_call *c = arg;
   struct pacer_metrics *m = c->r->m;
   struct read_ctx *r;
-  uint64_t now_us;
   size_t i;
 
-  (void)q;
-  if (reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
-      reply->elements == c->n + 2) {
-    now_us = reply_time_us(reply);
-    for (i = 0; i < c->n; i++) {
-      const redisReply *h = reply->element[2 + i];
-      struct pacer_metrics_bucket *b = &m->buckets[c->first + i];
+  for (i = 0; p != NULL && i < n; i++) {
+    struct pacer_metrics_bucket *b = &m->buckets[c->first + i];
 
-      if (h->type != REDIS_REPLY_ARRAY || h->elements != 4)
-        continue;
-      b->pause_until_unix_ms = reply_u64(h->element[0]) / 1000u;
-      reply_str(h->element[1], b->pause_reason, sizeof(b->pause_reason));
-      /* the share the take script applies now (AIMD recovery) */
-      b->permille = pacer_gcra_permille(
-          h->element[2]->len > 0 ? (uint32_t)reply_u64(h->element[2]) : 0u,
-          reply_u64(h->element[3]), now_us);
-      b->redis_valid = 1;
-    }
+    if (!p[i].valid)
+      continue;
+    b->pause_until_unix_ms = p[i].pause_until_unix_ms;
+    snprintf(b->pause_reason, sizeof(b->pause_reason), "%s", p[i].pause_reason);
+    b->permille = p[i].permille;
+    b->redis_valid = 1;
   }
   r = c->r;
   free(c);
@@ -166,31 +98,18 @@ static int
 send_buckets(struct pacer_queue *q, const struct pacer_config *cfg,
              struct read_ctx *r, size_t first, size_t n)
 {
-  char *keys[KEYS_PER_EVAL];
-  const char *kp[KEYS_PER_EVAL];
+  const char *keys[PACER_STATS_PAUSES_MAX];
   struct bucket_call *c = malloc(sizeof(*c));
   size_t i;
-  int rc = PACER_ENOMEM;
+  int rc;
 
   if (c == NULL)
     return PACER_ENOMEM;
-  memset(keys, 0, sizeof(keys));
-  for (i = 0; i < n; i++) {
-    keys[i] = malloc(KEY_BYTES_MAX);
-    if (keys[i] == NULL)
-      goto out;
-    snprintf(keys[i], KEY_BYTES_MAX, "%slimit:%s", cfg->prefix,
-             r->m->buckets[first + i].key);
-    kp[i] = keys[i];
-  }
+  for (i = 0; i < n; i++)
+    keys[i] = r->m->buckets[first + i].key;
   c->r = r;
   c->first = first;
-  c->n = n;
-  rc = pacer_queue_eval_reply(q, pacer_lua_stats_buckets, (int)n, kp, 0, NULL,
-                              NULL, on_buckets, c);
-out:
-  for (i = 0; i < n; i++)
-    free(keys[i]);
+  rc = pacer_stats_pauses_read(q, cfg->prefix, keys, n, on_pauses, c);
   if (rc != 0)
     free(c);
   return rc;
@@ -200,13 +119,8 @@ int
 pacer_snapshot_read(struct pacer_queue *q, const struct pacer_config *cfg,
                     struct pacer_metrics *m, void (*done)(void *arg), void *arg)
 {
-  static const char *const names[6] = {"jobs:high", "jobs",    "jobs:low",
-                                       "delayed",   "results", "dead"};
-  char keys[6][300];
-  const char *kp[6];
-  const char *args[3] = {GROUP, PACER_KEYS_PARK_SCORE_TEXT, DEAD_COUNT};
   struct read_ctx *r;
-  size_t i, first;
+  size_t first;
   int rc;
 
   if (!pacer_queue_connected(q))
@@ -217,15 +131,10 @@ pacer_snapshot_read(struct pacer_queue *q, const struct pacer_config *cfg,
   r->m = m;
   r->done = done;
   r->arg = arg;
-  for (i = 0; i < 6; i++) {
-    snprintf(keys[i], sizeof(keys[i]), "%s%s", cfg->prefix, names[i]);
-    kp[i] = keys[i];
-  }
   /* One reference for the issuing itself, so done never runs inside this
    * call even when every reply came back synchronously. */
   r->outstanding = 1;
-  rc = pacer_queue_eval_reply(q, pacer_lua_stats_depths, 6, kp, 3, args, NULL,
-                              on_depths, r);
+  rc = pacer_stats_depths_read(q, cfg->prefix, on_depths, r);
   if (rc != 0) {
     free(r);
     return rc;
@@ -233,11 +142,11 @@ pacer_snapshot_read(struct pacer_queue *q, const struct pacer_config *cfg,
   r->outstanding++;
   /* Rows with a real limit only ("other" has no hash); the table only
    * grows, so the indices stay valid until the replies come. */
-  for (first = 0; first < m->nbuckets; first += KEYS_PER_EVAL) {
+  for (first = 0; first < m->nbuckets; first += PACER_STATS_PAUSES_MAX) {
     size_t n = m->nbuckets - first;
 
-    if (n > KEYS_PER_EVAL)
-      n = KEYS_PER_EVAL;
+    if (n > PACER_STATS_PAUSES_MAX)
+      n = PACER_STATS_PAUSES_MAX;
     if (send_buckets(q, cfg, r, first, n) == 0)
       r->outstanding++;
   }

@@ -4,17 +4,15 @@
  * Prometheus text and the dashboard's JSON. Scheduler thread only; the
  * rendered text is handed to the HTTP thread by the caller.
  *
- *   tick --pacer_snapshot_read--> EVAL depths + dead letters
- *                                 EVAL bucket hashes (<= 60 keys a call)
+ *   tick --pacer_snapshot_read--> pacer_stats_depths_read: depths and
+ *                                   dead letters
+ *                                 pacer_stats_pauses_read: bucket pauses
+ *                                   and AIMD (<= 60 buckets a call)
  *        <--done (all replies)--  m->redis, m->buckets[i].pause/permille
  *   --pacer_snapshot_build--> text (/metrics) + JSON (/api/state)
  *
- * Redis reads (one script per call, nothing written):
- *   XLEN <prefix>jobs:high, jobs, jobs:low, results, dead
- *   XPENDING <stream> pacer (summary), ZCARD and ZCOUNT of <prefix>delayed
- *   XREVRANGE <prefix>dead + - COUNT 20: id, reason, error, status,
- *     attempts, failed_unix_ms only (never the job or the excerpt)
- *   HMGET <prefix>limit:<bucket> pause_until pause_reason permille aimd_at
+ * The Redis reads live in the read-only stats view (store/stats_view.h,
+ * nothing written); this file copies them into m and renders.
  */
 #ifndef PACER_SCHEDULER_SNAPSHOT_H
 #define PACER_SCHEDULER_SNAPSHOT_H

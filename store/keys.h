@@ -1,14 +1,148 @@
 /* The Redis schema: every key, field, group, score and member format pacer
  * uses, in one place. docs/REDIS.md describes each key in prose; this
- * header is what the code uses. Keys are <prefix><name> with the prefix
- * from the config (default "pacer:").
+ * header is what the code uses, and the scripts of store/lua/ are the scripts
+ * that read and write them. Keys are <prefix><name> with the prefix from the
+ * config (default "pacer:"); nothing outside store/ names a key.
  *
- *   <prefix>delayed   sorted set: retries, not_before, deferred and parked
- *                     jobs; score = due time, unix ms
+ *   <prefix>jobs:high  stream, group "pacer"    intake, priority high
+ *   <prefix>jobs       stream, group "pacer"    intake, priority normal
+ *   <prefix>jobs:low   stream, group "pacer"    intake, priority low
+ *     entry: job <JSON> [id <id>] [attempt <a>] [promoted 1]
+ *       <a> = "<attempts>" | "<attempts>.<429s met>"
+ *     sid (the scheduler's opaque handle of an entry):
+ *       "h/<entry id>" high, "<entry id>" normal, "l/<entry id>" low
+ *
+ *   <prefix>delayed    sorted set: retries, not_before, deferred and
+ *                      parked jobs; score = due time, unix ms
+ *     member:  +------+----+-----+----+-------+----+------------+
+ *              | <id> | \n | <a> | \n | [tag  | \n]| <job JSON> |
+ *              +------+----+-----+----+-------+----+------------+
+ *       tag "h" -> jobs:high, "l" -> jobs:low, none -> jobs (a JSON text
+ *       never starts with "h\n" or "l\n"); built and parsed by
+ *       store/delayed.h, parsed in Lua by queue_promote.lua
  *     score >= PACER_KEYS_PARK_SCORE_MS: parked, waits for `pacer cred set`
+ *
+ *   <prefix>results    stream, MAXLEN ~ results_maxlen; one entry per
+ *                      finished job (fields: docs/REDIS.md)
+ *   <prefix>dead       stream, MAXLEN ~ dead_maxlen; dead letters
+ *   <prefix>done:<id>  string "<stream entry id>", PX done_ttl_ms: the
+ *                      job id finished ok (the done-marker)
+ *
+ *   <prefix>limit:<bucket>     hash, the shared GCRA state of one limit
+ *     tat pause_until (unix us) pause_reason permille aimd_at (unix us)
+ *                              (store/limiter.h, docs/LIMITS.md)
+ *   <prefix>inflight:<bucket>  sorted set of permits, score = lease end ms
+ *   <prefix>lanestat:<consumer> string, JSON {"lanes": [{lane, queued,
+ *                              in_flight, deferred}, ...]}, 3 s TTL
  */
 #ifndef PACER_STORE_KEYS_H
 #define PACER_STORE_KEYS_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- streams, group, sets ---- */
+
+/* The consumer group of the three intake streams. */
+#define PACER_KEYS_GROUP "pacer"
+
+/* Key names after the prefix. */
+#define PACER_KEYS_JOBS_HIGH "jobs:high" /* stream, priority high */
+#define PACER_KEYS_JOBS      "jobs"      /* stream, priority normal */
+#define PACER_KEYS_JOBS_LOW  "jobs:low"  /* stream, priority low */
+#define PACER_KEYS_DELAYED   "delayed"   /* sorted set, score unix ms */
+#define PACER_KEYS_RESULTS   "results"   /* stream of results */
+#define PACER_KEYS_DEAD      "dead"      /* stream of dead letters */
+#define PACER_KEYS_DONE      "done:"     /* + job id: done-marker */
+#define PACER_KEYS_LIMIT     "limit:"    /* + bucket: GCRA hash */
+#define PACER_KEYS_INFLIGHT  "inflight:" /* + bucket: permits zset */
+#define PACER_KEYS_LANESTAT  "lanestat:" /* + consumer: lane JSON */
+
+/* The intake streams, by enum pacer_priority (core/job.h): 0 high,
+ * 1 normal, 2 low. */
+#define PACER_KEYS_NSTREAMS 3
+
+/** Key name (after the prefix) of the intake stream of priority prio
+ *  (0 high, 1 normal, 2 low; anything else is normal). Static text. */
+static inline const char *
+pacer_keys_stream(int prio)
+{
+  return prio == 0   ? PACER_KEYS_JOBS_HIGH
+         : prio == 2 ? PACER_KEYS_JOBS_LOW
+                     : PACER_KEYS_JOBS;
+}
+
+/** The sid tag of the entries of stream prio (see the drawing): "h/",
+ *  "" or "l/". Static text. */
+static inline const char *
+pacer_keys_sid_tag(int prio)
+{
+  return prio == 0 ? "h/" : prio == 2 ? "l/" : "";
+}
+
+/** The delayed-member tag line of stream prio: "h", "" or "l". Static
+ *  text. */
+static inline const char *
+pacer_keys_member_tag(int prio)
+{
+  return prio == 0 ? "h" : prio == 2 ? "l" : "";
+}
+
+/** Writes "<prefix><name><suffix>" (suffix may be NULL) into out (size
+ *  bytes). Returns its length, or -1 when it does not fit. Any thread. */
+static inline int
+pacer_keys_format(char *out, size_t size, const char *prefix, const char *name,
+                  const char *suffix)
+{
+  int n =
+      snprintf(out, size, "%s%s%s", prefix, name, suffix != NULL ? suffix : "");
+
+  return n >= 0 && (size_t)n < size ? n : -1;
+}
+
+/** "<prefix><name><suffix>" (suffix may be NULL) as an owned string (free
+ *  with free), or NULL when out of memory. Any thread. */
+static inline char *
+pacer_keys_new(const char *prefix, const char *name, const char *suffix)
+{
+  size_t n =
+      strlen(prefix) + strlen(name) + (suffix != NULL ? strlen(suffix) : 0) + 1;
+  char *k = malloc(n);
+
+  if (k != NULL)
+    pacer_keys_format(k, n, prefix, name, suffix);
+  return k;
+}
+
+/* ---- intake stream entry fields ---- */
+#define PACER_KEYS_F_JOB      "job"      /* the job JSON text */
+#define PACER_KEYS_F_ID       "id"       /* id, when the JSON has none */
+#define PACER_KEYS_F_ATTEMPT  "attempt"  /* "<attempts>[.<429s>]" */
+#define PACER_KEYS_F_PROMOTED "promoted" /* "1": came from delayed */
+
+/* ---- results and dead-letter entry fields (docs/REDIS.md) ---- */
+#define PACER_KEYS_F_STATE          "state" /* ok | failed | ... */
+#define PACER_KEYS_F_STATUS         "status"
+#define PACER_KEYS_F_REASON         "reason"
+#define PACER_KEYS_F_ERROR          "error"
+#define PACER_KEYS_F_ATTEMPTS       "attempts"
+#define PACER_KEYS_F_HEADERS        "headers" /* JSON object */
+#define PACER_KEYS_F_META           "meta"    /* JSON */
+#define PACER_KEYS_F_DURATION_MS    "duration_ms"
+#define PACER_KEYS_F_FINISHED_MS    "finished_unix_ms"
+#define PACER_KEYS_F_BODY_TRUNCATED "body_truncated" /* 0 | 1 */
+#define PACER_KEYS_F_FAILED_MS      "failed_unix_ms" /* dead letters */
+
+/* ---- limit bucket hash fields (<prefix>limit:<bucket>) ---- */
+#define PACER_KEYS_F_TAT          "tat"          /* unix us */
+#define PACER_KEYS_F_PAUSE_UNTIL  "pause_until"  /* unix us */
+#define PACER_KEYS_F_PAUSE_REASON "pause_reason" /* the header that paused */
+#define PACER_KEYS_F_PERMILLE     "permille"     /* AIMD share, 1..1000 */
+#define PACER_KEYS_F_AIMD_AT      "aimd_at"      /* last lowered, unix us */
+
+/* ---- delayed set scores ---- */
 
 /* Delayed-set score of a parked job: 2^52 ms, never due. An integer
  * constant, for "%lld" and exact comparisons; exact as a double too. */
