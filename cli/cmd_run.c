@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "common/utf8.h"
 #include "scheduler/sched.h"
+#include "store/results.h"
 
 #define REDIS_START_MS 10000u /* wait for the private redis socket, ms */
 #define REDIS_STOP_MS  3000u  /* SIGTERM grace before SIGKILL, ms */
@@ -308,12 +309,12 @@ clean_text(const char *s, size_t len)
   return text;
 }
 
-/* True when the Redis string r is exactly name (r->len counts, so a value
- * with a NUL byte never matches a shorter name). */
+/* True when the field name n (len bytes) is exactly name (len counts, so
+ * a name with a NUL byte never matches a shorter name). */
 static int
-is_field(const redisReply *r, const char *name)
+is_field(const char *n, size_t len, const char *name)
 {
-  return r->len == strlen(name) && memcmp(r->str, name, r->len) == 0;
+  return len == strlen(name) && memcmp(n, name, len) == 0;
 }
 
 /* Converts one results entry to a JSON object line: "headers" and "meta"
@@ -322,7 +323,7 @@ is_field(const redisReply *r, const char *name)
  * bytes) and made well-formed UTF-8 first. Returns owned text (free with
  * cJSON_free), or NULL when out of memory. */
 static char *
-entry_json(const redisReply *fields)
+entry_json(const struct pacer_results_field *f, size_t nfields)
 {
   cJSON *o = cJSON_CreateObject();
   char *out;
@@ -330,26 +331,26 @@ entry_json(const redisReply *fields)
 
   if (o == NULL)
     return NULL;
-  for (i = 0; i + 1 < fields->elements; i += 2) {
-    const redisReply *k = fields->element[i], *v = fields->element[i + 1];
+  for (i = 0; i < nfields; i++) {
+    const char *k = f[i].name;
+    size_t klen = f[i].name_len;
     cJSON *item = NULL;
     char *name, *text;
 
-    if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
-      continue;
-    name = clean_text(k->str, k->len);
-    text = clean_text(v->str, v->len);
+    name = clean_text(k, klen);
+    text = clean_text(f[i].value, f[i].value_len);
     if (name == NULL || text == NULL) {
       free(name);
       free(text);
       goto fail;
     }
-    if (is_field(k, "headers") || is_field(k, "meta")) {
+    if (is_field(k, klen, "headers") || is_field(k, klen, "meta")) {
       item = cJSON_ParseWithLength(text, strlen(text));
-    } else if (is_field(k, "status") || is_field(k, "attempts") ||
-               is_field(k, "duration_ms") || is_field(k, "finished_unix_ms")) {
+    } else if (is_field(k, klen, "status") || is_field(k, klen, "attempts") ||
+               is_field(k, klen, "duration_ms") ||
+               is_field(k, klen, "finished_unix_ms")) {
       item = cJSON_CreateNumber(strtod(text, NULL));
-    } else if (is_field(k, "body_truncated")) {
+    } else if (is_field(k, klen, "body_truncated")) {
       item = cJSON_CreateBool(text[0] == '1');
     }
     if (item == NULL)
@@ -370,84 +371,51 @@ fail:
   return NULL;
 }
 
+/* What write_results writes into, for each entry read. */
+struct write_ctx {
+  struct pacer_idset *want;
+  FILE *out;
+  size_t *written;
+  struct pacer_error *err;
+};
+
+/* Writes one results entry of this batch as a JSON line (a
+ * pacer_results_entry_cb). */
+static int
+write_entry(void *arg, const char *entry_id,
+            const struct pacer_results_field *f, size_t nfields)
+{
+  struct write_ctx *wc = arg;
+  const char *id = NULL;
+  size_t j;
+  char *line;
+
+  (void)entry_id;
+  for (j = 0; j < nfields; j++)
+    if (is_field(f[j].name, f[j].name_len, "id"))
+      id = f[j].value;
+  /* One line per job of this batch (first result wins). */
+  if (id == NULL || pacer_idset_remove(wc->want, id) != 1)
+    return 0;
+  line = entry_json(f, nfields);
+  if (line == NULL)
+    return pacer_error_set(wc->err, PACER_ENOMEM, "results: out of memory");
+  fputs(line, wc->out);
+  fputc('\n', wc->out);
+  cJSON_free(line);
+  (*wc->written)++;
+  return 0;
+}
+
 static int
 write_results(redisContext *c, const char *key, const char *after,
               struct pacer_idset *want, FILE *out, size_t *written,
               struct pacer_error *err)
 {
-  char start[80];
+  struct write_ctx wc = {want, out, written, err};
 
   *written = 0;
-  snprintf(start, sizeof(start), "(%s", after);
-  for (;;) {
-    const char *argv[] = {"XRANGE", key, start, "+", "COUNT", "1000"};
-    size_t lens[] = {6, strlen(key), strlen(start), 1, 5, 4};
-    redisReply *r = redisCommandArgv(c, 6, argv, lens);
-    size_t i;
-
-    if (r == NULL)
-      return pacer_error_set(err, PACER_EREDIS, "redis: XRANGE %s: %s", key,
-                             c->errstr);
-    if (r->type != REDIS_REPLY_ARRAY) {
-      freeReplyObject(r);
-      return pacer_error_set(err, PACER_EREDIS, "redis: XRANGE %s: bad reply",
-                             key);
-    }
-    if (r->elements == 0) {
-      freeReplyObject(r);
-      return 0;
-    }
-    for (i = 0; i < r->elements; i++) {
-      const redisReply *e = r->element[i];
-      const redisReply *f;
-      const char *id = NULL;
-      size_t j;
-      char *line;
-
-      if (e->type != REDIS_REPLY_ARRAY || e->elements < 2)
-        continue;
-      snprintf(start, sizeof(start), "(%s", e->element[0]->str);
-      f = e->element[1];
-      if (f->type != REDIS_REPLY_ARRAY)
-        continue;
-      for (j = 0; j + 1 < f->elements; j += 2) {
-        if (f->element[j]->type == REDIS_REPLY_STRING &&
-            f->element[j + 1]->type == REDIS_REPLY_STRING &&
-            is_field(f->element[j], "id"))
-          id = f->element[j + 1]->str;
-      }
-      /* One line per job of this batch (first result wins). */
-      if (id == NULL || pacer_idset_remove(want, id) != 1)
-        continue;
-      line = entry_json(f);
-      if (line == NULL) {
-        freeReplyObject(r);
-        return pacer_error_set(err, PACER_ENOMEM, "results: out of memory");
-      }
-      fputs(line, out);
-      fputc('\n', out);
-      cJSON_free(line);
-      (*written)++;
-    }
-    freeReplyObject(r);
-  }
-}
-
-static int
-last_result_id(redisContext *c, const char *key, char *last, size_t size)
-{
-  const char *argv[] = {"XREVRANGE", key, "+", "-", "COUNT", "1"};
-  size_t lens[] = {9, strlen(key), 1, 1, 5, 1};
-  redisReply *r = redisCommandArgv(c, 6, argv, lens);
-
-  snprintf(last, size, "0-0");
-  if (r == NULL)
-    return PACER_EREDIS;
-  if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-      r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements > 0)
-    snprintf(last, size, "%s", r->element[0]->element[0]->str);
-  freeReplyObject(r);
-  return 0;
+  return pacer_results_range(c, key, after, write_entry, &wc, err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -641,7 +609,7 @@ pacer_cmd_run(int argc, char **argv)
     fprintf(stderr, "run: %s\n", err.msg);
     goto out;
   }
-  results_key = malloc(strlen(cfg.prefix) + 8);
+  results_key = pacer_results_key_new(cfg.prefix);
   rc.ids = pacer_idset_new(4096);
   want = pacer_idset_new(4096);
   rc.done = want;
@@ -649,8 +617,7 @@ pacer_cmd_run(int argc, char **argv)
     fprintf(stderr, "run: out of memory\n");
     goto out;
   }
-  snprintf(results_key, strlen(cfg.prefix) + 8, "%sresults", cfg.prefix);
-  last_result_id(c, results_key, last, sizeof(last));
+  pacer_results_last_id(c, results_key, last, sizeof(last));
   start = pacer_clock_mono_ms();
   if (pacer_submit_stream(c, &cfg, in, file, rc.ids, &stats, &err) != 0) {
     fprintf(stderr, "run: %s\n", err.msg);

@@ -29,13 +29,12 @@
 
 #include "common/clock.h"
 #include "core/job.h"
-#include "store/lua_scripts.h"
+#include "store/results.h"
+#include "store/submit.h"
 
 #define BATCH_JOBS 256 /* XADDs per pipeline round */
 
 #define BATCH_MAX_BYTES (16u * 1024 * 1024) /* job text per round, bytes */
-#define READ_COUNT      "500"               /* XREAD COUNT */
-#define READ_COUNT_N    500                 /* the same, as a number */
 #define BLOCK_MS        1000                /* XREAD BLOCK, ms */
 #define RAND_HEX_LEN    8                   /* hex digits in generated ids */
 #define RECONNECT_MS    30000u /* reconnect attempts after a loss, ms */
@@ -52,10 +51,6 @@
 /* ------------------------------------------------------------------------
  * Queueing
  * ------------------------------------------------------------------------ */
-
-/* Intake stream of each priority, indexed by enum pacer_priority. */
-static const char *const stream_suffix[] = {"jobs:high", "jobs", "jobs:low"};
-#define NSTREAMS (sizeof(stream_suffix) / sizeof(stream_suffix[0]))
 
 /* One pipeline round: the ids whose XADD replies are outstanding, kept so
  * that only jobs Redis accepted go into the id set. */
@@ -119,17 +114,19 @@ flush(redisContext *c, struct batch *b, struct pacer_idset *ids,
   size_t i;
 
   for (i = 0; i < b->n; i++) {
-    redisReply *reply = NULL;
+    struct pacer_error rerr;
+    int r;
 
-    if (redisGetReply(c, (void **)&reply) != REDIS_OK || reply == NULL) {
+    pacer_error_clear(&rerr);
+    r = pacer_submit_reply(c, &rerr);
+    if (r == PACER_EIO) {
       b->n = 0;
-      return pacer_error_set(err, PACER_EREDIS, "redis: XADD: %s",
-                             c->errstr[0] != '\0' ? c->errstr : "no reply");
+      return pacer_error_set(err, PACER_EREDIS, "%s", rerr.msg);
     }
-    if (reply->type == REDIS_REPLY_ERROR) {
+    if (r < 0) {
       if (rc == 0)
-        rc = pacer_error_set(err, PACER_EREDIS, "redis: XADD: %s", reply->str);
-    } else if (reply->type == REDIS_REPLY_NIL) {
+        rc = pacer_error_set(err, r, "%s", rerr.msg);
+    } else if (r == 0) {
       stats->finished++; /* the id already finished: not queued */
     } else {
       stats->queued++;
@@ -143,7 +140,6 @@ flush(redisContext *c, struct batch *b, struct pacer_idset *ids,
           (*dup_ids)++;
       }
     }
-    freeReplyObject(reply);
   }
   b->n = 0;
   b->bytes = 0;
@@ -172,9 +168,9 @@ pacer_submit_stream(redisContext *c, const struct pacer_config *cfg, FILE *in,
 {
   struct pacer_job_limits limits;
   struct batch *b = NULL;
-  char *key[NSTREAMS] = {NULL}, *line = NULL;
+  char *line = NULL;
   char rnd[RAND_HEX_LEN + 1];
-  size_t cap = 0, lineno = 0, dup_ids = 0, key_len[NSTREAMS], i;
+  size_t cap = 0, lineno = 0, dup_ids = 0;
   ssize_t got;
   int rc, read_errno = 0;
 
@@ -189,15 +185,6 @@ pacer_submit_stream(redisContext *c, const struct pacer_config *cfg, FILE *in,
   rc = random_hex(rnd, err);
   if (rc != 0)
     return rc;
-  for (i = 0; i < NSTREAMS; i++) {
-    key_len[i] = strlen(cfg->prefix) + strlen(stream_suffix[i]);
-    key[i] = malloc(key_len[i] + 1);
-    if (key[i] == NULL) {
-      rc = pacer_error_set(err, PACER_ENOMEM, "submit: out of memory");
-      goto fail;
-    }
-    snprintf(key[i], key_len[i] + 1, "%s%s", cfg->prefix, stream_suffix[i]);
-  }
   b = calloc(1, sizeof(*b));
   if (b == NULL) {
     rc = pacer_error_set(err, PACER_ENOMEM, "submit: out of memory");
@@ -206,13 +193,10 @@ pacer_submit_stream(redisContext *c, const struct pacer_config *cfg, FILE *in,
 
   for (;;) {
     struct pacer_job *job = NULL;
+    struct pacer_submit_job sj;
     struct pacer_error jerr;
     char gen_id[PACER_JOB_ID_MAX + 1];
-    const char *argv[10];
-    size_t argvlen[10];
-    char *done = NULL;
-    size_t len, s;
-    int argc = 0;
+    size_t len;
 
     errno = 0;
     got = getline(&line, &cap, in);
@@ -241,60 +225,18 @@ pacer_submit_stream(redisContext *c, const struct pacer_config *cfg, FILE *in,
       continue;
     }
 
-    /* The job's priority picks its intake stream (issue 3 §4). */
-    s = (size_t)job->priority;
-    assert(s < NSTREAMS);
-    if (cfg->done_ttl_ms > 0) {
-      /* Queued only when the id has not finished already (done-marker). */
-      size_t dl = strlen(cfg->prefix) + 5 + strlen(job->id) + 1;
-
-      done = malloc(dl);
-      if (done == NULL) {
-        pacer_job_free(job);
-        rc = pacer_error_set(err, PACER_ENOMEM, "submit: out of memory");
-        goto fail;
-      }
-      snprintf(done, dl, "%sdone:%s", cfg->prefix, job->id);
-      argv[argc] = "EVAL";
-      argvlen[argc++] = 4;
-      argv[argc] = pacer_lua_submit_add;
-      argvlen[argc++] = strlen(pacer_lua_submit_add);
-      argv[argc] = "2";
-      argvlen[argc++] = 1;
-      argv[argc] = key[s];
-      argvlen[argc++] = key_len[s];
-      argv[argc] = done;
-      argvlen[argc++] = strlen(done);
-    } else {
-      argv[argc] = "XADD";
-      argvlen[argc++] = 4;
-      argv[argc] = key[s];
-      argvlen[argc++] = key_len[s];
-      argv[argc] = "*";
-      argvlen[argc++] = 1;
-    }
-    argv[argc] = "job";
-    argvlen[argc++] = 3;
-    argv[argc] = line;
-    argvlen[argc++] = len;
+    /* The job's priority picks its intake stream (docs/REDIS.md). */
+    sj.priority = (int)job->priority;
+    sj.job_id = job->id;
+    sj.text = line;
+    sj.len = len;
     /* REDIS.md: `id` is sent only when the JSON has none. */
-    if (strcmp(job->id, gen_id) == 0) {
-      argv[argc] = "id";
-      argvlen[argc++] = 2;
-      argv[argc] = gen_id;
-      argvlen[argc++] = strlen(gen_id);
-    }
+    sj.gen_id = strcmp(job->id, gen_id) == 0 ? gen_id : NULL;
     snprintf(b->ids[b->n], sizeof(b->ids[b->n]), "%s", job->id);
+    rc = pacer_submit_append(c, cfg->prefix, cfg->done_ttl_ms > 0, &sj, err);
     pacer_job_free(job);
-
-    /* hiredis formats (copies) the command here */
-    if (redisAppendCommandArgv(c, argc, argv, argvlen) != REDIS_OK) {
-      free(done);
-      rc = pacer_error_set(err, PACER_ENOMEM, "redis: XADD: %s",
-                           c->errstr[0] != '\0' ? c->errstr : "out of memory");
+    if (rc != 0)
       goto fail;
-    }
-    free(done);
     b->n++;
     b->bytes += len;
     if (b->n == BATCH_JOBS || b->bytes >= BATCH_MAX_BYTES) {
@@ -325,8 +267,6 @@ pacer_submit_stream(redisContext *c, const struct pacer_config *cfg, FILE *in,
 fail:
   free(line);
   free(b);
-  for (i = 0; i < NSTREAMS; i++)
-    free(key[i]);
   return rc;
 }
 
@@ -386,70 +326,6 @@ stream_id_after(const char *a, const char *b)
   return ams > bms || (ams == bms && aseq > bseq);
 }
 
-/* The fields of an XINFO STREAM reply that submit needs. */
-struct stream_info {
-  char last_generated[64]; /* last-generated-id, "" if absent */
-  char first_entry[64];    /* id of first-entry, "" when empty */
-  int64_t length;          /* length, -1 if absent */
-  int64_t added;           /* entries-added (Redis >= 7), -1 if absent */
-};
-
-/* Reads XINFO STREAM key into *info. Returns 1 with *info set, 0 when the
- * stream does not exist, or PACER_EREDIS with err set. */
-static int
-stream_info(redisContext *c, const char *key, struct stream_info *info,
-            struct pacer_error *err)
-{
-  const char *argv[] = {"XINFO", "STREAM", key};
-  size_t argvlen[] = {5, 6, strlen(key)};
-  redisReply *reply;
-  size_t i;
-
-  info->last_generated[0] = '\0';
-  info->first_entry[0] = '\0';
-  info->length = -1;
-  info->added = -1;
-  reply = redisCommandArgv(c, 3, argv, argvlen);
-  if (reply == NULL)
-    return pacer_error_set(err, PACER_EREDIS, "redis: XINFO STREAM %s: %s", key,
-                           c->errstr[0] != '\0' ? c->errstr : "no reply");
-  if (reply->type == REDIS_REPLY_ERROR) {
-    int rc =
-        strstr(reply->str, "no such key") != NULL
-            ? 0
-            : pacer_error_set(err, PACER_EREDIS, "redis: XINFO STREAM %s: %s",
-                              key, reply->str);
-
-    freeReplyObject(reply);
-    return rc;
-  }
-  /* A flat field/value list. */
-  if (reply->type == REDIS_REPLY_ARRAY) {
-    for (i = 0; i + 1 < reply->elements; i += 2) {
-      const redisReply *f = reply->element[i], *v = reply->element[i + 1];
-
-      if (f->type != REDIS_REPLY_STRING)
-        continue;
-      if (strcmp(f->str, "last-generated-id") == 0 &&
-          v->type == REDIS_REPLY_STRING)
-        snprintf(info->last_generated, sizeof(info->last_generated), "%s",
-                 v->str);
-      else if (strcmp(f->str, "length") == 0 && v->type == REDIS_REPLY_INTEGER)
-        info->length = v->integer;
-      else if (strcmp(f->str, "entries-added") == 0 &&
-               v->type == REDIS_REPLY_INTEGER)
-        info->added = v->integer;
-      else if (strcmp(f->str, "first-entry") == 0 &&
-               v->type == REDIS_REPLY_ARRAY && v->elements > 0 &&
-               v->element[0]->type == REDIS_REPLY_STRING)
-        snprintf(info->first_entry, sizeof(info->first_entry), "%s",
-                 v->element[0]->str);
-    }
-  }
-  freeReplyObject(reply);
-  return 1;
-}
-
 /* Sets pos to the end of key, before the first XADD, so that no result of
  * this batch can be missed: last = last-generated-id ("0-0" when the
  * stream is missing), added_base = entries-added (0 when missing, -1 when
@@ -458,10 +334,10 @@ static int
 results_start(redisContext *c, const char *key, struct results_pos *pos,
               struct pacer_error *err)
 {
-  struct stream_info info;
+  struct pacer_results_info info;
   int rc;
 
-  rc = stream_info(c, key, &info, err);
+  rc = pacer_results_info(c, key, &info, err);
   if (rc < 0)
     return rc;
   snprintf(pos->last, sizeof(pos->last), "%s",
@@ -481,11 +357,11 @@ static uint64_t
 results_lost(redisContext *c, const char *key, const struct results_pos *pos,
              uint64_t *unread)
 {
-  struct stream_info info;
+  struct pacer_results_info info;
   struct pacer_error ierr;
   uint64_t added;
 
-  if (pos->added_base < 0 || stream_info(c, key, &info, &ierr) != 1 ||
+  if (pos->added_base < 0 || pacer_results_info(c, key, &info, &ierr) != 1 ||
       info.added < 0 || info.length < 0 || info.added < pos->added_base)
     return 0;
   if (info.first_entry[0] == '\0' ||
@@ -502,39 +378,38 @@ results_lost(redisContext *c, const char *key, const struct results_pos *pos,
   return added - pos->nread - *unread;
 }
 
-/* Counts one results entry ([id, [field, value, ...]]). */
-static void
-count_entry(const redisReply *entry, struct pacer_idset *ids,
-            struct pacer_progress *p, char *last, size_t size)
+/* What follow_results counts into, for each entry read. */
+struct count_ctx {
+  struct pacer_idset *ids;
+  struct pacer_progress *p;
+  char *last; /* advanced to each entry read */
+  size_t size;
+};
+
+/* Counts one results entry (a pacer_results_entry_cb). */
+static int
+count_entry(void *arg, const char *entry_id,
+            const struct pacer_results_field *f, size_t nfields)
 {
-  const redisReply *fields;
+  struct count_ctx *cc = arg;
   const char *id = NULL, *state = NULL;
   size_t i;
 
-  if (entry->type != REDIS_REPLY_ARRAY || entry->elements < 2 ||
-      entry->element[0]->type != REDIS_REPLY_STRING)
-    return;
-  snprintf(last, size, "%s", entry->element[0]->str);
-  fields = entry->element[1];
-  if (fields->type != REDIS_REPLY_ARRAY)
-    return;
-  for (i = 0; i + 1 < fields->elements; i += 2) {
-    const redisReply *f = fields->element[i], *v = fields->element[i + 1];
-
-    if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
-      continue;
-    if (strcmp(f->str, "id") == 0)
-      id = v->str;
-    else if (strcmp(f->str, "state") == 0)
-      state = v->str;
+  snprintf(cc->last, cc->size, "%s", entry_id);
+  for (i = 0; i < nfields; i++) {
+    if (strcmp(f[i].name, "id") == 0)
+      id = f[i].value;
+    else if (strcmp(f[i].name, "state") == 0)
+      state = f[i].value;
   }
   /* First sight only: a retried or duplicated result is not counted twice. */
-  if (id == NULL || pacer_idset_remove(ids, id) != 1)
-    return;
+  if (id == NULL || pacer_idset_remove(cc->ids, id) != 1)
+    return 0;
   if (state != NULL && strcmp(state, "ok") == 0)
-    p->ok++;
+    cc->p->ok++;
   else
-    p->failed++;
+    cc->p->failed++;
+  return 0;
 }
 
 /* Ends a progress bar line on a terminal, so a message starts on a line of
@@ -611,22 +486,17 @@ follow_results(redisContext **cp, const struct pacer_config *cfg,
                uint32_t block_ms, uint64_t deadline_mono_ms, uint64_t *nlost,
                struct pacer_error *err)
 {
-  char *last = pos->last;  /* advanced by count_entry */
+  struct count_ctx cc = {ids, p, pos->last, sizeof(pos->last)};
   uint64_t lost_since = 0; /* first failure since the last good reply */
   int lost_seen = 0;       /* results_lost() found a loss before */
 
   pacer_progress_update(p, pacer_clock_mono_ms(), 1);
   while (pacer_idset_count(ids) > 0) {
-    char block[16];
-    const char *argv[] = {"XREAD", "COUNT",   READ_COUNT, "BLOCK",
-                          block,   "STREAMS", key,        last};
-    size_t argvlen[] = {
-        5, 5,           strlen(READ_COUNT), 5, 0 /* set below */,
-        7, strlen(key), strlen(last)};
-    redisReply *reply;
+    struct pacer_error rerr;
     uint64_t now = pacer_clock_mono_ms(), wait_ms = block_ms;
-    size_t i, j, got = 0;
+    size_t got = 0;
     uint64_t unread = 0;
+    int rc;
 
     if (deadline_mono_ms != 0) {
       if (now >= deadline_mono_ms)
@@ -635,52 +505,29 @@ follow_results(redisContext **cp, const struct pacer_config *cfg,
       if (deadline_mono_ms - now < wait_ms)
         wait_ms = deadline_mono_ms - now;
     }
-    snprintf(block, sizeof(block), "%" PRIu64, wait_ms);
-    argvlen[4] = strlen(block);
-    reply = redisCommandArgv(*cp, 8, argv, argvlen);
-    if (reply == NULL) {
-      char lost[256];
-      int rc;
-
-      snprintf(lost, sizeof(lost), "redis: XREAD %s: %s", key,
-               (*cp)->errstr[0] != '\0' ? (*cp)->errstr : "no reply");
-      if ((*cp)->err == REDIS_ERR_OOM)
-        return pacer_error_set(err, PACER_ENOMEM, "%s", lost);
+    pacer_error_clear(&rerr);
+    rc = pacer_results_read(*cp, key, pos->last, wait_ms, count_entry, &cc,
+                            &got, &rerr);
+    if (rc == PACER_ENOMEM)
+      return pacer_error_set(err, PACER_ENOMEM, "%s", rerr.msg);
+    if (rc == PACER_EIO) {
       if (lost_since == 0)
         lost_since = pacer_clock_mono_ms();
-      rc = reconnect(cp, cfg, lost, lost_since, deadline_mono_ms, p, err);
+      rc = reconnect(cp, cfg, rerr.msg, lost_since, deadline_mono_ms, p, err);
       if (rc != 0)
         return rc;
       continue; /* XREAD again from last */
     }
     lost_since = 0;
-    if (reply->type == REDIS_REPLY_ERROR) {
-      pacer_error_set(err, PACER_EREDIS, "redis: XREAD %s: %s", key,
-                      reply->str);
-      freeReplyObject(reply);
-      return PACER_EREDIS;
-    }
-    /* [[key, [entry, ...]]], or nil when BLOCK timed out */
-    if (reply->type == REDIS_REPLY_ARRAY) {
-      for (i = 0; i < reply->elements; i++) {
-        const redisReply *s = reply->element[i];
-
-        if (s->type != REDIS_REPLY_ARRAY || s->elements < 2 ||
-            s->element[1]->type != REDIS_REPLY_ARRAY)
-          continue;
-        for (j = 0; j < s->element[1]->elements; j++)
-          count_entry(s->element[1]->element[j], ids, p, last,
-                      sizeof(pos->last));
-        got += s->element[1]->elements;
-      }
-    }
-    freeReplyObject(reply);
+    if (rc != 0)
+      return pacer_error_set(err, PACER_EREDIS, "%s", rerr.msg);
     pos->nread += got;
     pacer_progress_update(p, pacer_clock_mono_ms(), 0);
     if (pacer_idset_count(ids) == 0)
       break;
     *nlost = results_lost(*cp, key, pos, &unread);
-    if (*nlost > 0 && (unread == 0 || (lost_seen && got < READ_COUNT_N)))
+    if (*nlost > 0 &&
+        (unread == 0 || (lost_seen && got < PACER_RESULTS_READ_COUNT)))
       return PACER_ENOTFOUND;
     lost_seen = *nlost > 0;
   }
@@ -838,15 +685,12 @@ pacer_cmd_submit(int argc, char **argv)
 
   start_mono_ms = pacer_clock_mono_ms();
   if (wait) {
-    size_t n = strlen(cfg.prefix) + strlen("results") + 1;
-
-    results_key = malloc(n);
+    results_key = pacer_results_key_new(cfg.prefix);
     ids = pacer_idset_new(1024);
     if (results_key == NULL || ids == NULL) {
       fprintf(stderr, "submit: out of memory\n");
       goto out;
     }
-    snprintf(results_key, n, "%sresults", cfg.prefix);
     /* Before the first XADD, so no result of this batch can be missed. */
     if (results_start(c, results_key, &pos, &err) != 0) {
       fprintf(stderr, "submit: %s\n", err.msg);

@@ -214,9 +214,9 @@ check_redis(const struct pacer_config *cfg)
   struct sigaction sa, old_int, old_term;
   struct pacer_error err;
   redisContext *c;
-  redisReply *r;
+  char policy[64];
   uint64_t wait_ms = 100;
-  int rc = 0, waited = 0;
+  int rc = 0, prc, waited = 0;
 
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = on_start_signal;
@@ -264,34 +264,30 @@ check_redis(const struct pacer_config *cfg)
   }
   if (waited)
     pacer_log(PACER_LOG_INFO, "main", "msg=\"Redis is up\"");
-  r = redisCommand(c, "CONFIG GET maxmemory-policy");
-  if (r != NULL && r->type == REDIS_REPLY_ERROR &&
-      strncmp(r->str, "NOAUTH", 6) == 0) {
+  prc = pacer_redis_sync_maxmemory_policy(c, policy, sizeof(policy));
+  if (prc == PACER_EAUTH) {
     pacer_log(PACER_LOG_ERROR, "main",
               "msg=\"Redis requires a password: put it in redis_url "
               "(redis://[user]:password@host or unix://[user]:password@/path)"
               "\"");
     rc = -1;
-  } else if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-             r->element[1]->type != REDIS_REPLY_STRING) {
+  } else if (prc != 0) {
     pacer_log(PACER_LOG_WARN, "main",
               "msg=\"cannot read Redis maxmemory-policy (CONFIG GET refused?); "
               "make sure it is noeviction\"");
-  } else if (strcmp(r->element[1]->str, "noeviction") != 0) {
+  } else if (strcmp(policy, "noeviction") != 0) {
     char q[64];
 
     pacer_log(cfg->eviction_refuse ? PACER_LOG_ERROR : PACER_LOG_WARN, "main",
               "msg=\"Redis maxmemory-policy is %s: Redis may evict jobs and "
               "results under memory pressure; set maxmemory-policy "
               "noeviction%s\"",
-              pacer_log_quote(q, sizeof(q), r->element[1]->str),
+              pacer_log_quote(q, sizeof(q), policy),
               cfg->eviction_refuse
                   ? " (or \\\"redis_eviction\\\": \\\"warn\\\" to run anyway)"
                   : "");
     rc = cfg->eviction_refuse ? -1 : 0;
   }
-  if (r != NULL)
-    freeReplyObject(r);
   redisFree(c);
   return rc;
 }

@@ -141,3 +141,25 @@ fail:
   redisFree(c);
   return NULL;
 }
+
+int
+pacer_redis_sync_maxmemory_policy(redisContext *c, char *policy, size_t size)
+{
+  const char *argv[3] = {"CONFIG", "GET", "maxmemory-policy"};
+  size_t argvlen[3] = {6, 3, 16};
+  redisReply *r = redisCommandArgv(c, 3, argv, argvlen);
+  int rc = PACER_EREDIS;
+
+  policy[0] = '\0';
+  if (r != NULL && r->type == REDIS_REPLY_ERROR &&
+      strncmp(r->str, "NOAUTH", 6) == 0) {
+    rc = PACER_EAUTH;
+  } else if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+             r->element[1]->type == REDIS_REPLY_STRING) {
+    snprintf(policy, size, "%s", r->element[1]->str);
+    rc = 0;
+  }
+  if (r != NULL)
+    freeReplyObject(r);
+  return rc;
+}

@@ -18,4 +18,12 @@ redisContext *pacer_redis_sync_connect(const struct pacer_redis_addr *addr,
                                        uint32_t timeout_ms,
                                        struct pacer_error *err);
 
+/** Reads Redis's maxmemory-policy (CONFIG GET) on c (borrowed) into
+ *  policy (size bytes, "" unless 0 is returned). Returns 0, PACER_EAUTH
+ *  when Redis wants a password first (NOAUTH), or PACER_EREDIS when it
+ *  cannot be read (CONFIG refused or renamed, I/O error). Calling
+ *  thread. */
+int pacer_redis_sync_maxmemory_policy(redisContext *c, char *policy,
+                                      size_t size);
+
 #endif
