@@ -16,10 +16,12 @@
 #include "common/hist.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "store/delayed.h"
+#include "store/keys.h"
 #include "store/lua_scripts.h"
 #include "store/redis_uv.h"
 
-#define GROUP               "pacer"
+#define GROUP               PACER_KEYS_GROUP
 #define BACKOFF_MIN_MS      100u   /* first reconnect delay, ms */
 #define BACKOFF_MAX_MS      5000u  /* reconnect delay cap, ms */
 #define READ_BLOCK_MS       "1000" /* XREADGROUP BLOCK, ms */
@@ -45,12 +47,9 @@
 /* Intake streams in order of precedence. */
 enum stream_ix { S_HIGH = 0, S_NORMAL = 1, S_LOW = 2 };
 
-/* Key suffix, sid tag and delayed-member tag of each stream (docs/REDIS.md).
+/* Key suffix, sid tag and delayed-member tag of each stream: store/keys.h
+ * (pacer_keys_stream, _sid_tag, _member_tag, indexed like enum stream_ix).
  * The normal stream keeps bare ids and untagged members, as before. */
-static const char *const stream_suffix[NSTREAMS] = {"jobs:high", "jobs",
-                                                    "jobs:low"};
-static const char *const sid_tag[NSTREAMS] = {"h/", "", "l/"};
-static const char *const member_tag[NSTREAMS] = {"h", "", "l"};
 static const unsigned stream_weight[NSTREAMS] = {
     PRIO_WEIGHT_HIGH, PRIO_WEIGHT_NORMAL, PRIO_WEIGHT_LOW};
 
@@ -124,32 +123,11 @@ struct cmd_ctx {
 /* ------------------------------------------------------------------ */
 /* Helpers */
 
-static char *
-key_new(const char *prefix, const char *name)
-{
-  size_t a = strlen(prefix), b = strlen(name);
-  char *k = malloc(a + b + 1);
-
-  if (k == NULL)
-    return NULL;
-  memcpy(k, prefix, a);
-  memcpy(k + a, name, b + 1);
-  return k;
-}
-
 /* "<prefix>done:<job id>": the done-marker key (owned), or NULL. */
 static char *
 done_key(const struct pacer_queue *q, const char *job_id)
 {
-  size_t a = strlen(q->cfg->prefix), b = strlen(job_id);
-  char *k = malloc(a + 5 + b + 1);
-
-  if (k == NULL)
-    return NULL;
-  memcpy(k, q->cfg->prefix, a);
-  memcpy(k + a, "done:", 5);
-  memcpy(k + a + 5, job_id, b + 1);
-  return k;
+  return pacer_keys_new(q->cfg->prefix, PACER_KEYS_DONE, job_id);
 }
 
 /* Splits a sid handed out by this queue into its stream and the bare entry
@@ -171,11 +149,11 @@ sid_decode(const char *sid, const char **bare)
 static int
 sid_encode(char *out, size_t size, enum stream_ix s, const char *id, size_t len)
 {
-  size_t tl = strlen(sid_tag[s]);
+  size_t tl = strlen(pacer_keys_sid_tag((int)s));
 
   if (tl + len >= size)
     return -1;
-  memcpy(out, sid_tag[s], tl);
+  memcpy(out, pacer_keys_sid_tag((int)s), tl);
   memcpy(out + tl, id, len);
   out[tl + len] = '\0';
   return 0;
@@ -552,6 +530,16 @@ parse_small(const char *s, size_t len, int max)
   return v <= max ? v : -1;
 }
 
+/* True when the reply string k is exactly the field name (k->len counts,
+ * so a name with a NUL byte never matches a shorter one). */
+static int
+field_is(const redisReply *k, const char *name)
+{
+  size_t n = strlen(name);
+
+  return k->len == n && memcmp(k->str, name, n) == 0;
+}
+
 /* Parses the "attempt" field: "<attempts>" or "<attempts>.<429s>", each
  * 1..4 decimal digits, attempts at most PACER_QUEUE_ATTEMPT_MAX (the 429
  * count travels with the job through the delayed set, so its cap holds).
@@ -598,15 +586,15 @@ deliver_entry(struct pacer_queue *q, const redisReply *e, int claimed,
 
       if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
         continue;
-      if (k->len == 3 && memcmp(k->str, "job", 3) == 0) {
+      if (field_is(k, PACER_KEYS_F_JOB)) {
         ent.job = v->str;
         ent.job_len = v->len;
-      } else if (k->len == 2 && memcmp(k->str, "id", 2) == 0) {
+      } else if (field_is(k, PACER_KEYS_F_ID)) {
         ent.id = v->str;
-      } else if (k->len == 7 && memcmp(k->str, "attempt", 7) == 0) {
+      } else if (field_is(k, PACER_KEYS_F_ATTEMPT)) {
         if (parse_attempt(v->str, v->len, &ent.attempt, &ent.throttled) != 0)
           ent.bad_attempt = 1;
-      } else if (k->len == 8 && memcmp(k->str, "promoted", 8) == 0) {
+      } else if (field_is(k, PACER_KEYS_F_PROMOTED)) {
         ent.promoted = v->len == 1 && v->str[0] == '1';
       }
     }
@@ -1042,7 +1030,8 @@ pacer_queue_finish(struct pacer_queue *q, const char *sid, int ack_required,
    * Only a job that ended ok sets its marker: a rejected or failed job
    * may be corrected and sent again under the same id. */
   for (i = 0; i + 1 < res->n; i += 2) {
-    if (res->lens[i] == 2 && memcmp(res->argv[i], "id", 2) == 0)
+    if (res->lens[i] == strlen(PACER_KEYS_F_ID) &&
+        memcmp(res->argv[i], PACER_KEYS_F_ID, res->lens[i]) == 0)
       job_id = res->argv[i + 1];
     else if (res->lens[i] == 5 && memcmp(res->argv[i], "state", 5) == 0)
       ok = res->lens[i + 1] == 2 && memcmp(res->argv[i + 1], "ok", 2) == 0;
@@ -1090,10 +1079,16 @@ pacer_queue_defer(struct pacer_queue *q, const char *sid, uint64_t due_unix_ms,
   const char *id;
   enum stream_ix s = sid_decode(sid, &id);
   const char *keys[2] = {q->k_stream[s], q->k_delayed};
-  char due[24];
-  const char *args[6];
-  size_t lens[6];
+  char due[24], *tagged;
+  const char *args[5];
+  size_t lens[5], tagged_len;
+  int rc;
 
+  /* The tag line names the stream promote puts the job back into. */
+  rc = pacer_delayed_member_retag(
+      member, member_len, pacer_keys_member_tag((int)s), &tagged, &tagged_len);
+  if (rc != 0)
+    return rc;
   snprintf(due, sizeof(due), "%llu", (unsigned long long)due_unix_ms);
   /* Due before the promotion timer fires: fire then (the timer was armed
    * from an emptier set; waiting for it starved a lane, bench/accuracy).
@@ -1109,13 +1104,13 @@ pacer_queue_defer(struct pacer_queue *q, const char *sid, uint64_t due_unix_ms,
   lens[1] = strlen(id);
   args[2] = due;
   lens[2] = strlen(due);
-  args[3] = member;
-  lens[3] = member_len;
-  args[4] = member_tag[s]; /* promote puts it back into this stream */
-  lens[4] = strlen(member_tag[s]);
-  args[5] = q->consumer;
-  lens[5] = strlen(q->consumer);
-  return eval(q, pacer_lua_queue_defer, 2, keys, 6, args, lens, cb, privdata);
+  args[3] = tagged;
+  lens[3] = tagged_len;
+  args[4] = q->consumer;
+  lens[4] = strlen(q->consumer);
+  rc = eval(q, pacer_lua_queue_defer, 2, keys, 5, args, lens, cb, privdata);
+  free(tagged); /* hiredis has copied the command */
+  return rc;
 }
 
 int
@@ -1286,7 +1281,8 @@ on_claim_reply(redisAsyncContext *ac, void *r, void *priv)
         if (e->type == REDIS_REPLY_NIL)
           continue;
         pacer_log(PACER_LOG_INFO, "redis",
-                  "msg=\"took over job after lease\" sid=%s%.*s", sid_tag[s],
+                  "msg=\"took over job after lease\" sid=%s%.*s",
+                  pacer_keys_sid_tag((int)s),
                   (int)(e->elements > 0 ? e->element[0]->len : 0),
                   e->elements > 0 ? e->element[0]->str : "");
         deliver_entry(q, e, 1, s);
@@ -1463,14 +1459,14 @@ pacer_queue_new(uv_loop_t *loop, const struct pacer_config *cfg,
   q->arg = arg;
   q->consumer = strdup(consumer);
   for (i = 0; i < NSTREAMS; i++) {
-    q->k_stream[i] = key_new(cfg->prefix, stream_suffix[i]);
+    q->k_stream[i] = pacer_keys_new(cfg->prefix, pacer_keys_stream(i), NULL);
     if (q->k_stream[i] == NULL)
       missing = 1;
     memcpy(q->claim_cursor[i], "0-0", 4);
   }
-  q->k_delayed = key_new(cfg->prefix, "delayed");
-  q->k_results = key_new(cfg->prefix, "results");
-  q->k_dead = key_new(cfg->prefix, "dead");
+  q->k_delayed = pacer_keys_new(cfg->prefix, PACER_KEYS_DELAYED, NULL);
+  q->k_results = pacer_keys_new(cfg->prefix, PACER_KEYS_RESULTS, NULL);
+  q->k_dead = pacer_keys_new(cfg->prefix, PACER_KEYS_DEAD, NULL);
   if (missing || q->consumer == NULL || q->k_delayed == NULL ||
       q->k_results == NULL || q->k_dead == NULL) {
     free(q->consumer);

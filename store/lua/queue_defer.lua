@@ -1,8 +1,7 @@
 -- store/queue.c pacer_queue_defer: moves a job into the delayed set.
--- KEYS: stream delayed  ARGV: group id due member tag consumer
--- A non-empty tag ("h", "l") names the member's stream; it goes in as a
--- line of its own after the attempt: "<id>\n<attempt>\n<tag>\n<job>"
--- (store/keys.h, store/delayed.h). The same arguments always make the same
+-- KEYS: stream delayed  ARGV: group id due member consumer
+-- The member (store/keys.h, built by store/delayed.h) carries the tag of
+-- the stream the job came from. The same arguments always make the same
 -- member, so a replay stays a no-op.
 -- Every write script first checks that the entry is still pending (so a
 -- replay after a lost reply writes nothing twice), then checks the types of
@@ -22,15 +21,7 @@ do local t = redis.call('TYPE', KEYS[2]).ok
                              ', not a zset')
   end
 end
-local m = ARGV[4]
-if ARGV[5] ~= '' then
-  local a = string.find(m, '\n', 1, true)
-  local b = a and string.find(m, '\n', a + 1, true)
-  if b then
-    m = string.sub(m, 1, b) .. ARGV[5] .. '\n' .. string.sub(m, b + 1)
-  end
-end
-redis.call('ZADD', KEYS[2], ARGV[3], m)
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
 return 1
