@@ -297,22 +297,17 @@ schedule_reconnect(struct conn *c)
     c->backoff_ms = BACKOFF_MAX_MS;
 }
 
-/* Reply to AUTH / SELECT: an error here means the connection is unusable;
- * log (without the password) and let the reconnect loop try again. */
+/* AUTH / SELECT refused: the connection is unusable; log (Redis's text
+ * never holds the password) and let the reconnect loop try again (the
+ * connect module drops the connection). */
 static void
-on_setup_reply(redisAsyncContext *ac, void *r, void *priv)
+on_setup_error(void *data, const char *error, size_t len)
 {
-  struct cmd_ctx *ctx = priv;
-  redisReply *reply = r;
+  struct conn *c = data;
 
-  ctx->c->pending--;
-  if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
-    pacer_log(PACER_LOG_ERROR, "redis",
-              "msg=\"connection setup refused\" conn=%s error=\"%.*s\"",
-              conn_name(ctx->c), (int)reply->len, reply->str);
-    redisAsyncDisconnect(ac);
-  }
-  free(ctx);
+  pacer_log(PACER_LOG_ERROR, "redis",
+            "msg=\"connection setup refused\" conn=%s error=\"%.*s\"",
+            conn_name(c), (int)len, error);
 }
 
 static void conn_ready(struct conn *c);
@@ -457,56 +452,24 @@ static void
 conn_connect(struct conn *c)
 {
   struct pacer_queue *q = c->q;
-  const struct pacer_redis_addr *a = &q->addr;
+  struct pacer_error err;
   redisAsyncContext *ac;
-  char dbuf[16];
 
   if (q->closing || c->ac != NULL)
     return;
-  if (a->path[0] != '\0')
-    ac = redisAsyncConnectUnix(a->path);
-  else
-    ac = redisAsyncConnect(a->host, a->port);
+  /* AUTH and SELECT are queued by the connect and go out first. */
+  pacer_error_clear(&err);
+  ac = pacer_redis_async_connect(q->loop, &q->addr, c, on_connect,
+                                 on_disconnect, on_setup_error, &err);
   if (ac == NULL) {
+    if (err.code == PACER_EREDIS)
+      pacer_log(PACER_LOG_WARN, "redis",
+                "msg=\"connect failed\" conn=%s error=\"%s\"", conn_name(c),
+                err.msg);
     schedule_reconnect(c);
     return;
   }
-  if (ac->err) {
-    pacer_log(PACER_LOG_WARN, "redis",
-              "msg=\"connect failed\" conn=%s error=\"%s\"", conn_name(c),
-              ac->errstr);
-    redisAsyncFree(ac);
-    schedule_reconnect(c);
-    return;
-  }
-  ac->data = c;
-  if (pacer_redis_uv_attach(ac, q->loop) != REDIS_OK) {
-    redisAsyncFree(ac);
-    schedule_reconnect(c);
-    return;
-  }
-  redisAsyncSetConnectCallback(ac, on_connect);
-  redisAsyncSetDisconnectCallback(ac, on_disconnect);
   c->ac = ac;
-  /* AUTH and SELECT are queued now and go out first once connected. */
-  c->up = 1; /* let send_argv queue the setup commands */
-  if (a->password[0] != '\0') {
-    const char *argv[3] = {"AUTH", a->user, a->password};
-
-    if (a->user[0] != '\0')
-      send_argv(c, on_setup_reply, NULL, NULL, 3, argv, NULL);
-    else
-      send_argv(c, on_setup_reply, NULL, NULL, 2,
-                (const char *[]){"AUTH", a->password},
-                (size_t[]){4, strlen(a->password)});
-  }
-  if (a->db != 0) {
-    int n = snprintf(dbuf, sizeof(dbuf), "%d", a->db);
-
-    send_argv(c, on_setup_reply, NULL, NULL, 2,
-              (const char *[]){"SELECT", dbuf}, (size_t[]){6, (size_t)n});
-  }
-  c->up = 0; /* until the connect callback says so */
 }
 
 /* ------------------------------------------------------------------ */

@@ -1,6 +1,8 @@
 #include "store/redis_uv.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/log.h"
 
@@ -117,4 +119,105 @@ pacer_redis_uv_attach(redisAsyncContext *ac, uv_loop_t *loop)
   ac->ev.cleanup = cleanup;
   ac->ev.data = p;
   return REDIS_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Connect, AUTH, SELECT */
+
+/* One setup command in flight; freed in its reply callback, which hiredis
+ * runs exactly once (with NULL when the context goes away). */
+struct setup_cmd {
+  pacer_redis_setup_error_cb on_error;
+};
+
+static void
+on_setup_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+  struct setup_cmd *sc = priv;
+  redisReply *reply = r;
+
+  if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
+    if (sc->on_error != NULL)
+      sc->on_error(ac->data, reply->str, reply->len);
+    redisAsyncDisconnect(ac);
+  }
+  free(sc);
+}
+
+/* Queues one setup command of argc arguments. Returns 0 or -1. */
+static int
+setup_send(redisAsyncContext *ac, pacer_redis_setup_error_cb on_error, int argc,
+           const char **argv, const size_t *lens)
+{
+  struct setup_cmd *sc = malloc(sizeof(*sc));
+
+  if (sc == NULL)
+    return -1;
+  sc->on_error = on_error;
+  if (redisAsyncCommandArgv(ac, on_setup_reply, sc, argc, argv, lens) !=
+      REDIS_OK) {
+    free(sc);
+    return -1;
+  }
+  return 0;
+}
+
+redisAsyncContext *
+pacer_redis_async_connect(uv_loop_t *loop, const struct pacer_redis_addr *addr,
+                          void *data, redisConnectCallback *on_connect,
+                          redisDisconnectCallback *on_disconnect,
+                          pacer_redis_setup_error_cb on_setup_error,
+                          struct pacer_error *err)
+{
+  redisAsyncContext *ac;
+  int rc = 0;
+
+  if (addr->path[0] != '\0')
+    ac = redisAsyncConnectUnix(addr->path);
+  else
+    ac = redisAsyncConnect(addr->host, addr->port);
+  if (ac == NULL) {
+    pacer_error_set(err, PACER_ENOMEM, "out of memory");
+    return NULL;
+  }
+  if (ac->err) {
+    pacer_error_set(err, PACER_EREDIS, "%s", ac->errstr);
+    redisAsyncFree(ac);
+    return NULL;
+  }
+  if (pacer_redis_uv_attach(ac, loop) != REDIS_OK) {
+    pacer_error_set(err, PACER_ENOMEM, "cannot watch the socket");
+    redisAsyncFree(ac);
+    return NULL;
+  }
+  ac->data = data;
+  redisAsyncSetConnectCallback(ac, on_connect);
+  redisAsyncSetDisconnectCallback(ac, on_disconnect);
+  /* Queued now, these go out first once connected. */
+  if (addr->password[0] != '\0') {
+    const char *argv[3] = {"AUTH", addr->user, addr->password};
+    size_t lens[3] = {4, strlen(addr->user), strlen(addr->password)};
+
+    if (addr->user[0] != '\0') /* Redis 6 ACL form: AUTH user pass */
+      rc = setup_send(ac, on_setup_error, 3, argv, lens);
+    else
+      rc = setup_send(ac, on_setup_error, 2,
+                      (const char *[]){"AUTH", addr->password},
+                      (const size_t[]){4, lens[2]});
+  }
+  if (rc == 0 && addr->db != 0) {
+    char db[16];
+    int n = snprintf(db, sizeof(db), "%d", addr->db);
+
+    rc = setup_send(ac, on_setup_error, 2, (const char *[]){"SELECT", db},
+                    (const size_t[]){6, (size_t)n});
+  }
+  if (rc != 0) {
+    /* Not connected yet, so no disconnect callback runs; the queued setup
+     * replies are called with NULL and freed. */
+    redisAsyncFree(ac);
+    pacer_error_set(err, PACER_ENOMEM, "out of memory");
+    return NULL;
+  }
+  return ac;
 }
