@@ -905,7 +905,8 @@ on_raw_reply(redisAsyncContext *ac, void *r, void *priv)
   if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
     pacer_log(PACER_LOG_ERROR, "redis", "msg=\"script failed\" error=\"%.*s\"",
               (int)reply->len, reply->str);
-  ctx->reply_cb(q, reply, ctx->privdata);
+  if (ctx->reply_cb != NULL)
+    ctx->reply_cb(q, reply, ctx->privdata);
   free(ctx);
 }
 
@@ -941,6 +942,30 @@ pacer_queue_eval_reply(struct pacer_queue *q, const char *script, int nkeys,
   }
   q->cmd.pending++;
   return 0;
+}
+
+int
+pacer_queue_lanestat_set(struct pacer_queue *q, const char *json, size_t len,
+                         uint64_t ttl_ms, pacer_queue_reply_cb cb,
+                         void *privdata)
+{
+  char *key = pacer_keys_new(q->cfg->prefix, PACER_KEYS_LANESTAT, q->consumer);
+  const char *keys[1] = {key}, *args[2];
+  size_t lens[2];
+  char ttl[24];
+  int rc;
+
+  if (key == NULL)
+    return PACER_ENOMEM;
+  snprintf(ttl, sizeof(ttl), "%llu", (unsigned long long)ttl_ms);
+  args[0] = json;
+  lens[0] = len;
+  args[1] = ttl;
+  lens[1] = strlen(ttl);
+  rc = pacer_queue_eval_reply(q, pacer_lua_queue_lanestat, 1, keys, 2, args,
+                              lens, cb, privdata);
+  free(key);
+  return rc;
 }
 
 const struct pacer_hist *

@@ -183,6 +183,15 @@ int pacer_queue_eval_reply(struct pacer_queue *q, const char *script, int nkeys,
                            const char **args, const size_t *arglens,
                            pacer_queue_reply_cb cb, void *privdata);
 
+/** Publishes this process's lane snapshot json (len bytes, borrowed) to
+ *  <prefix>lanestat:<consumer> with a TTL of ttl_ms (store/keys.h;
+ *  store/lua/queue_lanestat.lua), on the command connection; cb (may be
+ *  NULL) gets the reply. Returns as pacer_queue_eval_reply. Scheduler
+ *  thread. */
+int pacer_queue_lanestat_set(struct pacer_queue *q, const char *json,
+                             size_t len, uint64_t ttl_ms,
+                             pacer_queue_reply_cb cb, void *privdata);
+
 struct pacer_hist;
 
 /** Returns the histogram of script round trips on the command connection
