@@ -201,9 +201,9 @@ on_start_signal(int signum)
  * - Redis refuses our credentials (wrong password, unknown or disabled
  *   ACL user, a password required but none given) or the db index: the
  *   start fails; the async connections would retry that forever.
- * - C14: an evicting Redis silently loses jobs (streams, the delayed set,
+ * - An evicting Redis silently loses jobs (streams, the delayed set,
  *   credential state are keys like any other), so maxmemory-policy must be
- *   noeviction unless redis_eviction is "warn".
+ *   noeviction unless redis_eviction is "warn" (e2e_eviction).
  * Returns 0 to go on, 1 when SIGINT/SIGTERM came while waiting (exit 0),
  * or -1 when the worker must refuse, with the reason logged. A CONFIG GET
  * refused for other reasons (renamed command, ACL) is reported, not held

@@ -1,5 +1,5 @@
-/* The 1 s metrics snapshot of a worker process (issue 6): reads what only
- * Redis knows (queue depths, dead letters, bucket pauses and AIMD rates),
+/* The 1 s metrics snapshot of a worker process (docs/METRICS.md): reads what
+ * only Redis knows (queue depths, dead letters, bucket pauses and AIMD rates),
  * then renders the counters, the lanes and the credentials into the
  * Prometheus text and the dashboard's JSON. Scheduler thread only; the
  * rendered text is handed to the HTTP thread by the caller.

@@ -403,7 +403,8 @@ conn_ready(struct conn *c)
   }
   if (q->cbs.on_connected != NULL)
     q->cbs.on_connected(q, q->arg);
-  /* C13: re-arm delayed promotion from the stored schedule at once. */
+  /* Re-arm delayed promotion from the stored schedule at once
+   * (e2e_redis_restart). */
   promote_now(q);
 }
 
@@ -826,7 +827,8 @@ on_script_reply(redisAsyncContext *ac, void *r, void *priv)
   if (reply != NULL)
     pacer_hist_observe(&q->rtt, uv_hrtime() / 1000u - ctx->sent_mono_us);
   if (reply == NULL) {
-    status = PACER_EUNKNOWN; /* C17: a lost reply is never success */
+    /* A lost reply is never success (e2e_client_kill). */
+    status = PACER_EUNKNOWN;
   } else if (reply->type == REDIS_REPLY_ERROR) {
     pacer_log(PACER_LOG_ERROR, "redis", "msg=\"script failed\" error=\"%.*s\"",
               (int)reply->len, reply->str);
@@ -1157,7 +1159,7 @@ pacer_queue_drop_if_done(struct pacer_queue *q, const char *sid,
 }
 
 /* ------------------------------------------------------------------ */
-/* Delayed promotion (C13) */
+/* Delayed promotion (e2e_redis_restart) */
 
 static void on_promote_timer(uv_timer_t *t);
 
@@ -1232,7 +1234,7 @@ on_promote_timer(uv_timer_t *t)
 }
 
 /* ------------------------------------------------------------------ */
-/* Lease takeover (C11, C15) and renewal */
+/* Lease takeover and renewal (e2e_kill, e2e_fence) */
 
 static void claim_send(struct pacer_queue *q);
 
@@ -1277,7 +1279,7 @@ on_claim_reply(redisAsyncContext *ac, void *r, void *priv)
       }
     }
     /* Redis >= 7: ids whose payload was trimmed or deleted; XAUTOCLAIM has
-     * already removed them from the PEL (C15: payload_lost). */
+     * already removed them from the PEL (payload_lost, e2e_trim). */
     if (reply->elements >= 3 && reply->element[2]->type == REDIS_REPLY_ARRAY) {
       for (i = 0; i < reply->element[2]->elements; i++) {
         const redisReply *id = reply->element[2]->element[i];

@@ -117,8 +117,8 @@ void pacer_queue_stop_intake(struct pacer_queue *q);
  *  done-marker when res says state ok (its "id" field; done_ttl_ms, 0 =
  *  none), then XDELs
  *  sid. Fenced: nothing is written unless sid is still pending and owned
- *  by this consumer (C12: after a lost lease the new owner's result is the
- *  one), and a job id that already finished within done_ttl_ms gets no
+ *  by this consumer (e2e_fence: after a lost lease the new owner's result is
+ * the one), and a job id that already finished within done_ttl_ms gets no
  *  second result (the entry is acked and deleted; applied=0). With
  *  ack_required=0 (payload_lost: the PEL entry is already gone) the
  *  records are written unconditionally. Returns 0 (cb will run once) or

@@ -7,7 +7,7 @@
  * the intake connection never reconnected after Redis was killed). Here an
  * error status makes hiredis read (it sees EOF or the error and
  * disconnects) and, if the context is still alive after that, frees it so
- * the disconnect callback runs and the owner reconnects (C17).
+ * the disconnect callback runs and the owner reconnects.
  */
 #ifndef PACER_STORE_REDIS_UV_H
 #define PACER_STORE_REDIS_UV_H
