@@ -2,12 +2,15 @@
  * priority and, with --wait, follow <prefix>results until every queued job
  * has finished.
  *
- *   FILE.jsonl --getline--> pacer_job_parse --ok--> XADD (pipelined, 256)
+ *   FILE.jsonl --getline--> pacer_job_parse --ok--> pacer_submit_append
+ *                                  |              (store/submit.h: XADD,
+ *                                  |              pipelined, 256 a round)
  *                                  \--reject--> stderr "PATH:LINE: msg"
  *   "priority": "high" -> <prefix>jobs:high, "normal" or none -> <prefix>jobs,
  *               "low"  -> <prefix>jobs:low   (docs/REDIS.md)
  *
- *   --wait:  XINFO STREAM results   last-generated-id, entries-added
+ *   --wait (store/results.h):
+ *            XINFO STREAM results   last-generated-id, entries-added
  *                                    (before the first XADD)
  *            XREAD COUNT 500 BLOCK 1000 STREAMS results <last>  (loop)
  *            an entry counts when its `id` is still in the batch's id set
