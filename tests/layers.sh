@@ -54,8 +54,6 @@ allow_long=(
   scheduler/cred.c        # split in progress
   scheduler/metrics.c     # split in progress
   scheduler/sched.c       # split in progress
-  cli/cmd_stats.c         # split in progress
-  cli/cmd_submit.c        # split in progress
 )
 for dir in common core store workers scheduler server cli; do
   for f in "$dir"/*.[ch]; do
