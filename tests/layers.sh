@@ -49,7 +49,6 @@ fi
 max_lines=800
 allow_long=(
   core/ratelimit_hdr.c    # one concept: the RateLimit and X-RateLimit headers
-  store/queue.c           # split in progress
   workers/curl_uv.c       # split in progress
   scheduler/cred.c        # split in progress
   scheduler/metrics.c     # split in progress

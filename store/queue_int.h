@@ -1,0 +1,161 @@
+/* Inside the queue (store/queue.h): the state its files share. Not for
+ * use outside store/queue*.c.
+ *
+ *   queue.c         connections (connect, AUTH/SELECT via store/redis_uv.h,
+ *                   consumer groups, reconnect), the lifecycle, helpers
+ *   queue_intake.c  intake rounds over the three priority streams
+ *   queue_write.c   the write scripts (finish, defer, requeue, drop) and
+ *                   delayed promotion
+ *   queue_lease.c   lease takeover (XAUTOCLAIM) and renewal
+ */
+#ifndef PACER_STORE_QUEUE_INT_H
+#define PACER_STORE_QUEUE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <uv.h>
+
+#include "common/hist.h"
+#include "core/config.h"
+#include "store/keys.h"
+#include "store/queue.h"
+
+#define PACER_QUEUE_READ_MAX 1000u /* entries per intake read or claim */
+
+/* Intake streams in order of precedence; the index of store/keys.h's
+ * pacer_keys_stream, _sid_tag and _member_tag. The normal stream keeps
+ * bare ids and untagged members, as before. */
+enum pacer_queue_stream {
+  PACER_QUEUE_HIGH = 0,
+  PACER_QUEUE_NORMAL = 1,
+  PACER_QUEUE_LOW = 2
+};
+
+/** The two connections: intake reads, cmd runs everything else. */
+enum pacer_queue_role { PACER_QUEUE_CONN_INTAKE = 0, PACER_QUEUE_CONN_CMD = 1 };
+
+/** One connection and its reconnect state. */
+struct pacer_queue_conn {
+  struct pacer_queue *q;
+  redisAsyncContext *ac; /* NULL while disconnected */
+  enum pacer_queue_role role;
+  int up;              /* connected, AUTH/SELECT sent, group ensured */
+  int groups_wait;     /* XGROUP CREATE replies still to come */
+  int groups_err;      /* one of them failed: reconnecting */
+  uv_timer_t retry;    /* reconnect timer */
+  uint32_t backoff_ms; /* next reconnect delay, ms */
+  size_t pending;      /* commands awaiting a reply */
+  uint64_t connects;   /* times it became ready (metrics) */
+};
+
+/** The queue (opaque in store/queue.h). */
+struct pacer_queue {
+  uv_loop_t *loop;
+  const struct pacer_config *cfg;
+  struct pacer_redis_addr addr;
+  char *consumer;
+  char *k_stream[PACER_KEYS_NSTREAMS]; /* <prefix>jobs:high, <prefix>jobs,
+                                          ...:low */
+  char *k_delayed, *k_results, *k_dead;
+  struct pacer_queue_cbs cbs;
+  void *arg;
+  struct pacer_queue_conn intake;
+  struct pacer_queue_conn cmd;
+  uv_timer_t promote_timer;
+  uint64_t promote_at_unix_ms; /* when promote_timer fires, unix ms */
+  uv_timer_t claim_timer;
+  uv_timer_t renew_timer;
+  uv_timer_t fetch_timer; /* delayed re-read after an error reply */
+  size_t (*held_list)(void *arg, const char **sids, size_t max);
+  void *held_arg;
+  int started;
+  int reading;   /* XREADGROUP outstanding */
+  int promoting; /* promote script outstanding */
+  int claiming;  /* XAUTOCLAIM outstanding */
+  int intake_stopped;
+  int closing;
+  int pending_closes;        /* handles and connections still closing */
+  int read_blocking;         /* the intake read in flight is the BLOCK one */
+  uint64_t read_err_mono_ms; /* last intake error logged, uv_now ms */
+  int swrr[PACER_KEYS_NSTREAMS]; /* smooth weighted round-robin state, weights
+                                  */
+  enum pacer_queue_stream claim_ix; /* stream of the XAUTOCLAIM in flight */
+  char claim_cursor[PACER_KEYS_NSTREAMS][64];
+  long long intake_client_id; /* CLIENT ID of the intake connection, or 0 */
+  struct pacer_hist rtt;      /* script round trips, command connection */
+  void (*on_closed)(void *arg);
+  void *closed_arg;
+};
+
+/** Per-command context; freed in the reply callback, which hiredis runs
+ * exactly once (with NULL on disconnect). */
+struct pacer_queue_cmd {
+  struct pacer_queue_conn *c;
+  pacer_queue_done_cb cb;
+  pacer_queue_reply_cb reply_cb; /* pacer_queue_eval_reply only */
+  void *privdata;
+  uint64_t sent_mono_us; /* when it was sent, for the round-trip metric */
+};
+
+/** "<prefix>done:<job id>": the done-marker key (owned), or NULL. */
+char *pacer_queue_done_key(const struct pacer_queue *q, const char *job_id);
+
+/** Splits sid into its stream and the bare entry id (borrowed from sid). */
+enum pacer_queue_stream pacer_queue_sid_decode(const char *sid,
+                                               const char **bare);
+
+/** Writes the sid of entry id (len bytes) of stream s into out (size
+ *  bytes). Returns 0, or -1 when it does not fit. */
+int pacer_queue_sid_encode(char *out, size_t size, enum pacer_queue_stream s,
+                           const char *id, size_t len);
+
+/** The stream whose key is name (len bytes), or -1. */
+int pacer_queue_stream_of_key(const struct pacer_queue *q, const char *name,
+                              size_t len);
+
+/** "intake" or "cmd", for logs. */
+const char *pacer_queue_conn_name(const struct pacer_queue_conn *c);
+
+/** The scheduler's free capacity (cbs.capacity), in jobs. */
+size_t pacer_queue_capacity(struct pacer_queue *q);
+
+/** Sends argv (lens NULL: C strings) on c with reply callback fn and a
+ *  struct pacer_queue_cmd carrying cb/privdata. Returns 0, PACER_EREDIS
+ *  (not connected; nothing runs) or PACER_ENOMEM. */
+int pacer_queue_send(struct pacer_queue_conn *c, redisCallbackFn *fn,
+                     pacer_queue_done_cb cb, void *privdata, int argc,
+                     const char **argv, const size_t *lens);
+
+/** Creates the consumer group on every intake stream (queue.c). */
+void pacer_queue_ensure_group(struct pacer_queue_conn *c);
+
+/** Delivers one XREADGROUP/XAUTOCLAIM entry of stream s (queue_intake.c). */
+void pacer_queue_deliver_entry(struct pacer_queue *q, const redisReply *e,
+                               int claimed, enum pacer_queue_stream s);
+
+/** Starts an intake round over the free capacity (queue_intake.c). */
+void pacer_queue_fetch(struct pacer_queue *q);
+
+/** The blocking intake read (queue_intake.c). */
+void pacer_queue_read_blocking(struct pacer_queue *q);
+
+/** Reply callback of the intake reads (queue_intake.c). */
+void pacer_queue_on_read_reply(redisAsyncContext *ac, void *r, void *priv);
+
+/** The delayed re-read after an intake error (queue_intake.c). */
+void pacer_queue_on_fetch_timer(uv_timer_t *t);
+
+/** Runs the promote script now (queue_write.c). */
+void pacer_queue_promote_now(struct pacer_queue *q);
+
+/** Lease takeover and renewal timers (queue_lease.c). */
+void pacer_queue_on_claim_timer(uv_timer_t *t);
+void pacer_queue_on_renew_timer(uv_timer_t *t);
+
+/** Reply callback that only counts the reply (queue_lease.c). */
+void pacer_queue_on_plain_reply(redisAsyncContext *ac, void *r, void *priv);
+
+#endif
