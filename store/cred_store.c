@@ -281,29 +281,28 @@ static void
 sub_connect(struct pacer_cred_sub *s)
 {
   redisAsyncContext *ac;
+  struct pacer_error err;
+  const char *argv[2] = {"PSUBSCRIBE", s->pattern};
+  size_t argvlen[2] = {10, strlen(s->pattern)};
 
   if (s->closing || s->ac != NULL)
     return;
-  ac = s->addr.path[0] != '\0' ? redisAsyncConnectUnix(s->addr.path)
-                               : redisAsyncConnect(s->addr.host, s->addr.port);
-  if (ac == NULL || ac->err || pacer_redis_uv_attach(ac, s->loop) != REDIS_OK) {
-    if (ac != NULL)
-      redisAsyncFree(ac);
+  /* The one async connect (store/redis_uv.h): AUTH and SELECT go first. A
+   * refused AUTH drops the connection, and the disconnect callback
+   * reconnects after SUB_RECONNECT_MS. */
+  ac = pacer_redis_async_connect(s->loop, &s->addr, s, on_sub_connect,
+                                 on_sub_disconnect, NULL, &err);
+  if (ac == NULL) {
     uv_timer_start(&s->timer, on_sub_timer, SUB_RECONNECT_MS, 0);
     return;
   }
-  ac->data = s;
-  redisAsyncSetConnectCallback(ac, on_sub_connect);
-  redisAsyncSetDisconnectCallback(ac, on_sub_disconnect);
   s->ac = ac;
-  if (s->addr.password[0] != '\0') {
-    if (s->addr.user[0] != '\0')
-      redisAsyncCommand(ac, NULL, NULL, "AUTH %s %s", s->addr.user,
-                        s->addr.password);
-    else
-      redisAsyncCommand(ac, NULL, NULL, "AUTH %s", s->addr.password);
+  if (redisAsyncCommandArgv(ac, on_sub_message, s, 2, argv, argvlen) !=
+      REDIS_OK) {
+    s->ac = NULL;
+    redisAsyncFree(ac); /* not connected yet: no disconnect callback */
+    uv_timer_start(&s->timer, on_sub_timer, SUB_RECONNECT_MS, 0);
   }
-  redisAsyncCommand(ac, on_sub_message, s, "PSUBSCRIBE %s", s->pattern);
 }
 
 int
