@@ -1,4 +1,4 @@
-/* logfmt lines read back, and rendered as JSON (issue 6 §3).
+/* logfmt lines read back, and rendered as JSON (e2e_logs).
  *
  * pacer_log builds every event once, as a logfmt line:
  *

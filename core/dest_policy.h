@@ -1,4 +1,5 @@
-/* dest_policy: may pacer connect to this peer address? (CASES C20)
+/* dest_policy: may pacer connect to this peer address? The SSRF guard,
+ * pinned by tests/unit/test_dest_policy.c and e2e_destination.
  *
  * The destination policy is checked on the address libcurl is about to
  * connect to, after name resolution, for the first request and for every

@@ -81,7 +81,7 @@ pacer_job_limits_default(struct pacer_job_limits *limits)
 {
   limits->max_bytes = PACER_JOB_MAX_BYTES_DEFAULT;
   limits->default_timeout_ms = 30000;
-  limits->default_max_attempts = 5; /* issue 3: retries by default */
+  limits->default_max_attempts = 5; /* retries by default */
 }
 
 const char *

@@ -172,7 +172,7 @@ int pacer_url_redact_userinfo(const char *url, size_t len, char **out,
 
 /** Returns in *out the *n secret strings of job (borrowed) that an
  *  upstream could send back (an echo endpoint, an error page), for
- *  scrubbing from results and dead letters (CASES C21): the credentials
+ *  scrubbing from results and dead letters (e2e_canary): the credentials
  *  of every secret header (the part after the auth scheme, so an echo
  *  reads "Bearer [redacted]", or the whole value), and the URL userinfo
  *  password as written, percent-decoded, and as libcurl sends it (base64

@@ -600,12 +600,12 @@ pacer_oauth_classify(int http_status, int parse_rc,
   }
   if (http_status >= 400 && http_status <= 499 && http_status != 408 &&
       http_status != 429)
-    return PACER_OAUTH_REAUTH; /* C04 b: whatever the error code says */
+    return PACER_OAUTH_REAUTH; /* whatever the error code says */
   return PACER_OAUTH_RETRY;
 }
 
 /* ------------------------------------------------------------------------
- * Expiry (field case C06)
+ * Expiry
  * ------------------------------------------------------------------------ */
 
 static int

@@ -9,12 +9,13 @@
  *     Authorization line (RFC 6749 §6, §2.3.1, Appendix B)
  *   HTTP status + body --pacer_oauth_token_parse--> struct pacer_oauth_token
  *     --pacer_oauth_classify--> OK / REAUTH / RETRY (RFC 6749 §5.1, §5.2)
- *   token + now --pacer_oauth_expiry--> expiry_unix_ms (field case C06)
+ *   token + now --pacer_oauth_expiry--> expiry_unix_ms (also without
+ *     expires_in)
  *
  * Secrets: every buffer that holds an access token, refresh token, client
  * secret or request body is wiped with sodium_memzero before it is freed,
  * including the strings inside cJSON trees (cJSON_Delete does not wipe). No
- * error message ever quotes a token or secret (field case C21).
+ * error message ever quotes a token or secret (docs/CREDENTIALS.md).
  *
  * libsodium: the base64 codecs and sodium_memzero used here work before
  * sodium_init, so nothing in this file calls it; pacer_oauth_global_init
@@ -89,7 +90,7 @@ enum pacer_oauth_outcome {
                          the current refresh token */
 };
 
-/** Where pacer_oauth_expiry took the lifetime from (field case C06). */
+/** Where pacer_oauth_expiry took the lifetime from. */
 enum pacer_oauth_expiry_source {
   PACER_OAUTH_EXPIRY_EXPIRES_IN = 0, /* the response's expires_in */
   PACER_OAUTH_EXPIRY_JWT,            /* the access token's JWT exp claim */
@@ -169,10 +170,10 @@ void pacer_oauth_token_free(struct pacer_oauth_token *tok);
 
 /** Replaces every occurrence of each of secrets[0..n) (borrowed; NULL and
  *  "" skipped) in tok->error and tok->error_description with "[redacted]",
- *  for IdPs that echo the refresh token or client secret in an error (C21).
+ *  for IdPs that echo the refresh token or client secret in an error.
  *  Returns 0 or PACER_ENOMEM (tok unchanged for the field being
  *  rewritten). Old strings are wiped before they are freed. Pure; any
- *  thread. Source: field case C21. */
+ *  thread. Pinned by tests/unit/test_oauth_token.c. */
 int pacer_oauth_token_redact(struct pacer_oauth_token *tok,
                              const char *const *secrets, size_t n);
 
@@ -186,8 +187,8 @@ int pacer_oauth_token_redact(struct pacer_oauth_token *tok,
  *      invalid_request, unauthorized_client, unsupported_grant_type,
  *      invalid_scope)                           PACER_OAUTH_REAUTH
  *    any other 2xx (unparseable, other error)   PACER_OAUTH_RETRY
- *    4xx except 408 and 429, whatever the body  PACER_OAUTH_REAUTH (C04 b)
- *    429, 408, 5xx, 0, 1xx, 3xx, >= 600         PACER_OAUTH_RETRY (C05)
+ *    4xx except 408 and 429, whatever the body  PACER_OAUTH_REAUTH
+ *    429, 408, 5xx, 0, 1xx, 3xx, >= 600         PACER_OAUTH_RETRY
  *
  *  408 Request Timeout is retried: it says the request was slow, not that
  *  the grant is bad. Pure; any thread. Source: RFC 6749 §5.2; RFC 6585 §4
@@ -209,7 +210,7 @@ pacer_oauth_classify(int http_status, int parse_rc,
 int pacer_oauth_jwt_exp(const char *token, size_t len, int64_t *exp_unix_s);
 
 /** Works out when tok's access token expires, in ms since the epoch, by
- *  the first rule that applies (field case C06):
+ *  the first rule that applies:
  *    1. now_unix_ms + tok->expires_in_s, when the response had it;
  *    2. the JWT exp of tok->access_token, when it is later than now and at
  *       most PACER_OAUTH_EXPIRES_IN_MAX_S ahead (an exp already past says

@@ -130,7 +130,7 @@ int pacer_ratelimit_parse(const struct pacer_ratelimit_headers *h,
  *  shorter than the reset. Otherwise a remaining count of 0 with a known
  *  reset pauses until the reset; anything else does not pause. Sets
  *  *pause_ms (borrowed) to the pause in ms (0 for NONE); the caller applies
- *  its configured cap (C08).
+ *  its configured cap to huge pauses.
  *
  *  Returns which rule applied. Pure; any thread.
  *  Source: RFC 9110 §10.2.3; RFC 6585 §4; draft-ietf-httpapi-ratelimit-

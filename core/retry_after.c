@@ -8,7 +8,7 @@
  *   "120, 120"  ->  "120" | "120"
  *
  * Every element must parse and all must give the same delay; anything else
- * makes the whole field count as absent (C07).
+ * makes the whole field count as absent.
  */
 #include "core/retry_after.h"
 
@@ -361,7 +361,7 @@ next_elem(const char **cur, const char *end, struct elem *e)
  * ------------------------------------------------------------------------ */
 
 /* RFC 9110 §10.2.3: delay-seconds = 1*DIGIT. Extended, for servers that
- * send them (C07), to 1*DIGIT "." 1*DIGIT, rounded up to a whole second so
+ * send them, to 1*DIGIT "." 1*DIGIT, rounded up to a whole second so
  * the wait is never shorter than stated. */
 static int
 seconds_delay(const struct elem *e, uint64_t *delay_ms, struct pacer_error *err)

@@ -2,7 +2,8 @@
  *
  * Pure core (STYLE 3): no clock, no I/O, no allocation, no locale, no
  * gmtime/timegm. The current time is an argument; calendar maths is integer
- * days-from-civil. Field cases C07 (every form, junk) and C08 (huge values).
+ * days-from-civil. Every form, junk and huge values are pinned by
+ * tests/unit/test_retry_after.c.
  *
  * What a value becomes:
  *   "120", " 120 ", "0120"         120 s (surrounding OWS allowed)
@@ -30,7 +31,7 @@
 
 /* Largest delay either parser reports: 10^15 ms (about 31,700 years). Exact
  * in a double (Lua, JSON) and now_unix_ms + it cannot wrap a uint64_t, so the
- * caller can cap it (C08) without further overflow checks. */
+ * caller can cap it without further overflow checks. */
 #define PACER_RETRY_AFTER_MAX_MS UINT64_C(1000000000000000) /* ms */
 
 /** Parses the Retry-After field into a delay from now in ms.

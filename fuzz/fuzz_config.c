@@ -17,7 +17,7 @@
  *     its bucket keys are Redis- and log-safe and never show a secret
  *     header value; every credential is found by name and allows its own
  *     hosts;
- *   - C21: neither the outcome nor the message depends on the letters of
+ *   - neither the outcome nor the message depends on the letters of
  *     an inline client_secret or refresh_token;
  *   - a Redis URL that fails leaves the address all zero, and neither the
  *     outcome nor the message depends on the letters of the userinfo
@@ -672,9 +672,9 @@ shift_secrets(cJSON *root)
   return changed;
 }
 
-/* C21: the input with other inline secrets parses to the same outcome and
- * the same message. Both sides are printed by cJSON so that they differ in
- * the secrets only. */
+/* Secrets stay out of messages: the input with other inline secrets parses to
+ * the same outcome and the same message. Both sides are printed by cJSON so
+ * that they differ in the secrets only. */
 static void
 check_secrets_unquoted(const uint8_t *data, size_t size)
 {

@@ -1,6 +1,6 @@
 # Turns a text file into a C header holding it as a NUL-terminated
 # unsigned char array, so the binary serves it without reading any file
-# (the dashboard page, issue 6). No tool beyond CMake itself.
+# (the dashboard page). No tool beyond CMake itself.
 #   cmake -DIN=dashboard.html -DOUT=dashboard_html.h -DNAME=pacer_dashboard_html
 #         -P embed.cmake
 file(READ "${IN}" hex HEX)

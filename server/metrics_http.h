@@ -1,5 +1,5 @@
-/* The worker's metrics endpoint (issue 6): a libmicrohttpd server on its
- * own thread serving what the scheduler last published.
+/* The worker's metrics endpoint (docs/METRICS.md): a libmicrohttpd server on
+ * its own thread serving what the scheduler last published.
  *
  *   GET /            the dashboard page (embedded dashboard.html)
  *   GET /metrics     Prometheus text format 0.0.4

@@ -17,7 +17,8 @@
  * A take reserves up to n future send slots within a short horizon: slot j
  * is the earliest time every bucket conforms after slots 1..j-1 (GCRA per
  * ITU-T I.371), so the cluster-wide rate stays within rate + burst in
- * every sliding window even when processes lease slots in batches (C10).
+ * every sliding window even when processes lease slots in batches (no
+ * double burst at a window edge).
  * core/gcra.h is the reference model of the take and pause scripts; test
  * gcra_diff checks that they agree (docs/LIMITS.md).
  */

@@ -15,7 +15,7 @@ if untl > tonumber(h[1] or '0') then
   redis.call('HSET', KEYS[1], 'pause_until',
              string.format('%.0f', untl), 'pause_reason', ARGV[2])
 end
--- resume at the bucket's pace, without a burst (C09)
+-- resume at the bucket's pace, without a burst (e2e_limits)
 local want = untl + tonumber(ARGV[3])
 if tonumber(h[2] or '0') < want then
   redis.call('HSET', KEYS[1], 'tat', string.format('%.0f', want))
