@@ -66,7 +66,7 @@ two_generators_with_different_seeds_do_not_move_in_lockstep(void **state)
   int same = 0, i;
 
   (void)state;
-  /* C09: no two workers share a delay sequence. */
+  /* no two workers share a delay sequence (no synchronised retries). */
   for (i = 0; i < 100; i++)
     same += pacer_backoff_full_jitter_ms(5, 500, 30000, &a) ==
             pacer_backoff_full_jitter_ms(5, 500, 30000, &b);

@@ -1042,7 +1042,7 @@ limit_key_hashes_secret_headers_and_long_values(void **state)
   char long_value[200];
 
   (void)state;
-  /* C21: a per-token limit must not put the token into Redis or stats */
+  /* a per-token limit must not put the token into Redis or stats */
   parse_one_limit("{\"name\": \"tok\", \"key\": \"header:Authorization\", "
                   "\"rate\": \"10/s\"}",
                   &l);
@@ -1434,7 +1434,7 @@ redis_addr_errors_never_contain_the_password(void **state)
 }
 
 /* ------------------------------------------------------------------------
- * Credentials (issue 4)
+ * Credentials (docs/CREDENTIALS.md)
  * ------------------------------------------------------------------------ */
 
 #define CRED_MIN                                                               \
@@ -2076,7 +2076,7 @@ credentials_secret_file_with_binary_content_is_refused(void **state)
   free(f);
 }
 
-/* issue 6: the metrics endpoint's address and bearer token. */
+/* The metrics endpoint's address and bearer token (docs/METRICS.md). */
 static void
 metrics_listen_and_token_are_checked(void **state)
 {
@@ -2130,7 +2130,7 @@ metrics_listen_and_token_are_checked(void **state)
   assert_false(pacer_config_metrics_token_ok(NULL));
 }
 
-/* CASES C20: "destination_policy" and "destination_allow". */
+/* SSRF guard: "destination_policy" and "destination_allow". */
 static void
 destination_policy_defaults_to_any_and_reads_public_only_and_cidrs(void **state)
 {

@@ -1,5 +1,6 @@
 /* Unit tests for core/dest_policy.c: address classes, CIDR blocks and
- * the destination policy check (CASES C20, issue 5 item 5). */
+ * the destination policy check (the SSRF guard; e2e_destination end to
+ * end). */
 /* cmocka.h needs these four first */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -2,7 +2,7 @@
  * (store/lua/limit_take.lua, limit_pause.lua), on a virtual clock:
  * conformance at the boundaries, burst, cost, slots within a horizon,
  * warm-up, pauses, AIMD, the Lua roundings, extreme rates, all-or-nothing
- * takes and the C10 sliding-window property. Test gcra_diff checks the
+ * takes and the sliding-window property. Test gcra_diff checks the
  * model against the scripts themselves.
  */
 #include <setjmp.h>
@@ -845,7 +845,7 @@ adaptive_take_divides_the_interval_by_the_share(void **state)
 }
 
 /* ------------------------------------------------------------------------
- * Field case C10: no double burst at a window edge
+ * No double burst at a window edge
  * ------------------------------------------------------------------------ */
 
 static void

@@ -468,9 +468,9 @@ job_with_headers(size_t n)
   return s;
 }
 
-/* Header sizes (issue 5 §5): a value over 16 KiB, a name over 256
- * bytes and 64 KiB of headers in all are rejected before sending; a value
- * of exactly 16 KiB is accepted. */
+/* Header sizes: a value over 16 KiB, a name over 256 bytes and 64 KiB of
+ * headers in all are rejected before sending; a value of exactly 16 KiB is
+ * accepted. */
 static void
 job_rejects_oversized_header_names_values_and_totals(void **state)
 {
@@ -646,7 +646,7 @@ job_bad_priority_names_the_field(void **state)
   assert_null(job);
 }
 
-/* CASES C19: the HTTP version a job asks for, default unchanged. */
+/* The HTTP version a job asks for (docs/WORKERS.md), default unchanged. */
 static void
 job_http_version_is_read_and_defaults_to_2tls(void **state)
 {
@@ -1234,7 +1234,7 @@ redact_reads_only_len_bytes(void **state)
   expect_redact(text, 26, 65536, "{\"headers\":{\"Cookie\":\"[redacted]\"}}");
 }
 
-/* Issue 5 item 8: a URL password never leaves the process. */
+/* A URL password never leaves the process. */
 static void
 redact_replaces_the_url_password_keeping_the_user(void **state)
 {

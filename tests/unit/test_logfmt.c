@@ -1,6 +1,6 @@
 /* Unit tests for common/logfmt.c and the JSON log format of common/log.c
- * (issue 6 §3): escaping, ill-formed UTF-8, cut objects that stay valid,
- * and one real pacer_log line read back from stderr. */
+ * (e2e_logs end to end): escaping, ill-formed UTF-8, cut objects that stay
+ * valid, and one real pacer_log line read back from stderr. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

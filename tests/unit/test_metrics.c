@@ -1,5 +1,6 @@
-/* Unit tests for scheduler/metrics.c (issue 6): label escaping, histogram
- * buckets, bounded bucket labels, wait reasons, and the exposition text. */
+/* Unit tests for scheduler/metrics.c (docs/METRICS.md): label escaping,
+ * histogram buckets, bounded bucket labels, wait reasons, and the exposition
+ * text. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

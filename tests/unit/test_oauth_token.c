@@ -1,7 +1,8 @@
 /* Unit tests for core/oauth_token.c: token responses (RFC 6749 §5.1,
- * §5.2), what an outcome means (field cases C04, C05), the expiry rule
- * (C06), JWT exp, and the refresh request (RFC 6749 §6, §2.3.1, Appendix
- * B). Table-driven: each row is one cmocka test named after its input. */
+ * §5.2), what an outcome means (a refusal, a 429 or 5xx), the expiry rule
+ * (also without expires_in), JWT exp, and the refresh request (RFC 6749 §6,
+ * §2.3.1, Appendix B). Table-driven: each row is one cmocka test named after
+ * its input. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -81,7 +82,7 @@ static struct parse_row parse_rows[] = {
   OK("refresh_token null is absent",
      "{\"access_token\":\"AT-2\",\"refresh_token\":null}", "AT-2", NULL, NULL,
      NULL, NO_EXP, 0),
-  OK("no expires_in (C06) is absent, not an error",
+  OK("no expires_in is absent, not an error",
      "{\"access_token\":\"AT-2\",\"token_type\":\"Bearer\"}", "AT-2",
      "Bearer", NULL, NULL, NO_EXP, 0),
   OK("negative expires_in is ignored",
@@ -260,7 +261,7 @@ static struct classify_row classify_rows[] = {
    "{\"error\":\"temporarily_unavailable\"}", PACER_OAUTH_RETRY},
   {"400 invalid_grant needs re-authorisation", 400,
    "{\"error\":\"invalid_grant\"}", PACER_OAUTH_REAUTH},
-  {"400 invalid_request for a revoked token needs re-authorisation (C04 b)",
+  {"400 invalid_request for a revoked token needs re-authorisation",
    400, "{\"error\":\"invalid_request\"}", PACER_OAUTH_REAUTH},
   {"401 invalid_client needs re-authorisation", 401,
    "{\"error\":\"invalid_client\"}", PACER_OAUTH_REAUTH},
@@ -272,11 +273,11 @@ static struct classify_row classify_rows[] = {
    PACER_OAUTH_REAUTH},
   {"400 temporarily_unavailable is still a refusal (any 4xx)", 400,
    "{\"error\":\"temporarily_unavailable\"}", PACER_OAUTH_REAUTH},
-  {"429 is retried with the refresh token kept (C05)", 429,
+  {"429 is retried with the refresh token kept", 429,
    "{\"error\":\"slow_down\"}", PACER_OAUTH_RETRY},
   {"408 request timeout is retried", 408, NULL, PACER_OAUTH_RETRY},
   {"500 is retried", 500, "{\"error\":\"server_error\"}", PACER_OAUTH_RETRY},
-  {"502 without a body is retried (C05)", 502, NULL, PACER_OAUTH_RETRY},
+  {"502 without a body is retried", 502, NULL, PACER_OAUTH_RETRY},
   {"503 is retried", 503, "{\"error\":\"temporarily_unavailable\"}",
    PACER_OAUTH_RETRY},
   {"transport error (status 0) is retried", 0, NULL, PACER_OAUTH_RETRY},
@@ -301,7 +302,7 @@ classify_row(void **state)
 }
 
 /* ------------------------------------------------------------------------
- * pacer_oauth_expiry (C06)
+ * pacer_oauth_expiry
  * ------------------------------------------------------------------------ */
 
 struct expiry_row {
@@ -327,13 +328,13 @@ static struct expiry_row expiry_rows[] = {
   {"expires_in wins over a JWT exp",
    "{\"access_token\":\"" JWT_4H "\",\"expires_in\":60}", NOW_MS, 0, 0,
    SRC_IN, NOW_MS + 60000},
-  {"no expires_in: the JWT exp 4 h ahead is used (C06)",
+  {"no expires_in: the JWT exp 4 h ahead is used",
    "{\"access_token\":\"" JWT_4H "\"}", NOW_MS, 3600, 0, SRC_JWT,
    (uint64_t)JWT_4H_EXP * 1000},
   {"no expires_in, JWT exp already past: last lifetime instead",
    "{\"access_token\":\"" JWT_4H "\"}", (uint64_t)JWT_4H_EXP * 1000, 3600, 0,
    SRC_LAST, (uint64_t)JWT_4H_EXP * 1000 + 3600000},
-  {"no expires_in, opaque token: last known lifetime 3600 (C06)",
+  {"no expires_in, opaque token: last known lifetime 3600",
    "{\"access_token\":\"AT-2\"}", NOW_MS, 3600, 0, SRC_LAST,
    NOW_MS + 3600000},
   {"ignored expires_in falls back to the last lifetime",

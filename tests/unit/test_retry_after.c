@@ -1,5 +1,5 @@
-/* Unit tests for core/retry_after.c: every Retry-After form of field
- * cases C07 and C08, HTTP-date calendar edges and duplicate handling.
+/* Unit tests for core/retry_after.c: every Retry-After form (HTTP-date,
+ * fractional, junk, huge), HTTP-date calendar edges and duplicate handling.
  * Table-driven: each row is one cmocka test named after its input. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -41,7 +41,7 @@ struct row {
 
 /* clang-format off */
 static struct row rows[] = {
-  /* C07: the three HTTP-date forms, 120 s ahead. */
+  /* the three HTTP-date forms, 120 s ahead. */
   OK("IMF-fixdate 120 s ahead waits 120 s",
      "Sun, 06 Nov 1994 08:51:37 GMT", 120000),
   OK("RFC 850 date 120 s ahead waits 120 s",
@@ -52,7 +52,7 @@ static struct row rows[] = {
      "Sun Nov 06 08:51:37 1994", 120000),
   OK("IMF-fixdate whose weekday does not match the date is still used",
      "Mon, 06 Nov 1994 08:51:37 GMT", 120000),
-  /* C07: fractions round up, never shorten the wait. */
+  /* fractions round up, never shorten the wait. */
   OK("2.5 rounds up to 3 s", "2.5", 3000),
   OK("299.997 rounds up to 300 s", "299.997", 300000),
   OK("0.4 rounds up to 1 s", "0.4", 1000),
@@ -64,7 +64,7 @@ static struct row rows[] = {
   OK("0 means retry now, and is present", "0", 0),
   OK("leading zeros 000000000000000000000000000000120 wait 120 s",
      "000000000000000000000000000000120", 120000),
-  /* C07: negative, junk and non-finite values count as absent. */
+  /* negative, junk and non-finite values count as absent. */
   BAD("-3 is negative so absent", "-3",
       "Retry-After: \"-3\" is negative"),
   BAD("+5 has a sign so absent", "+5",
@@ -91,7 +91,7 @@ static struct row rows[] = {
    PACER_ENOTFOUND, 0, "Retry-After: absent"},
   {"NULL header value is absent", {NULL, NULL}, 1, NULL, NOW_MS,
    PACER_ENOTFOUND, 0, "Retry-After: absent"},
-  /* C07: repeated header. */
+  /* repeated header. */
   OK("repeated identical '120, 120' as joined by the worker waits 120 s",
      "120, 120", 120000),
   {"repeated identical 120 on two header lines waits 120 s", {"120", "120"},
@@ -113,7 +113,7 @@ static struct row rows[] = {
   OK("IMF-fixdate and delay-seconds naming the same instant agree",
      "Sun, 06 Nov 1994 08:51:37 GMT, 120", 120000),
   OK("trailing empty list element '120,' is ignored", "120,", 120000),
-  /* C08: huge values in 64-bit ms, saturating, never wrapping. */
+  /* huge values in 64-bit ms, saturating, never wrapping. */
   OK("2147484 s is 2147484000 ms, past 2^31 ms", "2147484",
      UINT64_C(2147484000)),
   OK("9999999999 s is 9999999999000 ms", "9999999999",

@@ -1,7 +1,7 @@
 /* Unit tests for core/www_auth.c: WWW-Authenticate challenges per RFC
- * 9110 §11.6.1 and the Bearer parameters of RFC 6750 §3 (issue 4, field
- * cases C01, C04, C06). Table-driven: each row is one cmocka test named
- * after its input. */
+ * 9110 §11.6.1 and the Bearer parameters of RFC 6750 §3: the 401s and
+ * 403s a refresh can fix and those it cannot. Table-driven: each row is one
+ * cmocka test named after its input. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -42,7 +42,7 @@ struct row {
 
 /* clang-format off */
 static struct row rows[] = {
-  /* Issue 4: the 401 every marketing API sends when a token expires. */
+  /* The 401 every marketing API sends when a token expires. */
   ROW("Bearer invalid_token with description is invalid_token",
       "Bearer error=\"invalid_token\", error_description=\"The access token "
       "expired\"", 0, INVALID, "invalid_token", "The access token expired", "",
@@ -66,7 +66,7 @@ static struct row rows[] = {
       "Bearer realm=\"example\"", 0, NONE, "", "", "", "example", 0),
   ROW("Bearer alone has no parameters", "Bearer", 0, NONE, "", "", "", "",
       0),
-  ROW("insufficient_scope keeps the required scope (C04 c)",
+  ROW("insufficient_scope keeps the required scope",
       "Bearer error=\"insufficient_scope\", scope=\"x:write\"", 0, SCOPE,
       "insufficient_scope", "", "x:write", "", 0),
   ROW("invalid_request is classified",
