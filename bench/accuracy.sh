@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/accuracy.sh [BUILD_DIR]
 #
-# Rate-limit accuracy (issue 3): for limits of 10/s, 100/s and 1,000/s
+# Rate-limit accuracy (docs/LIMITS.md): for limits of 10/s, 100/s and 1,000/s
 # against an upstream that enforces the same limit with burst 0, with 1 and
 # with 4 `pacer worker` processes sharing the limit through one Redis, print
 # achieved rate / limit and 429s per 1,000 requests.

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # bench/refresh.sh [BUILD_DIR]
 #
-# OAuth2 refresh under load (issue 4): P `pacer worker` processes x T worker
-# threads share one credential whose access token lives 2 s, for 60 s, with
-# the queue never empty. Prints:
+# OAuth2 refresh under load (docs/CREDENTIALS.md): P `pacer worker`
+# processes x T worker threads share one credential whose access token lives
+# 2 s, for 60 s, with the queue never empty. Prints:
 #   - token POSTs per expiry            (aim: exactly 1.00)
 #   - 401s per 1,000 requests
 #   - invalid_grant, family revocations (aim: 0)

@@ -1,9 +1,9 @@
-/* LD_PRELOAD fault injector for e2e_dns (CASES C18): getaddrinfo() for a
- * name ending in ".slow.test" sleeps PACER_SLOWDNS_MS (default 10000) ms
- * and then fails with EAI_AGAIN, like a DNS server that never answers.
- * Every other name goes to the real getaddrinfo. libcurl and its threaded
- * resolver are the real ones; only the name service is slowed down, the
- * way a broken resolv.conf would, without touching the machine's. */
+/* LD_PRELOAD fault injector for e2e_dns: getaddrinfo() for a name ending in
+ * ".slow.test" sleeps PACER_SLOWDNS_MS (default 10000) ms and then fails
+ * with EAI_AGAIN, like a DNS server that never answers. Every other name
+ * goes to the real getaddrinfo. libcurl and its threaded resolver are the
+ * real ones; only the name service is slowed down, the way a broken
+ * resolv.conf would, without touching the machine's. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>

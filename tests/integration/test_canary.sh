@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Canary test (CASES C21, issue 5 item 8): plant secrets everywhere a job
-# or a credential can carry one, drive jobs to results, retries and dead
-# letters at --log-level debug with every component logging, then grep
-# every output pacer produces for them. Expect 0 occurrences.
+# Canary test (docs/CREDENTIALS.md): plant secrets everywhere a job or a
+# credential can carry one, drive jobs to results, retries and dead letters
+# at --log-level debug with every component logging, then grep every output
+# pacer produces for them. Expect 0 occurrences.
 #
 # Canaries:
 #   AT-CANARY     access token in the credential store (Bearer on requests;

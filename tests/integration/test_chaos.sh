@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Issue 5 §1: no job lost, none finished twice. A 5,000-job batch (GETs and
-# POSTs with an Idempotency-Key, slow responses among them) runs on two
-# `pacer worker` processes while one of them is SIGKILLed at 10 random
-# moments and restarted each time. Then:
+# No job lost, none finished twice. A 5,000-job batch (GETs and POSTs with
+# an Idempotency-Key, slow responses among them) runs on two `pacer worker`
+# processes while one of them is SIGKILLed at 10 random moments and
+# restarted each time. Then:
 #   - every submitted id has exactly one entry in the results stream;
 #   - nothing is left pending, in the streams or in the delayed set;
 #   - no consumer that owned pending entries was deleted (every killed
@@ -34,7 +34,7 @@ write_config "$TEST_TMP/pacer.json" '"lease_ms": 2000, "concurrency": 24'
 
 # The mix, by index: 40% POST with an Idempotency-Key, 30% GET of a /v1
 # stats page, 25% GET /fast, 5% GET /slow of 1.5-3 s (longer than the lease:
-# its lease must be renewed, not taken over, C12). A takeover counts as an
+# its lease must be renewed, not taken over). A takeover counts as an
 # attempt, so /v1 jobs get 10 (a 503 now and then plus a few kills must not
 # exhaust them).
 jobs="$TEST_TMP/jobs.jsonl"

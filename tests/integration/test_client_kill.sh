@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# C17: the worker's Redis connections are killed (CLIENT KILL) five times
-# while hundreds of result writes, acks and reads are outstanding. Every
-# pending callback runs once with NULL, is treated as "outcome unknown" and
+# The worker's Redis connections are killed (CLIENT KILL) five times while
+# hundreds of result writes, acks and reads are outstanding. Every pending
+# callback runs once with NULL, is treated as "outcome unknown" and
 # replayed; the worker lives (ASan build: no use-after-free) and every job
 # has exactly one result.
 . "$(dirname "$0")/lib.sh"

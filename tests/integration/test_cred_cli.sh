@@ -12,7 +12,7 @@
 #     multi-line file, an unknown NAME, missing options, no Redis; none of
 #     them changes the hash.
 #  E. stats text and --json carry the credentials section.
-#  F. C21: no canary token appears in any output of these commands.
+#  F. no canary token appears in any output of these commands.
 . "$(dirname "$0")/lib.sh"
 
 PARK=4503599627370496

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The dashboard in a real browser (issue 6 §2): headless Chromium (Debian's
+# The dashboard in a real browser (docs/METRICS.md): headless Chromium (Debian's
 # chromium package) loads http://127.0.0.1:PORT/ from a worker while a
 # throttled batch runs, and the page's own JavaScript must put real figures
 # into the DOM: a lane by name with its wait reason and a non-zero send

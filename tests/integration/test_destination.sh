@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# Destination policy end to end (CASES C20, issue 5 item 5), through the
-# real worker:
+# Destination policy (the SSRF guard) end to end, through the real worker:
 #  A. destination_policy public_only: jobs to the loopback upstream, in
 #     every spelling (127.0.0.1, localhost, 2130706433, 0x7f.1,
 #     [::ffff:127.0.0.1], 0), fail blocked_destination with a dead letter,

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# C18: DNS must never stall the loop. With slow_dns.so preloaded, every
-# lookup of *.slow.test takes 10 s and then fails (a resolver that never
-# answers). 5 jobs to such a host (timeout 3 s, one attempt) run beside
-# 100 jobs to 127.0.0.1:
+# DNS must never stall the loop. With slow_dns.so preloaded, every lookup of
+# *.slow.test takes 10 s and then fails (a resolver that never answers). 5
+# jobs to such a host (timeout 3 s, one attempt) run beside 100 jobs to
+# 127.0.0.1:
 # - the 100 finish as if the slow lookups were not there (all within 4 s
 #   of being queued, at 200 ms each and 64 in parallel);
 # - each slow job ends at its own timeout (about 3 s), not after the 10 s

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# C14: a Redis that may evict keys loses jobs silently. pacer worker checks
-# maxmemory-policy at start: it refuses to run unless it is noeviction
-# (exit 2, saying why and how to fix it), or only warns with
-# "redis_eviction": "warn".
+# A Redis that may evict keys loses jobs silently. pacer worker checks
+# maxmemory-policy at start: it refuses to run unless it is noeviction (exit
+# 2, saying why and how to fix it), or only warns with "redis_eviction":
+# "warn".
 . "$(dirname "$0")/lib.sh"
 
 REDIS_SOCK="$TEST_TMP/redis.sock"

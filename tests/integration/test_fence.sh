@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Issue 5 §1, C12: exactly one terminal record per job id.
+# Exactly one terminal record per job id, also when a lease lapses while
+# the job still runs.
 # A: a job id that already finished is a no-op when it is delivered again
 #    (a client or `pacer submit` retry XADDs it twice): skipped unsent, no
 #    second result (the done-marker, docs/REDIS.md).

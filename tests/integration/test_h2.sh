@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# CASES C19 end to end, through `pacer worker` against pacer-testapi-h2
-# (cleartext HTTP/2, "http_version": "2-prior-knowledge"):
+# HTTP/2 GOAWAY and REFUSED_STREAM retries, bounded (docs/WORKERS.md), end
+# to end through `pacer worker` against pacer-testapi-h2 (cleartext HTTP/2,
+# "http_version": "2-prior-knowledge"):
 #  A. GOAWAY: each connection ends with GOAWAY after 10 streams, and every
 #     other connection refuses its first stream with GOAWAY(last_stream_id
 #     = 0). 200 jobs, GET and POST without Idempotency-Key, concurrency

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Issue 5 §5: hostile jobs, written straight into the stream as any client
-# could. Each is rejected with a reason naming what was wrong, becomes one
-# result (invalid_job) and one dead letter, no request reaches the
-# upstream for it, and the worker goes on with the good jobs around them.
+# Hostile jobs, written straight into the stream as any client could. Each
+# is rejected with a reason naming what was wrong, becomes one result
+# (invalid_job) and one dead letter, no request reaches the upstream for it,
+# and the worker goes on with the good jobs around them.
 . "$(dirname "$0")/lib.sh"
 
 start_testapi

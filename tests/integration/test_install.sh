@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# `cmake --install` lays pacer out like a daemon (issue 6 §5):
+# `cmake --install` lays pacer out like a daemon:
 #   - bin/pacer and bin/pacer-testapi; `pacer --version` names libcurl,
 #     libuv, hiredis and cJSON;
 #   - share/man/man1/pacer.1 renders with no groff warning, and names every
 #     command and every option that the commands' --help prints;
 #   - share/doc/pacer/pacer.json (a config pacer accepts) and README.md;
-#   - lib/systemd/system/pacer.service with the hardening issue 6 asks for,
+#   - lib/systemd/system/pacer.service with systemd hardening (DynamicUser,
+#     ProtectSystem, NoNewPrivileges, ...),
 #     ExecStart on the installed binary, and `systemd-analyze verify` clean
 #     (skipped when systemd-analyze is not installed);
 #   - share/bash-completion/completions/pacer: sourced by bash, completes

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# C11: a worker killed with SIGKILL while 50 requests are in flight; a new
-# worker takes the jobs over after the lease and finishes all of them, each
-# with exactly one result.
+# A worker killed with SIGKILL while 50 requests are in flight; a new worker
+# takes the jobs over after the lease and finishes all of them, each with
+# exactly one result.
 . "$(dirname "$0")/lib.sh"
 
 start_testapi

@@ -11,7 +11,7 @@
 #     the upstream holds more than 100 requests.
 #  E. stacked limits, 20/s per app and 10/s per token over 3 tokens:
 #     neither is exceeded.
-#  F. C09 retry storm: 200 jobs, a burst of 200 allowed, and the upstream
+#  F. retry storm: 200 jobs, a burst of 200 allowed, and the upstream
 #     answers everything 429 with Retry-After: 30 for 0.5 s; after the
 #     pause the key resumes at its pace, not in a burst.
 #  H. a junk Retry-After means backoff (>= 1 s), not "retry now"; the 429
@@ -77,7 +77,7 @@ big_done=$(stream_field results id | grep -c "^B-big-")
 [ "$big_done" -lt 1000 ] || fail "B: $big_done backlog jobs went first"
 [ "$(testapi_stat .status_429)" -eq 0 ] || fail "B: 429s seen"
 echo "B: small account's 50 jobs done in $tb ms while big had $big_done/5000"
-# pacer stats --json shows the backlog per bucket (issue 3 §7): configured
+# pacer stats --json shows the backlog per bucket (docs/LIMITS.md): configured
 # rate, and jobs queued in the lane or deferred to the delayed set.
 big_stats() {
   "$PACER" stats --json --config "$TEST_TMP/pacer.json" |
@@ -151,13 +151,13 @@ app=$(testapi_stat .max_per_1s); tok=$(testapi_stat .max_per_1s_token)
 [ "$app" -le 20 ] || fail "E: $app requests in one second, app limit 20/s"
 [ "$tok" -le 10 ] || fail "E: $tok requests in one second for one token, limit 10/s"
 [ "$app" -ge 15 ] || fail "E: only $app/s: the app limit is not used"
-# The per-token bucket key never holds the token itself (C21).
+# The per-token bucket key never holds the token itself.
 rcli --scan --pattern "${PREFIX}limit:*" >"$TEST_TMP/keys.txt"
 grep -q 'AT-' "$TEST_TMP/keys.txt" && fail "E: a token reached a Redis key name"
 echo "E: max $app/s for the app, $tok/s for one token"
 stop_workers "$WORKER_PID"
 
-# ---- F: C09 retry storm
+# ---- F: retry storm
 curl -fsS -X POST "$TESTAPI_URL/admin/reset" >/dev/null
 rcli DEL "${PREFIX}results" >/dev/null
 write_config "$TEST_TMP/pacer.json" \

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Structured logs (issue 6 §3): `pacer worker --log-format json` writes one
-# JSON object per stderr line while it runs a batch with a retried job (a
-# scripted 503, then 200), a dead-lettered job and an invalid job, both
-# carrying an Authorization header with a canary value. Checks with jq:
+# Structured logs: `pacer worker --log-format json` writes one JSON object
+# per stderr line while it runs a batch with a retried job (a scripted 503,
+# then 200), a dead-lettered job and an invalid job, both carrying an
+# Authorization header with a canary value. Checks with jq:
 #   - every stderr line parses, and has ts, level, comp and msg;
 #   - every job line carries job, lane, attempt and status, and the retry,
 #     deferral and failure lines say why the job waits;

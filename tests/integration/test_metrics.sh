@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Metrics endpoint (issue 6 §1-2): a throttled batch against an upstream
+# Metrics endpoint (docs/METRICS.md): a throttled batch against an upstream
 # that answers 429, scraped while it runs and after it finished.
 #  A. /metrics passes `promtool check metrics` (Debian's prometheus
 #     package) mid-batch and at the end; /api/state shows the lanes with

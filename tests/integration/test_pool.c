@@ -521,8 +521,8 @@ cpu_ms(void)
 /* Tests                                                               */
 /* ------------------------------------------------------------------ */
 
-/* CASES C22: 20 gzip bombs (256 MiB decoded each, half on a 500) with a
- * 1 MiB cap. Runs first so the peak-RSS figure starts near the baseline. */
+/* 20 decompression bombs (gzip, 256 MiB decoded each, half on a 500) with
+ * a 1 MiB cap. Runs first so the peak-RSS figure starts near the baseline. */
 static void
 gzip_bombs_are_too_large_and_rss_stays_bounded(void **state)
 {
@@ -554,7 +554,7 @@ gzip_bombs_are_too_large_and_rss_stays_bounded(void **state)
                         "response_too_large");
     assert_non_null(strstr(o->error, "exceeds 1048576 bytes"));
   }
-  /* CASES C22: growth < 20 x cap + 50 MB (uncapped, this is 5 GiB) */
+  /* growth < 20 x cap + 50 MB (uncapped, this is 5 GiB) */
   bound = RSS_FACTOR * 20 * cap + (50u << 20);
   grown_kib = max_rss_kib() - rss0;
   print_message("gzip bombs: peak RSS grew %ld KiB (bound %zu KiB)\n",
@@ -658,9 +658,9 @@ echo_sees_the_exact_method_headers_and_body(void **state)
   ctx_free(c);
 }
 
-/* CASES C16: idle multi handle, then 1,000 requests at once, five times.
- * Each burst gives exactly 1,000 outcomes (one per tag) and exactly 1,000
- * requests at the upstream; idle periods cost (almost) no CPU. */
+/* CURLMOPT_TIMERFUNCTION 0 / -1: idle multi handle, then 1,000 requests at
+ * once, five times. Each burst gives exactly 1,000 outcomes (one per tag) and
+ * exactly 1,000 requests at the upstream; idle periods cost (almost) no CPU. */
 static void
 bursts_of_1000_after_idle_give_exactly_1000_requests_each(void **state)
 {
@@ -795,7 +795,7 @@ slow_response_times_out_at_about_the_requested_time(void **state)
   ctx_free(c);
 }
 
-/* CASES C20: only http and https, for the first request and every hop. */
+/* SSRF guard: only http and https, for the first request and every hop. */
 static void
 redirects_to_file_or_gopher_and_non_http_urls_are_refused(void **state)
 {
@@ -981,8 +981,8 @@ kept_response_headers_are_lower_case_json_joined_and_escaped(void **state)
   ctx_free(c);
 }
 
-/* CASES C21: a malformed request fails before the network, and the error
- * names the field, never the header text. */
+/* Secrets stay out of errors: a malformed request fails before the
+ * network, and the error names the field, never the header text. */
 static void
 invalid_requests_fail_without_echoing_header_text(void **state)
 {
@@ -1088,7 +1088,7 @@ graceful_stop_finishes_running_transfers_then_refuses_more(void **state)
 }
 
 /* ------------------------------------------------------------------ */
-/* Destination policy (CASES C20)                                      */
+/* Destination policy (the SSRF guard)                                */
 /* ------------------------------------------------------------------ */
 
 /* A public_only policy whose allow list holds the NULL-terminated CIDRs. */
@@ -1285,7 +1285,7 @@ destination_policy_checks_the_peer_of_a_reused_connection(void **state)
 }
 
 /* ------------------------------------------------------------------ */
-/* HTTP/2: GOAWAY and REFUSED_STREAM (CASES C19)                       */
+/* HTTP/2: GOAWAY and REFUSED_STREAM (docs/WORKERS.md)                */
 /* ------------------------------------------------------------------ */
 
 /* Returns the number pacer-testapi-h2 at base reports under name in GET

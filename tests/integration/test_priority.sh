@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Priority intake streams (issue 3 §4): <prefix>jobs:high, <prefix>jobs
+# Priority intake streams (docs/REDIS.md): <prefix>jobs:high, <prefix>jobs
 # (normal) and <prefix>jobs:low, read with weighted precedence (6:3:1) under
 # the bounded prefetch. Two worker slots, requests slowed by the upstream.
 #   A  300 low then 30 high: every high result is written while at least

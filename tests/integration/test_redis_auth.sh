@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Issue 5 §3: Redis AUTH with a Redis 6 ACL user and password taken from
-# redis_url (redis://user:pass@host:port/db), over TCP on loopback.
+# Redis AUTH with a Redis 6 ACL user and password taken from redis_url
+# (redis://user:pass@host:port/db), over TCP on loopback.
 # - the worker and the CLI connect as the ACL user and run a batch;
 # - a wrong password stops the worker with exit 2 and a message that names
 #   the failure but never the password;

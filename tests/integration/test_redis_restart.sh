@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# C13 + C17 (issue 5 §3): Redis (AOF, fsync always) is killed mid-batch
-# and restarted from its AOF 15 s later. The worker lives, reconnects with
-# capped backoff, re-arms the delayed timer from the stored schedule, and
-# every job ends with exactly one result; delayed jobs are promoted within
-# 1.5 s of their due time (or of the reconnect when overdue by then).
+# Redis (AOF, fsync always) is killed mid-batch and restarted from its AOF
+# 15 s later. The worker lives, reconnects with capped backoff, re-arms the
+# delayed timer from the stored schedule, and every job ends with exactly
+# one result; delayed jobs are promoted within 1.5 s of their due time (or
+# of the reconnect when overdue by then).
 . "$(dirname "$0")/lib.sh"
 
 REDIS_SOCK="$TEST_TMP/redis.sock"

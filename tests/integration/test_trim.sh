@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# C15: trimming never drops a pending entry's payload silently. A worker
-# is SIGKILLed with 10 requests in flight, then the stream is trimmed to
+# Trimming never drops a pending entry's payload silently. A worker is
+# SIGKILLed with 10 requests in flight, then the stream is trimmed to
 # nothing (XTRIM MAXLEN 0, as a careless MAXLEN on XADD would): the
 # pending-entries list still names the 10 ids, but their payloads are gone.
-# The next worker takes them over and ends each one as a payload_lost
-# result and dead letter; nothing stays pending, nothing vanishes.
+# The next worker takes them over and ends each one as a payload_lost result
+# and dead letter; nothing stays pending, nothing vanishes.
 . "$(dirname "$0")/lib.sh"
 
 start_testapi

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `pacer stats --watch` (issue 6 §4) while a worker runs a throttled batch:
+# `pacer stats --watch` while a worker runs a throttled batch:
 #   A. --json --count 3 --interval 0.2 prints exactly 3 JSON objects, one a
 #      line, numbered 1..3, each a full snapshot with the lanes;
 #   B. a lane paused by the upstream's 429s shows paused-until and the

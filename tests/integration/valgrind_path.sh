@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# The integration path under valgrind memcheck (issue 5 §7), run by
-# scripts/valgrind; not a ctest entry (it needs valgrind and a normal,
-# non-sanitizer build).
+# The integration path under valgrind memcheck, run by scripts/valgrind; not
+# a ctest entry (it needs valgrind and a normal, non-sanitizer build).
 #   1. `pacer run` of a small mixed batch on its private redis-server:
 #      retries through the delayed set, a timeout, bodies over the cap (one
 #      a gzip bomb) and a redirect.

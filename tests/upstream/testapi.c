@@ -330,7 +330,7 @@ parse_args(int argc, char **argv, struct pacer_testapi_config *cfg)
     } else if (strcmp(f, "--bind") == 0) {
       struct in_addr a;
 
-      /* loopback only: a second address for redirect-hop tests (C20) */
+      /* loopback only: a second address for redirect-hop tests */
       if (inet_pton(AF_INET, val, &a) != 1 || (ntohl(a.s_addr) >> 24) != 127)
         return bad_flag(f, val, "an IPv4 address in 127.0.0.0/8");
       cfg->bind_addr = a.s_addr;

@@ -1,7 +1,7 @@
 /* pacer-testapi-h2: a cleartext HTTP/2 test upstream (h2c with prior
- * knowledge, RFC 9113 §3.3) on libnghttp2, for CASES C19: a server that
- * ends each connection with GOAWAY after N streams, or refuses every stream.
- * See --help for flags and tests/upstream/README.md for the endpoints.
+ * knowledge, RFC 9113 §3.3) on libnghttp2, for e2e_h2: a server that ends
+ * each connection with GOAWAY after N streams, or refuses every stream. See
+ * --help for flags and tests/upstream/README.md for the endpoints.
  *
  * One thread, one poll() loop. SIGINT/SIGTERM write a byte into a pipe
  * that the loop watches, so the loop ends between two events and exits 0.
