@@ -11,9 +11,9 @@
  * (one line on stdout, key=value). Modes: "reuse" (default) keeps C easy
  * handles and re-adds each one after it finishes, the fastest plain loop;
  * "fresh" (--fresh) creates and frees an easy handle per request, as the
- * pacer workers do. Allocations are counted through curl_global_init_mem
- * (STYLE 19): calls and bytes requested of libcurl's own allocator, per
- * request, over the measured loop only.
+ * pacer workers do. Allocations are counted through curl_global_init_mem:
+ * calls and bytes requested of libcurl's own allocator, per request, over
+ * the measured loop only.
  *
  * Exit status: 0 every request answered 2xx; 1 some failed or the overall
  * deadline passed; 2 usage or setup error. */

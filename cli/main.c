@@ -2,7 +2,7 @@
  *
  * libcurl is initialised here, once, before anything else runs and before
  * any thread starts (curl_global_init is not thread-safe), and cleaned up at
- * exit so LeakSanitizer has nothing to report (STYLE 26). */
+ * exit so LeakSanitizer has nothing to report. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>

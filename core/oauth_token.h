@@ -1,7 +1,7 @@
 /* OAuth2 token endpoint: the refresh request, the response, what the
  * outcome means, and when the new access token expires.
  *
- * Pure core (STYLE 3): no clock, no I/O. The current time is an argument,
+ * Pure core: no clock, no I/O. The current time is an argument,
  * the HTTP call is the worker's, and the Redis state belongs to the
  * credential glue. This file only turns values into values:
  *

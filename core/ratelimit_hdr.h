@@ -1,6 +1,6 @@
 /* Rate-limit response headers: what quota is left and when it resets.
  *
- * Pure core (STYLE 3): no clock, no I/O, no allocation, no JSON library.
+ * Pure core: no clock, no I/O, no allocation, no JSON library.
  * The worker hands response headers over as a JSON object with lower-case
  * names; the glue feeds each name/value to pacer_ratelimit_headers_set and
  * then calls pacer_ratelimit_parse. Understood families, first one that

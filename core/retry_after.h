@@ -1,6 +1,6 @@
 /* Retry-After parsing: delay-seconds and the three HTTP-date forms.
  *
- * Pure core (STYLE 3): no clock, no I/O, no allocation, no locale, no
+ * Pure core: no clock, no I/O, no allocation, no locale, no
  * gmtime/timegm. The current time is an argument; calendar maths is integer
  * days-from-civil. Every form, junk and huge values are pinned by
  * tests/unit/test_retry_after.c.

@@ -1,6 +1,6 @@
 /* WWW-Authenticate parsing: find the Bearer challenge of a 401 or 403.
  *
- * Pure core (STYLE 3): no clock, no I/O, no allocation, no locale. Input is
+ * Pure core: no clock, no I/O, no allocation, no locale. Input is
  * pointer + length, so field values need no NUL and may contain one (a NUL
  * is a byte the grammar does not allow, nothing more). Output goes into a
  * caller-owned struct with fixed buffers: nothing to free.

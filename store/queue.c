@@ -115,7 +115,7 @@ pacer_queue_send(struct pacer_queue_conn *c, redisCallbackFn *fn,
   if (c->ac == NULL || !c->up)
     return PACER_EREDIS;
   if (lens == NULL) {
-    /* Our own C strings: hiredis still gets explicit lengths (STYLE 13). */
+    /* Our own C strings: hiredis still gets explicit lengths. */
     own = malloc((size_t)argc * sizeof(*own));
     if (own == NULL)
       return PACER_ENOMEM;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Lint: clang-format (STYLE 27) and the banned-function list (curl's
-# checksrc idea, STYLE 27). Usage: lint.sh SOURCE_DIR
+# Lint: clang-format (.clang-format) and the banned-function list below
+# (curl's checksrc idea). Usage: lint.sh SOURCE_DIR
 set -u
 cd "$1" || exit 2
 status=0
@@ -19,7 +19,7 @@ else
 fi
 banned='\b(sprintf|vsprintf|strcpy|strcat|strtok|atoi|atol|gets|strerror|gmtime|localtime|rand|cJSON_GetErrorPtr)[[:space:]]*\('
 if grep -nE "$banned" $files | grep -v '^\S*:[0-9]*:\s*\*' ; then
-  echo "banned function used (see STYLE.md 27)"
+  echo "banned function used (see the list in tests/lint.sh)"
   status=1
 fi
 [ $status -eq 0 ] && echo "lint: ok"

@@ -12,7 +12,7 @@
  *     pop every w->out until all are empty
  *     outcome_cb(outcome)
  *
- * Only uv_async_send crosses threads (STYLE 12). libuv merges sends, so
+ * Only uv_async_send crosses threads. libuv merges sends, so
  * both async callbacks drain their queues until empty. The outcome shell is
  * allocated at submit time and w->out grows at submit time, so a worker
  * never needs memory to report an outcome: every submitted request gets
@@ -172,7 +172,7 @@ pacer_http_request_free(struct pacer_http_request *req)
   if (req == NULL)
     return;
   /* Header lines carry Authorization, a body may carry a refresh token or
-   * client secret (STYLE 18): wipe before free. */
+   * client secret: wipe before free. */
   for (i = 0; req->headers != NULL && i < req->nheaders; i++) {
     if (req->headers[i] != NULL)
       explicit_bzero(req->headers[i], strlen(req->headers[i]));
