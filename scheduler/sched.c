@@ -18,11 +18,9 @@
 #include <curl/curl.h>
 
 #include "core/backoff.h"
+#include "core/decide.h"
 #include "core/job.h"
 #include "core/lane.h"
-#include "core/ratelimit_hdr.h"
-#include "core/retry_after.h"
-#include "core/www_auth.h"
 #include "scheduler/cred.h"
 #include "scheduler/metrics.h"
 #include "scheduler/snapshot.h"
@@ -34,12 +32,8 @@
 #define MAX_FIELDS         32u     /* strings in one XADD field list */
 #define EXCERPT_BYTES      512u    /* response excerpt in a dead letter */
 #define DEAD_JOB_BYTES     65536u  /* job text kept in a dead letter */
-#define RETRY_BASE_MS      500u    /* first retry ceiling, ms */
-#define RETRY_CAP_MS       60000u  /* retry ceiling cap, ms */
 #define TAKE_HORIZON_US    250000u /* slots reserved at most this far, us */
 #define SLOT_STALE_US      20000u  /* a slot this late is dropped, us */
-#define THROTTLED_MAX      50u     /* 429s before a job fails rate_limited */
-#define REFUSALS_MAX       3u      /* free refused-stream re-sends (C19) */
 #define TAKE_RETRY_MS      500u    /* after a failed take, ms */
 #define REPLAY_INTERVAL_MS 1000u   /* resend unknown-outcome writes, ms */
 #define FORCE_CLOSE_MS     5000u   /* after the grace period, ms */
@@ -49,7 +43,6 @@
 #define LANESTAT_EVERY_MS  1000u   /* lane snapshot for pacer stats, ms */
 #define LANESTAT_TTL_MS    "3000"  /* snapshot outlives its process, ms */
 #define LANESTAT_MAX       500u    /* lanes per snapshot */
-#define AUTH_REPLAYS_MAX   3u      /* 401 replays of one job, in total */
 #define JOB_FIELDS_MAX     640u    /* job=.. lane=.. attempt=.. status=.. */
 
 /* An owned XADD field list. */
@@ -400,9 +393,6 @@ redacted_job(const struct entry *e, size_t *len)
   return r;
 }
 
-/* Writes the terminal record with state ("ok", "failed",
- * "outcome_unknown"); every state but ok also gets a dead letter. body may
- * be NULL. */
 /* memmem without _GNU_SOURCE: the first needle[0..nl) in hay[0..hl). */
 static const char *
 find_bytes(const char *hay, size_t hl, const char *needle, size_t nl)
@@ -509,19 +499,24 @@ scrub_job_secrets(const struct pacer_job *job, const char **body,
   pacer_job_secrets_free(sec, nsec);
 }
 
+/* Writes the terminal record of e with state st, the reason (r, with
+ * status for http_<status>) and error; every state but ok also gets a dead
+ * letter. headers_json and body may be NULL. now_unix_ms stamps it. */
 static void
-finish_state(struct pacer_sched *s, struct entry *e, const char *state,
-             long status, const char *reason, const char *error,
+finish_state(struct pacer_sched *s, struct entry *e, enum pacer_job_state st,
+             long status, enum pacer_reason r, const char *error,
              uint64_t duration_ms, const char *headers_json, const char *body,
-             size_t body_len)
+             size_t body_len, uint64_t now_unix_ms)
 {
-  int ok = strcmp(state, "ok") == 0;
+  int ok = st == PACER_JOB_OK;
   size_t keep, hlen = 0;
-  uint64_t now = pacer_clock_unix_ms();
+  uint64_t now = now_unix_ms;
   int rc = 0, failed = 0;
   char *sbody = NULL, *sheaders = NULL;
-  char jf[JOB_FIELDS_MAX];
+  char jf[JOB_FIELDS_MAX], reason[PACER_REASON_TEXT_MAX];
+  const char *state = pacer_job_state_name(st);
 
+  pacer_reason_format(r, status, reason, sizeof(reason));
   /* An upstream that echoes the request back (C21) must not carry the
    * credential's token into the result or the dead letter. */
   if (e->job != NULL && e->job->credential != NULL) {
@@ -551,9 +546,9 @@ finish_state(struct pacer_sched *s, struct entry *e, const char *state,
   e->state = ENTRY_WRITING;
   e->op = OP_FINISH;
   e->ok = ok;
-  e->mx_state = ok                                      ? PACER_MX_JOB_OK
-                : strcmp(state, "outcome_unknown") == 0 ? PACER_MX_JOB_UNKNOWN
-                                                        : PACER_MX_JOB_FAILED;
+  e->mx_state = ok                                ? PACER_MX_JOB_OK
+                : st == PACER_JOB_OUTCOME_UNKNOWN ? PACER_MX_JOB_UNKNOWN
+                                                  : PACER_MX_JOB_FAILED;
   fb_clear(&e->res);
   fb_clear(&e->dead);
   if (keep > s->cfg->result_body_max_bytes)
@@ -608,23 +603,14 @@ finish_state(struct pacer_sched *s, struct entry *e, const char *state,
   send_op(s, e);
 }
 
-static void
-finish(struct pacer_sched *s, struct entry *e, int ok, long status,
-       const char *reason, const char *error, uint64_t duration_ms,
-       const char *headers_json, const char *body, size_t body_len)
-{
-  finish_state(s, e, ok ? "ok" : "failed", status, reason, error, duration_ms,
-               headers_json, body, body_len);
-}
-
 /* Moves e to the delayed set, due at due_unix_ms, recording attempts. */
 static void
 defer(struct pacer_sched *s, struct entry *e, uint64_t due_unix_ms)
 {
   const char *id = entry_id(e);
   char head[PACER_JOB_ID_MAX + 32], jf[JOB_FIELDS_MAX];
-  /* The 429 count travels along ("<attempts>.<429s>"), so THROTTLED_MAX
-   * holds across pauses spent in the delayed set. */
+  /* The 429 count travels along ("<attempts>.<429s>"), so
+   * PACER_DECIDE_THROTTLED_MAX holds across pauses spent in the delayed set. */
   int n = e->throttled > 0
               ? snprintf(head, sizeof(head), "%s\n%u.%u\n", id, e->attempt,
                          e->throttled < 9999u ? e->throttled : 9999u)
@@ -744,9 +730,11 @@ lane_for(struct pacer_sched *s, const struct pacer_job *job)
   return pacer_lanes_get(&s->lanes, id, refs, n);
 }
 
-/* Puts a valid job in its lane (front: put back after a 429). */
+/* Puts a valid job in its lane (front: put back after a 429), at
+ * now_unix_ms. */
 static void
-lane_enqueue(struct pacer_sched *s, struct entry *e, int front)
+lane_enqueue(struct pacer_sched *s, struct entry *e, int front,
+             uint64_t now_unix_ms)
 {
   char jf[JOB_FIELDS_MAX];
 
@@ -763,7 +751,7 @@ lane_enqueue(struct pacer_sched *s, struct entry *e, int front)
      * the delayed set, due when the lane will have room, spread at the
      * lane's pace (issue 3 §4): a backlog stays in Redis, and another
      * tenant's jobs can still be read past it. */
-    uint64_t iv_ms = 0, now = pacer_clock_unix_ms(), ahead_ms, due;
+    uint64_t iv_ms = 0, now = now_unix_ms, ahead_ms, due;
     size_t i;
 
     for (i = 0; i < e->lane->nrefs; i++) {
@@ -868,7 +856,7 @@ on_done_checked(struct pacer_queue *q, int status, int applied, void *privdata)
     requeue(s, e);
     return;
   }
-  lane_enqueue(s, e, 0);
+  lane_enqueue(s, e, 0, pacer_clock_unix_ms());
   pump(s);
 }
 
@@ -879,9 +867,13 @@ on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe, void *arg)
   struct pacer_job_limits lim;
   struct pacer_error err;
   struct entry *e;
-  int rc;
+  uint64_t now_unix_ms = pacer_clock_unix_ms();
+  int rc, id_rc = 0;
 
   (void)q;
+  /* Always initialised: every path below that writes err.msg into a
+   * result has set it, and no other path may read it. */
+  pacer_error_clear(&err);
   e = calloc(1, sizeof(*e));
   if (e == NULL)
     return; /* stays pending; the lease brings it back */
@@ -890,15 +882,18 @@ on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe, void *arg)
   e->throttled = qe->throttled;
   e->promoted = qe->promoted;
   e->ack_required = qe->claimed != 2;
-  if (qe->id != NULL && pacer_job_id_check(qe->id, &err) == 0)
-    e->given_id = strdup(qe->id);
+  if (qe->id != NULL) {
+    id_rc = pacer_job_id_check(qe->id, &err);
+    if (id_rc == 0 && (e->given_id = strdup(qe->id)) == NULL)
+      goto nomem; /* not the job's fault: never an invalid_job result */
+  }
   if (qe->job != NULL) {
     e->text = malloc(qe->job_len + 1);
-    if (e->text != NULL) {
-      memcpy(e->text, qe->job, qe->job_len);
-      e->text[qe->job_len] = '\0';
-      e->text_len = qe->job_len;
-    }
+    if (e->text == NULL)
+      goto nomem;
+    memcpy(e->text, qe->job, qe->job_len);
+    e->text[qe->job_len] = '\0';
+    e->text_len = qe->job_len;
   }
   e->s = s;
   held_link(s, e);
@@ -906,9 +901,9 @@ on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe, void *arg)
     /* C15: the entry was trimmed away while pending. */
     pacer_log(PACER_LOG_WARN, "sched",
               "msg=\"pending entry lost its payload\" sid=%s", e->sid);
-    finish(s, e, 0, 0, "payload_lost",
-           "job: the stream entry was trimmed or deleted while pending", 0,
-           NULL, NULL, 0);
+    finish_state(s, e, PACER_JOB_FAILED, 0, PACER_REASON_PAYLOAD_LOST,
+                 "job: the stream entry was trimmed or deleted while pending",
+                 0, NULL, NULL, 0, now_unix_ms);
     return;
   }
   if (s->stopping) {
@@ -918,9 +913,9 @@ on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe, void *arg)
   pacer_job_limits_default(&lim);
   lim.max_bytes = s->cfg->job_max_bytes;
   lim.default_timeout_ms = s->cfg->default_timeout_ms;
-  if (qe->id != NULL && e->given_id == NULL) {
+  if (id_rc != 0) {
     /* err holds the id check's reason (never logged with the raw id). */
-    rc = PACER_EJOB;
+    rc = id_rc;
   } else if (qe->no_job_field) {
     rc = pacer_error_set(&err, PACER_EJOB,
                          "job: the stream entry has no \"job\" field (XADD "
@@ -949,7 +944,8 @@ on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe, void *arg)
               "error=\"%s\"",
               job_fields(e, jf, sizeof(jf)), e->sid,
               pacer_log_quote(quoted, sizeof(quoted), err.msg));
-    finish(s, e, 0, 0, "invalid_job", err.msg, 0, NULL, NULL, 0);
+    finish_state(s, e, PACER_JOB_FAILED, 0, PACER_REASON_INVALID_JOB, err.msg,
+                 0, NULL, NULL, 0, now_unix_ms);
     return;
   }
   if (e->job->credential != NULL && cred_check(s, e->job, &err) != 0) {
@@ -959,7 +955,8 @@ on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe, void *arg)
               "msg=\"invalid job\" %s reason=invalid_job error=\"%s\"",
               job_fields(e, jf, sizeof(jf)),
               pacer_log_quote(quoted, sizeof(quoted), err.msg));
-    finish(s, e, 0, 0, "invalid_job", err.msg, 0, NULL, NULL, 0);
+    finish_state(s, e, PACER_JOB_FAILED, 0, PACER_REASON_INVALID_JOB, err.msg,
+                 0, NULL, NULL, 0, now_unix_ms);
     return;
   }
   /* Taken over from a consumer that died or lost its lease: it may have
@@ -970,20 +967,20 @@ on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe, void *arg)
        e->job->method == PACER_METHOD_PATCH) &&
       pacer_job_header_get(e->job, "Idempotency-Key") == NULL &&
       !e->job->retry_unsafe) {
-    finish_state(s, e, "outcome_unknown", 0, "taken_over",
+    finish_state(s, e, PACER_JOB_OUTCOME_UNKNOWN, 0, PACER_REASON_TAKEN_OVER,
                  "the worker that held this request stopped (crash or lost "
                  "lease) and may have sent it; not sent again without an "
                  "Idempotency-Key header or retry_unsafe",
-                 0, NULL, NULL, 0);
+                 0, NULL, NULL, 0, now_unix_ms);
     return;
   }
-  if (!e->promoted && e->job->not_before_unix_ms > pacer_clock_unix_ms()) {
+  if (!e->promoted && e->job->not_before_unix_ms > now_unix_ms) {
     char jf[JOB_FIELDS_MAX];
 
     pacer_log(PACER_LOG_DEBUG, "sched",
               "msg=\"deferred\" %s wait_reason=not_before wait_ms=%" PRIu64,
               job_fields(e, jf, sizeof(jf)),
-              e->job->not_before_unix_ms - pacer_clock_unix_ms());
+              e->job->not_before_unix_ms - now_unix_ms);
     defer(s, e, e->job->not_before_unix_ms);
     return;
   }
@@ -991,8 +988,13 @@ on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe, void *arg)
       pacer_queue_drop_if_done(s->queue, e->sid, entry_id(e), on_done_checked,
                                e) == 0)
     return; /* on_done_checked goes on */
-  lane_enqueue(s, e, 0);
+  lane_enqueue(s, e, 0, now_unix_ms);
   pump(s);
+  return;
+nomem:
+  free(e->given_id);
+  free(e);
+  /* stays pending; the lease brings it back */
 }
 
 static void
@@ -1240,7 +1242,7 @@ on_cred_changed(void *arg, struct pacer_cred *c)
   struct entry **pp = &s->cred_wait, *e;
   enum pacer_cred_state st;
   const char *tok;
-  uint64_t gen;
+  uint64_t gen, now_unix_ms = pacer_clock_unix_ms();
 
   if (s->closing)
     return;
@@ -1258,7 +1260,7 @@ on_cred_changed(void *arg, struct pacer_cred *c)
     if (st == PACER_CRED_REAUTH)
       park(s, e);
     else
-      lane_enqueue(s, e, 1);
+      lane_enqueue(s, e, 1, now_unix_ms);
   }
   pump(s);
 }
@@ -1521,105 +1523,24 @@ pump(struct pacer_sched *s)
   }
 }
 
-/* Reads the response headers that say "slow down" (worker JSON object,
- * lower-case names) and returns the pause they ask for: Retry-After (RFC
- * 9110 §10.2.3), else a rate-limit header with nothing remaining until its
- * reset. Returns 0 and *pause_ms, or PACER_ENOTFOUND. why gets a short
- * description for stats and logs. */
-static int
-pause_from_headers(const char *headers_json, uint64_t *pause_ms, char *why,
-                   size_t why_size)
-{
-  struct pacer_ratelimit_headers h;
-  struct pacer_ratelimit rl;
-  uint64_t ra = 0, now = pacer_clock_unix_ms();
-  const cJSON *it;
-  cJSON *root;
-  int have_ra, rc = PACER_ENOTFOUND;
-  enum pacer_ratelimit_pause kind;
-
-  if (headers_json == NULL || (strstr(headers_json, "retry-after") == NULL &&
-                               strstr(headers_json, "ratelimit") == NULL &&
-                               strstr(headers_json, "rate-limit") == NULL))
-    return PACER_ENOTFOUND;
-  root = cJSON_Parse(headers_json);
-  if (root == NULL)
-    return PACER_ENOTFOUND;
-  memset(&h, 0, sizeof(h));
-  cJSON_ArrayForEach(it, root)
-  {
-    if (cJSON_IsString(it) && it->string != NULL)
-      pacer_ratelimit_headers_set(&h, it->string, it->valuestring);
-  }
-  have_ra =
-      h.retry_after != NULL &&
-      pacer_retry_after_parse(&h.retry_after, 1, h.date, now, &ra, NULL) == 0;
-  if (pacer_ratelimit_parse(&h, now, &rl, NULL) != 0) {
-    /* Nothing usable: neither "remaining 0" nor a reset. (Zeroing it
-     * read as "exhausted, reset now": a junk Retry-After meant a 0 ms
-     * pause instead of backoff.) */
-    memset(&rl, 0, sizeof(rl));
-    rl.source = PACER_RATELIMIT_SRC_NONE;
-    rl.remaining = PACER_RATELIMIT_UNKNOWN;
-    rl.reset_ms = PACER_RATELIMIT_UNKNOWN;
-  }
-  kind = pacer_ratelimit_pause_ms(have_ra ? &ra : NULL, &rl, pause_ms);
-  if (kind == PACER_RATELIMIT_PAUSE_RETRY_AFTER) {
-    snprintf(why, why_size, "Retry-After %" PRIu64 " ms", *pause_ms);
-    rc = 0;
-  } else if (kind == PACER_RATELIMIT_PAUSE_EXHAUSTED) {
-    snprintf(why, why_size, "%s remaining 0, reset in %" PRIu64 " ms",
-             pacer_ratelimit_source_name(rl.source), *pause_ms);
-    rc = 0;
-  }
-  cJSON_Delete(root);
-  return rc;
-}
-
-/* The bucket a "slow down" applies to: the most specific matching limit
- * that pauses on 429 (issue 3 §5), by key kind, later limits winning
- * ties. NULL when the lane has none. */
-static const struct pacer_limit_ref *
-pause_target(const struct pacer_lane *l)
-{
-  static const int rank[] = {0, 1, 2, 3, 4}; /* by enum pacer_limit_key_kind */
-  const struct pacer_limit_ref *best = NULL;
-  size_t i;
-
-  for (i = 0; i < l->nrefs; i++) {
-    const struct pacer_limit_ref *r = &l->refs[i];
-
-    if (!r->cfg->pause_on_429)
-      continue;
-    if (best == NULL || rank[r->cfg->key] >= rank[best->cfg->key])
-      best = r;
-  }
-  return best;
-}
-
-/* What caused a pause, from the description pause_from_headers or
- * throttled wrote (metrics label "cause"). */
-static enum pacer_metrics_pause_cause
-pause_cause(const char *why)
-{
-  if (strncmp(why, "Retry-After", 11) == 0)
-    return PACER_MX_PAUSE_RETRY_AFTER;
-  if (strncmp(why, "HTTP ", 5) == 0)
-    return PACER_MX_PAUSE_BACKOFF;
-  return PACER_MX_PAUSE_RATELIMIT;
-}
-
 /* Pauses ref everywhere (Redis) and here: every local lane on that bucket
- * drops its reserved slots and waits. */
+ * drops its reserved slots and waits until now_mono_us + p->ms. */
 static void
 pause_bucket(struct pacer_sched *s, const struct pacer_limit_ref *ref,
-             uint64_t pause_ms, const char *why)
+             const struct pacer_pause_plan *p, uint64_t now_mono_us)
 {
-  uint64_t until = mono_us() + pause_ms * 1000u;
+  static const enum pacer_metrics_pause_cause mx_cause[] = {
+      [PACER_PAUSE_NONE] = PACER_MX_PAUSE_BACKOFF,
+      [PACER_PAUSE_RETRY_AFTER] = PACER_MX_PAUSE_RETRY_AFTER,
+      [PACER_PAUSE_RATELIMIT] = PACER_MX_PAUSE_RATELIMIT,
+      [PACER_PAUSE_BACKOFF] = PACER_MX_PAUSE_BACKOFF,
+  };
+  uint64_t until = now_mono_us + p->ms * 1000u;
   size_t b, i;
 
-  pacer_limiter_pause(s->queue, ref, pause_ms, why);
-  pacer_metrics_paused(s->mx, ref, pause_cause(why));
+  assert((unsigned)p->cause < PACER_ARRAY_SIZE(mx_cause));
+  pacer_limiter_pause(s->queue, ref, p->ms, p->why);
+  pacer_metrics_paused(s->mx, ref, mx_cause[p->cause]);
   for (b = 0; b < 256; b++) {
     struct pacer_lane *l;
 
@@ -1630,179 +1551,122 @@ pause_bucket(struct pacer_sched *s, const struct pacer_limit_ref *ref,
         pacer_lane_clear_slots(l);
         if (l->wait_until_us < until)
           l->wait_until_us = until;
-        snprintf(l->pause_reason, sizeof(l->pause_reason), "%s", why);
+        snprintf(l->pause_reason, sizeof(l->pause_reason), "%.*s",
+                 (int)sizeof(l->pause_reason) - 1, p->why);
       }
     }
   }
 }
 
-/* 429 (or 503 with Retry-After): pause the bucket, lower its rate (AIMD in
- * the limiter), and run the job again after the pause without spending
- * max_attempts (issue 3 §5, C07-C09). */
+/* An outcome for a credential's token request: the credential decides,
+ * with the pause the response's headers ask for as a hint. */
 static void
-throttled(struct pacer_sched *s, struct entry *e,
-          const struct pacer_http_outcome *o)
+on_token_outcome(struct pacer_sched *s, struct pacer_http_outcome *o,
+                 const struct pacer_resp_headers *hdr, uint64_t now_unix_ms)
 {
-  const struct pacer_limit_ref *ref = pause_target(e->lane);
-  uint64_t pause_ms = 0, jitter;
-  char why[160], detail[224], jf[JOB_FIELDS_MAX], bucket[200], wr[200];
+  struct pacer_pause_plan hint;
 
-  e->throttled++;
-  e->attempt--; /* a 429 never consumes max_attempts */
-  pacer_metrics_throttled(s->mx, ref);
-  if (pause_from_headers(o->headers_json, &pause_ms, why, sizeof(why)) != 0) {
-    /* No usable hint: exponential backoff with full jitter, 1 s base. */
-    pause_ms = 1000u + pacer_backoff_full_jitter_ms(e->throttled - 1, 1000u,
-                                                    RETRY_CAP_MS, &s->prng);
-    snprintf(why, sizeof(why), "HTTP %ld without a usable Retry-After",
-             o->status);
-  }
-  if (pause_ms > s->cfg->retry_after_max_ms)
-    pause_ms =
-        s->cfg
-            ->retry_after_max_ms; /* C08: the job is deferred in Redis, below */
-  pacer_log(PACER_LOG_INFO, "sched",
-            "msg=\"slowed down by upstream\" %s bucket=%s wait_reason=%s "
-            "wait_ms=%" PRIu64 " throttled=%u",
-            job_fields(e, jf, sizeof(jf)),
-            ref ? pacer_log_value(bucket, sizeof(bucket), ref->key) : "-",
-            pacer_log_value(wr, sizeof(wr), why), pause_ms, e->throttled);
-  if (ref != NULL)
-    pause_bucket(s, ref, pause_ms, why);
-  if (e->throttled > THROTTLED_MAX) {
-    snprintf(detail, sizeof(detail),
-             "%u responses asked to slow down; last: %s", e->throttled, why);
-    finish(s, e, 0, o->status, "rate_limited", detail, o->total_us / 1000u,
-           o->headers_json, o->body, o->body_len);
-    return;
-  }
-  if (ref != NULL && pause_ms <= s->cfg->defer_after_ms) {
-    lane_enqueue(s, e, 1); /* first in line when the pause ends */
-    return;
-  }
-  /* Long pause (or no shared bucket): wait in Redis, jittered so a crowd
-   * of throttled jobs does not return at one instant (C09). */
-  jitter = pacer_prng_next(&s->prng) % (pause_ms / 10u + 1u);
-  defer(s, e, pacer_clock_unix_ms() + pause_ms + jitter);
+  if (pacer_decide_hint(hdr, now_unix_ms, &hint) != 0)
+    hint.ms = 0;
+  pacer_creds_on_outcome(s->creds, o,
+                         hint.ms < s->cfg->retry_after_max_ms
+                             ? hint.ms
+                             : s->cfg->retry_after_max_ms);
+  check_stop(s);
 }
 
-/* The retry decision of issue 3 §6, for everything but 429. Returns 1 when
- * the failure may be retried. */
-static int
-retryable(const struct entry *e, const struct pacer_http_outcome *o,
-          int *unknown)
+/* Applies decision d (core/decide.c) about e after outcome o: counters,
+ * bucket pause, metrics, logs, then the Redis write or the lane. ref is
+ * the lane's 429 bucket or NULL; c the job's credential or NULL. */
+static void
+apply(struct pacer_sched *s, struct entry *e, struct pacer_http_outcome *o,
+      const struct pacer_decision *d, const struct pacer_limit_ref *ref,
+      struct pacer_cred *c, uint64_t now_unix_ms, uint64_t now_mono_us)
 {
-  *unknown = 0;
-  switch (o->result) {
-  case PACER_HTTP_CONNECT:
-    return 1; /* nothing reached the server */
-  case PACER_HTTP_REFUSED:
-    return 1; /* RFC 9113 §8.7: never processed, safe even for POST */
-  case PACER_HTTP_TIMEOUT:
-  case PACER_HTTP_TRANSPORT:
-    /* The request may have been processed: POST and PATCH are retried
-     * only with an idempotency key or retry_unsafe. */
-    if ((e->job->method == PACER_METHOD_POST ||
-         e->job->method == PACER_METHOD_PATCH) &&
-        pacer_job_header_get(e->job, "Idempotency-Key") == NULL &&
-        !e->job->retry_unsafe) {
-      *unknown = 1;
-      return 0;
-    }
-    return 1;
-  case PACER_HTTP_OK:
-    return o->status == 408 || o->status == 500 || o->status == 502 ||
-           o->status == 503 || o->status == 504;
-  case PACER_HTTP_BLOCKED:
-    return 0; /* C20: the policy gives the same answer every time */
-  default:
-    return 0;
+  char jf[JOB_FIELDS_MAX], bucket[200], wr[200];
+  char reason[PACER_REASON_TEXT_MAX];
+  uint64_t dur_ms = o->total_us / 1000u;
+
+  e->attempt = d->counts.attempt;
+  e->throttled = d->counts.throttled;
+  e->refusals = d->counts.refusals;
+  e->auth_replays = d->counts.auth_replays;
+  e->gen_401 = d->counts.gen_401;
+  if (d->throttled) {
+    pacer_metrics_throttled(s->mx, ref);
+    pacer_log(PACER_LOG_INFO, "sched",
+              "msg=\"slowed down by upstream\" %s bucket=%s wait_reason=%s "
+              "wait_ms=%" PRIu64 " throttled=%u",
+              job_fields(e, jf, sizeof(jf)),
+              ref ? pacer_log_value(bucket, sizeof(bucket), ref->key) : "-",
+              pacer_log_value(wr, sizeof(wr), d->pause.why), d->wait_ms,
+              e->throttled);
   }
-}
-
-/* Reads the Bearer challenge (scheme NULL: "Bearer") of a response's
- * WWW-Authenticate header (worker JSON, lower-case names). Returns 0 and
- * *out, or PACER_ENOTFOUND. */
-static int
-bearer_challenge(const char *headers_json, const char *scheme,
-                 struct pacer_bearer_challenge *out)
-{
-  const cJSON *v;
-  cJSON *root;
-  int rc = PACER_ENOTFOUND;
-
-  if (headers_json == NULL || strstr(headers_json, "www-authenticate") == NULL)
-    return PACER_ENOTFOUND;
-  root = cJSON_Parse(headers_json);
-  v = cJSON_GetObjectItemCaseSensitive(root, "www-authenticate");
-  if (cJSON_IsString(v))
-    rc = pacer_www_auth_bearer(v->valuestring, strlen(v->valuestring), scheme,
-                               out);
-  cJSON_Delete(root);
-  return rc;
-}
-
-/* A 401 for a job with a credential. invalid_token (RFC 6750 §3.1): the
- * first one refreshes (single flight) and replays with the new token
- * without spending an attempt; a 401 for an older generation just
- * replays. Any 401 after a refreshed replay, or a second 401 without
- * invalid_token, ends the job (C04 a): a refresh cannot fix it. A 401
- * without invalid_token gets one refresh and one replay too (issue 4 §4).
- * Returns 1 when handled. */
-static int
-auth_rejected(struct pacer_sched *s, struct entry *e,
-              const struct pacer_http_outcome *o, uint64_t dur_ms)
-{
-  struct pacer_cred *c = pacer_creds_get(s->creds, e->job->credential);
-  struct pacer_bearer_challenge ch;
-  char why[PACER_BEARER_DESC_MAX + 128];
-  int invalid;
-
-  if (c == NULL)
-    return 0;
-  if (bearer_challenge(o->headers_json, pacer_cred_cfg(c)->scheme, &ch) != 0)
-    memset(&ch, 0, sizeof(ch));
-  invalid = ch.code == PACER_BEARER_ERR_INVALID_TOKEN;
-  if ((e->auth_replays > 0 && e->cred_gen > e->gen_401) ||
-      e->auth_replays >= (invalid ? AUTH_REPLAYS_MAX : 1u)) {
-    snprintf(why, sizeof(why),
-             "the upstream answered 401 again after a token refresh: a "
-             "refresh cannot fix this%s%s",
-             ch.error_description[0] ? ": " : "", ch.error_description);
-    finish_state(s, e, "failed", o->status,
-                 invalid ? "unauthorized_after_refresh" : "unauthorized", why,
-                 dur_ms, o->headers_json, o->body, o->body_len);
-    return 1;
+  if (d->pause.cause != PACER_PAUSE_NONE && ref != NULL)
+    pause_bucket(s, ref, &d->pause, now_mono_us);
+  switch (d->kind) {
+  case PACER_DECIDE_FINISH:
+    finish_state(s, e, d->state, d->status, d->reason, d->error, dur_ms,
+                 d->keep_response ? o->headers_json : NULL,
+                 d->keep_response ? o->body : NULL,
+                 d->keep_response ? o->body_len : 0, now_unix_ms);
+    break;
+  case PACER_DECIDE_RETRY:
+    pacer_log(PACER_LOG_INFO, "sched",
+              "msg=\"retrying\" %s reason=%s wait_reason=%s wait_ms=%" PRIu64,
+              job_fields(e, jf, sizeof(jf)),
+              pacer_reason_format(d->reason, d->status, reason, sizeof(reason)),
+              pacer_log_value(wr, sizeof(wr), d->wait_reason), d->wait_ms);
+    s->st.retried++;
+    defer(s, e, d->at_unix_ms);
+    break;
+  case PACER_DECIDE_PAUSE:
+    if (d->at_unix_ms == 0)
+      lane_enqueue(s, e, 1, now_unix_ms); /* first when the pause ends */
+    else
+      defer(s, e, d->at_unix_ms);
+    break;
+  case PACER_DECIDE_REPLAY:
+    /* Refused stream (RFC 9113 §8.7): again now, first in its lane, on a
+     * new connection, without spending an attempt. */
+    pacer_log(PACER_LOG_INFO, "sched",
+              "msg=\"stream refused, sending again\" %s refusals=%u",
+              job_fields(e, jf, sizeof(jf)), e->refusals);
+    lane_enqueue(s, e, 1, now_unix_ms);
+    break;
+  case PACER_DECIDE_REFRESH:
+    assert(c != NULL);
+    pacer_cred_invalid(c, e->cred_gen);
+    lane_enqueue(s, e, 1, now_unix_ms);
+    break;
+  case PACER_DECIDE_REQUEUE:
+    requeue(s, e); /* shutdown cut it short: no attempt counted */
+    break;
   }
-  if (e->auth_replays == 0)
-    e->gen_401 = e->cred_gen;
-  e->auth_replays++;
-  e->attempt--; /* a 401 for an expired token is not the job's failure */
-  pacer_cred_invalid(c, e->cred_gen);
-  lane_enqueue(s, e, 1);
-  return 1;
 }
 
 static void
 on_outcome(struct pacer_pool *pool, struct pacer_http_outcome *o, void *arg)
 {
   struct pacer_sched *s = arg;
+  struct pacer_resp_headers hdr;
+  struct pacer_attempt a;
+  struct pacer_decide_job job;
+  struct pacer_decide_limits lim;
+  struct pacer_decision d;
+  const struct pacer_limit_ref *ref;
+  struct pacer_cred *c = NULL;
   struct entry *e;
   struct pacer_lane *lane;
-  char reason[32], why[160];
-  uint64_t dur_ms = o->total_us / 1000u, pause_ms;
-  int ok, unknown;
+  /* one clock read of each kind per outcome, passed down */
+  uint64_t now_unix_ms = pacer_clock_unix_ms(), now_mono_us = mono_us();
 
   (void)pool;
+  /* the response headers, parsed once for every rule that reads them */
+  (void)pacer_resp_headers_parse(o->headers_json, &hdr);
   if (o->req->tag & PACER_CRED_TAG_BIT) {
-    uint64_t hint = 0;
-
-    if (pause_from_headers(o->headers_json, &hint, why, sizeof(why)) != 0)
-      hint = 0;
-    pacer_creds_on_outcome(
-        s->creds, o,
-        hint < s->cfg->retry_after_max_ms ? hint : s->cfg->retry_after_max_ms);
-    check_stop(s);
+    on_token_outcome(s, o, &hdr, now_unix_ms);
+    pacer_resp_headers_free(&hdr);
     return;
   }
   e = (struct entry *)(uintptr_t)o->req->tag;
@@ -1814,118 +1678,40 @@ on_outcome(struct pacer_pool *pool, struct pacer_http_outcome *o, void *arg)
     (void)pacer_limiter_release(s->queue, lane->refs, lane->nrefs, e->permit);
     e->permit[0] = '\0';
   }
-  if (o->result == PACER_HTTP_CANCELED) {
-    if (o->req->forbid_reuse) {
-      /* A POST/PATCH without Idempotency-Key may have reached the server
-       * before shutdown cut it: never send it again on our own. */
-      e->attempt++;
-      finish_state(s, e, "outcome_unknown", 0, "canceled",
-                   "shutdown cut the request short; it may have reached the "
-                   "server; not retried without an Idempotency-Key header or "
-                   "retry_unsafe",
-                   o->total_us / 1000u, NULL, NULL, 0);
-      goto done;
-    }
-    /* Shutdown cut it short: hand it back without counting an attempt. */
-    requeue(s, e);
-    goto done;
+  if (o->result != PACER_HTTP_CANCELED) {
+    e->status = o->result == PACER_HTTP_OK ? o->status : 0;
+    pacer_metrics_request(s->mx, (int)o->result,
+                          o->result == PACER_HTTP_OK ? o->status : 0,
+                          o->total_us);
   }
-  e->attempt++;
-  e->status = o->result == PACER_HTTP_OK ? o->status : 0;
-  pacer_metrics_request(s->mx, (int)o->result,
-                        o->result == PACER_HTTP_OK ? o->status : 0,
-                        o->total_us);
-  if (o->result == PACER_HTTP_REFUSED && e->refusals < REFUSALS_MAX) {
-    char jf[JOB_FIELDS_MAX];
-
-    /* C19: the upstream never processed it (RFC 9113 §8.7; libcurl has
-     * already re-sent it 5 times): send it again now, first in its lane, on
-     * a new connection, without spending an attempt. After REFUSALS_MAX the
-     * retry rule below applies: an attempt, then backoff. */
-    e->refusals++;
-    e->attempt--;
-    pacer_log(PACER_LOG_INFO, "sched",
-              "msg=\"stream refused, sending again\" %s refusals=%u",
-              job_fields(e, jf, sizeof(jf)), e->refusals);
-    lane_enqueue(s, e, 1);
-    goto done;
-  }
-  ok = o->result == PACER_HTTP_OK && o->status >= 200 && o->status < 300;
-  if (ok) {
-    /* "remaining 0" on a success pauses the bucket until the reset. */
-    const struct pacer_limit_ref *ref = pause_target(lane);
-
-    if (ref != NULL &&
-        pause_from_headers(o->headers_json, &pause_ms, why, sizeof(why)) == 0 &&
-        pause_ms > 0)
-      pause_bucket(s, ref,
-                   pause_ms < s->cfg->retry_after_max_ms
-                       ? pause_ms
-                       : s->cfg->retry_after_max_ms,
-                   why);
-    finish(s, e, 1, o->status, "", "", dur_ms, o->headers_json, o->body,
-           o->body_len);
-    goto done;
-  }
-  if (o->result == PACER_HTTP_OK &&
-      (o->status == 429 ||
-       (o->status == 503 && o->headers_json != NULL &&
-        strstr(o->headers_json, "\"retry-after\"") != NULL))) {
-    throttled(s, e, o);
-    goto done;
-  }
-  if (o->result == PACER_HTTP_OK && o->status == 401 &&
-      e->job->credential != NULL && auth_rejected(s, e, o, dur_ms))
-    goto done; /* before the scope check: a 401 may be refreshed */
-  if (o->result == PACER_HTTP_OK && (o->status == 401 || o->status == 403)) {
-    struct pacer_bearer_challenge ch;
-
-    /* C04 c: a refresh cannot fix a missing scope; say which. */
-    if (bearer_challenge(o->headers_json, NULL, &ch) == 0 &&
-        ch.code == PACER_BEARER_ERR_INSUFFICIENT_SCOPE) {
-      snprintf(why, sizeof(why), "insufficient_scope: required scope \"%.80s\"",
-               ch.scope);
-      finish_state(s, e, "failed", o->status, "insufficient_scope", why, dur_ms,
-                   o->headers_json, o->body, o->body_len);
-      goto done;
-    }
-  }
-  if (o->result == PACER_HTTP_OK)
-    snprintf(reason, sizeof(reason), "http_%ld", o->status);
-  else
-    snprintf(reason, sizeof(reason), "%s", pacer_http_result_name(o->result));
-  if (retryable(e, o, &unknown) && e->attempt < e->job->max_attempts) {
-    uint64_t delay = pacer_backoff_full_jitter_ms(e->attempt - 1, RETRY_BASE_MS,
-                                                  RETRY_CAP_MS, &s->prng);
-    char jf[JOB_FIELDS_MAX], wr[200];
-    const char *wait_reason = "backoff";
-
-    /* Server hints are a floor (DESIGN "Backoff"). */
-    if (pause_from_headers(o->headers_json, &pause_ms, why, sizeof(why)) == 0 &&
-        pause_ms > delay) {
-      delay = pause_ms < s->cfg->retry_after_max_ms
-                  ? pause_ms
-                  : s->cfg->retry_after_max_ms;
-      wait_reason = why;
-    }
-    pacer_log(PACER_LOG_INFO, "sched",
-              "msg=\"retrying\" %s reason=%s wait_reason=%s wait_ms=%" PRIu64,
-              job_fields(e, jf, sizeof(jf)), reason,
-              pacer_log_value(wr, sizeof(wr), wait_reason), delay);
-    s->st.retried++;
-    defer(s, e, pacer_clock_unix_ms() + delay);
-    goto done;
-  }
-  if (unknown) {
-    finish_state(s, e, "outcome_unknown", o->status, reason,
-                 "the request may have reached the server; not retried "
-                 "without an Idempotency-Key header or retry_unsafe",
-                 dur_ms, o->headers_json, o->body, o->body_len);
-    goto done;
-  }
-  finish(s, e, 0, o->status, reason, o->error[0] ? o->error : reason, dur_ms,
-         o->headers_json, o->body, o->body_len);
-done:
+  ref = pacer_decide_pause_target(lane->refs, lane->nrefs);
+  if (e->job->credential != NULL)
+    c = pacer_creds_get(s->creds, e->job->credential);
+  memset(&a, 0, sizeof(a));
+  a.result = o->result;
+  a.status = o->status;
+  a.own_conn = o->req->forbid_reuse;
+  a.hdr = &hdr;
+  a.error = o->error;
+  memset(&job, 0, sizeof(job));
+  job.method = e->job->method;
+  job.idempotency_key = pacer_job_header_get(e->job, "Idempotency-Key") != NULL;
+  job.retry_unsafe = e->job->retry_unsafe;
+  job.max_attempts = e->job->max_attempts;
+  job.credential = c != NULL;
+  job.cred_scheme = c != NULL ? pacer_cred_cfg(c)->scheme : NULL;
+  job.counts.attempt = e->attempt;
+  job.counts.throttled = e->throttled;
+  job.counts.refusals = e->refusals;
+  job.counts.auth_replays = e->auth_replays;
+  job.counts.cred_gen = e->cred_gen;
+  job.counts.gen_401 = e->gen_401;
+  lim.pause_target = ref != NULL;
+  lim.retry_after_max_ms = s->cfg->retry_after_max_ms;
+  lim.defer_after_ms = s->cfg->defer_after_ms;
+  pacer_decide(&a, &job, &lim, now_unix_ms, &s->prng, &d);
+  apply(s, e, o, &d, ref, c, now_unix_ms, now_mono_us);
+  pacer_resp_headers_free(&hdr);
   pacer_http_outcome_free(o);
   pacer_lanes_release(&s->lanes, lane); /* kept while it has work */
   pump(s);

@@ -16,28 +16,14 @@
 #include <uv.h>
 
 #include "core/dest_policy.h"
+#include "core/result.h"
 
 #define PACER_HTTP_MAX_HEADERS      72 /* request headers per request */
 #define PACER_HTTP_BODY_CAP_DEFAULT (8u * 1024u * 1024u) /* bytes */
 #define PACER_HTTP_MAX_REDIRECTS    5                    /* hops */
 
-/** Why a transfer did not produce a usable response. */
-enum pacer_http_result {
-  PACER_HTTP_OK = 0,    /* a complete response arrived (any status) */
-  PACER_HTTP_TOO_LARGE, /* body exceeded body_cap_bytes (decoded) */
-  PACER_HTTP_TIMEOUT,   /* connect or total timeout */
-  PACER_HTTP_CONNECT,   /* DNS, refused, reset before response */
-  PACER_HTTP_TRANSPORT, /* other transport error (TLS, read, ...) */
-  PACER_HTTP_BLOCKED,   /* req->dest_policy refused the address to connect
-                           to (first request or a redirect hop); nothing
-                           was sent to it (CASES C20) */
-  PACER_HTTP_REFUSED,   /* the upstream said it never processed the
-                           request: HTTP/2 REFUSED_STREAM, or a stream above
-                           a GOAWAY's last_stream_id (RFC 9113 §8.7, §6.8),
-                           on each of libcurl's own tries. Safe to send
-                           again, even a POST (docs/WORKERS.md "HTTP/2") */
-  PACER_HTTP_CANCELED   /* pool shut down before completion (last) */
-};
+/* enum pacer_http_result (how a transfer ended) and pacer_http_result_name
+ * live in core/result.h, with the result reasons they map to. */
 
 /** The HTTP version a request asks libcurl for (CURLOPT_HTTP_VERSION). */
 enum pacer_http_version {
@@ -194,10 +180,5 @@ void pacer_http_request_free(struct pacer_http_request *req);
 /** Frees outcome, its fields and its req, wiping the body first. NULL
  *  does nothing. Any thread. */
 void pacer_http_outcome_free(struct pacer_http_outcome *outcome);
-
-/** Returns a short stable name for r ("ok", "response_too_large",
- *  "timeout", "connect_error", "transport_error", "blocked_destination",
- *  "refused_stream", "canceled"). */
-const char *pacer_http_result_name(enum pacer_http_result r);
 
 #endif

@@ -200,30 +200,6 @@ pacer_http_outcome_free(struct pacer_http_outcome *outcome)
   free(outcome);
 }
 
-const char *
-pacer_http_result_name(enum pacer_http_result r)
-{
-  switch (r) {
-  case PACER_HTTP_OK:
-    return "ok";
-  case PACER_HTTP_TOO_LARGE:
-    return "response_too_large";
-  case PACER_HTTP_TIMEOUT:
-    return "timeout";
-  case PACER_HTTP_CONNECT:
-    return "connect_error";
-  case PACER_HTTP_TRANSPORT:
-    return "transport_error";
-  case PACER_HTTP_BLOCKED:
-    return "blocked_destination";
-  case PACER_HTTP_REFUSED:
-    return "refused_stream";
-  case PACER_HTTP_CANCELED:
-    return "canceled";
-  }
-  return "unknown";
-}
-
 /* ------------------------------------------------------------------ */
 /* Queues */
 
