@@ -83,10 +83,10 @@ struct pacer_xfer {
   int nomem;                          /* write callback could not grow buf */
   int doomed_rc;                      /* UV_E* from a socket callback */
   int own_conn;                       /* FRESH_CONNECT + FORBID_REUSE set */
-  /* From libcurl's info text (on_debug), for the latest try only: */
-  unsigned long h2_stream_id; /* "Using Stream ID: N", 0 = none yet */
-  unsigned long goaway_last;  /* last_stream_id of a GOAWAY received */
-  int goaway_seen;            /* a GOAWAY came after h2_stream_id */
+  /* On a connection of its own before libcurl 8.5.0 (on_debug), for the
+   * latest try only (on_prereq starts a try): */
+  uint32_t goaway_last; /* last_stream_id of the GOAWAY received */
+  int goaway_seen;      /* the try's connection received a GOAWAY */
   const struct pacer_dest_policy *policy; /* borrowed from the request */
   char blocked[PACER_DEST_WHY_MAX];       /* why the policy refused an
                                              address, or "" */
@@ -337,11 +337,13 @@ on_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
   return socket(a->family, a->socktype, a->protocol);
 }
 
-/* CURLOPT_PREREQFUNCTION, set with on_open_socket: runs before each
- * request is sent, on a new or a reused connection. A connection that
- * another transfer opened without a policy (a token request) is never
- * checked by on_open_socket, so its peer is checked here before this
- * transfer sends anything on it. */
+/* CURLOPT_PREREQFUNCTION, set under a destination policy and wherever
+ * on_debug is: runs before each request is sent, on a new or a reused
+ * connection, so once per try. A connection that another transfer opened
+ * without a policy (a token request) is never checked by on_open_socket,
+ * so its peer is checked here before this transfer sends anything on it.
+ * A GOAWAY that an earlier try's connection received is not about this
+ * try (CASES C19). */
 static int
 on_prereq(void *clientp, char *primary_ip, char *local_ip, int primary_port,
           int local_port)
@@ -352,67 +354,94 @@ on_prereq(void *clientp, char *primary_ip, char *local_ip, int primary_port,
   (void)local_ip;
   (void)primary_port;
   (void)local_port;
-  if (pacer_dest_check_text(x->policy, primary_ip, why, sizeof(why)) != 0) {
+  x->goaway_seen = 0;
+  if (x->policy != NULL && x->policy->mode != PACER_DEST_ANY &&
+      pacer_dest_check_text(x->policy, primary_ip, why, sizeof(why)) != 0) {
     note_blocked(x, why);
     return CURL_PREREQFUNC_ABORT;
   }
   return CURL_PREREQFUNC_OK;
 }
 
-/* Reads the unsigned number that follows prefix at the start of data (n
- * bytes) into *out. Returns 0, or -1 when data does not start so. */
+/* Reads the decimal number at data[*i..n) into *out (at most 2^31 - 1,
+ * an HTTP/2 stream id) and moves *i past it. Returns 0, or -1 when no
+ * digit is there or it is too large. */
 static int
-text_number(const char *data, size_t n, const char *prefix, unsigned long *out)
+read_u31(const char *data, size_t n, size_t *i, uint32_t *out)
 {
-  size_t len = strlen(prefix), i;
-  unsigned long v = 0;
+  uint64_t v = 0;
+  size_t start = *i;
 
-  if (n <= len || memcmp(data, prefix, len) != 0)
+  while (*i < n && data[*i] >= '0' && data[*i] <= '9') {
+    v = v * 10u + (uint64_t)(data[*i] - '0');
+    if (v > INT32_MAX)
+      return -1;
+    (*i)++;
+  }
+  if (*i == start)
     return -1;
-  for (i = len; i < n && data[i] >= '0' && data[i] <= '9' && v < 1u << 31; i++)
-    v = v * 10u + (unsigned long)(data[i] - '0');
-  if (i == len)
-    return -1;
-  *out = v;
+  *out = (uint32_t)v;
   return 0;
+}
+
+/* Skips the literal lit at data[*i..n). Returns 0, or -1 when absent. */
+static int
+skip_lit(const char *data, size_t n, size_t *i, const char *lit)
+{
+  size_t len = strlen(lit);
+
+  if (n - *i < len || memcmp(data + *i, lit, len) != 0)
+    return -1;
+  *i += len;
+  return 0;
+}
+
+int
+pacer_curl_uv_goaway_text(const char *data, size_t n, uint32_t *last)
+{
+  uint32_t error_code;
+  size_t i = 0;
+
+  /* One lower-case word: libcurl 7.88 and 8.0 spell it "recveived", 8.1
+   * to 8.4 "received" (lib/http2.c on_frame_recv). */
+  while (i < n && data[i] >= 'a' && data[i] <= 'z')
+    i++;
+  if (i == 0 || skip_lit(data, n, &i, " GOAWAY, error=") != 0 ||
+      read_u31(data, n, &i, &error_code) != 0 ||
+      skip_lit(data, n, &i, ", last_stream=") != 0 ||
+      read_u31(data, n, &i, last) != 0)
+    return -1;
+  /* what may follow is only the line's end */
+  while (i < n && (data[i] == '\n' || data[i] == '\r'))
+    i++;
+  return i == n ? 0 : -1;
 }
 
 /* CURLOPT_DEBUGFUNCTION, set with CURLOPT_VERBOSE only on a transfer that
  * has a connection of its own on a libcurl before 8.5.0 (see set_options),
- * so that a stream refused by GOAWAY can be told apart (CASES C19). It
- * looks at two fixed CURLINFO_TEXT prefixes and copies nothing: other text
- * lines carry request headers ("h2h3 [authorization: ...]"), and header
- * and data blocks are never read (STYLE 21). libcurl prints nothing when a
- * debug function is set. */
+ * so that a stream refused by GOAWAY can be told apart (CASES C19): such a
+ * libcurl ends it as a bare CURLE_HTTP2, the same code it gives any
+ * transfer whose HTTP/2 session ended under it (lib/http2.c cf_h2_recv),
+ * processed or not, and the GOAWAY's last_stream_id reaches the
+ * application only as this info line. It reads CURLINFO_TEXT lines of
+ * one fixed shape (pacer_curl_uv_goaway_text) and copies nothing else:
+ * other text lines carry request headers ("h2h3 [authorization: ...]"),
+ * and header and data blocks are never read (STYLE 21). libcurl prints
+ * nothing when a debug function is set. */
 static int
 on_debug(CURL *easy, curl_infotype type, char *data, size_t n, void *userp)
 {
   struct pacer_xfer *x = userp;
-  unsigned long v;
+  uint32_t last;
 
   (void)easy;
   if (type != CURLINFO_TEXT)
     return 0;
-  /* lib/http2.c, in the transfer that submits the request */
-  if (text_number(data, n, "Using Stream ID: ", &v) == 0) {
-    x->h2_stream_id = v;
-    x->goaway_seen = 0; /* a new try: an older GOAWAY is not about it */
-    return 0;
-  }
-  /* lib/http2.c 7.88, in the transfer reading the connection, which is
-   * this one on a connection of its own. The spelling is libcurl's. */
-  if (n > 40 && (memcmp(data, "recveived GOAWAY, error=", 24) == 0 ||
-                 memcmp(data, "received GOAWAY, error=", 23) == 0)) {
-    const char *p = memchr(data, ',', n);
-    size_t off = p != NULL ? (size_t)(p - data) : n;
-
-    p = off < n ? memchr(data + off + 1, ',', n - off - 1) : NULL;
-    off = p != NULL ? (size_t)(p - data) + 2 : n;
-    if (off < n && text_number(data + off, n - off, "last_stream=", &v) == 0 &&
-        x->h2_stream_id != 0) {
-      x->goaway_last = v;
-      x->goaway_seen = 1;
-    }
+  if (pacer_curl_uv_goaway_text(data, n, &last) == 0) {
+    /* lib/http2.c, in the transfer reading the connection, which is this
+     * one on a connection of its own */
+    x->goaway_last = last;
+    x->goaway_seen = 1;
   }
   return 0;
 }
@@ -478,13 +507,17 @@ never_processed(struct pacer_xfer *x, CURLcode cc, long status)
   long header_bytes = 1, redirects = 1, version = 0;
   int gave_up = (cc == CURLE_RECV_ERROR || cc == CURLE_SEND_ERROR) &&
                 strcmp(x->errbuf, CURL_GAVE_UP_TEXT) == 0;
-  /* 7.88 ends the last stream of a session that a GOAWAY emptied with
-   * CURLE_HTTP2 and no text and no retry (lib/http2.c
-   * h2_process_pending_input). Only on a connection of its own is the
-   * GOAWAY that on_debug saw known to be this stream's, and a stream id
-   * above its last_stream_id was not processed (RFC 9113 §6.8). */
+  /* Before 8.5.0 libcurl ends the last stream of a session that a GOAWAY
+   * emptied with CURLE_HTTP2, no text and no retry (lib/http2.c
+   * h2_process_pending_input). The code alone does not say the stream was
+   * refused: any session that ended under the transfer gives it. Only on
+   * a connection of its own is the GOAWAY that on_debug saw this try's,
+   * and there the request is the connection's first stream, id 1 (RFC
+   * 9113 §5.1.1; an h2c upgrade's request is stream 1 too, RFC 7540
+   * §3.2), so it lies above the GOAWAY's last_stream_id, and was not
+   * processed (RFC 9113 §6.8), exactly when that id is 0. */
   int goaway = cc == CURLE_HTTP2 && x->errbuf[0] == '\0' && x->own_conn &&
-               x->goaway_seen && x->h2_stream_id > x->goaway_last;
+               x->goaway_seen && x->goaway_last < 1u;
 
   if ((!gave_up && !goaway) || status != 0 || x->len != 0)
     return 0;
@@ -868,12 +901,17 @@ set_options(struct pacer_xfer *x, const struct pacer_http_request *req)
   /* CASES C19: see on_debug (before 8.5.0, curl PR #12054). Never without
    * the debug function, which keeps libcurl from printing anything (request
    * headers included). */
-  if (cc == CURLE_OK && x->own_conn && may_be_h2(req) && goaway_blind())
+  if (cc == CURLE_OK && x->own_conn && may_be_h2(req) && goaway_blind()) {
     cc = curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, on_debug);
-  if (cc == CURLE_OK && x->own_conn && may_be_h2(req) && goaway_blind())
-    cc = curl_easy_setopt(e, CURLOPT_DEBUGDATA, x);
-  if (cc == CURLE_OK && x->own_conn && may_be_h2(req) && goaway_blind())
-    cc = curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+    if (cc == CURLE_OK)
+      cc = curl_easy_setopt(e, CURLOPT_DEBUGDATA, x);
+    if (cc == CURLE_OK)
+      cc = curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
+    if (cc == CURLE_OK)
+      cc = curl_easy_setopt(e, CURLOPT_PREREQDATA, x);
+    if (cc == CURLE_OK)
+      cc = curl_easy_setopt(e, CURLOPT_VERBOSE, 1L);
+  }
   /* Wait for a connection that may multiplex rather than open another.
    * For https, and for prior knowledge, where libcurl marks the connection
    * multiplexed as soon as the first request starts. Not for the default

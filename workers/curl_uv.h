@@ -18,6 +18,7 @@
 
 #include <curl/curl.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "common/err.h"
@@ -63,6 +64,14 @@ int pacer_curl_uv_check_features(void);
  *  they are still NULL. Any thread. */
 void pacer_curl_uv_outcome_fail(struct pacer_http_outcome *outcome,
                                 enum pacer_http_result r, const char *msg);
+
+/** Reads libcurl's info line about a received HTTP/2 GOAWAY (before 8.5.0:
+ *  "<word> GOAWAY, error=<E>, last_stream=<L>", where the word is
+ *  "recveived" in 7.88 and 8.0 and "received" in 8.1 to 8.4) from data[0..n)
+ *  (borrowed, not NUL-terminated; a trailing line end allowed). Returns 0
+ *  with *last set to L, or -1 for any other text. Pure; any thread.
+ *  Source: RFC 9113 §6.8 (GOAWAY last_stream_id); lib/http2.c. */
+int pacer_curl_uv_goaway_text(const char *data, size_t n, uint32_t *last);
 
 /** Initialises cu on loop (borrowed) with user_agent (borrowed, must
  *  outlive cu) and done (called once per started transfer). Returns 0, or

@@ -37,6 +37,7 @@
 
 #include "common/err.h"
 #include "common/util.h"
+#include "workers/curl_uv.h"
 #include "workers/pacer_http.h"
 
 #ifndef PACER_TESTAPI_PATH
@@ -1435,6 +1436,70 @@ h2_streams_above_goaway_last_stream_id_end_as_refused_stream(void **state)
   testapi_stop(&h2);
 }
 
+/* GOAWAY(last_stream_id = the stream's own id) after every connection's
+ * first stream: the stream is at, not above, last_stream_id, so it is
+ * processed and answered (RFC 9113 §6.8), and a GOAWAY alone never makes
+ * an outcome refused_stream. */
+static void
+h2_stream_at_goaway_last_stream_id_is_answered_not_refused(void **state)
+{
+  static const char *const flags[] = {"--goaway-after", "1", NULL};
+  struct testapi h2 = {.pid = -1, .out = -1};
+  struct ctx *c;
+
+  (void)state;
+  assert_int_equal(upstream_start(PACER_TESTAPI_H2_PATH, &h2, flags,
+                                  "test_pool-testapi-h2-goaway-after.log"),
+                   0);
+  c = ctx_new(2);
+  submit_h2(c, h2.url, 8);
+  assert_true(wait_for(c, 8, 20000));
+  assert_int_equal(c->by_result[PACER_HTTP_OK], 8);
+  assert_int_equal(c->by_result[PACER_HTTP_REFUSED], 0);
+  assert_true(h2_stat(h2.url, "requests") == 8);
+  assert_true(h2_stat(h2.url, "goaways") >= 1);
+  ctx_free(c);
+  testapi_stop(&h2);
+}
+
+/* The one libcurl info line the GOAWAY check reads: both spellings libcurl
+ * used before 8.5.0, nothing looser (a request header or a URL that merely
+ * mentions GOAWAY is not it). */
+static void
+goaway_info_line_is_read_in_both_spellings_and_nothing_else(void **state)
+{
+  static const struct {
+    const char *line;
+    int rc;
+    uint32_t last;
+  } cases[] = {
+      {"recveived GOAWAY, error=0, last_stream=0\n", 0, 0},
+      {"received GOAWAY, error=0, last_stream=0\n", 0, 0},
+      {"received GOAWAY, error=2, last_stream=2147483647", 0, 2147483647u},
+      {"received GOAWAY, error=0, last_stream=2147483648\n", -1, 0},
+      {"received GOAWAY, error=0, last_stream=\n", -1, 0},
+      {"received GOAWAY, error=0, last_stream=1 (extra)\n", -1, 0},
+      {"GOAWAY, error=0, last_stream=0\n", -1, 0},
+      {"h2h3 [x-note: received GOAWAY, error=0, last_stream=0]\n", -1, 0},
+      {"Received GOAWAY, error=0, last_stream=0\n", -1, 0},
+      {"Using Stream ID: 1 (easy handle 0x1)\n", -1, 0},
+      {"", -1, 0},
+  };
+  size_t i;
+
+  (void)state;
+  for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    uint32_t last = 77;
+    int rc =
+        pacer_curl_uv_goaway_text(cases[i].line, strlen(cases[i].line), &last);
+
+    if (rc != cases[i].rc)
+      fail_msg("\"%s\": %d, want %d", cases[i].line, rc, cases[i].rc);
+    if (rc == 0)
+      assert_int_equal(last, cases[i].last);
+  }
+}
+
 int
 main(void)
 {
@@ -1472,6 +1537,10 @@ main(void)
           h2_refused_streams_end_as_refused_stream_and_are_never_processed),
       cmocka_unit_test(
           h2_streams_above_goaway_last_stream_id_end_as_refused_stream),
+      cmocka_unit_test(
+          h2_stream_at_goaway_last_stream_id_is_answered_not_refused),
+      cmocka_unit_test(
+          goaway_info_line_is_read_in_both_spellings_and_nothing_else),
   };
 
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
