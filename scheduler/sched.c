@@ -41,7 +41,7 @@
 #define PERMIT_SLACK_MS    10000u  /* lease beyond a request's timeout, ms */
 #define PERMIT_RETRY_MS    20u     /* a full max_in_flight: ask again, ms */
 #define LANESTAT_EVERY_MS  1000u   /* lane snapshot for pacer stats, ms */
-#define LANESTAT_TTL_MS    "3000"  /* snapshot outlives its process, ms */
+#define LANESTAT_TTL_MS    3000u   /* snapshot outlives its process, ms */
 #define LANESTAT_MAX       500u    /* lanes per snapshot */
 #define JOB_FIELDS_MAX     640u    /* job=.. lane=.. attempt=.. status=.. */
 
@@ -1914,8 +1914,7 @@ on_stat_timer(uv_timer_t *t)
   struct pacer_sched *s = PACER_CONTAINER_OF(t, struct pacer_sched, stat_timer);
   uint64_t now = pacer_clock_unix_ms();
   cJSON *o, *arr;
-  char key[256], *text = NULL;
-  const char *keys[1], *args[2];
+  char *text = NULL;
   size_t b, n = 0;
 
   metrics_tick(s); /* before the Redis check: /metrics shows an outage */
@@ -1942,14 +1941,8 @@ on_stat_timer(uv_timer_t *t)
   cJSON_Delete(o);
   if (text == NULL)
     return;
-  snprintf(key, sizeof(key), "%slanestat:%s", pacer_queue_prefix(s->queue),
-           s->consumer);
-  keys[0] = key;
-  args[0] = text;
-  args[1] = LANESTAT_TTL_MS;
-  (void)pacer_queue_eval_reply(
-      s->queue, "return redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])", 1,
-      keys, 2, args, NULL, on_stat_reply, NULL);
+  (void)pacer_queue_lanestat_set(s->queue, text, strlen(text), LANESTAT_TTL_MS,
+                                 on_stat_reply, NULL);
   cJSON_free(text);
 }
 
