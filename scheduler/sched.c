@@ -21,6 +21,7 @@
 #include "core/decide.h"
 #include "core/job.h"
 #include "core/lane.h"
+#include "core/scrub.h"
 #include "scheduler/cred.h"
 #include "scheduler/metrics.h"
 #include "scheduler/snapshot.h"
@@ -393,112 +394,6 @@ redacted_job(const struct entry *e, size_t *len)
   return r;
 }
 
-/* memmem without _GNU_SOURCE: the first needle[0..nl) in hay[0..hl). */
-static const char *
-find_bytes(const char *hay, size_t hl, const char *needle, size_t nl)
-{
-  while (nl > 0 && hl >= nl) {
-    const char *p = memchr(hay, needle[0], hl - nl + 1);
-
-    if (p == NULL)
-      return NULL;
-    if (memcmp(p, needle, nl) == 0)
-      return p;
-    hl -= (size_t)(p - hay) + 1;
-    hay = p + 1;
-  }
-  return NULL;
-}
-
-/* Returns a copy of text[0..len) with every occurrence of secret replaced
- * by "[redacted]" (owned, *out_len set), or NULL when secret does not occur
- * (or memory ran out: the caller then drops the text). */
-static char *
-scrub(const char *text, size_t len, const char *secret, size_t *out_len,
-      int *failed)
-{
-  static const char mark[] = "[redacted]";
-  size_t slen = strlen(secret), n = 0, cap, used = 0;
-  const char *p = text, *hit;
-  char *out;
-
-  *failed = 0;
-  if (slen == 0)
-    return NULL;
-  while ((hit = find_bytes(p, len - (size_t)(p - text), secret, slen)) !=
-         NULL) {
-    n++;
-    p = hit + slen;
-  }
-  if (n == 0)
-    return NULL;
-  cap = len + n * sizeof(mark) + 1;
-  out = malloc(cap);
-  if (out == NULL) {
-    *failed = 1;
-    return NULL;
-  }
-  p = text;
-  while ((hit = find_bytes(p, len - (size_t)(p - text), secret, slen)) !=
-         NULL) {
-    memcpy(out + used, p, (size_t)(hit - p));
-    used += (size_t)(hit - p);
-    memcpy(out + used, mark, sizeof(mark) - 1);
-    used += sizeof(mark) - 1;
-    p = hit + slen;
-  }
-  memcpy(out + used, p, len - (size_t)(p - text));
-  used += len - (size_t)(p - text);
-  out[used] = '\0';
-  *out_len = used;
-  return out;
-}
-
-/* Scrubs every secret the job carries itself (pacer_job_secrets: secret
- * header credentials, the URL password in each form libcurl sends it) from
- * *body and *headers_json, as finish_state does for a credential's token
- * (C21). *sbody and *sheaders own the scrubbed copies; out of memory drops
- * the text rather than keep a secret. */
-static void
-scrub_job_secrets(const struct pacer_job *job, const char **body,
-                  size_t *body_len, char **sbody, const char **headers_json,
-                  char **sheaders)
-{
-  char **sec = NULL;
-  size_t nsec = 0, i, hlen;
-  int failed = 0;
-
-  if (pacer_job_secrets(job, &sec, &nsec) != 0) {
-    *body = NULL;
-    *body_len = 0;
-    *headers_json = NULL;
-    return;
-  }
-  for (i = 0; i < nsec; i++) {
-    char *r;
-
-    if (*body != NULL) {
-      r = scrub(*body, *body_len, sec[i], body_len, &failed);
-      if (r != NULL || failed) {
-        free(*sbody);
-        *sbody = r;
-        *body = r;
-        if (r == NULL)
-          *body_len = 0;
-      }
-    }
-    if (*headers_json != NULL) {
-      r = scrub(*headers_json, strlen(*headers_json), sec[i], &hlen, &failed);
-      if (r != NULL || failed) {
-        free(*sheaders);
-        *sheaders = r;
-        *headers_json = r;
-      }
-    }
-  }
-  pacer_job_secrets_free(sec, nsec);
-}
-
 /* Writes the terminal record of e with state st, the reason (r, with
  * status for http_<status>) and error; every state but ok also gets a dead
  * letter. headers_json and body may be NULL. now_unix_ms stamps it. */
@@ -524,14 +419,15 @@ finish_state(struct pacer_sched *s, struct entry *e, enum pacer_job_state st,
     const char *tok = c != NULL ? pacer_cred_held_token(c) : NULL;
 
     if (tok != NULL && body != NULL) {
-      sbody = scrub(body, body_len, tok, &body_len, &failed);
+      sbody = pacer_scrub_secret(body, body_len, tok, &body_len, &failed);
       if (sbody != NULL)
         body = sbody;
       else if (failed)
         body = NULL, body_len = 0;
     }
     if (tok != NULL && headers_json != NULL) {
-      sheaders = scrub(headers_json, strlen(headers_json), tok, &hlen, &failed);
+      sheaders = pacer_scrub_secret(headers_json, strlen(headers_json), tok,
+                                    &hlen, &failed);
       if (sheaders != NULL)
         headers_json = sheaders;
       else if (failed)
@@ -539,8 +435,8 @@ finish_state(struct pacer_sched *s, struct entry *e, enum pacer_job_state st,
     }
   }
   if (e->job != NULL && (body != NULL || headers_json != NULL))
-    scrub_job_secrets(e->job, &body, &body_len, &sbody, &headers_json,
-                      &sheaders);
+    pacer_scrub_job_secrets(e->job, &body, &body_len, &sbody, &headers_json,
+                            &sheaders);
   keep = body_len;
 
   e->state = ENTRY_WRITING;
