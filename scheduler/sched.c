@@ -82,6 +82,9 @@ struct entry {
   int promoted;
   int ack_required;      /* 0 only for payload_lost from XAUTOCLAIM */
   struct pacer_job *job; /* parsed job, or NULL when invalid */
+  char *host;            /* job->url's host, parsed once (curl_free), or
+                            NULL */
+  char *path;            /* job->url's path, likewise */
   enum entry_state state;
   /* The pending Redis write, kept until Redis confirms it, so it can be
    * replayed after an "outcome unknown" (C17). */
@@ -261,6 +264,8 @@ entry_free(struct pacer_sched *s, struct entry *e)
     s->held_tail = e->prev;
   s->st.held--;
   pacer_job_free(e->job);
+  curl_free(e->host);
+  curl_free(e->path);
   free(e->text);
   free(e->given_id);
   free(e->member);
@@ -584,21 +589,36 @@ job_header(void *ctx, const char *name)
   return pacer_job_header_get(ctx, name);
 }
 
+/* Parses the URL of e's valid job once, for its lane and its credential's
+ * hosts. A part that cannot be read stays NULL (out of memory: the job
+ * then matches no host or path rule, as before). */
+static void
+url_parts(struct entry *e)
+{
+  CURLU *u = curl_url();
+
+  if (u != NULL &&
+      curl_url_set(u, CURLUPART_URL, e->job->url, 0) == CURLUE_OK) {
+    if (curl_url_get(u, CURLUPART_HOST, &e->host, 0) != CURLUE_OK)
+      e->host = NULL;
+    if (curl_url_get(u, CURLUPART_PATH, &e->path, 0) != CURLUE_OK)
+      e->path = NULL;
+  }
+  curl_url_cleanup(u);
+}
+
 /* Finds the lane of a valid job: the buckets of every limit that matches
  * it, all or nothing (issue 3 §1). Jobs that no limit covers share lanes
  * by limit_key, so tenants still take turns for the request slots. */
 static struct pacer_lane *
-lane_for(struct pacer_sched *s, const struct pacer_job *job)
+lane_for(struct pacer_sched *s, const struct entry *e)
 {
+  const struct pacer_job *job = e->job;
   struct pacer_limit_ref refs[PACER_LIMITER_MAX_REFS];
-  char id[PACER_LANE_ID_MAX + 1], *host = NULL, *path = NULL;
+  char id[PACER_LANE_ID_MAX + 1];
+  const char *host = e->host, *path = e->path;
   size_t n = 0, used = 0, i;
-  CURLU *u = curl_url();
 
-  if (u != NULL && curl_url_set(u, CURLUPART_URL, job->url, 0) == CURLUE_OK) {
-    curl_url_get(u, CURLUPART_HOST, &host, 0);
-    curl_url_get(u, CURLUPART_PATH, &path, 0);
-  }
   id[0] = '\0';
   for (i = 0; i < s->cfg->nlimits && n < PACER_LIMITER_MAX_REFS; i++) {
     const struct pacer_limit_cfg *l = &s->cfg->limits[i];
@@ -620,9 +640,6 @@ lane_for(struct pacer_sched *s, const struct pacer_job *job)
   }
   if (n == 0)
     snprintf(id, sizeof(id), "~%s", job->limit_key ? job->limit_key : "");
-  curl_free(host);
-  curl_free(path);
-  curl_url_cleanup(u);
   return pacer_lanes_get(&s->lanes, id, refs, n);
 }
 
@@ -635,7 +652,7 @@ lane_enqueue(struct pacer_sched *s, struct entry *e, int front,
   char jf[JOB_FIELDS_MAX];
 
   if (e->lane == NULL)
-    e->lane = lane_for(s, e->job);
+    e->lane = lane_for(s, e);
   if (e->lane == NULL) {
     pacer_log(PACER_LOG_ERROR, "sched", "msg=\"out of memory\" %s",
               job_fields(e, jf, sizeof(jf)));
@@ -689,13 +706,11 @@ lane_enqueue(struct pacer_sched *s, struct entry *e, int front,
  * Authorization itself, and its URL host must be one the credential's
  * token may go to (issue 4 §1, `hosts`). */
 static int
-cred_check(struct pacer_sched *s, const struct pacer_job *job,
+cred_check(struct pacer_sched *s, const struct entry *e,
            struct pacer_error *err)
 {
+  const struct pacer_job *job = e->job;
   struct pacer_cred *c = pacer_creds_get(s->creds, job->credential);
-  char *host = NULL;
-  CURLU *u;
-  int ok;
 
   if (c == NULL)
     return pacer_error_set(err, PACER_EJOB,
@@ -706,13 +721,7 @@ cred_check(struct pacer_sched *s, const struct pacer_job *job,
     return pacer_error_set(err, PACER_EJOB,
                            "headers: Authorization must not be set when "
                            "\"credential\" is (pacer adds it)");
-  u = curl_url();
-  ok = u != NULL && curl_url_set(u, CURLUPART_URL, job->url, 0) == CURLUE_OK &&
-       curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-       pacer_cred_host_allowed(pacer_cred_cfg(c), host);
-  curl_free(host);
-  curl_url_cleanup(u);
-  if (!ok)
+  if (e->host == NULL || !pacer_cred_host_allowed(pacer_cred_cfg(c), e->host))
     return pacer_error_set(err, PACER_EJOB,
                            "credential: \"%s\" may not be sent to this URL's "
                            "host (not in its \"hosts\")",
@@ -844,7 +853,8 @@ on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe, void *arg)
                  0, NULL, NULL, 0, now_unix_ms);
     return;
   }
-  if (e->job->credential != NULL && cred_check(s, e->job, &err) != 0) {
+  url_parts(e);
+  if (e->job->credential != NULL && cred_check(s, e, &err) != 0) {
     char quoted[300], jf[JOB_FIELDS_MAX];
 
     pacer_log(PACER_LOG_WARN, "sched",
