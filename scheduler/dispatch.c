@@ -1,0 +1,419 @@
+/* Scheduler, dispatch: in-flight permits, rate-limit slots (store/
+ * limiter.c) and the pump that starts each lane's next request when its
+ * slot comes. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include "core/job.h"
+#include "scheduler/cred.h"
+#include "scheduler/metrics.h"
+#include "store/keys.h"
+#include "store/limiter.h"
+#include "store/queue.h"
+
+#include "scheduler/sched_int.h"
+
+#define TAKE_HORIZON_US 250000u /* slots reserved at most this far, us */
+#define SLOT_STALE_US   20000u  /* a slot this late is dropped, us */
+#define TAKE_RETRY_MS   500u    /* after a failed take, ms */
+#define PERMIT_LEASE_MS 60000u  /* in-flight permit lease, ms */
+#define PERMIT_SLACK_MS 10000u  /* lease beyond a request's timeout, ms */
+#define PERMIT_RETRY_MS 20u     /* a full max_in_flight: ask again, ms */
+
+static void
+on_permit_extended(void *arg, int status, int granted)
+{
+  (void)arg;
+  (void)status;
+  (void)granted;
+}
+
+/* Gives back a lane's unused permit (its lane has nothing left to send). */
+void
+pacer_sched_lane_drop_permit(struct pacer_sched *s, struct pacer_lane *l)
+{
+  if (l->permit[0] == '\0')
+    return;
+  (void)pacer_limiter_release(s->queue, l->refs, l->nrefs, l->permit);
+  l->permit[0] = '\0';
+}
+
+struct permit_req {
+  struct pacer_sched *s;
+  struct pacer_lane *l;
+  char token[PACER_LIMITER_TOKEN_SIZE];
+};
+
+static void
+on_permit(void *arg, int status, int granted)
+{
+  struct permit_req *p = arg;
+  struct pacer_sched *s = p->s;
+  struct pacer_lane *l = p->l;
+
+  l->acquiring = 0;
+  s->acquiring--;
+  if (s->closing) {
+    free(p);
+    return;
+  }
+  if (status != 0) {
+    /* Unknown: the permit may be held; give it back, ask again later. */
+    (void)pacer_limiter_release(s->queue, l->refs, l->nrefs, p->token);
+    l->permit_wait_until_us = pacer_sched_mono_us() + TAKE_RETRY_MS * 1000u;
+  } else if (!granted) {
+    l->permit_wait_until_us = pacer_sched_mono_us() + PERMIT_RETRY_MS * 1000u;
+  } else if (l->queued == 0 || s->stopping) {
+    (void)pacer_limiter_release(s->queue, l->refs, l->nrefs, p->token);
+  } else {
+    memcpy(l->permit, p->token, sizeof(l->permit));
+  }
+  free(p);
+  if (l->queued == 0)
+    pacer_lanes_release(&s->lanes, l);
+  pacer_sched_pump(s);
+  pacer_sched_check_stop(s);
+}
+
+/* Asks for a cluster-wide in-flight permit for the lane's next request
+ * (issue 3 §1, max_in_flight shared through Redis). */
+static void
+lane_acquire(struct pacer_sched *s, struct pacer_lane *l)
+{
+  struct permit_req *p = malloc(sizeof(*p));
+
+  if (p == NULL)
+    return;
+  p->s = s;
+  p->l = l;
+  snprintf(p->token, sizeof(p->token), "%s:%" PRIu64, s->consumer,
+           ++s->permit_seq);
+  if (pacer_limiter_acquire(s->queue, l->refs, l->nrefs, p->token,
+                            PERMIT_LEASE_MS, on_permit, p) != 0) {
+    free(p);
+    l->permit_wait_until_us = pacer_sched_mono_us() + TAKE_RETRY_MS * 1000u;
+    return;
+  }
+  l->acquiring = 1;
+  s->acquiring++;
+}
+
+/* Starts e's request now. */
+/* A job whose credential needs re-authorisation waits in the delayed set
+ * at a score that is never due, until `pacer cred set` releases it
+ * (issue 4 §4): not failed, not lost, its lease released. */
+static void
+park(struct pacer_sched *s, struct pacer_entry *e)
+{
+  char jf[PACER_SCHED_JOB_FIELDS_MAX];
+
+  pacer_log(PACER_LOG_WARN, "sched",
+            "msg=\"parked: credential needs re-authorisation\" %s "
+            "wait_reason=reauth_required credential=%s",
+            pacer_sched_job_fields(e, jf, sizeof(jf)), e->job->credential);
+  pacer_sched_defer(s, e, (uint64_t)PACER_KEYS_PARK_SCORE_MS);
+}
+
+static void
+cred_wait_push(struct pacer_sched *s, struct pacer_entry *e)
+{
+  e->state = PACER_ENTRY_CRED_WAIT;
+  e->rnext = s->cred_wait;
+  s->cred_wait = e;
+  s->ncred_wait++;
+}
+
+/* A credential left its waiting state: release (or park) its jobs. */
+void
+pacer_sched_on_cred_changed(void *arg, struct pacer_cred *c)
+{
+  struct pacer_sched *s = arg;
+  struct pacer_entry **pp = &s->cred_wait, *e;
+  enum pacer_cred_state st;
+  const char *tok;
+  uint64_t gen, now_unix_ms = pacer_clock_unix_ms();
+
+  if (s->closing)
+    return;
+  st = pacer_cred_token(c, &tok, &gen);
+  if (st == PACER_CRED_WAIT)
+    return;
+  while ((e = *pp) != NULL) {
+    if (strcmp(e->job->credential, pacer_cred_name(c)) != 0) {
+      pp = &e->rnext;
+      continue;
+    }
+    *pp = e->rnext;
+    e->rnext = NULL;
+    s->ncred_wait--;
+    if (st == PACER_CRED_REAUTH)
+      park(s, e);
+    else
+      pacer_sched_lane_enqueue(s, e, 1, now_unix_ms);
+  }
+  pacer_sched_pump(s);
+}
+
+int
+pacer_sched_submit_token_request(void *arg, struct pacer_http_request *req)
+{
+  struct pacer_sched *s = arg;
+
+  if (s->pool == NULL || s->stopping)
+    return PACER_EINVAL;
+  return pacer_pool_submit(s->pool, req);
+}
+
+static void
+start(struct pacer_sched *s, struct pacer_entry *e)
+{
+  struct pacer_http_request *req;
+  struct pacer_lane *l = e->lane;
+  const char *token = NULL, *scheme = NULL;
+  char jf[PACER_SCHED_JOB_FIELDS_MAX];
+
+  if (e->job->credential != NULL) {
+    struct pacer_cred *c = pacer_creds_get(s->creds, e->job->credential);
+    uint64_t gen = 0;
+
+    switch (c != NULL ? pacer_cred_token(c, &token, &gen) : PACER_CRED_WAIT) {
+    case PACER_CRED_READY:
+      e->cred_gen = gen;
+      scheme = pacer_cred_cfg(c)->scheme;
+      break;
+    case PACER_CRED_REAUTH:
+      park(s, e);
+      if (l->queued == 0)
+        pacer_sched_lane_drop_permit(s, l);
+      return;
+    default:
+      /* Paused while the credential refreshes, here or elsewhere. The
+       * lane may be freed meanwhile: it is found again on release. */
+      pacer_log(PACER_LOG_DEBUG, "sched",
+                "msg=\"waiting for credential\" %s "
+                "wait_reason=credential_refresh credential=%s",
+                pacer_sched_job_fields(e, jf, sizeof(jf)), e->job->credential);
+      cred_wait_push(s, e);
+      e->lane = NULL;
+      if (l->queued == 0)
+        pacer_sched_lane_drop_permit(s, l);
+      return;
+    }
+  }
+  req = pacer_sched_build_request(s, e, scheme, token);
+
+  e->wait_ms += (pacer_sched_mono_us() - e->ready_mono_us) / 1000u;
+  if (req == NULL || pacer_pool_submit(s->pool, req) != 0) {
+    if (req == NULL)
+      pacer_log(PACER_LOG_ERROR, "sched", "msg=\"out of memory\" %s",
+                pacer_sched_job_fields(e, jf, sizeof(jf)));
+    pacer_http_request_free(req);
+    pacer_sched_requeue(s, e);
+    if (l->queued == 0)
+      pacer_sched_lane_drop_permit(s, l);
+    return;
+  }
+  e->state = PACER_ENTRY_RUNNING;
+  e->lane->in_flight++;
+  s->st.in_flight++;
+  pacer_metrics_sent(s->mx, e->lane->refs, e->lane->nrefs);
+  if (e->lane->permit[0] != '\0') {
+    uint64_t need = (uint64_t)e->job->timeout_ms + PERMIT_SLACK_MS;
+
+    memcpy(e->permit, e->lane->permit, sizeof(e->permit));
+    e->lane->permit[0] = '\0';
+    /* A request that may outlive the lease keeps its permit longer. */
+    if (need > PERMIT_LEASE_MS)
+      (void)pacer_limiter_acquire(s->queue, e->lane->refs, e->lane->nrefs,
+                                  e->permit, need, on_permit_extended, NULL);
+  }
+}
+
+struct pacer_entry *
+pacer_sched_lane_pop_entry(struct pacer_sched *s, struct pacer_lane *l)
+{
+  struct pacer_lane_node *n = pacer_lane_pop(&s->lanes, l);
+
+  if (n == NULL)
+    return NULL;
+  s->st.ready--;
+  return PACER_CONTAINER_OF(n, struct pacer_entry, node);
+}
+
+/* A lane must wait wait_us before its next slot. Beyond defer_after_ms its
+ * queued jobs go to the delayed set, spread over the lane's pace, releasing
+ * their lease and memory (issue 3 §4). */
+static void
+lane_wait(struct pacer_sched *s, struct pacer_lane *l, uint64_t wait_us)
+{
+  uint64_t now_unix = pacer_clock_unix_ms(), step_ms = 0;
+  struct pacer_entry *e;
+  size_t k = 0, i;
+  char jf[PACER_SCHED_JOB_FIELDS_MAX], why[200];
+
+  l->wait_until_us = pacer_sched_mono_us() + wait_us;
+  if (wait_us / 1000u <= s->cfg->defer_after_ms)
+    return;
+  for (i = 0; i < l->nrefs; i++) {
+    uint64_t iv = l->refs[i].cfg->gcra.interval_us / 1000u;
+
+    if (iv > step_ms)
+      step_ms = iv;
+  }
+  while ((e = pacer_sched_lane_pop_entry(s, l)) != NULL) {
+    uint64_t due = now_unix + wait_us / 1000u + k++ * step_ms;
+
+    e->wait_ms += (pacer_sched_mono_us() - e->ready_mono_us) / 1000u;
+    pacer_log(
+        PACER_LOG_DEBUG, "sched",
+        "msg=\"deferred\" %s wait_reason=%s wait_ms=%" PRIu64,
+        pacer_sched_job_fields(e, jf, sizeof(jf)),
+        pacer_log_value(why, sizeof(why),
+                        l->pause_reason[0] ? l->pause_reason : "rate_limit"),
+        due - now_unix);
+    pacer_sched_defer(s, e, due);
+    l->deferred++;
+    if (due > l->defer_until_unix_ms)
+      l->defer_until_unix_ms = due;
+  }
+  pacer_sched_lane_drop_permit(s, l);
+}
+
+static void on_take(void *arg, int status, const struct pacer_limiter_grant *g);
+
+struct take_req {
+  struct pacer_sched *s;
+  struct pacer_lane *l;
+};
+
+static void
+lane_take(struct pacer_sched *s, struct pacer_lane *l)
+{
+  struct take_req *t = malloc(sizeof(*t));
+  unsigned n = l->queued < PACER_LIMITER_MAX_SLOTS ? (unsigned)l->queued
+                                                   : PACER_LIMITER_MAX_SLOTS;
+
+  if (t == NULL)
+    return;
+  t->s = s;
+  t->l = l;
+  if (pacer_limiter_take(s->queue, l->refs, l->nrefs, n, TAKE_HORIZON_US,
+                         on_take, t) != 0) {
+    free(t);
+    l->wait_until_us = pacer_sched_mono_us() + TAKE_RETRY_MS * 1000u;
+    return;
+  }
+  l->taking = 1;
+}
+
+static void
+on_take(void *arg, int status, const struct pacer_limiter_grant *g)
+{
+  struct take_req *t = arg;
+  struct pacer_sched *s = t->s;
+  struct pacer_lane *l = t->l;
+
+  free(t);
+  l->taking = 0;
+  if (s->closing)
+    return;
+  if (status != 0) {
+    l->wait_until_us = pacer_sched_mono_us() + TAKE_RETRY_MS * 1000u;
+  } else if (g->nslots > 0) {
+    pacer_lane_add_slots(l, pacer_sched_mono_us(), g->slot_us, g->nslots);
+  } else {
+    if (g->reason[0] != '\0')
+      snprintf(l->pause_reason, sizeof(l->pause_reason), "%s", g->reason);
+    lane_wait(s, l, g->wait_us);
+  }
+  pacer_sched_pump(s);
+}
+
+static void
+on_pump_timer(uv_timer_t *t)
+{
+  struct pacer_sched *s = PACER_CONTAINER_OF(t, struct pacer_sched, pump_timer);
+
+  s->pump_at_us = 0;
+  pacer_sched_pump(s);
+}
+
+/* Serves the lanes round-robin, one request per lane per round, while
+ * request slots are free: a lane sends only on a slot it reserved from the
+ * shared limiter (or at once when no limit covers it). */
+void
+pacer_sched_pump(struct pacer_sched *s)
+{
+  uint64_t now = pacer_sched_mono_us(), wake = UINT64_MAX;
+  int progress = 1;
+
+  if (s->closing || s->canceled)
+    return;
+  while (progress && s->st.in_flight < s->cfg->concurrency &&
+         s->lanes.ring != NULL) {
+    struct pacer_lane *l = s->lanes.ring, *next;
+    size_t nring = 0, k;
+
+    /* Only the lane being served can leave the ring during a round, and
+     * its successor was read first, so walking nring steps is safe. */
+    do {
+      nring++;
+      l = l->rnext;
+    } while (l != s->lanes.ring);
+    progress = 0;
+    for (k = 0; k < nring; k++) {
+      uint64_t at;
+
+      next = l->rnext;
+      if (l->queued == 0 || s->st.in_flight >= s->cfg->concurrency)
+        goto next_lane;
+      if (l->max_in_flight != 0 && l->in_flight >= l->max_in_flight)
+        goto next_lane;
+      if (l->nrefs == 0) {
+        start(s, pacer_sched_lane_pop_entry(s, l));
+        progress = 1;
+        goto next_lane;
+      }
+      if (l->max_in_flight != 0 && l->permit[0] == '\0') {
+        /* Capped across processes: a permit first, then a slot. */
+        if (!l->acquiring) {
+          if (now >= l->permit_wait_until_us)
+            lane_acquire(s, l);
+          else if (l->permit_wait_until_us < wake)
+            wake = l->permit_wait_until_us;
+        }
+        goto next_lane;
+      }
+      if (pacer_lane_take_slot(l, now, SLOT_STALE_US, &at)) {
+        start(s, pacer_sched_lane_pop_entry(s, l));
+        progress = 1;
+        goto next_lane;
+      }
+      if (at != UINT64_MAX) {
+        if (at < wake)
+          wake = at;
+      } else if (!l->taking) {
+        if (now >= l->wait_until_us)
+          lane_take(s, l);
+        else if (l->wait_until_us < wake)
+          wake = l->wait_until_us;
+      }
+    next_lane:
+      l = next;
+    }
+    if (s->lanes.ring != NULL)
+      s->lanes.ring = s->lanes.ring->rnext; /* rotate: fair start */
+  }
+  if (wake != UINT64_MAX && (s->pump_at_us == 0 || wake < s->pump_at_us)) {
+    uint64_t ms = wake > now ? (wake - now + 999u) / 1000u : 0;
+
+    s->pump_at_us = wake;
+    uv_timer_start(&s->pump_timer, on_pump_timer, ms, 0);
+  }
+}
