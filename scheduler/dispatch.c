@@ -82,9 +82,9 @@ on_permit(void *arg, int status, int granted)
 }
 
 /* Asks for a cluster-wide in-flight permit for the lane's next request
- * (issue 3 §1, max_in_flight shared through Redis). */
+ * (docs/LIMITS.md, max_in_flight shared through Redis), at now_mono_us. */
 static void
-lane_acquire(struct pacer_sched *s, struct pacer_lane *l)
+lane_acquire(struct pacer_sched *s, struct pacer_lane *l, uint64_t now_mono_us)
 {
   struct permit_req *p = malloc(sizeof(*p));
 
@@ -97,7 +97,7 @@ lane_acquire(struct pacer_sched *s, struct pacer_lane *l)
   if (pacer_limiter_acquire(s->queue, l->refs, l->nrefs, p->token,
                             PERMIT_LEASE_MS, on_permit, p) != 0) {
     free(p);
-    l->permit_wait_until_us = pacer_sched_mono_us() + TAKE_RETRY_MS * 1000u;
+    l->permit_wait_until_us = now_mono_us + TAKE_RETRY_MS * 1000u;
     return;
   }
   l->acquiring = 1;
@@ -107,7 +107,7 @@ lane_acquire(struct pacer_sched *s, struct pacer_lane *l)
 /* Starts e's request now. */
 /* A job whose credential needs re-authorisation waits in the delayed set
  * at a score that is never due, until `pacer cred set` releases it
- * (issue 4 §4): not failed, not lost, its lease released. */
+ * (docs/CREDENTIALS.md): not failed, not lost, its lease released. */
 static void
 park(struct pacer_sched *s, struct pacer_entry *e)
 {
@@ -171,7 +171,7 @@ pacer_sched_submit_token_request(void *arg, struct pacer_http_request *req)
 }
 
 static void
-start(struct pacer_sched *s, struct pacer_entry *e)
+start(struct pacer_sched *s, struct pacer_entry *e, uint64_t now_mono_us)
 {
   struct pacer_http_request *req;
   struct pacer_lane *l = e->lane;
@@ -208,7 +208,8 @@ start(struct pacer_sched *s, struct pacer_entry *e)
   }
   req = pacer_sched_build_request(s, e, scheme, token);
 
-  e->wait_ms += (pacer_sched_mono_us() - e->ready_mono_us) / 1000u;
+  if (now_mono_us > e->ready_mono_us) /* now was read before it came */
+    e->wait_ms += (now_mono_us - e->ready_mono_us) / 1000u;
   if (req == NULL || pacer_pool_submit(s->pool, req) != 0) {
     if (req == NULL)
       pacer_log(PACER_LOG_ERROR, "sched", "msg=\"out of memory\" %s",
@@ -248,16 +249,17 @@ pacer_sched_lane_pop_entry(struct pacer_sched *s, struct pacer_lane *l)
 
 /* A lane must wait wait_us before its next slot. Beyond defer_after_ms its
  * queued jobs go to the delayed set, spread over the lane's pace, releasing
- * their lease and memory (issue 3 §4). */
+ * their lease and memory (docs/LIMITS.md). */
 static void
-lane_wait(struct pacer_sched *s, struct pacer_lane *l, uint64_t wait_us)
+lane_wait(struct pacer_sched *s, struct pacer_lane *l, uint64_t wait_us,
+          uint64_t now_mono_us)
 {
   uint64_t now_unix = pacer_clock_unix_ms(), step_ms = 0;
   struct pacer_entry *e;
   size_t k = 0, i;
   char jf[PACER_SCHED_JOB_FIELDS_MAX], why[200];
 
-  l->wait_until_us = pacer_sched_mono_us() + wait_us;
+  l->wait_until_us = now_mono_us + wait_us;
   if (wait_us / 1000u <= s->cfg->defer_after_ms)
     return;
   for (i = 0; i < l->nrefs; i++) {
@@ -269,7 +271,8 @@ lane_wait(struct pacer_sched *s, struct pacer_lane *l, uint64_t wait_us)
   while ((e = pacer_sched_lane_pop_entry(s, l)) != NULL) {
     uint64_t due = now_unix + wait_us / 1000u + k++ * step_ms;
 
-    e->wait_ms += (pacer_sched_mono_us() - e->ready_mono_us) / 1000u;
+    if (now_mono_us > e->ready_mono_us)
+      e->wait_ms += (now_mono_us - e->ready_mono_us) / 1000u;
     pacer_log(
         PACER_LOG_DEBUG, "sched",
         "msg=\"deferred\" %s wait_reason=%s wait_ms=%" PRIu64,
@@ -293,7 +296,7 @@ struct take_req {
 };
 
 static void
-lane_take(struct pacer_sched *s, struct pacer_lane *l)
+lane_take(struct pacer_sched *s, struct pacer_lane *l, uint64_t now_mono_us)
 {
   struct take_req *t = malloc(sizeof(*t));
   unsigned n = l->queued < PACER_LIMITER_MAX_SLOTS ? (unsigned)l->queued
@@ -306,7 +309,7 @@ lane_take(struct pacer_sched *s, struct pacer_lane *l)
   if (pacer_limiter_take(s->queue, l->refs, l->nrefs, n, TAKE_HORIZON_US,
                          on_take, t) != 0) {
     free(t);
-    l->wait_until_us = pacer_sched_mono_us() + TAKE_RETRY_MS * 1000u;
+    l->wait_until_us = now_mono_us + TAKE_RETRY_MS * 1000u;
     return;
   }
   l->taking = 1;
@@ -318,19 +321,20 @@ on_take(void *arg, int status, const struct pacer_limiter_grant *g)
   struct take_req *t = arg;
   struct pacer_sched *s = t->s;
   struct pacer_lane *l = t->l;
+  uint64_t now_mono_us = pacer_sched_mono_us();
 
   free(t);
   l->taking = 0;
   if (s->closing)
     return;
   if (status != 0) {
-    l->wait_until_us = pacer_sched_mono_us() + TAKE_RETRY_MS * 1000u;
+    l->wait_until_us = now_mono_us + TAKE_RETRY_MS * 1000u;
   } else if (g->nslots > 0) {
-    pacer_lane_add_slots(l, pacer_sched_mono_us(), g->slot_us, g->nslots);
+    pacer_lane_add_slots(l, now_mono_us, g->slot_us, g->nslots);
   } else {
     if (g->reason[0] != '\0')
       snprintf(l->pause_reason, sizeof(l->pause_reason), "%s", g->reason);
-    lane_wait(s, l, g->wait_us);
+    lane_wait(s, l, g->wait_us, now_mono_us);
   }
   pacer_sched_pump(s);
 }
@@ -376,7 +380,7 @@ pacer_sched_pump(struct pacer_sched *s)
       if (l->max_in_flight != 0 && l->in_flight >= l->max_in_flight)
         goto next_lane;
       if (l->nrefs == 0) {
-        start(s, pacer_sched_lane_pop_entry(s, l));
+        start(s, pacer_sched_lane_pop_entry(s, l), now);
         progress = 1;
         goto next_lane;
       }
@@ -384,14 +388,14 @@ pacer_sched_pump(struct pacer_sched *s)
         /* Capped across processes: a permit first, then a slot. */
         if (!l->acquiring) {
           if (now >= l->permit_wait_until_us)
-            lane_acquire(s, l);
+            lane_acquire(s, l, now);
           else if (l->permit_wait_until_us < wake)
             wake = l->permit_wait_until_us;
         }
         goto next_lane;
       }
       if (pacer_lane_take_slot(l, now, SLOT_STALE_US, &at)) {
-        start(s, pacer_sched_lane_pop_entry(s, l));
+        start(s, pacer_sched_lane_pop_entry(s, l), now);
         progress = 1;
         goto next_lane;
       }
@@ -400,7 +404,7 @@ pacer_sched_pump(struct pacer_sched *s)
           wake = at;
       } else if (!l->taking) {
         if (now >= l->wait_until_us)
-          lane_take(s, l);
+          lane_take(s, l, now);
         else if (l->wait_until_us < wake)
           wake = l->wait_until_us;
       }

@@ -103,7 +103,7 @@ pacer_sched_entry_id(const struct pacer_entry *e)
   return e->sid;
 }
 
-/* The fields every job log line starts with (issue 6 §3): job id, lane
+/* The fields every job log line starts with (README.md, logs): job id, lane
  * ("-" while it has none), attempts made and the last HTTP status (0 =
  * none yet), as logfmt. Ids and lane ids hold no secret (secret header
  * values are hashed into lane keys). Returns buf. */
@@ -302,8 +302,8 @@ pacer_sched_finish(struct pacer_sched *s, struct pacer_entry *e,
   const char *state = pacer_job_state_name(st);
 
   pacer_reason_format(r, status, reason, sizeof(reason));
-  /* An upstream that echoes the request back (C21) must not carry the
-   * credential's token into the result or the dead letter. */
+  /* An upstream that echoes the request back (README.md "Result entry") must
+   * not carry the credential's token into the result or the dead letter. */
   if (e->job != NULL && e->job->credential != NULL) {
     struct pacer_cred *c = pacer_creds_get(s->creds, e->job->credential);
     const char *tok = c != NULL ? pacer_cred_held_token(c) : NULL;

@@ -54,7 +54,7 @@ url_parts(struct pacer_entry *e)
 }
 
 /* Finds the lane of a valid job: the buckets of every limit that matches
- * it, all or nothing (issue 3 §1). Jobs that no limit covers share lanes
+ * it, all or nothing (docs/LIMITS.md). Jobs that no limit covers share lanes
  * by limit_key, so tenants still take turns for the request slots. */
 static struct pacer_lane *
 lane_for(struct pacer_sched *s, const struct pacer_entry *e)
@@ -108,7 +108,7 @@ pacer_sched_lane_enqueue(struct pacer_sched *s, struct pacer_entry *e,
   if (!front && e->lane->nrefs > 0) {
     /* A job that would wait longer than defer_after_ms for its lane goes to
      * the delayed set, due when the lane will have room, spread at the
-     * lane's pace (issue 3 §4): a backlog stays in Redis, and another
+     * lane's pace (docs/LIMITS.md): a backlog stays in Redis, and another
      * tenant's jobs can still be read past it. */
     uint64_t iv_ms = 0, now = now_unix_ms, ahead_ms, due;
     size_t i;
@@ -151,7 +151,7 @@ pacer_sched_lane_enqueue(struct pacer_sched *s, struct pacer_entry *e,
 
 /* A job naming a credential: it must be configured, the job must not set
  * Authorization itself, and its URL host must be one the credential's
- * token may go to (issue 4 §1, `hosts`). */
+ * token may go to (docs/CREDENTIALS.md, `hosts`). */
 static int
 cred_check(struct pacer_sched *s, const struct pacer_entry *e,
            struct pacer_error *err)
@@ -252,7 +252,7 @@ pacer_sched_on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe,
   e->s = s;
   pacer_sched_held_link(s, e);
   if (qe->job == NULL) {
-    /* C15: the entry was trimmed away while pending. */
+    /* The entry was trimmed away while pending (docs/REDIS.md). */
     pacer_log(PACER_LOG_WARN, "sched",
               "msg=\"pending entry lost its payload\" sid=%s", e->sid);
     pacer_sched_finish(

@@ -100,7 +100,7 @@ pacer_sched_build_request(struct pacer_sched *s, struct pacer_entry *e,
    * a job with any other secret header does not follow redirects. */
   /* A job with a credential never follows one either: its token goes to
    * the credential's hosts only, never to another scheme, host or port
-   * (issue 4 §5). */
+   * (docs/CREDENTIALS.md). */
   req->follow_redirects = token == NULL;
   for (i = 0; i < job->nheaders; i++) {
     if (pacer_header_is_secret(job->headers[i].name))
@@ -116,8 +116,8 @@ pacer_sched_build_request(struct pacer_sched *s, struct pacer_entry *e,
   req->connect_timeout_ms = s->cfg->connect_timeout_ms;
   req->timeout_ms = job->timeout_ms;
   req->body_cap_bytes = s->cfg->response_max_bytes;
-  /* CASES C20: every address this job connects to, on every hop, is
-   * checked by the worker (token requests are the operator's own). */
+  /* README.md destination_policy: every address this job connects to, on every
+   * hop, is checked by the worker (token requests are the operator's own). */
   if (s->cfg->dest_policy.mode != PACER_DEST_ANY)
     req->dest_policy = &s->cfg->dest_policy;
   return req;

@@ -133,7 +133,7 @@ lanestat_add(cJSON *arr, const struct pacer_lane *l, uint64_t now_unix_ms)
 }
 
 /* ------------------------------------------------------------------ */
-/* Metrics snapshot (issue 6): built here every second, on this thread;
+/* Metrics snapshot (docs/METRICS.md): built here every second, on this thread;
  * the HTTP thread only ever sees the rendered copy the publisher takes. */
 
 static void
@@ -216,7 +216,8 @@ pacer_sched_set_publisher(struct pacer_sched *s, pacer_sched_publish_cb cb,
 /* Every LANESTAT_EVERY_MS: forgets deferrals that are due, frees idle
  * lanes, and publishes what this process holds per lane to
  * <prefix>lanestat:<consumer> (a string with a TTL, read by `pacer stats`;
- * issue 3 §7). Lane ids are bucket keys, never secrets (C21). */
+ * docs/LIMITS.md). Lane ids are bucket keys, never secrets
+ * (docs/CREDENTIALS.md). */
 static void
 on_stat_timer(uv_timer_t *t)
 {

@@ -78,7 +78,7 @@ struct pacer_entry {
   char *path;            /* job->url's path, likewise */
   enum pacer_entry_state state;
   /* The pending Redis write, kept until Redis confirms it, so it can be
-   * replayed after an "outcome unknown" (C17). */
+   * replayed after an "outcome unknown" (docs/REDIS.md). */
   enum pacer_entry_op op;
   int ok;       /* PACER_OP_FINISH: state ok */
   int mx_state; /* PACER_OP_FINISH: enum pacer_metrics_job_state */
@@ -112,7 +112,7 @@ struct pacer_sched {
   char consumer[128];            /* this process's consumer name */
   uint64_t permit_seq;           /* permit tokens: "<consumer>:<seq>" */
   size_t acquiring;              /* permit acquires outstanding */
-  struct pacer_creds *creds;     /* OAuth2 credentials (issue 4) */
+  struct pacer_creds *creds;     /* OAuth2 credentials (docs/CREDENTIALS.md) */
   struct pacer_entry *cred_wait; /* entries waiting for a token, via rnext */
   size_t ncred_wait;
   uv_timer_t replay_timer;
@@ -127,7 +127,7 @@ struct pacer_sched {
   void *terminal_arg;
   void (*on_stopped)(void *arg);
   void *stopped_arg;
-  struct pacer_metrics *mx;       /* counters (issue 6), owned */
+  struct pacer_metrics *mx;       /* counters (docs/METRICS.md), owned */
   pacer_sched_publish_cb publish; /* metrics snapshot receiver, or NULL */
   void *publish_arg;
   int mx_reading; /* a snapshot's Redis reads are out */

@@ -343,7 +343,7 @@ on_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
  * without a policy (a token request) is never checked by on_open_socket,
  * so its peer is checked here before this transfer sends anything on it.
  * A GOAWAY that an earlier try's connection received is not about this
- * try (CASES C19). */
+ * try (docs/WORKERS.md, GOAWAY). */
 static int
 on_prereq(void *clientp, char *primary_ip, char *local_ip, int primary_port,
           int local_port)
@@ -419,9 +419,9 @@ pacer_curl_uv_goaway_text(const char *data, size_t n, uint32_t *last)
 
 /* CURLOPT_DEBUGFUNCTION, set with CURLOPT_VERBOSE only on a transfer that
  * has a connection of its own on a libcurl before 8.5.0 (see set_options),
- * so that a stream refused by GOAWAY can be told apart (CASES C19): such a
- * libcurl ends it as a bare CURLE_HTTP2, the same code it gives any
- * transfer whose HTTP/2 session ended under it (lib/http2.c cf_h2_recv),
+ * so that a stream refused by GOAWAY can be told apart (docs/WORKERS.md,
+ * GOAWAY): such a libcurl ends it as a bare CURLE_HTTP2, the same code it gives
+ * any transfer whose HTTP/2 session ended under it (lib/http2.c cf_h2_recv),
  * processed or not, and the GOAWAY's last_stream_id reaches the
  * application only as this info line. It reads CURLINFO_TEXT lines of
  * one fixed shape (pacer_curl_uv_goaway_text) and copies nothing else:
