@@ -21,9 +21,10 @@
 #include "scheduler/sched.h"
 #include "workers/pacer_http.h"
 
-#define PACER_SCHED_MAX_FIELDS 32u /* strings in one XADD field list */
-#define PACER_SCHED_JOB_FIELDS_MAX                                             \
-  640u /* job=.. lane=.. attempt=.. status=.. */
+/* strings in one XADD field list */
+#define PACER_SCHED_MAX_FIELDS     32u
+/* bytes of "job=.. lane=.. attempt=.. status=.." */
+#define PACER_SCHED_JOB_FIELDS_MAX 640u
 
 struct pacer_cred;
 struct pacer_queue;
@@ -32,8 +33,8 @@ struct pacer_queue_entry;
 /** An owned XADD field list. */
 struct pacer_fieldbuf {
   char *argv[PACER_SCHED_MAX_FIELDS];
-  const char
-      *view[PACER_SCHED_MAX_FIELDS]; /* the same pointers, for pacer_fields */
+  /* the same pointers, for pacer_fields */
+  const char *view[PACER_SCHED_MAX_FIELDS];
   size_t lens[PACER_SCHED_MAX_FIELDS];
   size_t n;
 };
