@@ -52,7 +52,6 @@ allow_long=(
   workers/curl_uv.c       # split in progress
   scheduler/cred.c        # split in progress
   scheduler/metrics.c     # split in progress
-  scheduler/sched.c       # split in progress
 )
 for dir in common core store workers scheduler server cli; do
   for f in "$dir"/*.[ch]; do
