@@ -117,9 +117,8 @@ apply(struct pacer_sched *s, struct pacer_entry *e,
     pacer_sched_defer(s, e, d->at_unix_ms);
     break;
   case PACER_DECIDE_PAUSE:
-    if (d->at_unix_ms == 0)
-      pacer_sched_lane_enqueue(s, e, 1,
-                               now_unix_ms); /* first when the pause ends */
+    if (d->at_unix_ms == 0) /* first in line when the pause ends */
+      pacer_sched_lane_enqueue(s, e, 1, now_unix_ms);
     else
       pacer_sched_defer(s, e, d->at_unix_ms);
     break;
