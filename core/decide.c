@@ -336,7 +336,7 @@ pacer_decide(const struct pacer_attempt *a, const struct pacer_decide_job *job,
                                      PACER_DECIDE_RETRY_CAP_MS, prng);
 
     snprintf(d->wait_reason, sizeof(d->wait_reason), "backoff");
-    /* Server hints are a floor (DESIGN.md "Backoff"). */
+    /* Server hints set the minimum wait (docs/LIMITS.md "Retries"). */
     if (pacer_decide_hint(a->hdr, now_unix_ms, &hint) == 0 && hint.ms > delay) {
       delay = clamp(hint.ms, lim->retry_after_max_ms);
       snprintf(d->wait_reason, sizeof(d->wait_reason), "%s", hint.why);

@@ -13,7 +13,7 @@ pacer_resp_headers_parse(const char *json, struct pacer_resp_headers *out)
   memset(out, 0, sizeof(*out));
   if (json == NULL)
     return PACER_ENOTFOUND;
-  /* ParseWithLengthOpts: no global error state (STYLE 28) */
+  /* ParseWithLengthOpts: cJSON_GetErrorPtr would be global state */
   out->root = cJSON_ParseWithLengthOpts(json, strlen(json), NULL, 0);
   if (out->root == NULL)
     return PACER_ENOTFOUND; /* the worker built it: only out of memory */
