@@ -1,10 +1,10 @@
 /* The retry decision: what the scheduler does with a job after one HTTP
- * attempt. Pure (no clock, no I/O): the outcome, the job's counters, the lane's
- * limits, now and a PRNG go in; one decision comes out. The scheduler
- * (scheduler/sched.c on_outcome) applies it: Redis writes, bucket pauses,
- * metrics and logs. The rules are docs/LIMITS.md ("Retries", 429 pauses) and
- * docs/CREDENTIALS.md (401 refresh);
- * tests/unit/test_decide.c pins every branch.
+ * attempt. Pure (no clock, no I/O): the outcome, the job's counters, the
+ * lane's limits, now and a PRNG go in; one decision comes out. The
+ * scheduler (scheduler/outcome.c) applies it: Redis writes, bucket pauses,
+ * metrics and logs. The rules are docs/LIMITS.md ("Retries", 429 pauses)
+ * and docs/CREDENTIALS.md (401 refresh); tests/unit/test_decide.c pins
+ * every branch.
  *
  *   outcome                                   decision
  *   -------------------------------------     ------------------------------
