@@ -122,7 +122,8 @@ finish(struct pacer_decision *d, enum pacer_job_state st, enum pacer_reason r,
   d->reason = r;
   d->status = status;
   d->keep_response = 1;
-  snprintf(d->error, sizeof(d->error), "%s", error);
+  if (error[0] != '\0') /* d was zeroed: "" needs no copy (the ok path) */
+    snprintf(d->error, sizeof(d->error), "%s", error);
 }
 
 /* POST and PATCH are not idempotent (RFC 9110 §9.2.2): after a timeout or

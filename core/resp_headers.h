@@ -18,8 +18,8 @@ struct pacer_resp_headers {
 };
 
 /** Parses json (borrowed, NUL-terminated, may be NULL) into *out once.
- *  Returns 0; PACER_ENOTFOUND when json is NULL or not a JSON object (out
- *  is then zeroed: no headers); PACER_ENOMEM. Free with
+ *  Returns 0; PACER_ENOTFOUND when json is NULL, names none of these
+ *  headers or is not a JSON object (out is then zeroed: no headers). Free with
  *  pacer_resp_headers_free either way. Any thread. */
 int pacer_resp_headers_parse(const char *json, struct pacer_resp_headers *out);
 

@@ -2,6 +2,7 @@
 #include "core/result.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static const char *const result_names[] = {
 #define PACER_X(c, name, reason) name,
@@ -72,9 +73,18 @@ pacer_reason_name(enum pacer_reason r)
 const char *
 pacer_reason_format(enum pacer_reason r, long status, char *buf, size_t size)
 {
-  if (r == PACER_REASON_HTTP)
+  const char *name;
+  size_t n;
+
+  if (r == PACER_REASON_HTTP) {
     snprintf(buf, size, "http_%ld", status);
-  else
-    snprintf(buf, size, "%s", pacer_reason_name(r));
+    return buf;
+  }
+  if (size == 0)
+    return buf;
+  name = pacer_reason_name(r); /* a plain copy: once per finished job */
+  n = strlen(name) < size - 1 ? strlen(name) : size - 1;
+  memcpy(buf, name, n);
+  buf[n] = '\0';
   return buf;
 }
