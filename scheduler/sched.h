@@ -63,7 +63,7 @@ int pacer_sched_start(struct pacer_sched *s, struct pacer_error *err);
 void pacer_sched_stop(struct pacer_sched *s, void (*on_stopped)(void *arg),
                       void *arg);
 
-/** Receives a metrics snapshot (issue 6), about once a second: the
+/** Receives a metrics snapshot about once a second: the
  *  Prometheus text metrics[0..metrics_len) and the /api/state JSON
  *  state[0..state_len) (docs/METRICS.md), both NUL-terminated and
  *  borrowed for the call: copy what you keep. Scheduler thread. */
