@@ -5,12 +5,27 @@
 set -eu
 cmd=$1
 dir=$2
+
+# stop_old: stops the redis-server of the pidfile and waits until it has
+# exited: on its way out it removes the socket file and the pidfile, which
+# by then may be the next fixture's (a stop followed at once by a start,
+# as in back-to-back ctest runs).
+stop_old() {
+  local pid
+  [ -f "$dir/redis.pid" ] || return 0
+  pid=$(cat "$dir/redis.pid" 2>/dev/null) || return 0
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 200); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.05
+  done
+  kill -9 "$pid" 2>/dev/null || true
+}
+
 case "$cmd" in
 start)
   mkdir -p "$dir"
-  if [ -f "$dir/redis.pid" ] && kill -0 "$(cat "$dir/redis.pid")" 2>/dev/null; then
-    kill "$(cat "$dir/redis.pid")" || true
-  fi
+  stop_old
   rm -f "$dir/redis.sock"
   redis-server --port 0 --unixsocket "$dir/redis.sock" --unixsocketperm 700 \
     --save "" --appendonly no --dir "$dir" --pidfile "$dir/redis.pid" \
@@ -26,9 +41,7 @@ start)
   exit 1
   ;;
 stop)
-  if [ -f "$dir/redis.pid" ]; then
-    kill "$(cat "$dir/redis.pid")" 2>/dev/null || true
-  fi
+  stop_old
   exit 0
   ;;
 esac
