@@ -12,7 +12,9 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
@@ -22,6 +24,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/utf8.h"
+#include "common/util.h"
 #include "scheduler/sched.h"
 
 #define REDIS_START_MS 10000u /* wait for the private redis socket, ms */
@@ -41,6 +44,49 @@ struct embedded_redis {
  * the cleanup at the end of pacer_cmd_run. One `pacer run` per process. */
 static struct embedded_redis private_redis;
 
+/* What the run saw of one limit bucket, from the scheduler's 1 s snapshot
+ * (the /api/state JSON of docs/METRICS.md). */
+struct run_bucket {
+  char bucket[80];       /* bucket key, e.g. "acct:act_1001" */
+  char limit[40];        /* the limit's name */
+  double limit_per_s;    /* configured rate, requests/s */
+  uint64_t requests;     /* requests started on it */
+  uint64_t throttled;    /* 429s charged to it */
+  double send_max_per_s; /* highest 5 s send rate seen, requests/s */
+};
+
+#define RUN_BUCKETS_MAX 32    /* buckets listed in the summary */
+#define RUN_CREDS_MAX   8     /* credentials listed in the summary */
+#define RUN_REASONS_MAX 16    /* failure reasons counted */
+#define RUN_NOTE_BYTES  160   /* the "lanes:" line under the progress */
+#define FINAL_WAIT_MS   2500u /* longest wait for the last snapshot, ms */
+
+struct run_cred {
+  char name[64];
+  uint64_t refresh_ok;      /* token endpoint answers with a new token */
+  uint64_t refresh_failed;  /* failures that were retried */
+  uint64_t refresh_refused; /* invalid_grant */
+};
+
+/* The run's figures for the summary: limits and credentials from the
+ * snapshot, 429s and failures from the exported results. */
+struct run_tally {
+  struct run_bucket buckets[RUN_BUCKETS_MAX];
+  size_t nbuckets;
+  size_t buckets_total; /* buckets in the snapshot, listed or not */
+  struct run_cred creds[RUN_CREDS_MAX];
+  size_t ncreds;
+  int snapshots;      /* snapshots received */
+  uint64_t throttled; /* sum of the results' throttled */
+  uint64_t retried;   /* attempts beyond the first, summed */
+  struct {
+    char reason[40];
+    size_t n;
+  } reasons[RUN_REASONS_MAX];
+  size_t nreasons;
+  size_t reasons_other; /* failures past RUN_REASONS_MAX reasons */
+};
+
 struct run_ctx {
   struct pacer_sched *sched;
   struct pacer_idset *ids;  /* submitted, not yet terminal */
@@ -50,6 +96,13 @@ struct run_ctx {
   uv_signal_t sigint, sigterm;
   int interrupted;
   int stopping;
+  int wait_final; /* limits or credentials: the summary needs the snapshot
+                     taken after the last job */
+  int all_done;   /* every job terminal: waiting for that snapshot */
+  uint64_t done_mono_ms;     /* when the last job finished */
+  char note[RUN_NOTE_BYTES]; /* why lanes wait, "" when none does */
+  uint64_t note_mono_ms;     /* when note was last printed */
+  struct run_tally tally;
 };
 
 static void
@@ -171,6 +224,26 @@ print_log_tail(const char *path)
   }
 }
 
+/* True when a connection to the unix socket at path is accepted. */
+static int
+socket_accepts(const char *path)
+{
+  struct sockaddr_un sa;
+  int fd, ok;
+
+  memset(&sa, 0, sizeof(sa));
+  sa.sun_family = AF_UNIX;
+  if (strlen(path) >= sizeof(sa.sun_path))
+    return 1; /* cannot probe it here: let the real connect say why */
+  memcpy(sa.sun_path, path, strlen(path) + 1);
+  fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return 1;
+  ok = connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) == 0;
+  close(fd);
+  return ok;
+}
+
 static int
 redis_start(struct embedded_redis *r, struct pacer_error *err)
 {
@@ -202,7 +275,10 @@ redis_start(struct embedded_redis *r, struct pacer_error *err)
     struct stat sb;
     struct timespec ts = {0, 10 * 1000 * 1000};
 
-    if (stat(r->sock, &sb) == 0)
+    /* redis-server creates the socket file at bind(), before listen():
+     * ready means a connect succeeds, or the first command can meet
+     * ECONNREFUSED (issue 17, e2e_run under load). */
+    if (stat(r->sock, &sb) == 0 && socket_accepts(r->sock))
       return 0;
     if (waitpid(r->pid, &status, WNOHANG) == r->pid) {
       r->pid = 0;
@@ -370,10 +446,51 @@ fail:
   return NULL;
 }
 
+/* Counts one exported result into t: its 429s, retries and, when it did
+ * not end ok, its reason. */
+static void
+tally_result(struct run_tally *t, const redisReply *f)
+{
+  const char *state = NULL, *reason = NULL;
+  size_t j, k;
+
+  for (j = 0; j + 1 < f->elements; j += 2) {
+    const redisReply *n = f->element[j], *v = f->element[j + 1];
+
+    if (n->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+      continue;
+    if (is_field(n, "state"))
+      state = v->str;
+    else if (is_field(n, "reason"))
+      reason = v->str;
+    else if (is_field(n, "throttled"))
+      t->throttled += strtoull(v->str, NULL, 10);
+    else if (is_field(n, "attempts") && strtoull(v->str, NULL, 10) > 1)
+      t->retried += strtoull(v->str, NULL, 10) - 1;
+  }
+  if (state == NULL || strcmp(state, "ok") == 0)
+    return;
+  if (reason == NULL || reason[0] == '\0')
+    reason = state;
+  for (k = 0; k < t->nreasons; k++) {
+    if (strcmp(t->reasons[k].reason, reason) == 0) {
+      t->reasons[k].n++;
+      return;
+    }
+  }
+  if (t->nreasons == RUN_REASONS_MAX) {
+    t->reasons_other++;
+    return;
+  }
+  snprintf(t->reasons[t->nreasons].reason, sizeof(t->reasons[0].reason), "%s",
+           reason);
+  t->reasons[t->nreasons++].n = 1;
+}
+
 static int
 write_results(redisContext *c, const char *key, const char *after,
               struct pacer_idset *want, FILE *out, size_t *written,
-              struct pacer_error *err)
+              struct run_tally *tally, struct pacer_error *err)
 {
   char start[80];
 
@@ -419,6 +536,7 @@ write_results(redisContext *c, const char *key, const char *after,
       /* One line per job of this batch (first result wins). */
       if (id == NULL || pacer_idset_remove(want, id) != 1)
         continue;
+      tally_result(tally, f);
       line = entry_json(f);
       if (line == NULL) {
         freeReplyObject(r);
@@ -448,6 +566,214 @@ last_result_id(redisContext *c, const char *key, char *last, size_t size)
     snprintf(last, size, "%s", r->element[0]->element[0]->str);
   freeReplyObject(r);
   return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The scheduler's snapshot: why lanes wait, limits, credentials */
+
+static void stop(struct run_ctx *rc);
+
+static double
+num_of(const cJSON *o, const char *name)
+{
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+  return cJSON_IsNumber(v) ? v->valuedouble : 0.0;
+}
+
+static const char *
+str_of(const cJSON *o, const char *name)
+{
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+  return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static void
+snap_buckets(struct run_tally *t, const cJSON *buckets)
+{
+  const cJSON *b;
+
+  t->buckets_total = 0;
+  cJSON_ArrayForEach(b, buckets)
+  {
+    const char *key = str_of(b, "bucket");
+    struct run_bucket *rb = NULL;
+    size_t i;
+
+    t->buckets_total++;
+    for (i = 0; i < t->nbuckets; i++) {
+      if (strcmp(t->buckets[i].bucket, key) == 0)
+        rb = &t->buckets[i];
+    }
+    if (rb == NULL) {
+      if (t->nbuckets == RUN_BUCKETS_MAX)
+        continue;
+      rb = &t->buckets[t->nbuckets++];
+      snprintf(rb->bucket, sizeof(rb->bucket), "%s", key);
+      snprintf(rb->limit, sizeof(rb->limit), "%s", str_of(b, "limit"));
+    }
+    rb->limit_per_s = num_of(b, "rate_per_s");
+    rb->requests = (uint64_t)num_of(b, "requests");
+    rb->throttled = (uint64_t)num_of(b, "throttled");
+    if (num_of(b, "send_per_s") > rb->send_max_per_s)
+      rb->send_max_per_s = num_of(b, "send_per_s");
+  }
+}
+
+static void
+snap_creds(struct run_tally *t, const cJSON *creds)
+{
+  const cJSON *c;
+
+  t->ncreds = 0;
+  cJSON_ArrayForEach(c, creds)
+  {
+    struct run_cred *rc;
+
+    if (t->ncreds == RUN_CREDS_MAX)
+      break;
+    rc = &t->creds[t->ncreds++];
+    snprintf(rc->name, sizeof(rc->name), "%s", str_of(c, "name"));
+    rc->refresh_ok = (uint64_t)num_of(c, "refresh_ok");
+    rc->refresh_failed = (uint64_t)num_of(c, "refresh_failed");
+    rc->refresh_refused = (uint64_t)num_of(c, "refresh_refused");
+  }
+}
+
+/* The progress display's second line: how many lanes wait for what, and
+ * the most telling reason (an upstream pause first, then a rate limit),
+ * e.g. "lanes: paused 1, rate 7 | acct:act_1003: paused by the upstream:
+ * Retry-After 2000 ms; 640 ms left". */
+static void
+snap_note(struct run_ctx *rc, const cJSON *state)
+{
+  static const char *const kinds[] = {"paused",    "rate",   "concurrency",
+                                      "in_flight", "permit", "deferred"};
+  const cJSON *lanes = cJSON_GetObjectItemCaseSensitive(state, "lanes");
+  const cJSON *proc = cJSON_GetObjectItemCaseSensitive(state, "process");
+  const cJSON *l, *shown = NULL;
+  size_t counts[PACER_ARRAY_SIZE(kinds)] = {0}, i, off = 0;
+  int n;
+
+  cJSON_ArrayForEach(l, lanes)
+  {
+    const char *w = str_of(l, "wait");
+
+    for (i = 0; i < PACER_ARRAY_SIZE(kinds); i++) {
+      if (strcmp(w, kinds[i]) == 0) {
+        counts[i]++;
+        if (shown == NULL ||
+            (i == 0 && strcmp(str_of(shown, "wait"), "paused") != 0))
+          shown = l;
+      }
+    }
+  }
+  rc->note[0] = '\0';
+  for (i = 0; i < PACER_ARRAY_SIZE(kinds); i++) {
+    if (counts[i] == 0)
+      continue;
+    n = snprintf(rc->note + off, sizeof(rc->note) - off, "%s%s %zu",
+                 off == 0 ? "lanes waiting: " : ", ", kinds[i], counts[i]);
+    if (n < 0 || (size_t)n >= sizeof(rc->note) - off)
+      return;
+    off += (size_t)n;
+  }
+  if (num_of(proc, "cred_waiting") > 0) {
+    n = snprintf(rc->note + off, sizeof(rc->note) - off,
+                 "%sjobs waiting for a token %.0f", off == 0 ? "" : ", ",
+                 num_of(proc, "cred_waiting"));
+    if (n < 0 || (size_t)n >= sizeof(rc->note) - off)
+      return;
+    off += (size_t)n;
+  }
+  if (shown != NULL)
+    snprintf(rc->note + off, sizeof(rc->note) - off, " | %s: %s",
+             str_of(shown, "lane"), str_of(shown, "why"));
+}
+
+/* pacer_sched_publish_cb: the 1 s snapshot. After the last job it is the
+ * summary's source, so the run stops once one has arrived. */
+static void
+on_publish(void *arg, const char *metrics, size_t metrics_len,
+           const char *state, size_t state_len)
+{
+  struct run_ctx *rc = arg;
+  cJSON *doc = cJSON_ParseWithLengthOpts(state, state_len, NULL, 0);
+
+  (void)metrics;
+  (void)metrics_len;
+  if (doc != NULL) {
+    rc->tally.snapshots++;
+    snap_buckets(&rc->tally, cJSON_GetObjectItemCaseSensitive(doc, "buckets"));
+    snap_creds(&rc->tally,
+               cJSON_GetObjectItemCaseSensitive(doc, "credentials"));
+    snap_note(rc, doc);
+    cJSON_Delete(doc);
+  }
+  if (rc->all_done)
+    stop(rc);
+}
+
+/* The summary's figures beyond "done:", on out. wall_ms: the batch's
+ * time, for the average rates. */
+static void
+print_tally(FILE *out, const struct run_tally *t, uint64_t wall_ms,
+            size_t rejected)
+{
+  double wall_s = wall_ms > 0 ? (double)wall_ms / 1000.0 : 0.001;
+  size_t i;
+
+  if (t->nbuckets > 0) {
+    fprintf(out,
+            "limits: requests per limit bucket over the %.1f s run (PEAK: "
+            "the highest 5 s send rate)\n",
+            wall_s);
+    fprintf(out, "  %-8s %-24s %8s %9s %9s %9s %6s\n", "LIMIT", "BUCKET",
+            "REQUESTS", "AVG/S", "PEAK/S", "LIMIT/S", "429S");
+    for (i = 0; i < t->nbuckets; i++) {
+      const struct run_bucket *b = &t->buckets[i];
+
+      fprintf(out, "  %-8s %-24s %8" PRIu64 " %9.1f %9.1f %9.1f %6" PRIu64 "\n",
+              b->limit, b->bucket, b->requests, (double)b->requests / wall_s,
+              b->send_max_per_s, b->limit_per_s, b->throttled);
+    }
+    if (t->buckets_total > t->nbuckets)
+      fprintf(out, "  (%zu more buckets not listed)\n",
+              t->buckets_total - t->nbuckets);
+  } else if (t->snapshots > 0) {
+    fprintf(out, "limits: none configured (\"limits\" in --config)\n");
+  }
+  fprintf(out,
+          "429s: %" PRIu64 " (429, or 503 with Retry-After: each paused its "
+          "lane, and the job was sent again without spending an attempt)\n",
+          t->throttled);
+  fprintf(out, "retries after errors: %" PRIu64 "\n", t->retried);
+  for (i = 0; i < t->ncreds; i++) {
+    const struct run_cred *c = &t->creds[i];
+
+    fprintf(out,
+            "credential %s: %" PRIu64 " refresh(es) (%" PRIu64
+            " token(s) fetched in all), %" PRIu64 " failed, %" PRIu64
+            " refused\n",
+            c->name, c->refresh_ok > 0 ? c->refresh_ok - 1 : 0, c->refresh_ok,
+            c->refresh_failed, c->refresh_refused);
+  }
+  if (t->nreasons == 0) {
+    fprintf(out, "failed by reason: none\n");
+  } else {
+    fprintf(out, "failed by reason:");
+    for (i = 0; i < t->nreasons; i++)
+      fprintf(out, "%s %s %zu", i > 0 ? "," : "", t->reasons[i].reason,
+              t->reasons[i].n);
+    if (t->reasons_other > 0)
+      fprintf(out, ", other %zu", t->reasons_other);
+    fputc('\n', out);
+  }
+  if (rejected > 0)
+    fprintf(out, "rejected: %zu line(s) never queued (reasons above)\n",
+            rejected);
+  fflush(out);
 }
 
 /* ------------------------------------------------------------------ */
@@ -486,16 +812,41 @@ on_terminal(void *arg, const char *id, int ok)
     rc->progress.ok++;
   else
     rc->progress.failed++;
-  if (pacer_idset_count(rc->ids) == 0)
+  if (pacer_idset_count(rc->ids) == 0 && !rc->wait_final) {
     stop(rc);
+  } else if (pacer_idset_count(rc->ids) == 0 && !rc->all_done) {
+    /* With limits or credentials, the summary reads the next snapshot
+     * (at most 1 s away): it has the final counters. on_tick stops
+     * anyway after FINAL_WAIT_MS. */
+    rc->all_done = 1;
+    rc->done_mono_ms = pacer_clock_mono_ms();
+    pacer_progress_update(&rc->progress, rc->done_mono_ms, 1);
+  }
 }
 
 static void
 on_tick(uv_timer_t *t)
 {
   struct run_ctx *rc = t->data;
+  uint64_t now = pacer_clock_mono_ms();
 
-  pacer_progress_update(&rc->progress, pacer_clock_mono_ms(), 0);
+  if (rc->all_done) {
+    if (now - rc->done_mono_ms > FINAL_WAIT_MS)
+      stop(rc);
+    return;
+  }
+  pacer_progress_update(&rc->progress, now, 0);
+  /* The lanes line follows a redraw: on a terminal after the bar (kept
+   * short: it shares the bar's line), otherwise once a second. */
+  if (rc->note[0] != '\0' && rc->progress.last_print_mono_ms == now &&
+      now - rc->note_mono_ms >= 1000) {
+    rc->note_mono_ms = now;
+    if (rc->progress.tty)
+      fprintf(stderr, "  %.60s\033[K", rc->note);
+    else
+      fprintf(stderr, "  %s\n", rc->note);
+    fflush(stderr);
+  }
 }
 
 static void
@@ -672,6 +1023,8 @@ pacer_cmd_run(int argc, char **argv)
       goto out;
     }
     pacer_sched_set_observer(rc.sched, on_terminal, &rc);
+    pacer_sched_set_publisher(rc.sched, on_publish, &rc);
+    rc.wait_final = cfg.nlimits > 0 || cfg.ncreds > 0;
     pacer_progress_start(&rc.progress, total, start);
     if (strcmp(out_path, "-") == 0)
       rc.progress.summary = stderr; /* stdout carries the results */
@@ -687,12 +1040,13 @@ pacer_cmd_run(int argc, char **argv)
     uv_run(loop, UV_RUN_DEFAULT);
     if (uv_loop_close(loop) != 0)
       pacer_log(PACER_LOG_WARN, "main", "msg=\"loop not empty at exit\"");
-    pacer_progress_finish(&rc.progress, pacer_clock_mono_ms());
+    pacer_progress_finish(&rc.progress, rc.all_done ? rc.done_mono_ms
+                                                    : pacer_clock_mono_ms());
   }
 
   /* Export this batch's results: every job of this batch that finished,
    * once. */
-  r = write_results(c, results_key, last, want, out, &written, &err);
+  r = write_results(c, results_key, last, want, out, &written, &rc.tally, &err);
   if (r != 0)
     fprintf(stderr, "run: %s\n", err.msg);
   if (fflush(out) != 0 || ferror(out)) {
@@ -700,6 +1054,10 @@ pacer_cmd_run(int argc, char **argv)
     fprintf(stderr, "run: --out %s: write failed: %s\n", out_path, reason);
     r = PACER_EIO;
   }
+  print_tally(rc.progress.summary ? rc.progress.summary : stdout, &rc.tally,
+              (rc.all_done ? rc.done_mono_ms : pacer_clock_mono_ms()) -
+                  rc.progress.start_mono_ms,
+              stats.rejected);
   print_usage_figures(pacer_clock_mono_ms() - start, total);
   fprintf(stderr, "run: wrote %zu result(s) to %s\n", written,
           strcmp(out_path, "-") == 0 ? "stdout" : out_path);
