@@ -102,6 +102,7 @@ struct run_ctx {
   uint64_t done_mono_ms;     /* when the last job finished */
   char note[RUN_NOTE_BYTES]; /* why lanes wait, "" when none does */
   uint64_t note_mono_ms;     /* when note was last printed */
+  int note_drawn;            /* a terminal shows a note under the bar */
   struct run_tally tally;
 };
 
@@ -687,7 +688,11 @@ snap_note(struct run_ctx *rc, const cJSON *state)
       return;
     off += (size_t)n;
   }
-  if (shown != NULL)
+  /* A pause's reason names its bucket already. */
+  if (shown != NULL && strcmp(str_of(shown, "wait"), "paused") == 0)
+    snprintf(rc->note + off, sizeof(rc->note) - off, " | %s",
+             str_of(shown, "why"));
+  else if (shown != NULL)
     snprintf(rc->note + off, sizeof(rc->note) - off, " | %s: %s",
              str_of(shown, "lane"), str_of(shown, "why"));
 }
@@ -836,16 +841,33 @@ on_tick(uv_timer_t *t)
     return;
   }
   pacer_progress_update(&rc->progress, now, 0);
-  /* The lanes line follows a redraw: on a terminal after the bar (kept
-   * short: it shares the bar's line), otherwise once a second. */
-  if (rc->note[0] != '\0' && rc->progress.last_print_mono_ms == now &&
-      now - rc->note_mono_ms >= 1000) {
-    rc->note_mono_ms = now;
-    if (rc->progress.tty)
-      fprintf(stderr, "  %.60s\033[K", rc->note);
-    else
-      fprintf(stderr, "  %s\n", rc->note);
+  /* The lanes line follows a redraw. On a terminal it is the line under
+   * the bar, redrawn with it: written, then the cursor goes back up to
+   * the bar's line (cut to 78 columns so it never wraps). Otherwise it is
+   * a line of its own once a second, after the progress line. */
+  if (rc->progress.last_print_mono_ms != now)
+    return;
+  if (rc->progress.tty) {
+    if (rc->note[0] == '\0' && !rc->note_drawn)
+      return;
+    fprintf(stderr, "\n  %.76s\033[K\033[A\r", rc->note);
+    rc->note_drawn = rc->note[0] != '\0';
     fflush(stderr);
+  } else if (rc->note[0] != '\0' && now - rc->note_mono_ms >= 1000) {
+    rc->note_mono_ms = now;
+    fprintf(stderr, "  %s\n", rc->note);
+    fflush(stderr);
+  }
+}
+
+/* Clears the terminal's lanes line before the bar's last redraw, so the
+ * summary does not land on top of it. */
+static void
+clear_note(struct run_ctx *rc)
+{
+  if (rc->progress.tty && rc->note_drawn) {
+    fputs("\n\033[K\033[A\r", stderr);
+    rc->note_drawn = 0;
   }
 }
 
@@ -1040,6 +1062,7 @@ pacer_cmd_run(int argc, char **argv)
     uv_run(loop, UV_RUN_DEFAULT);
     if (uv_loop_close(loop) != 0)
       pacer_log(PACER_LOG_WARN, "main", "msg=\"loop not empty at exit\"");
+    clear_note(&rc);
     pacer_progress_finish(&rc.progress, rc.all_done ? rc.done_mono_ms
                                                     : pacer_clock_mono_ms());
   }
