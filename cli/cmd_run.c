@@ -12,16 +12,20 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include <cjson/cJSON.h>
 
+#include "cli/run_report.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/utf8.h"
+#include "common/util.h"
 #include "scheduler/sched.h"
 #include "store/results.h"
 
@@ -42,6 +46,9 @@ struct embedded_redis {
  * the cleanup at the end of pacer_cmd_run. One `pacer run` per process. */
 static struct embedded_redis private_redis;
 
+#define RUN_NOTE_BYTES 160   /* the "lanes:" line under the progress */
+#define FINAL_WAIT_MS  2500u /* longest wait for the last snapshot, ms */
+
 struct run_ctx {
   struct pacer_sched *sched;
   struct pacer_idset *ids;  /* submitted, not yet terminal */
@@ -51,6 +58,14 @@ struct run_ctx {
   uv_signal_t sigint, sigterm;
   int interrupted;
   int stopping;
+  int wait_final; /* limits or credentials: the summary needs the snapshot
+                     taken after the last job */
+  int all_done;   /* every job terminal: waiting for that snapshot */
+  uint64_t done_mono_ms;     /* when the last job finished */
+  char note[RUN_NOTE_BYTES]; /* why lanes wait, "" when none does */
+  uint64_t note_mono_ms;     /* when note was last printed */
+  int note_drawn;            /* a terminal shows a note under the bar */
+  struct pacer_run_tally tally;
 };
 
 static void
@@ -172,6 +187,26 @@ print_log_tail(const char *path)
   }
 }
 
+/* True when a connection to the unix socket at path is accepted. */
+static int
+socket_accepts(const char *path)
+{
+  struct sockaddr_un sa;
+  int fd, ok;
+
+  memset(&sa, 0, sizeof(sa));
+  sa.sun_family = AF_UNIX;
+  if (strlen(path) >= sizeof(sa.sun_path))
+    return 1; /* cannot probe it here: let the real connect say why */
+  memcpy(sa.sun_path, path, strlen(path) + 1);
+  fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return 1;
+  ok = connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) == 0;
+  close(fd);
+  return ok;
+}
+
 static int
 redis_start(struct embedded_redis *r, struct pacer_error *err)
 {
@@ -203,7 +238,10 @@ redis_start(struct embedded_redis *r, struct pacer_error *err)
     struct stat sb;
     struct timespec ts = {0, 10 * 1000 * 1000};
 
-    if (stat(r->sock, &sb) == 0)
+    /* redis-server creates the socket file at bind(), before listen():
+     * ready means a connect succeeds, or the first command can meet
+     * ECONNREFUSED (issue 17, e2e_run under load). */
+    if (stat(r->sock, &sb) == 0 && socket_accepts(r->sock))
       return 0;
     if (waitpid(r->pid, &status, WNOHANG) == r->pid) {
       r->pid = 0;
@@ -274,148 +312,85 @@ redis_stop(struct embedded_redis *r)
 }
 
 /* ------------------------------------------------------------------ */
-/* Results -> JSON lines */
+/* The scheduler's snapshot: why lanes wait, limits, credentials */
 
-/* Returns a NUL-terminated copy of the len bytes at s (borrowed) that is
- * well-formed UTF-8 without NUL bytes: ill-formed sequences and NULs become
- * U+FFFD, because a cJSON string ends at its first NUL and JSON text must
- * be UTF-8 (RFC 8259 §8.1). Owned (free with free); NULL when out of
- * memory. */
-static char *
-clean_text(const char *s, size_t len)
+static void stop(struct run_ctx *rc);
+
+/* The progress display's second line: how many lanes wait for what, and
+ * the most telling reason (an upstream pause first, then a rate limit),
+ * e.g. "lanes: paused 1, rate 7 | acct:act_1003: paused by the upstream:
+ * Retry-After 2000 ms; 640 ms left". */
+static void
+snap_note(struct run_ctx *rc, const cJSON *state)
 {
-  size_t n, i, o = 0, nuls = 0;
-  char *clean = pacer_utf8_sanitize(s, len, &n), *text;
+  static const char *const kinds[] = {"paused",    "rate",   "concurrency",
+                                      "in_flight", "permit", "deferred"};
+  const cJSON *lanes = cJSON_GetObjectItemCaseSensitive(state, "lanes");
+  const cJSON *proc = cJSON_GetObjectItemCaseSensitive(state, "process");
+  const cJSON *l, *shown = NULL;
+  size_t counts[PACER_ARRAY_SIZE(kinds)] = {0}, i, off = 0;
+  int n;
 
-  if (clean == NULL)
-    return NULL;
-  for (i = 0; i < n; i++)
-    nuls += clean[i] == '\0';
-  if (nuls == 0)
-    return clean;
-  text = nuls <= (SIZE_MAX - 1 - n) / 2 ? malloc(n + 2 * nuls + 1) : NULL;
-  if (text != NULL) {
-    for (i = 0; i < n; i++) {
-      if (clean[i] == '\0') {
-        memcpy(text + o, "\xef\xbf\xbd", 3); /* U+FFFD */
-        o += 3;
-      } else {
-        text[o++] = clean[i];
+  cJSON_ArrayForEach(l, lanes)
+  {
+    const char *w = pacer_run_json_str(l, "wait");
+
+    for (i = 0; i < PACER_ARRAY_SIZE(kinds); i++) {
+      if (strcmp(w, kinds[i]) == 0) {
+        counts[i]++;
+        if (shown == NULL ||
+            (i == 0 &&
+             strcmp(pacer_run_json_str(shown, "wait"), "paused") != 0))
+          shown = l;
       }
     }
-    text[o] = '\0';
   }
-  free(clean);
-  return text;
-}
-
-/* True when the field name n (len bytes) is exactly name (len counts, so
- * a name with a NUL byte never matches a shorter name). */
-static int
-is_field(const char *n, size_t len, const char *name)
-{
-  return len == strlen(name) && memcmp(n, name, len) == 0;
-}
-
-/* Converts one results entry to a JSON object line: "headers" and "meta"
- * are embedded as JSON, numbers as numbers, everything else as strings.
- * Every name and value is read with its length (Redis values may hold NUL
- * bytes) and made well-formed UTF-8 first. Returns owned text (free with
- * cJSON_free), or NULL when out of memory. */
-static char *
-entry_json(const struct pacer_results_field *f, size_t nfields)
-{
-  cJSON *o = cJSON_CreateObject();
-  char *out;
-  size_t i;
-
-  if (o == NULL)
-    return NULL;
-  for (i = 0; i < nfields; i++) {
-    const char *k = f[i].name;
-    size_t klen = f[i].name_len;
-    cJSON *item = NULL;
-    char *name, *text;
-
-    name = clean_text(k, klen);
-    text = clean_text(f[i].value, f[i].value_len);
-    if (name == NULL || text == NULL) {
-      free(name);
-      free(text);
-      goto fail;
-    }
-    if (is_field(k, klen, "headers") || is_field(k, klen, "meta")) {
-      item = cJSON_ParseWithLength(text, strlen(text));
-    } else if (is_field(k, klen, "status") || is_field(k, klen, "attempts") ||
-               is_field(k, klen, "duration_ms") ||
-               is_field(k, klen, "finished_unix_ms")) {
-      item = cJSON_CreateNumber(strtod(text, NULL));
-    } else if (is_field(k, klen, "body_truncated")) {
-      item = cJSON_CreateBool(text[0] == '1');
-    }
-    if (item == NULL)
-      item = cJSON_CreateString(text);
-    free(text);
-    if (item == NULL || !cJSON_AddItemToObject(o, name, item)) {
-      cJSON_Delete(item);
-      free(name);
-      goto fail;
-    }
-    free(name);
+  rc->note[0] = '\0';
+  for (i = 0; i < PACER_ARRAY_SIZE(kinds); i++) {
+    if (counts[i] == 0)
+      continue;
+    n = snprintf(rc->note + off, sizeof(rc->note) - off, "%s%s %zu",
+                 off == 0 ? "lanes waiting: " : ", ", kinds[i], counts[i]);
+    if (n < 0 || (size_t)n >= sizeof(rc->note) - off)
+      return;
+    off += (size_t)n;
   }
-  out = cJSON_PrintUnformatted(o);
-  cJSON_Delete(o);
-  return out;
-fail:
-  cJSON_Delete(o);
-  return NULL;
+  if (pacer_run_json_num(proc, "cred_waiting") > 0) {
+    n = snprintf(rc->note + off, sizeof(rc->note) - off,
+                 "%sjobs waiting for a token %.0f", off == 0 ? "" : ", ",
+                 pacer_run_json_num(proc, "cred_waiting"));
+    if (n < 0 || (size_t)n >= sizeof(rc->note) - off)
+      return;
+    off += (size_t)n;
+  }
+  /* A pause's reason names its bucket already. */
+  if (shown != NULL && strcmp(pacer_run_json_str(shown, "wait"), "paused") == 0)
+    snprintf(rc->note + off, sizeof(rc->note) - off, " | %s",
+             pacer_run_json_str(shown, "why"));
+  else if (shown != NULL)
+    snprintf(rc->note + off, sizeof(rc->note) - off, " | %s: %s",
+             pacer_run_json_str(shown, "lane"),
+             pacer_run_json_str(shown, "why"));
 }
 
-/* What write_results writes into, for each entry read. */
-struct write_ctx {
-  struct pacer_idset *want;
-  FILE *out;
-  size_t *written;
-  struct pacer_error *err;
-};
-
-/* Writes one results entry of this batch as a JSON line (a
- * pacer_results_entry_cb). */
-static int
-write_entry(void *arg, const char *entry_id,
-            const struct pacer_results_field *f, size_t nfields)
+/* pacer_sched_publish_cb: the 1 s snapshot. After the last job it is the
+ * summary's source, so the run stops once one has arrived. */
+static void
+on_publish(void *arg, const char *metrics, size_t metrics_len,
+           const char *state, size_t state_len)
 {
-  struct write_ctx *wc = arg;
-  const char *id = NULL;
-  size_t j;
-  char *line;
+  struct run_ctx *rc = arg;
+  cJSON *doc = cJSON_ParseWithLengthOpts(state, state_len, NULL, 0);
 
-  (void)entry_id;
-  for (j = 0; j < nfields; j++)
-    if (is_field(f[j].name, f[j].name_len, "id"))
-      id = f[j].value;
-  /* One line per job of this batch (first result wins). */
-  if (id == NULL || pacer_idset_remove(wc->want, id) != 1)
-    return 0;
-  line = entry_json(f, nfields);
-  if (line == NULL)
-    return pacer_error_set(wc->err, PACER_ENOMEM, "results: out of memory");
-  fputs(line, wc->out);
-  fputc('\n', wc->out);
-  cJSON_free(line);
-  (*wc->written)++;
-  return 0;
-}
-
-static int
-write_results(redisContext *c, const char *key, const char *after,
-              struct pacer_idset *want, FILE *out, size_t *written,
-              struct pacer_error *err)
-{
-  struct write_ctx wc = {want, out, written, err};
-
-  *written = 0;
-  return pacer_results_range(c, key, after, write_entry, &wc, err);
+  (void)metrics;
+  (void)metrics_len;
+  if (doc != NULL) {
+    pacer_run_tally_snapshot(&rc->tally, doc);
+    snap_note(rc, doc);
+    cJSON_Delete(doc);
+  }
+  if (rc->all_done)
+    stop(rc);
 }
 
 /* ------------------------------------------------------------------ */
@@ -454,16 +429,58 @@ on_terminal(void *arg, const char *id, int ok)
     rc->progress.ok++;
   else
     rc->progress.failed++;
-  if (pacer_idset_count(rc->ids) == 0)
+  if (pacer_idset_count(rc->ids) == 0 && !rc->wait_final) {
     stop(rc);
+  } else if (pacer_idset_count(rc->ids) == 0 && !rc->all_done) {
+    /* With limits or credentials, the summary reads the next snapshot
+     * (at most 1 s away): it has the final counters. on_tick stops
+     * anyway after FINAL_WAIT_MS. */
+    rc->all_done = 1;
+    rc->done_mono_ms = pacer_clock_mono_ms();
+    pacer_progress_update(&rc->progress, rc->done_mono_ms, 1);
+  }
 }
 
 static void
 on_tick(uv_timer_t *t)
 {
   struct run_ctx *rc = t->data;
+  uint64_t now = pacer_clock_mono_ms();
 
-  pacer_progress_update(&rc->progress, pacer_clock_mono_ms(), 0);
+  if (rc->all_done) {
+    if (now - rc->done_mono_ms > FINAL_WAIT_MS)
+      stop(rc);
+    return;
+  }
+  pacer_progress_update(&rc->progress, now, 0);
+  /* The lanes line follows a redraw. On a terminal it is the line under
+   * the bar, redrawn with it: written, then the cursor goes back up to
+   * the bar's line (cut to 78 columns so it never wraps). Otherwise it is
+   * a line of its own once a second, after the progress line. */
+  if (rc->progress.last_print_mono_ms != now)
+    return;
+  if (rc->progress.tty) {
+    if (rc->note[0] == '\0' && !rc->note_drawn)
+      return;
+    fprintf(stderr, "\n  %.76s\033[K\033[A\r", rc->note);
+    rc->note_drawn = rc->note[0] != '\0';
+    fflush(stderr);
+  } else if (rc->note[0] != '\0' && now - rc->note_mono_ms >= 1000) {
+    rc->note_mono_ms = now;
+    fprintf(stderr, "  %s\n", rc->note);
+    fflush(stderr);
+  }
+}
+
+/* Clears the terminal's lanes line before the bar's last redraw, so the
+ * summary does not land on top of it. */
+static void
+clear_note(struct run_ctx *rc)
+{
+  if (rc->progress.tty && rc->note_drawn) {
+    fputs("\n\033[K\033[A\r", stderr);
+    rc->note_drawn = 0;
+  }
 }
 
 static void
@@ -639,6 +656,8 @@ pacer_cmd_run(int argc, char **argv)
       goto out;
     }
     pacer_sched_set_observer(rc.sched, on_terminal, &rc);
+    pacer_sched_set_publisher(rc.sched, on_publish, &rc);
+    rc.wait_final = cfg.nlimits > 0 || cfg.ncreds > 0;
     pacer_progress_start(&rc.progress, total, start);
     if (strcmp(out_path, "-") == 0)
       rc.progress.summary = stderr; /* stdout carries the results */
@@ -654,12 +673,15 @@ pacer_cmd_run(int argc, char **argv)
     uv_run(loop, UV_RUN_DEFAULT);
     if (uv_loop_close(loop) != 0)
       pacer_log(PACER_LOG_WARN, "main", "msg=\"loop not empty at exit\"");
-    pacer_progress_finish(&rc.progress, pacer_clock_mono_ms());
+    clear_note(&rc);
+    pacer_progress_finish(&rc.progress, rc.all_done ? rc.done_mono_ms
+                                                    : pacer_clock_mono_ms());
   }
 
   /* Export this batch's results: every job of this batch that finished,
    * once. */
-  r = write_results(c, results_key, last, want, out, &written, &err);
+  r = pacer_run_write_results(c, results_key, last, want, out, &written,
+                              &rc.tally, &err);
   if (r != 0)
     fprintf(stderr, "run: %s\n", err.msg);
   if (fflush(out) != 0 || ferror(out)) {
@@ -667,6 +689,11 @@ pacer_cmd_run(int argc, char **argv)
     fprintf(stderr, "run: --out %s: write failed: %s\n", out_path, reason);
     r = PACER_EIO;
   }
+  pacer_run_print_tally(
+      rc.progress.summary ? rc.progress.summary : stdout, &rc.tally,
+      (rc.all_done ? rc.done_mono_ms : pacer_clock_mono_ms()) -
+          rc.progress.start_mono_ms,
+      stats.rejected);
   print_usage_figures(pacer_clock_mono_ms() - start, total);
   fprintf(stderr, "run: wrote %zu result(s) to %s\n", written,
           strcmp(out_path, "-") == 0 ? "stdout" : out_path);

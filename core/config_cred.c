@@ -96,6 +96,35 @@ cred_string(char **slot, const char *value, struct pacer_error *err)
   return 0;
 }
 
+/* True when the authority [auth, aend) has no port, or a port 1..65535.
+ * An IPv6 literal's colons are inside its brackets. */
+static int
+token_url_port_ok(const char *auth, const char *aend)
+{
+  const char *p = auth, *colon = NULL;
+  unsigned long port = 0;
+
+  if (*p == '[') {
+    p = memchr(auth, ']', (size_t)(aend - auth));
+    if (p == NULL)
+      return 1; /* not a port question: libcurl rejects it */
+  }
+  for (; p < aend; p++) {
+    if (*p == ':')
+      colon = p;
+  }
+  if (colon == NULL)
+    return 1;
+  if (colon + 1 == aend || aend - (colon + 1) > 5)
+    return 0;
+  for (p = colon + 1; p < aend; p++) {
+    if (*p < '0' || *p > '9')
+      return 0;
+    port = port * 10 + (unsigned long)(*p - '0');
+  }
+  return port >= 1 && port <= 65535;
+}
+
 static int
 cred_token_url(struct pacer_cred_cfg *c, const cJSON *item,
                struct cred_state *st, struct pacer_error *err)
@@ -133,6 +162,16 @@ cred_token_url(struct pacer_cred_cfg *c, const cJSON *item,
   if (strchr(s, '#') != NULL)
     return pacer_error_set(err, PACER_ECONFIG,
                            "%s.token_url: must not contain a #fragment",
+                           st->where);
+  /* RFC 3986 §3.2.3 allows "host:" (the scheme's default port), so libcurl
+   * goes to port 80 or 443; in a token_url it is always a port left out
+   * by mistake (test_config.c:
+   * credentials_reject_a_token_url_with_an_empty_or_bad_port). */
+  if (!token_url_port_ok(auth, aend))
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s.token_url: the port after ':' must be a "
+                           "number 1..65535 (leave out ':' for the "
+                           "scheme's default port)",
                            st->where);
   return cred_string(&c->token_url, s, err);
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates examples/bulk-update.jsonl: 2,000 campaign updates (PUT)
 # across 5 ad accounts, deterministic, against the test upstream on
-# 127.0.0.1:8787 (started by scripts/demo). Usage: gen-bulk-update.sh > FILE
+# 127.0.0.1:8787 (the port scripts/demo uses). Usage: gen-bulk-update.sh > FILE
 set -eu
 base=${1:-http://127.0.0.1:8787}
 accounts=(act_1001 act_1002 act_1003 act_1004 act_1005)

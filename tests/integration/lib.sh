@@ -78,15 +78,32 @@ wait_until() {
 }
 
 # start_testapi [ARGS...]: starts pacer-testapi on a free port; sets
-# TESTAPI_PORT and TESTAPI_URL.
+# TESTAPI_PORT, TESTAPI_URL, TESTAPI_PID and TESTAPI_OUT (its stdout).
+# Each start gets output files of its own (testapi.out, then
+# testapi.2.out, ...), created empty before the process starts, and the
+# port is read from that file only: reusing one file let a second start
+# read the first instance's "listening port=" line, or an empty port from
+# the file the shell was just truncating (issue 17, e2e_cred H).
+TESTAPI_STARTS=0
 start_testapi() {
-  local out="$TEST_TMP/testapi.out"
-  "$TESTAPI" --port 0 "$@" >"$out" 2>"$TEST_TMP/testapi.log" &
+  local n out log
+  TESTAPI_STARTS=$((TESTAPI_STARTS + 1))
+  n=$TESTAPI_STARTS
+  if [ "$n" -eq 1 ]; then
+    out="$TEST_TMP/testapi.out" log="$TEST_TMP/testapi.log"
+  else
+    out="$TEST_TMP/testapi.$n.out" log="$TEST_TMP/testapi.$n.log"
+  fi
+  : >"$out"
+  "$TESTAPI" --port 0 "$@" >"$out" 2>"$log" &
   PIDS+=($!)
   TESTAPI_PID=$!
-  wait_until 10 'grep -q "^listening port=" "$out"' ||
-    fail "pacer-testapi did not start"
-  TESTAPI_PORT=$(sed -n 's/^listening port=\([0-9]*\).*/\1/p' "$out" | head -1)
+  TESTAPI_OUT=$out
+  wait_until 10 'grep -q "^listening port=[0-9]" "$out" || ! alive "$TESTAPI_PID"' ||
+    fail "pacer-testapi did not start within 10 s: $(cat "$log")"
+  alive "$TESTAPI_PID" || fail "pacer-testapi exited at start: $(cat "$log")"
+  TESTAPI_PORT=$(sed -n 's/^listening port=\([0-9][0-9]*\).*/\1/p' "$out" | head -1)
+  [ -n "$TESTAPI_PORT" ] || fail "pacer-testapi printed no port: $(head -c 200 "$out")"
   TESTAPI_URL="http://127.0.0.1:${TESTAPI_PORT}"
 }
 

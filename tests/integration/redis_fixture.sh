@@ -5,20 +5,23 @@
 set -eu
 cmd=$1
 dir=$2
-# Stops the fixture's redis-server and waits (5 s deadline) until it has
-# exited: a redis-server unlinks its unix socket as it shuts down, so one
-# still exiting would delete the socket of the next one started here.
+
+# stop_old: stops the redis-server of the pidfile and waits until it has
+# exited: on its way out it removes the socket file and the pidfile, which
+# by then may be the next fixture's (a stop followed at once by a start,
+# as in back-to-back ctest runs).
 stop_old() {
   local pid
   [ -f "$dir/redis.pid" ] || return 0
-  pid=$(cat "$dir/redis.pid")
-  kill "$pid" 2>/dev/null || return 0
-  for _ in $(seq 1 100); do
+  pid=$(cat "$dir/redis.pid" 2>/dev/null) || return 0
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 200); do
     kill -0 "$pid" 2>/dev/null || return 0
     sleep 0.05
   done
   kill -9 "$pid" 2>/dev/null || true
 }
+
 case "$cmd" in
 start)
   mkdir -p "$dir"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `cmake --install` lays pacer out like a daemon:
-#   - bin/pacer and bin/pacer-testapi; `pacer --version` names libcurl,
-#     libuv, hiredis and cJSON;
+#   - bin/pacer; `pacer --version` names libcurl, libuv, hiredis and cJSON;
+#     bin/pacer-testapi only with `--component testapi` (a test tool, never
+#     in the default install);
 #   - share/man/man1/pacer.1 renders with no groff warning, and names every
 #     command and every option that the commands' --help prints;
 #   - share/doc/pacer/pacer.json (a config pacer accepts) and README.md;
@@ -22,13 +23,19 @@ P="$TEST_TMP/p"
 "$CMAKE" --install "$BUILD" --prefix "$P" >"$TEST_TMP/install.out" 2>&1 ||
   fail "cmake --install failed: $(tail -5 "$TEST_TMP/install.out")"
 
-for f in bin/pacer bin/pacer-testapi share/man/man1/pacer.1 \
+for f in bin/pacer share/man/man1/pacer.1 \
   share/doc/pacer/pacer.json share/doc/pacer/README.md \
   share/bash-completion/completions/pacer lib/systemd/system/pacer.service; do
   [ -f "$P/$f" ] || fail "not installed: $f"
 done
-[ -x "$P/bin/pacer" ] && [ -x "$P/bin/pacer-testapi" ] ||
-  fail "binaries not executable"
+[ -x "$P/bin/pacer" ] || fail "bin/pacer not executable"
+[ ! -e "$P/bin/pacer-testapi" ] ||
+  fail "the default install put the test tool pacer-testapi in bin/"
+"$CMAKE" --install "$BUILD" --prefix "$P" --component testapi \
+  >>"$TEST_TMP/install.out" 2>&1 ||
+  fail "cmake --install --component testapi failed: $(tail -5 "$TEST_TMP/install.out")"
+[ -x "$P/bin/pacer-testapi" ] ||
+  fail "--component testapi did not install bin/pacer-testapi"
 
 # --version: pacer and the four libraries, one per line.
 "$P/bin/pacer" --version >"$TEST_TMP/version.out" 2>&1 ||

@@ -134,4 +134,51 @@ kill -INT "$PID"
 wait "$PID"; rc=$?
 [ "$rc" -eq 130 ] || fail "second SIGINT: exit $rc, want 130"
 gone "second SIGINT"
-pass "run: 200 ok; mixed batch exits 1 with the failure and the reject reported; --out checked first; UTF-8 results; Ctrl-C and a second SIGINT stop the private Redis"
+# The summary says what the limits did (issue 17): requests per limit
+# bucket against its limit, 429s, token refreshes, failures by reason. An
+# upstream like scripts/demo's: tokens that live 2 s, a per-account limit
+# above pacer's; two scripted 429s with Retry-After; one 404.
+start_testapi --require-auth --rate 20/s --token-rate 50/s --token-ttl 2s
+curl -fsS -X POST "$TESTAPI_URL/admin/script" -d '[{"path":
+  "/v1/adaccounts/act_1/campaigns", "status": 429, "times": 2,
+  "headers": {"Retry-After": "1"}}]' >/dev/null || fail "cannot script the upstream"
+printf '%s\n' '{"limits": [{"name": "app", "key": "credential", "rate": "30/s"},' \
+  '  {"name": "acct", "key": "limit_key", "rate": "10/s"}],' \
+  ' "credentials": {"t": {"token_url": "'"$TESTAPI_URL"'/oauth2/access_token",' \
+  '   "client_id": "c", "refresh_token_env": "PACER_TEST_RUN_RT",' \
+  '   "refresh_skew_s": 1, "hosts": ["127.0.0.1"]}}}' >lim.json
+for i in $(seq 1 90); do
+  printf '{"id":"lim-%02d","method":"PUT","url":"%s/v1/adaccounts/act_%d/campaigns","limit_key":"act_%d","credential":"t","body":{"n":%d}}\n' \
+    "$i" "$TESTAPI_URL" $((i % 3)) $((i % 3)) "$i"
+done >lim.jsonl
+printf '{"id":"lim-404","url":"%s/status/404","limit_key":"act_0","credential":"t"}\n' \
+  "$TESTAPI_URL" >>lim.jsonl
+PACER_TEST_RUN_RT=RT-0 "$PACER" run lim.jsonl --config lim.json --out lim.out \
+  >lim.sum 2>lim.log && fail "limits run: want exit 1 (one 404)"
+grep -q '^done: 91 jobs, ok 90, failed 1' lim.sum || fail "limits run: $(cat lim.sum lim.log)"
+up429=$(testapi_stat .status_429)
+posts=$(testapi_stat .token_posts)
+[ "$up429" -ge 2 ] || fail "limits run: the upstream sent $up429 429s, want the 2 scripted"
+grep -q "^429s: $up429 " lim.sum ||
+  fail "limits run: want '429s: $up429' (the upstream's count): $(cat lim.sum)"
+# Every send is counted on both of its buckets: 91 jobs and each 429.
+app=$(awk '$1 == "app" && $2 == "app:t" { print $3 }' lim.sum)
+[ "$app" = $((91 + up429)) ] ||
+  fail "limits run: app:t shows '$app' requests, want $((91 + up429)): $(cat lim.sum)"
+awk '$1 == "app" && $2 == "app:t" { exit !($6 == 30.0) }' lim.sum ||
+  fail "limits run: app:t limit is not 30/s: $(cat lim.sum)"
+for a in 0 1 2; do
+  grep -qE "^  acct +acct:act_$a +[0-9]+ +[0-9.]+ +[0-9.]+ +10\.0 " lim.sum ||
+    fail "limits run: no acct:act_$a row at 10/s: $(cat lim.sum)"
+done
+acct1_429=$(awk '$2 == "acct:act_1" { print $7 }' lim.sum)
+[ "${acct1_429:-0}" -ge 2 ] || fail "limits run: the scripted 429s are not on acct:act_1: $(cat lim.sum)"
+# The run takes 3 s or more (30 jobs at 10/s per account) and tokens
+# live 2 s: at least one refresh, and the count is the upstream's.
+[ "$posts" -ge 2 ] || fail "limits run: $posts token requests, want a refresh"
+grep -qF "credential t: $((posts - 1)) refresh(es) ($posts token(s) fetched in all), 0 failed, 0 refused" lim.sum ||
+  fail "limits run: refreshes do not match the upstream's $posts token requests: $(cat lim.sum)"
+grep -q '^failed by reason: http_404 1$' lim.sum || fail "limits run: no failure by reason: $(cat lim.sum)"
+grep -q '^retries after errors: 0$' lim.sum || fail "limits run: retries line: $(cat lim.sum)"
+
+pass "run: 200 ok; mixed batch exits 1 with the failure and the reject reported; --out checked first; UTF-8 results; Ctrl-C and a second SIGINT stop the private Redis; the summary shows limits, 429s, refreshes and failures by reason"

@@ -1619,6 +1619,55 @@ credentials_reject_a_bad_token_url(void **state)
       "credentials.acme.token_url: must not contain a #fragment");
 }
 
+/* "http://127.0.0.1:/token" went to port 80 (connect_error). */
+static void
+credentials_reject_a_token_url_with_an_empty_or_bad_port(void **state)
+{
+  static const char *const bad[] = {
+      "http://127.0.0.1:/oauth2/access_token",
+      "http://127.0.0.1:",
+      "https://idp:?x=1",
+      "http://idp:0/t",
+      "http://idp:65536/t",
+      "http://idp:80a/t",
+      "http://[::1]:/t",
+  };
+  static const char *const good[] = {
+      "http://127.0.0.1:8787/oauth2/access_token",
+      "https://idp/t",
+      "https://idp:443",
+      "http://[::1]:8080/t",
+      "http://[::1]/t",
+  };
+  char json[512];
+  size_t i;
+
+  (void)state;
+  for (i = 0; i < PACER_ARRAY_SIZE(bad); i++) {
+    snprintf(json, sizeof(json),
+             "{\"credentials\": {\"acme\": {\"token_url\": \"%s\", "
+             "\"client_id\": \"c\", \"hosts\": [\"h\"]}}}",
+             bad[i]);
+    expect_config_error(json, "credentials.acme.token_url: the port after ':' "
+                              "must be a number 1..65535 (leave out ':' for "
+                              "the scheme's default port)");
+  }
+  for (i = 0; i < PACER_ARRAY_SIZE(good); i++) {
+    struct pacer_config cfg;
+    struct pacer_error err;
+
+    snprintf(json, sizeof(json),
+             "{\"credentials\": {\"acme\": {\"token_url\": \"%s\", "
+             "\"client_id\": \"c\", \"refresh_token_env\": \"RT\", "
+             "\"hosts\": [\"h\"]}}}",
+             good[i]);
+    assert_int_equal(pacer_config_defaults(&cfg, 2), 0);
+    if (parse(&cfg, json, &err) != 0)
+      fail_msg("%s: %s", good[i], err.msg);
+    pacer_config_free(&cfg);
+  }
+}
+
 static void
 credentials_reject_bad_names_and_shapes(void **state)
 {
@@ -2290,6 +2339,8 @@ main(void)
           teardown_cfg),
       cmocka_unit_test(credentials_reject_missing_required_fields),
       cmocka_unit_test(credentials_reject_a_bad_token_url),
+      cmocka_unit_test(
+          credentials_reject_a_token_url_with_an_empty_or_bad_port),
       cmocka_unit_test(credentials_reject_bad_names_and_shapes),
       cmocka_unit_test(credentials_reject_bad_values),
       cmocka_unit_test(credentials_reject_bad_hosts),

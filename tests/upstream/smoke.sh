@@ -59,6 +59,10 @@ check() {
 
 # start [FLAGS...]: starts the server; sets PID, URL.
 start() {
+  # Emptied here, before the start, so the wait below never reads the
+  # previous instance's "listening port=" (a background job's redirect
+  # truncates only when it runs).
+  : >"$TMP/out"
   "$BIN" --port 0 "$@" >"$TMP/out" 2>"$TMP/err" &
   PID=$!
   PIDS+=("$PID")
@@ -302,6 +306,21 @@ check "log has one JSON line per request" \
 check "log lines carry status and token prefix" \
   jq -s -e 'map(select(.token == "AT-1" and .status == 200)) | length > 0' \
   "$TMP/requests.jsonl"
+stop
+
+# --token-rate: an app (per-token) limit over the per-account one. Five
+# accounts, one request each, under 2/s per account: the token's 3/s
+# admits 3 and refuses 2.
+start --rate 2/s --token-rate 3/s --require-auth
+req -X POST "$URL/admin/mint"
+AT=$(jq -r .access_token "$TMP/body")
+curl -sS -o /dev/null -o /dev/null -o /dev/null -o /dev/null -o /dev/null \
+  -w '%{http_code}\n' -H "Authorization: Bearer $AT" \
+  "$URL/v1/campaigns/1/stats?account=T-[1-5]" >"$TMP/codes"
+check "token limit admits 3" test "$(grep -c '^200$' "$TMP/codes")" = 3
+check "token limit refuses 2" test "$(grep -c '^429$' "$TMP/codes")" = 2
+check "token limit stats" stat_ok "(.by_token[\"$AT\"].limited == 2) and
+  ([.by_account[] | .limited] | add == 0)"
 stop
 
 # -------------------------------------------- injected failures, latency

@@ -41,6 +41,8 @@ static const char usage[] =
     "127.0.0.1)\n"
     "  --rate R[/s]        limit per account and per token, sliding 1 s\n"
     "                      window; excess -> 429 (default off)\n"
+    "  --token-rate R[/s]  per-token limit instead of --rate: an app\n"
+    "                      limit over the per-account one\n"
     "  --token-ttl D       access-token lifetime, D = N[ms|s|m] (default "
     "3600s)\n"
     "  --rotate            rotate refresh tokens; reuse revokes the family\n"
@@ -245,7 +247,8 @@ takes_value(const char *flag)
   static const char *const flags[] = {
       "--port",      "--rate",      "--token-ttl",  "--latency-ms",
       "--fail-rate", "--drop-rate", "--body-bytes", "--retry-after",
-      "--seed",      "--log",       "--raw-port",   "--bind"};
+      "--seed",      "--log",       "--raw-port",   "--bind",
+      "--token-rate"};
   size_t i;
 
   for (i = 0; i < PACER_ARRAY_SIZE(flags); i++) {
@@ -303,6 +306,9 @@ parse_args(int argc, char **argv, struct pacer_testapi_config *cfg)
       cfg->port = (unsigned int)v;
     } else if (strcmp(f, "--rate") == 0) {
       if (parse_rate(val, &cfg->rate_per_s) != 0)
+        return bad_flag(f, val, "R/s with R in 0..1000000");
+    } else if (strcmp(f, "--token-rate") == 0) {
+      if (parse_rate(val, &cfg->token_rate_per_s) != 0)
         return bad_flag(f, val, "R/s with R in 0..1000000");
     } else if (strcmp(f, "--token-ttl") == 0) {
       if (parse_duration_ms(val, &cfg->token_ttl_ms) != 0)

@@ -34,21 +34,24 @@
 /* ------------------------------------------------------------------ */
 
 struct pacer_testapi_config {
-  unsigned int port;       /* 0 = let the kernel pick */
-  uint32_t rate_per_s;     /* per account and per token; 0 = off */
-  uint64_t token_ttl_ms;   /* access-token lifetime */
-  int rotate;              /* refresh-token rotation */
-  int require_auth;        /* API endpoints need a valid bearer */
-  uint32_t latency_min_ms; /* uniform API latency, lower bound */
-  uint32_t latency_max_ms; /* upper bound, inclusive */
-  uint32_t fail_ppm;       /* API 503 probability, parts per 1e6 */
-  uint32_t drop_ppm;       /* API drop probability, parts per 1e6 */
-  uint64_t body_bytes;     /* campaign stats body size */
-  const char *retry_after; /* 429 Retry-After; "" omits the header */
-  uint64_t seed;           /* PRNG seed */
-  const char *log_path;    /* JSON-lines request log, or NULL */
-  int raw_port;            /* --raw-port: -1 off, 0 = free port */
-  uint32_t bind_addr;      /* --bind, network byte order; 0 = 127.0.0.1 */
+  unsigned int port;         /* 0 = let the kernel pick */
+  uint32_t rate_per_s;       /* per account and per token; 0 = off */
+  uint32_t token_rate_per_s; /* per token when set (--token-rate), else
+                                rate_per_s; an app-wide limit above the
+                                per-account one */
+  uint64_t token_ttl_ms;     /* access-token lifetime */
+  int rotate;                /* refresh-token rotation */
+  int require_auth;          /* API endpoints need a valid bearer */
+  uint32_t latency_min_ms;   /* uniform API latency, lower bound */
+  uint32_t latency_max_ms;   /* upper bound, inclusive */
+  uint32_t fail_ppm;         /* API 503 probability, parts per 1e6 */
+  uint32_t drop_ppm;         /* API drop probability, parts per 1e6 */
+  uint64_t body_bytes;       /* campaign stats body size */
+  const char *retry_after;   /* 429 Retry-After; "" omits the header */
+  uint64_t seed;             /* PRNG seed */
+  const char *log_path;      /* JSON-lines request log, or NULL */
+  int raw_port;              /* --raw-port: -1 off, 0 = free port */
+  uint32_t bind_addr;        /* --bind, network byte order; 0 = 127.0.0.1 */
 };
 
 /** Starts the scripted broken-HTTP listener on 127.0.0.1:port (0 = free)

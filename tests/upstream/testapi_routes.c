@@ -273,7 +273,10 @@ begin(struct pacer_testapi *api, struct MHD_Connection *conn,
     }
   }
   if (rq->token[0] != '\0') {
-    k = pacer_testapi_keymap_get(&s->tokens, rq->token, api->cfg.rate_per_s);
+    k = pacer_testapi_keymap_get(&s->tokens, rq->token,
+                                 api->cfg.token_rate_per_s > 0
+                                     ? api->cfg.token_rate_per_s
+                                     : api->cfg.rate_per_s);
     if (k != NULL) {
       k->requests++;
       pacer_testapi_window_push(&k->seen, now);
@@ -453,17 +456,19 @@ admit(struct pacer_testapi *api, struct request *rq, uint64_t now)
 {
   struct pacer_testapi_stats *s = &api->stats;
   uint32_t rate = api->cfg.rate_per_s;
+  uint32_t trate =
+      api->cfg.token_rate_per_s > 0 ? api->cfg.token_rate_per_s : rate;
   struct pacer_testapi_key *a = NULL;
   struct pacer_testapi_key *t = NULL;
   int over_a;
   int over_t;
 
-  if (rq->account[0] != '\0')
+  if (rq->account[0] != '\0' && rate > 0)
     a = pacer_testapi_keymap_get(&s->accounts, rq->account, rate);
-  if (rq->token[0] != '\0')
-    t = pacer_testapi_keymap_get(&s->tokens, rq->token, rate);
+  if (rq->token[0] != '\0' && trate > 0)
+    t = pacer_testapi_keymap_get(&s->tokens, rq->token, trate);
   over_a = a != NULL && pacer_testapi_window_trim(&a->admit, now) >= rate;
-  over_t = t != NULL && pacer_testapi_window_trim(&t->admit, now) >= rate;
+  over_t = t != NULL && pacer_testapi_window_trim(&t->admit, now) >= trate;
   if (over_a || over_t) {
     if (over_a)
       a->limited++;
@@ -537,7 +542,7 @@ gate(struct ctx *c, enum MHD_Result *out)
       auth = pacer_testapi_tokens_check(api->tokens, bearer, now);
     if (auth == PACER_TESTAPI_TOK_OK &&
         (bearer != NULL || !cfg->require_auth)) {
-      if (cfg->rate_per_s > 0)
+      if (cfg->rate_per_s > 0 || cfg->token_rate_per_s > 0)
         deny = !admit(api, c->rq, now);
       if (!deny)
         fail = chance(api, cfg->fail_ppm);

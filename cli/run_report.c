@@ -1,0 +1,337 @@
+/* `pacer run`'s report: results as JSON lines and the summary figures.
+ * See run_report.h. */
+#include "cli/run_report.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/utf8.h"
+#include "common/util.h"
+#include "store/results.h"
+
+/* ------------------------------------------------------------------ */
+/* Results -> JSON lines */
+
+/* Returns a NUL-terminated copy of the len bytes at s (borrowed) that is
+ * well-formed UTF-8 without NUL bytes: ill-formed sequences and NULs become
+ * U+FFFD, because a cJSON string ends at its first NUL and JSON text must
+ * be UTF-8 (RFC 8259 §8.1). Owned (free with free); NULL when out of
+ * memory. */
+static char *
+clean_text(const char *s, size_t len)
+{
+  size_t n, i, o = 0, nuls = 0;
+  char *clean = pacer_utf8_sanitize(s, len, &n), *text;
+
+  if (clean == NULL)
+    return NULL;
+  for (i = 0; i < n; i++)
+    nuls += clean[i] == '\0';
+  if (nuls == 0)
+    return clean;
+  text = nuls <= (SIZE_MAX - 1 - n) / 2 ? malloc(n + 2 * nuls + 1) : NULL;
+  if (text != NULL) {
+    for (i = 0; i < n; i++) {
+      if (clean[i] == '\0') {
+        memcpy(text + o, "\xef\xbf\xbd", 3); /* U+FFFD */
+        o += 3;
+      } else {
+        text[o++] = clean[i];
+      }
+    }
+    text[o] = '\0';
+  }
+  free(clean);
+  return text;
+}
+
+/* True when the field name n (len bytes) is exactly name (len counts, so
+ * a name with a NUL byte never matches a shorter name). */
+static int
+is_field(const char *n, size_t len, const char *name)
+{
+  return len == strlen(name) && memcmp(n, name, len) == 0;
+}
+
+/* Converts one results entry to a JSON object line: "headers" and "meta"
+ * are embedded as JSON, numbers as numbers, everything else as strings.
+ * Every name and value is read with its length (Redis values may hold NUL
+ * bytes) and made well-formed UTF-8 first. Returns owned text (free with
+ * cJSON_free), or NULL when out of memory. */
+static char *
+entry_json(const struct pacer_results_field *f, size_t nfields)
+{
+  cJSON *o = cJSON_CreateObject();
+  char *out;
+  size_t i;
+
+  if (o == NULL)
+    return NULL;
+  for (i = 0; i < nfields; i++) {
+    const char *k = f[i].name;
+    size_t klen = f[i].name_len;
+    cJSON *item = NULL;
+    char *name, *text;
+
+    name = clean_text(k, klen);
+    text = clean_text(f[i].value, f[i].value_len);
+    if (name == NULL || text == NULL) {
+      free(name);
+      free(text);
+      goto fail;
+    }
+    if (is_field(k, klen, "headers") || is_field(k, klen, "meta")) {
+      item = cJSON_ParseWithLength(text, strlen(text));
+    } else if (is_field(k, klen, "status") || is_field(k, klen, "attempts") ||
+               is_field(k, klen, "duration_ms") ||
+               is_field(k, klen, "finished_unix_ms")) {
+      item = cJSON_CreateNumber(strtod(text, NULL));
+    } else if (is_field(k, klen, "body_truncated")) {
+      item = cJSON_CreateBool(text[0] == '1');
+    }
+    if (item == NULL)
+      item = cJSON_CreateString(text);
+    free(text);
+    if (item == NULL || !cJSON_AddItemToObject(o, name, item)) {
+      cJSON_Delete(item);
+      free(name);
+      goto fail;
+    }
+    free(name);
+  }
+  out = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  return out;
+fail:
+  cJSON_Delete(o);
+  return NULL;
+}
+
+/* Counts one exported result into t: its 429s, retries and, when it did
+ * not end ok, its reason. */
+static void
+tally_result(struct pacer_run_tally *t, const struct pacer_results_field *f,
+             size_t nfields)
+{
+  const char *state = NULL, *reason = NULL;
+  size_t j, k;
+
+  for (j = 0; j < nfields; j++) {
+    const char *n = f[j].name, *v = f[j].value;
+    size_t nl = f[j].name_len;
+
+    if (is_field(n, nl, "state"))
+      state = v;
+    else if (is_field(n, nl, "reason"))
+      reason = v;
+    else if (is_field(n, nl, "throttled"))
+      t->throttled += strtoull(v, NULL, 10);
+    else if (is_field(n, nl, "attempts") && strtoull(v, NULL, 10) > 1)
+      t->retried += strtoull(v, NULL, 10) - 1;
+  }
+  if (state == NULL || strcmp(state, "ok") == 0)
+    return;
+  if (reason == NULL || reason[0] == '\0')
+    reason = state;
+  for (k = 0; k < t->nreasons; k++) {
+    if (strcmp(t->reasons[k].reason, reason) == 0) {
+      t->reasons[k].n++;
+      return;
+    }
+  }
+  if (t->nreasons == PACER_RUN_REASONS_MAX) {
+    t->reasons_other++;
+    return;
+  }
+  snprintf(t->reasons[t->nreasons].reason, sizeof(t->reasons[0].reason), "%s",
+           reason);
+  t->reasons[t->nreasons++].n = 1;
+}
+
+/* What write_results writes into, for each entry read. */
+struct write_ctx {
+  struct pacer_idset *want;
+  FILE *out;
+  size_t *written;
+  struct pacer_run_tally *tally;
+  struct pacer_error *err;
+};
+
+/* Writes one results entry of this batch as a JSON line (a
+ * pacer_results_entry_cb). */
+static int
+write_entry(void *arg, const char *entry_id,
+            const struct pacer_results_field *f, size_t nfields)
+{
+  struct write_ctx *wc = arg;
+  const char *id = NULL;
+  size_t j;
+  char *line;
+
+  (void)entry_id;
+  for (j = 0; j < nfields; j++)
+    if (is_field(f[j].name, f[j].name_len, "id"))
+      id = f[j].value;
+  /* One line per job of this batch (first result wins). */
+  if (id == NULL || pacer_idset_remove(wc->want, id) != 1)
+    return 0;
+  tally_result(wc->tally, f, nfields);
+  line = entry_json(f, nfields);
+  if (line == NULL)
+    return pacer_error_set(wc->err, PACER_ENOMEM, "results: out of memory");
+  fputs(line, wc->out);
+  fputc('\n', wc->out);
+  cJSON_free(line);
+  (*wc->written)++;
+  return 0;
+}
+
+int
+pacer_run_write_results(redisContext *c, const char *key, const char *after,
+                        struct pacer_idset *want, FILE *out, size_t *written,
+                        struct pacer_run_tally *tally, struct pacer_error *err)
+{
+  struct write_ctx wc = {want, out, written, tally, err};
+
+  *written = 0;
+  return pacer_results_range(c, key, after, write_entry, &wc, err);
+}
+
+double
+pacer_run_json_num(const cJSON *o, const char *name)
+{
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+  return cJSON_IsNumber(v) ? v->valuedouble : 0.0;
+}
+
+const char *
+pacer_run_json_str(const cJSON *o, const char *name)
+{
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+  return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+static void
+snap_buckets(struct pacer_run_tally *t, const cJSON *buckets)
+{
+  const cJSON *b;
+
+  t->buckets_total = 0;
+  cJSON_ArrayForEach(b, buckets)
+  {
+    const char *key = pacer_run_json_str(b, "bucket");
+    struct pacer_run_bucket *rb = NULL;
+    size_t i;
+
+    t->buckets_total++;
+    for (i = 0; i < t->nbuckets; i++) {
+      if (strcmp(t->buckets[i].bucket, key) == 0)
+        rb = &t->buckets[i];
+    }
+    if (rb == NULL) {
+      if (t->nbuckets == PACER_RUN_BUCKETS_MAX)
+        continue;
+      rb = &t->buckets[t->nbuckets++];
+      snprintf(rb->bucket, sizeof(rb->bucket), "%s", key);
+      snprintf(rb->limit, sizeof(rb->limit), "%s",
+               pacer_run_json_str(b, "limit"));
+    }
+    rb->limit_per_s = pacer_run_json_num(b, "rate_per_s");
+    rb->requests = (uint64_t)pacer_run_json_num(b, "requests");
+    rb->throttled = (uint64_t)pacer_run_json_num(b, "throttled");
+    if (pacer_run_json_num(b, "send_per_s") > rb->send_max_per_s)
+      rb->send_max_per_s = pacer_run_json_num(b, "send_per_s");
+  }
+}
+
+static void
+snap_creds(struct pacer_run_tally *t, const cJSON *creds)
+{
+  const cJSON *c;
+
+  t->ncreds = 0;
+  cJSON_ArrayForEach(c, creds)
+  {
+    struct pacer_run_cred *rc;
+
+    if (t->ncreds == PACER_RUN_CREDS_MAX)
+      break;
+    rc = &t->creds[t->ncreds++];
+    snprintf(rc->name, sizeof(rc->name), "%s", pacer_run_json_str(c, "name"));
+    rc->refresh_ok = (uint64_t)pacer_run_json_num(c, "refresh_ok");
+    rc->refresh_failed = (uint64_t)pacer_run_json_num(c, "refresh_failed");
+    rc->refresh_refused = (uint64_t)pacer_run_json_num(c, "refresh_refused");
+  }
+}
+
+void
+pacer_run_tally_snapshot(struct pacer_run_tally *t, const cJSON *state)
+{
+  t->snapshots++;
+  snap_buckets(t, cJSON_GetObjectItemCaseSensitive(state, "buckets"));
+  snap_creds(t, cJSON_GetObjectItemCaseSensitive(state, "credentials"));
+}
+
+/* The summary's figures beyond "done:", on out. wall_ms: the batch's
+ * time, for the average rates. */
+void
+pacer_run_print_tally(FILE *out, const struct pacer_run_tally *t,
+                      uint64_t wall_ms, size_t rejected)
+{
+  double wall_s = wall_ms > 0 ? (double)wall_ms / 1000.0 : 0.001;
+  size_t i;
+
+  if (t->nbuckets > 0) {
+    fprintf(out,
+            "limits: requests per limit bucket over the %.1f s run (PEAK: "
+            "the highest 5 s send rate)\n",
+            wall_s);
+    fprintf(out, "  %-8s %-24s %8s %9s %9s %9s %6s\n", "LIMIT", "BUCKET",
+            "REQUESTS", "AVG/S", "PEAK/S", "LIMIT/S", "429S");
+    for (i = 0; i < t->nbuckets; i++) {
+      const struct pacer_run_bucket *b = &t->buckets[i];
+
+      fprintf(out, "  %-8s %-24s %8" PRIu64 " %9.1f %9.1f %9.1f %6" PRIu64 "\n",
+              b->limit, b->bucket, b->requests, (double)b->requests / wall_s,
+              b->send_max_per_s, b->limit_per_s, b->throttled);
+    }
+    if (t->buckets_total > t->nbuckets)
+      fprintf(out, "  (%zu more buckets not listed)\n",
+              t->buckets_total - t->nbuckets);
+  } else if (t->snapshots > 0) {
+    fprintf(out, "limits: none configured (\"limits\" in --config)\n");
+  }
+  fprintf(out,
+          "429s: %" PRIu64 " (429, or 503 with Retry-After: each paused its "
+          "lane, and the job was sent again without spending an attempt)\n",
+          t->throttled);
+  fprintf(out, "retries after errors: %" PRIu64 "\n", t->retried);
+  for (i = 0; i < t->ncreds; i++) {
+    const struct pacer_run_cred *c = &t->creds[i];
+
+    fprintf(out,
+            "credential %s: %" PRIu64 " refresh(es) (%" PRIu64
+            " token(s) fetched in all), %" PRIu64 " failed, %" PRIu64
+            " refused\n",
+            c->name, c->refresh_ok > 0 ? c->refresh_ok - 1 : 0, c->refresh_ok,
+            c->refresh_failed, c->refresh_refused);
+  }
+  if (t->nreasons == 0) {
+    fprintf(out, "failed by reason: none\n");
+  } else {
+    fprintf(out, "failed by reason:");
+    for (i = 0; i < t->nreasons; i++)
+      fprintf(out, "%s %s %zu", i > 0 ? "," : "", t->reasons[i].reason,
+              t->reasons[i].n);
+    if (t->reasons_other > 0)
+      fprintf(out, ", other %zu", t->reasons_other);
+    fputc('\n', out);
+  }
+  if (rejected > 0)
+    fprintf(out, "rejected: %zu line(s) never queued (reasons above)\n",
+            rejected);
+  fflush(out);
+}
