@@ -10,7 +10,12 @@
  * Label values are bounded: job states, status classes, result kinds, limit
  * names from the config, and bucket keys ("<limit>[:<value>]", at most
  * PACER_METRICS_BUCKETS_MAX of them, then "other"). Never a job id, a URL
- * or a header value (bucket keys of secret headers are hashes, C21).
+ * or a header value: a bucket key's header value is always a hash, "#"
+ * and 16 hex digits (docs/METRICS.md "Labels are bounded"; test_config
+ * limit_key_hashes_secret_headers_and_long_values).
+ *
+ * Files: metrics.c the counters, their updates, the lane wait reasons and
+ * the tick; metrics_prom.c the text exposition; metrics_json.c the JSON.
  * Docs: docs/METRICS.md.
  */
 #ifndef PACER_SCHEDULER_METRICS_H
@@ -22,6 +27,7 @@
 #include "common/hist.h"
 #include "core/config.h"
 #include "core/lane.h"
+#include "core/result.h"
 
 #define PACER_METRICS_BUCKETS_MAX 256 /* bucket keys tracked, then "other" */
 #define PACER_METRICS_RATE_TICKS  6   /* samples in the rate window (5 s) */
@@ -123,11 +129,12 @@ struct pacer_metrics_redis {
 /** Every counter the scheduler keeps. Create with pacer_metrics_new. */
 struct pacer_metrics {
   uint64_t jobs[PACER_MX_JOB_STATES]; /* results written, by state */
-  uint64_t requests[7];      /* by class: 1xx..5xx, other, none (no reply) */
-  uint64_t errors[8];        /* by enum pacer_http_result (0 unused) */
-  uint64_t sent;             /* requests started, all lanes */
-  uint64_t throttled;        /* 429s, all lanes */
-  struct pacer_hist latency; /* request duration */
+  uint64_t requests[7]; /* by class: 1xx..5xx, other, none (no reply) */
+  /* by enum pacer_http_result (0 unused) */
+  uint64_t errors[PACER_HTTP_RESULTS];
+  uint64_t sent;                        /* requests started, all lanes */
+  uint64_t throttled;                   /* 429s, all lanes */
+  struct pacer_hist latency;            /* request duration */
   struct pacer_metrics_bucket *buckets; /* nbuckets used, owned */
   size_t nbuckets;
   uint16_t *slots; /* open-addressing index: bucket index + 1, 0 = free */
