@@ -1,7 +1,7 @@
 # Sourced by scripts/demo and scripts/test: installs what is missing from
 # Debian's packages (as root, or through sudo when available) and builds.
 #
-# Two sets, so each command installs only what it needs (issue 17):
+# Two sets, so each command installs only what it needs:
 #   PACER_DEBS_BUILD  build pacer and pacer-testapi, and run them
 #                     (`pacer run` starts a private redis-server);
 #                     scripts/demo installs only these.
