@@ -240,7 +240,7 @@ redis_start(struct embedded_redis *r, struct pacer_error *err)
 
     /* redis-server creates the socket file at bind(), before listen():
      * ready means a connect succeeds, or the first command can meet
-     * ECONNREFUSED (issue 17, e2e_run under load). */
+     * ECONNREFUSED (seen in e2e_run under load). */
     if (stat(r->sock, &sb) == 0 && socket_accepts(r->sock))
       return 0;
     if (waitpid(r->pid, &status, WNOHANG) == r->pid) {

@@ -8,7 +8,7 @@ files=$(git ls-files '*.c' '*.h' 2>/dev/null ||
   find . -path './build*' -prune -o -path './.git' -prune -o \
     \( -name '*.c' -o -name '*.h' \) -print)
 # The format check is half of lint: without clang-format, lint fails (a
-# skipped check that reports "ok" hid unformatted code, issue 17).
+# skipped check that reports "ok" hid unformatted code).
 if ! command -v clang-format >/dev/null; then
   echo "lint: FAILED: clang-format is not installed, so the format check" \
     "cannot run: apt-get install -y clang-format (scripts/test installs it)"

@@ -83,7 +83,7 @@ wait_until() {
 # testapi.2.out, ...), created empty before the process starts, and the
 # port is read from that file only: reusing one file let a second start
 # read the first instance's "listening port=" line, or an empty port from
-# the file the shell was just truncating (issue 17, e2e_cred H).
+# the file the shell was just truncating (seen in e2e_cred H).
 TESTAPI_STARTS=0
 start_testapi() {
   local n out log

@@ -1,25 +1,26 @@
 #!/usr/bin/env bash
-# OAuth2 credentials end to end (issue 4) against pacer-testapi with
+# OAuth2 credentials end to end (docs/CREDENTIALS.md) against pacer-testapi with
 # --require-auth --rotate: every /v1 request needs a live Bearer token, and
 # a rotated refresh token used twice revokes the whole family.
 #  A. first use: one token POST; after the token expires (401
-#     invalid_token) exactly one more, for 50 jobs at once (C01); no job
-#     spends an attempt on the 401; RT-2 is in Redis (C03).
+#     invalid_token) exactly one more, for 50 jobs at once (no refresh stampede); no job
+#     spends an attempt on the 401; the rotated RT-2 is in Redis.
 #  B. 4 processes, token expired: exactly one token POST across all of
-#     them, zero invalid_grant, no family revoked (C02).
+#     them (a rotating refresh token is redeemed once), zero invalid_grant,
+#     no family revoked.
 #  C. the token endpoint answers 503 twice, then works: 3 POSTs, spaced by
-#     backoff; every waiting job succeeds without spending attempts (C05).
+#     backoff; every waiting job succeeds without spending attempts.
 #  D. 403 insufficient_scope: no token POST, the job fails with the scope
 #     recorded; a job the upstream always 401s is refreshed once, replayed
-#     once, then dead-lettered unauthorized_after_refresh (C04 a, c).
+#     once, then dead-lettered unauthorized_after_refresh.
 #  E. the refresh token is refused (revoked): the credential is marked
-#     reauth_required after one POST, its jobs are parked, not failed (C04
-#     b), while another credential's jobs succeed; `pacer cred set` with a
+#     reauth_required after one POST, its jobs are parked, not failed,
+#     while another credential's jobs succeed; `pacer cred set` with a
 #     new refresh token releases them.
 #  F. the refresh-lock holder is SIGKILLed mid-refresh: another process
 #     takes over once the lock expires and the jobs finish.
 #  G. `pacer cred refresh` with a worker running: one token POST, no 401.
-#  H. C02/C03 at volume: 3 processes x 4 threads, ~500 requests in flight,
+#  H. rotation across processes and restarts, at volume: 3 processes x 4 threads, ~500 requests in flight,
 #     token TTL 3 s renewed 1 s before expiry, 30 s: one token POST per
 #     expiry, zero 401s, zero invalid_grant, zero failed jobs; then every
 #     worker is SIGKILLed right after a refresh and restarted: the next
@@ -290,7 +291,7 @@ wait_until 30 'test "$(results_count)" -ge 30' || fail "I: $(results_count)/30"
 echo "I: a 60 s token with the default 300 s skew: 30 jobs, 1 token POST"
 stop_workers "$WORKER_PID"
 
-# ---- secrets stay secret (C21)
+# ---- secrets stay secret (no token in any output)
 for f in "$TEST_TMP"/w*.log "$TEST_TMP"/w*.out "$TEST_TMP/stats.txt" "$TEST_TMP/credset.out" "$TEST_TMP/credrefresh.out"; do
   if grep -E "$PACER_TEST_SECRET|AT-[0-9]|RT-[0-9]" "$f" >/dev/null; then
     fail "a secret in $f: $(grep -E "$PACER_TEST_SECRET|AT-[0-9]|RT-[0-9]" "$f" | head -3)"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 5 §4, C22: hostile upstreams through the real worker. One batch
+# Hostile upstreams through the real worker (docs/WORKERS.md). One batch
 # mixes 100 ordinary jobs with connection resets (before and during the
 # body), a body cut short, broken status lines and headers, a 1 MiB header,
 # 200,000 headers, a bad chunk, conflicting Content-Lengths, HTTP/0.9,
@@ -8,8 +8,8 @@
 # without Content-Length and gzip bombs on 200 and on 500.
 # Each job ends in its documented state (state and reason), exactly one
 # result per job, the worker lives, and its peak RSS stays under
-# 20 x response_max_bytes + 50 MB with 20 oversized bodies at once (C22;
-# looser under ASan, whose shadow memory and quarantine are not ours).
+# 20 x response_max_bytes + 50 MB with 20 oversized bodies at once
+# (unbounded bodies and decompression bombs stay bounded; looser under ASan, whose shadow memory and quarantine are not ours).
 . "$(dirname "$0")/lib.sh"
 
 CAP=1048576
@@ -92,11 +92,11 @@ done <"$EXPECT"
 max_excerpt=$(stream_field dead excerpt | awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }')
 [ "$max_excerpt" -le 4096 ] || fail "a dead letter holds a $max_excerpt-byte excerpt"
 
-# C22: peak RSS bound. ASan's shadow memory and freed-memory quarantine
+# Peak RSS bound. ASan's shadow memory and freed-memory quarantine
 # are not pacer's, so its build gets a wider bound. The build says which
 # it is (PACER_BUILD_ASAN, set by CMake): probing with `ldd | grep -q`
 # under pipefail failed when grep's early exit killed ldd with SIGPIPE,
-# and applied the release bound to the ASan build (issue 17).
+# and applied the release bound to the ASan build.
 case "${PACER_BUILD_ASAN:-}" in
 1 | 0) ;;
 *) fail "PACER_BUILD_ASAN is '${PACER_BUILD_ASAN:-}', want 1 or 0 (set by ctest)" ;;

@@ -134,7 +134,7 @@ kill -INT "$PID"
 wait "$PID"; rc=$?
 [ "$rc" -eq 130 ] || fail "second SIGINT: exit $rc, want 130"
 gone "second SIGINT"
-# The summary says what the limits did (issue 17): requests per limit
+# The summary says what the limits did: requests per limit
 # bucket against its limit, 429s, token refreshes, failures by reason. An
 # upstream like scripts/demo's: tokens that live 2 s, a per-account limit
 # above pacer's; two scripted 429s with Retry-After; one 404.
