@@ -49,7 +49,6 @@ fi
 max_lines=800
 allow_long=(
   core/ratelimit_hdr.c    # one concept: the RateLimit and X-RateLimit headers
-  workers/curl_uv.c       # split in progress
 )
 for dir in common core store workers scheduler server cli; do
   for f in "$dir"/*.[ch]; do
