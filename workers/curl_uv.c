@@ -49,7 +49,8 @@ pacer_curl_uv_running(const struct pacer_curl_uv *cu)
 /* Driving the multi handle */
 
 /* Reports every finished transfer. Runs after each
- * curl_multi_socket_action (STYLE 10). */
+ * curl_multi_socket_action returns, never inside a libcurl callback
+ * (docs/WORKERS.md, Sockets and timer). */
 static void
 drain(struct pacer_curl_uv *cu)
 {
@@ -230,11 +231,12 @@ on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 }
 
 /* CURLMOPT_TIMERFUNCTION: -1 stops the one timer; n >= 0 (re)arms it for n
- * ms, so 0 runs curl_multi_socket_action from the loop, not from here
- * (CASES C16). libuv before 1.45 runs a 0 ms timer that is re-armed inside
- * its own callback again in the same timer phase instead of the next loop
- * iteration; that is a loop, not recursion (the stack unwinds between the
- * calls), and it ends because libcurl asks for 0 only while it has work
+ * ms, so 0 runs curl_multi_socket_action from the loop, not from here:
+ * libcurl is never re-entered from its own callback (docs/WORKERS.md,
+ * Sockets and timer; test_pool). libuv before 1.45 runs a 0 ms timer that is
+ * re-armed inside its own callback again in the same timer phase instead of the
+ * next loop iteration; that is a loop, not recursion (the stack unwinds between
+ * the calls), and it ends because libcurl asks for 0 only while it has work
  * that is due now. */
 static int
 on_timer_set(CURLM *multi, long timeout_ms, void *userp)

@@ -11,7 +11,8 @@
  *                              curl_multi_info_read --> done_cb(outcome)
  *
  * libcurl is never called from inside its own SOCKETFUNCTION/TIMERFUNCTION:
- * those only start or stop uv handles (STYLE 10, CASES C16).
+ * those only start or stop uv handles (docs/WORKERS.md,
+ * Sockets and timer; test_pool).
  */
 #ifndef PACER_WORKERS_CURL_UV_H
 #define PACER_WORKERS_CURL_UV_H
@@ -54,8 +55,9 @@ struct pacer_curl_uv {
 };
 
 /** Checks that the libcurl in use can run the pool: it needs the threaded
- *  (asynchronous) resolver, or one slow DNS answer stalls the loop (CASES
- *  C18), and 7.85.0 or later for the protocol allow-lists (CASES C20).
+ *  (asynchronous) resolver, or one slow DNS answer stalls the loop
+ *  (docs/WORKERS.md, DNS; e2e_dns), and 7.85.0 or later for the protocol
+ *  allow-lists (docs/WORKERS.md, Protocols).
  *  Returns 0, or PACER_ECONFIG after logging what to install. Any thread. */
 int pacer_curl_uv_check_features(void);
 
@@ -89,7 +91,8 @@ int pacer_curl_uv_start(struct pacer_curl_uv *cu,
                         struct pacer_http_outcome *outcome);
 
 /** Aborts every running transfer: each one's done_cb runs now with result
- *  PACER_HTTP_CANCELED. Never blocks on a resolver thread (CASES C18).
+ *  PACER_HTTP_CANCELED. Never blocks on a resolver thread: a lookup still
+ *  running is left to finish on its own (CURLOPT_QUICK_EXIT; e2e_dns).
  *  Loop thread only. */
 void pacer_curl_uv_cancel_all(struct pacer_curl_uv *cu);
 

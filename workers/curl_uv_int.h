@@ -36,8 +36,8 @@ struct pacer_xfer {
   int nomem;                          /* write callback could not grow buf */
   int doomed_rc;                      /* UV_E* from a socket callback */
   int own_conn;                       /* FRESH_CONNECT + FORBID_REUSE set */
-  /* On a connection of its own before libcurl 8.5.0 (on_debug), for the
-   * latest try only (on_prereq starts a try): */
+  /* On a connection of its own before libcurl 8.5.0 (pacer_xfer_on_debug),
+   * for the latest try only (pacer_xfer_on_prereq starts a try): */
   uint32_t goaway_last; /* last_stream_id of the GOAWAY received */
   int goaway_seen;      /* the try's connection received a GOAWAY */
   const struct pacer_dest_policy *policy; /* borrowed from the request */

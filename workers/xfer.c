@@ -61,7 +61,8 @@ xfer_free(struct pacer_xfer *x)
     return;
   if (x->easy != NULL)
     curl_easy_cleanup(x->easy);
-  /* libcurl's copies of the header lines hold Authorization (STYLE 18) */
+  /* libcurl's copies of the header lines hold Authorization: wipe them
+   * before freeing (docs/WORKERS.md, Secrets) */
   for (l = x->headers; l != NULL; l = l->next)
     explicit_bzero(l->data, strlen(l->data));
   curl_slist_free_all(x->headers);
@@ -85,7 +86,7 @@ unlink_xfer(struct pacer_xfer *x)
   cu->nxfers--;
 }
 
-/* CASES C19: did libcurl give up on a request that the upstream never
+/* Did libcurl give up on a request that the upstream never
  * processed? libcurl 7.88 re-sends a request whose HTTP/2 stream was
  * refused (RST_STREAM REFUSED_STREAM, or a stream above a GOAWAY's
  * last_stream_id, which nghttp2 closes as REFUSED_STREAM) on a new
@@ -103,7 +104,8 @@ unlink_xfer(struct pacer_xfer *x)
  * Idempotency-Key) or when libcurl spoke HTTP/2, and never after a
  * redirect (the first hop was processed). Everything else, such as a
  * GOAWAY'd stream that 7.88 reports as CURLE_HTTP2 with no text, stays a
- * transport error: "may have been processed". */
+ * transport error: "may have been processed". docs/WORKERS.md, GOAWAY and
+ * REFUSED_STREAM; pinned by test_pool and e2e_h2. */
 static int
 never_processed(struct pacer_xfer *x, CURLcode cc, long status)
 {
@@ -260,7 +262,8 @@ is_token(const char *s)
 
 /* Returns 0 when req can be handed to libcurl, or PACER_EINVAL with
  * o->error naming the field. Header text is never copied into the error:
- * it may be an Authorization line (CASES C21). */
+ * it may be an Authorization line (test_pool,
+ * invalid_requests_fail_without_echoing_header_text). */
 static int
 check_request(const struct pacer_http_request *req,
               struct pacer_http_outcome *o)
@@ -451,22 +454,25 @@ set_options(struct pacer_xfer *x, const struct pacer_http_request *req)
   if (cc == CURLE_OK)
     cc = curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 #if LIBCURL_VERSION_NUM >= 0x075700
-  /* CASES C18: removing a transfer whose lookup is still running must not
+  /* Removing a transfer whose lookup is still running must not
    * join the resolver thread, which would block the whole loop until
    * getaddrinfo returns. With QUICK_EXIT the thread is detached and frees
-   * its own data when the lookup ends (asyn-thread.c). */
+   * its own data when the lookup ends (asyn-thread.c; docs/WORKERS.md,
+   * DNS; e2e_dns). */
   if (cc == CURLE_OK)
     cc = curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
 #endif
-  /* CASES C20: http and https only, for the first request and every hop */
+  /* http and https only, for the first request and every hop
+   * (docs/WORKERS.md, Protocols) */
   if (cc == CURLE_OK)
     cc = curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   if (cc == CURLE_OK)
     cc = curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  /* CASES C20: the destination policy sees every address libcurl would
+  /* The destination policy sees every address libcurl would
    * connect to, after DNS, on every hop. Through a proxy it would see only
    * the proxy, so proxy environment variables are ignored ("" = none);
-   * CURLOPT_CONNECT_TO and CURLOPT_RESOLVE are never set. */
+   * CURLOPT_CONNECT_TO and CURLOPT_RESOLVE are never set
+   * (docs/WORKERS.md, Destination policy; e2e_destination). */
   if (cc == CURLE_OK && x->policy != NULL &&
       x->policy->mode != PACER_DEST_ANY) {
     cc = curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION,
@@ -500,9 +506,9 @@ set_options(struct pacer_xfer *x, const struct pacer_http_request *req)
   if (cc == CURLE_OK)
     cc = curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
                           curl_http_version(req->http_version));
-  /* CASES C19: see pacer_xfer_on_debug (before 8.5.0, curl PR #12054). Never
-   * without the debug function, which keeps libcurl from printing anything
-   * (request headers included). */
+  /* Tells a GOAWAY'd stream apart: see pacer_xfer_on_debug (before 8.5.0, curl
+   * PR #12054). Never without the debug function, which keeps libcurl from
+   * printing anything (request headers included). */
   if (cc == CURLE_OK && x->own_conn && may_be_h2(req) && goaway_blind()) {
     cc = curl_easy_setopt(e, CURLOPT_DEBUGFUNCTION, pacer_xfer_on_debug);
     if (cc == CURLE_OK)
@@ -526,7 +532,7 @@ set_options(struct pacer_xfer *x, const struct pacer_http_request *req)
        req->http_version == PACER_HTTP_VERSION_2_PRIOR_KNOWLEDGE))
     cc = curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   /* "" offers every encoding libcurl can decode; the body cap counts the
-   * decoded bytes (CASES C22). */
+   * decoded bytes (docs/WORKERS.md, Response body cap). */
   if (cc == CURLE_OK)
     cc = curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
   if (cc == CURLE_OK && x->cu->user_agent != NULL)

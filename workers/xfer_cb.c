@@ -75,7 +75,8 @@ pacer_xfer_headers_json(const struct pacer_xfer *x)
   printed = cJSON_PrintUnformatted(obj);
   if (printed != NULL) {
     /* Outcome fields are all malloc'd so pacer_http_outcome_free can use
-     * free(); cJSON's memory goes back through cJSON_free (STYLE 18). */
+     * free(); cJSON's memory goes back through cJSON_free, its own allocator.
+     */
     out = strdup(printed);
     cJSON_free(printed);
   }
@@ -111,9 +112,10 @@ pacer_xfer_on_write(char *data, size_t size, size_t nmemb, void *userp)
   struct pacer_xfer *x = userp;
   size_t n = size * nmemb; /* size is always 1 */
 
-  /* CASES C22: count decoded bytes and stop at the cap, so a gzip bomb or
+  /* Count decoded bytes and stop at the cap, so a gzip bomb or
    * a body without Content-Length costs at most cap + one curl buffer.
-   * Returning less than n makes libcurl fail with CURLE_WRITE_ERROR. */
+   * Returning less than n makes libcurl fail with CURLE_WRITE_ERROR
+   * (docs/WORKERS.md, Response body cap; test_pool, e2e_hostile). */
   if (n > x->cap_bytes - x->len) {
     x->too_large = 1;
     return 0;
@@ -153,8 +155,9 @@ kept_index(const char *name, size_t len)
 
 /* Stores v (n bytes) as kept header i. A repeated header is joined with
  * ", " (RFC 9110 §5.3), so a scheduler sees "120, 120" for two Retry-After
- * lines and can treat the conflict as junk (CASES C07). Values are bounded
- * by HEADER_MAX_BYTES; a header that does not fit is dropped. */
+ * lines and can treat the conflict as junk (RFC 9110 §10.2.3; test_pool
+ * kept_response_headers_are_lower_case_json_joined_and_escaped). Values are
+ * bounded by HEADER_MAX_BYTES; a header that does not fit is dropped. */
 static void
 keep_header(struct pacer_xfer *x, size_t i, const char *v, size_t n)
 {
@@ -224,13 +227,13 @@ note_blocked(struct pacer_xfer *x, const char *why)
     snprintf(x->blocked, sizeof(x->blocked), "%s", why);
 }
 
-/* CURLOPT_OPENSOCKETFUNCTION, set only under a destination policy (CASES
- * C20). libcurl calls it instead of socket() with each resolved address it
- * is about to connect to, for the first request and for every redirect
- * hop. A refused address gets no socket, so nothing is ever connected to
- * it; libcurl tries the next address of the name, or fails the transfer
- * with CURLE_COULDNT_CONNECT. The socket is made exactly as libcurl's
- * default would make it. */
+/* CURLOPT_OPENSOCKETFUNCTION, set only under a destination policy
+ * (docs/WORKERS.md, Destination policy; e2e_destination). libcurl calls it
+ * instead of socket() with each resolved address it is about to connect to, for
+ * the first request and for every redirect hop. A refused address gets no
+ * socket, so nothing is ever connected to it; libcurl tries the next address of
+ * the name, or fails the transfer with CURLE_COULDNT_CONNECT. The socket is
+ * made exactly as libcurl's default would make it. */
 curl_socket_t
 pacer_xfer_on_open_socket(void *clientp, curlsocktype purpose,
                           struct curl_sockaddr *a)
@@ -252,12 +255,13 @@ pacer_xfer_on_open_socket(void *clientp, curlsocktype purpose,
 }
 
 /* CURLOPT_PREREQFUNCTION, set under a destination policy and wherever
- * on_debug is: runs before each request is sent, on a new or a reused
- * connection, so once per try. A connection that another transfer opened
- * without a policy (a token request) is never checked by on_open_socket,
- * so its peer is checked here before this transfer sends anything on it.
- * A GOAWAY that an earlier try's connection received is not about this
- * try (docs/WORKERS.md, GOAWAY). */
+ * pacer_xfer_on_debug is: runs before each request is sent, on a new or a
+ * reused connection, so once per try. A connection that another transfer
+ * opened without a policy (a token request) is never checked by
+ * pacer_xfer_on_open_socket, so its peer is checked here before this
+ * transfer sends anything on it. A GOAWAY that an earlier try's connection
+ * received is not about this try (docs/WORKERS.md, GOAWAY and
+ * REFUSED_STREAM). */
 int
 pacer_xfer_on_prereq(void *clientp, char *primary_ip, char *local_ip,
                      int primary_port, int local_port)
@@ -334,14 +338,14 @@ pacer_curl_uv_goaway_text(const char *data, size_t n, uint32_t *last)
 /* CURLOPT_DEBUGFUNCTION, set with CURLOPT_VERBOSE only on a transfer that
  * has a connection of its own on a libcurl before 8.5.0 (see set_options),
  * so that a stream refused by GOAWAY can be told apart (docs/WORKERS.md,
- * GOAWAY): such a libcurl ends it as a bare CURLE_HTTP2, the same code it gives
- * any transfer whose HTTP/2 session ended under it (lib/http2.c cf_h2_recv),
- * processed or not, and the GOAWAY's last_stream_id reaches the
- * application only as this info line. It reads CURLINFO_TEXT lines of
- * one fixed shape (pacer_curl_uv_goaway_text) and copies nothing else:
- * other text lines carry request headers ("h2h3 [authorization: ...]"),
- * and header and data blocks are never read (STYLE 21). libcurl prints
- * nothing when a debug function is set. */
+ * GOAWAY and REFUSED_STREAM): such a libcurl ends it as a bare CURLE_HTTP2, the
+ * same code it gives any transfer whose HTTP/2 session ended under it
+ * (lib/http2.c cf_h2_recv), processed or not, and the GOAWAY's last_stream_id
+ * reaches the application only as this info line. It reads CURLINFO_TEXT lines
+ * of one fixed shape (pacer_curl_uv_goaway_text) and copies nothing else: other
+ * text lines carry request headers ("h2h3 [authorization: ...]"), and header
+ * and data blocks are never read, as they may hold secrets (docs/WORKERS.md,
+ * Secrets). libcurl prints nothing when a debug function is set. */
 int
 pacer_xfer_on_debug(CURL *easy, curl_infotype type, char *data, size_t n,
                     void *userp)
