@@ -13,11 +13,29 @@ string(APPEND h " * The text of each Lua script pacer runs in Redis (EVAL); see\
 string(APPEND h " * docs/REDIS.md for what each one does. */\n")
 string(APPEND h "#ifndef PACER_STORE_LUA_SCRIPTS_H\n#define PACER_STORE_LUA_SCRIPTS_H\n\n")
 foreach(name ${NAMES})
-  file(READ "${DIR}/${name}.lua" hex HEX)
+  # Full-line comments and blank lines stay in the .lua file for the
+  # reader but are not sent: Redis hashes a script's whole text (SHA1) on
+  # every EVAL, so comments would cost CPU on every call. Code lines,
+  # including a trailing "-- ..." on one, go as they are. (A line starting
+  # with "--" inside a multi-line [[...]] string would be dropped too; the
+  # scripts have none.)
+  file(READ "${DIR}/${name}.lua" code)
+  set(code "\n${code}")
+  string(REGEX REPLACE "\n[ \t]*--[^\n]*" "" code "${code}")
+  set(prev "")
+  while(NOT code STREQUAL prev)
+    set(prev "${code}")
+    string(REGEX REPLACE "\n[ \t]*\n" "\n" code "${code}")
+  endwhile()
+  string(REGEX REPLACE "^\n" "" code "${code}")
+  file(WRITE "${OUT_C}.${name}.lua.tmp" "${code}")
+  file(READ "${OUT_C}.${name}.lua.tmp" hex HEX)
+  file(REMOVE "${OUT_C}.${name}.lua.tmp")
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
   string(REGEX REPLACE "((0x[0-9a-f][0-9a-f],){16})" "\\1\n" bytes "${bytes}")
   string(APPEND c "\nconst char pacer_lua_${name}[] = {\n${bytes}0x00};\n")
-  string(APPEND h "/** The text of store/lua/${name}.lua, NUL-terminated. Static,\n")
+  string(APPEND h "/** The code of store/lua/${name}.lua (its comment and blank\n")
+  string(APPEND h " *  lines left out), NUL-terminated. Static,\n")
   string(APPEND h " *  read-only; any thread. */\n")
   string(APPEND h "extern const char pacer_lua_${name}[];\n")
 endforeach()
