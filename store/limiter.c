@@ -66,6 +66,16 @@ on_take_reply(struct pacer_queue *q, const struct redisReply *reply,
   free(ctx);
 }
 
+/* Appends v as decimal text to the script arguments: numbuf[*na] holds
+ * the text, args[*na] points at it. */
+static void
+arg_u64(char (*numbuf)[24], const char **args, size_t *na, uint64_t v)
+{
+  snprintf(numbuf[*na], sizeof(numbuf[0]), "%" PRIu64, v);
+  args[*na] = numbuf[*na];
+  (*na)++;
+}
+
 int
 pacer_limiter_take(struct pacer_queue *q, const struct pacer_limit_ref *refs,
                    size_t nrefs, unsigned nslots, uint64_t horizon_us,
@@ -82,12 +92,8 @@ pacer_limiter_take(struct pacer_queue *q, const struct pacer_limit_ref *refs,
   if (nrefs == 0 || nrefs > PACER_LIMITER_MAX_REFS || nslots == 0 ||
       nslots > PACER_LIMITER_MAX_SLOTS)
     return PACER_EINVAL;
-  snprintf(numbuf[na], sizeof(numbuf[0]), "%u", nslots);
-  args[na] = numbuf[na];
-  na++;
-  snprintf(numbuf[na], sizeof(numbuf[0]), "%" PRIu64, horizon_us);
-  args[na] = numbuf[na];
-  na++;
+  arg_u64(numbuf, args, &na, nslots);
+  arg_u64(numbuf, args, &na, horizon_us);
   for (i = 0; i < nrefs; i++) {
     const struct pacer_limit_cfg *l = refs[i].cfg;
     struct pacer_gcra_args ga;
@@ -96,22 +102,12 @@ pacer_limiter_take(struct pacer_queue *q, const struct pacer_limit_ref *refs,
     keys[i] = keybuf[i];
     pacer_gcra_args_init(&ga, &l->gcra, l->rate_period_us, l->cost,
                          l->adaptive);
-    snprintf(numbuf[na], sizeof(numbuf[0]), "%" PRIu64, ga.interval_us);
-    args[na] = numbuf[na];
-    na++;
-    snprintf(numbuf[na], sizeof(numbuf[0]), "%" PRIu64, ga.tolerance_us);
-    args[na] = numbuf[na];
-    na++;
-    snprintf(numbuf[na], sizeof(numbuf[0]), "%" PRIu32, ga.cost);
-    args[na] = numbuf[na];
-    na++;
+    arg_u64(numbuf, args, &na, ga.interval_us);
+    arg_u64(numbuf, args, &na, ga.tolerance_us);
+    arg_u64(numbuf, args, &na, ga.cost);
     args[na++] = ga.adaptive ? "1" : "0";
-    snprintf(numbuf[na], sizeof(numbuf[0]), "%" PRIu64, ga.warm_interval_us);
-    args[na] = numbuf[na];
-    na++;
-    snprintf(numbuf[na], sizeof(numbuf[0]), "%" PRIu64, ga.period_us);
-    args[na] = numbuf[na];
-    na++;
+    arg_u64(numbuf, args, &na, ga.warm_interval_us);
+    arg_u64(numbuf, args, &na, ga.period_us);
   }
   ctx = malloc(sizeof(*ctx));
   if (ctx == NULL)
