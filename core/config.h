@@ -64,6 +64,15 @@
 #define PACER_CRED_SKEW_DEFAULT_S 300   /* refresh_skew_s default, s */
 #define PACER_CRED_SKEW_MAX_S     86400 /* refresh_skew_s maximum, s */
 
+/* token_timeout_ms and lock_ttl_ms (docs/CREDENTIALS.md): lock_ttl_ms is
+ * at least token_timeout_ms + LOCK_MIN_MARGIN, by default + LOCK_MARGIN. */
+#define PACER_CRED_TIMEOUT_DEF_MS     60000   /* token_timeout_ms default */
+#define PACER_CRED_TIMEOUT_MIN_MS     1000    /* token_timeout_ms minimum */
+#define PACER_CRED_TIMEOUT_MAX_MS     600000  /* token_timeout_ms maximum */
+#define PACER_CRED_LOCK_MARGIN_MS     15000   /* default lock margin, ms */
+#define PACER_CRED_LOCK_MIN_MARGIN_MS 1000    /* least lock margin, ms */
+#define PACER_CRED_LOCK_TTL_MAX_MS    3600000 /* lock_ttl_ms maximum */
+
 /** Where a credential's secret comes from. */
 enum pacer_secret_source {
   PACER_SECRET_NONE = 0, /* not configured */
@@ -111,6 +120,11 @@ struct pacer_cred_cfg {
   char scheme[PACER_CRED_SCHEME_MAX + 1]; /* header scheme, "Bearer" */
   uint32_t lifetime_default_s; /* s, lifetime when nothing else says, 0 =
                                   PACER_OAUTH_LIFETIME_DEFAULT_S */
+  uint32_t token_timeout_ms;   /* a token request's total timeout, ms,
+                                  default 60000, 1000..600000 */
+  uint32_t lock_ttl_ms;        /* refresh lock lease, ms, renewed every
+                                  third of it; at least token_timeout_ms +
+                                  1000, default token_timeout_ms + 15000 */
 };
 
 /** Parsed configuration. Strings are owned; free with pacer_config_free. */

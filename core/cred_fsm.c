@@ -34,7 +34,7 @@ pacer_cred_fsm_state_name(enum pacer_cred_fsm_state st)
 int
 pacer_cred_fsm_busy(const struct pacer_cred_fsm *f)
 {
-  return f->script_out || f->http_out;
+  return f->script_out || f->fence_out || f->http_out;
 }
 
 void
@@ -90,9 +90,9 @@ run_fail(struct pacer_cred_fsm *f, void *rec)
  * kept until Redis has it; a note on a retry is not worth keeping. */
 static void
 record_failure(struct pacer_cred_fsm *f, int reauth, const char *why,
-               int release)
+               int release, int known)
 {
-  void *rec = f->ops->new_fail(f->arg, reauth, why, release);
+  void *rec = f->ops->new_fail(f->arg, reauth, why, release, known);
 
   if (rec == NULL)
     return;
@@ -205,17 +205,59 @@ pacer_cred_fsm_fail_reply(struct pacer_cred_fsm *f, void *rec, int reauth,
 /* ------------------------------------------------------------------ */
 /* Token request */
 
+/* Asks the fence before a token request (cred_fsm.h): the request goes
+ * out only once Redis said the lock is still ours. */
 static void
 send_token_request(struct pacer_cred_fsm *f)
 {
+  if (f->http_out || f->fence_out || f->closing)
+    return;
+  if (f->ops->run_fence(f->arg, f->attempt + 1,
+                        f->attempt > 0 && f->last_known) != 0) {
+    timer_in(f, PACER_CRED_FSM_SCRIPT_RETRY_MS);
+    return;
+  }
+  f->fence_out = 1;
+}
+
+void
+pacer_cred_fsm_fence_reply(struct pacer_cred_fsm *f,
+                           enum pacer_cred_fsm_reply kind, int64_t value)
+{
   int rc;
 
-  if (f->http_out || f->closing)
+  f->fence_out = 0;
+  if (f->closing || f->st != PACER_CRED_FSM_REFRESHING)
     return;
-  rc = f->ops->send(f->arg, f->attempt + 1);
+  if (kind != PACER_CRED_FSM_REPLY_INT) {
+    /* Asked again with the same attempt: counted once. */
+    timer_in(f, PACER_CRED_FSM_SCRIPT_RETRY_MS);
+    return;
+  }
+  if (value == -1) {
+    /* The lock expired while we were stopped or cut off, and may be
+     * someone else's now: never send, never write; find out what the
+     * holder got, with a new lock value. */
+    f->n_lock_lost++;
+    f->ops->keepalive(f->arg, 0);
+    f->ops->new_lockval(f->arg);
+    f->st = PACER_CRED_FSM_WAITING;
+    timer_in(f, PACER_CRED_FSM_SCRIPT_RETRY_MS);
+    return;
+  }
+  if (value < 0) {
+    /* The one replay after an unknown outcome is spent: a third send of
+     * the same refresh token is not made. */
+    record_failure(f, 1,
+                   "token endpoint gave no answer to the refresh token "
+                   "twice (outcome unknown); re-authorise",
+                   1, 0);
+    return;
+  }
+  rc = f->ops->send(f->arg, f->attempt + 1, value >= 2);
   if (rc == PACER_EAUTH) {
     /* No refresh token: REAUTH once Redis has it (fail_reply). */
-    record_failure(f, 1, "no refresh token", 1);
+    record_failure(f, 1, "no refresh token", 1, 1);
     return;
   }
   if (rc != 0) {
@@ -253,8 +295,18 @@ pacer_cred_fsm_answer(struct pacer_cred_fsm *f,
     /* REAUTH once Redis has it (fail_reply): a refresh token stored by
      * `pacer cred set` meanwhile wins, and no job is parked after the
      * command released the parked ones. */
-    record_failure(f, 1, why, 1);
+    record_failure(f, 1, why, 1, 1);
     return 0;
+  }
+  if (answer == PACER_CRED_FSM_ANSWER_UNKNOWN) {
+    /* Keep the lock; once token_timeout_ms has passed since the send,
+     * re-read the stored state, then replay once (the fence counts). */
+    f->n_unknown++;
+    f->last_known = 0;
+    f->reread = 1;
+    record_failure(f, 0, why, 0, 0);
+    timer_in(f, retry_hint_ms);
+    return retry_hint_ms;
   }
   f->n_failed++;
   delay = pacer_backoff_full_jitter_ms(f->attempt > 0 ? f->attempt - 1 : 0,
@@ -262,7 +314,8 @@ pacer_cred_fsm_answer(struct pacer_cred_fsm *f,
                                        PACER_CRED_FSM_RETRY_CAP_MS, &rnd);
   if (retry_hint_ms > delay) /* RFC 9110 §10.2.3: Retry-After is a floor */
     delay = retry_hint_ms;
-  record_failure(f, 0, why, 0); /* keep the lock, note why */
+  f->last_known = 1;
+  record_failure(f, 0, why, 0, 1); /* keep the lock, note why */
   timer_in(f, delay);
   return delay;
 }
@@ -323,18 +376,23 @@ pacer_cred_fsm_try_reply(struct pacer_cred_fsm *f, int need,
     return;
   if (r == NULL) {
     /* Lost or failed: ask again with the same lock value (a lock taken
-     * by the lost call is found to be ours). */
+     * by the lost call is found to be ours). A lost re-read is re-read. */
+    if (f->st == PACER_CRED_FSM_REFRESHING)
+      f->reread = 1;
     if (need || f->st == PACER_CRED_FSM_TRYING)
       timer_in(f, PACER_CRED_FSM_SCRIPT_RETRY_MS);
     return;
   }
   switch (r->code) {
-  case 1: /* we hold the lock */
+  case 1: /* we hold the lock (or still do, after a re-read) */
     f->lock_gen = r->gen;
     if (r->lifetime_s > 0)
       f->lifetime_s = r->lifetime_s;
+    if (f->st != PACER_CRED_FSM_REFRESHING) {
+      f->attempt = 0;
+      f->last_known = 0;
+    }
     f->st = PACER_CRED_FSM_REFRESHING;
-    f->attempt = 0;
     send_token_request(f);
     break;
   case 0: /* someone else refreshes: wait for the event or the lock */
@@ -447,12 +505,20 @@ pacer_cred_fsm_timer(struct pacer_cred_fsm *f)
     retry_pending(f);
     return;
   }
-  if (f->st == PACER_CRED_FSM_REFRESHING)
+  if (f->st == PACER_CRED_FSM_REFRESHING && f->reread && !f->script_out) {
+    /* An unknown outcome's wait is over: re-read before the replay. */
+    f->reread = 0;
+    if (f->ops->run_try(f->arg, 1, (int64_t)f->lock_gen) == 0)
+      f->script_out = 1;
+    else
+      timer_in(f, PACER_CRED_FSM_SCRIPT_RETRY_MS);
+  } else if (f->st == PACER_CRED_FSM_REFRESHING) {
     send_token_request(f); /* backoff over */
-  else
+  } else {
     try_script(f, f->st == PACER_CRED_FSM_WAITING ||
                       f->st == PACER_CRED_FSM_UNKNOWN ||
                       f->st == PACER_CRED_FSM_TRYING);
+  }
 }
 
 /* ------------------------------------------------------------------ */

@@ -29,6 +29,20 @@
  * newer generation (e2e_cred B). A 429/5xx/transport failure of the token
  * endpoint backs off with full jitter, Retry-After as a floor, and keeps
  * the lock and the refresh token.
+ *
+ * One refresh token, one POST (docs/CREDENTIALS.md): every token request
+ * is fenced. Before each send the fence script checks, in Redis, that we
+ * still hold the lock value we were given and counts the sends of the
+ * stored refresh token whose outcome is unknown. A lost lock aborts before
+ * sending (to WAITING, with a new lock value). A request that went out and
+ * got no answer (timeout, reset after the request was written) is outcome
+ * unknown: the machine waits until the request's token_timeout_ms has
+ * passed, re-reads the stored state (the try script: someone may have
+ * stored a token) and only then replays once; a second unknown outcome
+ * parks the credential (REAUTH) rather than sending the token a third
+ * time. An answer from the endpoint (any status) or a request that never
+ * left (connect refused, TLS handshake failed) is a known outcome and
+ * resets the count.
  */
 #ifndef PACER_CORE_CRED_FSM_H
 #define PACER_CORE_CRED_FSM_H
@@ -70,7 +84,10 @@ enum pacer_cred_fsm_answer {
   PACER_CRED_FSM_ANSWER_CANCELED = 0, /* the request was cancelled (stop) */
   PACER_CRED_FSM_ANSWER_OK,           /* a new access token */
   PACER_CRED_FSM_ANSWER_REAUTH,       /* invalid_grant or another 4xx */
-  PACER_CRED_FSM_ANSWER_RETRY         /* 429, 5xx, transport: back off */
+  PACER_CRED_FSM_ANSWER_RETRY,        /* 429, 5xx, or never sent (connect
+                                         refused, TLS failed): back off */
+  PACER_CRED_FSM_ANSWER_UNKNOWN       /* sent, no answer (timeout, reset
+                                         after the request was written) */
 };
 
 /** The reply of the try script (store/lua/cred_try.lua), as parsed by the
@@ -102,11 +119,21 @@ struct pacer_cred_fsm_ops {
    *  retry) or another negative code (not sent: retried after
    *  PACER_CRED_FSM_SCRIPT_RETRY_MS). */
   int (*run_try)(void *arg, int need, int64_t stale_gen);
-  /** Sends the token request (RFC 6749 §6); attempt counts from 1.
-   *  Returns 0 when sent (one pacer_cred_fsm_answer follows), PACER_EAUTH
-   *  when there is no refresh token, another negative code when it could
-   *  not be sent (retried after PACER_CRED_FSM_RETRY_BASE_MS). */
-  int (*send)(void *arg, unsigned attempt);
+  /** Runs the send fence (store/lua/cred_send.lua) before token request
+   *  attempt (from 1): checks that we hold our lock value, renews it, and
+   *  counts a send of the stored refresh token whose outcome is unknown
+   *  until answered. known 1: the previous request of this refresh had a
+   *  known outcome (the count restarts). The same attempt asked twice
+   *  (after a lost reply) counts once. Returns 0 when sent (one
+   *  pacer_cred_fsm_fence_reply follows), else a negative code (asked
+   *  again after PACER_CRED_FSM_SCRIPT_RETRY_MS). */
+  int (*run_fence)(void *arg, unsigned attempt, int known);
+  /** Sends the token request (RFC 6749 §6); attempt counts from 1; replay
+   *  1: the one replay after an unknown outcome. Returns 0 when sent (one
+   *  pacer_cred_fsm_answer follows), PACER_EAUTH when there is no refresh
+   *  token, another negative code when it could not be sent (retried
+   *  after PACER_CRED_FSM_RETRY_BASE_MS). */
+  int (*send)(void *arg, unsigned attempt, int replay);
   /** Runs the fenced commit of rec with lock_gen, the generation seen when
    *  the lock was taken. Returns 0 when sent (one commit_reply follows). */
   int (*run_commit)(void *arg, void *rec, uint64_t lock_gen);
@@ -115,8 +142,10 @@ struct pacer_cred_fsm_ops {
   int (*run_fail)(void *arg, void *rec, uint64_t lock_gen);
   /** Makes a failure record: status reauth_required (reauth 1) or
    *  refreshing, last_error why (borrowed, copied), release 1 drops the
-   *  lock. Returns the record, or NULL when out of memory. */
-  void *(*new_fail)(void *arg, int reauth, const char *why, int release);
+   *  lock, known 1: the request's outcome is known (the unknown-send count
+   *  restarts). Returns the record, or NULL when out of memory. */
+  void *(*new_fail)(void *arg, int reauth, const char *why, int release,
+                    int known);
   /** Frees a record (commit or failure) the machine is done with. */
   void (*free_rec)(void *arg, void *rec);
   /** Arms the one timer in ms (replacing an armed one); when it fires,
@@ -146,7 +175,10 @@ struct pacer_cred_fsm {
   uint64_t stale_gen;       /* a generation known bad, or NO_GEN */
   uint64_t lock_gen;        /* hash generation when we took the lock */
   unsigned attempt;         /* token requests in this refresh */
+  int last_known;           /* the last request's outcome is known */
+  int reread;               /* an unknown outcome: re-read, then replay */
   int script_out;           /* a script awaits its reply */
+  int fence_out;            /* the send fence awaits its reply */
   int http_out;             /* a token request is out */
   int sync_again;           /* an event came while a script was out */
   int need_again;           /* ...and a need came too */
@@ -156,6 +188,8 @@ struct pacer_cred_fsm {
   uint64_t n_ok;            /* token endpoint answers: a new token */
   uint64_t n_failed;        /* ... retried (429, 5xx, transport) */
   uint64_t n_refused;       /* ... refused (reauth needed) */
+  uint64_t n_unknown;       /* ... no answer: outcome unknown */
+  uint64_t n_lock_lost;     /* sends aborted: the lock was lost */
 };
 
 /** Sets f to UNKNOWN with no token. refresh_skew_s: config, s. ops and arg
@@ -202,12 +236,20 @@ void pacer_cred_fsm_commit_reply(struct pacer_cred_fsm *f, void *rec,
 void pacer_cred_fsm_fail_reply(struct pacer_cred_fsm *f, void *rec, int reauth,
                                enum pacer_cred_fsm_reply kind, int64_t value);
 
+/** The send fence answered: kind, and value (INT): the sends of the stored
+ *  refresh token with an unknown outcome, this one included (1, or 2 for
+ *  the one replay), -1 the lock is not ours (abort: nothing is sent), -3
+ *  a replay was already spent (park: re-authorisation needed). */
+void pacer_cred_fsm_fence_reply(struct pacer_cred_fsm *f,
+                                enum pacer_cred_fsm_reply kind, int64_t value);
+
 /** The token endpoint answered. commit_rec (answer OK): the caller's
  *  commit record holding the new token, or NULL when out of memory; taken.
- *  why (REAUTH, RETRY): last_error text, never a secret; borrowed.
- *  retry_hint_ms: Retry-After in ms, 0 none, a floor for the backoff
- *  (RFC 9110 §10.2.3). rnd: a random value for the jitter. Returns the
- *  backoff in ms for RETRY, else 0. */
+ *  why (REAUTH, RETRY, UNKNOWN): last_error text, never a secret;
+ *  borrowed. retry_hint_ms: RETRY: Retry-After in ms, 0 none, a floor for
+ *  the backoff (RFC 9110 §10.2.3); UNKNOWN: ms until token_timeout_ms has
+ *  passed since the request was sent (0: it has). rnd: a random value for
+ *  the jitter. Returns the wait in ms for RETRY and UNKNOWN, else 0. */
 uint64_t pacer_cred_fsm_answer(struct pacer_cred_fsm *f,
                                enum pacer_cred_fsm_answer answer,
                                void *commit_rec, const char *why,

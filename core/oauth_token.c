@@ -8,6 +8,8 @@
  */
 #include "core/oauth_token.h"
 
+#include "core/result.h"
+
 #include <assert.h>
 #include <math.h>
 #include <stdio.h>
@@ -733,4 +735,30 @@ pacer_oauth_global_init(void)
 {
   /* 0: initialised now, 1: already was, -1: failure */
   return sodium_init() < 0 ? PACER_EIO : 0;
+}
+
+int
+pacer_oauth_never_sent(int http_result, const char *error)
+{
+  static const char *const before_request[] = {"Connection timed out after",
+                                               "Resolving timed out after",
+                                               "Failed to connect",
+                                               "SSL",
+                                               "OpenSSL SSL_connect",
+                                               "TLS connect error",
+                                               "gnutls_handshake"};
+  size_t i;
+
+  if (http_result == PACER_HTTP_CONNECT || http_result == PACER_HTTP_BLOCKED ||
+      http_result == PACER_HTTP_REFUSED)
+    return 1;
+  if ((http_result != PACER_HTTP_TIMEOUT &&
+       http_result != PACER_HTTP_TRANSPORT) ||
+      error == NULL)
+    return 0;
+  for (i = 0; i < sizeof(before_request) / sizeof(before_request[0]); i++) {
+    if (strncmp(error, before_request[i], strlen(before_request[i])) == 0)
+      return 1;
+  }
+  return 0;
 }

@@ -197,6 +197,20 @@ enum pacer_oauth_outcome
 pacer_oauth_classify(int http_status, int parse_rc,
                      const struct pacer_oauth_token *tok);
 
+/** Tells whether a token request that ended without a response
+ *  (http_result, a PACER_HTTP_* of core/result.h; error: libcurl's text,
+ *  borrowed, may be NULL) provably never reached the provider, so sending
+ *  the same refresh token again cannot spend it twice: a refused or
+ *  unresolvable connect (PACER_HTTP_CONNECT), an address the destination
+ *  policy refused (BLOCKED), an HTTP/2 stream the upstream refused
+ *  (REFUSED), a connect or DNS timeout ("Connection timed out after",
+ *  "Resolving timed out after") and a failed TLS handshake ("SSL ...",
+ *  "OpenSSL SSL_connect", "TLS connect error", "gnutls_handshake"). Every
+ *  other timeout or transport error may have come after the request was
+ *  written: outcome unknown. Returns 1 or 0. Pure; any thread. Source:
+ *  RFC 9700 §4.14.2 (refresh token rotation and reuse). */
+int pacer_oauth_never_sent(int http_result, const char *error);
+
 /** Reads the `exp` claim of a JWT access token token[0..len) (borrowed):
  *  three dot-separated base64url segments (padding tolerated), the second
  *  decoding to a JSON object whose exp is a number (fraction dropped) in

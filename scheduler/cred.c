@@ -20,10 +20,8 @@
 #include "core/oauth_token.h"
 #include "store/cred_store.h"
 
-#define KEEPALIVE_MS     (PACER_CRED_LOCK_TTL_MS / 3u) /* lock renewal */
-#define TOKEN_TIMEOUT_MS 10000u /* token request, total, ms */
-#define TOKEN_CONNECT_MS 5000u  /* token request connect, ms */
-#define LAST_ERROR_MAX   160    /* bytes of last_error */
+#define TOKEN_CONNECT_MS 5000u /* token request connect, ms, at most */
+#define LAST_ERROR_MAX   160   /* bytes of last_error */
 
 struct pacer_cred {
   struct pacer_creds *cs;
@@ -63,6 +61,7 @@ struct rec {
   int reauth; /* failure: status reauth_required (else refreshing) */
   char last_error[LAST_ERROR_MAX];
   int release;
+  int known; /* failure: the request's outcome is known */
 };
 
 static void
@@ -269,8 +268,8 @@ on_keepalive_reply(void *privdata, enum pacer_cred_fsm_reply kind,
   if (kind == PACER_CRED_FSM_REPLY_INT && value == 0 &&
       c->fsm.st == PACER_CRED_FSM_REFRESHING)
     pacer_log(PACER_LOG_WARN, "cred",
-              "msg=\"refresh lock lost (expired); the new token will be "
-              "discarded\" credential=%s",
+              "msg=\"refresh lock lost (expired); nothing more is sent or "
+              "written under it\" credential=%s",
               c->cfg->name);
 }
 
@@ -282,7 +281,20 @@ on_keepalive(uv_timer_t *t)
   if (c->cs->closing || c->fsm.st != PACER_CRED_FSM_REFRESHING)
     return;
   (void)pacer_cred_store_keepalive(c->cs->q, &c->keys, c->lockval,
-                                   on_keepalive_reply, c);
+                                   c->cfg->lock_ttl_ms, on_keepalive_reply, c);
+}
+
+static void
+on_fence_reply(void *privdata, enum pacer_cred_fsm_reply kind, int64_t value)
+{
+  struct pacer_cred *c = privdata;
+
+  if (!c->cs->closing && kind == PACER_CRED_FSM_REPLY_INT && value == -1)
+    pacer_log(PACER_LOG_WARN, "cred",
+              "msg=\"refresh lock lost (expired); not sending the token "
+              "request\" credential=%s",
+              c->cfg->name);
+  pacer_cred_fsm_fence_reply(&c->fsm, kind, value);
 }
 
 static void
@@ -311,13 +323,24 @@ act_run_try(void *arg, int need, int64_t stale_gen)
 {
   struct pacer_cred *c = arg;
 
-  return pacer_cred_store_try(c->cs->q, &c->keys, c->lockval, stale_gen,
+  return pacer_cred_store_try(c->cs->q, &c->keys, c->lockval,
+                              c->cfg->lock_ttl_ms, stale_gen,
                               (uint64_t)c->cfg->refresh_skew_s * 1000u, need,
                               need ? on_need_reply : on_sync_reply, c);
 }
 
 static int
-act_send(void *arg, unsigned attempt)
+act_run_fence(void *arg, unsigned attempt, int known)
+{
+  struct pacer_cred *c = arg;
+
+  return pacer_cred_store_send_fence(c->cs->q, &c->keys, c->lockval, attempt,
+                                     known, c->cfg->lock_ttl_ms, on_fence_reply,
+                                     c);
+}
+
+static int
+act_send(void *arg, unsigned attempt, int replay)
 {
   struct pacer_cred *c = arg;
   const struct pacer_cred_cfg *cfg = c->cfg;
@@ -354,8 +377,10 @@ act_send(void *arg, unsigned attempt)
   }
   pacer_oauth_request_free(&form);
   req->tag = (uint64_t)(uintptr_t)c | PACER_CRED_TAG_BIT;
-  req->timeout_ms = TOKEN_TIMEOUT_MS;
-  req->connect_timeout_ms = TOKEN_CONNECT_MS;
+  req->timeout_ms = cfg->token_timeout_ms;
+  req->connect_timeout_ms = cfg->token_timeout_ms < TOKEN_CONNECT_MS
+                                ? cfg->token_timeout_ms
+                                : TOKEN_CONNECT_MS;
   /* Never re-sent by libcurl on its own: a rotated refresh token used
    * twice can revoke the whole family (RFC 9700 §4.14.2). */
   req->follow_redirects = 0;
@@ -365,9 +390,15 @@ act_send(void *arg, unsigned attempt)
     pacer_http_request_free(req);
     return PACER_EIO;
   }
-  pacer_log(PACER_LOG_INFO, "cred",
-            "msg=\"refreshing token\" credential=%s attempt=%u", cfg->name,
-            attempt);
+  if (replay)
+    pacer_log(PACER_LOG_WARN, "cred",
+              "msg=\"refreshing token: the one replay after an unknown "
+              "outcome\" credential=%s attempt=%u",
+              cfg->name, attempt);
+  else
+    pacer_log(PACER_LOG_INFO, "cred",
+              "msg=\"refreshing token\" credential=%s attempt=%u", cfg->name,
+              attempt);
   return 0;
 }
 
@@ -390,12 +421,12 @@ act_run_fail(void *arg, void *rec, uint64_t lock_gen)
 
   return pacer_cred_store_fail(c->cs->q, &c->keys, c->lockval,
                                x->reauth ? "reauth_required" : "refreshing",
-                               x->last_error, x->release, lock_gen,
+                               x->last_error, x->release, x->known, lock_gen,
                                on_fail_reply, x);
 }
 
 static void *
-act_new_fail(void *arg, int reauth, const char *why, int release)
+act_new_fail(void *arg, int reauth, const char *why, int release, int known)
 {
   struct rec *x = calloc(1, sizeof(*x));
 
@@ -405,6 +436,7 @@ act_new_fail(void *arg, int reauth, const char *why, int release)
   x->reauth = reauth;
   snprintf(x->last_error, sizeof(x->last_error), "%s", why);
   x->release = release;
+  x->known = known;
   return x;
 }
 
@@ -437,7 +469,8 @@ act_keepalive(void *arg, int on)
   struct pacer_cred *c = arg;
 
   if (on)
-    uv_timer_start(&c->keepalive, on_keepalive, KEEPALIVE_MS, KEEPALIVE_MS);
+    uv_timer_start(&c->keepalive, on_keepalive, c->cfg->lock_ttl_ms / 3u,
+                   c->cfg->lock_ttl_ms / 3u);
   else
     uv_timer_stop(&c->keepalive);
 }
@@ -454,6 +487,7 @@ act_settled(void *arg)
 static const struct pacer_cred_fsm_ops ops = {
     .new_lockval = act_new_lockval,
     .run_try = act_run_try,
+    .run_fence = act_run_fence,
     .send = act_send,
     .run_commit = act_run_commit,
     .run_fail = act_run_fail,
@@ -525,6 +559,22 @@ pacer_creds_on_outcome(struct pacer_creds *cs, struct pacer_http_outcome *o,
     log_reauth(c, why);
     pacer_cred_fsm_answer(&c->fsm, PACER_CRED_FSM_ANSWER_REAUTH, NULL, why, 0,
                           0);
+  } else if (o->result != PACER_HTTP_OK &&
+             !pacer_oauth_never_sent((int)o->result, o->error)) {
+    /* Sent, and no answer: the provider may have rotated the refresh
+     * token. Wait out token_timeout_ms from the send, re-read, replay
+     * once (docs/CREDENTIALS.md, One refresh token, one POST). */
+    uint64_t now = pacer_clock_unix_ms(),
+             until = c->sent_ms + c->cfg->token_timeout_ms;
+
+    snprintf(why, sizeof(why), "token request outcome unknown: %s",
+             pacer_http_result_name(o->result));
+    delay = pacer_cred_fsm_answer(&c->fsm, PACER_CRED_FSM_ANSWER_UNKNOWN, NULL,
+                                  why, until > now ? until - now : 0, 0);
+    pacer_log(PACER_LOG_WARN, "cred",
+              "msg=\"token request got no answer; outcome unknown\" "
+              "credential=%s reason=\"%s\" reread_in_ms=%" PRIu64,
+              c->cfg->name, pacer_log_quote(q, sizeof(q), why), delay);
   } else {
     if (o->result == PACER_HTTP_OK)
       describe(why, sizeof(why), "token endpoint failed", o->status, &tok);

@@ -32,8 +32,7 @@
 #include "store/queue.h"
 #include "workers/pacer_http.h"
 
-#define PACER_CRED_LOCK_TTL_MS PACER_KEYS_CRED_LOCK_TTL_MS /* lease, ms */
-#define PACER_CRED_TAG_BIT     1u /* request tag bit: a token request */
+#define PACER_CRED_TAG_BIT 1u /* request tag bit: a token request */
 
 struct pacer_creds;
 struct pacer_cred;

@@ -130,14 +130,15 @@ eval(struct pacer_queue *q, const char *script, int nkeys,
 
 int
 pacer_cred_store_try(struct pacer_queue *q, const struct pacer_cred_keys *k,
-                     const char *lockval, int64_t stale_gen, uint64_t skew_ms,
-                     int need, pacer_cred_store_try_cb cb, void *privdata)
+                     const char *lockval, uint32_t ttl_ms, int64_t stale_gen,
+                     uint64_t skew_ms, int need, pacer_cred_store_try_cb cb,
+                     void *privdata)
 {
   const char *keys[2] = {k->hash, k->lock};
   const char *args[6];
   char ttl[24], stale[24], skew[24];
 
-  snprintf(ttl, sizeof(ttl), "%u", PACER_KEYS_CRED_LOCK_TTL_MS);
+  snprintf(ttl, sizeof(ttl), "%" PRIu32, ttl_ms);
   snprintf(stale, sizeof(stale), "%" PRId64, stale_gen);
   snprintf(skew, sizeof(skew), "%" PRIu64, skew_ms);
   args[0] = lockval;
@@ -152,17 +153,38 @@ pacer_cred_store_try(struct pacer_queue *q, const struct pacer_cred_keys *k,
 int
 pacer_cred_store_keepalive(struct pacer_queue *q,
                            const struct pacer_cred_keys *k, const char *lockval,
-                           pacer_cred_store_int_cb cb, void *privdata)
+                           uint32_t ttl_ms, pacer_cred_store_int_cb cb,
+                           void *privdata)
 {
   const char *keys[1] = {k->lock};
   const char *args[2];
   char ttl[24];
 
-  snprintf(ttl, sizeof(ttl), "%u", PACER_KEYS_CRED_LOCK_TTL_MS);
+  snprintf(ttl, sizeof(ttl), "%" PRIu32, ttl_ms);
   args[0] = lockval;
   args[1] = ttl;
   return eval(q, pacer_lua_cred_keepalive, 1, keys, 2, args, NULL, cb,
               privdata);
+}
+
+int
+pacer_cred_store_send_fence(struct pacer_queue *q,
+                            const struct pacer_cred_keys *k,
+                            const char *lockval, unsigned attempt, int known,
+                            uint32_t ttl_ms, pacer_cred_store_int_cb cb,
+                            void *privdata)
+{
+  const char *keys[2] = {k->hash, k->lock};
+  const char *args[4];
+  char id[64], ttl[24];
+
+  snprintf(id, sizeof(id), "%s:%u", lockval, attempt);
+  snprintf(ttl, sizeof(ttl), "%" PRIu32, ttl_ms);
+  args[0] = lockval;
+  args[1] = id;
+  args[2] = known ? "1" : "0";
+  args[3] = ttl;
+  return eval(q, pacer_lua_cred_send, 2, keys, 4, args, NULL, cb, privdata);
 }
 
 int
@@ -192,11 +214,12 @@ pacer_cred_store_commit(struct pacer_queue *q, const struct pacer_cred_keys *k,
 int
 pacer_cred_store_fail(struct pacer_queue *q, const struct pacer_cred_keys *k,
                       const char *lockval, const char *status,
-                      const char *last_error, int release, uint64_t lock_gen,
-                      pacer_cred_store_int_cb cb, void *privdata)
+                      const char *last_error, int release, int known,
+                      uint64_t lock_gen, pacer_cred_store_int_cb cb,
+                      void *privdata)
 {
   const char *keys[2] = {k->hash, k->lock};
-  const char *args[6];
+  const char *args[7];
   char lg[24];
 
   snprintf(lg, sizeof(lg), "%" PRIu64, lock_gen);
@@ -206,7 +229,8 @@ pacer_cred_store_fail(struct pacer_queue *q, const struct pacer_cred_keys *k,
   args[3] = k->chan;
   args[4] = release ? "1" : "0";
   args[5] = lg;
-  return eval(q, pacer_lua_cred_fail, 2, keys, 6, args, NULL, cb, privdata);
+  args[6] = known ? "1" : "0";
+  return eval(q, pacer_lua_cred_fail, 2, keys, 7, args, NULL, cb, privdata);
 }
 
 /* ------------------------------------------------------------------ */

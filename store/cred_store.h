@@ -55,30 +55,43 @@ typedef void (*pacer_cred_store_int_cb)(void *privdata,
                                         int64_t value);
 
 /** Runs store/lua/cred_try.lua: need 1 adopts a newer usable token or
- *  takes the lock lockval (hex, borrowed) for PACER_KEYS_CRED_LOCK_TTL_MS
- *  and marks the hash refreshing; need 0 only reports what changed.
+ *  takes the lock lockval (hex, borrowed) for ttl_ms (lock_ttl_ms) and
+ *  marks the hash refreshing; need 0 only reports what changed.
  *  stale_gen: a generation known bad (need) or held (sync), -1 none.
  *  skew_ms: refresh_skew_s in ms. Returns 0 (cb runs once), PACER_ENOMEM
  *  or PACER_EREDIS (not sent; cb does not run). */
 int pacer_cred_store_try(struct pacer_queue *q, const struct pacer_cred_keys *k,
-                         const char *lockval, int64_t stale_gen,
-                         uint64_t skew_ms, int need, pacer_cred_store_try_cb cb,
-                         void *privdata);
+                         const char *lockval, uint32_t ttl_ms,
+                         int64_t stale_gen, uint64_t skew_ms, int need,
+                         pacer_cred_store_try_cb cb, void *privdata);
 
-/** Renews the lock's lease when it still holds lockval
+/** Renews the lock's lease to ttl_ms when it still holds lockval
  *  (store/lua/cred_keepalive.lua). cb gets 1 (renewed) or 0 (lost); cb
  *  may be NULL. Returns 0, PACER_ENOMEM or PACER_EREDIS. */
 int pacer_cred_store_keepalive(struct pacer_queue *q,
                                const struct pacer_cred_keys *k,
-                               const char *lockval, pacer_cred_store_int_cb cb,
-                               void *privdata);
+                               const char *lockval, uint32_t ttl_ms,
+                               pacer_cred_store_int_cb cb, void *privdata);
+
+/** The send fence before token request attempt (from 1) of the lock
+ *  lockval (store/lua/cred_send.lua): renews the lease to ttl_ms and
+ *  counts the send when the lock holds lockval; known 1 restarts the count
+ *  of sends with an unknown outcome. cb gets the count (1, 2 for the one
+ *  replay), -1 (the lock is not ours: do not send) or -3 (the replay is
+ *  spent). Returns 0, PACER_ENOMEM or PACER_EREDIS. */
+int pacer_cred_store_send_fence(struct pacer_queue *q,
+                                const struct pacer_cred_keys *k,
+                                const char *lockval, unsigned attempt,
+                                int known, uint32_t ttl_ms,
+                                pacer_cred_store_int_cb cb, void *privdata);
 
 /** The fenced commit (store/lua/cred_commit.lua): stores access_token
  *  (borrowed), its expiry (unix ms), refresh_token (borrowed; NULL keeps
  *  the stored one) and lifetime_s, generation + 1, status ok, drops the
- *  lock and publishes, unless the generation moved from lock_gen. cb gets
- *  the new generation, or -2 when the fence dropped the token. Returns 0,
- *  PACER_ENOMEM or PACER_EREDIS. */
+ *  lock and publishes, only while the lock holds lockval and the
+ *  generation is lock_gen. cb gets the new generation, -1 when the lock is
+ *  not ours or -2 when the generation moved (the token is dropped).
+ *  Returns 0, PACER_ENOMEM or PACER_EREDIS. */
 int pacer_cred_store_commit(struct pacer_queue *q,
                             const struct pacer_cred_keys *k,
                             const char *lockval, const char *access_token,
@@ -87,13 +100,15 @@ int pacer_cred_store_commit(struct pacer_queue *q,
                             pacer_cred_store_int_cb cb, void *privdata);
 
 /** The failure record (store/lua/cred_fail.lua): status and last_error
- *  (borrowed), release 1 drops the lock; fenced by lockval and lock_gen.
- *  cb gets the generation, -1 (another holder) or -2 (the generation
- *  moved). Returns 0, PACER_ENOMEM or PACER_EREDIS. */
+ *  (borrowed), release 1 drops the lock, known 1 restarts the count of
+ *  sends with an unknown outcome; fenced by lockval and lock_gen, and
+ *  never a note over reauth_required. cb gets the generation, -1 (the
+ *  lock is not ours) or -2 (the generation moved). Returns 0,
+ *  PACER_ENOMEM or PACER_EREDIS. */
 int pacer_cred_store_fail(struct pacer_queue *q,
                           const struct pacer_cred_keys *k, const char *lockval,
                           const char *status, const char *last_error,
-                          int release, uint64_t lock_gen,
+                          int release, int known, uint64_t lock_gen,
                           pacer_cred_store_int_cb cb, void *privdata);
 
 struct pacer_cred_sub;

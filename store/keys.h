@@ -165,7 +165,11 @@ pacer_keys_new(const char *prefix, const char *name, const char *suffix)
  *     updated_at_ms            unix ms of the last change
  *     lifetime_s               lifetime of the last token, s
  *     committed_by             lock value of the last commit (replay check)
- *   <prefix>lock:cred:<name>   refresh lock: SET NX PX, a random hex value
+ *     rt_unknown               sends of refresh_token whose outcome is not
+ *                              known (0..2; store/lua/cred_send.lua)
+ *     send_id                  "<lock value>:<attempt>" of the last send
+ *   <prefix>lock:cred:<name>   refresh lock: SET NX PX lock_ttl_ms (config),
+ *                              a random hex value
  *   <prefix>credev:<name>      channel: "<generation>" after a new token,
  *                              "<generation>:<status>" after a change;
  *                              subscribers PSUBSCRIBE <prefix>credev:*
@@ -183,6 +187,5 @@ pacer_keys_new(const char *prefix, const char *name, const char *suffix)
 #define PACER_KEYS_CRED_F_LAST_ERROR "last_error"
 #define PACER_KEYS_CRED_F_UPDATED    "updated_at_ms"
 #define PACER_KEYS_CRED_F_LIFETIME   "lifetime_s"
-#define PACER_KEYS_CRED_LOCK_TTL_MS  15000u /* refresh lock lease, ms */
 
 #endif

@@ -19,6 +19,7 @@ local gen = redis.call('HINCRBY', KEYS[1], 'generation', 1)
 redis.call('HSET', KEYS[1], 'refresh_token', ARGV[1],
            'access_token', '', 'expires_at_ms', '0', 'status', 'ok',
            'last_error', '', 'updated_at_ms', tostring(now))
+redis.call('HDEL', KEYS[1], 'rt_unknown', 'send_id')
 local released = 0
 for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[3],
                               '+inf')) do

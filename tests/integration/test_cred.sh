@@ -18,7 +18,8 @@
 #     while another credential's jobs succeed; `pacer cred set` with a
 #     new refresh token releases them.
 #  F. the refresh-lock holder is SIGKILLed mid-refresh: another process
-#     takes over once the lock expires and the jobs finish.
+#     takes over once the lock expires (lock_ttl_ms 5 s, token_timeout_ms
+#     3 s) and the jobs finish.
 #  G. `pacer cred refresh` with a worker running: one token POST, no 401.
 #  H. rotation across processes and restarts, at volume: 3 processes x 4 threads, ~500 requests in flight,
 #     token TTL 3 s renewed 1 s before expiry, 30 s: one token POST per
@@ -39,6 +40,7 @@ write_config "$TEST_TMP/pacer.json" "\"concurrency\": 64, \"lease_ms\": 5000, \"
              \"client_id\": \"pacer-test\",
              \"client_secret_env\": \"PACER_TEST_SECRET\",
              \"refresh_token_env\": \"PACER_TEST_RT\",
+             \"token_timeout_ms\": 3000, \"lock_ttl_ms\": 5000,
              \"hosts\": [\"127.0.0.1\"]},
   \"other\": {\"token_url\": \"$TESTAPI_URL/oauth2/access_token\",
              \"client_id\": \"pacer-other\",

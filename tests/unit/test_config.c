@@ -1547,6 +1547,8 @@ credentials_take_defaults_for_optional_fields(void **state)
   assert_int_equal(c->refresh_skew_s, 300);
   assert_string_equal(c->scheme, "Bearer");
   assert_int_equal(c->lifetime_default_s, 0);
+  assert_int_equal(c->token_timeout_ms, 60000);
+  assert_int_equal(c->lock_ttl_ms, 75000);
   assert_null(c->scope);
   assert_int_equal(c->refresh_token.source, PACER_SECRET_NONE);
   assert_int_equal(c->client_secret.source, PACER_SECRET_ENV);
@@ -1704,6 +1706,23 @@ static void
 credentials_reject_bad_values(void **state)
 {
   (void)state;
+  expect_config_error("{\"credentials\": {\"a\": {" CRED_MIN
+                      ", \"token_timeout_ms\": 999}}}",
+                      "credentials.a.token_timeout_ms: must be between 1000 "
+                      "and 600000");
+  expect_config_error("{\"credentials\": {\"a\": {" CRED_MIN
+                      ", \"lock_ttl_ms\": 15000}}}",
+                      "credentials.a.lock_ttl_ms: 15000 is too short for "
+                      "token_timeout_ms 60000: the lock must outlive a token "
+                      "request by at least 1000 ms (set lock_ttl_ms >= 61000 "
+                      "or lower token_timeout_ms)");
+  expect_config_error("{\"credentials\": {\"a\": {" CRED_MIN
+                      ", \"lock_ttl_ms\": 4000, \"token_timeout_ms\": "
+                      "3500}}}",
+                      "credentials.a.lock_ttl_ms: 4000 is too short for "
+                      "token_timeout_ms 3500: the lock must outlive a token "
+                      "request by at least 1000 ms (set lock_ttl_ms >= 4500 "
+                      "or lower token_timeout_ms)");
   expect_config_error("{\"credentials\": {\"a\": {" CRED_MIN
                       ", \"refresh_skew_s\": 86401}}}",
                       "credentials.a.refresh_skew_s: must be between 0 and "

@@ -26,6 +26,7 @@ struct rec {
   int commit;
   int reauth;
   int release;
+  int known;
 };
 
 struct mock {
@@ -34,9 +35,9 @@ struct mock {
   uint64_t now_ms;
   int timer_on;
   uint64_t timer_at_ms;
-  int rc_try, rc_send, rc_commit, rc_fail; /* what the ops return */
-  int recs;                                /* records alive */
-  struct rec *last_commit, *last_fail;     /* the last ones run */
+  int rc_try, rc_send, rc_commit, rc_fail, rc_fence; /* what ops return */
+  int recs;                                          /* records alive */
+  struct rec *last_commit, *last_fail;               /* the last ones run */
 };
 
 static void
@@ -77,11 +78,21 @@ op_run_try(void *arg, int need, int64_t stale_gen)
 }
 
 static int
-op_send(void *arg, unsigned attempt)
+op_run_fence(void *arg, unsigned attempt, int known)
 {
   struct mock *m = arg;
 
-  note(m, "send(%u)%s", attempt, m->rc_send ? "!" : "");
+  note(m, "fence(%u,%d)%s", attempt, known, m->rc_fence ? "!" : "");
+  return m->rc_fence;
+}
+
+static int
+op_send(void *arg, unsigned attempt, int replay)
+{
+  struct mock *m = arg;
+
+  note(m, "send(%u)%s%s", attempt, replay ? "replay" : "",
+       m->rc_send ? "!" : "");
   return m->rc_send;
 }
 
@@ -103,13 +114,14 @@ op_run_fail(void *arg, void *rec, uint64_t lock_gen)
   struct rec *x = rec;
 
   (void)lock_gen;
-  note(m, "fail(%s)%s", x->reauth ? "reauth" : "note", m->rc_fail ? "!" : "");
+  note(m, "fail(%s%s)%s", x->reauth ? "reauth" : "note",
+       x->known ? "" : ",unknown", m->rc_fail ? "!" : "");
   m->last_fail = rec;
   return m->rc_fail;
 }
 
 static void *
-op_new_fail(void *arg, int reauth, const char *why, int release)
+op_new_fail(void *arg, int reauth, const char *why, int release, int known)
 {
   struct mock *m = arg;
   struct rec *x = calloc(1, sizeof(*x));
@@ -119,6 +131,7 @@ op_new_fail(void *arg, int reauth, const char *why, int release)
   assert_int_equal(release, reauth); /* a reauth record drops the lock */
   x->reauth = reauth;
   x->release = release;
+  x->known = known;
   m->recs++;
   return x;
 }
@@ -175,6 +188,7 @@ op_settled(void *arg)
 static const struct pacer_cred_fsm_ops mock_ops = {
     .new_lockval = op_new_lockval,
     .run_try = op_run_try,
+    .run_fence = op_run_fence,
     .send = op_send,
     .run_commit = op_run_commit,
     .run_fail = op_run_fail,
@@ -202,9 +216,11 @@ enum ev {
   E_ANSWER,   /* a: answer, b: retry hint ms, c: rnd */
   E_REMOTE,   /* a: plain, b: generation */
   E_RESUB,    /* resubscribed */
-  E_RC,       /* a: 't' try, 's' send, 'c' commit, 'f' fail; b: rc */
+  E_RC,       /* a: 't' try, 's' send, 'c' commit, 'f' fail, 'g' fence;
+                 b: rc */
   E_CLOSE,    /* stop */
   E_BUSY,     /* notes busy=0|1 */
+  E_FENCE,    /* a: reply kind, b: value */
 };
 
 struct step {
@@ -231,16 +247,18 @@ struct step {
     E_TRY, 1, 3, 4, 3600, 3600000, "stop ka(0) settled =READY", OK             \
   }
 
-/* Takes the lock with no token stored and sends the token request. */
+/* Takes the lock with no token stored, passes the send fence and sends
+ * the token request. */
 #define TAKE_LOCK                                                              \
   {E_TOKEN, 0, 0, 0, 0, 0, "lockval try(need,-1) =WAIT", TRYING},              \
+      {E_TRY, 1, 1, 0, 0, 0, "fence(1,0)", REFR},                              \
   {                                                                            \
-    E_TRY, 1, 1, 0, 0, 0, "send(1) ka(1)", REFR                                \
+    E_FENCE, INT_, 1, 0, 0, 0, "send(1) ka(1)", REFR                           \
   }
 
 struct scenario {
   const char *name;
-  struct step steps[16];
+  struct step steps[24];
 };
 
 static const struct scenario scenarios[] = {
@@ -272,7 +290,8 @@ static const struct scenario scenarios[] = {
       {E_INVALID, 4, 0, 0, 0, 0, "lockval try(need,4) =1", TRYING},
       {E_INVALID, 4, 0, 0, 0, 0, "=0", TRYING}, /* already under way */
       {E_TOKEN, 0, 0, 0, 0, 0, "=WAIT", TRYING},
-      {E_TRY, 1, 1, 4, 3600, 0, "send(1) ka(1)", REFR},
+      {E_TRY, 1, 1, 4, 3600, 0, "fence(1,0)", REFR},
+      {E_FENCE, INT_, 1, 0, 0, 0, "send(1) ka(1)", REFR},
       {E_ANSWER, PACER_CRED_FSM_ANSWER_OK, 0, 0, 0, 0, "commit(lg=4)", REFR},
       {E_COMMIT, INT_, 5, 3600, 0, 0, "free ka(0) settled =READY", OK},
       {E_INVALID, 4, 0, 0, 0, 0, "=0", OK}}}, /* older now: just replay */
@@ -289,7 +308,8 @@ static const struct scenario scenarios[] = {
       {E_TRY, 1, 0, 0, 0, 0, "timer(157)", WAITG}, /* PTTL gone: 100 ms */
       {E_ADVANCE, 156, 0, 0, 0, 0, "", WAITG},
       {E_ADVANCE, 1, 0, 0, 0, 0, "fire try(need,-1)", WAITG},
-      {E_TRY, 1, 1, 7, 0, 0, "send(1) ka(1)", REFR},
+      {E_TRY, 1, 1, 7, 0, 0, "fence(1,0)", REFR},
+      {E_FENCE, INT_, 1, 0, 0, 0, "send(1) ka(1)", REFR},
       {E_ANSWER, PACER_CRED_FSM_ANSWER_OK, 0, 0, 0, 0, "commit(lg=7)", REFR}}},
     {"the holder gave up without a token: try ourselves",
      {{E_TOKEN, 0, 0, 0, 0, 0, "lockval try(need,-1) =WAIT", TRYING},
@@ -303,7 +323,8 @@ static const struct scenario scenarios[] = {
       {E_FAIL, INT_, 0, 0, 0, 0, "free", REFR},
       {E_TOKEN, 0, 0, 0, 0, 0, "=WAIT", REFR},
       {E_ADVANCE, 29999, 0, 0, 0, 0, "", REFR},
-      {E_ADVANCE, 1, 0, 0, 0, 0, "fire send(2) ka(1)", REFR},
+      {E_ADVANCE, 1, 0, 0, 0, 0, "fire fence(2,1)", REFR},
+      {E_FENCE, INT_, 1, 0, 0, 0, "send(2) ka(1)", REFR},
       {E_ANSWER, PACER_CRED_FSM_ANSWER_OK, 0, 0, 0, 0, "commit(lg=0)", REFR},
       {E_COMMIT, INT_, 1, 3600, 0, 0, "free ka(0) settled =READY", OK}}},
     {"a lost note on a retry is not written again",
@@ -327,7 +348,8 @@ static const struct scenario scenarios[] = {
       {E_REMOTE, 0, 1, 0, 0, 0, "try(sync,-1)", REAUTH},
       {E_TRY, 0, 6, 1, 0, 0, "ka(0) settled lockval try(need,-1) =WAIT",
        TRYING},
-      {E_TRY, 1, 1, 1, 0, 0, "send(1) ka(1)", REFR}}},
+      {E_TRY, 1, 1, 1, 0, 0, "fence(1,0)", REFR},
+      {E_FENCE, INT_, 1, 0, 0, 0, "send(1) ka(1)", REFR}}},
     {"cred set seen as nothing newer also leaves reauth_required",
      {{E_TOKEN, 0, 0, 0, 0, 0, "lockval try(need,-1) =WAIT", TRYING},
       {E_TRY, 1, 2, 3, 0, 0, "ka(0) settled =PARK", REAUTH},
@@ -359,15 +381,19 @@ static const struct scenario scenarios[] = {
     {"no refresh token at all is reauth_required",
      {{E_RC, 's', PACER_EAUTH, 0, 0, 0, "", UNK},
       {E_TOKEN, 0, 0, 0, 0, 0, "lockval try(need,-1) =WAIT", TRYING},
-      {E_TRY, 1, 1, 0, 0, 0, "send(1)! fail(reauth)", REFR},
+      {E_TRY, 1, 1, 0, 0, 0, "fence(1,0)", REFR},
+      {E_FENCE, INT_, 1, 0, 0, 0, "send(1)! fail(reauth)", REFR},
       {E_FAIL, INT_, 0, 0, 0, 0, "free ka(0) settled =PARK", REAUTH}}},
     {"a request that cannot be sent is sent again after the base delay",
      {{E_RC, 's', PACER_EIO, 0, 0, 0, "", UNK},
       {E_TOKEN, 0, 0, 0, 0, 0, "lockval try(need,-1) =WAIT", TRYING},
-      {E_TRY, 1, 1, 0, 0, 0, "send(1)! timer(1000)", REFR},
+      {E_TRY, 1, 1, 0, 0, 0, "fence(1,0)", REFR},
+      {E_FENCE, INT_, 1, 0, 0, 0, "send(1)! timer(1000)", REFR},
       {E_RC, 's', 0, 0, 0, 0, "", REFR},
       {E_ADVANCE, 999, 0, 0, 0, 0, "", REFR},
-      {E_ADVANCE, 1, 0, 0, 0, 0, "fire send(1) ka(1)", REFR}}},
+      {E_ADVANCE, 1, 0, 0, 0, 0, "fire fence(1,0)", REFR},
+      /* the fence answers the same attempt again: counted once */
+      {E_FENCE, INT_, 1, 0, 0, 0, "send(1) ka(1)", REFR}}},
     {"a commit whose reply is lost is replayed, never refreshed again",
      {TAKE_LOCK,
       {E_ANSWER, PACER_CRED_FSM_ANSWER_OK, 0, 0, 0, 0, "commit(lg=0)", REFR},
@@ -396,7 +422,8 @@ static const struct scenario scenarios[] = {
       {E_INVALID, 4, 0, 0, 0, 0, "lockval =1", TRYING},
       {E_TOKEN, 0, 0, 0, 0, 0, "=WAIT", TRYING}, /* bad token not handed out */
       {E_TRY, 0, 4, 4, 0, 0, "try(need,4)", TRYING},
-      {E_TRY, 1, 1, 4, 0, 0, "send(1) ka(1)", REFR}}},
+      {E_TRY, 1, 1, 4, 0, 0, "fence(1,0)", REFR},
+      {E_FENCE, INT_, 1, 0, 0, 0, "send(1) ka(1)", REFR}}},
     {"a need behind a sync that adopts a newer generation is answered",
      {LOAD_GEN4,
       {E_REMOTE, 1, 5, 0, 0, 0, "try(sync,4)", OK},
@@ -423,7 +450,8 @@ static const struct scenario scenarios[] = {
      {{E_TOKEN, 0, 0, 0, 0, 0, "lockval try(need,-1) =WAIT", TRYING},
       {E_TRY_LOST, 1, 0, 0, 0, 0, "timer(200)", TRYING},
       {E_ADVANCE, 200, 0, 0, 0, 0, "fire try(need,-1)", TRYING},
-      {E_TRY, 1, 1, 0, 0, 0, "send(1) ka(1)", REFR}}},
+      {E_TRY, 1, 1, 0, 0, 0, "fence(1,0)", REFR},
+      {E_FENCE, INT_, 1, 0, 0, 0, "send(1) ka(1)", REFR}}},
     {"a lost sync in OK is not asked again",
      {LOAD_GEN4,
       {E_RESUB, 0, 0, 0, 0, 0, "try(sync,4)", OK},
@@ -446,7 +474,8 @@ static const struct scenario scenarios[] = {
       {E_REMOTE, 0, 0, 0, 0, 0, "try(sync,-1)", WAITG},
       {E_ADVANCE, 1057, 0, 0, 0, 0, "fire", WAITG},
       {E_TRY, 0, 4, 0, 0, 0, "try(need,-1)", WAITG},
-      {E_TRY, 1, 1, 0, 0, 0, "send(1) ka(1)", REFR}}},
+      {E_TRY, 1, 1, 0, 0, 0, "fence(1,0)", REFR},
+      {E_FENCE, INT_, 1, 0, 0, 0, "send(1) ka(1)", REFR}}},
     {"another process's refusal seen by a sync parks the jobs",
      {LOAD_GEN4,
       {E_REMOTE, 0, 4, 0, 0, 0, "try(sync,4)", OK},
@@ -473,7 +502,8 @@ static const struct scenario scenarios[] = {
        "fail(note) timer(5000) delay=5000", REFR},
       {E_RC, 'f', PACER_EREDIS, 0, 0, 0, "", REFR},
       {E_FAIL, LOST_, 0, 0, 0, 0, "fail(note)! free", REFR},
-      {E_ADVANCE, 5000, 0, 0, 0, 0, "fire send(2) ka(1)", REFR}}},
+      {E_ADVANCE, 5000, 0, 0, 0, 0, "fire fence(2,1)", REFR},
+      {E_FENCE, INT_, 1, 0, 0, 0, "send(2) ka(1)", REFR}}},
     {"a cancelled token request ends quietly",
      {TAKE_LOCK,
       {E_BUSY, 0, 0, 0, 0, 0, "busy=1", REFR},
@@ -500,6 +530,136 @@ static const struct scenario scenarios[] = {
       {E_CLOSE, 0, 0, 0, 0, 0, "", REFR},
       {E_COMMIT, INT_, 1, 3600, 0, 0, "free", REFR},
       {E_TOKEN, 0, 0, 0, 0, 0, "=WAIT", REFR}}},
+    /* One refresh token, one POST (docs/CREDENTIALS.md). */
+    {"a holder stopped past its lock's lease never sends (fence -1)",
+     {TAKE_LOCK,
+      {E_ANSWER, PACER_CRED_FSM_ANSWER_RETRY, 30000, RND, 0, 0,
+       "fail(note) timer(30000) delay=30000", REFR},
+      {E_FAIL, INT_, 0, 0, 0, 0, "free", REFR},
+      {E_ADVANCE, 30000, 0, 0, 0, 0, "fire fence(2,1)", REFR},
+      {E_FENCE, INT_, -1, 0, 0, 0, "ka(0) lockval timer(200)", WAITG},
+      {E_TOKEN, 0, 0, 0, 0, 0, "=WAIT", WAITG},
+      {E_ADVANCE, 200, 0, 0, 0, 0, "fire try(need,-1)", WAITG},
+      {E_TRY, 1, 0, 5000, 0, 0, "timer(5057)", WAITG},
+      {E_REMOTE, 1, 1, 0, 0, 0, "try(sync,-1)", WAITG},
+      {E_TRY, 0, 3, 1, 3600, 3600000, "stop ka(0) settled =READY", OK},
+      {E_BUSY, 0, 0, 0, 0, 0, "busy=0", OK}}},
+    {"outcome unknown after token_timeout_ms: re-read, then replay once",
+     {TAKE_LOCK,
+      {E_ANSWER, PACER_CRED_FSM_ANSWER_UNKNOWN, 0, 0, 0, 0,
+       "fail(note,unknown) timer(0) delay=0", REFR},
+      {E_FAIL, INT_, 0, 0, 0, 0, "free", REFR},
+      {E_TOKEN, 0, 0, 0, 0, 0, "=WAIT", REFR},
+      {E_ADVANCE, 0, 0, 0, 0, 0, "fire try(need,0)", REFR},
+      {E_TRY, 1, 1, 0, 0, 0, "fence(2,0)", REFR},
+      {E_FENCE, INT_, 2, 0, 0, 0, "send(2)replay ka(1)", REFR},
+      {E_ANSWER, PACER_CRED_FSM_ANSWER_OK, 0, 0, 0, 0, "commit(lg=0)", REFR},
+      {E_COMMIT, INT_, 1, 3600, 0, 0, "free ka(0) settled =READY", OK}}},
+    {"a reset before token_timeout_ms waits out the rest before re-reading",
+     {TAKE_LOCK,
+      {E_ANSWER, PACER_CRED_FSM_ANSWER_UNKNOWN, 57000, 0, 0, 0,
+       "fail(note,unknown) timer(57000) delay=57000", REFR},
+      {E_FAIL, INT_, 0, 0, 0, 0, "free", REFR},
+      {E_ADVANCE, 56999, 0, 0, 0, 0, "", REFR},
+      {E_ADVANCE, 1, 0, 0, 0, 0, "fire try(need,0)", REFR}}},
+    {"the re-read finds a token another process stored: no replay",
+     {TAKE_LOCK,
+      {E_ANSWER, PACER_CRED_FSM_ANSWER_UNKNOWN, 0, 0, 0, 0,
+       "fail(note,unknown) timer(0) delay=0", REFR},
+      {E_FAIL, INT_, -1, 0, 0, 0, "free", REFR},
+      {E_ADVANCE, 0, 0, 0, 0, 0, "fire try(need,0)", REFR},
+      {E_TRY, 1, 3, 1, 3600, 3600000, "stop ka(0) settled =READY", OK}}},
+    {"the re-read finds reauth_required: park, no replay",
+     {TAKE_LOCK,
+      {E_ANSWER, PACER_CRED_FSM_ANSWER_UNKNOWN, 0, 0, 0, 0,
+       "fail(note,unknown) timer(0) delay=0", REFR},
+      {E_FAIL, INT_, 0, 0, 0, 0, "free", REFR},
+      {E_ADVANCE, 0, 0, 0, 0, 0, "fire try(need,0)", REFR},
+      {E_TRY, 1, 2, 0, 0, 0, "ka(0) settled =PARK", REAUTH}}},
+    {"the re-read finds another holder: wait for it",
+     {TAKE_LOCK,
+      {E_ANSWER, PACER_CRED_FSM_ANSWER_UNKNOWN, 0, 0, 0, 0,
+       "fail(note,unknown) timer(0) delay=0", REFR},
+      {E_FAIL, INT_, -1, 0, 0, 0, "free", REFR},
+      {E_ADVANCE, 0, 0, 0, 0, 0, "fire try(need,0)", REFR},
+      {E_TRY, 1, 0, 3000, 0, 0, "timer(3057)", WAITG}}},
+    {"a lost re-read is re-read, never skipped",
+     {TAKE_LOCK,
+      {E_ANSWER, PACER_CRED_FSM_ANSWER_UNKNOWN, 0, 0, 0, 0,
+       "fail(note,unknown) timer(0) delay=0", REFR},
+      {E_FAIL, INT_, 0, 0, 0, 0, "free", REFR},
+      {E_ADVANCE, 0, 0, 0, 0, 0, "fire try(need,0)", REFR},
+      {E_TRY_LOST, 1, 0, 0, 0, 0, "timer(200)", REFR},
+      {E_ADVANCE, 200, 0, 0, 0, 0, "fire try(need,0)", REFR}}},
+    {"a re-read that cannot be sent is asked again",
+     {TAKE_LOCK,
+      {E_ANSWER, PACER_CRED_FSM_ANSWER_UNKNOWN, 0, 0, 0, 0,
+       "fail(note,unknown) timer(0) delay=0", REFR},
+      {E_FAIL, INT_, 0, 0, 0, 0, "free", REFR},
+      {E_RC, 't', PACER_EREDIS, 0, 0, 0, "", REFR},
+      {E_ADVANCE, 0, 0, 0, 0, 0, "fire try(need,0)! timer(200)", REFR},
+      {E_RC, 't', 0, 0, 0, 0, "", REFR},
+      {E_ADVANCE, 200, 0, 0, 0, 0, "fire fence(2,0)", REFR}}},
+    {"a second unknown outcome parks instead of a third send",
+     {TAKE_LOCK,
+      {E_ANSWER, PACER_CRED_FSM_ANSWER_UNKNOWN, 0, 0, 0, 0,
+       "fail(note,unknown) timer(0) delay=0", REFR},
+      {E_FAIL, INT_, 0, 0, 0, 0, "free", REFR},
+      {E_ADVANCE, 0, 0, 0, 0, 0, "fire try(need,0)", REFR},
+      {E_TRY, 1, 1, 0, 0, 0, "fence(2,0)", REFR},
+      {E_FENCE, INT_, 2, 0, 0, 0, "send(2)replay ka(1)", REFR},
+      {E_ANSWER, PACER_CRED_FSM_ANSWER_UNKNOWN, 0, 0, 0, 0,
+       "fail(note,unknown) timer(0) delay=0", REFR},
+      {E_FAIL, INT_, 0, 0, 0, 0, "free", REFR},
+      {E_ADVANCE, 0, 0, 0, 0, 0, "fire try(need,0)", REFR},
+      {E_TRY, 1, 1, 0, 0, 0, "fence(3,0)", REFR},
+      {E_FENCE, INT_, -3, 0, 0, 0, "fail(reauth,unknown)", REFR},
+      {E_FAIL, INT_, 0, 0, 0, 0, "free ka(0) settled =PARK", REAUTH},
+      {E_ADVANCE, 3600000, 0, 0, 0, 0, "", REAUTH}}},
+    {"a known answer after an unknown one restarts the count",
+     {TAKE_LOCK,
+      {E_ANSWER, PACER_CRED_FSM_ANSWER_UNKNOWN, 0, 0, 0, 0,
+       "fail(note,unknown) timer(0) delay=0", REFR},
+      {E_FAIL, INT_, 0, 0, 0, 0, "free", REFR},
+      {E_ADVANCE, 0, 0, 0, 0, 0, "fire try(need,0)", REFR},
+      {E_TRY, 1, 1, 0, 0, 0, "fence(2,0)", REFR},
+      {E_FENCE, INT_, 2, 0, 0, 0, "send(2)replay ka(1)", REFR},
+      {E_ANSWER, PACER_CRED_FSM_ANSWER_RETRY, 2000, RND, 0, 0,
+       "fail(note) timer(2000) delay=2000", REFR},
+      {E_FAIL, INT_, 0, 0, 0, 0, "free", REFR},
+      {E_ADVANCE, 2000, 0, 0, 0, 0, "fire fence(3,1)", REFR},
+      {E_FENCE, INT_, 1, 0, 0, 0, "send(3) ka(1)", REFR}}},
+    {"a lost fence reply asks again for the same attempt",
+     {{E_TOKEN, 0, 0, 0, 0, 0, "lockval try(need,-1) =WAIT", TRYING},
+      {E_TRY, 1, 1, 0, 0, 0, "fence(1,0)", REFR},
+      {E_BUSY, 0, 0, 0, 0, 0, "busy=1", REFR},
+      {E_FENCE, LOST_, 0, 0, 0, 0, "timer(200)", REFR},
+      {E_ADVANCE, 200, 0, 0, 0, 0, "fire fence(1,0)", REFR},
+      {E_FENCE, OTHER_, 0, 0, 0, 0, "timer(200)", REFR},
+      {E_RC, 'g', PACER_EREDIS, 0, 0, 0, "", REFR},
+      {E_ADVANCE, 200, 0, 0, 0, 0, "fire fence(1,0)! timer(200)", REFR},
+      {E_RC, 'g', 0, 0, 0, 0, "", REFR},
+      {E_ADVANCE, 200, 0, 0, 0, 0, "fire fence(1,0)", REFR},
+      {E_FENCE, INT_, 1, 0, 0, 0, "send(1) ka(1)", REFR}}},
+    {"a commit refused because the lock is not ours is dropped",
+     {TAKE_LOCK,
+      {E_ANSWER, PACER_CRED_FSM_ANSWER_OK, 0, 0, 0, 0, "commit(lg=0)", REFR},
+      {E_COMMIT, INT_, -1, 0, 0, 0, "free ka(0) try(need,-1)", WAITG},
+      {E_TRY, 1, 0, 4000, 0, 0, "timer(4057)", WAITG}}},
+    {"reauth_required is sticky: events and time do not leave it",
+     {{E_TOKEN, 0, 0, 0, 0, 0, "lockval try(need,-1) =WAIT", TRYING},
+      {E_TRY, 1, 2, 3, 0, 0, "ka(0) settled =PARK", REAUTH},
+      {E_REMOTE, 0, 3, 0, 0, 0, "try(sync,-1)", REAUTH},
+      {E_TRY, 0, 2, 3, 0, 0, "ka(0) settled =PARK", REAUTH},
+      {E_INVALID, 3, 0, 0, 0, 0, "=0", REAUTH},
+      {E_ADVANCE, 3600000, 0, 0, 0, 0, "", REAUTH},
+      {E_TOKEN, 0, 0, 0, 0, 0, "=PARK", REAUTH}}},
+    {"after close, a fence reply sends nothing",
+     {{E_TOKEN, 0, 0, 0, 0, 0, "lockval try(need,-1) =WAIT", TRYING},
+      {E_TRY, 1, 1, 0, 0, 0, "fence(1,0)", REFR},
+      {E_CLOSE, 0, 0, 0, 0, 0, "", REFR},
+      {E_FENCE, INT_, 1, 0, 0, 0, "", REFR},
+      {E_BUSY, 0, 0, 0, 0, 0, "busy=0", REFR}}},
 };
 
 static void
@@ -561,7 +721,8 @@ run_step(struct mock *m, const struct step *s)
     d = pacer_cred_fsm_answer(&m->f, (enum pacer_cred_fsm_answer)s->a, rec,
                               "token endpoint failed: HTTP 503", (uint64_t)s->b,
                               (uint64_t)s->c);
-    if (s->a == PACER_CRED_FSM_ANSWER_RETRY)
+    if (s->a == PACER_CRED_FSM_ANSWER_RETRY ||
+        s->a == PACER_CRED_FSM_ANSWER_UNKNOWN)
       note(m, "delay=%llu", (unsigned long long)d);
     break;
   case E_REMOTE:
@@ -577,6 +738,8 @@ run_step(struct mock *m, const struct step *s)
       m->rc_send = (int)s->b;
     else if (s->a == 'c')
       m->rc_commit = (int)s->b;
+    else if (s->a == 'g')
+      m->rc_fence = (int)s->b;
     else
       m->rc_fail = (int)s->b;
     break;
@@ -585,6 +748,9 @@ run_step(struct mock *m, const struct step *s)
     break;
   case E_BUSY:
     note(m, "busy=%d", pacer_cred_fsm_busy(&m->f));
+    break;
+  case E_FENCE:
+    pacer_cred_fsm_fence_reply(&m->f, (enum pacer_cred_fsm_reply)s->a, s->b);
     break;
   case E_END:
     break;
@@ -606,6 +772,11 @@ run_scenario(const struct scenario *sc)
     if (s->ev == E_END)
       break;
     run_step(m, s);
+    if (getenv("CRED_FSM_DUMP") != NULL && strcmp(s->want, "?") == 0) {
+      printf("DUMP %s | \"%s\" %s\n", sc->name, m->trace,
+             pacer_cred_fsm_state_name(m->f.st));
+      continue;
+    }
     if (strcmp(m->trace, s->want) != 0 ||
         (s->st >= 0 && (int)m->f.st != s->st)) {
       print_error("%s, step %zu:\n  want \"%s\" in %s\n  got  \"%s\" in %s\n",
@@ -636,6 +807,148 @@ every_scenario_takes_its_actions(void **state)
   (void)state;
   for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++)
     run_scenario(&scenarios[i]);
+}
+
+/* ------------------------------------------------------------------ */
+/* Every event that can arrive at any time, in every state */
+
+/* The states, each reached by a prefix of steps (checked as it runs). */
+static const struct scenario setups[] = {
+    {"unknown", {{E_END, 0, 0, 0, 0, 0, NULL, 0}}},
+    {"ok", {LOAD_GEN4}},
+    {"trying",
+     {{E_TOKEN, 0, 0, 0, 0, 0, "lockval try(need,-1) =WAIT", TRYING}}},
+    {"refreshing, fence out",
+     {{E_TOKEN, 0, 0, 0, 0, 0, "lockval try(need,-1) =WAIT", TRYING},
+      {E_TRY, 1, 1, 4, 0, 0, "fence(1,0)", REFR}}},
+    {"refreshing, request out", {TAKE_LOCK}},
+    {"refreshing, backoff",
+     {TAKE_LOCK,
+      {E_ANSWER, PACER_CRED_FSM_ANSWER_RETRY, 5000, RND, 0, 0,
+       "fail(note) timer(5000) delay=5000", REFR},
+      {E_FAIL, INT_, 0, 0, 0, 0, "free", REFR}}},
+    {"refreshing, outcome unknown",
+     {TAKE_LOCK,
+      {E_ANSWER, PACER_CRED_FSM_ANSWER_UNKNOWN, 5000, 0, 0, 0,
+       "fail(note,unknown) timer(5000) delay=5000", REFR},
+      {E_FAIL, INT_, 0, 0, 0, 0, "free", REFR}}},
+    {"waiting",
+     {{E_TOKEN, 0, 0, 0, 0, 0, "lockval try(need,-1) =WAIT", TRYING},
+      {E_TRY, 1, 0, 5000, 0, 0, "timer(5057)", WAITG}}},
+    {"reauth_required",
+     {{E_TOKEN, 0, 0, 0, 0, 0, "lockval try(need,-1) =WAIT", TRYING},
+      {E_TRY, 1, 2, 4, 0, 0, "ka(0) settled =PARK", REAUTH}}},
+};
+
+enum { S_UNK, S_OK, S_TRY, S_FENCE, S_HTTP, S_BACKOFF, S_UNKN, S_WAIT, S_RA };
+
+/* One event in one state: the actions and the state afterwards. */
+struct cell {
+  int setup;
+  struct step ev;
+};
+
+static const struct cell matrix[] = {
+    {S_UNK, {E_TOKEN, 0, 0, 0, 0, 0, "lockval try(need,-1) =WAIT", TRYING}},
+    {S_UNK, {E_INVALID, 4, 0, 0, 0, 0, "=0", UNK}},
+    {S_UNK, {E_ADVANCE, 10000, 0, 0, 0, 0, "", UNK}},
+    {S_UNK, {E_REMOTE, 1, 5, 0, 0, 0, "", UNK}},
+    {S_UNK, {E_REMOTE, 0, 4, 0, 0, 0, "", UNK}},
+    {S_UNK, {E_RESUB, 0, 0, 0, 0, 0, "", UNK}},
+    {S_UNK, {E_CLOSE, 0, 0, 0, 0, 0, "", UNK}},
+    {S_OK, {E_TOKEN, 0, 0, 0, 0, 0, "=READY", OK}},
+    {S_OK, {E_INVALID, 4, 0, 0, 0, 0, "lockval try(need,4) =1", TRYING}},
+    {S_OK, {E_ADVANCE, 10000, 0, 0, 0, 0, "", OK}},
+    {S_OK, {E_REMOTE, 1, 5, 0, 0, 0, "try(sync,4)", OK}},
+    {S_OK, {E_REMOTE, 0, 4, 0, 0, 0, "try(sync,4)", OK}},
+    {S_OK, {E_RESUB, 0, 0, 0, 0, 0, "try(sync,4)", OK}},
+    {S_OK, {E_CLOSE, 0, 0, 0, 0, 0, "", OK}},
+    {S_TRY, {E_TOKEN, 0, 0, 0, 0, 0, "=WAIT", TRYING}},
+    {S_TRY, {E_INVALID, 4, 0, 0, 0, 0, "=0", TRYING}},
+    {S_TRY, {E_ADVANCE, 10000, 0, 0, 0, 0, "", TRYING}},
+    {S_TRY, {E_REMOTE, 1, 5, 0, 0, 0, "", TRYING}},
+    {S_TRY, {E_REMOTE, 0, 4, 0, 0, 0, "", TRYING}},
+    {S_TRY, {E_RESUB, 0, 0, 0, 0, 0, "", TRYING}},
+    {S_TRY, {E_CLOSE, 0, 0, 0, 0, 0, "", TRYING}},
+    {S_FENCE, {E_TOKEN, 0, 0, 0, 0, 0, "=WAIT", REFR}},
+    {S_FENCE, {E_INVALID, 4, 0, 0, 0, 0, "=0", REFR}},
+    {S_FENCE, {E_ADVANCE, 10000, 0, 0, 0, 0, "", REFR}},
+    {S_FENCE, {E_REMOTE, 1, 5, 0, 0, 0, "", REFR}},
+    {S_FENCE, {E_REMOTE, 0, 4, 0, 0, 0, "", REFR}},
+    {S_FENCE, {E_RESUB, 0, 0, 0, 0, 0, "", REFR}},
+    {S_FENCE, {E_CLOSE, 0, 0, 0, 0, 0, "", REFR}},
+    {S_HTTP, {E_TOKEN, 0, 0, 0, 0, 0, "=WAIT", REFR}},
+    {S_HTTP, {E_INVALID, 4, 0, 0, 0, 0, "=0", REFR}},
+    {S_HTTP, {E_ADVANCE, 10000, 0, 0, 0, 0, "", REFR}},
+    {S_HTTP, {E_REMOTE, 1, 5, 0, 0, 0, "", REFR}},
+    {S_HTTP, {E_REMOTE, 0, 4, 0, 0, 0, "", REFR}},
+    {S_HTTP, {E_RESUB, 0, 0, 0, 0, 0, "", REFR}},
+    {S_HTTP, {E_CLOSE, 0, 0, 0, 0, 0, "", REFR}},
+    {S_BACKOFF, {E_TOKEN, 0, 0, 0, 0, 0, "=WAIT", REFR}},
+    {S_BACKOFF, {E_INVALID, 4, 0, 0, 0, 0, "=0", REFR}},
+    {S_BACKOFF, {E_ADVANCE, 10000, 0, 0, 0, 0, "fire fence(2,1)", REFR}},
+    {S_BACKOFF, {E_REMOTE, 1, 5, 0, 0, 0, "", REFR}},
+    {S_BACKOFF, {E_REMOTE, 0, 4, 0, 0, 0, "", REFR}},
+    {S_BACKOFF, {E_RESUB, 0, 0, 0, 0, 0, "", REFR}},
+    {S_BACKOFF, {E_CLOSE, 0, 0, 0, 0, 0, "", REFR}},
+    {S_UNKN, {E_TOKEN, 0, 0, 0, 0, 0, "=WAIT", REFR}},
+    {S_UNKN, {E_INVALID, 4, 0, 0, 0, 0, "=0", REFR}},
+    {S_UNKN, {E_ADVANCE, 10000, 0, 0, 0, 0, "fire try(need,0)", REFR}},
+    {S_UNKN, {E_REMOTE, 1, 5, 0, 0, 0, "", REFR}},
+    {S_UNKN, {E_REMOTE, 0, 4, 0, 0, 0, "", REFR}},
+    {S_UNKN, {E_RESUB, 0, 0, 0, 0, 0, "", REFR}},
+    {S_UNKN, {E_CLOSE, 0, 0, 0, 0, 0, "", REFR}},
+    {S_WAIT, {E_TOKEN, 0, 0, 0, 0, 0, "=WAIT", WAITG}},
+    {S_WAIT, {E_INVALID, 4, 0, 0, 0, 0, "=0", WAITG}},
+    {S_WAIT, {E_ADVANCE, 10000, 0, 0, 0, 0, "fire try(need,-1)", WAITG}},
+    {S_WAIT, {E_REMOTE, 1, 5, 0, 0, 0, "try(sync,-1)", WAITG}},
+    {S_WAIT, {E_REMOTE, 0, 4, 0, 0, 0, "try(sync,-1)", WAITG}},
+    {S_WAIT, {E_RESUB, 0, 0, 0, 0, 0, "try(sync,-1)", WAITG}},
+    {S_WAIT, {E_CLOSE, 0, 0, 0, 0, 0, "", WAITG}},
+    {S_RA, {E_TOKEN, 0, 0, 0, 0, 0, "=PARK", REAUTH}},
+    {S_RA, {E_INVALID, 4, 0, 0, 0, 0, "=0", REAUTH}},
+    {S_RA, {E_ADVANCE, 10000, 0, 0, 0, 0, "", REAUTH}},
+    {S_RA, {E_REMOTE, 1, 5, 0, 0, 0, "try(sync,-1)", REAUTH}},
+    {S_RA, {E_REMOTE, 0, 4, 0, 0, 0, "try(sync,-1)", REAUTH}},
+    {S_RA, {E_RESUB, 0, 0, 0, 0, 0, "try(sync,-1)", REAUTH}},
+    {S_RA, {E_CLOSE, 0, 0, 0, 0, 0, "", REAUTH}},
+};
+
+static void
+every_event_in_every_state(void **state)
+{
+  size_t i, j;
+  int seen[sizeof(setups) / sizeof(setups[0])][E_FENCE + 1];
+
+  (void)state;
+  memset(seen, 0, sizeof(seen));
+  for (i = 0; i < sizeof(matrix) / sizeof(matrix[0]); i++) {
+    const struct cell *c = &matrix[i];
+    struct scenario sc;
+    size_t n = 0;
+
+    memset(&sc, 0, sizeof(sc));
+    sc.name = setups[c->setup].name;
+    for (j = 0; j < sizeof(sc.steps) / sizeof(sc.steps[0]) - 2 &&
+                setups[c->setup].steps[j].ev != E_END;
+         j++)
+      sc.steps[n++] = setups[c->setup].steps[j];
+    sc.steps[n++] = c->ev;
+    run_scenario(&sc);
+    seen[c->setup][c->ev.ev] = 1;
+  }
+  /* The table is complete: each of these events in each state. */
+  for (i = 0; i < sizeof(setups) / sizeof(setups[0]); i++) {
+    static const enum ev anytime[] = {E_TOKEN,  E_INVALID, E_ADVANCE,
+                                      E_REMOTE, E_RESUB,   E_CLOSE};
+
+    for (j = 0; j < sizeof(anytime) / sizeof(anytime[0]); j++) {
+      if (!seen[i][anytime[j]])
+        print_error("missing: event %d in %s\n", (int)anytime[j],
+                    setups[i].name);
+      assert_true(seen[i][anytime[j]]);
+    }
+  }
 }
 
 /* The backoff after a 429/5xx without Retry-After: full jitter from 1 s,
@@ -703,6 +1016,7 @@ main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(every_scenario_takes_its_actions),
+      cmocka_unit_test(every_event_in_every_state),
       cmocka_unit_test(token_endpoint_backoff_grows_to_its_cap),
       cmocka_unit_test(state_names_are_the_metrics_names),
   };

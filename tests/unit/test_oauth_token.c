@@ -16,6 +16,7 @@
 
 #include "common/util.h"
 #include "core/oauth_token.h"
+#include "core/result.h"
 
 /* 2025-12-31 23:58:00 GMT */
 #define NOW_MS UINT64_C(1767225480000)
@@ -682,6 +683,38 @@ jwt_is_not_read_past_its_length(void **state)
     }                                                                          \
   } while (0)
 
+/* A token request that ended without an answer may be sent again only
+ * when it provably never reached the provider (docs/CREDENTIALS.md). */
+static void
+never_sent_only_before_the_request_was_written(void **state)
+{
+  (void)state;
+  assert_int_equal(pacer_oauth_never_sent(PACER_HTTP_CONNECT, NULL), 1);
+  assert_int_equal(pacer_oauth_never_sent(PACER_HTTP_BLOCKED, ""), 1);
+  assert_int_equal(pacer_oauth_never_sent(PACER_HTTP_REFUSED, ""), 1);
+  assert_int_equal(
+      pacer_oauth_never_sent(PACER_HTTP_TIMEOUT,
+                             "Connection timed out after 5001 milliseconds"),
+      1);
+  assert_int_equal(
+      pacer_oauth_never_sent(PACER_HTTP_TRANSPORT,
+                             "SSL certificate problem: self-signed "
+                             "certificate"),
+      1);
+  assert_int_equal(
+      pacer_oauth_never_sent(PACER_HTTP_TIMEOUT,
+                             "Operation timed out after 60000 milliseconds "
+                             "with 0 bytes received"),
+      0);
+  assert_int_equal(
+      pacer_oauth_never_sent(PACER_HTTP_TRANSPORT,
+                             "Recv failure: Connection reset by peer"),
+      0);
+  assert_int_equal(pacer_oauth_never_sent(PACER_HTTP_TIMEOUT, NULL), 0);
+  assert_int_equal(pacer_oauth_never_sent(PACER_HTTP_TOO_LARGE, "SSL"), 0);
+  assert_int_equal(pacer_oauth_never_sent(PACER_HTTP_OK, ""), 0);
+}
+
 int
 main(void)
 {
@@ -696,6 +729,7 @@ main(void)
           cmocka_unit_test(long_description_is_cut_and_long_token_kept),
           cmocka_unit_test(echoed_secrets_are_redacted_from_error_text),
           cmocka_unit_test(jwt_is_not_read_past_its_length),
+          cmocka_unit_test(never_sent_only_before_the_request_was_written),
       };
   size_t k = EXTRA;
 
