@@ -26,6 +26,11 @@ int pacer_cmd_stats(int argc, char **argv);
 /** `pacer cred set|show`: store a new refresh token and release the
  *  credential's parked jobs; show credential state (cmd_cred.c). */
 int pacer_cmd_cred(int argc, char **argv);
+/** `pacer cred authorize NAME`: sign in with the authorization-code grant
+ *  and PKCE, store the tokens, release parked jobs (cmd_cred_authorize.c).
+ *  argv[0] is "authorize". Exit 0 signed in, 1 failed, 2 usage/config/
+ *  Redis error. */
+int pacer_cmd_cred_authorize(int argc, char **argv);
 
 /** Set of job ids a batch waits for: an open-addressing hash set. */
 struct pacer_idset;

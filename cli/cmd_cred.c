@@ -41,6 +41,8 @@ usage(FILE *out)
         "                      [--config FILE] [--redis URL]\n"
         "       pacer cred show [NAME] [--json] [--config FILE] [--redis URL]\n"
         "       pacer cred refresh NAME [--config FILE] [--redis URL]\n"
+        "       pacer cred authorize NAME [--paste] [--no-browser] [--wait S]\n"
+        "                      [--config FILE] [--redis URL]\n"
         "\n"
         "set   stores a new refresh token for credential NAME in Redis, marks\n"
         "      the credential ok (a new access token is fetched on first use)\n"
@@ -54,6 +56,9 @@ usage(FILE *out)
         "refresh  marks NAME's access token expired and tells the running\n"
         "      workers, so one of them renews it now (single flight); with\n"
         "      no worker running, the next one renews it before first use.\n"
+        "authorize  signs in to NAME's provider (authorization code with\n"
+        "      PKCE, a loopback redirect) and stores the tokens; see\n"
+        "      `pacer cred authorize --help`.\n"
         "\n"
         "options:\n"
         "  --config FILE  the JSON config holding the \"credentials\" map\n"
@@ -532,7 +537,11 @@ pacer_cmd_cred(int argc, char **argv)
     return cred_show(argc - 1, argv + 1);
   if (strcmp(argv[1], "refresh") == 0)
     return cred_refresh(argc - 1, argv + 1);
-  fprintf(stderr, "cred: %s: unknown subcommand (set, show, list, refresh)\n\n",
+  if (strcmp(argv[1], "authorize") == 0)
+    return pacer_cmd_cred_authorize(argc - 1, argv + 1);
+  fprintf(stderr,
+          "cred: %s: unknown subcommand (set, show, list, refresh, "
+          "authorize)\n\n",
           argv[1]);
   usage(stderr);
   return EXIT_USAGE;

@@ -125,6 +125,12 @@ struct pacer_cred_cfg {
   uint32_t lock_ttl_ms;        /* refresh lock lease, ms, renewed every
                                   third of it; at least token_timeout_ms +
                                   1000, default token_timeout_ms + 15000 */
+  char *authorize_url;         /* authorization endpoint for `pacer cred
+                                  authorize` (RFC 6749 §3.1), or NULL */
+  char *scopes;                /* scopes to ask for there, joined by
+                                  spaces, or NULL (then scope) */
+  uint16_t redirect_port;      /* loopback redirect port, 0 = any free one
+                                  (RFC 8252 §7.3) */
 };
 
 /** Parsed configuration. Strings are owned; free with pacer_config_free. */

@@ -29,9 +29,7 @@
 #include <cJSON.h>
 #include <sodium.h>
 
-#define CRED_WHERE_MAX  (12 + PACER_CRED_NAME_MAX + 1) /* "credentials.<n>" */
-#define ENV_NAME_MAX    128                            /* bytes */
-#define SECRET_PATH_MAX 4095                           /* bytes */
+#define CRED_WHERE_MAX (12 + PACER_CRED_NAME_MAX + 1) /* "credentials.<n>" */
 
 /* Parse state of one credential beyond the struct itself. */
 struct cred_state {
@@ -62,6 +60,8 @@ cred_free(struct pacer_cred_cfg *c)
   free(c->refresh_token.ref);
   pacer_config_wipe_string(&c->refresh_token.value);
   free(c->scope);
+  free(c->authorize_url);
+  free(c->scopes);
   for (i = 0; i < c->nhosts; i++)
     free(c->hosts[i]);
   free(c->hosts);
@@ -125,17 +125,19 @@ token_url_port_ok(const char *auth, const char *aend)
   return port >= 1 && port <= 65535;
 }
 
+/* An endpoint URL (token_url, authorize_url): http(s), no user:pass@, no
+ * #fragment, a port 1..65535 when one is given. */
 static int
-cred_token_url(struct pacer_cred_cfg *c, const cJSON *item,
-               struct cred_state *st, struct pacer_error *err)
+cred_url(char **slot, const char *field, const cJSON *item,
+         struct cred_state *st, struct pacer_error *err)
 {
   const char *s, *auth, *aend;
   size_t n;
 
   if (!cJSON_IsString(item))
     return pacer_error_set(err, PACER_ECONFIG,
-                           "%s.token_url: must be an http or https URL",
-                           st->where);
+                           "%s.%s: must be an http or https URL", st->where,
+                           field);
   s = item->valuestring;
   n = strlen(s);
   if (strncasecmp(s, "https://", 8) == 0)
@@ -148,32 +150,120 @@ cred_token_url(struct pacer_cred_cfg *c, const cJSON *item,
       !pacer_config_visible(s, 0x21) || auth[0] == '\0' ||
       strchr("/?#:", auth[0]) != NULL)
     return pacer_error_set(err, PACER_ECONFIG,
-                           "%s.token_url: must be an http or https URL",
-                           st->where);
+                           "%s.%s: must be an http or https URL", st->where,
+                           field);
   aend = auth + strcspn(auth, "/?#");
   /* user:password@ would put a secret where logs show URLs; the URL is
    * therefore never quoted either */
   if (memchr(auth, '@', (size_t)(aend - auth)) != NULL)
     return pacer_error_set(err, PACER_ECONFIG,
-                           "%s.token_url: must not contain user:password@; "
+                           "%s.%s: must not contain user:password@; "
                            "use client_secret_env or client_secret_file",
-                           st->where);
+                           st->where, field);
   /* RFC 6749 §3.2: the endpoint URI MUST NOT include a fragment */
   if (strchr(s, '#') != NULL)
     return pacer_error_set(err, PACER_ECONFIG,
-                           "%s.token_url: must not contain a #fragment",
-                           st->where);
+                           "%s.%s: must not contain a #fragment", st->where,
+                           field);
   /* RFC 3986 §3.2.3 allows "host:" (the scheme's default port), so libcurl
    * goes to port 80 or 443; in a token_url it is always a port left out
    * by mistake (test_config.c:
    * credentials_reject_a_token_url_with_an_empty_or_bad_port). */
   if (!token_url_port_ok(auth, aend))
     return pacer_error_set(err, PACER_ECONFIG,
-                           "%s.token_url: the port after ':' must be a "
+                           "%s.%s: the port after ':' must be a "
                            "number 1..65535 (leave out ':' for the "
                            "scheme's default port)",
+                           st->where, field);
+  return cred_string(slot, s, err);
+}
+
+static int
+cred_token_url(struct pacer_cred_cfg *c, const cJSON *item,
+               struct cred_state *st, struct pacer_error *err)
+{
+  return cred_url(&c->token_url, "token_url", item, st, err);
+}
+
+/* RFC 6749 §3.1: the authorization endpoint may carry a query, never a
+ * fragment; `pacer cred authorize` sends the user there. */
+static int
+cred_authorize_url(struct pacer_cred_cfg *c, const cJSON *item,
+                   struct cred_state *st, struct pacer_error *err)
+{
+  return cred_url(&c->authorize_url, "authorize_url", item, st, err);
+}
+
+/* RFC 6749 §3.3: each scope-token is 1*NQCHAR (%x21 / %x23-5B / %x5D-7E);
+ * stored joined by single spaces. */
+static int
+cred_scopes(struct pacer_cred_cfg *c, const cJSON *item, struct cred_state *st,
+            struct pacer_error *err)
+{
+  const cJSON *el;
+  size_t n = 0, len = 0, i;
+  char *joined;
+
+  if (!cJSON_IsArray(item))
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s.scopes: must be an array of scope tokens",
                            st->where);
-  return cred_string(&c->token_url, s, err);
+  cJSON_ArrayForEach(el, item)
+  {
+    const char *v = cJSON_IsString(el) ? el->valuestring : NULL;
+
+    for (i = 0; v != NULL && v[i] != '\0'; i++) {
+      unsigned char ch = (unsigned char)v[i];
+
+      if (ch < 0x21 || ch > 0x7e || ch == '"' || ch == '\\')
+        break;
+    }
+    if (v == NULL || i == 0 || v[i] != '\0')
+      return pacer_error_set(err, PACER_ECONFIG,
+                             "%s.scopes[%zu]: must be a scope token (visible "
+                             "ASCII without space, \" or \\)",
+                             st->where, n);
+    len += i + 1;
+    n++;
+  }
+  if (n == 0 || len > PACER_CRED_SCOPE_MAX)
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s.scopes: must list 1 or more scope tokens, at "
+                           "most %d bytes in all",
+                           st->where, PACER_CRED_SCOPE_MAX);
+  joined = malloc(len);
+  if (joined == NULL)
+    return cred_oom(err);
+  len = 0;
+  cJSON_ArrayForEach(el, item)
+  {
+    size_t k = strlen(el->valuestring);
+
+    if (len > 0)
+      joined[len++] = ' ';
+    memcpy(joined + len, el->valuestring, k);
+    len += k;
+  }
+  joined[len] = '\0';
+  free(c->scopes);
+  c->scopes = joined;
+  return 0;
+}
+
+/* RFC 8252 §7.3: the loopback redirect's port; 0 picks a free one. */
+static int
+cred_redirect_port(struct pacer_cred_cfg *c, const cJSON *item,
+                   struct cred_state *st, struct pacer_error *err)
+{
+  char name[CRED_WHERE_MAX + 32];
+  int64_t v = 0;
+  int rc;
+
+  snprintf(name, sizeof(name), "%s.redirect_port", st->where);
+  rc = pacer_config_get_int(item, name, 0, 65535, &v, err);
+  if (rc == 0)
+    c->redirect_port = (uint16_t)v;
+  return rc;
 }
 
 static int
@@ -193,139 +283,58 @@ cred_client_id(struct pacer_cred_cfg *c, const cJSON *item,
   return cred_string(&c->client_id, item->valuestring, err);
 }
 
-static const char *
-source_suffix(enum pacer_secret_source src)
-{
-  switch (src) {
-  case PACER_SECRET_ENV:
-    return "_env";
-  case PACER_SECRET_FILE:
-    return "_file";
-  default:
-    return "";
-  }
-}
-
-/* Records one of the three ways to give secret `what` (client_secret or
- * refresh_token). */
-static int
-cred_secret(struct pacer_cred_secret *sec, const char *what,
-            enum pacer_secret_source src, const cJSON *item,
-            struct cred_state *st, struct pacer_error *err)
-{
-  const char *suffix = source_suffix(src);
-  const char *s;
-  size_t n, i;
-
-  if (sec->source != PACER_SECRET_NONE)
-    return pacer_error_set(err, PACER_ECONFIG,
-                           "%s.%s%s: %s is already given by %s%s; use only "
-                           "one of %s_env, %s_file and %s",
-                           st->where, what, suffix, what, what,
-                           source_suffix(sec->source), what, what, what);
-  if (!cJSON_IsString(item))
-    return pacer_error_set(err, PACER_ECONFIG, "%s.%s%s: must be a string",
-                           st->where, what, suffix);
-  s = item->valuestring;
-  n = strlen(s);
-  switch (src) {
-  case PACER_SECRET_ENV:
-    for (i = 0; i < n; i++) {
-      char ch = s[i];
-
-      if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || ch == '_' ||
-            (i > 0 && ch >= '0' && ch <= '9')))
-        break;
-    }
-    if (n == 0 || n > ENV_NAME_MAX || i < n)
-      return pacer_error_set(err, PACER_ECONFIG,
-                             "%s.%s_env: must be an environment variable "
-                             "name such as ACME_%s",
-                             st->where, what,
-                             strcmp(what, "client_secret") == 0
-                                 ? "CLIENT_SECRET"
-                                 : "REFRESH_TOKEN");
-    break;
-  case PACER_SECRET_FILE:
-    if (n == 0 || n > SECRET_PATH_MAX || pacer_config_has_ctl(s))
-      return pacer_error_set(err, PACER_ECONFIG,
-                             "%s.%s_file: must be a file path of 1 to %d "
-                             "bytes without control characters",
-                             st->where, what, SECRET_PATH_MAX);
-    break;
-  default:
-    /* RFC 6749 A.2, A.17: *VSCHAR; the value itself is never quoted */
-    if (n == 0 || n > PACER_OAUTH_TOKEN_MAX || !pacer_config_visible(s, 0x20))
-      return pacer_error_set(err, PACER_ECONFIG,
-                             "%s.%s: must be a string of 1 to %d visible "
-                             "ASCII characters",
-                             st->where, what, PACER_OAUTH_TOKEN_MAX);
-    if (st->src->from_file && (st->src->mode & (S_IRGRP | S_IROTH)) != 0)
-      return pacer_error_set(err, PACER_ECONFIG,
-                             "%s.%s: inline secret in a config file readable "
-                             "by group or others (mode %04o); use %s_env or "
-                             "%s_file, or chmod 600 the file",
-                             st->where, what, (unsigned)(st->src->mode & 07777),
-                             what, what);
-    sec->value = strdup(s);
-    if (sec->value == NULL)
-      return cred_oom(err);
-    sec->source = src;
-    return 0;
-  }
-  sec->ref = strdup(s);
-  if (sec->ref == NULL)
-    return cred_oom(err);
-  sec->source = src;
-  return 0;
-}
-
 static int
 cred_client_secret_env(struct pacer_cred_cfg *c, const cJSON *item,
                        struct cred_state *st, struct pacer_error *err)
 {
-  return cred_secret(&c->client_secret, "client_secret", PACER_SECRET_ENV, item,
-                     st, err);
+  return pacer_config_cred_secret(&c->client_secret, "client_secret",
+                                  PACER_SECRET_ENV, item, st->where, st->src,
+                                  err);
 }
 
 static int
 cred_client_secret_file(struct pacer_cred_cfg *c, const cJSON *item,
                         struct cred_state *st, struct pacer_error *err)
 {
-  return cred_secret(&c->client_secret, "client_secret", PACER_SECRET_FILE,
-                     item, st, err);
+  return pacer_config_cred_secret(&c->client_secret, "client_secret",
+                                  PACER_SECRET_FILE, item, st->where, st->src,
+                                  err);
 }
 
 static int
 cred_client_secret(struct pacer_cred_cfg *c, const cJSON *item,
                    struct cred_state *st, struct pacer_error *err)
 {
-  return cred_secret(&c->client_secret, "client_secret", PACER_SECRET_INLINE,
-                     item, st, err);
+  return pacer_config_cred_secret(&c->client_secret, "client_secret",
+                                  PACER_SECRET_INLINE, item, st->where, st->src,
+                                  err);
 }
 
 static int
 cred_refresh_token_env(struct pacer_cred_cfg *c, const cJSON *item,
                        struct cred_state *st, struct pacer_error *err)
 {
-  return cred_secret(&c->refresh_token, "refresh_token", PACER_SECRET_ENV, item,
-                     st, err);
+  return pacer_config_cred_secret(&c->refresh_token, "refresh_token",
+                                  PACER_SECRET_ENV, item, st->where, st->src,
+                                  err);
 }
 
 static int
 cred_refresh_token_file(struct pacer_cred_cfg *c, const cJSON *item,
                         struct cred_state *st, struct pacer_error *err)
 {
-  return cred_secret(&c->refresh_token, "refresh_token", PACER_SECRET_FILE,
-                     item, st, err);
+  return pacer_config_cred_secret(&c->refresh_token, "refresh_token",
+                                  PACER_SECRET_FILE, item, st->where, st->src,
+                                  err);
 }
 
 static int
 cred_refresh_token(struct pacer_cred_cfg *c, const cJSON *item,
                    struct cred_state *st, struct pacer_error *err)
 {
-  return cred_secret(&c->refresh_token, "refresh_token", PACER_SECRET_INLINE,
-                     item, st, err);
+  return pacer_config_cred_secret(&c->refresh_token, "refresh_token",
+                                  PACER_SECRET_INLINE, item, st->where, st->src,
+                                  err);
 }
 
 static int
@@ -564,6 +573,9 @@ static const struct cred_field cred_fields[] = {
     {"lifetime_default_s", cred_lifetime},
     {"token_timeout_ms", cred_token_timeout},
     {"lock_ttl_ms", cred_lock_ttl},
+    {"authorize_url", cred_authorize_url},
+    {"scopes", cred_scopes},
+    {"redirect_port", cred_redirect_port},
 };
 
 /* Parses credentials.<key> into *c (zeroed by the caller). */

@@ -8,15 +8,107 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include <cJSON.h>
 
 #include <sodium.h>
 
-#define CRED_WHERE_MAX (12 + PACER_CRED_NAME_MAX + 1) /* "credentials.<n>" */
+#define CRED_WHERE_MAX  (12 + PACER_CRED_NAME_MAX + 1) /* "credentials.<n>" */
+#define ENV_NAME_MAX    128                            /* bytes */
+#define SECRET_PATH_MAX 4095                           /* bytes */
 
 static int
 cred_oom(struct pacer_error *err)
 {
   return pacer_error_set(err, PACER_ENOMEM, "config: out of memory");
+}
+
+static const char *
+source_suffix(enum pacer_secret_source src)
+{
+  switch (src) {
+  case PACER_SECRET_ENV:
+    return "_env";
+  case PACER_SECRET_FILE:
+    return "_file";
+  default:
+    return "";
+  }
+}
+
+int
+pacer_config_cred_secret(struct pacer_cred_secret *sec, const char *what,
+                         enum pacer_secret_source src, const cJSON *item,
+                         const char *where,
+                         const struct pacer_config_src *cfg_src,
+                         struct pacer_error *err)
+{
+  const char *suffix = source_suffix(src);
+  const char *s;
+  size_t n, i;
+
+  if (sec->source != PACER_SECRET_NONE)
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s.%s%s: %s is already given by %s%s; use only "
+                           "one of %s_env, %s_file and %s",
+                           where, what, suffix, what, what,
+                           source_suffix(sec->source), what, what, what);
+  if (!cJSON_IsString(item))
+    return pacer_error_set(err, PACER_ECONFIG, "%s.%s%s: must be a string",
+                           where, what, suffix);
+  s = item->valuestring;
+  n = strlen(s);
+  switch (src) {
+  case PACER_SECRET_ENV:
+    for (i = 0; i < n; i++) {
+      char ch = s[i];
+
+      if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || ch == '_' ||
+            (i > 0 && ch >= '0' && ch <= '9')))
+        break;
+    }
+    if (n == 0 || n > ENV_NAME_MAX || i < n)
+      return pacer_error_set(err, PACER_ECONFIG,
+                             "%s.%s_env: must be an environment variable "
+                             "name such as ACME_%s",
+                             where, what,
+                             strcmp(what, "client_secret") == 0
+                                 ? "CLIENT_SECRET"
+                                 : "REFRESH_TOKEN");
+    break;
+  case PACER_SECRET_FILE:
+    if (n == 0 || n > SECRET_PATH_MAX || pacer_config_has_ctl(s))
+      return pacer_error_set(err, PACER_ECONFIG,
+                             "%s.%s_file: must be a file path of 1 to %d "
+                             "bytes without control characters",
+                             where, what, SECRET_PATH_MAX);
+    break;
+  default:
+    /* RFC 6749 A.2, A.17: *VSCHAR; the value itself is never quoted */
+    if (n == 0 || n > PACER_OAUTH_TOKEN_MAX || !pacer_config_visible(s, 0x20))
+      return pacer_error_set(err, PACER_ECONFIG,
+                             "%s.%s: must be a string of 1 to %d visible "
+                             "ASCII characters",
+                             where, what, PACER_OAUTH_TOKEN_MAX);
+    if (cfg_src->from_file && (cfg_src->mode & (S_IRGRP | S_IROTH)) != 0)
+      return pacer_error_set(err, PACER_ECONFIG,
+                             "%s.%s: inline secret in a config file readable "
+                             "by group or others (mode %04o); use %s_env or "
+                             "%s_file, or chmod 600 the file",
+                             where, what, (unsigned)(cfg_src->mode & 07777),
+                             what, what);
+    sec->value = strdup(s);
+    if (sec->value == NULL)
+      return cred_oom(err);
+    sec->source = src;
+    return 0;
+  }
+  sec->ref = strdup(s);
+  if (sec->ref == NULL)
+    return cred_oom(err);
+  sec->source = src;
+  return 0;
 }
 
 /* ------------------------------------------------------------------------

@@ -87,4 +87,17 @@ int pacer_config_parse_creds(struct pacer_config *cfg, const cJSON *item,
  *  core/config_cred.c. */
 void pacer_config_free_creds(struct pacer_cred_cfg *arr, size_t n);
 
+/** Records one of the three ways to give secret `what` ("client_secret"
+ *  or "refresh_token") of credentials.<name> (where, e.g.
+ *  "credentials.acme"): src says which (the field's suffix), item is the
+ *  JSON value (borrowed). An inline secret is refused when cfg_src is a
+ *  file readable by group or others. Returns 0, or PACER_ECONFIG /
+ *  PACER_ENOMEM with err naming the field, never quoting a secret
+ *  (core/config_cred_secret.c). */
+int pacer_config_cred_secret(struct pacer_cred_secret *sec, const char *what,
+                             enum pacer_secret_source src, const cJSON *item,
+                             const char *where,
+                             const struct pacer_config_src *cfg_src,
+                             struct pacer_error *err);
+
 #endif

@@ -7,6 +7,7 @@
  * strict about padding and trailing bits).
  */
 #include "core/oauth_token.h"
+#include "core/oauth_int.h"
 
 #include "core/result.h"
 
@@ -136,8 +137,8 @@ sanitised(const char *s, size_t max)
 
 /* Appendix B: application/x-www-form-urlencoded, byte by byte. Writes at
  * most 3 * strlen(s) bytes at out and returns the count (no NUL). */
-static size_t
-form_encode(const char *s, char *out)
+size_t
+pacer_oauth_form_encode(const char *s, char *out)
 {
   static const char hex[] = "0123456789ABCDEF";
   size_t o = 0;
@@ -172,7 +173,7 @@ append_param(char *out, size_t *o, const char *name, const char *value)
   memcpy(out + *o, name, n);
   *o += n;
   out[(*o)++] = '=';
-  *o += form_encode(value, out + *o);
+  *o += pacer_oauth_form_encode(value, out + *o);
 }
 
 static int
@@ -190,8 +191,8 @@ check_input(const char *s, const char *what, int may_be_empty,
 }
 
 /* "Authorization: Basic " + base64(urlencode(id) ":" urlencode(secret)) */
-static int
-basic_header(const char *id, const char *secret, char **out)
+int
+pacer_oauth_basic_header(const char *id, const char *secret, char **out)
 {
   static const char prefix[] = "Authorization: Basic ";
   size_t cap = 3 * strlen(id) + 1 + 3 * strlen(secret), n, b64len;
@@ -200,9 +201,9 @@ basic_header(const char *id, const char *secret, char **out)
   *out = NULL;
   if (userpass == NULL)
     return PACER_ENOMEM;
-  n = form_encode(id, userpass);
+  n = pacer_oauth_form_encode(id, userpass);
   userpass[n++] = ':';
-  n += form_encode(secret, userpass + n);
+  n += pacer_oauth_form_encode(secret, userpass + n);
   b64len = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_ORIGINAL);
   line = malloc(sizeof(prefix) - 1 + b64len);
   if (line == NULL) {
@@ -261,7 +262,8 @@ pacer_oauth_refresh_request(struct pacer_oauth_request *req,
   assert(o <= cap);
   body[o] = '\0';
   if (auth == PACER_OAUTH_AUTH_BASIC &&
-      basic_header(client_id, client_secret, &req->auth_header) != 0) {
+      pacer_oauth_basic_header(client_id, client_secret, &req->auth_header) !=
+          0) {
     wipe_free(body, cap + 1);
     return pacer_error_set(err, PACER_ENOMEM, "refresh request: out of memory");
   }

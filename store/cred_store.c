@@ -386,21 +386,26 @@ pacer_cred_sub_close(struct pacer_cred_sub *s)
 /* ------------------------------------------------------------------ */
 /* Synchronous: the commands */
 
-int
-pacer_cred_store_set(redisContext *c, const char *prefix, const char *name,
-                     const char *tok, size_t tok_len,
-                     struct pacer_cred_set_result *out, struct pacer_error *err)
+/* Runs cred_set.lua: tok (tok_len bytes) is the refresh token; access
+ * (NULL: none) its access token with expiry and lifetime. */
+static int
+run_set(redisContext *c, const char *prefix, const char *name, const char *tok,
+        size_t tok_len, const char *access, uint64_t expires_unix_ms,
+        uint64_t lifetime_s, struct pacer_cred_set_result *out,
+        struct pacer_error *err)
 {
   struct pacer_cred_keys k;
-  char park[32], dkey[PACER_CRED_KEY_MAX];
-  const char *argv[10];
-  size_t lens[10];
+  char park[32], dkey[PACER_CRED_KEY_MAX], exp[24], life[24];
+  const char *argv[13];
+  size_t lens[13];
   redisReply *r;
-  int rc = 0, i;
+  int rc = 0, i, argc = 10;
 
   pacer_cred_keys_init(&k, prefix, name);
   snprintf(dkey, sizeof(dkey), "%sdelayed", prefix); /* store/keys.h */
   snprintf(park, sizeof(park), "%lld", PACER_KEYS_PARK_SCORE_MS);
+  snprintf(exp, sizeof(exp), "%" PRIu64, expires_unix_ms);
+  snprintf(life, sizeof(life), "%" PRIu64, lifetime_s);
   argv[0] = "EVAL";
   argv[1] = pacer_lua_cred_set;
   argv[2] = "3";
@@ -411,15 +416,24 @@ pacer_cred_store_set(redisContext *c, const char *prefix, const char *name,
   argv[7] = name;
   argv[8] = park;
   argv[9] = k.chan;
-  for (i = 0; i < 10; i++)
+  if (access != NULL) {
+    argv[10] = access;
+    argv[11] = exp;
+    argv[12] = life;
+    argc = 13;
+  }
+  for (i = 0; i < argc; i++)
     lens[i] = i == 6 ? tok_len : strlen(argv[i]);
-  r = redisCommandArgv(c, 10, argv, lens);
+  r = redisCommandArgv(c, argc, argv, lens);
   if (r == NULL)
     return pacer_error_set(err, PACER_EREDIS, "redis: cred set: %s",
                            c->errstr[0] != '\0' ? c->errstr : "no reply");
   if (r->type == REDIS_REPLY_ERROR) {
     /* Redis does not echo script arguments, but make sure. */
-    const char *text = strstr(r->str, tok) != NULL ? "script failed" : r->str;
+    const char *text = strstr(r->str, tok) != NULL ||
+                               (access != NULL && strstr(r->str, access))
+                           ? "script failed"
+                           : r->str;
 
     rc = pacer_error_set(err, PACER_EREDIS, "redis: cred set: %s", text);
   } else if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
@@ -435,6 +449,26 @@ pacer_cred_store_set(redisContext *c, const char *prefix, const char *name,
   }
   freeReplyObject(r);
   return rc;
+}
+
+int
+pacer_cred_store_set(redisContext *c, const char *prefix, const char *name,
+                     const char *tok, size_t tok_len,
+                     struct pacer_cred_set_result *out, struct pacer_error *err)
+{
+  return run_set(c, prefix, name, tok, tok_len, NULL, 0, 0, out, err);
+}
+
+int
+pacer_cred_store_authorize(redisContext *c, const char *prefix,
+                           const char *name, const char *refresh_token,
+                           const char *access_token, uint64_t expires_unix_ms,
+                           uint64_t lifetime_s,
+                           struct pacer_cred_set_result *out,
+                           struct pacer_error *err)
+{
+  return run_set(c, prefix, name, refresh_token, strlen(refresh_token),
+                 access_token, expires_unix_ms, lifetime_s, out, err);
 }
 
 int

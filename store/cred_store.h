@@ -158,6 +158,21 @@ int pacer_cred_store_set(redisContext *c, const char *prefix, const char *name,
                          struct pacer_cred_set_result *out,
                          struct pacer_error *err);
 
+/** Stores the tokens `pacer cred authorize` got for credential name under
+ *  prefix, as a refresh's commit would, in the script of
+ *  pacer_cred_store_set: refresh_token and access_token (borrowed,
+ *  validated, NUL-terminated) with expires_unix_ms and lifetime_s,
+ *  generation + 1, status ok (reauth_required cleared), the credential's
+ *  parked jobs due now, the new generation published (workers adopt the
+ *  token). Never echoes a token. Returns 0 with *out set, or PACER_EREDIS /
+ *  PACER_ENOMEM with err set ("redis: cred set: ..."). */
+int pacer_cred_store_authorize(redisContext *c, const char *prefix,
+                               const char *name, const char *refresh_token,
+                               const char *access_token,
+                               uint64_t expires_unix_ms, uint64_t lifetime_s,
+                               struct pacer_cred_set_result *out,
+                               struct pacer_error *err);
+
 /** Marks credential name's stored access token expired and announces it
  *  (store/lua/cred_refresh.lua), so one running worker renews it. Returns
  *  0 with *generation set: the generation, -1 when the credential was

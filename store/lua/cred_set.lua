@@ -1,5 +1,10 @@
 -- KEYS: cred hash, delayed, refresh lock
 -- ARGV: refresh token, name, park score, channel
+--       [access token, expires_at_ms, lifetime_s]  (`pacer cred authorize`)
+-- Stores a new refresh token (a new grant: generation + 1, status ok,
+-- reauth_required cleared), and with an access token stores it as a
+-- refresh's commit does (cred_commit.lua); without one the access token is
+-- cleared and the first job fetches one.
 -- Returns {generation, released, lock PTTL (-2: no refresh in flight)}. Types
 -- are checked before the first write, because a script that fails half-way
 -- keeps what it wrote. A parked member whose JSON part does not decode stays
@@ -16,9 +21,14 @@ end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local gen = redis.call('HINCRBY', KEYS[1], 'generation', 1)
+local access, exp, life = ARGV[5] or '', ARGV[6] or '0', ARGV[7]
+if access == '' then exp = '0' end
 redis.call('HSET', KEYS[1], 'refresh_token', ARGV[1],
-           'access_token', '', 'expires_at_ms', '0', 'status', 'ok',
+           'access_token', access, 'expires_at_ms', exp, 'status', 'ok',
            'last_error', '', 'updated_at_ms', tostring(now))
+if access ~= '' and life then
+  redis.call('HSET', KEYS[1], 'lifetime_s', life)
+end
 redis.call('HDEL', KEYS[1], 'rt_unknown', 'send_id')
 local released = 0
 for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[3],

@@ -1504,7 +1504,11 @@ credentials_full_example_sets_every_field(void **state)
                          "\"scope\": \"ads.read ads.write\", "
                          "\"hosts\": [\"API.up.test\", \"*.cdn.up.test\"], "
                          "\"refresh_skew_s\": 120, \"scheme\": \"OAuth\", "
-                         "\"lifetime_default_s\": 3600}}}",
+                         "\"lifetime_default_s\": 3600, "
+                         "\"token_timeout_ms\": 3000, \"lock_ttl_ms\": 4000, "
+                         "\"authorize_url\": \"https://idp.up.test/auth?x=1\", "
+                         "\"scopes\": [\"ads.read\", \"offline_access\"], "
+                         "\"redirect_port\": 8765}}}",
                          &err),
                    0);
   assert_int_equal(cfg->ncreds, 1);
@@ -1527,6 +1531,11 @@ credentials_full_example_sets_every_field(void **state)
   assert_int_equal(c->refresh_skew_s, 120);
   assert_string_equal(c->scheme, "OAuth");
   assert_int_equal(c->lifetime_default_s, 3600);
+  assert_int_equal(c->token_timeout_ms, 3000);
+  assert_int_equal(c->lock_ttl_ms, 4000);
+  assert_string_equal(c->authorize_url, "https://idp.up.test/auth?x=1");
+  assert_string_equal(c->scopes, "ads.read offline_access");
+  assert_int_equal(c->redirect_port, 8765);
 }
 
 static void
@@ -1549,6 +1558,9 @@ credentials_take_defaults_for_optional_fields(void **state)
   assert_int_equal(c->lifetime_default_s, 0);
   assert_int_equal(c->token_timeout_ms, 60000);
   assert_int_equal(c->lock_ttl_ms, 75000);
+  assert_null(c->authorize_url);
+  assert_null(c->scopes);
+  assert_int_equal(c->redirect_port, 0);
   assert_null(c->scope);
   assert_int_equal(c->refresh_token.source, PACER_SECRET_NONE);
   assert_int_equal(c->client_secret.source, PACER_SECRET_ENV);
@@ -1706,6 +1718,22 @@ static void
 credentials_reject_bad_values(void **state)
 {
   (void)state;
+  expect_config_error("{\"credentials\": {\"a\": {" CRED_MIN
+                      ", \"authorize_url\": \"https://idp/a#f\"}}}",
+                      "credentials.a.authorize_url: must not contain a "
+                      "#fragment");
+  expect_config_error("{\"credentials\": {\"a\": {" CRED_MIN
+                      ", \"scopes\": [\"read\", \"a b\"]}}}",
+                      "credentials.a.scopes[1]: must be a scope token "
+                      "(visible ASCII without space, \" or \\)");
+  expect_config_error("{\"credentials\": {\"a\": {" CRED_MIN
+                      ", \"scopes\": []}}}",
+                      "credentials.a.scopes: must list 1 or more scope "
+                      "tokens, at most 1024 bytes in all");
+  expect_config_error("{\"credentials\": {\"a\": {" CRED_MIN
+                      ", \"redirect_port\": 65536}}}",
+                      "credentials.a.redirect_port: must be between 0 and "
+                      "65535");
   expect_config_error("{\"credentials\": {\"a\": {" CRED_MIN
                       ", \"token_timeout_ms\": 999}}}",
                       "credentials.a.token_timeout_ms: must be between 1000 "
