@@ -131,6 +131,9 @@ struct pacer_cred_cfg {
                                   spaces, or NULL (then scope) */
   uint16_t redirect_port;      /* loopback redirect port, 0 = any free one
                                   (RFC 8252 §7.3) */
+  char *environment;           /* e.g. "production", or NULL: a 401 from a
+                                  host that never accepted a token ends
+                                  credential_environment_mismatch */
 };
 
 /** Parsed configuration. Strings are owned; free with pacer_config_free. */

@@ -62,6 +62,7 @@ cred_free(struct pacer_cred_cfg *c)
   free(c->scope);
   free(c->authorize_url);
   free(c->scopes);
+  free(c->environment);
   for (i = 0; i < c->nhosts; i++)
     free(c->hosts[i]);
   free(c->hosts);
@@ -248,6 +249,25 @@ cred_scopes(struct pacer_cred_cfg *c, const cJSON *item, struct cred_state *st,
   free(c->scopes);
   c->scopes = joined;
   return 0;
+}
+
+/* The provider environment the credential's tokens come from ("sandbox",
+ * "production"): shown in the mismatch advice (docs/CREDENTIALS.md). */
+static int
+cred_environment(struct pacer_cred_cfg *c, const cJSON *item,
+                 struct cred_state *st, struct pacer_error *err)
+{
+  size_t n = cJSON_IsString(item) ? strlen(item->valuestring) : 0;
+
+  if (n == 0 || n > 32 ||
+      strspn(item->valuestring, "abcdefghijklmnopqrstuvwxyz"
+                                "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n)
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "%s.environment: must be a name of 1 to 32 "
+                           "characters from A-Z a-z 0-9 _ . -, such as "
+                           "production",
+                           st->where);
+  return cred_string(&c->environment, item->valuestring, err);
 }
 
 /* RFC 8252 §7.3: the loopback redirect's port; 0 picks a free one. */
@@ -576,6 +596,7 @@ static const struct cred_field cred_fields[] = {
     {"authorize_url", cred_authorize_url},
     {"scopes", cred_scopes},
     {"redirect_port", cred_redirect_port},
+    {"environment", cred_environment},
 };
 
 /* Parses credentials.<key> into *c (zeroed by the caller). */

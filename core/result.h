@@ -72,7 +72,8 @@ enum pacer_job_state {
   X(TAKEN_OVER, "taken_over")                                                  \
   X(UNAUTHORIZED, "unauthorized")                                              \
   X(UNAUTHORIZED_AFTER_REFRESH, "unauthorized_after_refresh")                  \
-  X(INSUFFICIENT_SCOPE, "insufficient_scope")
+  X(INSUFFICIENT_SCOPE, "insufficient_scope")                                  \
+  X(CREDENTIAL_ENVIRONMENT_MISMATCH, "credential_environment_mismatch")
 
 /** Why a job ended (the result's "reason" field). */
 enum pacer_reason {

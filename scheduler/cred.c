@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "core/backoff.h"
+#include "core/cred_env.h"
 #include "core/cred_fsm.h"
 #include "core/oauth_token.h"
 #include "store/cred_store.h"
@@ -34,6 +35,7 @@ struct pacer_cred {
   uint64_t sent_ms; /* when the token request went out, unix ms */
   uv_timer_t timer; /* takeover wait / backoff / script retry */
   uv_timer_t keepalive;
+  struct pacer_cred_env *env; /* hosts that took or refused it, owned */
 };
 
 struct pacer_creds {
@@ -390,15 +392,10 @@ act_send(void *arg, unsigned attempt, int replay)
     pacer_http_request_free(req);
     return PACER_EIO;
   }
-  if (replay)
-    pacer_log(PACER_LOG_WARN, "cred",
-              "msg=\"refreshing token: the one replay after an unknown "
-              "outcome\" credential=%s attempt=%u",
-              cfg->name, attempt);
-  else
-    pacer_log(PACER_LOG_INFO, "cred",
-              "msg=\"refreshing token\" credential=%s attempt=%u", cfg->name,
-              attempt);
+  pacer_log(replay ? PACER_LOG_WARN : PACER_LOG_INFO, "cred",
+            "msg=\"refreshing token%s\" credential=%s attempt=%u",
+            replay ? ": the one replay after an unknown outcome" : "",
+            cfg->name, attempt);
   return 0;
 }
 
@@ -628,6 +625,12 @@ pacer_cred_held_token(const struct pacer_cred *c)
   return c->token;
 }
 
+struct pacer_cred_env *
+pacer_cred_env_state(struct pacer_cred *c)
+{
+  return c->env;
+}
+
 void
 pacer_cred_invalid(struct pacer_cred *c, uint64_t generation)
 {
@@ -722,6 +725,8 @@ pacer_creds_new(uv_loop_t *loop, const struct pacer_config *cfg,
     uv_timer_init(loop, &c->keepalive);
     c->timer.data = c;
     c->keepalive.data = c;
+    if (c->cfg->environment != NULL)
+      c->env = calloc(1, sizeof(*c->env)); /* NULL: no check, as without */
   }
   *out = cs;
   return 0;
@@ -742,6 +747,7 @@ creds_free(struct pacer_creds *cs)
   for (i = 0; i < cs->n; i++) {
     wipe_free(cs->creds[i].token);
     wipe_free(cs->creds[i].rt);
+    free(cs->creds[i].env);
     if (cs->creds[i].fsm.pending != NULL)
       rec_free(cs->creds[i].fsm.pending);
   }

@@ -97,6 +97,27 @@ const char *pacer_cred_held_token(const struct pacer_cred *c);
  *  current token). */
 void pacer_cred_invalid(struct pacer_cred *c, uint64_t generation);
 
+struct pacer_cred_env;
+
+/** Returns c's record of the hosts that accepted or refused its tokens
+ *  (core/cred_env.h), owned by c; NULL when c declares no environment. */
+struct pacer_cred_env *pacer_cred_env_state(struct pacer_cred *c);
+
+/** host (borrowed, may be NULL) answered a request that carried c's token
+ *  with something other than 401 (2xx, 3xx, 403): c's tokens work there
+ *  (core/cred_env.h; scheduler/cred_env.c). */
+void pacer_cred_accepted(struct pacer_cred *c, const char *host);
+
+/** A 401 from host for a request with c's token; after_refresh 1: a
+ *  replay with a refreshed token. For a credential that declares its
+ *  `environment`, returns 1 when this is an environment mix-up (host never
+ *  accepted a token of c, and refused a refreshed one, now or before) and
+ *  writes the advice, without a secret, to why (size bytes); logs it once
+ *  per host. Else, and for a credential without `environment`, returns
+ *  0 (scheduler/cred_env.c). */
+int pacer_cred_environment_mismatch(struct pacer_cred *c, const char *host,
+                                    int after_refresh, char *why, size_t size);
+
 /** Takes the outcome of a token request (owned; freed here; its body is
  *  wiped). retry_hint_ms: the server's Retry-After (or rate-limit reset)
  *  in ms, 0 = none; a floor for the backoff after a 429/5xx

@@ -80,7 +80,7 @@ apply(struct pacer_sched *s, struct pacer_entry *e,
       uint64_t now_unix_ms, uint64_t now_mono_us)
 {
   char jf[PACER_SCHED_JOB_FIELDS_MAX], bucket[200], wr[200];
-  char reason[PACER_REASON_TEXT_MAX];
+  char reason[PACER_REASON_TEXT_MAX], why[512];
   uint64_t dur_ms = o->total_us / 1000u;
 
   e->attempt = d->counts.attempt;
@@ -100,6 +100,19 @@ apply(struct pacer_sched *s, struct pacer_entry *e,
   }
   if (d->pause.cause != PACER_PAUSE_NONE && ref != NULL)
     pause_bucket(s, ref, &d->pause, now_mono_us);
+  if (c != NULL && o->result == PACER_HTTP_OK && o->status == 401 &&
+      (d->kind == PACER_DECIDE_REFRESH ||
+       d->reason == PACER_REASON_UNAUTHORIZED_AFTER_REFRESH) &&
+      pacer_cred_environment_mismatch(
+          c, e->host, d->kind == PACER_DECIDE_FINISH, why, sizeof(why))) {
+    /* A token from another environment: no refresh can fix it
+     * (docs/CREDENTIALS.md, Environments). */
+    e->attempt += d->kind == PACER_DECIDE_REFRESH;
+    pacer_sched_finish(s, e, PACER_JOB_FAILED, 401,
+                       PACER_REASON_CREDENTIAL_ENVIRONMENT_MISMATCH, why,
+                       dur_ms, NULL, NULL, 0, now_unix_ms);
+    return;
+  }
   switch (d->kind) {
   case PACER_DECIDE_FINISH:
     pacer_sched_finish(s, e, d->state, d->status, d->reason, d->error, dur_ms,
@@ -185,6 +198,9 @@ pacer_sched_on_outcome(struct pacer_pool *pool, struct pacer_http_outcome *o,
   ref = pacer_decide_pause_target(lane->refs, lane->nrefs);
   if (e->job->credential != NULL)
     c = pacer_creds_get(s->creds, e->job->credential);
+  if (c != NULL && o->result == PACER_HTTP_OK &&
+      (o->status < 400 || o->status == 403))
+    pacer_cred_accepted(c, e->host);
   memset(&a, 0, sizeof(a));
   a.result = o->result;
   a.status = o->status;

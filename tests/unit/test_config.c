@@ -1508,7 +1508,8 @@ credentials_full_example_sets_every_field(void **state)
                          "\"token_timeout_ms\": 3000, \"lock_ttl_ms\": 4000, "
                          "\"authorize_url\": \"https://idp.up.test/auth?x=1\", "
                          "\"scopes\": [\"ads.read\", \"offline_access\"], "
-                         "\"redirect_port\": 8765}}}",
+                         "\"redirect_port\": 8765, "
+                         "\"environment\": \"production\"}}}",
                          &err),
                    0);
   assert_int_equal(cfg->ncreds, 1);
@@ -1536,6 +1537,7 @@ credentials_full_example_sets_every_field(void **state)
   assert_string_equal(c->authorize_url, "https://idp.up.test/auth?x=1");
   assert_string_equal(c->scopes, "ads.read offline_access");
   assert_int_equal(c->redirect_port, 8765);
+  assert_string_equal(c->environment, "production");
 }
 
 static void
@@ -1730,6 +1732,11 @@ credentials_reject_bad_values(void **state)
                       ", \"scopes\": []}}}",
                       "credentials.a.scopes: must list 1 or more scope "
                       "tokens, at most 1024 bytes in all");
+  expect_config_error("{\"credentials\": {\"a\": {" CRED_MIN
+                      ", \"environment\": \"prod env\"}}}",
+                      "credentials.a.environment: must be a name of 1 to 32 "
+                      "characters from A-Z a-z 0-9 _ . -, such as "
+                      "production");
   expect_config_error("{\"credentials\": {\"a\": {" CRED_MIN
                       ", \"redirect_port\": 65536}}}",
                       "credentials.a.redirect_port: must be between 0 and "

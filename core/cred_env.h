@@ -1,0 +1,44 @@
+/* Environment mix-ups (docs/CREDENTIALS.md, Environments): a token minted
+ * in a provider's sandbox and sent to production (or the reverse) gets 401
+ * forever, and refreshing cannot help. For a credential that declares its
+ * `environment`, this remembers which hosts have accepted one of its
+ * tokens and which have refused a freshly refreshed one:
+ *
+ *   a response other than 401 from host H      H accepted (clears refused)
+ *   401 after a refreshed replay, H never
+ *   accepted                                    H refused: mismatch
+ *   a first 401 from a refused H                mismatch at once (no refresh)
+ *
+ * One credential's state in one process; pure, no clock. Not thread-safe:
+ * the scheduler thread owns it.
+ */
+#ifndef PACER_CORE_CRED_ENV_H
+#define PACER_CORE_CRED_ENV_H
+
+#include <stddef.h>
+
+#define PACER_CRED_ENV_HOSTS    32  /* hosts remembered per list */
+#define PACER_CRED_ENV_HOST_MAX 255 /* host name, bytes */
+
+/** The hosts seen. Zero it to start (nothing accepted, nothing refused). */
+struct pacer_cred_env {
+  char accepted[PACER_CRED_ENV_HOSTS][PACER_CRED_ENV_HOST_MAX + 1];
+  char refused[PACER_CRED_ENV_HOSTS][PACER_CRED_ENV_HOST_MAX + 1];
+  size_t naccepted, nrefused;
+};
+
+/** Host (borrowed, compared exactly; NULL ignored) answered a request with
+ *  one of the credential's tokens with something other than 401: its
+ *  tokens work there. When the list is full the oldest entry goes. */
+void pacer_cred_env_accepted(struct pacer_cred_env *env, const char *host);
+
+/** A 401 from host for a request with the credential's token.
+ *  after_refresh 1: the request was a replay with a refreshed token.
+ *  Returns 1 when this is an environment mismatch: host never accepted a
+ *  token of the credential, and either a refreshed token was refused too
+ *  (host is then remembered as refused) or host refused one before.
+ *  Returns 0 otherwise (refresh, or fail as unauthorized_after_refresh). */
+int pacer_cred_env_mismatch(struct pacer_cred_env *env, const char *host,
+                            int after_refresh);
+
+#endif
