@@ -396,6 +396,8 @@ pacer_cred_fsm_try_reply(struct pacer_cred_fsm *f, int need,
     send_token_request(f);
     break;
   case 0: /* someone else refreshes: wait for the event or the lock */
+    if (f->st == PACER_CRED_FSM_REFRESHING)
+      f->ops->keepalive(f->arg, 0); /* a re-read found our lock gone */
     f->st = PACER_CRED_FSM_WAITING;
     timer_in(f, (r->gen > 0 ? r->gen : 100u) + 50u +
                     rnd % PACER_CRED_FSM_WAIT_JITTER_MS);

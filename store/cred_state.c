@@ -432,8 +432,9 @@ pacer_cli_creds_print_text(FILE *out, const struct pacer_cli_creds *cs,
     if (needs_reauth(&cs->v[i]))
       fprintf(out,
               "%scredential %s needs re-authorisation; its jobs are parked. "
-              "Fix: pacer cred set %s --refresh-token-file FILE\n",
-              indent, cs->v[i].name, cs->v[i].name);
+              "Fix: pacer cred set %s --refresh-token-file FILE (or sign "
+              "in again: pacer cred authorize %s)\n",
+              indent, cs->v[i].name, cs->v[i].name, cs->v[i].name);
   }
   if (cs->parked_unmatched > 0)
     fprintf(out,

@@ -582,7 +582,7 @@ static const struct scenario scenarios[] = {
        "fail(note,unknown) timer(0) delay=0", REFR},
       {E_FAIL, INT_, -1, 0, 0, 0, "free", REFR},
       {E_ADVANCE, 0, 0, 0, 0, 0, "fire try(need,0)", REFR},
-      {E_TRY, 1, 0, 3000, 0, 0, "timer(3057)", WAITG}}},
+      {E_TRY, 1, 0, 3000, 0, 0, "ka(0) timer(3057)", WAITG}}},
     {"a lost re-read is re-read, never skipped",
      {TAKE_LOCK,
       {E_ANSWER, PACER_CRED_FSM_ANSWER_UNKNOWN, 0, 0, 0, 0,
