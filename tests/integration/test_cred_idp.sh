@@ -14,10 +14,15 @@
 #     POST, the rotated token is stored.
 #  D. the provider refuses every refresh (invalid_grant): the credential
 #     parks once (one reauth_required event), at most 3 POSTs while
-#     IDP_OBSERVE_S (default 15 s) pass, and the idle workers use almost
+#     IDP_OBSERVE_S (default 10 s) pass, and the idle workers use almost
 #     no CPU.
 # In every case: the refresh token was POSTed exactly once (C, A, B) and
 # the reuse-of-rotated-token counter stays 0.
+#  E. The documented exception: the provider rotates, then answers only
+#     after token_timeout_ms (2 s). The outcome is unknown: pacer waits,
+#     re-reads, replays once; this strict provider answers invalid_grant
+#     (its reuse counter goes to 1) and the credential parks. Exactly 2
+#     POSTs, never a third.
 . "$(dirname "$0")/lib.sh"
 
 NODE_DIR="$(cd "$(dirname "$0")/../node" && pwd)"
@@ -27,7 +32,7 @@ command -v node >/dev/null || fail "node is not installed (Debian: nodejs)"
 
 DELAY_A=${IDP_DELAY_A_S:-20}
 DELAY_B=${IDP_DELAY_B_S:-5}
-OBSERVE=${IDP_OBSERVE_S:-15}
+OBSERVE=${IDP_OBSERVE_S:-10}
 export PACER_TEST_SECRET="client-secret-canary-7f3a9c"
 
 node "$NODE_DIR/oauth_server.js" --port-file "$TEST_TMP/idp.json" \
@@ -51,7 +56,8 @@ cred() {
 }
 write_config "$TEST_TMP/pacer.json" "\"lease_ms\": 5000, \"credentials\": {
   $(cred c 2000 4000), $(cred a $(( (DELAY_A + 10) * 1000 )) $(( (DELAY_A + 12) * 1000 ))),
-  $(cred b $(( (DELAY_B + 3) * 1000 )) $(( (DELAY_B + 5) * 1000 ))), $(cred d 3000 5000)}"
+  $(cred b $(( (DELAY_B + 3) * 1000 )) $(( (DELAY_B + 5) * 1000 ))), $(cred d 3000 5000),
+  $(cred e 2000 3000)}"
 chmod 600 "$TEST_TMP/pacer.json"
 
 # seed NAME: stores a fresh refresh token (a new grant) for NAME; prints it.
@@ -195,10 +201,29 @@ parks=$(grep -c 'reauth_required' "$TEST_TMP/events-d.txt")
 echo "D: every refresh refused: parked once, $posts POST(s) in ${OBSERVE} s, ${cpu_ms} ms CPU for 3 processes"
 stop3
 
+# ---- E: no answer within token_timeout_ms: one replay, then park
+rcli DEL "${PREFIX}results" >/dev/null
+knobs '{"reject_refresh": false, "delay_ms": 4000, "delay_mode": "after", "delay_times": 1}'
+r0=$(idp .reuse_of_rotated)
+k0=$(parked) # D's jobs stay parked
+rt=$(seed e)
+jobs_for e 5
+start3 e
+wait_until 20 'test "$(rcli HGET "${PREFIX}cred:e" status)" = reauth_required' ||
+  fail "E: status $(rcli HGET "${PREFIX}cred:e" status)"
+wait_until 10 'test "$(parked)" -eq $(( k0 + 5 ))' || fail "E: $(( $(parked) - k0 ))/5 parked"
+grep -q 'the one replay after an unknown outcome' "$TEST_TMP"/we*.log || fail "E: no replay logged"
+t0=$(now_ms)
+wait_until 5 'test $(( $(now_ms) - t0 )) -ge 3000'
+[ "$(posts_of "$rt")" -eq 2 ] || fail "E: the refresh token was POSTed $(posts_of "$rt") times, want 2 (one replay)"
+[ $(( $(idp .reuse_of_rotated) - r0 )) -eq 1 ] || fail "E: reuse counter moved by $(( $(idp .reuse_of_rotated) - r0 ))"
+echo "E: no answer in 2 s: re-read, one replay, invalid_grant from the strict provider, parked; 2 POSTs"
+stop3
+
 # ---- secrets stay secret
 for f in "$TEST_TMP"/w*.log "$TEST_TMP"/w*.out; do
   for s in "$PACER_TEST_SECRET" $(cat "$TEST_TMP"/rt-*); do
     if grep -F -- "$s" "$f" >/dev/null; then fail "a secret in $f"; fi
   done
 done
-pass "slow, stalled and refusing identity providers: one POST per refresh token, no reuse, parked once"
+pass "slow, stalled and refusing identity providers: one POST per refresh token (one replay after an unknown outcome), no reuse in A-D, parked once"

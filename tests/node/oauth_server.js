@@ -20,6 +20,7 @@
 //   delay_ms       delay each refresh-token answer by this long
 //   delay_mode     "before": wait, then act; "after": rotate the refresh
 //                  token at once, then wait before answering
+//   delay_times    delay only this many answers, then none (0: every one)
 //   reject_refresh true: every refresh gets invalid_grant
 // Counters, GET /admin/stats: token_posts, refresh_posts, posts_per_rt
 // (refresh token -> POSTs; tokens are test values), max_posts_per_rt,
@@ -45,7 +46,8 @@ const accessTtl = Number(arg('--access-ttl', '3600'));
 const tokenClosed = process.argv.includes('--token-closed');
 const USER = { id: 'alice', password: 'wonderland' };
 
-const knobs = { delay_ms: 0, delay_mode: 'before', reject_refresh: false };
+const knobs = { delay_ms: 0, delay_mode: 'before', delay_times: 0,
+                reject_refresh: false };
 const stats = {
   token_posts: 0, refresh_posts: 0, posts_per_rt: {}, max_posts_per_rt: 0,
   reuse_of_rotated: 0, invalid_grant: 0, issued: 0, api_ok: 0, api_401: 0,
@@ -155,6 +157,10 @@ function escapeHtml(s) {
 async function tokenEndpoint(req, res, url, raw) {
   const body = Object.fromEntries(new URLSearchParams(raw));
   const refresh = body.grant_type === 'refresh_token';
+  let delay = refresh ? knobs.delay_ms : 0;
+  if (delay > 0 && knobs.delay_times > 0) {
+    if (--knobs.delay_times === 0) knobs.delay_ms = 0; // this one is the last
+  }
   stats.token_posts++;
   if (refresh) {
     const rt = body.refresh_token || '';
@@ -162,8 +168,7 @@ async function tokenEndpoint(req, res, url, raw) {
     stats.posts_per_rt[rt] = (stats.posts_per_rt[rt] || 0) + 1;
     stats.max_posts_per_rt =
       Math.max(stats.max_posts_per_rt, stats.posts_per_rt[rt]);
-    if (knobs.delay_ms > 0 && knobs.delay_mode === 'before')
-      await sleep(knobs.delay_ms);
+    if (delay > 0 && knobs.delay_mode === 'before') await sleep(delay);
   } else if (body.grant_type === 'authorization_code') {
     stats.code_exchanges++;
   }
@@ -179,8 +184,7 @@ async function tokenEndpoint(req, res, url, raw) {
             headers: { 'content-type': 'application/json' },
             body: { error: e.name, error_description: e.message } };
   }
-  if (refresh && knobs.delay_ms > 0 && knobs.delay_mode === 'after')
-    await sleep(knobs.delay_ms);
+  if (delay > 0 && knobs.delay_mode === 'after') await sleep(delay);
   out.headers['content-type'] = 'application/json';
   out.headers['cache-control'] = 'no-store';
   send(res, out);
