@@ -22,6 +22,7 @@
 #include <strings.h>
 
 #include <cJSON.h>
+#include <sodium.h>
 
 #include "core/config.h"
 #include "core/config_int.h"
@@ -697,11 +698,41 @@ escape_value(const char *value, size_t n, int fold, char *out)
   return 0;
 }
 
+/* A secret header's value in a lane name: BLAKE2b keyed with the
+ * deployment's key (libsodium crypto_generichash, 8 bytes), so names in
+ * stats, metrics and Redis cannot be used to test guessed values offline
+ * without the key; the unkeyed hash64 when there is no key. */
+static uint64_t
+secret_hash(const char *v, size_t n, const unsigned char *hash_key)
+{
+  unsigned char h[8];
+  uint64_t x = 0;
+  int i;
+
+  if (hash_key == NULL)
+    return hash64(v, n);
+  crypto_generichash(h, sizeof(h), (const unsigned char *)v, n, hash_key,
+                     PACER_LIMIT_HASH_KEY_BYTES);
+  for (i = 0; i < 8; i++)
+    x = x << 8 | h[i];
+  return x;
+}
+
 int
 pacer_limit_key(const struct pacer_limit_cfg *l, const char *host,
                 const char *credential, const char *limit_key,
                 pacer_limit_header_cb header, void *header_ctx, char *out,
                 size_t size)
+{
+  return pacer_limit_key_keyed(l, host, credential, limit_key, header,
+                               header_ctx, NULL, out, size);
+}
+
+int
+pacer_limit_key_keyed(const struct pacer_limit_cfg *l, const char *host,
+                      const char *credential, const char *limit_key,
+                      pacer_limit_header_cb header, void *header_ctx,
+                      const unsigned char *hash_key, char *out, size_t size)
 {
   const struct key_req req = {host, credential, limit_key, header, header_ctx};
   const struct key_kind *row = kind_row(l->key);
@@ -719,7 +750,10 @@ pacer_limit_key(const struct pacer_limit_cfg *l, const char *host,
     len = v != NULL ? strlen(v) : 0;
     if (fold && len > 0 && v[len - 1] == '.')
       len--;
-    if (len > 0 && (secret || escape_value(v, len, fold, value) != 0))
+    if (len > 0 && secret)
+      snprintf(value, sizeof(value), "#%016" PRIx64,
+               secret_hash(v, len, hash_key));
+    else if (len > 0 && escape_value(v, len, fold, value) != 0)
       snprintf(value, sizeof(value), "#%016" PRIx64, hash64(v, len));
     else if (len == 0)
       value[0] = '\0';

@@ -98,6 +98,22 @@ int pacer_limit_key(const struct pacer_limit_cfg *l, const char *host,
                     pacer_limit_header_cb header, void *header_ctx, char *out,
                     size_t size);
 
+#define PACER_LIMIT_HASH_KEY_BYTES 32 /* lane-name hash key, bytes */
+
+/** As pacer_limit_key, but a value from a header that carries a secret is
+ *  hashed with BLAKE2b keyed with hash_key (PACER_LIMIT_HASH_KEY_BYTES
+ *  bytes, borrowed; the deployment's key, store/queue.h
+ *  pacer_queue_lane_key), 64 bits as 16 hex digits, so the names in
+ *  Redis, stats and metrics cannot be checked against guessed values
+ *  without the key. hash_key NULL: the unkeyed hash, as pacer_limit_key.
+ *  Pure; any thread. Source: RFC 7693 (BLAKE2), libsodium
+ *  crypto_generichash. */
+int pacer_limit_key_keyed(const struct pacer_limit_cfg *l, const char *host,
+                          const char *credential, const char *limit_key,
+                          pacer_limit_header_cb header, void *header_ctx,
+                          const unsigned char *hash_key, char *out,
+                          size_t size);
+
 /** Writes the "key" text of l (borrowed) as the configuration spells it
  *  ("global", "host", "header:X-Account-Id") into out[0..size). Returns 0,
  *  or PACER_ETOOLARGE (out then "" when size > 0);

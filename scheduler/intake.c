@@ -72,9 +72,10 @@ lane_for(struct pacer_sched *s, const struct pacer_entry *e)
 
     if (!pacer_limit_matches(l, pacer_method_name(job->method), host, path))
       continue;
-    if (pacer_limit_key(l, host, job->credential, job->limit_key, job_header,
-                        (void *)(uintptr_t)job, refs[n].key,
-                        sizeof(refs[n].key)) != 0)
+    if (pacer_limit_key_keyed(l, host, job->credential, job->limit_key,
+                              job_header, (void *)(uintptr_t)job,
+                              pacer_queue_lane_key(s->queue), refs[n].key,
+                              sizeof(refs[n].key)) != 0)
       continue;
     refs[n].cfg = l;
     w = snprintf(id + used, sizeof(id) - used, "%s%s", n ? "|" : "",

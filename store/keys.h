@@ -59,6 +59,10 @@
 #define PACER_KEYS_LIMIT     "limit:"    /* + bucket: GCRA hash */
 #define PACER_KEYS_INFLIGHT  "inflight:" /* + bucket: permits zset */
 #define PACER_KEYS_LANESTAT  "lanestat:" /* + consumer: lane JSON */
+#define PACER_KEYS_LANE_KEY                                                    \
+  "lanekey" /* string: 64 hex digits, the key                                  \
+               of lane names from secrets,                                     \
+               made once (store/queue.c) */
 
 /* The intake streams, by enum pacer_priority (core/job.h): 0 high,
  * 1 normal, 2 low. */

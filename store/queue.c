@@ -13,6 +13,7 @@
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <sodium.h>
 
 #include "common/clock.h"
 #include "common/hist.h"
@@ -83,7 +84,8 @@ free_keys(struct pacer_queue *q)
   free(q->k_delayed);
   free(q->k_results);
   free(q->k_dead);
-  q->k_delayed = q->k_results = q->k_dead = NULL;
+  free(q->k_lanekey);
+  q->k_delayed = q->k_results = q->k_dead = q->k_lanekey = NULL;
 }
 
 static const char *
@@ -255,9 +257,70 @@ on_group_reply(redisAsyncContext *ac, void *r, void *priv)
     conn_ready(c);
 }
 
+/* GET <prefix>lanekey, after a SET NX of a fresh random one: the key of
+ * lane names from secret headers (core/limits.h pacer_limit_key_keyed),
+ * made once per deployment, shared by every process. Part of the intake
+ * connection's setup, so no job is read before it is known. */
+static void
+on_lane_key_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+  struct pacer_queue_cmd *ctx = priv;
+  struct pacer_queue_conn *c = ctx->c;
+  struct pacer_queue *q = c->q;
+  redisReply *reply = r;
+  size_t n = 0;
+
+  (void)ac;
+  c->pending--;
+  free(ctx);
+  if (reply == NULL)
+    return; /* disconnected; the reconnect repeats this */
+  if (c->groups_wait > 0)
+    c->groups_wait--;
+  if (reply->type != REDIS_REPLY_STRING || reply->len != 64 ||
+      sodium_hex2bin(q->lane_key, sizeof(q->lane_key), reply->str, reply->len,
+                     NULL, &n, NULL) != 0 ||
+      n != sizeof(q->lane_key)) {
+    pacer_log(PACER_LOG_ERROR, "redis",
+              "msg=\"the lane-name key is not 64 hex digits; delete it to "
+              "make a new one, retrying\" key=%s",
+              q->k_lanekey);
+    c->groups_err = 1;
+    if (c->ac != NULL)
+      redisAsyncDisconnect(c->ac);
+    return;
+  }
+  q->lane_key_set = 1;
+  if (c->groups_wait == 0 && !c->groups_err)
+    conn_ready(c);
+}
+
+static int
+request_lane_key(struct pacer_queue_conn *c)
+{
+  struct pacer_queue *q = c->q;
+  unsigned char rnd[32];
+  char hex[65];
+  const char *set[] = {"SET", q->k_lanekey, hex, "NX"};
+  const char *get[] = {"GET", q->k_lanekey};
+
+  randombytes_buf(rnd, sizeof(rnd));
+  sodium_bin2hex(hex, sizeof(hex), rnd, sizeof(rnd));
+  sodium_memzero(rnd, sizeof(rnd));
+  if (pacer_queue_send(c, on_group_reply, NULL, NULL, 4, set, NULL) != 0)
+    return -1;
+  c->groups_wait++;
+  sodium_memzero(hex, sizeof(hex));
+  if (pacer_queue_send(c, on_lane_key_reply, NULL, NULL, 2, get, NULL) != 0)
+    return -1;
+  c->groups_wait++;
+  return 0;
+}
+
 /* Creates the group on every intake stream (after a connect, or when a
- * read finds it gone after a Redis reset). On a failure to send, the
- * connection is dropped so that the reconnect loop tries again. */
+ * read finds it gone after a Redis reset), and reads the lane-name key on
+ * the intake connection. On a failure to send, the connection is dropped
+ * so that the reconnect loop tries again. */
 void
 pacer_queue_ensure_group(struct pacer_queue_conn *c)
 {
@@ -280,6 +343,19 @@ pacer_queue_ensure_group(struct pacer_queue_conn *c)
     }
     c->groups_wait++;
   }
+  if (c->role == PACER_QUEUE_CONN_INTAKE && request_lane_key(c) != 0) {
+    pacer_log(PACER_LOG_ERROR, "redis",
+              "msg=\"cannot read the lane-name key\" conn=%s", conn_name(c));
+    c->groups_err = 1;
+    if (c->ac != NULL)
+      redisAsyncDisconnect(c->ac);
+  }
+}
+
+const unsigned char *
+pacer_queue_lane_key(const struct pacer_queue *q)
+{
+  return q->lane_key_set ? q->lane_key : NULL;
 }
 
 static void
@@ -405,8 +481,9 @@ pacer_queue_new(uv_loop_t *loop, const struct pacer_config *cfg,
   q->k_delayed = pacer_keys_new(cfg->prefix, PACER_KEYS_DELAYED, NULL);
   q->k_results = pacer_keys_new(cfg->prefix, PACER_KEYS_RESULTS, NULL);
   q->k_dead = pacer_keys_new(cfg->prefix, PACER_KEYS_DEAD, NULL);
+  q->k_lanekey = pacer_keys_new(cfg->prefix, PACER_KEYS_LANE_KEY, NULL);
   if (missing || q->consumer == NULL || q->k_delayed == NULL ||
-      q->k_results == NULL || q->k_dead == NULL) {
+      q->k_results == NULL || q->k_dead == NULL || q->k_lanekey == NULL) {
     free(q->consumer);
     free_keys(q);
     free(q);

@@ -208,6 +208,12 @@ void pacer_queue_conn_stats(const struct pacer_queue *q, uint64_t reconnects[2],
 /** Returns the key prefix ("pacer:"), borrowed from the config. */
 const char *pacer_queue_prefix(const struct pacer_queue *q);
 
+/** The deployment's key of lane names from secret headers
+ *  (<prefix>lanekey, 32 bytes; core/limits.h pacer_limit_key_keyed),
+ *  borrowed, or NULL before the intake connection has read it (no job is
+ *  read before). Scheduler thread. */
+const unsigned char *pacer_queue_lane_key(const struct pacer_queue *q);
+
 /** Disconnects both connections (outstanding callbacks run with
  *  PACER_EUNKNOWN), stops the timers and frees q once every handle has
  *  closed; on_closed (may be NULL) runs then. Scheduler thread. */

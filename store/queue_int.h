@@ -60,6 +60,9 @@ struct pacer_queue {
   char *k_stream[PACER_KEYS_NSTREAMS]; /* <prefix>jobs:high, <prefix>jobs,
                                           ...:low */
   char *k_delayed, *k_results, *k_dead;
+  char *k_lanekey;            /* <prefix>lanekey */
+  unsigned char lane_key[32]; /* the deployment's lane-name key */
+  int lane_key_set;           /* lane_key was read from Redis */
   struct pacer_queue_cbs cbs;
   void *arg;
   struct pacer_queue_conn intake;

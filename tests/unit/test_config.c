@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
 #include "common/util.h"
 #include "core/config.h"
@@ -1030,6 +1031,52 @@ limit_key_escapes_bytes_unsafe_in_redis_keys(void **state)
                                    key, sizeof(key)),
                    0);
   assert_string_equal(key, "h:%5B2001%3Adb8%3A%3A1%5D");
+}
+
+/* Lane names from a secret header are keyed with the deployment's key
+ * (docs/LIMITS.md): BLAKE2b-64 of the value under that key, not the
+ * unkeyed hash anyone could compute from a guessed token. */
+static void
+limit_key_of_a_secret_header_is_keyed(void **state)
+{
+  struct headers h = {"Authorization", "Bearer abc", 0};
+  struct pacer_limit_cfg l;
+  unsigned char key[PACER_LIMIT_HASH_KEY_BYTES], key2[sizeof(key)], d[8];
+  char plain[PACER_LIMIT_KEY_SIZE], keyed[PACER_LIMIT_KEY_SIZE],
+      keyed2[PACER_LIMIT_KEY_SIZE], want[PACER_LIMIT_KEY_SIZE];
+
+  (void)state;
+  memset(key, 0x11, sizeof(key));
+  memset(key2, 0x22, sizeof(key2));
+  parse_one_limit("{\"name\": \"tok\", \"key\": \"header:Authorization\", "
+                  "\"rate\": \"10/s\"}",
+                  &l);
+  assert_int_equal(pacer_limit_key(&l, NULL, NULL, NULL, header_lookup, &h,
+                                   plain, sizeof(plain)),
+                   0);
+  assert_int_equal(pacer_limit_key_keyed(&l, NULL, NULL, NULL, header_lookup,
+                                         &h, key, keyed, sizeof(keyed)),
+                   0);
+  assert_int_equal(pacer_limit_key_keyed(&l, NULL, NULL, NULL, header_lookup,
+                                         &h, key2, keyed2, sizeof(keyed2)),
+                   0);
+  crypto_generichash(d, sizeof(d), (const unsigned char *)"Bearer abc", 10, key,
+                     sizeof(key));
+  snprintf(want, sizeof(want), "tok:#%02x%02x%02x%02x%02x%02x%02x%02x", d[0],
+           d[1], d[2], d[3], d[4], d[5], d[6], d[7]);
+  assert_string_equal(keyed, want);
+  assert_string_not_equal(keyed, plain);
+  assert_string_not_equal(keyed, keyed2); /* another deployment */
+  /* a value that is not secret is not hashed at all */
+  parse_one_limit("{\"name\": \"acct\", \"key\": \"header:X-Account\", "
+                  "\"rate\": \"10/s\"}",
+                  &l);
+  h.name = "X-Account";
+  h.value = "a1";
+  assert_int_equal(pacer_limit_key_keyed(&l, NULL, NULL, NULL, header_lookup,
+                                         &h, key, keyed, sizeof(keyed)),
+                   0);
+  assert_string_equal(keyed, "acct:a1");
 }
 
 static void
@@ -2364,6 +2411,7 @@ main(void)
       cmocka_unit_test(limit_key_names_the_bucket_of_each_kind),
       cmocka_unit_test(limit_key_escapes_bytes_unsafe_in_redis_keys),
       cmocka_unit_test(limit_key_hashes_secret_headers_and_long_values),
+      cmocka_unit_test(limit_key_of_a_secret_header_is_keyed),
       cmocka_unit_test(limit_key_without_a_value_shares_one_bucket),
       cmocka_unit_test(limit_key_reports_a_buffer_too_small),
       cmocka_unit_test(limit_key_fits_the_documented_size_at_the_longest),
