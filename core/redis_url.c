@@ -1,6 +1,7 @@
 /* The Redis address (core/redis_url.h):
  *
  *   redis://[[user]:password@]host[:port][/db]     host may be [IPv6]
+ *   rediss://... [?ca_file=&cert_file=&key_file=&server_name=&insecure=1]
  *   unix://[[user]:password@]/path/to.sock[?db=N]  (redis-py form)
  *   /path/to.sock
  *
@@ -9,6 +10,7 @@
  */
 #include "core/redis_url.h"
 
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
@@ -58,18 +60,96 @@ addr_fail(struct pacer_redis_addr *addr, struct pacer_error *err,
   return pacer_error_set(err, PACER_ECONFIG, "redis_url: %s", reason);
 }
 
-/* "?db=N" (the only query parameter) into addr->db. */
+/* One "key=value" query parameter (k[0..kn), v[0..vn), not decoded). */
+static int
+parse_param(const char *k, size_t kn, const char *v, size_t vn,
+            struct pacer_redis_addr *addr, struct pacer_error *err)
+{
+  static const struct {
+    const char *name;
+    size_t off;
+  } files[] = {
+      {"ca_file", offsetof(struct pacer_redis_tls, ca_file)},
+      {"cert_file", offsetof(struct pacer_redis_tls, cert_file)},
+      {"key_file", offsetof(struct pacer_redis_tls, key_file)},
+      {"server_name", offsetof(struct pacer_redis_tls, server_name)},
+  };
+  char buf[PACER_CONFIG_SHOW_MAX + 8], name[PACER_CONFIG_SHOW_MAX + 1];
+  size_t i;
+  long db;
+
+  if (kn == 2 && memcmp(k, "db", 2) == 0) {
+    if (pacer_config_parse_dec(v, vn, 0, 2147483647L, &db) != 0)
+      return addr_fail(addr, err, "db must be a number from 0 to 2147483647");
+    addr->db = (int)db;
+    return 0;
+  }
+  for (i = 0; i < PACER_ARRAY_SIZE(files); i++) {
+    char *dst = (char *)&addr->tls + files[i].off;
+
+    if (strlen(files[i].name) != kn || memcmp(k, files[i].name, kn) != 0)
+      continue;
+    if (!addr->tls.on) {
+      explicit_bzero(addr, sizeof(*addr));
+      return pacer_error_set(err, PACER_ECONFIG,
+                             "redis_url: %s needs a rediss:// (TLS) URL",
+                             files[i].name);
+    }
+    if (vn == 0 || pct_decode(v, vn, dst, 256) != 0) {
+      explicit_bzero(addr, sizeof(*addr));
+      return pacer_error_set(err, PACER_ECONFIG,
+                             "redis_url: %s must be 1 to 255 bytes without "
+                             "a bad %%-escape",
+                             files[i].name);
+    }
+    return 0;
+  }
+  if (kn == 8 && memcmp(k, "insecure", 8) == 0) {
+    if (!addr->tls.on)
+      return addr_fail(addr, err, "insecure needs a rediss:// (TLS) URL");
+    if (vn == 1 && (v[0] == '0' || v[0] == '1')) {
+      addr->tls.insecure = v[0] == '1';
+      return 0;
+    }
+    return addr_fail(addr, err, "insecure must be 0 or 1");
+  }
+  if (kn > PACER_CONFIG_SHOW_MAX)
+    kn = PACER_CONFIG_SHOW_MAX;
+  memcpy(name, k, kn);
+  name[kn] = '\0';
+  explicit_bzero(addr, sizeof(*addr));
+  return pacer_error_set(err, PACER_ECONFIG,
+                         "redis_url: unknown query parameter \"%s\"; known: "
+                         "db, and with rediss:// ca_file, cert_file, "
+                         "key_file, server_name, insecure",
+                         pacer_config_show(name, buf, sizeof(buf)));
+}
+
+/* The query after "?": "key=value" pairs separated by "&". */
 static int
 parse_query(const char *q, struct pacer_redis_addr *addr,
             struct pacer_error *err)
 {
-  long db;
+  while (*q != '\0') {
+    size_t n = strcspn(q, "&");
+    const char *eq = memchr(q, '=', n);
+    int rc;
 
-  if (strncmp(q, "db=", 3) != 0)
-    return addr_fail(addr, err, "the only query parameter is db, as in ?db=0");
-  if (pacer_config_parse_dec(q + 3, strlen(q + 3), 0, 2147483647L, &db) != 0)
-    return addr_fail(addr, err, "db must be a number from 0 to 2147483647");
-  addr->db = (int)db;
+    if (eq == NULL)
+      return addr_fail(addr, err,
+                       "query parameters are key=value, as in ?db=0");
+    rc = parse_param(q, (size_t)(eq - q), eq + 1, (size_t)(q + n - eq - 1),
+                     addr, err);
+    if (rc != 0)
+      return rc;
+    q += n;
+    if (*q == '&')
+      q++;
+  }
+  if (addr->tls.key_file[0] != '\0' && addr->tls.cert_file[0] == '\0')
+    return addr_fail(addr, err, "key_file needs cert_file");
+  if (addr->tls.cert_file[0] != '\0' && addr->tls.key_file[0] == '\0')
+    return addr_fail(addr, err, "cert_file needs key_file");
   return 0;
 }
 
@@ -233,11 +313,10 @@ pacer_redis_addr_parse(const char *url, struct pacer_redis_addr *addr,
   addr->port = REDIS_PORT_DEFAULT;
   if (url == NULL || url[0] == '\0')
     return addr_fail(addr, err, "must not be empty");
-  if (strncasecmp(url, "rediss://", 9) == 0)
-    return addr_fail(addr, err,
-                     "rediss:// (TLS) is not supported by this build; run a "
-                     "TLS tunnel such as stunnel or spiped and point "
-                     "redis:// at it");
+  if (strncasecmp(url, "rediss://", 9) == 0) {
+    addr->tls.on = 1;
+    return parse_tcp(url + 9, addr, err);
+  }
   if (strncasecmp(url, "redis://", 8) == 0)
     return parse_tcp(url + 8, addr, err);
   if (strncasecmp(url, "unix://", 7) == 0)
@@ -258,10 +337,10 @@ pacer_redis_addr_parse(const char *url, struct pacer_redis_addr *addr,
     explicit_bzero(addr, sizeof(*addr));
     return pacer_error_set(err, PACER_ECONFIG,
                            "redis_url: scheme \"%s\" is not supported, use "
-                           "redis:// or unix://",
+                           "redis://, rediss:// or unix://",
                            pacer_config_show(scheme, buf, sizeof(buf)));
   }
   return addr_fail(addr, err,
-                   "must start with redis://, unix:// or /, as in "
+                   "must start with redis://, rediss://, unix:// or /, as in "
                    "redis://127.0.0.1:6379/0");
 }

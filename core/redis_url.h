@@ -1,28 +1,45 @@
 /* The Redis address of "redis_url" and PACER_REDIS_URL: redis://,
- * unix:// (the redis-py form) or a bare socket path, parsed into a plain
- * struct the connection modules in store/ use. Pure; any thread.
+ * rediss:// (TLS), unix:// (the redis-py form) or a bare socket path, parsed
+ * into a plain struct the connection modules in store/ use. Pure; any thread.
  */
 #ifndef PACER_CORE_REDIS_URL_H
 #define PACER_CORE_REDIS_URL_H
 
 #include "common/err.h"
 
+/** TLS options of a rediss:// address (docs/REDIS.md "TLS"). Paths are
+ *  used as given (relative to the working directory). */
+struct pacer_redis_tls {
+  int on;                /* 1 for rediss://, else 0 and the rest empty */
+  int insecure;          /* 1: no certificate or name check (tests only;
+                            logged as a warning at every connect) */
+  char ca_file[256];     /* PEM CA bundle to verify the server with, or "":
+                            the system's trust store */
+  char cert_file[256];   /* PEM client certificate (chain), or "" */
+  char key_file[256];    /* PEM key of cert_file, or "" (needs cert_file) */
+  char server_name[256]; /* name the certificate must carry and SNI, or "":
+                            host */
+};
+
 /** Parsed Redis address. */
 struct pacer_redis_addr {
-  char host[256];     /* host name or address; "" for a unix socket */
-  int port;           /* TCP port, default 6379 */
-  char path[256];     /* unix socket path, or "" */
-  char user[128];     /* ACL user, or "" */
-  char password[256]; /* password, or "" (a secret: never log) */
-  int db;             /* database index, default 0 */
+  char host[256];             /* host name or address; "" for a unix socket */
+  int port;                   /* TCP port, default 6379 */
+  char path[256];             /* unix socket path, or "" */
+  char user[128];             /* ACL user, or "" */
+  char password[256];         /* password, or "" (a secret: never log) */
+  int db;                     /* database index, default 0 */
+  struct pacer_redis_tls tls; /* rediss:// options */
 };
 
 /** Parses url (borrowed): "redis://[[user]:pass@]host[:port][/db]",
+ *  "rediss://..." (the same over TLS, default port 6379, with the query
+ *  parameters ca_file, cert_file, key_file, server_name and insecure=1),
  *  "unix://[[user]:pass@]/path.sock[?db=N]" (the redis-py form) or a bare
- *  "/path.sock"; user and pass are percent-decoded. "rediss://" is refused
- *  (this hiredis has no TLS; run through a TLS tunnel). Returns 0 or
- *  PACER_ECONFIG with err "redis_url: <reason>" (the password never appears
- *  in err). */
+ *  "/path.sock"; user, pass and query values are percent-decoded. Query
+ *  parameters are "&"-separated; db is accepted everywhere, the TLS ones
+ *  only with rediss://. Returns 0 or PACER_ECONFIG with err
+ *  "redis_url: <reason>" (the password never appears in err). */
 int pacer_redis_addr_parse(const char *url, struct pacer_redis_addr *addr,
                            struct pacer_error *err);
 

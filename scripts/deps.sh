@@ -9,12 +9,13 @@
 #                     libnghttp2 (pacer-testapi-h2), jq/curl/redis-cli (the
 #                     integration scripts), groff (the man page test),
 #                     prometheus (promtool, e2e_metrics), chromium
-#                     (e2e_dashboard), clang-format 14 (lint).
+#                     (e2e_dashboard), clang-format 14 (lint), the
+#                     openssl CLI (test certificates, e2e_redis_tls).
 PACER_DEBS_BUILD="gcc libc6-dev make cmake pkg-config libcurl4-openssl-dev
 libuv1-dev libcjson-dev libhiredis-dev libmicrohttpd-dev libsodium-dev
-zlib1g-dev redis-server curl"
+zlib1g-dev libssl-dev redis-server curl"
 PACER_DEBS_TEST="libcmocka-dev libnghttp2-dev redis-tools jq ca-certificates
-groff-base prometheus chromium clang-format"
+openssl groff-base prometheus chromium clang-format"
 
 # pacer_install_deps PACKAGE...: installs those that are missing. apt's own
 # summary lines (how many packages, "Need to get N MB") are shown as they

@@ -12,6 +12,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "store/redis_tls.h"
+
 /* ------------------------------------------------------------------------
  * Synchronous connection
  * ------------------------------------------------------------------------ */
@@ -77,12 +79,17 @@ pacer_redis_sync_connect(const struct pacer_redis_addr *addr,
   tv.tv_sec = (time_t)(timeout_ms / 1000);
   tv.tv_usec = (suseconds_t)((timeout_ms % 1000) * 1000);
 
-  if (addr->path[0] != '\0')
+  if (addr->tls.on) {
+    c = pacer_redis_tls_sync_connect(addr, timeout_ms, err);
+    if (c == NULL)
+      return NULL;
+  } else if (addr->path[0] != '\0') {
     c = timeout_ms > 0 ? redisConnectUnixWithTimeout(addr->path, tv)
                        : redisConnectUnix(addr->path);
-  else
+  } else {
     c = timeout_ms > 0 ? redisConnectWithTimeout(addr->host, addr->port, tv)
                        : redisConnect(addr->host, addr->port);
+  }
   if (c == NULL) {
     pacer_error_set(err, PACER_ENOMEM, "redis: %s: out of memory", label);
     return NULL;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "store/redis_tls.h"
 
 struct redis_uv {
   redisAsyncContext *ac; /* NULL once hiredis has freed the context */
@@ -172,10 +173,15 @@ pacer_redis_async_connect(uv_loop_t *loop, const struct pacer_redis_addr *addr,
   redisAsyncContext *ac;
   int rc = 0;
 
-  if (addr->path[0] != '\0')
+  if (addr->tls.on) {
+    ac = pacer_redis_tls_async_connect(loop, addr, err);
+    if (ac == NULL)
+      return NULL;
+  } else if (addr->path[0] != '\0') {
     ac = redisAsyncConnectUnix(addr->path);
-  else
+  } else {
     ac = redisAsyncConnect(addr->host, addr->port);
+  }
   if (ac == NULL) {
     pacer_error_set(err, PACER_ENOMEM, "out of memory");
     return NULL;

@@ -328,10 +328,8 @@ config_rejects_bad_strings(void **state)
   expect_config_error("{\"log\": \"a-component-name-too-long\"}",
                       "log: \"a-component-name-too-long\" is not a component "
                       "list such as \"all,-redis\"");
-  expect_config_error("{\"redis_url\": \"rediss://h:6380\"}",
-                      "redis_url: rediss:// (TLS) is not supported by this "
-                      "build; run a TLS tunnel such as stunnel or spiped and "
-                      "point redis:// at it");
+  expect_config_error("{\"redis_url\": \"redis://h:6380?ca_file=/c\"}",
+                      "redis_url: ca_file needs a rediss:// (TLS) URL");
 }
 
 static void
@@ -1311,13 +1309,59 @@ redis_addr_bare_path_is_a_unix_socket(void **state)
 }
 
 static void
-redis_addr_refuses_rediss_and_points_to_a_tunnel(void **state)
+redis_addr_rediss_takes_tls_options(void **state)
+{
+  struct pacer_redis_addr a;
+
+  (void)state;
+  parse_addr_ok("rediss://:pw@cache.example:6380/2", &a);
+  assert_int_equal(a.tls.on, 1);
+  assert_int_equal(a.tls.insecure, 0);
+  assert_string_equal(a.host, "cache.example");
+  assert_int_equal(a.port, 6380);
+  assert_int_equal(a.db, 2);
+  assert_string_equal(a.password, "pw");
+  assert_string_equal(a.tls.ca_file, "");
+  parse_addr_ok("REDISS://[::1]/0?ca_file=/etc/ca%20x.pem&cert_file=/c.pem"
+                "&key_file=/k.pem&server_name=redis.internal&db=3",
+                &a);
+  assert_int_equal(a.tls.on, 1);
+  assert_string_equal(a.host, "::1");
+  assert_int_equal(a.port, 6379);
+  assert_int_equal(a.db, 3);
+  assert_string_equal(a.tls.ca_file, "/etc/ca x.pem");
+  assert_string_equal(a.tls.cert_file, "/c.pem");
+  assert_string_equal(a.tls.key_file, "/k.pem");
+  assert_string_equal(a.tls.server_name, "redis.internal");
+  parse_addr_ok("rediss://h?insecure=1", &a);
+  assert_int_equal(a.tls.insecure, 1);
+  parse_addr_ok("redis://h", &a);
+  assert_int_equal(a.tls.on, 0);
+}
+
+static void
+redis_addr_tls_options_are_checked(void **state)
 {
   (void)state;
-  expect_addr_error("rediss://:secret@h:6380",
-                    "redis_url: rediss:// (TLS) is not supported by this "
-                    "build; run a TLS tunnel such as stunnel or spiped and "
-                    "point redis:// at it");
+  expect_addr_error("redis://h?ca_file=/c",
+                    "redis_url: ca_file needs a rediss:// (TLS) URL");
+  expect_addr_error("unix:///r.sock?insecure=1",
+                    "redis_url: insecure needs a rediss:// (TLS) URL");
+  expect_addr_error("rediss://h?insecure=yes",
+                    "redis_url: insecure must be 0 or 1");
+  expect_addr_error("rediss://h?ca_file=",
+                    "redis_url: ca_file must be 1 to 255 bytes without a bad "
+                    "%-escape");
+  expect_addr_error("rediss://h?key_file=/k",
+                    "redis_url: key_file needs cert_file");
+  expect_addr_error("rediss://h?cert_file=/c",
+                    "redis_url: cert_file needs key_file");
+  expect_addr_error("rediss://h?db",
+                    "redis_url: query parameters are key=value, as in ?db=0");
+  expect_addr_error("rediss://h?ssl_cert_reqs=none",
+                    "redis_url: unknown query parameter \"ssl_cert_reqs\"; "
+                    "known: db, and with rediss:// ca_file, cert_file, "
+                    "key_file, server_name, insecure");
 }
 
 static void
@@ -1326,12 +1370,14 @@ redis_addr_rejects_garbage(void **state)
   (void)state;
   expect_addr_error(NULL, "redis_url: must not be empty");
   expect_addr_error("", "redis_url: must not be empty");
-  expect_addr_error("localhost:6379",
-                    "redis_url: must start with redis://, unix:// or /, as "
-                    "in redis://127.0.0.1:6379/0");
+  expect_addr_error(
+      "localhost:6379",
+      "redis_url: must start with redis://, rediss://, unix:// or /, "
+      "as "
+      "in redis://127.0.0.1:6379/0");
   expect_addr_error("http://h:6379",
                     "redis_url: scheme \"http\" is not supported, use "
-                    "redis:// or unix://");
+                    "redis://, rediss:// or unix://");
   expect_addr_error("redis://", "redis_url: host is empty");
   expect_addr_error("redis://:6379", "redis_url: host is empty");
   expect_addr_error("redis://h:0",
@@ -1350,7 +1396,9 @@ redis_addr_rejects_garbage(void **state)
                     "redis_url: database must be a number from 0 to "
                     "2147483647, as in redis://host:6379/0");
   expect_addr_error("redis://h?timeout=5",
-                    "redis_url: the only query parameter is db, as in ?db=0");
+                    "redis_url: unknown query parameter \"timeout\"; known: "
+                    "db, and with rediss:// ca_file, cert_file, key_file, "
+                    "server_name, insecure");
   expect_addr_error("redis://h w",
                     "redis_url: host must be a name or an address, as in "
                     "redis://127.0.0.1:6379/0");
@@ -1417,7 +1465,7 @@ redis_addr_errors_never_contain_the_password(void **state)
       "redis://u:hunter2@h:bad", "redis://u:hunter2@/0",
       "redis://u:hunter2@h/db",  "redis://:hunter2@h w",
       "redis://:hunter2/x@h",    "redis://u:hunter2@h?x=1",
-      "redis://:hunter2%zz@h",   "rediss://:hunter2@h",
+      "redis://:hunter2%zz@h",   "rediss://:hunter2@h?insecure=2",
       "redis://hunter2@h",
   };
   size_t i;
@@ -2323,7 +2371,8 @@ main(void)
       cmocka_unit_test(unix_url_takes_a_password_and_user_like_redis_py),
       cmocka_unit_test(unix_url_userinfo_errors_hide_the_password),
       cmocka_unit_test(redis_addr_bare_path_is_a_unix_socket),
-      cmocka_unit_test(redis_addr_refuses_rediss_and_points_to_a_tunnel),
+      cmocka_unit_test(redis_addr_rediss_takes_tls_options),
+      cmocka_unit_test(redis_addr_tls_options_are_checked),
       cmocka_unit_test(redis_addr_rejects_garbage),
       cmocka_unit_test(redis_addr_rejects_user_without_password_and_hides_it),
       cmocka_unit_test(redis_addr_rejects_bad_percent_escape_in_password),
