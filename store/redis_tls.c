@@ -359,19 +359,77 @@ tcp_connect(const struct pacer_redis_addr *addr, const char *peer,
 
 struct sync_pump {
   struct pacer_tls_link link;
-  int net;   /* TCP to the server */
-  int plain; /* our end of hiredis's socket pair */
+  int net;                       /* TCP to the server */
+  int plain;                     /* our end of hiredis's socket pair */
+  struct sync_pump *next, *prev; /* the running pumps (reg_head) */
 };
+
+/* The running pumps, so that the process's exit can end them first: a
+ * thread still inside OpenSSL while exit() runs would race with the
+ * atexit handlers (LeakSanitizer's check among them). */
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t reg_cv = PTHREAD_COND_INITIALIZER;
+static struct sync_pump *reg_head;
+static int reg_hooked;
+
+/* atexit: asks every running pump to end (shutdown of its plaintext end)
+ * and waits up to 1 s for them to finish. */
+static void
+reap_pumps(void)
+{
+  struct timespec until;
+  struct sync_pump *p;
+
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 1;
+  pthread_mutex_lock(&reg_mu);
+  for (p = reg_head; p != NULL; p = p->next)
+    shutdown(p->plain, SHUT_RDWR);
+  while (reg_head != NULL &&
+         pthread_cond_timedwait(&reg_cv, &reg_mu, &until) == 0)
+    ;
+  pthread_mutex_unlock(&reg_mu);
+}
+
+static void
+reg_add(struct sync_pump *p)
+{
+  pthread_mutex_lock(&reg_mu);
+  if (!reg_hooked)
+    reg_hooked = atexit(reap_pumps) == 0;
+  p->prev = NULL;
+  p->next = reg_head;
+  if (reg_head != NULL)
+    reg_head->prev = p;
+  reg_head = p;
+  pthread_mutex_unlock(&reg_mu);
+}
+
+/* Takes p off the list; reg_mu held. */
+static void
+reg_del(struct sync_pump *p)
+{
+  if (p->prev != NULL)
+    p->prev->next = p->next;
+  else
+    reg_head = p->next;
+  if (p->next != NULL)
+    p->next->prev = p->prev;
+}
 
 static void
 pump_end(struct sync_pump *p)
 {
   SSL_shutdown(p->link.ssl);
   flush_out(&p->link, p->net, mono_ms() + 100);
+  pthread_mutex_lock(&reg_mu);
+  reg_del(p);
   close(p->net);
   close(p->plain);
   pacer_tls_link_free(&p->link);
   free(p);
+  pthread_cond_broadcast(&reg_cv);
+  pthread_mutex_unlock(&reg_mu);
 }
 
 /* Moves bytes both ways until either side closes. */
@@ -497,8 +555,12 @@ pacer_redis_tls_sync_connect(const struct pacer_redis_addr *addr,
   }
   pthread_attr_init(&attr);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  reg_add(p);
   if (pthread_create(&tid, &attr, pump_main, p) != 0) {
     pthread_attr_destroy(&attr);
+    pthread_mutex_lock(&reg_mu);
+    reg_del(p);
+    pthread_mutex_unlock(&reg_mu);
     pacer_error_set(err, PACER_ENOMEM, "redis: %s: cannot start TLS thread",
                     p->link.peer);
     redisFree(c);
