@@ -2,6 +2,7 @@
  *
  *   redis://[[user]:password@]host[:port][/db]     host may be [IPv6]
  *   rediss://... [?ca_file=&cert_file=&key_file=&server_name=&insecure=1]
+ *   redis-sentinel://[[user]:password@]host[:port][,host[:port]...]/name[/db]
  *   unix://[[user]:password@]/path/to.sock[?db=N]  (redis-py form)
  *   /path/to.sock
  *
@@ -223,28 +224,16 @@ parse_unix(const char *rest, struct pacer_redis_addr *addr,
   return rc;
 }
 
+/* "host[:port]" or "[v6][:port]" in host[0..end) into out (256 bytes)
+ * and *port (left as it is when none is given). */
 static int
-parse_tcp(const char *rest, struct pacer_redis_addr *addr,
-          struct pacer_error *err)
+parse_hostport(const char *host, const char *end, char *out, int *port,
+               struct pacer_redis_addr *addr, struct pacer_error *err)
 {
-  size_t alen = strcspn(rest, "/?");
-  const char *auth = rest, *end = rest + alen, *host = rest, *at, *hend;
-  const char *port = NULL, *p;
+  const char *hend, *pstr = NULL, *p;
   long v;
 
-  for (at = auth; at < end; at++) {
-    if (*at == '@')
-      host = at + 1; /* userinfo ends at the last "@" */
-  }
-  if (host != auth) {
-    int rc = parse_userinfo(auth, (size_t)(host - 1 - auth), addr, err,
-                            "redis://user:password@host or "
-                            "redis://:password@host");
-
-    if (rc != 0)
-      return rc;
-  }
-  if (*host == '[') {
+  if (host < end && *host == '[') {
     const char *close = memchr(host, ']', (size_t)(end - host));
 
     if (close == NULL)
@@ -258,14 +247,14 @@ parse_tcp(const char *rest, struct pacer_redis_addr *addr,
     if (close + 1 < end) {
       if (close[1] != ':')
         return addr_fail(addr, err, "unexpected text after the IPv6 host");
-      port = close + 2;
+      pstr = close + 2;
     }
   } else {
     const char *colon = memchr(host, ':', (size_t)(end - host));
 
     hend = colon != NULL ? colon : end;
     if (colon != NULL)
-      port = colon + 1;
+      pstr = colon + 1;
     for (p = host; p < hend; p++) {
       if (!pacer_config_is_host_char(*p))
         return addr_fail(addr, err,
@@ -277,29 +266,123 @@ parse_tcp(const char *rest, struct pacer_redis_addr *addr,
     return addr_fail(addr, err, "host is empty");
   if ((size_t)(hend - host) >= sizeof(addr->host))
     return addr_fail(addr, err, "host is longer than 255 bytes");
-  memcpy(addr->host, host, (size_t)(hend - host));
-  addr->host[hend - host] = '\0';
-  if (port != NULL) {
-    if (pacer_config_parse_dec(port, (size_t)(end - port), 1, 65535, &v) != 0)
+  memcpy(out, host, (size_t)(hend - host));
+  out[hend - host] = '\0';
+  if (pstr != NULL) {
+    if (pacer_config_parse_dec(pstr, (size_t)(end - pstr), 1, 65535, &v) != 0)
       return addr_fail(addr, err, "port must be a number from 1 to 65535");
-    addr->port = (int)v;
+    *port = (int)v;
   }
-  if (*end == '/') {
-    const char *db = end + 1;
-    size_t n = strcspn(db, "?");
-
-    if (n > 0) {
-      if (pacer_config_parse_dec(db, n, 0, 2147483647L, &v) != 0)
-        return addr_fail(addr, err,
-                         "database must be a number from 0 to 2147483647, "
-                         "as in redis://host:6379/0");
-      addr->db = (int)v;
-    }
-    end = db + n;
-  }
-  if (*end == '?')
-    return parse_query(end + 1, addr, err);
   return 0;
+}
+
+/* "[user]:password@" at rest (ending before end at the last "@"): parsed
+ * into addr; *host set past it. */
+static int
+parse_auth(const char *rest, const char *end, const char **host,
+           struct pacer_redis_addr *addr, struct pacer_error *err)
+{
+  const char *at;
+
+  *host = rest;
+  for (at = rest; at < end; at++) {
+    if (*at == '@')
+      *host = at + 1; /* userinfo ends at the last "@" */
+  }
+  if (*host == rest)
+    return 0;
+  return parse_userinfo(rest, (size_t)(*host - 1 - rest), addr, err,
+                        "redis://user:password@host or "
+                        "redis://:password@host");
+}
+
+/* "/db" at *p (advanced past it), as in redis://host/db. */
+static int
+parse_db_path(const char **p, struct pacer_redis_addr *addr,
+              struct pacer_error *err)
+{
+  const char *db = *p + 1;
+  size_t n = strcspn(db, "?");
+  long v;
+
+  if (n > 0) {
+    if (pacer_config_parse_dec(db, n, 0, 2147483647L, &v) != 0)
+      return addr_fail(addr, err,
+                       "database must be a number from 0 to 2147483647, "
+                       "as in redis://host:6379/0");
+    addr->db = (int)v;
+  }
+  *p = db + n;
+  return 0;
+}
+
+static int
+parse_tcp(const char *rest, struct pacer_redis_addr *addr,
+          struct pacer_error *err)
+{
+  const char *end = rest + strcspn(rest, "/?"), *host;
+  int rc = parse_auth(rest, end, &host, addr, err);
+
+  if (rc == 0)
+    rc = parse_hostport(host, end, addr->host, &addr->port, addr, err);
+  if (rc == 0 && *end == '/')
+    rc = parse_db_path(&end, addr, err);
+  if (rc == 0 && *end == '?')
+    rc = parse_query(end + 1, addr, err);
+  return rc;
+}
+
+/* "[[user]:password@]h1[:p1][,h2[:p2]...]/master[/db][?db=N]" after
+ * "redis-sentinel://": the sentinels (default port 26379) and the name
+ * they monitor the master under. The password is the data nodes'. */
+static int
+parse_sentinel(const char *rest, struct pacer_redis_addr *addr,
+               struct pacer_error *err)
+{
+  const char *end = rest + strcspn(rest, "/?"), *host, *p, *name;
+  size_t n;
+  int rc = parse_auth(rest, end, &host, addr, err);
+
+  for (p = host; rc == 0 && p < end;) {
+    const char *comma = memchr(p, ',', (size_t)(end - p));
+    const char *hend = comma != NULL ? comma : end;
+    struct pacer_redis_sentinel *s;
+
+    if (addr->nsentinels == PACER_REDIS_SENTINELS_MAX)
+      return addr_fail(addr, err, "more than 8 sentinels");
+    s = &addr->sentinels[addr->nsentinels++];
+    s->port = PACER_REDIS_SENTINEL_PORT;
+    rc = parse_hostport(p, hend, s->host, &s->port, addr, err);
+    p = comma != NULL ? comma + 1 : end;
+    if (rc == 0 && comma != NULL && p == end)
+      return addr_fail(addr, err, "empty sentinel after \",\"");
+  }
+  if (rc != 0)
+    return rc;
+  if (addr->nsentinels == 0)
+    return addr_fail(addr, err, "host is empty");
+  if (*end != '/' || end[1] == '/' || end[1] == '?' || end[1] == '\0')
+    return addr_fail(addr, err,
+                     "the master's name is missing, as in "
+                     "redis-sentinel://127.0.0.1:26379/mymaster");
+  name = end + 1;
+  n = strcspn(name, "/?");
+  if (n >= sizeof(addr->master))
+    return addr_fail(addr, err, "the master's name is longer than 127 bytes");
+  for (p = name; p < name + n; p++) {
+    if (!pacer_config_is_host_char(*p) && *p != '_')
+      return addr_fail(addr, err,
+                       "the master's name may hold letters, digits, \".\", "
+                       "\"-\" and \"_\"");
+  }
+  memcpy(addr->master, name, n);
+  addr->master[n] = '\0';
+  end = name + n;
+  if (*end == '/')
+    rc = parse_db_path(&end, addr, err);
+  if (rc == 0 && *end == '?')
+    rc = parse_query(end + 1, addr, err);
+  return rc;
 }
 
 int
@@ -319,6 +402,8 @@ pacer_redis_addr_parse(const char *url, struct pacer_redis_addr *addr,
   }
   if (strncasecmp(url, "redis://", 8) == 0)
     return parse_tcp(url + 8, addr, err);
+  if (strncasecmp(url, "redis-sentinel://", 17) == 0)
+    return parse_sentinel(url + 17, addr, err);
   if (strncasecmp(url, "unix://", 7) == 0)
     return parse_unix(url + 7, addr, err);
   if (url[0] == '/')
@@ -337,7 +422,8 @@ pacer_redis_addr_parse(const char *url, struct pacer_redis_addr *addr,
     explicit_bzero(addr, sizeof(*addr));
     return pacer_error_set(err, PACER_ECONFIG,
                            "redis_url: scheme \"%s\" is not supported, use "
-                           "redis://, rediss:// or unix://",
+                           "redis://, rediss://, redis-sentinel:// or "
+                           "unix://",
                            pacer_config_show(scheme, buf, sizeof(buf)));
   }
   return addr_fail(addr, err,

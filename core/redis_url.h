@@ -21,6 +21,15 @@ struct pacer_redis_tls {
                             host */
 };
 
+#define PACER_REDIS_SENTINELS_MAX 8     /* sentinels in one URL */
+#define PACER_REDIS_SENTINEL_PORT 26379 /* a sentinel's default port */
+
+/** One sentinel of a redis-sentinel:// address. */
+struct pacer_redis_sentinel {
+  char host[256]; /* name or address */
+  int port;       /* default PACER_REDIS_SENTINEL_PORT */
+};
+
 /** Parsed Redis address. */
 struct pacer_redis_addr {
   char host[256];             /* host name or address; "" for a unix socket */
@@ -30,9 +39,17 @@ struct pacer_redis_addr {
   char password[256];         /* password, or "" (a secret: never log) */
   int db;                     /* database index, default 0 */
   struct pacer_redis_tls tls; /* rediss:// options */
+  /* redis-sentinel://: the sentinels to ask, in order, and the master's
+   * name; host and port are then empty until store/ asks them
+   * (docs/REDIS.md "Sentinel"). nsentinels == 0 for other schemes. */
+  int nsentinels;
+  struct pacer_redis_sentinel sentinels[PACER_REDIS_SENTINELS_MAX];
+  char master[128];
 };
 
 /** Parses url (borrowed): "redis://[[user]:pass@]host[:port][/db]",
+ *  "redis-sentinel://[[user]:pass@]host[:port][,host[:port]...]/name[/db]"
+ *  (up to 8 sentinels, default port 26379; the password is the master's),
  *  "rediss://..." (the same over TLS, default port 6379, with the query
  *  parameters ca_file, cert_file, key_file, server_name and insecure=1),
  *  "unix://[[user]:pass@]/path.sock[?db=N]" (the redis-py form) or a bare

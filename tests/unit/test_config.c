@@ -1340,6 +1340,60 @@ redis_addr_rediss_takes_tls_options(void **state)
 }
 
 static void
+redis_addr_sentinel_lists_sentinels_and_the_master(void **state)
+{
+  struct pacer_redis_addr a;
+
+  (void)state;
+  parse_addr_ok("redis-sentinel://:pw@10.0.0.1,10.0.0.2:26380,[::1]:7/mymaster"
+                "/3",
+                &a);
+  assert_int_equal(a.nsentinels, 3);
+  assert_string_equal(a.sentinels[0].host, "10.0.0.1");
+  assert_int_equal(a.sentinels[0].port, 26379);
+  assert_string_equal(a.sentinels[1].host, "10.0.0.2");
+  assert_int_equal(a.sentinels[1].port, 26380);
+  assert_string_equal(a.sentinels[2].host, "::1");
+  assert_int_equal(a.sentinels[2].port, 7);
+  assert_string_equal(a.master, "mymaster");
+  assert_string_equal(a.password, "pw");
+  assert_string_equal(a.host, "");
+  assert_int_equal(a.db, 3);
+  parse_addr_ok("REDIS-SENTINEL://s1:1/pacer_main?db=2", &a);
+  assert_int_equal(a.nsentinels, 1);
+  assert_string_equal(a.master, "pacer_main");
+  assert_int_equal(a.db, 2);
+  parse_addr_ok("redis://h", &a);
+  assert_int_equal(a.nsentinels, 0);
+}
+
+static void
+redis_addr_sentinel_errors(void **state)
+{
+  (void)state;
+  expect_addr_error("redis-sentinel://s1:26379",
+                    "redis_url: the master's name is missing, as in "
+                    "redis-sentinel://127.0.0.1:26379/mymaster");
+  expect_addr_error("redis-sentinel://s1//0",
+                    "redis_url: the master's name is missing, as in "
+                    "redis-sentinel://127.0.0.1:26379/mymaster");
+  expect_addr_error("redis-sentinel:///m", "redis_url: host is empty");
+  expect_addr_error("redis-sentinel://s1,/m",
+                    "redis_url: empty sentinel after \",\"");
+  expect_addr_error("redis-sentinel://s1,,s2/m", "redis_url: host is empty");
+  expect_addr_error("redis-sentinel://s1:0/m",
+                    "redis_url: port must be a number from 1 to 65535");
+  expect_addr_error("redis-sentinel://a,b,c,d,e,f,g,h,i/m",
+                    "redis_url: more than 8 sentinels");
+  expect_addr_error("redis-sentinel://s/m%20x",
+                    "redis_url: the master's name may hold letters, digits, "
+                    "\".\", \"-\" and \"_\"");
+  expect_addr_error("redis-sentinel://s/m/x",
+                    "redis_url: database must be a number from 0 to "
+                    "2147483647, as in redis://host:6379/0");
+}
+
+static void
 redis_addr_tls_options_are_checked(void **state)
 {
   (void)state;
@@ -1377,7 +1431,7 @@ redis_addr_rejects_garbage(void **state)
       "in redis://127.0.0.1:6379/0");
   expect_addr_error("http://h:6379",
                     "redis_url: scheme \"http\" is not supported, use "
-                    "redis://, rediss:// or unix://");
+                    "redis://, rediss://, redis-sentinel:// or unix://");
   expect_addr_error("redis://", "redis_url: host is empty");
   expect_addr_error("redis://:6379", "redis_url: host is empty");
   expect_addr_error("redis://h:0",
@@ -2373,6 +2427,8 @@ main(void)
       cmocka_unit_test(redis_addr_bare_path_is_a_unix_socket),
       cmocka_unit_test(redis_addr_rediss_takes_tls_options),
       cmocka_unit_test(redis_addr_tls_options_are_checked),
+      cmocka_unit_test(redis_addr_sentinel_lists_sentinels_and_the_master),
+      cmocka_unit_test(redis_addr_sentinel_errors),
       cmocka_unit_test(redis_addr_rejects_garbage),
       cmocka_unit_test(redis_addr_rejects_user_without_password_and_hides_it),
       cmocka_unit_test(redis_addr_rejects_bad_percent_escape_in_password),
