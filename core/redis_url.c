@@ -3,6 +3,7 @@
  *   redis://[[user]:password@]host[:port][/db]     host may be [IPv6]
  *   rediss://... [?ca_file=&cert_file=&key_file=&server_name=&insecure=1]
  *   redis-sentinel://[[user]:password@]host[:port][,host[:port]...]/name[/db]
+ *   redis-cluster://[[user]:password@]host[:port][,host[:port]...][/]
  *   unix://[[user]:password@]/path/to.sock[?db=N]  (redis-py form)
  *   /path/to.sock
  *
@@ -332,6 +333,59 @@ parse_tcp(const char *rest, struct pacer_redis_addr *addr,
   return rc;
 }
 
+/* "h1[:p1][,h2[:p2]...]" in rest[0..end) into addr->seeds, default
+ * port port. */
+static int
+parse_seeds(const char *rest, const char *end, int port,
+            struct pacer_redis_addr *addr, struct pacer_error *err)
+{
+  const char *p;
+  int rc = 0;
+
+  for (p = rest; rc == 0 && p < end;) {
+    const char *comma = memchr(p, ',', (size_t)(end - p));
+    const char *hend = comma != NULL ? comma : end;
+    struct pacer_redis_seed *s;
+
+    if (addr->nseeds == PACER_REDIS_SEEDS_MAX)
+      return addr_fail(addr, err, "more than 8 nodes");
+    s = &addr->seeds[addr->nseeds++];
+    s->port = port;
+    rc = parse_hostport(p, hend, s->host, &s->port, addr, err);
+    p = comma != NULL ? comma + 1 : end;
+    if (rc == 0 && comma != NULL && p == end)
+      return addr_fail(addr, err, "empty node after \",\"");
+  }
+  if (rc == 0 && addr->nseeds == 0)
+    return addr_fail(addr, err, "host is empty");
+  return rc;
+}
+
+/* "[[user]:password@]h1[:p1][,h2[:p2]...][/][?query]" after
+ * "redis-cluster://": nodes to ask for the slot map. Cluster has db 0
+ * only. */
+static int
+parse_cluster(const char *rest, struct pacer_redis_addr *addr,
+              struct pacer_error *err)
+{
+  const char *end = rest + strcspn(rest, "/?"), *host;
+  int rc = parse_auth(rest, end, &host, addr, err);
+
+  addr->cluster = 1;
+  if (rc == 0)
+    rc = parse_seeds(host, end, REDIS_PORT_DEFAULT, addr, err);
+  if (rc == 0 && *end == '/')
+    end++;
+  if (rc == 0 && *end != '\0' && *end != '?')
+    return addr_fail(addr, err,
+                     "a cluster URL has no path: Redis Cluster has db 0 only");
+  if (rc == 0 && *end == '?')
+    rc = parse_query(end + 1, addr, err);
+  if (rc == 0 && addr->db != 0)
+    return addr_fail(addr, err, "db must be 0: Redis Cluster has db 0 only");
+  return rc;
+}
+
 /* "[[user]:password@]h1[:p1][,h2[:p2]...]/master[/db][?db=N]" after
  * "redis-sentinel://": the sentinels (default port 26379) and the name
  * they monitor the master under. The password is the data nodes'. */
@@ -343,24 +397,10 @@ parse_sentinel(const char *rest, struct pacer_redis_addr *addr,
   size_t n;
   int rc = parse_auth(rest, end, &host, addr, err);
 
-  for (p = host; rc == 0 && p < end;) {
-    const char *comma = memchr(p, ',', (size_t)(end - p));
-    const char *hend = comma != NULL ? comma : end;
-    struct pacer_redis_sentinel *s;
-
-    if (addr->nsentinels == PACER_REDIS_SENTINELS_MAX)
-      return addr_fail(addr, err, "more than 8 sentinels");
-    s = &addr->sentinels[addr->nsentinels++];
-    s->port = PACER_REDIS_SENTINEL_PORT;
-    rc = parse_hostport(p, hend, s->host, &s->port, addr, err);
-    p = comma != NULL ? comma + 1 : end;
-    if (rc == 0 && comma != NULL && p == end)
-      return addr_fail(addr, err, "empty sentinel after \",\"");
-  }
+  if (rc == 0)
+    rc = parse_seeds(host, end, PACER_REDIS_SENTINEL_PORT, addr, err);
   if (rc != 0)
     return rc;
-  if (addr->nsentinels == 0)
-    return addr_fail(addr, err, "host is empty");
   if (*end != '/' || end[1] == '/' || end[1] == '?' || end[1] == '\0')
     return addr_fail(addr, err,
                      "the master's name is missing, as in "
@@ -394,6 +434,7 @@ pacer_redis_addr_parse(const char *url, struct pacer_redis_addr *addr,
 
   memset(addr, 0, sizeof(*addr));
   addr->port = REDIS_PORT_DEFAULT;
+  addr->slot = -1;
   if (url == NULL || url[0] == '\0')
     return addr_fail(addr, err, "must not be empty");
   if (strncasecmp(url, "rediss://", 9) == 0) {
@@ -404,6 +445,8 @@ pacer_redis_addr_parse(const char *url, struct pacer_redis_addr *addr,
     return parse_tcp(url + 8, addr, err);
   if (strncasecmp(url, "redis-sentinel://", 17) == 0)
     return parse_sentinel(url + 17, addr, err);
+  if (strncasecmp(url, "redis-cluster://", 16) == 0)
+    return parse_cluster(url + 16, addr, err);
   if (strncasecmp(url, "unix://", 7) == 0)
     return parse_unix(url + 7, addr, err);
   if (url[0] == '/')
@@ -422,11 +465,77 @@ pacer_redis_addr_parse(const char *url, struct pacer_redis_addr *addr,
     explicit_bzero(addr, sizeof(*addr));
     return pacer_error_set(err, PACER_ECONFIG,
                            "redis_url: scheme \"%s\" is not supported, use "
-                           "redis://, rediss://, redis-sentinel:// or "
-                           "unix://",
+                           "redis://, rediss://, redis-sentinel://, "
+                           "redis-cluster:// or unix://",
                            pacer_config_show(scheme, buf, sizeof(buf)));
   }
   return addr_fail(addr, err,
                    "must start with redis://, rediss://, unix:// or /, as in "
                    "redis://127.0.0.1:6379/0");
+}
+
+/* CRC16-CCITT (XMODEM): polynomial 0x1021, initial 0, no reflection, as
+ * the Redis Cluster specification's appendix gives it. */
+static unsigned
+crc16(const char *buf, size_t n)
+{
+  unsigned crc = 0;
+  size_t i;
+  int b;
+
+  for (i = 0; i < n; i++) {
+    crc ^= (unsigned)(unsigned char)buf[i] << 8;
+    for (b = 0; b < 8; b++)
+      crc = (crc & 0x8000u) != 0 ? ((crc << 1) ^ 0x1021u) & 0xffffu
+                                 : (crc << 1) & 0xffffu;
+  }
+  return crc;
+}
+
+/* The hash tag of key[0..n): *start and *len of the text between the first
+ * "{" and the next "}", when not empty. Returns 1 when there is one. */
+static int
+hash_tag(const char *key, size_t n, size_t *start, size_t *len)
+{
+  const char *lb = memchr(key, '{', n), *rb;
+
+  if (lb == NULL)
+    return 0;
+  rb = memchr(lb + 1, '}', (size_t)(key + n - lb - 1));
+  if (rb == NULL || rb == lb + 1)
+    return 0;
+  *start = (size_t)(lb + 1 - key);
+  *len = (size_t)(rb - lb - 1);
+  return 1;
+}
+
+unsigned
+pacer_redis_key_slot(const char *key, size_t n)
+{
+  size_t s, l;
+
+  if (hash_tag(key, n, &s, &l))
+    return crc16(key + s, l) % PACER_REDIS_SLOTS;
+  return crc16(key, n) % PACER_REDIS_SLOTS;
+}
+
+int
+pacer_redis_addr_route(struct pacer_redis_addr *addr, const char *prefix,
+                       struct pacer_error *err)
+{
+  char buf[PACER_CONFIG_SHOW_MAX + 8];
+  size_t s, l;
+
+  if (!addr->cluster)
+    return 0;
+  if (prefix == NULL || !hash_tag(prefix, strlen(prefix), &s, &l))
+    return pacer_error_set(
+        err, PACER_ECONFIG,
+        "prefix: \"%s\" has no hash tag; with "
+        "redis-cluster:// every key of a queue must "
+        "share one slot: use a prefix such as "
+        "\"{pacer}:\" (docs/REDIS.md)",
+        pacer_config_show(prefix != NULL ? prefix : "", buf, sizeof(buf)));
+  addr->slot = (int)pacer_redis_key_slot(prefix, strlen(prefix));
+  return 0;
 }

@@ -5,6 +5,8 @@
 #ifndef PACER_CORE_REDIS_URL_H
 #define PACER_CORE_REDIS_URL_H
 
+#include <stddef.h>
+
 #include "common/err.h"
 
 /** TLS options of a rediss:// address (docs/REDIS.md "TLS"). Paths are
@@ -21,13 +23,15 @@ struct pacer_redis_tls {
                             host */
 };
 
-#define PACER_REDIS_SENTINELS_MAX 8     /* sentinels in one URL */
+#define PACER_REDIS_SEEDS_MAX     8     /* sentinels or cluster nodes */
 #define PACER_REDIS_SENTINEL_PORT 26379 /* a sentinel's default port */
+#define PACER_REDIS_SLOTS         16384 /* Redis Cluster hash slots */
 
-/** One sentinel of a redis-sentinel:// address. */
-struct pacer_redis_sentinel {
+/** One node asked first: a sentinel of a redis-sentinel:// address or a
+ *  cluster node of a redis-cluster:// one. */
+struct pacer_redis_seed {
   char host[256]; /* name or address */
-  int port;       /* default PACER_REDIS_SENTINEL_PORT */
+  int port;       /* default PACER_REDIS_SENTINEL_PORT or 6379 */
 };
 
 /** Parsed Redis address. */
@@ -39,17 +43,23 @@ struct pacer_redis_addr {
   char password[256];         /* password, or "" (a secret: never log) */
   int db;                     /* database index, default 0 */
   struct pacer_redis_tls tls; /* rediss:// options */
-  /* redis-sentinel://: the sentinels to ask, in order, and the master's
-   * name; host and port are then empty until store/ asks them
-   * (docs/REDIS.md "Sentinel"). nsentinels == 0 for other schemes. */
-  int nsentinels;
-  struct pacer_redis_sentinel sentinels[PACER_REDIS_SENTINELS_MAX];
-  char master[128];
+  /* redis-sentinel:// (master set) and redis-cluster:// (cluster == 1):
+   * the nodes to ask, in order; host and port are then empty until store/
+   * asks them (docs/REDIS.md "Sentinel", "Redis Cluster"). nseeds == 0
+   * for other schemes. */
+  int nseeds;
+  struct pacer_redis_seed seeds[PACER_REDIS_SEEDS_MAX];
+  char master[128]; /* redis-sentinel://: the master's name */
+  int cluster;      /* 1 for redis-cluster:// */
+  int slot;         /* cluster: the slot of the key prefix's hash tag, set
+                       by pacer_redis_addr_route; -1 before */
 };
 
 /** Parses url (borrowed): "redis://[[user]:pass@]host[:port][/db]",
  *  "redis-sentinel://[[user]:pass@]host[:port][,host[:port]...]/name[/db]"
  *  (up to 8 sentinels, default port 26379; the password is the master's),
+ *  "redis-cluster://[[user]:pass@]host[:port][,host[:port]...][/]" (up
+ *  to 8 nodes to ask for the slot map, default port 6379),
  *  "rediss://..." (the same over TLS, default port 6379, with the query
  *  parameters ca_file, cert_file, key_file, server_name and insecure=1),
  *  "unix://[[user]:pass@]/path.sock[?db=N]" (the redis-py form) or a bare
@@ -58,6 +68,21 @@ struct pacer_redis_addr {
  *  only with rediss://. Returns 0 or PACER_ECONFIG with err
  *  "redis_url: <reason>" (the password never appears in err). */
 int pacer_redis_addr_parse(const char *url, struct pacer_redis_addr *addr,
+                           struct pacer_error *err);
+
+/** The Redis Cluster hash slot of key[0..n): CRC16 (XMODEM) mod 16384 of
+ *  the key, or of the text between the first "{" and the next "}" when
+ *  that text is not empty (the hash tag). Pure; any thread. Source:
+ *  Redis Cluster specification, "Keys distribution model" and "Hash
+ *  tags". */
+unsigned pacer_redis_key_slot(const char *key, size_t n);
+
+/** Ties addr (a parsed address) to the key prefix prefix (borrowed):
+ *  with redis-cluster://, prefix must hold a hash tag ("{pacer}:"), so
+ *  every key of the queue shares one slot, and addr->slot is set to it;
+ *  other schemes are left as they are. Returns 0 or PACER_ECONFIG with
+ *  err naming the prefix. Pure; any thread. */
+int pacer_redis_addr_route(struct pacer_redis_addr *addr, const char *prefix,
                            struct pacer_error *err);
 
 #endif

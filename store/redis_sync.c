@@ -12,6 +12,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "store/cluster.h"
 #include "store/redis_tls.h"
 #include "store/sentinel.h"
 
@@ -67,15 +68,22 @@ run(redisContext *c, const char *label, const char *op, int argc,
   return reply;
 }
 
+/* How long one sentinel or cluster node may take to answer, ms. */
+static uint32_t
+ask_bound(uint32_t timeout_ms)
+{
+  return timeout_ms > 0 && timeout_ms < PACER_SENTINEL_ASK_MS
+             ? timeout_ms
+             : PACER_SENTINEL_ASK_MS;
+}
+
 /* redis-sentinel://: the master the sentinels name, checked with ROLE
  * (docs/REDIS.md "Sentinel"). */
 static redisContext *
 sentinel_connect(const struct pacer_redis_addr *addr, uint32_t timeout_ms,
                  struct pacer_error *err)
 {
-  uint32_t ask_ms = timeout_ms > 0 && timeout_ms < PACER_SENTINEL_ASK_MS
-                        ? timeout_ms
-                        : PACER_SENTINEL_ASK_MS;
+  uint32_t ask_ms = ask_bound(timeout_ms);
   struct pacer_redis_addr m;
   redisContext *c;
   redisReply *r;
@@ -110,7 +118,16 @@ pacer_redis_sync_connect(const struct pacer_redis_addr *addr,
   redisContext *c;
   redisReply *reply;
 
-  if (addr->nsentinels > 0)
+  if (addr->cluster) {
+    struct pacer_redis_addr m;
+
+    if (pacer_cluster_node(addr, ask_bound(timeout_ms), &m, err) != 0)
+      return NULL;
+    c = pacer_redis_sync_connect(&m, timeout_ms, err);
+    explicit_bzero(&m, sizeof(m));
+    return c;
+  }
+  if (addr->master[0] != '\0')
     return sentinel_connect(addr, timeout_ms, err);
   addr_label(addr, label, sizeof(label));
   tv.tv_sec = (time_t)(timeout_ms / 1000);

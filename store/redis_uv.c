@@ -5,43 +5,59 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "store/cluster.h"
 #include "store/redis_tls.h"
 #include "store/sentinel.h"
 
 struct redis_uv {
   redisAsyncContext *ac; /* NULL once hiredis has freed the context */
   uv_poll_t poll;
-  int events;   /* UV_READABLE | UV_WRITABLE wanted by hiredis */
-  int readonly; /* a READONLY error came: this node is a replica now */
+  int events;           /* UV_READABLE | UV_WRITABLE wanted by hiredis */
+  const char *readonly; /* a READONLY (a replica now) or cluster
+                           redirection error came, or NULL */
   redisReplyObjectFunctions fn; /* hiredis's, createString wrapped */
   void *(*create_string)(const redisReadTask *, char *, size_t);
 };
 
-/* Every error reply passes here as hiredis builds it: a READONLY one means
- * the node was a master and is a replica now (a failover that did not
- * close our connection). Noted, and the connection is dropped after the
- * read (on_poll), so the owner reconnects and asks the sentinels again
- * (docs/REDIS.md "Sentinel"). */
+/* Every error reply passes here as hiredis builds it: READONLY means the
+ * node was a master and is a replica now (a failover that did not close
+ * our connection); MOVED, ASK, TRYAGAIN and CLUSTERDOWN that the queue's
+ * slot is served elsewhere or is moving. Noted, and the connection is
+ * dropped after the read (on_poll), so the owner reconnects and asks the
+ * sentinels or the cluster again (docs/REDIS.md "Sentinel", "Redis
+ * Cluster"). The reply itself still reaches its callback, as an error the
+ * scheduler replays like a lost reply. */
 static void *
 create_string(const redisReadTask *task, char *str, size_t len)
 {
   struct redis_uv *p = task->privdata;
 
-  if (task->type == REDIS_REPLY_ERROR && len >= 8 &&
-      memcmp(str, "READONLY", 8) == 0)
-    p->readonly = 1;
+  if (task->type == REDIS_REPLY_ERROR && p->readonly == NULL) {
+    static const char *const moved[] = {"READONLY ", "MOVED ", "ASK ",
+                                        "TRYAGAIN ", "CLUSTERDOWN "};
+    size_t i;
+
+    for (i = 0; i < sizeof(moved) / sizeof(moved[0]); i++) {
+      size_t n = strlen(moved[i]);
+
+      if (len >= n && memcmp(str, moved[i], n) == 0)
+        p->readonly = moved[i];
+    }
+  }
   return p->create_string(task, str, len);
 }
 
-/* Drops the connection after a READONLY reply. */
+/* Drops the connection after a READONLY or redirection reply. */
 static void
 check_readonly(struct redis_uv *p)
 {
-  if (p->ac == NULL || !p->readonly)
+  if (p->ac == NULL || p->readonly == NULL)
     return;
-  p->readonly = 0;
   pacer_log(PACER_LOG_WARN, "redis",
-            "msg=\"READONLY: the node is a replica now, reconnecting\"");
+            "msg=\"the node no longer serves these keys, reconnecting\" "
+            "reply=%.*s",
+            (int)strlen(p->readonly) - 1, p->readonly);
+  p->readonly = NULL;
   redisAsyncFree(p->ac); /* pending callbacks run with NULL */
 }
 
@@ -269,13 +285,24 @@ pacer_redis_async_connect(uv_loop_t *loop, const struct pacer_redis_addr *addr,
   char label[420] = "";
   int rc = 0;
 
-  if (addr->nsentinels > 0) {
+  if (addr->cluster) {
+    if (pacer_cluster_node(addr, PACER_SENTINEL_ASK_MS, &m, err) != 0)
+      return NULL;
+    use = &m;
+  } else if (addr->master[0] != '\0') {
     if (pacer_sentinel_master(addr, PACER_SENTINEL_ASK_MS, &m, err) != 0)
       return NULL;
     use = &m;
   }
   ac = connect_to(loop, use, err);
-  if (use == &m) {
+  if (use == &m && addr->cluster) {
+    if (ac != NULL)
+      pacer_log(PACER_LOG_INFO, "redis",
+                "msg=\"connecting to the cluster node of the slot\" "
+                "slot=%d addr=%s:%d",
+                addr->slot, m.host, m.port);
+    explicit_bzero(&m, sizeof(m));
+  } else if (use == &m) {
     snprintf(label, sizeof(label), "%s:%d (master %s)", m.host, m.port,
              addr->master);
     if (ac != NULL)
@@ -309,7 +336,7 @@ pacer_redis_async_connect(uv_loop_t *loop, const struct pacer_redis_addr *addr,
     rc = setup_send(ac, on_setup_error, NULL, 2, (const char *[]){"SELECT", db},
                     (const size_t[]){6, (size_t)n});
   }
-  if (rc == 0 && addr->nsentinels > 0) {
+  if (rc == 0 && addr->master[0] != '\0') {
     rc = setup_send(ac, on_setup_error, label, 1, (const char *[]){"ROLE"},
                     (const size_t[]){4});
   }

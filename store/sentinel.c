@@ -16,7 +16,7 @@ static _Atomic unsigned first_sentinel;
 /* Asks one sentinel. Returns 0 with out->host and out->port set, or
  * PACER_EREDIS with err. */
 static int
-ask(const struct pacer_redis_sentinel *s, const char *name, uint32_t timeout_ms,
+ask(const struct pacer_redis_seed *s, const char *name, uint32_t timeout_ms,
     struct pacer_redis_addr *out, struct pacer_error *err)
 {
   struct timeval tv = {(time_t)(timeout_ms / 1000),
@@ -74,13 +74,14 @@ pacer_sentinel_master(const struct pacer_redis_addr *addr, uint32_t timeout_ms,
   int i;
 
   *out = *addr;
-  out->nsentinels = 0; /* out is a plain address now */
-  for (i = 0; i < addr->nsentinels; i++) {
-    if (ask(&addr->sentinels[i], addr->master, timeout_ms, out, err) == 0) {
+  out->nseeds = 0; /* out is a plain address now */
+  out->master[0] = '\0';
+  for (i = 0; i < addr->nseeds; i++) {
+    if (ask(&addr->seeds[i], addr->master, timeout_ms, out, err) == 0) {
       pacer_log(PACER_LOG_DEBUG, "redis",
                 "msg=\"sentinel named the master\" sentinel=%s:%d "
                 "master=%s addr=%s:%d",
-                addr->sentinels[i].host, addr->sentinels[i].port, addr->master,
+                addr->seeds[i].host, addr->seeds[i].port, addr->master,
                 out->host, out->port);
       return 0;
     }

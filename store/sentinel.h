@@ -16,7 +16,7 @@
   500u /* connect + reply bound per sentinel, ms                               \
         */
 
-/** Asks the sentinels of addr (borrowed; addr->nsentinels > 0), in the
+/** Asks the sentinels of addr (borrowed; addr->nseeds > 0), in the
  *  URL's order, for the address of the master named addr->master
  *  (SENTINEL get-master-addr-by-name); the first that names one wins.
  *  The list is tried from the sentinel after the one whose answer last

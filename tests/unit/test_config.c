@@ -1348,23 +1348,23 @@ redis_addr_sentinel_lists_sentinels_and_the_master(void **state)
   parse_addr_ok("redis-sentinel://:pw@10.0.0.1,10.0.0.2:26380,[::1]:7/mymaster"
                 "/3",
                 &a);
-  assert_int_equal(a.nsentinels, 3);
-  assert_string_equal(a.sentinels[0].host, "10.0.0.1");
-  assert_int_equal(a.sentinels[0].port, 26379);
-  assert_string_equal(a.sentinels[1].host, "10.0.0.2");
-  assert_int_equal(a.sentinels[1].port, 26380);
-  assert_string_equal(a.sentinels[2].host, "::1");
-  assert_int_equal(a.sentinels[2].port, 7);
+  assert_int_equal(a.nseeds, 3);
+  assert_string_equal(a.seeds[0].host, "10.0.0.1");
+  assert_int_equal(a.seeds[0].port, 26379);
+  assert_string_equal(a.seeds[1].host, "10.0.0.2");
+  assert_int_equal(a.seeds[1].port, 26380);
+  assert_string_equal(a.seeds[2].host, "::1");
+  assert_int_equal(a.seeds[2].port, 7);
   assert_string_equal(a.master, "mymaster");
   assert_string_equal(a.password, "pw");
   assert_string_equal(a.host, "");
   assert_int_equal(a.db, 3);
   parse_addr_ok("REDIS-SENTINEL://s1:1/pacer_main?db=2", &a);
-  assert_int_equal(a.nsentinels, 1);
+  assert_int_equal(a.nseeds, 1);
   assert_string_equal(a.master, "pacer_main");
   assert_int_equal(a.db, 2);
   parse_addr_ok("redis://h", &a);
-  assert_int_equal(a.nsentinels, 0);
+  assert_int_equal(a.nseeds, 0);
 }
 
 static void
@@ -1379,18 +1379,73 @@ redis_addr_sentinel_errors(void **state)
                     "redis-sentinel://127.0.0.1:26379/mymaster");
   expect_addr_error("redis-sentinel:///m", "redis_url: host is empty");
   expect_addr_error("redis-sentinel://s1,/m",
-                    "redis_url: empty sentinel after \",\"");
+                    "redis_url: empty node after \",\"");
   expect_addr_error("redis-sentinel://s1,,s2/m", "redis_url: host is empty");
   expect_addr_error("redis-sentinel://s1:0/m",
                     "redis_url: port must be a number from 1 to 65535");
   expect_addr_error("redis-sentinel://a,b,c,d,e,f,g,h,i/m",
-                    "redis_url: more than 8 sentinels");
+                    "redis_url: more than 8 nodes");
   expect_addr_error("redis-sentinel://s/m%20x",
                     "redis_url: the master's name may hold letters, digits, "
                     "\".\", \"-\" and \"_\"");
   expect_addr_error("redis-sentinel://s/m/x",
                     "redis_url: database must be a number from 0 to "
                     "2147483647, as in redis://host:6379/0");
+}
+
+static void
+redis_addr_cluster_lists_nodes(void **state)
+{
+  struct pacer_redis_addr a;
+  struct pacer_error err;
+
+  (void)state;
+  parse_addr_ok("redis-cluster://:pw@10.0.0.1:7000,10.0.0.2", &a);
+  assert_int_equal(a.cluster, 1);
+  assert_int_equal(a.nseeds, 2);
+  assert_string_equal(a.seeds[0].host, "10.0.0.1");
+  assert_int_equal(a.seeds[0].port, 7000);
+  assert_int_equal(a.seeds[1].port, 6379);
+  assert_string_equal(a.password, "pw");
+  assert_int_equal(a.slot, -1);
+  parse_addr_ok("redis-cluster://h/", &a);
+  assert_int_equal(a.nseeds, 1);
+  expect_addr_error("redis-cluster://h/1", "redis_url: a cluster URL has no "
+                                           "path: Redis Cluster has db 0 "
+                                           "only");
+  expect_addr_error("redis-cluster://h?db=2",
+                    "redis_url: db must be 0: Redis Cluster has db 0 only");
+  /* the queue's keys share the prefix's hash tag */
+  parse_addr_ok("redis-cluster://h", &a);
+  assert_int_equal(pacer_redis_addr_route(&a, "{pacer}:", &err), 0);
+  assert_int_equal(a.slot, (int)pacer_redis_key_slot("pacer", 5));
+  assert_int_equal(pacer_redis_addr_route(&a, "pacer:", &err), PACER_ECONFIG);
+  assert_string_equal(err.msg,
+                      "prefix: \"pacer:\" has no hash tag; with "
+                      "redis-cluster:// every key of a queue must share one "
+                      "slot: use a prefix such as \"{pacer}:\" "
+                      "(docs/REDIS.md)");
+  assert_int_equal(pacer_redis_addr_route(&a, "{}:", &err), PACER_ECONFIG);
+  parse_addr_ok("redis://h", &a);
+  assert_int_equal(pacer_redis_addr_route(&a, "pacer:", &err), 0);
+}
+
+static void
+redis_key_slot_matches_redis(void **state)
+{
+  (void)state;
+  /* CLUSTER KEYSLOT answers of Redis 7 */
+  assert_int_equal(pacer_redis_key_slot("foo", 3), 12182);
+  assert_int_equal(pacer_redis_key_slot("bar", 3), 5061);
+  assert_int_equal(pacer_redis_key_slot("hello", 5), 866);
+  assert_int_equal(pacer_redis_key_slot("123456789", 9), 12739);
+  assert_int_equal(pacer_redis_key_slot("{user1000}.following", 20), 3443);
+  assert_int_equal(pacer_redis_key_slot("user1000", 8), 3443);
+  assert_int_equal(pacer_redis_key_slot("{pacer}:jobs", 12), 6865);
+  assert_int_equal(pacer_redis_key_slot("{pacer}:results", 15), 6865);
+  /* an empty tag is no tag: the whole key counts */
+  assert_int_equal(pacer_redis_key_slot("{}x", 3), 10595);
+  assert_int_equal(pacer_redis_key_slot("", 0), 0);
 }
 
 static void
@@ -1431,7 +1486,8 @@ redis_addr_rejects_garbage(void **state)
       "in redis://127.0.0.1:6379/0");
   expect_addr_error("http://h:6379",
                     "redis_url: scheme \"http\" is not supported, use "
-                    "redis://, rediss://, redis-sentinel:// or unix://");
+                    "redis://, rediss://, redis-sentinel://, "
+                    "redis-cluster:// or unix://");
   expect_addr_error("redis://", "redis_url: host is empty");
   expect_addr_error("redis://:6379", "redis_url: host is empty");
   expect_addr_error("redis://h:0",
@@ -2429,6 +2485,8 @@ main(void)
       cmocka_unit_test(redis_addr_tls_options_are_checked),
       cmocka_unit_test(redis_addr_sentinel_lists_sentinels_and_the_master),
       cmocka_unit_test(redis_addr_sentinel_errors),
+      cmocka_unit_test(redis_addr_cluster_lists_nodes),
+      cmocka_unit_test(redis_key_slot_matches_redis),
       cmocka_unit_test(redis_addr_rejects_garbage),
       cmocka_unit_test(redis_addr_rejects_user_without_password_and_hides_it),
       cmocka_unit_test(redis_addr_rejects_bad_percent_escape_in_password),
