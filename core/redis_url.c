@@ -13,6 +13,8 @@
 #include "core/redis_url.h"
 
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -537,5 +539,129 @@ pacer_redis_addr_route(struct pacer_redis_addr *addr, const char *prefix,
         "\"{pacer}:\" (docs/REDIS.md)",
         pacer_config_show(prefix != NULL ? prefix : "", buf, sizeof(buf)));
   addr->slot = (int)pacer_redis_key_slot(prefix, strlen(prefix));
+  return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * "redis_tls" in the configuration
+ * ------------------------------------------------------------------------ */
+
+/* Appends "&name=<value percent-encoded>" to buf (size bytes, used *n). */
+static int
+put_param(char *buf, size_t size, size_t *n, const char *name,
+          const char *value)
+{
+  static const char hex[] = "0123456789ABCDEF";
+  const unsigned char *v = (const unsigned char *)value;
+  int w = snprintf(buf + *n, size - *n, "%s%s=", *n > 0 ? "&" : "", name);
+
+  if (w < 0 || (size_t)w >= size - *n)
+    return -1;
+  *n += (size_t)w;
+  for (; *v != '\0'; v++) {
+    int plain = (*v >= 'A' && *v <= 'Z') || (*v >= 'a' && *v <= 'z') ||
+                (*v >= '0' && *v <= '9') || strchr("-._~/", *v) != NULL;
+
+    if (*n + 4 > size)
+      return -1;
+    if (plain) {
+      buf[(*n)++] = (char)*v;
+    } else {
+      buf[(*n)++] = '%';
+      buf[(*n)++] = hex[*v >> 4];
+      buf[(*n)++] = hex[*v & 15];
+    }
+  }
+  buf[*n] = '\0';
+  return 0;
+}
+
+int
+pacer_config_parse_redis_tls(struct pacer_config *cfg, const cJSON *item,
+                             struct pacer_error *err)
+{
+  static const char *const names[] = {"ca_file", "cert_file", "key_file",
+                                      "server_name"};
+  char q[4 * 4 * 256 + 64], buf[PACER_CONFIG_SHOW_MAX + 8];
+  const cJSON *f;
+  size_t n = 0, i;
+
+  if (!cJSON_IsObject(item))
+    return pacer_error_set(err, PACER_ECONFIG,
+                           "redis_tls: must be an object such as "
+                           "{\"ca_file\": \"/etc/ssl/redis-ca.pem\"}");
+  q[0] = '\0';
+  cJSON_ArrayForEach(f, item)
+  {
+    for (i = 0; i < PACER_ARRAY_SIZE(names); i++) {
+      if (strcmp(f->string, names[i]) == 0)
+        break;
+    }
+    if (i < PACER_ARRAY_SIZE(names)) {
+      if (!cJSON_IsString(f) || f->valuestring[0] == '\0' ||
+          strlen(f->valuestring) > 255 ||
+          pacer_config_has_ctl(f->valuestring) ||
+          (i < 3 && f->valuestring[0] != '/'))
+        return pacer_error_set(err, PACER_ECONFIG,
+                               "redis_tls.%s: must be %s of 1 to 255 bytes",
+                               names[i], i < 3 ? "an absolute path" : "a name");
+      if (put_param(q, sizeof(q), &n, names[i], f->valuestring) != 0)
+        return pacer_error_set(err, PACER_ECONFIG, "redis_tls: too long");
+    } else if (strcmp(f->string, "insecure") == 0) {
+      if (!cJSON_IsBool(f))
+        return pacer_error_set(err, PACER_ECONFIG,
+                               "redis_tls.insecure: must be true or false");
+      if (cJSON_IsTrue(f) && put_param(q, sizeof(q), &n, "insecure", "1") != 0)
+        return pacer_error_set(err, PACER_ECONFIG, "redis_tls: too long");
+    } else {
+      return pacer_error_set(
+          err, PACER_ECONFIG,
+          "redis_tls.%s: unknown field; known: ca_file, cert_file, key_file, "
+          "server_name, insecure",
+          pacer_config_show(f->string, buf, sizeof(buf)));
+    }
+  }
+  free(cfg->redis_tls);
+  cfg->redis_tls = strdup(q);
+  if (cfg->redis_tls == NULL)
+    return pacer_error_set(err, PACER_ENOMEM, "redis_tls: out of memory");
+  return 0;
+}
+
+int
+pacer_config_fold_redis_tls(struct pacer_config *cfg, int strict,
+                            struct pacer_error *err)
+{
+  const char *url = cfg->redis_url, *qm;
+  struct pacer_redis_addr a;
+  size_t base, need;
+  char *out;
+  int rc;
+
+  if (cfg->redis_tls == NULL || cfg->redis_tls[0] == '\0' || url == NULL)
+    return 0;
+  if (strncasecmp(url, "rediss://", 9) != 0)
+    return strict ? pacer_error_set(err, PACER_ECONFIG,
+                                    "redis_tls: needs a rediss:// redis_url")
+                  : 0;
+  qm = strchr(url, '?');
+  base = qm != NULL ? (size_t)(qm - url) : strlen(url);
+  need = strlen(url) + strlen(cfg->redis_tls) + 3;
+  out = malloc(need);
+  if (out == NULL)
+    return pacer_error_set(err, PACER_ENOMEM, "redis_tls: out of memory");
+  /* the file's options first, the URL's own after them (they win) */
+  snprintf(out, need, "%.*s?%s%s%s", (int)base, url, cfg->redis_tls,
+           qm != NULL && qm[1] != '\0' ? "&" : "", qm != NULL ? qm + 1 : "");
+  rc = pacer_redis_addr_parse(out, &a, err);
+  explicit_bzero(&a, sizeof(a));
+  if (rc != 0) {
+    explicit_bzero(out, need);
+    free(out);
+    return rc;
+  }
+  explicit_bzero(cfg->redis_url, strlen(cfg->redis_url));
+  free(cfg->redis_url);
+  cfg->redis_url = out;
   return 0;
 }

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
@@ -428,6 +429,9 @@ pump_end(struct sync_pump *p)
   close(p->plain);
   pacer_tls_link_free(&p->link);
   free(p);
+  /* OpenSSL's per-thread state (the error queue) would be freed by a
+   * thread-exit destructor after the broadcast, racing with exit(). */
+  OPENSSL_thread_stop();
   pthread_cond_broadcast(&reg_cv);
   pthread_mutex_unlock(&reg_mu);
 }

@@ -4,7 +4,8 @@
 # (docs/REDIS.md "TLS"):
 # - pacer submit (the synchronous pump) and the worker (the pump on its
 #   libuv loop) run a batch over TLS, with ca_file, cert_file, key_file and
-#   server_name from the URL;
+#   server_name from the config's "redis_tls" (and from the URL for the
+#   wrong CA and insecure=1);
 # - a wrong CA: `pacer stats` and `pacer worker` stop at once with an error
 #   that names the refused certificate and ca_file, without retrying;
 # - mid-batch, the server rotates to a certificate from another CA and
@@ -69,14 +70,14 @@ done
 [ -n "$port" ] || fail "no TLS redis-server after 10 tries (is redis built with TLS?)"
 
 # host 127.0.0.1, name checked: redis.test (server_name)
-TLSQ="ca_file=$C/ca.crt&cert_file=$C/client.crt&key_file=$C/client.key&server_name=redis.test"
-URL="rediss://127.0.0.1:$port/0?$TLSQ"
 BADURL="rediss://127.0.0.1:$port/0?ca_file=$C/other.crt&cert_file=$C/client.crt&key_file=$C/client.key&server_name=redis.test"
 cfg() { # cfg FILE URL
   printf '{"redis_url": "%s", "prefix": "%s", "workers": 1, "concurrency": 16, "lease_ms": 5000}\n' \
     "$2" "$PREFIX" >"$1"
 }
-cfg "$TEST_TMP/pacer.json" "$URL"
+# The good config names the files in "redis_tls", the bad one in the URL.
+printf '{"redis_url": "rediss://127.0.0.1:%s/0", "redis_tls": {"ca_file": "%s", "cert_file": "%s", "key_file": "%s", "server_name": "redis.test"}, "prefix": "%s", "workers": 1, "concurrency": 16, "lease_ms": 5000}\n' \
+  "$port" "$C/ca.crt" "$C/client.crt" "$C/client.key" "$PREFIX" >"$TEST_TMP/pacer.json"
 cfg "$TEST_TMP/bad.json" "$BADURL"
 
 # 1. A wrong CA: a clear error at once, no retry.

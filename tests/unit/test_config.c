@@ -413,6 +413,61 @@ config_env_overrides_redis_url(void **state)
 }
 
 static void
+config_redis_tls_joins_a_rediss_url(void **state)
+{
+  struct pacer_config *cfg = *state;
+  struct pacer_redis_addr a;
+  struct pacer_error err;
+
+  assert_int_equal(
+      parse(cfg,
+            "{\"redis_url\": \"rediss://:pw@h:6380/1?server_name=url.name\", "
+            "\"redis_tls\": {\"ca_file\": \"/etc/ca x.pem\", \"cert_file\": "
+            "\"/c.pem\", \"key_file\": \"/k.pem\", \"server_name\": "
+            "\"file.name\", \"insecure\": false}}",
+            &err),
+      0);
+  assert_string_equal(cfg->redis_url,
+                      "rediss://:pw@h:6380/1?ca_file=/etc/ca%20x.pem&cert_file="
+                      "/c.pem&key_file=/k.pem&server_name=file.name&server_"
+                      "name=url.name");
+  assert_int_equal(pacer_redis_addr_parse(cfg->redis_url, &a, &err), 0);
+  assert_string_equal(a.tls.ca_file, "/etc/ca x.pem");
+  assert_string_equal(a.tls.server_name, "url.name"); /* the URL's wins */
+  assert_int_equal(a.db, 1);
+  /* PACER_REDIS_URL / --redis: joined when rediss://, else left alone */
+  assert_int_equal(pacer_config_apply_env(cfg, "rediss://o:1"), 0);
+  assert_string_equal(cfg->redis_url,
+                      "rediss://o:1?ca_file=/etc/ca%20x.pem&cert_file=/c.pem&"
+                      "key_file=/k.pem&server_name=file.name");
+  assert_int_equal(pacer_config_apply_env(cfg, "unix:///r.sock"), 0);
+  assert_string_equal(cfg->redis_url, "unix:///r.sock");
+}
+
+static void
+config_redis_tls_errors(void **state)
+{
+  (void)state;
+  expect_config_error("{\"redis_url\": \"redis://h\", \"redis_tls\": "
+                      "{\"ca_file\": \"/c\"}}",
+                      "redis_tls: needs a rediss:// redis_url");
+  expect_config_error("{\"redis_tls\": []}",
+                      "redis_tls: must be an object such as {\"ca_file\": "
+                      "\"/etc/ssl/redis-ca.pem\"}");
+  expect_config_error("{\"redis_tls\": {\"ca_file\": \"rel.pem\"}}",
+                      "redis_tls.ca_file: must be an absolute path of 1 to "
+                      "255 bytes");
+  expect_config_error("{\"redis_tls\": {\"insecure\": 1}}",
+                      "redis_tls.insecure: must be true or false");
+  expect_config_error("{\"redis_tls\": {\"cafile\": \"/c\"}}",
+                      "redis_tls.cafile: unknown field; known: ca_file, "
+                      "cert_file, key_file, server_name, insecure");
+  expect_config_error("{\"redis_url\": \"rediss://h\", \"redis_tls\": "
+                      "{\"key_file\": \"/k\"}}",
+                      "redis_url: key_file needs cert_file");
+}
+
+static void
 config_env_empty_or_unset_changes_nothing(void **state)
 {
   struct pacer_config *cfg = *state;
@@ -2442,6 +2497,9 @@ main(void)
                                       setup_cfg, teardown_cfg),
       cmocka_unit_test_setup_teardown(config_env_overrides_redis_url, setup_cfg,
                                       teardown_cfg),
+      cmocka_unit_test_setup_teardown(config_redis_tls_joins_a_rediss_url,
+                                      setup_cfg, teardown_cfg),
+      cmocka_unit_test(config_redis_tls_errors),
       cmocka_unit_test_setup_teardown(config_env_empty_or_unset_changes_nothing,
                                       setup_cfg, teardown_cfg),
       cmocka_unit_test(config_free_nulls_every_string),
