@@ -16,20 +16,13 @@
 N=${SENTINEL_JOBS:-5000}
 MASTER=pacer-main
 
-# Five free ports in a row: a few random tries.
-base=""
-for try in 1 2 3 4 5 6 7 8 9 10; do
-  b=$(( 20000 + (RANDOM * 7 + try * 13) % 30000 ))
-  busy=0
-  for p in $b $((b + 1)) $((b + 2)) $((b + 3)) $((b + 4)); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && busy=1
-  done
-  [ $busy -eq 0 ] && { base=$b; break; }
-done
-[ -n "$base" ] || fail "no five free ports"
-PM=$base PR=$((base + 1)) S1=$((base + 2)) S2=$((base + 3)) S3=$((base + 4))
-
-# start_node PORT [ARGS]: a data node with its own dir.
+# ours PORT DIR: the server on PORT is the one this test started in DIR
+# (not another test's that took the port first).
+ours() {
+  redis-cli -p "$1" CONFIG GET dir 2>/dev/null | tail -1 | grep -qx "$2"
+}
+# start_node PORT [ARGS]: a data node with its own dir; returns 1 when
+# another process has the port.
 start_node() {
   local port=$1
   shift
@@ -38,29 +31,57 @@ start_node() {
     --dir "$TEST_TMP/n$port" --logfile "$TEST_TMP/n$port/redis.txt" \
     --maxmemory-policy noeviction --repl-diskless-sync-delay 0 \
     --daemonize no "$@" &
-  PIDS+=($!)
   NODE_PID=$!
-  wait_until 10 'redis-cli -p '"$port"' PING | grep -q PONG' ||
-    fail "redis on $port did not start"
+  if wait_until 10 'ours '"$port"' "$TEST_TMP/n'"$port"'"'; then
+    PIDS+=($NODE_PID)
+    return 0
+  fi
+  kill -9 "$NODE_PID" 2>/dev/null; wait "$NODE_PID" 2>/dev/null
+  return 1
 }
-start_node "$PM"
-MASTER_PID=$NODE_PID
-start_node "$PR" --replicaof 127.0.0.1 "$PM"
-for s in $S1 $S2 $S3; do
+# start_sentinel PORT: returns 1 when another process has the port.
+start_sentinel() {
+  local s=$1
   mkdir -p "$TEST_TMP/s$s"
-  cat >"$TEST_TMP/s$s/sentinel.conf" <<EOF
-port $s
-bind 127.0.0.1
-dir $TEST_TMP/s$s
-logfile $TEST_TMP/s$s/sentinel.txt
-sentinel monitor $MASTER 127.0.0.1 $PM 2
-sentinel down-after-milliseconds $MASTER 1000
-sentinel failover-timeout $MASTER 10000
-sentinel parallel-syncs $MASTER 1
-EOF
+  printf '%s\n' "port $s" "bind 127.0.0.1" "dir $TEST_TMP/s$s" \
+    "logfile $TEST_TMP/s$s/sentinel.txt" \
+    "sentinel monitor $MASTER 127.0.0.1 $PM 2" \
+    "sentinel down-after-milliseconds $MASTER 1000" \
+    "sentinel failover-timeout $MASTER 10000" \
+    "sentinel parallel-syncs $MASTER 1" >"$TEST_TMP/s$s/sentinel.conf"
   redis-server "$TEST_TMP/s$s/sentinel.conf" --sentinel &
-  PIDS+=($!)
+  SPIDS+=($!)
+  wait_until 10 'redis-cli -p '"$s"' INFO server | grep -q "^config_file:$TEST_TMP/s'"$s"'/"'
+}
+# Five free ports in a row: random tries, each start checked, since other
+# tests pick ports too.
+started=0
+for try in 1 2 3 4 5; do
+  b=$(( 20000 + (RANDOM * 7 + try * 13) % 30000 ))
+  busy=0
+  for p in $b $((b + 1)) $((b + 2)) $((b + 3)) $((b + 4)); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && busy=1
+  done
+  [ $busy -eq 0 ] || continue
+  PM=$b PR=$((b + 1)) S1=$((b + 2)) S2=$((b + 3)) S3=$((b + 4))
+  SPIDS=()
+  start_node "$PM" || continue
+  MASTER_PID=$NODE_PID
+  if ! start_node "$PR" --replicaof 127.0.0.1 "$PM"; then
+    kill -9 "$MASTER_PID"; wait "$MASTER_PID" 2>/dev/null
+    continue
+  fi
+  ok=1
+  for s in $S1 $S2 $S3; do start_sentinel "$s" || ok=0; done
+  if [ $ok -eq 1 ]; then
+    PIDS+=("${SPIDS[@]}")
+    started=1
+    break
+  fi
+  kill -9 "$MASTER_PID" "$NODE_PID" "${SPIDS[@]}" 2>/dev/null
+  wait "$MASTER_PID" "$NODE_PID" "${SPIDS[@]}" 2>/dev/null
 done
+[ $started -eq 1 ] || fail "no master, replica and three sentinels after 5 tries"
 # Ready when every sentinel knows the replica and the two other sentinels
 # (they find each other through hello messages, every 2 s).
 ready() {
@@ -116,7 +137,7 @@ grep -q "connecting to the master a sentinel named.*127.0.0.1:$PR" "$TEST_TMP/wo
 
 # The old master comes back; the sentinels make it a replica. The worker
 # and the commands keep to the new master.
-start_node "$PM"
+start_node "$PM" || fail "the old master did not restart on its port"
 wait_until 30 'redis-cli -p "$PM" ROLE | head -1 | grep -qx slave' ||
   fail "the old master did not become a replica"
 "$PACER" stats --config "$TEST_TMP/pacer.json" >"$TEST_TMP/stats.out" 2>&1 ||
