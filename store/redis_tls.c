@@ -25,7 +25,9 @@
 #include "common/log.h"
 #include "store/redis_tls_int.h"
 
-#define PUMP_BUF 16384 /* bytes moved per read */
+#define PUMP_BUF     16384 /* bytes moved per read */
+/* Bytes waiting for hiredis before the server's side is read again. */
+#define PUMP_BACKLOG (4u << 20)
 
 /* ------------------------------------------------------------------------
  * The link
@@ -436,17 +438,64 @@ pump_end(struct sync_pump *p)
   pthread_mutex_unlock(&reg_mu);
 }
 
-/* Moves bytes both ways until either side closes. */
+/* Decrypted bytes waiting for hiredis: hiredis may be busy writing a long
+ * pipeline and not read its replies until it is done, so the pump must
+ * never block on that side, or both would wait for each other. */
+struct plain_out {
+  char *buf;
+  size_t len, cap;
+};
+
+static int
+plain_out_add(struct plain_out *o, const char *data, size_t n)
+{
+  if (o->len + n > o->cap) {
+    size_t cap = o->cap > 0 ? o->cap : PUMP_BUF;
+    char *b;
+
+    while (cap < o->len + n)
+      cap *= 2;
+    b = realloc(o->buf, cap);
+    if (b == NULL)
+      return -1;
+    o->buf = b;
+    o->cap = cap;
+  }
+  memcpy(o->buf + o->len, data, n);
+  o->len += n;
+  return 0;
+}
+
+/* Sends what hiredis will take now. Returns 0 or -1 (hiredis is gone). */
+static int
+plain_out_flush(struct plain_out *o, int fd)
+{
+  while (o->len > 0) {
+    ssize_t w = send(fd, o->buf, o->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+    if (w < 0)
+      return errno == EAGAIN || errno == EINTR ? 0 : -1;
+    memmove(o->buf, o->buf + w, o->len - (size_t)w);
+    o->len -= (size_t)w;
+  }
+  return 0;
+}
+
+/* Moves bytes both ways until either side closes. The server's side is
+ * read only while less than PUMP_BACKLOG bytes wait for hiredis (Redis
+ * keeps the rest in its output buffer). */
 static void *
 pump_main(void *arg)
 {
   struct sync_pump *p = arg;
+  struct plain_out out = {NULL, 0, 0};
   char buf[PUMP_BUF];
   struct pacer_error err;
 
   for (;;) {
-    struct pollfd fds[2] = {{.fd = p->plain, .events = POLLIN},
-                            {.fd = p->net, .events = POLLIN}};
+    struct pollfd fds[2] = {
+        {.fd = p->plain, .events = POLLIN | (out.len > 0 ? POLLOUT : 0)},
+        {.fd = p->net, .events = out.len < PUMP_BACKLOG ? POLLIN : 0}};
     ssize_t n;
 
     if (poll(fds, 2, -1) < 0) {
@@ -454,8 +503,10 @@ pump_main(void *arg)
         continue;
       break;
     }
-    if (fds[0].revents != 0) {
-      n = recv(p->plain, buf, sizeof(buf), 0);
+    if ((fds[0].revents & POLLOUT) && plain_out_flush(&out, p->plain) != 0)
+      break;
+    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      n = recv(p->plain, buf, sizeof(buf), MSG_DONTWAIT);
       if (n <= 0 && !(n < 0 && (errno == EAGAIN || errno == EINTR)))
         break; /* hiredis closed: redisFree */
       if (n > 0 && (pacer_tls_link_write(&p->link, buf, (size_t)n, &err) != 0 ||
@@ -469,13 +520,15 @@ pump_main(void *arg)
       if (n > 0 && pacer_tls_link_feed(&p->link, buf, (size_t)n) != 0)
         break;
       while ((n = pacer_tls_link_read(&p->link, buf, sizeof(buf), &err)) > 0) {
-        if (send_all(p->plain, buf, (size_t)n, -1) != 0)
+        if (plain_out_add(&out, buf, (size_t)n) != 0)
           break;
       }
-      if (n < 0 || flush_out(&p->link, p->net, -1) != 0)
+      if (n != 0 || flush_out(&p->link, p->net, -1) != 0 ||
+          plain_out_flush(&out, p->plain) != 0)
         break;
     }
   }
+  free(out.buf);
   pump_end(p);
   return NULL;
 }
