@@ -124,7 +124,8 @@ pacer_cli_redis_connect(const struct pacer_config *cfg, struct pacer_error *err)
   struct pacer_redis_addr addr;
   redisContext *c;
 
-  if (pacer_redis_addr_parse(cfg->redis_url, &addr, err) != 0)
+  if (pacer_redis_addr_parse(cfg->redis_url, &addr, err) != 0 ||
+      pacer_redis_addr_route(&addr, cfg->prefix, err) != 0)
     return NULL;
   c = pacer_redis_sync_connect(&addr, cfg->connect_timeout_ms, err);
   explicit_bzero(addr.password, sizeof(addr.password));

@@ -32,6 +32,7 @@
 
 #include "common/clock.h"
 #include "core/job.h"
+#include "store/redis_sync.h"
 #include "store/results.h"
 #include "store/submit.h"
 
@@ -709,6 +710,20 @@ pacer_cmd_submit(int argc, char **argv)
   }
   fprintf(stderr, "submit: queued %zu job(s), rejected %zu\n", stats.queued,
           stats.rejected);
+  if (stats.queued > 0) {
+    /* What a failover may lose: docs/REDIS.md "Sentinel". */
+    long long nrep, acked;
+    uint32_t wait_ms =
+        cfg.connect_timeout_ms > 0 ? cfg.connect_timeout_ms / 2 : 5000;
+
+    if (pacer_redis_sync_wait_replicas(c, wait_ms > 5000 ? 5000 : wait_ms,
+                                       &nrep, &acked) == 0 &&
+        acked < nrep)
+      fprintf(stderr,
+              "submit: warning: %lld of %lld replica(s) have the jobs after "
+              "WAIT; a failover now may lose them (docs/REDIS.md)\n",
+              acked, nrep);
+  }
   if (stats.finished > 0)
     fprintf(stderr,
             "submit: %zu job(s) not queued: their id already finished ok "

@@ -555,6 +555,8 @@ set_field(struct pacer_config *cfg, const cJSON *item,
     return field_destination_allow(cfg, item, err);
   if (strcmp(item->string, "metrics_token") == 0)
     return field_metrics_token(cfg, item, src, err);
+  if (strcmp(item->string, "redis_tls") == 0)
+    return pacer_config_parse_redis_tls(cfg, item, err);
   if (item->string[0] == '\0')
     return pacer_error_set(err, PACER_ECONFIG, "\"\": unknown field");
   return pacer_error_set(err, PACER_ECONFIG, "%s: unknown field",
@@ -663,6 +665,10 @@ parse_text(struct pacer_config *cfg, const char *json, size_t len,
     rc = pacer_error_set(err, PACER_ECONFIG,
                          "destination_allow: has no effect unless "
                          "destination_policy is \"public_only\"");
+  /* "redis_tls" joins the file's own rediss:// URL (docs/REDIS.md TLS). */
+  if (rc == 0)
+    rc = pacer_config_fold_redis_tls(
+        cfg, cJSON_GetObjectItemCaseSensitive(root, "redis_url") != NULL, err);
   pacer_json_wipe(root); /* inline secrets */
   cJSON_Delete(root);
   return rc;
@@ -698,7 +704,7 @@ pacer_config_apply_env(struct pacer_config *cfg, const char *value)
     return PACER_ENOMEM;
   free(cfg->redis_url);
   cfg->redis_url = copy;
-  return 0;
+  return pacer_config_fold_redis_tls(cfg, 0, NULL);
 }
 
 void
@@ -708,6 +714,8 @@ pacer_config_free(struct pacer_config *cfg)
     return;
   free(cfg->redis_url);
   cfg->redis_url = NULL;
+  free(cfg->redis_tls);
+  cfg->redis_tls = NULL;
   free(cfg->prefix);
   cfg->prefix = NULL;
   free(cfg->log_level);

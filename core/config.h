@@ -140,6 +140,8 @@ struct pacer_cred_cfg {
 struct pacer_config {
   char *redis_url;                /* redis://[user:pass@]host:port[/db] or
                                      unix://[user:pass@]/to.sock[?db=N] */
+  char *redis_tls;                /* "redis_tls" object as rediss:// query
+                                     parameters, or NULL (core/redis_url.h) */
   char *prefix;                   /* Redis key prefix, default "pacer:" */
   unsigned workers;               /* worker threads, default online CPUs */
   unsigned concurrency;           /* in-flight requests per process, def 256 */
@@ -273,7 +275,9 @@ pacer_config_credential(const struct pacer_config *cfg, const char *name);
 int pacer_cred_host_allowed(const struct pacer_cred_cfg *c, const char *host);
 
 /** Replaces redis_url with value (borrowed, copied) when non-NULL and
- *  non-empty (PACER_REDIS_URL). Returns 0 or PACER_ENOMEM. */
+ *  non-empty (PACER_REDIS_URL), with the options of "redis_tls" added when
+ *  value is a rediss:// URL (its own query parameters win). Returns 0 or
+ *  PACER_ENOMEM. */
 int pacer_config_apply_env(struct pacer_config *cfg, const char *value);
 
 /** Frees the strings and the limits and credentials arrays in cfg (not

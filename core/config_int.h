@@ -100,4 +100,18 @@ int pacer_config_cred_secret(struct pacer_cred_secret *sec, const char *what,
                              const struct pacer_config_src *cfg_src,
                              struct pacer_error *err);
 
+/** "redis_tls": {"ca_file", "cert_file", "key_file", "server_name":
+ *  strings, "insecure": boolean}, stored in cfg->redis_tls as rediss://
+ *  query parameters (percent-encoded). core/redis_url.c. */
+int pacer_config_parse_redis_tls(struct pacer_config *cfg, const cJSON *item,
+                                 struct pacer_error *err);
+
+/** Adds cfg->redis_tls (when set) to cfg->redis_url when that is a
+ *  rediss:// URL, before the URL's own parameters so that those win.
+ *  With strict, a redis_url of another scheme is an error ("redis_tls:
+ *  ..."); else it is left as it is. Returns 0, PACER_ECONFIG or
+ *  PACER_ENOMEM. core/redis_url.c. */
+int pacer_config_fold_redis_tls(struct pacer_config *cfg, int strict,
+                                struct pacer_error *err);
+
 #endif

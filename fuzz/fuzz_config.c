@@ -95,7 +95,10 @@ addr_checked(const char *url, struct pacer_redis_addr *addr,
   PACER_FUZZ_CHECK(memchr(addr->user, '\0', sizeof(addr->user)) != NULL);
   PACER_FUZZ_CHECK(memchr(addr->password, '\0', sizeof(addr->password)) !=
                    NULL);
-  PACER_FUZZ_CHECK((addr->host[0] != '\0') != (addr->path[0] != '\0'));
+  PACER_FUZZ_CHECK(addr->nseeds > 0
+                       ? addr->host[0] == '\0' &&
+                             (addr->master[0] != '\0') != addr->cluster
+                       : (addr->host[0] != '\0') != (addr->path[0] != '\0'));
   PACER_FUZZ_CHECK(addr->port >= 1 && addr->port <= 65535);
   PACER_FUZZ_CHECK(addr->db >= 0);
   return 0;

@@ -9,16 +9,17 @@
 #                     libnghttp2 (pacer-testapi-h2), jq/curl/redis-cli (the
 #                     integration scripts), groff (the man page test),
 #                     prometheus (promtool, e2e_metrics), chromium
-#                     (e2e_dashboard), clang-format 14 (lint), and
+#                     (e2e_dashboard), clang-format 14 (lint), the
+#                     openssl CLI (test certificates, e2e_redis_tls), and
 #                     Debian's nodejs and npm unless an npm is already
 #                     on the PATH (a NodeSource node bundles its own npm
 #                     and conflicts with Debian's): tests/node, the
 #                     OAuth2 server of the e2e_cred_* tests.
 PACER_DEBS_BUILD="gcc libc6-dev make cmake pkg-config libcurl4-openssl-dev
 libuv1-dev libcjson-dev libhiredis-dev libmicrohttpd-dev libsodium-dev
-zlib1g-dev redis-server curl"
+zlib1g-dev libssl-dev redis-server curl"
 PACER_DEBS_TEST="libcmocka-dev libnghttp2-dev redis-tools jq ca-certificates
-groff-base prometheus chromium clang-format"
+openssl groff-base prometheus chromium clang-format"
 command -v npm >/dev/null 2>&1 || PACER_DEBS_TEST="$PACER_DEBS_TEST nodejs npm"
 
 # pacer_install_deps PACKAGE...: installs those that are missing. apt's own

@@ -345,7 +345,8 @@ pacer_cred_sub_new(uv_loop_t *loop, const char *redis_url, const char *prefix,
   s->on_up = on_up;
   s->arg = arg;
   snprintf(s->pattern, sizeof(s->pattern), "%s" PACER_KEYS_CRED_PSUB, prefix);
-  if (pacer_redis_addr_parse(redis_url, &s->addr, &err) != 0)
+  if (pacer_redis_addr_parse(redis_url, &s->addr, &err) != 0 ||
+      pacer_redis_addr_route(&s->addr, prefix, &err) != 0)
     memset(&s->addr, 0, sizeof(s->addr));
   uv_timer_init(loop, &s->timer);
   s->timer.data = s;

@@ -4,6 +4,13 @@
  * that read and write them. Keys are <prefix><name> with the prefix from the
  * config (default "pacer:"); nothing outside store/ names a key.
  *
+ * Redis Cluster: every key below, the limit and credential keys included,
+ * starts with the prefix, so a prefix with a hash tag ("{pacer}:") puts all
+ * of one queue's keys in one slot and every script stays in it; with
+ * redis-cluster:// a prefix without one is refused
+ * (pacer_redis_addr_route in core/redis_url.h, docs/REDIS.md "Redis
+ * Cluster"). No key is shared between prefixes.
+ *
  *   <prefix>jobs:high  stream, group "pacer"    intake, priority high
  *   <prefix>jobs       stream, group "pacer"    intake, priority normal
  *   <prefix>jobs:low   stream, group "pacer"    intake, priority low

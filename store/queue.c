@@ -463,6 +463,8 @@ pacer_queue_new(uv_loop_t *loop, const struct pacer_config *cfg,
   if (q == NULL)
     return pacer_error_set(err, PACER_ENOMEM, "queue: out of memory");
   rc = pacer_redis_addr_parse(cfg->redis_url, &q->addr, err);
+  if (rc == 0)
+    rc = pacer_redis_addr_route(&q->addr, cfg->prefix, err);
   if (rc != 0) {
     free(q);
     return rc;

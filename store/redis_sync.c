@@ -12,6 +12,10 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "store/cluster.h"
+#include "store/redis_tls.h"
+#include "store/sentinel.h"
+
 /* ------------------------------------------------------------------------
  * Synchronous connection
  * ------------------------------------------------------------------------ */
@@ -64,6 +68,47 @@ run(redisContext *c, const char *label, const char *op, int argc,
   return reply;
 }
 
+/* How long one sentinel or cluster node may take to answer, ms. */
+static uint32_t
+ask_bound(uint32_t timeout_ms)
+{
+  return timeout_ms > 0 && timeout_ms < PACER_SENTINEL_ASK_MS
+             ? timeout_ms
+             : PACER_SENTINEL_ASK_MS;
+}
+
+/* redis-sentinel://: the master the sentinels name, checked with ROLE
+ * (docs/REDIS.md "Sentinel"). */
+static redisContext *
+sentinel_connect(const struct pacer_redis_addr *addr, uint32_t timeout_ms,
+                 struct pacer_error *err)
+{
+  uint32_t ask_ms = ask_bound(timeout_ms);
+  struct pacer_redis_addr m;
+  redisContext *c;
+  redisReply *r;
+
+  if (pacer_sentinel_master(addr, ask_ms, &m, err) != 0)
+    return NULL;
+  c = pacer_redis_sync_connect(&m, timeout_ms, err);
+  if (c != NULL) {
+    r = redisCommandArgv(c, 1, (const char *[]){"ROLE"}, (const size_t[]){4});
+    if (!pacer_sentinel_role_is_master(r)) {
+      pacer_sentinel_stale();
+      pacer_error_set(err, PACER_EREDIS,
+                      "redis: %s:%d is not the master of %s (ROLE): the "
+                      "sentinels have not finished a failover",
+                      m.host, m.port, addr->master);
+      redisFree(c);
+      c = NULL;
+    }
+    if (r != NULL)
+      freeReplyObject(r);
+  }
+  explicit_bzero(&m, sizeof(m));
+  return c;
+}
+
 redisContext *
 pacer_redis_sync_connect(const struct pacer_redis_addr *addr,
                          uint32_t timeout_ms, struct pacer_error *err)
@@ -73,16 +118,32 @@ pacer_redis_sync_connect(const struct pacer_redis_addr *addr,
   redisContext *c;
   redisReply *reply;
 
+  if (addr->cluster) {
+    struct pacer_redis_addr m;
+
+    if (pacer_cluster_node(addr, ask_bound(timeout_ms), &m, err) != 0)
+      return NULL;
+    c = pacer_redis_sync_connect(&m, timeout_ms, err);
+    explicit_bzero(&m, sizeof(m));
+    return c;
+  }
+  if (addr->master[0] != '\0')
+    return sentinel_connect(addr, timeout_ms, err);
   addr_label(addr, label, sizeof(label));
   tv.tv_sec = (time_t)(timeout_ms / 1000);
   tv.tv_usec = (suseconds_t)((timeout_ms % 1000) * 1000);
 
-  if (addr->path[0] != '\0')
+  if (addr->tls.on) {
+    c = pacer_redis_tls_sync_connect(addr, timeout_ms, err);
+    if (c == NULL)
+      return NULL;
+  } else if (addr->path[0] != '\0') {
     c = timeout_ms > 0 ? redisConnectUnixWithTimeout(addr->path, tv)
                        : redisConnectUnix(addr->path);
-  else
+  } else {
     c = timeout_ms > 0 ? redisConnectWithTimeout(addr->host, addr->port, tv)
                        : redisConnect(addr->host, addr->port);
+  }
   if (c == NULL) {
     pacer_error_set(err, PACER_ENOMEM, "redis: %s: out of memory", label);
     return NULL;
@@ -162,4 +223,40 @@ pacer_redis_sync_maxmemory_policy(redisContext *c, char *policy, size_t size)
   if (r != NULL)
     freeReplyObject(r);
   return rc;
+}
+
+int
+pacer_redis_sync_wait_replicas(redisContext *c, uint32_t timeout_ms,
+                               long long *replicas, long long *acked)
+{
+  redisReply *r =
+      redisCommandArgv(c, 1, (const char *[]){"ROLE"}, (const size_t[]){4});
+  char nr[24], ms[24];
+  int k, n;
+
+  *replicas = *acked = 0;
+  if (r == NULL)
+    return PACER_EREDIS;
+  /* ROLE on a master: "master", offset, one array per replica */
+  if (!pacer_sentinel_role_is_master(r) || r->elements < 3 ||
+      r->element[2]->type != REDIS_REPLY_ARRAY) {
+    freeReplyObject(r);
+    return PACER_EREDIS;
+  }
+  *replicas = (long long)r->element[2]->elements;
+  freeReplyObject(r);
+  if (*replicas == 0)
+    return 0;
+  k = snprintf(nr, sizeof(nr), "%lld", *replicas);
+  n = snprintf(ms, sizeof(ms), "%" PRIu32, timeout_ms);
+  r = redisCommandArgv(c, 3, (const char *[]){"WAIT", nr, ms},
+                       (const size_t[]){4, (size_t)k, (size_t)n});
+  if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
+    if (r != NULL)
+      freeReplyObject(r);
+    return PACER_EREDIS;
+  }
+  *acked = r->integer;
+  freeReplyObject(r);
+  return 0;
 }

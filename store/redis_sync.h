@@ -26,4 +26,14 @@ redisContext *pacer_redis_sync_connect(const struct pacer_redis_addr *addr,
 int pacer_redis_sync_maxmemory_policy(redisContext *c, char *policy,
                                       size_t size);
 
+/** After a client's writes on c (borrowed): asks the master how many
+ *  replicas it has (ROLE) and waits up to timeout_ms (ms) until all of
+ *  them have those writes (WAIT), so that a failover cannot lose what the
+ *  client was told is queued (docs/REDIS.md "Sentinel"). Sets *replicas
+ *  and *acked (how many had them in time; 0 and 0 without replicas).
+ *  Returns 0, or PACER_EREDIS when c is not a master or the commands
+ *  failed. Calling thread; blocks up to timeout_ms. */
+int pacer_redis_sync_wait_replicas(redisContext *c, uint32_t timeout_ms,
+                                   long long *replicas, long long *acked);
+
 #endif

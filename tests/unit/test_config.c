@@ -329,10 +329,8 @@ config_rejects_bad_strings(void **state)
   expect_config_error("{\"log\": \"a-component-name-too-long\"}",
                       "log: \"a-component-name-too-long\" is not a component "
                       "list such as \"all,-redis\"");
-  expect_config_error("{\"redis_url\": \"rediss://h:6380\"}",
-                      "redis_url: rediss:// (TLS) is not supported by this "
-                      "build; run a TLS tunnel such as stunnel or spiped and "
-                      "point redis:// at it");
+  expect_config_error("{\"redis_url\": \"redis://h:6380?ca_file=/c\"}",
+                      "redis_url: ca_file needs a rediss:// (TLS) URL");
 }
 
 static void
@@ -413,6 +411,61 @@ config_env_overrides_redis_url(void **state)
 
   assert_int_equal(pacer_config_apply_env(cfg, "redis://other:1/3"), 0);
   assert_string_equal(cfg->redis_url, "redis://other:1/3");
+}
+
+static void
+config_redis_tls_joins_a_rediss_url(void **state)
+{
+  struct pacer_config *cfg = *state;
+  struct pacer_redis_addr a;
+  struct pacer_error err;
+
+  assert_int_equal(
+      parse(cfg,
+            "{\"redis_url\": \"rediss://:pw@h:6380/1?server_name=url.name\", "
+            "\"redis_tls\": {\"ca_file\": \"/etc/ca x.pem\", \"cert_file\": "
+            "\"/c.pem\", \"key_file\": \"/k.pem\", \"server_name\": "
+            "\"file.name\", \"insecure\": false}}",
+            &err),
+      0);
+  assert_string_equal(cfg->redis_url,
+                      "rediss://:pw@h:6380/1?ca_file=/etc/ca%20x.pem&cert_file="
+                      "/c.pem&key_file=/k.pem&server_name=file.name&server_"
+                      "name=url.name");
+  assert_int_equal(pacer_redis_addr_parse(cfg->redis_url, &a, &err), 0);
+  assert_string_equal(a.tls.ca_file, "/etc/ca x.pem");
+  assert_string_equal(a.tls.server_name, "url.name"); /* the URL's wins */
+  assert_int_equal(a.db, 1);
+  /* PACER_REDIS_URL / --redis: joined when rediss://, else left alone */
+  assert_int_equal(pacer_config_apply_env(cfg, "rediss://o:1"), 0);
+  assert_string_equal(cfg->redis_url,
+                      "rediss://o:1?ca_file=/etc/ca%20x.pem&cert_file=/c.pem&"
+                      "key_file=/k.pem&server_name=file.name");
+  assert_int_equal(pacer_config_apply_env(cfg, "unix:///r.sock"), 0);
+  assert_string_equal(cfg->redis_url, "unix:///r.sock");
+}
+
+static void
+config_redis_tls_errors(void **state)
+{
+  (void)state;
+  expect_config_error("{\"redis_url\": \"redis://h\", \"redis_tls\": "
+                      "{\"ca_file\": \"/c\"}}",
+                      "redis_tls: needs a rediss:// redis_url");
+  expect_config_error("{\"redis_tls\": []}",
+                      "redis_tls: must be an object such as {\"ca_file\": "
+                      "\"/etc/ssl/redis-ca.pem\"}");
+  expect_config_error("{\"redis_tls\": {\"ca_file\": \"rel.pem\"}}",
+                      "redis_tls.ca_file: must be an absolute path of 1 to "
+                      "255 bytes");
+  expect_config_error("{\"redis_tls\": {\"insecure\": 1}}",
+                      "redis_tls.insecure: must be true or false");
+  expect_config_error("{\"redis_tls\": {\"cafile\": \"/c\"}}",
+                      "redis_tls.cafile: unknown field; known: ca_file, "
+                      "cert_file, key_file, server_name, insecure");
+  expect_config_error("{\"redis_url\": \"rediss://h\", \"redis_tls\": "
+                      "{\"key_file\": \"/k\"}}",
+                      "redis_url: key_file needs cert_file");
 }
 
 static void
@@ -1358,13 +1411,168 @@ redis_addr_bare_path_is_a_unix_socket(void **state)
 }
 
 static void
-redis_addr_refuses_rediss_and_points_to_a_tunnel(void **state)
+redis_addr_rediss_takes_tls_options(void **state)
+{
+  struct pacer_redis_addr a;
+
+  (void)state;
+  parse_addr_ok("rediss://:pw@cache.example:6380/2", &a);
+  assert_int_equal(a.tls.on, 1);
+  assert_int_equal(a.tls.insecure, 0);
+  assert_string_equal(a.host, "cache.example");
+  assert_int_equal(a.port, 6380);
+  assert_int_equal(a.db, 2);
+  assert_string_equal(a.password, "pw");
+  assert_string_equal(a.tls.ca_file, "");
+  parse_addr_ok("REDISS://[::1]/0?ca_file=/etc/ca%20x.pem&cert_file=/c.pem"
+                "&key_file=/k.pem&server_name=redis.internal&db=3",
+                &a);
+  assert_int_equal(a.tls.on, 1);
+  assert_string_equal(a.host, "::1");
+  assert_int_equal(a.port, 6379);
+  assert_int_equal(a.db, 3);
+  assert_string_equal(a.tls.ca_file, "/etc/ca x.pem");
+  assert_string_equal(a.tls.cert_file, "/c.pem");
+  assert_string_equal(a.tls.key_file, "/k.pem");
+  assert_string_equal(a.tls.server_name, "redis.internal");
+  parse_addr_ok("rediss://h?insecure=1", &a);
+  assert_int_equal(a.tls.insecure, 1);
+  parse_addr_ok("redis://h", &a);
+  assert_int_equal(a.tls.on, 0);
+}
+
+static void
+redis_addr_sentinel_lists_sentinels_and_the_master(void **state)
+{
+  struct pacer_redis_addr a;
+
+  (void)state;
+  parse_addr_ok("redis-sentinel://:pw@10.0.0.1,10.0.0.2:26380,[::1]:7/mymaster"
+                "/3",
+                &a);
+  assert_int_equal(a.nseeds, 3);
+  assert_string_equal(a.seeds[0].host, "10.0.0.1");
+  assert_int_equal(a.seeds[0].port, 26379);
+  assert_string_equal(a.seeds[1].host, "10.0.0.2");
+  assert_int_equal(a.seeds[1].port, 26380);
+  assert_string_equal(a.seeds[2].host, "::1");
+  assert_int_equal(a.seeds[2].port, 7);
+  assert_string_equal(a.master, "mymaster");
+  assert_string_equal(a.password, "pw");
+  assert_string_equal(a.host, "");
+  assert_int_equal(a.db, 3);
+  parse_addr_ok("REDIS-SENTINEL://s1:1/pacer_main?db=2", &a);
+  assert_int_equal(a.nseeds, 1);
+  assert_string_equal(a.master, "pacer_main");
+  assert_int_equal(a.db, 2);
+  parse_addr_ok("redis://h", &a);
+  assert_int_equal(a.nseeds, 0);
+}
+
+static void
+redis_addr_sentinel_errors(void **state)
 {
   (void)state;
-  expect_addr_error("rediss://:secret@h:6380",
-                    "redis_url: rediss:// (TLS) is not supported by this "
-                    "build; run a TLS tunnel such as stunnel or spiped and "
-                    "point redis:// at it");
+  expect_addr_error("redis-sentinel://s1:26379",
+                    "redis_url: the master's name is missing, as in "
+                    "redis-sentinel://127.0.0.1:26379/mymaster");
+  expect_addr_error("redis-sentinel://s1//0",
+                    "redis_url: the master's name is missing, as in "
+                    "redis-sentinel://127.0.0.1:26379/mymaster");
+  expect_addr_error("redis-sentinel:///m", "redis_url: host is empty");
+  expect_addr_error("redis-sentinel://s1,/m",
+                    "redis_url: empty node after \",\"");
+  expect_addr_error("redis-sentinel://s1,,s2/m", "redis_url: host is empty");
+  expect_addr_error("redis-sentinel://s1:0/m",
+                    "redis_url: port must be a number from 1 to 65535");
+  expect_addr_error("redis-sentinel://a,b,c,d,e,f,g,h,i/m",
+                    "redis_url: more than 8 nodes");
+  expect_addr_error("redis-sentinel://s/m%20x",
+                    "redis_url: the master's name may hold letters, digits, "
+                    "\".\", \"-\" and \"_\"");
+  expect_addr_error("redis-sentinel://s/m/x",
+                    "redis_url: database must be a number from 0 to "
+                    "2147483647, as in redis://host:6379/0");
+}
+
+static void
+redis_addr_cluster_lists_nodes(void **state)
+{
+  struct pacer_redis_addr a;
+  struct pacer_error err;
+
+  (void)state;
+  parse_addr_ok("redis-cluster://:pw@10.0.0.1:7000,10.0.0.2", &a);
+  assert_int_equal(a.cluster, 1);
+  assert_int_equal(a.nseeds, 2);
+  assert_string_equal(a.seeds[0].host, "10.0.0.1");
+  assert_int_equal(a.seeds[0].port, 7000);
+  assert_int_equal(a.seeds[1].port, 6379);
+  assert_string_equal(a.password, "pw");
+  assert_int_equal(a.slot, -1);
+  parse_addr_ok("redis-cluster://h/", &a);
+  assert_int_equal(a.nseeds, 1);
+  expect_addr_error("redis-cluster://h/1", "redis_url: a cluster URL has no "
+                                           "path: Redis Cluster has db 0 "
+                                           "only");
+  expect_addr_error("redis-cluster://h?db=2",
+                    "redis_url: db must be 0: Redis Cluster has db 0 only");
+  /* the queue's keys share the prefix's hash tag */
+  parse_addr_ok("redis-cluster://h", &a);
+  assert_int_equal(pacer_redis_addr_route(&a, "{pacer}:", &err), 0);
+  assert_int_equal(a.slot, (int)pacer_redis_key_slot("pacer", 5));
+  assert_int_equal(pacer_redis_addr_route(&a, "pacer:", &err), PACER_ECONFIG);
+  assert_string_equal(err.msg,
+                      "prefix: \"pacer:\" has no hash tag; with "
+                      "redis-cluster:// every key of a queue must share one "
+                      "slot: use a prefix such as \"{pacer}:\" "
+                      "(docs/REDIS.md)");
+  assert_int_equal(pacer_redis_addr_route(&a, "{}:", &err), PACER_ECONFIG);
+  parse_addr_ok("redis://h", &a);
+  assert_int_equal(pacer_redis_addr_route(&a, "pacer:", &err), 0);
+}
+
+static void
+redis_key_slot_matches_redis(void **state)
+{
+  (void)state;
+  /* CLUSTER KEYSLOT answers of Redis 7 */
+  assert_int_equal(pacer_redis_key_slot("foo", 3), 12182);
+  assert_int_equal(pacer_redis_key_slot("bar", 3), 5061);
+  assert_int_equal(pacer_redis_key_slot("hello", 5), 866);
+  assert_int_equal(pacer_redis_key_slot("123456789", 9), 12739);
+  assert_int_equal(pacer_redis_key_slot("{user1000}.following", 20), 3443);
+  assert_int_equal(pacer_redis_key_slot("user1000", 8), 3443);
+  assert_int_equal(pacer_redis_key_slot("{pacer}:jobs", 12), 6865);
+  assert_int_equal(pacer_redis_key_slot("{pacer}:results", 15), 6865);
+  /* an empty tag is no tag: the whole key counts */
+  assert_int_equal(pacer_redis_key_slot("{}x", 3), 10595);
+  assert_int_equal(pacer_redis_key_slot("", 0), 0);
+}
+
+static void
+redis_addr_tls_options_are_checked(void **state)
+{
+  (void)state;
+  expect_addr_error("redis://h?ca_file=/c",
+                    "redis_url: ca_file needs a rediss:// (TLS) URL");
+  expect_addr_error("unix:///r.sock?insecure=1",
+                    "redis_url: insecure needs a rediss:// (TLS) URL");
+  expect_addr_error("rediss://h?insecure=yes",
+                    "redis_url: insecure must be 0 or 1");
+  expect_addr_error("rediss://h?ca_file=",
+                    "redis_url: ca_file must be 1 to 255 bytes without a bad "
+                    "%-escape");
+  expect_addr_error("rediss://h?key_file=/k",
+                    "redis_url: key_file needs cert_file");
+  expect_addr_error("rediss://h?cert_file=/c",
+                    "redis_url: cert_file needs key_file");
+  expect_addr_error("rediss://h?db",
+                    "redis_url: query parameters are key=value, as in ?db=0");
+  expect_addr_error("rediss://h?ssl_cert_reqs=none",
+                    "redis_url: unknown query parameter \"ssl_cert_reqs\"; "
+                    "known: db, and with rediss:// ca_file, cert_file, "
+                    "key_file, server_name, insecure");
 }
 
 static void
@@ -1373,12 +1581,15 @@ redis_addr_rejects_garbage(void **state)
   (void)state;
   expect_addr_error(NULL, "redis_url: must not be empty");
   expect_addr_error("", "redis_url: must not be empty");
-  expect_addr_error("localhost:6379",
-                    "redis_url: must start with redis://, unix:// or /, as "
-                    "in redis://127.0.0.1:6379/0");
+  expect_addr_error(
+      "localhost:6379",
+      "redis_url: must start with redis://, rediss://, unix:// or /, "
+      "as "
+      "in redis://127.0.0.1:6379/0");
   expect_addr_error("http://h:6379",
                     "redis_url: scheme \"http\" is not supported, use "
-                    "redis:// or unix://");
+                    "redis://, rediss://, redis-sentinel://, "
+                    "redis-cluster:// or unix://");
   expect_addr_error("redis://", "redis_url: host is empty");
   expect_addr_error("redis://:6379", "redis_url: host is empty");
   expect_addr_error("redis://h:0",
@@ -1397,7 +1608,9 @@ redis_addr_rejects_garbage(void **state)
                     "redis_url: database must be a number from 0 to "
                     "2147483647, as in redis://host:6379/0");
   expect_addr_error("redis://h?timeout=5",
-                    "redis_url: the only query parameter is db, as in ?db=0");
+                    "redis_url: unknown query parameter \"timeout\"; known: "
+                    "db, and with rediss:// ca_file, cert_file, key_file, "
+                    "server_name, insecure");
   expect_addr_error("redis://h w",
                     "redis_url: host must be a name or an address, as in "
                     "redis://127.0.0.1:6379/0");
@@ -1464,7 +1677,7 @@ redis_addr_errors_never_contain_the_password(void **state)
       "redis://u:hunter2@h:bad", "redis://u:hunter2@/0",
       "redis://u:hunter2@h/db",  "redis://:hunter2@h w",
       "redis://:hunter2/x@h",    "redis://u:hunter2@h?x=1",
-      "redis://:hunter2%zz@h",   "rediss://:hunter2@h",
+      "redis://:hunter2%zz@h",   "rediss://:hunter2@h?insecure=2",
       "redis://hunter2@h",
   };
   size_t i;
@@ -2385,6 +2598,9 @@ main(void)
                                       setup_cfg, teardown_cfg),
       cmocka_unit_test_setup_teardown(config_env_overrides_redis_url, setup_cfg,
                                       teardown_cfg),
+      cmocka_unit_test_setup_teardown(config_redis_tls_joins_a_rediss_url,
+                                      setup_cfg, teardown_cfg),
+      cmocka_unit_test(config_redis_tls_errors),
       cmocka_unit_test_setup_teardown(config_env_empty_or_unset_changes_nothing,
                                       setup_cfg, teardown_cfg),
       cmocka_unit_test(config_free_nulls_every_string),
@@ -2425,7 +2641,12 @@ main(void)
       cmocka_unit_test(unix_url_takes_a_password_and_user_like_redis_py),
       cmocka_unit_test(unix_url_userinfo_errors_hide_the_password),
       cmocka_unit_test(redis_addr_bare_path_is_a_unix_socket),
-      cmocka_unit_test(redis_addr_refuses_rediss_and_points_to_a_tunnel),
+      cmocka_unit_test(redis_addr_rediss_takes_tls_options),
+      cmocka_unit_test(redis_addr_tls_options_are_checked),
+      cmocka_unit_test(redis_addr_sentinel_lists_sentinels_and_the_master),
+      cmocka_unit_test(redis_addr_sentinel_errors),
+      cmocka_unit_test(redis_addr_cluster_lists_nodes),
+      cmocka_unit_test(redis_key_slot_matches_redis),
       cmocka_unit_test(redis_addr_rejects_garbage),
       cmocka_unit_test(redis_addr_rejects_user_without_password_and_hides_it),
       cmocka_unit_test(redis_addr_rejects_bad_percent_escape_in_password),
