@@ -14,6 +14,7 @@
 #include "core/json_int.h"
 
 #include <assert.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,6 +184,20 @@ static const struct int_field int_fields[] = {
      * outwait its lease) */
     {"defer_after_ms", offsetof(struct pacer_config, defer_after_ms), K_U32, 0,
      60000},
+    /* 0 = no deadline; at most a year (docs/LIMITS.md "Deadlines") */
+    {"default_deadline_ms", offsetof(struct pacer_config, default_deadline_ms),
+     K_U64, 0, INT64_C(31536000000)},
+    /* throttle backoff (docs/LIMITS.md "Throttles"): never under 100 ms,
+     * so a hint of 0 never means "at once"; at most 7 days */
+    {"throttle_backoff_base_ms",
+     offsetof(struct pacer_config, throttle_backoff_base_ms), K_U32, 100,
+     604800000},
+    {"throttle_backoff_cap_ms",
+     offsetof(struct pacer_config, throttle_backoff_cap_ms), K_U32, 100,
+     604800000},
+    {"throttle_backoff_floor_ms",
+     offsetof(struct pacer_config, throttle_backoff_floor_ms), K_U32, 100,
+     604800000},
     /* 0 = no done-markers; at most 30 days */
     {"done_ttl_ms", offsetof(struct pacer_config, done_ttl_ms), K_U64, 0,
      INT64_C(2592000000)},
@@ -586,6 +601,10 @@ pacer_config_defaults(struct pacer_config *cfg, unsigned ncpu)
   cfg->retry_after_max_ms = 3600000;
   cfg->defer_after_ms = 2000;
   cfg->done_ttl_ms = 86400000;
+  cfg->default_deadline_ms = 86400000;
+  cfg->throttle_backoff_base_ms = 1000;
+  cfg->throttle_backoff_cap_ms = 300000;
+  cfg->throttle_backoff_floor_ms = 1000;
   cfg->redis_url = strdup("redis://127.0.0.1:6379/0");
   cfg->prefix = strdup("pacer:");
   cfg->eviction_refuse = 1;
@@ -660,6 +679,18 @@ parse_text(struct pacer_config *cfg, const char *json, size_t len,
   }
   /* An allow list without public_only permits nothing new: say so rather
    * than let a reader believe the destinations are restricted. */
+  if (rc == 0 && cfg->throttle_backoff_cap_ms < cfg->throttle_backoff_base_ms)
+    rc = pacer_error_set(err, PACER_ECONFIG,
+                         "throttle_backoff_cap_ms: %" PRIu32
+                         " is below throttle_backoff_base_ms %" PRIu32,
+                         cfg->throttle_backoff_cap_ms,
+                         cfg->throttle_backoff_base_ms);
+  if (rc == 0 && cfg->throttle_backoff_cap_ms < cfg->throttle_backoff_floor_ms)
+    rc = pacer_error_set(err, PACER_ECONFIG,
+                         "throttle_backoff_floor_ms: %" PRIu32
+                         " is above throttle_backoff_cap_ms %" PRIu32,
+                         cfg->throttle_backoff_floor_ms,
+                         cfg->throttle_backoff_cap_ms);
   if (rc == 0 && cfg->dest_policy.mode == PACER_DEST_ANY &&
       cfg->dest_policy.nallow > 0)
     rc = pacer_error_set(err, PACER_ECONFIG,

@@ -7,7 +7,9 @@
  *    "results_maxlen": 100000, "dead_maxlen": 100000,
  *    "connect_timeout_ms": 10000, "default_timeout_ms": 30000,
  *    "shutdown_grace_ms": 30000, "retry_after_max_ms": 3600000,
- *    "defer_after_ms": 2000,
+ *    "defer_after_ms": 2000, "default_deadline_ms": 86400000,
+ *    "throttle_backoff_base_ms": 1000, "throttle_backoff_cap_ms": 300000,
+ *    "throttle_backoff_floor_ms": 1000,
  *    "destination_policy": "public_only",
  *    "destination_allow": ["10.1.0.0/16", "fd00:1::/32"],
  *    "log_level": "info", "log": "all", "log_format": "logfmt",
@@ -184,6 +186,16 @@ struct pacer_config {
                                      "any" an allow list is an error). Job
                                      requests only; token_url requests are
                                      the operator's own (docs/WORKERS.md) */
+  /* A job without deadline_ms must be done this long after its first
+   * enqueue, ms, default 86400000 (24 h); 0 = none (docs/LIMITS.md
+   * "Deadlines"). */
+  uint64_t default_deadline_ms;
+  /* Throttle backoff (docs/LIMITS.md "Throttles"), ms: the first pause's
+   * ceiling (default 1000), the ceiling's cap (300000) and the shortest
+   * pause (1000). */
+  uint32_t throttle_backoff_base_ms;
+  uint32_t throttle_backoff_cap_ms;
+  uint32_t throttle_backoff_floor_ms;
 };
 
 #define PACER_METRICS_TOKEN_MIN 16  /* metrics bearer token, characters */

@@ -166,32 +166,66 @@ retryable(const struct pacer_attempt *a, const struct pacer_decide_job *job,
   }
 }
 
-/* 429 (or 503 with Retry-After): pause the bucket, and run the job again
- * after the pause without spending max_attempts (RFC 6585 §4). */
+/* The job would still be waiting at its deadline: end it. */
+static int
+past_deadline(const struct pacer_decide_job *job, uint64_t at_unix_ms)
+{
+  return job->deadline_unix_ms != 0 && at_unix_ms >= job->deadline_unix_ms;
+}
+
+/* 429 (or 503 with Retry-After): pause the bucket for the larger of the
+ * hint and the key's backoff, and run the job again after the pause
+ * without spending max_attempts (RFC 6585 §4). A hint of 0 or a time
+ * already passed never means "now" (docs/LIMITS.md "Throttles"). */
 static void
-throttled(const struct pacer_attempt *a, const struct pacer_decide_limits *lim,
-          uint64_t now_unix_ms, uint64_t *prng, struct pacer_decision *d)
+throttled(const struct pacer_attempt *a, const struct pacer_decide_job *job,
+          const struct pacer_decide_limits *lim, uint64_t now_unix_ms,
+          uint64_t *prng, struct pacer_decision *d)
 {
   struct pacer_pause_plan *p = &d->pause;
-  char detail[PACER_DECIDE_ERROR_MAX];
+  char detail[PACER_DECIDE_ERROR_MAX], hint_why[PACER_DECIDE_WHY_MAX];
+  uint64_t hint_ms = 0;
 
   d->throttled = 1;
   d->counts.throttled++;
-  if (pacer_decide_hint(a->hdr, now_unix_ms, p) != 0) {
-    /* No usable hint: exponential backoff with full jitter, 1 s base. */
+  if (pacer_decide_hint(a->hdr, now_unix_ms, p) == 0) {
+    hint_ms = clamp(p->ms, lim->retry_after_max_ms);
+  } else {
     p->cause = PACER_PAUSE_BACKOFF;
-    p->ms = PACER_DECIDE_SLOWDOWN_MS +
-            pacer_backoff_full_jitter_ms(d->counts.throttled - 1,
-                                         PACER_DECIDE_SLOWDOWN_MS,
-                                         PACER_DECIDE_RETRY_CAP_MS, prng);
     snprintf(p->why, sizeof(p->why), "HTTP %ld without a usable Retry-After",
              a->status);
   }
+  d->key = lim->key;
+  d->key_changed = 1;
+  d->wait_ms = pacer_backoff_throttle(&d->key, &lim->backoff, hint_ms,
+                                      now_unix_ms, prng, &d->key_grew);
+  if (d->wait_ms > hint_ms && p->cause != PACER_PAUSE_BACKOFF) {
+    /* The hint asked for less than the key's backoff: the backoff wins. */
+    snprintf(hint_why, sizeof(hint_why), "%s", p->why);
+    p->cause = PACER_PAUSE_BACKOFF;
+    snprintf(p->why, sizeof(p->why),
+             "backoff %" PRIu64 " ms (throttle %u in a row) over %.100s",
+             d->wait_ms, d->key.streak, hint_why);
+  } else if (p->cause == PACER_PAUSE_BACKOFF) {
+    snprintf(hint_why, sizeof(hint_why), "%s", p->why);
+    snprintf(p->why, sizeof(p->why),
+             "backoff %" PRIu64 " ms (throttle %u in a row): %.100s",
+             d->wait_ms, d->key.streak, hint_why);
+  }
   /* A longer ask is capped; the job then waits in Redis, below. */
-  p->ms = clamp(p->ms, lim->retry_after_max_ms);
-  d->wait_ms = p->ms;
+  d->wait_ms = clamp(d->wait_ms, lim->retry_after_max_ms);
+  p->ms = d->wait_ms;
   if (!lim->pause_target)
     p->cause = PACER_PAUSE_NONE; /* no shared bucket to pause */
+  if (past_deadline(job, now_unix_ms + d->wait_ms)) {
+    snprintf(detail, sizeof(detail),
+             "the deadline passes before the upstream lets the job through "
+             "(%u responses asked to slow down); last: %s",
+             d->counts.throttled, p->why);
+    finish(d, PACER_JOB_FAILED, PACER_REASON_DEADLINE_EXCEEDED, a->status,
+           detail);
+    return;
+  }
   if (d->counts.throttled > PACER_DECIDE_THROTTLED_MAX) {
     snprintf(detail, sizeof(detail),
              "%u responses asked to slow down; last: %s", d->counts.throttled,
@@ -310,13 +344,15 @@ pacer_decide(const struct pacer_attempt *a, const struct pacer_decide_job *job,
       d->pause.ms = clamp(d->pause.ms, lim->retry_after_max_ms);
     else
       memset(&d->pause, 0, sizeof(d->pause));
+    d->key = lim->key;
+    d->key_changed = pacer_backoff_success(&d->key);
     c->attempt++;
     finish(d, PACER_JOB_OK, PACER_REASON_NONE, a->status, "");
     return;
   }
   if (http && (a->status == 429 || (a->status == 503 && a->hdr != NULL &&
                                     a->hdr->rl.retry_after != NULL))) {
-    throttled(a, lim, now_unix_ms, prng, d); /* a 429 spends no attempt */
+    throttled(a, job, lim, now_unix_ms, prng, d); /* spends no attempt */
     return;
   }
   if (http && a->status == 401 && job->credential) {
@@ -341,6 +377,16 @@ pacer_decide(const struct pacer_attempt *a, const struct pacer_decide_job *job,
     if (pacer_decide_hint(a->hdr, now_unix_ms, &hint) == 0 && hint.ms > delay) {
       delay = clamp(hint.ms, lim->retry_after_max_ms);
       snprintf(d->wait_reason, sizeof(d->wait_reason), "%s", hint.why);
+    }
+    if (past_deadline(job, now_unix_ms + delay)) {
+      char detail[PACER_DECIDE_ERROR_MAX];
+
+      snprintf(detail, sizeof(detail),
+               "the deadline passes before the next attempt; last: %.400s",
+               a->error != NULL && a->error[0] != '\0' ? a->error : rtext);
+      finish(d, PACER_JOB_FAILED, PACER_REASON_DEADLINE_EXCEEDED, a->status,
+             detail);
+      return;
     }
     d->kind = PACER_DECIDE_RETRY;
     d->reason = reason;

@@ -13,12 +13,19 @@
  *   refused stream, < REFUSALS_MAX times      REPLAY (no attempt)
  *   2xx                                       FINISH ok (+ pause if the
  *                                               headers say remaining 0)
- *   429, or 503 with Retry-After              PAUSE (no attempt), or FINISH
- *                                               rate_limited past THROTTLED_MAX
+ *   429, or 503 with Retry-After              PAUSE (no attempt) for the
+ *                                               larger of the hint and the
+ *                                               key's backoff; FINISH
+ *                                               deadline_exceeded when the
+ *                                               pause outlasts the deadline,
+ *                                               rate_limited past
+ *                                               THROTTLED_MAX (a backstop)
  *   401 with a credential                     REFRESH (no attempt), or FINISH
  *                                               unauthorized[_after_refresh]
  *   401/403 Bearer insufficient_scope         FINISH insufficient_scope
- *   retryable, attempts left                  RETRY at now + backoff
+ *   retryable, attempts left                  RETRY at now + backoff, or
+ *                                               FINISH deadline_exceeded
+ *   too many redirects                        FINISH too_many_redirects
  *   timeout/reset of POST/PATCH without key   FINISH outcome_unknown
  *   anything else                             FINISH failed
  */
@@ -28,16 +35,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/backoff.h"
 #include "core/job.h"
 #include "core/limit_ref.h"
 #include "core/resp_headers.h"
 #include "core/result.h"
 
-#define PACER_DECIDE_RETRY_BASE_MS 500u   /* first retry ceiling, ms */
-#define PACER_DECIDE_RETRY_CAP_MS  60000u /* retry ceiling cap, ms */
-#define PACER_DECIDE_SLOWDOWN_MS   1000u  /* 429 without a hint: base, ms */
-#define PACER_DECIDE_THROTTLED_MAX                                             \
-  50u /* 429s before a job fails rate_limited */
+#define PACER_DECIDE_RETRY_BASE_MS    500u   /* first retry ceiling, ms */
+#define PACER_DECIDE_RETRY_CAP_MS     60000u /* retry ceiling cap, ms */
+/* Throttles one job may meet before it fails rate_limited: a backstop
+ * only, as the deadline ends a throttled job first (README "Deadlines"). */
+#define PACER_DECIDE_THROTTLED_MAX    1000u
 #define PACER_DECIDE_REFUSALS_MAX     3u  /* free refused-stream re-sends */
 #define PACER_DECIDE_AUTH_REPLAYS_MAX 3u  /* 401 invalid_token replays */
 #define PACER_DECIDE_WHY_MAX          160 /* pause description, bytes */
@@ -67,12 +75,14 @@ struct pacer_job_counts {
 /** What the decision knows about the job. */
 struct pacer_decide_job {
   enum pacer_method method;
-  int idempotency_key;     /* the job sets an Idempotency-Key header */
-  int retry_unsafe;        /* the job allows re-sending a POST/PATCH anyway */
-  unsigned max_attempts;   /* >= 1 */
-  int credential;          /* it names a configured credential */
-  const char *cred_scheme; /* that credential's auth scheme, borrowed;
-                              NULL = "Bearer" */
+  int idempotency_key;       /* the job sets an Idempotency-Key header */
+  int retry_unsafe;          /* the job allows re-sending a POST/PATCH anyway */
+  unsigned max_attempts;     /* >= 1 */
+  int credential;            /* it names a configured credential */
+  uint64_t deadline_unix_ms; /* done by then or deadline_exceeded, wall
+                                ms; 0 = none (pacer_job_deadline_unix_ms) */
+  const char *cred_scheme;   /* that credential's auth scheme, borrowed;
+                                NULL = "Bearer" */
   struct pacer_job_counts counts;
 };
 
@@ -81,6 +91,10 @@ struct pacer_decide_limits {
   int pause_target;            /* the lane has a bucket that pauses on 429 */
   uint64_t retry_after_max_ms; /* longest pause a hint may ask for, ms */
   uint64_t defer_after_ms;     /* longer waits go to Redis's delayed set, ms */
+  struct pacer_backoff_cfg backoff; /* throttle backoff settings */
+  struct pacer_backoff_state key;   /* the throttle key's backoff state
+                                       before this response (the pause
+                                       target's bucket, or the host's) */
 };
 
 /** What the decision does with the job. */
@@ -115,8 +129,12 @@ struct pacer_pause_plan {
 struct pacer_decision {
   enum pacer_decision_kind kind;
   struct pacer_job_counts counts; /* the job's counters after the attempt */
-  int throttled; /* this response asked to slow down (429, or 503
-                    with Retry-After) */
+  int throttled;   /* this response asked to slow down (429, or 503
+                      with Retry-After) */
+  int key_changed; /* key holds the throttle key's new backoff state:
+                      store it (a throttle, or a success that shrank it) */
+  int key_grew;    /* the throttle grew the key's streak */
+  struct pacer_backoff_state key;
   struct pacer_pause_plan pause; /* bucket pause to apply (any kind; only
                                     with limits.pause_target) */
   uint64_t at_unix_ms;           /* RETRY, deferred PAUSE: due time, wall ms */

@@ -245,3 +245,17 @@ pacer_job_peek_id(const char *json, size_t len, char *out, size_t size)
   cJSON_Delete(root);
   return rc;
 }
+
+uint64_t
+pacer_job_deadline_unix_ms(const struct pacer_job *j, uint64_t enqueued_unix_ms,
+                           uint64_t default_ms)
+{
+  uint64_t rel = j->deadline_ms != 0 ? j->deadline_ms : default_ms;
+
+  if (rel >= PACER_JOB_DEADLINE_ABS_MIN_MS)
+    return rel;
+  if (rel == 0)
+    return 0;
+  return enqueued_unix_ms > UINT64_MAX - rel ? UINT64_MAX
+                                             : enqueued_unix_ms + rel;
+}

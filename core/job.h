@@ -4,7 +4,8 @@
  *   {"id": "c-123", "method": "PUT", "url": "https://api.example/v1/x",
  *    "headers": {"Content-Type": "application/json"}, "body": {...} | "text",
  *    "credential": "acme", "limit_key": "acct-42", "max_attempts": 5,
- *    "timeout_ms": 30000, "not_before": 1764403200000, "meta": {...}}
+ *    "timeout_ms": 30000, "not_before": 1764403200000,
+ *    "deadline_ms": 3600000, "meta": {...}}
  *
  * Pure core: no clock, no I/O. Every rejection names the field and the
  * reason, e.g. `url: scheme "file" is not allowed, use http or https`.
@@ -88,6 +89,11 @@ struct pacer_job {
   uint32_t max_attempts;        /* >= 1 */
   uint32_t timeout_ms;          /* total request timeout, ms, >= 1 */
   uint64_t not_before_unix_ms;  /* 0 = run now */
+  uint64_t deadline_ms;         /* "deadline_ms" as given: 0 = absent (the
+                                   config default applies); below
+                                   PACER_JOB_DEADLINE_ABS_MIN_MS a time
+                                   from the first enqueue, ms; else an
+                                   absolute unix time, ms */
   enum pacer_priority priority; /* "priority", default normal */
   int retry_unsafe;             /* retry POST/PATCH after a transport error
                                    that may have reached the server */
@@ -95,6 +101,19 @@ struct pacer_job {
   enum pacer_job_http http_version;
   char *meta_json; /* "meta" re-serialised (unformatted), or NULL */
 };
+
+/* A deadline_ms at or above this is an absolute unix time (2001-09-09),
+ * below it a duration from the job's first enqueue (up to 31 years). */
+#define PACER_JOB_DEADLINE_ABS_MIN_MS UINT64_C(1000000000000) /* ms */
+
+/** Returns the wall time by which job j (borrowed) must be done, unix ms:
+ *  j->deadline_ms when absolute, else enqueued_unix_ms (when the job first
+ *  entered the queue, wall ms) plus j->deadline_ms or, when the job sets
+ *  none, plus default_ms; 0 (no deadline) when both are 0. Saturates
+ *  instead of wrapping. Pure; any thread. */
+uint64_t pacer_job_deadline_unix_ms(const struct pacer_job *j,
+                                    uint64_t enqueued_unix_ms,
+                                    uint64_t default_ms);
 
 /** Fills *limits with the defaults: 1 MiB, 30000 ms, 5 attempts. */
 void pacer_job_limits_default(struct pacer_job_limits *limits);

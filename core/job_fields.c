@@ -425,6 +425,23 @@ field_not_before(struct pacer_job_parse_ctx *cx, const cJSON *item,
   return rc;
 }
 
+/* "deadline_ms": relative (below PACER_JOB_DEADLINE_ABS_MIN_MS, from the
+ * first enqueue) or an absolute unix time in ms (docs/LIMITS.md
+ * "Deadlines"). */
+static int
+field_deadline(struct pacer_job_parse_ctx *cx, const cJSON *item,
+               struct pacer_error *err)
+{
+  int64_t v = 0;
+  int rc;
+
+  rc =
+      get_int(item, "deadline_ms", 1, (int64_t)NOT_BEFORE_MAX_UNIX_MS, &v, err);
+  if (rc == 0)
+    cx->job->deadline_ms = (uint64_t)v;
+  return rc;
+}
+
 static int
 get_name(const cJSON *item, const char *field, char **out,
          struct pacer_error *err)
@@ -549,6 +566,7 @@ static const struct field fields[] = {
     {"timeout_ms", field_timeout_ms},
     {"max_attempts", field_max_attempts},
     {"not_before", field_not_before},
+    {"deadline_ms", field_deadline},
     {"limit_key", field_limit_key},
     {"credential", field_credential},
     {"meta", field_meta},

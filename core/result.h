@@ -28,6 +28,9 @@
    * §8.7, §6.8), on each of libcurl's own tries. Safe to send again, even   \
    * a POST (docs/WORKERS.md "HTTP/2") */                                      \
   X(REFUSED, "refused_stream", PACER_REASON_REFUSED_STREAM)                    \
+  /* more redirects than the request allows (CURLE_TOO_MANY_REDIRECTS): the    \
+   * same chain comes back every time, so it is final at once */               \
+  X(TOO_MANY_REDIRECTS, "too_many_redirects", PACER_REASON_TOO_MANY_REDIRECTS) \
   /* pool shut down before completion (last) */                                \
   X(CANCELED, "canceled", PACER_REASON_CANCELED)
 
@@ -73,7 +76,9 @@ enum pacer_job_state {
   X(UNAUTHORIZED, "unauthorized")                                              \
   X(UNAUTHORIZED_AFTER_REFRESH, "unauthorized_after_refresh")                  \
   X(INSUFFICIENT_SCOPE, "insufficient_scope")                                  \
-  X(CREDENTIAL_ENVIRONMENT_MISMATCH, "credential_environment_mismatch")
+  X(CREDENTIAL_ENVIRONMENT_MISMATCH, "credential_environment_mismatch")        \
+  X(DEADLINE_EXCEEDED, "deadline_exceeded")                                    \
+  X(TOO_MANY_REDIRECTS, "too_many_redirects")
 
 /** Why a job ended (the result's "reason" field). */
 enum pacer_reason {
@@ -87,8 +92,8 @@ enum pacer_reason {
 
 /** Returns a short stable name for r ("ok", "response_too_large",
  *  "timeout", "connect_error", "transport_error", "blocked_destination",
- *  "refused_stream", "canceled"), static; "unknown" out of range. Any
- *  thread. */
+ *  "refused_stream", "too_many_redirects", "canceled"), static; "unknown"
+ *  out of range. Any thread. */
 const char *pacer_http_result_name(enum pacer_http_result r);
 
 /** Returns the reason a job that ended with transfer result r gives

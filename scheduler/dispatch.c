@@ -380,6 +380,11 @@ pacer_sched_pump(struct pacer_sched *s)
       if (l->max_in_flight != 0 && l->in_flight >= l->max_in_flight)
         goto next_lane;
       if (l->nrefs == 0) {
+        if (now < l->wait_until_us) { /* a throttled host (outcome.c) */
+          if (l->wait_until_us < wake)
+            wake = l->wait_until_us;
+          goto next_lane;
+        }
         start(s, pacer_sched_lane_pop_entry(s, l), now);
         progress = 1;
         goto next_lane;

@@ -389,6 +389,23 @@ pacer_sched_finish(struct pacer_sched *s, struct pacer_entry *e,
   send_op(s, e);
 }
 
+/* Writes "<id>\n<attempt field>\n" (id non-NULL) or the attempt field
+ * alone into buf: "<attempts>", or "<attempts>.<429s>.<first enqueue ms>"
+ * once either is known. Returns its length. */
+static int
+attempt_field(const struct pacer_entry *e, char *buf, size_t size,
+              const char *id)
+{
+  unsigned t = e->throttled < 9999u ? e->throttled : 9999u;
+
+  if (e->throttled == 0 && e->enqueued_unix_ms == 0)
+    return snprintf(buf, size, "%s%s%u%s", id ? id : "", id ? "\n" : "",
+                    e->attempt, id ? "\n" : "");
+  return snprintf(buf, size, "%s%s%u.%u.%" PRIu64 "%s", id ? id : "",
+                  id ? "\n" : "", e->attempt, t, e->enqueued_unix_ms,
+                  id ? "\n" : "");
+}
+
 /* Moves e to the delayed set, due at due_unix_ms, recording attempts. */
 void
 pacer_sched_defer(struct pacer_sched *s, struct pacer_entry *e,
@@ -396,12 +413,10 @@ pacer_sched_defer(struct pacer_sched *s, struct pacer_entry *e,
 {
   const char *id = pacer_sched_entry_id(e);
   char head[PACER_JOB_ID_MAX + 32], jf[PACER_SCHED_JOB_FIELDS_MAX];
-  /* The 429 count travels along ("<attempts>.<429s>"), so
-   * PACER_DECIDE_THROTTLED_MAX holds across pauses spent in the delayed set. */
-  int n = e->throttled > 0
-              ? snprintf(head, sizeof(head), "%s\n%u.%u\n", id, e->attempt,
-                         e->throttled < 9999u ? e->throttled : 9999u)
-              : snprintf(head, sizeof(head), "%s\n%u\n", id, e->attempt);
+  /* The 429 count and the first enqueue travel along
+   * ("<attempts>.<429s>.<ms>", store/keys.h), so PACER_DECIDE_THROTTLED_MAX
+   * and a relative deadline hold across pauses in the delayed set. */
+  int n = attempt_field(e, head, sizeof(head), id);
   size_t hl = (size_t)n;
 
   e->state = PACER_ENTRY_WRITING;
@@ -432,14 +447,11 @@ pacer_sched_requeue(struct pacer_sched *s, struct pacer_entry *e)
   fb_clear(&e->res);
   rc |= fb_add(&e->res, "job", e->text ? e->text : "", e->text_len);
   rc |= fb_adds(&e->res, "id", pacer_sched_entry_id(e));
-  if (e->throttled > 0) {
-    char at[32];
+  {
+    char at[48];
 
-    snprintf(at, sizeof(at), "%u.%u", e->attempt,
-             e->throttled < 9999u ? e->throttled : 9999u);
+    (void)attempt_field(e, at, sizeof(at), NULL);
     rc |= fb_adds(&e->res, "attempt", at);
-  } else {
-    rc |= fb_addu(&e->res, "attempt", e->attempt);
   }
   if (e->promoted)
     rc |= fb_adds(&e->res, "promoted", "1");

@@ -85,8 +85,17 @@ lane_for(struct pacer_sched *s, const struct pacer_entry *e)
     used += (size_t)w;
     n++;
   }
-  if (n == 0)
+  if (n == 0) {
+    char tkey[PACER_THROTTLE_KEY_MAX];
+
+    /* No limit covers it: while its host is throttled it waits in the
+     * host's own lane, one request at a time (docs/LIMITS.md
+     * "Throttles"). */
+    pacer_throttle_key_of(NULL, host, tkey);
+    if (pacer_throttles_probation(&s->throttles, tkey))
+      return pacer_sched_host_lane(s, tkey, 1);
     snprintf(id, sizeof(id), "~%s", job->limit_key ? job->limit_key : "");
+  }
   return pacer_lanes_get(&s->lanes, id, refs, n);
 }
 
@@ -235,6 +244,8 @@ pacer_sched_on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe,
   snprintf(e->sid, sizeof(e->sid), "%s", qe->sid);
   e->attempt = qe->attempt + (qe->claimed ? 1u : 0u);
   e->throttled = qe->throttled;
+  e->enqueued_unix_ms =
+      qe->enqueued_unix_ms != 0 ? qe->enqueued_unix_ms : now_unix_ms;
   e->promoted = qe->promoted;
   e->ack_required = qe->claimed != 2;
   if (qe->id != NULL) {
@@ -330,6 +341,17 @@ pacer_sched_on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe,
         "lease) and may have sent it; not sent again without an "
         "Idempotency-Key header or retry_unsafe",
         0, NULL, NULL, 0, now_unix_ms);
+    return;
+  }
+  /* A job whose deadline passed while it waited is not sent at all
+   * (docs/LIMITS.md "Deadlines"). */
+  e->deadline_unix_ms = pacer_job_deadline_unix_ms(e->job, e->enqueued_unix_ms,
+                                                   s->cfg->default_deadline_ms);
+  if (e->deadline_unix_ms != 0 && now_unix_ms >= e->deadline_unix_ms) {
+    pacer_sched_finish(s, e, PACER_JOB_FAILED, 0,
+                       PACER_REASON_DEADLINE_EXCEEDED,
+                       "the deadline passed before the job could be sent", 0,
+                       NULL, NULL, 0, now_unix_ms);
     return;
   }
   if (!e->promoted && e->job->not_before_unix_ms > now_unix_ms) {

@@ -8,6 +8,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/util.h"
 
 #include "core/decide.h"
 #include "core/resp_headers.h"
@@ -51,6 +52,44 @@ pause_bucket(struct pacer_sched *s, const struct pacer_limit_ref *ref,
       }
     }
   }
+}
+
+struct pacer_lane *
+pacer_sched_host_lane(struct pacer_sched *s, const char *tkey, int probation)
+{
+  struct pacer_lane *l = pacer_lanes_get(&s->lanes, tkey, NULL, 0);
+
+  if (l != NULL)
+    l->max_in_flight = probation ? 1u : 0u; /* local: one probe at a time */
+  return l;
+}
+
+/* A throttle of a request no limit covers: its host's lane waits out the
+ * pause, then sends one request at a time until successes pay the
+ * throttles back (docs/LIMITS.md "Throttles"); a success that does so
+ * lifts the cap. */
+static void
+host_throttle(struct pacer_sched *s, const char *tkey,
+              const struct pacer_decision *d, const struct pacer_lane *own,
+              uint64_t now_mono_us)
+{
+  struct pacer_lane *l;
+
+  if (d->throttled) {
+    l = pacer_sched_host_lane(s, tkey, 1);
+    if (l == NULL)
+      return;
+    if (l->wait_until_us < now_mono_us + d->wait_ms * 1000u)
+      l->wait_until_us = now_mono_us + d->wait_ms * 1000u;
+    snprintf(l->pause_reason, sizeof(l->pause_reason), "%.*s",
+             (int)sizeof(l->pause_reason) - 1, d->pause.why);
+  } else if (d->key_changed && d->key.streak == 0) {
+    l = pacer_sched_host_lane(s, tkey, 0);
+  } else {
+    return;
+  }
+  if (l != NULL && l != own)                 /* own: released by the caller */
+    (void)pacer_lanes_release(&s->lanes, l); /* kept while it has work */
 }
 
 /* An outcome for a credential's token request: the credential decides,
@@ -168,6 +207,7 @@ pacer_sched_on_outcome(struct pacer_pool *pool, struct pacer_http_outcome *o,
   struct pacer_cred *c = NULL;
   struct pacer_entry *e;
   struct pacer_lane *lane;
+  char tkey[PACER_THROTTLE_KEY_MAX];
   /* one clock read of each kind per outcome, passed down */
   uint64_t now_unix_ms = pacer_clock_unix_ms(),
            now_mono_us = pacer_sched_mono_us();
@@ -220,10 +260,21 @@ pacer_sched_on_outcome(struct pacer_pool *pool, struct pacer_http_outcome *o,
   job.counts.auth_replays = e->auth_replays;
   job.counts.cred_gen = e->cred_gen;
   job.counts.gen_401 = e->gen_401;
+  job.deadline_unix_ms = e->deadline_unix_ms;
+  memset(&lim, 0, sizeof(lim));
   lim.pause_target = ref != NULL;
   lim.retry_after_max_ms = s->cfg->retry_after_max_ms;
   lim.defer_after_ms = s->cfg->defer_after_ms;
+  lim.backoff.base_ms = s->cfg->throttle_backoff_base_ms;
+  lim.backoff.cap_ms = s->cfg->throttle_backoff_cap_ms;
+  lim.backoff.floor_ms = s->cfg->throttle_backoff_floor_ms;
+  pacer_throttle_key_of(ref, e->host, tkey);
+  lim.key = pacer_throttles_get(&s->throttles, tkey);
   pacer_decide(&a, &job, &lim, now_unix_ms, &s->prng, &d);
+  if (d.key_changed)
+    pacer_throttles_note(&s->throttles, s->queue, tkey, d.throttled, &d.key);
+  if (ref == NULL)
+    host_throttle(s, tkey, &d, lane, now_mono_us);
   apply(s, e, o, &d, ref, c, now_unix_ms, now_mono_us);
   pacer_resp_headers_free(&hdr);
   pacer_http_outcome_free(o);

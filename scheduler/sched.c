@@ -312,6 +312,7 @@ on_queue_closed(void *arg)
   s->stat_timer.data = s;
   /* Every take callback has run (the queue closed): lanes can go. */
   pacer_lanes_free_all(&s->lanes);
+  pacer_throttles_free(&s->throttles);
   pacer_creds_close(s->creds);
   s->creds = NULL;
   s->pending_closes = 5;

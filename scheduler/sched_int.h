@@ -19,6 +19,7 @@
 #include "core/limit_ref.h"
 #include "core/result.h"
 #include "scheduler/sched.h"
+#include "scheduler/throttle.h"
 #include "workers/pacer_http.h"
 
 /* strings in one XADD field list */
@@ -60,6 +61,8 @@ struct pacer_entry {
   struct pacer_lane_node node;     /* in its lane while PACER_ENTRY_READY */
   struct pacer_lane *lane;         /* set once the job is valid */
   unsigned throttled;              /* 429s seen */
+  uint64_t enqueued_unix_ms;       /* first entered a stream, unix ms */
+  uint64_t deadline_unix_ms;       /* done by then, unix ms, 0 = none */
   uint64_t ready_mono_us;          /* when it last entered its lane */
   uint64_t wait_ms;                /* total time spent waiting in lanes, ms */
   struct pacer_sched *s;           /* owner */
@@ -104,6 +107,7 @@ struct pacer_sched {
   struct pacer_pool *pool;
   struct pacer_entry *held_head, *held_tail;
   struct pacer_lanes lanes;
+  struct pacer_throttles throttles; /* throttle keys (scheduler/throttle.h) */
   uv_timer_t pump_timer; /* next reserved slot or lane wait, one timer */
   uv_timer_t stat_timer; /* publishes the lane snapshot */
   uint64_t pump_at_us;   /* when pump_timer fires, mono us, 0 = idle */
@@ -133,6 +137,13 @@ struct pacer_sched {
   void *publish_arg;
   int mx_reading; /* a snapshot's Redis reads are out */
 };
+
+/** Returns the lane of throttle key tkey (borrowed, "(host):<host>") for
+ *  requests no limit covers, created when missing, with at most one
+ *  request in flight while probation is non-zero, else none (outcome.c).
+ *  NULL when out of memory. */
+struct pacer_lane *pacer_sched_host_lane(struct pacer_sched *s,
+                                         const char *tkey, int probation);
 
 /** Returns the monotonic clock in microseconds (uv_hrtime). */
 static inline uint64_t

@@ -16,6 +16,7 @@
  *   <prefix>jobs:low   stream, group "pacer"    intake, priority low
  *     entry: job <JSON> [id <id>] [attempt <a>] [promoted 1]
  *       <a> = "<attempts>" | "<attempts>.<429s met>"
+ *             | "<attempts>.<429s met>.<first enqueue, unix ms>"
  *     sid (the scheduler's opaque handle of an entry):
  *       "h/<entry id>" high, "<entry id>" normal, "l/<entry id>" low
  *
@@ -38,6 +39,10 @@
  *   <prefix>limit:<bucket>     hash, the shared GCRA state of one limit
  *     tat pause_until (unix us) pause_reason permille aimd_at (unix us)
  *                              (store/limiter.h, docs/LIMITS.md)
+ *   <prefix>throttle:<key>     hash, one key's throttle backoff: streak
+ *     (consecutive throttles not paid back by successes), until (unix ms);
+ *     <key> is a bucket key, or "(host):<host>" for requests no limit
+ *     pauses (store/throttle.h, core/backoff.h, docs/LIMITS.md)
  *   <prefix>inflight:<bucket>  sorted set of permits, score = lease end ms
  *   <prefix>lanestat:<consumer> string, JSON {"lanes": [{lane, queued,
  *                              in_flight, deferred}, ...]}, 3 s TTL
@@ -65,6 +70,7 @@
 #define PACER_KEYS_DONE      "done:"     /* + job id: done-marker */
 #define PACER_KEYS_LIMIT     "limit:"    /* + bucket: GCRA hash */
 #define PACER_KEYS_INFLIGHT  "inflight:" /* + bucket: permits zset */
+#define PACER_KEYS_THROTTLE  "throttle:" /* + key: backoff hash */
 #define PACER_KEYS_LANESTAT  "lanestat:" /* + consumer: lane JSON */
 #define PACER_KEYS_LANE_KEY                                                    \
   "lanekey" /* string: 64 hex digits, the key                                  \
@@ -130,7 +136,7 @@ pacer_keys_new(const char *prefix, const char *name, const char *suffix)
 /* ---- intake stream entry fields ---- */
 #define PACER_KEYS_F_JOB      "job"      /* the job JSON text */
 #define PACER_KEYS_F_ID       "id"       /* id, when the JSON has none */
-#define PACER_KEYS_F_ATTEMPT  "attempt"  /* "<attempts>[.<429s>]" */
+#define PACER_KEYS_F_ATTEMPT  "attempt"  /* "<attempts>[.<429s>[.<ms>]]" */
 #define PACER_KEYS_F_PROMOTED "promoted" /* "1": came from delayed */
 
 /* ---- results and dead-letter entry fields (docs/REDIS.md) ---- */

@@ -47,10 +47,13 @@ struct pacer_queue_entry {
   const char *id;     /* "id" field, or NULL */
   unsigned attempt;   /* attempts already made (field "attempt") */
   unsigned throttled; /* 429s met so far ("attempt" = "<n>.<429s>") */
-  int promoted;       /* came from the delayed set: skip not_before */
-  int claimed;        /* taken over from another consumer (XAUTOCLAIM) */
-  int bad_attempt;    /* the "attempt" field was malformed */
-  int no_job_field;   /* the entry has no "job" field (job is "") */
+  uint64_t enqueued_unix_ms; /* when the job first entered a stream, unix
+                                ms ("attempt" = "<n>.<429s>.<ms>", else
+                                the entry id's time); 0 = unknown */
+  int promoted;              /* came from the delayed set: skip not_before */
+  int claimed;               /* taken over from another consumer (XAUTOCLAIM) */
+  int bad_attempt;           /* the "attempt" field was malformed */
+  int no_job_field;          /* the entry has no "job" field (job is "") */
 };
 
 /** Callbacks into the scheduler. All run on the scheduler thread. */

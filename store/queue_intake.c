@@ -68,24 +68,57 @@ field_is(const redisReply *k, const char *name)
   return k->len == n && memcmp(k->str, name, n) == 0;
 }
 
-/* Parses the "attempt" field: "<attempts>" or "<attempts>.<429s>", each
- * 1..4 decimal digits, attempts at most PACER_QUEUE_ATTEMPT_MAX (the 429
- * count travels with the job through the delayed set, so its cap holds).
- * Returns 0, or -1 when malformed. */
+/* Parses the "attempt" field: "<attempts>", "<attempts>.<429s>" or
+ * "<attempts>.<429s>.<first enqueue, unix ms>", attempts and 429s each 1..4
+ * decimal digits, attempts at most PACER_QUEUE_ATTEMPT_MAX (the 429 count
+ * and the first enqueue travel with the job through the delayed set, so
+ * the 429 cap and a relative deadline hold). Returns 0, or -1 when
+ * malformed. */
 static int
-parse_attempt(const char *s, size_t len, unsigned *attempt, unsigned *throttled)
+parse_attempt(const char *s, size_t len, unsigned *attempt, unsigned *throttled,
+              uint64_t *enqueued_unix_ms)
 {
-  const char *dot = memchr(s, '.', len);
-  size_t alen = dot != NULL ? (size_t)(dot - s) : len;
+  const char *dot = memchr(s, '.', len), *dot2 = NULL;
+  size_t alen = dot != NULL ? (size_t)(dot - s) : len, tlen = 0, i;
   int a = parse_small(s, alen, PACER_QUEUE_ATTEMPT_MAX), t = 0;
+  uint64_t enq = 0;
 
-  if (dot != NULL)
-    t = parse_small(dot + 1, len - alen - 1, 9999);
+  if (dot != NULL) {
+    dot2 = memchr(dot + 1, '.', len - alen - 1);
+    tlen = dot2 != NULL ? (size_t)(dot2 - dot - 1) : len - alen - 1;
+    t = parse_small(dot + 1, tlen, 9999);
+  }
+  if (dot2 != NULL) {
+    size_t n = len - (size_t)(dot2 + 1 - s);
+
+    if (n == 0 || n > 15)
+      return -1;
+    for (i = 0; i < n; i++) {
+      if (dot2[1 + i] < '0' || dot2[1 + i] > '9')
+        return -1;
+      enq = enq * 10 + (uint64_t)(dot2[1 + i] - '0');
+    }
+  }
   if (a < 0 || t < 0)
     return -1;
   *attempt = (unsigned)a;
   *throttled = (unsigned)t;
+  if (enq != 0)
+    *enqueued_unix_ms = enq;
   return 0;
+}
+
+/* The unix ms of a stream entry id "<ms>-<seq>" (Redis XADD * ids are the
+ * Redis server's wall clock), 0 when it has none. */
+static uint64_t
+entry_ms(const char *id, size_t len)
+{
+  uint64_t v = 0;
+  size_t i;
+
+  for (i = 0; i < len && i < 15 && id[i] >= '0' && id[i] <= '9'; i++)
+    v = v * 10 + (uint64_t)(id[i] - '0');
+  return i < len && id[i] == '-' ? v : 0;
 }
 
 /* Delivers one XREADGROUP/XAUTOCLAIM entry of stream s: [id, [f, v, ...]]
@@ -107,6 +140,7 @@ pacer_queue_deliver_entry(struct pacer_queue *q, const redisReply *e,
   memset(&ent, 0, sizeof(ent));
   ent.sid = sid;
   ent.claimed = claimed;
+  ent.enqueued_unix_ms = entry_ms(e->element[0]->str, e->element[0]->len);
   f = e->elements > 1 ? e->element[1] : NULL;
   if (f != NULL && f->type == REDIS_REPLY_ARRAY) {
     for (i = 0; i + 1 < f->elements; i += 2) {
@@ -120,7 +154,8 @@ pacer_queue_deliver_entry(struct pacer_queue *q, const redisReply *e,
       } else if (field_is(k, PACER_KEYS_F_ID)) {
         ent.id = v->str;
       } else if (field_is(k, PACER_KEYS_F_ATTEMPT)) {
-        if (parse_attempt(v->str, v->len, &ent.attempt, &ent.throttled) != 0)
+        if (parse_attempt(v->str, v->len, &ent.attempt, &ent.throttled,
+                          &ent.enqueued_unix_ms) != 0)
           ent.bad_attempt = 1;
       } else if (field_is(k, PACER_KEYS_F_PROMOTED)) {
         ent.promoted = v->len == 1 && v->str[0] == '1';

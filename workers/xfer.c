@@ -186,6 +186,9 @@ classify(struct pacer_xfer *x, CURLcode cc, enum pacer_xfer_end why,
     case CURLE_COULDNT_CONNECT:
       o->result = PACER_HTTP_CONNECT;
       break;
+    case CURLE_TOO_MANY_REDIRECTS:
+      o->result = PACER_HTTP_TOO_MANY_REDIRECTS;
+      break;
     default:
       o->result = PACER_HTTP_TRANSPORT;
       break;

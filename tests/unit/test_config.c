@@ -113,6 +113,10 @@ config_defaults_fill_every_field(void **state)
   assert_int_equal(cfg->shutdown_grace_ms, 30000);
   assert_int_equal(cfg->retry_after_max_ms, 3600000);
   assert_int_equal(cfg->defer_after_ms, 2000);
+  assert_int_equal(cfg->default_deadline_ms, 86400000);
+  assert_int_equal(cfg->throttle_backoff_base_ms, 1000);
+  assert_int_equal(cfg->throttle_backoff_cap_ms, 300000);
+  assert_int_equal(cfg->throttle_backoff_floor_ms, 1000);
   assert_int_equal(cfg->eviction_refuse, 1);
   assert_string_equal(cfg->log_level, "info");
   assert_string_equal(cfg->log, "all");
@@ -293,6 +297,19 @@ config_rejects_values_out_of_range(void **state)
                       "604800000");
   expect_config_error("{\"defer_after_ms\": 60001}",
                       "defer_after_ms: must be between 0 and 60000");
+  expect_config_error("{\"throttle_backoff_floor_ms\": 0}",
+                      "throttle_backoff_floor_ms: must be between 100 and "
+                      "604800000");
+  expect_config_error("{\"throttle_backoff_base_ms\": 5000, "
+                      "\"throttle_backoff_cap_ms\": 4000}",
+                      "throttle_backoff_cap_ms: 4000 is below "
+                      "throttle_backoff_base_ms 5000");
+  expect_config_error("{\"throttle_backoff_floor_ms\": 500000}",
+                      "throttle_backoff_floor_ms: 500000 is above "
+                      "throttle_backoff_cap_ms 300000");
+  expect_config_error("{\"default_deadline_ms\": 31536000001}",
+                      "default_deadline_ms: must be between 0 and "
+                      "31536000000");
   expect_config_error("{\"redis_eviction\": \"ignore\"}",
                       "redis_eviction: must be \"refuse\" or \"warn\"");
   expect_config_error("{\"job_max_bytes\": 255}",

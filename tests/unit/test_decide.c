@@ -35,6 +35,9 @@ struct row {
   unsigned max_attempts; /* 0: 3 */
   struct pacer_job_counts counts;
   int no_target; /* the lane has no bucket that pauses on 429 */
+  struct pacer_backoff_state key; /* the throttle key's state before */
+  uint64_t deadline_in;           /* job deadline NOW + this - 1, ms;
+                                     0 = none */
   /* what must come out */
   enum pacer_decision_kind kind;
   enum pacer_job_state state; /* FINISH */
@@ -44,7 +47,13 @@ struct row {
   enum pacer_pause_cause cause;                        /* bucket pause */
   uint64_t pause_ms;                                   /* ANYTIME: any */
   uint64_t at_min, at_max; /* at_unix_ms bounds (0, 0: must be 0) */
+  unsigned streak;         /* the key's streak after (when key_changed) */
+  int key_changed;         /* the decision hands back a new key state */
 };
+
+#define BASE  UINT64_C(1000)   /* throttle_backoff_base_ms */
+#define CAP   UINT64_C(300000) /* throttle_backoff_cap_ms (= RA_MAX) */
+#define FLOOR UINT64_C(1000)   /* throttle_backoff_floor_ms */
 
 static const struct row rows[] = {
     /* ---- shutdown */
@@ -100,6 +109,22 @@ static const struct row rows[] = {
      .state = PACER_JOB_OK,
      .reason = PACER_REASON_NONE,
      .attempt = 1},
+    {.name = "2xx shrinks the key's throttle streak by one",
+     .status = 200,
+     .key = {.streak = 3, .until_unix_ms = NOW - 1},
+     .kind = PACER_DECIDE_FINISH,
+     .state = PACER_JOB_OK,
+     .attempt = 1,
+     .streak = 2,
+     .key_changed = 1},
+    {.name = "2xx past its deadline is still ok",
+     .status = 200,
+     .deadline_in = 1,
+     .counts = {.attempt = 1},
+     .key = {.until_unix_ms = NOW + 5000},
+     .kind = PACER_DECIDE_FINISH,
+     .state = PACER_JOB_OK,
+     .attempt = 2},
     {.name = "2xx with remaining 0 pauses the bucket until the reset",
      .status = 200,
      .headers = "{\"x-ratelimit-remaining\":\"0\",\"x-ratelimit-reset\":\"7\"}",
@@ -139,7 +164,110 @@ static const struct row rows[] = {
      .attempt = 1,
      .throttled = 1,
      .cause = PACER_PAUSE_RETRY_AFTER,
-     .pause_ms = 5000},
+     .pause_ms = 5000,
+     .streak = 1,
+     .key_changed = 1},
+    /* ---- a hint is a floor, never a reset (docs/LIMITS.md "Throttles") */
+    {.name = "429 with Retry-After: 0 waits the backoff floor",
+     .status = 429,
+     .headers = "{\"retry-after\":\"0\"}",
+     .kind = PACER_DECIDE_PAUSE,
+     .throttled = 1,
+     .cause = PACER_PAUSE_BACKOFF,
+     .pause_ms = FLOOR,
+     .streak = 1,
+     .key_changed = 1},
+    {.name = "429 with a negative Retry-After waits the backoff floor",
+     .status = 429,
+     .headers = "{\"retry-after\":\"-3\"}",
+     .kind = PACER_DECIDE_PAUSE,
+     .throttled = 1,
+     .cause = PACER_PAUSE_BACKOFF,
+     .pause_ms = FLOOR,
+     .streak = 1,
+     .key_changed = 1},
+    {.name = "429 with a past HTTP-date waits the backoff floor",
+     .status = 429,
+     .headers = "{\"retry-after\":\"Tue, 14 Nov 2023 22:13:00 GMT\"}",
+     .kind = PACER_DECIDE_PAUSE,
+     .throttled = 1,
+     .cause = PACER_PAUSE_BACKOFF,
+     .pause_ms = FLOOR,
+     .streak = 1,
+     .key_changed = 1},
+    {.name = "429 whose reset already passed waits the backoff floor",
+     .status = 429,
+     .headers = "{\"x-ratelimit-remaining\":\"0\",\"x-ratelimit-reset\":"
+                "\"1699999990\"}",
+     .kind = PACER_DECIDE_PAUSE,
+     .throttled = 1,
+     .cause = PACER_PAUSE_BACKOFF,
+     .pause_ms = FLOOR,
+     .streak = 1,
+     .key_changed = 1},
+    {.name = "429 with a short hint on a key throttled 4 times in a row "
+             "waits the key's backoff",
+     .status = 429,
+     .headers = "{\"retry-after\":\"1\"}",
+     .key = {.streak = 4, .until_unix_ms = NOW - 1},
+     .kind = PACER_DECIDE_PAUSE,
+     .throttled = 1,
+     .cause = PACER_PAUSE_BACKOFF,
+     .pause_ms = ANYTIME, /* 8..16 s, checked below the table */
+     .streak = 5,
+     .key_changed = 1},
+    {.name = "429 answering a request sent before the key's pause keeps "
+             "the streak and the pause",
+     .status = 429,
+     .headers = "{\"retry-after\":\"0\"}",
+     .key = {.streak = 2, .until_unix_ms = NOW + 1500},
+     .kind = PACER_DECIDE_PAUSE,
+     .throttled = 1,
+     .cause = PACER_PAUSE_BACKOFF,
+     .pause_ms = 1500,
+     .streak = 2,
+     .key_changed = 1},
+    {.name = "429 whose pause outlasts the job's deadline ends it",
+     .status = 429,
+     .headers = "{\"retry-after\":\"2\"}",
+     .deadline_in = 1500,
+     .counts = {.attempt = 1, .throttled = 7},
+     .kind = PACER_DECIDE_FINISH,
+     .state = PACER_JOB_FAILED,
+     .reason = PACER_REASON_DEADLINE_EXCEEDED,
+     .error_has = "the deadline passes",
+     .attempt = 1,
+     .throttled = 8,
+     .cause = PACER_PAUSE_RETRY_AFTER,
+     .pause_ms = 2000,
+     .streak = 1,
+     .key_changed = 1},
+    {.name = "429 whose pause ends before the deadline waits",
+     .status = 429,
+     .headers = "{\"retry-after\":\"2\"}",
+     .deadline_in = 2002,
+     .kind = PACER_DECIDE_PAUSE,
+     .throttled = 1,
+     .cause = PACER_PAUSE_RETRY_AFTER,
+     .pause_ms = 2000,
+     .streak = 1,
+     .key_changed = 1},
+    {.name = "500 whose retry would come after the deadline ends it",
+     .status = 500,
+     .deadline_in = 1,
+     .kind = PACER_DECIDE_FINISH,
+     .state = PACER_JOB_FAILED,
+     .reason = PACER_REASON_DEADLINE_EXCEEDED,
+     .error_has = "last: http_500",
+     .attempt = 1},
+    {.name = "too many redirects ends the job at once",
+     .result = PACER_HTTP_TOO_MANY_REDIRECTS,
+     .error = "Maximum (5) redirects followed",
+     .kind = PACER_DECIDE_FINISH,
+     .state = PACER_JOB_FAILED,
+     .reason = PACER_REASON_TOO_MANY_REDIRECTS,
+     .error_has = "redirects",
+     .attempt = 1},
     {.name = "429 with an HTTP-date Retry-After counts from now",
      .status = 429,
      /* NOW is Tue, 14 Nov 2023 22:13:20 GMT */
@@ -195,16 +323,17 @@ static const struct row rows[] = {
      .pause_ms = 2000,
      .at_min = NOW + 2000,
      .at_max = NOW + 2200},
-    {.name = "the 51st 429 fails rate_limited",
+    {.name = "the 1001st 429 of a job fails rate_limited (a backstop)",
      .status = 429,
      .headers = "{\"retry-after\":\"1\"}",
-     .counts = {.attempt = 1, .throttled = 50},
+     .counts = {.attempt = 1, .throttled = 1000},
      .kind = PACER_DECIDE_FINISH,
      .state = PACER_JOB_FAILED,
      .reason = PACER_REASON_RATE_LIMITED,
-     .error_has = "51 responses asked to slow down; last: Retry-After 1000 ms",
+     .error_has =
+         "1001 responses asked to slow down; last: Retry-After 1000 ms",
      .attempt = 1,
-     .throttled = 51,
+     .throttled = 1001,
      .cause = PACER_PAUSE_RETRY_AFTER,
      .pause_ms = 1000},
     {.name = "503 with Retry-After is a slow-down, not a failure",
@@ -492,9 +621,15 @@ run_row(const struct row *r, uint64_t seed, struct pacer_decision *d)
   job.credential = r->credential;
   job.cred_scheme = r->cred_scheme;
   job.counts = r->counts;
+  job.deadline_unix_ms = r->deadline_in ? NOW + r->deadline_in - 1 : 0;
+  memset(&lim, 0, sizeof(lim));
   lim.pause_target = !r->no_target;
   lim.retry_after_max_ms = RA_MAX;
   lim.defer_after_ms = DEFER;
+  lim.backoff.base_ms = BASE;
+  lim.backoff.cap_ms = CAP;
+  lim.backoff.floor_ms = FLOOR;
+  lim.key = r->key;
   pacer_decide(&a, &job, &lim, NOW, &prng, d);
   pacer_resp_headers_free(&hdr);
 }
@@ -508,7 +643,9 @@ check_row(const struct row *r, const struct pacer_decision *d)
   assert_int_equal(d->counts.refusals, r->refusals);
   assert_int_equal(d->counts.auth_replays, r->auth_replays);
   assert_int_equal(d->pause.cause, r->cause);
-  if (r->pause_ms == ANYTIME)
+  if (r->pause_ms == ANYTIME && r->key.streak == 4)
+    assert_in_range(d->pause.ms, 8000, 16000);
+  else if (r->pause_ms == ANYTIME)
     assert_true(d->pause.ms >= 1000 && d->pause.ms <= 2000);
   else if (r->pause_ms != 0)
     assert_int_equal(d->pause.ms, r->pause_ms);
@@ -524,6 +661,18 @@ check_row(const struct row *r, const struct pacer_decision *d)
   }
   if (r->kind == PACER_DECIDE_RETRY)
     assert_int_equal(d->reason, r->reason);
+  /* a throttle always hands back the key's state; rows that do not say
+   * otherwise start from a fresh key, so the streak becomes 1 */
+  if (d->throttled) {
+    assert_true(d->key_changed);
+    assert_int_equal(d->key.streak, r->key_changed ? r->streak : 1);
+    assert_true(d->key.until_unix_ms >= NOW + FLOOR ||
+                d->key.until_unix_ms == r->key.until_unix_ms);
+  } else {
+    assert_int_equal(d->key_changed, r->key_changed);
+    if (r->key_changed)
+      assert_int_equal(d->key.streak, r->streak);
+  }
 }
 
 static void
@@ -560,12 +709,19 @@ pause_cause_comes_from_the_decision_not_its_text(void **state)
        PACER_PAUSE_RATELIMIT, "RateLimit-Remaining remaining 0"},
       {"{\"x-ratelimit-remaining\":\"0\",\"x-ratelimit-reset\":\"2\"}",
        PACER_PAUSE_RATELIMIT, "X-RateLimit remaining 0, reset in 2000 ms"},
-      {"{}", PACER_PAUSE_BACKOFF, "HTTP 429 without a usable Retry-After"},
+      {"{}", PACER_PAUSE_BACKOFF,
+       "backoff 1000 ms (throttle 1 in a row): "
+       "HTTP 429 without a usable Retry-After"},
+      {"{\"retry-after\":\"0\"}", PACER_PAUSE_BACKOFF,
+       "backoff 1000 ms (throttle 1 in a row) over Retry-After 0 ms"},
   };
   struct pacer_resp_headers hdr;
   struct pacer_attempt a = {.result = PACER_HTTP_OK, .status = 429};
   struct pacer_decide_job job = {.max_attempts = 3};
-  struct pacer_decide_limits lim = {1, RA_MAX, DEFER};
+  struct pacer_decide_limits lim = {.pause_target = 1,
+                                    .retry_after_max_ms = RA_MAX,
+                                    .defer_after_ms = DEFER,
+                                    .backoff = {BASE, CAP, FLOOR}};
   struct pacer_decision d;
   uint64_t prng = 5;
   size_t i;
@@ -597,7 +753,9 @@ decisions_depend_on_their_arguments_only(void **state)
 {
   struct pacer_attempt a = {.result = PACER_HTTP_OK, .status = 429};
   struct pacer_decide_job job = {.max_attempts = 3};
-  struct pacer_decide_limits lim = {0, RA_MAX, DEFER};
+  struct pacer_decide_limits lim = {.retry_after_max_ms = RA_MAX,
+                                    .defer_after_ms = DEFER,
+                                    .backoff = {BASE, CAP, FLOOR}};
   struct pacer_decision d1, d2;
   uint64_t p1 = 11, p2 = 11;
 
@@ -621,29 +779,58 @@ decisions_depend_on_their_arguments_only(void **state)
   assert_string_equal(d1.wait_reason, "backoff");
 }
 
-/* The 429 backoff without hints grows with the 429 count (1 s base), and
- * the count travels in the counters. */
+/* A key answered 429 with "Retry-After: 0" every time, on a virtual
+ * clock: each pause is at least the floor and its ceiling doubles per
+ * throttle up to the cap, the hint never shortening it; answers to
+ * requests sent before a pause do not grow it; successes shrink it one
+ * step each. */
 static void
-slow_down_backoff_grows_with_the_429_count(void **state)
+key_backoff_grows_with_throttles_and_shrinks_with_successes(void **state)
 {
+  struct pacer_resp_headers hdr;
   struct pacer_attempt a = {.result = PACER_HTTP_OK, .status = 429};
   struct pacer_decide_job job = {.max_attempts = 3};
-  struct pacer_decide_limits lim = {1, RA_MAX, UINT64_MAX};
+  struct pacer_decide_limits lim = {.pause_target = 1,
+                                    .retry_after_max_ms = RA_MAX,
+                                    .defer_after_ms = UINT64_MAX,
+                                    .backoff = {BASE, 64000, FLOOR}};
   struct pacer_decision d;
-  uint64_t prng = 3, max = 0;
-  int i;
+  uint64_t prng = 3, now = NOW, ceiling = BASE;
+  unsigned i;
 
   (void)state;
-  job.counts.throttled = 5; /* the 6th: ceiling 1 s * 2^5 */
-  for (i = 0; i < 2000; i++) {
-    pacer_decide(&a, &job, &lim, NOW, &prng, &d);
-    assert_int_equal(d.counts.throttled, 6);
-    assert_in_range(d.pause.ms, 1000, 1000 + 32000);
-    assert_int_equal(d.at_unix_ms, 0); /* short enough: first in line */
-    if (d.pause.ms > max)
-      max = d.pause.ms;
+  assert_int_equal(pacer_resp_headers_parse("{\"retry-after\":\"0\"}", &hdr),
+                   0);
+  a.hdr = &hdr;
+  for (i = 1; i <= 12; i++) {
+    pacer_decide(&a, &job, &lim, now, &prng, &d);
+    assert_int_equal(d.kind, PACER_DECIDE_PAUSE);
+    assert_int_equal(d.key.streak, i);
+    assert_true(d.key_grew);
+    assert_in_range(d.pause.ms, ceiling / 2 > FLOOR ? ceiling / 2 : FLOOR,
+                    ceiling);
+    assert_int_equal(d.key.until_unix_ms, now + d.pause.ms);
+    /* an answer to a request sent earlier, 1 ms later: same pause */
+    lim.key = d.key;
+    pacer_decide(&a, &job, &lim, now + 1, &prng, &d);
+    assert_false(d.key_grew);
+    assert_int_equal(d.key.streak, i);
+    assert_int_equal(d.pause.ms, lim.key.until_unix_ms - now - 1);
+    now = lim.key.until_unix_ms; /* the next request goes out then */
+    ceiling = ceiling * 2 > 64000 ? 64000 : ceiling * 2;
   }
-  assert_true(max > 25000);
+  assert_int_equal(ceiling, 64000); /* the cap was reached */
+  a.status = 200;
+  a.hdr = NULL;
+  for (i = 12; i > 0; i--) {
+    pacer_decide(&a, &job, &lim, now, &prng, &d);
+    assert_true(d.key_changed);
+    assert_int_equal(d.key.streak, i - 1);
+    lim.key = d.key;
+  }
+  pacer_decide(&a, &job, &lim, now, &prng, &d);
+  assert_false(d.key_changed);
+  pacer_resp_headers_free(&hdr);
 }
 
 /* The wait reason a retry logs names the hint that set its floor. */
@@ -653,7 +840,10 @@ retry_names_the_hint_that_set_its_floor(void **state)
   struct pacer_resp_headers hdr;
   struct pacer_attempt a = {.result = PACER_HTTP_OK, .status = 503};
   struct pacer_decide_job job = {.max_attempts = 3};
-  struct pacer_decide_limits lim = {1, RA_MAX, DEFER};
+  struct pacer_decide_limits lim = {.pause_target = 1,
+                                    .retry_after_max_ms = RA_MAX,
+                                    .defer_after_ms = DEFER,
+                                    .backoff = {BASE, CAP, FLOOR}};
   struct pacer_decision d;
   uint64_t prng = 9;
 
@@ -782,7 +972,8 @@ main(void)
       cmocka_unit_test(every_row_of_the_table_decides_as_stated),
       cmocka_unit_test(pause_cause_comes_from_the_decision_not_its_text),
       cmocka_unit_test(decisions_depend_on_their_arguments_only),
-      cmocka_unit_test(slow_down_backoff_grows_with_the_429_count),
+      cmocka_unit_test(
+          key_backoff_grows_with_throttles_and_shrinks_with_successes),
       cmocka_unit_test(retry_names_the_hint_that_set_its_floor),
       cmocka_unit_test(hint_without_headers_is_not_found),
       cmocka_unit_test(result_tables_name_every_value),

@@ -317,6 +317,11 @@ static struct reject rejects[] = {
     {"rejects_max_attempts_over_100",
      J("{\"url\":\"http://a\",\"max_attempts\":101}"), DID, 0, PACER_EJOB,
      "max_attempts: must be between 1 and 100"},
+    {"rejects_zero_deadline", J("{\"url\":\"http://a\",\"deadline_ms\":0}"),
+     DID, 0, PACER_EJOB, "deadline_ms: must be between 1 and 9007199254740992"},
+    {"rejects_string_deadline",
+     J("{\"url\":\"http://a\",\"deadline_ms\":\"1h\"}"), DID, 0, PACER_EJOB,
+     "deadline_ms: must be an integer"},
     {"rejects_negative_not_before",
      J("{\"url\":\"http://a\",\"not_before\":-1}"), DID, 0, PACER_EJOB,
      "not_before: must be between 0 and 9007199254740992"},
@@ -1397,12 +1402,46 @@ job_secrets_are_header_credentials_and_the_url_password_in_every_form(
   pacer_job_free(job);
 }
 
+/* deadline_ms below 10^12 counts from the first enqueue, at or above it
+ * is a unix time; the config default applies only without one. */
+static void
+job_deadline_is_relative_or_absolute(void **state)
+{
+  struct pacer_job *j = NULL;
+  struct pacer_error err;
+  static const char rel[] = "{\"url\":\"http://a\",\"deadline_ms\":5000}";
+  static const char abs_[] =
+      "{\"url\":\"http://a\",\"deadline_ms\":1800000000000}";
+  static const char none[] = "{\"url\":\"http://a\"}";
+
+  (void)state;
+  assert_int_equal(pacer_job_parse(rel, sizeof(rel) - 1, "d", NULL, &j, &err),
+                   0);
+  assert_int_equal(pacer_job_deadline_unix_ms(j, 1700000000000, 86400000),
+                   1700000005000);
+  pacer_job_free(j);
+  assert_int_equal(pacer_job_parse(abs_, sizeof(abs_) - 1, "d", NULL, &j, &err),
+                   0);
+  assert_int_equal(pacer_job_deadline_unix_ms(j, 1700000000000, 86400000),
+                   1800000000000);
+  pacer_job_free(j);
+  assert_int_equal(pacer_job_parse(none, sizeof(none) - 1, "d", NULL, &j, &err),
+                   0);
+  assert_int_equal(pacer_job_deadline_unix_ms(j, 1700000000000, 86400000),
+                   1700086400000);
+  assert_int_equal(pacer_job_deadline_unix_ms(j, 1700000000000, 0), 0);
+  assert_int_equal(pacer_job_deadline_unix_ms(j, UINT64_MAX - 5, 86400000),
+                   UINT64_MAX);
+  pacer_job_free(j);
+}
+
 int
 main(void)
 {
   static struct CMUnitTest reject_tests[PACER_ARRAY_SIZE(rejects)];
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(job_rejects_text_over_the_default_1_mib_limit),
+      cmocka_unit_test(job_deadline_is_relative_or_absolute),
       cmocka_unit_test(job_accepts_text_of_exactly_1_mib),
       cmocka_unit_test(job_rejects_nesting_deeper_than_64_levels),
       cmocka_unit_test(job_accepts_nesting_of_exactly_64_levels),

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# A server hint is a floor, never a reset (docs/LIMITS.md "Throttles"):
+#  A. the upstream answers every request of account s1 with 429 and
+#     "Retry-After: 0" for 8 s; pacer has a 50/s limit on the account. The
+#     request rate to s1 falls to <= 2/s within 5 s of the first 429 and
+#     every job still succeeds once the upstream recovers.
+#  B. the same without any configured limit: the host's own throttle key
+#     slows every request to it.
+#  C. too many redirects end the job at once: too_many_redirects, one
+#     attempt.
+#  D. a job past its deadline ends deadline_exceeded, not after N 429s.
+. "$(dirname "$0")/lib.sh"
+
+STORM_MS=8000
+jobs_for() { # ACCOUNT N PREFIX [EXTRA_JSON]
+  for i in $(seq 1 "$2"); do
+    printf '{"id":"%s-%s-%04d","method":"PUT","url":"%s/v1/adaccounts/%s/campaigns","limit_key":"%s","body":{"n":%d}%s}\n' \
+      "$3" "$1" "$i" "$TESTAPI_URL" "$1" "$1" "$i" "${4:-}"
+  done
+}
+stop_workers() {
+  local p
+  for p in "$@"; do kill -TERM "$p" 2>/dev/null; done
+  for p in "$@"; do wait_until 30 '! alive '"$p" || fail "worker $p did not stop"; done
+}
+# storm ACCOUNT: every request of ACCOUNT gets 429 "Retry-After: 0" for
+# STORM_MS from the first one.
+storm() {
+  curl -fsS -X POST "$TESTAPI_URL/admin/script" -d "[{\"path\":\"/v1/adaccounts/$1/campaigns\",\"status\":429,\"for_ms\":$STORM_MS,\"headers\":{\"Retry-After\":\"0\"}}]" >/dev/null
+}
+# window ACCOUNT FROM_MS TO_MS: requests of ACCOUNT that arrived between
+# FROM_MS and TO_MS after its first request.
+window() {
+  curl -fsS "$TESTAPI_URL/admin/requests?since=0&limit=4096" |
+    jq --arg a "$1" --argjson f "$2" --argjson t "$3" '
+      [.requests[] | select(.account == $a) | .t_ms] as $r |
+      ($r | min) as $t0 | [$r[] | select(. >= $t0 + $f and . < $t0 + $t)] | length'
+}
+check_storm() { # PHASE ACCOUNT N
+  local phase=$1 acct=$2 n=$3 late early
+  wait_until 60 'test "$(results_count)" -ge '"$n" ||
+    fail "$phase: $(results_count)/$n results after the storm"
+  [ "$(stream_field results state | grep -cx ok)" -eq "$n" ] ||
+    fail "$phase: not every job ok: $(stream_field results reason | sort | uniq -c)"
+  early=$(window "$acct" 0 1000)
+  late=$(window "$acct" 5000 $STORM_MS)
+  # <= 2/s over the 3 s from 5 s into the storm to its end
+  [ "$late" -le 6 ] ||
+    fail "$phase: $late requests to $acct in 5..8 s of a 429 storm (> 2/s)"
+  echo "$phase: $early requests in the storm's first second, $late in 5..8 s; $n/$n ok after it"
+}
+
+# ---- A: with a 50/s limit on the account
+start_testapi
+write_config "$TEST_TMP/pacer.json" \
+  '"concurrency": 64, "limits": [{"name": "acct", "key": "limit_key", "rate": "50/s"}]'
+storm s1
+jobs_for s1 150 A >"$TEST_TMP/a.jsonl"
+"$PACER" submit --config "$TEST_TMP/pacer.json" "$TEST_TMP/a.jsonl" 2>/dev/null || fail "submit A"
+start_worker "$TEST_TMP/pacer.json" wa
+check_storm A s1 150
+# the backoff state is shared through Redis and shrank with the successes
+[ "$(rcli HGET "${PREFIX}throttle:acct:s1" streak)" = "" ] ||
+  fail "A: streak left after 150 successes: $(rcli HGETALL "${PREFIX}throttle:acct:s1")"
+stop_workers "$WORKER_PID"
+
+# ---- B: no configured limit
+curl -fsS -X POST "$TESTAPI_URL/admin/reset" >/dev/null
+rcli DEL "${PREFIX}results" >/dev/null
+write_config "$TEST_TMP/nolimit.json" '"concurrency": 64'
+storm s2
+jobs_for s2 150 B >"$TEST_TMP/b.jsonl"
+"$PACER" submit --config "$TEST_TMP/nolimit.json" "$TEST_TMP/b.jsonl" 2>/dev/null || fail "submit B"
+start_worker "$TEST_TMP/nolimit.json" wb
+check_storm B s2 150
+stop_workers "$WORKER_PID"
+
+# ---- C: too many redirects
+curl -fsS -X POST "$TESTAPI_URL/admin/reset" >/dev/null
+rcli DEL "${PREFIX}results" >/dev/null
+curl -fsS -X POST "$TESTAPI_URL/admin/script" -d "[{\"path\":\"/v1/loop\",\"status\":302,\"times\":100,\"headers\":{\"Location\":\"/v1/loop\"}}]" >/dev/null
+printf '{"id":"C-1","url":"%s/v1/loop"}\n' "$TESTAPI_URL" >"$TEST_TMP/c.jsonl"
+"$PACER" submit --config "$TEST_TMP/nolimit.json" "$TEST_TMP/c.jsonl" 2>/dev/null || fail "submit C"
+start_worker "$TEST_TMP/nolimit.json" wc
+wait_until 20 'test "$(results_count)" -ge 1' || fail "C: no result"
+[ "$(result_of C-1 reason)" = too_many_redirects ] ||
+  fail "C: reason $(result_of C-1 reason), want too_many_redirects"
+[ "$(result_of C-1 attempts)" -eq 1 ] || fail "C: $(result_of C-1 attempts) attempts"
+echo "C: too_many_redirects after 1 attempt"
+
+# ---- D: deadline
+curl -fsS -X POST "$TESTAPI_URL/admin/reset" >/dev/null
+rcli DEL "${PREFIX}results" >/dev/null
+curl -fsS -X POST "$TESTAPI_URL/admin/script" -d "[{\"path\":\"/v1/adaccounts/d1/campaigns\",\"status\":429,\"for_ms\":60000,\"headers\":{\"Retry-After\":\"1\"}}]" >/dev/null
+jobs_for d1 1 D ',"deadline_ms":3000' >"$TEST_TMP/d.jsonl"
+t0=$(now_ms)
+"$PACER" submit --config "$TEST_TMP/nolimit.json" "$TEST_TMP/d.jsonl" 2>/dev/null || fail "submit D"
+wait_until 20 'test "$(results_count)" -ge 1' || fail "D: no result"
+td=$(( $(now_ms) - t0 ))
+[ "$(result_of D-d1-0001 reason)" = deadline_exceeded ] ||
+  fail "D: reason $(result_of D-d1-0001 reason), want deadline_exceeded"
+[ "$td" -le 6000 ] || fail "D: ended after $td ms for a 3 s deadline"
+echo "D: deadline_exceeded after $td ms, $(result_of D-d1-0001 throttled) 429s"
+stop_workers "$WORKER_PID"
+pass "a hint is a floor: rate falls under a 429 storm, jobs recover, redirects and deadlines end jobs"
