@@ -566,6 +566,18 @@ set_field(struct pacer_config *cfg, const cJSON *item,
     return pacer_config_parse_limits(cfg, item, err);
   if (strcmp(item->string, "credentials") == 0)
     return pacer_config_parse_creds(cfg, item, src, err);
+  if (strcmp(item->string, "throttle_rules") == 0) {
+    struct pacer_throttle_rule *rules = NULL;
+    size_t n = 0;
+    int rc = pacer_throttle_rules_parse(item, &rules, &n, err);
+
+    if (rc != 0)
+      return rc;
+    pacer_throttle_rules_free(cfg->throttle_rules, cfg->nthrottle_rules);
+    cfg->throttle_rules = rules;
+    cfg->nthrottle_rules = n;
+    return 0;
+  }
   if (strcmp(item->string, "destination_allow") == 0)
     return field_destination_allow(cfg, item, err);
   if (strcmp(item->string, "metrics_token") == 0)
@@ -679,6 +691,9 @@ parse_text(struct pacer_config *cfg, const char *json, size_t len,
   }
   /* An allow list without public_only permits nothing new: say so rather
    * than let a reader believe the destinations are restricted. */
+  if (rc == 0)
+    rc = pacer_throttle_rules_check(cfg->throttle_rules, cfg->nthrottle_rules,
+                                    cfg->limits, cfg->nlimits, err);
   if (rc == 0 && cfg->throttle_backoff_cap_ms < cfg->throttle_backoff_base_ms)
     rc = pacer_error_set(err, PACER_ECONFIG,
                          "throttle_backoff_cap_ms: %" PRIu32
@@ -766,4 +781,7 @@ pacer_config_free(struct pacer_config *cfg)
   pacer_config_free_creds(cfg->creds, cfg->ncreds);
   cfg->creds = NULL;
   cfg->ncreds = 0;
+  pacer_throttle_rules_free(cfg->throttle_rules, cfg->nthrottle_rules);
+  cfg->throttle_rules = NULL;
+  cfg->nthrottle_rules = 0;
 }

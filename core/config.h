@@ -55,6 +55,7 @@
 #include "core/limits.h"
 #include "core/oauth_token.h"
 #include "core/redis_url.h"
+#include "core/throttle_rule.h"
 
 #define PACER_CREDS_MAX           256   /* credentials per configuration */
 #define PACER_CRED_NAME_MAX       64    /* bytes, excl. NUL */
@@ -196,6 +197,10 @@ struct pacer_config {
   uint32_t throttle_backoff_base_ms;
   uint32_t throttle_backoff_cap_ms;
   uint32_t throttle_backoff_floor_ms;
+  /* "throttle_rules": responses that mean "slow down" whatever their
+   * status, presets expanded (core/throttle_rule.h), owned, or NULL. */
+  struct pacer_throttle_rule *throttle_rules;
+  size_t nthrottle_rules;
 };
 
 #define PACER_METRICS_TOKEN_MIN 16  /* metrics bearer token, characters */

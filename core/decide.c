@@ -107,6 +107,8 @@ pacer_pause_cause_name(enum pacer_pause_cause c)
     return "ratelimit";
   case PACER_PAUSE_BACKOFF:
     return "backoff";
+  case PACER_PAUSE_RULE:
+    return "rule";
   case PACER_PAUSE_NONE:
     break;
   }
@@ -188,7 +190,15 @@ throttled(const struct pacer_attempt *a, const struct pacer_decide_job *job,
 
   d->throttled = 1;
   d->counts.throttled++;
-  if (pacer_decide_hint(a->hdr, now_unix_ms, p) == 0) {
+  if (a->rule != NULL && a->rule->rule != NULL) {
+    /* A throttle rule: its delay is the hint, else the headers' */
+    if (a->rule->have_delay)
+      hint_ms = clamp(a->rule->delay_ms, lim->retry_after_max_ms);
+    else if (pacer_decide_hint(a->hdr, now_unix_ms, p) == 0)
+      hint_ms = clamp(p->ms, lim->retry_after_max_ms);
+    p->cause = PACER_PAUSE_RULE;
+    snprintf(p->why, sizeof(p->why), "%s", a->rule->why);
+  } else if (pacer_decide_hint(a->hdr, now_unix_ms, p) == 0) {
     hint_ms = clamp(p->ms, lim->retry_after_max_ms);
   } else {
     p->cause = PACER_PAUSE_BACKOFF;
@@ -200,9 +210,11 @@ throttled(const struct pacer_attempt *a, const struct pacer_decide_job *job,
   d->wait_ms = pacer_backoff_throttle(&d->key, &lim->backoff, hint_ms,
                                       now_unix_ms, prng, &d->key_grew);
   if (d->wait_ms > hint_ms && p->cause != PACER_PAUSE_BACKOFF) {
-    /* The hint asked for less than the key's backoff: the backoff wins. */
+    /* The hint asked for less than the key's backoff: the backoff wins
+     * (a rule stays the cause: it said what the response was). */
     snprintf(hint_why, sizeof(hint_why), "%s", p->why);
-    p->cause = PACER_PAUSE_BACKOFF;
+    if (p->cause != PACER_PAUSE_RULE)
+      p->cause = PACER_PAUSE_BACKOFF;
     snprintf(p->why, sizeof(p->why),
              "backoff %" PRIu64 " ms (throttle %u in a row) over %.100s",
              d->wait_ms, d->key.streak, hint_why);
@@ -334,6 +346,10 @@ pacer_decide(const struct pacer_attempt *a, const struct pacer_decide_job *job,
      * retry rule below applies: an attempt, then backoff. */
     c->refusals++;
     d->kind = PACER_DECIDE_REPLAY;
+    return;
+  }
+  if (http && a->rule != NULL && a->rule->rule != NULL) {
+    throttled(a, job, lim, now_unix_ms, prng, d); /* spends no attempt */
     return;
   }
   if (http && a->status >= 200 && a->status < 300) {

@@ -13,6 +13,8 @@
  *   refused stream, < REFUSALS_MAX times      REPLAY (no attempt)
  *   2xx                                       FINISH ok (+ pause if the
  *                                               headers say remaining 0)
+ *   a throttle rule matched (any status)      as a 429, the rule's delay
+ *                                               as the hint
  *   429, or 503 with Retry-After              PAUSE (no attempt) for the
  *                                               larger of the hint and the
  *                                               key's backoff; FINISH
@@ -40,6 +42,7 @@
 #include "core/limit_ref.h"
 #include "core/resp_headers.h"
 #include "core/result.h"
+#include "core/throttle_rule.h"
 
 #define PACER_DECIDE_RETRY_BASE_MS    500u   /* first retry ceiling, ms */
 #define PACER_DECIDE_RETRY_CAP_MS     60000u /* retry ceiling cap, ms */
@@ -60,6 +63,10 @@ struct pacer_attempt {
   const struct pacer_resp_headers *hdr; /* parsed once, borrowed; NULL =
                                            none */
   const char *error; /* transport error text, borrowed; NULL or "" = none */
+  const struct pacer_tr_match *rule; /* a throttle rule this response
+                                        matched (pacer_throttle_rules_match),
+                                        borrowed; NULL or rule->rule NULL =
+                                        none */
 };
 
 /** A job's counters, before the attempt (input) and after it (output). */
@@ -115,7 +122,8 @@ enum pacer_pause_cause {
   PACER_PAUSE_NONE = 0,    /* no bucket pause */
   PACER_PAUSE_RETRY_AFTER, /* a Retry-After header */
   PACER_PAUSE_RATELIMIT,   /* rate-limit headers: remaining 0 until reset */
-  PACER_PAUSE_BACKOFF      /* 429 without a usable hint: jittered backoff */
+  PACER_PAUSE_BACKOFF,     /* 429 without a usable hint: jittered backoff */
+  PACER_PAUSE_RULE         /* a throttle rule matched (core/throttle_rule.h) */
 };
 
 /** A pause of the lane's 429 bucket that goes with any decision. */
@@ -180,7 +188,7 @@ const struct pacer_limit_ref *
 pacer_decide_pause_target(const struct pacer_limit_ref *refs, size_t nrefs);
 
 /** Returns the name of a pause cause ("retry_after", "ratelimit",
- *  "backoff", "none"), static. Any thread. */
+ *  "backoff", "rule", "none"), static. Any thread. */
 const char *pacer_pause_cause_name(enum pacer_pause_cause c);
 
 #endif

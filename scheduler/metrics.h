@@ -71,6 +71,8 @@ enum pacer_metrics_pause_cause {
   PACER_MX_PAUSE_RETRY_AFTER = 0, /* a Retry-After header */
   PACER_MX_PAUSE_RATELIMIT,       /* rate-limit headers: remaining 0 */
   PACER_MX_PAUSE_BACKOFF,         /* 429 without a usable hint */
+  PACER_MX_PAUSE_RULE,            /* a throttle rule matched (config
+                                     "throttle_rules") */
   PACER_MX_PAUSE_CAUSES
 };
 

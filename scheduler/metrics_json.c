@@ -142,8 +142,9 @@ json_buckets(cJSON *root, const struct pacer_metrics *m,
     rc |= num(o, "deferred", (double)b->deferred);
     rc |= num(o, "requests", (double)b->sent);
     rc |= num(o, "throttled", (double)b->throttled);
-    rc |=
-        num(o, "pauses", (double)(b->pauses[0] + b->pauses[1] + b->pauses[2]));
+    rc |= num(
+        o, "pauses",
+        (double)(b->pauses[0] + b->pauses[1] + b->pauses[2] + b->pauses[3]));
     rc |= num(o, "paused_ms", (double)left);
     rc |= str(o, "pause_reason", left > 0 ? b->pause_reason : "");
     if (rc != 0)

@@ -52,7 +52,7 @@ static const char *const job_state_names[PACER_MX_JOB_STATES] = {
 static const char *const class_names[7] = {"1xx", "2xx",   "3xx", "4xx",
                                            "5xx", "other", "none"};
 static const char *const cause_names[PACER_MX_PAUSE_CAUSES] = {
-    "retry_after", "ratelimit_headers", "backoff"};
+    "retry_after", "ratelimit_headers", "backoff", "rule"};
 static const char *const cred_states[] = {
     "unknown", "loading", "ok", "refreshing", "waiting", "reauth_required"};
 static void

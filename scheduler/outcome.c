@@ -30,6 +30,7 @@ pause_bucket(struct pacer_sched *s, const struct pacer_limit_ref *ref,
       [PACER_PAUSE_RETRY_AFTER] = PACER_MX_PAUSE_RETRY_AFTER,
       [PACER_PAUSE_RATELIMIT] = PACER_MX_PAUSE_RATELIMIT,
       [PACER_PAUSE_BACKOFF] = PACER_MX_PAUSE_BACKOFF,
+      [PACER_PAUSE_RULE] = PACER_MX_PAUSE_RULE,
   };
   uint64_t until = now_mono_us + p->ms * 1000u;
   size_t b, i;
@@ -90,6 +91,44 @@ host_throttle(struct pacer_sched *s, const char *tkey,
   }
   if (l != NULL && l != own)                 /* own: released by the caller */
     (void)pacer_lanes_release(&s->lanes, l); /* kept while it has work */
+}
+
+/* Matches o against the configured throttle rules (config
+ * "throttle_rules", docs/LIMITS.md). Returns the bucket to pause: the
+ * lane's bucket of the limit the matched rule names, or def (the lane's
+ * 429 bucket) when the rule names none or the limit does not cover this
+ * request. */
+static const struct pacer_limit_ref *
+rule_target(struct pacer_sched *s, const struct pacer_entry *e,
+            const struct pacer_http_outcome *o,
+            const struct pacer_resp_headers *hdr, uint64_t now_unix_ms,
+            struct pacer_tr_match *m, const struct pacer_limit_ref *def)
+{
+  const struct pacer_lane *l = e->lane;
+  struct pacer_tr_response r;
+  cJSON *own = NULL;
+  size_t i;
+  int hit;
+
+  memset(&r, 0, sizeof(r));
+  r.status = o->status;
+  r.host = e->host;
+  r.path = e->path;
+  r.headers = hdr->root;
+  if (r.headers == NULL && o->headers_json != NULL) /* none hdr reads */
+    r.headers = own = cJSON_Parse(o->headers_json);
+  r.body = o->body;
+  r.body_len = o->body_len;
+  hit = pacer_throttle_rules_match(s->cfg->throttle_rules,
+                                   s->cfg->nthrottle_rules, &r, now_unix_ms, m);
+  cJSON_Delete(own);
+  if (!hit || m->rule->pause[0] == '\0')
+    return def;
+  for (i = 0; i < l->nrefs; i++) {
+    if (strcmp(l->refs[i].cfg->name, m->rule->pause) == 0)
+      return &l->refs[i];
+  }
+  return def;
 }
 
 /* An outcome for a credential's token request: the credential decides,
@@ -208,6 +247,7 @@ pacer_sched_on_outcome(struct pacer_pool *pool, struct pacer_http_outcome *o,
   struct pacer_entry *e;
   struct pacer_lane *lane;
   char tkey[PACER_THROTTLE_KEY_MAX];
+  struct pacer_tr_match rule;
   /* one clock read of each kind per outcome, passed down */
   uint64_t now_unix_ms = pacer_clock_unix_ms(),
            now_mono_us = pacer_sched_mono_us();
@@ -236,6 +276,9 @@ pacer_sched_on_outcome(struct pacer_pool *pool, struct pacer_http_outcome *o,
                           o->total_us);
   }
   ref = pacer_decide_pause_target(lane->refs, lane->nrefs);
+  memset(&rule, 0, sizeof(rule));
+  if (o->result == PACER_HTTP_OK && s->cfg->nthrottle_rules > 0)
+    ref = rule_target(s, e, o, &hdr, now_unix_ms, &rule, ref);
   if (e->job->credential != NULL)
     c = pacer_creds_get(s->creds, e->job->credential);
   if (c != NULL && o->result == PACER_HTTP_OK &&
@@ -247,6 +290,7 @@ pacer_sched_on_outcome(struct pacer_pool *pool, struct pacer_http_outcome *o,
   a.own_conn = o->req->forbid_reuse;
   a.hdr = &hdr;
   a.error = o->error;
+  a.rule = &rule;
   memset(&job, 0, sizeof(job));
   job.method = e->job->method;
   job.idempotency_key = pacer_job_header_get(e->job, "Idempotency-Key") != NULL;

@@ -103,7 +103,9 @@ struct pacer_http_outcome {
   char *headers_json; /* selected response headers as a JSON object
                          (lower-case names: content-type, date,
                          retry-after, ratelimit*, x-ratelimit-*,
-                         location, etag, www-authenticate), owned.
+                         location, etag, www-authenticate, and the
+                         x-business-use-case-usage, x-ad-account-usage
+                         and x-app-usage of throttle rules), owned.
                          Final response only; a repeated header's
                          values are joined with ", ". NULL only
                          when memory ran out. */

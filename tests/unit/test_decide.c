@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -833,6 +834,55 @@ key_backoff_grows_with_throttles_and_shrinks_with_successes(void **state)
   pacer_resp_headers_free(&hdr);
 }
 
+/* A response a throttle rule matched is a throttle whatever its status:
+ * no attempt spent, the bucket paused with cause "rule", for the larger of
+ * the rule's delay and the key's backoff; a 2xx too (TikTok answers 200). */
+static void
+a_throttle_rule_makes_any_status_a_throttle(void **state)
+{
+  struct pacer_throttle_rule rule;
+  struct pacer_tr_match m;
+  struct pacer_attempt a = {.result = PACER_HTTP_OK, .status = 400};
+  struct pacer_decide_job job = {.max_attempts = 1};
+  struct pacer_decide_limits lim = {.pause_target = 1,
+                                    .retry_after_max_ms = RA_MAX,
+                                    .defer_after_ms = DEFER,
+                                    .backoff = {BASE, CAP, FLOOR}};
+  struct pacer_decision d;
+  uint64_t prng = 5;
+
+  (void)state;
+  memset(&rule, 0, sizeof(rule));
+  memset(&m, 0, sizeof(m));
+  snprintf(rule.name, sizeof(rule.name), "quota");
+  m.rule = &rule;
+  m.have_delay = 1;
+  m.delay_ms = 7000;
+  snprintf(m.why, sizeof(m.why), "rule quota: HTTP 400, delay 7000 ms");
+  a.rule = &m;
+  pacer_decide(&a, &job, &lim, NOW, &prng, &d);
+  assert_int_equal(d.kind, PACER_DECIDE_PAUSE);
+  assert_int_equal(d.counts.attempt, 0);
+  assert_int_equal(d.counts.throttled, 1);
+  assert_int_equal(d.pause.cause, PACER_PAUSE_RULE);
+  assert_int_equal(d.pause.ms, 7000);
+  assert_string_equal(d.pause.why, "rule quota: HTTP 400, delay 7000 ms");
+  assert_string_equal(pacer_pause_cause_name(PACER_PAUSE_RULE), "rule");
+  /* a delay of 0 (a time passed) is a floor, never a reset */
+  m.delay_ms = 0;
+  a.status = 200;
+  pacer_decide(&a, &job, &lim, NOW, &prng, &d);
+  assert_int_equal(d.kind, PACER_DECIDE_PAUSE);
+  assert_int_equal(d.pause.cause, PACER_PAUSE_RULE);
+  assert_int_equal(d.pause.ms, FLOOR);
+  assert_non_null(strstr(d.pause.why, "over rule quota"));
+  /* past the deadline: deadline_exceeded, not http_400 */
+  job.deadline_unix_ms = NOW + 10;
+  pacer_decide(&a, &job, &lim, NOW, &prng, &d);
+  assert_int_equal(d.kind, PACER_DECIDE_FINISH);
+  assert_int_equal(d.reason, PACER_REASON_DEADLINE_EXCEEDED);
+}
+
 /* The wait reason a retry logs names the hint that set its floor. */
 static void
 retry_names_the_hint_that_set_its_floor(void **state)
@@ -975,6 +1025,7 @@ main(void)
       cmocka_unit_test(
           key_backoff_grows_with_throttles_and_shrinks_with_successes),
       cmocka_unit_test(retry_names_the_hint_that_set_its_floor),
+      cmocka_unit_test(a_throttle_rule_makes_any_status_a_throttle),
       cmocka_unit_test(hint_without_headers_is_not_found),
       cmocka_unit_test(result_tables_name_every_value),
       cmocka_unit_test(pause_target_is_the_most_specific_limit_and_bounded),
