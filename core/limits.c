@@ -755,8 +755,8 @@ pacer_limit_key_keyed(const struct pacer_limit_cfg *l, const char *host,
                secret_hash(v, len, hash_key));
     else if (len > 0 && escape_value(v, len, fold, value) != 0)
       snprintf(value, sizeof(value), "#%016" PRIx64, hash64(v, len));
-    else if (len == 0)
-      value[0] = '\0';
+    else if (len == 0) /* visible, and no real value escapes to it */
+      snprintf(value, sizeof(value), "%s", PACER_LIMIT_KEY_NONE);
     n = snprintf(out, size, "%s:%s", l->name, value);
   }
   if (n < 0 || (size_t)n >= size) {

@@ -20,6 +20,8 @@
 #define PACER_LIMIT_BURST_MAX       100000 /* requests beyond one */
 #define PACER_LIMIT_IN_FLIGHT_MAX   100000 /* requests, as concurrency */
 #define PACER_LIMIT_KEY_VALUE_MAX   128    /* encoded key value, bytes */
+#define PACER_LIMIT_KEY_NONE                                                   \
+  "(none)" /* the value of a request without one (pacer_limit_key) */
 #define PACER_LIMIT_KEY_SIZE                                                   \
   (PACER_LIMIT_NAME_MAX + 1 + PACER_LIMIT_KEY_VALUE_MAX + 1) /* bytes */
 
@@ -87,8 +89,9 @@ int pacer_limit_matches(const struct pacer_limit_cfg *l, const char *method,
  *  pacer stats; docs/CREDENTIALS.md) or when escaped it exceeds
  * PACER_LIMIT_KEY_VALUE_MAX bytes. The hash is no MAC; a collision only makes
  * two values share a bucket (stricter, never looser). A missing or empty value
- * gives
- *  "<name>:", one shared bucket, so such requests are still limited.
+ * gives "<name>:(none)" (PACER_LIMIT_KEY_NONE; "(" of a real value is
+ * escaped, so none can look like it), one shared bucket named visibly,
+ * so such requests are still limited (docs/LIMITS.md).
  *  host, credential, limit_key and header may be NULL; all borrowed.
  *  Returns 0, or PACER_ETOOLARGE when size is too small (out is then ""
  *  when size > 0); PACER_LIMIT_KEY_SIZE bytes always suffice.

@@ -281,7 +281,7 @@ lane_wait(struct pacer_sched *s, struct pacer_lane *l, uint64_t wait_us,
                         l->pause_reason[0] ? l->pause_reason : "rate_limit"),
         due - now_unix);
     pacer_sched_defer(s, e, due);
-    l->deferred++;
+    pacer_sched_deferred_add(s, l, due);
     if (due > l->defer_until_unix_ms)
       l->defer_until_unix_ms = due;
   }

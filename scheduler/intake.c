@@ -142,7 +142,7 @@ pacer_sched_lane_enqueue(struct pacer_sched *s, struct pacer_entry *e,
       if (e->lane->defer_until_unix_ms + iv_ms > due)
         due = e->lane->defer_until_unix_ms + iv_ms;
       e->lane->defer_until_unix_ms = due;
-      e->lane->deferred++;
+      pacer_sched_deferred_add(s, e->lane, due);
       pacer_log(PACER_LOG_DEBUG, "sched",
                 "msg=\"deferred\" %s wait_reason=lane_backlog "
                 "wait_ms=%" PRIu64 " queued=%zu",

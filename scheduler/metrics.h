@@ -224,6 +224,10 @@ struct pacer_metrics_lane_view {
   uint64_t rate_milli_per_s; /* slowest measured rate of its buckets */
   double limit_per_s;        /* lowest effective limit of its buckets,
                                 0 = unlimited */
+  const char *binding;       /* the bucket key of that lowest limit, the
+                                one that sets the lane's pace among its
+                                stacked limits, borrowed; NULL without
+                                limits */
 };
 
 /** One credential, as the snapshot shows it (never a token). */

@@ -108,6 +108,7 @@ json_lanes(cJSON *root, const struct pacer_metrics_view *v)
     rc |= str(o, "why", l->text);
     rc |= num(o, "rate_per_s", (double)l->rate_milli_per_s / 1000.0);
     rc |= num(o, "limit_per_s", l->limit_per_s);
+    rc |= str(o, "binding", l->binding != NULL ? l->binding : "");
   }
   rc |= num(root, "lanes_total", (double)v->lanes_total);
   return rc;

@@ -227,6 +227,7 @@ on_stat_timer(uv_timer_t *t)
   char *text = NULL;
   size_t b, n = 0;
 
+  pacer_sched_deferred_expire(s, now); /* before the snapshot reads it */
   metrics_tick(s); /* before the Redis check: /metrics shows an outage */
   if (s->closing || s->queue == NULL || !pacer_queue_connected(s->queue))
     return;
@@ -312,6 +313,7 @@ on_queue_closed(void *arg)
   s->stat_timer.data = s;
   /* Every take callback has run (the queue closed): lanes can go. */
   pacer_lanes_free_all(&s->lanes);
+  pacer_sched_deferred_free(s);
   pacer_throttles_free(&s->throttles);
   pacer_creds_close(s->creds);
   s->creds = NULL;

@@ -99,6 +99,19 @@ struct pacer_entry {
                                             "" = none */
 };
 
+/** One job a lane sent to the delayed set, until it is due
+ *  (scheduler/deferred.c). */
+struct pacer_deferral {
+  uint64_t due_unix_ms;    /* unix ms */
+  struct pacer_lane *lane; /* kept alive by its deferred count */
+};
+
+/** A min-heap of deferrals by due time. */
+struct pacer_deferrals {
+  struct pacer_deferral *v; /* owned */
+  size_t n, cap;
+};
+
 /** The scheduler (scheduler/sched.h), all of its state. */
 struct pacer_sched {
   uv_loop_t *loop;
@@ -108,6 +121,7 @@ struct pacer_sched {
   struct pacer_entry *held_head, *held_tail;
   struct pacer_lanes lanes;
   struct pacer_throttles throttles; /* throttle keys (scheduler/throttle.h) */
+  struct pacer_deferrals deferrals; /* lanes' jobs in the delayed set */
   uv_timer_t pump_timer; /* next reserved slot or lane wait, one timer */
   uv_timer_t stat_timer; /* publishes the lane snapshot */
   uint64_t pump_at_us;   /* when pump_timer fires, mono us, 0 = idle */
@@ -144,6 +158,17 @@ struct pacer_sched {
  *  NULL when out of memory. */
 struct pacer_lane *pacer_sched_host_lane(struct pacer_sched *s,
                                          const char *tkey, int probation);
+
+/** Counts one job lane l sent to the delayed set, due at due_unix_ms, in
+ *  l->deferred until it is due (scheduler/deferred.c). */
+void pacer_sched_deferred_add(struct pacer_sched *s, struct pacer_lane *l,
+                              uint64_t due_unix_ms);
+
+/** Drops every deferral due at now_unix_ms from its lane's count. */
+void pacer_sched_deferred_expire(struct pacer_sched *s, uint64_t now_unix_ms);
+
+/** Frees the deferral heap (after the lanes are gone). */
+void pacer_sched_deferred_free(struct pacer_sched *s);
 
 /** Returns the monotonic clock in microseconds (uv_hrtime). */
 static inline uint64_t

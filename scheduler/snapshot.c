@@ -171,6 +171,7 @@ lane_view(struct pacer_metrics *m, const struct pacer_snapshot_in *in,
           const struct pacer_lane *l, struct pacer_metrics_lane_view *lv)
 {
   const struct pacer_metrics_bucket *paused = NULL;
+  const char *binding = NULL;
   uint64_t pause_ms = 0, rate = UINT64_MAX;
   double limit = 0;
   size_t i;
@@ -194,8 +195,10 @@ lane_view(struct pacer_metrics *m, const struct pacer_snapshot_in *in,
     }
     if (b->rate_milli_per_s < rate)
       rate = b->rate_milli_per_s;
-    if (limit == 0 || eff < limit)
+    if (limit == 0 || eff < limit) {
       limit = eff;
+      binding = l->refs[i].key;
+    }
   }
   if (lv == NULL)
     return;
@@ -210,6 +213,17 @@ lane_view(struct pacer_metrics *m, const struct pacer_snapshot_in *in,
       paused != NULL ? paused->key : NULL,
       paused != NULL ? paused->pause_reason : NULL, &lv->wait_ms, lv->text,
       sizeof(lv->text));
+  lv->binding = binding;
+  /* Stacked limits: say which one sets the pace (docs/METRICS.md). */
+  if (l->nrefs > 1 && binding != NULL &&
+      (lv->wait == PACER_WAIT_RATE || lv->wait == PACER_WAIT_SENDING ||
+       lv->wait == PACER_WAIT_SLOTS)) {
+    size_t n = strlen(lv->text);
+
+    snprintf(lv->text + n, sizeof(lv->text) - n,
+             "; %s binds at %.4g/s (the lowest of %zu stacked limits)", binding,
+             limit, l->nrefs);
+  }
 }
 
 int

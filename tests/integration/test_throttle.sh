@@ -9,6 +9,10 @@
 #  C. too many redirects end the job at once: too_many_redirects, one
 #     attempt.
 #  D. a job past its deadline ends deadline_exceeded, not after N 429s.
+#  E. pacer_bucket_deferred_jobs is a gauge of the jobs a bucket's lanes
+#     have in the delayed set now: it follows the delayed set down instead
+#     of counting every deferral until the last one is due; the lane's
+#     line names which of its stacked limits binds.
 . "$(dirname "$0")/lib.sh"
 
 STORM_MS=8000
@@ -101,5 +105,44 @@ td=$(( $(now_ms) - t0 ))
   fail "D: reason $(result_of D-d1-0001 reason), want deadline_exceeded"
 [ "$td" -le 6000 ] || fail "D: ended after $td ms for a 3 s deadline"
 echo "D: deadline_exceeded after $td ms, $(result_of D-d1-0001 throttled) 429s"
+stop_workers "$WORKER_PID"
+
+# ---- E: the deferred gauge follows the delayed set
+curl -fsS -X POST "$TESTAPI_URL/admin/reset" >/dev/null
+rcli DEL "${PREFIX}results" >/dev/null
+write_config "$TEST_TMP/gauge.json" \
+  '"metrics_listen": "127.0.0.1:0", "limits": [{"name": "acct", "key": "limit_key", "rate": "20/s"},
+    {"name": "app", "rate": "100/s"}]'
+jobs_for e1 160 E >"$TEST_TMP/e.jsonl"
+start_worker "$TEST_TMP/gauge.json" we
+wait_until 10 'grep -q metrics_port= "$TEST_TMP/we.log"' || fail "E: no metrics port"
+mport=$(sed -n 's/.*metrics_port=\([0-9]*\).*/\1/p' "$TEST_TMP/we.log" | head -1)
+"$PACER" submit --config "$TEST_TMP/gauge.json" "$TEST_TMP/e.jsonl" 2>/dev/null || fail "submit E"
+gauge() {
+  curl -fsS "http://127.0.0.1:$mport/metrics" |
+    sed -n 's/^pacer_bucket_deferred_jobs{[^}]*bucket="acct:e1"[^}]*} \([0-9]*\)$/\1/p'
+}
+wait_until 10 'test "$(rcli ZCARD "${PREFIX}delayed")" -gt 50' || fail "E: nothing deferred"
+worst=0 samples=0
+while [ "$(results_count)" -lt 150 ] && [ $samples -lt 40 ]; do
+  g=$(gauge) z=$(rcli ZCARD "${PREFIX}delayed")
+  [ -n "$g" ] || g=0
+  # the gauge is a 1 s snapshot: allow 2 s of promotions at 20/s
+  [ $((g - z)) -le 40 ] || fail "E: pacer_bucket_deferred_jobs $g while the delayed set holds $z"
+  [ $((g - z)) -gt $worst ] && worst=$((g - z))
+  samples=$((samples + 1))
+  sleep 1 # the sampling interval (the gauge is a 1 s snapshot)
+done
+# the lane's line names which of its two stacked limits sets the pace
+lane_state() {
+  curl -fsS "http://127.0.0.1:$mport/api/state" |
+    jq -e '.lanes[] | select(.lane == "acct:e1|app") |
+      .binding == "acct:e1" and (.why | test("acct:e1 binds at 20/s"))' >/dev/null
+}
+wait_until 10 lane_state ||
+  fail "E: lane line: $(curl -fsS "http://127.0.0.1:$mport/api/state" | jq -c '.lanes')"
+wait_until 30 'test "$(results_count)" -ge 160' || fail "E: $(results_count)/160"
+wait_until 5 'test "$(gauge)" = 0' || fail "E: gauge $(gauge) after every job is done"
+echo "E: deferred gauge within $worst of the delayed set over $samples samples, 0 at the end"
 stop_workers "$WORKER_PID"
 pass "a hint is a floor: rate falls under a 429 storm, jobs recover, redirects and deadlines end jobs"

@@ -1208,20 +1208,25 @@ limit_key_without_a_value_shares_one_bucket(void **state)
                   &l);
   assert_int_equal(
       pacer_limit_key(&l, "h", NULL, "lk", NULL, NULL, key, sizeof(key)), 0);
-  assert_string_equal(key, "c:");
+  assert_string_equal(key, "c:(none)");
   assert_int_equal(
       pacer_limit_key(&l, "h", "", "lk", NULL, NULL, key, sizeof(key)), 0);
-  assert_string_equal(key, "c:");
+  assert_string_equal(key, "c:(none)");
+  /* a real value that reads "(none)" is escaped: it cannot share it */
+  assert_int_equal(
+      pacer_limit_key(&l, "h", "(none)", "lk", NULL, NULL, key, sizeof(key)),
+      0);
+  assert_string_equal(key, "c:%28none%29");
   parse_one_limit("{\"name\": \"hd\", \"key\": \"header:X-Account\", "
                   "\"rate\": \"1/s\"}",
                   &l);
   assert_int_equal(pacer_limit_key(&l, NULL, NULL, NULL, header_lookup, &h, key,
                                    sizeof(key)),
                    0);
-  assert_string_equal(key, "hd:");
+  assert_string_equal(key, "hd:(none)");
   assert_int_equal(
       pacer_limit_key(&l, NULL, NULL, NULL, NULL, NULL, key, sizeof(key)), 0);
-  assert_string_equal(key, "hd:");
+  assert_string_equal(key, "hd:(none)");
 }
 
 static void
