@@ -162,6 +162,11 @@ parse_cond(struct pacer_tr_cond *c, const cJSON *o, int header,
         return err->code;
       continue;
     }
+    if (nops > 0)
+      return pacer_error_set(err, PACER_ECONFIG,
+                             "%s: needs exactly one of present, equals, "
+                             "one_of, contains",
+                             field);
     if (strcmp(e->string, "present") == 0) {
       if (!cJSON_IsTrue(e))
         return pacer_error_set(err, PACER_ECONFIG, "%s: must be true", f);
