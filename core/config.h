@@ -20,6 +20,8 @@
  *                          "methods": ["GET", "POST"]},
  *                "rate": "10/s", "burst": 0, "max_in_flight": 8, "cost": 1,
  *                "adaptive": true, "pause_on_429": true}],
+ *    "throttle_rules": [{"preset": "google-ads",
+ *                        "limits": {"developer": "ads-token"}}],
  *    "credentials": {"acme": {"token_url": "https://idp.example/token",
  *                             "client_id": "pacer",
  *                             "client_secret_env": "ACME_CLIENT_SECRET",

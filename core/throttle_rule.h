@@ -152,8 +152,8 @@ int pacer_throttle_rules_parse(const cJSON *item,
                                struct pacer_error *err);
 
 /** Checks that every rule's pause names one of limits[0..nlimits)
- *  (borrowed). Returns 0 or PACER_ECONFIG: "throttle_rules[<rule name>]
- *  .pause: no limit is named \"x\"". Pure. */
+ *  (borrowed). Returns 0 or PACER_ECONFIG: "throttle_rules (<rule
+ *  name>).pause: no limit is named \"x\"". Pure. */
 int pacer_throttle_rules_check(const struct pacer_throttle_rule *rules,
                                size_t n, const struct pacer_limit_cfg *limits,
                                size_t nlimits, struct pacer_error *err);

@@ -170,11 +170,11 @@ apply(struct pacer_sched *s, struct pacer_entry *e,
     pacer_metrics_throttled(s->mx, ref);
     pacer_log(PACER_LOG_INFO, "sched",
               "msg=\"slowed down by upstream\" %s bucket=%s wait_reason=%s "
-              "wait_ms=%" PRIu64 " throttled=%u",
+              "wait_ms=%" PRIu64 " throttled=%u streak=%" PRIu32,
               pacer_sched_job_fields(e, jf, sizeof(jf)),
               ref ? pacer_log_value(bucket, sizeof(bucket), ref->key) : "-",
               pacer_log_value(wr, sizeof(wr), d->pause.why), d->wait_ms,
-              e->throttled);
+              e->throttled, d->key.streak);
   }
   if (d->pause.cause != PACER_PAUSE_NONE && ref != NULL)
     pause_bucket(s, ref, &d->pause, now_mono_us);
