@@ -79,15 +79,19 @@ limits_print_text(const struct pacer_stats_buckets *bs)
          "REASON");
   for (i = 0; i < bs->n; i++) {
     const struct pacer_stats_bucket *b = &bs->b[i];
-    char inf[32];
+    char inf[32], why[sizeof(b->reason)];
 
     if (b->permits >= 0)
       snprintf(inf, sizeof(inf), "%lld/%u", b->permits, b->max_in_flight);
     else
       snprintf(inf, sizeof(inf), "%lld", b->in_flight);
+    if (b->paused_ms <= 0 && b->binds > 0) /* the stacked limit that binds */
+      snprintf(why, sizeof(why), "binds %lld lane(s)", b->binds);
+    else
+      snprintf(why, sizeof(why), "%s", b->reason);
     printf("  %-32s %8.1f %8.1f %9.0f %7lld %9s %8lld %10.0f  %s\n", b->key,
            b->conf_rate, b->conf_rate * b->permille / 1000.0, b->next_slot_ms,
-           b->queued, inf, b->deferred, b->paused_ms, b->reason);
+           b->queued, inf, b->deferred, b->paused_ms, why);
   }
 }
 
@@ -125,7 +129,8 @@ limits_add_json(cJSON *o, const struct pacer_stats_buckets *bs)
              b->paused_ms > 0
                  ? (double)(long long)(bs->now_us / 1e3 + b->paused_ms)
                  : 0) != NULL &&
-         cJSON_AddStringToObject(j, "pause_reason", b->reason) != NULL;
+         cJSON_AddStringToObject(j, "pause_reason", b->reason) != NULL &&
+         cJSON_AddNumberToObject(j, "binds_lanes", (double)b->binds) != NULL;
   }
   return ok ? 0 : -1;
 }

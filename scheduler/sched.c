@@ -115,13 +115,29 @@ lanestat_add(cJSON *arr, const struct pacer_lane *l, uint64_t now_unix_ms)
 {
   cJSON *o = cJSON_CreateObject();
   int ok = o != NULL && cJSON_AddItemToArray(arr, o);
+  const char *binding = NULL;
+  uint64_t binding_iv = 0;
+  size_t i;
 
   if (!ok) {
     cJSON_Delete(o);
     return -1;
   }
+  /* Stacked limits: the one with the longest spacing sets the pace
+   * (pacer stats names it, docs/LIMITS.md "Visibility"). */
+  for (i = 0; i < l->nrefs; i++) {
+    uint64_t iv = l->refs[i].cfg->gcra.interval_us *
+                  (l->refs[i].cfg->cost ? l->refs[i].cfg->cost : 1u);
+
+    if (binding == NULL || iv > binding_iv) {
+      binding = l->refs[i].key;
+      binding_iv = iv;
+    }
+  }
   /* cJSON numbers are doubles: exact below 2^53. */
-  ok = cJSON_AddStringToObject(o, "lane", l->id) != NULL &&
+  ok = (l->nrefs < 2 ||
+        cJSON_AddStringToObject(o, "binding", binding) != NULL) &&
+       cJSON_AddStringToObject(o, "lane", l->id) != NULL &&
        cJSON_AddNumberToObject(o, "queued", (double)l->queued) != NULL &&
        cJSON_AddNumberToObject(o, "in_flight", (double)l->in_flight) != NULL &&
        cJSON_AddNumberToObject(o, "deferred", (double)l->deferred) != NULL &&

@@ -347,6 +347,7 @@ on_lanestat_key(redisContext *c, const redisReply *k, void *arg)
   cJSON_ArrayForEach(lane, cJSON_GetObjectItemCaseSensitive(doc, "lanes"))
   {
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(lane, "lane");
+    const cJSON *binding = cJSON_GetObjectItemCaseSensitive(lane, "binding");
     const char *p, *bar;
 
     if (!cJSON_IsString(id) || id->valuestring[0] == '~')
@@ -366,6 +367,10 @@ on_lanestat_key(redisContext *c, const redisReply *k, void *arg)
           cJSON_GetObjectItemCaseSensitive(lane, "in_flight"));
       b->deferred += (long long)cJSON_GetNumberValue(
           cJSON_GetObjectItemCaseSensitive(lane, "deferred"));
+      if (cJSON_IsString(binding) &&
+          strlen(binding->valuestring) == (size_t)(bar - p) &&
+          memcmp(binding->valuestring, p, (size_t)(bar - p)) == 0)
+        b->binds++;
     }
   }
   cJSON_Delete(doc);

@@ -74,6 +74,8 @@ struct pacer_stats_bucket {
   long long queued, in_flight, deferred; /* summed over processes */
   long long permits;                     /* in-flight permits, -1 = no cap */
   unsigned max_in_flight;                /* 0 = no cap */
+  long long binds; /* lanes (over processes) whose pace this bucket sets
+                      among their stacked limits */
 };
 
 /** The buckets found. */

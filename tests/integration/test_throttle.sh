@@ -141,6 +141,15 @@ lane_state() {
 }
 wait_until 10 lane_state ||
   fail "E: lane line: $(curl -fsS "http://127.0.0.1:$mport/api/state" | jq -c '.lanes')"
+binds() {
+  "$PACER" stats --json --config "$TEST_TMP/gauge.json" |
+    jq -e '[.limits[] | select(.bucket == "acct:e1") | .binds_lanes] == [1] and
+      [.limits[] | select(.bucket == "app") | .binds_lanes] == [0]' >/dev/null
+}
+wait_until 10 binds ||
+  fail "E: pacer stats: $("$PACER" stats --json --config "$TEST_TMP/gauge.json" | jq -c '.limits')"
+"$PACER" stats --config "$TEST_TMP/gauge.json" | grep -E '^  acct:e1 .*binds 1 lane' >/dev/null ||
+  fail "E: pacer stats does not say acct:e1 binds: $("$PACER" stats --config "$TEST_TMP/gauge.json")"
 wait_until 30 'test "$(results_count)" -ge 160' || fail "E: $(results_count)/160"
 wait_until 5 'test "$(gauge)" = 0' || fail "E: gauge $(gauge) after every job is done"
 echo "E: deferred gauge within $worst of the delayed set over $samples samples, 0 at the end"
