@@ -1,5 +1,7 @@
 #include "core/backoff.h"
 
+#include <stddef.h>
+
 uint64_t
 pacer_prng_next(uint64_t *state)
 {

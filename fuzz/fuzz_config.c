@@ -534,6 +534,10 @@ print_config(const struct pacer_config *cfg)
   add_number(root, "connect_timeout_ms", cfg->connect_timeout_ms);
   add_number(root, "default_timeout_ms", cfg->default_timeout_ms);
   add_number(root, "shutdown_grace_ms", cfg->shutdown_grace_ms);
+  add_number(root, "default_deadline_ms", cfg->default_deadline_ms);
+  add_number(root, "throttle_backoff_base_ms", cfg->throttle_backoff_base_ms);
+  add_number(root, "throttle_backoff_cap_ms", cfg->throttle_backoff_cap_ms);
+  add_number(root, "throttle_backoff_floor_ms", cfg->throttle_backoff_floor_ms);
   add_string(root, "log_level", cfg->log_level);
   add_string(root, "log", cfg->log);
   if (cfg->nlimits > 0) {
@@ -605,18 +609,22 @@ check_round_trip(const struct pacer_config *cfg)
   PACER_FUZZ_CHECK(strcmp(again.prefix, cfg->prefix) == 0);
   PACER_FUZZ_CHECK(strcmp(again.log_level, cfg->log_level) == 0);
   PACER_FUZZ_CHECK(strcmp(again.log, cfg->log) == 0);
-  PACER_FUZZ_CHECK(again.workers == cfg->workers &&
-                   again.concurrency == cfg->concurrency &&
-                   again.prefetch_extra == cfg->prefetch_extra &&
-                   again.lease_ms == cfg->lease_ms &&
-                   again.job_max_bytes == cfg->job_max_bytes &&
-                   again.response_max_bytes == cfg->response_max_bytes &&
-                   again.result_body_max_bytes == cfg->result_body_max_bytes &&
-                   again.results_maxlen == cfg->results_maxlen &&
-                   again.dead_maxlen == cfg->dead_maxlen &&
-                   again.connect_timeout_ms == cfg->connect_timeout_ms &&
-                   again.default_timeout_ms == cfg->default_timeout_ms &&
-                   again.shutdown_grace_ms == cfg->shutdown_grace_ms);
+  PACER_FUZZ_CHECK(
+      again.workers == cfg->workers && again.concurrency == cfg->concurrency &&
+      again.prefetch_extra == cfg->prefetch_extra &&
+      again.lease_ms == cfg->lease_ms &&
+      again.job_max_bytes == cfg->job_max_bytes &&
+      again.response_max_bytes == cfg->response_max_bytes &&
+      again.result_body_max_bytes == cfg->result_body_max_bytes &&
+      again.results_maxlen == cfg->results_maxlen &&
+      again.dead_maxlen == cfg->dead_maxlen &&
+      again.connect_timeout_ms == cfg->connect_timeout_ms &&
+      again.default_timeout_ms == cfg->default_timeout_ms &&
+      again.shutdown_grace_ms == cfg->shutdown_grace_ms &&
+      again.default_deadline_ms == cfg->default_deadline_ms &&
+      again.throttle_backoff_base_ms == cfg->throttle_backoff_base_ms &&
+      again.throttle_backoff_cap_ms == cfg->throttle_backoff_cap_ms &&
+      again.throttle_backoff_floor_ms == cfg->throttle_backoff_floor_ms);
   PACER_FUZZ_CHECK(again.nlimits == cfg->nlimits);
   /* plain values, zero-filled before parsing: padding compares too */
   PACER_FUZZ_CHECK(cfg->nlimits == 0 ||
