@@ -8,7 +8,8 @@
 #     slows every request to it.
 #  C. too many redirects end the job at once: too_many_redirects, one
 #     attempt.
-#  D. a job past its deadline ends deadline_exceeded, not after N 429s.
+#  D. a job past its deadline ends deadline_exceeded, not after N 429s;
+#     one read after its deadline is never sent.
 #  E. pacer_bucket_deferred_jobs is a gauge of the jobs a bucket's lanes
 #     have in the delayed set now: it follows the delayed set down instead
 #     of counting every deferral until the last one is due; the lane's
@@ -105,6 +106,17 @@ td=$(( $(now_ms) - t0 ))
   fail "D: reason $(result_of D-d1-0001 reason), want deadline_exceeded"
 [ "$td" -le 6000 ] || fail "D: ended after $td ms for a 3 s deadline"
 echo "D: deadline_exceeded after $td ms, $(result_of D-d1-0001 throttled) 429s"
+# an absolute deadline already passed when the job is read: never sent
+printf '{"id":"D-late","url":"%s/v1/adaccounts/d2/campaigns","deadline_ms":%s}\n' \
+  "$TESTAPI_URL" "$(( $(now_ms) - 1000 ))" >"$TEST_TMP/d2.jsonl"
+"$PACER" submit --config "$TEST_TMP/nolimit.json" "$TEST_TMP/d2.jsonl" 2>/dev/null || fail "submit D2"
+wait_until 20 'test "$(results_count)" -ge 2' || fail "D: no result for D-late"
+[ "$(result_of D-late reason)" = deadline_exceeded ] ||
+  fail "D: D-late reason $(result_of D-late reason)"
+[ "$(result_of D-late attempts)" -eq 0 ] || fail "D: D-late was sent"
+[ "$(curl -fsS "$TESTAPI_URL/admin/requests?since=0&limit=4096" |
+  jq '[.requests[] | select(.account == "d2")] | length')" -eq 0 ] ||
+  fail "D: a job past its deadline reached the upstream"
 stop_workers "$WORKER_PID"
 
 # ---- E: the deferred gauge follows the delayed set
