@@ -93,7 +93,7 @@ lane_for(struct pacer_sched *s, const struct pacer_entry *e)
      * "Throttles"). */
     pacer_throttle_key_of(NULL, host, tkey);
     if (pacer_throttles_probation(&s->throttles, tkey))
-      return pacer_sched_host_lane(s, tkey, 1);
+      return pacer_sched_host_lane(s, tkey);
     snprintf(id, sizeof(id), "~%s", job->limit_key ? job->limit_key : "");
   }
   return pacer_lanes_get(&s->lanes, id, refs, n);

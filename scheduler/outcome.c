@@ -56,41 +56,53 @@ pause_bucket(struct pacer_sched *s, const struct pacer_limit_ref *ref,
 }
 
 struct pacer_lane *
-pacer_sched_host_lane(struct pacer_sched *s, const char *tkey, int probation)
+pacer_sched_host_lane(struct pacer_sched *s, const char *tkey)
 {
   struct pacer_lane *l = pacer_lanes_get(&s->lanes, tkey, NULL, 0);
+  struct pacer_backoff_state st = pacer_throttles_get(&s->throttles, tkey);
+  uint64_t now_unix_ms = pacer_clock_unix_ms(), until;
 
-  if (l != NULL)
-    l->max_in_flight = probation ? 1u : 0u; /* local: one probe at a time */
+  if (l == NULL)
+    return NULL;
+  l->max_in_flight = st.streak > 0 ? 1u : 0u; /* local: one probe at a time */
+  if (st.until_unix_ms > now_unix_ms) {
+    /* the key's pause (wall time, shared) on this process's clock */
+    until = pacer_sched_mono_us() + (st.until_unix_ms - now_unix_ms) * 1000u;
+    if (l->wait_until_us < until)
+      l->wait_until_us = until;
+  }
   return l;
 }
 
-/* A throttle of a request no limit covers: its host's lane waits out the
- * pause, then sends one request at a time until successes pay the
- * throttles back (docs/LIMITS.md "Throttles"); a success that does so
- * lifts the cap. */
+/* A throttle of a request no limit covers, or a success that paid its
+ * host's throttles back, or the shared state of the host's key from Redis
+ * (another process's throttles): the host's lane, if any, takes the key's
+ * state (docs/LIMITS.md "Throttles"). own is the outcome's lane, which the
+ * caller releases. */
 static void
-host_throttle(struct pacer_sched *s, const char *tkey,
-              const struct pacer_decision *d, const struct pacer_lane *own,
-              uint64_t now_mono_us)
+host_throttle(struct pacer_sched *s, const char *tkey, const char *why,
+              const struct pacer_lane *own)
 {
-  struct pacer_lane *l;
+  struct pacer_lane *l = pacer_sched_host_lane(s, tkey);
 
-  if (d->throttled) {
-    l = pacer_sched_host_lane(s, tkey, 1);
-    if (l == NULL)
-      return;
-    if (l->wait_until_us < now_mono_us + d->wait_ms * 1000u)
-      l->wait_until_us = now_mono_us + d->wait_ms * 1000u;
-    snprintf(l->pause_reason, sizeof(l->pause_reason), "%.*s",
-             (int)sizeof(l->pause_reason) - 1, d->pause.why);
-  } else if (d->key_changed && d->key.streak == 0) {
-    l = pacer_sched_host_lane(s, tkey, 0);
-  } else {
+  if (l == NULL)
     return;
-  }
-  if (l != NULL && l != own)                 /* own: released by the caller */
+  if (why != NULL)
+    snprintf(l->pause_reason, sizeof(l->pause_reason), "%.*s",
+             (int)sizeof(l->pause_reason) - 1, why);
+  if (l != own)
     (void)pacer_lanes_release(&s->lanes, l); /* kept while it has work */
+}
+
+void
+pacer_sched_on_throttle_shared(void *arg, const char *key,
+                               const struct pacer_backoff_state *st)
+{
+  struct pacer_sched *s = arg;
+
+  (void)st; /* already the key's copy */
+  if (strncmp(key, "(host):", 7) == 0 && !s->closing)
+    host_throttle(s, key, NULL, NULL);
 }
 
 /* Matches o against the configured throttle rules (config
@@ -317,8 +329,8 @@ pacer_sched_on_outcome(struct pacer_pool *pool, struct pacer_http_outcome *o,
   pacer_decide(&a, &job, &lim, now_unix_ms, &s->prng, &d);
   if (d.key_changed)
     pacer_throttles_note(&s->throttles, s->queue, tkey, d.throttled, &d.key);
-  if (ref == NULL)
-    host_throttle(s, tkey, &d, lane, now_mono_us);
+  if (ref == NULL && (d.throttled || d.key_changed))
+    host_throttle(s, tkey, d.throttled ? d.pause.why : NULL, lane);
   apply(s, e, o, &d, ref, c, now_unix_ms, now_mono_us);
   pacer_resp_headers_free(&hdr);
   pacer_http_outcome_free(o);

@@ -88,6 +88,8 @@ pacer_sched_new(uv_loop_t *loop, const struct pacer_config *cfg,
   uv_timer_init(loop, &s->pump_timer);
   uv_timer_init(loop, &s->stat_timer);
   pacer_lanes_init(&s->lanes);
+  s->throttles.on_shared = pacer_sched_on_throttle_shared;
+  s->throttles.arg = s;
   *out = s;
   return 0;
 }

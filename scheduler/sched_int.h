@@ -153,11 +153,17 @@ struct pacer_sched {
 };
 
 /** Returns the lane of throttle key tkey (borrowed, "(host):<host>") for
- *  requests no limit covers, created when missing, with at most one
- *  request in flight while probation is non-zero, else none (outcome.c).
- *  NULL when out of memory. */
+ *  requests no limit covers, created when missing, set from the key's
+ *  state: one request in flight while its streak is above 0, none sent
+ *  before its pause ends (outcome.c). NULL when out of memory. */
 struct pacer_lane *pacer_sched_host_lane(struct pacer_sched *s,
-                                         const char *tkey, int probation);
+                                         const char *tkey);
+
+/** The shared state of throttle key key (borrowed) came back from Redis
+ *  (scheduler/throttle.h on_shared; arg is the scheduler): a host's lane
+ *  takes it. */
+void pacer_sched_on_throttle_shared(void *arg, const char *key,
+                                    const struct pacer_backoff_state *st);
 
 /** Counts one job lane l sent to the delayed set, due at due_unix_ms, in
  *  l->deferred until it is due (scheduler/deferred.c). */

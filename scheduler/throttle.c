@@ -83,14 +83,25 @@ sweep(struct pacer_throttles *t)
   }
 }
 
+struct note {
+  struct pacer_throttles *t;
+  struct pacer_throttle_key *k;
+};
+
 static void
 on_noted(void *arg, int status, const struct pacer_backoff_state *st)
 {
-  struct pacer_throttle_key *k = arg;
+  struct note *n = arg;
+  struct pacer_throttles *t = n->t;
+  struct pacer_throttle_key *k = n->k;
 
+  free(n);
   k->pending--;
-  if (status == 0)
-    k->st = *st; /* every process's view, merged */
+  if (status != 0)
+    return;
+  k->st = *st; /* every process's view, merged */
+  if (t->on_shared != NULL)
+    t->on_shared(t->arg, k->key, &k->st);
 }
 
 void
@@ -99,6 +110,7 @@ pacer_throttles_note(struct pacer_throttles *t, struct pacer_queue *q,
                      const struct pacer_backoff_state *st)
 {
   struct pacer_throttle_key *k = find(t, key);
+  struct note *n;
   unsigned h;
 
   if (k == NULL) {
@@ -114,11 +126,19 @@ pacer_throttles_note(struct pacer_throttles *t, struct pacer_queue *q,
     t->count++;
   }
   k->st = *st;
-  if (pacer_throttle_note(q, key, throttle, st, on_noted, k) == 0)
+  n = malloc(sizeof(*n));
+  if (n != NULL) {
+    n->t = t;
+    n->k = k;
+  }
+  if (n != NULL &&
+      pacer_throttle_note(q, key, throttle, st, on_noted, n) == 0) {
     k->pending++;
-  else
+  } else {
+    free(n);
     pacer_log(PACER_LOG_WARN, "sched",
               "msg=\"throttle state not shared\" key=%s", key);
+  }
 }
 
 void

@@ -30,6 +30,10 @@ struct pacer_throttle_key {
 struct pacer_throttles {
   struct pacer_throttle_key *buckets[256];
   size_t count;
+  /* called with a key's shared state after each Redis reply, or NULL */
+  void (*on_shared)(void *arg, const char *key,
+                    const struct pacer_backoff_state *st);
+  void *arg;
 };
 
 /** Writes the throttle key of a request into out (PACER_THROTTLE_KEY_MAX

@@ -4,8 +4,9 @@
 #     "Retry-After: 0" for 8 s; pacer has a 50/s limit on the account. The
 #     request rate to s1 falls to <= 2/s within 5 s of the first 429 and
 #     every job still succeeds once the upstream recovers.
-#  B. the same without any configured limit: the host's own throttle key
-#     slows every request to it.
+#  B. the same without any configured limit, with two worker processes:
+#     the host's own throttle key, shared through Redis, slows every
+#     request to it.
 #  C. too many redirects end the job at once: too_many_redirects, one
 #     attempt.
 #  D. a job past its deadline ends deadline_exceeded, not after N 429s;
@@ -77,8 +78,10 @@ storm s2
 jobs_for s2 150 B >"$TEST_TMP/b.jsonl"
 "$PACER" submit --config "$TEST_TMP/nolimit.json" "$TEST_TMP/b.jsonl" 2>/dev/null || fail "submit B"
 start_worker "$TEST_TMP/nolimit.json" wb
+wb1=$WORKER_PID
+start_worker "$TEST_TMP/nolimit.json" wb2
 check_storm B s2 150
-stop_workers "$WORKER_PID"
+stop_workers "$wb1" "$WORKER_PID"
 
 # ---- C: too many redirects
 curl -fsS -X POST "$TESTAPI_URL/admin/reset" >/dev/null
