@@ -109,7 +109,9 @@ parse_attempt(const char *s, size_t len, unsigned *attempt, unsigned *throttled,
 }
 
 /* The unix ms of a stream entry id "<ms>-<seq>" (Redis XADD * ids are the
- * Redis server's wall clock), 0 when it has none. */
+ * Redis server's wall clock), 0 when it has none or one before 2001 (an id
+ * a client chose, such as "1-1", is no time: the job then counts from when
+ * it is read). */
 static uint64_t
 entry_ms(const char *id, size_t len)
 {
@@ -118,7 +120,7 @@ entry_ms(const char *id, size_t len)
 
   for (i = 0; i < len && i < 15 && id[i] >= '0' && id[i] <= '9'; i++)
     v = v * 10 + (uint64_t)(id[i] - '0');
-  return i < len && id[i] == '-' ? v : 0;
+  return i < len && id[i] == '-' && v >= UINT64_C(1000000000000) ? v : 0;
 }
 
 /* Delivers one XREADGROUP/XAUTOCLAIM entry of stream s: [id, [f, v, ...]]

@@ -19,15 +19,23 @@
 #define BUF_FIRST_BYTES  16384 /* first response buffer, bytes */
 #define HEADER_MAX_BYTES 4096  /* one captured header value, bytes */
 
-/* Response headers passed to the scheduler, lower-case, JSON key order. */
-static const char *const kept_names[] = {
-    "content-type", "date", "retry-after", "ratelimit", "ratelimit-policy",
-    "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset",
-    "location", "etag", "www-authenticate",
-    /* throttle rules read these
-     * (core/throttle_rule.c keeps
-     * the same list) */
-    "x-business-use-case-usage", "x-ad-account-usage", "x-app-usage"};
+/* Response headers passed to the scheduler, lower-case, JSON key order.
+ * The last three are read by throttle rules (core/throttle_rule_parse.c
+ * keeps the same list). */
+static const char *const kept_names[] = {"content-type",
+                                         "date",
+                                         "retry-after",
+                                         "ratelimit",
+                                         "ratelimit-policy",
+                                         "x-ratelimit-limit",
+                                         "x-ratelimit-remaining",
+                                         "x-ratelimit-reset",
+                                         "location",
+                                         "etag",
+                                         "www-authenticate",
+                                         "x-business-use-case-usage",
+                                         "x-ad-account-usage",
+                                         "x-app-usage"};
 #define NKEPT PACER_ARRAY_SIZE(kept_names)
 _Static_assert(NKEPT == PACER_XFER_NKEPT, "PACER_XFER_NKEPT is stale");
 

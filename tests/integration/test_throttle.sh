@@ -15,6 +15,9 @@
 #     have in the delayed set now: it follows the delayed set down instead
 #     of counting every deferral until the last one is due; the lane's
 #     line names which of its stacked limits binds.
+#  F. store/lua/throttle_note.lua merges processes' views as
+#     store/throttle.h says: the larger streak and the later end win, a
+#     success takes one step off, a paid-back key is deleted.
 . "$(dirname "$0")/lib.sh"
 
 STORM_MS=8000
@@ -169,4 +172,19 @@ wait_until 30 'test "$(results_count)" -ge 160' || fail "E: $(results_count)/160
 wait_until 5 'test "$(gauge)" = 0' || fail "E: gauge $(gauge) after every job is done"
 echo "E: deferred gauge within $worst of the delayed set over $samples samples, 0 at the end"
 stop_workers "$WORKER_PID"
+# ---- F: the shared state's merge rule
+note() { # OP STREAK UNTIL_MS -> "streak until"
+  rcli --raw EVAL "$(cat "$(dirname "$0")/../../store/lua/throttle_note.lua")" 1 \
+    "${PREFIX}throttle:f" "$@" | paste -sd' '
+}
+far=$(( $(now_ms) + 600000 ))
+[ "$(note throttle 3 "$far")" = "3 $far" ] || fail "F: first note"
+[ "$(note throttle 1 $((far - 5000)))" = "3 $far" ] ||
+  fail "F: a smaller streak or an earlier end shortened the shared pause"
+[ "$(note throttle 5 $((far + 1)))" = "5 $((far + 1))" ] || fail "F: a larger streak lost"
+[ "$(note ok 0 0)" = "4 $((far + 1))" ] || fail "F: a success took more than one step"
+rcli HSET "${PREFIX}throttle:f" streak 1 until 1 >/dev/null
+[ "$(note ok 0 0)" = "0 1" ] || fail "F: paid back"
+[ "$(rcli EXISTS "${PREFIX}throttle:f")" = 0 ] || fail "F: a paid-back key is kept"
+echo "F: throttle_note merges by max and pays back one step per success"
 pass "a hint is a floor: rate falls under a 429 storm, jobs recover, redirects and deadlines end jobs"
