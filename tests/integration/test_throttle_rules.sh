@@ -106,8 +106,10 @@ grep -q "rule google-ads.developer" "$TEST_TMP/g-stats.txt" ||
   fail "G: pacer stats does not name the rule: $(cat "$TEST_TMP/g-stats.txt")"
 mport=$(sed -n 's/.*metrics_port=\([0-9]*\).*/\1/p' "$TEST_TMP/wg.log" | head -1)
 [ -n "$mport" ] || fail "G: the worker logged no metrics_port"
-curl -fsS "http://127.0.0.1:$mport/metrics" | grep -q 'pacer_bucket_pauses_total{limit="dev",bucket="dev",cause="rule"} 1' ||
-  fail "G: metrics lack the rule pause: $(curl -fsS "http://127.0.0.1:$mport/metrics" | grep pauses_total)"
+# (whole text first: grep -q would cut curl off, and pipefail fail it)
+metrics=$(curl -fsS "http://127.0.0.1:$mport/metrics") || fail "G: /metrics"
+grep -q 'pacer_bucket_pauses_total{limit="dev",bucket="dev",cause="rule"} 1' <<<"$metrics" ||
+  fail "G: metrics lack the rule pause: $(grep pauses_total <<<"$metrics")"
 echo "G: 429 DEVELOPER paused the developer bucket; g2 waited $((tg2 - t429)) ms"
 stop_workers "$WORKER_PID"
 
