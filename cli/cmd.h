@@ -31,6 +31,9 @@ int pacer_cmd_cred(int argc, char **argv);
  *  argv[0] is "authorize". Exit 0 signed in, 1 failed, 2 usage/config/
  *  Redis error. */
 int pacer_cmd_cred_authorize(int argc, char **argv);
+/** `pacer result ID... [--json]`: results by id (cmd_result.c). Exit 0
+ *  when every result was found, 1 when some was not. */
+int pacer_cmd_result(int argc, char **argv);
 
 /** Set of job ids a batch waits for: an open-addressing hash set. */
 struct pacer_idset;

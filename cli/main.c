@@ -32,6 +32,7 @@ static const struct command commands[] = {
     {"stats", pacer_cmd_stats, "show queue depths and consumers"},
     {"cred", pacer_cmd_cred,
      "OAuth2 credentials: set a new refresh token, show state"},
+    {"result", pacer_cmd_result, "show the result of jobs by id"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

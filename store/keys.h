@@ -34,6 +34,11 @@
  *   <prefix>dead       stream, MAXLEN ~ dead_maxlen; dead letters
  *   <prefix>done:<id>  string "<stream entry id>", PX done_ttl_ms: the
  *                      job id finished ok (the done-marker)
+ *   <prefix>result:<id>  string "<results entry id>", PX result_ttl_ms:
+ *                      the job id's last result (`pacer result`)
+ *   <prefix>deadjob:<id> hash, PX dead_ttl_ms: the job's original entry
+ *                      (secrets intact, never shown) for `pacer dead retry`
+ *     job <JSON> [id <id>] stream <intake stream key> dead <dead entry id>
  *
  *   <prefix>limit:<bucket>     hash, the shared GCRA state of one limit
  *     tat pause_until (unix us) pause_reason permille aimd_at (unix us)
@@ -63,6 +68,8 @@
 #define PACER_KEYS_RESULTS   "results"   /* stream of results */
 #define PACER_KEYS_DEAD      "dead"      /* stream of dead letters */
 #define PACER_KEYS_DONE      "done:"     /* + job id: done-marker */
+#define PACER_KEYS_RESULT    "result:"   /* + job id: result index */
+#define PACER_KEYS_DEADJOB   "deadjob:"  /* + job id: original dead job */
 #define PACER_KEYS_LIMIT     "limit:"    /* + bucket: GCRA hash */
 #define PACER_KEYS_INFLIGHT  "inflight:" /* + bucket: permits zset */
 #define PACER_KEYS_LANESTAT  "lanestat:" /* + consumer: lane JSON */
