@@ -33,6 +33,7 @@ static const struct command commands[] = {
     {"cred", pacer_cmd_cred,
      "OAuth2 credentials: set a new refresh token, show state"},
     {"result", pacer_cmd_result, "show the result of jobs by id"},
+    {"dead", pacer_cmd_dead, "dead letters: list, show, retry, delete"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

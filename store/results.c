@@ -110,6 +110,13 @@ entry(const redisReply *e, pacer_results_entry_cb cb, void *arg)
 }
 
 int
+pacer_results_entry_call(const redisReply *e, pacer_results_entry_cb cb,
+                         void *arg)
+{
+  return entry(e, cb, arg);
+}
+
+int
 pacer_results_read(redisContext *c, const char *key, const char *after,
                    uint64_t block_ms, pacer_results_entry_cb cb, void *arg,
                    size_t *got, struct pacer_error *err)

@@ -78,6 +78,12 @@ int pacer_results_range(redisContext *c, const char *key, const char *after,
                         pacer_results_entry_cb cb, void *arg,
                         struct pacer_error *err);
 
+/** Calls cb for one stream entry reply e ([id, [field, value, ...]],
+ *  borrowed), string pairs only. Returns cb's result, 0 for a malformed
+ *  entry, or PACER_ENOMEM. Calling thread. */
+int pacer_results_entry_call(const redisReply *e, pacer_results_entry_cb cb,
+                             void *arg);
+
 /** Calls cb for the one entry entry_id (borrowed) of stream key (borrowed)
  *  when it exists (XRANGE key id id). Returns 1 after cb ran (cb's non-zero
  *  return instead, when it has one), 0 when there is no such entry, or
