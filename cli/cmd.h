@@ -37,6 +37,9 @@ int pacer_cmd_result(int argc, char **argv);
 /** `pacer dead list|show|retry|delete|purge` (cmd_dead.c). Exit 1 when some
  *  id had no dead letter (retry: no kept original). */
 int pacer_cmd_dead(int argc, char **argv);
+/** `pacer pause|resume BUCKET...|--all [--for D]` (cmd_pause.c; argv[0]
+ *  says which). Exit 1 when resume found a bucket not paused. */
+int pacer_cmd_pause(int argc, char **argv);
 
 /** Set of job ids a batch waits for: an open-addressing hash set. */
 struct pacer_idset;

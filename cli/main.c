@@ -34,6 +34,8 @@ static const struct command commands[] = {
      "OAuth2 credentials: set a new refresh token, show state"},
     {"result", pacer_cmd_result, "show the result of jobs by id"},
     {"dead", pacer_cmd_dead, "dead letters: list, show, retry, delete"},
+    {"pause", pacer_cmd_pause, "pause limit buckets in every process"},
+    {"resume", pacer_cmd_pause, "end an operator pause"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -42,6 +42,7 @@
  *
  *   <prefix>limit:<bucket>     hash, the shared GCRA state of one limit
  *     tat pause_until (unix us) pause_reason permille aimd_at (unix us)
+ *     op_until (unix us: operator pause, `pacer pause`, store/control.h)
  *                              (store/limiter.h, docs/LIMITS.md)
  *   <prefix>inflight:<bucket>  sorted set of permits, score = lease end ms
  *   <prefix>lanestat:<consumer> string, JSON {"lanes": [{lane, queued,
@@ -159,6 +160,11 @@ pacer_keys_new(const char *prefix, const char *name, const char *suffix)
 #define PACER_KEYS_F_PAUSE_REASON "pause_reason" /* the header that paused */
 #define PACER_KEYS_F_PERMILLE     "permille"     /* AIMD share, 1..1000 */
 #define PACER_KEYS_F_AIMD_AT      "aimd_at"      /* last lowered, unix us */
+#define PACER_KEYS_F_OP_UNTIL     "op_until"     /* operator pause, unix us */
+/* The cause an operator pause shows (pacer pause, store/control.h). */
+#define PACER_KEYS_OP_REASON      "paused by an operator"
+/* op_until of a pause until `pacer resume`: 2^52 us (year 2112). */
+#define PACER_KEYS_OP_FOREVER_US  "4503599627370496"
 
 /* ---- delayed set scores ---- */
 
