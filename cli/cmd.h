@@ -40,6 +40,8 @@ int pacer_cmd_dead(int argc, char **argv);
 /** `pacer pause|resume BUCKET...|--all [--for D]` (cmd_pause.c; argv[0]
  *  says which). Exit 1 when resume found a bucket not paused. */
 int pacer_cmd_pause(int argc, char **argv);
+/** `pacer jobs [--state S] [--lane L] [--limit N] [--json]` (cmd_jobs.c). */
+int pacer_cmd_jobs(int argc, char **argv);
 
 /** Set of job ids a batch waits for: an open-addressing hash set. */
 struct pacer_idset;

@@ -36,6 +36,7 @@ static const struct command commands[] = {
     {"dead", pacer_cmd_dead, "dead letters: list, show, retry, delete"},
     {"pause", pacer_cmd_pause, "pause limit buckets in every process"},
     {"resume", pacer_cmd_pause, "end an operator pause"},
+    {"jobs", pacer_cmd_jobs, "list waiting jobs and why they wait"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
