@@ -42,6 +42,8 @@ int pacer_cmd_dead(int argc, char **argv);
 int pacer_cmd_pause(int argc, char **argv);
 /** `pacer jobs [--state S] [--lane L] [--limit N] [--json]` (cmd_jobs.c). */
 int pacer_cmd_jobs(int argc, char **argv);
+/** `pacer cancel ID... [--timeout S]` (cmd_cancel.c). */
+int pacer_cmd_cancel(int argc, char **argv);
 
 /** Set of job ids a batch waits for: an open-addressing hash set. */
 struct pacer_idset;

@@ -37,6 +37,7 @@ static const struct command commands[] = {
     {"pause", pacer_cmd_pause, "pause limit buckets in every process"},
     {"resume", pacer_cmd_pause, "end an operator pause"},
     {"jobs", pacer_cmd_jobs, "list waiting jobs and why they wait"},
+    {"cancel", pacer_cmd_cancel, "cancel waiting or running jobs by id"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -44,7 +44,8 @@ enum pacer_http_result {
 #define PACER_JOB_STATE_MAP(X)                                                 \
   X(OK, "ok")                           /* a 2xx response */                   \
   X(FAILED, "failed")                   /* anything else, final */             \
-  X(OUTCOME_UNKNOWN, "outcome_unknown") /* may have reached the server */
+  X(OUTCOME_UNKNOWN, "outcome_unknown") /* may have reached the server */      \
+  X(CANCELLED, "cancelled")             /* `pacer cancel` before it ended */
 
 /** A job's terminal state (the result's "state" field). */
 enum pacer_job_state {
@@ -73,7 +74,8 @@ enum pacer_job_state {
   X(UNAUTHORIZED, "unauthorized")                                              \
   X(UNAUTHORIZED_AFTER_REFRESH, "unauthorized_after_refresh")                  \
   X(INSUFFICIENT_SCOPE, "insufficient_scope")                                  \
-  X(CREDENTIAL_ENVIRONMENT_MISMATCH, "credential_environment_mismatch")
+  X(CREDENTIAL_ENVIRONMENT_MISMATCH, "credential_environment_mismatch")        \
+  X(CANCELLED_BY_OPERATOR, "cancelled")
 
 /** Why a job ended (the result's "reason" field). */
 enum pacer_reason {

@@ -39,6 +39,9 @@
  *   <prefix>deadjob:<id> hash, PX dead_ttl_ms: the job's original entry
  *                      (secrets intact, never shown) for `pacer dead retry`
  *     job <JSON> [id <id>] stream <intake stream key> dead <dead entry id>
+ *   <prefix>cancel     sorted set: member job id, score = when `pacer
+ *                      cancel` asked, unix ms; removed with the id's
+ *                      result, else after 24 h (store/cancel.h)
  *
  *   <prefix>limit:<bucket>     hash, the shared GCRA state of one limit
  *     tat pause_until (unix us) pause_reason permille aimd_at (unix us)
@@ -71,6 +74,7 @@
 #define PACER_KEYS_DONE      "done:"     /* + job id: done-marker */
 #define PACER_KEYS_RESULT    "result:"   /* + job id: result index */
 #define PACER_KEYS_DEADJOB   "deadjob:"  /* + job id: original dead job */
+#define PACER_KEYS_CANCEL    "cancel"    /* zset: cancel requests */
 #define PACER_KEYS_LIMIT     "limit:"    /* + bucket: GCRA hash */
 #define PACER_KEYS_INFLIGHT  "inflight:" /* + bucket: permits zset */
 #define PACER_KEYS_LANESTAT  "lanestat:" /* + consumer: lane JSON */

@@ -217,7 +217,7 @@ pacer_queue_finish(struct pacer_queue *q, const char *sid, int ack_required,
 {
   const char *id;
   enum pacer_queue_stream s = pacer_queue_sid_decode(sid, &id);
-  const char *keys[6] = {q->k_stream[s], q->k_results, q->k_dead, NULL};
+  const char *keys[7] = {q->k_stream[s], q->k_results, q->k_dead, NULL};
   const char *args[MAX_ARGS];
   size_t lens[MAX_ARGS];
   char rmax[24], dmax[24], nres[16], ndead[16], ttl[24], rttl[24], dttl[24];
@@ -225,10 +225,10 @@ pacer_queue_finish(struct pacer_queue *q, const char *sid, int ack_required,
   int ok = 0;
   size_t n = 0, i;
   size_t nd = dead ? dead->n : 0;
-  char *done, *rkey, *dkey;
+  char *done, *rkey, *dkey, *ckey;
   int rc;
 
-  if (10 + res->n + nd + 9 > MAX_ARGS)
+  if (3 + 7 + 6 + res->n + 1 + nd + 4 > MAX_ARGS)
     return PACER_EINVAL;
   /* The job id is the result's "id" field (the sid when it has none).
    * Only a job that ended ok sets its marker: a rejected or failed job
@@ -243,15 +243,18 @@ pacer_queue_finish(struct pacer_queue *q, const char *sid, int ack_required,
   done = pacer_queue_done_key(q, job_id);
   rkey = pacer_keys_new(q->cfg->prefix, PACER_KEYS_RESULT, job_id);
   dkey = pacer_keys_new(q->cfg->prefix, PACER_KEYS_DEADJOB, job_id);
-  if (done == NULL || rkey == NULL || dkey == NULL) {
+  ckey = pacer_keys_new(q->cfg->prefix, PACER_KEYS_CANCEL, NULL);
+  if (done == NULL || rkey == NULL || dkey == NULL || ckey == NULL) {
     free(done);
     free(rkey);
     free(dkey);
+    free(ckey);
     return PACER_ENOMEM;
   }
   keys[3] = done;
   keys[4] = rkey;
   keys[5] = dkey;
+  keys[6] = ckey;
   snprintf(rttl, sizeof(rttl), "%llu",
            (unsigned long long)q->cfg->result_ttl_ms);
   snprintf(dttl, sizeof(dttl), "%llu", (unsigned long long)q->cfg->dead_ttl_ms);
@@ -280,11 +283,12 @@ pacer_queue_finish(struct pacer_queue *q, const char *sid, int ack_required,
   ARG(q->consumer, strlen(q->consumer));
 #undef ARG
   /* hiredis copies the command out before eval returns */
-  rc = eval(q, pacer_lua_queue_finish, 6, keys, (int)n, args, lens, cb,
+  rc = eval(q, pacer_lua_queue_finish, 7, keys, (int)n, args, lens, cb,
             privdata);
   free(done);
   free(rkey);
   free(dkey);
+  free(ckey);
   return rc;
 }
 

@@ -1,6 +1,7 @@
 -- store/queue.c pacer_queue_finish: writes a job's result and acks it.
--- KEYS: stream results dead done result deadjob (stream: the one the sid
---       came from; result, deadjob: <prefix>result:<id>, <prefix>deadjob:<id>)
+-- KEYS: stream results dead done result deadjob cancel (stream: the one
+--       the sid came from; result, deadjob: <prefix>result:<id>,
+--       <prefix>deadjob:<id>; cancel: <prefix>cancel)
 -- ARGV: group id results_maxlen dead_maxlen ack_required nres res...
 --       ndead dead... done_ttl_ms result_ttl_ms dead_ttl_ms consumer
 -- The result index (KEYS[5], PX result_ttl_ms > 0) names the result entry
@@ -8,7 +9,8 @@
 -- KEYS[6] keeps the entry's original job text (secrets intact, never
 -- shown) and its stream for `pacer dead retry` (store/dead.c); one dead
 -- letter per job id: an older one of the same id is deleted, and an ok
--- result deletes both (docs/REDIS.md "Dead letters").
+-- result deletes both (docs/REDIS.md "Dead letters"). A result answers a
+-- cancel request of its id (KEYS[7], store/cancel.h): it is removed.
 -- With ack_required "1": fenced by the pending check, then the done-marker
 -- of the job id (KEYS[4], store/keys.h; set only for ok results, whose
 -- done_ttl_ms is > 0): when another entry with the same job id already
@@ -59,6 +61,9 @@ if ARGV[5] == '1' and redis.call('EXISTS', KEYS[4]) == 1 then
 end
 local rid = redis.call(unpack(a))
 if rttl > 0 then redis.call('SET', KEYS[5], rid, 'PX', rttl) end
+for i = 7, 5 + nres, 2 do
+  if ARGV[i] == 'id' then redis.call('ZREM', KEYS[7], ARGV[i + 1]) end
+end
 local olddead = redis.call('HGET', KEYS[6], 'dead')
 if olddead then redis.call('XDEL', KEYS[3], olddead) end
 redis.call('DEL', KEYS[6])
