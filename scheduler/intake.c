@@ -273,6 +273,10 @@ pacer_sched_on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe,
   if (id_rc != 0) {
     /* err holds the id check's reason (never logged with the raw id). */
     rc = id_rc;
+  } else if (qe->dup_job_field) {
+    rc = pacer_error_set(&err, PACER_EJOB,
+                         "job: the stream entry has the field \"job\" more "
+                         "than once; send one job per entry");
   } else if (qe->no_job_field) {
     rc = pacer_error_set(&err, PACER_EJOB,
                          "job: the stream entry has no \"job\" field (XADD "

@@ -9,6 +9,8 @@
 #    message that says which; a bad id is a usage error (exit 2).
 # D: the index follows the last result: a failed id sent again and ok
 #    now shows ok.
+# E: a stream entry with the field "job" twice is invalid_job (not "last
+#    one wins"), and nothing is sent.
 . "$(dirname "$0")/lib.sh"
 
 start_testapi
@@ -59,6 +61,17 @@ echo "C: unknown, trimmed and bad ids: exit 1, 1, 2 with a message each"
 rcli XADD "${PREFIX}jobs" '*' job "{\"id\":\"r-404\",\"url\":\"$TESTAPI_URL/fast\"}" >/dev/null
 wait_until 20 'test "$(res --json r-404 | jq -r .state)" = ok' || fail "D: index not updated"
 echo "D: the index follows the newest result of an id"
+
+# ---- E: the field "job" twice
+before=$(testapi_stat .requests)
+rcli XADD "${PREFIX}jobs" '*' job "{\"id\":\"dup-field\",\"url\":\"$TESTAPI_URL/fast?first\"}" \
+  job "{\"id\":\"dup-field\",\"url\":\"$TESTAPI_URL/fast?second\"}" >/dev/null
+wait_until 20 'res dup-field >/dev/null 2>&1' || fail "E: no result for dup-field"
+res --json dup-field >"$TEST_TMP/e.json"
+[ "$(jq -r .reason "$TEST_TMP/e.json")" = invalid_job ] || fail "E: $(cat "$TEST_TMP/e.json")"
+jq -r .error "$TEST_TMP/e.json" | grep -q 'the field "job" more than once' || fail "E: error $(jq -r .error "$TEST_TMP/e.json")"
+[ "$(testapi_stat .requests)" -eq "$before" ] || fail "E: a request was sent"
+echo "E: the field job twice: invalid_job, nothing sent"
 
 kill -TERM "$WORKER_PID"
 wait_until 20 '! alive "$WORKER_PID"' || fail "worker did not stop"
