@@ -76,6 +76,17 @@ limit_update(struct pacer_limit_cfg *c, const struct pacer_limit_cfg *n,
       add(rep->restart, sizeof(rep->restart), &rep->nrestart, "%s", name);     \
   } while (0)
 
+/* Applies a number that is read at each use, noting the change. */
+#define APPLY(field)                                                           \
+  do {                                                                         \
+    if (cur->field != next->field) {                                           \
+      add(rep->applied, sizeof(rep->applied), &rep->napplied,                  \
+          #field " %llu -> %llu", (unsigned long long)cur->field,              \
+          (unsigned long long)next->field);                                    \
+      cur->field = next->field;                                                \
+    }                                                                          \
+  } while (0)
+
 static int
 str_differ(const char *a, const char *b)
 {
@@ -123,12 +134,17 @@ pacer_sched_reload(struct pacer_config *cur, const struct pacer_config *next,
   RESTART_IF(cur->workers != next->workers, "workers");
   RESTART_IF(cur->concurrency != next->concurrency, "concurrency");
   RESTART_IF(cur->ncreds != next->ncreds, "credentials");
-  RESTART_IF(cur->retry_after_max_ms != next->retry_after_max_ms,
-             "retry_after_max_ms");
-  RESTART_IF(cur->defer_after_ms != next->defer_after_ms, "defer_after_ms");
+  /* Read at each use on this thread (outcome, lane wait, finish, intake,
+   * the finish script's arguments), so they apply from the next job on. */
+  APPLY(retry_after_max_ms);
+  APPLY(defer_after_ms);
+  APPLY(result_body_max_bytes);
+  APPLY(default_timeout_ms);
+  APPLY(shutdown_grace_ms);
+  APPLY(done_ttl_ms);
+  APPLY(result_ttl_ms);
+  APPLY(dead_ttl_ms);
   RESTART_IF(cur->lease_ms != next->lease_ms, "lease_ms");
-  RESTART_IF(cur->result_body_max_bytes != next->result_body_max_bytes,
-             "result_body_max_bytes");
   RESTART_IF(str_differ(cur->metrics_listen, next->metrics_listen),
              "metrics_listen");
   RESTART_IF(str_differ(cur->log_format, next->log_format), "log_format");

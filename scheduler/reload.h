@@ -25,10 +25,13 @@ struct pacer_reload_report {
  *  (unless log_level_fixed / log_fixed: given on the command line), and
  *  each limit's rate, burst, cost, max_in_flight, adaptive and
  *  pause_on_429 when the limits keep their names, keys and matches in the
- *  same order (lanes and buckets are built from those). Every other
- *  difference (limits added, removed or re-keyed, credentials, throttle
- *  settings, prefix, redis_url, workers, ...) is listed in rep->restart
- *  and left as it was. The log level and components take effect at once.
+ *  same order (lanes and buckets are built from those), and the numbers
+ *  read at each use: retry_after_max_ms, defer_after_ms,
+ *  result_body_max_bytes, default_timeout_ms, shutdown_grace_ms,
+ *  done_ttl_ms, result_ttl_ms, dead_ttl_ms. Every other difference
+ *  (limits added, removed or re-keyed, credentials, prefix, redis_url,
+ *  workers, concurrency, lease_ms, ...) is listed in rep->restart and
+ *  left as it was. The log level and components take effect at once.
  *  Returns rep->napplied. Scheduler thread (limits are read there). */
 int pacer_sched_reload(struct pacer_config *cur,
                        const struct pacer_config *next, int log_level_fixed,

@@ -56,11 +56,13 @@ done | rcli >/dev/null
 wait_until 10 'test "$(results_ids | grep -c "^c-")" -ge 2' || fail "C: jobs did not start"
 t0=$(now_ms)
 cfg 200/s debug 3
+sed -i 's/"defer_after_ms": 60000/"defer_after_ms": 59000/' "$TEST_TMP/pacer.json"
 kill -HUP "$WORKER_PID"
 wait_until 10 'grep -q "config reloaded" "$TEST_TMP/worker.log"' || fail "C: no reload logged"
 line=$(grep 'config reloaded' "$TEST_TMP/worker.log" | tail -1)
 echo "$line" | grep -q 'limits.acct.rate 2/1s -> 200/1s' || fail "C: $line"
 echo "$line" | grep -q 'log_level info -> debug' || fail "C: $line"
+echo "$line" | grep -q 'defer_after_ms 60000 -> 59000' || fail "C: $line"
 echo "$line" | grep -q 'needs_restart="workers"' || fail "C: $line"
 wait_until 10 'test "$(results_ids | grep -c "^c-")" -eq 30' || fail "C: $(results_ids | grep -c '^c-') of 30 done 10 s after the reload"
 took=$(( $(now_ms) - t0 ))
