@@ -162,7 +162,8 @@ on_poll(void *arg, int status, const char *const *ids, size_t n)
   for (i = 0; i < n; i++)
     if ((v[k] = strdup(ids[i])) != NULL)
       k++;
-  qsort(v, k, sizeof(*v), cmp_id);
+  if (k > 1)
+    qsort(v, k, sizeof(*v), cmp_id);
   ids_free(s);
   s->cancel_ids = v;
   s->ncancel_ids = k;
