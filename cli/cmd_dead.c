@@ -412,10 +412,14 @@ pacer_cmd_dead(int argc, char **argv)
   if (strcmp(sub, "list") != 0 && strcmp(sub, "show") != 0 &&
       strcmp(sub, "retry") != 0 && strcmp(sub, "delete") != 0 &&
       strcmp(sub, "purge") != 0) {
-    fprintf(stderr,
-            "pacer dead: %s: unknown subcommand (list, show, retry, delete, "
-            "purge)\n",
-            sub);
+    if (sub[0] == '-')
+      fprintf(stderr, "pacer dead: put the subcommand first, e.g. pacer dead "
+                      "list --config FILE\n");
+    else
+      fprintf(stderr,
+              "pacer dead: %.40s: unknown subcommand (list, show, retry, "
+              "delete, purge)\n",
+              sub);
     return EXIT_USAGE;
   }
   rc = parse_args(argc, argv, &a);
