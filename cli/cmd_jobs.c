@@ -68,6 +68,8 @@ struct jobs_ctx {
   } pauses[PAUSE_CACHE];
   size_t npauses;
   struct pacer_error *err;
+  unsigned char lane_key[PACER_LIMIT_HASH_KEY_BYTES]; /* <prefix>lanekey */
+  int have_lane_key;
 };
 
 static const char *
@@ -85,11 +87,12 @@ header_cb(void *ctx, const char *name)
   return pacer_job_header_get(ctx, name);
 }
 
-/* The lane id of job (as scheduler/intake.c lane_for builds it) into id
- * (PACER_LANE_ID_MAX + 1 bytes); "-" when there are no limits. */
+/* The lane id of job (as scheduler/intake.c lane_for builds it, with the
+ * deployment's lane-name key hash_key, or NULL) into id (PACER_LANE_ID_MAX
+ * + 1 bytes); "-" when there are no limits. */
 static void
-lane_of(const struct pacer_config *cfg, const struct pacer_job *job, char *id,
-        size_t size)
+lane_of(const struct pacer_config *cfg, const struct pacer_job *job,
+        const unsigned char *hash_key, char *id, size_t size)
 {
   char *host = NULL, *path = NULL, key[256];
   CURLU *u = curl_url();
@@ -108,8 +111,9 @@ lane_of(const struct pacer_config *cfg, const struct pacer_job *job, char *id,
     int w;
 
     if (!pacer_limit_matches(l, pacer_method_name(job->method), host, path) ||
-        pacer_limit_key(l, host, job->credential, job->limit_key, header_cb,
-                        (void *)(uintptr_t)job, key, sizeof(key)) != 0)
+        pacer_limit_key_keyed(l, host, job->credential, job->limit_key,
+                              header_cb, (void *)(uintptr_t)job, hash_key, key,
+                              sizeof(key)) != 0)
       continue;
     w = snprintf(id + used, size - used, "%s%s", n ? "|" : "", key);
     if (w < 0 || (size_t)w >= size - used)
@@ -208,7 +212,8 @@ row_cb(void *arg, const struct pacer_job_list_row *row)
     if (id[0] == '\0')
       snprintf(id, sizeof(id), "%s", job->id);
     if (jc->cfg->nlimits > 0)
-      lane_of(jc->cfg, job, lane, sizeof(lane));
+      lane_of(jc->cfg, job, jc->have_lane_key ? jc->lane_key : NULL, lane,
+              sizeof(lane));
   }
   if (jc->lane != NULL && !lane_matches(lane, jc->lane)) {
     pacer_job_free(job);
@@ -344,6 +349,11 @@ pacer_cmd_jobs(int argc, char **argv)
     jc.cfg = &cfg;
     jc.err = &err;
     jc.now_ms = pacer_clock_unix_ms();
+    rc = pacer_job_list_lane_key(jc.c, cfg.prefix, jc.lane_key, &err);
+    jc.have_lane_key = rc == 1;
+    rc = rc < 0 ? rc : 0;
+  }
+  if (rc == 0) {
     if (!jc.json)
       printf("%-10s %-24s %-24s %8s %5s  %s\n", "STATE", "ID", "LANE",
              "ATTEMPTS", "429S", "WHY");

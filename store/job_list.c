@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "store/delayed.h"
 #include "store/keys.h"
 
@@ -277,6 +279,29 @@ pacer_job_list(redisContext *c, const char *prefix, unsigned mask,
   if (rc == 0 && (mask & PACER_JOB_LIST_PARKED))
     rc = list_delayed(c, key, 1, max_per_state, cb, arg, err);
   free(key);
+  return rc;
+}
+
+int
+pacer_job_list_lane_key(redisContext *c, const char *prefix,
+                        unsigned char key[32], struct pacer_error *err)
+{
+  char *k = pacer_keys_new(prefix, PACER_KEYS_LANE_KEY, NULL);
+  const char *argv[2] = {"GET", k};
+  redisReply *r;
+  size_t n = 0;
+  int rc = 0;
+
+  if (k == NULL)
+    return pacer_error_set(err, PACER_ENOMEM, "out of memory");
+  r = command(c, 2, argv, "GET lanekey", err);
+  free(k);
+  if (r == NULL)
+    return PACER_EREDIS;
+  if (r->type == REDIS_REPLY_STRING &&
+      sodium_hex2bin(key, 32, r->str, r->len, NULL, &n, NULL) == 0 && n == 32)
+    rc = 1;
+  freeReplyObject(r);
   return rc;
 }
 

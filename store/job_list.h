@@ -59,6 +59,15 @@ int pacer_job_list(redisContext *c, const char *prefix, unsigned mask,
                    size_t max_per_state, pacer_job_list_cb cb, void *arg,
                    struct pacer_error *err);
 
+/** Reads the deployment's key of lane names from secret headers
+ *  (<prefix>lanekey, 64 hex digits, written by the first worker:
+ *  store/queue.c) into key (32 bytes, core/limits.h
+ *  PACER_LIMIT_HASH_KEY_BYTES), so lanes are named as the workers name
+ *  them. Returns 1 when read, 0 when absent or malformed, or PACER_EREDIS
+ *  with err set. Calling thread. */
+int pacer_job_list_lane_key(redisContext *c, const char *prefix,
+                            unsigned char key[32], struct pacer_error *err);
+
 /** The pause of limit bucket (borrowed) in force now: *left_ms is set to
  *  the time left (0: none) and why (size bytes) to its cause (the
  *  upstream's reason, or "paused by an operator"). Returns 0, or

@@ -4,12 +4,15 @@
 #    attempts, 429s) and a parked job (its credential) are listed; --state
 #    and --limit select; the job's secret is never printed.
 # B: with a worker and a paused bucket: the held jobs are in_flight, in
-#    lane acct:a1, and the why names the operator pause; --lane selects.
+#    lane acct:a1, and the why names the operator pause; --lane selects;
+#    a lane keyed by a secret header is named as the worker names it
+#    (keyed hash, <prefix>lanekey), never with the secret.
 # C: bad options exit 2 with a message.
 . "$(dirname "$0")/lib.sh"
 
 start_testapi
-write_config "$TEST_TMP/pacer.json" '"limits": [{"name": "acct", "key": "limit_key", "rate": "50/s"}]'
+write_config "$TEST_TMP/pacer.json" '"limits": [{"name": "acct", "key": "limit_key", "rate": "50/s"},
+  {"name": "tok", "key": "header:X-Api-Key", "rate": "50/s", "match": {"path_prefix": "/slow"}}]'
 jobs() { "$PACER" jobs --config "$TEST_TMP/pacer.json" "$@"; }
 SECRET=sk-jobs-$$-never-shown
 job() { printf '{"id":"%s","url":"%s/fast","limit_key":"%s","headers":{"X-Api-Key":"%s"}}' "$1" "$TESTAPI_URL" "$2" "$SECRET"; }
@@ -49,6 +52,15 @@ grep -qE '^in_flight +q-4 +acct:a1 .*held by .*; bucket acct:a1 paused by an ope
 [ "$(jobs --lane acct:a2 --state in_flight --json | wc -l)" -eq 0 ] || fail "B: --lane acct:a2 listed a1's jobs"
 "$PACER" resume --config "$TEST_TMP/pacer.json" acct:a1 >/dev/null
 wait_until 20 'test "$(result_of q-5 state)" = ok' || fail "B: q-5 did not run after resume"
+# A lane from a secret header: the same name as the worker's.
+rcli XADD "${PREFIX}jobs" '*' job "{\"id\":\"h-1\",\"url\":\"$TESTAPI_URL/slow?ms=3000\",\"headers\":{\"X-Api-Key\":\"$SECRET\"}}" >/dev/null
+wait_until 10 'jobs --state in_flight --json | grep -q "\"h-1\""' || fail "B: h-1 not held"
+hlane=$(jobs --state in_flight --json | jq -r 'select(.id == "h-1") | .lane')
+wlanes() { rcli --raw GET "$(rcli --scan --pattern "${PREFIX}lanestat:*" | head -1)" | jq -r '.lanes[].lane'; }
+case $hlane in *tok:*) ;; *) fail "B: h-1 lane $hlane" ;; esac
+wait_until 5 'wlanes | grep -qxF "$hlane"' || fail "B: lane $hlane is not the worker's: $(wlanes)"
+jobs --json | grep -q "$SECRET" && fail "B: a secret was printed"
+wait_until 10 'test "$(result_of h-1 state)" = ok' || fail "B: h-1 did not finish"
 echo "B: in_flight jobs of a paused bucket, with the pause as why; --lane"
 
 # ---- C
