@@ -38,6 +38,36 @@ pacer_cli_opt_value(int argc, char **argv, int *i, const char *name,
 }
 
 int
+pacer_cli_duration_ms(const char *s, const char *name, uint64_t *ms,
+                      struct pacer_error *err)
+{
+  static const struct {
+    const char *unit;
+    uint64_t ms;
+  } units[] = {
+      {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
+  unsigned long long v;
+  char *end;
+  size_t i;
+
+  errno = 0;
+  v = s[0] >= '0' && s[0] <= '9' ? strtoull(s, &end, 10) : 0;
+  if (v > 0 && errno == 0) {
+    for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+      if (strcmp(end, units[i].unit) == 0 &&
+          v <= 30ull * 86400000 / units[i].ms) {
+        *ms = (uint64_t)v * units[i].ms;
+        return 0;
+      }
+    }
+  }
+  return pacer_error_set(err, PACER_EINVAL,
+                         "%s: \"%.40s\" is not a duration of 1 ms to 30 days: "
+                         "use N followed by ms, s, m, h or d, e.g. 15m",
+                         name, s);
+}
+
+int
 pacer_cli_config_load(struct pacer_config *cfg, const char *config_path,
                       const char *redis_url, struct pacer_error *err)
 {

@@ -31,6 +31,19 @@ int pacer_cmd_cred(int argc, char **argv);
  *  argv[0] is "authorize". Exit 0 signed in, 1 failed, 2 usage/config/
  *  Redis error. */
 int pacer_cmd_cred_authorize(int argc, char **argv);
+/** `pacer result ID... [--json]`: results by id (cmd_result.c). Exit 0
+ *  when every result was found, 1 when some was not. */
+int pacer_cmd_result(int argc, char **argv);
+/** `pacer dead list|show|retry|delete|purge` (cmd_dead.c). Exit 1 when some
+ *  id had no dead letter (retry: no kept original). */
+int pacer_cmd_dead(int argc, char **argv);
+/** `pacer pause|resume BUCKET...|--all [--for D]` (cmd_pause.c; argv[0]
+ *  says which). Exit 1 when resume found a bucket not paused. */
+int pacer_cmd_pause(int argc, char **argv);
+/** `pacer jobs [--state S] [--lane L] [--limit N] [--json]` (cmd_jobs.c). */
+int pacer_cmd_jobs(int argc, char **argv);
+/** `pacer cancel ID... [--timeout S]` (cmd_cancel.c). */
+int pacer_cmd_cancel(int argc, char **argv);
 
 /** Set of job ids a batch waits for: an open-addressing hash set. */
 struct pacer_idset;
@@ -100,6 +113,14 @@ void pacer_progress_finish(struct pacer_progress *p, uint64_t now_mono_ms);
  *  ("--config: needs a value") when the value is missing. */
 int pacer_cli_opt_value(int argc, char **argv, int *i, const char *name,
                         const char **value, struct pacer_error *err);
+
+/** Parses a duration "N" followed by one unit of ms, s, m, h or d (e.g.
+ *  "90s", "15m", "2h") into *ms. name (borrowed) is the option, for the
+ *  message. Returns 0, or PACER_EINVAL with err set ("--for: \"5x\" is not
+ *  a duration: use N followed by ms, s, m, h or d, e.g. 15m") for a bad,
+ *  zero or over-30-day value. */
+int pacer_cli_duration_ms(const char *s, const char *name, uint64_t *ms,
+                          struct pacer_error *err);
 
 /** Builds a client command's configuration in cfg: defaults, then the file
  *  config_path (borrowed, NULL for none), then $PACER_REDIS_URL, then

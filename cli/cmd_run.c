@@ -499,16 +499,21 @@ on_signal(uv_signal_t *h, int signum)
   stop(rc);
 }
 
-/* Opens the results file path ("-" = stdout) for writing into *out, or
- * prints why not. It must not be the input file in (borrowed), which
- * opening for writing would empty before a line is read. Returns 0 or -1. */
+/* Opens a temporary file next to the results file path ("-" = stdout)
+ * for writing into *out, its name in *tmp (owned; NULL for stdout), or
+ * prints why not. The run renames it over path only once the results are
+ * written, so a run that fails early leaves an existing file as it was.
+ * path must not be the input file in (borrowed). Returns 0 or -1. */
 static int
-open_out(const char *path, FILE *in, FILE **out)
+open_out(const char *path, FILE *in, FILE **out, char **tmp)
 {
   struct stat in_sb, out_sb;
   char reason[128];
+  mode_t mask;
+  int fd;
 
   *out = NULL;
+  *tmp = NULL;
   if (strcmp(path, "-") == 0) {
     *out = stdout;
     return 0;
@@ -518,10 +523,25 @@ open_out(const char *path, FILE *in, FILE **out)
     fprintf(stderr, "run: --out %s: is the input file; choose another\n", path);
     return -1;
   }
-  *out = fopen(path, "w");
+  if ((*tmp = malloc(strlen(path) + 16)) == NULL) {
+    fprintf(stderr, "run: out of memory\n");
+    return -1;
+  }
+  snprintf(*tmp, strlen(path) + 16, "%s.tmp.XXXXXX", path);
+  fd = mkstemp(*tmp);
+  mask = umask(0);
+  umask(mask);
+  if (fd >= 0 && fchmod(fd, 0666 & ~mask) == 0)
+    *out = fdopen(fd, "w");
   if (*out == NULL) {
     errno_text(errno, reason, sizeof(reason));
     fprintf(stderr, "run: --out %s: cannot write: %s\n", path, reason);
+    if (fd >= 0) {
+      close(fd);
+      unlink(*tmp);
+    }
+    free(*tmp);
+    *tmp = NULL;
     return -1;
   }
   return 0;
@@ -556,6 +576,8 @@ pacer_cmd_run(int argc, char **argv)
   redisContext *c = NULL;
   FILE *in = NULL, *out = NULL;
   const char *file = NULL, *out_path = "pacer-results.jsonl";
+  char *tmp_path = NULL; /* results written here, renamed at the end */
+  int wfail;
   char *results_key = NULL;
   char last[64], url[160], reason[128];
   uint64_t start;
@@ -611,7 +633,7 @@ pacer_cmd_run(int argc, char **argv)
   }
   /* Before anything runs: a results file that cannot be written would
    * otherwise be found out only after the whole batch. */
-  if (open_out(out_path, in, &out) != 0)
+  if (open_out(out_path, in, &out, &tmp_path) != 0)
     goto out;
   if (opts.redis == NULL) {
     if (redis_start(&private_redis, &err) != 0) {
@@ -684,7 +706,19 @@ pacer_cmd_run(int argc, char **argv)
                               &rc.tally, &err);
   if (r != 0)
     fprintf(stderr, "run: %s\n", err.msg);
-  if (fflush(out) != 0 || ferror(out)) {
+  wfail = fflush(out) != 0 || ferror(out);
+  if (tmp_path != NULL) {
+    wfail |= fclose(out) != 0;
+    out = NULL;
+    /* Only a complete export replaces the old file. */
+    if (!wfail && r == 0 && rename(tmp_path, out_path) != 0)
+      wfail = 1;
+    if (!wfail && r == 0) {
+      free(tmp_path); /* renamed: nothing to remove */
+      tmp_path = NULL;
+    }
+  }
+  if (wfail) {
     errno_text(errno, reason, sizeof(reason));
     fprintf(stderr, "run: --out %s: write failed: %s\n", out_path, reason);
     r = PACER_EIO;
@@ -717,6 +751,10 @@ pacer_cmd_run(int argc, char **argv)
 out:
   if (out != NULL && out != stdout)
     fclose(out);
+  if (tmp_path != NULL) {
+    unlink(tmp_path); /* the old results file stays as it was */
+    free(tmp_path);
+  }
   if (in != NULL && in != stdin)
     fclose(in);
   if (c != NULL)

@@ -32,6 +32,10 @@
 #include "common/clock.h"
 #include "common/utf8.h"
 
+/* A pause longer than this (~3 years) is an operator pause until
+ * `pacer resume` (store/control.h), ms. */
+#define FOREVER_MS 1e11
+
 static void
 usage(FILE *out)
 {
@@ -89,9 +93,12 @@ limits_print_text(const struct pacer_stats_buckets *bs)
       snprintf(why, sizeof(why), "binds %lld lane(s)", b->binds);
     else
       snprintf(why, sizeof(why), "%s", b->reason);
-    printf("  %-32s %8.1f %8.1f %9.0f %7lld %9s %8lld %10.0f  %s\n", b->key,
+    /* An operator pause until `pacer resume` has no end to count down. */
+    printf("  %-32s %8.1f %8.1f %9.0f %7lld %9s %8lld %10.0f  %s%s\n", b->key,
            b->conf_rate, b->conf_rate * b->permille / 1000.0, b->next_slot_ms,
-           b->queued, inf, b->deferred, b->paused_ms, why);
+           b->queued, inf, b->deferred,
+           b->paused_ms > FOREVER_MS ? -1.0 : b->paused_ms, why,
+           b->paused_ms > FOREVER_MS ? " (until resumed)" : "");
   }
 }
 
@@ -416,7 +423,9 @@ watch_lanes(struct watch *w, const struct pacer_stats_buckets *bs,
       snprintf(inf, sizeof(inf), "%lld", b->in_flight);
     snprintf(que, sizeof(que), "%lld", b->queued);
     snprintf(def, sizeof(def), "%lld", b->deferred);
-    if (b->paused_ms > 0) {
+    if (b->paused_ms > FOREVER_MS) {
+      snprintf(until, sizeof(until), "until resumed"); /* `pacer pause` */
+    } else if (b->paused_ms > 0) {
       clock_text(at, sizeof(at), bs->now_us / 1e3 + b->paused_ms);
       snprintf(until, sizeof(until), "%s +%.1fs", at, b->paused_ms / 1e3);
     } else {

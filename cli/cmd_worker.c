@@ -10,14 +10,19 @@
 #include <uv.h>
 
 #include "common/log.h"
+#include "scheduler/reload.h"
 #include "scheduler/sched.h"
 #include "server/metrics_http.h"
 
 struct worker_ctx {
   struct pacer_sched *sched;
-  uv_signal_t sigint, sigterm;
-  int signals; /* signals seen */
-  int stopped; /* scheduler fully stopped */
+  uv_signal_t sigint, sigterm, sighup;
+  uv_timer_t ready_timer;   /* reports readiness to /readyz, 1 s */
+  struct pacer_config *cfg; /* the running config (reload: in place) */
+  const struct pacer_cli_opts *opts;
+  struct pacer_metrics_http *mh; /* or NULL */
+  int signals;                   /* signals seen */
+  int stopped;                   /* scheduler fully stopped */
 };
 
 static void
@@ -57,6 +62,8 @@ usage(FILE *out)
         "                    address that is not loopback\n"
         "  -h, --help        show this help\n"
         "\n"
+        "SIGHUP: reload the --config file (limits, log level); an invalid\n"
+        "file is refused and logged, the worker runs on.\n"
         "SIGINT/SIGTERM: stop taking jobs, hand unstarted jobs back, let\n"
         "in-flight requests finish (shutdown_grace_ms), exit 0. A second\n"
         "signal exits at once (status 1); its jobs return after the lease.\n",
@@ -162,6 +169,60 @@ on_stopped(void *arg)
   w->sched = NULL;
   uv_close((uv_handle_t *)&w->sigint, NULL);
   uv_close((uv_handle_t *)&w->sigterm, NULL);
+  uv_close((uv_handle_t *)&w->sighup, NULL);
+  uv_close((uv_handle_t *)&w->ready_timer, NULL);
+}
+
+/* SIGHUP: reloads the config file; an invalid one is refused and the
+ * running config kept (scheduler/reload.h says what can change). Never
+ * stops the worker. */
+static void
+on_hup(uv_signal_t *h, int signum)
+{
+  struct worker_ctx *w = h->data;
+  struct pacer_reload_report rep;
+  struct pacer_config next;
+  struct pacer_error err;
+  char q[sizeof(err.msg) + 16], a[PACER_RELOAD_TEXT_MAX + 16],
+      r[PACER_RELOAD_TEXT_MAX + 16];
+
+  (void)signum;
+  if (w->opts->config == NULL) {
+    pacer_log(PACER_LOG_WARN, "main",
+              "msg=\"SIGHUP: no --config file to reload\"");
+    return;
+  }
+  pacer_error_clear(&err);
+  if (pacer_cli_config_load(&next, w->opts->config, w->opts->redis, &err) !=
+      0) {
+    pacer_log(PACER_LOG_ERROR, "main",
+              "msg=\"config reload refused: keeping the running config\" "
+              "error=\"%s\"",
+              pacer_log_quote(q, sizeof(q), err.msg));
+    pacer_config_free(&next);
+    return;
+  }
+  pacer_sched_reload(w->cfg, &next, w->opts->log_level != NULL,
+                     w->opts->log != NULL, &rep);
+  pacer_log(PACER_LOG_INFO, "main",
+            "msg=\"config reloaded\" applied=%d changes=\"%s\" "
+            "needs_restart=\"%s\"",
+            rep.napplied, pacer_log_quote(a, sizeof(a), rep.applied),
+            pacer_log_quote(r, sizeof(r), rep.restart));
+  pacer_config_free(&next);
+}
+
+static void
+on_ready_timer(uv_timer_t *t)
+{
+  struct worker_ctx *w = t->data;
+  char why[160];
+  int ready =
+      pacer_sched_ready(w->signals > 0 ? NULL : w->sched, why, sizeof(why));
+
+  if (w->signals > 0)
+    snprintf(why, sizeof(why), "draining: stopping after a signal");
+  pacer_metrics_http_set_ready(w->mh, ready, why);
 }
 
 static void
@@ -182,6 +243,8 @@ on_signal(uv_signal_t *h, int signum)
             "msg=\"signal received, draining\" "
             "signal=%d",
             signum);
+  if (w->mh != NULL)
+    pacer_metrics_http_set_ready(w->mh, 0, "draining: stopping after a signal");
   if (w->sched != NULL)
     pacer_sched_stop(w->sched, on_stopped, w);
 }
@@ -380,6 +443,16 @@ pacer_cmd_worker(int argc, char **argv)
   memset(&cfg, 0, sizeof(cfg));
   memset(&w, 0, sizeof(w));
   pacer_error_clear(&err);
+  {
+    /* SIGHUP's default kills the process: ignore it until the loop takes
+     * it over (on_hup). */
+    struct sigaction ign;
+
+    memset(&ign, 0, sizeof(ign));
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGHUP, &ign, NULL);
+  }
   for (i = 1; i < argc; i++) {
     if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
       usage(stdout);
@@ -444,6 +517,18 @@ pacer_cmd_worker(int argc, char **argv)
   w.sigterm.data = &w;
   uv_signal_start(&w.sigint, on_signal, SIGINT);
   uv_signal_start(&w.sigterm, on_signal, SIGTERM);
+  w.cfg = &cfg;
+  w.opts = &opts;
+  w.mh = mh;
+  uv_signal_init(loop, &w.sighup);
+  w.sighup.data = &w;
+  uv_signal_start(&w.sighup, on_hup, SIGHUP);
+  uv_timer_init(loop, &w.ready_timer);
+  w.ready_timer.data = &w;
+  if (mh != NULL) {
+    uv_timer_start(&w.ready_timer, on_ready_timer, 0, 1000);
+    uv_unref((uv_handle_t *)&w.ready_timer);
+  }
   uv_run(loop, UV_RUN_DEFAULT);
   rc = uv_loop_close(loop);
   if (rc != 0)

@@ -32,6 +32,12 @@ static const struct command commands[] = {
     {"stats", pacer_cmd_stats, "show queue depths and consumers"},
     {"cred", pacer_cmd_cred,
      "OAuth2 credentials: set a new refresh token, show state"},
+    {"result", pacer_cmd_result, "show the result of jobs by id"},
+    {"dead", pacer_cmd_dead, "dead letters: list, show, retry, delete"},
+    {"pause", pacer_cmd_pause, "pause limit buckets in every process"},
+    {"resume", pacer_cmd_pause, "end an operator pause"},
+    {"jobs", pacer_cmd_jobs, "list waiting jobs and why they wait"},
+    {"cancel", pacer_cmd_cancel, "cancel waiting or running jobs by id"},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

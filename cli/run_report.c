@@ -108,6 +108,12 @@ fail:
   return NULL;
 }
 
+char *
+pacer_run_entry_json(const struct pacer_results_field *f, size_t nfields)
+{
+  return entry_json(f, nfields);
+}
+
 /* Counts one exported result into t: its 429s, retries and, when it did
  * not end ok, its reason. */
 static void

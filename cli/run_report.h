@@ -13,6 +13,7 @@
 #include <hiredis/hiredis.h>
 
 #include "cli/cmd.h"
+#include "store/results.h"
 
 /* What the run saw of one limit bucket, from the scheduler's 1 s snapshot
  * (the /api/state JSON of docs/METRICS.md). */
@@ -65,6 +66,13 @@ int pacer_run_write_results(redisContext *c, const char *key, const char *after,
                             struct pacer_idset *want, FILE *out,
                             size_t *written, struct pacer_run_tally *tally,
                             struct pacer_error *err);
+
+/** Converts one results entry (f, nfields, borrowed) to one line of JSON
+ *  text, as `pacer run` writes it: "headers" and "meta" embedded as JSON,
+ *  counts as numbers, "body_truncated" a boolean, the rest strings.
+ *  Returns owned text (free with cJSON_free), or NULL when out of
+ *  memory. */
+char *pacer_run_entry_json(const struct pacer_results_field *f, size_t nfields);
 
 /** Takes the limit buckets and credentials of one /api/state snapshot
  *  (state, borrowed: docs/METRICS.md) into t, and counts the snapshot. */

@@ -201,6 +201,11 @@ static const struct int_field int_fields[] = {
     /* 0 = no done-markers; at most 30 days */
     {"done_ttl_ms", offsetof(struct pacer_config, done_ttl_ms), K_U64, 0,
      INT64_C(2592000000)},
+    /* 0 = no result index / no dead job kept; at most 30 days */
+    {"result_ttl_ms", offsetof(struct pacer_config, result_ttl_ms), K_U64, 0,
+     INT64_C(2592000000)},
+    {"dead_ttl_ms", offsetof(struct pacer_config, dead_ttl_ms), K_U64, 0,
+     INT64_C(2592000000)},
 };
 
 static int
@@ -617,6 +622,8 @@ pacer_config_defaults(struct pacer_config *cfg, unsigned ncpu)
   cfg->throttle_backoff_base_ms = 1000;
   cfg->throttle_backoff_cap_ms = 300000;
   cfg->throttle_backoff_floor_ms = 1000;
+  cfg->result_ttl_ms = 86400000;
+  cfg->dead_ttl_ms = 604800000;
   cfg->redis_url = strdup("redis://127.0.0.1:6379/0");
   cfg->prefix = strdup("pacer:");
   cfg->eviction_refuse = 1;

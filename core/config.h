@@ -166,6 +166,12 @@ struct pacer_config {
                                      waits in the delayed set, ms, 2000 */
   uint64_t done_ttl_ms;           /* life of a job id's done-marker, ms,
                                      86400000; 0 = none (docs/REDIS.md) */
+  uint64_t result_ttl_ms;         /* life of a job id's result index entry
+                                     (`pacer result`), ms, 86400000; 0 =
+                                     none (docs/REDIS.md) */
+  uint64_t dead_ttl_ms;           /* life of a dead job's original text kept
+                                     for `pacer dead retry`, ms, 604800000;
+                                     0 = not kept (docs/REDIS.md) */
   char *log_level;                /* "debug" | "info" | "warn" | "error" */
   char *log;                      /* component spec, e.g. "all,-redis" */
   char *log_format;               /* "logfmt" (default) | "json" */

@@ -47,7 +47,8 @@ enum pacer_http_result {
 #define PACER_JOB_STATE_MAP(X)                                                 \
   X(OK, "ok")                           /* a 2xx response */                   \
   X(FAILED, "failed")                   /* anything else, final */             \
-  X(OUTCOME_UNKNOWN, "outcome_unknown") /* may have reached the server */
+  X(OUTCOME_UNKNOWN, "outcome_unknown") /* may have reached the server */      \
+  X(CANCELLED, "cancelled")             /* `pacer cancel` before it ended */
 
 /** A job's terminal state (the result's "state" field). */
 enum pacer_job_state {
@@ -78,7 +79,8 @@ enum pacer_job_state {
   X(INSUFFICIENT_SCOPE, "insufficient_scope")                                  \
   X(CREDENTIAL_ENVIRONMENT_MISMATCH, "credential_environment_mismatch")        \
   X(DEADLINE_EXCEEDED, "deadline_exceeded")                                    \
-  X(TOO_MANY_REDIRECTS, "too_many_redirects")
+  X(TOO_MANY_REDIRECTS, "too_many_redirects")                                  \
+  X(CANCELLED_BY_OPERATOR, "cancelled")
 
 /** Why a job ended (the result's "reason" field). */
 enum pacer_reason {

@@ -13,8 +13,10 @@
 #include "common/util.h"
 #include <curl/curl.h>
 
+#include "common/clock.h"
 #include "core/job.h"
 #include "core/scrub.h"
+#include "scheduler/cancel.h"
 #include "scheduler/cred.h"
 #include "scheduler/metrics.h"
 #include "store/queue.h"
@@ -419,6 +421,11 @@ pacer_sched_defer(struct pacer_sched *s, struct pacer_entry *e,
   int n = attempt_field(e, head, sizeof(head), id);
   size_t hl = (size_t)n;
 
+  /* `pacer cancel` asked: it ends here instead of waiting in delayed. */
+  if (pacer_sched_cancel_wanted(s, id)) {
+    pacer_sched_cancel_finish(s, e, pacer_clock_unix_ms());
+    return;
+  }
   e->state = PACER_ENTRY_WRITING;
   e->op = PACER_OP_DEFER;
   e->due_unix_ms = due_unix_ms;

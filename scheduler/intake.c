@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 
 #include "core/job.h"
+#include "scheduler/cancel.h"
 #include "scheduler/cred.h"
 #include "store/limiter.h"
 #include "store/queue.h"
@@ -283,6 +284,10 @@ pacer_sched_on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe,
   if (id_rc != 0) {
     /* err holds the id check's reason (never logged with the raw id). */
     rc = id_rc;
+  } else if (qe->dup_job_field) {
+    rc = pacer_error_set(&err, PACER_EJOB,
+                         "job: the stream entry has the field \"job\" more "
+                         "than once; send one job per entry");
   } else if (qe->no_job_field) {
     rc = pacer_error_set(&err, PACER_EJOB,
                          "job: the stream entry has no \"job\" field (XADD "
@@ -313,6 +318,10 @@ pacer_sched_on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe,
               pacer_log_quote(quoted, sizeof(quoted), err.msg));
     pacer_sched_finish(s, e, PACER_JOB_FAILED, 0, PACER_REASON_INVALID_JOB,
                        err.msg, 0, NULL, NULL, 0, now_unix_ms);
+    return;
+  }
+  if (pacer_sched_cancel_wanted(s, pacer_sched_entry_id(e))) {
+    pacer_sched_cancel_finish(s, e, now_unix_ms); /* `pacer cancel` */
     return;
   }
   url_parts(e);

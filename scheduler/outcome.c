@@ -12,6 +12,7 @@
 
 #include "core/decide.h"
 #include "core/resp_headers.h"
+#include "scheduler/cancel.h"
 #include "scheduler/cred.h"
 #include "scheduler/metrics.h"
 #include "store/limiter.h"
@@ -286,6 +287,14 @@ pacer_sched_on_outcome(struct pacer_pool *pool, struct pacer_http_outcome *o,
     pacer_metrics_request(s->mx, (int)o->result,
                           o->result == PACER_HTTP_OK ? o->status : 0,
                           o->total_us);
+  }
+  if (e->cancel && pacer_sched_cancel_outcome(s, e, o, now_unix_ms)) {
+    pacer_resp_headers_free(&hdr);
+    pacer_http_outcome_free(o);
+    pacer_lanes_release(&s->lanes, lane);
+    pacer_sched_pump(s);
+    pacer_sched_check_stop(s);
+    return;
   }
   ref = pacer_decide_pause_target(lane->refs, lane->nrefs);
   memset(&rule, 0, sizeof(rule));

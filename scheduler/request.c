@@ -120,6 +120,7 @@ pacer_sched_build_request(struct pacer_sched *s, struct pacer_entry *e,
    * hop, is checked by the worker (token requests are the operator's own). */
   if (s->cfg->dest_policy.mode != PACER_DEST_ANY)
     req->dest_policy = &s->cfg->dest_policy;
+  req->abort_flag = &e->abort_flag; /* `pacer cancel` (scheduler/cancel.h) */
   return req;
 fail:
   req->nheaders = n;

@@ -16,6 +16,7 @@
 
 #include "core/backoff.h"
 #include "core/job.h"
+#include "scheduler/cancel.h"
 #include "scheduler/cred.h"
 #include "scheduler/metrics.h"
 #include "scheduler/snapshot.h"
@@ -87,6 +88,7 @@ pacer_sched_new(uv_loop_t *loop, const struct pacer_config *cfg,
   uv_timer_init(loop, &s->stop_timer);
   uv_timer_init(loop, &s->pump_timer);
   uv_timer_init(loop, &s->stat_timer);
+  uv_timer_init(loop, &s->cancel_timer);
   pacer_lanes_init(&s->lanes);
   s->throttles.on_shared = pacer_sched_on_throttle_shared;
   s->throttles.arg = s;
@@ -291,6 +293,7 @@ pacer_sched_start(struct pacer_sched *s, struct pacer_error *err)
   pacer_creds_start(s->creds);
   uv_timer_start(&s->stat_timer, on_stat_timer, LANESTAT_EVERY_MS,
                  LANESTAT_EVERY_MS);
+  pacer_sched_cancel_start(s);
   return 0;
 }
 
@@ -329,13 +332,15 @@ on_queue_closed(void *arg)
   s->stop_timer.data = s;
   s->pump_timer.data = s;
   s->stat_timer.data = s;
+  s->cancel_timer.data = s;
   /* Every take callback has run (the queue closed): lanes can go. */
   pacer_lanes_free_all(&s->lanes);
   pacer_sched_deferred_free(s);
   pacer_throttles_free(&s->throttles);
   pacer_creds_close(s->creds);
   s->creds = NULL;
-  s->pending_closes = 5;
+  s->pending_closes = 6;
+  uv_close((uv_handle_t *)&s->cancel_timer, on_sched_handle_closed);
   uv_close((uv_handle_t *)&s->stat_timer, on_sched_handle_closed);
   uv_close((uv_handle_t *)&s->pump_timer, on_sched_handle_closed);
   uv_close((uv_handle_t *)&s->replay_timer, on_sched_handle_closed);
@@ -365,6 +370,7 @@ teardown(struct pacer_sched *s)
   uv_timer_stop(&s->stop_timer);
   uv_timer_stop(&s->pump_timer);
   uv_timer_stop(&s->stat_timer);
+  pacer_sched_cancel_stop(s);
   /* Anything Redis never confirmed returns to other consumers through the
    * lease: nothing is lost, it may run again. */
   if (s->st.held > 0)

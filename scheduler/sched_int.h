@@ -11,6 +11,7 @@
 #ifndef PACER_SCHEDULER_SCHED_INT_H
 #define PACER_SCHEDULER_SCHED_INT_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -97,6 +98,9 @@ struct pacer_entry {
   unsigned refusals;     /* refused-stream re-sends (no attempt used) */
   char permit[PACER_LIMITER_TOKEN_SIZE]; /* in-flight permit held while running,
                                             "" = none */
+  int cancel;                            /* `pacer cancel` asked while it ran */
+  atomic_int abort_flag; /* set with cancel: the worker aborts the transfer
+                            (the request's abort_flag, scheduler/cancel.h) */
 };
 
 /** One job a lane sent to the delayed set, until it is due
@@ -149,7 +153,11 @@ struct pacer_sched {
   struct pacer_metrics *mx;       /* counters (docs/METRICS.md), owned */
   pacer_sched_publish_cb publish; /* metrics snapshot receiver, or NULL */
   void *publish_arg;
-  int mx_reading; /* a snapshot's Redis reads are out */
+  int mx_reading;          /* a snapshot's Redis reads are out */
+  uv_timer_t cancel_timer; /* polls cancel requests (scheduler/cancel.c) */
+  char **cancel_ids;       /* sorted ids the last poll saw, owned */
+  size_t ncancel_ids;
+  int cancel_polling; /* a poll is out */
 };
 
 /** Returns the lane of throttle key tkey (borrowed, "(host):<host>") for

@@ -20,6 +20,7 @@
 #include <microhttpd.h>
 #include <sodium.h>
 
+#include "common/clock.h"
 #include "core/config.h"
 #include "dashboard_html.h" /* generated from dashboard.html (embed.cmake) */
 
@@ -27,6 +28,9 @@
 #define CONN_TIMEOUT_S 10   /* idle connection timeout, s */
 #define HOST_MAX       256  /* host part of the listen address, bytes */
 #define TOKEN_FILE_MAX 1024 /* bytes read from a token file */
+#define READY_STALE_MS                                                         \
+  5000 /* /readyz: no readiness report for this long                           \
+          means the scheduler loop is stuck, ms */
 
 struct pacer_metrics_http {
   struct MHD_Daemon *d;
@@ -38,6 +42,9 @@ struct pacer_metrics_http {
   char *token;        /* bearer token, owned and wiped, or NULL */
   size_t token_len;   /* bytes */
   unsigned port;
+  int ready;                 /* the scheduler's last readiness report */
+  char why[160];             /* why not ready, "" when ready */
+  uint64_t ready_at_mono_ms; /* when it came, 0 = never */
 };
 
 /* ------------------------------------------------------------------ */
@@ -140,6 +147,45 @@ snapshot(struct pacer_metrics_http *h, struct MHD_Connection *conn,
   return r;
 }
 
+/* /readyz: 200 while the scheduler reports Redis reachable, intake running
+ * and not draining, at least every READY_STALE_MS; else 503 with why. */
+static enum MHD_Result
+readyz(struct pacer_metrics_http *h, struct MHD_Connection *conn)
+{
+  char body[200];
+  uint64_t now = pacer_clock_mono_ms();
+  int ok;
+
+  pthread_mutex_lock(&h->mu);
+  ok = h->ready && h->ready_at_mono_ms > 0 &&
+       now - h->ready_at_mono_ms <= READY_STALE_MS;
+  if (ok)
+    snprintf(body, sizeof(body), "ready\n");
+  else if (h->ready_at_mono_ms == 0)
+    snprintf(body, sizeof(body), "not ready: starting\n");
+  else if (now - h->ready_at_mono_ms > READY_STALE_MS)
+    snprintf(body, sizeof(body),
+             "not ready: no report from the scheduler for %llu ms\n",
+             (unsigned long long)(now - h->ready_at_mono_ms));
+  else
+    snprintf(body, sizeof(body), "not ready: %s\n", h->why);
+  pthread_mutex_unlock(&h->mu);
+  return reply(conn, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
+               "text/plain; charset=utf-8", body, strlen(body),
+               MHD_RESPMEM_MUST_COPY);
+}
+
+void
+pacer_metrics_http_set_ready(struct pacer_metrics_http *h, int ready,
+                             const char *why)
+{
+  pthread_mutex_lock(&h->mu);
+  h->ready = ready;
+  snprintf(h->why, sizeof(h->why), "%s", why != NULL ? why : "");
+  h->ready_at_mono_ms = pacer_clock_mono_ms();
+  pthread_mutex_unlock(&h->mu);
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url,
            const char *method, const char *version, const char *upload,
@@ -159,6 +205,12 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
     *upload_size = 0; /* a body is not wanted; drop it */
     return MHD_YES;
   }
+  /* Probes (systemd, Kubernetes) carry no token: the health paths say
+   * only "ok" or "ready" / why not, and answer without one. */
+  if (strcmp(url, "/healthz") == 0)
+    return text(conn, MHD_HTTP_OK, "ok\n");
+  if (strcmp(url, "/readyz") == 0)
+    return readyz(h, conn);
   /* Authentication before anything else: a caller without the token
    * learns nothing, not even which paths exist. */
   if (!authorized(h, conn))
@@ -179,7 +231,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
     return snapshot(h, conn, &h->state, &h->state_len,
                     "application/json; charset=utf-8");
   return text(conn, MHD_HTTP_NOT_FOUND,
-              "404 not found: try /, /metrics or /api/state\n");
+              "404 not found: try /, /metrics, /api/state, /healthz or "
+              "/readyz\n");
 }
 
 /* ------------------------------------------------------------------ */

@@ -4,6 +4,11 @@
  *   GET /            the dashboard page (embedded dashboard.html)
  *   GET /metrics     Prometheus text format 0.0.4
  *   GET /api/state   the dashboard's JSON (docs/METRICS.md)
+ *   GET /healthz     200 "ok": the process and this thread are alive
+ *   GET /readyz      200 "ready" while the scheduler last reported (within
+ *                    5 s) Redis reachable, intake running, not draining;
+ *                    else 503 "not ready: <why>"
+ *                    (both without a token: for systemd/Kubernetes probes)
  *   anything else    404; methods other than GET/HEAD 405
  *
  * The HTTP thread never reads scheduler state: the scheduler thread hands
@@ -44,6 +49,12 @@ unsigned pacer_metrics_http_port(const struct pacer_metrics_http *h);
 void pacer_metrics_http_publish(void *arg, const char *metrics,
                                 size_t metrics_len, const char *state,
                                 size_t state_len);
+
+/** Records the scheduler's readiness: ready 1 or 0 with why (borrowed,
+ *  copied; a short reason, never a secret). /readyz answers 503 when no
+ *  report came for 5 s. Any thread (takes the server's mutex). */
+void pacer_metrics_http_set_ready(struct pacer_metrics_http *h, int ready,
+                                  const char *why);
 
 /** Stops the thread, closes the socket and frees h. NULL does nothing. */
 void pacer_metrics_http_stop(struct pacer_metrics_http *h);

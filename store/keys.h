@@ -35,9 +35,18 @@
  *   <prefix>dead       stream, MAXLEN ~ dead_maxlen; dead letters
  *   <prefix>done:<id>  string "<stream entry id>", PX done_ttl_ms: the
  *                      job id finished ok (the done-marker)
+ *   <prefix>result:<id>  string "<results entry id>", PX result_ttl_ms:
+ *                      the job id's last result (`pacer result`)
+ *   <prefix>deadjob:<id> hash, PX dead_ttl_ms: the job's original entry
+ *                      (secrets intact, never shown) for `pacer dead retry`
+ *     job <JSON> [id <id>] stream <intake stream key> dead <dead entry id>
+ *   <prefix>cancel     sorted set: member job id, score = when `pacer
+ *                      cancel` asked, unix ms; removed with the id's
+ *                      result, else after 24 h (store/cancel.h)
  *
  *   <prefix>limit:<bucket>     hash, the shared GCRA state of one limit
  *     tat pause_until (unix us) pause_reason permille aimd_at (unix us)
+ *     op_until (unix us: operator pause, `pacer pause`, store/control.h)
  *                              (store/limiter.h, docs/LIMITS.md)
  *   <prefix>throttle:<key>     hash, one key's throttle backoff: streak
  *     (consecutive throttles not paid back by successes), until (unix ms);
@@ -68,6 +77,9 @@
 #define PACER_KEYS_RESULTS   "results"   /* stream of results */
 #define PACER_KEYS_DEAD      "dead"      /* stream of dead letters */
 #define PACER_KEYS_DONE      "done:"     /* + job id: done-marker */
+#define PACER_KEYS_RESULT    "result:"   /* + job id: result index */
+#define PACER_KEYS_DEADJOB   "deadjob:"  /* + job id: original dead job */
+#define PACER_KEYS_CANCEL    "cancel"    /* zset: cancel requests */
 #define PACER_KEYS_LIMIT     "limit:"    /* + bucket: GCRA hash */
 #define PACER_KEYS_INFLIGHT  "inflight:" /* + bucket: permits zset */
 #define PACER_KEYS_THROTTLE  "throttle:" /* + key: backoff hash */
@@ -158,6 +170,11 @@ pacer_keys_new(const char *prefix, const char *name, const char *suffix)
 #define PACER_KEYS_F_PAUSE_REASON "pause_reason" /* the header that paused */
 #define PACER_KEYS_F_PERMILLE     "permille"     /* AIMD share, 1..1000 */
 #define PACER_KEYS_F_AIMD_AT      "aimd_at"      /* last lowered, unix us */
+#define PACER_KEYS_F_OP_UNTIL     "op_until"     /* operator pause, unix us */
+/* The cause an operator pause shows (pacer pause, store/control.h). */
+#define PACER_KEYS_OP_REASON      "paused by an operator"
+/* op_until of a pause until `pacer resume`: 2^52 us (year 2112). */
+#define PACER_KEYS_OP_FOREVER_US  "4503599627370496"
 
 /* ---- delayed set scores ---- */
 

@@ -151,6 +151,7 @@ pacer_queue_deliver_entry(struct pacer_queue *q, const redisReply *e,
       if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
         continue;
       if (field_is(k, PACER_KEYS_F_JOB)) {
+        ent.dup_job_field |= ent.job != NULL; /* never "last one wins" */
         ent.job = v->str;
         ent.job_len = v->len;
       } else if (field_is(k, PACER_KEYS_F_ID)) {

@@ -22,7 +22,7 @@
 #define PROMOTE_BATCH       "500" /* delayed entries moved per script run */
 #define PROMOTE_BATCH_N     500
 #define PROMOTE_MAX_WAIT_MS 1000u /* poll delayed at least this often, ms */
-#define MAX_ARGS            64u   /* argv entries for one script call */
+#define MAX_ARGS            96u   /* argv entries for one script call */
 
 /* ------------------------------------------------------------------ */
 /* Scripts: finish, defer, requeue */
@@ -217,18 +217,18 @@ pacer_queue_finish(struct pacer_queue *q, const char *sid, int ack_required,
 {
   const char *id;
   enum pacer_queue_stream s = pacer_queue_sid_decode(sid, &id);
-  const char *keys[4] = {q->k_stream[s], q->k_results, q->k_dead, NULL};
+  const char *keys[7] = {q->k_stream[s], q->k_results, q->k_dead, NULL};
   const char *args[MAX_ARGS];
   size_t lens[MAX_ARGS];
-  char rmax[24], dmax[24], nres[16], ndead[16], ttl[24];
+  char rmax[24], dmax[24], nres[16], ndead[16], ttl[24], rttl[24], dttl[24];
   const char *job_id = id;
   int ok = 0;
   size_t n = 0, i;
   size_t nd = dead ? dead->n : 0;
-  char *done;
+  char *done, *rkey, *dkey, *ckey;
   int rc;
 
-  if (8 + res->n + nd + 5 > MAX_ARGS)
+  if (3 + 7 + 6 + res->n + 1 + nd + 4 > MAX_ARGS)
     return PACER_EINVAL;
   /* The job id is the result's "id" field (the sid when it has none).
    * Only a job that ended ok sets its marker: a rejected or failed job
@@ -241,9 +241,23 @@ pacer_queue_finish(struct pacer_queue *q, const char *sid, int ack_required,
       ok = res->lens[i + 1] == 2 && memcmp(res->argv[i + 1], "ok", 2) == 0;
   }
   done = pacer_queue_done_key(q, job_id);
-  if (done == NULL)
+  rkey = pacer_keys_new(q->cfg->prefix, PACER_KEYS_RESULT, job_id);
+  dkey = pacer_keys_new(q->cfg->prefix, PACER_KEYS_DEADJOB, job_id);
+  ckey = pacer_keys_new(q->cfg->prefix, PACER_KEYS_CANCEL, NULL);
+  if (done == NULL || rkey == NULL || dkey == NULL || ckey == NULL) {
+    free(done);
+    free(rkey);
+    free(dkey);
+    free(ckey);
     return PACER_ENOMEM;
+  }
   keys[3] = done;
+  keys[4] = rkey;
+  keys[5] = dkey;
+  keys[6] = ckey;
+  snprintf(rttl, sizeof(rttl), "%llu",
+           (unsigned long long)q->cfg->result_ttl_ms);
+  snprintf(dttl, sizeof(dttl), "%llu", (unsigned long long)q->cfg->dead_ttl_ms);
   snprintf(ttl, sizeof(ttl), "%llu",
            ack_required && ok ? (unsigned long long)q->cfg->done_ttl_ms : 0ull);
   snprintf(rmax, sizeof(rmax), "%llu",
@@ -264,12 +278,17 @@ pacer_queue_finish(struct pacer_queue *q, const char *sid, int ack_required,
   for (i = 0; i < nd; i++)
     ARG(dead->argv[i], dead->lens[i]);
   ARG(ttl, strlen(ttl));
+  ARG(rttl, strlen(rttl));
+  ARG(dttl, strlen(dttl));
   ARG(q->consumer, strlen(q->consumer));
 #undef ARG
   /* hiredis copies the command out before eval returns */
-  rc = eval(q, pacer_lua_queue_finish, 4, keys, (int)n, args, lens, cb,
+  rc = eval(q, pacer_lua_queue_finish, 7, keys, (int)n, args, lens, cb,
             privdata);
   free(done);
+  free(rkey);
+  free(dkey);
+  free(ckey);
   return rc;
 }
 

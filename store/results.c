@@ -110,6 +110,13 @@ entry(const redisReply *e, pacer_results_entry_cb cb, void *arg)
 }
 
 int
+pacer_results_entry_call(const redisReply *e, pacer_results_entry_cb cb,
+                         void *arg)
+{
+  return entry(e, cb, arg);
+}
+
+int
 pacer_results_read(redisContext *c, const char *key, const char *after,
                    uint64_t block_ms, pacer_results_entry_cb cb, void *arg,
                    size_t *got, struct pacer_error *err)
@@ -200,6 +207,29 @@ pacer_results_range(redisContext *c, const char *key, const char *after,
     if (rc != 0)
       return rc;
   }
+}
+
+int
+pacer_results_get(redisContext *c, const char *key, const char *entry_id,
+                  pacer_results_entry_cb cb, void *arg, struct pacer_error *err)
+{
+  const char *argv[] = {"XRANGE", key, entry_id, entry_id};
+  size_t lens[] = {6, strlen(key), strlen(entry_id), strlen(entry_id)};
+  redisReply *r = redisCommandArgv(c, 4, argv, lens);
+  int rc = 0;
+
+  if (r == NULL)
+    return pacer_error_set(err, PACER_EREDIS, "redis: XRANGE %s: %s", key,
+                           c->errstr);
+  if (r->type == REDIS_REPLY_ERROR)
+    rc =
+        pacer_error_set(err, PACER_EREDIS, "redis: XRANGE %s: %s", key, r->str);
+  else if (r->type == REDIS_REPLY_ARRAY && r->elements > 0)
+    rc = entry(r->element[0], cb, arg);
+  if (rc == 0 && r->type == REDIS_REPLY_ARRAY && r->elements > 0)
+    rc = 1;
+  freeReplyObject(r);
+  return rc;
 }
 
 int

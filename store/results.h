@@ -7,6 +7,7 @@
  *   pacer_results_read       XREAD COUNT 500 BLOCK <ms> STREAMS <key> <id>
  *   pacer_results_range      XRANGE <key> (<id> + COUNT 1000, until empty
  *   pacer_results_last_id    XREVRANGE <key> + - COUNT 1
+ *   pacer_results_get        XRANGE <key> <id> <id>
  *
  * Entry fields: docs/REDIS.md, store/keys.h.
  */
@@ -76,6 +77,21 @@ int pacer_results_read(redisContext *c, const char *key, const char *after,
 int pacer_results_range(redisContext *c, const char *key, const char *after,
                         pacer_results_entry_cb cb, void *arg,
                         struct pacer_error *err);
+
+/** Calls cb for one stream entry reply e ([id, [field, value, ...]],
+ *  borrowed), string pairs only. Returns cb's result, 0 for a malformed
+ *  entry, or PACER_ENOMEM. Calling thread. */
+int pacer_results_entry_call(const redisReply *e, pacer_results_entry_cb cb,
+                             void *arg);
+
+/** Calls cb for the one entry entry_id (borrowed) of stream key (borrowed)
+ *  when it exists (XRANGE key id id). Returns 1 after cb ran (cb's non-zero
+ *  return instead, when it has one), 0 when there is no such entry, or
+ *  PACER_EREDIS with err set ("redis: XRANGE <key>: <reason>"). Calling
+ *  thread. */
+int pacer_results_get(redisContext *c, const char *key, const char *entry_id,
+                      pacer_results_entry_cb cb, void *arg,
+                      struct pacer_error *err);
 
 /** Writes the id of the newest entry of key into last (size bytes), "0-0"
  *  when the stream is empty or missing. Returns 0, or PACER_EREDIS when

@@ -293,8 +293,9 @@ on_limit_key(redisContext *c, const redisReply *k, void *arg)
                          PACER_KEYS_F_PAUSE_UNTIL,
                          PACER_KEYS_F_PERMILLE,
                          PACER_KEYS_F_PAUSE_REASON,
-                         PACER_KEYS_F_AIMD_AT};
-  size_t hlens[7];
+                         PACER_KEYS_F_AIMD_AT,
+                         PACER_KEYS_F_OP_UNTIL};
+  size_t hlens[8];
   size_t off = lc->prefix_len + strlen(PACER_KEYS_LIMIT);
   struct pacer_stats_bucket *b;
   redisReply *h;
@@ -304,10 +305,10 @@ on_limit_key(redisContext *c, const redisReply *k, void *arg)
   if (k->len <= off ||
       (b = bucket_get(lc->bs, k->str + off, k->len - off)) == NULL)
     return;
-  for (i = 0; i < 7; i++)
+  for (i = 0; i < 8; i++)
     hlens[i] = i == 1 ? k->len : strlen(hargv[i]);
-  h = redisCommandArgv(c, 7, hargv, hlens);
-  if (h == NULL || h->type != REDIS_REPLY_ARRAY || h->elements != 5) {
+  h = redisCommandArgv(c, 8, hargv, hlens);
+  if (h == NULL || h->type != REDIS_REPLY_ARRAY || h->elements != 6) {
     if (h != NULL)
       freeReplyObject(h);
     return;
@@ -325,6 +326,12 @@ on_limit_key(redisContext *c, const redisReply *k, void *arg)
   b->paused_ms = pause > lc->now_us ? (pause - lc->now_us) / 1e3 : 0;
   if (b->paused_ms > 0 && h->element[3]->str)
     snprintf(b->reason, sizeof(b->reason), "%s", h->element[3]->str);
+  /* an operator pause (store/control.h) that ends later wins */
+  pause = h->element[5]->str ? strtod(h->element[5]->str, NULL) : 0;
+  if (pause > lc->now_us && (pause - lc->now_us) / 1e3 > b->paused_ms) {
+    b->paused_ms = (pause - lc->now_us) / 1e3;
+    snprintf(b->reason, sizeof(b->reason), "%s", PACER_KEYS_OP_REASON);
+  }
   freeReplyObject(h);
 }
 

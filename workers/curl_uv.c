@@ -39,6 +39,20 @@ pacer_curl_uv_cancel_all(struct pacer_curl_uv *cu)
     pacer_xfer_finish(cu->xfers, CURLE_OK, PACER_XFER_END_CANCELED);
 }
 
+void
+pacer_curl_uv_abort_flagged(struct pacer_curl_uv *cu)
+{
+  struct pacer_xfer *x, *next;
+
+  for (x = cu->xfers; x != NULL; x = next) {
+    const atomic_int *f = x->outcome->req->abort_flag;
+
+    next = x->next;
+    if (f != NULL && atomic_load(f) != 0)
+      pacer_xfer_finish(x, CURLE_ABORTED_BY_CALLBACK, PACER_XFER_END_DONE);
+  }
+}
+
 size_t
 pacer_curl_uv_running(const struct pacer_curl_uv *cu)
 {

@@ -96,6 +96,11 @@ int pacer_curl_uv_start(struct pacer_curl_uv *cu,
  *  Loop thread only. */
 void pacer_curl_uv_cancel_all(struct pacer_curl_uv *cu);
 
+/** Ends every running transfer whose request's abort_flag is raised: its
+ *  done_cb runs now, as for CURLE_ABORTED_BY_CALLBACK (`pacer cancel`).
+ *  Loop thread only, outside libcurl callbacks. */
+void pacer_curl_uv_abort_flagged(struct pacer_curl_uv *cu);
+
 /** Returns the number of running transfers. Loop thread only. */
 size_t pacer_curl_uv_running(const struct pacer_curl_uv *cu);
 

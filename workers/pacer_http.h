@@ -11,6 +11,7 @@
 #ifndef PACER_WORKERS_PACER_HTTP_H
 #define PACER_WORKERS_PACER_HTTP_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -87,6 +88,13 @@ struct pacer_http_request {
                                   PACER_HTTP_BLOCKED. Proxy environment
                                   variables are ignored then, because a proxy
                                   would be the address checked. */
+  const atomic_int *abort_flag; /* borrowed, may be NULL; must outlive the
+                                  outcome. The scheduler sets it to 1 to
+                                  abort the transfer (`pacer cancel`); the
+                                  worker checks it in libcurl's progress
+                                  callback and ends the transfer with
+                                  CURLE_ABORTED_BY_CALLBACK (a transport
+                                  result) */
 };
 
 /** What came back. Owned by the scheduler inside outcome_cb; free with
@@ -134,6 +142,11 @@ int pacer_pool_start(uv_loop_t *loop, unsigned nworkers, const char *user_agent,
  *  PACER_ECANCELED once stopping (req is then NOT taken: caller frees).
  *  Scheduler thread only. */
 int pacer_pool_submit(struct pacer_pool *pool, struct pacer_http_request *req);
+
+/** Wakes every worker to end the transfers whose request's abort_flag was
+ *  raised (`pacer cancel`); each still gets exactly one outcome. Scheduler
+ *  thread only. */
+void pacer_pool_wake_aborts(struct pacer_pool *pool);
 
 /** Number of submitted requests whose outcome has not been delivered yet.
  *  Scheduler thread only. */

@@ -349,6 +349,8 @@ on_wake(uv_async_t *h)
   }
   if (stop == STOP_CANCEL)
     pacer_curl_uv_cancel_all(&w->cu);
+  else
+    pacer_curl_uv_abort_flagged(&w->cu); /* pacer_pool_wake_aborts */
   w->in_wake = 0;
   if (stop != RUNNING && pacer_curl_uv_running(&w->cu) == 0)
     worker_close(w);
@@ -648,6 +650,18 @@ pacer_pool_submit(struct pacer_pool *pool, struct pacer_http_request *req)
   w->in_flight++;
   pool->in_flight++;
   return 0;
+}
+
+void
+pacer_pool_wake_aborts(struct pacer_pool *pool)
+{
+  unsigned i;
+
+  assert(on_owner_thread(pool));
+  if (pool->stopping)
+    return;
+  for (i = 0; i < pool->nworkers; i++)
+    wake(&pool->workers[i].async, "worker");
 }
 
 size_t

@@ -443,6 +443,18 @@ goaway_blind(void)
   return v == NULL || v->version_num < CURL_GOAWAY_RETRY;
 }
 
+/* CURLOPT_XFERINFOFUNCTION: a non-zero return aborts the transfer when
+ * the scheduler raised the request's abort_flag (scheduler/cancel.c). */
+static int
+on_xferinfo(void *p, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+            curl_off_t ulnow)
+{
+  const struct pacer_xfer *x = p;
+
+  (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+  return atomic_load(x->outcome->req->abort_flag) != 0;
+}
+
 static CURLcode
 set_options(struct pacer_xfer *x, const struct pacer_http_request *req)
 {
@@ -560,6 +572,13 @@ set_options(struct pacer_xfer *x, const struct pacer_http_request *req)
                           (curl_off_t)x->cap_bytes);
   if (cc == CURLE_OK && x->headers != NULL)
     cc = curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
+  if (cc == CURLE_OK && req->abort_flag != NULL) {
+    cc = curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
+    if (cc == CURLE_OK)
+      cc = curl_easy_setopt(e, CURLOPT_XFERINFODATA, x);
+    if (cc == CURLE_OK)
+      cc = curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+  }
   if (cc == CURLE_OK)
     cc = set_method(x, req);
   return cc;

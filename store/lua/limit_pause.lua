@@ -37,5 +37,8 @@ if ARGV[4] == '1' and now - last < 30000000 then
                string.format('%.0f', now))
   end
 end
-redis.call('PEXPIRE', KEYS[1], math.max(tonumber(ARGV[1]), 0) + STATE_TTL_MS)
+-- an operator pause (limit_oppause.lua) keeps the state as long as it lasts
+if tonumber(redis.call('HGET', KEYS[1], 'op_until') or '0') <= now then
+  redis.call('PEXPIRE', KEYS[1], math.max(tonumber(ARGV[1]), 0) + STATE_TTL_MS)
+end
 return 1

@@ -7,6 +7,9 @@
 -- {0, wait_us, reason}. Numbers stay below 2^53, so doubles are exact.
 -- core/gcra.c (pacer_gcra_take) is the reference model of this script;
 -- test gcra_diff runs both on a virtual clock (now_us) and compares them.
+-- An operator pause (op_until, store/lua/limit_oppause.lua; not modelled)
+-- answers a wait of at most OP_RECHECK_US, so a resume is seen within it.
+local OP_RECHECK_US = 1000000
 local STATE_TTL_MS = 3600000 -- idle bucket state kept, ms
 local n = #KEYS
 local now = tonumber(ARGV[3 + n * 6] or '0') or 0
@@ -21,7 +24,8 @@ local pause, reason = 0, ''
 for i = 1, n do
   local b = 2 + (i - 1) * 6
   local h = redis.call('HMGET', KEYS[i], 'tat', 'pause_until',
-                       'permille', 'aimd_at', 'pause_reason', 'since')
+                       'permille', 'aimd_at', 'pause_reason', 'since',
+                       'op_until')
   local period = tonumber(ARGV[b + 6])
   tat[i] = tonumber(h[1] or '0')
   since[i] = tonumber(h[6] or '0')
@@ -42,6 +46,11 @@ for i = 1, n do
   tol[i] = tonumber(ARGV[b + 2])
   local pu = tonumber(h[2] or '0')
   if pu - now > pause then pause = pu - now; reason = h[5] or '' end
+  local op = tonumber(h[7] or '0') - now
+  if op > 0 then
+    pause = math.max(pause, math.min(op, OP_RECHECK_US))
+    reason = 'paused by an operator'
+  end
 end
 if pause > 0 then return {0, pause, reason} end
 local out = {0}

@@ -1,7 +1,16 @@
 -- store/queue.c pacer_queue_finish: writes a job's result and acks it.
--- KEYS: stream results dead done (stream: the one the sid came from)
+-- KEYS: stream results dead done result deadjob cancel (stream: the one
+--       the sid came from; result, deadjob: <prefix>result:<id>,
+--       <prefix>deadjob:<id>; cancel: <prefix>cancel)
 -- ARGV: group id results_maxlen dead_maxlen ack_required nres res...
---       ndead dead... done_ttl_ms consumer
+--       ndead dead... done_ttl_ms result_ttl_ms dead_ttl_ms consumer
+-- The result index (KEYS[5], PX result_ttl_ms > 0) names the result entry
+-- of the job id for `pacer result`. With a dead letter and dead_ttl_ms > 0,
+-- KEYS[6] keeps the entry's original job text (secrets intact, never
+-- shown) and its stream for `pacer dead retry` (store/dead.c); one dead
+-- letter per job id: an older one of the same id is deleted, and an ok
+-- result deletes both (docs/REDIS.md "Dead letters"). A result answers a
+-- cancel request of its id (KEYS[7], store/cancel.h): it is removed.
 -- With ack_required "1": fenced by the pending check, then the done-marker
 -- of the job id (KEYS[4], store/keys.h; set only for ok results, whose
 -- done_ttl_ms is > 0): when another entry with the same job id already
@@ -42,14 +51,37 @@ local ndead = tonumber(ARGV[base])
 local d = {'XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*'}
 for i = base + 1, base + ndead do d[#d + 1] = ARGV[i] end
 local ttl = tonumber(ARGV[base + ndead + 1])
+local rttl = tonumber(ARGV[base + ndead + 2])
+local dttl = tonumber(ARGV[base + ndead + 3])
 local mark = ARGV[5] == '1' and ttl > 0
 if ARGV[5] == '1' and redis.call('EXISTS', KEYS[4]) == 1 then
   redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
   redis.call('XDEL', KEYS[1], ARGV[2])
   return 2
 end
-redis.call(unpack(a))
-if ndead > 0 then redis.call(unpack(d)) end
+local rid = redis.call(unpack(a))
+if rttl > 0 then redis.call('SET', KEYS[5], rid, 'PX', rttl) end
+for i = 7, 5 + nres, 2 do
+  if ARGV[i] == 'id' then redis.call('ZREM', KEYS[7], ARGV[i + 1]) end
+end
+local olddead = redis.call('HGET', KEYS[6], 'dead')
+if olddead then redis.call('XDEL', KEYS[3], olddead) end
+redis.call('DEL', KEYS[6])
+if ndead > 0 then
+  local did = redis.call(unpack(d))
+  local e = dttl > 0 and redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2]) or {}
+  if #e > 0 then
+    local f, h = e[1][2], {'HSET', KEYS[6], 'stream', KEYS[1], 'dead', did}
+    for i = 1, #f - 1, 2 do
+      if f[i] == 'job' or f[i] == 'id' then
+        h[#h + 1] = f[i]
+        h[#h + 1] = f[i + 1]
+      end
+    end
+    redis.call(unpack(h))
+    redis.call('PEXPIRE', KEYS[6], dttl)
+  end
+end
 if mark then
   redis.call('SET', KEYS[4], ARGV[2], 'PX', ttl)
 end

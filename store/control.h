@@ -1,0 +1,59 @@
+/* Operator control of limit buckets for `pacer pause` and `pacer resume`,
+ * on a synchronous connection (store/redis_sync.h):
+ *
+ *   <prefix>limit:<bucket>   hash (store/limiter.h): op_until, unix us,
+ *                            the end of an operator pause
+ *                            (PACER_KEYS_OP_FOREVER_US: until resumed)
+ *
+ * limit_take.lua grants no send slot from a bucket before op_until, in
+ * every process, and `pacer stats`, the metrics and the dashboard show the
+ * pause with the cause PACER_KEYS_OP_REASON. The state is in Redis, so it
+ * survives worker restarts (docs/LIMITS.md "Operator pause").
+ */
+#ifndef PACER_STORE_CONTROL_H
+#define PACER_STORE_CONTROL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+
+#include "common/err.h"
+
+/** Called with each bucket name (borrowed for the call) under prefix. A
+ *  non-zero return stops the walk and is returned. */
+typedef int (*pacer_control_bucket_cb)(void *arg, const char *bucket);
+
+/** Walks every limit bucket in Redis under prefix (SCAN MATCH
+ *  <prefix>limit:*). Returns 0, cb's return, or PACER_EREDIS with err
+ *  set. Calling thread. */
+int pacer_control_buckets(redisContext *c, const char *prefix,
+                          pacer_control_bucket_cb cb, void *arg,
+                          struct pacer_error *err);
+
+/** Returns 1 when the bucket (borrowed) has state in Redis, 0 when not,
+ *  or PACER_EREDIS with err set. Calling thread. */
+int pacer_control_bucket_exists(redisContext *c, const char *prefix,
+                                const char *bucket, struct pacer_error *err);
+
+/** Pauses bucket (borrowed) for for_ms from Redis' now, or until a resume
+ *  when for_ms is 0 (store/lua/limit_oppause.lua). Returns 0, or
+ *  PACER_EREDIS / PACER_ENOMEM with err set. Calling thread. */
+int pacer_control_pause(redisContext *c, const char *prefix, const char *bucket,
+                        uint64_t for_ms, struct pacer_error *err);
+
+/** Ends the operator pause of bucket (borrowed); an upstream pause (429)
+ *  stays. Returns 1 when it was paused, 0 when not, or PACER_EREDIS /
+ *  PACER_ENOMEM with err set. Calling thread. */
+int pacer_control_resume(redisContext *c, const char *prefix,
+                         const char *bucket, struct pacer_error *err);
+
+/** The operator pause of bucket (borrowed): *until_unix_us is set to its
+ *  end (0: not paused) and *now_unix_us to Redis TIME. Returns 0, or
+ *  PACER_EREDIS / PACER_ENOMEM with err
+ *  set. Calling thread. */
+int pacer_control_paused(redisContext *c, const char *prefix,
+                         const char *bucket, uint64_t *until_unix_us,
+                         uint64_t *now_unix_us, struct pacer_error *err);
+
+#endif
