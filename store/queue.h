@@ -54,7 +54,7 @@ struct pacer_queue_entry {
   int claimed;               /* taken over from another consumer (XAUTOCLAIM) */
   int bad_attempt;           /* the "attempt" field was malformed */
   int no_job_field;          /* the entry has no "job" field (job is "") */
-  int dup_job_field;          /* the entry has the "job" field more than once */
+  int dup_job_field;         /* the entry has the "job" field more than once */
 };
 
 /** Callbacks into the scheduler. All run on the scheduler thread. */
