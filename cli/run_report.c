@@ -85,9 +85,12 @@ entry_json(const struct pacer_results_field *f, size_t nfields)
       item = cJSON_ParseWithLength(text, strlen(text));
     } else if (is_field(k, klen, "status") || is_field(k, klen, "attempts") ||
                is_field(k, klen, "duration_ms") ||
-               is_field(k, klen, "finished_unix_ms")) {
+               is_field(k, klen, "finished_unix_ms") ||
+               is_field(k, klen, "page") || is_field(k, klen, "pages") ||
+               is_field(k, klen, "items")) {
       item = cJSON_CreateNumber(strtod(text, NULL));
-    } else if (is_field(k, klen, "body_truncated")) {
+    } else if (is_field(k, klen, "body_truncated") ||
+               is_field(k, klen, "summary")) {
       item = cJSON_CreateBool(text[0] == '1');
     }
     if (item == NULL)
@@ -158,11 +161,32 @@ tally_result(struct pacer_run_tally *t, const struct pacer_results_field *f,
 /* What write_results writes into, for each entry read. */
 struct write_ctx {
   struct pacer_idset *want;
+  struct pacer_idset *done_ids; /* ids of this batch written */
   FILE *out;
   size_t *written;
   struct pacer_run_tally *tally;
   struct pacer_error *err;
 };
+
+/* Is id in set? (idset has no lookup of its own: remove and put back.) */
+static int
+has(struct pacer_idset *set, const char *id)
+{
+  if (pacer_idset_remove(set, id) != 1)
+    return 0;
+  return pacer_idset_add(set, id) >= 0;
+}
+
+static int
+page_failed(const struct pacer_results_field *f, size_t nfields)
+{
+  size_t j;
+
+  for (j = 0; j < nfields; j++)
+    if (is_field(f[j].name, f[j].name_len, "state"))
+      return strcmp(f[j].value, "ok") != 0;
+  return 0;
+}
 
 /* Writes one results entry of this batch as a JSON line (a
  * pacer_results_entry_cb). */
@@ -171,18 +195,33 @@ write_entry(void *arg, const char *entry_id,
             const struct pacer_results_field *f, size_t nfields)
 {
   struct write_ctx *wc = arg;
-  const char *id = NULL;
+  const char *id = NULL, *parent = NULL;
   size_t j;
   char *line;
 
   (void)entry_id;
-  for (j = 0; j < nfields; j++)
+  for (j = 0; j < nfields; j++) {
     if (is_field(f[j].name, f[j].name_len, "id"))
       id = f[j].value;
-  /* One line per job of this batch (first result wins). */
-  if (id == NULL || pacer_idset_remove(wc->want, id) != 1)
-    return 0;
-  tally_result(wc->tally, f, nfields);
+    else if (is_field(f[j].name, f[j].name_len, "parent"))
+      parent = f[j].value;
+  }
+  if (parent != NULL) {
+    /* A page of a chain of this batch (docs/CHAINS.md): written with its
+     * chain, whose summary (under the first job's id) comes before the
+     * last page; its failure is counted once, by the summary. */
+    if (!has(wc->want, parent) && !has(wc->done_ids, parent))
+      return 0;
+    if (!page_failed(f, nfields))
+      tally_result(wc->tally, f, nfields);
+  } else {
+    /* One line per job of this batch (first result wins). */
+    if (id == NULL || pacer_idset_remove(wc->want, id) != 1)
+      return 0;
+    if (pacer_idset_add(wc->done_ids, id) < 0)
+      return pacer_error_set(wc->err, PACER_ENOMEM, "results: out of memory");
+    tally_result(wc->tally, f, nfields);
+  }
   line = entry_json(f, nfields);
   if (line == NULL)
     return pacer_error_set(wc->err, PACER_ENOMEM, "results: out of memory");
@@ -198,10 +237,16 @@ pacer_run_write_results(redisContext *c, const char *key, const char *after,
                         struct pacer_idset *want, FILE *out, size_t *written,
                         struct pacer_run_tally *tally, struct pacer_error *err)
 {
-  struct write_ctx wc = {want, out, written, tally, err};
+  struct write_ctx wc = {want, NULL, out, written, tally, err};
+  int rc;
 
   *written = 0;
-  return pacer_results_range(c, key, after, write_entry, &wc, err);
+  wc.done_ids = pacer_idset_new(pacer_idset_count(want) + 16);
+  if (wc.done_ids == NULL)
+    return pacer_error_set(err, PACER_ENOMEM, "results: out of memory");
+  rc = pacer_results_range(c, key, after, write_entry, &wc, err);
+  pacer_idset_free(wc.done_ids);
+  return rc;
 }
 
 double

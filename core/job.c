@@ -220,6 +220,7 @@ pacer_job_free(struct pacer_job *job)
   free(job->credential);
   free(job->limit_key);
   free(job->meta_json);
+  pacer_job_chain_free(job);
   free(job);
 }
 

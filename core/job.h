@@ -31,6 +31,8 @@
 #define PACER_JOB_NAME_MAX           128  /* limit_key, credential: bytes */
 #define PACER_JOB_META_MAX_BYTES     (64u * 1024u) /* serialised meta, bytes */
 
+struct pacer_paginate;
+
 /** HTTP methods a job may use. */
 enum pacer_method {
   PACER_METHOD_GET = 0,
@@ -100,6 +102,11 @@ struct pacer_job {
   /* "http_version", default PACER_JOB_HTTP_DEFAULT */
   enum pacer_job_http http_version;
   char *meta_json; /* "meta" re-serialised (unformatted), or NULL */
+  /* Chains (core/paginate.h, docs/CHAINS.md) */
+  struct pacer_paginate *paginate; /* "paginate", or NULL */
+  char *parent;  /* "parent": the first job's id, on page jobs pacer queues */
+  uint32_t page; /* "page": 2, 3, ... on those, 0 otherwise */
+  char *chain;   /* "chain": the chain's identity, on those, or NULL */
 };
 
 /* A deadline_ms at or above this is an absolute unix time (2001-09-09),

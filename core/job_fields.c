@@ -573,6 +573,10 @@ static const struct field fields[] = {
     {"priority", field_priority},
     {"retry_unsafe", field_retry_unsafe},
     {"http_version", field_http_version},
+    {"paginate", pacer_job_field_paginate},
+    {"parent", pacer_job_field_parent},
+    {"page", pacer_job_field_page},
+    {"chain", pacer_job_field_chain},
 };
 
 int
@@ -627,5 +631,5 @@ pacer_job_parse_fields(struct pacer_job_parse_ctx *cx, const cJSON *root,
    * with content is refused by many servers. */
   if (cx->job->method == PACER_METHOD_HEAD && cx->job->body != NULL)
     return pacer_error_set(err, PACER_EJOB, "body: not allowed with HEAD");
-  return 0;
+  return pacer_job_chain_check(cx, err);
 }

@@ -133,4 +133,18 @@ int pacer_job_span_add(struct pacer_job_scan *sc, size_t start, size_t end);
 int pacer_job_parse_fields(struct pacer_job_parse_ctx *cx, const cJSON *root,
                            const char *default_id, struct pacer_error *err);
 
+/** The chain fields "paginate", "parent", "page" and "chain", and what
+ *  pacer_job_free releases of them. core/job_chain.c. */
+int pacer_job_field_paginate(struct pacer_job_parse_ctx *cx, const cJSON *item,
+                             struct pacer_error *err);
+int pacer_job_field_parent(struct pacer_job_parse_ctx *cx, const cJSON *item,
+                           struct pacer_error *err);
+int pacer_job_field_page(struct pacer_job_parse_ctx *cx, const cJSON *item,
+                         struct pacer_error *err);
+int pacer_job_field_chain(struct pacer_job_parse_ctx *cx, const cJSON *item,
+                          struct pacer_error *err);
+int pacer_job_chain_check(struct pacer_job_parse_ctx *cx,
+                          struct pacer_error *err);
+void pacer_job_chain_free(struct pacer_job *job);
+
 #endif

@@ -123,3 +123,19 @@ pacer_json_pointer_each(const cJSON *root, const char *p,
   walk(root, p, &w);
   return w.n;
 }
+
+static int
+take_first(const cJSON *v, void *arg)
+{
+  *(const cJSON **)arg = v;
+  return 1; /* stop: the first one */
+}
+
+const cJSON *
+pacer_json_pointer_get(const cJSON *root, const char *p)
+{
+  const cJSON *v = NULL;
+
+  (void)pacer_json_pointer_each(root, p, take_first, &v);
+  return v;
+}

@@ -40,4 +40,10 @@ size_t pacer_json_pointer_each(const cJSON *root, const char *p,
                                int (*visit)(const cJSON *v, void *arg),
                                void *arg);
 
+/** The first value of root (borrowed, may be NULL) that p (borrowed,
+ *  checked) selects, or NULL; borrowed from root. For the job fields that
+ *  point into a response body (core/paginate.h, core/poll.h). Any
+ *  thread. */
+const cJSON *pacer_json_pointer_get(const cJSON *root, const char *p);
+
 #endif

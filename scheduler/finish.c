@@ -17,6 +17,7 @@
 #include "core/job.h"
 #include "core/scrub.h"
 #include "scheduler/cancel.h"
+#include "scheduler/chain.h"
 #include "scheduler/cred.h"
 #include "scheduler/metrics.h"
 #include "store/queue.h"
@@ -155,6 +156,7 @@ pacer_sched_entry_free(struct pacer_sched *s, struct pacer_entry *e)
   free(e->member);
   fb_clear(&e->res);
   fb_clear(&e->dead);
+  pacer_sched_chain_free(e->chain);
   free(e);
 }
 
@@ -217,6 +219,11 @@ on_op_done(struct pacer_queue *q, int status, int applied, void *privdata)
     replay_later(s, e);
     return;
   }
+  if (e->op == PACER_OP_FINISH && e->chain != NULL && !e->chain->stepped) {
+    e->chain->stepped = 1; /* the chain step is in: now the page's result */
+    send_op(s, e);
+    return;
+  }
   if (e->op == PACER_OP_FINISH) {
     if (applied) {
       if (e->ok)
@@ -225,8 +232,10 @@ on_op_done(struct pacer_queue *q, int status, int applied, void *privdata)
         s->st.failed++;
       pacer_metrics_job(s->mx, (enum pacer_metrics_job_state)e->mx_state);
     }
-    if (s->on_terminal != NULL)
+    if (s->on_terminal != NULL && e->chain == NULL)
       s->on_terminal(s->terminal_arg, pacer_sched_entry_id(e), e->ok);
+    else if (s->on_terminal != NULL && e->chain->nsummary > 0)
+      s->on_terminal(s->terminal_arg, e->chain->root_id, e->chain->summary_ok);
   } else if (e->op == PACER_OP_DEFER && applied) {
     s->st.deferred++;
   }
@@ -243,6 +252,10 @@ send_op(struct pacer_sched *s, struct pacer_entry *e)
 
   switch (e->op) {
   case PACER_OP_FINISH:
+    if (e->chain != NULL && !e->chain->stepped) {
+      rc = pacer_sched_chain_send(s, e, on_op_done);
+      break;
+    }
     res = fb_view(&e->res);
     dead = fb_view(&e->dead);
     rc = pacer_queue_finish(s->queue, e->sid, e->ack_required, &res,
@@ -343,7 +356,7 @@ pacer_sched_finish(struct pacer_sched *s, struct pacer_entry *e,
     keep = body != NULL ? pacer_utf8_cut_len(body, body_len,
                                              s->cfg->result_body_max_bytes)
                         : 0; /* never cut a UTF-8 character in two */
-  rc |= fb_adds(&e->res, "id", pacer_sched_entry_id(e));
+  rc |= fb_adds(&e->res, "id", pacer_sched_result_id(e));
   rc |= fb_adds(&e->res, "state", state);
   rc |= fb_addu(&e->res, "status", (uint64_t)(status > 0 ? status : 0));
   rc |= fb_adds(&e->res, "reason", reason);
@@ -358,11 +371,15 @@ pacer_sched_finish(struct pacer_sched *s, struct pacer_entry *e,
   rc |= fb_adds(&e->res, "body_truncated", keep < body_len ? "1" : "0");
   if (e->job != NULL && e->job->meta_json != NULL)
     rc |= fb_adds(&e->res, "meta", e->job->meta_json);
+  if (e->chain != NULL) {
+    rc |= fb_adds(&e->res, "parent", e->chain->root_id);
+    rc |= fb_addu(&e->res, "page", e->chain->page);
+  }
   if (!ok) {
     size_t jlen, ex = body_len < EXCERPT_BYTES ? body_len : EXCERPT_BYTES;
     char *job = redacted_job(e, &jlen);
 
-    rc |= fb_adds(&e->dead, "id", pacer_sched_entry_id(e));
+    rc |= fb_adds(&e->dead, "id", pacer_sched_result_id(e));
     rc |= fb_adds(&e->dead, "reason", reason);
     rc |= fb_adds(&e->dead, "error", error);
     rc |= fb_addu(&e->dead, "status", (uint64_t)(status > 0 ? status : 0));

@@ -13,6 +13,7 @@
 #include "core/decide.h"
 #include "core/resp_headers.h"
 #include "scheduler/cancel.h"
+#include "scheduler/chain.h"
 #include "scheduler/cred.h"
 #include "scheduler/metrics.h"
 #include "store/limiter.h"
@@ -206,6 +207,9 @@ apply(struct pacer_sched *s, struct pacer_entry *e,
   }
   switch (d->kind) {
   case PACER_DECIDE_FINISH:
+    if (pacer_sched_chain_prepare(s, e, o, d->state, d->reason, d->status,
+                                  d->error, now_unix_ms) != 0)
+      break; /* out of memory: left pending, the lease brings it back */
     pacer_sched_finish(s, e, d->state, d->status, d->reason, d->error, dur_ms,
                        d->keep_response ? o->headers_json : NULL,
                        d->keep_response ? o->body : NULL,

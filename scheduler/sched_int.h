@@ -24,7 +24,7 @@
 #include "workers/pacer_http.h"
 
 /* strings in one XADD field list */
-#define PACER_SCHED_MAX_FIELDS     32u
+#define PACER_SCHED_MAX_FIELDS     40u
 /* bytes of "job=.. lane=.. attempt=.. status=.." */
 #define PACER_SCHED_JOB_FIELDS_MAX 640u
 
@@ -101,6 +101,9 @@ struct pacer_entry {
   int cancel;                            /* `pacer cancel` asked while it ran */
   atomic_int abort_flag; /* set with cancel: the worker aborts the transfer
                             (the request's abort_flag, scheduler/cancel.h) */
+  /* PACER_OP_FINISH of a page (scheduler/chain.h): its chain step, sent
+   * before the result; owned, or NULL */
+  struct pacer_sched_chain *chain;
 };
 
 /** One job a lane sent to the delayed set, until it is due

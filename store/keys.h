@@ -44,6 +44,13 @@
  *                      cancel` asked, unix ms; removed with the id's
  *                      result, else after 24 h (store/cancel.h)
  *
+ *   <prefix>chain:<root id>:<chain>  hash, one per chain of page jobs
+ *     p<page> <entry id>       page <page> took its step (the next job
+ *                              or the summary was written)
+ *     pages <n> items <n>      counted once per page; PEXPIRE
+ *                              PACER_KEYS_CHAIN_TTL_MS after each step
+ *                              (store/lua/chain_step.lua, docs/CHAINS.md)
+ *
  *   <prefix>limit:<bucket>     hash, the shared GCRA state of one limit
  *     tat pause_until (unix us) pause_reason permille aimd_at (unix us)
  *     op_until (unix us: operator pause, `pacer pause`, store/control.h)
@@ -88,6 +95,11 @@
   "lanekey" /* string: 64 hex digits, the key                                  \
                of lane names from secrets,                                     \
                made once (store/queue.c) */
+
+/* Chains (docs/CHAINS.md): "chain:" + root id ":" chain, a hash, kept
+ * this long after its last step. */
+#define PACER_KEYS_CHAIN        "chain:"
+#define PACER_KEYS_CHAIN_TTL_MS (7ull * 24u * 3600u * 1000u) /* ms */
 
 /* The intake streams, by enum pacer_priority (core/job.h): 0 high,
  * 1 normal, 2 low. */

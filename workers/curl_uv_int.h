@@ -15,7 +15,7 @@
 
 /* Number of response headers kept for the scheduler (kept_names in
  * workers/xfer_cb.c). */
-#define PACER_XFER_NKEPT 14
+#define PACER_XFER_NKEPT 15
 
 /* One request in the multi handle: the easy handle, its request header
  * list, the response as it arrives, and why it failed if it did. Owned by

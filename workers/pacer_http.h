@@ -113,7 +113,8 @@ struct pacer_http_outcome {
                          retry-after, ratelimit*, x-ratelimit-*,
                          location, etag, www-authenticate, and the
                          x-business-use-case-usage, x-ad-account-usage
-                         and x-app-usage of throttle rules), owned.
+                         and x-app-usage of throttle rules, and link
+                         for paginate), owned.
                          Final response only; a repeated header's
                          values are joined with ", ". NULL only
                          when memory ran out. */

@@ -35,7 +35,8 @@ static const char *const kept_names[] = {"content-type",
                                          "www-authenticate",
                                          "x-business-use-case-usage",
                                          "x-ad-account-usage",
-                                         "x-app-usage"};
+                                         "x-app-usage",
+                                         "link"}; /* RFC 8288, paginate */
 #define NKEPT PACER_ARRAY_SIZE(kept_names)
 _Static_assert(NKEPT == PACER_XFER_NKEPT, "PACER_XFER_NKEPT is stale");
 

@@ -147,6 +147,7 @@ enum pacer_testapi_kind {
   PACER_TESTAPI_KIND_GZIP_BOMB,
   PACER_TESTAPI_KIND_DRIP,
   PACER_TESTAPI_KIND_OTHER,
+  PACER_TESTAPI_KIND_REPORTING, /* /v1/pages/..., /v1/reports... */
   PACER_TESTAPI_KIND_COUNT,
   PACER_TESTAPI_KIND_CONTROL /* /stats, /admin/...: never counted */
 };
@@ -378,6 +379,13 @@ void *pacer_testapi_on_uri(void *cls, const char *uri,
 void pacer_testapi_on_completed(void *cls, struct MHD_Connection *conn,
                                 void **req_cls,
                                 enum MHD_RequestTerminationCode toe);
+
+/** Answers the reporting endpoints (testapi_pages.c): path (decoded,
+ *  no query) and method borrowed; sets *status. Returns an owned
+ *  response, or NULL when out of memory. Any MHD thread. */
+struct MHD_Response *pacer_testapi_pages(struct MHD_Connection *conn,
+                                         const char *path, const char *method,
+                                         unsigned *status);
 
 /** Builds the shared responses. Returns 0, or -1 when out of memory.
  *  Call once before the daemon starts. */

@@ -222,6 +222,9 @@ classify(struct request *rq, const char *url)
     return PACER_TESTAPI_KIND_GZIP_BOMB;
   if (strcmp(url, "/drip") == 0)
     return PACER_TESTAPI_KIND_DRIP;
+  if (strncmp(url, "/v1/pages/", 10) == 0 ||
+      strncmp(url, "/v1/reports", 11) == 0)
+    return PACER_TESTAPI_KIND_REPORTING;
   return PACER_TESTAPI_KIND_OTHER;
 }
 
@@ -1291,6 +1294,13 @@ dispatch(struct ctx *c)
   case PACER_TESTAPI_KIND_GZIP_BOMB:
   case PACER_TESTAPI_KIND_DRIP:
     return on_generated(c);
+  case PACER_TESTAPI_KIND_REPORTING: {
+    unsigned st = 500;
+    struct MHD_Response *r =
+        pacer_testapi_pages(c->conn, c->url, c->method, &st);
+
+    return reply(c, st, r);
+  }
   default:
     return reply_error(c, 404, "not_found", NULL);
   }

@@ -169,9 +169,9 @@ pacer_testapi_keymap_clear(struct pacer_testapi_keymap *m)
 /* ------------------------------------------------------------------ */
 
 static const char *const kind_names[PACER_TESTAPI_KIND_COUNT] = {
-    "fast",      "campaigns", "campaign_stats", "scoped", "token",
-    "echo",      "status",    "slow",           "big",    "big_chunked",
-    "gzip_bomb", "drip",      "other",
+    "fast",      "campaigns", "campaign_stats", "scoped",    "token",
+    "echo",      "status",    "slow",           "big",       "big_chunked",
+    "gzip_bomb", "drip",      "other",          "reporting",
 };
 
 const char *
