@@ -87,7 +87,7 @@ entry_json(const struct pacer_results_field *f, size_t nfields)
                is_field(k, klen, "duration_ms") ||
                is_field(k, klen, "finished_unix_ms") ||
                is_field(k, klen, "page") || is_field(k, klen, "pages") ||
-               is_field(k, klen, "items")) {
+               is_field(k, klen, "items") || is_field(k, klen, "requests")) {
       item = cJSON_CreateNumber(strtod(text, NULL));
     } else if (is_field(k, klen, "body_truncated") ||
                is_field(k, klen, "summary")) {

@@ -32,6 +32,7 @@
 #define PACER_JOB_META_MAX_BYTES     (64u * 1024u) /* serialised meta, bytes */
 
 struct pacer_paginate;
+struct pacer_poll;
 
 /** HTTP methods a job may use. */
 enum pacer_method {
@@ -107,6 +108,10 @@ struct pacer_job {
   char *parent;  /* "parent": the first job's id, on page jobs pacer queues */
   uint32_t page; /* "page": 2, 3, ... on those, 0 otherwise */
   char *chain;   /* "chain": the chain's identity, on those, or NULL */
+  struct pacer_poll *poll; /* "poll", or NULL (core/poll.h) */
+  int poll_phase; /* "poll_phase": enum pacer_poll_phase, on report jobs
+                     pacer queues; 0 (create) otherwise */
+  uint64_t poll_since_unix_ms; /* "poll_since": the first response, unix ms */
 };
 
 /* A deadline_ms at or above this is an absolute unix time (2001-09-09),

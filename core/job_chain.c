@@ -1,9 +1,10 @@
-/* The job fields of chains (docs/CHAINS.md): "paginate" (core/paginate.h)
- * and the "parent", "page" and "chain" fields pacer writes into the page
- * jobs it queues. */
+/* The job fields of chains (docs/CHAINS.md): "paginate" (core/paginate.h),
+ * "poll" (core/poll.h), and the "parent", "page", "chain", "poll_phase"
+ * and "poll_since" fields pacer writes into the jobs it queues. */
 #include "core/job_int.h"
 #include "core/json_int.h"
 #include "core/paginate.h"
+#include "core/poll.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -65,10 +66,57 @@ pacer_job_field_chain(struct pacer_job_parse_ctx *cx, const cJSON *item,
 }
 
 int
+pacer_job_field_poll(struct pacer_job_parse_ctx *cx, const cJSON *item,
+                     struct pacer_error *err)
+{
+  return pacer_poll_parse(item, &cx->job->poll, err);
+}
+
+int
+pacer_job_field_poll_phase(struct pacer_job_parse_ctx *cx, const cJSON *item,
+                           struct pacer_error *err)
+{
+  if (cJSON_IsString(item) && strcmp(item->valuestring, "status") == 0)
+    cx->job->poll_phase = PACER_POLL_STATUS;
+  else if (cJSON_IsString(item) && strcmp(item->valuestring, "download") == 0)
+    cx->job->poll_phase = PACER_POLL_DOWNLOAD;
+  else
+    return pacer_error_set(err, PACER_EJOB,
+                           "poll_phase: must be \"status\" or \"download\"");
+  return 0;
+}
+
+int
+pacer_job_field_poll_since(struct pacer_job_parse_ctx *cx, const cJSON *item,
+                           struct pacer_error *err)
+{
+  int64_t v = 0;
+  int rc = pacer_json_get_int(item, "poll_since", 1, 9007199254740992LL,
+                              PACER_EJOB, &v, err);
+
+  cx->job->poll_since_unix_ms = (uint64_t)v;
+  return rc;
+}
+
+int
 pacer_job_chain_check(struct pacer_job_parse_ctx *cx, struct pacer_error *err)
 {
   struct pacer_job *j = cx->job;
   int n = (j->parent != NULL) + (j->page != 0) + (j->chain != NULL);
+  int np = (j->poll_phase != 0) + (j->poll_since_unix_ms != 0);
+
+  if (j->paginate != NULL && j->poll != NULL)
+    return pacer_error_set(err, PACER_EJOB,
+                           "poll: not allowed together with \"paginate\"");
+  if (np != 0 && (np != 2 || n != 3 || j->poll == NULL))
+    return pacer_error_set(err, PACER_EJOB,
+                           "%s: \"poll_phase\" and \"poll_since\" come with "
+                           "\"poll\", \"parent\", \"page\" and \"chain\" "
+                           "(pacer sets them on the report jobs it queues)",
+                           j->poll_phase == 0 ? "poll_phase" : "poll_since");
+  if (n == 3 && j->poll != NULL && np != 2)
+    return pacer_error_set(err, PACER_EJOB,
+                           "poll_phase: required on a report chain's jobs");
 
   if (n != 0 && n != 3)
     return pacer_error_set(err, PACER_EJOB,
@@ -78,15 +126,16 @@ pacer_job_chain_check(struct pacer_job_parse_ctx *cx, struct pacer_error *err)
                            j->parent == NULL ? "parent"
                            : j->page == 0    ? "page"
                                              : "chain");
-  if (n == 3 && j->paginate == NULL)
+  if (n == 3 && j->paginate == NULL && j->poll == NULL)
     return pacer_error_set(err, PACER_EJOB,
-                           "page: a page job needs \"paginate\"");
-  if (j->paginate != NULL && n == 0 &&
+                           "page: a page job needs \"paginate\" or \"poll\"");
+  if ((j->paginate != NULL || j->poll != NULL) && n == 0 &&
       strlen(j->id) > PACER_PAGINATE_ROOT_ID_MAX)
     return pacer_error_set(err, PACER_EJOB,
-                           "id: at most %d bytes with \"paginate\" (page "
-                           "ids are \"<id>#<page>\")",
-                           PACER_PAGINATE_ROOT_ID_MAX);
+                           "id: at most %d bytes with \"%s\" (the chain's "
+                           "ids are \"<id>#<n>\")",
+                           PACER_PAGINATE_ROOT_ID_MAX,
+                           j->poll != NULL ? "poll" : "paginate");
   return 0;
 }
 
@@ -94,6 +143,7 @@ void
 pacer_job_chain_free(struct pacer_job *job)
 {
   pacer_paginate_free(job->paginate);
+  pacer_poll_free(job->poll);
   free(job->parent);
   free(job->chain);
 }

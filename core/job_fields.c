@@ -577,6 +577,9 @@ static const struct field fields[] = {
     {"parent", pacer_job_field_parent},
     {"page", pacer_job_field_page},
     {"chain", pacer_job_field_chain},
+    {"poll", pacer_job_field_poll},
+    {"poll_phase", pacer_job_field_poll_phase},
+    {"poll_since", pacer_job_field_poll_since},
 };
 
 int

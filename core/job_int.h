@@ -133,7 +133,8 @@ int pacer_job_span_add(struct pacer_job_scan *sc, size_t start, size_t end);
 int pacer_job_parse_fields(struct pacer_job_parse_ctx *cx, const cJSON *root,
                            const char *default_id, struct pacer_error *err);
 
-/** The chain fields "paginate", "parent", "page" and "chain", and what
+/** The chain fields "paginate", "poll", "parent", "page", "chain",
+ *  "poll_phase" and "poll_since", and what
  *  pacer_job_free releases of them. core/job_chain.c. */
 int pacer_job_field_paginate(struct pacer_job_parse_ctx *cx, const cJSON *item,
                              struct pacer_error *err);
@@ -143,6 +144,12 @@ int pacer_job_field_page(struct pacer_job_parse_ctx *cx, const cJSON *item,
                          struct pacer_error *err);
 int pacer_job_field_chain(struct pacer_job_parse_ctx *cx, const cJSON *item,
                           struct pacer_error *err);
+int pacer_job_field_poll(struct pacer_job_parse_ctx *cx, const cJSON *item,
+                         struct pacer_error *err);
+int pacer_job_field_poll_phase(struct pacer_job_parse_ctx *cx,
+                               const cJSON *item, struct pacer_error *err);
+int pacer_job_field_poll_since(struct pacer_job_parse_ctx *cx,
+                               const cJSON *item, struct pacer_error *err);
 int pacer_job_chain_check(struct pacer_job_parse_ctx *cx,
                           struct pacer_error *err);
 void pacer_job_chain_free(struct pacer_job *job);

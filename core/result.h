@@ -80,7 +80,9 @@ enum pacer_job_state {
   X(CREDENTIAL_ENVIRONMENT_MISMATCH, "credential_environment_mismatch")        \
   X(DEADLINE_EXCEEDED, "deadline_exceeded")                                    \
   X(TOO_MANY_REDIRECTS, "too_many_redirects")                                  \
-  X(CANCELLED_BY_OPERATOR, "cancelled")
+  X(CANCELLED_BY_OPERATOR, "cancelled")                                        \
+  X(REPORT_FAILED, "report_failed")                                            \
+  X(POLL_DEADLINE, "poll_deadline")
 
 /** Why a job ended (the result's "reason" field). */
 enum pacer_reason {

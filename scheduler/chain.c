@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "core/job.h"
 #include "core/paginate.h"
+#include "core/poll.h"
 #include "scheduler/chain.h"
 #include "store/queue_chain.h"
 
@@ -34,6 +35,7 @@ pacer_sched_chain_free(struct pacer_sched_chain *c)
   free(c->root_id);
   free(c->chain);
   free(c->next_job);
+  free(c->next_id);
   for (i = 0; i < c->nsummary; i++)
     free(c->summary[i]);
   free(c);
@@ -149,13 +151,22 @@ done:
   return rc;
 }
 
-/* Page c->page + 1's job text from page c->page's (text, borrowed). */
+/* What the next job keeps of this one. */
+struct keep {
+  int method;     /* method and body (else GET without a body) */
+  int headers;    /* headers */
+  int credential; /* credential */
+  int limit_key;  /* limit_key */
+  int poll_phase; /* report chains: the next job's phase, else 0 */
+  uint64_t poll_since_unix_ms;
+};
+
+/* Job c->page + 1's text from job c->page's (e->text), at url. */
 static int
 build_next(struct pacer_sched_chain *c, const struct pacer_entry *e,
-           const char *url, int other_origin, int keep_method, char *why,
+           const char *url, int other_origin, const struct keep *k, char *why,
            size_t why_size)
 {
-  const struct pacer_paginate *p = e->job->paginate;
   cJSON *root = cJSON_ParseWithLength(e->text, e->text_len), *h, *x;
   char id[PACER_JOB_ID_MAX + 1];
   struct pacer_job *check = NULL;
@@ -171,16 +182,18 @@ build_next(struct pacer_sched_chain *c, const struct pacer_entry *e,
   cJSON_DeleteItemFromObjectCaseSensitive(root, "page");
   cJSON_DeleteItemFromObjectCaseSensitive(root, "chain");
   cJSON_DeleteItemFromObjectCaseSensitive(root, "not_before");
-  if (!keep_method) {
+  cJSON_DeleteItemFromObjectCaseSensitive(root, "poll_phase");
+  cJSON_DeleteItemFromObjectCaseSensitive(root, "poll_since");
+  if (!k->method) {
     /* a next link is fetched like a link: GET, no body */
     cJSON_DeleteItemFromObjectCaseSensitive(root, "method");
     cJSON_DeleteItemFromObjectCaseSensitive(root, "body");
   }
-  if (!p->keep_headers)
+  if (!k->headers)
     cJSON_DeleteItemFromObjectCaseSensitive(root, "headers");
-  if (!p->keep_credential || other_origin)
+  if (!k->credential || other_origin)
     cJSON_DeleteItemFromObjectCaseSensitive(root, "credential");
-  if (!p->keep_limit_key)
+  if (!k->limit_key)
     cJSON_DeleteItemFromObjectCaseSensitive(root, "limit_key");
   h = cJSON_GetObjectItemCaseSensitive(root, "headers");
   if (other_origin && cJSON_IsObject(h)) {
@@ -196,7 +209,17 @@ build_next(struct pacer_sched_chain *c, const struct pacer_entry *e,
       cJSON_AddStringToObject(root, "url", url) == NULL ||
       cJSON_AddStringToObject(root, "parent", c->root_id) == NULL ||
       cJSON_AddNumberToObject(root, "page", c->page + 1) == NULL ||
-      cJSON_AddStringToObject(root, "chain", c->chain) == NULL)
+      cJSON_AddStringToObject(root, "chain", c->chain) == NULL ||
+      (k->poll_phase != 0 &&
+       (cJSON_AddStringToObject(root, "poll_phase",
+                                k->poll_phase == PACER_POLL_STATUS
+                                    ? "status"
+                                    : "download") == NULL ||
+        cJSON_AddNumberToObject(root, "poll_since",
+                                (double)k->poll_since_unix_ms) == NULL)))
+    goto done;
+  c->next_id = strdup(id);
+  if (c->next_id == NULL)
     goto done;
   c->next_job = cJSON_PrintUnformatted(root);
   if (c->next_job == NULL)
@@ -218,11 +241,10 @@ done:
   return rc;
 }
 
-int
-pacer_sched_chain_prepare(struct pacer_sched *s, struct pacer_entry *e,
-                          const struct pacer_http_outcome *o,
-                          enum pacer_job_state st, enum pacer_reason r,
-                          long status, const char *error, uint64_t now_unix_ms)
+static int
+prepare_pages(struct pacer_entry *e, const struct pacer_http_outcome *o,
+              enum pacer_job_state st, enum pacer_reason r, long status,
+              const char *error, uint64_t now_unix_ms)
 {
   const struct pacer_job *j = e->job;
   struct pacer_sched_chain *c;
@@ -232,10 +254,7 @@ pacer_sched_chain_prepare(struct pacer_sched *s, struct pacer_entry *e,
   size_t n;
   int rc = PACER_ENOMEM, other = 0;
 
-  (void)s;
   memset(&step, 0, sizeof(step));
-  if (j == NULL || j->paginate == NULL)
-    return 0;
   pacer_sched_chain_free(e->chain);
   e->chain = c = calloc(1, sizeof(*c));
   if (c == NULL)
@@ -273,8 +292,14 @@ pacer_sched_chain_prepare(struct pacer_sched *s, struct pacer_entry *e,
       }
     }
     if (step.end == PACER_PAGE_MORE) {
-      rc = build_next(c, e, next != NULL ? next : step.next, other,
-                      j->paginate->kind == PACER_PAGINATE_CURSOR, why,
+      struct keep k = {j->paginate->kind == PACER_PAGINATE_CURSOR,
+                       j->paginate->keep_headers,
+                       j->paginate->keep_credential,
+                       j->paginate->keep_limit_key,
+                       0,
+                       0};
+
+      rc = build_next(c, e, next != NULL ? next : step.next, other, &k, why,
                       sizeof(why));
       if (rc == PACER_EJOB)
         step.end = PACER_PAGE_END_ERROR;
@@ -283,6 +308,7 @@ pacer_sched_chain_prepare(struct pacer_sched *s, struct pacer_entry *e,
     }
   }
   if (step.end != PACER_PAGE_MORE) {
+    c->ended = 1;
     if (build_summary(
             c, e, step.end, st == PACER_JOB_OK ? PACER_JOB_FAILED : st,
             st == PACER_JOB_OK ? "chain_error" : reason, why, now_unix_ms) != 0)
@@ -312,17 +338,33 @@ pacer_sched_chain_send(struct pacer_sched *s, struct pacer_entry *e,
 {
   struct pacer_sched_chain *c = e->chain;
   struct pacer_chain_step_args a;
-  struct pacer_fields f;
+  struct pacer_fields f, d;
 
   memset(&a, 0, sizeof(a));
   a.root_id = c->root_id;
   a.chain = c->chain;
   a.page = c->page;
   a.items = c->items;
+  a.ack = c->acks;
+  a.count_name = c->acks ? "requests" : "pages";
   if (c->next_job != NULL) {
     a.next_job = c->next_job;
     a.next_len = c->next_len;
     a.next_prio = c->next_prio;
+    a.next_id = c->next_id;
+    a.next_due_ms = c->next_due_unix_ms;
+  } else if (c->acks) {
+    /* a report chain's one result: this response's, scrubbed and cut by
+     * pacer_sched_finish, under the first job's id */
+    f.argv = e->res.view;
+    f.lens = e->res.lens;
+    f.n = e->res.n;
+    a.summary = &f;
+    a.summary_ok = e->ok;
+    d.argv = e->dead.view;
+    d.lens = e->dead.lens;
+    d.n = e->dead.n;
+    a.dead = d.n > 0 ? &d : NULL;
   } else {
     f.argv = c->summary_view;
     f.lens = c->summary_lens;
@@ -331,4 +373,123 @@ pacer_sched_chain_send(struct pacer_sched *s, struct pacer_entry *e,
     a.summary_ok = c->summary_ok;
   }
   return pacer_queue_chain_step(s->queue, e->sid, &a, cb, e);
+}
+
+/* A report chain's step (docs/CHAINS.md "Reports"): after request c->page,
+ * the next poll (delayed), the download (now), or the end; *st, *r and
+ * *error may turn into a failure the response itself did not show. */
+static int
+prepare_poll(struct pacer_entry *e, const struct pacer_http_outcome *o,
+             enum pacer_job_state *st, enum pacer_reason *r, const char **error,
+             char *why, size_t why_size, uint64_t now_unix_ms)
+{
+  const struct pacer_job *j = e->job;
+  struct pacer_sched_chain *c;
+  struct pacer_poll_step step;
+  struct keep k = {0, 1, 1, 1, 0, 0};
+  char jf[PACER_SCHED_JOB_FIELDS_MAX], *next = NULL;
+  int other = 0, rc;
+
+  memset(&step, 0, sizeof(step));
+  pacer_sched_chain_free(e->chain);
+  e->chain = c = calloc(1, sizeof(*c));
+  if (c == NULL)
+    goto fail;
+  c->acks = 1;
+  c->items = -1;
+  c->page = j->page != 0 ? j->page : 1;
+  c->root_id = strdup(j->parent != NULL ? j->parent : j->id);
+  c->chain = strdup(j->chain != NULL ? j->chain : e->sid);
+  c->result_id = c->root_id != NULL ? strdup(c->root_id) : NULL;
+  if (c->root_id == NULL || c->chain == NULL || c->result_id == NULL)
+    goto fail;
+  k.poll_since_unix_ms =
+      j->poll_since_unix_ms != 0 ? j->poll_since_unix_ms : now_unix_ms;
+  if (*st != PACER_JOB_OK) {
+    c->ended = 1; /* the failing response is the chain's result */
+    return 0;
+  }
+  if (pacer_poll_step(j->poll, (enum pacer_poll_phase)j->poll_phase,
+                      c->page - 1, k.poll_since_unix_ms, o->status,
+                      o->headers_json, o->body, o->body_len, now_unix_ms,
+                      &step) != 0)
+    goto fail;
+  switch (step.next) {
+  case PACER_POLL_WAIT:
+  case PACER_POLL_FETCH:
+    k.poll_phase =
+        step.next == PACER_POLL_WAIT ? PACER_POLL_STATUS : PACER_POLL_DOWNLOAD;
+    c->next_due_unix_ms = step.next == PACER_POLL_WAIT ? step.due_unix_ms : 0;
+    if (step.url != NULL && resolve(j->url, step.url, &next, &other) != 0) {
+      *st = PACER_JOB_FAILED;
+      *r = PACER_REASON_REPORT_FAILED;
+      snprintf(why, why_size, "poll: the %s URL is not a URL",
+               step.next == PACER_POLL_WAIT ? "status" : "download");
+      *error = why;
+      c->ended = 1;
+      break;
+    }
+    rc = build_next(c, e, next != NULL ? next : j->url, other, &k, why,
+                    why_size);
+    if (rc == PACER_EJOB) {
+      *st = PACER_JOB_FAILED;
+      *r = PACER_REASON_REPORT_FAILED;
+      *error = why;
+      c->ended = 1;
+    } else if (rc != 0) {
+      goto fail;
+    }
+    break;
+  case PACER_POLL_DONE:
+    c->ended = 1;
+    break;
+  case PACER_POLL_FAILED:
+  case PACER_POLL_EXPIRED:
+    *st = PACER_JOB_FAILED;
+    *r = step.next == PACER_POLL_FAILED ? PACER_REASON_REPORT_FAILED
+                                        : PACER_REASON_POLL_DEADLINE;
+    snprintf(why, why_size, "%s", step.error);
+    *error = why;
+    c->ended = 1;
+    break;
+  }
+  if (c->ended)
+    pacer_log(PACER_LOG_DEBUG, "sched",
+              "msg=\"report chain ended\" %s requests=%" PRIu32,
+              pacer_sched_job_fields(e, jf, sizeof(jf)), c->page);
+  curl_free(next);
+  pacer_poll_step_clear(&step);
+  return 0;
+fail:
+  curl_free(next);
+  pacer_poll_step_clear(&step);
+  pacer_sched_chain_free(e->chain);
+  e->chain = NULL;
+  pacer_log(PACER_LOG_ERROR, "sched",
+            "msg=\"out of memory preparing the next poll\" %s",
+            pacer_sched_job_fields(e, jf, sizeof(jf)));
+  return PACER_ENOMEM;
+}
+
+void
+pacer_sched_chain_finish(struct pacer_sched *s, struct pacer_entry *e,
+                         const struct pacer_http_outcome *o,
+                         enum pacer_job_state st, long status,
+                         enum pacer_reason r, const char *error,
+                         uint64_t duration_ms, int keep_response,
+                         uint64_t now_unix_ms)
+{
+  const struct pacer_job *j = e->job;
+  char why[300];
+
+  if (j != NULL && j->paginate != NULL &&
+      prepare_pages(e, o, st, r, status, error, now_unix_ms) != 0)
+    return; /* out of memory: left pending, the lease brings it back */
+  if (j != NULL && j->poll != NULL &&
+      prepare_poll(e, o, &st, &r, &error, why, sizeof(why), now_unix_ms) != 0)
+    return;
+  pacer_sched_finish(s, e, st, status, r, error, duration_ms,
+                     keep_response ? o->headers_json : NULL,
+                     keep_response ? o->body : NULL,
+                     keep_response ? o->body_len : 0, now_unix_ms);
 }

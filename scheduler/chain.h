@@ -35,17 +35,25 @@ struct pacer_sched_chain {
   size_t nsummary;                                         /* strings */
   int summary_ok; /* the chain ended well */
   int stepped;    /* Redis confirmed the step */
+  int ended;      /* the step writes the chain's last result */
+  int acks;       /* report chain: the step acks the entry and its last
+                     result is e->res (no result per request) */
+  uint64_t next_due_unix_ms; /* > 0: the next job waits in the delayed set */
+  char *next_id;             /* the next job's id, owned, or NULL */
 };
 
-/** Prepares e->chain when e's job has "paginate": decides (core/paginate.c)
- *  from the page's outcome o (borrowed) and the decision's state st and
- *  reason r/status what follows, and builds the next job or the summary.
- *  Returns 0 (also for jobs without "paginate"), or PACER_ENOMEM (logged;
- *  the entry is then left to its lease). */
-int pacer_sched_chain_prepare(struct pacer_sched *s, struct pacer_entry *e,
+/** Finishes e after outcome o (borrowed) with the decision's state st,
+ *  status, reason r and error (borrowed), keeping the response when
+ *  keep_response: as pacer_sched_finish for a plain job; for a job with
+ *  "paginate" (core/paginate.c) or "poll" (core/poll.c) it first decides
+ *  what follows and prepares e->chain, the next job or the chain's last
+ *  result, which send_op writes first. Out of memory is logged and leaves
+ *  the entry to its lease. */
+void pacer_sched_chain_finish(struct pacer_sched *s, struct pacer_entry *e,
                               const struct pacer_http_outcome *o,
-                              enum pacer_job_state st, enum pacer_reason r,
-                              long status, const char *error,
+                              enum pacer_job_state st, long status,
+                              enum pacer_reason r, const char *error,
+                              uint64_t duration_ms, int keep_response,
                               uint64_t now_unix_ms);
 
 /** Sends e's chain step (store/queue_chain.h); cb as pacer_queue_finish's.

@@ -221,8 +221,10 @@ on_op_done(struct pacer_queue *q, int status, int applied, void *privdata)
   }
   if (e->op == PACER_OP_FINISH && e->chain != NULL && !e->chain->stepped) {
     e->chain->stepped = 1; /* the chain step is in: now the page's result */
-    send_op(s, e);
-    return;
+    if (!e->chain->acks) {
+      send_op(s, e);
+      return;
+    }
   }
   if (e->op == PACER_OP_FINISH) {
     if (applied) {
@@ -234,7 +236,7 @@ on_op_done(struct pacer_queue *q, int status, int applied, void *privdata)
     }
     if (s->on_terminal != NULL && e->chain == NULL)
       s->on_terminal(s->terminal_arg, pacer_sched_entry_id(e), e->ok);
-    else if (s->on_terminal != NULL && e->chain->nsummary > 0)
+    else if (s->on_terminal != NULL && e->chain->ended)
       s->on_terminal(s->terminal_arg, e->chain->root_id, e->chain->summary_ok);
   } else if (e->op == PACER_OP_DEFER && applied) {
     s->st.deferred++;

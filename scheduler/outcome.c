@@ -207,13 +207,9 @@ apply(struct pacer_sched *s, struct pacer_entry *e,
   }
   switch (d->kind) {
   case PACER_DECIDE_FINISH:
-    if (pacer_sched_chain_prepare(s, e, o, d->state, d->reason, d->status,
-                                  d->error, now_unix_ms) != 0)
-      break; /* out of memory: left pending, the lease brings it back */
-    pacer_sched_finish(s, e, d->state, d->status, d->reason, d->error, dur_ms,
-                       d->keep_response ? o->headers_json : NULL,
-                       d->keep_response ? o->body : NULL,
-                       d->keep_response ? o->body_len : 0, now_unix_ms);
+    /* scheduler/chain.c: pacer_sched_finish, after a chain's next step */
+    pacer_sched_chain_finish(s, e, o, d->state, d->status, d->reason, d->error,
+                             dur_ms, d->keep_response, now_unix_ms);
     break;
   case PACER_DECIDE_RETRY:
     pacer_log(PACER_LOG_INFO, "sched",

@@ -7,31 +7,41 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/delayed.h"
 #include "store/keys.h"
 #include "store/lua_scripts.h"
 #include "store/queue_int.h"
 
-#define MAX_ARGS                                                               \
-  56u /* script arguments (store/queue_write.c takes 64 with                   \
-         EVAL, the script and its keys) */
+#include "common/log.h"
 
-struct step_ctx {
-  pacer_queue_done_cb cb;
-  void *privdata;
-};
+#define NKEYS    5
+#define MAX_ARGS 96u /* script arguments: a result and a dead letter */
 
+/* The script's reply (hiredis runs it exactly once, NULL on a
+ * disconnect): 1 or 2 written, 0 not pending, -1 fenced off. */
 static void
-on_reply(struct pacer_queue *q, const struct redisReply *r, void *privdata)
+on_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
-  struct step_ctx *ctx = privdata;
+  struct pacer_queue_cmd *ctx = priv;
+  struct pacer_queue *q = ctx->c->q;
+  const redisReply *r = reply;
   int status = 0, applied = 0;
 
-  if (r == NULL)
+  (void)ac;
+  ctx->c->pending--;
+  if (r != NULL)
+    pacer_hist_observe(&q->rtt, uv_hrtime() / 1000u - ctx->sent_mono_us);
+  if (r == NULL) {
     status = PACER_EUNKNOWN;
-  else if (r->type != REDIS_REPLY_INTEGER)
+  } else if (r->type != REDIS_REPLY_INTEGER) {
     status = PACER_EREDIS;
-  else
+    pacer_log(PACER_LOG_ERROR, "redis",
+              "msg=\"chain step failed\" error=\"%.*s\"",
+              r->type == REDIS_REPLY_ERROR ? (int)r->len : 0,
+              r->type == REDIS_REPLY_ERROR ? r->str : "");
+  } else {
     applied = r->integer >= 1;
+  }
   ctx->cb(q, status, applied, ctx->privdata);
   free(ctx);
 }
@@ -43,16 +53,21 @@ pacer_queue_chain_step(struct pacer_queue *q, const char *sid,
 {
   const char *id;
   enum pacer_queue_stream s = pacer_queue_sid_decode(sid, &id);
-  const char *keys[4];
-  const char *args[MAX_ARGS];
-  size_t lens[MAX_ARGS], n = 0, i, nf = a->summary ? a->summary->n : 0;
-  char page[16], items[24], ttl[24], rmax[24], dttl[24], nfs[16];
+  const char *keys[NKEYS];
+  const char *args[3 + NKEYS + MAX_ARGS];
+  size_t lens[3 + NKEYS + MAX_ARGS], n = 0, i,
+                                     nf = a->summary ? a->summary->n : 0;
+  size_t nd = a->summary != NULL && a->dead != NULL ? a->dead->n : 0;
+  char page[16], items[24], ttl[24], rmax[24], dttl[24], nfs[16], due[24];
+  char dmax[24], nds[16];
   char *chain = NULL, *done = NULL, *target = NULL, *suffix = NULL;
-  struct step_ctx *ctx = NULL;
+  char *member = NULL;
+  size_t member_len = 0;
+  char nk[8];
   size_t sl = strlen(a->root_id) + strlen(a->chain) + 2;
   int rc = PACER_ENOMEM;
 
-  if (12 + nf > MAX_ARGS || (a->next_job == NULL) == (a->summary == NULL))
+  if (16 + nf + nd > MAX_ARGS || (a->next_job == NULL) == (a->summary == NULL))
     return PACER_EINVAL;
   suffix = malloc(sl);
   if (suffix == NULL)
@@ -60,17 +75,38 @@ pacer_queue_chain_step(struct pacer_queue *q, const char *sid,
   snprintf(suffix, sl, "%s:%s", a->root_id, a->chain);
   chain = pacer_keys_new(q->cfg->prefix, PACER_KEYS_CHAIN, suffix);
   done = pacer_queue_done_key(q, a->root_id);
-  target = a->next_job != NULL
-               ? pacer_keys_new(q->cfg->prefix, pacer_keys_stream(a->next_prio),
-                                NULL)
-               : pacer_keys_new(q->cfg->prefix, PACER_KEYS_RESULTS, NULL);
-  ctx = malloc(sizeof(*ctx));
-  if (chain == NULL || done == NULL || target == NULL || ctx == NULL)
+  if (a->next_job != NULL && a->next_due_ms > 0) {
+    target = pacer_keys_new(q->cfg->prefix, PACER_KEYS_DELAYED, NULL);
+    rc = pacer_delayed_member_new(
+        a->next_id, 0, 0, pacer_keys_member_tag(a->next_prio), a->next_job,
+        a->next_len, &member, &member_len);
+    if (rc != 0)
+      goto out;
+    rc = PACER_ENOMEM;
+  } else if (a->next_job != NULL) {
+    target =
+        pacer_keys_new(q->cfg->prefix, pacer_keys_stream(a->next_prio), NULL);
+  } else {
+    target = pacer_keys_new(q->cfg->prefix, PACER_KEYS_RESULTS, NULL);
+  }
+  if (chain == NULL || done == NULL || target == NULL)
     goto out;
+  snprintf(nk, sizeof(nk), "%d", NKEYS);
+  args[n] = "EVAL";
+  lens[n++] = 4;
+  args[n] = pacer_lua_chain_step;
+  lens[n++] = strlen(pacer_lua_chain_step);
+  args[n] = nk;
+  lens[n++] = strlen(nk);
   keys[0] = q->k_stream[s];
   keys[1] = chain;
   keys[2] = target;
   keys[3] = done;
+  keys[4] = q->k_dead;
+  for (i = 0; i < NKEYS; i++) {
+    args[n] = keys[i];
+    lens[n++] = strlen(keys[i]);
+  }
   snprintf(page, sizeof(page), "%" PRIu32, a->page);
   snprintf(items, sizeof(items), "%" PRId64, a->items < 0 ? -1 : a->items);
   snprintf(ttl, sizeof(ttl), "%llu",
@@ -82,7 +118,14 @@ pacer_queue_chain_step(struct pacer_queue *q, const char *sid,
   ARG(page, strlen(page));
   ARG(items, strlen(items));
   ARG(ttl, strlen(ttl));
-  if (a->next_job != NULL) {
+  ARG(a->ack ? "1" : "0", 1);
+  ARG(a->count_name, strlen(a->count_name));
+  if (member != NULL) {
+    snprintf(due, sizeof(due), "%llu", (unsigned long long)a->next_due_ms);
+    ARG("delay", 5);
+    ARG(due, strlen(due));
+    ARG(member, member_len);
+  } else if (a->next_job != NULL) {
     ARG("next", 4);
     ARG(a->next_job, a->next_len);
   } else {
@@ -98,16 +141,19 @@ pacer_queue_chain_step(struct pacer_queue *q, const char *sid,
     ARG(nfs, strlen(nfs));
     for (i = 0; i < nf; i++)
       ARG(a->summary->argv[i], a->summary->lens[i]);
+    snprintf(dmax, sizeof(dmax), "%llu",
+             (unsigned long long)q->cfg->dead_maxlen);
+    snprintf(nds, sizeof(nds), "%zu", nd);
+    ARG(dmax, strlen(dmax));
+    ARG(nds, strlen(nds));
+    for (i = 0; i < nd; i++)
+      ARG(a->dead->argv[i], a->dead->lens[i]);
   }
 #undef ARG
-  ctx->cb = cb;
-  ctx->privdata = privdata;
-  rc = pacer_queue_eval_reply(q, pacer_lua_chain_step, 4, keys, (int)n, args,
-                              lens, on_reply, ctx);
-  if (rc == 0)
-    ctx = NULL; /* on_reply frees it */
+  /* hiredis copies the command out before this returns */
+  rc = pacer_queue_send(&q->cmd, on_reply, cb, privdata, (int)n, args, lens);
 out:
-  free(ctx);
+  free(member);
   free(suffix);
   free(chain);
   free(done);

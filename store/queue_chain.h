@@ -12,17 +12,23 @@
 
 /** One chain step. All pointers borrowed for the call. */
 struct pacer_chain_step_args {
-  const char *root_id; /* the first job's id */
-  const char *chain;   /* the chain's identity (the first entry's sid) */
-  uint32_t page;       /* the page that finished: 1, 2, ... */
-  int64_t items;       /* items on it, or -1 when not counted */
+  const char *root_id;    /* the first job's id */
+  const char *chain;      /* the chain's identity (the first entry's sid) */
+  uint32_t page;          /* the page that finished: 1, 2, ... */
+  int64_t items;          /* items on it, or -1 when not counted */
+  int ack;                /* also XACK and XDEL the entry (report chains) */
+  const char *count_name; /* the end's count field: "pages" or "requests" */
   /* Either the next job (next_job != NULL) ... */
   const char *next_job; /* its JSON text */
   size_t next_len;      /* bytes */
   int next_prio;        /* enum pacer_priority: the stream it goes to */
-  /* ... or the summary result's fields ("pages" and "items" are added). */
+  const char *next_id;  /* its id, for the delayed member */
+  uint64_t next_due_ms; /* > 0: waits in the delayed set until then (unix
+                           ms), else goes to its stream now */
+  /* ... or the last result's fields (count_name and "items" are added). */
   const struct pacer_fields *summary;
-  int summary_ok; /* sets the done-marker of root_id */
+  int summary_ok;                  /* sets the done-marker of root_id */
+  const struct pacer_fields *dead; /* with summary: a dead letter, or NULL */
 };
 
 /** Runs the step for the entry sid (pending, ours) of the page that

@@ -126,13 +126,13 @@ paginate_errors_name_the_field(void **state)
                "page: must be between 2 and 100000");
   job_rejected("{\"id\":\"a\",\"url\":\"" U "\",\"parent\":\"r\",\"page\":2,"
                "\"chain\":\"c\"}",
-               "page: a page job needs \"paginate\"");
+               "page: a page job needs \"paginate\" or \"poll\"");
   job_rejected("{\"id\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
                "aaaaaaaaaaaaaa\",\"url\":\"" U "\",\"paginate\":{\"next\":"
                "\"link\"}}",
-               "id: at most 120 bytes with \"paginate\" (page ids are "
-               "\"<id>#<page>\")");
+               "id: at most 120 bytes with \"paginate\" (the chain's ids "
+               "are \"<id>#<n>\")");
 }
 
 static void

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Asynchronous reports (docs/CHAINS.md "Reports"): a report job is created
+# (202), polled while pending (202 with Retry-After: 1) with each wait in
+# the delayed set, not in a lease, then its download is fetched, and it
+# ends in exactly one result; a report that fails ends in one failed
+# result (report_failed) and a dead letter.
+. "$(dirname "$0")/lib.sh"
+
+start_testapi
+write_config "$TEST_TMP/pacer.json" '"lease_ms": 2000'
+cat >"$TEST_TMP/jobs.jsonl" <<JOBS
+{"id":"rep","method":"POST","url":"$TESTAPI_URL/v1/reports?polls=3","poll":{"url":"body:/status_url","status":"/status","done":"done","failed":"failed","interval_ms":300,"download":"/url"}}
+{"id":"repfail","method":"POST","url":"$TESTAPI_URL/v1/reports?polls=1&fail=1","poll":{"url":"location","status":"/status","done":["done"],"failed":["failed"],"interval_ms":300,"download":"/url"}}
+JOBS
+"$PACER" submit --config "$TEST_TMP/pacer.json" "$TEST_TMP/jobs.jsonl" 2>/dev/null ||
+  fail "submit failed"
+start_worker "$TEST_TMP/pacer.json"
+
+# While the reports are pending, they wait in the delayed set and no
+# entry is pending (leased) in the stream.
+wait_until 20 '[ "$(rcli ZCARD "${PREFIX}delayed")" -ge 1 ] &&
+  [ "$(rcli XPENDING "${PREFIX}jobs" pacer | head -1)" -eq 0 ]' ||
+  fail "never saw a poll waiting in the delayed set without a lease"
+wait_until 30 '[ "$(results_count)" -ge 2 ]' ||
+  fail "only $(results_count) results"
+[ "$(results_count)" -eq 2 ] || fail "$(results_count) results, want 2"
+[ "$(result_of rep state)" = ok ] || fail "rep: $(result_of rep state) $(result_of rep error)"
+body=$(result_of rep body)
+echo "$body" | grep -q '^row,r[0-9]*$' || fail "rep: body is not the download: $body"
+[ "$(result_of rep requests)" = 6 ] ||
+  fail "rep: $(result_of rep requests) requests, want create + 4 polls + download"
+[ "$(result_of repfail state)" = failed ] || fail "repfail: $(result_of repfail state)"
+[ "$(result_of repfail reason)" = report_failed ] || fail "repfail: reason $(result_of repfail reason)"
+[ "$(stream_field dead id)" = repfail ] || fail "dead letters: $(stream_field dead id)"
+# the polls of rep, paced by Retry-After: 1 on each 202
+k=$(echo "$body" | head -1 | sed 's/^row,//')
+gaps=$(curl -fsS "$TESTAPI_URL/admin/requests?since=0&limit=4096" |
+  jq -r --arg p "/v1/reports/$k" '[.requests[] | select(.path == $p) | .t_ms] |
+    [range(1; length) as $i | .[$i] - .[$i - 1]] | min')
+[ "$gaps" -ge 950 ] || fail "polls $gaps ms apart, under Retry-After: 1"
+n_polls=$(curl -fsS "$TESTAPI_URL/admin/requests?since=0&limit=4096" |
+  jq --arg p "/v1/reports/$k" '[.requests[] | select(.path == $p)] | length')
+[ "$n_polls" -eq 4 ] || fail "$n_polls status polls, want 4"
+[ "$(rcli ZCARD "${PREFIX}delayed")" -eq 0 ] || fail "delayed set not empty"
+[ "$(rcli XLEN "${PREFIX}jobs")" -eq 0 ] || fail "jobs left in the stream"
+pass "report polled 4 times without a lease, downloaded, one result each"
