@@ -21,6 +21,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "cli/run_merge.h"
 #include "cli/run_report.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -72,6 +73,7 @@ static void
 usage(FILE *out)
 {
   fputs("usage: pacer run FILE.jsonl [--out FILE] [--redis URL]\n"
+        "                 [--merge FILE]\n"
         "                 [--config FILE] [--workers N] [--concurrency N]\n"
         "                 [--log-level L] [--log SPEC]\n"
         "                 [--log-format logfmt|json]\n"
@@ -85,6 +87,8 @@ usage(FILE *out)
         "options:\n"
         "  --out FILE        results as JSON lines (default\n"
         "                    pacer-results.jsonl; - for stdout)\n"
+        "  --merge FILE      also the items of every paginate chain's pages,\n"
+        "                    one JSON line each (docs/CHAINS.md)\n"
         "  --redis URL       use this Redis instead of a private one\n"
         "  --config FILE     JSON config (see README \"Configuration\")\n"
         "  --workers N       worker threads (default: online CPUs)\n"
@@ -575,7 +579,8 @@ pacer_cmd_run(int argc, char **argv)
   struct pacer_idset *want = NULL;
   redisContext *c = NULL;
   FILE *in = NULL, *out = NULL;
-  const char *file = NULL, *out_path = "pacer-results.jsonl";
+  const char *file = NULL, *out_path = "pacer-results.jsonl", *merge = NULL;
+  FILE *merged = NULL;
   char *tmp_path = NULL; /* results written here, renamed at the end */
   int wfail;
   char *results_key = NULL;
@@ -605,6 +610,8 @@ pacer_cmd_run(int argc, char **argv)
     }
     r = pacer_cli_opt_value(argc, argv, &i, "--out", &out_path, &err);
     if (r == 0)
+      r = pacer_cli_opt_value(argc, argv, &i, "--merge", &merge, &err);
+    if (r == 0)
       r = pacer_cli_common_opt(argc, argv, &i, &opts, &err);
     if (r < 0) {
       fprintf(stderr, "run: %s\n", err.msg);
@@ -633,7 +640,8 @@ pacer_cmd_run(int argc, char **argv)
   }
   /* Before anything runs: a results file that cannot be written would
    * otherwise be found out only after the whole batch. */
-  if (open_out(out_path, in, &out, &tmp_path) != 0)
+  if (open_out(out_path, in, &out, &tmp_path) != 0 ||
+      pacer_run_merge_open(merge, in, &merged, &cfg) != 0)
     goto out;
   if (opts.redis == NULL) {
     if (redis_start(&private_redis, &err) != 0) {
@@ -723,6 +731,9 @@ pacer_cmd_run(int argc, char **argv)
     fprintf(stderr, "run: --out %s: write failed: %s\n", out_path, reason);
     r = PACER_EIO;
   }
+  if (r == 0 && merged != NULL &&
+      pacer_run_merge_finish(c, results_key, last, in, merged, merge) != 0)
+    r = PACER_EIO;
   pacer_run_print_tally(
       rc.progress.summary ? rc.progress.summary : stdout, &rc.tally,
       (rc.all_done ? rc.done_mono_ms : pacer_clock_mono_ms()) -
@@ -755,6 +766,8 @@ out:
     unlink(tmp_path); /* the old results file stays as it was */
     free(tmp_path);
   }
+  if (merged != NULL && merged != stdout)
+    fclose(merged);
   if (in != NULL && in != stdin)
     fclose(in);
   if (c != NULL)

@@ -7,7 +7,7 @@
 #  B. `pacer run` follows Link-header and cursor chains to their end, a
 #     page that fails ends its chain with an error summary, max_pages ends
 #     a chain, and a next link to another origin drops the Authorization
-#     header.
+#     header; --merge writes every item of every page.
 . "$(dirname "$0")/lib.sh"
 
 start_testapi
@@ -71,7 +71,8 @@ cat >"$TEST_TMP/b.jsonl" <<JOBS
 {"id":"bad","url":"$TESTAPI_URL/v1/pages/body?n=4&fail=3","max_attempts":1,"paginate":{"next":"body:/paging/next","items":"/data"}}
 {"id":"xo","url":"$TESTAPI_URL/v1/pages/body?n=2&next_host=$host_other","headers":{"Authorization":"Bearer sekrit-token-123"},"paginate":{"next":"body:/paging/next"}}
 JOBS
-"$PACER" run "$TEST_TMP/b.jsonl" --out "$TEST_TMP/b.out" >"$TEST_TMP/run.log" 2>&1
+"$PACER" run "$TEST_TMP/b.jsonl" --out "$TEST_TMP/b.out" \
+  --merge "$TEST_TMP/items.jsonl" >"$TEST_TMP/run.log" 2>&1
 [ $? -eq 1 ] || fail "B: pacer run should exit 1 (one chain failed)"
 o="$TEST_TMP/b.out"
 [ "$(jq -s 'length' "$o")" -eq 16 ] || fail "B: $(jq -s 'length' "$o") lines, want 4+3+3+2 pages and 4 summaries"
@@ -83,6 +84,12 @@ jq -e -s '[.[] | select(.id == "bad")][0] | .state == "failed" and .pages == 3 a
   fail "B: failed chain summary: $(jq -c 'select(.id == "bad")' "$o")"
 jq -e -s '[.[] | select(.id == "bad#3")][0] | .state == "failed" and .page == 3' "$o" >/dev/null ||
   fail "B: the failed page's result"
+# --merge: every item of every page, one line each (12 + 3 + 4 counted by
+# the summaries; xo has no "items")
+[ "$(wc -l <"$TEST_TMP/items.jsonl")" -eq 19 ] ||
+  fail "B: --merge wrote $(wc -l <"$TEST_TMP/items.jsonl") items, want 19"
+[ "$(jq -s '[.[] | select(.page == 4)] | length' "$TEST_TMP/items.jsonl")" -eq 3 ] ||
+  fail "B: --merge lacks the last page of the link chain"
 tokens=$(curl -fsS "$TESTAPI_URL/admin/requests?since=0&limit=4096" |
   jq -r '[.requests[] | select(.path == "/v1/pages/body" and .account == null) | .token // "-"] | join(" ")')
 echo "B: tokens seen on body pages: $tokens"
