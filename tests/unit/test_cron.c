@@ -1,0 +1,169 @@
+/* Unit tests for core/cron.c: crontab(5) expressions, with seconds, and
+ * the next and previous ticks in UTC. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "core/cron.h"
+
+/* Sunday 2026-12-06 23:10:30 UTC and friends, unix ms */
+#define T_231030 1796598630000ull
+#define T_231031 1796598631000ull
+#define T_231032 1796598632000ull
+#define T_2300   1796598000000ull
+#define T_0700   1796601600000ull /* 2026-12-07 00:00 */
+#define T_MAR1   1772323200000ull /* 2026-03-01 */
+#define T_LEAP   1835395200000ull /* 2028-02-29 */
+#define T_SAT10  1796464800000ull /* 2026-12-05 10:00, Saturday */
+#define T_MON9   1796634000000ull /* 2026-12-07 09:00, Monday */
+#define T_FRI13  1794528000000ull /* 2026-11-13, Friday */
+#define T_FRI20  1795132800000ull /* 2026-11-20, Friday */
+#define T_NYE    1798761599000ull /* 2026-12-31 23:59:59 */
+#define T_NY     1798761600000ull /* 2027-01-01 */
+
+static struct pacer_cron
+parse(const char *e)
+{
+  struct pacer_cron c;
+  struct pacer_error err;
+
+  if (pacer_cron_parse(e, &c, &err) != 0)
+    fail_msg("%s: %s", e, err.msg);
+  return c;
+}
+
+static uint64_t
+next(const char *e, uint64_t after)
+{
+  struct pacer_cron c = parse(e);
+  uint64_t t = 0;
+
+  assert_int_equal(pacer_cron_next(&c, after, &t), 0);
+  return t;
+}
+
+static uint64_t
+prev(const char *e, uint64_t at)
+{
+  struct pacer_cron c = parse(e);
+  uint64_t t = 0;
+
+  assert_int_equal(pacer_cron_prev(&c, at, &t), 0);
+  return t;
+}
+
+static void
+rejected(const char *e, const char *msg)
+{
+  struct pacer_cron c;
+  struct pacer_error err;
+
+  assert_int_equal(pacer_cron_parse(e, &c, &err), PACER_EINVAL);
+  assert_string_equal(err.msg, msg);
+}
+
+static void
+next_ticks_follow_crontab(void **state)
+{
+  (void)state;
+  assert_int_equal(next("0 * * * *", T_231030), T_0700);
+  assert_int_equal(next("@hourly", T_231030), T_0700);
+  assert_int_equal(next("@daily", T_231030), T_0700);
+  assert_int_equal(next("*/2 * * * * *", T_231030), T_231032);
+  assert_int_equal(next("* * * * * *", T_231030), T_231031);
+  assert_int_equal(next("0 0 29 2 *", T_MAR1), T_LEAP);
+  assert_int_equal(next("0 9 * * mon-fri", T_SAT10), T_MON9);
+  assert_int_equal(next("0 9 * * 1-5", T_SAT10), T_MON9);
+  /* both day fields restricted: either matches (crontab(5)) */
+  assert_int_equal(next("0 0 13 * fri", T_FRI13), T_FRI20);
+  assert_int_equal(next("0 0 13 * 5", T_FRI13 - 1000), T_FRI13);
+  assert_int_equal(next("0 0 1 jan *", T_NYE), T_NY);
+  assert_int_equal(next("59 23 31 12 *", T_NYE - 59000 - 1000), T_NYE - 59000);
+  /* 7 is Sunday too */
+  assert_int_equal(next("10 23 * * 7", T_231030 - 60000), T_231030 - 30000);
+}
+
+static void
+prev_ticks_are_at_or_before(void **state)
+{
+  (void)state;
+  assert_int_equal(prev("0 * * * *", T_231030), T_2300);
+  assert_int_equal(prev("0 * * * *", T_2300), T_2300);
+  assert_int_equal(prev("*/2 * * * * *", T_231031), T_231030);
+  assert_int_equal(prev("0 0 13 * fri", T_FRI20 - 1000), T_FRI13);
+  assert_int_equal(prev("0 0 29 2 *", T_LEAP + 5000), T_LEAP);
+  assert_int_equal(prev("0 9 * * mon-fri", T_MON9 - 1000) / 1000 % 86400,
+                   9 * 3600);
+}
+
+static void
+impossible_days_have_no_tick(void **state)
+{
+  struct pacer_cron c = parse("0 0 30 2 *");
+  uint64_t t;
+
+  (void)state;
+  assert_int_equal(pacer_cron_next(&c, T_MAR1, &t), PACER_ENOTFOUND);
+  assert_int_equal(pacer_cron_prev(&c, T_MAR1, &t), PACER_ENOTFOUND);
+}
+
+static void
+bad_expressions_name_the_field(void **state)
+{
+  (void)state;
+  rejected("* * * *", "cron: 4 fields, want 5 (minute hour day-of-month "
+                      "month day-of-week) or 6 (seconds first)");
+  rejected("* * * * * * *", "cron: 7 fields, want 5 (minute hour "
+                            "day-of-month month day-of-week) or 6 (seconds "
+                            "first)");
+  rejected("60 * * * *", "cron: minute: \"60\" is outside 0-59");
+  rejected("* 24 * * *", "cron: hour: \"24\" is outside 0-23");
+  rejected("* * 0 * *", "cron: day-of-month: \"0\" is outside 1-31");
+  rejected("* * * foo *",
+           "cron: month: \"foo\" is not a number or a month name");
+  rejected("* * * * xyz",
+           "cron: day-of-week: \"xyz\" is not a number or a day name");
+  rejected("*/0 * * * *",
+           "cron: minute: \"*/0\": a step must be a number of 1 or more");
+  rejected("5-2 * * * *", "cron: minute: \"5-2\" is outside 0-59");
+  rejected("1-* * * * *", "cron: minute: \"1-*\": a range needs an end");
+  rejected("1;2 * * * *", "cron: minute: \"1;2\": unexpected \";\"");
+  rejected("61 * * * * *", "cron: second: \"61\" is outside 0-59");
+  rejected("@often", "cron: unknown \"@often\" (use @yearly, @monthly, "
+                     "@weekly, @daily or @hourly)");
+}
+
+static void
+lists_ranges_and_steps_set_bits(void **state)
+{
+  struct pacer_cron c = parse("0,30 8-18/2 1,15 */3 sun,sat");
+
+  (void)state;
+  assert_true(c.min == ((1ull << 0) | (1ull << 30)));
+  assert_true(c.hour == ((1u << 8) | (1u << 10) | (1u << 12) | (1u << 14) |
+                         (1u << 16) | (1u << 18)));
+  assert_true(c.mon == ((1u << 1) | (1u << 4) | (1u << 7) | (1u << 10)));
+  assert_true(c.dow == ((1u << 0) | (1u << 6)));
+  assert_true(c.sec == 1);
+  c = parse("5/20 * * * *");
+  assert_true(c.min == ((1ull << 5) | (1ull << 25) | (1ull << 45)));
+}
+
+int
+main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(next_ticks_follow_crontab),
+      cmocka_unit_test(prev_ticks_are_at_or_before),
+      cmocka_unit_test(impossible_days_have_no_tick),
+      cmocka_unit_test(bad_expressions_name_the_field),
+      cmocka_unit_test(lists_ranges_and_steps_set_bits),
+  };
+
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
