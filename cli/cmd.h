@@ -45,6 +45,10 @@ int pacer_cmd_jobs(int argc, char **argv);
 /** `pacer cancel ID... [--timeout S]` (cmd_cancel.c). */
 int pacer_cmd_cancel(int argc, char **argv);
 
+/** `pacer schedule add|list|show|remove|pause|resume|run-now`: recurring
+ *  schedules in Redis (cmd_schedule.c, docs/CHAINS.md "Schedules"). */
+int pacer_cmd_schedule(int argc, char **argv);
+
 /** Set of job ids a batch waits for: an open-addressing hash set. */
 struct pacer_idset;
 

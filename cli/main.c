@@ -30,6 +30,8 @@ static const struct command commands[] = {
     {"run", pacer_cmd_run,
      "run a JSONL batch on a private, embedded redis-server"},
     {"stats", pacer_cmd_stats, "show queue depths and consumers"},
+    {"schedule", pacer_cmd_schedule,
+     "recurring schedules: add, list, show, remove, pause, resume, run-now"},
     {"cred", pacer_cmd_cred,
      "OAuth2 credentials: set a new refresh token, show state"},
     {"result", pacer_cmd_result, "show the result of jobs by id"},

@@ -22,6 +22,7 @@
 #include "scheduler/snapshot.h"
 #include "store/queue.h"
 
+#include "scheduler/cron_tick.h"
 #include "scheduler/sched_int.h"
 
 #define FORCE_CLOSE_MS    5000u /* after the grace period, ms */
@@ -89,6 +90,7 @@ pacer_sched_new(uv_loop_t *loop, const struct pacer_config *cfg,
   uv_timer_init(loop, &s->pump_timer);
   uv_timer_init(loop, &s->stat_timer);
   uv_timer_init(loop, &s->cancel_timer);
+  uv_timer_init(loop, &s->cron_timer);
   pacer_lanes_init(&s->lanes);
   s->throttles.on_shared = pacer_sched_on_throttle_shared;
   s->throttles.arg = s;
@@ -294,6 +296,7 @@ pacer_sched_start(struct pacer_sched *s, struct pacer_error *err)
   uv_timer_start(&s->stat_timer, on_stat_timer, LANESTAT_EVERY_MS,
                  LANESTAT_EVERY_MS);
   pacer_sched_cancel_start(s);
+  pacer_sched_cron_start(s);
   return 0;
 }
 
@@ -333,14 +336,17 @@ on_queue_closed(void *arg)
   s->pump_timer.data = s;
   s->stat_timer.data = s;
   s->cancel_timer.data = s;
+  s->cron_timer.data = s;
+  pacer_sched_cron_free(s);
   /* Every take callback has run (the queue closed): lanes can go. */
   pacer_lanes_free_all(&s->lanes);
   pacer_sched_deferred_free(s);
   pacer_throttles_free(&s->throttles);
   pacer_creds_close(s->creds);
   s->creds = NULL;
-  s->pending_closes = 6;
+  s->pending_closes = 7;
   uv_close((uv_handle_t *)&s->cancel_timer, on_sched_handle_closed);
+  uv_close((uv_handle_t *)&s->cron_timer, on_sched_handle_closed);
   uv_close((uv_handle_t *)&s->stat_timer, on_sched_handle_closed);
   uv_close((uv_handle_t *)&s->pump_timer, on_sched_handle_closed);
   uv_close((uv_handle_t *)&s->replay_timer, on_sched_handle_closed);
@@ -371,6 +377,7 @@ teardown(struct pacer_sched *s)
   uv_timer_stop(&s->pump_timer);
   uv_timer_stop(&s->stat_timer);
   pacer_sched_cancel_stop(s);
+  uv_timer_stop(&s->cron_timer);
   /* Anything Redis never confirmed returns to other consumers through the
    * lease: nothing is lost, it may run again. */
   if (s->st.held > 0)

@@ -131,6 +131,9 @@ struct pacer_sched {
   struct pacer_deferrals deferrals; /* lanes' jobs in the delayed set */
   uv_timer_t pump_timer; /* next reserved slot or lane wait, one timer */
   uv_timer_t stat_timer; /* publishes the lane snapshot */
+  uv_timer_t cron_timer; /* reads the schedules (scheduler/cron_tick.c) */
+  int cron_busy;         /* a schedule read is outstanding */
+  void *cron_seen;       /* cJSON object: schedule name -> last tick tried */
   uint64_t pump_at_us;   /* when pump_timer fires, mono us, 0 = idle */
   struct pacer_entry *replay_head;
   struct pacer_sched_stats st;

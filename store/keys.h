@@ -51,6 +51,9 @@
  *                              PACER_KEYS_CHAIN_TTL_MS after each step
  *                              (store/lua/chain_step.lua, docs/CHAINS.md)
  *
+ *   <prefix>schedules          hash, schedule name -> definition JSON
+ *   <prefix>schedule:<name>    string, the last tick claimed, unix ms
+ *
  *   <prefix>limit:<bucket>     hash, the shared GCRA state of one limit
  *     tat pause_until (unix us) pause_reason permille aimd_at (unix us)
  *     op_until (unix us: operator pause, `pacer pause`, store/control.h)
@@ -100,6 +103,12 @@
  * this long after its last step. */
 #define PACER_KEYS_CHAIN        "chain:"
 #define PACER_KEYS_CHAIN_TTL_MS (7ull * 24u * 3600u * 1000u) /* ms */
+
+/* Schedules (docs/CHAINS.md "Schedules"): "schedules", a hash of name ->
+ * definition JSON (core/schedule.h), and "schedule:" + name, the last
+ * tick claimed (unix ms), written by store/lua/schedule_claim.lua. */
+#define PACER_KEYS_SCHEDULES "schedules"
+#define PACER_KEYS_SCHEDULE  "schedule:"
 
 /* The intake streams, by enum pacer_priority (core/job.h): 0 high,
  * 1 normal, 2 low. */

@@ -5,11 +5,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "core/cron.h"
+#include "core/schedule.h"
 
 /* Sunday 2026-12-06 23:10:30 UTC and friends, unix ms */
 #define T_231030 1796598630000ull
@@ -154,6 +156,51 @@ lists_ranges_and_steps_set_bits(void **state)
   assert_true(c.min == ((1ull << 5) | (1ull << 25) | (1ull << 45)));
 }
 
+static void
+schedule_definitions_and_tick_ids(void **state)
+{
+  const char *jobs[] = {"{\"id\":\"a\",\"url\":\"https://x/1\"}",
+                        "{\"url\":\"https://x/2\"}"};
+  const char *bad[] = {"{\"url\":\"https://x/1\",\"method\":\"GET!\"}"};
+  struct pacer_schedule_def *d = NULL;
+  struct pacer_error err;
+  char *def = NULL, id[160], *text;
+  uint64_t tick;
+
+  (void)state;
+  assert_int_equal(pacer_schedule_def_build("daily", "0 6 * * *", NULL, "skip",
+                                            jobs, 2, &def, &err),
+                   0);
+  assert_int_equal(pacer_schedule_def_parse(def, strlen(def), &d, &err), 0);
+  assert_int_equal(d->njobs, 2);
+  assert_int_equal(d->missed, PACER_SCHEDULE_SKIP);
+  assert_int_equal(
+      pacer_schedule_job_id("daily", "1796598000000", d, 0, id, sizeof(id)), 0);
+  assert_string_equal(id, "daily@1796598000000:a");
+  assert_int_equal(
+      pacer_schedule_job_id("daily", "1796598000000", d, 1, id, sizeof(id)), 0);
+  assert_string_equal(id, "daily@1796598000000:1");
+  text = pacer_schedule_job_text(d, 1, id);
+  assert_non_null(strstr(text, "\"id\":\"daily@1796598000000:1\""));
+  free(text);
+  /* skip: a tick more than the grace old is not run */
+  assert_int_equal(pacer_schedule_due(d, T_MON9 - 3600000 + 5000, &tick), 0);
+  assert_int_equal(pacer_schedule_due(d, T_MON9 - 10800000 + 5000, &tick), 1);
+  assert_int_equal(tick, T_MON9 - 10800000);
+  pacer_schedule_def_free(d);
+  free(def);
+  assert_int_equal(pacer_schedule_def_build("daily", "0 6 * * *", NULL, NULL,
+                                            bad, 1, &def, &err),
+                   PACER_EJOB);
+  assert_string_equal(err.msg, "jobs[0]: method: \"GET!\" is not supported, "
+                               "use GET, POST, PUT, PATCH, DELETE or HEAD");
+  assert_int_equal(pacer_schedule_def_build("daily", "0 6 * * *", NULL, "later",
+                                            jobs, 1, &def, &err),
+                   PACER_EINVAL);
+  assert_string_equal(err.msg, "--missed: must be run_once or skip");
+  assert_int_equal(pacer_schedule_name_check("a b", &err), PACER_EINVAL);
+}
+
 int
 main(void)
 {
@@ -163,6 +210,7 @@ main(void)
       cmocka_unit_test(impossible_days_have_no_tick),
       cmocka_unit_test(bad_expressions_name_the_field),
       cmocka_unit_test(lists_ranges_and_steps_set_bits),
+      cmocka_unit_test(schedule_definitions_and_tick_ids),
   };
 
   return cmocka_run_group_tests(tests, NULL, NULL);
