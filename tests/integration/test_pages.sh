@@ -96,4 +96,23 @@ echo "B: tokens seen on body pages: $tokens"
 curl -fsS "$TESTAPI_URL/admin/requests?since=0&limit=4096" |
   jq -e '[.requests[] | select(.path == "/v1/pages/body")] | map(select(.token != null and .token != "")) | length == 1' >/dev/null ||
   fail "B: the Authorization header went to the other origin"
-pass "chains: 50 pages after SIGKILL, link, cursor, max_pages, failure, cross-origin"
+# ---- C: the step script alone, on the window a SIGKILL may hit: a page
+# whose step ran but whose result was not written runs again, and its
+# second step queues nothing (store/lua/chain_step.lua).
+script="$(dirname "$0")/../../store/lua/chain_step.lua"
+s="${PREFIX}c:jobs"
+rcli XGROUP CREATE "$s" pacer '$' MKSTREAM >/dev/null
+rcli XADD "$s" '*' job '{"url":"http://x/"}' >/dev/null
+eid=$(rcli --raw XREADGROUP GROUP pacer me COUNT 1 STREAMS "$s" '>' | sed -n 2p)
+step() {
+  rcli --raw EVAL "$(cat "$script")" 5 "$s" "${PREFIX}c:chain" "$s" \
+    "${PREFIX}c:done" "${PREFIX}c:dead" pacer "$eid" "$1" 1 2 60000 0 pages \
+    next '{"id":"r#2","url":"http://x/?p=2"}'
+}
+[ "$(step me)" = 1 ] || fail "C: the first step did not run"
+[ "$(step me)" = 2 ] || fail "C: the second step was not refused as done"
+[ "$(step other)" = -1 ] || fail "C: a step by another consumer was not fenced off"
+[ "$(rcli XLEN "$s")" -eq 2 ] || fail "C: $(rcli XLEN "$s") entries, want the page and one next page"
+[ "$(rcli HGET "${PREFIX}c:chain" pages)" = 1 ] || fail "C: the page was counted twice"
+echo "C: a step run twice queues the next page once"
+pass "chains: 50 pages after SIGKILL, link, cursor, max_pages, failure, cross-origin, step once"
