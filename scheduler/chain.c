@@ -407,6 +407,7 @@ prepare_poll(struct pacer_entry *e, const struct pacer_http_outcome *o,
       j->poll_since_unix_ms != 0 ? j->poll_since_unix_ms : now_unix_ms;
   if (*st != PACER_JOB_OK) {
     c->ended = 1; /* the failing response is the chain's result */
+    c->summary_ok = 0;
     return 0;
   }
   if (pacer_poll_step(j->poll, (enum pacer_poll_phase)j->poll_phase,
@@ -453,6 +454,7 @@ prepare_poll(struct pacer_entry *e, const struct pacer_http_outcome *o,
     c->ended = 1;
     break;
   }
+  c->summary_ok = *st == PACER_JOB_OK; /* for pacer run's count */
   if (c->ended)
     pacer_log(PACER_LOG_DEBUG, "sched",
               "msg=\"report chain ended\" %s requests=%" PRIu32,
