@@ -21,6 +21,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "cli/run_bodies.h"
 #include "cli/run_merge.h"
 #include "cli/run_report.h"
 #include "common/clock.h"
@@ -73,7 +74,7 @@ static void
 usage(FILE *out)
 {
   fputs("usage: pacer run FILE.jsonl [--out FILE] [--redis URL]\n"
-        "                 [--merge FILE]\n"
+        "                 [--merge FILE] [--out-dir DIR]\n"
         "                 [--config FILE] [--workers N] [--concurrency N]\n"
         "                 [--log-level L] [--log SPEC]\n"
         "                 [--log-format logfmt|json]\n"
@@ -89,6 +90,8 @@ usage(FILE *out)
         "                    pacer-results.jsonl; - for stdout)\n"
         "  --merge FILE      also the items of every paginate chain's pages,\n"
         "                    one JSON line each (docs/CHAINS.md)\n"
+        "  --out-dir DIR     bodies over 64 KiB go to DIR/<id>.body, named\n"
+        "                    by the result's \"body_file\"\n"
         "  --redis URL       use this Redis instead of a private one\n"
         "  --config FILE     JSON config (see README \"Configuration\")\n"
         "  --workers N       worker threads (default: online CPUs)\n"
@@ -583,6 +586,7 @@ pacer_cmd_run(int argc, char **argv)
   FILE *merged = NULL;
   char *tmp_path = NULL; /* results written here, renamed at the end */
   int wfail;
+  const char *out_dir = NULL;
   char *results_key = NULL;
   char last[64], url[160], reason[128];
   uint64_t start;
@@ -611,6 +615,8 @@ pacer_cmd_run(int argc, char **argv)
     r = pacer_cli_opt_value(argc, argv, &i, "--out", &out_path, &err);
     if (r == 0)
       r = pacer_cli_opt_value(argc, argv, &i, "--merge", &merge, &err);
+    if (r == 0)
+      r = pacer_cli_opt_value(argc, argv, &i, "--out-dir", &out_dir, &err);
     if (r == 0)
       r = pacer_cli_common_opt(argc, argv, &i, &opts, &err);
     if (r < 0) {
@@ -643,6 +649,12 @@ pacer_cmd_run(int argc, char **argv)
   if (open_out(out_path, in, &out, &tmp_path) != 0 ||
       pacer_run_merge_open(merge, in, &merged, &cfg) != 0)
     goto out;
+  if (out_dir != NULL && pacer_run_bodies_check(out_dir, &err) != 0) {
+    fprintf(stderr, "run: %s\n", err.msg);
+    goto out;
+  }
+  if (out_dir != NULL) /* whole bodies, so large ones can be written out */
+    cfg.result_body_max_bytes = cfg.response_max_bytes;
   if (opts.redis == NULL) {
     if (redis_start(&private_redis, &err) != 0) {
       fprintf(stderr, "%s\n", err.msg);
@@ -710,8 +722,8 @@ pacer_cmd_run(int argc, char **argv)
 
   /* Export this batch's results: every job of this batch that finished,
    * once. */
-  r = pacer_run_write_results(c, results_key, last, want, out, &written,
-                              &rc.tally, &err);
+  r = pacer_run_write_results(c, results_key, last, want, out, out_dir,
+                              &written, &rc.tally, &err);
   if (r != 0)
     fprintf(stderr, "run: %s\n", err.msg);
   wfail = fflush(out) != 0 || ferror(out);

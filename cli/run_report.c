@@ -1,6 +1,7 @@
 /* `pacer run`'s report: results as JSON lines and the summary figures.
  * See run_report.h. */
 #include "cli/run_report.h"
+#include "cli/run_bodies.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -166,6 +167,7 @@ struct write_ctx {
   size_t *written;
   struct pacer_run_tally *tally;
   struct pacer_error *err;
+  const char *out_dir; /* --out-dir: large bodies to files, or NULL */
 };
 
 /* Is id in set? (idset has no lookup of its own: remove and put back.) */
@@ -222,7 +224,21 @@ write_entry(void *arg, const char *entry_id,
       return pacer_error_set(wc->err, PACER_ENOMEM, "results: out of memory");
     tally_result(wc->tally, f, nfields);
   }
-  line = entry_json(f, nfields);
+  if (wc->out_dir != NULL) {
+    struct pacer_results_field moved[64];
+    char path[4096];
+    size_t nm = 0;
+    int r = nfields < 64
+                ? pacer_run_body_to_file(wc->out_dir, f, nfields, moved, &nm,
+                                         path, sizeof(path), wc->err)
+                : 0;
+
+    if (r < 0)
+      return r;
+    line = r == 1 ? entry_json(moved, nm) : entry_json(f, nfields);
+  } else {
+    line = entry_json(f, nfields);
+  }
   if (line == NULL)
     return pacer_error_set(wc->err, PACER_ENOMEM, "results: out of memory");
   fputs(line, wc->out);
@@ -234,10 +250,11 @@ write_entry(void *arg, const char *entry_id,
 
 int
 pacer_run_write_results(redisContext *c, const char *key, const char *after,
-                        struct pacer_idset *want, FILE *out, size_t *written,
+                        struct pacer_idset *want, FILE *out,
+                        const char *out_dir, size_t *written,
                         struct pacer_run_tally *tally, struct pacer_error *err)
 {
-  struct write_ctx wc = {want, NULL, out, written, tally, err};
+  struct write_ctx wc = {want, NULL, out, written, tally, err, out_dir};
   int rc;
 
   *written = 0;

@@ -60,11 +60,14 @@ struct pacer_run_tally {
  *  through store/results.h, and writes each entry whose id is in want
  *  (borrowed; removed from it) as one JSON line to out (borrowed), first
  *  result per id only; counts it into tally. *written is set to the lines
- *  written. Returns 0, or a negative code with err set ("redis: ...",
+ *  written. With out_dir (borrowed, or NULL), bodies over
+ *  PACER_RUN_BODY_FILE_MIN go to files there (cli/run_bodies.h).
+ *  Returns 0, or a negative code with err set ("redis: ...",
  *  "results: out of memory"). */
 int pacer_run_write_results(redisContext *c, const char *key, const char *after,
                             struct pacer_idset *want, FILE *out,
-                            size_t *written, struct pacer_run_tally *tally,
+                            const char *out_dir, size_t *written,
+                            struct pacer_run_tally *tally,
                             struct pacer_error *err);
 
 /** Converts one results entry (f, nfields, borrowed) to one line of JSON

@@ -43,4 +43,17 @@ n_polls=$(curl -fsS "$TESTAPI_URL/admin/requests?since=0&limit=4096" |
 [ "$n_polls" -eq 4 ] || fail "$n_polls status polls, want 4"
 [ "$(rcli ZCARD "${PREFIX}delayed")" -eq 0 ] || fail "delayed set not empty"
 [ "$(rcli XLEN "${PREFIX}jobs")" -eq 0 ] || fail "jobs left in the stream"
-pass "report polled 4 times without a lease, downloaded, one result each"
+# pacer run --out-dir: a 200 KB download goes to a file the result names
+printf '{"id":"big/rep","method":"POST","url":"%s/v1/reports?polls=1&rows=20000","poll":{"url":"location","status":"/status","done":"done","interval_ms":100,"download":"/url"}}\n' \
+  "$TESTAPI_URL" >"$TEST_TMP/big.jsonl"
+mkdir "$TEST_TMP/bodies"
+"$PACER" run "$TEST_TMP/big.jsonl" --out "$TEST_TMP/big.out" \
+  --out-dir "$TEST_TMP/bodies" >"$TEST_TMP/run.log" 2>&1 || fail "run --out-dir failed"
+f=$(jq -r '.body_file' "$TEST_TMP/big.out")
+[ "$f" = "$TEST_TMP/bodies/big_rep.body" ] || fail "body_file is $f"
+[ "$(jq -r '.body' "$TEST_TMP/big.out")" = "" ] || fail "the body stayed in the result line"
+[ "$(wc -l <"$f")" -eq 20000 ] || fail "the body file has $(wc -l <"$f") rows"
+"$PACER" run "$TEST_TMP/big.jsonl" --out-dir "$TEST_TMP/nope" >"$TEST_TMP/run2.log" 2>&1
+[ $? -eq 2 ] && grep -q -- "--out-dir $TEST_TMP/nope: No such file" "$TEST_TMP/run2.log" ||
+  fail "a missing --out-dir was not refused: $(cat "$TEST_TMP/run2.log")"
+pass "report polled 4 times without a lease, downloaded, one result each; --out-dir"

@@ -11,13 +11,13 @@
  *   &next_host=H puts host H into body next links (another origin).
  *   Items are {"page": P, "i": I}; "account" is counted like elsewhere.
  *
- *   POST /v1/reports?polls=N[&fail=1]
+ *   POST /v1/reports?polls=N[&fail=1][&rows=R]
  *       202 {"report_id": "r<k>", "status_url":
  * "http://<host>/v1/reports/r<k>"} with Location: /v1/reports/r<k> GET
  * /v1/reports/r<k>   202 {"status": "pending"} + Retry-After: 1 for the first N
  * polls, then 200 {"status": "done", "url":
  *       "http://<host>/v1/reports/r<k>/file"} (or {"status": "failed"})
- *   GET /v1/reports/r<k>/file   200 text/csv "row,r<k>\n" x 3
+ *   GET /v1/reports/r<k>/file   200 text/csv "row,r<k>\n" x R (default 3)
  */
 #include "testapi_int.h"
 
@@ -32,6 +32,7 @@ struct report {
   unsigned polls_left; /* 202s still to give */
   int fail;            /* ends "failed" */
   unsigned polled;     /* status requests seen */
+  unsigned rows;       /* rows in the file */
 };
 
 static pthread_mutex_t reports_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -173,6 +174,7 @@ on_report_create(struct MHD_Connection *conn, unsigned *status)
   reports[k % REPORTS_MAX].polls_left = arg_u(conn, "polls", 2);
   reports[k % REPORTS_MAX].fail = arg_u(conn, "fail", 0) != 0;
   reports[k % REPORTS_MAX].polled = 0;
+  reports[k % REPORTS_MAX].rows = arg_u(conn, "rows", 3);
   pthread_mutex_unlock(&reports_mu);
   snprintf(id, sizeof(id), "r%u", k);
   snprintf(url, sizeof(url), "http://%s/v1/reports/%s", host_of(conn), id);
@@ -220,6 +222,35 @@ on_report_status(struct MHD_Connection *conn, unsigned k, unsigned *status)
   return doc_resp(doc);
 }
 
+/* The report's file: "row,r<k>\n" rows times. */
+static struct MHD_Response *
+file_resp(unsigned k, unsigned *status)
+{
+  char row[32];
+  unsigned n, i;
+  size_t rl;
+  char *buf;
+  struct MHD_Response *r;
+
+  pthread_mutex_lock(&reports_mu);
+  n = reports[k % REPORTS_MAX].rows;
+  pthread_mutex_unlock(&reports_mu);
+  rl = (size_t)snprintf(row, sizeof(row), "row,r%u\n", k);
+  buf = malloc(rl * n + 1);
+  if (buf == NULL)
+    return NULL;
+  for (i = 0; i < n; i++)
+    memcpy(buf + rl * i, row, rl);
+  r = MHD_create_response_from_buffer(rl * n, buf, MHD_RESPMEM_MUST_FREE);
+  if (r == NULL) {
+    free(buf);
+    return NULL;
+  }
+  MHD_add_response_header(r, "Content-Type", "text/csv");
+  *status = 200;
+  return r;
+}
+
 static int
 known(unsigned k)
 {
@@ -235,7 +266,6 @@ struct MHD_Response *
 pacer_testapi_pages(struct MHD_Connection *conn, const char *path,
                     const char *method, unsigned *status)
 {
-  char rows[128];
   unsigned k;
   int used = 0;
 
@@ -259,11 +289,8 @@ pacer_testapi_pages(struct MHD_Connection *conn, const char *path,
   } else if (sscanf(path, "/v1/reports/r%u%n", &k, &used) == 1 && known(k)) {
     if (path[used] == '\0')
       return on_report_status(conn, k, status);
-    if (strcmp(path + used, "/file") == 0) {
-      *status = 200;
-      snprintf(rows, sizeof(rows), "row,r%u\nrow,r%u\nrow,r%u\n", k, k, k);
-      return text_resp(rows, "text/csv");
-    }
+    if (strcmp(path + used, "/file") == 0)
+      return file_resp(k, status);
   }
   return text_resp("{\"error\":\"not_found\"}", "application/json");
 }
