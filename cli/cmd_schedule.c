@@ -15,6 +15,7 @@
 #include "core/config.h"
 #include "core/job.h"
 #include "core/schedule.h"
+#include "scheduler/tz_load.h"
 #include "store/queue_schedule.h"
 
 #define JOBS_MAX_BYTES (16u * 1024u * 1024u) /* a schedule's job file */
@@ -22,7 +23,7 @@
 static void
 usage(FILE *out)
 {
-  fputs("usage: pacer schedule add NAME --cron EXPR [--tz UTC]\n"
+  fputs("usage: pacer schedule add NAME --cron EXPR [--tz ZONE]\n"
         "                          [--missed run_once|skip] [--replace]\n"
         "                          FILE.jsonl|JOB.json\n"
         "       pacer schedule list|show [NAME] [--json]\n"
@@ -30,7 +31,8 @@ usage(FILE *out)
         "       (each also takes [--config FILE] [--redis URL])\n"
         "\n"
         "A schedule queues its jobs at every tick of its cron expression\n"
-        "(5 fields, or 6 with seconds first; UTC), once per tick however\n"
+        "(5 fields, or 6 with seconds first; in --tz, an IANA zone such as\n"
+        "Europe/Paris, default UTC), once per tick however\n"
         "many workers run. Job ids are NAME@TICK (unix ms), with \":ID\"\n"
         "for a file of several jobs. --missed: a tick missed while no\n"
         "worker ran is run once when one starts (run_once, default) or\n"
@@ -110,6 +112,7 @@ cmd_add(redisContext *c, const struct pacer_config *cfg, const struct args *a)
 {
   struct pacer_error err;
   struct pacer_cron cr;
+  struct pacer_tz *tz = NULL;
   char **jobs = NULL, *def = NULL;
   size_t n = 0;
   uint64_t start = 0;
@@ -119,13 +122,15 @@ cmd_add(redisContext *c, const struct pacer_config *cfg, const struct args *a)
     fprintf(stderr, "schedule add: --cron EXPR and a job file are required\n");
     return 2;
   }
-  rc = read_jobs(a->file, &jobs, &n, &err);
+  rc = pacer_tz_load(a->tz != NULL ? a->tz : "UTC", &tz, &err);
+  if (rc == 0)
+    rc = read_jobs(a->file, &jobs, &n, &err);
   if (rc == 0)
     rc = pacer_schedule_def_build(a->name, a->cron, a->tz, a->missed,
                                   (const char *const *)jobs, n, &def, &err);
   /* the tick due now counts as run: the first run is the next tick */
   if (rc == 0 && pacer_cron_parse(a->cron, &cr, &err) == 0 &&
-      pacer_cron_prev(&cr, pacer_clock_unix_ms(), &start) != 0)
+      pacer_cron_prev(&cr, tz, pacer_clock_unix_ms(), &start) != 0)
     start = 0;
   if (rc == 0)
     rc = pacer_schedule_store_add(c, cfg->prefix, a->name, def, start,
@@ -133,13 +138,15 @@ cmd_add(redisContext *c, const struct pacer_config *cfg, const struct args *a)
   free_jobs(jobs, n);
   free(def);
   if (rc != 0) {
+    pacer_tz_free(tz);
     fprintf(stderr, "schedule add: %s\n", err.msg);
     return rc == PACER_EREDIS ? 2 : 1;
   }
-  if (pacer_cron_next(&cr, pacer_clock_unix_ms(), &start) == 0)
-    printf("schedule %s: %zu job(s), cron \"%s\" UTC, next tick %" PRIu64
+  if (pacer_cron_next(&cr, tz, pacer_clock_unix_ms(), &start) == 0)
+    printf("schedule %s: %zu job(s), cron \"%s\" %s, next tick %" PRIu64
            " (unix ms)\n",
-           a->name, n, a->cron, start);
+           a->name, n, a->cron, a->tz != NULL ? a->tz : "UTC", start);
+  pacer_tz_free(tz);
   return 0;
 }
 
@@ -154,6 +161,7 @@ list_one(void *arg, const char *name, const char *def, uint64_t last)
 {
   struct list_ctx *lc = arg;
   struct pacer_schedule_def *d = NULL;
+  struct pacer_tz *tz = NULL;
   struct pacer_error err;
   uint64_t next = 0;
 
@@ -161,8 +169,10 @@ list_one(void *arg, const char *name, const char *def, uint64_t last)
     printf("%-24s (unreadable: %s)\n", name, err.msg);
     return 0;
   }
-  if (pacer_cron_next(&d->cron, lc->now, &next) != 0)
+  if (pacer_tz_load(d->tz, &tz, &err) != 0 ||
+      pacer_cron_next(&d->cron, tz, lc->now, &next) != 0)
     next = 0;
+  pacer_tz_free(tz);
   if (lc->json) {
     cJSON *o = cJSON_Parse(def);
 
@@ -173,8 +183,9 @@ list_one(void *arg, const char *name, const char *def, uint64_t last)
     cJSON_AddNumberToObject(o, "next_tick_unix_ms", (double)next);
     cJSON_AddItemToArray(lc->arr, o);
   } else {
-    printf("%-24s %-20s %-8s %-8s jobs=%zu last=%" PRIu64 " next=%" PRIu64 "\n",
-           name, d->cron_text, d->paused ? "paused" : "active",
+    printf("%-24s %-20s %-16s %-8s %-8s jobs=%zu last=%" PRIu64 " next=%" PRIu64
+           "\n",
+           name, d->cron_text, d->tz, d->paused ? "paused" : "active",
            d->missed == PACER_SCHEDULE_SKIP ? "skip" : "run_once", d->njobs,
            last, next);
   }

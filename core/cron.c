@@ -237,66 +237,77 @@ day_ok(const struct pacer_cron *cr, const struct civil *c)
   return dom && dow;
 }
 
-/* Start of the unit (month, day, hour, minute) holding t, unix s. */
+/* The start of the local month of c, in local seconds. */
 static int64_t
 month_start(const struct civil *c)
 {
   return days_from_civil(c->y, c->m, 1) * 86400;
 }
 
+/* Both searches step in local time (t + off) and map each step back with
+ * the offset in force where they stood; at a change of offset the next
+ * round sees the new one. */
 int
-pacer_cron_next(const struct pacer_cron *cr, uint64_t after_unix_ms,
-                uint64_t *tick_unix_ms)
+pacer_cron_next(const struct pacer_cron *cr, const struct pacer_tz *tz,
+                uint64_t after_unix_ms, uint64_t *tick_unix_ms)
 {
-  int64_t t = (int64_t)(after_unix_ms / 1000) + 1;
+  int64_t t = (int64_t)(after_unix_ms / 1000) + 1, l, nl;
   struct civil c;
   int i;
 
   for (i = 0; i < STEPS_MAX; i++) {
-    to_civil(t, &c);
-    if (!((cr->mon >> c.m) & 1)) {
-      t = c.m == 12 ? days_from_civil(c.y + 1, 1, 1) * 86400
-                    : days_from_civil(c.y, c.m + 1, 1) * 86400;
-    } else if (!day_ok(cr, &c)) {
-      t = (t / 86400 + 1) * 86400;
-    } else if (!((cr->hour >> c.hh) & 1)) {
-      t = (t / 3600 + 1) * 3600;
-    } else if (!((cr->min >> c.mm) & 1)) {
-      t = (t / 60 + 1) * 60;
-    } else if (!((cr->sec >> c.ss) & 1)) {
-      t++;
-    } else {
+    int32_t off = pacer_tz_offset(tz, t);
+
+    l = t + off;
+    to_civil(l, &c);
+    if (!((cr->mon >> c.m) & 1))
+      nl = c.m == 12 ? days_from_civil(c.y + 1, 1, 1) * 86400
+                     : days_from_civil(c.y, c.m + 1, 1) * 86400;
+    else if (!day_ok(cr, &c))
+      nl = (l / 86400 + 1) * 86400;
+    else if (!((cr->hour >> c.hh) & 1))
+      nl = (l / 3600 + 1) * 3600;
+    else if (!((cr->min >> c.mm) & 1))
+      nl = (l / 60 + 1) * 60;
+    else if (!((cr->sec >> c.ss) & 1))
+      nl = l + 1;
+    else {
       *tick_unix_ms = (uint64_t)t * 1000u;
       return 0;
     }
+    t = nl - off > t ? nl - off : t + 1;
   }
   return PACER_ENOTFOUND;
 }
 
 int
-pacer_cron_prev(const struct pacer_cron *cr, uint64_t at_unix_ms,
-                uint64_t *tick_unix_ms)
+pacer_cron_prev(const struct pacer_cron *cr, const struct pacer_tz *tz,
+                uint64_t at_unix_ms, uint64_t *tick_unix_ms)
 {
-  int64_t t = (int64_t)(at_unix_ms / 1000);
+  int64_t t = (int64_t)(at_unix_ms / 1000), l, nl;
   struct civil c;
   int i;
 
   for (i = 0; i < STEPS_MAX && t >= 0; i++) {
-    to_civil(t, &c);
+    int32_t off = pacer_tz_offset(tz, t);
+
+    l = t + off;
+    to_civil(l, &c);
     if (!((cr->mon >> c.m) & 1))
-      t = month_start(&c) - 1;
+      nl = month_start(&c) - 1;
     else if (!day_ok(cr, &c))
-      t = t / 86400 * 86400 - 1;
+      nl = l / 86400 * 86400 - 1;
     else if (!((cr->hour >> c.hh) & 1))
-      t = t / 3600 * 3600 - 1;
+      nl = l / 3600 * 3600 - 1;
     else if (!((cr->min >> c.mm) & 1))
-      t = t / 60 * 60 - 1;
+      nl = l / 60 * 60 - 1;
     else if (!((cr->sec >> c.ss) & 1))
-      t--;
+      nl = l - 1;
     else {
       *tick_unix_ms = (uint64_t)t * 1000u;
       return 0;
     }
+    t = nl - off < t ? nl - off : t - 1;
   }
   return PACER_ENOTFOUND;
 }

@@ -4,7 +4,9 @@
  * "1-30/2"), month and weekday names (jan..dec, sun..sat; 7 is Sunday
  * too), and @yearly @annually @monthly @weekly @daily @midnight @hourly.
  * When both day fields are restricted, a day matches either (Vixie cron).
- * Times are UTC.
+ * Ticks are wall-clock times of a zone (core/tz.h; NULL is UTC). On the
+ * day a zone's clocks change, a wall time that does not exist is not run
+ * and one that happens twice runs once.
  *
  * Written here because Debian ships no C cron expression library (only Go,
  * Perl, PHP and Node ones). Pure: no clock, no I/O. */
@@ -14,6 +16,7 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "core/tz.h"
 
 #define PACER_CRON_EXPR_MAX 256 /* bytes */
 
@@ -35,14 +38,16 @@ int pacer_cron_parse(const char *expr, struct pacer_cron *out,
                      struct pacer_error *err);
 
 /** The first tick after after_unix_ms (exclusive), in unix ms (whole
- *  seconds). Returns 0, or PACER_ENOTFOUND when there is none within eight
- *  years (an impossible day such as 30 February). Pure. */
-int pacer_cron_next(const struct pacer_cron *c, uint64_t after_unix_ms,
-                    uint64_t *tick_unix_ms);
+ *  seconds), in zone tz (borrowed; NULL = UTC). Returns 0, or
+ *  PACER_ENOTFOUND when there is none within eight years (an impossible
+ *  day such as 30 February). Pure. */
+int pacer_cron_next(const struct pacer_cron *c, const struct pacer_tz *tz,
+                    uint64_t after_unix_ms, uint64_t *tick_unix_ms);
 
-/** The last tick at or before at_unix_ms, in unix ms. Returns 0, or
+/** The last tick at or before at_unix_ms, in unix ms, in zone tz
+ *  (borrowed; NULL = UTC). Returns 0, or
  *  PACER_ENOTFOUND (none within eight years, or before 1970). Pure. */
-int pacer_cron_prev(const struct pacer_cron *c, uint64_t at_unix_ms,
-                    uint64_t *tick_unix_ms);
+int pacer_cron_prev(const struct pacer_cron *c, const struct pacer_tz *tz,
+                    uint64_t at_unix_ms, uint64_t *tick_unix_ms);
 
 #endif

@@ -85,6 +85,7 @@ parse_tree(cJSON *root, struct pacer_schedule_def **out,
   const cJSON *cron = cJSON_GetObjectItemCaseSensitive(root, "cron");
   const cJSON *missed = cJSON_GetObjectItemCaseSensitive(root, "missed");
   const cJSON *jobs = cJSON_GetObjectItemCaseSensitive(root, "jobs");
+  const cJSON *tz;
   const cJSON *j;
   struct pacer_schedule_def *d;
   int rc;
@@ -103,6 +104,11 @@ parse_tree(cJSON *root, struct pacer_schedule_def **out,
     return rc;
   }
   snprintf(d->cron_text, sizeof(d->cron_text), "%s", cron->valuestring);
+  tz = cJSON_GetObjectItemCaseSensitive(root, "tz");
+  snprintf(d->tz, sizeof(d->tz), "%s",
+           cJSON_IsString(tz) && pacer_tz_name_check(tz->valuestring, NULL) == 0
+               ? tz->valuestring
+               : "UTC");
   d->missed = cJSON_IsString(missed) && strcmp(missed->valuestring, "skip") == 0
                   ? PACER_SCHEDULE_SKIP
                   : PACER_SCHEDULE_RUN_ONCE;
@@ -167,10 +173,8 @@ pacer_schedule_def_build(const char *name, const char *cron, const char *tz,
     return rc;
   if ((rc = pacer_cron_parse(cron, &cr, err)) != 0)
     return rc;
-  if (tz != NULL && strcmp(tz, "UTC") != 0 && strcmp(tz, "Etc/UTC") != 0)
-    return pacer_error_set(err, PACER_EINVAL,
-                           "--tz: only UTC is supported so far; write the "
-                           "cron expression in UTC");
+  if (tz != NULL && (rc = pacer_tz_name_check(tz, err)) != 0)
+    return rc;
   if (missed != NULL && strcmp(missed, "run_once") != 0 &&
       strcmp(missed, "skip") != 0)
     return pacer_error_set(err, PACER_EINVAL,
@@ -183,7 +187,7 @@ pacer_schedule_def_build(const char *name, const char *cron, const char *tz,
   arr = cJSON_AddArrayToObject(root, "jobs");
   if (root == NULL || arr == NULL ||
       cJSON_AddStringToObject(root, "cron", cron) == NULL ||
-      cJSON_AddStringToObject(root, "tz", "UTC") == NULL ||
+      cJSON_AddStringToObject(root, "tz", tz != NULL ? tz : "UTC") == NULL ||
       cJSON_AddStringToObject(root, "missed",
                               missed != NULL ? missed : "run_once") == NULL ||
       cJSON_AddFalseToObject(root, "paused") == NULL)
@@ -261,10 +265,12 @@ pacer_schedule_def_set_paused(const char *json, int paused)
 }
 
 int
-pacer_schedule_due(const struct pacer_schedule_def *d, uint64_t now_unix_ms,
+pacer_schedule_due(const struct pacer_schedule_def *d,
+                   const struct pacer_tz *tz, uint64_t now_unix_ms,
                    uint64_t *tick_unix_ms)
 {
-  if (d->paused || pacer_cron_prev(&d->cron, now_unix_ms, tick_unix_ms) != 0)
+  if (d->paused ||
+      pacer_cron_prev(&d->cron, tz, now_unix_ms, tick_unix_ms) != 0)
     return 0;
   if (d->missed == PACER_SCHEDULE_SKIP &&
       now_unix_ms - *tick_unix_ms > PACER_SCHEDULE_SKIP_GRACE_MS)

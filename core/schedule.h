@@ -29,6 +29,7 @@ enum pacer_schedule_missed {
 struct pacer_schedule_def {
   struct pacer_cron cron;
   char cron_text[PACER_CRON_EXPR_MAX + 1];
+  char tz[PACER_TZ_NAME_MAX + 1]; /* the zone's name, "UTC" by default */
   enum pacer_schedule_missed missed;
   int paused;
   char **jobs;    /* job JSON texts as given (no id change), owned */
@@ -41,11 +42,11 @@ struct pacer_schedule_def {
 int pacer_schedule_name_check(const char *name, struct pacer_error *err);
 
 /** Builds a definition text from its parts (all borrowed): cron (checked),
- *  tz ("UTC" or NULL), missed ("run_once", "skip" or NULL), and jobs, the
- *  JSON texts of 1..PACER_SCHEDULE_JOBS_MAX jobs, each checked with the id
- *  it gets (pacer_job_parse); name names them. Returns 0 with *out owned
- *  (free with free()), or PACER_EINVAL / PACER_EJOB with err naming the
- *  option or the job ("jobs[2]: url: ..."), or PACER_ENOMEM. Pure. */
+ *  tz (a zone name, pacer_tz_name_check, or NULL for UTC), missed ("run_once",
+ * "skip" or NULL), and jobs, the JSON texts of 1..PACER_SCHEDULE_JOBS_MAX jobs,
+ * each checked with the id it gets (pacer_job_parse); name names them. Returns
+ * 0 with *out owned (free with free()), or PACER_EINVAL / PACER_EJOB with err
+ * naming the option or the job ("jobs[2]: url: ..."), or PACER_ENOMEM. Pure. */
 int pacer_schedule_def_build(const char *name, const char *cron, const char *tz,
                              const char *missed, const char *const *jobs,
                              size_t njobs, char **out, struct pacer_error *err);
@@ -76,10 +77,12 @@ int pacer_schedule_job_id(const char *name, const char *tag,
 char *pacer_schedule_job_text(const struct pacer_schedule_def *d, size_t ix,
                               const char *id);
 
-/** The tick to run at now_unix_ms: the last cron tick at or before now,
- *  unless the definition is paused, or "skip" and it is older than the
- *  grace. Returns 1 with *tick_unix_ms, or 0 when there is none. Pure. */
-int pacer_schedule_due(const struct pacer_schedule_def *d, uint64_t now_unix_ms,
+/** The tick to run at now_unix_ms: the last cron tick at or before now
+ *  in zone tz (borrowed, d->tz loaded; NULL = UTC), unless the definition
+ *  is paused, or "skip" and it is older than the grace. Returns 1 with
+ *  *tick_unix_ms, or 0 when there is none. Pure. */
+int pacer_schedule_due(const struct pacer_schedule_def *d,
+                       const struct pacer_tz *tz, uint64_t now_unix_ms,
                        uint64_t *tick_unix_ms);
 
 #endif

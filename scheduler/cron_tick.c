@@ -20,9 +20,49 @@
 #include "core/job.h"
 #include "core/schedule.h"
 #include "scheduler/cron_tick.h"
+#include "scheduler/tz_load.h"
 #include "store/queue_schedule.h"
 
 #include "scheduler/sched_int.h"
+
+/* A zone loaded for the schedules (NULL tz: UTC, or it failed to load). */
+struct tz_entry {
+  char name[PACER_TZ_NAME_MAX + 1];
+  struct pacer_tz *tz;
+  int failed;
+  struct tz_entry *next;
+};
+
+/* The zone name of a schedule, loaded once per process. Returns 0 with
+ * *tz (borrowed; NULL for UTC), or -1 when it cannot be loaded (logged
+ * once). */
+static int
+zone(struct pacer_sched *s, const char *name, const struct pacer_tz **tz)
+{
+  struct tz_entry *e;
+  struct pacer_error err;
+
+  for (e = s->cron_tz; e != NULL; e = e->next)
+    if (strcmp(e->name, name) == 0)
+      break;
+  if (e == NULL) {
+    e = calloc(1, sizeof(*e));
+    if (e == NULL)
+      return -1;
+    snprintf(e->name, sizeof(e->name), "%s", name);
+    if (pacer_tz_load(name, &e->tz, &err) != 0) {
+      e->failed = 1;
+      pacer_log(PACER_LOG_ERROR, "sched",
+                "msg=\"schedule zone cannot be loaded; its schedules do not "
+                "run\" error=\"%s\"",
+                err.msg);
+    }
+    e->next = s->cron_tz;
+    s->cron_tz = e;
+  }
+  *tz = e->tz;
+  return e->failed ? -1 : 0;
+}
 
 struct claim_ctx {
   struct pacer_sched *s;
@@ -111,6 +151,7 @@ on_list(struct pacer_queue *q, const struct redisReply *r, void *privdata)
     struct pacer_schedule_def *d = NULL;
     struct pacer_error err;
     const cJSON *seen;
+    const struct pacer_tz *tz = NULL;
     uint64_t tick;
 
     if (name == NULL || def == NULL ||
@@ -118,7 +159,7 @@ on_list(struct pacer_queue *q, const struct redisReply *r, void *privdata)
       continue;
     seen = cJSON_GetObjectItemCaseSensitive(s->cron_seen, name);
     /* a tick this process saw claimed (by anyone) is not tried again */
-    if (pacer_schedule_due(d, now, &tick) &&
+    if (zone(s, d->tz, &tz) == 0 && pacer_schedule_due(d, tz, now, &tick) &&
         !(cJSON_IsNumber(seen) && seen->valuedouble >= (double)tick)) {
       claim(s, name, def, d, tick);
       cJSON_DeleteItemFromObjectCaseSensitive(s->cron_seen, name);
@@ -168,6 +209,14 @@ pacer_sched_cron_start(struct pacer_sched *s)
 void
 pacer_sched_cron_free(struct pacer_sched *s)
 {
+  struct tz_entry *e = s->cron_tz, *next;
+
   cJSON_Delete(s->cron_seen);
   s->cron_seen = NULL;
+  for (; e != NULL; e = next) {
+    next = e->next;
+    pacer_tz_free(e->tz);
+    free(e);
+  }
+  s->cron_tz = NULL;
 }

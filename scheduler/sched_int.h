@@ -134,6 +134,7 @@ struct pacer_sched {
   uv_timer_t cron_timer; /* reads the schedules (scheduler/cron_tick.c) */
   int cron_busy;         /* a schedule read is outstanding */
   void *cron_seen;       /* cJSON object: schedule name -> last tick tried */
+  void *cron_tz;         /* zones loaded for schedules (cron_tick.c) */
   uint64_t pump_at_us;   /* when pump_timer fires, mono us, 0 = idle */
   struct pacer_entry *replay_head;
   struct pacer_sched_stats st;

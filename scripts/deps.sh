@@ -3,7 +3,8 @@
 #
 # Two sets, so each command installs only what it needs:
 #   PACER_DEBS_BUILD  build pacer and pacer-testapi, and run them
-#                     (`pacer run` starts a private redis-server);
+#                     (`pacer run` starts a private redis-server; tzdata
+#                     for `pacer schedule add --tz`);
 #                     scripts/demo installs only these.
 #   PACER_DEBS_TEST   the test toolchain on top: cmocka (unit tests),
 #                     libnghttp2 (pacer-testapi-h2), jq/curl/redis-cli (the
@@ -17,7 +18,7 @@
 #                     OAuth2 server of the e2e_cred_* tests.
 PACER_DEBS_BUILD="gcc libc6-dev make cmake pkg-config libcurl4-openssl-dev
 libuv1-dev libcjson-dev libhiredis-dev libmicrohttpd-dev libsodium-dev
-zlib1g-dev libssl-dev redis-server curl"
+zlib1g-dev libssl-dev redis-server curl tzdata"
 PACER_DEBS_TEST="libcmocka-dev libnghttp2-dev redis-tools jq ca-certificates
 openssl groff-base prometheus chromium clang-format"
 command -v npm >/dev/null 2>&1 || PACER_DEBS_TEST="$PACER_DEBS_TEST nodejs npm"

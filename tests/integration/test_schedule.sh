@@ -5,8 +5,8 @@
 #     logged per tick, one request per tick at the upstream);
 #  B. ticks missed while no worker ran: with run_once, a worker that starts
 #     runs the latest one once, not each of them;
-#  C. pause stops the ticks, run-now queues the jobs at once, and bad
-#     input is refused naming the option.
+#  C. pause stops the ticks, run-now queues the jobs at once, --tz takes an
+#     IANA zone, and bad input is refused naming the option.
 . "$(dirname "$0")/lib.sh"
 
 start_testapi
@@ -18,8 +18,15 @@ printf '{"url":"%s/fast","meta":{"from":"schedule"}}\n' "$TESTAPI_URL" >"$TEST_T
 out=$("$PACER" schedule add bad --cron "*/2 * * *" "$TEST_TMP/tick.jsonl" --config "$cfg" 2>&1)
 [ $? -eq 1 ] && echo "$out" | grep -q 'cron: 4 fields, want 5' ||
   fail "C: a 4-field cron was not refused: $out"
-out=$("$PACER" schedule add bad --cron "* * * * *" --tz Europe/Paris "$TEST_TMP/tick.jsonl" --config "$cfg" 2>&1)
-echo "$out" | grep -q -- '--tz: only UTC' || fail "C: --tz: $out"
+out=$("$PACER" schedule add bad --cron "* * * * *" --tz Mars/Olympus "$TEST_TMP/tick.jsonl" --config "$cfg" 2>&1)
+echo "$out" | grep -q -- '--tz Mars/Olympus: .*No such file' || fail "C: --tz: $out"
+out=$("$PACER" schedule add paris --cron "0 9 * * *" --tz Europe/Paris "$TEST_TMP/tick.jsonl" --config "$cfg" 2>&1) ||
+  fail "C: --tz Europe/Paris: $out"
+next=$("$PACER" schedule list --json --config "$cfg" | jq '.[] | select(.name == "paris") | .next_tick_unix_ms')
+# 09:00 in Paris is 07:00 or 08:00 UTC
+hour=$(( next / 1000 % 86400 / 3600 ))
+[ "$hour" -eq 7 ] || [ "$hour" -eq 8 ] || fail "C: 09:00 Paris ticks at $hour:00 UTC"
+"$PACER" schedule remove paris --config "$cfg" >/dev/null || fail "C: remove paris"
 printf '{"url":"ftp://x"}\n' >"$TEST_TMP/badjob.jsonl"
 out=$("$PACER" schedule add bad --cron "* * * * *" "$TEST_TMP/badjob.jsonl" --config "$cfg" 2>&1)
 echo "$out" | grep -q 'jobs\[0\]: url: scheme "ftp"' || fail "C: bad job: $out"

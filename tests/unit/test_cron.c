@@ -45,7 +45,7 @@ next(const char *e, uint64_t after)
   struct pacer_cron c = parse(e);
   uint64_t t = 0;
 
-  assert_int_equal(pacer_cron_next(&c, after, &t), 0);
+  assert_int_equal(pacer_cron_next(&c, NULL, after, &t), 0);
   return t;
 }
 
@@ -55,7 +55,7 @@ prev(const char *e, uint64_t at)
   struct pacer_cron c = parse(e);
   uint64_t t = 0;
 
-  assert_int_equal(pacer_cron_prev(&c, at, &t), 0);
+  assert_int_equal(pacer_cron_prev(&c, NULL, at, &t), 0);
   return t;
 }
 
@@ -110,8 +110,8 @@ impossible_days_have_no_tick(void **state)
   uint64_t t;
 
   (void)state;
-  assert_int_equal(pacer_cron_next(&c, T_MAR1, &t), PACER_ENOTFOUND);
-  assert_int_equal(pacer_cron_prev(&c, T_MAR1, &t), PACER_ENOTFOUND);
+  assert_int_equal(pacer_cron_next(&c, NULL, T_MAR1, &t), PACER_ENOTFOUND);
+  assert_int_equal(pacer_cron_prev(&c, NULL, T_MAR1, &t), PACER_ENOTFOUND);
 }
 
 static void
@@ -184,8 +184,10 @@ schedule_definitions_and_tick_ids(void **state)
   assert_non_null(strstr(text, "\"id\":\"daily@1796598000000:1\""));
   free(text);
   /* skip: a tick more than the grace old is not run */
-  assert_int_equal(pacer_schedule_due(d, T_MON9 - 3600000 + 5000, &tick), 0);
-  assert_int_equal(pacer_schedule_due(d, T_MON9 - 10800000 + 5000, &tick), 1);
+  assert_int_equal(pacer_schedule_due(d, NULL, T_MON9 - 3600000 + 5000, &tick),
+                   0);
+  assert_int_equal(pacer_schedule_due(d, NULL, T_MON9 - 10800000 + 5000, &tick),
+                   1);
   assert_int_equal(tick, T_MON9 - 10800000);
   pacer_schedule_def_free(d);
   free(def);
@@ -201,6 +203,59 @@ schedule_definitions_and_tick_ids(void **state)
   assert_int_equal(pacer_schedule_name_check("a b", &err), PACER_EINVAL);
 }
 
+/* Europe/Paris from Debian's tzdata (scripts/deps.sh), through
+ * core/tz.c: CET +1 in winter, CEST +2 from the last Sunday of March. */
+static struct pacer_tz *
+paris(void)
+{
+  static unsigned char buf[PACER_TZ_FILE_MAX];
+  struct pacer_tz *tz = NULL;
+  struct pacer_error err;
+  FILE *f = fopen("/usr/share/zoneinfo/Europe/Paris", "rb");
+  size_t n;
+
+  if (f == NULL)
+    fail_msg("no /usr/share/zoneinfo/Europe/Paris: install tzdata");
+  n = fread(buf, 1, sizeof(buf), f);
+  fclose(f);
+  if (pacer_tz_parse("Europe/Paris", buf, n, &tz, &err) != 0)
+    fail_msg("%s", err.msg);
+  return tz;
+}
+
+static void
+local_times_follow_the_zone_and_its_clock_changes(void **state)
+{
+  struct pacer_tz *tz = paris();
+  struct pacer_cron c = parse("0 9 * * *");
+  struct pacer_error err;
+  uint64_t t;
+
+  (void)state;
+  assert_int_equal(pacer_tz_offset(tz, (int64_t)(T_231030 / 1000)), 3600);
+  /* 09:00 CET is 08:00 UTC in December */
+  assert_int_equal(pacer_cron_next(&c, tz, T_231030, &t), 0);
+  assert_int_equal(t, T_0700 + 8 * 3600000ull);
+  /* ... and 07:00 UTC in July (2027-07-01 00:00 UTC = 1814400000) */
+  assert_int_equal(pacer_cron_next(&c, tz, 1814400000000ull, &t), 0);
+  assert_int_equal(t, 1814400000000ull + 7 * 3600000ull);
+  assert_int_equal(pacer_cron_prev(&c, tz, 1814400000000ull, &t), 0);
+  assert_int_equal(t, 1814400000000ull - 86400000ull + 7 * 3600000ull);
+  /* 2027-03-28 02:30 does not exist in Paris (02:00 -> 03:00): the next
+   * 02:30 is on the 29th, 00:30 UTC. 2027-03-27 12:00 UTC = 1806148800. */
+  c = parse("30 2 * * *");
+  assert_int_equal(pacer_cron_next(&c, tz, 1806148800000ull, &t), 0);
+  assert_int_equal(t, 1806148800000ull + 86400000ull + 12 * 3600000ull +
+                          1800000ull);
+  pacer_tz_free(tz);
+  assert_int_equal(
+      pacer_tz_parse("X", (const unsigned char *)"nope", 4, &tz, &err),
+      PACER_EINVAL);
+  assert_string_equal(err.msg, "--tz X: not a TZif file of version 2 or later");
+  assert_int_equal(pacer_tz_name_check("../etc/passwd", &err), PACER_EINVAL);
+  assert_string_equal(err.msg, "--tz: an IANA zone name such as Europe/Paris");
+}
+
 int
 main(void)
 {
@@ -211,6 +266,7 @@ main(void)
       cmocka_unit_test(bad_expressions_name_the_field),
       cmocka_unit_test(lists_ranges_and_steps_set_bits),
       cmocka_unit_test(schedule_definitions_and_tick_ids),
+      cmocka_unit_test(local_times_follow_the_zone_and_its_clock_changes),
   };
 
   return cmocka_run_group_tests(tests, NULL, NULL);
