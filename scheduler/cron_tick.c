@@ -76,6 +76,14 @@ on_claimed(struct pacer_queue *q, int status, int applied, void *privdata)
   struct claim_ctx *cc = privdata;
 
   (void)q;
+  if (status != 0 && !cc->s->closing) {
+    /* unknown or refused: try the tick again on the next read */
+    const cJSON *seen =
+        cJSON_GetObjectItemCaseSensitive(cc->s->cron_seen, cc->name);
+
+    if (cJSON_IsNumber(seen) && seen->valuedouble == (double)cc->tick_unix_ms)
+      cJSON_DeleteItemFromObjectCaseSensitive(cc->s->cron_seen, cc->name);
+  }
   if (status == 0 && applied && !cc->s->closing)
     pacer_log(PACER_LOG_INFO, "sched",
               "msg=\"schedule tick queued\" schedule=%s tick_unix_ms=%" PRIu64,
