@@ -14,7 +14,7 @@
 
 #include "common/log.h"
 
-#define NKEYS    5
+#define NKEYS    6
 #define MAX_ARGS 96u /* script arguments: a result and a dead letter */
 
 /* The script's reply (hiredis runs it exactly once, NULL on a
@@ -59,15 +59,15 @@ pacer_queue_chain_step(struct pacer_queue *q, const char *sid,
                                      nf = a->summary ? a->summary->n : 0;
   size_t nd = a->summary != NULL && a->dead != NULL ? a->dead->n : 0;
   char page[16], items[24], ttl[24], rmax[24], dttl[24], nfs[16], due[24];
-  char dmax[24], nds[16];
+  char dmax[24], nds[16], rttl[24];
   char *chain = NULL, *done = NULL, *target = NULL, *suffix = NULL;
-  char *member = NULL;
+  char *member = NULL, *ridx = NULL;
   size_t member_len = 0;
   char nk[8];
   size_t sl = strlen(a->root_id) + strlen(a->chain) + 2;
   int rc = PACER_ENOMEM;
 
-  if (16 + nf + nd > MAX_ARGS || (a->next_job == NULL) == (a->summary == NULL))
+  if (17 + nf + nd > MAX_ARGS || (a->next_job == NULL) == (a->summary == NULL))
     return PACER_EINVAL;
   suffix = malloc(sl);
   if (suffix == NULL)
@@ -75,6 +75,7 @@ pacer_queue_chain_step(struct pacer_queue *q, const char *sid,
   snprintf(suffix, sl, "%s:%s", a->root_id, a->chain);
   chain = pacer_keys_new(q->cfg->prefix, PACER_KEYS_CHAIN, suffix);
   done = pacer_queue_done_key(q, a->root_id);
+  ridx = pacer_keys_new(q->cfg->prefix, PACER_KEYS_RESULT, a->root_id);
   if (a->next_job != NULL && a->next_due_ms > 0) {
     target = pacer_keys_new(q->cfg->prefix, PACER_KEYS_DELAYED, NULL);
     rc = pacer_delayed_member_new(
@@ -89,7 +90,7 @@ pacer_queue_chain_step(struct pacer_queue *q, const char *sid,
   } else {
     target = pacer_keys_new(q->cfg->prefix, PACER_KEYS_RESULTS, NULL);
   }
-  if (chain == NULL || done == NULL || target == NULL)
+  if (chain == NULL || done == NULL || target == NULL || ridx == NULL)
     goto out;
   snprintf(nk, sizeof(nk), "%d", NKEYS);
   args[n] = "EVAL";
@@ -103,6 +104,7 @@ pacer_queue_chain_step(struct pacer_queue *q, const char *sid,
   keys[2] = target;
   keys[3] = done;
   keys[4] = q->k_dead;
+  keys[5] = ridx;
   for (i = 0; i < NKEYS; i++) {
     args[n] = keys[i];
     lens[n++] = strlen(keys[i]);
@@ -148,6 +150,9 @@ pacer_queue_chain_step(struct pacer_queue *q, const char *sid,
     ARG(nds, strlen(nds));
     for (i = 0; i < nd; i++)
       ARG(a->dead->argv[i], a->dead->lens[i]);
+    snprintf(rttl, sizeof(rttl), "%llu",
+             (unsigned long long)q->cfg->result_ttl_ms);
+    ARG(rttl, strlen(rttl));
   }
 #undef ARG
   /* hiredis copies the command out before this returns */
@@ -158,5 +163,6 @@ out:
   free(chain);
   free(done);
   free(target);
+  free(ridx);
   return rc;
 }

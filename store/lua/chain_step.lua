@@ -2,18 +2,19 @@
 -- jobs of a chain (docs/CHAINS.md): after request <page> of a chain, queue
 -- the next job (now, or in the delayed set), or write the chain's last
 -- result, exactly once.
--- KEYS: stream chain target done dead
+-- KEYS: stream chain target done dead result
 --   stream: the stream the finishing entry came from (fencing)
 --   chain:  <prefix>chain:<root id>:<chain> hash (store/keys.h)
 --   target: the next job's intake stream, <prefix>delayed, or
 --           <prefix>results for the end
 --   done:   <prefix>done:<root id>, set when the last result is ok
 --   dead:   <prefix>dead, for the dead letter of a report chain
+--   result: <prefix>result:<root id>, the result index (`pacer result`)
 -- ARGV: group entry_id consumer page items ttl_ms ack count_name mode
 --       mode "next":  job_json
 --       mode "delay": due_unix_ms member   (store/delayed.h format)
 --       mode "end":   results_maxlen done_ttl_ms state nfields fields...
---                     dead_maxlen ndead dead_fields...
+--                     dead_maxlen ndead dead_fields... result_ttl_ms
 -- Fenced like queue_finish.lua: the entry must still be pending and ours
 -- (0 when not pending, -1 when another consumer owns it). The hash field
 -- p<page> makes the step happen once per request however often it is run
@@ -62,7 +63,7 @@ else
     a[#a + 1] = 'items'
     a[#a + 1] = redis.call('HGET', KEYS[2], 'items') or '0'
   end
-  redis.call(unpack(a))
+  local rid = redis.call(unpack(a))
   local d = 14 + nf
   local ndead = tonumber(ARGV[d + 1])
   if ndead > 0 then
@@ -75,6 +76,8 @@ else
     for i = d + 2, d + 1 + ndead do x[#x + 1] = ARGV[i] end
     redis.call(unpack(x))
   end
+  local rttl = tonumber(ARGV[d + 2 + ndead])
+  if rttl > 0 then redis.call('SET', KEYS[6], rid, 'PX', rttl) end
   if ARGV[12] == 'ok' and tonumber(ARGV[11]) > 0 then
     redis.call('SET', KEYS[4], ARGV[2], 'PX', ARGV[11])
   end

@@ -46,6 +46,9 @@ done
 [ "$(result_of big items)" = 100 ] || fail "A: summary items $(result_of big items)"
 [ "$(result_of big ended)" = last_page ] || fail "A: ended $(result_of big ended)"
 [ "$(result_of big state)" = ok ] || fail "A: summary state"
+"$PACER" result big --config "$TEST_TMP/pacer.json" --json |
+  jq -e '.summary == true and .pages == 50' >/dev/null ||
+  fail "A: pacer result does not find the summary: $("$PACER" result big --config "$TEST_TMP/pacer.json" --json 2>&1 | head -c 300)"
 # every page was requested once per run of it: at least 50, and pages run
 # twice only when taken over after the kill
 got=$(curl -fsS "$TESTAPI_URL/admin/requests?since=0&limit=4096" |
@@ -105,8 +108,9 @@ rcli XGROUP CREATE "$s" pacer '$' MKSTREAM >/dev/null
 rcli XADD "$s" '*' job '{"url":"http://x/"}' >/dev/null
 eid=$(rcli --raw XREADGROUP GROUP pacer me COUNT 1 STREAMS "$s" '>' | sed -n 2p)
 step() {
-  rcli --raw EVAL "$(cat "$script")" 5 "$s" "${PREFIX}c:chain" "$s" \
-    "${PREFIX}c:done" "${PREFIX}c:dead" pacer "$eid" "$1" 1 2 60000 0 pages \
+  rcli --raw EVAL "$(cat "$script")" 6 "$s" "${PREFIX}c:chain" "$s" \
+    "${PREFIX}c:done" "${PREFIX}c:dead" "${PREFIX}c:result" pacer "$eid" "$1" \
+    1 2 60000 0 pages \
     next '{"id":"r#2","url":"http://x/?p=2"}'
 }
 [ "$(step me)" = 1 ] || fail "C: the first step did not run"

@@ -32,6 +32,9 @@ echo "$body" | grep -q '^row,r[0-9]*$' || fail "rep: body is not the download: $
 [ "$(result_of repfail state)" = failed ] || fail "repfail: $(result_of repfail state)"
 [ "$(result_of repfail reason)" = report_failed ] || fail "repfail: reason $(result_of repfail reason)"
 [ "$(stream_field dead id)" = repfail ] || fail "dead letters: $(stream_field dead id)"
+"$PACER" result rep --config "$TEST_TMP/pacer.json" --json |
+  jq -e '.state == "ok" and .requests == 6' >/dev/null ||
+  fail "pacer result rep: $("$PACER" result rep --config "$TEST_TMP/pacer.json" --json 2>&1 | head -c 300)"
 # the polls of rep, paced by Retry-After: 1 on each 202
 k=$(echo "$body" | head -1 | sed 's/^row,//')
 gaps=$(curl -fsS "$TESTAPI_URL/admin/requests?since=0&limit=4096" |
