@@ -491,7 +491,10 @@ pacer_cmd_worker(int argc, char **argv)
     return 2;
   }
   if (metrics_start(&cfg, opts.config, metrics_listen, metrics_token_file, &mh,
-                    &err) != 0) {
+                    &err) != 0 ||
+      (mh != NULL &&
+       pacer_metrics_http_set_store(mh, cfg.redis_url, cfg.prefix,
+                                    cfg.connect_timeout_ms, &err) != 0)) {
     fprintf(stderr, "worker: %s\n", err.msg);
     pacer_config_free(&cfg);
     return 2;

@@ -23,11 +23,15 @@
 #include "common/clock.h"
 #include "core/config.h"
 #include "dashboard_html.h" /* generated from dashboard.html (embed.cmake) */
+#include "login_html.h"     /* generated from login.html (embed.cmake) */
+#include "server/dash_api.h"
+#include "server/dash_session.h"
+#include "server/metrics_int.h"
 
-#define CONN_LIMIT     64   /* connections at once */
-#define CONN_TIMEOUT_S 10   /* idle connection timeout, s */
-#define HOST_MAX       256  /* host part of the listen address, bytes */
-#define TOKEN_FILE_MAX 1024 /* bytes read from a token file */
+#define CONN_LIMIT     64           /* connections at once */
+#define CONN_TIMEOUT_S 10           /* idle connection timeout, s */
+#define BODY_MAX       (256 * 1024) /* bytes of a POST body */
+#define COOKIE_NAME    "pacer_session"
 #define READY_STALE_MS                                                         \
   5000 /* /readyz: no readiness report for this long                           \
           means the scheduler loop is stuck, ms */
@@ -42,9 +46,29 @@ struct pacer_metrics_http {
   char *token;        /* bearer token, owned and wiped, or NULL */
   size_t token_len;   /* bytes */
   unsigned port;
-  int ready;                 /* the scheduler's last readiness report */
-  char why[160];             /* why not ready, "" when ready */
-  uint64_t ready_at_mono_ms; /* when it came, 0 = never */
+  int ready;                  /* the scheduler's last readiness report */
+  char why[160];              /* why not ready, "" when ready */
+  uint64_t ready_at_mono_ms;  /* when it came, 0 = never */
+  struct pacer_dash_api *api; /* actions; NULL until set (under mu) */
+  /* HTTP thread only: */
+  struct pacer_dash_sessions sessions;   /* browser logins (dash_session.h) */
+  char csrf[PACER_DASH_SESSION_HEX + 1]; /* CSRF token without a metrics
+                                            token (no sessions then) */
+};
+
+/* One request's state: the POST body read so far. */
+struct req {
+  char *body; /* owned, NUL-terminated, or NULL */
+  size_t len; /* bytes */
+  int too_big;
+};
+
+/* How a request proved who it is. */
+enum auth {
+  AUTH_NO = 0, /* a token is needed and none (or a wrong one) came */
+  AUTH_OPEN,   /* no token configured: loopback only */
+  AUTH_BEARER, /* Authorization: Bearer (scripts, Prometheus) */
+  AUTH_SESSION /* the session cookie of a browser login */
 };
 
 /* ------------------------------------------------------------------ */
@@ -53,15 +77,10 @@ struct pacer_metrics_http {
 /* RFC 6750 §2.1: "Authorization: Bearer <b64token>"; the scheme is
  * case-insensitive (RFC 9110 §11.1). Compared in constant time. */
 static int
-authorized(const struct pacer_metrics_http *h, struct MHD_Connection *conn)
+bearer_ok(const struct pacer_metrics_http *h, const char *v)
 {
-  const char *v;
   size_t n;
 
-  if (h->token == NULL)
-    return 1;
-  v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                  MHD_HTTP_HEADER_AUTHORIZATION);
   if (v == NULL || strncasecmp(v, "Bearer ", 7) != 0)
     return 0;
   v += 7;
@@ -73,9 +92,90 @@ authorized(const struct pacer_metrics_http *h, struct MHD_Connection *conn)
   return n == h->token_len && sodium_memcmp(v, h->token, n) == 0;
 }
 
+/* Who the request is: a bearer header wins over a session cookie (a
+ * wrong bearer is refused even with a good cookie). *sess is set for
+ * AUTH_SESSION. */
+static enum auth
+authenticate(struct pacer_metrics_http *h, struct MHD_Connection *conn,
+             const struct pacer_dash_session **sess)
+{
+  const char *v;
+
+  *sess = NULL;
+  if (h->token == NULL)
+    return AUTH_OPEN;
+  v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                  MHD_HTTP_HEADER_AUTHORIZATION);
+  if (v != NULL)
+    return bearer_ok(h, v) ? AUTH_BEARER : AUTH_NO;
+  v = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, COOKIE_NAME);
+  *sess = pacer_dash_session_find(&h->sessions, v, pacer_clock_mono_ms());
+  return *sess != NULL ? AUTH_SESSION : AUTH_NO;
+}
+
+/* Without a token only loopback names may be in Host: a page of another
+ * site whose name was rebound to 127.0.0.1 (DNS rebinding) is refused. */
+static int
+host_local(struct MHD_Connection *conn)
+{
+  const char *v =
+      MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+  size_t n;
+
+  if (v == NULL)
+    return 1; /* HTTP/1.0 without Host: not a browser */
+  n = strcspn(v, ":");
+  if (v[0] == '[')
+    return strncmp(v, "[::1]", 5) == 0 && (v[5] == '\0' || v[5] == ':');
+  if (n == 9 && strncasecmp(v, "localhost", 9) == 0)
+    return 1;
+  if (strncmp(v, "127.", 4) != 0)
+    return 0;
+  return strspn(v, "0123456789.") == n;
+}
+
+/* Checks a state-changing request against cross-site request forgery
+ * (OWASP CSRF cheat sheet): an Origin other than this server's
+ * ("http://" + Host, RFC 6454 §7) or a Sec-Fetch-Site other than
+ * same-origin/none (Fetch Metadata) is refused; a request authenticated
+ * by cookie or by nothing (no token) must also carry the session's token
+ * in X-Pacer-CSRF (with_token). Returns NULL when fine, else why. */
+static const char *
+csrf_refused(const struct pacer_metrics_http *h, struct MHD_Connection *conn,
+             enum auth auth, const struct pacer_dash_session *sess,
+             int with_token)
+{
+  const char *origin =
+      MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+  const char *site =
+      MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-Fetch-Site");
+  const char *host =
+      MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+  const char *tok, *want;
+
+  if (origin != NULL && (host == NULL || strncmp(origin, "http://", 7) != 0 ||
+                         strcasecmp(origin + 7, host) != 0))
+    return "403 forbidden: the Origin is not this dashboard's\n";
+  if (site != NULL && strcmp(site, "same-origin") != 0 &&
+      strcmp(site, "none") != 0)
+    return "403 forbidden: a cross-site request (Sec-Fetch-Site)\n";
+  if (auth == AUTH_BEARER || !with_token)
+    return NULL;
+  want = auth == AUTH_SESSION ? sess->csrf : h->csrf;
+  tok = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Pacer-CSRF");
+  if (tok == NULL || strlen(tok) != PACER_DASH_SESSION_HEX ||
+      sodium_memcmp(tok, want, PACER_DASH_SESSION_HEX) != 0)
+    return "403 forbidden: missing or wrong X-Pacer-CSRF token (GET "
+           "/api/session gives it)\n";
+  return NULL;
+}
+
+/* Sends a response with the usual headers and extra (name, value pairs,
+ * NULL-terminated, or NULL). */
 static enum MHD_Result
-reply(struct MHD_Connection *conn, unsigned status, const char *type,
-      const void *body, size_t len, enum MHD_ResponseMemoryMode mode)
+reply_hdrs(struct MHD_Connection *conn, unsigned status, const char *type,
+           const void *body, size_t len, enum MHD_ResponseMemoryMode mode,
+           const char *const *extra)
 {
   struct MHD_Response *r =
       MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, mode);
@@ -101,7 +201,7 @@ reply(struct MHD_Connection *conn, unsigned status, const char *type,
     return MHD_NO;
   }
   if (status == MHD_HTTP_METHOD_NOT_ALLOWED &&
-      MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD") !=
+      MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD, POST") !=
           MHD_YES) {
     MHD_destroy_response(r);
     return MHD_NO;
@@ -111,15 +211,27 @@ reply(struct MHD_Connection *conn, unsigned status, const char *type,
            r, "Content-Security-Policy",
            "default-src 'none'; script-src 'unsafe-inline'; style-src "
            "'unsafe-inline'; connect-src 'self'; img-src 'self' data:; "
-           "frame-ancestors 'none'") != MHD_YES ||
+           "form-action 'self'; frame-ancestors 'none'") != MHD_YES ||
        MHD_add_response_header(r, "Referrer-Policy", "no-referrer") !=
            MHD_YES)) {
     MHD_destroy_response(r);
     return MHD_NO;
   }
+  for (; extra != NULL && extra[0] != NULL; extra += 2)
+    if (MHD_add_response_header(r, extra[0], extra[1]) != MHD_YES) {
+      MHD_destroy_response(r);
+      return MHD_NO;
+    }
   ok = MHD_queue_response(conn, status, r);
   MHD_destroy_response(r);
   return ok;
+}
+
+static enum MHD_Result
+reply(struct MHD_Connection *conn, unsigned status, const char *type,
+      const void *body, size_t len, enum MHD_ResponseMemoryMode mode)
+{
+  return reply_hdrs(conn, status, type, body, len, mode, NULL);
 }
 
 static enum MHD_Result
@@ -186,40 +298,260 @@ pacer_metrics_http_set_ready(struct pacer_metrics_http *h, int ready,
   pthread_mutex_unlock(&h->mu);
 }
 
+/* The login form's "token" field (application/x-www-form-urlencoded,
+ * WHATWG URL §5): '+' is a space, %XX a byte. Decoded in place into body;
+ * returns it with white space trimmed, or NULL when absent. */
+static char *
+form_token(struct MHD_Connection *conn, char *body)
+{
+  char *p = body, *v = NULL, *amp, *q;
+  size_t n;
+
+  (void)conn;
+  while (p != NULL && *p != '\0') {
+    amp = strchr(p, '&');
+    if (amp != NULL)
+      *amp = '\0';
+    if (strncmp(p, "token=", 6) == 0)
+      v = p + 6;
+    p = amp != NULL ? amp + 1 : NULL;
+  }
+  if (v == NULL)
+    return NULL;
+  for (q = v; *q != '\0'; q++)
+    if (*q == '+')
+      *q = ' ';
+  n = MHD_http_unescape(v);
+  while (n > 0 && strchr(" \t\r\n", v[n - 1]) != NULL)
+    v[--n] = '\0';
+  while (*v != '\0' && strchr(" \t\r\n", *v) != NULL)
+    v++;
+  return v;
+}
+
+/* POST /login: a form with the metrics token opens a session whose id
+ * goes into an HttpOnly SameSite=Strict cookie (never the token). */
+static enum MHD_Result
+login(struct pacer_metrics_http *h, struct MHD_Connection *conn, struct req *rq)
+{
+  static const char *const retry[] = {MHD_HTTP_HEADER_LOCATION,
+                                      "/login?failed=1", NULL};
+  const struct pacer_dash_session *s;
+  const char *why;
+  char cookie[160], *tok;
+  const char *hdrs[5];
+
+  if (h->token == NULL)
+    return text(conn, MHD_HTTP_NOT_FOUND,
+                "404 not found: this dashboard has no token to log in "
+                "with; open /\n");
+  if ((why = csrf_refused(h, conn, AUTH_NO, NULL, 0)) != NULL)
+    return text(conn, MHD_HTTP_FORBIDDEN, why);
+  tok = rq->body != NULL ? form_token(conn, rq->body) : NULL;
+  if (tok == NULL || strlen(tok) != h->token_len ||
+      sodium_memcmp(tok, h->token, h->token_len) != 0) {
+    if (rq->body != NULL)
+      sodium_memzero(rq->body, rq->len);
+    return reply_hdrs(conn, MHD_HTTP_SEE_OTHER, "text/plain; charset=utf-8",
+                      "wrong token\n", 12, MHD_RESPMEM_PERSISTENT, retry);
+  }
+  sodium_memzero(rq->body, rq->len);
+  s = pacer_dash_session_open(&h->sessions, pacer_clock_mono_ms());
+  snprintf(cookie, sizeof(cookie),
+           COOKIE_NAME "=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%llu",
+           s->id, (unsigned long long)(PACER_DASH_SESSION_TTL_MS / 1000));
+  hdrs[0] = MHD_HTTP_HEADER_SET_COOKIE;
+  hdrs[1] = cookie;
+  hdrs[2] = MHD_HTTP_HEADER_LOCATION;
+  hdrs[3] = "/";
+  hdrs[4] = NULL;
+  return reply_hdrs(conn, MHD_HTTP_SEE_OTHER, "text/plain; charset=utf-8",
+                    "logged in\n", 10, MHD_RESPMEM_PERSISTENT, hdrs);
+}
+
+/* GET /api/session: the CSRF token the page sends back with each POST. */
+static enum MHD_Result
+session_info(struct pacer_metrics_http *h, struct MHD_Connection *conn,
+             enum auth auth, const struct pacer_dash_session *sess)
+{
+  static const char *const names[] = {"none", "open", "bearer", "session"};
+  char body[256];
+  int actions;
+
+  pthread_mutex_lock(&h->mu);
+  actions = h->api != NULL;
+  pthread_mutex_unlock(&h->mu);
+  snprintf(body, sizeof(body),
+           "{\"auth\":\"%s\",\"csrf\":\"%s\",\"actions\":%s}", names[auth],
+           auth == AUTH_SESSION ? sess->csrf : h->csrf,
+           actions ? "true" : "false");
+  return reply(conn, MHD_HTTP_OK, "application/json; charset=utf-8", body,
+               strlen(body), MHD_RESPMEM_MUST_COPY);
+}
+
+/* The action and look-up API (dash_api.h). */
+static enum MHD_Result
+api(struct pacer_metrics_http *h, struct MHD_Connection *conn, const char *url,
+    const char *method, struct req *rq)
+{
+  struct pacer_dash_api *a;
+  char *out = NULL;
+  unsigned status = 500;
+  enum MHD_Result r;
+  int rc;
+
+  pthread_mutex_lock(&h->mu);
+  a = h->api;
+  pthread_mutex_unlock(&h->mu);
+  if (a == NULL)
+    return text(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+                "503: this server has no Redis connection for actions\n");
+  rc = pacer_dash_api_handle(
+      a, strcmp(method, "POST") == 0 ? "POST" : "GET", url,
+      MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "id"),
+      rq->body != NULL ? rq->body : "", rq->len, &status, &out);
+  if (rc == PACER_ENOTFOUND)
+    return text(conn, MHD_HTTP_NOT_FOUND, "404 not found\n");
+  if (rc != 0)
+    return text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "500: out of memory\n");
+  r = reply(conn, status, "application/json; charset=utf-8", out, strlen(out),
+            MHD_RESPMEM_MUST_COPY);
+  free(out);
+  return r;
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+             enum MHD_RequestTerminationCode toe)
+{
+  struct req *rq = *req_cls;
+
+  (void)cls;
+  (void)conn;
+  (void)toe;
+  if (rq == NULL)
+    return;
+  if (rq->body != NULL)
+    sodium_memzero(rq->body, rq->len); /* may hold a login token */
+  free(rq->body);
+  free(rq);
+  *req_cls = NULL;
+}
+
+/* Takes a chunk of the body into rq (up to BODY_MAX). */
+static void
+take_body(struct req *rq, const char *upload, size_t n)
+{
+  char *p;
+
+  if (rq->too_big || rq->len + n > BODY_MAX) {
+    rq->too_big = 1;
+    return;
+  }
+  p = realloc(rq->body, rq->len + n + 1);
+  if (p == NULL) {
+    rq->too_big = 1;
+    return;
+  }
+  memcpy(p + rq->len, upload, n);
+  rq->len += n;
+  p[rq->len] = '\0';
+  rq->body = p;
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *conn, const char *url,
            const char *method, const char *version, const char *upload,
            size_t *upload_size, void **req_cls)
 {
-  static int started; /* marks a request whose headers were seen */
   struct pacer_metrics_http *h = cls;
+  struct req *rq = *req_cls;
+  const struct pacer_dash_session *sess;
+  const char *why;
+  int post, get;
+  enum auth auth;
 
   (void)version;
-  (void)upload;
-  if (*req_cls == NULL) {
-    /* Answer on the next call, once MHD knows the request is whole. */
-    *req_cls = &started;
+  if (rq == NULL) {
+    /* Answer once MHD knows the request is whole. */
+    if ((rq = calloc(1, sizeof(*rq))) == NULL)
+      return MHD_NO;
+    *req_cls = rq;
     return MHD_YES;
   }
   if (*upload_size > 0) {
-    *upload_size = 0; /* a body is not wanted; drop it */
+    take_body(rq, upload, *upload_size);
+    *upload_size = 0;
     return MHD_YES;
   }
+  post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+  get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+        strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
   /* Probes (systemd, Kubernetes) carry no token: the health paths say
    * only "ok" or "ready" / why not, and answer without one. */
   if (strcmp(url, "/healthz") == 0)
     return text(conn, MHD_HTTP_OK, "ok\n");
   if (strcmp(url, "/readyz") == 0)
     return readyz(h, conn);
+  if (h->token == NULL && !host_local(conn))
+    return text(conn, MHD_HTTP_FORBIDDEN,
+                "403 forbidden: without a metrics token the Host must be "
+                "127.0.0.1, localhost or [::1]\n");
+  if (rq->too_big)
+    return text(conn, MHD_HTTP_CONTENT_TOO_LARGE,
+                "413: the body is over 256 KiB\n");
+  if (strcmp(url, "/login") == 0 && get)
+    return reply(conn, MHD_HTTP_OK, "text/html; charset=utf-8",
+                 pacer_login_html, sizeof(pacer_login_html) - 1,
+                 MHD_RESPMEM_PERSISTENT);
+  if (strcmp(url, "/login") == 0 && post)
+    return login(h, conn, rq);
   /* Authentication before anything else: a caller without the token
-   * learns nothing, not even which paths exist. */
-  if (!authorized(h, conn))
+   * learns nothing, not even which paths exist. A browser gets the login
+   * form. */
+  auth = authenticate(h, conn, &sess);
+  if (auth == AUTH_NO) {
+    if (get && (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0))
+      return reply(conn, MHD_HTTP_UNAUTHORIZED, "text/html; charset=utf-8",
+                   pacer_login_html, sizeof(pacer_login_html) - 1,
+                   MHD_RESPMEM_PERSISTENT);
     return text(conn, MHD_HTTP_UNAUTHORIZED,
-                "401 unauthorized: send Authorization: Bearer <token>\n");
-  if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
-      strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+                "401 unauthorized: send Authorization: Bearer <token>, or "
+                "log in at /login\n");
+  }
+  if (post && strcmp(url, "/logout") != 0 &&
+      strcmp(url, "/api/dead/retry") != 0 &&
+      strcmp(url, "/api/dead/delete") != 0 && strcmp(url, "/api/cancel") != 0 &&
+      strcmp(url, "/api/pause") != 0 && strcmp(url, "/api/resume") != 0)
     return text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-                "405 method not allowed: GET or HEAD\n");
+                "405 method not allowed: POST only to /login, /logout and "
+                "the actions of /api (docs/METRICS.md)\n");
+  if (post) {
+    const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_TYPE);
+
+    if ((why = csrf_refused(h, conn, auth, sess, 1)) != NULL)
+      return text(conn, MHD_HTTP_FORBIDDEN, why);
+    if (strcmp(url, "/logout") == 0) {
+      static const char *const gone[] = {
+          MHD_HTTP_HEADER_SET_COOKIE,
+          COOKIE_NAME "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0", NULL};
+
+      if (sess != NULL)
+        pacer_dash_session_close(&h->sessions, sess->id);
+      return reply_hdrs(conn, MHD_HTTP_OK, "application/json; charset=utf-8",
+                        "{}", 2, MHD_RESPMEM_PERSISTENT, gone);
+    }
+    /* A JSON body: a cross-site form cannot send one without a CORS
+     * preflight, which this server never grants. */
+    if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0)
+      return text(conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                  "415: send Content-Type: application/json\n");
+    return api(h, conn, url, method, rq);
+  }
+  if (!get)
+    return text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+                "405 method not allowed: GET, HEAD or POST\n");
   if (strcmp(url, "/") == 0 || strcmp(url, "/index.html") == 0)
     return reply(conn, MHD_HTTP_OK, "text/html; charset=utf-8",
                  pacer_dashboard_html, sizeof(pacer_dashboard_html) - 1,
@@ -230,9 +562,32 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
   if (strcmp(url, "/api/state") == 0)
     return snapshot(h, conn, &h->state, &h->state_len,
                     "application/json; charset=utf-8");
+  if (strcmp(url, "/api/session") == 0)
+    return session_info(h, conn, auth, sess);
+  if (strcmp(url, "/api/dead") == 0 || strcmp(url, "/api/job") == 0)
+    return api(h, conn, url, method, rq);
   return text(conn, MHD_HTTP_NOT_FOUND,
               "404 not found: try /, /metrics, /api/state, /healthz or "
               "/readyz\n");
+}
+
+int
+pacer_metrics_http_set_store(struct pacer_metrics_http *h,
+                             const char *redis_url, const char *prefix,
+                             uint32_t timeout_ms, struct pacer_error *err)
+{
+  struct pacer_dash_api *a, *old;
+  int rc = pacer_dash_api_new(redis_url, prefix, timeout_ms, &a, err);
+
+  if (rc != 0)
+    return rc;
+  pthread_mutex_lock(&h->mu);
+  old = h->api;
+  h->api = old != NULL ? old : a;
+  pthread_mutex_unlock(&h->mu);
+  if (old != NULL)
+    pacer_dash_api_free(a); /* set once: the HTTP thread may hold old */
+  return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -278,83 +633,6 @@ pacer_metrics_http_publish(void *arg, const char *metrics, size_t metrics_len,
 /* ------------------------------------------------------------------ */
 /* Start and stop */
 
-static int
-is_loopback(const struct sockaddr *sa)
-{
-  if (sa->sa_family == AF_INET) {
-    const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
-
-    return (ntohl(in->sin_addr.s_addr) >> 24) == 127u;
-  }
-  if (sa->sa_family == AF_INET6) {
-    const struct sockaddr_in6 *in6 =
-        (const struct sockaddr_in6 *)(const void *)sa;
-    const unsigned char *b = in6->sin6_addr.s6_addr;
-    static const unsigned char mapped[12] = {0, 0, 0, 0, 0,    0,
-                                             0, 0, 0, 0, 0xff, 0xff};
-
-    if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
-      return 1;
-    return memcmp(b, mapped, 12) == 0 && b[12] == 127u; /* ::ffff:127.x */
-  }
-  return 0;
-}
-
-/* Splits "host:port" / "[v6]:port" / ":port" / "port" (no host: loopback,
- * 127.0.0.1) and resolves it. Returns 0 with *res (free with freeaddrinfo)
- * or PACER_ECONFIG. */
-static int
-resolve(const char *listen, struct addrinfo **res, struct pacer_error *err)
-{
-  char host[HOST_MAX];
-  const char *colon = strrchr(listen, ':'), *h = listen, *port;
-  size_t hlen, i;
-  unsigned long v;
-  struct addrinfo hints;
-  int rc;
-
-  port = colon != NULL ? colon + 1 : listen;
-  if (*port == '\0' || strspn(port, "0123456789") != strlen(port))
-    return pacer_error_set(err, PACER_ECONFIG,
-                           "metrics: \"%s\" is not host:port, e.g. "
-                           "127.0.0.1:9464",
-                           listen);
-  /* getaddrinfo() would take a larger port modulo 65536 and bind that. */
-  for (i = 0, v = 0; port[i] != '\0'; i++) {
-    v = v * 10 + (unsigned long)(port[i] - '0');
-    if (v > 65535)
-      return pacer_error_set(err, PACER_ECONFIG,
-                             "metrics: \"%s\": port %s is out of range: use "
-                             "0 to 65535, e.g. 127.0.0.1:9464",
-                             listen, port);
-  }
-  hlen = colon != NULL ? (size_t)(colon - listen) : 0;
-  if (hlen >= 2 && listen[0] == '[' && listen[hlen - 1] == ']') {
-    h = listen + 1;
-    hlen -= 2;
-  }
-  if (hlen == 0) {
-    h = "127.0.0.1"; /* loopback unless told otherwise */
-    hlen = strlen(h);
-  }
-  if (hlen >= sizeof(host))
-    return pacer_error_set(err, PACER_ECONFIG,
-                           "metrics: \"%s\": the host part is too long "
-                           "(use 127.0.0.1:PORT)",
-                           listen);
-  memcpy(host, h, hlen);
-  host[hlen] = '\0';
-  memset(&hints, 0, sizeof(hints));
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV;
-  rc = getaddrinfo(host, port, &hints, res);
-  if (rc != 0)
-    return pacer_error_set(err, PACER_ECONFIG, "metrics: \"%s\": %s", listen,
-                           gai_strerror(rc));
-  return 0;
-}
-
 int
 pacer_metrics_http_start(const char *listen, const char *token,
                          struct pacer_metrics_http **out,
@@ -368,9 +646,12 @@ pacer_metrics_http_start(const char *listen, const char *token,
   int rc;
 
   *out = NULL;
-  if ((rc = resolve(listen, &ai, err)) != 0)
+  if (sodium_init() < 0)
+    return pacer_error_set(err, PACER_EIO, "metrics: libsodium: no init");
+  if ((rc = pacer_metrics_resolve(listen, &ai, err)) != 0)
     return rc;
-  if ((token == NULL || token[0] == '\0') && !is_loopback(ai->ai_addr)) {
+  if ((token == NULL || token[0] == '\0') &&
+      !pacer_metrics_is_loopback(ai->ai_addr)) {
     freeaddrinfo(ai);
     return pacer_error_set(err, PACER_ECONFIG,
                            "metrics: %s is not a loopback address: anyone "
@@ -395,6 +676,7 @@ pacer_metrics_http_start(const char *listen, const char *token,
       return pacer_error_set(err, PACER_ENOMEM, "metrics: out of memory");
     }
   }
+  pacer_dash_random_hex(h->csrf);
   flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
   if (ai->ai_family == AF_INET6)
     flags |= MHD_USE_IPv6;
@@ -407,7 +689,8 @@ pacer_metrics_http_start(const char *listen, const char *token,
   h->d = MHD_start_daemon(
       flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
       MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S, MHD_OPTION_END);
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   freeaddrinfo(ai);
   if (h->d == NULL) {
@@ -437,6 +720,9 @@ pacer_metrics_http_stop(struct pacer_metrics_http *h)
   if (h->d != NULL)
     MHD_stop_daemon(h->d); /* joins the thread */
   h->d = NULL;
+  pacer_dash_api_free(h->api);
+  pacer_dash_sessions_wipe(&h->sessions);
+  sodium_memzero(h->csrf, sizeof(h->csrf));
   pthread_mutex_destroy(&h->mu);
   free(h->metrics);
   free(h->state);
@@ -444,61 +730,4 @@ pacer_metrics_http_stop(struct pacer_metrics_http *h)
     sodium_memzero(h->token, h->token_len);
   free(h->token);
   free(h);
-}
-
-int
-pacer_metrics_token_read(const char *path, char **out, struct pacer_error *err)
-{
-  char buf[TOKEN_FILE_MAX + 1], ebuf[128];
-  struct stat st;
-  size_t len = 0;
-  int fd, e;
-
-  *out = NULL;
-  fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || fstat(fd, &st) != 0) {
-    e = errno;
-    if (fd >= 0)
-      close(fd);
-    if (strerror_r(e, ebuf, sizeof(ebuf)) != 0)
-      snprintf(ebuf, sizeof(ebuf), "error %d", e);
-    return pacer_error_set(err, PACER_ECONFIG, "metrics token file: %s: %s",
-                           path, ebuf);
-  }
-  if (!S_ISREG(st.st_mode) || (st.st_mode & (S_IRGRP | S_IROTH)) != 0) {
-    close(fd);
-    return pacer_error_set(err, PACER_ECONFIG,
-                           "metrics token file: %s must be a regular file "
-                           "that group and others cannot read (mode %04o); "
-                           "chmod 600 %s",
-                           path, (unsigned)(st.st_mode & 07777), path);
-  }
-  while (len < sizeof(buf) - 1) {
-    ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
-
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      break;
-    len += (size_t)n;
-  }
-  close(fd);
-  while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' ||
-                     buf[len - 1] == ' ' || buf[len - 1] == '\t'))
-    len--;
-  buf[len] = '\0';
-  if (!pacer_config_metrics_token_ok(buf)) {
-    sodium_memzero(buf, sizeof(buf));
-    return pacer_error_set(err, PACER_ECONFIG,
-                           "metrics token file: %s must hold one token of %d "
-                           "to %d characters of A-Z a-z 0-9 - . _ ~ + / "
-                           "(e.g. openssl rand -hex 32 > FILE)",
-                           path, PACER_METRICS_TOKEN_MIN,
-                           PACER_METRICS_TOKEN_MAX);
-  }
-  *out = copy(buf, len);
-  sodium_memzero(buf, sizeof(buf));
-  if (*out == NULL)
-    return pacer_error_set(err, PACER_ENOMEM, "metrics: out of memory");
-  return 0;
 }
