@@ -206,13 +206,16 @@ reply_hdrs(struct MHD_Connection *conn, unsigned status, const char *type,
     MHD_destroy_response(r);
     return MHD_NO;
   }
+  /* Referrer-Policy same-origin, not no-referrer: under no-referrer
+   * Chromium sends "Origin: null" with the login form's POST, which the
+   * CSRF check must refuse. */
   if (strncmp(type, "text/html", 9) == 0 &&
       (MHD_add_response_header(
            r, "Content-Security-Policy",
            "default-src 'none'; script-src 'unsafe-inline'; style-src "
            "'unsafe-inline'; connect-src 'self'; img-src 'self' data:; "
            "form-action 'self'; frame-ancestors 'none'") != MHD_YES ||
-       MHD_add_response_header(r, "Referrer-Policy", "no-referrer") !=
+       MHD_add_response_header(r, "Referrer-Policy", "same-origin") !=
            MHD_YES)) {
     MHD_destroy_response(r);
     return MHD_NO;
