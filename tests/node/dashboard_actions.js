@@ -134,6 +134,26 @@ const step = (s) => console.log(`  ${s}`);
       throw new Error("retry all did not ask first: " + JSON.stringify(dialogs));
     step("retry all: asked first, then queued every kept original");
 
+    // ---- Delete one dead letter, then all of them (after the page asks).
+    await until("d-1 and d-2 dead again", () =>
+      rcli("EXISTS", `${PREFIX}deadjob:d-1`, `${PREFIX}deadjob:d-2`) === "2", 15000);
+    const d2 = 'tr[data-dead="d-2"] button[data-action="dead-delete"]';
+    await page.waitForSelector(d2);
+    await page.click(d2);
+    await until("d-2's dead letter deleted", () =>
+      rcli("EXISTS", `${PREFIX}deadjob:d-2`) === "0" &&
+      rcli("XRANGE", `${PREFIX}dead`, "-", "+").split("\n").indexOf("d-2") < 0);
+    if (rcli("EXISTS", `${PREFIX}deadjob:d-1`) !== "1")
+      throw new Error("deleting d-2 touched d-1");
+    await page.click("#dead-delete-all");
+    await until("every dead letter deleted", () =>
+      rcli("XLEN", `${PREFIX}dead`) === "0" &&
+      rcli("EXISTS", `${PREFIX}deadjob:d-1`) === "0");
+    if (!dialogs.some((m) => m.includes("Delete every dead letter")))
+      throw new Error("delete all did not ask first: " + JSON.stringify(dialogs));
+    await page.waitForSelector('#dead td.empty');
+    step("delete d-2, then delete all (asked first): the dead stream is empty");
+
     const html = await page.content();
     if (html.includes(env("SECRET")) || html.includes(env("TOKEN")))
       throw new Error("a secret reached the page");
