@@ -334,8 +334,10 @@ dead_retry(struct pacer_dash_api *a, redisContext *c, const cJSON *root,
     else if (cJSON_GetArraySize(missing) < 100)
       cJSON_AddItemToArray(missing, cJSON_CreateString(ids[i]));
   }
-  if (o != NULL)
+  if (o != NULL) {
     cJSON_AddNumberToObject(o, "queued", (double)q);
+    cJSON_AddBoolToObject(o, "more", cl.more); /* over RETRY_ALL_MAX */
+  }
   *status = 200;
 done:
   free(queued);
@@ -601,7 +603,12 @@ wait_cb(void *arg, const struct pacer_job_list_row *row)
   req = pacer_job_redact(row->job, row->job_len, REQUEST_MAX);
   if (req == NULL)
     return PACER_ENOMEM;
-  parsed = cJSON_Parse(req);
+  if ((parsed = cJSON_Parse(req)) != NULL &&
+      !cJSON_AddItemToObject(o, "request", parsed)) {
+    cJSON_Delete(parsed);
+    free(req);
+    return PACER_ENOMEM;
+  }
   if (cJSON_AddStringToObject(o, "state", state_name(row->state)) == NULL ||
       cJSON_AddStringToObject(o, "why", why) == NULL ||
       cJSON_AddNumberToObject(o, "attempts", row->attempts) == NULL ||
@@ -611,8 +618,7 @@ wait_cb(void *arg, const struct pacer_job_list_row *row)
            NULL) ||
       (row->consumer != NULL &&
        cJSON_AddStringToObject(o, "consumer", row->consumer) == NULL) ||
-      (parsed != NULL ? !cJSON_AddItemToObject(o, "request", parsed)
-                      : cJSON_AddStringToObject(o, "request", req) == NULL)) {
+      (parsed == NULL && cJSON_AddStringToObject(o, "request", req) == NULL)) {
     free(req);
     return PACER_ENOMEM;
   }

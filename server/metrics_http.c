@@ -305,12 +305,11 @@ pacer_metrics_http_set_ready(struct pacer_metrics_http *h, int ready,
  * WHATWG URL §5): '+' is a space, %XX a byte. Decoded in place into body;
  * returns it with white space trimmed, or NULL when absent. */
 static char *
-form_token(struct MHD_Connection *conn, char *body)
+form_token(char *body)
 {
   char *p = body, *v = NULL, *amp, *q;
   size_t n;
 
-  (void)conn;
   while (p != NULL && *p != '\0') {
     amp = strchr(p, '&');
     if (amp != NULL)
@@ -350,7 +349,7 @@ login(struct pacer_metrics_http *h, struct MHD_Connection *conn, struct req *rq)
                 "with; open /\n");
   if ((why = csrf_refused(h, conn, AUTH_NO, NULL, 0)) != NULL)
     return text(conn, MHD_HTTP_FORBIDDEN, why);
-  tok = rq->body != NULL ? form_token(conn, rq->body) : NULL;
+  tok = rq->body != NULL ? form_token(rq->body) : NULL;
   if (tok == NULL || strlen(tok) != h->token_len ||
       sodium_memcmp(tok, h->token, h->token_len) != 0) {
     if (rq->body != NULL)
