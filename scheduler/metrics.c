@@ -11,6 +11,7 @@
 
 #include "core/result.h"
 #include "scheduler/metrics_int.h"
+#include "store/keys.h"
 
 #define SLOTS       512u /* index slots, power of two > 2 x buckets */
 #define CLASS_OTHER 5u   /* requests[] index: a status outside 1xx..5xx */
@@ -246,6 +247,19 @@ pacer_metrics_lane_wait(const struct pacer_lane *l, uint64_t now_mono_us,
    * up, and the text names the bucket key and the header that paused it
    * (docs/METRICS.md "Why is this job waiting?"; test_metrics
    * lane_wait_names_the_pause_and_its_header). */
+  if (pause_ms > 0 && pause_reason != NULL &&
+      strcmp(pause_reason, PACER_KEYS_OP_REASON) == 0) {
+    /* An operator pause until `pacer resume` ends in 2112
+     * (PACER_KEYS_OP_FOREVER_US): no count of ms for it. */
+    *wait_ms = pause_ms;
+    if (pause_ms > 100000000000ull)
+      snprintf(text, size, "%s on %s, until resumed", pause_reason,
+               pause_bucket != NULL ? pause_bucket : "?");
+    else
+      snprintf(text, size, "%s on %s; %" PRIu64 " ms left", pause_reason,
+               pause_bucket != NULL ? pause_bucket : "?", pause_ms);
+    return PACER_WAIT_PAUSED;
+  }
   if (pause_ms > 0) {
     *wait_ms = pause_ms;
     snprintf(text, size,

@@ -3,8 +3,9 @@
 // tests/integration/test_dashboard_actions.sh, which starts Redis, a worker
 // with a metrics token, and the jobs; this script logs in through the form,
 // clicks pause / retry / cancel / resume / retry all, and after each click
-// checks Redis itself (redis-cli). On failure it saves a screenshot in
-// $ART_DIR and exits 1.
+// checks Redis itself (redis-cli). It keeps a screenshot of the page with a
+// paused bucket and a job's detail in $ART_DIR/dashboard-actions.png; on
+// failure it saves dashboard-actions-failure.png there and exits 1.
 //
 // Environment: BASE (http://127.0.0.1:PORT), TOKEN, REDIS_SOCK, PREFIX,
 // PACER (binary), CONFIG (worker config), ART_DIR, CHROMIUM, SECRET (a
@@ -104,6 +105,8 @@ const step = (s) => console.log(`  ${s}`);
       throw new Error("request not redacted: " + req);
     await page.waitForSelector("#job-cancel", { state: "visible" });
     step("find d-1: waiting, request redacted: " + (await page.textContent("#job-why")));
+    fs.mkdirSync(env("ART_DIR"), { recursive: true });
+    await page.screenshot({ path: path.join(env("ART_DIR"), "dashboard-actions.png"), fullPage: true });
 
     // ---- Cancel c-1 (delayed far in the future) from its detail.
     await page.fill("#job-id", "c-1");

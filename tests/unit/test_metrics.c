@@ -103,6 +103,18 @@ lane_wait_names_the_pause_and_its_header(void **state)
   assert_int_equal(ms, 800);
   assert_string_equal(text, "paused by the upstream on acct:a: Retry-After "
                             "1000 ms; 800 ms left");
+  /* An operator pause: its own cause, "until resumed" when it has no
+   * end (2112: over 1e11 ms left). */
+  assert_int_equal(pacer_metrics_lane_wait(&l, 1000, 0, 2706998777853ull,
+                                           "acct:a", "paused by an operator",
+                                           &ms, text, sizeof(text)),
+                   PACER_WAIT_PAUSED);
+  assert_string_equal(text, "paused by an operator on acct:a, until resumed");
+  assert_int_equal(pacer_metrics_lane_wait(&l, 1000, 0, 5000, "acct:a",
+                                           "paused by an operator", &ms, text,
+                                           sizeof(text)),
+                   PACER_WAIT_PAUSED);
+  assert_string_equal(text, "paused by an operator on acct:a; 5000 ms left");
   /* Without a pause, a full process comes next, then the rate slot. */
   assert_int_equal(
       pacer_metrics_lane_wait(&l, 1000, 1, 0, NULL, NULL, &ms, text, 64),
