@@ -11,6 +11,8 @@
 # C: bearer scripts need no CSRF token, but a foreign Origin is refused
 #    for them too; logout ends the session.
 # D: GET /api/job shows a dead job's request with its secret redacted.
+# E: without a token (loopback), POSTs still need the CSRF token, and a
+#    Host that is not a loopback name is refused (DNS rebinding).
 . "$(dirname "$0")/lib.sh"
 
 SECRET="sk-csrf-$$-do-not-leak"
@@ -125,7 +127,31 @@ grep -q -- "$SECRET" "$TEST_TMP/body" && fail "D: the secret reached /api/job"
 [ "$(code "${bearer[@]}" "$BASE/api/job?id=no-such")" = 200 ] || fail "D: unknown id"
 jq -e '.result == null and .dead == null and .waiting == []' "$TEST_TMP/body" >/dev/null ||
   fail "D: unknown id: $(cat "$TEST_TMP/body")"
-grep -q "$token" "$TEST_TMP"/*.log && fail "the token reached a log"
 kill -TERM "$WORKER_PID"
 wait_until 30 '! alive '"$WORKER_PID" || fail "worker did not stop"
+echo "D: /api/job shows the dead job's request redacted"
+
+# ---- E: without a token (loopback only) POSTs still need the page's CSRF
+# token, and a Host other than a loopback name is refused (DNS rebinding).
+write_config "$TEST_TMP/open.json" '"metrics_listen": "127.0.0.1:0",
+  "limits": [{"name": "acct", "key": "limit_key", "rate": "50/s"}]'
+start_worker "$TEST_TMP/open.json" wo
+oport() { sed -n 's/.*metrics_port=\([1-9][0-9]*\).*/\1/p' "$TEST_TMP/wo.log" | head -1; }
+wait_until 15 'test -n "$(oport)"' || fail "E: no metrics_port"
+BASE="http://127.0.0.1:$(oport)"
+[ "$(post /api/pause "$pause")" = 403 ] || fail "E: open POST without CSRF: not 403"
+[ "$(op)" = "$before" ] || fail "E: a refused POST changed op_until"
+[ "$(code -H "Host: evil.example:$(oport)" "$BASE/api/session")" = 403 ] ||
+  fail "E: a foreign Host was served"
+[ "$(code -H "Host: localhost:$(oport)" "$BASE/api/session")" = 200 ] ||
+  fail "E: localhost refused"
+[ "$(code "$BASE/api/session")" = 200 ] || fail "E: /api/session"
+ocsrf=$(jq -r .csrf "$TEST_TMP/body")
+[ "$(post /api/pause "$pause" -H "X-Pacer-CSRF: $ocsrf" -H "Origin: http://evil.example")" = 403 ] ||
+  fail "E: open POST from a foreign Origin: not 403"
+[ "$(post /api/pause "$pause" -H "X-Pacer-CSRF: $ocsrf")" = 200 ] ||
+  fail "E: open POST with the token: $(cat "$TEST_TMP/body")"
+[ "$(op)" = 4503599627370496 ] || fail "E: pause did not reach Redis"
+echo "E: without a token: CSRF token still needed, foreign Host refused"
+grep -q "$token" "$TEST_TMP"/*.log && fail "the token reached a log"
 pass "login cookie, CSRF and Origin refusals change nothing in Redis; bearer keeps working"

@@ -46,7 +46,8 @@ async function until(what, cond, ms = 10000) {
     await sleep(100);
   }
 }
-const step = (s) => console.log(`  ${s}`);
+const t0 = Date.now();
+const step = (s) => console.log(`  ${((Date.now() - t0) / 1000).toFixed(1)} s: ${s}`);
 
 (async () => {
   const browser = await chromium.launch({
@@ -104,6 +105,12 @@ const step = (s) => console.log(`  ${s}`);
     if (!req.includes("[redacted]") || req.includes(env("SECRET")))
       throw new Error("request not redacted: " + req);
     await page.waitForSelector("#job-cancel", { state: "visible" });
+    // Why it waits: its lane, paused by the operator until resumed.
+    await until("d-1's lane and why", async () => {
+      await page.click("#job-find");
+      const t = await page.textContent('[data-lane-why="acct:a1"]', { timeout: 500 });
+      return t.includes("paused by an operator on acct:a1, until resumed");
+    });
     step("find d-1: waiting, request redacted: " + (await page.textContent("#job-why")));
     fs.mkdirSync(env("ART_DIR"), { recursive: true });
     await page.screenshot({ path: path.join(env("ART_DIR"), "dashboard-actions.png"), fullPage: true });
