@@ -26,7 +26,8 @@
 # is refused. Refused requests change nothing.
 #
 # Access log DIR/access.log, one line per request:
-#   <msec> <status> <request uri> <X-Account> <X-Token> <X-Job>
+#   <msec> <status> <request uri> <X-Account> <X-Token> <X-Job> <connection
+#   serial number> <requests on it so far>
 # msec = $msec, unix seconds with ms, read at the end of the request (for
 # these immediate answers, the ms nginx's limiter saw). awk over it gives
 # the most requests in any 1 s window and the 429 count (see
@@ -39,6 +40,16 @@
 #   --token-rate T    r/s per X-Token on /multi (default 2 x R)
 #   --workers N       nginx worker processes (default 1)
 #   --nginx PATH      nginx binary (default $PACER_NGINX or /usr/sbin/nginx)
+#   --priority P      "" (default): as started; "rt": nginx under
+#                     SCHED_FIFO (chrt -f 20) when the system allows it,
+#                     else as started. Prints `priority=rt` or
+#                     `priority=normal` on stderr. On a loaded machine a
+#                     normal-priority nginx is woken several ms late now
+#                     and then; it then stamps one request late and the
+#                     next on time, and at burst 0 refuses that one: a
+#                     delay no client can absorb (docs/LIMITS.md, "Against
+#                     a strict limiter"). Benchmarks that measure the
+#                     client ask for rt.
 set -u
 
 die() {
@@ -50,7 +61,7 @@ die() {
   "[--token-rate T] [--workers N] [--nginx PATH]"
 DIR=$1
 shift
-RATE=100 BURST=10 TRATE= WORKERS=1 NGINX=${PACER_NGINX:-/usr/sbin/nginx}
+RATE=100 BURST=10 TRATE= WORKERS=1 NGINX=${PACER_NGINX:-/usr/sbin/nginx} PRIO=
 while [[ $# -gt 0 ]]; do
   [[ $# -ge 2 ]] || die "$1: needs a value"
   case $1 in
@@ -59,6 +70,7 @@ while [[ $# -gt 0 ]]; do
   --token-rate) TRATE=$2 ;;
   --workers) WORKERS=$2 ;;
   --nginx) NGINX=$2 ;;
+  --priority) PRIO=$2 ;;
   *) die "$1: unknown option" ;;
   esac
   shift 2
@@ -108,7 +120,8 @@ http {
   scgi_temp_path $DIR/tmp/scgi;
   default_type application/json;
   log_format limits '\$msec \$status \$request_uri "\$http_x_account"'
-                    ' "\$http_x_token" "\$http_x_job"';
+                    ' "\$http_x_token" "\$http_x_job"'
+                    ' \$connection \$connection_requests';
   limit_req_zone \$http_x_account zone=strict:10m rate=${RATE}r/s;
   limit_req_zone \$http_x_account zone=bursty:10m rate=${RATE}r/s;
   limit_req_zone \$http_x_account zone=acct:10m rate=${RATE}r/s;
@@ -118,7 +131,7 @@ http {
   map \$status \$retry_after { 429 1; default ""; }
   server {
     listen 127.0.0.1:$1 backlog=4096;
-    access_log $DIR/access.log limits;
+    access_log $DIR/access.log limits buffer=64k flush=1s;
     root $DIR/www;
     add_header Retry-After \$retry_after always;
     location = /health { access_log off; return 200 '{"ok":true}\n'; }
@@ -141,6 +154,20 @@ http {
 EOF
 }
 
+RUN=()
+case $PRIO in
+"") ;;
+rt)
+  if command -v chrt >/dev/null && chrt -f 20 true 2>/dev/null; then
+    RUN=(chrt -f 20)
+    echo "nginx_limits.sh: priority=rt" >&2
+  else
+    echo "nginx_limits.sh: priority=normal (SCHED_FIFO not allowed here)" >&2
+  fi
+  ;;
+*) die "--priority \"$PRIO\": want rt or \"\"" ;;
+esac
+
 NPID=
 stop() {
   [[ -n $NPID ]] && kill -TERM "$NPID" 2>/dev/null && wait "$NPID"
@@ -155,7 +182,7 @@ for try in $(seq 1 30); do
   listening "$port" && continue
   write_conf "$port"
   : >"$DIR/error.log"
-  "$NGINX" -p "$DIR" -c "$DIR/nginx.conf" -e "$DIR/error.log" &
+  "${RUN[@]}" "$NGINX" -p "$DIR" -c "$DIR/nginx.conf" -e "$DIR/error.log" &
   NPID=$!
   deadline=$((SECONDS + 10))
   while kill -0 "$NPID" 2>/dev/null && ((SECONDS < deadline)); do
