@@ -241,7 +241,11 @@ pacer_lane_pace(const struct pacer_lane *l, uint64_t *key_out, uint64_t *gap_us)
     const struct pacer_limit_cfg *c = l->refs[i].cfg;
     uint64_t iv = c->gcra.interval_us * (c->cost ? c->cost : 1u);
 
-    if (c->gcra.burst == 0 && iv > widest) {
+    /* the most shared bucket (global before host before ... header):
+     * every request through one clock, so a late one shifts all that
+     * follow instead of squeezing a neighbour; then the widest */
+    if (c->gcra.burst == 0 && (best == NULL || c->key < best->cfg->key ||
+                               (c->key == best->cfg->key && iv > widest))) {
       widest = iv;
       best = &l->refs[i];
     }

@@ -105,12 +105,13 @@ int pacer_lane_take_slot_ahead(struct pacer_lane *l, uint64_t now_us,
 
 /** How a worker spaces this lane's requests (send-time pacing,
  *  docs/LIMITS.md "Against a strict limiter"): *key_out (non-zero) names
- *  the bucket whose requests one worker thread releases in turn; it is the
- *  burst-0 limit with the widest interval x cost, whose next request may
- *  arrive no sooner than that interval after the last one, and *gap_us
- *  gets that interval plus PACER_LANE_GAP_MARGIN_PERMILLE. Without a
- *  burst-0 limit *key_out names the lane and *gap_us is 0. Pure; any
- *  thread. */
+ *  the bucket whose requests one worker thread releases in turn: of the
+ *  burst-0 limits, the most shared key kind (global, then host,
+ *  credential, limit_key, header), then the widest interval x cost. Its
+ *  next request may arrive no sooner than that interval after the last
+ *  one, and *gap_us gets that interval plus
+ *  PACER_LANE_GAP_MARGIN_PERMILLE. Without a burst-0 limit *key_out names
+ *  the lane and *gap_us is 0. Pure; any thread. */
 void pacer_lane_pace(const struct pacer_lane *l, uint64_t *key_out,
                      uint64_t *gap_us);
 

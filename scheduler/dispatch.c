@@ -323,6 +323,18 @@ take_guard_us(const struct pacer_lane *l)
   return g;
 }
 
+/* A lane with a burst-0 limit gets no slot sooner than TAKE_LEAD_US after
+ * a take, so the reply's latency cannot make it late; a bursty one sends
+ * at once (its burst absorbs lateness, and a burst should not wait). */
+static uint64_t
+take_lead_us(const struct pacer_lane *l)
+{
+  uint64_t key, gap;
+
+  pacer_lane_pace(l, &key, &gap);
+  return gap > 0 ? TAKE_LEAD_US : 0;
+}
+
 static void
 lane_take(struct pacer_sched *s, struct pacer_lane *l, uint64_t now_mono_us)
 {
@@ -335,7 +347,7 @@ lane_take(struct pacer_sched *s, struct pacer_lane *l, uint64_t now_mono_us)
   t->s = s;
   t->l = l;
   if (pacer_limiter_take(s->queue, l->refs, l->nrefs, n, TAKE_HORIZON_US,
-                         TAKE_LEAD_US, take_guard_us(l), s->taker, on_take,
+                         take_lead_us(l), take_guard_us(l), s->taker, on_take,
                          t) != 0) {
     free(t);
     l->wait_until_us = now_mono_us + TAKE_RETRY_MS * 1000u;

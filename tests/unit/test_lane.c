@@ -159,7 +159,7 @@ slots_are_taken_ahead_by_the_lead_and_say_when(void **state)
 }
 
 static void
-pace_names_the_widest_burst_0_bucket(void **state)
+pace_names_the_most_shared_then_widest_burst_0_bucket(void **state)
 {
   struct pacer_limit_cfg strict, wide, bursty;
   struct pacer_limit_ref refs[3];
@@ -196,6 +196,12 @@ pace_names_the_widest_burst_0_bucket(void **state)
   pacer_lane_pace(l, &k2, &gap);
   assert_true(k2 != 0 && k2 != k1);
   assert_true(gap == 0);
+  /* the 20/s split per header, the 100/s global: the global one, which
+   * every request shares, paces */
+  wide.key = PACER_LIMIT_KEY_HEADER;
+  l = pacer_lanes_get(&ls, "w", refs, 3);
+  pacer_lane_pace(l, &k2, &gap);
+  assert_true(gap == 10000 + 50);
   pacer_lanes_free_all(&ls);
 }
 
@@ -245,7 +251,7 @@ main(void)
       cmocka_unit_test(ring_holds_each_lane_with_work_once),
       cmocka_unit_test(slots_are_used_in_order_and_stale_ones_dropped),
       cmocka_unit_test(slots_are_taken_ahead_by_the_lead_and_say_when),
-      cmocka_unit_test(pace_names_the_widest_burst_0_bucket),
+      cmocka_unit_test(pace_names_the_most_shared_then_widest_burst_0_bucket),
       cmocka_unit_test(clock_map_keeps_the_quickest_reply),
       cmocka_unit_test(clock_map_follows_a_step_after_8_replies),
   };
