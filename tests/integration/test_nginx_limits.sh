@@ -7,10 +7,12 @@
 #  A. 1 process, 600 jobs.
 #  B. 4 processes sharing the limit, 600 jobs.
 # Each: every job succeeds; no (t - 1 s, t] window at nginx holds more than
-# 100 arrivals of any status; at most 1 request refused (429) with one
-# process, at most 3 (5 per 1,000) with four (docs/LIMITS.md has the
-# figures); with one process the admitted rate, the pause time of any 429
-# taken out, is at least 90% of the limit. Figures come from nginx's own
+# 100 arrivals of any status; at most 2 requests refused (429) with one
+# process (bench/limits.sh: 0 in 2,000; the bound leaves room for an
+# ASan build on a loaded machine), at most 3 (5 per 1,000) with four
+# (docs/LIMITS.md has the figures); with one process the admitted rate,
+# the pause time of any 429 taken out, is at least 90% of the limit (the
+# previous pacer halved its rate after the second 429 and stayed below). Figures come from nginx's own
 # access log.
 # nginx runs at real-time priority when the system allows it: otherwise a
 # loaded machine wakes it late now and then, which no client can absorb at
@@ -114,6 +116,6 @@ return n" 1 "${PREFIX}$name:results")" -eq 0 ] || fail "$name: a job did not end
   check "$name" "$3" "$4"
 }
 
-run A 1 1 0.90
+run A 1 2 0.90
 run B 4 3 0
 pass "1 and 4 processes at nginx's 100 r/s, burst 0"
