@@ -95,17 +95,17 @@ struct pacer_http_request {
                                   callback and ends the transfer with
                                   CURLE_ABORTED_BY_CALLBACK (a transport
                                   result) */
-  uint64_t send_at_mono_us;  /* 0: at once. Otherwise the worker holds the
-                                request until uv_hrtime() / 1000 reaches it
-                                and hands it to curl then (send-time
-                                pacing, docs/LIMITS.md) */
-  uint64_t pace_key;         /* 0: none. Requests with the same key go to
-                                the same worker thread and reach the wire
-                                at least pace_gap_us apart (workers/
-                                pace.h) */
-  uint64_t pace_gap_us;      /* us, with pace_key */
-  uint64_t released_mono_us; /* set by the worker: when it handed the
-                                request to curl, mono us */
+  uint64_t send_at_mono_us;     /* 0: at once. Otherwise the worker holds the
+                                   request until uv_hrtime() / 1000 reaches it
+                                   and hands it to curl then (send-time
+                                   pacing, docs/LIMITS.md) */
+  uint64_t pace_key;            /* 0: none. Requests with the same key go to
+                                   the same worker thread and reach the wire
+                                   at least pace_gap_us apart (workers/
+                                   pace.h) */
+  uint64_t pace_gap_us;         /* us, with pace_key */
+  uint64_t released_mono_us;    /* set by the worker: when it handed the
+                                   request to curl, mono us */
 };
 
 /** What came back. Owned by the scheduler inside outcome_cb; free with
