@@ -175,15 +175,28 @@ pacer_gcra_take(const struct pacer_gcra_args *a, struct pacer_gcra_state *st,
                 size_t n, unsigned nslots, uint64_t horizon_us,
                 uint64_t now_unix_us, struct pacer_gcra_take_result *r)
 {
+  return pacer_gcra_take_ext(a, st, n, nslots, horizon_us, 0, 0, 0, now_unix_us,
+                             r);
+}
+
+int
+pacer_gcra_take_ext(const struct pacer_gcra_args *a,
+                    struct pacer_gcra_state *st, size_t n, unsigned nslots,
+                    uint64_t horizon_us, uint64_t lead_us, uint64_t guard_us,
+                    uint64_t taker, uint64_t now_unix_us,
+                    struct pacer_gcra_take_result *r)
+{
   int64_t tat[BUCKETS_MAX], since[BUCKETS_MAX], one[BUCKETS_MAX];
-  int64_t iv[BUCKETS_MAX], now, pause = 0, end;
+  int64_t iv[BUCKETS_MAX], now, pause = 0, end, lead = (int64_t)lead_us;
   size_t i, paused_by = SIZE_MAX;
   unsigned j, got = 0;
 
   if (n > BUCKETS_MAX || nslots == 0 || nslots > PACER_GCRA_SLOTS_MAX)
     return PACER_EINVAL;
   if (now_unix_us >= PACER_GCRA_EXACT_MAX ||
-      horizon_us >= PACER_GCRA_EXACT_MAX - now_unix_us)
+      horizon_us >= PACER_GCRA_EXACT_MAX - now_unix_us ||
+      lead_us >= PACER_GCRA_EXACT_MAX - now_unix_us ||
+      guard_us >= PACER_GCRA_EXACT_MAX || taker >= PACER_GCRA_EXACT_MAX)
     return PACER_ETOOLARGE;
   now = (int64_t)now_unix_us;
   end = now + (int64_t)horizon_us;
@@ -234,25 +247,36 @@ pacer_gcra_take(const struct pacer_gcra_args *a, struct pacer_gcra_state *st,
     return 0;
   }
   for (j = 0; j < nslots; j++) {
-    int64_t s = now;
+    int64_t s = now + lead;
 
     /* slot j: the earliest time every bucket conforms (ITU-T I.371,
-     * cost units at once: s >= TAT + (cost - 1) * T - tau) */
+     * cost units at once: s >= TAT + (cost - 1) * T - tau); a block's
+     * first slot keeps the guard from another taker's last one (the
+     * script compares the stored taker text, "" when absent) */
     for (i = 0; i < n; i++) {
       int64_t c;
 
       if (!exact(tat[i] + iv[i]))
         return PACER_ETOOLARGE;
       c = tat[i] + iv[i] - one[i] - (int64_t)a[i].tolerance_us;
+      if (j == 0 && guard_us > 0 && st[i].taker != taker)
+        c += (int64_t)guard_us;
       if (c > s)
         s = c;
     }
+    if (!exact(s))
+      return PACER_ETOOLARGE;
     if (s > end) {
       if (got == 0) {
         r->wait_us = (uint64_t)(s - now);
         return 0;
       }
       break;
+    }
+    if (j == 0 && guard_us > 0) { /* a block: horizon from its start */
+      end = s + (int64_t)horizon_us;
+      if (!exact(end))
+        return PACER_ETOOLARGE;
     }
     for (i = 0; i < n; i++) {
       tat[i] = (tat[i] > s ? tat[i] : s) + iv[i];
@@ -264,6 +288,8 @@ pacer_gcra_take(const struct pacer_gcra_args *a, struct pacer_gcra_state *st,
   for (i = 0; i < n; i++) {
     st[i].tat_unix_us = (uint64_t)tat[i];
     st[i].since_unix_us = (uint64_t)since[i];
+    if (taker != 0)
+      st[i].taker = taker;
   }
   r->nslots = got;
   r->ttl_ms = PACER_GCRA_STATE_TTL_MS;
@@ -292,7 +318,8 @@ pacer_gcra_pause(struct pacer_gcra_state *st, uint64_t pause_ms,
   if (st->tat_unix_us < want)
     st->tat_unix_us = want;
   /* AIMD: an isolated 429 (send jitter at an exact limit) only pauses; a
-   * second one within the window says the rate is too high: halve it. */
+   * second one within the window, right after the pause ends, says the
+   * 429s keep coming and the rate is too high: halve it. */
   last = st->last_429_unix_us;
   st->last_429_unix_us = now_unix_us;
   if (adaptive && now - (int64_t)last < (int64_t)PACER_GCRA_AIMD_WINDOW_US &&

@@ -55,13 +55,13 @@
  * ms in its first second, while connections open and processes start. So
  * the first period after a bucket wakes is spaced wider. As a share of the
  * rate: 2% steady and 6% warm-up at /s, 0.03% and 0.1% at /min. */
-#define PACER_GCRA_JITTER_US      20000u    /* absorbed per period, us */
-#define PACER_GCRA_JITTER_WARM_US 60000u    /* same, first period, us */
-#define PACER_GCRA_PERMILLE_FULL  1000u     /* the configured rate */
-#define PACER_GCRA_PERMILLE_MIN   50u       /* AIMD floor, 5% */
-#define PACER_GCRA_RECOVER_US     20000u    /* AIMD: +1 permille per, us */
-#define PACER_GCRA_AIMD_WINDOW_US 30000000u /* 2nd 429 within: halve, us */
-#define PACER_GCRA_AIMD_GAP_US    1000000u  /* halve at most once per, us */
+#define PACER_GCRA_JITTER_US      20000u   /* absorbed per period, us */
+#define PACER_GCRA_JITTER_WARM_US 60000u   /* same, first period, us */
+#define PACER_GCRA_PERMILLE_FULL  1000u    /* the configured rate */
+#define PACER_GCRA_PERMILLE_MIN   50u      /* AIMD floor, 5% */
+#define PACER_GCRA_RECOVER_US     20000u   /* AIMD: +1 permille per, us */
+#define PACER_GCRA_AIMD_WINDOW_US 3000000u /* 2nd 429 within: halve, us */
+#define PACER_GCRA_AIMD_GAP_US    1000000u /* halve at most once per, us */
 
 /** One rate limit. Plain value; build it with pacer_gcra_limit_init. Valid
  *  when 1 <= interval_us, burst <= PACER_GCRA_BURST_MAX and (burst + 1) *
@@ -118,6 +118,7 @@ struct pacer_gcra_state {
   uint64_t last_429_unix_us;    /* when the last 429 paused it */
   uint64_t aimd_at_unix_us;     /* when permille was last lowered */
   uint32_t permille;            /* AIMD share when lowered; 0: full rate */
+  uint64_t taker;               /* who reserved the latest slots; 0: none */
 };
 
 /** The reply of a take. nslots > 0: slot_us[0..nslots) are the reserved
@@ -167,6 +168,22 @@ int pacer_gcra_take(const struct pacer_gcra_args *a,
                     struct pacer_gcra_state *st, size_t n, unsigned nslots,
                     uint64_t horizon_us, uint64_t now_unix_us,
                     struct pacer_gcra_take_result *r);
+
+/** As pacer_gcra_take, with the script's optional arguments: no slot
+ *  before now_unix_us + lead_us (a take's first slot on a bucket with
+ *  room would otherwise be `now`, already past when the reply arrives,
+ *  and go out late by the reply's latency); and with guard_us > 0 a block:
+ *  the first slot keeps guard_us more distance from the last slot another
+ *  taker reserved, and the later slots may reach horizon_us past the
+ *  first. taker (< PACER_GCRA_EXACT_MAX; 0: none)
+ *  names the caller and is stored with the slots. lead_us, guard_us and
+ *  taker 0 are pacer_gcra_take. Same returns. See docs/LIMITS.md
+ *  "Against a strict limiter". */
+int pacer_gcra_take_ext(const struct pacer_gcra_args *a,
+                        struct pacer_gcra_state *st, size_t n, unsigned nslots,
+                        uint64_t horizon_us, uint64_t lead_us,
+                        uint64_t guard_us, uint64_t taker, uint64_t now_unix_us,
+                        struct pacer_gcra_take_result *r);
 
 /** Pauses bucket *st for pause_ms from now_unix_us, as limit_pause.lua
  *  does: pause_until moves to now + pause_ms unless a later pause stands

@@ -151,6 +151,16 @@ int
 pacer_lane_take_slot(struct pacer_lane *l, uint64_t now_us, uint64_t stale_us,
                      uint64_t *next_us)
 {
+  uint64_t slot;
+
+  return pacer_lane_take_slot_ahead(l, now_us, 0, stale_us, &slot, next_us);
+}
+
+int
+pacer_lane_take_slot_ahead(struct pacer_lane *l, uint64_t now_us,
+                           uint64_t lead_us, uint64_t stale_us,
+                           uint64_t *slot_us, uint64_t *next_us)
+{
   while (l->nslots > 0 && l->slots_us[l->slot_head] + stale_us < now_us) {
     l->slot_head++;
     l->nslots--;
@@ -160,7 +170,8 @@ pacer_lane_take_slot(struct pacer_lane *l, uint64_t now_us, uint64_t stale_us,
     *next_us = UINT64_MAX;
     return 0;
   }
-  if (l->slots_us[l->slot_head] <= now_us) {
+  if (l->slots_us[l->slot_head] <= now_us + lead_us) {
+    *slot_us = l->slots_us[l->slot_head];
     l->slot_head++;
     l->nslots--;
     *next_us = l->nslots > 0 ? l->slots_us[l->slot_head] : UINT64_MAX;
@@ -168,6 +179,84 @@ pacer_lane_take_slot(struct pacer_lane *l, uint64_t now_us, uint64_t stale_us,
   }
   *next_us = l->slots_us[l->slot_head];
   return 0;
+}
+
+uint64_t
+pacer_lane_clock_map(struct pacer_lane_clock *c, uint64_t recv_mono_us,
+                     uint64_t redis_now_unix_us)
+{
+  int64_t sample = (int64_t)recv_mono_us - (int64_t)redis_now_unix_us;
+  int64_t est;
+
+  if (!c->set) {
+    c->set = 1;
+    c->off_us = sample;
+    c->at_mono_us = recv_mono_us;
+  }
+  est = c->off_us;
+  if (recv_mono_us > c->at_mono_us)
+    est += (int64_t)((recv_mono_us - c->at_mono_us) *
+                     PACER_LANE_CLOCK_DRIFT_PPM / 1000000u);
+  if (sample > est + (int64_t)PACER_LANE_CLOCK_STEP_US) {
+    if (c->above == 0 || sample < c->above_min_us)
+      c->above_min_us = sample;
+    if (++c->above >= PACER_LANE_CLOCK_STEP_N) {
+      c->above = 0;
+      c->off_us = c->above_min_us;
+      c->at_mono_us = recv_mono_us;
+      est = c->off_us;
+    }
+  } else {
+    c->above = 0;
+    if (sample <= est) {
+      c->off_us = sample;
+      c->at_mono_us = recv_mono_us;
+      est = sample;
+    }
+  }
+  return (uint64_t)((int64_t)redis_now_unix_us + est);
+}
+
+/* FNV-1a, 64 bit; never 0 (0 means "no pace key"). */
+static uint64_t
+pace_hash(const char *s)
+{
+  uint64_t h = UINT64_C(14695981039346656037);
+
+  for (; *s != '\0'; s++) {
+    h ^= (unsigned char)*s;
+    h *= UINT64_C(1099511628211);
+  }
+  return h != 0 ? h : 1u;
+}
+
+void
+pacer_lane_pace(const struct pacer_lane *l, uint64_t *key_out, uint64_t *gap_us)
+{
+  const struct pacer_limit_ref *best = NULL;
+  uint64_t widest = 0;
+  size_t i;
+
+  for (i = 0; i < l->nrefs; i++) {
+    const struct pacer_limit_cfg *c = l->refs[i].cfg;
+    uint64_t iv = c->gcra.interval_us * (c->cost ? c->cost : 1u);
+
+    /* the most shared bucket (global before host before ... header):
+     * every request through one clock, so a late one shifts all that
+     * follow instead of squeezing a neighbour; then the widest */
+    if (c->gcra.burst == 0 && (best == NULL || c->key < best->cfg->key ||
+                               (c->key == best->cfg->key && iv > widest))) {
+      widest = iv;
+      best = &l->refs[i];
+    }
+  }
+  if (best == NULL) {
+    *key_out = pace_hash(l->id);
+    *gap_us = 0;
+    return;
+  }
+  *key_out = pace_hash(best->key);
+  *gap_us = widest + widest * PACER_LANE_GAP_MARGIN_PERMILLE / 1000u;
 }
 
 void

@@ -85,12 +85,65 @@ struct pacer_lane_node *pacer_lane_pop(struct pacer_lanes *ls,
 void pacer_lane_add_slots(struct pacer_lane *l, uint64_t base_us,
                           const uint64_t *offs_us, size_t n);
 
+#define PACER_LANE_GAP_MARGIN_PERMILLE 5u /* self-clock margin, 1/1000 */
+
 /** Drops slots older than now_us - stale_us (a late send would bunch up
  *  with other processes' slots), then returns 1 and consumes the first slot
  *  when it is due (<= now_us), 0 when none is due; *next_us gets the next
  *  slot time or UINT64_MAX when there is none. */
 int pacer_lane_take_slot(struct pacer_lane *l, uint64_t now_us,
                          uint64_t stale_us, uint64_t *next_us);
+
+/** As pacer_lane_take_slot, but a slot due within lead_us (at or before
+ *  now_us + lead_us) is taken, and *slot_us gets its time (mono us): the
+ *  request is handed to a worker that early and leaves at *slot_us
+ *  (send-time pacing, docs/LIMITS.md). *next_us gets the next slot time,
+ *  not lowered by lead_us. */
+int pacer_lane_take_slot_ahead(struct pacer_lane *l, uint64_t now_us,
+                               uint64_t lead_us, uint64_t stale_us,
+                               uint64_t *slot_us, uint64_t *next_us);
+
+/** How a worker spaces this lane's requests (send-time pacing,
+ *  docs/LIMITS.md "Against a strict limiter"): *key_out (non-zero) names
+ *  the bucket whose requests one worker thread releases in turn: of the
+ *  burst-0 limits, the most shared key kind (global, then host,
+ *  credential, limit_key, header), then the widest interval x cost. Its
+ *  next request may arrive no sooner than that interval after the last
+ *  one, and *gap_us gets that interval plus
+ *  PACER_LANE_GAP_MARGIN_PERMILLE. Without a burst-0 limit *key_out names
+ *  the lane and *gap_us is 0. Pure; any thread. */
+void pacer_lane_pace(const struct pacer_lane *l, uint64_t *key_out,
+                     uint64_t *gap_us);
+
+/** Where Redis' clock stands on this process's monotonic clock: the
+ *  smallest recent (reply received, mono us) - (Redis TIME of the take,
+ *  unix us). A take's reply arrives some time after the script ran; the
+ *  quickest replies say best how the clocks relate, so a slow reply no
+ *  longer shifts its whole batch of slots late, next to another process's
+ *  batch on time (docs/LIMITS.md "Against a strict limiter"). */
+struct pacer_lane_clock {
+  int64_t off_us;      /* mono - unix, us */
+  uint64_t at_mono_us; /* when off_us was last lowered or reset */
+  int set;
+  unsigned above;       /* samples in a row PACER_LANE_CLOCK_STEP_US above */
+  int64_t above_min_us; /* the smallest of those */
+};
+
+#define PACER_LANE_CLOCK_DRIFT_PPM 20u    /* off_us may rise this fast */
+#define PACER_LANE_CLOCK_STEP_US   20000u /* this far above ... */
+#define PACER_LANE_CLOCK_STEP_N    8u     /* ... this many in a row: reset */
+
+/** Feeds one take's reply, received at recv_mono_us for a script that ran
+ *  at redis_now_unix_us, into *c and returns the mono time (us) that
+ *  redis_now_unix_us maps to: redis_now_unix_us + the estimate, which is
+ *  the smallest sample so far, allowed to rise by
+ *  PACER_LANE_CLOCK_DRIFT_PPM of the time since (clock drift) and reset to
+ *  the smallest of PACER_LANE_CLOCK_STEP_N samples in a row that were
+ *  all PACER_LANE_CLOCK_STEP_US above it (a clock step; one slow reply
+ *  under load is not one). Pure; any
+ *  thread. */
+uint64_t pacer_lane_clock_map(struct pacer_lane_clock *c, uint64_t recv_mono_us,
+                              uint64_t redis_now_unix_us);
 
 /** Forgets every reserved slot (the bucket was paused). */
 void pacer_lane_clear_slots(struct pacer_lane *l);

@@ -32,6 +32,8 @@ struct pacer_limiter_grant {
   uint64_t slot_us[PACER_LIMITER_MAX_SLOTS];
   uint64_t wait_us;
   char reason[128];
+  uint64_t now_unix_us; /* with slots: Redis TIME of the take, unix us;
+                           0 when the reply did not say */
 };
 
 /** Returns non-zero when some bucket in refs[0..nrefs) (borrowed) caps

@@ -19,12 +19,16 @@
 
 #include "scheduler/sched_int.h"
 
-#define TAKE_HORIZON_US 250000u /* slots reserved at most this far, us */
-#define SLOT_STALE_US   20000u  /* a slot this late is dropped, us */
-#define TAKE_RETRY_MS   500u    /* after a failed take, ms */
-#define PERMIT_LEASE_MS 60000u  /* in-flight permit lease, ms */
-#define PERMIT_SLACK_MS 10000u  /* lease beyond a request's timeout, ms */
-#define PERMIT_RETRY_MS 20u     /* a full max_in_flight: ask again, ms */
+#define TAKE_HORIZON_US      250000u /* slots reserved at most this far, us */
+#define SLOT_STALE_US        20000u  /* a slot this late is dropped, us */
+#define SLOT_STALE_STRICT_US 4000u   /* the same with a burst-0 limit, us */
+#define SLOT_LEAD_US         5000u   /* handed to a worker this early, us */
+#define TAKE_LEAD_US         15000u  /* no slot sooner after a take, us */
+#define TAKE_GUARD_US        4000u   /* between two processes' blocks, us */
+#define TAKE_RETRY_MS        500u    /* after a failed take, ms */
+#define PERMIT_LEASE_MS      60000u  /* in-flight permit lease, ms */
+#define PERMIT_SLACK_MS      10000u  /* lease beyond a request's timeout, ms */
+#define PERMIT_RETRY_MS      20u     /* a full max_in_flight: ask again, ms */
 
 static void
 on_permit_extended(void *arg, int status, int granted)
@@ -170,8 +174,11 @@ pacer_sched_submit_token_request(void *arg, struct pacer_http_request *req)
   return pacer_pool_submit(s->pool, req);
 }
 
+/* Starts e's request: at once (slot_mono_us 0), or handed to a worker
+ * that releases it at slot_mono_us (send-time pacing, workers/pace.h). */
 static void
-start(struct pacer_sched *s, struct pacer_entry *e, uint64_t now_mono_us)
+start(struct pacer_sched *s, struct pacer_entry *e, uint64_t now_mono_us,
+      uint64_t slot_mono_us)
 {
   struct pacer_http_request *req;
   struct pacer_lane *l = e->lane;
@@ -207,6 +214,10 @@ start(struct pacer_sched *s, struct pacer_entry *e, uint64_t now_mono_us)
     }
   }
   req = pacer_sched_build_request(s, e, scheme, token);
+  if (req != NULL && l->nrefs > 0) {
+    req->send_at_mono_us = slot_mono_us;
+    pacer_lane_pace(l, &req->pace_key, &req->pace_gap_us);
+  }
 
   if (now_mono_us > e->ready_mono_us) /* now was read before it came */
     e->wait_ms += (now_mono_us - e->ready_mono_us) / 1000u;
@@ -295,6 +306,35 @@ struct take_req {
   struct pacer_lane *l;
 };
 
+/* The gap a block of slots keeps from another process's block: its send
+ * jitter (docs/LIMITS.md "Against a strict limiter"), at most one
+ * interval. 0 (no blocks) for a lane of stacked limits: one bucket's TAT
+ * cannot keep the holes a block leaves in a bucket it shares with other
+ * lanes, so blocks would serialise those lanes (e2e_limits E). */
+static uint64_t
+take_guard_us(const struct pacer_lane *l)
+{
+  uint64_t g = TAKE_GUARD_US;
+
+  if (l->nrefs != 1)
+    return 0;
+  if (l->refs[0].cfg->gcra.interval_us < g)
+    g = l->refs[0].cfg->gcra.interval_us;
+  return g;
+}
+
+/* A lane with a burst-0 limit gets no slot sooner than TAKE_LEAD_US after
+ * a take, so the reply's latency cannot make it late; a bursty one sends
+ * at once (its burst absorbs lateness, and a burst should not wait). */
+static uint64_t
+take_lead_us(const struct pacer_lane *l)
+{
+  uint64_t key, gap;
+
+  pacer_lane_pace(l, &key, &gap);
+  return gap > 0 ? TAKE_LEAD_US : 0;
+}
+
 static void
 lane_take(struct pacer_sched *s, struct pacer_lane *l, uint64_t now_mono_us)
 {
@@ -307,7 +347,8 @@ lane_take(struct pacer_sched *s, struct pacer_lane *l, uint64_t now_mono_us)
   t->s = s;
   t->l = l;
   if (pacer_limiter_take(s->queue, l->refs, l->nrefs, n, TAKE_HORIZON_US,
-                         on_take, t) != 0) {
+                         take_lead_us(l), take_guard_us(l), s->taker, on_take,
+                         t) != 0) {
     free(t);
     l->wait_until_us = now_mono_us + TAKE_RETRY_MS * 1000u;
     return;
@@ -330,13 +371,31 @@ on_take(void *arg, int status, const struct pacer_limiter_grant *g)
   if (status != 0) {
     l->wait_until_us = now_mono_us + TAKE_RETRY_MS * 1000u;
   } else if (g->nslots > 0) {
-    pacer_lane_add_slots(l, now_mono_us, g->slot_us, g->nslots);
+    uint64_t base = now_mono_us;
+
+    /* the slots are offsets from Redis' now: place them on this
+     * process's clock by the quickest replies seen, not this one's */
+    if (g->now_unix_us != 0)
+      base = pacer_lane_clock_map(&s->redis_clock, now_mono_us, g->now_unix_us);
+    pacer_lane_add_slots(l, base, g->slot_us, g->nslots);
   } else {
     if (g->reason[0] != '\0')
       snprintf(l->pause_reason, sizeof(l->pause_reason), "%s", g->reason);
     lane_wait(s, l, g->wait_us, now_mono_us);
   }
   pacer_sched_pump(s);
+}
+
+/* How late a reserved slot may still be used. Sent late next to another
+ * process's slot on time, it would squeeze two requests closer than a
+ * burst-0 limit allows: such lanes drop it sooner and take a new one. */
+static uint64_t
+slot_stale_us(const struct pacer_lane *l)
+{
+  uint64_t key, gap;
+
+  pacer_lane_pace(l, &key, &gap);
+  return gap > 0 ? SLOT_STALE_STRICT_US : SLOT_STALE_US;
 }
 
 static void
@@ -372,7 +431,7 @@ pacer_sched_pump(struct pacer_sched *s)
     } while (l != s->lanes.ring);
     progress = 0;
     for (k = 0; k < nring; k++) {
-      uint64_t at;
+      uint64_t at, slot;
 
       next = l->rnext;
       if (l->queued == 0 || s->st.in_flight >= s->cfg->concurrency)
@@ -385,7 +444,7 @@ pacer_sched_pump(struct pacer_sched *s)
             wake = l->wait_until_us;
           goto next_lane;
         }
-        start(s, pacer_sched_lane_pop_entry(s, l), now);
+        start(s, pacer_sched_lane_pop_entry(s, l), now, 0);
         progress = 1;
         goto next_lane;
       }
@@ -399,12 +458,14 @@ pacer_sched_pump(struct pacer_sched *s)
         }
         goto next_lane;
       }
-      if (pacer_lane_take_slot(l, now, SLOT_STALE_US, &at)) {
-        start(s, pacer_sched_lane_pop_entry(s, l), now);
+      if (pacer_lane_take_slot_ahead(l, now, SLOT_LEAD_US, slot_stale_us(l),
+                                     &slot, &at)) {
+        start(s, pacer_sched_lane_pop_entry(s, l), now, slot);
         progress = 1;
         goto next_lane;
       }
       if (at != UINT64_MAX) {
+        at = at > SLOT_LEAD_US ? at - SLOT_LEAD_US : 0;
         if (at < wake)
           wake = at;
       } else if (!l->taking) {

@@ -65,6 +65,15 @@ pacer_sched_new(uv_loop_t *loop, const struct pacer_config *cfg,
   snprintf(consumer, sizeof(consumer), "%s-%ld-%04x", host, (long)getpid(),
            (unsigned)(pacer_prng_next(&s->prng) & 0xffffu));
   snprintf(s->consumer, sizeof(s->consumer), "%s", consumer);
+  {
+    /* FNV-1a of the consumer name: this process in the limiter's blocks */
+    const char *c;
+    uint64_t h = UINT64_C(14695981039346656037);
+
+    for (c = consumer; *c != '\0'; c++)
+      h = (h ^ (unsigned char)*c) * UINT64_C(1099511628211);
+    s->taker = h % (UINT64_C(1) << 52) + 1u;
+  }
   memset(&cbs, 0, sizeof(cbs));
   cbs.on_entry = pacer_sched_on_entry;
   cbs.on_connected = pacer_sched_on_connected;

@@ -136,6 +136,8 @@ struct pacer_sched {
   void *cron_seen;       /* cJSON object: schedule name -> last tick tried */
   void *cron_tz;         /* zones loaded for schedules (cron_tick.c) */
   uint64_t pump_at_us;   /* when pump_timer fires, mono us, 0 = idle */
+  struct pacer_lane_clock redis_clock; /* Redis TIME on the mono clock */
+  uint64_t taker; /* this process in the limiter's blocks, 1..2^52 */
   struct pacer_entry *replay_head;
   struct pacer_sched_stats st;
   uint64_t prng;

@@ -15,12 +15,14 @@
 #                     Debian's nodejs and npm unless an npm is already
 #                     on the PATH (a NodeSource node bundles its own npm
 #                     and conflicts with Debian's): tests/node, the
-#                     OAuth2 server of the e2e_cred_* tests.
+#                     OAuth2 server of the e2e_cred_* tests; nginx-light
+#                     (the strict upstream of e2e_nginx_limits and
+#                     bench/limits.sh, tests/upstream/nginx_limits.sh).
 PACER_DEBS_BUILD="gcc libc6-dev make cmake pkg-config libcurl4-openssl-dev
 libuv1-dev libcjson-dev libhiredis-dev libmicrohttpd-dev libsodium-dev
 zlib1g-dev libssl-dev redis-server curl tzdata"
 PACER_DEBS_TEST="libcmocka-dev libnghttp2-dev redis-tools jq ca-certificates
-openssl groff-base prometheus chromium clang-format"
+openssl groff-base prometheus chromium clang-format nginx-light"
 command -v npm >/dev/null 2>&1 || PACER_DEBS_TEST="$PACER_DEBS_TEST nodejs npm"
 
 # pacer_install_deps PACKAGE...: installs those that are missing. apt's own

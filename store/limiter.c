@@ -61,6 +61,10 @@ on_take_reply(struct pacer_queue *q, const struct redisReply *reply,
                          : 0;
     }
     g.nslots = i;
+    if (reply->elements == n + 2 &&
+        reply->element[n + 1]->type == REDIS_REPLY_INTEGER &&
+        reply->element[n + 1]->integer > 0)
+      g.now_unix_us = (uint64_t)reply->element[n + 1]->integer;
   }
   ctx->cb(ctx->arg, 0, &g);
   free(ctx);
@@ -79,12 +83,13 @@ arg_u64(char (*numbuf)[24], const char **args, size_t *na, uint64_t v)
 int
 pacer_limiter_take(struct pacer_queue *q, const struct pacer_limit_ref *refs,
                    size_t nrefs, unsigned nslots, uint64_t horizon_us,
+                   uint64_t lead_us, uint64_t guard_us, uint64_t taker,
                    pacer_limiter_take_cb cb, void *arg)
 {
   char keybuf[PACER_LIMITER_MAX_REFS][PACER_LIMIT_KEY_SIZE + 64];
-  char numbuf[2 + 6 * PACER_LIMITER_MAX_REFS][24];
+  char numbuf[6 + 6 * PACER_LIMITER_MAX_REFS][24];
   const char *keys[PACER_LIMITER_MAX_REFS];
-  const char *args[2 + 6 * PACER_LIMITER_MAX_REFS];
+  const char *args[6 + 6 * PACER_LIMITER_MAX_REFS];
   struct take_ctx *ctx;
   size_t i, na = 0;
   int rc;
@@ -109,6 +114,13 @@ pacer_limiter_take(struct pacer_queue *q, const struct pacer_limit_ref *refs,
     arg_u64(numbuf, args, &na, ga.warm_interval_us);
     arg_u64(numbuf, args, &na, ga.period_us);
   }
+  args[na++] = "0"; /* now: Redis TIME */
+  arg_u64(numbuf, args, &na, lead_us);
+  arg_u64(numbuf, args, &na, guard_us);
+  if (taker != 0)
+    arg_u64(numbuf, args, &na, taker);
+  else
+    args[na++] = "";
   ctx = malloc(sizeof(*ctx));
   if (ctx == NULL)
     return PACER_ENOMEM;

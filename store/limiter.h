@@ -40,11 +40,16 @@ typedef void (*pacer_limiter_take_cb)(void *arg, int status,
 
 /** Reserves up to nslots (1..PACER_LIMITER_MAX_SLOTS) send slots within
  *  horizon_us from every bucket in refs[0..nrefs) (borrowed), all or
- *  nothing per slot. Returns 0 (cb runs once) or a negative code (cb will
- *  not run). Scheduler thread. Source: GCRA (ITU-T I.371). */
+ *  nothing per slot, none before Redis' now + lead_us (the reply's
+ *  latency must not make the first slot late). With guard_us > 0 the
+ *  slots form a block that keeps guard_us from slots another taker
+ *  (taker: the caller's id, 1..2^52; 0: none) reserved ahead
+ *  (pacer_gcra_take_ext). Returns 0 (cb runs once) or a negative code
+ *  (cb will not run). Scheduler thread. Source: GCRA (ITU-T I.371). */
 int pacer_limiter_take(struct pacer_queue *q,
                        const struct pacer_limit_ref *refs, size_t nrefs,
-                       unsigned nslots, uint64_t horizon_us,
+                       unsigned nslots, uint64_t horizon_us, uint64_t lead_us,
+                       uint64_t guard_us, uint64_t taker,
                        pacer_limiter_take_cb cb, void *arg);
 
 /** Pauses the bucket ref (borrowed) for pause_ms from Redis' now (a longer

@@ -38,6 +38,11 @@ typedef void (*pacer_curl_uv_done_cb)(struct pacer_curl_uv *cu,
 
 /** Called once when every uv handle of cu has closed. */
 typedef void (*pacer_curl_uv_close_cb)(struct pacer_curl_uv *cu);
+/** Called from inside libcurl (CURLOPT_PREREQFUNCTION) right before a
+ *  request with a pace_key goes on the wire, once per try; req borrowed.
+ *  Must not call back into libcurl. */
+typedef void (*pacer_curl_uv_sent_cb)(struct pacer_curl_uv *cu,
+                                      const struct pacer_http_request *req);
 
 /** One multi handle on one loop. Embed by value; all fields private. */
 struct pacer_curl_uv {
@@ -47,11 +52,12 @@ struct pacer_curl_uv {
   const char *user_agent; /* borrowed; outlives cu */
   pacer_curl_uv_done_cb done_cb;
   pacer_curl_uv_close_cb close_cb;
-  struct pacer_xfer *xfers; /* transfers in multi, doubly linked */
-  size_t nxfers;            /* length of xfers */
-  struct pacer_sock *socks; /* open socket contexts, doubly linked */
-  size_t ndoomed;           /* xfers marked failed by a socket callback */
-  int closing;              /* pacer_curl_uv_close has run */
+  pacer_curl_uv_sent_cb sent_cb; /* NULL, or set by the owner after init */
+  struct pacer_xfer *xfers;      /* transfers in multi, doubly linked */
+  size_t nxfers;                 /* length of xfers */
+  struct pacer_sock *socks;      /* open socket contexts, doubly linked */
+  size_t ndoomed;                /* xfers marked failed by a socket callback */
+  int closing;                   /* pacer_curl_uv_close has run */
 };
 
 /** Checks that the libcurl in use can run the pool: it needs the threaded

@@ -95,6 +95,17 @@ struct pacer_http_request {
                                   callback and ends the transfer with
                                   CURLE_ABORTED_BY_CALLBACK (a transport
                                   result) */
+  uint64_t send_at_mono_us;     /* 0: at once. Otherwise the worker holds the
+                                   request until uv_hrtime() / 1000 reaches it
+                                   and hands it to curl then (send-time
+                                   pacing, docs/LIMITS.md) */
+  uint64_t pace_key;            /* 0: none. Requests with the same key go to
+                                   the same worker thread and reach the wire
+                                   at least pace_gap_us apart (workers/
+                                   pace.h) */
+  uint64_t pace_gap_us;         /* us, with pace_key */
+  uint64_t released_mono_us;    /* set by the worker: when it handed the
+                                   request to curl, mono us */
 };
 
 /** What came back. Owned by the scheduler inside outcome_cb; free with
@@ -139,7 +150,8 @@ typedef void (*pacer_outcome_cb)(struct pacer_pool *pool,
 int pacer_pool_start(uv_loop_t *loop, unsigned nworkers, const char *user_agent,
                      pacer_outcome_cb cb, void *arg, struct pacer_pool **out);
 
-/** Queues req (takes ownership) on the least busy worker. Returns 0, or
+/** Queues req (takes ownership) on the least busy worker, or, when
+ *  req->pace_key is set, on the worker that key maps to. Returns 0, or
  *  PACER_ECANCELED once stopping (req is then NOT taken: caller frees).
  *  Scheduler thread only. */
 int pacer_pool_submit(struct pacer_pool *pool, struct pacer_http_request *req);

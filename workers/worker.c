@@ -35,12 +35,14 @@
 
 #include <assert.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
 #include "common/log.h"
 #include "workers/curl_uv.h"
+#include "workers/pace.h"
 
 #define RING_FIRST_SLOTS 16   /* first queue allocation, entries */
 #define MAX_WORKERS      1024 /* threads per pool */
@@ -77,6 +79,7 @@ struct pacer_worker {
   uv_loop_t loop;
   uv_async_t async;        /* new requests or a stop */
   struct pacer_curl_uv cu; /* the CURLM and its timer */
+  struct pacer_pace pace;  /* requests held until their send time */
   int stop_seen;           /* enum stop_mode last seen by on_wake */
   int in_wake;             /* inside on_wake */
   int closing;             /* worker_close has run */
@@ -291,6 +294,12 @@ on_cu_closed(struct pacer_curl_uv *cu)
 }
 
 static void
+on_pace_closed(struct pacer_pace *p)
+{
+  on_worker_handle_closed(PACER_CONTAINER_OF(p, struct pacer_worker, pace));
+}
+
+static void
 on_async_closed(uv_handle_t *h)
 {
   on_worker_handle_closed(
@@ -303,10 +312,53 @@ static void
 worker_close(struct pacer_worker *w)
 {
   assert(pacer_curl_uv_running(&w->cu) == 0);
+  assert(pacer_pace_held(&w->pace) == 0);
   w->closing = 1;
-  w->pending_closes = 2;
+  w->pending_closes = 3;
   pacer_curl_uv_close(&w->cu, on_cu_closed);
+  pacer_pace_close(&w->pace, on_pace_closed);
   uv_close((uv_handle_t *)&w->async, on_async_closed);
+}
+
+/* Nothing running and nothing held: a stopping worker may close. */
+static int
+idle(struct pacer_worker *w)
+{
+  return pacer_curl_uv_running(&w->cu) == 0 && pacer_pace_held(&w->pace) == 0;
+}
+
+/* The pacer releases a held request at its send time: start it. */
+static void
+on_release(struct pacer_pace *p, struct pacer_http_outcome *o)
+{
+  struct pacer_worker *w = PACER_CONTAINER_OF(p, struct pacer_worker, pace);
+
+  if (pacer_curl_uv_start(&w->cu, o) != 0)
+    post(w, o); /* start filled in result and error */
+  /* The last held request of a graceful stop failed to start: nothing
+   * else would wake on_wake to close. */
+  if (w->stop_seen != RUNNING && !w->in_wake && idle(w))
+    wake(&w->async, "self");
+}
+
+/* curl puts a paced request on the wire now. */
+static void
+on_sent(struct pacer_curl_uv *cu, const struct pacer_http_request *req)
+{
+  struct pacer_worker *w = PACER_CONTAINER_OF(cu, struct pacer_worker, cu);
+
+  pacer_pace_sent(&w->pace, req, uv_hrtime() / 1000u);
+}
+
+/* A cancelling stop: a held request ends without being sent. */
+static void
+on_cancel_held(struct pacer_pace *p, struct pacer_http_outcome *o)
+{
+  struct pacer_worker *w = PACER_CONTAINER_OF(p, struct pacer_worker, pace);
+
+  pacer_curl_uv_outcome_fail(o, PACER_HTTP_CANCELED,
+                             "pool: stopped before the transfer started");
+  post(w, o);
 }
 
 /* curl_uv reports a finished transfer. */
@@ -318,7 +370,7 @@ on_done(struct pacer_curl_uv *cu, struct pacer_http_outcome *o)
   post(w, o);
   /* The last transfer of a graceful stop: close from on_wake, never from
    * here, which runs inside curl_uv's drain of curl_multi_info_read. */
-  if (w->stop_seen != RUNNING && !w->in_wake && pacer_curl_uv_running(cu) == 0)
+  if (w->stop_seen != RUNNING && !w->in_wake && idle(w))
     wake(&w->async, "self");
 }
 
@@ -343,16 +395,20 @@ on_wake(uv_async_t *h)
       pacer_curl_uv_outcome_fail(o, PACER_HTTP_CANCELED,
                                  "pool: stopped before the transfer started");
       post(w, o);
+    } else if (pacer_pace_wanted(o)) {
+      (void)pacer_pace_hold(&w->pace, o); /* on failure released at once */
     } else if (pacer_curl_uv_start(&w->cu, o) != 0) {
       post(w, o); /* start filled in result and error */
     }
   }
-  if (stop == STOP_CANCEL)
+  if (stop == STOP_CANCEL) {
+    pacer_pace_drain(&w->pace, on_cancel_held);
     pacer_curl_uv_cancel_all(&w->cu);
-  else
+  } else {
     pacer_curl_uv_abort_flagged(&w->cu); /* pacer_pool_wake_aborts */
+  }
   w->in_wake = 0;
-  if (stop != RUNNING && pacer_curl_uv_running(&w->cu) == 0)
+  if (stop != RUNNING && idle(w))
     worker_close(w);
 }
 
@@ -368,10 +424,16 @@ worker_open(struct pacer_worker *w)
   rc = uv_async_init(&w->loop, &w->async, on_wake);
   if (rc != 0)
     goto fail_loop;
-  rc = pacer_curl_uv_init(&w->loop, &w->cu, w->pool->user_agent, on_done);
+  rc = pacer_pace_init(&w->loop, &w->pace, on_release);
   if (rc != 0)
     goto fail_async;
+  rc = pacer_curl_uv_init(&w->loop, &w->cu, w->pool->user_agent, on_done);
+  if (rc != 0)
+    goto fail_pace;
+  w->cu.sent_cb = on_sent;
   return 0;
+fail_pace:
+  pacer_pace_close(&w->pace, NULL);
 fail_async:
   uv_close((uv_handle_t *)&w->async, NULL);
   if (uv_run(&w->loop, UV_RUN_DEFAULT) != 0)
@@ -631,7 +693,9 @@ pacer_pool_submit(struct pacer_pool *pool, struct pacer_http_request *req)
   if (o == NULL)
     return PACER_ENOMEM;
   o->req = req;
-  w = least_busy(pool);
+  /* one thread per pace key, so its requests are spaced on one clock */
+  w = req->pace_key != 0 ? &pool->workers[req->pace_key % pool->nworkers]
+                         : least_busy(pool);
   uv_mutex_lock(&w->mutex);
   /* Room for this request's outcome now, so the worker never allocates to
    * report it: w->out never holds more than w->in_flight entries. */

@@ -501,6 +501,13 @@ set_options(struct pacer_xfer *x, const struct pacer_http_request *req)
     if (cc == CURLE_OK)
       cc = curl_easy_setopt(e, CURLOPT_PROXY, "");
   }
+  /* A paced request tells the pacer when it really leaves, so the next one
+   * of its key is spaced from that moment (workers/pace.h). */
+  if (cc == CURLE_OK && req->pace_key != 0) {
+    cc = curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, pacer_xfer_on_prereq);
+    if (cc == CURLE_OK)
+      cc = curl_easy_setopt(e, CURLOPT_PREREQDATA, x);
+  }
   /* libcurl drops only Authorization and Cookie when a hop changes host;
    * any other secret header would go along, so the scheduler turns
    * following off for those jobs and gets the 3xx itself. */

@@ -260,7 +260,8 @@ pacer_xfer_on_open_socket(void *clientp, curlsocktype purpose,
   return socket(a->family, a->socktype, a->protocol);
 }
 
-/* CURLOPT_PREREQFUNCTION, set under a destination policy and wherever
+/* CURLOPT_PREREQFUNCTION, set under a destination policy, for paced
+ * requests (it reports the moment they leave) and wherever
  * pacer_xfer_on_debug is: runs before each request is sent, on a new or a
  * reused connection, so once per try. A connection that another transfer
  * opened without a policy (a token request) is never checked by
@@ -284,6 +285,8 @@ pacer_xfer_on_prereq(void *clientp, char *primary_ip, char *local_ip,
     note_blocked(x, why);
     return CURL_PREREQFUNC_ABORT;
   }
+  if (x->outcome->req->pace_key != 0 && x->cu->sent_cb != NULL)
+    x->cu->sent_cb(x->cu, x->outcome->req);
   return CURL_PREREQFUNC_OK;
 }
 

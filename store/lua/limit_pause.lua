@@ -21,10 +21,11 @@ if tonumber(h[2] or '0') < want then
   redis.call('HSET', KEYS[1], 'tat', string.format('%.0f', want))
 end
 -- AIMD: an isolated 429 (send jitter at an exact limit) only pauses;
--- a second one within 30 s says the rate is too high: halve it.
+-- a second one within 3 s (right after the pause ends: the 429s keep
+-- coming) says the rate is too high: halve it.
 local last = tonumber(redis.call('HGET', KEYS[1], 'last_429') or '0')
 redis.call('HSET', KEYS[1], 'last_429', string.format('%.0f', now))
-if ARGV[4] == '1' and now - last < 30000000 then
+if ARGV[4] == '1' and now - last < 3000000 then
   local at = tonumber(h[4] or '0')
   if now - at >= 1000000 then
     local pm = 1000

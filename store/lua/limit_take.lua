@@ -2,9 +2,15 @@
 -- ARGV: nslots horizon_us then per key: interval_us (steady) tolerance_us
 --       cost adaptive interval_us (warm-up) period_us
 --       then, optionally, now_us (unix us; absent, empty or 0: Redis TIME)
+--       lead_us (no slot before now + lead_us; absent: 0), guard_us and
+--       taker (absent: 0 and ''). With guard_us > 0 a take reserves a block:
+--       its first slot keeps guard_us more distance from the last slot
+--       another taker reserved (two processes' blocks do not touch), and the
+--       later slots may reach horizon_us past the first one.
 -- A bucket idle for a whole period starts a warm-up period ("since").
--- Returns {n, off_1, ..., off_n} (slot offsets from now, us) or
--- {0, wait_us, reason}. Numbers stay below 2^53, so doubles are exact.
+-- Returns {n, off_1, ..., off_n, now} (slot offsets from now, us, then
+-- now itself, unix us: each process maps Redis time to its own clock with
+-- it) or {0, wait_us, reason}. Numbers stay below 2^53, so doubles are exact.
 -- core/gcra.c (pacer_gcra_take) is the reference model of this script;
 -- test gcra_diff runs both on a virtual clock (now_us) and compares them.
 -- An operator pause (op_until, store/lua/limit_oppause.lua; not modelled)
@@ -17,18 +23,22 @@ if now <= 0 then
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
+local lead = tonumber(ARGV[4 + n * 6] or '0') or 0
+local guard = tonumber(ARGV[5 + n * 6] or '0') or 0
+local taker = ARGV[6 + n * 6] or ''
 local nslots = tonumber(ARGV[1])
 local horizon = tonumber(ARGV[2])
-local tat, iv, one, tol, since = {}, {}, {}, {}, {}
+local tat, iv, one, tol, since, who = {}, {}, {}, {}, {}, {}
 local pause, reason = 0, ''
 for i = 1, n do
   local b = 2 + (i - 1) * 6
   local h = redis.call('HMGET', KEYS[i], 'tat', 'pause_until',
                        'permille', 'aimd_at', 'pause_reason', 'since',
-                       'op_until')
+                       'op_until', 'taker')
   local period = tonumber(ARGV[b + 6])
   tat[i] = tonumber(h[1] or '0')
   since[i] = tonumber(h[6] or '0')
+  who[i] = h[8] or ''
   if tat[i] + period < now then since[i] = now end
   local base = ARGV[b + 1]
   if now - since[i] < period then base = ARGV[b + 5] end
@@ -54,23 +64,28 @@ for i = 1, n do
 end
 if pause > 0 then return {0, pause, reason} end
 local out = {0}
+local limit = now + horizon
 for j = 1, nslots do
-  local s = now
+  local s = now + lead
   for i = 1, n do
     local c = tat[i] + iv[i] - one[i] - tol[i]
+    if j == 1 and guard > 0 and who[i] ~= taker then c = c + guard end
     if c > s then s = c end
   end
-  if s > now + horizon then
+  if s > limit then
     if #out == 1 then return {0, s - now, ''} end
     break
   end
+  if j == 1 and guard > 0 then limit = s + horizon end
   for i = 1, n do tat[i] = math.max(tat[i], s) + iv[i] end
   out[#out + 1] = s - now
 end
 out[1] = #out - 1
+out[#out + 1] = now
 for i = 1, n do
   redis.call('HSET', KEYS[i], 'tat', string.format('%.0f', tat[i]),
              'since', string.format('%.0f', since[i]))
+  if taker ~= '' then redis.call('HSET', KEYS[i], 'taker', taker) end
   redis.call('PEXPIRE', KEYS[i], STATE_TTL_MS)
 end
 return out

@@ -186,9 +186,9 @@ check_field(struct run *r, const struct bucket *b, const redisReply *h,
 static void
 check_bucket(struct run *r, const struct bucket *b)
 {
-  static const char *const known[] = {"tat",         "since",   "pause_until",
-                                      "permille",    "aimd_at", "last_429",
-                                      "pause_reason"};
+  static const char *const known[] = {"tat",      "since",       "pause_until",
+                                      "permille", "aimd_at",     "last_429",
+                                      "taker",    "pause_reason"};
   const char *argv[] = {"HGETALL", b->key};
   redisReply *h = command(r, 2, argv);
   const char *reason = "";
@@ -211,6 +211,7 @@ check_bucket(struct run *r, const struct bucket *b)
   check_field(r, b, h, "permille", b->st.permille);
   check_field(r, b, h, "aimd_at", b->st.aimd_at_unix_us);
   check_field(r, b, h, "last_429", b->st.last_429_unix_us);
+  check_field(r, b, h, "taker", b->st.taker);
   if (strcmp(reason, b->reason) != 0)
     disagree(r, "%s pause_reason: script \"%s\", model \"%s\"", b->key, reason,
              b->reason);
@@ -241,8 +242,10 @@ static void
 step_take(struct run *r)
 {
   static const uint64_t horizons[] = {0, 20000, 250000, 250000, 2000000};
-  char numbuf[2 + 6 * 3 + 1][24];
-  const char *argv[3 + 3 + 2 + 6 * 3 + 1];
+  static const uint64_t leads[] = {0, 0, 15000, 300000};
+  static const uint64_t guards[] = {0, 0, 4000, 50000};
+  char numbuf[2 + 6 * 3 + 4][24];
+  const char *argv[3 + 3 + 2 + 6 * 3 + 4];
   struct pacer_gcra_args a[3];
   struct pacer_gcra_state st[3];
   struct pacer_gcra_take_result m;
@@ -250,6 +253,9 @@ step_take(struct run *r)
   size_t n = 1 + (size_t)rnd(r, 3), i, na = 0, nnum = 0, len;
   unsigned nslots = rnd(r, 3) == 0 ? 1 : 1 + (unsigned)rnd(r, 32);
   uint64_t horizon = horizons[rnd(r, PACER_ARRAY_SIZE(horizons))];
+  uint64_t lead = leads[rnd(r, PACER_ARRAY_SIZE(leads))];
+  uint64_t guard = guards[rnd(r, PACER_ARRAY_SIZE(guards))];
+  uint64_t taker = rnd(r, 4); /* 0: none, sent as "" */
   redisReply *rep;
   int rc;
 
@@ -309,6 +315,24 @@ step_take(struct run *r)
   }
   snprintf(numbuf[nnum], sizeof(numbuf[0]), "%" PRIu64, r->now_us);
   argv[na++] = numbuf[nnum++];
+  /* the optional lead, guard and taker after now: absent (as 0, 0, "")
+   * or given */
+  if (lead != 0 || guard != 0 || taker != 0 || rnd(r, 2) == 0) {
+    snprintf(numbuf[nnum], sizeof(numbuf[0]), "%" PRIu64, lead);
+    argv[na++] = numbuf[nnum++];
+    snprintf(numbuf[nnum], sizeof(numbuf[0]), "%" PRIu64, guard);
+    argv[na++] = numbuf[nnum++];
+    if (taker != 0)
+      snprintf(numbuf[nnum], sizeof(numbuf[0]), "%" PRIu64, taker);
+    else
+      numbuf[nnum][0] = '\0';
+    argv[na++] = numbuf[nnum++];
+    if (len < sizeof(r->last_op))
+      len += (size_t)snprintf(r->last_op + len, sizeof(r->last_op) - len,
+                              " lead_us=%" PRIu64 " guard_us=%" PRIu64
+                              " taker=%" PRIu64,
+                              lead, guard, taker);
+  }
 
   for (i = 0; i < n; i++) {
     int64_t d = (int64_t)r->now_us - (int64_t)st[i].aimd_at_unix_us;
@@ -325,7 +349,8 @@ step_take(struct run *r)
         covered[C_ROUNDED]++;
     }
   }
-  rc = pacer_gcra_take(a, st, n, nslots, horizon, r->now_us, &m);
+  rc = pacer_gcra_take_ext(a, st, n, nslots, horizon, lead, guard, taker,
+                           r->now_us, &m);
   if (rc != 0)
     disagree(r, "model declined: %s", pacer_err_name(rc));
   rep = command(r, (int)na, argv);
@@ -334,9 +359,14 @@ step_take(struct run *r)
     disagree(r, "take: script reply is not {n, ...}");
   if (m.nslots > 0) {
     if (rep->element[0]->integer != (long long)m.nslots ||
-        rep->elements != m.nslots + 1)
+        rep->elements != m.nslots + 2)
       disagree(r, "take: script granted %lld slots, model %u",
                rep->element[0]->integer, m.nslots);
+    /* the reply ends with the script's now, the injected one */
+    if (rep->element[m.nslots + 1]->type != REDIS_REPLY_INTEGER ||
+        rep->element[m.nslots + 1]->integer != (long long)r->now_us)
+      disagree(r, "take: script says now is %lld us, injected %" PRIu64,
+               rep->element[m.nslots + 1]->integer, r->now_us);
     for (i = 0; i < m.nslots; i++) {
       if (rep->element[i + 1]->type != REDIS_REPLY_INTEGER ||
           rep->element[i + 1]->integer != (long long)m.slot_us[i])
@@ -427,6 +457,7 @@ step_inject(struct run *r, struct bucket *b)
       v[2],   "aimd_at", v[3],  "last_429", v[4],    "pause_until", v[5]};
 
   b->st.tat_unix_us = r->now_us - 2 * S_US + rnd(r, 6 * S_US);
+  b->st.taker = 0; /* the DEL drops it */
   b->st.since_unix_us = r->now_us - rnd(r, 3 * S_US);
   b->st.permille = PACER_GCRA_PERMILLE_MIN + (uint32_t)rnd(r, 951);
   b->st.aimd_at_unix_us = r->now_us - 3 * S_US + rnd(r, 6 * S_US);

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -130,6 +131,115 @@ slots_are_used_in_order_and_stale_ones_dropped(void **state)
   pacer_lanes_free_all(&ls);
 }
 
+static void
+slots_are_taken_ahead_by_the_lead_and_say_when(void **state)
+{
+  struct pacer_lanes ls;
+  struct pacer_lane *l;
+  uint64_t offs[2] = {0, 10000}, slot = 0, next;
+
+  (void)state;
+  pacer_lanes_init(&ls);
+  l = pacer_lanes_get(&ls, "s", NULL, 0);
+  pacer_lane_add_slots(l, 1000000, offs, 2);
+  /* 6 ms early with a 5 ms lead: not yet */
+  assert_int_equal(
+      pacer_lane_take_slot_ahead(l, 994000, 5000, 4000, &slot, &next), 0);
+  assert_true(next == 1000000);
+  /* 5 ms early: taken, with its own time */
+  assert_int_equal(
+      pacer_lane_take_slot_ahead(l, 995000, 5000, 4000, &slot, &next), 1);
+  assert_true(slot == 1000000);
+  assert_true(next == 1010000);
+  /* 5 ms late for the second, over the 4 ms stale bound: dropped */
+  assert_int_equal(
+      pacer_lane_take_slot_ahead(l, 1015000, 5000, 4000, &slot, &next), 0);
+  assert_true(next == UINT64_MAX);
+  pacer_lanes_free_all(&ls);
+}
+
+static void
+pace_names_the_most_shared_then_widest_burst_0_bucket(void **state)
+{
+  struct pacer_limit_cfg strict, wide, bursty;
+  struct pacer_limit_ref refs[3];
+  struct pacer_lanes ls;
+  struct pacer_lane *l;
+  uint64_t k1, k2, gap;
+
+  (void)state;
+  memset(&strict, 0, sizeof(strict));
+  memset(refs, 0, sizeof(refs));
+  wide = bursty = strict;
+  assert_int_equal(pacer_gcra_limit_init(&strict.gcra, 100, 1000000, 0), 0);
+  assert_int_equal(pacer_gcra_limit_init(&wide.gcra, 20, 1000000, 0), 0);
+  assert_int_equal(pacer_gcra_limit_init(&bursty.gcra, 1, 1000000, 5), 0);
+  strict.cost = wide.cost = bursty.cost = 1;
+  refs[0].cfg = &strict;
+  refs[1].cfg = &bursty;
+  refs[2].cfg = &wide;
+  snprintf(refs[0].key, sizeof(refs[0].key), "%s", "strict:a");
+  snprintf(refs[1].key, sizeof(refs[1].key), "%s", "bursty:a");
+  snprintf(refs[2].key, sizeof(refs[2].key), "%s", "wide:a");
+  pacer_lanes_init(&ls);
+  /* 20/s, burst 0, binds: its interval plus 0.5%, its bucket the key */
+  l = pacer_lanes_get(&ls, "x", refs, 3);
+  pacer_lane_pace(l, &k1, &gap);
+  assert_true(k1 != 0);
+  assert_true(gap == 50000 + 250);
+  /* the same bucket from another lane: the same key */
+  l = pacer_lanes_get(&ls, "y", &refs[2], 1);
+  pacer_lane_pace(l, &k2, &gap);
+  assert_true(k1 == k2);
+  /* only a bursty limit: no gap, a key of the lane's own */
+  l = pacer_lanes_get(&ls, "z", &refs[1], 1);
+  pacer_lane_pace(l, &k2, &gap);
+  assert_true(k2 != 0 && k2 != k1);
+  assert_true(gap == 0);
+  /* the 20/s split per header, the 100/s global: the global one, which
+   * every request shares, paces */
+  wide.key = PACER_LIMIT_KEY_HEADER;
+  l = pacer_lanes_get(&ls, "w", refs, 3);
+  pacer_lane_pace(l, &k2, &gap);
+  assert_true(gap == 10000 + 50);
+  pacer_lanes_free_all(&ls);
+}
+
+static void
+clock_map_keeps_the_quickest_reply(void **state)
+{
+  struct pacer_lane_clock c;
+
+  (void)state;
+  memset(&c, 0, sizeof(c));
+  /* mono = unix - 1e9 + reply latency (300 us, then 50 us, then 3 ms) */
+  assert_true(pacer_lane_clock_map(&c, 1000300, 1001000000) == 1000300);
+  assert_true(pacer_lane_clock_map(&c, 2000050, 1002000000) == 2000050);
+  /* a slow reply maps by the quickest one (50 us), plus drift allowance
+   * of 20 ppm over the 1 s since: 20 us */
+  assert_true(pacer_lane_clock_map(&c, 3003000, 1003000000) ==
+              3000000 + 50 + 20);
+  /* one reply 30 ms late is no clock step */
+  assert_true(pacer_lane_clock_map(&c, 3130000, 1003100000) < 3100100);
+}
+
+static void
+clock_map_follows_a_step_after_8_replies(void **state)
+{
+  struct pacer_lane_clock c;
+  uint64_t m = 1000000, u = 1000000000, got = 0;
+  int i;
+
+  (void)state;
+  memset(&c, 0, sizeof(c));
+  (void)pacer_lane_clock_map(&c, m, u);
+  /* Redis' clock steps 100 ms back: the samples jump up 100 ms */
+  for (i = 1; i <= 8; i++)
+    got = pacer_lane_clock_map(&c, m + (uint64_t)i * 1000,
+                               u + (uint64_t)i * 1000 - 100000);
+  assert_true(got == m + 8000);
+}
+
 int
 main(void)
 {
@@ -140,6 +250,10 @@ main(void)
           same_id_returns_the_same_lane_and_release_frees_idle_lanes),
       cmocka_unit_test(ring_holds_each_lane_with_work_once),
       cmocka_unit_test(slots_are_used_in_order_and_stale_ones_dropped),
+      cmocka_unit_test(slots_are_taken_ahead_by_the_lead_and_say_when),
+      cmocka_unit_test(pace_names_the_most_shared_then_widest_burst_0_bucket),
+      cmocka_unit_test(clock_map_keeps_the_quickest_reply),
+      cmocka_unit_test(clock_map_follows_a_step_after_8_replies),
   };
 
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# tests/upstream/nginx_limits.sh DIR [options]
+#
+# A strict rate-limited upstream that nobody here wrote: Debian's nginx
+# (nginx-light, /usr/sbin/nginx) with limit_req, run in the foreground
+# with a config generated into DIR, on a free loopback port. Prints
+# `listening port=N` on stdout once nginx answers, then runs until it gets
+# SIGTERM/SIGINT (it stops nginx and exits 0) or nginx exits.
+#
+# Locations (every other path: 404; /health: 200, never limited):
+#   /strict/...  limit_req rate=R r/s, burst 0, one bucket per X-Account
+#                header value; 429 with `Retry-After: 1`
+#   /bursty/...  the same rate with burst=B nodelay
+#   /multi/...   two limits at once: R r/s per X-Account and T r/s per
+#                X-Token (per-header limits stacked)
+# Every admitted request is answered 200 `{"ok":true}` at once (a file:
+# `return` would run before limit_req and skip it).
+#
+# How nginx counts (src/http/modules/ngx_http_limit_req_module.c): per key
+# it keeps `excess` (in 1/1000 requests) and the time of the last admitted
+# request, at millisecond granularity (ngx_current_msec, the monotonic
+# clock read once per event-loop wake-up). A request arriving ms after the
+# last admitted one gets excess' = max(0, excess - R * ms + 1000) and is
+# refused when excess' > burst * 1000. With burst 0 that is: a request
+# arriving less than 1000 / R ms (nginx clock) after the last admitted one
+# is refused. Refused requests change nothing.
+#
+# Access log DIR/access.log, one line per request:
+#   <msec> <status> <request uri> <X-Account> <X-Token> <X-Job> <connection
+#   serial number> <requests on it so far>
+# msec = $msec, unix seconds with ms, read at the end of the request (for
+# these immediate answers, the ms nginx's limiter saw). awk over it gives
+# the most requests in any 1 s window and the 429 count (see
+# tests/integration/test_nginx_limits.sh and bench/limits.sh).
+#
+# Options:
+#   --rate R          r/s of /strict, /bursty and per account on /multi
+#                     (default 100)
+#   --burst B         burst of /bursty (default 10)
+#   --token-rate T    r/s per X-Token on /multi (default 2 x R)
+#   --workers N       nginx worker processes (default 1)
+#   --nginx PATH      nginx binary (default $PACER_NGINX or /usr/sbin/nginx)
+#   --priority P      "" (default): as started; "rt": nginx under
+#                     SCHED_FIFO (chrt -f 20) when the system allows it,
+#                     else as started. Prints `priority=rt` or
+#                     `priority=normal` on stderr. On a loaded machine a
+#                     normal-priority nginx is woken several ms late now
+#                     and then; it then stamps one request late and the
+#                     next on time, and at burst 0 refuses that one: a
+#                     delay no client can absorb (docs/LIMITS.md, "Against
+#                     a strict limiter"). Benchmarks that measure the
+#                     client ask for rt.
+set -u
+
+die() {
+  echo "nginx_limits.sh: $*" >&2
+  exit 2
+}
+
+[[ $# -ge 1 ]] || die "usage: nginx_limits.sh DIR [--rate R] [--burst B]" \
+  "[--token-rate T] [--workers N] [--nginx PATH]"
+DIR=$1
+shift
+RATE=100 BURST=10 TRATE= WORKERS=1 NGINX=${PACER_NGINX:-/usr/sbin/nginx} PRIO=
+while [[ $# -gt 0 ]]; do
+  [[ $# -ge 2 ]] || die "$1: needs a value"
+  case $1 in
+  --rate) RATE=$2 ;;
+  --burst) BURST=$2 ;;
+  --token-rate) TRATE=$2 ;;
+  --workers) WORKERS=$2 ;;
+  --nginx) NGINX=$2 ;;
+  --priority) PRIO=$2 ;;
+  *) die "$1: unknown option" ;;
+  esac
+  shift 2
+done
+num() { [[ $1 =~ ^[0-9]+$ ]] && (($1 >= $2 && $1 <= $3)); }
+num "$RATE" 1 1000000 || die "--rate \"$RATE\": not a whole number 1..1000000"
+num "$BURST" 0 1000000 || die "--burst \"$BURST\": not a whole number 0..1000000"
+[[ -n $TRATE ]] || TRATE=$((RATE * 2))
+num "$TRATE" 1 1000000 ||
+  die "--token-rate \"$TRATE\": not a whole number 1..1000000"
+num "$WORKERS" 1 64 || die "--workers \"$WORKERS\": not a whole number 1..64"
+[[ -x $NGINX ]] || die "$NGINX: not found (apt-get install -y nginx-light)"
+command -v curl >/dev/null || die "curl not on PATH (apt-get install -y curl)"
+mkdir -p "$DIR/tmp" "$DIR/www" || die "$DIR: cannot create"
+DIR=$(cd "$DIR" && pwd)
+# limit_req runs in the preaccess phase, after `return` (rewrite phase):
+# admitted requests are answered from a file, so the limit applies.
+echo '{"ok":true}' >"$DIR/www/ok.json"
+
+# listening PORT: true when something listens on 127.0.0.1:PORT or *:PORT.
+listening() {
+  awk -v p="$(printf ':%04X' "$1")" \
+    'NR > 1 && $4 == "0A" && substr($2, length($2) - 4) == p { f = 1 }
+     END { exit !f }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+# As root, nginx's workers would run as nobody, who cannot read a private
+# temp dir: keep them as the user who owns DIR.
+USER_LINE=
+(($(id -u) == 0)) && USER_LINE="user $(id -un);"
+
+write_conf() {
+  cat >"$DIR/nginx.conf" <<EOF
+# generated by tests/upstream/nginx_limits.sh
+daemon off;
+$USER_LINE
+worker_processes $WORKERS;
+pid $DIR/nginx.pid;
+error_log $DIR/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $DIR/tmp/body;
+  proxy_temp_path $DIR/tmp/proxy;
+  fastcgi_temp_path $DIR/tmp/fastcgi;
+  uwsgi_temp_path $DIR/tmp/uwsgi;
+  scgi_temp_path $DIR/tmp/scgi;
+  default_type application/json;
+  log_format limits '\$msec \$status \$request_uri "\$http_x_account"'
+                    ' "\$http_x_token" "\$http_x_job"'
+                    ' \$connection \$connection_requests';
+  limit_req_zone \$http_x_account zone=strict:10m rate=${RATE}r/s;
+  limit_req_zone \$http_x_account zone=bursty:10m rate=${RATE}r/s;
+  limit_req_zone \$http_x_account zone=acct:10m rate=${RATE}r/s;
+  limit_req_zone \$http_x_token zone=token:10m rate=${TRATE}r/s;
+  limit_req_status 429;
+  limit_req_log_level info;
+  map \$status \$retry_after { 429 1; default ""; }
+  server {
+    listen 127.0.0.1:$1 backlog=4096;
+    access_log $DIR/access.log limits buffer=64k flush=1s;
+    root $DIR/www;
+    add_header Retry-After \$retry_after always;
+    location = /health { access_log off; return 200 '{"ok":true}\n'; }
+    location /strict/ {
+      limit_req zone=strict;
+      try_files /ok.json =500;
+    }
+    location /bursty/ {
+      limit_req zone=bursty burst=$BURST nodelay;
+      try_files /ok.json =500;
+    }
+    location /multi/ {
+      limit_req zone=acct;
+      limit_req zone=token;
+      try_files /ok.json =500;
+    }
+    location / { return 404 '{"error":"not_found"}\n'; }
+  }
+}
+EOF
+}
+
+RUN=()
+case $PRIO in
+"") ;;
+rt)
+  if command -v chrt >/dev/null && chrt -f 20 true 2>/dev/null; then
+    RUN=(chrt -f 20)
+    echo "nginx_limits.sh: priority=rt" >&2
+  else
+    echo "nginx_limits.sh: priority=normal (SCHED_FIFO not allowed here)" >&2
+  fi
+  ;;
+*) die "--priority \"$PRIO\": want rt or \"\"" ;;
+esac
+
+NPID=
+stop() {
+  [[ -n $NPID ]] && kill -TERM "$NPID" 2>/dev/null && wait "$NPID"
+  exit 0
+}
+trap stop TERM INT HUP
+
+# A free port: skip ports something listens on; a port taken between the
+# check and nginx's bind makes nginx exit, and the next one is tried.
+for try in $(seq 1 30); do
+  port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+  listening "$port" && continue
+  write_conf "$port"
+  : >"$DIR/error.log"
+  "${RUN[@]}" "$NGINX" -p "$DIR" -c "$DIR/nginx.conf" -e "$DIR/error.log" &
+  NPID=$!
+  deadline=$((SECONDS + 10))
+  while kill -0 "$NPID" 2>/dev/null && ((SECONDS < deadline)); do
+    if curl -fsS --max-time 1 "http://127.0.0.1:$port/health" >/dev/null 2>&1
+    then
+      echo "listening port=$port"
+      wait "$NPID"
+      rc=$?
+      NPID=
+      echo "nginx_limits.sh: nginx exited with status $rc:" >&2
+      tail -n 5 "$DIR/error.log" >&2
+      exit 1
+    fi
+    sleep 0.02 # polling a condition (nginx answers) with a deadline
+  done
+  if kill -0 "$NPID" 2>/dev/null; then
+    kill -TERM "$NPID" 2>/dev/null
+    wait "$NPID"
+    die "nginx did not answer within 10 s: $(tail -n 5 "$DIR/error.log")"
+  fi
+  wait "$NPID"
+  NPID=
+  grep -q "Address already in use" "$DIR/error.log" ||
+    die "nginx failed to start: $(tail -n 5 "$DIR/error.log")"
+done
+die "no free port found in 30 tries"
