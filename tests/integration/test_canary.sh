@@ -170,10 +170,18 @@ echo "B: refresh refused (400 quoting the refresh token): reauth_required, job p
 cli stats2 stats --config "$CFG" || fail "stats"
 cli stats2j stats --json --config "$CFG" || fail "stats --json"
 scrape end
+# What an operator sees of dead letters: the redacted form only.
+cli deadlist dead list --config "$CFG" || fail "dead list"
+cli deadshow dead show job-404 --config "$CFG" || fail "dead show job-404"
+grep -q 'job-404' "$TEST_TMP/cli-deadshow.out" || fail "dead show printed no job-404"
 # Every key under the prefix, whole, except the credential hash's two
-# token fields (listed on their own below).
+# token fields (listed on their own below) and the <prefix>deadjob:<id>
+# hashes, which keep a dead job's original entry, secrets intact, for
+# `pacer dead retry` (store/keys.h, docs/REDIS.md): their field names are
+# dumped, their values never leave Redis.
 dump="$TEST_TMP/redis-dump.out"
 : >"$dump"
+ndeadjob=0
 rcli --scan --pattern "${PREFIX}*" >"$TEST_TMP/keys.txt"
 [ -s "$TEST_TMP/keys.txt" ] || fail "no Redis keys under $PREFIX"
 grep -qx "${PREFIX}lanestat:.*" "$TEST_TMP/keys.txt" ||
@@ -184,7 +192,11 @@ while IFS= read -r k; do
   case "$t" in
   string) rcli --raw GET "$k" >>"$dump" ;;
   hash)
-    if [ "$k" = "$HASH" ]; then
+    if [ "${k#"${PREFIX}"deadjob:}" != "$k" ]; then
+      ndeadjob=$((ndeadjob + 1))
+      echo "(original entry kept for dead retry; fields:" \
+        "$(rcli --raw HKEYS "$k" | tr '\n' ' '))" >>"$dump"
+    elif [ "$k" = "$HASH" ]; then
       rcli --raw EVAL "local r = {}
 local h = redis.call('HGETALL', KEYS[1])
 for i = 1, #h, 2 do
@@ -210,6 +222,7 @@ done <"$TEST_TMP/keys.txt"
 grep -q "^== ${PREFIX}results (stream)" "$dump" || fail "the dump has no results stream"
 grep -q "^== ${PREFIX}dead (stream)" "$dump" || fail "the dump has no dead stream"
 grep -q "^== $HASH (hash)" "$dump" || fail "the dump has no credential hash"
+[ "$ndeadjob" -gt 0 ] || fail "no <prefix>deadjob: key: are dead jobs' originals kept?"
 # The exempt fields hold tokens by design; after cred set they hold none of
 # the canaries either.
 rcli --raw HMGET "$HASH" access_token refresh_token >"$TEST_TMP/cred-token-fields.out"
