@@ -74,7 +74,7 @@ static void
 usage(FILE *out)
 {
   fputs("usage: pacer run FILE.jsonl [--out FILE] [--redis URL]\n"
-        "                 [--merge FILE] [--out-dir DIR]\n"
+        "                 [--merge FILE] [--out-dir DIR] [--format jsonl|csv]\n"
         "                 [--config FILE] [--workers N] [--concurrency N]\n"
         "                 [--log-level L] [--log SPEC]\n"
         "                 [--log-format logfmt|json]\n"
@@ -92,6 +92,7 @@ usage(FILE *out)
         "                    one JSON line each (docs/CHAINS.md)\n"
         "  --out-dir DIR     bodies over 64 KiB go to DIR/<id>.body, named\n"
         "                    by the result's \"body_file\"\n"
+        "  --format F        jsonl (default) or csv (flat fields, RFC 4180)\n"
         "  --redis URL       use this Redis instead of a private one\n"
         "  --config FILE     JSON config (see README \"Configuration\")\n"
         "  --workers N       worker threads (default: online CPUs)\n"
@@ -587,6 +588,8 @@ pacer_cmd_run(int argc, char **argv)
   char *tmp_path = NULL; /* results written here, renamed at the end */
   int wfail;
   const char *out_dir = NULL;
+  const char *format = "jsonl";
+  enum pacer_run_format fmt = PACER_RUN_JSONL;
   char *results_key = NULL;
   char last[64], url[160], reason[128];
   uint64_t start;
@@ -618,6 +621,8 @@ pacer_cmd_run(int argc, char **argv)
     if (r == 0)
       r = pacer_cli_opt_value(argc, argv, &i, "--out-dir", &out_dir, &err);
     if (r == 0)
+      r = pacer_cli_opt_value(argc, argv, &i, "--format", &format, &err);
+    if (r == 0)
       r = pacer_cli_common_opt(argc, argv, &i, &opts, &err);
     if (r < 0) {
       fprintf(stderr, "run: %s\n", err.msg);
@@ -634,7 +639,8 @@ pacer_cmd_run(int argc, char **argv)
     usage(stderr);
     return 2;
   }
-  if (pacer_cli_setup(&cfg, &opts, &err) != 0) {
+  if (pacer_run_format_parse(format, &fmt, &err) != 0 ||
+      pacer_cli_setup(&cfg, &opts, &err) != 0) {
     fprintf(stderr, "run: %s\n", err.msg);
     goto out;
   }
@@ -722,7 +728,7 @@ pacer_cmd_run(int argc, char **argv)
 
   /* Export this batch's results: every job of this batch that finished,
    * once. */
-  r = pacer_run_write_results(c, results_key, last, want, out, out_dir,
+  r = pacer_run_write_results(c, results_key, last, want, out, out_dir, fmt,
                               &written, &rc.tally, &err);
   if (r != 0)
     fprintf(stderr, "run: %s\n", err.msg);

@@ -56,23 +56,40 @@ struct pacer_run_tally {
   size_t reasons_other; /* failures past PACER_RUN_REASONS_MAX reasons */
 };
 
+/* How results are written: JSON lines, or CSV rows of the flat fields
+ * (core/result_fmt.h). */
+enum pacer_run_format { PACER_RUN_JSONL = 0, PACER_RUN_CSV };
+
+/** Parses the value of --format (borrowed): "jsonl" or "json" (JSON
+ *  lines), "csv". Returns 0 with *fmt set, or PACER_EINVAL with err set
+ *  ("--format: ..."). */
+int pacer_run_format_parse(const char *s, enum pacer_run_format *fmt,
+                           struct pacer_error *err);
+
+/** Writes the result entry f[0..nfields) (borrowed) to out (borrowed) as
+ *  one line in fmt (core/result_fmt.h: a JSON object and "\n", or a CSV
+ *  row and "\r\n"). Returns 0 or PACER_ENOMEM. */
+int pacer_run_write_line(FILE *out, enum pacer_run_format fmt,
+                         const struct pacer_results_field *f, size_t nfields);
+
 /** Reads the results stream key (borrowed) after entry id after (borrowed)
  *  through store/results.h, and writes each entry whose id is in want
- *  (borrowed; removed from it) as one JSON line to out (borrowed), first
- *  result per id only; counts it into tally. *written is set to the lines
- *  written. With out_dir (borrowed, or NULL), bodies over
- *  PACER_RUN_BODY_FILE_MIN go to files there (cli/run_bodies.h).
- *  Returns 0, or a negative code with err set ("redis: ...",
- *  "results: out of memory"). */
+ *  (borrowed; removed from it) as one line in fmt to out (borrowed; a CSV
+ *  header row first), first result per id only; counts it into tally.
+ *  *written is set to the results written. With out_dir (borrowed, or
+ *  NULL), bodies over PACER_RUN_BODY_FILE_MIN go to files there
+ *  (cli/run_bodies.h). Returns 0, or a negative code with err set
+ *  ("redis: ...", "results: out of memory"). */
 int pacer_run_write_results(redisContext *c, const char *key, const char *after,
                             struct pacer_idset *want, FILE *out,
-                            const char *out_dir, size_t *written,
-                            struct pacer_run_tally *tally,
+                            const char *out_dir, enum pacer_run_format fmt,
+                            size_t *written, struct pacer_run_tally *tally,
                             struct pacer_error *err);
 
 /** Converts one results entry (f, nfields, borrowed) to one line of JSON
- *  text, as `pacer run` writes it: "headers" and "meta" embedded as JSON,
- *  counts as numbers, "body_truncated" a boolean, the rest strings.
+ *  text, as `pacer run` writes it (core/result_fmt.h): "headers" and
+ *  "meta" embedded as JSON, counts as numbers, "body_truncated" a
+ *  boolean, a JSON body as "body_json", the rest strings.
  *  Returns owned text (free with cJSON_free), or NULL when out of
  *  memory. */
 char *pacer_run_entry_json(const struct pacer_results_field *f, size_t nfields);
