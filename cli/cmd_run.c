@@ -326,8 +326,8 @@ static void stop(struct run_ctx *rc);
 
 /* The progress display's second line: how many lanes wait for what, and
  * the most telling reason (an upstream pause first, then a rate limit),
- * e.g. "lanes: paused 1, rate 7 | acct:act_1003: paused by the upstream:
- * Retry-After 2000 ms; 640 ms left". */
+ * e.g. "lanes waiting: paused 1 | paused by upstream on acct:act_1003,
+ * 2 s left (Retry-After 2000 ms)"; also the bar's ETA and 429 count. */
 static void
 snap_note(struct run_ctx *rc, const cJSON *state)
 {
@@ -337,6 +337,7 @@ snap_note(struct run_ctx *rc, const cJSON *state)
   const cJSON *proc = cJSON_GetObjectItemCaseSensitive(state, "process");
   const cJSON *l, *shown = NULL;
   size_t counts[PACER_ARRAY_SIZE(kinds)] = {0}, i, off = 0;
+  char pause[160];
   int n;
 
   cJSON_ArrayForEach(l, lanes)
@@ -371,10 +372,10 @@ snap_note(struct run_ctx *rc, const cJSON *state)
       return;
     off += (size_t)n;
   }
-  /* A pause's reason names its bucket already. */
-  if (shown != NULL && strcmp(pacer_run_json_str(shown, "wait"), "paused") == 0)
-    snprintf(rc->note + off, sizeof(rc->note) - off, " | %s",
-             pacer_run_json_str(shown, "why"));
+  if (pacer_run_progress_snapshot(&rc->progress, state, pacer_clock_mono_ms(),
+                                  pause, sizeof(pause)) > 0) /* who, how long */
+    snprintf(rc->note + off, sizeof(rc->note) - off, "%s%s",
+             off == 0 ? "" : " | ", pause);
   else if (shown != NULL)
     snprintf(rc->note + off, sizeof(rc->note) - off, " | %s: %s",
              pacer_run_json_str(shown, "lane"),

@@ -30,11 +30,15 @@
 #include "cli/run_report.h"
 #include "common/clock.h"
 #include "core/job.h"
+#include "core/progress.h"
 #include "core/result_fmt.h"
 #include "store/redis_sync.h"
 #include "store/results.h"
+#include "store/stats_view.h"
 #include "store/submit.h"
 
+#define VIEW_MS        1000u  /* period of the buckets read for the ETA, ms */
+#define BUCKETS_VIEWED 64     /* buckets the ETA looks at */
 #define BLOCK_MS       1000   /* XREAD BLOCK, ms */
 #define RECONNECT_MS   30000u /* reconnect attempts after a loss, ms */
 #define BACKOFF_MIN_MS 100u   /* first wait between reconnects, ms */
@@ -168,9 +172,10 @@ struct count_ctx {
   struct pacer_progress *p;
   char *last; /* advanced to each entry read */
   size_t size;
-  FILE *out;                 /* --out: each result as it arrives, or NULL */
-  enum pacer_run_format fmt; /* --format */
-  int out_failed;            /* a write to out failed (out of memory) */
+  struct pacer_run_tally *tally; /* 429s, waits, failures by reason */
+  FILE *out;                     /* --out: each result as it arrives, or NULL */
+  enum pacer_run_format fmt;     /* --format */
+  int out_failed;                /* a write to out failed (out of memory) */
 };
 
 /* Counts one results entry (a pacer_results_entry_cb). */
@@ -196,6 +201,8 @@ count_entry(void *arg, const char *entry_id,
     cc->p->ok++;
   else
     cc->p->failed++;
+  pacer_run_tally_result(cc->tally, f, nfields);
+  cc->p->throttled = cc->tally->throttled;
   if (cc->out != NULL && pacer_run_write_line(cc->out, cc->fmt, f, nfields))
     cc->out_failed = 1;
   return 0;
@@ -259,6 +266,46 @@ reconnect(redisContext **cp, const struct pacer_config *cfg,
   }
 }
 
+/* Sets p's ETA from the limit buckets' rates and pauses in Redis (every
+ * process's lanes, store/stats_view.h; rates from cfg, borrowed) and
+ * writes the pause note into note ("" when no bucket is paused). Without
+ * a configured rate the completion rate's ETA stays. */
+static void
+view_buckets(redisContext *c, const struct pacer_config *cfg,
+             struct pacer_progress *p, uint64_t now_mono_ms, char *note,
+             size_t size)
+{
+  struct pacer_progress_bucket b[BUCKETS_VIEWED];
+  struct pacer_stats_buckets bs;
+  struct pacer_progress_in in;
+  uint64_t done = (uint64_t)p->ok + p->failed, eta = 0;
+  size_t i, n = 0;
+
+  note[0] = '\0';
+  if (pacer_stats_buckets_read(c, cfg, &bs) == 0) {
+    for (i = 0; i < bs.n && n < BUCKETS_VIEWED; i++, n++) {
+      const struct pacer_stats_bucket *sb = &bs.b[i];
+
+      b[n].name = sb->key;
+      b[n].rate_per_s = sb->conf_rate * sb->permille / 1000.0;
+      b[n].jobs = (uint64_t)(sb->queued + sb->in_flight + sb->deferred);
+      b[n].paused_ms = sb->paused_ms > 0 ? (uint64_t)sb->paused_ms : 0;
+      b[n].pause_reason = sb->reason;
+    }
+    memset(&in, 0, sizeof(in));
+    in.remaining = p->total > done ? p->total - done : 0;
+    in.done = done;
+    in.elapsed_ms =
+        now_mono_ms > p->start_mono_ms ? now_mono_ms - p->start_mono_ms : 1;
+    in.buckets = b;
+    in.nbuckets = n;
+    if (pacer_progress_eta_ms(&in, &eta) && n > 0)
+      pacer_progress_set_eta(p, 1, eta, now_mono_ms);
+    pacer_progress_pause_note(b, n, note, size);
+  }
+  pacer_stats_buckets_free(&bs);
+}
+
 /* Follows key from pos->last until ids is empty or deadline_mono_ms (0 =
  * none) passes. A lost connection (*cp) is replaced by reconnect() and the
  * read goes on from pos->last; *cp may therefore change, and is NULL when
@@ -273,9 +320,13 @@ follow_results(redisContext **cp, const struct pacer_config *cfg,
                const char *key, struct results_pos *pos,
                struct pacer_idset *ids, struct pacer_progress *p,
                uint32_t block_ms, uint64_t deadline_mono_ms, uint64_t *nlost,
-               FILE *out, enum pacer_run_format fmt, struct pacer_error *err)
+               FILE *out, enum pacer_run_format fmt,
+               struct pacer_run_tally *tally, struct pacer_error *err)
 {
-  struct count_ctx cc = {ids, p, pos->last, sizeof(pos->last), out, fmt, 0};
+  struct count_ctx cc = {ids,   p,   pos->last, sizeof(pos->last),
+                         tally, out, fmt,       0};
+  uint64_t view_mono_ms = 0;
+  char note[160] = "";
   uint64_t lost_since = 0; /* first failure since the last good reply */
   int lost_seen = 0;       /* results_lost() found a loss before */
 
@@ -315,7 +366,14 @@ follow_results(redisContext **cp, const struct pacer_config *cfg,
     if (out != NULL && (cc.out_failed || fflush(out) != 0 || ferror(out)))
       return pacer_error_set(err, PACER_EIO, "--out: write failed%s",
                              cc.out_failed ? ": out of memory" : "");
-    pacer_progress_update(p, pacer_clock_mono_ms(), 0);
+    now = pacer_clock_mono_ms();
+    if (now - view_mono_ms >= VIEW_MS) {
+      view_mono_ms = now;
+      view_buckets(*cp, cfg, p, now, note, sizeof(note));
+    }
+    pacer_progress_update(p, now, 0);
+    if (p->last_print_mono_ms == now && note[0] != '\0')
+      fprintf(stderr, p->tty ? "\n  %.76s\033[K\033[A\r" : "  %s\n", note);
     if (pacer_idset_count(ids) == 0)
       break;
     *nlost = results_lost(*cp, key, pos, &unread);
@@ -405,10 +463,12 @@ pacer_cmd_submit(int argc, char **argv)
   FILE *out = NULL;
   char *results_key = NULL;
   struct results_pos pos;
+  struct pacer_run_tally tally;
   uint64_t timeout_s = 0, start_mono_ms;
   int wait = 0, status = EXIT_USAGE, rc, i, only_files = 0;
 
   memset(&cfg, 0, sizeof(cfg));
+  memset(&tally, 0, sizeof(tally));
   pacer_error_clear(&err);
   for (i = 1; i < argc; i++) {
     const char *arg = argv[i];
@@ -562,7 +622,7 @@ pacer_cmd_submit(int argc, char **argv)
           cfg.connect_timeout_ms / 2 > 0 ? cfg.connect_timeout_ms / 2 : 1;
     pacer_progress_start(&progress, pacer_idset_count(ids), start_mono_ms);
     rc = follow_results(&c, &cfg, results_key, &pos, ids, &progress, block_ms,
-                        deadline, &lost, out, fmt, &err);
+                        deadline, &lost, out, fmt, &tally, &err);
     if (rc == PACER_ENOTFOUND) {
       /* Those ids can never be counted: waiting on would never end. */
       break_bar(&progress);
@@ -591,6 +651,8 @@ pacer_cmd_submit(int argc, char **argv)
       goto out;
     }
     pacer_progress_finish(&progress, pacer_clock_mono_ms());
+    pacer_run_print_tally(stdout, &tally, pacer_clock_mono_ms() - start_mono_ms,
+                          stats.rejected);
     if (rc == PACER_ETIMEDOUT) {
       fprintf(stderr,
               "submit: --timeout %" PRIu64 " s expired: %zu of %zu job(s) "

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "core/progress.h"
 #include "core/result_fmt.h"
 #include "store/results.h"
 
@@ -97,13 +98,14 @@ pacer_run_entry_json(const struct pacer_results_field *f, size_t nfields)
 
 /* Counts one exported result into t: its 429s, retries and, when it did
  * not end ok, its reason. */
-static void
-tally_result(struct pacer_run_tally *t, const struct pacer_results_field *f,
-             size_t nfields)
+void
+pacer_run_tally_result(struct pacer_run_tally *t,
+                       const struct pacer_results_field *f, size_t nfields)
 {
   const char *state = NULL, *reason = NULL;
   size_t j, k;
 
+  t->results++;
   for (j = 0; j < nfields; j++) {
     const char *n = f[j].name, *v = f[j].value;
     size_t nl = f[j].name_len;
@@ -114,6 +116,8 @@ tally_result(struct pacer_run_tally *t, const struct pacer_results_field *f,
       reason = v;
     else if (is_field(n, nl, "throttled"))
       t->throttled += strtoull(v, NULL, 10);
+    else if (is_field(n, nl, "wait_ms"))
+      t->wait_ms += strtoull(v, NULL, 10);
     else if (is_field(n, nl, "attempts") && strtoull(v, NULL, 10) > 1)
       t->retried += strtoull(v, NULL, 10) - 1;
   }
@@ -193,14 +197,14 @@ write_entry(void *arg, const char *entry_id,
     if (!has(wc->want, parent) && !has(wc->done_ids, parent))
       return 0;
     if (!page_failed(f, nfields))
-      tally_result(wc->tally, f, nfields);
+      pacer_run_tally_result(wc->tally, f, nfields);
   } else {
     /* One line per job of this batch (first result wins). */
     if (id == NULL || pacer_idset_remove(wc->want, id) != 1)
       return 0;
     if (pacer_idset_add(wc->done_ids, id) < 0)
       return pacer_error_set(wc->err, PACER_ENOMEM, "results: out of memory");
-    tally_result(wc->tally, f, nfields);
+    pacer_run_tally_result(wc->tally, f, nfields);
   }
   if (wc->out_dir != NULL) {
     struct pacer_results_field moved[64];
@@ -289,6 +293,7 @@ snap_buckets(struct pacer_run_tally *t, const cJSON *buckets)
     rb->limit_per_s = pacer_run_json_num(b, "rate_per_s");
     rb->requests = (uint64_t)pacer_run_json_num(b, "requests");
     rb->throttled = (uint64_t)pacer_run_json_num(b, "throttled");
+    rb->pauses = (uint64_t)pacer_run_json_num(b, "pauses");
     if (pacer_run_json_num(b, "send_per_s") > rb->send_max_per_s)
       rb->send_max_per_s = pacer_run_json_num(b, "send_per_s");
   }
@@ -314,6 +319,46 @@ snap_creds(struct pacer_run_tally *t, const cJSON *creds)
   }
 }
 
+size_t
+pacer_run_progress_snapshot(struct pacer_progress *p, const cJSON *state,
+                            uint64_t now_mono_ms, char *note, size_t size)
+{
+  struct pacer_progress_bucket b[PACER_RUN_BUCKETS_MAX];
+  const cJSON *proc = cJSON_GetObjectItemCaseSensitive(state, "process");
+  const cJSON *o;
+  struct pacer_progress_in in;
+  uint64_t done = (uint64_t)p->ok + p->failed, eta = 0;
+  size_t n = 0, paused = 0;
+  int known;
+
+  cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(state, "buckets"))
+  {
+    if (n == PACER_RUN_BUCKETS_MAX)
+      break;
+    b[n].name = pacer_run_json_str(o, "bucket");
+    b[n].rate_per_s = pacer_run_json_num(o, "effective_per_s");
+    b[n].jobs = (uint64_t)(pacer_run_json_num(o, "queued") +
+                           pacer_run_json_num(o, "in_flight") +
+                           pacer_run_json_num(o, "deferred"));
+    b[n].paused_ms = (uint64_t)pacer_run_json_num(o, "paused_ms");
+    b[n].pause_reason = pacer_run_json_str(o, "pause_reason");
+    n++;
+  }
+  memset(&in, 0, sizeof(in));
+  in.remaining = p->total > done ? p->total - done : 0;
+  in.done = done;
+  in.elapsed_ms =
+      now_mono_ms > p->start_mono_ms ? now_mono_ms - p->start_mono_ms : 1;
+  in.held = (uint64_t)pacer_run_json_num(proc, "held");
+  in.buckets = b;
+  in.nbuckets = n;
+  known = pacer_progress_eta_ms(&in, &eta);
+  pacer_progress_set_eta(p, known, eta, now_mono_ms);
+  p->throttled = (uint64_t)pacer_run_json_num(proc, "throttled");
+  paused = pacer_progress_pause_note(b, n, note, size);
+  return paused;
+}
+
 void
 pacer_run_tally_snapshot(struct pacer_run_tally *t, const cJSON *state)
 {
@@ -329,7 +374,9 @@ pacer_run_print_tally(FILE *out, const struct pacer_run_tally *t,
                       uint64_t wall_ms, size_t rejected)
 {
   double wall_s = wall_ms > 0 ? (double)wall_ms / 1000.0 : 0.001;
-  size_t i;
+  uint64_t pauses = 0;
+  char d[32];
+  size_t i, shown = 0;
 
   if (t->nbuckets > 0) {
     fprintf(out,
@@ -355,6 +402,21 @@ pacer_run_print_tally(FILE *out, const struct pacer_run_tally *t,
           "429s: %" PRIu64 " (429, or 503 with Retry-After: each paused its "
           "lane, and the job was sent again without spending an attempt)\n",
           t->throttled);
+  for (i = 0; i < t->nbuckets; i++)
+    pauses += t->buckets[i].pauses;
+  if (t->snapshots > 0) {
+    fprintf(out, "pauses: %" PRIu64, pauses);
+    for (i = 0; i < t->nbuckets; i++)
+      if (t->buckets[i].pauses > 0)
+        fprintf(out, "%s%s %" PRIu64, shown++ > 0 ? ", " : " (",
+                t->buckets[i].bucket, t->buckets[i].pauses);
+    fputs(pauses > 0 ? ")\n" : "\n", out);
+  }
+  pacer_progress_duration(t->wait_ms, d, sizeof(d));
+  fprintf(out,
+          "waiting for limits: %s summed over %zu job(s) (%" PRIu64
+          " ms a job on average)\n",
+          d, t->results, t->results > 0 ? t->wait_ms / t->results : 0);
   fprintf(out, "retries after errors: %" PRIu64 "\n", t->retried);
   for (i = 0; i < t->ncreds; i++) {
     const struct pacer_run_cred *c = &t->creds[i];

@@ -23,6 +23,7 @@ struct pacer_run_bucket {
   double limit_per_s;    /* configured rate, requests/s */
   uint64_t requests;     /* requests started on it */
   uint64_t throttled;    /* 429s charged to it */
+  uint64_t pauses;       /* pauses of the bucket (by the upstream) */
   double send_max_per_s; /* highest 5 s send rate seen, requests/s */
 };
 
@@ -48,6 +49,8 @@ struct pacer_run_tally {
   int snapshots;      /* snapshots received */
   uint64_t throttled; /* sum of the results' throttled */
   uint64_t retried;   /* attempts beyond the first, summed */
+  uint64_t wait_ms;   /* the results' wait_ms (lane waits), summed */
+  size_t results;     /* results counted */
   struct {
     char reason[40];
     size_t n;
@@ -94,9 +97,24 @@ int pacer_run_write_results(redisContext *c, const char *key, const char *after,
  *  memory. */
 char *pacer_run_entry_json(const struct pacer_results_field *f, size_t nfields);
 
+/** Counts one result entry f[0..nfields) (borrowed) into t: its 429s,
+ *  retries, lane wait and, when it did not end ok, its reason. */
+void pacer_run_tally_result(struct pacer_run_tally *t,
+                            const struct pacer_results_field *f,
+                            size_t nfields);
+
 /** Takes the limit buckets and credentials of one /api/state snapshot
  *  (state, borrowed: docs/METRICS.md) into t, and counts the snapshot. */
 void pacer_run_tally_snapshot(struct pacer_run_tally *t, const cJSON *state);
+
+/** Updates the progress display p from one /api/state snapshot (state,
+ *  borrowed: docs/METRICS.md) taken at now_mono_ms: the ETA from the
+ *  buckets' rates and pauses (core/progress.h) and the 429 count; writes
+ *  the pause note ("paused by upstream on acct:a1, 4 s left ...", or "")
+ *  into note (size bytes). Returns the number of paused buckets. */
+size_t pacer_run_progress_snapshot(struct pacer_progress *p, const cJSON *state,
+                                   uint64_t now_mono_ms, char *note,
+                                   size_t size);
 
 /** Returns the number member name of JSON object o (borrowed), 0 when it
  *  is absent or not a number. */
@@ -108,8 +126,9 @@ const char *pacer_run_json_str(const cJSON *o, const char *name);
 
 /** Prints the summary's figures beyond "done:" to out: requests per limit
  *  bucket against the limit (wall_ms, the batch's time in ms, gives the
- *  averages), 429s, retries, token refreshes per credential, failures by
- *  reason and the rejected line count. */
+ *  averages), 429s, pauses, time spent waiting for limits, retries, token
+ *  refreshes per credential, failures by reason and the rejected line
+ *  count. */
 void pacer_run_print_tally(FILE *out, const struct pacer_run_tally *t,
                            uint64_t wall_ms, size_t rejected);
 
