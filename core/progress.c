@@ -6,6 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 
+/* A pause this long has no end to count down: an operator's pause until
+ * `pacer resume` (as scheduler/metrics.c). */
+#define UNTIL_RESUMED_MS 100000000000ull
+
 /* ms needed for jobs at rate_per_s (> 0), rounded up. */
 static uint64_t
 ms_for(double jobs, double rate_per_s)
@@ -32,6 +36,8 @@ pacer_progress_eta_ms(const struct pacer_progress_in *in, uint64_t *eta_ms)
 
     if (b->rate_per_s <= 0.0 || b->jobs == 0)
       continue;
+    if (b->paused_ms > UNTIL_RESUMED_MS)
+      return 0; /* no ETA while jobs wait for `pacer resume` */
     known = 1;
     t = b->paused_ms + ms_for((double)b->jobs, b->rate_per_s);
     if (t > eta)
@@ -68,7 +74,7 @@ pacer_progress_pause_note(const struct pacer_progress_bucket *b, size_t n,
 {
   const struct pacer_progress_bucket *shown = NULL;
   size_t i, paused = 0;
-  char left[32];
+  char left[48], d[32];
   int off;
 
   if (size > 0)
@@ -85,17 +91,21 @@ pacer_progress_pause_note(const struct pacer_progress_bucket *b, size_t n,
   }
   if (shown == NULL || size == 0)
     return paused;
-  pacer_progress_duration(shown->paused_ms, left, sizeof(left));
+  pacer_progress_duration(shown->paused_ms, d, sizeof(d));
+  if (shown->paused_ms > UNTIL_RESUMED_MS)
+    snprintf(left, sizeof(left), "until resumed");
+  else
+    snprintf(left, sizeof(left), "%s left", d);
   if (shown->pause_reason != NULL &&
       strstr(shown->pause_reason, "operator") != NULL)
-    off = snprintf(buf, size, "paused by an operator on %s, %s left",
-                   shown->name, left);
-  else if (shown->pause_reason != NULL && shown->pause_reason[0] != '\0')
-    off = snprintf(buf, size, "paused by upstream on %s, %s left (%s)",
-                   shown->name, left, shown->pause_reason);
-  else
-    off = snprintf(buf, size, "paused by upstream on %s, %s left", shown->name,
+    off = snprintf(buf, size, "paused by an operator on %s, %s", shown->name,
                    left);
+  else if (shown->pause_reason != NULL && shown->pause_reason[0] != '\0')
+    off = snprintf(buf, size, "paused by upstream on %s, %s (%s)", shown->name,
+                   left, shown->pause_reason);
+  else
+    off =
+        snprintf(buf, size, "paused by upstream on %s, %s", shown->name, left);
   if (paused > 1 && off > 0 && (size_t)off < size)
     snprintf(buf + off, size - (size_t)off, " (+%zu more paused)", paused - 1);
   return paused;

@@ -49,7 +49,7 @@ int pacer_progress_eta_ms(const struct pacer_progress_in *in, uint64_t *eta_ms);
 /** Writes why the batch is held back into buf (size bytes, always
  *  NUL-terminated): the bucket with jobs and the longest pause, as
  *  "paused by upstream on acct:a1, 4 s left (Retry-After 4000 ms)" or
- *  "paused by an operator on acct:a1, 1 min left", with " (+N more
+ *  "paused by an operator on acct:a1, until resumed", with " (+N more
  *  paused)" when other buckets are paused too. Writes "" and returns 0
  *  when no bucket is paused; returns the number of paused buckets. */
 size_t pacer_progress_pause_note(const struct pacer_progress_bucket *b,

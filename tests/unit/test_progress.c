@@ -91,6 +91,21 @@ pause_note_names_bucket_cause_and_time_left(void **state)
 }
 
 static void
+an_operator_pause_until_resumed_has_no_eta(void **state)
+{
+  struct pacer_progress_bucket b[] = {
+      {"acct:a1", 5.0, 10, 2706998777853ull, "paused by an operator"}};
+  struct pacer_progress_in in = {10, 5, 1000, 10, b, 1};
+  uint64_t eta = 7;
+  char note[160];
+
+  (void)state;
+  assert_int_equal(pacer_progress_eta_ms(&in, &eta), 0);
+  assert_int_equal(pacer_progress_pause_note(b, 1, note, sizeof(note)), 1);
+  assert_string_equal(note, "paused by an operator on acct:a1, until resumed");
+}
+
+static void
 durations_read_well(void **state)
 {
   char d[32];
@@ -115,6 +130,7 @@ main(void)
       cmocka_unit_test(jobs_not_yet_in_a_lane_split_like_the_held_ones),
       cmocka_unit_test(without_limits_the_completion_rate_is_used),
       cmocka_unit_test(pause_note_names_bucket_cause_and_time_left),
+      cmocka_unit_test(an_operator_pause_until_resumed_has_no_eta),
       cmocka_unit_test(durations_read_well),
   };
 
