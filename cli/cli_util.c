@@ -326,11 +326,13 @@ pacer_idset_free(struct pacer_idset *set)
  * Progress display
  *
  *   tty (redrawn with \r, 10/s):
- *     [############........] 1234/2000 61% ok 1230 failed 4 812 jobs/s ETA 1s
+ *     [######....] 1234/2000 61% ok 1230 failed 4 429s 7 812 jobs/s ETA 3s
  *   otherwise (one line a second):
- *     progress: 1234/2000 61% ok 1230 failed 4 812 jobs/s ETA 1s
+ *     progress: 1234/2000 61% ok 1230 failed 4 429s 7 812 jobs/s ETA 3s
  *
- * Rates and ETA are integer maths on monotonic milliseconds.
+ * The ETA comes from the limit buckets' rates and pauses when the caller
+ * sets it (pacer_progress_set_eta, core/progress.h), else from the
+ * completion rate so far. Integer maths on monotonic milliseconds.
  * ------------------------------------------------------------------------ */
 
 #define BAR_WIDTH         20   /* bar cells */
@@ -360,15 +362,22 @@ format_status(const struct pacer_progress *p, uint64_t now_mono_ms, char *buf,
 
   if (done >= total)
     snprintf(eta, sizeof(eta), "0s");
+  else if (p->eta_set && !p->eta_known)
+    snprintf(eta, sizeof(eta), "-");
+  else if (p->eta_set)
+    snprintf(eta, sizeof(eta), "%" PRIu64 "s",
+             p->eta_at_mono_ms > now_mono_ms
+                 ? (p->eta_at_mono_ms - now_mono_ms + 999) / 1000
+                 : 0);
   else if (done == 0)
     snprintf(eta, sizeof(eta), "-");
   else /* remaining / (done / ms), rounded up to whole seconds */
     snprintf(eta, sizeof(eta), "%" PRIu64 "s",
              ((total - done) * ms / done + 999) / 1000);
   snprintf(buf, size,
-           "%" PRIu64 "/%" PRIu64 " %" PRIu64 "%% ok %zu failed %zu %" PRIu64
-           " jobs/s ETA %s",
-           done, total, pct, p->ok, p->failed, rate_per_s, eta);
+           "%" PRIu64 "/%" PRIu64 " %" PRIu64
+           "%% ok %zu failed %zu 429s %" PRIu64 " %" PRIu64 " jobs/s ETA %s",
+           done, total, pct, p->ok, p->failed, p->throttled, rate_per_s, eta);
 }
 
 static void
@@ -404,6 +413,15 @@ pacer_progress_start(struct pacer_progress *p, size_t total,
   p->start_mono_ms = now_mono_ms;
   p->last_print_mono_ms = now_mono_ms;
   p->tty = isatty(STDERR_FILENO);
+}
+
+void
+pacer_progress_set_eta(struct pacer_progress *p, int known, uint64_t eta_ms,
+                       uint64_t now_mono_ms)
+{
+  p->eta_set = 1;
+  p->eta_known = known;
+  p->eta_at_mono_ms = now_mono_ms + eta_ms;
 }
 
 void

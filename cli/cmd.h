@@ -96,9 +96,19 @@ struct pacer_progress {
   size_t failed;          /* finished failed */
   uint64_t start_mono_ms; /* when the batch started, monotonic ms */
   uint64_t last_print_mono_ms;
-  int tty;       /* stderr is a terminal */
-  FILE *summary; /* where the summary line goes; NULL = stdout */
+  int tty;                 /* stderr is a terminal */
+  FILE *summary;           /* where the summary line goes; NULL = stdout */
+  uint64_t throttled;      /* 429s (and 503 + Retry-After) met so far */
+  int eta_set;             /* eta_at_mono_ms below replaces the completion
+                              rate's estimate (pacer_progress_set_eta) */
+  int eta_known;           /* with eta_set: an estimate exists */
+  uint64_t eta_at_mono_ms; /* with eta_known: when the batch should end */
 };
+
+/** Sets the display's ETA from the buckets' rates (core/progress.h):
+ *  eta_ms from now_mono_ms when known, or "-" when not. */
+void pacer_progress_set_eta(struct pacer_progress *p, int known,
+                            uint64_t eta_ms, uint64_t now_mono_ms);
 
 /** Starts a progress display for total jobs at now_mono_ms. */
 void pacer_progress_start(struct pacer_progress *p, size_t total,

@@ -74,7 +74,7 @@ static void
 usage(FILE *out)
 {
   fputs("usage: pacer run FILE.jsonl [--out FILE] [--redis URL]\n"
-        "                 [--merge FILE] [--out-dir DIR]\n"
+        "                 [--merge FILE] [--out-dir DIR] [--format jsonl|csv]\n"
         "                 [--config FILE] [--workers N] [--concurrency N]\n"
         "                 [--log-level L] [--log SPEC]\n"
         "                 [--log-format logfmt|json]\n"
@@ -92,6 +92,7 @@ usage(FILE *out)
         "                    one JSON line each (docs/CHAINS.md)\n"
         "  --out-dir DIR     bodies over 64 KiB go to DIR/<id>.body, named\n"
         "                    by the result's \"body_file\"\n"
+        "  --format F        jsonl (default) or csv (flat fields, RFC 4180)\n"
         "  --redis URL       use this Redis instead of a private one\n"
         "  --config FILE     JSON config (see README \"Configuration\")\n"
         "  --workers N       worker threads (default: online CPUs)\n"
@@ -325,8 +326,8 @@ static void stop(struct run_ctx *rc);
 
 /* The progress display's second line: how many lanes wait for what, and
  * the most telling reason (an upstream pause first, then a rate limit),
- * e.g. "lanes: paused 1, rate 7 | acct:act_1003: paused by the upstream:
- * Retry-After 2000 ms; 640 ms left". */
+ * e.g. "lanes waiting: paused 1 | paused by upstream on acct:act_1003,
+ * 2 s left (Retry-After 2000 ms)"; also the bar's ETA and 429 count. */
 static void
 snap_note(struct run_ctx *rc, const cJSON *state)
 {
@@ -336,6 +337,7 @@ snap_note(struct run_ctx *rc, const cJSON *state)
   const cJSON *proc = cJSON_GetObjectItemCaseSensitive(state, "process");
   const cJSON *l, *shown = NULL;
   size_t counts[PACER_ARRAY_SIZE(kinds)] = {0}, i, off = 0;
+  char pause[160];
   int n;
 
   cJSON_ArrayForEach(l, lanes)
@@ -370,10 +372,10 @@ snap_note(struct run_ctx *rc, const cJSON *state)
       return;
     off += (size_t)n;
   }
-  /* A pause's reason names its bucket already. */
-  if (shown != NULL && strcmp(pacer_run_json_str(shown, "wait"), "paused") == 0)
-    snprintf(rc->note + off, sizeof(rc->note) - off, " | %s",
-             pacer_run_json_str(shown, "why"));
+  if (pacer_run_progress_snapshot(&rc->progress, state, pacer_clock_mono_ms(),
+                                  pause, sizeof(pause)) > 0) /* who, how long */
+    snprintf(rc->note + off, sizeof(rc->note) - off, "%s%s",
+             off == 0 ? "" : " | ", pause);
   else if (shown != NULL)
     snprintf(rc->note + off, sizeof(rc->note) - off, " | %s: %s",
              pacer_run_json_str(shown, "lane"),
@@ -587,6 +589,8 @@ pacer_cmd_run(int argc, char **argv)
   char *tmp_path = NULL; /* results written here, renamed at the end */
   int wfail;
   const char *out_dir = NULL;
+  const char *format = "jsonl";
+  enum pacer_run_format fmt = PACER_RUN_JSONL;
   char *results_key = NULL;
   char last[64], url[160], reason[128];
   uint64_t start;
@@ -618,6 +622,8 @@ pacer_cmd_run(int argc, char **argv)
     if (r == 0)
       r = pacer_cli_opt_value(argc, argv, &i, "--out-dir", &out_dir, &err);
     if (r == 0)
+      r = pacer_cli_opt_value(argc, argv, &i, "--format", &format, &err);
+    if (r == 0)
       r = pacer_cli_common_opt(argc, argv, &i, &opts, &err);
     if (r < 0) {
       fprintf(stderr, "run: %s\n", err.msg);
@@ -634,7 +640,8 @@ pacer_cmd_run(int argc, char **argv)
     usage(stderr);
     return 2;
   }
-  if (pacer_cli_setup(&cfg, &opts, &err) != 0) {
+  if (pacer_run_format_parse(format, &fmt, &err) != 0 ||
+      pacer_cli_setup(&cfg, &opts, &err) != 0) {
     fprintf(stderr, "run: %s\n", err.msg);
     goto out;
   }
@@ -722,7 +729,7 @@ pacer_cmd_run(int argc, char **argv)
 
   /* Export this batch's results: every job of this batch that finished,
    * once. */
-  r = pacer_run_write_results(c, results_key, last, want, out, out_dir,
+  r = pacer_run_write_results(c, results_key, last, want, out, out_dir, fmt,
                               &written, &rc.tally, &err);
   if (r != 0)
     fprintf(stderr, "run: %s\n", err.msg);

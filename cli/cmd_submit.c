@@ -2,10 +2,8 @@
  * priority and, with --wait, follow <prefix>results until every queued job
  * has finished.
  *
- *   FILE.jsonl --getline--> pacer_job_parse --ok--> pacer_submit_append
- *                                  |              (store/submit.h: XADD,
- *                                  |              pipelined, 256 a round)
- *                                  \--reject--> stderr "PATH:LINE: msg"
+ *   FILE.jsonl -> pacer_submit_stream (cli/submit_queue.c: checked,
+ *                 then XADDs pipelined 256 a round)
  *   "priority": "high" -> <prefix>jobs:high, "normal" or none -> <prefix>jobs,
  *               "low"  -> <prefix>jobs:low   (docs/REDIS.md)
  *
@@ -26,24 +24,25 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/types.h>
 #include <time.h>
 
+#include "cli/run_report.h"
 #include "common/clock.h"
 #include "core/job.h"
+#include "core/progress.h"
+#include "core/result_fmt.h"
 #include "store/redis_sync.h"
 #include "store/results.h"
+#include "store/stats_view.h"
 #include "store/submit.h"
 
-#define BATCH_JOBS 256 /* XADDs per pipeline round */
-
-#define BATCH_MAX_BYTES (16u * 1024 * 1024) /* job text per round, bytes */
-#define BLOCK_MS        1000                /* XREAD BLOCK, ms */
-#define RAND_HEX_LEN    8                   /* hex digits in generated ids */
-#define RECONNECT_MS    30000u /* reconnect attempts after a loss, ms */
-#define BACKOFF_MIN_MS  100u   /* first wait between reconnects, ms */
-#define BACKOFF_MAX_MS  2000u  /* cap of the doubling wait, ms */
+#define VIEW_MS        1000u  /* period of the buckets read for the ETA, ms */
+#define BUCKETS_VIEWED 64     /* buckets the ETA looks at */
+#define BLOCK_MS       1000   /* XREAD BLOCK, ms */
+#define RECONNECT_MS   30000u /* reconnect attempts after a loss, ms */
+#define BACKOFF_MIN_MS 100u   /* first wait between reconnects, ms */
+#define BACKOFF_MAX_MS 2000u  /* cap of the doubling wait, ms */
 
 /* Exit statuses. */
 #define EXIT_ALL_OK      0
@@ -52,226 +51,11 @@
 #define EXIT_TIMEOUT     3
 #define EXIT_TRIMMED     4 /* results trimmed from the stream before read */
 
-/* ------------------------------------------------------------------------
- * Queueing
- * ------------------------------------------------------------------------ */
-
-/* One pipeline round: the ids whose XADD replies are outstanding, kept so
- * that only jobs Redis accepted go into the id set. */
-struct batch {
-  char ids[BATCH_JOBS][PACER_JOB_ID_MAX + 1];
-  size_t n;     /* commands appended, not yet answered */
-  size_t bytes; /* job text appended this round, bytes */
-};
-
 static void
 errno_text(int errnum, char *buf, size_t size)
 {
   if (strerror_r(errnum, buf, size) != 0)
     snprintf(buf, size, "error %d", errnum);
-}
-
-/* Fills hex with RAND_HEX_LEN random hex digits and a NUL. */
-static int
-random_hex(char *hex, struct pacer_error *err)
-{
-  unsigned char b[RAND_HEX_LEN / 2];
-  size_t got = 0, i;
-
-  while (got < sizeof(b)) {
-    ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
-
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      break;
-    got += (size_t)n;
-  }
-  if (got < sizeof(b)) { /* old kernel without getrandom(2) */
-    FILE *f = fopen("/dev/urandom", "rb");
-
-    if (f == NULL || fread(b, 1, sizeof(b), f) != sizeof(b)) {
-      char reason[128];
-
-      errno_text(errno, reason, sizeof(reason));
-      if (f != NULL)
-        fclose(f);
-      return pacer_error_set(err, PACER_EIO, "random id: /dev/urandom: %s",
-                             reason);
-    }
-    fclose(f);
-  }
-  for (i = 0; i < sizeof(b); i++)
-    snprintf(hex + 2 * i, 3, "%02x", b[i]);
-  return 0;
-}
-
-/* Reads the replies of the round; adds the accepted ids to ids. Returns 0,
- * or PACER_EREDIS for an I/O failure (the context is then unusable) or the
- * first error reply (the remaining replies are still read and counted). */
-static int
-flush(redisContext *c, struct batch *b, struct pacer_idset *ids,
-      struct pacer_submit_stats *stats, size_t *dup_ids,
-      struct pacer_error *err)
-{
-  int rc = 0;
-  size_t i;
-
-  for (i = 0; i < b->n; i++) {
-    struct pacer_error rerr;
-    int r;
-
-    pacer_error_clear(&rerr);
-    r = pacer_submit_reply(c, &rerr);
-    if (r == PACER_EIO) {
-      b->n = 0;
-      return pacer_error_set(err, PACER_EREDIS, "%s", rerr.msg);
-    }
-    if (r < 0) {
-      if (rc == 0)
-        rc = pacer_error_set(err, r, "%s", rerr.msg);
-    } else if (r == 0) {
-      stats->finished++; /* the id already finished: not queued */
-    } else {
-      stats->queued++;
-      if (ids != NULL) {
-        int added = pacer_idset_add(ids, b->ids[i]);
-
-        if (added < 0 && rc == 0)
-          rc = pacer_error_set(err, added, "submit: id set: %s",
-                               pacer_strerror(added));
-        else if (added == 0)
-          (*dup_ids)++;
-      }
-    }
-  }
-  b->n = 0;
-  b->bytes = 0;
-  return rc;
-}
-
-/* True when line[0..len) is only white space or a '#' comment. */
-static int
-is_skipped(const char *line, size_t len)
-{
-  size_t i;
-
-  for (i = 0; i < len; i++) {
-    if (line[i] == '#')
-      return 1;
-    if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r' && line[i] != '\n')
-      return 0;
-  }
-  return 1;
-}
-
-int
-pacer_submit_stream(redisContext *c, const struct pacer_config *cfg, FILE *in,
-                    const char *path, struct pacer_idset *ids,
-                    struct pacer_submit_stats *stats, struct pacer_error *err)
-{
-  struct pacer_job_limits limits;
-  struct batch *b = NULL;
-  char *line = NULL;
-  char rnd[RAND_HEX_LEN + 1];
-  size_t cap = 0, lineno = 0, dup_ids = 0;
-  ssize_t got;
-  int rc, read_errno = 0;
-
-  memset(stats, 0, sizeof(*stats));
-  pacer_job_limits_default(&limits);
-  if (cfg->job_max_bytes > 0)
-    limits.max_bytes = cfg->job_max_bytes;
-  if (cfg->default_timeout_ms > 0)
-    limits.default_timeout_ms = cfg->default_timeout_ms;
-
-  /* One random part per run; the line number makes each id unique in it. */
-  rc = random_hex(rnd, err);
-  if (rc != 0)
-    return rc;
-  b = calloc(1, sizeof(*b));
-  if (b == NULL) {
-    rc = pacer_error_set(err, PACER_ENOMEM, "submit: out of memory");
-    goto fail;
-  }
-
-  for (;;) {
-    struct pacer_job *job = NULL;
-    struct pacer_submit_job sj;
-    struct pacer_error jerr;
-    char gen_id[PACER_JOB_ID_MAX + 1];
-    size_t len;
-
-    errno = 0;
-    got = getline(&line, &cap, in);
-    if (got < 0) {
-      read_errno = errno; /* 0 at end of file */
-      break;
-    }
-    len = (size_t)got;
-    lineno++;
-    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-      len--;
-    if (is_skipped(line, len))
-      continue;
-    stats->lines++;
-
-    snprintf(gen_id, sizeof(gen_id), "%s-%zu", rnd, lineno);
-    pacer_error_clear(&jerr);
-    if (pacer_job_parse(line, len, gen_id, &limits, &job, &jerr) != 0) {
-      if (jerr.code == PACER_ENOMEM) {
-        rc = pacer_error_set(err, PACER_ENOMEM, "%s:%zu: out of memory", path,
-                             lineno);
-        goto fail;
-      }
-      fprintf(stderr, "%s:%zu: %s\n", path, lineno, jerr.msg);
-      stats->rejected++;
-      continue;
-    }
-
-    /* The job's priority picks its intake stream (docs/REDIS.md). */
-    sj.priority = (int)job->priority;
-    sj.job_id = job->id;
-    sj.text = line;
-    sj.len = len;
-    /* REDIS.md: `id` is sent only when the JSON has none. */
-    sj.gen_id = strcmp(job->id, gen_id) == 0 ? gen_id : NULL;
-    snprintf(b->ids[b->n], sizeof(b->ids[b->n]), "%s", job->id);
-    rc = pacer_submit_append(c, cfg->prefix, cfg->done_ttl_ms > 0, &sj, err);
-    pacer_job_free(job);
-    if (rc != 0)
-      goto fail;
-    b->n++;
-    b->bytes += len;
-    if (b->n == BATCH_JOBS || b->bytes >= BATCH_MAX_BYTES) {
-      rc = flush(c, b, ids, stats, &dup_ids, err);
-      if (rc != 0)
-        goto fail;
-    }
-  }
-  if (ferror(in) || read_errno == ENOMEM) {
-    char reason[128];
-
-    errno_text(read_errno != 0 ? read_errno : EIO, reason, sizeof(reason));
-    rc = pacer_error_set(err, PACER_EIO, "%s: read: %s", path, reason);
-    /* Count what Redis took before the read failed; rc already says why
-     * we stop. */
-    (void)flush(c, b, ids, stats, &dup_ids, NULL);
-    goto fail;
-  }
-  rc = flush(c, b, ids, stats, &dup_ids, err);
-  if (rc != 0)
-    goto fail;
-  if (dup_ids > 0)
-    fprintf(stderr,
-            "%s: %zu job(s) reuse an id from earlier in this batch; --wait "
-            "counts each id once\n",
-            path, dup_ids);
-
-fail:
-  free(line);
-  free(b);
-  return rc;
 }
 
 /* ------------------------------------------------------------------------
@@ -388,6 +172,10 @@ struct count_ctx {
   struct pacer_progress *p;
   char *last; /* advanced to each entry read */
   size_t size;
+  struct pacer_run_tally *tally; /* 429s, waits, failures by reason */
+  FILE *out;                     /* --out: each result as it arrives, or NULL */
+  enum pacer_run_format fmt;     /* --format */
+  int out_failed;                /* a write to out failed (out of memory) */
 };
 
 /* Counts one results entry (a pacer_results_entry_cb). */
@@ -413,6 +201,10 @@ count_entry(void *arg, const char *entry_id,
     cc->p->ok++;
   else
     cc->p->failed++;
+  pacer_run_tally_result(cc->tally, f, nfields);
+  cc->p->throttled = cc->tally->throttled;
+  if (cc->out != NULL && pacer_run_write_line(cc->out, cc->fmt, f, nfields))
+    cc->out_failed = 1;
   return 0;
 }
 
@@ -474,6 +266,46 @@ reconnect(redisContext **cp, const struct pacer_config *cfg,
   }
 }
 
+/* Sets p's ETA from the limit buckets' rates and pauses in Redis (every
+ * process's lanes, store/stats_view.h; rates from cfg, borrowed) and
+ * writes the pause note into note ("" when no bucket is paused). Without
+ * a configured rate the completion rate's ETA stays. */
+static void
+view_buckets(redisContext *c, const struct pacer_config *cfg,
+             struct pacer_progress *p, uint64_t now_mono_ms, char *note,
+             size_t size)
+{
+  struct pacer_progress_bucket b[BUCKETS_VIEWED];
+  struct pacer_stats_buckets bs;
+  struct pacer_progress_in in;
+  uint64_t done = (uint64_t)p->ok + p->failed, eta = 0;
+  size_t i, n = 0;
+
+  note[0] = '\0';
+  if (pacer_stats_buckets_read(c, cfg, &bs) == 0) {
+    for (i = 0; i < bs.n && n < BUCKETS_VIEWED; i++, n++) {
+      const struct pacer_stats_bucket *sb = &bs.b[i];
+
+      b[n].name = sb->key;
+      b[n].rate_per_s = sb->conf_rate * sb->permille / 1000.0;
+      b[n].jobs = (uint64_t)(sb->queued + sb->in_flight + sb->deferred);
+      b[n].paused_ms = sb->paused_ms > 0 ? (uint64_t)sb->paused_ms : 0;
+      b[n].pause_reason = sb->reason;
+    }
+    memset(&in, 0, sizeof(in));
+    in.remaining = p->total > done ? p->total - done : 0;
+    in.done = done;
+    in.elapsed_ms =
+        now_mono_ms > p->start_mono_ms ? now_mono_ms - p->start_mono_ms : 1;
+    in.buckets = b;
+    in.nbuckets = n;
+    if (pacer_progress_eta_ms(&in, &eta) && n > 0)
+      pacer_progress_set_eta(p, 1, eta, now_mono_ms);
+    pacer_progress_pause_note(b, n, note, size);
+  }
+  pacer_stats_buckets_free(&bs);
+}
+
 /* Follows key from pos->last until ids is empty or deadline_mono_ms (0 =
  * none) passes. A lost connection (*cp) is replaced by reconnect() and the
  * read goes on from pos->last; *cp may therefore change, and is NULL when
@@ -488,9 +320,13 @@ follow_results(redisContext **cp, const struct pacer_config *cfg,
                const char *key, struct results_pos *pos,
                struct pacer_idset *ids, struct pacer_progress *p,
                uint32_t block_ms, uint64_t deadline_mono_ms, uint64_t *nlost,
-               struct pacer_error *err)
+               FILE *out, enum pacer_run_format fmt,
+               struct pacer_run_tally *tally, struct pacer_error *err)
 {
-  struct count_ctx cc = {ids, p, pos->last, sizeof(pos->last)};
+  struct count_ctx cc = {ids,   p,   pos->last, sizeof(pos->last),
+                         tally, out, fmt,       0};
+  uint64_t view_mono_ms = 0;
+  char note[160] = "";
   uint64_t lost_since = 0; /* first failure since the last good reply */
   int lost_seen = 0;       /* results_lost() found a loss before */
 
@@ -526,7 +362,18 @@ follow_results(redisContext **cp, const struct pacer_config *cfg,
     if (rc != 0)
       return pacer_error_set(err, PACER_EREDIS, "%s", rerr.msg);
     pos->nread += got;
-    pacer_progress_update(p, pacer_clock_mono_ms(), 0);
+    /* Results reach --out as they arrive, not at the end of the batch. */
+    if (out != NULL && (cc.out_failed || fflush(out) != 0 || ferror(out)))
+      return pacer_error_set(err, PACER_EIO, "--out: write failed%s",
+                             cc.out_failed ? ": out of memory" : "");
+    now = pacer_clock_mono_ms();
+    if (now - view_mono_ms >= VIEW_MS) {
+      view_mono_ms = now;
+      view_buckets(*cp, cfg, p, now, note, sizeof(note));
+    }
+    pacer_progress_update(p, now, 0);
+    if (p->last_print_mono_ms == now && note[0] != '\0')
+      fprintf(stderr, p->tty ? "\n  %.76s\033[K\033[A\r" : "  %s\n", note);
     if (pacer_idset_count(ids) == 0)
       break;
     *nlost = results_lost(*cp, key, pos, &unread);
@@ -548,7 +395,7 @@ usage(FILE *out)
   fputs(
       "usage: pacer submit [--config FILE] [--redis URL] [--wait] "
       "[--timeout S]\n"
-      "                    FILE.jsonl|-\n"
+      "                    [--out FILE [--format jsonl|csv]] FILE.jsonl|-\n"
       "\n"
       "Queue one job per line of FILE.jsonl (or standard input for -) into\n"
       "the stream of its \"priority\": <prefix>jobs:high, <prefix>jobs\n"
@@ -569,6 +416,10 @@ usage(FILE *out)
       "                 progress until every queued job has finished\n"
       "  --timeout S    give up waiting S seconds after the batch started\n"
       "                 (whole seconds; implies --wait)\n"
+      "  --out FILE     write each result of the batch to FILE as it\n"
+      "                 arrives (- for stdout; implies --wait)\n"
+      "  --format F     jsonl (default: one JSON object a line, README\n"
+      "                 \"Result entry\") or csv (the flat fields, RFC 4180)\n"
       "  -h, --help     show this help\n"
       "\n"
       "exit status: 0 all queued (with --wait: all finished ok), 1 some lines\n"
@@ -606,13 +457,18 @@ pacer_cmd_submit(int argc, char **argv)
   redisContext *c = NULL;
   FILE *in = NULL;
   const char *config_path = NULL, *redis_url = NULL, *file = NULL;
-  const char *timeout_arg = NULL, *path;
+  const char *timeout_arg = NULL, *path, *out_path = NULL;
+  const char *format = "jsonl";
+  enum pacer_run_format fmt = PACER_RUN_JSONL;
+  FILE *out = NULL;
   char *results_key = NULL;
   struct results_pos pos;
+  struct pacer_run_tally tally;
   uint64_t timeout_s = 0, start_mono_ms;
   int wait = 0, status = EXIT_USAGE, rc, i, only_files = 0;
 
   memset(&cfg, 0, sizeof(cfg));
+  memset(&tally, 0, sizeof(tally));
   pacer_error_clear(&err);
   for (i = 1; i < argc; i++) {
     const char *arg = argv[i];
@@ -635,7 +491,11 @@ pacer_cmd_submit(int argc, char **argv)
                (rc = pacer_cli_opt_value(argc, argv, &i, "--redis", &redis_url,
                                          &err)) != 0 ||
                (rc = pacer_cli_opt_value(argc, argv, &i, "--timeout",
-                                         &timeout_arg, &err)) != 0) {
+                                         &timeout_arg, &err)) != 0 ||
+               (rc = pacer_cli_opt_value(argc, argv, &i, "--out", &out_path,
+                                         &err)) != 0 ||
+               (rc = pacer_cli_opt_value(argc, argv, &i, "--format", &format,
+                                         &err)) != 0) {
       if (rc < 0) {
         fprintf(stderr, "submit: %s\n", err.msg);
         usage(stderr);
@@ -662,6 +522,12 @@ pacer_cmd_submit(int argc, char **argv)
     }
     wait = 1;
   }
+  if (pacer_run_format_parse(format, &fmt, &err) != 0) {
+    fprintf(stderr, "submit: %s\n", err.msg);
+    return EXIT_USAGE;
+  }
+  if (out_path != NULL)
+    wait = 1;
 
   if (pacer_cli_config_load(&cfg, config_path, redis_url, &err) != 0) {
     fprintf(stderr, "submit: %s\n", err.msg);
@@ -680,6 +546,18 @@ pacer_cmd_submit(int argc, char **argv)
       fprintf(stderr, "submit: %s: %s\n", file, reason);
       goto out;
     }
+  }
+  if (out_path != NULL) {
+    out = strcmp(out_path, "-") == 0 ? stdout : fopen(out_path, "w");
+    if (out == NULL) {
+      char reason[128];
+
+      errno_text(errno, reason, sizeof(reason));
+      fprintf(stderr, "submit: --out %s: cannot write: %s\n", out_path, reason);
+      goto out;
+    }
+    if (fmt == PACER_RUN_CSV)
+      fprintf(out, "%s\r\n", pacer_result_csv_header());
   }
   c = pacer_cli_redis_connect(&cfg, &err);
   if (c == NULL) {
@@ -744,7 +622,7 @@ pacer_cmd_submit(int argc, char **argv)
           cfg.connect_timeout_ms / 2 > 0 ? cfg.connect_timeout_ms / 2 : 1;
     pacer_progress_start(&progress, pacer_idset_count(ids), start_mono_ms);
     rc = follow_results(&c, &cfg, results_key, &pos, ids, &progress, block_ms,
-                        deadline, &lost, &err);
+                        deadline, &lost, out, fmt, &tally, &err);
     if (rc == PACER_ENOTFOUND) {
       /* Those ids can never be counted: waiting on would never end. */
       break_bar(&progress);
@@ -773,6 +651,8 @@ pacer_cmd_submit(int argc, char **argv)
       goto out;
     }
     pacer_progress_finish(&progress, pacer_clock_mono_ms());
+    pacer_run_print_tally(stdout, &tally, pacer_clock_mono_ms() - start_mono_ms,
+                          stats.rejected);
     if (rc == PACER_ETIMEDOUT) {
       fprintf(stderr,
               "submit: --timeout %" PRIu64 " s expired: %zu of %zu job(s) "
@@ -785,6 +665,10 @@ pacer_cmd_submit(int argc, char **argv)
   }
 
 out:
+  if (out != NULL && out != stdout && fclose(out) != 0) {
+    fprintf(stderr, "submit: --out %s: write failed\n", out_path);
+    status = EXIT_USAGE;
+  }
   if (in != NULL && in != stdin)
     fclose(in);
   if (c != NULL)

@@ -7,45 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/utf8.h"
 #include "common/util.h"
+#include "core/progress.h"
+#include "core/result_fmt.h"
 #include "store/results.h"
 
 /* ------------------------------------------------------------------ */
-/* Results -> JSON lines */
-
-/* Returns a NUL-terminated copy of the len bytes at s (borrowed) that is
- * well-formed UTF-8 without NUL bytes: ill-formed sequences and NULs become
- * U+FFFD, because a cJSON string ends at its first NUL and JSON text must
- * be UTF-8 (RFC 8259 §8.1). Owned (free with free); NULL when out of
- * memory. */
-static char *
-clean_text(const char *s, size_t len)
-{
-  size_t n, i, o = 0, nuls = 0;
-  char *clean = pacer_utf8_sanitize(s, len, &n), *text;
-
-  if (clean == NULL)
-    return NULL;
-  for (i = 0; i < n; i++)
-    nuls += clean[i] == '\0';
-  if (nuls == 0)
-    return clean;
-  text = nuls <= (SIZE_MAX - 1 - n) / 2 ? malloc(n + 2 * nuls + 1) : NULL;
-  if (text != NULL) {
-    for (i = 0; i < n; i++) {
-      if (clean[i] == '\0') {
-        memcpy(text + o, "\xef\xbf\xbd", 3); /* U+FFFD */
-        o += 3;
-      } else {
-        text[o++] = clean[i];
-      }
-    }
-    text[o] = '\0';
-  }
-  free(clean);
-  return text;
-}
+/* Results -> JSON lines or CSV rows */
 
 /* True when the field name n (len bytes) is exactly name (len counts, so
  * a name with a NUL byte never matches a shorter name). */
@@ -55,78 +23,89 @@ is_field(const char *n, size_t len, const char *name)
   return len == strlen(name) && memcmp(n, name, len) == 0;
 }
 
-/* Converts one results entry to a JSON object line: "headers" and "meta"
- * are embedded as JSON, numbers as numbers, everything else as strings.
- * Every name and value is read with its length (Redis values may hold NUL
- * bytes) and made well-formed UTF-8 first. Returns owned text (free with
- * cJSON_free), or NULL when out of memory. */
-static char *
-entry_json(const struct pacer_results_field *f, size_t nfields)
+int
+pacer_run_format_parse(const char *s, enum pacer_run_format *fmt,
+                       struct pacer_error *err)
 {
-  cJSON *o = cJSON_CreateObject();
-  char *out;
+  if (strcmp(s, "jsonl") == 0 || strcmp(s, "json") == 0)
+    *fmt = PACER_RUN_JSONL;
+  else if (strcmp(s, "csv") == 0)
+    *fmt = PACER_RUN_CSV;
+  else
+    return pacer_error_set(err, PACER_EINVAL,
+                           "--format: \"%s\" is not a format; use jsonl or "
+                           "csv",
+                           s);
+  return 0;
+}
+
+int
+pacer_run_write_line(FILE *out, enum pacer_run_format fmt,
+                     const struct pacer_results_field *f, size_t nfields)
+{
+  struct pacer_result_field stack[64] = {{0}}, *cf = stack;
+  char *line;
   size_t i;
 
-  if (o == NULL)
-    return NULL;
-  for (i = 0; i < nfields; i++) {
-    const char *k = f[i].name;
-    size_t klen = f[i].name_len;
-    cJSON *item = NULL;
-    char *name, *text;
-
-    name = clean_text(k, klen);
-    text = clean_text(f[i].value, f[i].value_len);
-    if (name == NULL || text == NULL) {
-      free(name);
-      free(text);
-      goto fail;
-    }
-    if (is_field(k, klen, "headers") || is_field(k, klen, "meta")) {
-      item = cJSON_ParseWithLength(text, strlen(text));
-    } else if (is_field(k, klen, "status") || is_field(k, klen, "attempts") ||
-               is_field(k, klen, "duration_ms") ||
-               is_field(k, klen, "finished_unix_ms") ||
-               is_field(k, klen, "page") || is_field(k, klen, "pages") ||
-               is_field(k, klen, "items") || is_field(k, klen, "requests")) {
-      item = cJSON_CreateNumber(strtod(text, NULL));
-    } else if (is_field(k, klen, "body_truncated") ||
-               is_field(k, klen, "summary")) {
-      item = cJSON_CreateBool(text[0] == '1');
-    }
-    if (item == NULL)
-      item = cJSON_CreateString(text);
-    free(text);
-    if (item == NULL || !cJSON_AddItemToObject(o, name, item)) {
-      cJSON_Delete(item);
-      free(name);
-      goto fail;
-    }
-    free(name);
+  if (fmt != PACER_RUN_CSV) {
+    line = pacer_run_entry_json(f, nfields);
+    if (line == NULL)
+      return PACER_ENOMEM;
+    fputs(line, out);
+    fputc('\n', out);
+    cJSON_free(line);
+    return 0;
   }
-  out = cJSON_PrintUnformatted(o);
-  cJSON_Delete(o);
-  return out;
-fail:
-  cJSON_Delete(o);
-  return NULL;
+  if (nfields > 64 && (cf = malloc(nfields * sizeof(*cf))) == NULL)
+    return PACER_ENOMEM;
+  for (i = 0; i < nfields; i++) {
+    cf[i].name = f[i].name;
+    cf[i].name_len = f[i].name_len;
+    cf[i].value = f[i].value;
+    cf[i].value_len = f[i].value_len;
+  }
+  line = pacer_result_csv(cf, nfields);
+  if (cf != stack)
+    free(cf);
+  if (line == NULL)
+    return PACER_ENOMEM;
+  fputs(line, out);
+  fputs("\r\n", out); /* RFC 4180 §2 */
+  free(line);
+  return 0;
 }
 
 char *
 pacer_run_entry_json(const struct pacer_results_field *f, size_t nfields)
 {
-  return entry_json(f, nfields);
+  struct pacer_result_field stack[64] = {{0}}, *cf = stack;
+  char *line;
+  size_t i;
+
+  if (nfields > 64 && (cf = malloc(nfields * sizeof(*cf))) == NULL)
+    return NULL;
+  for (i = 0; i < nfields; i++) {
+    cf[i].name = f[i].name;
+    cf[i].name_len = f[i].name_len;
+    cf[i].value = f[i].value;
+    cf[i].value_len = f[i].value_len;
+  }
+  line = pacer_result_json(cf, nfields);
+  if (cf != stack)
+    free(cf);
+  return line;
 }
 
 /* Counts one exported result into t: its 429s, retries and, when it did
  * not end ok, its reason. */
-static void
-tally_result(struct pacer_run_tally *t, const struct pacer_results_field *f,
-             size_t nfields)
+void
+pacer_run_tally_result(struct pacer_run_tally *t,
+                       const struct pacer_results_field *f, size_t nfields)
 {
   const char *state = NULL, *reason = NULL;
   size_t j, k;
 
+  t->results++;
   for (j = 0; j < nfields; j++) {
     const char *n = f[j].name, *v = f[j].value;
     size_t nl = f[j].name_len;
@@ -137,6 +116,8 @@ tally_result(struct pacer_run_tally *t, const struct pacer_results_field *f,
       reason = v;
     else if (is_field(n, nl, "throttled"))
       t->throttled += strtoull(v, NULL, 10);
+    else if (is_field(n, nl, "wait_ms"))
+      t->wait_ms += strtoull(v, NULL, 10);
     else if (is_field(n, nl, "attempts") && strtoull(v, NULL, 10) > 1)
       t->retried += strtoull(v, NULL, 10) - 1;
   }
@@ -168,6 +149,7 @@ struct write_ctx {
   struct pacer_run_tally *tally;
   struct pacer_error *err;
   const char *out_dir; /* --out-dir: large bodies to files, or NULL */
+  enum pacer_run_format fmt;
 };
 
 /* Is id in set? (idset has no lookup of its own: remove and put back.) */
@@ -199,7 +181,7 @@ write_entry(void *arg, const char *entry_id,
   struct write_ctx *wc = arg;
   const char *id = NULL, *parent = NULL;
   size_t j;
-  char *line;
+  int r;
 
   (void)entry_id;
   for (j = 0; j < nfields; j++) {
@@ -215,35 +197,33 @@ write_entry(void *arg, const char *entry_id,
     if (!has(wc->want, parent) && !has(wc->done_ids, parent))
       return 0;
     if (!page_failed(f, nfields))
-      tally_result(wc->tally, f, nfields);
+      pacer_run_tally_result(wc->tally, f, nfields);
   } else {
     /* One line per job of this batch (first result wins). */
     if (id == NULL || pacer_idset_remove(wc->want, id) != 1)
       return 0;
     if (pacer_idset_add(wc->done_ids, id) < 0)
       return pacer_error_set(wc->err, PACER_ENOMEM, "results: out of memory");
-    tally_result(wc->tally, f, nfields);
+    pacer_run_tally_result(wc->tally, f, nfields);
   }
   if (wc->out_dir != NULL) {
     struct pacer_results_field moved[64];
     char path[4096];
     size_t nm = 0;
-    int r = nfields < 64
-                ? pacer_run_body_to_file(wc->out_dir, f, nfields, moved, &nm,
-                                         path, sizeof(path), wc->err)
-                : 0;
+
+    r = nfields < 64 ? pacer_run_body_to_file(wc->out_dir, f, nfields, moved,
+                                              &nm, path, sizeof(path), wc->err)
+                     : 0;
 
     if (r < 0)
       return r;
-    line = r == 1 ? entry_json(moved, nm) : entry_json(f, nfields);
+    r = r == 1 ? pacer_run_write_line(wc->out, wc->fmt, moved, nm)
+               : pacer_run_write_line(wc->out, wc->fmt, f, nfields);
   } else {
-    line = entry_json(f, nfields);
+    r = pacer_run_write_line(wc->out, wc->fmt, f, nfields);
   }
-  if (line == NULL)
+  if (r != 0)
     return pacer_error_set(wc->err, PACER_ENOMEM, "results: out of memory");
-  fputs(line, wc->out);
-  fputc('\n', wc->out);
-  cJSON_free(line);
   (*wc->written)++;
   return 0;
 }
@@ -251,13 +231,16 @@ write_entry(void *arg, const char *entry_id,
 int
 pacer_run_write_results(redisContext *c, const char *key, const char *after,
                         struct pacer_idset *want, FILE *out,
-                        const char *out_dir, size_t *written,
-                        struct pacer_run_tally *tally, struct pacer_error *err)
+                        const char *out_dir, enum pacer_run_format fmt,
+                        size_t *written, struct pacer_run_tally *tally,
+                        struct pacer_error *err)
 {
-  struct write_ctx wc = {want, NULL, out, written, tally, err, out_dir};
+  struct write_ctx wc = {want, NULL, out, written, tally, err, out_dir, fmt};
   int rc;
 
   *written = 0;
+  if (fmt == PACER_RUN_CSV)
+    fprintf(out, "%s\r\n", pacer_result_csv_header());
   wc.done_ids = pacer_idset_new(pacer_idset_count(want) + 16);
   if (wc.done_ids == NULL)
     return pacer_error_set(err, PACER_ENOMEM, "results: out of memory");
@@ -310,6 +293,7 @@ snap_buckets(struct pacer_run_tally *t, const cJSON *buckets)
     rb->limit_per_s = pacer_run_json_num(b, "rate_per_s");
     rb->requests = (uint64_t)pacer_run_json_num(b, "requests");
     rb->throttled = (uint64_t)pacer_run_json_num(b, "throttled");
+    rb->pauses = (uint64_t)pacer_run_json_num(b, "pauses");
     if (pacer_run_json_num(b, "send_per_s") > rb->send_max_per_s)
       rb->send_max_per_s = pacer_run_json_num(b, "send_per_s");
   }
@@ -335,6 +319,46 @@ snap_creds(struct pacer_run_tally *t, const cJSON *creds)
   }
 }
 
+size_t
+pacer_run_progress_snapshot(struct pacer_progress *p, const cJSON *state,
+                            uint64_t now_mono_ms, char *note, size_t size)
+{
+  struct pacer_progress_bucket b[PACER_RUN_BUCKETS_MAX];
+  const cJSON *proc = cJSON_GetObjectItemCaseSensitive(state, "process");
+  const cJSON *o;
+  struct pacer_progress_in in;
+  uint64_t done = (uint64_t)p->ok + p->failed, eta = 0;
+  size_t n = 0, paused = 0;
+  int known;
+
+  cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(state, "buckets"))
+  {
+    if (n == PACER_RUN_BUCKETS_MAX)
+      break;
+    b[n].name = pacer_run_json_str(o, "bucket");
+    b[n].rate_per_s = pacer_run_json_num(o, "effective_per_s");
+    b[n].jobs = (uint64_t)(pacer_run_json_num(o, "queued") +
+                           pacer_run_json_num(o, "in_flight") +
+                           pacer_run_json_num(o, "deferred"));
+    b[n].paused_ms = (uint64_t)pacer_run_json_num(o, "paused_ms");
+    b[n].pause_reason = pacer_run_json_str(o, "pause_reason");
+    n++;
+  }
+  memset(&in, 0, sizeof(in));
+  in.remaining = p->total > done ? p->total - done : 0;
+  in.done = done;
+  in.elapsed_ms =
+      now_mono_ms > p->start_mono_ms ? now_mono_ms - p->start_mono_ms : 1;
+  in.held = (uint64_t)pacer_run_json_num(proc, "held");
+  in.buckets = b;
+  in.nbuckets = n;
+  known = pacer_progress_eta_ms(&in, &eta);
+  pacer_progress_set_eta(p, known, eta, now_mono_ms);
+  p->throttled = (uint64_t)pacer_run_json_num(proc, "throttled");
+  paused = pacer_progress_pause_note(b, n, note, size);
+  return paused;
+}
+
 void
 pacer_run_tally_snapshot(struct pacer_run_tally *t, const cJSON *state)
 {
@@ -350,7 +374,9 @@ pacer_run_print_tally(FILE *out, const struct pacer_run_tally *t,
                       uint64_t wall_ms, size_t rejected)
 {
   double wall_s = wall_ms > 0 ? (double)wall_ms / 1000.0 : 0.001;
-  size_t i;
+  uint64_t pauses = 0;
+  char d[32];
+  size_t i, shown = 0;
 
   if (t->nbuckets > 0) {
     fprintf(out,
@@ -376,6 +402,21 @@ pacer_run_print_tally(FILE *out, const struct pacer_run_tally *t,
           "429s: %" PRIu64 " (429, or 503 with Retry-After: each paused its "
           "lane, and the job was sent again without spending an attempt)\n",
           t->throttled);
+  for (i = 0; i < t->nbuckets; i++)
+    pauses += t->buckets[i].pauses;
+  if (t->snapshots > 0) {
+    fprintf(out, "pauses: %" PRIu64, pauses);
+    for (i = 0; i < t->nbuckets; i++)
+      if (t->buckets[i].pauses > 0)
+        fprintf(out, "%s%s %" PRIu64, shown++ > 0 ? ", " : " (",
+                t->buckets[i].bucket, t->buckets[i].pauses);
+    fputs(pauses > 0 ? ")\n" : "\n", out);
+  }
+  pacer_progress_duration(t->wait_ms, d, sizeof(d));
+  fprintf(out,
+          "waiting for limits: %s summed over %zu job(s) (%" PRIu64
+          " ms a job on average)\n",
+          d, t->results, t->results > 0 ? t->wait_ms / t->results : 0);
   fprintf(out, "retries after errors: %" PRIu64 "\n", t->retried);
   for (i = 0; i < t->ncreds; i++) {
     const struct pacer_run_cred *c = &t->creds[i];

@@ -154,3 +154,18 @@ pacer_utf8_sanitize(const char *s, size_t len, size_t *out_len)
     *out_len = o;
   return out;
 }
+
+size_t
+pacer_utf8_printable_len(const char *s, size_t len)
+{
+  size_t ok = pacer_utf8_valid_prefix_len(s, len), i;
+
+  for (i = 0; i < ok; i++) {
+    unsigned char c = (unsigned char)s[i];
+
+    if (c < 0x20 || c == 0x7f ||
+        (c == 0xc2 && i + 1 < ok && (unsigned char)s[i + 1] <= 0x9f))
+      return i;
+  }
+  return ok;
+}

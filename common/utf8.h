@@ -34,4 +34,9 @@ size_t pacer_utf8_cut_len(const char *s, size_t len, size_t max_bytes);
  *  Source: Unicode 15 §3.9, "U+FFFD Substitution of Maximal Subparts". */
 char *pacer_utf8_sanitize(const char *s, size_t len, size_t *out_len);
 
+/** Length of the longest prefix of s[0..len) (borrowed) that is
+ *  well-formed UTF-8 without control characters (C0, DEL, C1: U+0000 to
+ *  U+001F, U+007F to U+009F): len when all of it is printable text. */
+size_t pacer_utf8_printable_len(const char *s, size_t len);
+
 #endif

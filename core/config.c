@@ -10,7 +10,10 @@
  * redis_url quote nothing from it except a scheme followed by "://".
  */
 #include "core/config.h"
+#include "common/utf8.h"
+#include "common/util.h"
 #include "core/config_int.h"
+#include "core/config_locate.h"
 #include "core/json_int.h"
 
 #include <assert.h>
@@ -76,63 +79,6 @@ replace_string(char **slot, const char *value, struct pacer_error *err)
     return pacer_error_set(err, PACER_ENOMEM, "config: out of memory");
   free(*slot);
   *slot = copy;
-  return 0;
-}
-
-/* Reads an integral JSON number in [lo, hi] (cJSON keeps doubles; range
- * first so the cast is defined). */
-int
-pacer_config_get_int(const cJSON *item, const char *name, int64_t lo,
-                     int64_t hi, int64_t *out, struct pacer_error *err)
-{
-  return pacer_json_get_int(item, name, lo, hi, PACER_ECONFIG, out, err);
-}
-
-/* RFC 9110 §5.6.2: tchar, the characters of a header field name. */
-int
-pacer_config_is_tchar(char c)
-{
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9') || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c));
-}
-
-int
-pacer_config_is_host_char(char c)
-{
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
-}
-
-/* 1 when s is all bytes in [lo, 0x7e] */
-int
-pacer_config_visible(const char *s, unsigned char lo)
-{
-  for (; *s != '\0'; s++) {
-    if ((unsigned char)*s < lo || (unsigned char)*s > 0x7e)
-      return 0;
-  }
-  return 1;
-}
-
-/* Parses a decimal in [lo, hi] from s[0..n); n > 0, digits only. */
-int
-pacer_config_parse_dec(const char *s, size_t n, long lo, long hi, long *out)
-{
-  long v = 0;
-  size_t i;
-
-  if (n == 0)
-    return -1;
-  for (i = 0; i < n; i++) {
-    if (s[i] < '0' || s[i] > '9')
-      return -1;
-    if (v > (hi - (s[i] - '0')) / 10)
-      return -1;
-    v = v * 10 + (s[i] - '0');
-  }
-  if (v < lo)
-    return -1;
-  *out = v;
   return 0;
 }
 
@@ -275,9 +221,14 @@ field_prefix(struct pacer_config *cfg, const cJSON *item,
   if (n == 0 || n > PREFIX_MAX)
     return pacer_error_set(err, PACER_ECONFIG, "prefix: must be 1 to %d bytes",
                            PREFIX_MAX);
-  if (pacer_config_has_ctl(item->valuestring))
-    return pacer_error_set(err, PACER_ECONFIG,
-                           "prefix: must not contain control characters");
+  /* Key names are shown by redis-cli, logs, `pacer stats` and the
+   * dashboard: printable UTF-8 only. */
+  if (pacer_utf8_printable_len(item->valuestring, n) != n)
+    return pacer_error_set(
+        err, PACER_ECONFIG,
+        "prefix: byte %zu is a control character or not UTF-8; use "
+        "printable text such as \"pacer:\"",
+        pacer_utf8_printable_len(item->valuestring, n));
   return replace_string(&cfg->prefix, item->valuestring, err);
 }
 
@@ -552,11 +503,30 @@ field_metrics_token(struct pacer_config *cfg, const cJSON *item,
   return 0;
 }
 
+/* "; did you mean ..." for an unknown top-level field name, or "". */
+static const char *
+suggest(const char *name, char *hint, size_t size)
+{
+  static const char *const others[] = {"limits",         "credentials",
+                                       "throttle_rules", "destination_allow",
+                                       "metrics_token",  "redis_tls"};
+
+  if (!*pacer_config_did_you_mean(name, int_fields,
+                                  PACER_ARRAY_SIZE(int_fields),
+                                  sizeof(int_fields[0]), hint, size) &&
+      !*pacer_config_did_you_mean(name, str_fields,
+                                  PACER_ARRAY_SIZE(str_fields),
+                                  sizeof(str_fields[0]), hint, size))
+    pacer_config_did_you_mean(name, others, PACER_ARRAY_SIZE(others),
+                              sizeof(others[0]), hint, size);
+  return hint;
+}
+
 static int
 set_field(struct pacer_config *cfg, const cJSON *item,
           const struct pacer_config_src *src, struct pacer_error *err)
 {
-  char buf[PACER_CONFIG_SHOW_MAX + 8];
+  char buf[PACER_CONFIG_SHOW_MAX + 8], hint[64];
   size_t i;
 
   for (i = 0; i < sizeof(int_fields) / sizeof(int_fields[0]); i++) {
@@ -591,8 +561,9 @@ set_field(struct pacer_config *cfg, const cJSON *item,
     return pacer_config_parse_redis_tls(cfg, item, err);
   if (item->string[0] == '\0')
     return pacer_error_set(err, PACER_ECONFIG, "\"\": unknown field");
-  return pacer_error_set(err, PACER_ECONFIG, "%s: unknown field",
-                         pacer_config_show(item->string, buf, sizeof(buf)));
+  return pacer_error_set(err, PACER_ECONFIG, "%s: unknown field%s",
+                         pacer_config_show(item->string, buf, sizeof(buf)),
+                         suggest(item->string, hint, sizeof(hint)));
 }
 
 /* ------------------------------------------------------------------------

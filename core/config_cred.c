@@ -19,6 +19,7 @@
  */
 #include "core/config.h"
 #include "core/config_int.h"
+#include "core/config_locate.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -604,7 +605,7 @@ static int
 parse_cred(struct pacer_cred_cfg *c, const cJSON *obj,
            const struct pacer_config_src *src, struct pacer_error *err)
 {
-  char where[CRED_WHERE_MAX + 1], buf[PACER_CONFIG_SHOW_MAX + 8];
+  char where[CRED_WHERE_MAX + 1], buf[PACER_CONFIG_SHOW_MAX + 8], hint[64];
   struct cred_state st;
   const cJSON *item, *prev;
   const char *key = obj->string;
@@ -643,10 +644,14 @@ parse_cred(struct pacer_cred_cfg *c, const cJSON *obj,
     }
     if (i == sizeof(cred_fields) / sizeof(cred_fields[0]))
       return pacer_error_set(
-          err, PACER_ECONFIG, "%s.%s: unknown field", where,
+          err, PACER_ECONFIG, "%s.%s: unknown field%s", where,
           item->string[0] == '\0'
               ? "\"\""
-              : pacer_config_show(item->string, buf, sizeof(buf)));
+              : pacer_config_show(item->string, buf, sizeof(buf)),
+          pacer_config_did_you_mean(
+              item->string, cred_fields,
+              sizeof(cred_fields) / sizeof(cred_fields[0]),
+              sizeof(cred_fields[0]), hint, sizeof(hint)));
     if ((rc = cred_fields[i].set(c, item, &st, err)) != 0)
       return rc;
   }

@@ -26,6 +26,7 @@
 
 #include "core/config.h"
 #include "core/config_int.h"
+#include "core/config_locate.h"
 #include "core/job.h"
 
 #define LIMIT_FIELD_MAX 64 /* "limits[255].max_in_flight", bytes */
@@ -473,7 +474,7 @@ set_members(struct pacer_limit_cfg *l, const cJSON *obj, size_t index,
             const char *where, const struct limit_field *fields, size_t nfields,
             struct pacer_error *err)
 {
-  char buf[PACER_CONFIG_SHOW_MAX + 8];
+  char buf[PACER_CONFIG_SHOW_MAX + 8], hint[64];
   const cJSON *item, *prev;
   size_t i;
   int rc;
@@ -492,10 +493,12 @@ set_members(struct pacer_limit_cfg *l, const cJSON *obj, size_t index,
     }
     if (i == nfields)
       return pacer_error_set(
-          err, PACER_ECONFIG, "%s.%s: unknown field", where,
+          err, PACER_ECONFIG, "%s.%s: unknown field%s", where,
           item->string[0] == '\0'
               ? "\"\""
-              : pacer_config_show(item->string, buf, sizeof(buf)));
+              : pacer_config_show(item->string, buf, sizeof(buf)),
+          pacer_config_did_you_mean(item->string, fields, nfields,
+                                    sizeof(fields[0]), hint, sizeof(hint)));
     if ((rc = fields[i].set(l, item, index, err)) != 0)
       return rc;
   }

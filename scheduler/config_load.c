@@ -3,12 +3,14 @@
  * core/config_cred.c's; this file only opens, reads and looks up. */
 #include "scheduler/config_load.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
 #include "common/file.h"
+#include "core/config_locate.h"
 
 int
 pacer_config_load(struct pacer_config *cfg, const char *path,
@@ -33,6 +35,22 @@ pacer_config_load(struct pacer_config *cfg, const char *path,
                            PACER_CONFIG_MAX_BYTES);
   }
   rc = pacer_config_parse_file(cfg, buf, len, mode, err);
+  if (rc == PACER_ECONFIG && err != NULL) {
+    /* FILE:LINE:COLUMN: what, like a compiler (core/config_locate.h) */
+    char out[sizeof(err->msg)];
+    unsigned line, col;
+    int n;
+
+    if (pacer_config_locate(buf, len, err->msg, &line, &col) &&
+        (n = snprintf(out, sizeof(out), "%s:%u:%u: ", path, line, col)) > 0 &&
+        (size_t)n < sizeof(out)) {
+      size_t m = strlen(err->msg), room = sizeof(out) - (size_t)n - 1;
+
+      memcpy(out + n, err->msg, m < room ? m : room);
+      out[(size_t)n + (m < room ? m : room)] = '\0';
+      memcpy(err->msg, out, sizeof(out));
+    }
+  }
   sodium_memzero(buf, len); /* may hold inline secrets */
   free(buf);
   if (rc != 0)

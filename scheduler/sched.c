@@ -254,7 +254,7 @@ on_stat_timer(uv_timer_t *t)
 {
   struct pacer_sched *s = PACER_CONTAINER_OF(t, struct pacer_sched, stat_timer);
   uint64_t now = pacer_clock_unix_ms();
-  cJSON *o, *arr;
+  cJSON *o, *arr, *lim;
   char *text = NULL;
   size_t b, n = 0;
 
@@ -275,6 +275,24 @@ on_stat_timer(uv_timer_t *t)
         continue;
       if (arr != NULL && n < LANESTAT_MAX && lanestat_add(arr, l, now) == 0)
         n++;
+    }
+  }
+  /* The effective limits, so `pacer stats` without the config file shows
+   * the configured rates (store/stats_view.c). */
+  if (arr != NULL && (lim = cJSON_AddArrayToObject(o, "limits")) != NULL) {
+    for (b = 0; b < s->cfg->nlimits; b++) {
+      const struct pacer_limit_cfg *lc = &s->cfg->limits[b];
+      cJSON *e = cJSON_CreateObject();
+
+      if (e == NULL || !cJSON_AddItemToArray(lim, e)) {
+        cJSON_Delete(e);
+        break;
+      }
+      cJSON_AddStringToObject(e, "name", lc->name);
+      cJSON_AddNumberToObject(e, "rate_per_s",
+                              (double)lc->rate_count * 1e6 /
+                                  (double)lc->rate_period_us);
+      cJSON_AddNumberToObject(e, "max_in_flight", lc->max_in_flight);
     }
   }
   if (arr != NULL && cJSON_AddNumberToObject(o, "at_ms", (double)now) != NULL &&

@@ -11,7 +11,9 @@
 #                     integration scripts), groff (the man page test),
 #                     prometheus (promtool, e2e_metrics), chromium
 #                     (e2e_dashboard), clang-format 14 (lint), the
-#                     openssl CLI (test certificates, e2e_redis_tls), and
+#                     openssl CLI (test certificates, e2e_redis_tls),
+#                     python3-redis (the README's Python client,
+#                     e2e_clients), and
 #                     Debian's nodejs and npm unless an npm is already
 #                     on the PATH (a NodeSource node bundles its own npm
 #                     and conflicts with Debian's): tests/node, the
@@ -22,7 +24,8 @@ PACER_DEBS_BUILD="gcc libc6-dev make cmake pkg-config libcurl4-openssl-dev
 libuv1-dev libcjson-dev libhiredis-dev libmicrohttpd-dev libsodium-dev
 zlib1g-dev libssl-dev redis-server curl tzdata"
 PACER_DEBS_TEST="libcmocka-dev libnghttp2-dev redis-tools jq ca-certificates
-openssl groff-base prometheus chromium clang-format nginx-light"
+openssl groff-base prometheus chromium clang-format nginx-light
+python3-redis"
 command -v npm >/dev/null 2>&1 || PACER_DEBS_TEST="$PACER_DEBS_TEST nodejs npm"
 
 # pacer_install_deps PACKAGE...: installs those that are missing. apt's own

@@ -64,7 +64,10 @@
  *     pauses (store/throttle.h, core/backoff.h, docs/LIMITS.md)
  *   <prefix>inflight:<bucket>  sorted set of permits, score = lease end ms
  *   <prefix>lanestat:<consumer> string, JSON {"lanes": [{lane, queued,
- *                              in_flight, deferred}, ...]}, 3 s TTL
+ *                              in_flight, deferred}, ...], "limits":
+ *                              [{name, rate_per_s, max_in_flight}, ...]},
+ *                              3 s TTL (the worker's effective limits, for
+ *                              `pacer stats` without --config)
  */
 #ifndef PACER_STORE_KEYS_H
 #define PACER_STORE_KEYS_H

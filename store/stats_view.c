@@ -276,12 +276,51 @@ scan_keys(redisContext *c, const char *pattern,
   } while (strcmp(cursor, "0") != 0 && ++rounds < 100);
 }
 
+#define PUBLISHED_MAX 64 /* limits taken from the workers' lanestat */
+
 struct limits_ctx {
   struct pacer_stats_buckets *bs;
   const struct pacer_config *cfg;
   size_t prefix_len;
   double now_us;
+  struct {
+    char name[PACER_LIMIT_NAME_MAX + 1];
+    double rate_per_s;
+    unsigned max_in_flight;
+  } pub[PUBLISHED_MAX]; /* the limits the workers run with */
+  size_t npub;
 };
+
+/* Notes the limits one worker publishes ({"limits": [{name, rate_per_s,
+ * max_in_flight}]}), for buckets the reader's own config does not name. */
+static void
+published_limits(struct limits_ctx *lc, const cJSON *doc)
+{
+  const cJSON *l;
+
+  cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(doc, "limits"))
+  {
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(l, "name");
+    size_t i;
+
+    if (!cJSON_IsString(name) || lc->npub == PUBLISHED_MAX ||
+        strlen(name->valuestring) > PACER_LIMIT_NAME_MAX)
+      continue;
+    for (i = 0; i < lc->npub; i++)
+      if (strcmp(lc->pub[i].name, name->valuestring) == 0)
+        break;
+    if (i < lc->npub)
+      continue; /* the first worker read wins */
+    snprintf(lc->pub[i].name, sizeof(lc->pub[i].name), "%s", name->valuestring);
+    lc->pub[i].rate_per_s =
+        cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(l, "rate_per_s"));
+    lc->pub[i].max_in_flight = (unsigned)cJSON_GetNumberValue(
+        cJSON_GetObjectItemCaseSensitive(l, "max_in_flight"));
+    if (lc->pub[i].rate_per_s != lc->pub[i].rate_per_s) /* NaN */
+      lc->pub[i].rate_per_s = 0;
+    lc->npub++;
+  }
+}
 
 static void
 on_limit_key(redisContext *c, const redisReply *k, void *arg)
@@ -351,6 +390,7 @@ on_lanestat_key(redisContext *c, const redisReply *k, void *arg)
   if (doc == NULL)
     return;
   lc->bs->processes++;
+  published_limits(lc, doc);
   cJSON_ArrayForEach(lane, cJSON_GetObjectItemCaseSensitive(doc, "lanes"))
   {
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(lane, "lane");
@@ -394,6 +434,14 @@ limits_finish(redisContext *c, struct limits_ctx *lc)
     struct pacer_stats_bucket *b = &lc->bs->b[i];
     size_t nlen = strcspn(b->key, ":");
 
+    for (j = 0; j < lc->npub; j++) {
+      if (strlen(lc->pub[j].name) != nlen ||
+          strncmp(lc->pub[j].name, b->key, nlen) != 0)
+        continue;
+      b->conf_rate = lc->pub[j].rate_per_s;
+      b->max_in_flight = lc->pub[j].max_in_flight;
+    }
+    /* The reader's own config, when given, names them as it knows them. */
     for (j = 0; j < lc->cfg->nlimits; j++) {
       const struct pacer_limit_cfg *l = &lc->cfg->limits[j];
 
@@ -436,6 +484,7 @@ pacer_stats_buckets_read(redisContext *c, const struct pacer_config *cfg,
   redisReply *t = redisCommand(c, "TIME");
 
   memset(bs, 0, sizeof(*bs));
+  memset(&lc, 0, sizeof(lc));
   if (t == NULL || t->type != REDIS_REPLY_ARRAY || t->elements != 2) {
     if (t != NULL)
       freeReplyObject(t);

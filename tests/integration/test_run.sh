@@ -50,7 +50,7 @@ gone() {
 [ "$(jq -r .state out.jsonl | sort | uniq -c | awk '{print $1, $2}')" = "200 ok" ] ||
   fail "not all ok"
 [ "$(jq -r .id out.jsonl | sort -u | wc -l)" -eq 200 ] || fail "ids not unique"
-[ "$(jq -r 'select(.id=="run-007") | .status == 200 and (.body | fromjson | .ok)' out.jsonl)" = true ] ||
+[ "$(jq -r 'select(.id=="run-007") | .status == 200 and .body_json.ok' out.jsonl)" = true ] ||
   fail "result body missing"
 grep -q '^done: 200 jobs, ok 200, failed 0' run.out || fail "no summary line"
 gone "run"

@@ -221,8 +221,10 @@ static void
 config_rejects_unknown_field(void **state)
 {
   (void)state;
-  expect_config_error("{\"worker\": 2}", "worker: unknown field");
-  expect_config_error("{\"Workers\": 2}", "Workers: unknown field");
+  expect_config_error("{\"worker\": 2}",
+                      "worker: unknown field; did you mean \"workers\"?");
+  expect_config_error("{\"Workers\": 2}",
+                      "Workers: unknown field; did you mean \"workers\"?");
   expect_config_error("{\"\": 2}", "\"\": unknown field");
 }
 
@@ -336,7 +338,8 @@ config_rejects_bad_strings(void **state)
   (void)state;
   expect_config_error("{\"prefix\": \"\"}", "prefix: must be 1 to 128 bytes");
   expect_config_error("{\"prefix\": \"a\\nb\"}",
-                      "prefix: must not contain control characters");
+                      "prefix: byte 1 is a control character or not UTF-8; "
+                      "use printable text such as \"pacer:\"");
   expect_config_error("{\"log_level\": \"verbose\"}",
                       "log_level: \"verbose\" is not one of debug, info, "
                       "warn, error, off");
@@ -737,14 +740,15 @@ limits_reject_unknown_and_duplicate_fields(void **state)
 {
   (void)state;
   expect_limit_error("{\"name\": \"a\", \"rat\": \"1/s\"}",
-                     "limits[0].rat: unknown field");
+                     "limits[0].rat: unknown field; did you mean \"rate\"?");
   expect_limit_error("{\"name\": \"a\", \"rate\": \"1/s\", \"\": 1}",
                      "limits[0].\"\": unknown field");
   expect_limit_error("{\"name\": \"a\", \"rate\": \"1/s\", \"rate\": \"2/s\"}",
                      "limits[0].rate: duplicate field");
-  expect_limit_error("{\"name\": \"a\", \"rate\": \"1/s\", \"match\": "
-                     "{\"hosts\": \"x\"}}",
-                     "limits[0].match.hosts: unknown field");
+  expect_limit_error(
+      "{\"name\": \"a\", \"rate\": \"1/s\", \"match\": "
+      "{\"hosts\": \"x\"}}",
+      "limits[0].match.hosts: unknown field; did you mean \"host\"?");
   expect_limit_error("{\"name\": \"a\", \"rate\": \"1/s\", \"match\": "
                      "{\"host\": \"x\", \"host\": \"y\"}}",
                      "limits[0].match.host: duplicate field");
@@ -1763,8 +1767,18 @@ expect_load_error(const char *text, mode_t mode, const char *msg)
   struct pacer_config cfg;
   struct pacer_error err;
 
+  const char *m;
+
   assert_int_equal(load_text(&cfg, text, mode, &err), PACER_ECONFIG);
-  assert_string_equal(err.msg, msg);
+  /* A parse error starts with FILE:LINE:COLUMN (core/config_locate.h). */
+  m = err.msg;
+  if (strncmp(m, "/", 1) == 0) {
+    m = strstr(m, ": ");
+    assert_non_null(m);
+    m += 2;
+  }
+  assert_true(strncmp(m, msg, strlen(m)) == 0); /* maybe cut at 255 */
+  assert_true(strlen(m) >= strlen(msg) || strlen(err.msg) == 255);
   assert_null(strstr(err.msg, "CANARY"));
   pacer_config_free(&cfg);
 }
