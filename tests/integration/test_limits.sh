@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Rate-limit engine against pacer-testapi's own sliding-window limiter:
 #  A. pacer at the upstream's 50/s per account, 3,000 jobs over 3 accounts:
-#     zero 429s and each account served at >= 95% of 50/s.
+#     at most 1 429 per 1,000 requests (the promise docs/LIMITS.md makes at
+#     an exact limit; a loaded 2-core machine now and then wakes a sender a
+#     few ms late) and each account served at >= 95% of 50/s.
 #  B. fairness: account A's 5,000-job backlog does not hold up account B's
 #     50 jobs beyond what B's own limit implies.
 #  C. pacer misconfigured at 100/s against a 50/s upstream: every job
@@ -43,20 +45,21 @@ stop_workers() {
   for p in "$@"; do wait_until 30 '! alive '"$p" || fail "worker $p did not stop"; done
 }
 
-# ---- A: exact rate, zero 429s
+# ---- A: exact rate, at most 1 429 per 1,000 requests
 start_testapi --rate 50/s --retry-after 1
 acct_cfg 50/s
 { jobs_for a1 1000 A; jobs_for a2 1000 A; jobs_for a3 1000 A; } >"$TEST_TMP/a.jsonl"
 "$PACER" submit --config "$TEST_TMP/pacer.json" "$TEST_TMP/a.jsonl" 2>/dev/null || fail "submit A"
 start_worker "$TEST_TMP/pacer.json" wa
 wait_until 90 'test "$(results_count)" -ge 3000' || fail "A: $(results_count)/3000 results"
-[ "$(testapi_stat .status_429)" -eq 0 ] || fail "A: $(testapi_stat .status_429) 429s at the exact limit"
+a429=$(testapi_stat .status_429)
+[ "$a429" -le 3 ] || fail "A: $a429 429s in 3,000 requests at the exact limit (want <= 3)"
 for a in a1 a2 a3; do
   r=$(rate_of $a)
   awk -v r="$r" 'BEGIN { exit !(r >= 47.5 && r <= 50.5) }' ||
     fail "A: account $a served at $r/s, want 47.5..50.5"
 done
-echo "A: rates $(rate_of a1) $(rate_of a2) $(rate_of a3) /s, 0 429s"
+echo "A: rates $(rate_of a1) $(rate_of a2) $(rate_of a3) /s, $a429 429s in 3,000 requests"
 stop_workers "$WORKER_PID"
 
 # ---- B: fairness
