@@ -23,6 +23,7 @@
 #include "store/lua_scripts.h"
 #include "store/queue_int.h"
 #include "store/redis_uv.h"
+#include "store/script.h"
 
 #define BACKOFF_MIN_MS 100u  /* first reconnect delay, ms */
 #define BACKOFF_MAX_MS 5000u /* reconnect delay cap, ms */
@@ -135,7 +136,7 @@ pacer_queue_send(struct pacer_queue_conn *c, redisCallbackFn *fn,
   ctx->reply_cb = NULL;
   ctx->privdata = privdata;
   ctx->sent_mono_us = uv_hrtime() / 1000u;
-  rc = redisAsyncCommandArgv(c->ac, fn, ctx, argc, argv, lens);
+  rc = pacer_script_async(c->ac, fn, ctx, argc, argv, lens);
   free(own);
   if (rc != REDIS_OK) {
     free(ctx);

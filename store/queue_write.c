@@ -18,6 +18,7 @@
 #include "store/keys.h"
 #include "store/lua_scripts.h"
 #include "store/queue_int.h"
+#include "store/script.h"
 
 #define PROMOTE_BATCH       "500" /* delayed entries moved per script run */
 #define PROMOTE_BATCH_N     500
@@ -151,7 +152,7 @@ pacer_queue_eval_reply(struct pacer_queue *q, const char *script, int nkeys,
   ctx->reply_cb = cb;
   ctx->privdata = privdata;
   ctx->sent_mono_us = uv_hrtime() / 1000u;
-  if (redisAsyncCommandArgv(q->cmd.ac, on_raw_reply, ctx, argc, argv, lens) !=
+  if (pacer_script_async(q->cmd.ac, on_raw_reply, ctx, argc, argv, lens) !=
       REDIS_OK) {
     free(ctx);
     return PACER_EREDIS;
