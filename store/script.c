@@ -1,6 +1,7 @@
 /* Scripts called by SHA1: see store/script.h. */
 #include "store/script.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,16 +10,33 @@
 
 #define SHA1_HEX      40
 #define ARGS_ON_STACK 64
+#define MAX_SCRIPTS   64
 
-const char *
-pacer_script_sha1(const char *text)
+/* Per script: 1 once this process has sent its text (EVAL loads it into
+ * Redis's cache), 0 again after a NOSCRIPT. Until then a call goes as EVAL
+ * with the text, so the first call needs no NOSCRIPT round trip, and the
+ * one call at a clean stop (queue_delconsumer.lua) cannot meet NOSCRIPT on
+ * a connection that is closing and can no longer resend. */
+static atomic_int sent_text[MAX_SCRIPTS];
+
+/* The index of text in pacer_lua_all, or -1. */
+static int
+script_index(const char *text)
 {
   size_t i;
 
   for (i = 0; i < pacer_lua_count; i++)
     if (pacer_lua_all[i].text == text)
-      return pacer_lua_all[i].sha1;
-  return NULL;
+      return (int)i;
+  return -1;
+}
+
+const char *
+pacer_script_sha1(const char *text)
+{
+  int i = script_index(text);
+
+  return i < 0 ? NULL : pacer_lua_all[i].sha1;
 }
 
 int
@@ -28,14 +46,34 @@ pacer_script_noscript(const redisReply *r)
          memcmp(r->str, "NOSCRIPT", 8) == 0;
 }
 
-/* The SHA1 when argv is the EVAL form of an embedded script, else NULL. */
+/* Remembers that Redis lost the script text (NOSCRIPT). */
+static void
+forget_text(const char *text)
+{
+  int i = script_index(text);
+
+  if (i >= 0 && i < MAX_SCRIPTS)
+    atomic_store_explicit(&sent_text[i], 0, memory_order_relaxed);
+}
+
+/* The SHA1 to send when argv is the EVAL form of an embedded script whose
+ * text this process has sent before, else NULL (send argv as it is; the
+ * first EVAL of a script marks its text sent). */
 static const char *
 eval_sha1(int argc, const char **argv, const size_t *lens)
 {
+  int i;
+
   if (argc < 3 || strcmp(argv[0], "EVAL") != 0 ||
       (lens != NULL && lens[0] != 4))
     return NULL;
-  return pacer_script_sha1(argv[1]);
+  i = script_index(argv[1]);
+  if (i < 0)
+    return NULL;
+  if (i < MAX_SCRIPTS &&
+      !atomic_exchange_explicit(&sent_text[i], 1, memory_order_relaxed))
+    return NULL;
+  return pacer_lua_all[i].sha1;
 }
 
 /* An async EVALSHA in flight: the caller's callback and the RESP text of
@@ -62,7 +100,7 @@ bulk_len(size_t n)
 static char *
 put_bulk(char *p, const char *s, size_t n)
 {
-  p += sprintf(p, "$%zu\r\n", n);
+  p += snprintf(p, 24, "$%zu\r\n", n);
   memcpy(p, s, n);
   p += n;
   *p++ = '\r';
@@ -82,7 +120,7 @@ resend_eval(redisAsyncContext *ac, redisCallbackFn *cb, struct call *cl)
   buf = malloc(n);
   if (buf == NULL)
     return REDIS_ERR;
-  p = buf + sprintf(buf, "*%d\r\n", cl->argc);
+  p = buf + snprintf(buf, 24, "*%d\r\n", cl->argc);
   p = put_bulk(p, "EVAL", 4);
   p = put_bulk(p, cl->text, tl);
   memcpy(p, cl->cmd + cl->head, cl->len - cl->head);
@@ -98,7 +136,8 @@ on_reply(redisAsyncContext *ac, void *r, void *privdata)
   struct call *cl = privdata;
 
   if (!cl->resent && pacer_script_noscript(r)) {
-    cl->resent = 0;
+    cl->resent = 1;
+    forget_text(cl->text);
     if (resend_eval(ac, on_reply, cl) == REDIS_OK)
       return;
   }
@@ -130,7 +169,7 @@ pacer_script_async(redisAsyncContext *ac, redisCallbackFn *fn, void *privdata,
   cl->text = argv[1];
   cl->argc = argc;
   cl->resent = 0;
-  p = cl->cmd + sprintf(cl->cmd, "*%d\r\n", argc);
+  p = cl->cmd + snprintf(cl->cmd, 16, "*%d\r\n", argc);
   p = put_bulk(p, "EVALSHA", 7);
   p = put_bulk(p, sha, SHA1_HEX);
   cl->head = (size_t)(p - cl->cmd);
@@ -178,6 +217,7 @@ pacer_script_command(redisContext *c, int argc, const char **argv,
     free(l);
   }
   if (pacer_script_noscript(r)) {
+    forget_text(argv[1]);
     freeReplyObject(r);
     r = redisCommandArgv(c, argc, argv, lens);
   }

@@ -5,7 +5,9 @@
  * neither receives nor hashes the text. When Redis answers NOSCRIPT (its
  * script cache is empty after a restart, a SCRIPT FLUSH or a failover),
  * the same call is sent once more as EVAL with the text, which also loads
- * the script again; the caller sees only that second reply. Source: Redis
+ * the script again; the caller sees only that second reply. A script's
+ * first call in a process, and its first call after a NOSCRIPT, go as
+ * EVAL with the text. Source: Redis
  * documentation, EVALSHA and "Script cache". */
 #ifndef PACER_STORE_SCRIPT_H
 #define PACER_STORE_SCRIPT_H
