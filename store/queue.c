@@ -85,6 +85,8 @@ free_keys(struct pacer_queue *q)
   free(q->k_delayed);
   free(q->k_results);
   free(q->k_dead);
+  free(q->k_donemarks);
+  q->k_donemarks = NULL;
   free(q->k_lanekey);
   q->k_delayed = q->k_results = q->k_dead = q->k_lanekey = NULL;
 }
@@ -484,9 +486,11 @@ pacer_queue_new(uv_loop_t *loop, const struct pacer_config *cfg,
   q->k_delayed = pacer_keys_new(cfg->prefix, PACER_KEYS_DELAYED, NULL);
   q->k_results = pacer_keys_new(cfg->prefix, PACER_KEYS_RESULTS, NULL);
   q->k_dead = pacer_keys_new(cfg->prefix, PACER_KEYS_DEAD, NULL);
+  q->k_donemarks = pacer_keys_new(cfg->prefix, PACER_KEYS_DONEMARKS, NULL);
   q->k_lanekey = pacer_keys_new(cfg->prefix, PACER_KEYS_LANE_KEY, NULL);
   if (missing || q->consumer == NULL || q->k_delayed == NULL ||
-      q->k_results == NULL || q->k_dead == NULL || q->k_lanekey == NULL) {
+      q->k_results == NULL || q->k_dead == NULL || q->k_lanekey == NULL ||
+      q->k_donemarks == NULL) {
     free(q->consumer);
     free_keys(q);
     free(q);
