@@ -4,7 +4,9 @@
 # End-to-end throughput of `pacer run` (Redis -> scheduler -> workers ->
 # upstream -> results in Redis) against a raw-HTTP baseline measured in the
 # same run on the same upstream: bench/raw_multi, a plain curl multi loop at
-# the same concurrency. Then the RSS check: peak RSS of `pacer run` with a
+# the same concurrency. Then `pacer worker` on a pre-filled queue: jobs/s,
+# CPU per job of pacer and of redis-server, and Redis bytes per finished
+# job (INFO used_memory; the done-markers' part apart). Then the RSS check: peak RSS of `pacer run` with a
 # 10k and a 200k backlog.
 #
 #   N          jobs per measured run (default 20000)
@@ -59,6 +61,11 @@ done
 if ! command -v redis-server >/dev/null; then
   echo "throughput.sh: redis-server not on PATH (apt-get install -y" \
     "redis-server)" >&2
+  exit 2
+fi
+if ! command -v redis-cli >/dev/null; then
+  echo "throughput.sh: redis-cli not on PATH (apt-get install -y" \
+    "redis-tools)" >&2
   exit 2
 fi
 if ! command -v timeout >/dev/null; then
@@ -267,6 +274,92 @@ pacer_run() {
   fi
 }
 
+# used_memory SOCK: INFO used_memory of the redis-server on SOCK, bytes.
+used_memory() {
+  redis-cli -s "$1" INFO memory | tr -d '\r' | sed -n 's/^used_memory://p'
+}
+
+# proc_cpu_s PID: CPU seconds (user + system) used so far by PID.
+proc_cpu_s() {
+  local f
+  read -r -a f <"/proc/$1/stat" 2>/dev/null || return 1
+  calc "(${f[13]} + ${f[14]}) / $(getconf CLK_TCK)"
+}
+
+# worker_run COUNT FILE: queues FILE into a Redis of its own with `pacer
+# submit`, runs `pacer worker` until the stream, pending list and delayed
+# set are empty, and sets W_WALL (worker start to drained), W_RSS (worker
+# VmHWM, KiB), W_REDIS_KIB, W_CPU_PACER and W_CPU_REDIS (CPU s of the
+# worker and of redis-server from the worker's start to drained), and the
+# Redis memory (INFO used_memory, bytes): W_MEM_GROWTH (drained minus
+# before the submit: what the finished jobs leave behind, results stream
+# and result index included) and W_MEM_MARKS (the done-markers' part: the
+# drop when they are deleted afterwards).
+worker_run() {
+  local n=$1 file=$2 dir=$TMP/wr rpid wpid url t0 st deadline
+  local jobs=unknown pend=unknown dly=unknown
+  mkdir -p "$dir"
+  redis-server --port 0 --unixsocket "$dir/redis.sock" --unixsocketperm 700 \
+    --save "" --appendonly no --dir "$dir" --logfile "$dir/redis.log" \
+    --daemonize no >/dev/null 2>&1 &
+  rpid=$!
+  deadline=$((SECONDS + 10))
+  until [[ -S $dir/redis.sock ]] || ((SECONDS >= deadline)); do
+    sleep 0.02 # polling a condition with a deadline
+  done
+  url=unix://$dir/redis.sock
+  local m0 m1 m2 c0 c1 p1
+  m0=$(used_memory "$dir/redis.sock")
+  if ! timeout -k 5 "$RUN_DEADLINE_S" "$PACER" submit --redis "$url" \
+    "$file" >/dev/null 2>"$dir/submit.err"; then
+    echo "throughput.sh: pacer submit failed:" >&2
+    cat "$dir/submit.err" >&2
+    kill "$rpid"
+    wait "$rpid"
+    exit 1
+  fi
+  t0=$(now_s)
+  c0=$(proc_cpu_s "$rpid")
+  timeout -k 10 "$RUN_DEADLINE_S" "$PACER" worker --redis "$url" \
+    --concurrency "$CONC" --log-level warn 2>"$dir/worker.err" &
+  wpid=$!
+  deadline=$((SECONDS + RUN_DEADLINE_S))
+  while ((SECONDS < deadline)) && kill -0 "$wpid" 2>/dev/null; do
+    st=$("$PACER" stats --redis "$url" --json 2>/dev/null)
+    jobs=$(sed -n 's/^[^[]*"jobs":\([0-9]*\).*/\1/p' <<<"$st")
+    pend=$(sed -n 's/^[^[]*"pending":\([0-9]*\).*/\1/p' <<<"$st")
+    dly=$(sed -n 's/^[^[]*"delayed":\([0-9]*\).*/\1/p' <<<"$st")
+    [[ $jobs == 0 && $pend == 0 && $dly == 0 ]] && break
+    sleep 0.2 # polling a condition with a deadline
+  done
+  W_WALL=$(calc "$(now_s) - $t0")
+  c1=$(proc_cpu_s "$rpid")
+  p1=$(proc_cpu_s "$(pgrep -P "$wpid" -x pacer)")
+  W_CPU_REDIS=$(calc "$c1 - $c0")
+  W_CPU_PACER=${p1:-0}
+  m1=$(used_memory "$dir/redis.sock")
+  redis-cli -s "$dir/redis.sock" --scan --pattern 'pacer:done*' |
+    xargs -r -n 1000 redis-cli -s "$dir/redis.sock" DEL >/dev/null
+  m2=$(used_memory "$dir/redis.sock")
+  W_MEM_GROWTH=$((m1 - m0))
+  W_MEM_MARKS=$((m1 - m2))
+  # the timeout(1) wrapper's child is the worker
+  W_RSS=$(awk '/^VmHWM:/ { print $2 }' \
+    "/proc/$(pgrep -P "$wpid" -x pacer)/status" 2>/dev/null)
+  W_REDIS_KIB=$(awk '/^VmHWM:/ { print $2 }' "/proc/$rpid/status")
+  kill "$wpid" 2>/dev/null
+  wait "$wpid"
+  kill "$rpid" 2>/dev/null
+  wait "$rpid"
+  if [[ $jobs != 0 || $pend != 0 || -z $W_RSS ]]; then
+    echo "throughput.sh: pacer worker did not drain $n jobs within" \
+      "$RUN_DEADLINE_S s:" >&2
+    tail -n 20 "$dir/worker.err" >&2
+    exit 1
+  fi
+  rm -rf "$dir"
+}
+
 u0=$(upstream_cpu_s)
 pacer_run "$TMP/jobs.jsonl"
 u1=$(upstream_cpu_s)
@@ -313,6 +406,22 @@ echo "allocations (libcurl, raw): reuse $(kv allocs_per_req "$RAW_REUSE")" \
 echo "aim: end to end >= 0.40 of raw (reuse):" \
   "$(calc "$e2e_rate / $RAW_RATE" | awk '{ print ($1 >= 0.40) ? "met" : "NOT met" }')"
 
+
+# ------------------------------------------------------------------
+# pacer worker on a pre-filled queue: CPU split and Redis bytes per job
+
+worker_run "$N" "$TMP/jobs.jsonl"
+w_rate=$(calc "$N / $W_WALL" | awk '{ printf "%.0f", $1 }')
+echo
+echo "pacer worker, $N jobs pre-filled with pacer submit, its own Redis:"
+printf '  %s jobs/s (%.2f of raw), CPU per job: pacer %.4f ms,' "$w_rate" \
+  "$(calc "$w_rate / $RAW_RATE")" "$(calc "$W_CPU_PACER * 1000 / $N")"
+printf ' redis-server %.4f ms\n' "$(calc "$W_CPU_REDIS * 1000 / $N")"
+printf '  Redis bytes per finished job: %.0f (used_memory drained minus' \
+  "$(calc "$W_MEM_GROWTH / $N")"
+printf ' before submit; results stream and index included), done-markers'
+printf ' %.0f\n' "$(calc "$W_MEM_MARKS / $N")"
+
 # ------------------------------------------------------------------
 # RSS as the backlog grows
 
@@ -325,62 +434,6 @@ echo "  pacer run: one process, private Redis, keeps the batch's job ids"
 echo "  pacer worker: the daemon, after \`pacer submit\` queued the backlog"
 row2() { printf '%-22s %8s %9s %11s %11s %10s\n' "$@"; }
 row2 "" "wall s" "jobs/s" "pacer KiB" "redis KiB" "exported"
-
-# worker_run COUNT FILE: queues FILE into a Redis of its own with `pacer
-# submit`, runs `pacer worker` until the stream, pending list and delayed
-# set are empty, and sets W_WALL (worker start to drained), W_RSS (worker
-# VmHWM, KiB) and W_REDIS_KIB.
-worker_run() {
-  local n=$1 file=$2 dir=$TMP/wr rpid wpid url t0 st deadline
-  local jobs=unknown pend=unknown dly=unknown
-  mkdir -p "$dir"
-  redis-server --port 0 --unixsocket "$dir/redis.sock" --unixsocketperm 700 \
-    --save "" --appendonly no --dir "$dir" --logfile "$dir/redis.log" \
-    --daemonize no >/dev/null 2>&1 &
-  rpid=$!
-  deadline=$((SECONDS + 10))
-  until [[ -S $dir/redis.sock ]] || ((SECONDS >= deadline)); do
-    sleep 0.02 # polling a condition with a deadline
-  done
-  url=unix://$dir/redis.sock
-  if ! timeout -k 5 "$RUN_DEADLINE_S" "$PACER" submit --redis "$url" \
-    "$file" >/dev/null 2>"$dir/submit.err"; then
-    echo "throughput.sh: pacer submit failed:" >&2
-    cat "$dir/submit.err" >&2
-    kill "$rpid"
-    wait "$rpid"
-    exit 1
-  fi
-  t0=$(now_s)
-  timeout -k 10 "$RUN_DEADLINE_S" "$PACER" worker --redis "$url" \
-    --concurrency "$CONC" --log-level warn 2>"$dir/worker.err" &
-  wpid=$!
-  deadline=$((SECONDS + RUN_DEADLINE_S))
-  while ((SECONDS < deadline)) && kill -0 "$wpid" 2>/dev/null; do
-    st=$("$PACER" stats --redis "$url" --json 2>/dev/null)
-    jobs=$(sed -n 's/^[^[]*"jobs":\([0-9]*\).*/\1/p' <<<"$st")
-    pend=$(sed -n 's/^[^[]*"pending":\([0-9]*\).*/\1/p' <<<"$st")
-    dly=$(sed -n 's/^[^[]*"delayed":\([0-9]*\).*/\1/p' <<<"$st")
-    [[ $jobs == 0 && $pend == 0 && $dly == 0 ]] && break
-    sleep 0.2 # polling a condition with a deadline
-  done
-  W_WALL=$(calc "$(now_s) - $t0")
-  # the timeout(1) wrapper's child is the worker
-  W_RSS=$(awk '/^VmHWM:/ { print $2 }' \
-    "/proc/$(pgrep -P "$wpid" -x pacer)/status" 2>/dev/null)
-  W_REDIS_KIB=$(awk '/^VmHWM:/ { print $2 }' "/proc/$rpid/status")
-  kill "$wpid" 2>/dev/null
-  wait "$wpid"
-  kill "$rpid" 2>/dev/null
-  wait "$rpid"
-  if [[ $jobs != 0 || $pend != 0 || -z $W_RSS ]]; then
-    echo "throughput.sh: pacer worker did not drain $n jobs within" \
-      "$RUN_DEADLINE_S s:" >&2
-    tail -n 20 "$dir/worker.err" >&2
-    exit 1
-  fi
-  rm -rf "$dir"
-}
 
 rss_run=()
 rss_worker=()

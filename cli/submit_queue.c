@@ -207,7 +207,7 @@ pacer_submit_stream(redisContext *c, const struct pacer_config *cfg, FILE *in,
     /* REDIS.md: `id` is sent only when the JSON has none. */
     sj.gen_id = strcmp(job->id, gen_id) == 0 ? gen_id : NULL;
     snprintf(b->ids[b->n], sizeof(b->ids[b->n]), "%s", job->id);
-    rc = pacer_submit_append(c, cfg->prefix, cfg->done_ttl_ms > 0, &sj, err);
+    rc = pacer_submit_append(c, cfg->prefix, cfg->done_ttl_ms, &sj, err);
     pacer_job_free(job);
     if (rc != 0)
       goto fail;

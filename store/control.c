@@ -8,6 +8,7 @@
 
 #include "store/keys.h"
 #include "store/lua_scripts.h"
+#include "store/script.h"
 
 /* Sends argv (argc C strings) and returns the reply, or NULL with err set
  * ("redis: <what>: <reason>"), also for an error reply. */
@@ -21,7 +22,7 @@ command(redisContext *c, int argc, const char **argv, const char *what,
 
   for (i = 0; i < argc; i++)
     lens[i] = strlen(argv[i]);
-  r = redisCommandArgv(c, argc, argv, lens);
+  r = pacer_script_command(c, argc, argv, lens);
   if (r == NULL) {
     pacer_error_set(err, PACER_EREDIS, "redis: %s: %s", what,
                     c->errstr[0] != '\0' ? c->errstr : "no reply");

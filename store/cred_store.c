@@ -13,6 +13,7 @@
 #include "store/keys.h"
 #include "store/lua_scripts.h"
 #include "store/redis_uv.h"
+#include "store/script.h"
 
 #define SUB_RECONNECT_MS 1000u /* subscriber reconnect, ms */
 
@@ -425,7 +426,7 @@ run_set(redisContext *c, const char *prefix, const char *name, const char *tok,
   }
   for (i = 0; i < argc; i++)
     lens[i] = i == 6 ? tok_len : strlen(argv[i]);
-  r = redisCommandArgv(c, argc, argv, lens);
+  r = pacer_script_command(c, argc, argv, lens);
   if (r == NULL)
     return pacer_error_set(err, PACER_EREDIS, "redis: cred set: %s",
                            c->errstr[0] != '\0' ? c->errstr : "no reply");
@@ -487,7 +488,7 @@ pacer_cred_store_refresh(redisContext *c, const char *prefix, const char *name,
   argv[2] = "2";
   argv[3] = k.hash;
   argv[4] = k.chan;
-  r = redisCommandArgv(c, 5, argv, NULL);
+  r = pacer_script_command(c, 5, argv, NULL);
   if (r == NULL || r->type != REDIS_REPLY_INTEGER)
     rc = pacer_error_set(err, PACER_EREDIS, "redis: %s",
                          r != NULL && r->type == REDIS_REPLY_ERROR ? r->str

@@ -7,6 +7,7 @@
 
 #include "store/keys.h"
 #include "store/lua_scripts.h"
+#include "store/script.h"
 
 #define PAGE      500 /* dead letters per XRANGE, and scripts per pipeline */
 #define PAGE_TEXT "500"
@@ -267,37 +268,62 @@ keys_free(char **keys, int n)
     free(keys[i]);
 }
 
+/* Builds in argv/lens (11 entries) the EVAL of script with the keys of id
+ * (owned, in keys[8]; free with keys_free) and returns the count, or -1. */
+static int
+eval_argv(const char *prefix, const char *script, keys_fn mk, const char *id,
+          char **keys, char *nk, const char **argv, size_t *lens)
+{
+  int nkeys = 0, k, a = 0;
+
+  if (mk(prefix, id, keys, &nkeys) != 0)
+    return -1;
+  snprintf(nk, 8, "%d", nkeys);
+  argv[a++] = "EVAL";
+  argv[a++] = script;
+  argv[a++] = nk;
+  for (k = 0; k < nkeys; k++)
+    argv[a++] = keys[k];
+  for (k = 0; k < a; k++)
+    lens[k] = strlen(argv[k]);
+  return a;
+}
+
+/* Sends a pipeline of EVALSHAs (store/script.h); a call that finds the
+ * script cache empty (NOSCRIPT) is sent again alone, through
+ * pacer_script_command, once the page's replies are read. */
 static int
 eval_many(redisContext *c, const char *prefix, const char *script,
           const char *what, keys_fn mk, const char *const *ids, size_t n,
           int *out, struct pacer_error *err)
 {
+  const char *sha = pacer_script_sha1(script);
   size_t base, i;
   int rc = 0;
 
   for (base = 0; base < n; base += PAGE) {
     size_t m = n - base < PAGE ? n - base : PAGE;
+    int again[PAGE];
 
     for (i = 0; i < m; i++) {
       char *keys[8] = {0}, nk[8];
       const char *argv[11];
       size_t lens[11];
-      int nkeys = 0, k, a = 0;
+      int a, k;
 
-      if (mk(prefix, ids[base + i], keys, &nkeys) != 0) {
+      a = eval_argv(prefix, script, mk, ids[base + i], keys, nk, argv, lens);
+      if (a < 0) {
         keys_free(keys, 8);
         return pacer_error_set(err, PACER_ENOMEM, "dead: out of memory");
       }
-      snprintf(nk, sizeof(nk), "%d", nkeys);
-      argv[a++] = "EVAL";
-      argv[a++] = script;
-      argv[a++] = nk;
-      for (k = 0; k < nkeys; k++)
-        argv[a++] = keys[k];
-      for (k = 0; k < a; k++)
-        lens[k] = strlen(argv[k]);
+      if (sha != NULL) {
+        argv[0] = "EVALSHA";
+        lens[0] = 7;
+        argv[1] = sha;
+        lens[1] = strlen(sha);
+      }
       k = redisAppendCommandArgv(c, a, argv, lens);
-      keys_free(keys, nkeys);
+      keys_free(keys, 8);
       if (k != REDIS_OK)
         return pacer_error_set(err, PACER_ENOMEM, "dead: out of memory");
     }
@@ -309,9 +335,32 @@ eval_many(redisContext *c, const char *prefix, const char *script,
         return pacer_error_set(err, PACER_EREDIS, "redis: %s: %s", what,
                                c->errstr[0] != '\0' ? c->errstr : "no reply");
       r = v;
+      again[i] = pacer_script_noscript(r);
       out[base + i] = r->type == REDIS_REPLY_STRING ||
                       (r->type == REDIS_REPLY_INTEGER && r->integer == 1);
-      if (r->type == REDIS_REPLY_ERROR && rc == 0)
+      if (!again[i] && r->type == REDIS_REPLY_ERROR && rc == 0)
+        rc = pacer_error_set(err, PACER_EREDIS, "redis: %s %s: %s", what,
+                             ids[base + i], r->str);
+      freeReplyObject(r);
+    }
+    for (i = 0; i < m && rc == 0; i++) {
+      char *keys[8] = {0}, nk[8];
+      const char *argv[11];
+      size_t lens[11];
+      redisReply *r;
+      int a;
+
+      if (!again[i])
+        continue;
+      a = eval_argv(prefix, script, mk, ids[base + i], keys, nk, argv, lens);
+      r = a < 0 ? NULL : pacer_script_command(c, a, argv, lens);
+      keys_free(keys, 8);
+      if (r == NULL)
+        return pacer_error_set(err, PACER_EREDIS, "redis: %s: %s", what,
+                               c->errstr[0] != '\0' ? c->errstr : "no reply");
+      out[base + i] = r->type == REDIS_REPLY_STRING ||
+                      (r->type == REDIS_REPLY_INTEGER && r->integer == 1);
+      if (r->type == REDIS_REPLY_ERROR)
         rc = pacer_error_set(err, PACER_EREDIS, "redis: %s %s: %s", what,
                              ids[base + i], r->str);
       freeReplyObject(r);

@@ -33,8 +33,12 @@
  *   <prefix>results    stream, MAXLEN ~ results_maxlen; one entry per
  *                      finished job (fields: docs/REDIS.md)
  *   <prefix>dead       stream, MAXLEN ~ dead_maxlen; dead letters
- *   <prefix>done:<id>  string "<stream entry id>", PX done_ttl_ms: the
- *                      job id finished ok (the done-marker)
+ *   <prefix>donemarks:<n>  hash, field job id, value "1": the job ids
+ *                      that finished ok in bucket n = unix ms /
+ *                      PACER_KEYS_DONE_BUCKET_MS (the done-markers);
+ *                      PEXPIREAT the bucket's end + done_ttl_ms
+ *   <prefix>done:<id>  string, PX done_ttl_ms: the done-marker of older
+ *                      versions; still read, no longer written
  *   <prefix>result:<id>  string "<results entry id>", PX result_ttl_ms:
  *                      the job id's last result (`pacer result`)
  *   <prefix>deadjob:<id> hash, PX dead_ttl_ms: the job's original entry
@@ -83,20 +87,25 @@
 #define PACER_KEYS_GROUP "pacer"
 
 /* Key names after the prefix. */
-#define PACER_KEYS_JOBS_HIGH "jobs:high" /* stream, priority high */
-#define PACER_KEYS_JOBS      "jobs"      /* stream, priority normal */
-#define PACER_KEYS_JOBS_LOW  "jobs:low"  /* stream, priority low */
-#define PACER_KEYS_DELAYED   "delayed"   /* sorted set, score unix ms */
-#define PACER_KEYS_RESULTS   "results"   /* stream of results */
-#define PACER_KEYS_DEAD      "dead"      /* stream of dead letters */
-#define PACER_KEYS_DONE      "done:"     /* + job id: done-marker */
-#define PACER_KEYS_RESULT    "result:"   /* + job id: result index */
-#define PACER_KEYS_DEADJOB   "deadjob:"  /* + job id: original dead job */
-#define PACER_KEYS_CANCEL    "cancel"    /* zset: cancel requests */
-#define PACER_KEYS_LIMIT     "limit:"    /* + bucket: GCRA hash */
-#define PACER_KEYS_INFLIGHT  "inflight:" /* + bucket: permits zset */
-#define PACER_KEYS_THROTTLE  "throttle:" /* + key: backoff hash */
-#define PACER_KEYS_LANESTAT  "lanestat:" /* + consumer: lane JSON */
+#define PACER_KEYS_JOBS_HIGH      "jobs:high"  /* stream, priority high */
+#define PACER_KEYS_JOBS           "jobs"       /* stream, priority normal */
+#define PACER_KEYS_JOBS_LOW       "jobs:low"   /* stream, priority low */
+#define PACER_KEYS_DELAYED        "delayed"    /* sorted set, score unix ms */
+#define PACER_KEYS_RESULTS        "results"    /* stream of results */
+#define PACER_KEYS_DEAD           "dead"       /* stream of dead letters */
+#define PACER_KEYS_DONE           "done:"      /* + job id: older done-marker */
+#define PACER_KEYS_DONEMARKS      "donemarks:" /* + bucket: done-marker hash */
+/* Width of a done-marker bucket, ms (24 h); the Lua scripts that read and
+ * write the buckets (queue_finish, queue_dropdone, submit_add, chain_step)
+ * carry the same number. */
+#define PACER_KEYS_DONE_BUCKET_MS 86400000ull
+#define PACER_KEYS_RESULT         "result:"   /* + job id: result index */
+#define PACER_KEYS_DEADJOB        "deadjob:"  /* + job id: original dead job */
+#define PACER_KEYS_CANCEL         "cancel"    /* zset: cancel requests */
+#define PACER_KEYS_LIMIT          "limit:"    /* + bucket: GCRA hash */
+#define PACER_KEYS_INFLIGHT       "inflight:" /* + bucket: permits zset */
+#define PACER_KEYS_THROTTLE       "throttle:" /* + key: backoff hash */
+#define PACER_KEYS_LANESTAT       "lanestat:" /* + consumer: lane JSON */
 #define PACER_KEYS_LANE_KEY                                                    \
   "lanekey" /* string: 64 hex digits, the key                                  \
                of lane names from secrets,                                     \

@@ -23,6 +23,7 @@
 #include "store/lua_scripts.h"
 #include "store/queue_int.h"
 #include "store/redis_uv.h"
+#include "store/script.h"
 
 #define BACKOFF_MIN_MS 100u  /* first reconnect delay, ms */
 #define BACKOFF_MAX_MS 5000u /* reconnect delay cap, ms */
@@ -84,6 +85,8 @@ free_keys(struct pacer_queue *q)
   free(q->k_delayed);
   free(q->k_results);
   free(q->k_dead);
+  free(q->k_donemarks);
+  q->k_donemarks = NULL;
   free(q->k_lanekey);
   q->k_delayed = q->k_results = q->k_dead = q->k_lanekey = NULL;
 }
@@ -135,7 +138,7 @@ pacer_queue_send(struct pacer_queue_conn *c, redisCallbackFn *fn,
   ctx->reply_cb = NULL;
   ctx->privdata = privdata;
   ctx->sent_mono_us = uv_hrtime() / 1000u;
-  rc = redisAsyncCommandArgv(c->ac, fn, ctx, argc, argv, lens);
+  rc = pacer_script_async(c->ac, fn, ctx, argc, argv, lens);
   free(own);
   if (rc != REDIS_OK) {
     free(ctx);
@@ -483,9 +486,11 @@ pacer_queue_new(uv_loop_t *loop, const struct pacer_config *cfg,
   q->k_delayed = pacer_keys_new(cfg->prefix, PACER_KEYS_DELAYED, NULL);
   q->k_results = pacer_keys_new(cfg->prefix, PACER_KEYS_RESULTS, NULL);
   q->k_dead = pacer_keys_new(cfg->prefix, PACER_KEYS_DEAD, NULL);
+  q->k_donemarks = pacer_keys_new(cfg->prefix, PACER_KEYS_DONEMARKS, NULL);
   q->k_lanekey = pacer_keys_new(cfg->prefix, PACER_KEYS_LANE_KEY, NULL);
   if (missing || q->consumer == NULL || q->k_delayed == NULL ||
-      q->k_results == NULL || q->k_dead == NULL || q->k_lanekey == NULL) {
+      q->k_results == NULL || q->k_dead == NULL || q->k_lanekey == NULL ||
+      q->k_donemarks == NULL) {
     free(q->consumer);
     free_keys(q);
     free(q);

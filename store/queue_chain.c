@@ -14,7 +14,7 @@
 
 #include "common/log.h"
 
-#define NKEYS    6
+#define NKEYS    7
 #define MAX_ARGS 96u /* script arguments: a result and a dead letter */
 
 /* The script's reply (hiredis runs it exactly once, NULL on a
@@ -67,7 +67,7 @@ pacer_queue_chain_step(struct pacer_queue *q, const char *sid,
   size_t sl = strlen(a->root_id) + strlen(a->chain) + 2;
   int rc = PACER_ENOMEM;
 
-  if (17 + nf + nd > MAX_ARGS || (a->next_job == NULL) == (a->summary == NULL))
+  if (18 + nf + nd > MAX_ARGS || (a->next_job == NULL) == (a->summary == NULL))
     return PACER_EINVAL;
   suffix = malloc(sl);
   if (suffix == NULL)
@@ -105,6 +105,7 @@ pacer_queue_chain_step(struct pacer_queue *q, const char *sid,
   keys[3] = done;
   keys[4] = q->k_dead;
   keys[5] = ridx;
+  keys[6] = q->k_donemarks;
   for (i = 0; i < NKEYS; i++) {
     args[n] = keys[i];
     lens[n++] = strlen(keys[i]);
@@ -153,6 +154,7 @@ pacer_queue_chain_step(struct pacer_queue *q, const char *sid,
     snprintf(rttl, sizeof(rttl), "%llu",
              (unsigned long long)q->cfg->result_ttl_ms);
     ARG(rttl, strlen(rttl));
+    ARG(a->root_id, strlen(a->root_id));
   }
 #undef ARG
   /* hiredis copies the command out before this returns */

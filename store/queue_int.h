@@ -60,6 +60,7 @@ struct pacer_queue {
   char *k_stream[PACER_KEYS_NSTREAMS]; /* <prefix>jobs:high, <prefix>jobs,
                                           ...:low */
   char *k_delayed, *k_results, *k_dead;
+  char *k_donemarks;          /* <prefix>donemarks: (done-marker buckets) */
   char *k_lanekey;            /* <prefix>lanekey */
   unsigned char lane_key[32]; /* the deployment's lane-name key */
   int lane_key_set;           /* lane_key was read from Redis */

@@ -10,6 +10,7 @@
 #include "store/keys.h"
 #include "store/lua_scripts.h"
 #include "store/queue_int.h"
+#include "store/script.h"
 
 #define NSTREAMS PACER_KEYS_NSTREAMS
 
@@ -112,7 +113,7 @@ out:
 static redisReply *
 run(redisContext *c, int argc, const char **argv, struct pacer_error *err)
 {
-  redisReply *r = redisCommandArgv(c, argc, argv, NULL);
+  redisReply *r = pacer_script_command(c, argc, argv, NULL);
 
   if (r == NULL) {
     pacer_error_set(err, PACER_EREDIS, "redis: %s: %s", argv[0],

@@ -18,6 +18,7 @@
 #include "store/keys.h"
 #include "store/lua_scripts.h"
 #include "store/queue_int.h"
+#include "store/script.h"
 
 #define PROMOTE_BATCH       "500" /* delayed entries moved per script run */
 #define PROMOTE_BATCH_N     500
@@ -151,7 +152,7 @@ pacer_queue_eval_reply(struct pacer_queue *q, const char *script, int nkeys,
   ctx->reply_cb = cb;
   ctx->privdata = privdata;
   ctx->sent_mono_us = uv_hrtime() / 1000u;
-  if (redisAsyncCommandArgv(q->cmd.ac, on_raw_reply, ctx, argc, argv, lens) !=
+  if (pacer_script_async(q->cmd.ac, on_raw_reply, ctx, argc, argv, lens) !=
       REDIS_OK) {
     free(ctx);
     return PACER_EREDIS;
@@ -217,7 +218,7 @@ pacer_queue_finish(struct pacer_queue *q, const char *sid, int ack_required,
 {
   const char *id;
   enum pacer_queue_stream s = pacer_queue_sid_decode(sid, &id);
-  const char *keys[7] = {q->k_stream[s], q->k_results, q->k_dead, NULL};
+  const char *keys[8] = {q->k_stream[s], q->k_results, q->k_dead, NULL};
   const char *args[MAX_ARGS];
   size_t lens[MAX_ARGS];
   char rmax[24], dmax[24], nres[16], ndead[16], ttl[24], rttl[24], dttl[24];
@@ -228,7 +229,7 @@ pacer_queue_finish(struct pacer_queue *q, const char *sid, int ack_required,
   char *done, *rkey, *dkey, *ckey;
   int rc;
 
-  if (3 + 7 + 6 + res->n + 1 + nd + 4 > MAX_ARGS)
+  if (3 + 8 + 6 + res->n + 1 + nd + 6 > MAX_ARGS)
     return PACER_EINVAL;
   /* The job id is the result's "id" field (the sid when it has none).
    * Only a job that ended ok sets its marker: a rejected or failed job
@@ -255,11 +256,11 @@ pacer_queue_finish(struct pacer_queue *q, const char *sid, int ack_required,
   keys[4] = rkey;
   keys[5] = dkey;
   keys[6] = ckey;
+  keys[7] = q->k_donemarks;
   snprintf(rttl, sizeof(rttl), "%llu",
            (unsigned long long)q->cfg->result_ttl_ms);
   snprintf(dttl, sizeof(dttl), "%llu", (unsigned long long)q->cfg->dead_ttl_ms);
-  snprintf(ttl, sizeof(ttl), "%llu",
-           ack_required && ok ? (unsigned long long)q->cfg->done_ttl_ms : 0ull);
+  snprintf(ttl, sizeof(ttl), "%llu", (unsigned long long)q->cfg->done_ttl_ms);
   snprintf(rmax, sizeof(rmax), "%llu",
            (unsigned long long)q->cfg->results_maxlen);
   snprintf(dmax, sizeof(dmax), "%llu", (unsigned long long)q->cfg->dead_maxlen);
@@ -280,10 +281,12 @@ pacer_queue_finish(struct pacer_queue *q, const char *sid, int ack_required,
   ARG(ttl, strlen(ttl));
   ARG(rttl, strlen(rttl));
   ARG(dttl, strlen(dttl));
+  ARG(job_id, strlen(job_id));
+  ARG(ack_required && ok ? "1" : "0", 1);
   ARG(q->consumer, strlen(q->consumer));
 #undef ARG
   /* hiredis copies the command out before eval returns */
-  rc = eval(q, pacer_lua_queue_finish, 7, keys, (int)n, args, lens, cb,
+  rc = eval(q, pacer_lua_queue_finish, 8, keys, (int)n, args, lens, cb,
             privdata);
   free(done);
   free(rkey);
@@ -371,10 +374,11 @@ pacer_queue_drop_if_done(struct pacer_queue *q, const char *sid,
 {
   const char *id;
   enum pacer_queue_stream s = pacer_queue_sid_decode(sid, &id);
-  const char *keys[2] = {q->k_stream[s], NULL};
-  const char *args[3];
-  size_t lens[3];
+  const char *keys[3] = {q->k_stream[s], NULL, q->k_donemarks};
+  const char *args[5];
+  size_t lens[5];
   char *done = pacer_queue_done_key(q, job_id);
+  char ttl[24];
   int rc;
 
   if (done == NULL)
@@ -384,9 +388,14 @@ pacer_queue_drop_if_done(struct pacer_queue *q, const char *sid,
   lens[0] = strlen(PACER_KEYS_GROUP);
   args[1] = id;
   lens[1] = strlen(id);
-  args[2] = q->consumer;
-  lens[2] = strlen(q->consumer);
-  rc = eval(q, pacer_lua_queue_dropdone, 2, keys, 3, args, lens, cb, privdata);
+  snprintf(ttl, sizeof(ttl), "%llu", (unsigned long long)q->cfg->done_ttl_ms);
+  args[2] = ttl;
+  lens[2] = strlen(ttl);
+  args[3] = job_id;
+  lens[3] = strlen(job_id);
+  args[4] = q->consumer;
+  lens[4] = strlen(q->consumer);
+  rc = eval(q, pacer_lua_queue_dropdone, 3, keys, 5, args, lens, cb, privdata);
   free(done);
   return rc;
 }

@@ -1,6 +1,7 @@
 /* Queueing jobs from a client: see submit.h. */
 #include "store/submit.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,18 +9,20 @@
 #include "store/lua_scripts.h"
 
 int
-pacer_submit_append(redisContext *c, const char *prefix, int check_done,
+pacer_submit_append(redisContext *c, const char *prefix, uint64_t done_ttl_ms,
                     const struct pacer_submit_job *j, struct pacer_error *err)
 {
-  const char *argv[10];
-  size_t argvlen[10];
-  char *stream, *done = NULL;
-  int argc = 0, rc = 0;
+  const char *argv[13];
+  size_t argvlen[13];
+  char *stream, *done = NULL, *marks = NULL, ttl[24];
+  int argc = 0, rc = 0, check_done = done_ttl_ms > 0;
 
   stream = pacer_keys_new(prefix, pacer_keys_stream(j->priority), NULL);
   if (check_done)
     done = pacer_keys_new(prefix, PACER_KEYS_DONE, j->job_id);
-  if (stream == NULL || (check_done && done == NULL)) {
+  if (check_done)
+    marks = pacer_keys_new(prefix, PACER_KEYS_DONEMARKS, NULL);
+  if (stream == NULL || (check_done && (done == NULL || marks == NULL))) {
     rc = pacer_error_set(err, PACER_ENOMEM, "submit: out of memory");
     goto out;
   }
@@ -29,12 +32,19 @@ pacer_submit_append(redisContext *c, const char *prefix, int check_done,
     argvlen[argc++] = 4;
     argv[argc] = pacer_lua_submit_add;
     argvlen[argc++] = strlen(pacer_lua_submit_add);
-    argv[argc] = "2";
+    argv[argc] = "3";
     argvlen[argc++] = 1;
     argv[argc] = stream;
     argvlen[argc++] = strlen(stream);
     argv[argc] = done;
     argvlen[argc++] = strlen(done);
+    argv[argc] = marks;
+    argvlen[argc++] = strlen(marks);
+    snprintf(ttl, sizeof(ttl), "%llu", (unsigned long long)done_ttl_ms);
+    argv[argc] = ttl;
+    argvlen[argc++] = strlen(ttl);
+    argv[argc] = j->job_id;
+    argvlen[argc++] = strlen(j->job_id);
   } else {
     argv[argc] = "XADD";
     argvlen[argc++] = 4;
@@ -61,6 +71,7 @@ pacer_submit_append(redisContext *c, const char *prefix, int check_done,
 out:
   free(stream);
   free(done);
+  free(marks);
   return rc;
 }
 

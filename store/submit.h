@@ -2,7 +2,8 @@
  * commands on a synchronous connection (store/redis_sync.h), one per job,
  * to the intake stream of its priority (store/keys.h):
  *
- *   done_ttl_ms > 0   EVAL submit_add.lua 2 <stream> <prefix>done:<id>
+ *   done_ttl_ms > 0   EVAL submit_add.lua 3 <stream> <prefix>done:<id>
+ *                          <prefix>donemarks: <done_ttl_ms> <id>
  *                          job <text> [id <generated id>]
  *                     (queued unless the id already finished ok: nil)
  *   otherwise         XADD <stream> * job <text> [id <generated id>]
@@ -14,6 +15,7 @@
 #define PACER_STORE_SUBMIT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <hiredis/hiredis.h>
 
@@ -30,11 +32,11 @@ struct pacer_submit_job {
 };
 
 /** Appends the command that queues j to c's pipeline (nothing is sent
- *  until a reply is read); check_done selects the done-marker check (the
- *  config's done_ttl_ms > 0). prefix borrowed. Returns 0, or PACER_ENOMEM
- *  with err set ("redis: XADD: <reason>"). Calling thread. */
-int pacer_submit_append(redisContext *c, const char *prefix, int check_done,
-                        const struct pacer_submit_job *j,
+ *  until a reply is read); done_ttl_ms (the config's, ms) > 0 selects the
+ *  done-marker check over that period. prefix borrowed. Returns 0, or
+ * PACER_ENOMEM with err set ("redis: XADD: <reason>"). Calling thread. */
+int pacer_submit_append(redisContext *c, const char *prefix,
+                        uint64_t done_ttl_ms, const struct pacer_submit_job *j,
                         struct pacer_error *err);
 
 /** Reads the reply of the oldest appended command. Returns 1 (queued), 0

@@ -2,19 +2,22 @@
 -- jobs of a chain (docs/CHAINS.md): after request <page> of a chain, queue
 -- the next job (now, or in the delayed set), or write the chain's last
 -- result, exactly once.
--- KEYS: stream chain target done dead result
+-- KEYS: stream chain target done dead result donemarks
 --   stream: the stream the finishing entry came from (fencing)
 --   chain:  <prefix>chain:<root id>:<chain> hash (store/keys.h)
 --   target: the next job's intake stream, <prefix>delayed, or
 --           <prefix>results for the end
---   done:   <prefix>done:<root id>, set when the last result is ok
+--   done:   <prefix>done:<root id> of older versions (unused now)
 --   dead:   <prefix>dead, for the dead letter of a report chain
 --   result: <prefix>result:<root id>, the result index (`pacer result`)
+--   donemarks: <prefix>donemarks:, the done-marker buckets; the root id's
+--           marker is set when the last result is ok (below)
 -- ARGV: group entry_id consumer page items ttl_ms ack count_name mode
 --       mode "next":  job_json
 --       mode "delay": due_unix_ms member   (store/delayed.h format)
 --       mode "end":   results_maxlen done_ttl_ms state nfields fields...
 --                     dead_maxlen ndead dead_fields... result_ttl_ms
+--                     root_id
 -- Fenced like queue_finish.lua: the entry must still be pending and ours
 -- (0 when not pending, -1 when another consumer owns it). The hash field
 -- p<page> makes the step happen once per request however often it is run
@@ -22,6 +25,20 @@
 -- page again; the step then returns 2 and writes nothing). With ack "1"
 -- (report chains, whose polls leave no result of their own) the entry is
 -- acknowledged and deleted here too.
+-- Done-markers (store/keys.h): hash <prefix>donemarks:<n>, n = unix ms /
+-- 86400000 (PACER_KEYS_DONE_BUCKET_MS, 24 h), field job id, value "1"; the
+-- hash expires done_ttl_ms after its 24 h end. A job id that finished ok
+-- within done_ttl_ms is in one of the buckets from (now - done_ttl_ms) to
+-- now. The string <prefix>done:<id> of older versions still counts.
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function mark_done(base, id, ttl, now)
+  local n = math.floor(now / 86400000)
+  redis.call('HSET', base .. n, id, '1')
+  redis.call('PEXPIREAT', base .. n, (n + 1) * 86400000 + ttl)
+end
 local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
 if #p == 0 then return 0 end
 if p[1][2] ~= ARGV[3] then return -1 end
@@ -79,7 +96,7 @@ else
   local rttl = tonumber(ARGV[d + 2 + ndead])
   if rttl > 0 then redis.call('SET', KEYS[6], rid, 'PX', rttl) end
   if ARGV[12] == 'ok' and tonumber(ARGV[11]) > 0 then
-    redis.call('SET', KEYS[4], ARGV[2], 'PX', ARGV[11])
+    mark_done(KEYS[7], ARGV[d + 3 + ndead], tonumber(ARGV[11]), now_ms())
   end
 end
 ack()

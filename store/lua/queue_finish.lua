@@ -1,9 +1,12 @@
 -- store/queue.c pacer_queue_finish: writes a job's result and acks it.
--- KEYS: stream results dead done result deadjob cancel (stream: the one
---       the sid came from; result, deadjob: <prefix>result:<id>,
---       <prefix>deadjob:<id>; cancel: <prefix>cancel)
+-- KEYS: stream results dead done result deadjob cancel donemarks (stream:
+--       the one the sid came from; done: <prefix>done:<id> of older
+--       versions; result, deadjob: <prefix>result:<id>,
+--       <prefix>deadjob:<id>; cancel: <prefix>cancel; donemarks: the
+--       bucket prefix <prefix>donemarks:)
 -- ARGV: group id results_maxlen dead_maxlen ack_required nres res...
---       ndead dead... done_ttl_ms result_ttl_ms dead_ttl_ms consumer
+--       ndead dead... done_ttl_ms result_ttl_ms dead_ttl_ms job_id mark
+--       consumer (mark "1": the result is ok, set the job id's marker)
 -- The result index (KEYS[5], PX result_ttl_ms > 0) names the result entry
 -- of the job id for `pacer result`. With a dead letter and dead_ttl_ms > 0,
 -- KEYS[6] keeps the entry's original job text (secrets intact, never
@@ -12,8 +15,7 @@
 -- result deletes both (docs/REDIS.md "Dead letters"). A result answers a
 -- cancel request of its id (KEYS[7], store/cancel.h): it is removed.
 -- With ack_required "1": fenced by the pending check, then the done-marker
--- of the job id (KEYS[4], store/keys.h; set only for ok results, whose
--- done_ttl_ms is > 0): when another entry with the same job id already
+-- of the job id (below; set only for ok results when done_ttl_ms > 0): when another entry with the same job id already
 -- finished ok within done_ttl_ms, this one is acked and deleted without a
 -- second result (returns 2). Otherwise writes the result (and dead
 -- letter), sets the marker, acks and deletes (returns 1).
@@ -26,6 +28,28 @@
 -- replay, or another consumer finished it) and owned by this consumer, the
 -- last argument (-1 otherwise: our lease was lost and another consumer took
 -- the entry over, so this write is fenced off; tests/integration e2e_fence).
+-- Done-markers (store/keys.h): hash <prefix>donemarks:<n>, n = unix ms /
+-- 86400000 (PACER_KEYS_DONE_BUCKET_MS, 24 h), field job id, value "1"; the
+-- hash expires done_ttl_ms after its 24 h end. A job id that finished ok
+-- within done_ttl_ms is in one of the buckets from (now - done_ttl_ms) to
+-- now. The string <prefix>done:<id> of older versions still counts.
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function is_done(legacy, base, id, ttl, now)
+  if redis.call('EXISTS', legacy) == 1 then return true end
+  if ttl <= 0 then return false end
+  for n = math.floor(now / 86400000), math.floor((now - ttl) / 86400000), -1 do
+    if redis.call('HEXISTS', base .. n, id) == 1 then return true end
+  end
+  return false
+end
+local function mark_done(base, id, ttl, now)
+  local n = math.floor(now / 86400000)
+  redis.call('HSET', base .. n, id, '1')
+  redis.call('PEXPIREAT', base .. n, (n + 1) * 86400000 + ttl)
+end
 if ARGV[5] == '1' then
   local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
   if #p == 0 then return 0 end
@@ -53,8 +77,10 @@ for i = base + 1, base + ndead do d[#d + 1] = ARGV[i] end
 local ttl = tonumber(ARGV[base + ndead + 1])
 local rttl = tonumber(ARGV[base + ndead + 2])
 local dttl = tonumber(ARGV[base + ndead + 3])
-local mark = ARGV[5] == '1' and ttl > 0
-if ARGV[5] == '1' and redis.call('EXISTS', KEYS[4]) == 1 then
+local jid = ARGV[base + ndead + 4]
+local mark = ARGV[5] == '1' and ttl > 0 and ARGV[base + ndead + 5] == '1'
+local now = ARGV[5] == '1' and now_ms() or 0
+if ARGV[5] == '1' and is_done(KEYS[4], KEYS[8], jid, ttl, now) then
   redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
   redis.call('XDEL', KEYS[1], ARGV[2])
   return 2
@@ -82,9 +108,7 @@ if ndead > 0 then
     redis.call('PEXPIRE', KEYS[6], dttl)
   end
 end
-if mark then
-  redis.call('SET', KEYS[4], ARGV[2], 'PX', ttl)
-end
+if mark then mark_done(KEYS[8], jid, ttl, now) end
 if ARGV[5] == '1' then
   redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 end

@@ -30,9 +30,15 @@ wait_until 20 'grep -q "skipped unsent\" job=dup-1" "$TEST_TMP/worker.log"' ||
   fail "A: the second delivery of dup-1 was not skipped"
 [ "$(count_id dup-1)" -eq 1 ] || fail "A: $(count_id dup-1) results for dup-1"
 [ "$(testapi_stat .requests)" -eq 1 ] || fail "A: the upstream saw $(testapi_stat .requests) requests, want 1"
-[ -n "$(rcli GET "${PREFIX}done:dup-1")" ] || fail "A: no done-marker"
-ttl=$(rcli PTTL "${PREFIX}done:dup-1")
-[ "$ttl" -gt 86000000 ] && [ "$ttl" -le 86400000 ] || fail "A: marker TTL $ttl ms, want about 24 h"
+# The marker: field dup-1 of the 24 h bucket hash (store/keys.h), which
+# lives 24 h past the bucket's end (24 h to 48 h from the finish).
+bk=$(( $(now_ms) / 86400000 ))
+[ "$(rcli HGET "${PREFIX}donemarks:$bk" dup-1)" = 1 ] ||
+  bk=$(( bk - 1 )) # the finish fell in the previous bucket
+[ "$(rcli HGET "${PREFIX}donemarks:$bk" dup-1)" = 1 ] || fail "A: no done-marker"
+ttl=$(rcli PTTL "${PREFIX}donemarks:$bk")
+[ "$ttl" -gt 86000000 ] && [ "$ttl" -le 172800000 ] ||
+  fail "A: marker bucket TTL $ttl ms, want 24 h to 48 h"
 echo "A: a finished id delivered again: skipped unsent, 1 result, 1 request"
 
 # ---- B: two entries of one id at once
@@ -57,6 +63,31 @@ grep -q '1 job(s) not queued: their id already finished' "$TEST_TMP/d.err" ||
   fail "D: the finished id was not reported"
 [ "$(count_id dup-1)" -eq 1 ] && [ "$(count_id new-1)" -eq 1 ] || fail "D: results wrong"
 echo "D: submit skips an id that already finished and --wait returns"
+
+# ---- G: markers in older buckets and of older versions. done_ttl_ms is
+# 24 h, so a marker of the previous 24 h bucket (n-1) and an older
+# version's string done:<id> still block their ids; one in bucket n-2
+# (more than 24 h past its end) no longer does. Both checks: `pacer
+# submit` and intake.
+bk=$(( $(now_ms) / 86400000 ))
+rcli HSET "${PREFIX}donemarks:$(( bk - 1 ))" old-2 1 >/dev/null
+rcli HSET "${PREFIX}donemarks:$(( bk - 2 ))" old-3 1 >/dev/null
+rcli SET "${PREFIX}done:old-1" 1-0 PX 60000 >/dev/null
+for i in 1 2 3; do
+  printf '{"id":"old-%d","url":"%s/fast"}\n' "$i" "$TESTAPI_URL"
+done >"$TEST_TMP/g.jsonl"
+timeout 30 "$PACER" submit --config "$TEST_TMP/pacer.json" --wait "$TEST_TMP/g.jsonl" \
+  >"$TEST_TMP/g.out" 2>"$TEST_TMP/g.err" || fail "G: submit --wait failed: $(cat "$TEST_TMP/g.err")"
+grep -q '2 job(s) not queued: their id already finished' "$TEST_TMP/g.err" ||
+  fail "G: submit: $(cat "$TEST_TMP/g.err")"
+[ "$(count_id old-3)" -eq 1 ] || fail "G: old-3 (marker past done_ttl_ms) did not run"
+for i in 1 2; do
+  rcli XADD "${PREFIX}jobs" '*' job "{\"id\":\"old-$i\",\"url\":\"$TESTAPI_URL/fast\"}" >/dev/null
+  wait_until 20 "grep -q 'skipped unsent\" job=old-$i' \"\$TEST_TMP/worker.log\"" ||
+    fail "G: intake ran old-$i despite its marker"
+  [ "$(count_id old-$i)" -eq 0 ] || fail "G: old-$i has a result"
+done
+echo "G: markers of the previous bucket and of older versions count, older ones do not"
 
 # ---- C: lease lost mid-request
 rcli XADD "${PREFIX}jobs" '*' job "{\"id\":\"fence-1\",\"method\":\"POST\",\"url\":\"$TESTAPI_URL/v1/adaccounts/act_f/campaigns\",\"headers\":{\"Idempotency-Key\":\"idem-fence-1\"},\"body\":{\"name\":\"f\"}}" >/dev/null
