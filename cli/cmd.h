@@ -176,7 +176,23 @@ struct pacer_cli_opts {
   const char *log_format; /* --log-format logfmt|json */
   unsigned workers;       /* --workers N, 0 = config */
   unsigned concurrency;   /* --concurrency N, 0 = config */
+  const char *prefix;     /* `pacer worker --prefix P` (one), or NULL */
 };
+
+/** Most prefixes one `pacer worker` serves (repeated --prefix). */
+#define PACER_CLI_PREFIXES_MAX 64
+
+/** `pacer worker` with two or more --prefix options: starts one
+ *  `pacer worker ... --prefix P` child process per prefix (argv as given,
+ *  minus its --prefix options; only the first child keeps --metrics, the
+ *  others get --metrics off), forwards SIGINT, SIGTERM and SIGHUP to each
+ *  once, and when one child exits unasked stops the others with SIGTERM.
+ *  prefixes (borrowed, nprefixes of them, 2 to PACER_CLI_PREFIXES_MAX)
+ *  are already checked. Returns the worst child exit status (128 + signal
+ *  for a child killed by one), 2 when a child cannot be started. Main
+ *  thread; blocks until every child has exited. */
+int pacer_cli_worker_prefixes(int argc, char **argv,
+                              const char *const *prefixes, int nprefixes);
 
 /** Consumes one shared option at argv[*i] into o. Returns 1 when taken
  *  (*i advanced past a separate value), 0 when argv[*i] is not a shared

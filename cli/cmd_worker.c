@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "common/log.h"
+#include "common/utf8.h"
 #include "scheduler/reload.h"
 #include "scheduler/sched.h"
 #include "server/metrics_http.h"
@@ -32,6 +33,7 @@ usage(FILE *out)
         "                    [--concurrency N] [--log-level L] [--log SPEC]\n"
         "                    [--log-format logfmt|json]\n"
         "                    [--metrics HOST:PORT [--metrics-token-file F]]\n"
+        "                    [--prefix P]...\n"
         "\n"
         "Runs the scheduler and N worker threads: takes jobs from\n"
         "<prefix>jobs:high, <prefix>jobs and <prefix>jobs:low (6:3:1,\n"
@@ -60,6 +62,12 @@ usage(FILE *out)
         "                    require Authorization: Bearer <token in F>\n"
         "                    (config metrics_token_file); needed for an\n"
         "                    address that is not loopback\n"
+        "                    --metrics off: none, whatever the config says\n"
+        "  --prefix P        serve the queue with key prefix P instead of\n"
+        "                    the config's prefix; repeat it to serve several\n"
+        "                    queues: one worker process per prefix, started\n"
+        "                    and signalled by this one (docs/DEPLOY.md); only\n"
+        "                    the first prefix's worker serves --metrics\n"
         "  -h, --help        show this help\n"
         "\n"
         "SIGHUP: reload the --config file (limits, log level); an invalid\n"
@@ -135,6 +143,14 @@ pacer_cli_setup(struct pacer_config *cfg, const struct pacer_cli_opts *o,
   rc = pacer_cli_config_load(cfg, o->config, o->redis, err);
   if (rc != 0)
     return rc;
+  if (o->prefix != NULL) {
+    char *p = strdup(o->prefix);
+
+    if (p == NULL)
+      return pacer_error_set(err, PACER_ENOMEM, "--prefix: out of memory");
+    free(cfg->prefix);
+    cfg->prefix = p;
+  }
   if (o->workers)
     cfg->workers = o->workers;
   if (o->concurrency)
@@ -201,6 +217,18 @@ on_hup(uv_signal_t *h, int signum)
               pacer_log_quote(q, sizeof(q), err.msg));
     pacer_config_free(&next);
     return;
+  }
+  if (w->opts->prefix != NULL) { /* --prefix wins over the file */
+    char *p = strdup(w->opts->prefix);
+
+    if (p == NULL) {
+      pacer_log(PACER_LOG_ERROR, "main",
+                "msg=\"config reload refused: out of memory\"");
+      pacer_config_free(&next);
+      return;
+    }
+    free(next.prefix);
+    next.prefix = p;
   }
   pacer_sched_reload(w->cfg, &next, w->opts->log_level != NULL,
                      w->opts->log != NULL, &rep);
@@ -390,6 +418,24 @@ metrics_token(const struct pacer_config *cfg, const char *config_path,
   return rc;
 }
 
+/* Checks a --prefix value as the config checks "prefix". Returns 0 or
+ * PACER_EINVAL with err set. */
+static int
+prefix_check(const char *p, struct pacer_error *err)
+{
+  size_t n = strlen(p);
+
+  if (n == 0 || n > 128)
+    return pacer_error_set(err, PACER_EINVAL,
+                           "--prefix: must be 1 to 128 bytes");
+  if (pacer_utf8_printable_len(p, n) != n)
+    return pacer_error_set(err, PACER_EINVAL,
+                           "--prefix: byte %zu is a control character or not "
+                           "UTF-8; use printable text such as \"{orders}:\"",
+                           pacer_utf8_printable_len(p, n));
+  return 0;
+}
+
 /* Starts the metrics endpoint when asked for (--metrics or
  * metrics_listen). Returns 0 (*out NULL when not asked for) or a negative
  * code with err set: the worker then refuses to start. */
@@ -402,6 +448,8 @@ metrics_start(const struct pacer_config *cfg, const char *config_path,
   int rc;
 
   *out = NULL;
+  if (listen != NULL && strcmp(listen, "off") == 0)
+    return 0; /* --metrics off */
   if (listen == NULL)
     listen = cfg->metrics_listen;
   if (listen == NULL) {
@@ -436,8 +484,9 @@ pacer_cmd_worker(int argc, char **argv)
   struct worker_ctx w;
   struct pacer_metrics_http *mh = NULL;
   const char *metrics_listen = NULL, *metrics_token_file = NULL;
+  const char *prefixes[PACER_CLI_PREFIXES_MAX];
   uv_loop_t *loop;
-  int i, rc;
+  int i, rc, nprefixes = 0;
 
   memset(&opts, 0, sizeof(opts));
   memset(&cfg, 0, sizeof(cfg));
@@ -465,6 +514,21 @@ pacer_cmd_worker(int argc, char **argv)
     if (rc == 0)
       rc = pacer_cli_opt_value(argc, argv, &i, "--metrics-token-file",
                                &metrics_token_file, &err);
+    if (rc == 0 && (rc = pacer_cli_opt_value(argc, argv, &i, "--prefix",
+                                             &opts.prefix, &err)) == 1) {
+      rc = prefix_check(opts.prefix, &err);
+      if (rc == 0 && nprefixes == PACER_CLI_PREFIXES_MAX)
+        rc = pacer_error_set(&err, PACER_EINVAL, "--prefix: at most %d",
+                             PACER_CLI_PREFIXES_MAX);
+      for (int k = 0; rc == 0 && k < nprefixes; k++)
+        if (strcmp(prefixes[k], opts.prefix) == 0)
+          rc = pacer_error_set(&err, PACER_EINVAL,
+                               "--prefix: \"%s\" given twice", opts.prefix);
+      if (rc == 0) {
+        prefixes[nprefixes++] = opts.prefix;
+        rc = 1;
+      }
+    }
     if (rc < 0) {
       fprintf(stderr, "worker: %s\n", err.msg);
       return 2;
@@ -474,6 +538,17 @@ pacer_cmd_worker(int argc, char **argv)
       usage(stderr);
       return 2;
     }
+  }
+  if (nprefixes > 1) {
+    /* Check the config once here, so a bad file fails before any child
+     * starts; each child loads it again with its own prefix. */
+    rc = pacer_cli_setup(&cfg, &opts, &err);
+    pacer_config_free(&cfg);
+    if (rc != 0) {
+      fprintf(stderr, "worker: %s\n", err.msg);
+      return 2;
+    }
+    return pacer_cli_worker_prefixes(argc, argv, prefixes, nprefixes);
   }
   if (pacer_cli_setup(&cfg, &opts, &err) != 0) {
     fprintf(stderr, "worker: %s\n", err.msg);
