@@ -189,7 +189,8 @@ struct pacer_cli_opts {
  *  once, and when one child exits unasked stops the others with SIGTERM.
  *  prefixes (borrowed, nprefixes of them, 2 to PACER_CLI_PREFIXES_MAX)
  *  are already checked. Returns the worst child exit status (128 + signal
- *  for a child killed by one), 2 when a child cannot be started. Main
+ *  for a child killed by one, except by the SIGINT/SIGTERM forwarded to
+ *  stop it), 2 when a child cannot be started. Main
  *  thread; blocks until every child has exited. */
 int pacer_cli_worker_prefixes(int argc, char **argv,
                               const char *const *prefixes, int nprefixes);

@@ -337,8 +337,11 @@ check_redis(const struct pacer_config *cfg)
   }
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
-  if (c == NULL && start_stop)
+  if (start_stop) { /* also when it came as the connect succeeded */
+    if (c != NULL)
+      redisFree(c);
     return 1;
+  }
   if (c == NULL) {
     char q[sizeof(err.msg) + 16];
 

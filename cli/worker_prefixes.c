@@ -15,6 +15,9 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <uv.h>
+
+#include "common/log.h"
 
 #define MAX_CHILDREN PACER_CLI_PREFIXES_MAX
 
@@ -111,12 +114,17 @@ free_argv(char **a)
   free(a);
 }
 
-/* A child's status as an exit code: its own, or 128 + the signal. */
+/* A child's status as an exit code: its own, or 128 + the signal. A
+ * child that a forwarded SIGINT/SIGTERM ended before it took the signal
+ * over (still starting) stopped as asked: 0. */
 static int
 status_code(int st)
 {
   if (WIFEXITED(st))
     return WEXITSTATUS(st);
+  if (WIFSIGNALED(st) && stopping &&
+      (WTERMSIG(st) == SIGTERM || WTERMSIG(st) == SIGINT))
+    return 0;
   if (WIFSIGNALED(st))
     return 128 + WTERMSIG(st);
   return 1;
@@ -175,12 +183,12 @@ pacer_cli_worker_prefixes(int argc, char **argv, const char *const *prefixes,
       sigprocmask(SIG_SETMASK, &old, NULL);
       execv("/proc/self/exe", cargv);
       fprintf(stderr, "worker: cannot start the worker for prefix %s: %s\n",
-              prefixes[i], strerror(errno));
+              prefixes[i], uv_strerror(-errno));
       _exit(2);
     }
     free_argv(cargv);
     if (pid < 0) {
-      fprintf(stderr, "worker: fork: %s\n", strerror(errno));
+      fprintf(stderr, "worker: fork: %s\n", uv_strerror(-errno));
       worst = 2;
       break;
     }
@@ -193,7 +201,10 @@ pacer_cli_worker_prefixes(int argc, char **argv, const char *const *prefixes,
   sigprocmask(SIG_SETMASK, &old, NULL);
   if (worst != 0)
     forward(SIGTERM);
-  fprintf(stderr, "worker: serving %d prefixes, one process each\n", live);
+  pacer_log(PACER_LOG_INFO, "main",
+            "msg=\"serving several prefixes, one worker process each\" "
+            "processes=%d",
+            live);
   while (live > 0) {
     int st, code;
     pid_t pid = waitpid(-1, &st, 0);
@@ -215,10 +226,12 @@ pacer_cli_worker_prefixes(int argc, char **argv, const char *const *prefixes,
         /* One queue stopped on its own (refused config, lost Redis
          * credentials): stop the others so the service manager sees
          * the failure and restarts the whole set. */
-        fprintf(stderr,
-                "worker: the worker for prefix %s exited (status %d); "
-                "stopping the others\n",
-                prefixes[i], code);
+        char q[320];
+
+        pacer_log(PACER_LOG_ERROR, "main",
+                  "msg=\"a prefix's worker exited; stopping the others\" "
+                  "prefix=%s status=%d",
+                  pacer_log_value(q, sizeof(q), prefixes[i]), code);
         sigprocmask(SIG_BLOCK, &block, NULL);
         stopping = 1;
         forward(SIGTERM);

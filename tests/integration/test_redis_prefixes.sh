@@ -5,6 +5,8 @@
 # - three prefixes whose hash tags live on three different masters, one
 #   batch each, served by one supervisor with one child per prefix;
 #   every job ends with exactly one result, in its own queue;
+# - a prefix whose worker refuses to start (no hash tag) stops the set,
+#   and the supervisor exits with that worker's status;
 # - SIGHUP reaches every child (each logs its reload), SIGTERM stops them
 #   all and the supervisor exits 0;
 # - no script mixes tags: MONITOR on every node records each EVALSHA and
@@ -156,6 +158,19 @@ return s" 1 "${p}results" "p$i-")
 done
 grep -q 'CROSSSLOT\|do not hash to the same slot\|non local key' "$TEST_TMP/worker.log" &&
   fail "a script mixed slots: $(grep -m1 'CROSSSLOT\|same slot\|non local' "$TEST_TMP/worker.log")"
+
+# One prefix's worker refuses to run (no hash tag): the supervisor stops
+# the other one and fails with the child's status.
+"$PACER" worker --config "$TEST_TMP/pacer.json" --prefix "${PREFIXES[0]}" \
+  --prefix "notag$$:" >/dev/null 2>"$TEST_TMP/bad.log" &
+bad=$!
+PIDS+=($bad)
+wait_until 30 '! alive '"$bad" || fail "the supervisor ran on with a refused prefix"
+wait "$bad"; st=$?
+[ "$st" -eq 2 ] || fail "supervisor status $st for a refused prefix, not 2: $(tail -3 "$TEST_TMP/bad.log")"
+grep -q 'has no hash tag' "$TEST_TMP/bad.log" || fail "no reason for the refused prefix: $(tail -3 "$TEST_TMP/bad.log")"
+grep -q "stopping the others.*notag$$:" "$TEST_TMP/bad.log" ||
+  fail "the supervisor did not say which prefix failed: $(tail -3 "$TEST_TMP/bad.log")"
 
 # Every script and the commands it ran: one tag. Tags are {...} in the
 # quoted arguments.
