@@ -265,7 +265,8 @@ send_op(struct pacer_sched *s, struct pacer_entry *e)
     break;
   case PACER_OP_DEFER:
     rc = pacer_queue_defer(s->queue, e->sid, e->due_unix_ms, e->member,
-                           e->member_len, on_op_done, e);
+                           e->member_len, pacer_sched_entry_id(e), on_op_done,
+                           e);
     break;
   case PACER_OP_REQUEUE:
     res = fb_view(&e->res);

@@ -187,10 +187,12 @@ cred_check(struct pacer_sched *s, const struct pacer_entry *e,
   return 0;
 }
 
-/* The duplicate check's answer (docs/REDIS.md, done-markers): a job id
- * that already finished ok within done_ttl_ms was acked and deleted unsent;
- * anything else (no marker, a lost reply) runs, and the finish script
- * still keeps its result single. */
+/* The duplicate check's answer (docs/REDIS.md, done-markers and "One job
+ * id at a time"): a job id that already finished ok within done_ttl_ms
+ * (applied 1), or whose other entry is queued or running (applied 3: this
+ * entry is folded into it), was acked and deleted unsent; anything else
+ * (no marker, our claim, a lost reply) runs, and the finish script still
+ * keeps its result single. */
 static void
 on_done_checked(struct pacer_queue *q, int status, int applied, void *privdata)
 {
@@ -201,6 +203,18 @@ on_done_checked(struct pacer_queue *q, int status, int applied, void *privdata)
   if (s->closing) {
     pacer_sched_entry_free(
         s, e); /* teardown: Redis keeps it pending for the lease */
+    return;
+  }
+  if (status == 0 && applied == 3) {
+    /* No result of its own: the running entry's result answers it. */
+    pacer_log(PACER_LOG_INFO, "sched",
+              "msg=\"job id already queued or running; duplicate entry "
+              "folded into it unsent\" job=%s sid=%s",
+              pacer_sched_entry_id(e), e->sid);
+    s->st.duplicates++;
+    pacer_sched_entry_free(s, e);
+    pacer_queue_poke(s->queue);
+    pacer_sched_check_stop(s);
     return;
   }
   if (status == 0 && applied) {
@@ -373,7 +387,7 @@ pacer_sched_on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe,
     pacer_sched_defer(s, e, e->job->not_before_unix_ms);
     return;
   }
-  if (s->cfg->done_ttl_ms > 0 && e->ack_required &&
+  if (e->ack_required &&
       pacer_queue_drop_if_done(s->queue, e->sid, pacer_sched_entry_id(e),
                                on_done_checked, e) == 0)
     return; /* on_done_checked goes on */

@@ -31,8 +31,9 @@ struct pacer_sched_stats {
   uint64_t failed;     /* results written with state failed */
   uint64_t deferred;   /* jobs moved to the delayed set */
   uint64_t retried;    /* retries scheduled */
-  uint64_t duplicates; /* entries of a job id that already finished,
-                          dropped unsent (done-marker) */
+  uint64_t duplicates; /* entries of a job id that already finished
+                          (done-marker) or was queued or running (claim),
+                          dropped unsent */
 };
 
 /** Called once a job's terminal result is durably in Redis (or Redis says

@@ -39,6 +39,11 @@
  *                      PEXPIREAT the bucket's end + done_ttl_ms
  *   <prefix>done:<id>  string, PX done_ttl_ms: the done-marker of older
  *                      versions; still read, no longer written
+ *   <prefix>claim:<id> string "<entry id> <stream key>" (or "z <due ms>
+ *                      <sha1 of the delayed member>" while delayed), PX
+ *                      PACER_KEYS_CLAIM_TTL_MS: the one entry of the job id
+ *                      that may run; set at intake, deleted by its finish
+ *                      (docs/REDIS.md "One job id at a time")
  *   <prefix>result:<id>  string "<results entry id>", PX result_ttl_ms:
  *                      the job id's last result (`pacer result`)
  *   <prefix>deadjob:<id> hash, PX dead_ttl_ms: the job's original entry
@@ -99,7 +104,12 @@
  * write the buckets (queue_finish, queue_dropdone, submit_add, chain_step)
  * carry the same number. */
 #define PACER_KEYS_DONE_BUCKET_MS 86400000ull
-#define PACER_KEYS_RESULT         "result:"   /* + job id: result index */
+#define PACER_KEYS_RESULT         "result:" /* + job id: result index */
+#define PACER_KEYS_CLAIM          "claim:"  /* + job id: the running entry */
+/* Life of a claim, ms: far beyond any lease (leases are renewed while a
+ * job is held, a claim is not) and any job's timeout; a claim whose entry
+ * is gone is taken over at once anyway (store/lua/queue_dropdone.lua). */
+#define PACER_KEYS_CLAIM_TTL_MS   "86400000"
 #define PACER_KEYS_DEADJOB        "deadjob:"  /* + job id: original dead job */
 #define PACER_KEYS_CANCEL         "cancel"    /* zset: cancel requests */
 #define PACER_KEYS_LIMIT          "limit:"    /* + bucket: GCRA hash */

@@ -137,11 +137,14 @@ int pacer_queue_finish(struct pacer_queue *q, const char *sid, int ack_required,
  *  XDELs sid. member is "<id>\n<attempt>\n<job JSON>" (docs/REDIS.md); for
  *  an entry of jobs:high or jobs:low the script stores it with a tag line
  *  after the attempt, so promotion puts the job back into the same stream.
- *  Returns/callback as pacer_queue_finish. */
+ *  job_id (borrowed, may be NULL): when sid holds the id's claim, the
+ *  claim moves with the job to the delayed set, so a copy of the id that
+ *  arrives meanwhile is folded into it (docs/REDIS.md "One job id at a
+ *  time"). Returns/callback as pacer_queue_finish. */
 int pacer_queue_defer(struct pacer_queue *q, const char *sid,
                       uint64_t due_unix_ms, const char *member,
-                      size_t member_len, pacer_queue_done_cb cb,
-                      void *privdata);
+                      size_t member_len, const char *job_id,
+                      pacer_queue_done_cb cb, void *privdata);
 
 /** Atomically acks sid, re-adds fields as a new entry at the end of sid's
  *  stream and XDELs sid (hands an unstarted job back to other consumers
@@ -152,10 +155,15 @@ int pacer_queue_requeue(struct pacer_queue *q, const char *sid,
 
 /** Intake's duplicate check: when job_id (borrowed) has a done-marker
  *  (`<prefix>done:<id>`, set by pacer_queue_finish for done_ttl_ms),
- *  acks and deletes sid unsent and cb gets applied=1; applied=0 means run
- *  the job (no marker, or the entry is no longer ours). A lost reply
- *  (PACER_EUNKNOWN) may be treated as "run it": the finish script's own
- *  marker check still keeps the result single. Returns as
+ *  acks and deletes sid unsent and cb gets applied=1. Otherwise sid takes
+ *  the id's claim (`<prefix>claim:<id>`, docs/REDIS.md "One job id at a
+ *  time"), unless another entry that is still pending holds it: then sid
+ *  is acked and deleted unsent, folded into that entry (applied=3).
+ *  applied=0 means run the job (claim taken, or the entry is no longer
+ *  ours). A lost reply (PACER_EUNKNOWN) may be treated as "run it": the
+ *  finish script's pending check and marker still keep the result single
+ *  (a folded entry run after a lost reply is sent but writes nothing,
+ *  as it is no longer pending). Returns as
  *  pacer_queue_finish. Scheduler thread. */
 int pacer_queue_drop_if_done(struct pacer_queue *q, const char *sid,
                              const char *job_id, pacer_queue_done_cb cb,

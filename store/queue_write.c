@@ -48,7 +48,8 @@ on_script_reply(redisAsyncContext *ac, void *r, void *priv)
               (int)reply->len, reply->str);
     status = PACER_EREDIS;
   } else if (reply->type == REDIS_REPLY_INTEGER) {
-    applied = reply->integer == 1;
+    /* 3: folded into the running entry of its job id (queue_dropdone) */
+    applied = reply->integer == 1 ? 1 : reply->integer == 3 ? 3 : 0;
     if (reply->integer == -1)
       pacer_log(PACER_LOG_WARN, "redis",
                 "msg=\"lease lost: another consumer owns the entry now; "
@@ -218,7 +219,7 @@ pacer_queue_finish(struct pacer_queue *q, const char *sid, int ack_required,
 {
   const char *id;
   enum pacer_queue_stream s = pacer_queue_sid_decode(sid, &id);
-  const char *keys[8] = {q->k_stream[s], q->k_results, q->k_dead, NULL};
+  const char *keys[9] = {q->k_stream[s], q->k_results, q->k_dead, NULL};
   const char *args[MAX_ARGS];
   size_t lens[MAX_ARGS];
   char rmax[24], dmax[24], nres[16], ndead[16], ttl[24], rttl[24], dttl[24];
@@ -226,10 +227,10 @@ pacer_queue_finish(struct pacer_queue *q, const char *sid, int ack_required,
   int ok = 0;
   size_t n = 0, i;
   size_t nd = dead ? dead->n : 0;
-  char *done, *rkey, *dkey, *ckey;
+  char *done, *rkey, *dkey, *ckey, *claim;
   int rc;
 
-  if (3 + 8 + 6 + res->n + 1 + nd + 6 > MAX_ARGS)
+  if (3 + 9 + 6 + res->n + 1 + nd + 6 > MAX_ARGS)
     return PACER_EINVAL;
   /* The job id is the result's "id" field (the sid when it has none).
    * Only a job that ended ok sets its marker: a rejected or failed job
@@ -245,11 +246,14 @@ pacer_queue_finish(struct pacer_queue *q, const char *sid, int ack_required,
   rkey = pacer_keys_new(q->cfg->prefix, PACER_KEYS_RESULT, job_id);
   dkey = pacer_keys_new(q->cfg->prefix, PACER_KEYS_DEADJOB, job_id);
   ckey = pacer_keys_new(q->cfg->prefix, PACER_KEYS_CANCEL, NULL);
-  if (done == NULL || rkey == NULL || dkey == NULL || ckey == NULL) {
+  claim = pacer_keys_new(q->cfg->prefix, PACER_KEYS_CLAIM, job_id);
+  if (done == NULL || rkey == NULL || dkey == NULL || ckey == NULL ||
+      claim == NULL) {
     free(done);
     free(rkey);
     free(dkey);
     free(ckey);
+    free(claim);
     return PACER_ENOMEM;
   }
   keys[3] = done;
@@ -257,6 +261,7 @@ pacer_queue_finish(struct pacer_queue *q, const char *sid, int ack_required,
   keys[5] = dkey;
   keys[6] = ckey;
   keys[7] = q->k_donemarks;
+  keys[8] = claim;
   snprintf(rttl, sizeof(rttl), "%llu",
            (unsigned long long)q->cfg->result_ttl_ms);
   snprintf(dttl, sizeof(dttl), "%llu", (unsigned long long)q->cfg->dead_ttl_ms);
@@ -286,8 +291,9 @@ pacer_queue_finish(struct pacer_queue *q, const char *sid, int ack_required,
   ARG(q->consumer, strlen(q->consumer));
 #undef ARG
   /* hiredis copies the command out before eval returns */
-  rc = eval(q, pacer_lua_queue_finish, 8, keys, (int)n, args, lens, cb,
+  rc = eval(q, pacer_lua_queue_finish, 9, keys, (int)n, args, lens, cb,
             privdata);
+  free(claim);
   free(done);
   free(rkey);
   free(dkey);
@@ -299,15 +305,15 @@ static void arm_promote(struct pacer_queue *q, uint64_t delay_ms);
 
 int
 pacer_queue_defer(struct pacer_queue *q, const char *sid, uint64_t due_unix_ms,
-                  const char *member, size_t member_len, pacer_queue_done_cb cb,
-                  void *privdata)
+                  const char *member, size_t member_len, const char *job_id,
+                  pacer_queue_done_cb cb, void *privdata)
 {
   const char *id;
   enum pacer_queue_stream s = pacer_queue_sid_decode(sid, &id);
-  const char *keys[2] = {q->k_stream[s], q->k_delayed};
-  char due[24], *tagged;
-  const char *args[5];
-  size_t lens[5], tagged_len;
+  const char *keys[3] = {q->k_stream[s], q->k_delayed, NULL};
+  char due[24], *tagged, *claim = NULL;
+  const char *args[6];
+  size_t lens[6], tagged_len;
   int rc;
 
   /* The tag line names the stream promote puts the job back into. */
@@ -315,6 +321,13 @@ pacer_queue_defer(struct pacer_queue *q, const char *sid, uint64_t due_unix_ms,
       member, member_len, pacer_keys_member_tag((int)s), &tagged, &tagged_len);
   if (rc != 0)
     return rc;
+  if (job_id != NULL &&
+      (claim = pacer_keys_new(q->cfg->prefix, PACER_KEYS_CLAIM, job_id)) ==
+          NULL) {
+    free(tagged);
+    return PACER_ENOMEM;
+  }
+  keys[2] = claim;
   snprintf(due, sizeof(due), "%llu", (unsigned long long)due_unix_ms);
   /* Due before the promotion timer fires: fire then (the timer was armed
    * from an emptier set; waiting for it starved a lane, bench/accuracy).
@@ -332,9 +345,13 @@ pacer_queue_defer(struct pacer_queue *q, const char *sid, uint64_t due_unix_ms,
   lens[2] = strlen(due);
   args[3] = tagged;
   lens[3] = tagged_len;
-  args[4] = q->consumer;
-  lens[4] = strlen(q->consumer);
-  rc = eval(q, pacer_lua_queue_defer, 2, keys, 5, args, lens, cb, privdata);
+  args[4] = PACER_KEYS_CLAIM_TTL_MS;
+  lens[4] = strlen(PACER_KEYS_CLAIM_TTL_MS);
+  args[5] = q->consumer;
+  lens[5] = strlen(q->consumer);
+  rc = eval(q, pacer_lua_queue_defer, claim != NULL ? 3 : 2, keys, 6, args,
+            lens, cb, privdata);
+  free(claim);
   free(tagged); /* hiredis has copied the command */
   return rc;
 }
@@ -374,29 +391,37 @@ pacer_queue_drop_if_done(struct pacer_queue *q, const char *sid,
 {
   const char *id;
   enum pacer_queue_stream s = pacer_queue_sid_decode(sid, &id);
-  const char *keys[3] = {q->k_stream[s], NULL, q->k_donemarks};
-  const char *args[5];
-  size_t lens[5];
+  const char *keys[8] = {q->k_stream[s], NULL,           q->k_donemarks,
+                         NULL,           q->k_stream[0], q->k_stream[1],
+                         q->k_stream[2], q->k_delayed};
+  const char *args[6];
+  size_t lens[6];
   char *done = pacer_queue_done_key(q, job_id);
+  char *claim = pacer_keys_new(q->cfg->prefix, PACER_KEYS_CLAIM, job_id);
   char ttl[24];
-  int rc;
+  int rc = PACER_ENOMEM;
 
-  if (done == NULL)
-    return PACER_ENOMEM;
-  keys[1] = done;
-  args[0] = PACER_KEYS_GROUP;
-  lens[0] = strlen(PACER_KEYS_GROUP);
-  args[1] = id;
-  lens[1] = strlen(id);
-  snprintf(ttl, sizeof(ttl), "%llu", (unsigned long long)q->cfg->done_ttl_ms);
-  args[2] = ttl;
-  lens[2] = strlen(ttl);
-  args[3] = job_id;
-  lens[3] = strlen(job_id);
-  args[4] = q->consumer;
-  lens[4] = strlen(q->consumer);
-  rc = eval(q, pacer_lua_queue_dropdone, 3, keys, 5, args, lens, cb, privdata);
+  if (done != NULL && claim != NULL) {
+    keys[1] = done;
+    keys[3] = claim;
+    args[0] = PACER_KEYS_GROUP;
+    lens[0] = strlen(PACER_KEYS_GROUP);
+    args[1] = id;
+    lens[1] = strlen(id);
+    snprintf(ttl, sizeof(ttl), "%llu", (unsigned long long)q->cfg->done_ttl_ms);
+    args[2] = ttl;
+    lens[2] = strlen(ttl);
+    args[3] = job_id;
+    lens[3] = strlen(job_id);
+    args[4] = PACER_KEYS_CLAIM_TTL_MS;
+    lens[4] = strlen(PACER_KEYS_CLAIM_TTL_MS);
+    args[5] = q->consumer;
+    lens[5] = strlen(q->consumer);
+    rc =
+        eval(q, pacer_lua_queue_dropdone, 8, keys, 6, args, lens, cb, privdata);
+  }
   free(done);
+  free(claim);
   return rc;
 }
 

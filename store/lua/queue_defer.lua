@@ -1,5 +1,10 @@
 -- store/queue.c pacer_queue_defer: moves a job into the delayed set.
--- KEYS: stream delayed  ARGV: group id due member consumer
+-- KEYS: stream delayed [claim]  ARGV: group id due member claim_ttl_ms
+--       consumer
+-- When this entry holds its job id's claim (<prefix>claim:<id>, set by
+-- queue_dropdone.lua), the claim moves with the job: "z <due> <sha1 of
+-- member>", so a copy of the id arriving while the job waits here is
+-- still folded into it (docs/REDIS.md "One job id at a time").
 -- The member (store/keys.h, built by store/delayed.h) carries the tag of
 -- the stream the job came from. The same arguments always make the same
 -- member, so a replay stays a no-op.
@@ -22,6 +27,10 @@ do local t = redis.call('TYPE', KEYS[2]).ok
   end
 end
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+if KEYS[3] and redis.pcall('GET', KEYS[3]) == ARGV[2] .. ' ' .. KEYS[1] then
+  redis.call('SET', KEYS[3], 'z ' .. ARGV[3] .. ' ' .. redis.sha1hex(ARGV[4]),
+             'PX', ARGV[5])
+end
 redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('XDEL', KEYS[1], ARGV[2])
 return 1

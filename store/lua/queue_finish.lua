@@ -1,9 +1,10 @@
 -- store/queue.c pacer_queue_finish: writes a job's result and acks it.
--- KEYS: stream results dead done result deadjob cancel donemarks (stream:
---       the one the sid came from; done: <prefix>done:<id> of older
---       versions; result, deadjob: <prefix>result:<id>,
+-- KEYS: stream results dead done result deadjob cancel donemarks claim
+--       (stream: the one the sid came from; done: <prefix>done:<id> of
+--       older versions; result, deadjob: <prefix>result:<id>,
 --       <prefix>deadjob:<id>; cancel: <prefix>cancel; donemarks: the
---       bucket prefix <prefix>donemarks:)
+--       bucket prefix <prefix>donemarks:); claim: <prefix>claim:<id>,
+--       deleted when this entry holds it (store/lua/queue_dropdone.lua)
 -- ARGV: group id results_maxlen dead_maxlen ack_required nres res...
 --       ndead dead... done_ttl_ms result_ttl_ms dead_ttl_ms job_id mark
 --       consumer (mark "1": the result is ok, set the job id's marker)
@@ -54,6 +55,9 @@ if ARGV[5] == '1' then
   local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
   if #p == 0 then return 0 end
   if p[1][2] ~= ARGV[#ARGV] then return -1 end
+end
+if redis.pcall('GET', KEYS[9]) == ARGV[2] .. ' ' .. KEYS[1] then
+  redis.call('DEL', KEYS[9])
 end
 do local t = redis.call('TYPE', KEYS[2]).ok
   if t ~= 'stream' and t ~= 'none' then

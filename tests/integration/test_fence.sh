@@ -4,8 +4,9 @@
 # A: a job id that already finished is a no-op when it is delivered again
 #    (a client or `pacer submit` retry XADDs it twice): skipped unsent, no
 #    second result (the done-marker, docs/REDIS.md).
-# B: two entries of one id running at the same time: both may be sent,
-#    only one result is written.
+# B: two entries of one id at the same time: the second is folded into
+#    the first at intake (its claim, docs/REDIS.md "One job id at a time"),
+#    one result is written.
 # D: `pacer submit` does not queue an id that already finished.
 # E: a rejected or failed id can be sent again (only ok sets the marker).
 # F: a POST without Idempotency-Key taken over from a dead worker ends
@@ -49,7 +50,8 @@ rcli XADD "${PREFIX}jobs" '*' job "{\"id\":\"after-2\",\"url\":\"$TESTAPI_URL/sl
 wait_until 20 'test "$(count_id after-2)" -eq 1' || fail "B: after-2 did not finish"
 wait_until 10 'test "$(rcli XPENDING "${PREFIX}jobs" pacer | head -1)" -eq 0' || fail "B: entries left pending"
 [ "$(count_id dup-2)" -eq 1 ] || fail "B: $(count_id dup-2) results for dup-2"
-grep -q 'no second result' "$TEST_TMP/worker.log" || fail "B: the second finish was not refused"
+grep -q 'folded into it unsent" job=dup-2' "$TEST_TMP/worker.log" ||
+  fail "B: the second entry was not folded into the first"
 echo "B: two entries of one id at once: 1 result"
 
 # ---- D: `pacer submit` does not queue an id that already finished, so
