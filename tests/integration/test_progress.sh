@@ -51,7 +51,12 @@ jobs sub >sub.jsonl
   fail "submit exit $?: $(cat sub.log)"
 grep -qE 'paused by upstream on acct:act_1, [1-4] s left' sub.log ||
   fail "submit: no pause note: $(cat sub.log)"
-grep -qE '^progress: .* 429s 1 ' sub.log || fail "submit: 429 not counted: $(cat sub.log)"
+# The bar redraws once a second and the throttled job is among the last
+# to finish, so its last line may come before that result: the bar's 429
+# count is checked on `pacer run` above, and here through the summary's
+# exact 429s line below (never more than the one scripted 429).
+! grep -qE '^progress: .* 429s ([2-9]|[1-9][0-9])' sub.log ||
+  fail "submit: more 429s counted than the upstream sent: $(cat sub.log)"
 grep -q '^429s: 1 ' sub.sum || fail "submit: 429s line: $(cat sub.sum)"
 grep -qE '^waiting for limits: .* summed over 12 job\(s\)' sub.sum ||
   fail "submit: waiting line: $(cat sub.sum)"
