@@ -371,9 +371,12 @@ parse_cluster(const char *rest, struct pacer_redis_addr *addr,
               struct pacer_error *err)
 {
   const char *end = rest + strcspn(rest, "/?"), *host;
-  int rc = parse_auth(rest, end, &host, addr, err);
+  int rc;
 
+  /* Set before parsing: a failure clears the whole address (addr_fail),
+   * as the contract in core/redis_url.h promises. */
   addr->cluster = 1;
+  rc = parse_auth(rest, end, &host, addr, err);
   if (rc == 0)
     rc = parse_seeds(host, end, REDIS_PORT_DEFAULT, addr, err);
   if (rc == 0 && *end == '/')
