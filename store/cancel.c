@@ -1,5 +1,6 @@
 /* Cancel requests: see cancel.h. */
 #include "store/cancel.h"
+#include "store/redis_sync.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,32 +11,6 @@
 #include "store/keys.h"
 #include "store/lua_scripts.h"
 #include "store/script.h"
-
-/* Sends argv (argc C strings) and returns the reply, or NULL with err set
- * ("redis: <what>: <reason>"), also for an error reply. */
-static redisReply *
-command(redisContext *c, int argc, const char **argv, const char *what,
-        struct pacer_error *err)
-{
-  size_t lens[8];
-  redisReply *r;
-  int i;
-
-  for (i = 0; i < argc; i++)
-    lens[i] = strlen(argv[i]);
-  r = pacer_script_command(c, argc, argv, lens);
-  if (r == NULL) {
-    pacer_error_set(err, PACER_EREDIS, "redis: %s: %s", what,
-                    c->errstr[0] != '\0' ? c->errstr : "no reply");
-    return NULL;
-  }
-  if (r->type == REDIS_REPLY_ERROR) {
-    pacer_error_set(err, PACER_EREDIS, "redis: %s: %s", what, r->str);
-    freeReplyObject(r);
-    return NULL;
-  }
-  return r;
-}
 
 int
 pacer_cancel_request(redisContext *c, const char *prefix, const char *id,
@@ -57,7 +32,7 @@ pacer_cancel_request(redisContext *c, const char *prefix, const char *id,
   {
     const char *argv[5] = {"EVAL", pacer_lua_cancel_request, "1", ckey, id};
 
-    r = command(c, 5, argv, "cancel request", err);
+    r = pacer_redis_sync_command(c, 5, argv, "cancel request", err);
   }
   if (r == NULL) {
     rc = PACER_EREDIS;
@@ -80,7 +55,7 @@ pacer_cancel_request(redisContext *c, const char *prefix, const char *id,
                           argv[4], argv[5], "1000"};
     size_t i;
 
-    r = command(c, 7, all, "ZSCAN delayed", err);
+    r = pacer_redis_sync_command(c, 7, all, "ZSCAN delayed", err);
     if (r == NULL) {
       rc = PACER_EREDIS;
       break;
@@ -123,7 +98,7 @@ pacer_cancel_withdraw(redisContext *c, const char *prefix, const char *id,
 
   if (ckey == NULL)
     return pacer_error_set(err, PACER_ENOMEM, "out of memory");
-  r = command(c, 3, argv, "ZREM cancel", err);
+  r = pacer_redis_sync_command(c, 3, argv, "ZREM cancel", err);
   free(ckey);
   if (r == NULL)
     return PACER_EREDIS;

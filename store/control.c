@@ -1,5 +1,6 @@
 /* Operator control of limit buckets: see control.h. */
 #include "store/control.h"
+#include "store/redis_sync.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -9,32 +10,6 @@
 #include "store/keys.h"
 #include "store/lua_scripts.h"
 #include "store/script.h"
-
-/* Sends argv (argc C strings) and returns the reply, or NULL with err set
- * ("redis: <what>: <reason>"), also for an error reply. */
-static redisReply *
-command(redisContext *c, int argc, const char **argv, const char *what,
-        struct pacer_error *err)
-{
-  size_t lens[8];
-  redisReply *r;
-  int i;
-
-  for (i = 0; i < argc; i++)
-    lens[i] = strlen(argv[i]);
-  r = pacer_script_command(c, argc, argv, lens);
-  if (r == NULL) {
-    pacer_error_set(err, PACER_EREDIS, "redis: %s: %s", what,
-                    c->errstr[0] != '\0' ? c->errstr : "no reply");
-    return NULL;
-  }
-  if (r->type == REDIS_REPLY_ERROR) {
-    pacer_error_set(err, PACER_EREDIS, "redis: %s: %s", what, r->str);
-    freeReplyObject(r);
-    return NULL;
-  }
-  return r;
-}
 
 /* Copies s into out (size bytes) with SCAN MATCH's glob characters
  * escaped. Returns 0, or -1 when it does not fit. */
@@ -69,7 +44,8 @@ pacer_control_buckets(redisContext *c, const char *prefix,
   do {
     const char *argv[8] = {"SCAN",  cursor, "MATCH", pat,
                            "COUNT", "1000", "TYPE",  "hash"};
-    redisReply *r = command(c, 8, argv, "SCAN limit buckets", err);
+    redisReply *r =
+        pacer_redis_sync_command(c, 8, argv, "SCAN limit buckets", err);
     size_t i;
 
     if (r == NULL)
@@ -103,7 +79,7 @@ pacer_control_bucket_exists(redisContext *c, const char *prefix,
 
   if (key == NULL)
     return pacer_error_set(err, PACER_ENOMEM, "out of memory");
-  r = command(c, 2, argv, "EXISTS limit bucket", err);
+  r = pacer_redis_sync_command(c, 2, argv, "EXISTS limit bucket", err);
   free(key);
   if (r == NULL)
     return PACER_EREDIS;
@@ -126,7 +102,7 @@ oppause(redisContext *c, const char *prefix, const char *bucket, int argc,
     return pacer_error_set(err, PACER_ENOMEM, "out of memory");
   for (i = 0; i < argc; i++)
     argv[4 + i] = args[i];
-  r = command(c, 4 + argc, argv, "operator pause", err);
+  r = pacer_redis_sync_command(c, 4 + argc, argv, "operator pause", err);
   free(key);
   if (r == NULL)
     return PACER_EREDIS;
@@ -171,14 +147,14 @@ pacer_control_paused(redisContext *c, const char *prefix, const char *bucket,
   *until_unix_us = *now_unix_us = 0;
   if (key == NULL)
     return pacer_error_set(err, PACER_ENOMEM, "out of memory");
-  r = command(c, 3, argv, "HGET op_until", err);
+  r = pacer_redis_sync_command(c, 3, argv, "HGET op_until", err);
   free(key);
   if (r == NULL)
     return PACER_EREDIS;
   if (r->type == REDIS_REPLY_STRING)
     *until_unix_us = strtoull(r->str, NULL, 10);
   freeReplyObject(r);
-  r = command(c, 1, targv, "TIME", err);
+  r = pacer_redis_sync_command(c, 1, targv, "TIME", err);
   if (r == NULL)
     return PACER_EREDIS;
   if (r->type == REDIS_REPLY_ARRAY && r->elements == 2)

@@ -1,5 +1,6 @@
 /* Dead letters for `pacer dead`: see dead.h. */
 #include "store/dead.h"
+#include "store/redis_sync.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,32 +33,6 @@ entry_field(const redisReply *e, const char *name)
       return v;
   }
   return NULL;
-}
-
-/* Sends argv (argc entries, C strings) and returns the reply, or NULL with
- * err set ("redis: <what>: <reason>"). */
-static redisReply *
-command(redisContext *c, int argc, const char **argv, const char *what,
-        struct pacer_error *err)
-{
-  size_t lens[8];
-  redisReply *r;
-  int i;
-
-  for (i = 0; i < argc; i++)
-    lens[i] = strlen(argv[i]);
-  r = redisCommandArgv(c, argc, argv, lens);
-  if (r == NULL) {
-    pacer_error_set(err, PACER_EREDIS, "redis: %s: %s", what,
-                    c->errstr[0] != '\0' ? c->errstr : "no reply");
-    return NULL;
-  }
-  if (r->type == REDIS_REPLY_ERROR) {
-    pacer_error_set(err, PACER_EREDIS, "redis: %s: %s", what, r->str);
-    freeReplyObject(r);
-    return NULL;
-  }
-  return r;
 }
 
 /* The PTTL of each entry's kept original in page (an XRANGE reply),
@@ -147,7 +122,8 @@ pacer_dead_list(redisContext *c, const char *prefix, int newest_first,
                            newest_first ? "-" : "+",
                            "COUNT",
                            PAGE_TEXT};
-    redisReply *r = command(c, 6, argv, "XRANGE dead letters", err);
+    redisReply *r =
+        pacer_redis_sync_command(c, 6, argv, "XRANGE dead letters", err);
     size_t i;
 
     if (r == NULL) {
@@ -221,7 +197,7 @@ pacer_dead_find(redisContext *c, const char *prefix, const char *id,
   {
     const char *argv[3] = {"HGET", hkey, "dead"};
 
-    r = command(c, 3, argv, "HGET deadjob", err);
+    r = pacer_redis_sync_command(c, 3, argv, "HGET deadjob", err);
   }
   if (r == NULL) {
     rc = PACER_EREDIS;
@@ -229,7 +205,7 @@ pacer_dead_find(redisContext *c, const char *prefix, const char *id,
   }
   if (r->type == REDIS_REPLY_STRING) {
     const char *pargv[2] = {"PTTL", hkey};
-    redisReply *t = command(c, 2, pargv, "PTTL deadjob", err);
+    redisReply *t = pacer_redis_sync_command(c, 2, pargv, "PTTL deadjob", err);
     struct one o = {cb, arg, -2};
 
     if (t == NULL) {
@@ -467,7 +443,8 @@ pacer_dead_delete(redisContext *c, const char *prefix, const char *const *ids,
     rc = pacer_dead_list(c, prefix, 0, del_scan_cb, &ds, err);
   for (i = 0; rc == 0 && i < ds.nentries; i++) {
     const char *argv[3] = {"XDEL", dkey, ds.entries[i]};
-    redisReply *r = command(c, 3, argv, "XDEL dead letter", err);
+    redisReply *r =
+        pacer_redis_sync_command(c, 3, argv, "XDEL dead letter", err);
 
     if (r == NULL)
       rc = PACER_EREDIS;
@@ -522,7 +499,7 @@ pacer_dead_purge(redisContext *c, const char *prefix, long long *letters,
     const char *argv[6] = {"SCAN", cursor, "MATCH", pat, "COUNT", "1000"};
     size_t i;
 
-    r = command(c, 6, argv, "SCAN deadjob", err);
+    r = pacer_redis_sync_command(c, 6, argv, "SCAN deadjob", err);
     if (r == NULL) {
       rc = PACER_EREDIS;
       break;
@@ -537,7 +514,8 @@ pacer_dead_purge(redisContext *c, const char *prefix, long long *letters,
     snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
     for (i = 0; i < r->element[1]->elements; i++) {
       const char *uargv[2] = {"UNLINK", r->element[1]->element[i]->str};
-      redisReply *u = command(c, 2, uargv, "UNLINK deadjob", err);
+      redisReply *u =
+          pacer_redis_sync_command(c, 2, uargv, "UNLINK deadjob", err);
 
       if (u == NULL) {
         rc = PACER_EREDIS;
@@ -552,11 +530,11 @@ pacer_dead_purge(redisContext *c, const char *prefix, long long *letters,
     const char *xargv[2] = {"XLEN", dkey};
     const char *dargv[2] = {"DEL", dkey};
 
-    r = command(c, 2, xargv, "XLEN dead", err);
+    r = pacer_redis_sync_command(c, 2, xargv, "XLEN dead", err);
     if (r != NULL) {
       *letters = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
       freeReplyObject(r);
-      r = command(c, 2, dargv, "DEL dead", err);
+      r = pacer_redis_sync_command(c, 2, dargv, "DEL dead", err);
     }
     if (r == NULL)
       rc = PACER_EREDIS;

@@ -1,5 +1,6 @@
 /* What waits, for `pacer jobs`: see job_list.h. */
 #include "store/job_list.h"
+#include "store/redis_sync.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -10,32 +11,6 @@
 
 #include "store/delayed.h"
 #include "store/keys.h"
-
-/* Sends argv (argc C strings) and returns the reply, or NULL with err set
- * ("redis: <what>: <reason>"), also for an error reply. */
-static redisReply *
-command(redisContext *c, int argc, const char **argv, const char *what,
-        struct pacer_error *err)
-{
-  size_t lens[12];
-  redisReply *r;
-  int i;
-
-  for (i = 0; i < argc; i++)
-    lens[i] = strlen(argv[i]);
-  r = redisCommandArgv(c, argc, argv, lens);
-  if (r == NULL) {
-    pacer_error_set(err, PACER_EREDIS, "redis: %s: %s", what,
-                    c->errstr[0] != '\0' ? c->errstr : "no reply");
-    return NULL;
-  }
-  if (r->type == REDIS_REPLY_ERROR) {
-    pacer_error_set(err, PACER_EREDIS, "redis: %s: %s", what, r->str);
-    freeReplyObject(r);
-    return NULL;
-  }
-  return r;
-}
 
 /* "<attempts>[.<429s>]" -> the two counts. */
 static void
@@ -134,7 +109,7 @@ list_queued(redisContext *c, const char *key, int prio, size_t max,
   {
     const char *argv[6] = {"XRANGE", key, last, "+", "COUNT", count};
 
-    r = command(c, 6, argv, "XRANGE jobs", err);
+    r = pacer_redis_sync_command(c, 6, argv, "XRANGE jobs", err);
   }
   if (r == NULL)
     return PACER_EREDIS;
@@ -164,7 +139,7 @@ list_pending(redisContext *c, const char *key, int prio, size_t max,
   {
     const char *argv[6] = {"XPENDING", key, PACER_KEYS_GROUP, "-", "+", count};
 
-    p = command(c, 6, argv, "XPENDING", err);
+    p = pacer_redis_sync_command(c, 6, argv, "XPENDING", err);
   }
   if (p == NULL) /* no stream or group yet: nothing pending */
     return strstr(err != NULL ? err->msg : "", "NOGROUP") != NULL
@@ -180,7 +155,7 @@ list_pending(redisContext *c, const char *key, int prio, size_t max,
       const char *argv[4] = {"XRANGE", key, x->element[0]->str,
                              x->element[0]->str};
 
-      e = command(c, 4, argv, "XRANGE pending", err);
+      e = pacer_redis_sync_command(c, 4, argv, "XRANGE pending", err);
     }
     if (e == NULL) {
       rc = PACER_EREDIS;
@@ -223,7 +198,7 @@ list_delayed(redisContext *c, const char *key, int parked, size_t max,
                            "0",
                            count};
 
-    r = command(c, 8, argv, "ZRANGEBYSCORE delayed", err);
+    r = pacer_redis_sync_command(c, 8, argv, "ZRANGEBYSCORE delayed", err);
   }
   if (r == NULL)
     return PACER_EREDIS;
@@ -294,7 +269,7 @@ pacer_job_list_lane_key(redisContext *c, const char *prefix,
 
   if (k == NULL)
     return pacer_error_set(err, PACER_ENOMEM, "out of memory");
-  r = command(c, 2, argv, "GET lanekey", err);
+  r = pacer_redis_sync_command(c, 2, argv, "GET lanekey", err);
   free(k);
   if (r == NULL)
     return PACER_EREDIS;
@@ -321,11 +296,11 @@ pacer_job_list_bucket_pause(redisContext *c, const char *prefix,
   why[0] = '\0';
   if (key == NULL)
     return pacer_error_set(err, PACER_ENOMEM, "out of memory");
-  r = command(c, 5, argv, "HMGET limit bucket", err);
+  r = pacer_redis_sync_command(c, 5, argv, "HMGET limit bucket", err);
   free(key);
   if (r == NULL)
     return PACER_EREDIS;
-  t = command(c, 1, targv, "TIME", err);
+  t = pacer_redis_sync_command(c, 1, targv, "TIME", err);
   if (t == NULL) {
     freeReplyObject(r);
     return PACER_EREDIS;

@@ -14,6 +14,7 @@
 
 #include "store/cluster.h"
 #include "store/redis_tls.h"
+#include "store/script.h"
 #include "store/sentinel.h"
 
 /* ------------------------------------------------------------------------
@@ -259,4 +260,23 @@ pacer_redis_sync_wait_replicas(redisContext *c, uint32_t timeout_ms,
   *acked = r->integer;
   freeReplyObject(r);
   return 0;
+}
+
+redisReply *
+pacer_redis_sync_command(redisContext *c, int argc, const char **argv,
+                         const char *what, struct pacer_error *err)
+{
+  redisReply *r = pacer_script_command(c, argc, argv, NULL);
+
+  if (r == NULL) {
+    pacer_error_set(err, PACER_EREDIS, "redis: %s: %s", what,
+                    c->errstr[0] != '\0' ? c->errstr : "no reply");
+    return NULL;
+  }
+  if (r->type == REDIS_REPLY_ERROR) {
+    pacer_error_set(err, PACER_EREDIS, "redis: %s: %s", what, r->str);
+    freeReplyObject(r);
+    return NULL;
+  }
+  return r;
 }

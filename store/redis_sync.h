@@ -36,4 +36,14 @@ int pacer_redis_sync_maxmemory_policy(redisContext *c, char *policy,
 int pacer_redis_sync_wait_replicas(redisContext *c, uint32_t timeout_ms,
                                    long long *replicas, long long *acked);
 
+/** Sends one command on c (borrowed; argv borrowed, NUL-terminated
+ *  strings) through pacer_script_command (store/script.h), so an EVAL of
+ *  an embedded script goes by SHA. what names the command in errors.
+ *  Returns the owned reply (freeReplyObject), or NULL with err set to
+ *  PACER_EREDIS ("redis: <what>: <reason>") on an I/O error or an error
+ *  reply. Calling thread; blocks up to the context's timeout. */
+redisReply *pacer_redis_sync_command(redisContext *c, int argc,
+                                     const char **argv, const char *what,
+                                     struct pacer_error *err);
+
 #endif
