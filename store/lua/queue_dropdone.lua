@@ -50,14 +50,14 @@ if is_done(KEYS[2], KEYS[3], ARGV[4], tonumber(ARGV[3]), now_ms()) then
   redis.call('XDEL', KEYS[1], ARGV[2])
   return 1
 end
-do local t = redis.call('TYPE', KEYS[4]).ok
-  if t ~= 'string' and t ~= 'none' then
-    return redis.error_reply('WRONGTYPE ' .. KEYS[4] .. ' is a ' .. t ..
-                             ', not a string')
-  end
+-- GET fails on a key of another type: only then is TYPE asked, for the
+-- message (one command less per job).
+local cur = redis.pcall('GET', KEYS[4])
+if type(cur) == 'table' and cur.err then
+  return redis.error_reply('WRONGTYPE ' .. KEYS[4] .. ' is a ' ..
+                           redis.call('TYPE', KEYS[4]).ok .. ', not a string')
 end
 local me = ARGV[2] .. ' ' .. KEYS[1]
-local cur = redis.call('GET', KEYS[4])
 if cur and string.sub(cur, 1, 2) == 'z ' then
   -- At most 64 members share one due time before the claim counts as
   -- stale (parked jobs share one score): a bounded check, never a scan.

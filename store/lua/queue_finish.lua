@@ -65,12 +65,6 @@ do local t = redis.call('TYPE', KEYS[2]).ok
                              ', not a stream')
   end
 end
-do local t = redis.call('TYPE', KEYS[3]).ok
-  if t ~= 'stream' and t ~= 'none' then
-    return redis.error_reply('WRONGTYPE ' .. KEYS[3] .. ' is a ' .. t ..
-                             ', not a stream')
-  end
-end
 local nres = tonumber(ARGV[6])
 local a = {'XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*'}
 for i = 7, 6 + nres do a[#a + 1] = ARGV[i] end
@@ -89,14 +83,27 @@ if ARGV[5] == '1' and is_done(KEYS[4], KEYS[8], jid, ttl, now) then
   redis.call('XDEL', KEYS[1], ARGV[2])
   return 2
 end
+-- The kept original (KEYS[6]) is only ever written below, always with its
+-- "dead" field: without one there is nothing to delete. The dead stream is
+-- written only with a dead letter or an older one to delete, so its type
+-- is checked only then (one command less per ok result).
+local olddead = redis.call('HGET', KEYS[6], 'dead')
+if ndead > 0 or olddead then
+  local t = redis.call('TYPE', KEYS[3]).ok
+  if t ~= 'stream' and t ~= 'none' then
+    return redis.error_reply('WRONGTYPE ' .. KEYS[3] .. ' is a ' .. t ..
+                             ', not a stream')
+  end
+end
 local rid = redis.call(unpack(a))
 if rttl > 0 then redis.call('SET', KEYS[5], rid, 'PX', rttl) end
 for i = 7, 5 + nres, 2 do
   if ARGV[i] == 'id' then redis.call('ZREM', KEYS[7], ARGV[i + 1]) end
 end
-local olddead = redis.call('HGET', KEYS[6], 'dead')
-if olddead then redis.call('XDEL', KEYS[3], olddead) end
-redis.call('DEL', KEYS[6])
+if olddead then
+  redis.call('XDEL', KEYS[3], olddead)
+  redis.call('DEL', KEYS[6])
+end
 if ndead > 0 then
   local did = redis.call(unpack(d))
   local e = dttl > 0 and redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2]) or {}
