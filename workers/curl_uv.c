@@ -362,6 +362,8 @@ pacer_curl_uv_close(struct pacer_curl_uv *cu, pacer_curl_uv_close_cb cb)
               "msg=\"curl_multi_cleanup failed\" error=\"%s\"",
               curl_multi_strerror(mc));
   cu->multi = NULL;
+  while (cu->nidle > 0)
+    curl_easy_cleanup(cu->idle[--cu->nidle]);
   /* libcurl owes no more callbacks: close any socket it did not remove. */
   while (cu->socks != NULL)
     sock_close(cu->socks);

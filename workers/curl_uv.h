@@ -44,6 +44,12 @@ typedef void (*pacer_curl_uv_close_cb)(struct pacer_curl_uv *cu);
 typedef void (*pacer_curl_uv_sent_cb)(struct pacer_curl_uv *cu,
                                       const struct pacer_http_request *req);
 
+/** Easy handles kept per multi handle for the next transfers
+ *  (workers/xfer.c, handle reuse): a handle costs libcurl about a hundred
+ *  allocations to set up; kept ones are curl_easy_reset, which clears
+ *  every option. One per transfer of the default concurrency. */
+#define PACER_CURL_UV_IDLE_MAX 64
+
 /** One multi handle on one loop. Embed by value; all fields private. */
 struct pacer_curl_uv {
   uv_loop_t *loop;        /* borrowed; the thread's loop */
@@ -58,6 +64,8 @@ struct pacer_curl_uv {
   struct pacer_sock *socks;      /* open socket contexts, doubly linked */
   size_t ndoomed;                /* xfers marked failed by a socket callback */
   int closing;                   /* pacer_curl_uv_close has run */
+  CURL *idle[PACER_CURL_UV_IDLE_MAX]; /* owned easy handles, reset */
+  size_t nidle;                       /* used entries of idle */
 };
 
 /** Checks that the libcurl in use can run the pool: it needs the threaded

@@ -11,6 +11,8 @@
  *       --> curl_multi_add_handle --> (running)
  *   (running) --CURLMSG_DONE / doomed / cancel--> pacer_xfer_finish:
  *       getinfo --> curl_multi_remove_handle --> xfer_free --> done_cb
+ *   xfer_free keeps the easy handle of a completed transfer, reset, in
+ *   cu->idle; pacer_curl_uv_start takes one from there before creating one.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -52,15 +54,25 @@ pacer_curl_uv_outcome_fail(struct pacer_http_outcome *o,
 /* ------------------------------------------------------------------ */
 /* Transfers */
 
+/* Frees x. With keep, its easy handle (already removed from the multi
+ * handle after a transfer that completed) is reset and kept for the next
+ * transfer instead, while there is room: curl_easy_reset clears every
+ * option (URL, headers list, callbacks, PRIVATE) and keeps only the
+ * caches; the connections live in the multi handle either way. */
 static void
-xfer_free(struct pacer_xfer *x)
+xfer_free(struct pacer_xfer *x, int keep)
 {
   struct curl_slist *l;
 
   if (x == NULL)
     return;
-  if (x->easy != NULL)
+  if (x->easy != NULL && keep && !x->cu->closing &&
+      x->cu->nidle < PACER_CURL_UV_IDLE_MAX) {
+    curl_easy_reset(x->easy);
+    x->cu->idle[x->cu->nidle++] = x->easy;
+  } else if (x->easy != NULL) {
     curl_easy_cleanup(x->easy);
+  }
   /* libcurl's copies of the header lines hold Authorization: wipe them
    * before freeing (docs/WORKERS.md, Secrets) */
   for (l = x->headers; l != NULL; l = l->next)
@@ -240,7 +252,9 @@ pacer_xfer_finish(struct pacer_xfer *x, CURLcode cc, enum pacer_xfer_end why)
   if (o->body == NULL || o->headers_json == NULL)
     pacer_curl_uv_outcome_fail(o, o->result, o->error);
   x->outcome = NULL;
-  xfer_free(x);
+  /* Only a handle whose transfer ran to its end is kept: one cut short
+   * (cancelled, doomed, a resolver thread still running) is freed. */
+  xfer_free(x, why == PACER_XFER_END_DONE && cc == CURLE_OK && mc == CURLM_OK);
   cu->done_cb(cu, o);
 }
 
@@ -619,7 +633,7 @@ pacer_curl_uv_start(struct pacer_curl_uv *cu, struct pacer_http_outcome *o)
                (req->body != NULL || strcmp(req->method, "POST") == 0);
   if (build_headers(x, req, sends_body) != 0)
     goto fail_nomem;
-  x->easy = curl_easy_init();
+  x->easy = cu->nidle > 0 ? cu->idle[--cu->nidle] : curl_easy_init();
   if (x->easy == NULL)
     goto fail_nomem;
   cc = set_options(x, req);
@@ -647,7 +661,7 @@ fail_nomem:
   rc = PACER_ENOMEM;
   snprintf(o->error, sizeof(o->error), "worker: out of memory");
 fail:
-  xfer_free(x); /* never added to the multi handle */
+  xfer_free(x, 0); /* never added to the multi handle */
   pacer_curl_uv_outcome_fail(o, PACER_HTTP_TRANSPORT, o->error);
   return rc;
 }
