@@ -6,8 +6,11 @@
 # same run on the same upstream: bench/raw_multi, a plain curl multi loop at
 # the same concurrency. Then `pacer worker` on a pre-filled queue: jobs/s,
 # CPU per job of pacer and of redis-server, and Redis bytes per finished
-# job (INFO used_memory; the done-markers' part apart). Then the RSS check: peak RSS of `pacer run` with a
-# 10k and a 200k backlog.
+# job (INFO used_memory; the done-markers' part apart), with 1 and 2 worker
+# threads and with 2 worker processes of 1 thread each. Allocations per job
+# (all of pacer's malloc/calloc/realloc calls, start-up included) come from
+# bench/alloc_count.so, LD_PRELOADed into pacer when it is built. Then the
+# RSS check: peak RSS of `pacer run` with a 10k and a 200k backlog.
 #
 #   N          jobs per measured run (default 20000)
 #   BUILD_DIR  cmake build dir holding cli/pacer, bench/raw_multi and
@@ -40,6 +43,7 @@ RUN_DEADLINE_S=300   # any single pacer run or raw run, s
 
 PACER=$BUILD/cli/pacer
 RAW=$BUILD/bench/raw_multi
+ALLOC_SO=$BUILD/bench/alloc_count.so # optional: allocations per job
 API=$BUILD/tests/upstream/pacer-testapi
 
 for n in "$N" "$CONC" "$RSS_SMALL" "$RSS_LARGE"; do
@@ -87,6 +91,31 @@ trap 'exit 130' INT TERM
 
 # ------------------------------------------------------------------
 # Helpers
+
+# preload: the environment that counts pacer's allocations into
+# $TMP/alloc.<pid> (bench/alloc_count.c), or nothing when not built.
+preload() {
+  if [[ -f $ALLOC_SO ]]; then
+    echo "LD_PRELOAD=$ALLOC_SO PACER_ALLOC_COUNT_OUT=$TMP/alloc"
+  fi
+}
+
+# allocs_per_job N: the allocations counted in $TMP/alloc.* per job (then
+# removes the files), or "-" when nothing was counted.
+allocs_per_job() {
+  local f sum=0 any=
+  for f in "$TMP"/alloc.*; do
+    [[ -e $f ]] || continue
+    sum=$((sum + $(kv allocs "$(cat "$f")")))
+    any=1
+    rm -f "$f"
+  done
+  if [[ -n $any ]]; then
+    calc "$sum / $1" | awk '{ printf "%.0f", $1 }'
+  else
+    echo "-"
+  fi
+}
 
 # now_s: wall clock in microseconds (EPOCHREALTIME); fine for phases of
 # 10 ms and more.
@@ -232,12 +261,13 @@ watch_redis() {
 # with "watch", also P_REDIS_KIB (peak RSS of its private redis-server).
 pacer_run() {
   local file=$1 watch=${2:-} log=$TMP/pacer.log t0 t1 times cpu_line job w
-  rm -f "$TMP/redis.hwm"
+  rm -f "$TMP/redis.hwm" "$TMP"/alloc.*
   t0=$(now_s)
   {
     {
       TIMEFORMAT='%U %S'
-      time timeout -k 10 "$RUN_DEADLINE_S" "$PACER" run "$file" \
+      # shellcheck disable=SC2046 # preload prints words for env
+      time env $(preload) timeout -k 10 "$RUN_DEADLINE_S" "$PACER" run "$file" \
         --concurrency "$CONC" --out /dev/null --log-level info 2>&1
     } 2>"$TMP/pacer.time" | stamp >"$log"
   } &
@@ -265,6 +295,7 @@ pacer_run() {
   P_CPU=$(sed -n 's/.*run: cpu \([0-9.]*\) s.*/\1/p' <<<"$cpu_line")
   P_RSS=$(sed -n 's/.*peak rss \([0-9]*\) KiB.*/\1/p' <<<"$cpu_line")
   P_CPU_ALL=$(awk '{ printf "%.2f", $1 + $2 }' <<<"$times")
+  P_ALLOCS=$(allocs_per_job "$(wc -l <"$file")")
   P_WROTE=$(sed -n 's/.*run: wrote \([0-9]*\) result.*/\1/p' "$log")
   P_SUMMARY=$(grep -m1 ' done: ' "$log" | cut -d' ' -f2-)
   if ((P_STATUS != 0)) || [[ -z $P_CPU ]]; then
@@ -286,18 +317,24 @@ proc_cpu_s() {
   calc "(${f[13]} + ${f[14]}) / $(getconf CLK_TCK)"
 }
 
-# worker_run COUNT FILE: queues FILE into a Redis of its own with `pacer
-# submit`, runs `pacer worker` until the stream, pending list and delayed
-# set are empty, and sets W_WALL (worker start to drained), W_RSS (worker
-# VmHWM, KiB), W_REDIS_KIB, W_CPU_PACER and W_CPU_REDIS (CPU s of the
-# worker and of redis-server from the worker's start to drained), and the
+# worker_run COUNT FILE [THREADS [PROCS]]: queues FILE into a Redis of its
+# own with `pacer submit`, runs PROCS `pacer worker` processes (default 1)
+# with --workers THREADS (default: pacer's own, online CPUs) until the
+# stream, pending list and delayed set are empty, and sets W_WALL (worker
+# start to drained), W_RSS (VmHWM of the first worker, KiB), W_REDIS_KIB,
+# W_CPU_PACER and W_CPU_REDIS (CPU s of the workers and of redis-server
+# from the workers' start to drained), W_ALLOCS (allocations per job), and
+# the
 # Redis memory (INFO used_memory, bytes): W_MEM_GROWTH (drained minus
 # before the submit: what the finished jobs leave behind, results stream
 # and result index included) and W_MEM_MARKS (the done-markers' part: the
 # drop when they are deleted afterwards).
 worker_run() {
-  local n=$1 file=$2 dir=$TMP/wr rpid wpid url t0 st deadline
+  local n=$1 file=$2 threads=${3:-0} procs=${4:-1} dir=$TMP/wr rpid url t0
+  local st deadline wpids=() wflags=() i p live
   local jobs=unknown pend=unknown dly=unknown
+  ((threads == 0)) || wflags=(--workers "$threads")
+  rm -f "$TMP"/alloc.*
   mkdir -p "$dir"
   redis-server --port 0 --unixsocket "$dir/redis.sock" --unixsocketperm 700 \
     --save "" --appendonly no --dir "$dir" --logfile "$dir/redis.log" \
@@ -320,11 +357,19 @@ worker_run() {
   fi
   t0=$(now_s)
   c0=$(proc_cpu_s "$rpid")
-  timeout -k 10 "$RUN_DEADLINE_S" "$PACER" worker --redis "$url" \
-    --concurrency "$CONC" --log-level warn 2>"$dir/worker.err" &
-  wpid=$!
+  for ((i = 0; i < procs; i++)); do
+    # shellcheck disable=SC2046 # preload prints words for env
+    env $(preload) timeout -k 10 "$RUN_DEADLINE_S" "$PACER" worker \
+      --redis "$url" --concurrency "$CONC" "${wflags[@]}" --log-level warn \
+      2>>"$dir/worker.err" &
+    wpids+=($!)
+  done
   deadline=$((SECONDS + RUN_DEADLINE_S))
-  while ((SECONDS < deadline)) && kill -0 "$wpid" 2>/dev/null; do
+  live=1
+  while ((SECONDS < deadline)) && ((live)); do
+    for p in "${wpids[@]}"; do
+      kill -0 "$p" 2>/dev/null || live=0
+    done
     st=$("$PACER" stats --redis "$url" --json 2>/dev/null)
     jobs=$(sed -n 's/^[^[]*"jobs":\([0-9]*\).*/\1/p' <<<"$st")
     pend=$(sed -n 's/^[^[]*"pending":\([0-9]*\).*/\1/p' <<<"$st")
@@ -334,21 +379,30 @@ worker_run() {
   done
   W_WALL=$(calc "$(now_s) - $t0")
   c1=$(proc_cpu_s "$rpid")
-  p1=$(proc_cpu_s "$(pgrep -P "$wpid" -x pacer)")
+  W_CPU_PACER=0
+  for p in "${wpids[@]}"; do
+    # the env/timeout(1) wrapper's child is the worker
+    p1=$(proc_cpu_s "$(pgrep -P "$p" -x pacer)")
+    W_CPU_PACER=$(calc "$W_CPU_PACER + ${p1:-0}")
+  done
   W_CPU_REDIS=$(calc "$c1 - $c0")
-  W_CPU_PACER=${p1:-0}
   m1=$(used_memory "$dir/redis.sock")
   redis-cli -s "$dir/redis.sock" --scan --pattern 'pacer:done*' |
     xargs -r -n 1000 redis-cli -s "$dir/redis.sock" DEL >/dev/null
   m2=$(used_memory "$dir/redis.sock")
   W_MEM_GROWTH=$((m1 - m0))
   W_MEM_MARKS=$((m1 - m2))
-  # the timeout(1) wrapper's child is the worker
   W_RSS=$(awk '/^VmHWM:/ { print $2 }' \
-    "/proc/$(pgrep -P "$wpid" -x pacer)/status" 2>/dev/null)
+    "/proc/$(pgrep -P "${wpids[0]}" -x pacer)/status" 2>/dev/null)
   W_REDIS_KIB=$(awk '/^VmHWM:/ { print $2 }' "/proc/$rpid/status")
-  kill "$wpid" 2>/dev/null
-  wait "$wpid"
+  # SIGTERM to each worker itself: timeout(1) would pass a signal on to the
+  # worker and to its process group, and a second signal makes pacer exit
+  # at once, without writing its allocation count.
+  for p in "${wpids[@]}"; do
+    p1=$(pgrep -P "$p" -x pacer) && kill "$p1" 2>/dev/null
+  done
+  wait "${wpids[@]}"
+  W_ALLOCS=$(allocs_per_job "$n")
   kill "$rpid" 2>/dev/null
   wait "$rpid"
   if [[ $jobs != 0 || $pend != 0 || -z $W_RSS ]]; then
@@ -369,6 +423,7 @@ P_UP=$(calc "($u1 - $u0) * 1000 / $N")
 # Table
 
 RAW_RATE=$(kv req_per_s "$RAW_REUSE")
+scale=()
 row() { printf '%-31s %8s %9s %11s %11s %10s %7s\n' "$@"; }
 echo
 row "" "wall s" "jobs/s" "CPU s/1000" "upstr s/1k" "peak RSS" "ratio"
@@ -410,17 +465,40 @@ echo "aim: end to end >= 0.40 of raw (reuse):" \
 # ------------------------------------------------------------------
 # pacer worker on a pre-filled queue: CPU split and Redis bytes per job
 
-worker_run "$N" "$TMP/jobs.jsonl"
-w_rate=$(calc "$N / $W_WALL" | awk '{ printf "%.0f", $1 }')
 echo
-echo "pacer worker, $N jobs pre-filled with pacer submit, its own Redis:"
-printf '  %s jobs/s (%.2f of raw), CPU per job: pacer %.4f ms,' "$w_rate" \
-  "$(calc "$w_rate / $RAW_RATE")" "$(calc "$W_CPU_PACER * 1000 / $N")"
-printf ' redis-server %.4f ms\n' "$(calc "$W_CPU_REDIS * 1000 / $N")"
-printf '  Redis bytes per finished job: %.0f (used_memory drained minus' \
-  "$(calc "$W_MEM_GROWTH / $N")"
-printf ' before submit; results stream and index included), done-markers'
-printf ' %.0f\n' "$(calc "$W_MEM_MARKS / $N")"
+echo "pacer worker, $N jobs pre-filled with pacer submit, its own Redis;" \
+  "pacer run from the table above"
+echo "  (allocs: all malloc/calloc/realloc calls of pacer per job, start-up" \
+  "included; Redis B: used_memory drained minus before the submit, results" \
+  "stream and index included; marks: the done-markers' part)"
+row3() { printf '%-22s %8s %6s %11s %11s %8s %9s %7s\n' "$@"; }
+row3 "" "jobs/s" "ratio" "pacer CPU" "redis CPU" "allocs" "Redis B" "marks"
+row3 "" "" "/raw" "ms/job" "ms/job" "/job" "/job" "B/job"
+w1_rate=
+for mode in "1 1" "2 1" "1 2"; do
+  read -r threads procs <<<"$mode"
+  worker_run "$N" "$TMP/jobs.jsonl" "$threads" "$procs"
+  w_rate=$(calc "$N / $W_WALL" | awk '{ printf "%.0f", $1 }')
+  [[ -n $w1_rate ]] || w1_rate=$w_rate
+  label="worker, $threads thread(s)"
+  ((procs == 1)) || label="worker, $procs processes"
+  row3 "$label" "$w_rate" "$(calc "$w_rate / $RAW_RATE" |
+    awk '{ printf "%.2f", $1 }')" \
+    "$(calc "$W_CPU_PACER * 1000 / $N" | awk '{ printf "%.4f", $1 }')" \
+    "$(calc "$W_CPU_REDIS * 1000 / $N" | awk '{ printf "%.4f", $1 }')" \
+    "$W_ALLOCS" "$(calc "$W_MEM_GROWTH / $N" | awk '{ printf "%.0f", $1 }')" \
+    "$(calc "$W_MEM_MARKS / $N" | awk '{ printf "%.0f", $1 }')"
+  scale+=("$(calc "$w_rate / $w1_rate" | awk '{ printf "%.2f", $1 }')")
+done
+row3 "pacer run" "$e2e_rate" \
+  "$(calc "$e2e_rate / $RAW_RATE" | awk '{ printf "%.2f", $1 }')" \
+  "$(calc "$P_CPU * 1000 / $N" | awk '{ printf "%.4f", $1 }')" \
+  "$(calc "($P_CPU_ALL - $P_CPU) * 1000 / $N" | awk '{ printf "%.4f", $1 }')" \
+  "$P_ALLOCS" "-" "-"
+echo "  (pacer run: its private Redis is gone at exit, so no Redis bytes;" \
+  "its redis CPU is the children's CPU from time(1))"
+echo "scaling over 1 thread: 2 threads ${scale[1]}, 2 processes" \
+  "${scale[2]} (aim >= 1.6)"
 
 # ------------------------------------------------------------------
 # RSS as the backlog grows
