@@ -70,8 +70,9 @@ usage(FILE *out)
         "                    the first prefix's worker serves --metrics\n"
         "  -h, --help        show this help\n"
         "\n"
-        "SIGHUP: reload the --config file (limits, log level); an invalid\n"
-        "file is refused and logged, the worker runs on.\n"
+        "SIGHUP: reload the --config file (limits, throttle rules, credential\n"
+        "settings, log level); an invalid file is refused and logged, the\n"
+        "worker runs on (README.md \"Reload\" says what needs a restart).\n"
         "SIGINT/SIGTERM: stop taking jobs, hand unstarted jobs back, let\n"
         "in-flight requests finish (shutdown_grace_ms), exit 0. A second\n"
         "signal exits at once (status 1); its jobs return after the lease.\n",
@@ -230,7 +231,7 @@ on_hup(uv_signal_t *h, int signum)
     free(next.prefix);
     next.prefix = p;
   }
-  pacer_sched_reload(w->cfg, &next, w->opts->log_level != NULL,
+  pacer_sched_reload(w->sched, w->cfg, &next, w->opts->log_level != NULL,
                      w->opts->log != NULL, &rep);
   pacer_log(PACER_LOG_INFO, "main",
             "msg=\"config reloaded\" applied=%d changes=\"%s\" "

@@ -4,6 +4,7 @@
  * endpoint's answer through a worker, events from other processes, uv
  * timers) and applies its actions. See cred.h for the protocol. */
 #include "scheduler/cred.h"
+#include "scheduler/cred_int.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -23,35 +24,6 @@
 
 #define TOKEN_CONNECT_MS 5000u /* token request connect, ms, at most */
 #define LAST_ERROR_MAX   160   /* bytes of last_error */
-
-struct pacer_cred {
-  struct pacer_creds *cs;
-  const struct pacer_cred_cfg *cfg;
-  struct pacer_cred_keys keys;
-  struct pacer_cred_fsm fsm;
-  char *token;      /* current access token, owned, wiped */
-  char lockval[33]; /* hex, when we hold or try the lock */
-  char *rt;         /* refresh token of the request out, owned, wiped */
-  uint64_t sent_ms; /* when the token request went out, unix ms */
-  uv_timer_t timer; /* takeover wait / backoff / script retry */
-  uv_timer_t keepalive;
-  struct pacer_cred_env *env; /* hosts that took or refused it, owned */
-};
-
-struct pacer_creds {
-  uv_loop_t *loop;
-  const struct pacer_config *cfg;
-  struct pacer_queue *q;
-  int (*submit)(void *arg, struct pacer_http_request *req);
-  pacer_creds_changed_cb changed;
-  void *arg;
-  struct pacer_cred *creds; /* cfg->ncreds */
-  size_t n;
-  uint64_t prng;
-  struct pacer_cred_sub *sub; /* event subscriber */
-  int closing;
-  int pending_closes;
-};
 
 /* A fenced write (a commit or a failure record), kept for a replay after
  * a lost reply. */

@@ -2,36 +2,17 @@
 #include "scheduler/reload.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "common/log.h"
+#include "core/config_diff.h"
 #include "store/queue.h"
 
+#include "scheduler/cred.h"
 #include "scheduler/sched_int.h"
 
-/* Appends "; <item>" (or "<item>" first) to buf, cut at its size. */
-static void add(char *buf, size_t size, int *count, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void
-add(char *buf, size_t size, int *count, const char *fmt, ...)
-{
-  size_t used = strlen(buf);
-  va_list ap;
-
-  (*count)++;
-  if (used + 3 >= size)
-    return;
-  if (used > 0) {
-    memcpy(buf + used, "; ", 3);
-    used += 2;
-  }
-  va_start(ap, fmt);
-  vsnprintf(buf + used, size - used, fmt, ap);
-  va_end(ap);
-}
+#define add pacer_diff_add
 
 /* 1 when two limits split and match requests the same way. */
 static int
@@ -95,10 +76,85 @@ str_differ(const char *a, const char *b)
   return strcmp(a, b) != 0;
 }
 
+/* Applies the throttle rules of next when they differ: the running
+ * config takes next's list (next frees the old one). Rules are read when
+ * an outcome is decided (scheduler/outcome.c), on this thread, so the
+ * next outcome decided uses them; one decided already is not decided
+ * again. Rules that name a limit the running config lacks (its limits
+ * were not reloaded) wait for a restart. */
+static void
+rules_reload(struct pacer_config *cur, struct pacer_config *next,
+             struct pacer_reload_report *rep)
+{
+  char items[PACER_RELOAD_TEXT_MAX] = "";
+  struct pacer_throttle_rule *t = cur->throttle_rules;
+  struct pacer_error err;
+  size_t n = cur->nthrottle_rules;
+  int count = 0;
+
+  if (pacer_throttle_rules_diff(cur->throttle_rules, cur->nthrottle_rules,
+                                next->throttle_rules, next->nthrottle_rules,
+                                items, sizeof(items), &count) == 0)
+    return;
+  pacer_error_clear(&err);
+  if (pacer_throttle_rules_check(next->throttle_rules, next->nthrottle_rules,
+                                 cur->limits, cur->nlimits, &err) != 0) {
+    add(rep->restart, sizeof(rep->restart), &rep->nrestart,
+        "%s (the new rules name limits that need a restart)", items);
+    return;
+  }
+  add(rep->applied, sizeof(rep->applied), &rep->napplied, "%s", items);
+  rep->napplied += count - 1;
+  cur->throttle_rules = next->throttle_rules;
+  cur->nthrottle_rules = next->nthrottle_rules;
+  next->throttle_rules = t;
+  next->nthrottle_rules = n;
+}
+
+/* Applies to each credential of cur the settings next gives the credential
+ * of the same name, swapping the two entries (next frees the old
+ * settings, wiping secrets). A credential added or removed is listed for
+ * a restart: the running one stays usable until then (docs/CREDENTIALS.md
+ * "Reload"). Returns the number of credentials changed. */
+static int
+creds_reload(struct pacer_config *cur, struct pacer_config *next,
+             struct pacer_reload_report *rep)
+{
+  size_t i;
+  int changed = 0;
+
+  for (i = 0; i < next->ncreds; i++) {
+    if (pacer_config_credential(cur, next->creds[i].name) == NULL)
+      add(rep->restart, sizeof(rep->restart), &rep->nrestart,
+          "credentials.%s added", next->creds[i].name);
+  }
+  for (i = 0; i < cur->ncreds; i++) {
+    struct pacer_cred_cfg *c = &cur->creds[i], *n = NULL, tmp;
+    size_t j;
+
+    for (j = 0; j < next->ncreds && n == NULL; j++)
+      if (strcmp(next->creds[j].name, c->name) == 0)
+        n = &next->creds[j];
+    if (n == NULL) {
+      add(rep->restart, sizeof(rep->restart), &rep->nrestart,
+          "credentials.%s removed (kept until a restart)", c->name);
+      continue;
+    }
+    if (pacer_cred_cfg_diff(c, n, rep->applied, sizeof(rep->applied),
+                            &rep->napplied) == 0)
+      continue;
+    tmp = *c; /* same name: the owned strings change hands */
+    *c = *n;
+    *n = tmp;
+    changed++;
+  }
+  return changed;
+}
+
 int
-pacer_sched_reload(struct pacer_config *cur, const struct pacer_config *next,
-                   int log_level_fixed, int log_fixed,
-                   struct pacer_reload_report *rep)
+pacer_sched_reload(struct pacer_sched *s, struct pacer_config *cur,
+                   struct pacer_config *next, int log_level_fixed,
+                   int log_fixed, struct pacer_reload_report *rep)
 {
   enum pacer_log_level level;
   size_t i;
@@ -133,7 +189,9 @@ pacer_sched_reload(struct pacer_config *cur, const struct pacer_config *next,
   RESTART_IF(str_differ(cur->prefix, next->prefix), "prefix");
   RESTART_IF(cur->workers != next->workers, "workers");
   RESTART_IF(cur->concurrency != next->concurrency, "concurrency");
-  RESTART_IF(cur->ncreds != next->ncreds, "credentials");
+  rules_reload(cur, next, rep);
+  if (creds_reload(cur, next, rep) > 0 && s != NULL)
+    pacer_creds_reconfigured(s->creds);
   /* Read at each use on this thread (outcome, lane wait, finish, intake,
    * the finish script's arguments), so they apply from the next job on. */
   APPLY(retry_after_max_ms);

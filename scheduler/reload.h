@@ -21,20 +21,32 @@ struct pacer_reload_report {
 
 /** Applies to cur (the running config, borrowed and changed in place) what
  *  next (a config freshly loaded and validated from the same file,
- *  borrowed) changes and a running worker can take: log_level and log
- *  (unless log_level_fixed / log_fixed: given on the command line), and
- *  each limit's rate, burst, cost, max_in_flight, adaptive and
- *  pause_on_429 when the limits keep their names, keys and matches in the
- *  same order (lanes and buckets are built from those), and the numbers
- *  read at each use: retry_after_max_ms, defer_after_ms,
- *  result_body_max_bytes, default_timeout_ms, shutdown_grace_ms,
- *  done_ttl_ms, result_ttl_ms, dead_ttl_ms. Every other difference
- *  (limits added, removed or re-keyed, credentials, prefix, redis_url,
- *  workers, concurrency, lease_ms, ...) is listed in rep->restart and
- *  left as it was. The log level and components take effect at once.
- *  Returns rep->napplied. Scheduler thread (limits are read there). */
-int pacer_sched_reload(struct pacer_config *cur,
-                       const struct pacer_config *next, int log_level_fixed,
+ *  borrowed; parts of it change hands with cur, so the caller frees it
+ *  with pacer_config_free afterwards) changes and a running worker can
+ *  take: log_level and log (unless log_level_fixed / log_fixed: given on
+ *  the command line); each limit's rate, burst, cost, max_in_flight,
+ *  adaptive and pause_on_429 when the limits keep their names, keys and
+ *  matches in the same order (lanes and buckets are built from those);
+ *  the throttle rules (added, removed, changed; presets expanded) when
+ *  every limit they pause is running, used from the next outcome decided
+ *  on; each credential's settings (token_url, client_id, client_secret,
+ *  refresh_token, scope, hosts, timeouts, lock_ttl_ms, environment, ...;
+ *  secrets as re-read from their variables and files) for credentials of
+ *  the same name, used from the next token request on (one in flight
+ *  goes on as sent); and the numbers read at each use:
+ *  retry_after_max_ms, defer_after_ms, result_body_max_bytes,
+ *  default_timeout_ms, shutdown_grace_ms, done_ttl_ms, result_ttl_ms,
+ *  dead_ttl_ms. Every other difference (limits added, removed or
+ *  re-keyed, credentials added or removed, prefix, redis_url, workers,
+ *  concurrency, lease_ms, ...) is listed in rep->restart and left as it
+ *  was. rep names fields, never a credential's values. s (borrowed, may
+ *  be NULL) is the scheduler running cur: its credentials take their new
+ *  settings. The log level and components take effect at once. Returns
+ *  rep->napplied. Scheduler thread (limits, rules and credentials are
+ *  read there), between two callbacks, so no decision sees half a
+ *  change. */
+int pacer_sched_reload(struct pacer_sched *s, struct pacer_config *cur,
+                       struct pacer_config *next, int log_level_fixed,
                        int log_fixed, struct pacer_reload_report *rep);
 
 /** Returns 1 when s (borrowed) is ready for work: both Redis connections

@@ -1,0 +1,49 @@
+/* The run-time state of the OAuth2 credentials, shared by scheduler/cred.c
+ * (refreshes) and scheduler/cred_reload.c (a config reload). Scheduler
+ * thread only. */
+#ifndef PACER_SCHEDULER_CRED_INT_H
+#define PACER_SCHEDULER_CRED_INT_H
+
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "core/cred_fsm.h"
+#include "store/cred_store.h"
+
+#include "scheduler/cred.h"
+
+/** One credential: its configuration (in the running config, borrowed),
+ *  Redis keys, state machine, held token and timers. */
+struct pacer_cred {
+  struct pacer_creds *cs;
+  const struct pacer_cred_cfg *cfg;
+  struct pacer_cred_keys keys;
+  struct pacer_cred_fsm fsm;
+  char *token;      /* current access token, owned, wiped */
+  char lockval[33]; /* hex, when we hold or try the lock */
+  char *rt;         /* refresh token of the request out, owned, wiped */
+  uint64_t sent_ms; /* when the token request went out, unix ms */
+  uv_timer_t timer; /* takeover wait / backoff / script retry */
+  uv_timer_t keepalive;
+  struct pacer_cred_env *env; /* hosts that took or refused it, owned */
+};
+
+/** Every credential of the running config, and the hooks to the
+ *  scheduler. */
+struct pacer_creds {
+  uv_loop_t *loop;
+  const struct pacer_config *cfg;
+  struct pacer_queue *q;
+  int (*submit)(void *arg, struct pacer_http_request *req);
+  pacer_creds_changed_cb changed;
+  void *arg;
+  struct pacer_cred *creds; /* cfg->ncreds */
+  size_t n;
+  uint64_t prng;
+  struct pacer_cred_sub *sub; /* event subscriber */
+  int closing;
+  int pending_closes;
+};
+
+#endif
