@@ -22,10 +22,13 @@
 //                  token at once, then wait before answering
 //   delay_times    delay only this many answers, then none (0: every one)
 //   reject_refresh true: every refresh gets invalid_grant
+//   secret         the client secret accepted from now on (else --secret)
 // Counters, GET /admin/stats: token_posts, refresh_posts, posts_per_rt
 // (refresh token -> POSTs; tokens are test values), max_posts_per_rt,
 // reuse_of_rotated (a POST of a refresh token that rotation had spent),
-// invalid_grant, issued, api_ok, api_401, auth_codes, code_exchanges.
+// invalid_grant, invalid_client, issued, api_ok, api_401, auth_codes,
+// code_exchanges, token_port_posts (POSTs to the token-only listener T).
+// POST /admin/expire: every access token issued so far expires now.
 // POST /admin/mint: a new refresh token for user alice, {"refresh_token"}.
 'use strict';
 
@@ -47,11 +50,12 @@ const tokenClosed = process.argv.includes('--token-closed');
 const USER = { id: 'alice', password: 'wonderland' };
 
 const knobs = { delay_ms: 0, delay_mode: 'before', delay_times: 0,
-                reject_refresh: false };
+                reject_refresh: false, secret: clientSecret };
 const stats = {
   token_posts: 0, refresh_posts: 0, posts_per_rt: {}, max_posts_per_rt: 0,
-  reuse_of_rotated: 0, invalid_grant: 0, issued: 0, api_ok: 0, api_401: 0,
-  auth_codes: 0, code_exchanges: 0,
+  reuse_of_rotated: 0, invalid_grant: 0, invalid_client: 0, issued: 0,
+  api_ok: 0, api_401: 0,
+  auth_codes: 0, code_exchanges: 0, token_port_posts: 0,
 };
 
 const client = {
@@ -67,8 +71,10 @@ const codes = new Map();         // authorization code -> saved code
 const model = {
   async getClient(id, secret) {
     if (id !== client.id) return false;
-    if (secret !== null && secret !== undefined && secret !== clientSecret)
+    if (secret !== null && secret !== undefined && secret !== knobs.secret) {
+      stats.invalid_client++;
       return false;
+    }
     return client;
   },
   async saveToken(token, c, user) {
@@ -154,7 +160,7 @@ function escapeHtml(s) {
   return String(s).replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }
 
-async function tokenEndpoint(req, res, url, raw) {
+async function tokenEndpoint(req, res, url, raw, tokenOnly) {
   const body = Object.fromEntries(new URLSearchParams(raw));
   const refresh = body.grant_type === 'refresh_token';
   let delay = refresh ? knobs.delay_ms : 0;
@@ -162,6 +168,7 @@ async function tokenEndpoint(req, res, url, raw) {
     if (--knobs.delay_times === 0) knobs.delay_ms = 0; // this one is the last
   }
   stats.token_posts++;
+  if (tokenOnly) stats.token_port_posts++;
   if (refresh) {
     const rt = body.refresh_token || '';
     stats.refresh_posts++;
@@ -261,6 +268,11 @@ async function admin(req, res, url, raw) {
     }, client, { id: USER.id });
     return json(res, 200, { refresh_token: t.refreshToken });
   }
+  if (url.pathname === '/admin/expire' && req.method === 'POST') {
+    for (const t of accessTokens.values())
+      t.accessTokenExpiresAt = new Date(Date.now() - 1000);
+    return json(res, 200, { expired: accessTokens.size });
+  }
   if (url.pathname === '/admin/token-listener' && req.method === 'POST') {
     if (JSON.parse(raw || '{}').open && !tokenServer.listening)
       await new Promise((r) => tokenServer.listen(tokenPort, '127.0.0.1', r));
@@ -275,7 +287,7 @@ function handler(tokenOnly) {
     const raw = await readBody(req);
     try {
       if (url.pathname === '/token' && req.method === 'POST')
-        return await tokenEndpoint(req, res, url, raw);
+        return await tokenEndpoint(req, res, url, raw, tokenOnly);
       if (tokenOnly) return json(res, 404, { error: 'not_found' });
       if (url.pathname === '/authorize' && req.method === 'GET')
         return loginForm(res, url);

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# SIGHUP reloads throttle rules and credential settings in a running worker
+# (README.md "Reload", docs/LIMITS.md "Throttle rules", docs/CREDENTIALS.md
+# "Reload"), against pacer-testapi and the OAuth2 server of tests/node.
+#  T. A rule is added by SIGHUP (the tiktok-business preset: HTTP 200 with
+#     code 40100 is a throttle): before it, that answer is an ordinary ok;
+#     after it, the next one is a throttle (no attempt spent, the limit
+#     paused by the rule). 40 jobs run across the reload: each id has
+#     exactly one result and one request.
+#  X. Files with a bad throttle rule, then a bad credential, are refused
+#     with `config reload refused: keeping the running config` and the
+#     field; the rule keeps classifying and jobs keep flowing.
+#  C. The credential's client secret (a file) and token_url change by
+#     SIGHUP: after the access token expires, the next refresh goes to the
+#     new token_url with the new secret (the provider accepts only it);
+#     neither secret appears in the log or the results.
+. "$(dirname "$0")/lib.sh"
+
+NODE_DIR="$(cd "$(dirname "$0")/../node" && pwd)"
+[ -d "$NODE_DIR/node_modules/@node-oauth/oauth2-server" ] ||
+  fail "@node-oauth/oauth2-server is not installed: run npm ci --prefix tests/node"
+command -v node >/dev/null || fail "node is not installed (Debian: nodejs)"
+
+S1="reload-secret-one-canary-51c2"
+S2="reload-secret-two-canary-8d4e"
+node "$NODE_DIR/oauth_server.js" --port-file "$TEST_TMP/idp.json" --secret "$S1" \
+  >"$TEST_TMP/idp.out" 2>"$TEST_TMP/idp.log" &
+PIDS+=($!)
+wait_until 15 'test -s "$TEST_TMP/idp.json"' || fail "the OAuth2 server did not start: $(cat "$TEST_TMP/idp.log")"
+IDP="http://127.0.0.1:$(jq -r .port "$TEST_TMP/idp.json")"
+TOKEN_URL_T="http://127.0.0.1:$(jq -r .token_port "$TEST_TMP/idp.json")/token"
+idp() { curl -fsS "$IDP/admin/stats" | jq -r "$1"; }
+start_testapi --log "$TEST_TMP/req.jsonl"
+
+CFG="$TEST_TMP/pacer.json"
+TIKTOK='{"preset": "tiktok-business", "host": "127.0.0.1", "limits": {"app": "dev"}}'
+# cfg RULES TOKEN_URL [CRED_EXTRA]: the worker's config file
+cfg() {
+  write_config "$CFG" "\"limits\": [{\"name\": \"dev\", \"rate\": \"20/s\"}],
+  \"throttle_rules\": [$1],
+  \"credentials\": {\"acme\": {\"token_url\": \"$2\", \"client_id\": \"pacer-test\",
+    \"client_secret_file\": \"$TEST_TMP/secret\", \"hosts\": [\"127.0.0.1\"],
+    \"token_timeout_ms\": 3000, \"lock_ttl_ms\": 5000${3:+, $3}}}"
+  chmod 600 "$CFG"
+}
+(umask 077; printf '%s\n' "$S1" >"$TEST_TMP/secret")
+cfg "" "$IDP/token"
+rt=$(curl -fsS -X POST "$IDP/admin/mint" | jq -r .refresh_token)
+(umask 077; printf '%s\n' "$rt" >"$TEST_TMP/rt")
+"$PACER" cred set acme --refresh-token-file "$TEST_TMP/rt" --config "$CFG" >/dev/null 2>&1 ||
+  fail "cred set acme"
+
+script() { curl -fsS -X POST "$TESTAPI_URL/admin/script" -d "$1" >/dev/null || fail "script"; }
+throttle_next() { # the next request to account t1 gets TikTok's "slow down"
+  script '[{"path":"/v1/adaccounts/t1/campaigns","status":200,"body":"{\"code\":40100,\"message\":\"Too many requests.\",\"data\":{}}"}]'
+}
+add() { # ID URL [CREDENTIAL]
+  rcli XADD "${PREFIX}jobs" '*' job "{\"id\":\"$1\",\"url\":\"$2\"${3:+,\"credential\":\"$3\"}}" >/dev/null
+}
+add_t() { # ID: a PUT to account t1 (pacer-testapi's campaigns)
+  rcli XADD "${PREFIX}jobs" '*' job "{\"id\":\"$1\",\"method\":\"PUT\",\"url\":\"$TESTAPI_URL/v1/adaccounts/t1/campaigns\",\"body\":{}}" >/dev/null
+}
+reloads() { grep -c 'config reload' "$TEST_TMP/worker.log"; }
+# hup: sends SIGHUP and waits for the worker's answer; prints its log line
+hup() {
+  local n
+  n=$(reloads)
+  kill -HUP "$WORKER_PID"
+  wait_until 10 'test "$(reloads)" -gt '"$n" || fail "no answer to SIGHUP in the log"
+  grep 'config reload' "$TEST_TMP/worker.log" | tail -1
+}
+
+start_worker "$CFG"
+
+# ---- C1 (before any reload): the first token, from the old token_url
+add C-1 "$IDP/api/one" acme
+wait_until 15 'test "$(result_of C-1 state)" = ok' ||
+  fail "C: C-1 $(result_of C-1 state) $(result_of C-1 reason)"
+[ "$(idp .token_posts)" -eq 1 ] && [ "$(idp .token_port_posts)" -eq 0 ] ||
+  fail "C: $(idp .token_posts) token POSTs, $(idp .token_port_posts) to the token port, before the reload"
+
+# ---- T: a rule added by SIGHUP classifies the next answer
+throttle_next
+add_t T-1
+wait_until 10 'test -n "$(result_of T-1 state)"' || fail "T: no result for T-1"
+[ "$(result_of T-1 state)" = ok ] && [ "$(result_of T-1 throttled)" -eq 0 ] ||
+  fail "T: without the rule, T-1 $(result_of T-1 state) throttled $(result_of T-1 throttled)"
+for i in $(seq 1 40); do
+  printf 'XADD %sjobs * job '\''{"id":"b-%d","url":"%s/fast"}'\''\n' "$PREFIX" "$i" "$TESTAPI_URL"
+done | rcli >/dev/null
+wait_until 10 'test "$(results_ids | grep -c "^b-")" -ge 2' || fail "T: the b- jobs did not start"
+cfg "$TIKTOK" "$IDP/token"
+line=$(hup)
+echo "$line" | grep -q 'msg="config reloaded"' || fail "T: $line"
+echo "$line" | grep -q 'throttle_rules.tiktok-business.app added' || fail "T: $line"
+throttle_next
+add_t T-2
+wait_until 10 'test "$(result_of T-2 state)" = ok' || fail "T: T-2 $(result_of T-2 state) $(result_of T-2 reason)"
+[ "$(result_of T-2 throttled)" -eq 1 ] || fail "T: after the reload, T-2 throttled $(result_of T-2 throttled)"
+[ "$(result_of T-2 attempts)" -eq 1 ] || fail "T: the throttle spent an attempt"
+rcli HGET "${PREFIX}limit:dev" pause_reason | grep -q "rule tiktok-business.app" ||
+  fail "T: pause reason \"$(rcli HGET "${PREFIX}limit:dev" pause_reason)\""
+wait_until 15 'test "$(results_ids | grep -c "^b-")" -ge 40' || fail "T: $(results_ids | grep -c '^b-') of 40 b- jobs"
+[ "$(results_ids | grep '^b-' | sort -u | wc -l)" -eq 40 ] || fail "T: b- ids lost"
+[ "$(results_ids | sort | uniq -d | wc -l)" -eq 0 ] || fail "T: an id has two results: $(results_ids | sort | uniq -d | head -3)"
+[ "$(grep -c '"path":"/fast"' "$TEST_TMP/req.jsonl")" -eq 40 ] ||
+  fail "T: $(grep -c '"path":"/fast"' "$TEST_TMP/req.jsonl") requests for 40 jobs"
+echo "T: rule added by SIGHUP: 200 code 40100 ok before, a throttle after; 40 jobs across it, one result and one request each"
+
+# ---- X: invalid files are refused; the running config stays
+cp "$CFG" "$TEST_TMP/good.json"
+cfg '{"preset": "tiktok-business", "limits": {"app": "nope"}}' "$IDP/token"
+line=$(hup)
+echo "$line" | grep -q 'config reload refused: keeping the running config' || fail "X: $line"
+echo "$line" | grep -q 'throttle_rules' || fail "X: the refusal does not name the rule: $line"
+cfg "$TIKTOK" "ftp://127.0.0.1/token"
+line=$(hup)
+echo "$line" | grep -q 'config reload refused: keeping the running config' || fail "X: $line"
+echo "$line" | grep -q 'credentials.acme.token_url' || fail "X: the refusal does not name the field: $line"
+echo "$line" | grep -q 'pacer.json:[0-9]*:[0-9]*' || fail "X: the refusal does not name FILE:LINE:COL: $line"
+alive "$WORKER_PID" || fail "X: a refused reload killed the worker"
+add X-1 "$TESTAPI_URL/fast"
+throttle_next
+add_t X-2
+wait_until 10 'test "$(result_of X-1 state)" = ok && test "$(result_of X-2 state)" = ok' ||
+  fail "X: jobs stopped after a refused reload: $(result_of X-1 state) $(result_of X-2 state)"
+[ "$(result_of X-2 throttled)" -eq 1 ] || fail "X: the running rule was lost: X-2 throttled $(result_of X-2 throttled)"
+echo "X: a bad rule and a bad credential are refused naming file and field; jobs flow, the rule still applies"
+
+# ---- C2: new secret and token_url by SIGHUP; the next refresh uses both
+curl -fsS -X POST "$IDP/admin/config" -d "{\"secret\": \"$S2\"}" >/dev/null || fail "C: knobs"
+(umask 077; printf '%s\n' "$S2" >"$TEST_TMP/secret")
+cfg "$TIKTOK" "$TOKEN_URL_T"
+line=$(hup)
+echo "$line" | grep -q 'msg="config reloaded"' || fail "C: $line"
+echo "$line" | grep -q 'credentials.acme.token_url changed' || fail "C: $line"
+echo "$line" | grep -q 'credentials.acme.client_secret changed' || fail "C: $line"
+curl -fsS -X POST "$IDP/admin/expire" >/dev/null || fail "C: expire"
+add C-2 "$IDP/api/two" acme
+wait_until 15 'test "$(result_of C-2 state)" = ok' ||
+  fail "C: C-2 $(result_of C-2 state) $(result_of C-2 reason); token port POSTs $(idp .token_port_posts), invalid_client $(idp .invalid_client)"
+[ "$(idp .token_port_posts)" -eq 1 ] || fail "C: $(idp .token_port_posts) POSTs to the new token_url"
+[ "$(idp .token_posts)" -eq 2 ] || fail "C: $(idp .token_posts) token POSTs in all"
+[ "$(idp .invalid_client)" -eq 0 ] || fail "C: the old secret was sent $(idp .invalid_client) times"
+[ "$(idp .invalid_grant)" -eq 0 ] || fail "C: invalid_grant $(idp .invalid_grant)"
+for s in "$S1" "$S2"; do
+  ! grep -qF "$s" "$TEST_TMP/worker.log" "$TEST_TMP/worker.out" || fail "C: a client secret is in the worker's log"
+  ! rcli --raw XRANGE "${PREFIX}results" - + | grep -qF "$s" || fail "C: a client secret is in a result"
+done
+echo "C: after SIGHUP the refresh went to the new token_url with the new secret; no secret logged"
+alive "$WORKER_PID" || fail "the worker died"
+pass "SIGHUP reloads throttle rules and credential settings; invalid files refused"
