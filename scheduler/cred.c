@@ -87,8 +87,8 @@ pacer_creds_get(struct pacer_creds *cs, const char *name)
   if (cs == NULL || name == NULL)
     return NULL;
   for (i = 0; i < cs->n; i++)
-    if (strcmp(cs->creds[i].cfg->name, name) == 0)
-      return &cs->creds[i];
+    if (strcmp(cs->creds[i]->cfg->name, name) == 0)
+      return cs->creds[i];
   return NULL;
 }
 
@@ -98,7 +98,7 @@ pacer_creds_busy(const struct pacer_creds *cs)
   size_t i;
 
   for (i = 0; cs != NULL && i < cs->n; i++)
-    if (pacer_cred_fsm_busy(&cs->creds[i].fsm))
+    if (pacer_cred_fsm_busy(&cs->creds[i]->fsm))
       return 1;
   return 0;
 }
@@ -627,7 +627,7 @@ on_sub_up(void *arg)
   if (cs->closing)
     return;
   for (i = 0; i < cs->n; i++)
-    pacer_cred_fsm_resubscribed(&cs->creds[i].fsm);
+    pacer_cred_fsm_resubscribed(&cs->creds[i]->fsm);
 }
 
 static void
@@ -639,7 +639,7 @@ on_sub_event(void *arg, const char *channel, const char *payload)
   if (cs->closing)
     return;
   for (i = 0; i < cs->n; i++) {
-    struct pacer_cred *c = &cs->creds[i];
+    struct pacer_cred *c = cs->creds[i];
     int plain = payload != NULL && strchr(payload, ':') == NULL;
 
     if (strcmp(c->keys.chan, channel) != 0)
@@ -651,6 +651,23 @@ on_sub_event(void *arg, const char *channel, const char *payload)
 
 /* ------------------------------------------------------------------ */
 /* Lifecycle */
+
+static void
+creds_free(struct pacer_creds *cs)
+{
+  size_t i;
+
+  for (i = 0; i < cs->n; i++) {
+    wipe_free(cs->creds[i]->token);
+    wipe_free(cs->creds[i]->rt);
+    free(cs->creds[i]->env);
+    if (cs->creds[i]->fsm.pending != NULL)
+      rec_free(cs->creds[i]->fsm.pending);
+    free(cs->creds[i]);
+  }
+  free(cs->creds);
+  free(cs);
+}
 
 int
 pacer_creds_new(uv_loop_t *loop, const struct pacer_config *cfg,
@@ -677,54 +694,59 @@ pacer_creds_new(uv_loop_t *loop, const struct pacer_config *cfg,
   }
   randombytes_buf(&cs->prng, sizeof(cs->prng));
   cs->prng |= 1u;
-  cs->n = cfg->ncreds;
-  cs->creds = cs->n ? calloc(cs->n, sizeof(*cs->creds)) : NULL;
-  if ((cs->n && cs->creds == NULL) ||
-      pacer_cred_sub_new(loop, cfg->redis_url, cfg->prefix, on_sub_event,
+  if (pacer_cred_sub_new(loop, cfg->redis_url, cfg->prefix, on_sub_event,
                          on_sub_up, cs, &cs->sub) != 0) {
-    free(cs->creds);
     free(cs);
     return PACER_ENOMEM;
   }
-  for (i = 0; i < cs->n; i++) {
-    struct pacer_cred *c = &cs->creds[i];
-
-    c->cs = cs;
-    c->cfg = &cfg->creds[i];
-    pacer_cred_fsm_init(&c->fsm, c->cfg->refresh_skew_s, &ops, c);
-    pacer_cred_keys_init(&c->keys, cfg->prefix, c->cfg->name);
-    uv_timer_init(loop, &c->timer);
-    uv_timer_init(loop, &c->keepalive);
-    c->timer.data = c;
-    c->keepalive.data = c;
-    if (c->cfg->environment != NULL)
-      c->env = calloc(1, sizeof(*c->env)); /* NULL: no check, as without */
+  for (i = 0; i < cfg->ncreds; i++) {
+    if (pacer_cred_add(cs, &cfg->creds[i]) != 0) {
+      pacer_creds_close(cs); /* closes what was added, frees cs */
+      return PACER_ENOMEM;
+    }
   }
   *out = cs;
+  return 0;
+}
+
+int
+pacer_cred_add(struct pacer_creds *cs, const struct pacer_cred_cfg *cfg)
+{
+  struct pacer_cred **a = realloc(cs->creds, (cs->n + 1) * sizeof(*a));
+  struct pacer_cred *c = calloc(1, sizeof(*c));
+
+  if (a != NULL)
+    cs->creds = a;
+  if (a == NULL || c == NULL) {
+    free(c);
+    return PACER_ENOMEM;
+  }
+  c->cs = cs;
+  c->cfg = cfg;
+  pacer_cred_fsm_init(&c->fsm, c->cfg->refresh_skew_s, &ops, c);
+  pacer_cred_keys_init(&c->keys, cs->cfg->prefix, c->cfg->name);
+  uv_timer_init(cs->loop, &c->timer);
+  uv_timer_init(cs->loop, &c->keepalive);
+  c->timer.data = c;
+  c->keepalive.data = c;
+  if (c->cfg->environment != NULL)
+    c->env = calloc(1, sizeof(*c->env)); /* NULL: no check, as without */
+  cs->creds[cs->n++] = c;
+  if (cs->started && !cs->sub_started) {
+    cs->sub_started = 1;
+    pacer_cred_sub_start(cs->sub);
+  }
   return 0;
 }
 
 void
 pacer_creds_start(struct pacer_creds *cs)
 {
-  if (cs->n > 0)
+  cs->started = 1;
+  if (cs->n > 0 && !cs->sub_started) {
+    cs->sub_started = 1;
     pacer_cred_sub_start(cs->sub);
-}
-
-static void
-creds_free(struct pacer_creds *cs)
-{
-  size_t i;
-
-  for (i = 0; i < cs->n; i++) {
-    wipe_free(cs->creds[i].token);
-    wipe_free(cs->creds[i].rt);
-    free(cs->creds[i].env);
-    if (cs->creds[i].fsm.pending != NULL)
-      rec_free(cs->creds[i].fsm.pending);
   }
-  free(cs->creds);
-  free(cs);
 }
 
 /* Every handle closed here has data = the set (pacer_creds_close sets it).
@@ -752,7 +774,7 @@ pacer_creds_close(struct pacer_creds *cs)
   pacer_cred_sub_close(cs->sub);
   cs->sub = NULL;
   for (i = 0; i < cs->n; i++)
-    pacer_cred_fsm_close(&cs->creds[i].fsm);
+    pacer_cred_fsm_close(&cs->creds[i]->fsm);
   if (cs->n == 0) {
     creds_free(cs);
     return;
@@ -760,9 +782,9 @@ pacer_creds_close(struct pacer_creds *cs)
   cs->pending_closes = (int)(2 * cs->n);
   for (i = 0; i < cs->n; i++) {
     /* Closed timers never call back again: data may name the set now. */
-    cs->creds[i].timer.data = cs;
-    cs->creds[i].keepalive.data = cs;
-    uv_close((uv_handle_t *)&cs->creds[i].timer, on_creds_closed);
-    uv_close((uv_handle_t *)&cs->creds[i].keepalive, on_creds_closed);
+    cs->creds[i]->timer.data = cs;
+    cs->creds[i]->keepalive.data = cs;
+    uv_close((uv_handle_t *)&cs->creds[i]->timer, on_creds_closed);
+    uv_close((uv_handle_t *)&cs->creds[i]->keepalive, on_creds_closed);
   }
 }

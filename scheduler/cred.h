@@ -68,15 +68,18 @@ void pacer_creds_start(struct pacer_creds *cs);
  *  first). */
 void pacer_creds_close(struct pacer_creds *cs);
 
-/** Takes the settings of the running config's credentials again after a
- *  config reload changed them in place (scheduler/reload.c: same names,
- *  same order): refresh_skew_s, and the record of hosts when an
- *  environment is now declared. Every other setting (token_url,
- *  client_id, secrets, timeouts, lock_ttl_ms, hosts) is read at its next
- *  use, so a token request already sent goes on as it was sent, and the
- *  next one uses the new settings. Scheduler thread
- *  (scheduler/cred_reload.c). */
-void pacer_creds_reconfigured(struct pacer_creds *cs);
+/** Takes the running config's credentials again after a config reload
+ *  changed it in place (scheduler/reload.c): the credentials array may
+ *  have moved, keeping the running ones at their indices; entries past
+ *  them are new credentials, which get their run-time state here and are
+ *  usable by the next job that names them. refresh_skew_s applies, and a
+ *  record of hosts starts when an environment is now declared. Every
+ *  other setting (token_url, client_id, secrets, timeouts, lock_ttl_ms,
+ *  hosts) is read at its next use, so a token request already sent goes
+ *  on as it was sent, and the next one uses the new settings. Returns 0
+ *  or PACER_ENOMEM (the new credentials not added are unknown to jobs
+ *  until a restart). Scheduler thread (scheduler/cred_reload.c). */
+int pacer_creds_reconfigured(struct pacer_creds *cs);
 
 /** Returns the credential called name, or NULL. */
 struct pacer_cred *pacer_creds_get(struct pacer_creds *cs, const char *name);

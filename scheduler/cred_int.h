@@ -38,12 +38,18 @@ struct pacer_creds {
   int (*submit)(void *arg, struct pacer_http_request *req);
   pacer_creds_changed_cb changed;
   void *arg;
-  struct pacer_cred *creds; /* cfg->ncreds */
+  struct pacer_cred **creds; /* n, each owned; creds[i] runs cfg->creds[i] */
   size_t n;
+  int started, sub_started; /* pacer_creds_start called; subscriber too */
   uint64_t prng;
   struct pacer_cred_sub *sub; /* event subscriber */
   int closing;
   int pending_closes;
 };
+
+/** Adds the run-time state of credential cfg (borrowed: an entry of
+ *  cs->cfg->creds, index cs->n) to cs, its subscriber started when cs
+ *  runs. Returns 0 or PACER_ENOMEM (cs unchanged). Scheduler thread. */
+int pacer_cred_add(struct pacer_creds *cs, const struct pacer_cred_cfg *cfg);
 
 #endif

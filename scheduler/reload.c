@@ -111,11 +111,51 @@ rules_reload(struct pacer_config *cur, struct pacer_config *next,
   next->nthrottle_rules = n;
 }
 
+/* Moves into cur the credentials of next that cur lacks, appended in
+ * next's order (the running state keeps creds[i] for cfg->creds[i],
+ * scheduler/cred_int.h), noting each. Returns the number added, or -1
+ * when none could be (too many, out of memory: listed for a restart). */
+static int
+creds_add(struct pacer_config *cur, struct pacer_config *next,
+          struct pacer_reload_report *rep)
+{
+  struct pacer_cred_cfg *arr;
+  size_t i, nadd = 0;
+
+  for (i = 0; i < next->ncreds; i++)
+    nadd += pacer_config_credential(cur, next->creds[i].name) == NULL;
+  if (nadd == 0)
+    return 0;
+  arr = cur->ncreds + nadd <= PACER_CREDS_MAX
+            ? realloc(cur->creds, (cur->ncreds + nadd) * sizeof(*arr))
+            : NULL;
+  if (arr == NULL) {
+    add(rep->restart, sizeof(rep->restart), &rep->nrestart,
+        "credentials added (%zu; the running ones and the new ones would "
+        "be over %d, or out of memory)",
+        nadd, PACER_CREDS_MAX);
+    return -1;
+  }
+  cur->creds = arr; /* the running state is re-pointed before any use */
+  for (i = 0; i < next->ncreds; i++) {
+    struct pacer_cred_cfg *n = &next->creds[i];
+
+    if (pacer_config_credential(cur, n->name) != NULL)
+      continue;
+    add(rep->applied, sizeof(rep->applied), &rep->napplied,
+        "credentials.%s added", n->name);
+    cur->creds[cur->ncreds++] = *n; /* the owned strings change hands */
+    memset(n, 0, sizeof(*n));
+  }
+  return (int)nadd;
+}
+
 /* Applies to each credential of cur the settings next gives the credential
  * of the same name, swapping the two entries (next frees the old
- * settings, wiping secrets). A credential added or removed is listed for
- * a restart: the running one stays usable until then (docs/CREDENTIALS.md
- * "Reload"). Returns the number of credentials changed. */
+ * settings, wiping secrets), and adds the credentials next has and cur
+ * lacks. A credential removed is listed for a restart and stays usable
+ * until then: jobs queued for it are not stranded (docs/CREDENTIALS.md
+ * "Reload"). Returns the number of credentials changed or added. */
 static int
 creds_reload(struct pacer_config *cur, struct pacer_config *next,
              struct pacer_reload_report *rep)
@@ -123,11 +163,6 @@ creds_reload(struct pacer_config *cur, struct pacer_config *next,
   size_t i;
   int changed = 0;
 
-  for (i = 0; i < next->ncreds; i++) {
-    if (pacer_config_credential(cur, next->creds[i].name) == NULL)
-      add(rep->restart, sizeof(rep->restart), &rep->nrestart,
-          "credentials.%s added", next->creds[i].name);
-  }
   for (i = 0; i < cur->ncreds; i++) {
     struct pacer_cred_cfg *c = &cur->creds[i], *n = NULL, tmp;
     size_t j;
@@ -148,7 +183,7 @@ creds_reload(struct pacer_config *cur, struct pacer_config *next,
     *n = tmp;
     changed++;
   }
-  return changed;
+  return changed + (creds_add(cur, next, rep) > 0);
 }
 
 int
@@ -190,8 +225,10 @@ pacer_sched_reload(struct pacer_sched *s, struct pacer_config *cur,
   RESTART_IF(cur->workers != next->workers, "workers");
   RESTART_IF(cur->concurrency != next->concurrency, "concurrency");
   rules_reload(cur, next, rep);
-  if (creds_reload(cur, next, rep) > 0 && s != NULL)
-    pacer_creds_reconfigured(s->creds);
+  if (creds_reload(cur, next, rep) > 0 && s != NULL &&
+      pacer_creds_reconfigured(s->creds) != 0)
+    add(rep->restart, sizeof(rep->restart), &rep->nrestart,
+        "credentials added (out of memory: not usable until a restart)");
   /* Read at each use on this thread (outcome, lane wait, finish, intake,
    * the finish script's arguments), so they apply from the next job on. */
   APPLY(retry_after_max_ms);

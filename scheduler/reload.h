@@ -33,18 +33,19 @@ struct pacer_reload_report {
  *  refresh_token, scope, hosts, timeouts, lock_ttl_ms, environment, ...;
  *  secrets as re-read from their variables and files) for credentials of
  *  the same name, used from the next token request on (one in flight
- *  goes on as sent); and the numbers read at each use:
+ *  goes on as sent); credentials added (usable by the next job naming
+ *  them); and the numbers read at each use:
  *  retry_after_max_ms, defer_after_ms, result_body_max_bytes,
  *  default_timeout_ms, shutdown_grace_ms, done_ttl_ms, result_ttl_ms,
  *  dead_ttl_ms. Every other difference (limits added, removed or
- *  re-keyed, credentials added or removed, prefix, redis_url, workers,
- *  concurrency, lease_ms, ...) is listed in rep->restart and left as it
- *  was. rep names fields, never a credential's values. s (borrowed, may
- *  be NULL) is the scheduler running cur: its credentials take their new
- *  settings. The log level and components take effect at once. Returns
- *  rep->napplied. Scheduler thread (limits, rules and credentials are
- *  read there), between two callbacks, so no decision sees half a
- *  change. */
+ *  re-keyed, credentials removed (kept until then), prefix, redis_url,
+ *  workers, concurrency, lease_ms, ...) is listed in rep->restart and
+ *  left as it was. rep names fields, never a credential's values. s
+ *  (borrowed, may be NULL) is the scheduler running cur: its credentials
+ *  take their new settings. The log level and components take effect at
+ *  once. Returns rep->napplied. Scheduler thread (limits, rules and
+ *  credentials are read there), between two callbacks, so no decision
+ *  sees half a change. */
 int pacer_sched_reload(struct pacer_sched *s, struct pacer_config *cur,
                        struct pacer_config *next, int log_level_fixed,
                        int log_fixed, struct pacer_reload_report *rep);

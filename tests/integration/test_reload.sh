@@ -13,7 +13,9 @@
 #  C. The credential's client secret (a file) and token_url change by
 #     SIGHUP: after the access token expires, the next refresh goes to the
 #     new token_url with the new secret (the provider accepts only it);
-#     neither secret appears in the log or the results.
+#     neither secret appears in the log or the results. A credential
+#     added by the same SIGHUP is usable by the next job naming it (one
+#     before the reload was refused: no such credential).
 . "$(dirname "$0")/lib.sh"
 
 NODE_DIR="$(cd "$(dirname "$0")/../node" && pwd)"
@@ -118,6 +120,7 @@ line=$(hup)
 echo "$line" | grep -q 'config reload refused: keeping the running config' || fail "X: $line"
 echo "$line" | grep -q 'credentials.acme.token_url' || fail "X: the refusal does not name the field: $line"
 echo "$line" | grep -q 'pacer.json:[0-9]*:[0-9]*' || fail "X: the refusal does not name FILE:LINE:COL: $line"
+echo "X: ${line#*comp=main }"
 alive "$WORKER_PID" || fail "X: a refused reload killed the worker"
 add X-1 "$TESTAPI_URL/fast"
 throttle_next
@@ -128,25 +131,43 @@ wait_until 10 'test "$(result_of X-1 state)" = ok && test "$(result_of X-2 state
 echo "X: a bad rule and a bad credential are refused naming file and field; jobs flow, the rule still applies"
 
 # ---- C2: new secret and token_url by SIGHUP; the next refresh uses both
+add C-b0 "$IDP/api/b0" beta
+wait_until 10 'test -n "$(result_of C-b0 state)"' || fail "C: no result for C-b0"
+[ "$(result_of C-b0 state)" != ok ] || fail "C: a job named a credential not in the config and ran"
 curl -fsS -X POST "$IDP/admin/config" -d "{\"secret\": \"$S2\"}" >/dev/null || fail "C: knobs"
 (umask 077; printf '%s\n' "$S2" >"$TEST_TMP/secret")
-cfg "$TIKTOK" "$TOKEN_URL_T"
+rt=$(curl -fsS -X POST "$IDP/admin/mint" | jq -r .refresh_token)
+(umask 077; printf '%s\n' "$rt" >"$TEST_TMP/rt-beta")
+write_config "$CFG" "\"limits\": [{\"name\": \"dev\", \"rate\": \"20/s\"}],
+  \"throttle_rules\": [$TIKTOK],
+  \"credentials\": {\"acme\": {\"token_url\": \"$TOKEN_URL_T\", \"client_id\": \"pacer-test\",
+    \"client_secret_file\": \"$TEST_TMP/secret\", \"hosts\": [\"127.0.0.1\"],
+    \"token_timeout_ms\": 3000, \"lock_ttl_ms\": 5000},
+   \"beta\": {\"token_url\": \"$IDP/token\", \"client_id\": \"pacer-test\",
+    \"client_secret_file\": \"$TEST_TMP/secret\", \"refresh_token_file\": \"$TEST_TMP/rt-beta\",
+    \"hosts\": [\"127.0.0.1\"]}}"
 line=$(hup)
 echo "$line" | grep -q 'msg="config reloaded"' || fail "C: $line"
 echo "$line" | grep -q 'credentials.acme.token_url changed' || fail "C: $line"
 echo "$line" | grep -q 'credentials.acme.client_secret changed' || fail "C: $line"
+echo "$line" | grep -q 'credentials.beta added' || fail "C: $line"
+echo "$line" | grep -q 'needs_restart=""' || fail "C: $line"
 curl -fsS -X POST "$IDP/admin/expire" >/dev/null || fail "C: expire"
 add C-2 "$IDP/api/two" acme
 wait_until 15 'test "$(result_of C-2 state)" = ok' ||
   fail "C: C-2 $(result_of C-2 state) $(result_of C-2 reason); token port POSTs $(idp .token_port_posts), invalid_client $(idp .invalid_client)"
 [ "$(idp .token_port_posts)" -eq 1 ] || fail "C: $(idp .token_port_posts) POSTs to the new token_url"
 [ "$(idp .token_posts)" -eq 2 ] || fail "C: $(idp .token_posts) token POSTs in all"
+add C-b1 "$IDP/api/b1" beta
+wait_until 15 'test "$(result_of C-b1 state)" = ok' ||
+  fail "C: the added credential: C-b1 $(result_of C-b1 state) $(result_of C-b1 reason)"
+[ "$(idp .token_posts)" -eq 3 ] || fail "C: $(idp .token_posts) token POSTs after beta's first use"
 [ "$(idp .invalid_client)" -eq 0 ] || fail "C: the old secret was sent $(idp .invalid_client) times"
 [ "$(idp .invalid_grant)" -eq 0 ] || fail "C: invalid_grant $(idp .invalid_grant)"
 for s in "$S1" "$S2"; do
   ! grep -qF "$s" "$TEST_TMP/worker.log" "$TEST_TMP/worker.out" || fail "C: a client secret is in the worker's log"
   ! rcli --raw XRANGE "${PREFIX}results" - + | grep -qF "$s" || fail "C: a client secret is in a result"
 done
-echo "C: after SIGHUP the refresh went to the new token_url with the new secret; no secret logged"
+echo "C: after SIGHUP the refresh went to the new token_url with the new secret; the added credential works; no secret logged"
 alive "$WORKER_PID" || fail "the worker died"
 pass "SIGHUP reloads throttle rules and credential settings; invalid files refused"
