@@ -12,6 +12,24 @@
 #include "common/file.h"
 #include "core/config_locate.h"
 
+/* For a message core/config_locate.h cannot place, such as a rule named
+ * after its expansion ("throttle_rules (google-ads.developer).pause: ..."),
+ * the place of its top-level field ("throttle_rules"). Returns 1 when
+ * found. */
+static int
+locate_top(const char *buf, size_t len, const char *msg, unsigned *line,
+           unsigned *col)
+{
+  char top[72];
+  size_t k = strcspn(msg, " .[(:");
+
+  if (k == 0 || k + sizeof(": x") > sizeof(top))
+    return 0;
+  memcpy(top, msg, k);
+  memcpy(top + k, ": x", sizeof(": x"));
+  return pacer_config_locate(buf, len, top, line, col);
+}
+
 int
 pacer_config_load(struct pacer_config *cfg, const char *path,
                   struct pacer_error *err)
@@ -41,7 +59,8 @@ pacer_config_load(struct pacer_config *cfg, const char *path,
     unsigned line, col;
     int n;
 
-    if (pacer_config_locate(buf, len, err->msg, &line, &col) &&
+    if ((pacer_config_locate(buf, len, err->msg, &line, &col) ||
+         locate_top(buf, len, err->msg, &line, &col)) &&
         (n = snprintf(out, sizeof(out), "%s:%u:%u: ", path, line, col)) > 0 &&
         (size_t)n < sizeof(out)) {
       size_t m = strlen(err->msg), room = sizeof(out) - (size_t)n - 1;

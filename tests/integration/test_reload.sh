@@ -114,7 +114,9 @@ cp "$CFG" "$TEST_TMP/good.json"
 cfg '{"preset": "tiktok-business", "limits": {"app": "nope"}}' "$IDP/token"
 line=$(hup)
 echo "$line" | grep -q 'config reload refused: keeping the running config' || fail "X: $line"
-echo "$line" | grep -q 'throttle_rules' || fail "X: the refusal does not name the rule: $line"
+echo "$line" | grep -q 'pacer.json:[0-9]*:[0-9]*: throttle_rules (tiktok-business.app).pause' ||
+  fail "X: the refusal does not name FILE:LINE:COL and the rule: $line"
+echo "X: ${line#*comp=main }"
 cfg "$TIKTOK" "ftp://127.0.0.1/token"
 line=$(hup)
 echo "$line" | grep -q 'config reload refused: keeping the running config' || fail "X: $line"
