@@ -16,6 +16,9 @@
 #     neither secret appears in the log or the results. A credential
 #     added by the same SIGHUP is usable by the next job naming it (one
 #     before the reload was refused: no such credential).
+#  F. A refresh in flight when SIGHUP moves token_url back: it finishes at
+#     the URL it was sent to, once (no replay, no reuse of a rotated
+#     refresh token), and the next refresh goes to the new URL.
 . "$(dirname "$0")/lib.sh"
 
 NODE_DIR="$(cd "$(dirname "$0")/../node" && pwd)"
@@ -171,5 +174,30 @@ for s in "$S1" "$S2"; do
   ! rcli --raw XRANGE "${PREFIX}results" - + | grep -qF "$s" || fail "C: a client secret is in a result"
 done
 echo "C: after SIGHUP the refresh went to the new token_url with the new secret; the added credential works; no secret logged"
+
+# ---- F: a refresh in flight across a reload
+acme_url() { # TOKEN_URL: acme's token_url in the file
+  sed -i "0,/\"token_url\": \"[^\"]*\"/s||\"token_url\": \"$1\"|" "$CFG"
+}
+tp0=$(idp .token_port_posts) rp0=$(idp .refresh_posts)
+curl -fsS -X POST "$IDP/admin/config" -d '{"delay_ms": 2000, "delay_mode": "after", "delay_times": 1}' >/dev/null ||
+  fail "F: knobs"
+curl -fsS -X POST "$IDP/admin/expire" >/dev/null || fail "F: expire"
+add F-1 "$IDP/api/f1" acme
+wait_until 10 'test "$(idp .refresh_posts)" -gt '"$rp0" || fail "F: no refresh started"
+acme_url "$IDP/token"
+line=$(hup)
+echo "$line" | grep -q 'credentials.acme.token_url changed' || fail "F: $line"
+wait_until 10 'test "$(result_of F-1 state)" = ok' || fail "F: F-1 $(result_of F-1 state) $(result_of F-1 reason)"
+[ "$(idp .refresh_posts)" -eq $((rp0 + 1)) ] || fail "F: $(( $(idp .refresh_posts) - rp0 )) refresh POSTs for one expiry"
+[ "$(idp .token_port_posts)" -eq $((tp0 + 1)) ] || fail "F: the refresh in flight did not finish at the URL it was sent to"
+[ "$(idp .reuse_of_rotated)" -eq 0 ] && [ "$(idp .invalid_grant)" -eq 0 ] ||
+  fail "F: reuse_of_rotated $(idp .reuse_of_rotated), invalid_grant $(idp .invalid_grant)"
+curl -fsS -X POST "$IDP/admin/expire" >/dev/null || fail "F: expire"
+add F-2 "$IDP/api/f2" acme
+wait_until 10 'test "$(result_of F-2 state)" = ok' || fail "F: F-2 $(result_of F-2 state) $(result_of F-2 reason)"
+[ "$(idp .refresh_posts)" -eq $((rp0 + 2)) ] && [ "$(idp .token_port_posts)" -eq $((tp0 + 1)) ] ||
+  fail "F: the refresh after the reload did not go to the new token_url"
+echo "F: a refresh in flight finished at its URL, once; the next used the new token_url"
 alive "$WORKER_PID" || fail "the worker died"
 pass "SIGHUP reloads throttle rules and credential settings; invalid files refused"
