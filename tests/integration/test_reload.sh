@@ -19,6 +19,8 @@
 #  F. A refresh in flight when SIGHUP moves token_url back: it finishes at
 #     the URL it was sent to, once (no replay, no reuse of a rotated
 #     refresh token), and the next refresh goes to the new URL.
+#  Z. A worker that started with no credentials gets its first one by
+#     SIGHUP and uses it (its event subscriber starts then).
 . "$(dirname "$0")/lib.sh"
 
 NODE_DIR="$(cd "$(dirname "$0")/../node" && pwd)"
@@ -200,4 +202,29 @@ wait_until 10 'test "$(result_of F-2 state)" = ok' || fail "F: F-2 $(result_of F
   fail "F: the refresh after the reload did not go to the new token_url"
 echo "F: a refresh in flight finished at its URL, once; the next used the new token_url"
 alive "$WORKER_PID" || fail "the worker died"
+
+# ---- Z: the first credential of a worker that had none
+P2="${PREFIX}z:"
+CFG2="$TEST_TMP/z.json"
+write_config "$CFG2" ""
+sed -i "s|\"prefix\": \"$PREFIX\"|\"prefix\": \"$P2\"|" "$CFG2"
+"$PACER" worker --config "$CFG2" >"$TEST_TMP/z.out" 2>"$TEST_TMP/z.log" &
+Z_PID=$!; PIDS+=($Z_PID)
+wait_until 10 'grep -q "msg=\"started\"" "$TEST_TMP/z.log"' || fail "Z: the worker did not start"
+rt=$(curl -fsS -X POST "$IDP/admin/mint" | jq -r .refresh_token)
+(umask 077; printf '%s\n' "$rt" >"$TEST_TMP/rt-z")
+write_config "$CFG2" "\"credentials\": {\"zed\": {\"token_url\": \"$IDP/token\",
+  \"client_id\": \"pacer-test\", \"client_secret_file\": \"$TEST_TMP/secret\",
+  \"refresh_token_file\": \"$TEST_TMP/rt-z\", \"hosts\": [\"127.0.0.1\"]}}"
+sed -i "s|\"prefix\": \"$PREFIX\"|\"prefix\": \"$P2\"|" "$CFG2"
+chmod 600 "$CFG2"
+kill -HUP "$Z_PID"
+wait_until 10 'grep -q "config reload" "$TEST_TMP/z.log"' || fail "Z: no answer to SIGHUP"
+grep 'config reload' "$TEST_TMP/z.log" | grep -q 'credentials.zed added' || fail "Z: $(grep 'config reload' "$TEST_TMP/z.log")"
+rcli XADD "${P2}jobs" '*' job "{\"id\":\"Z-1\",\"url\":\"$IDP/api/z\",\"credential\":\"zed\"}" >/dev/null
+wait_until 15 'rcli XRANGE "${P2}results" - + | grep -q "^ok$"' ||
+  fail "Z: Z-1 did not succeed: $(rcli XRANGE "${P2}results" - + | tr '\n' ' ')"
+echo "Z: a worker started without credentials took its first by SIGHUP and used it"
+kill -TERM "$Z_PID"
+wait_until 20 '! alive "$Z_PID"' || fail "Z: the worker did not stop"
 pass "SIGHUP reloads throttle rules and credential settings; invalid files refused"
