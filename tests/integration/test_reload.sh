@@ -19,6 +19,7 @@
 #  F. A refresh in flight when SIGHUP moves token_url back: it finishes at
 #     the URL it was sent to, once (no replay, no reuse of a rotated
 #     refresh token), and the next refresh goes to the new URL.
+#  R. The rule removed by SIGHUP: the next such answer is ok again.
 #  Z. A worker that started with no credentials gets its first one by
 #     SIGHUP and uses it (its event subscriber starts then).
 . "$(dirname "$0")/lib.sh"
@@ -202,6 +203,17 @@ wait_until 10 'test "$(result_of F-2 state)" = ok' || fail "F: F-2 $(result_of F
   fail "F: the refresh after the reload did not go to the new token_url"
 echo "F: a refresh in flight finished at its URL, once; the next used the new token_url"
 alive "$WORKER_PID" || fail "the worker died"
+
+# ---- R: the rule removed
+jq -c '.throttle_rules = []' "$CFG" >"$CFG.new" && mv "$CFG.new" "$CFG" && chmod 600 "$CFG"
+line=$(hup)
+echo "$line" | grep -q 'throttle_rules.tiktok-business.app removed' || fail "R: $line"
+throttle_next
+add_t R-1
+wait_until 10 'test -n "$(result_of R-1 state)"' || fail "R: no result for R-1"
+[ "$(result_of R-1 state)" = ok ] && [ "$(result_of R-1 throttled)" -eq 0 ] ||
+  fail "R: with the rule removed, R-1 $(result_of R-1 state) throttled $(result_of R-1 throttled)"
+echo "R: rule removed by SIGHUP: 200 code 40100 is an ordinary ok again"
 
 # ---- Z: the first credential of a worker that had none
 P2="${PREFIX}z:"
