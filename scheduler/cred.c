@@ -247,8 +247,8 @@ on_keepalive_reply(void *privdata, enum pacer_cred_fsm_reply kind,
               c->cfg->name);
 }
 
-static void
-on_keepalive(uv_timer_t *t)
+void
+pacer_cred_on_keepalive(uv_timer_t *t)
 {
   struct pacer_cred *c = t->data;
 
@@ -438,8 +438,8 @@ act_keepalive(void *arg, int on)
   struct pacer_cred *c = arg;
 
   if (on)
-    uv_timer_start(&c->keepalive, on_keepalive, c->cfg->lock_ttl_ms / 3u,
-                   c->cfg->lock_ttl_ms / 3u);
+    uv_timer_start(&c->keepalive, pacer_cred_on_keepalive,
+                   c->cfg->lock_ttl_ms / 3u, c->cfg->lock_ttl_ms / 3u);
   else
     uv_timer_stop(&c->keepalive);
 }

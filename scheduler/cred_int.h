@@ -52,4 +52,10 @@ struct pacer_creds {
  *  runs. Returns 0 or PACER_ENOMEM (cs unchanged). Scheduler thread. */
 int pacer_cred_add(struct pacer_creds *cs, const struct pacer_cred_cfg *cfg);
 
+/** The keepalive timer's callback: renews the refresh lock c (t->data)
+ *  holds for lock_ttl_ms, ms, of the running config while a token
+ *  request is out (RFC 6749 §6 refresh, docs/CREDENTIALS.md "One refresh
+ *  token, one POST"). Scheduler thread. */
+void pacer_cred_on_keepalive(uv_timer_t *t);
+
 #endif

@@ -19,6 +19,14 @@ pacer_creds_reconfigured(struct pacer_creds *cs)
 
     c->cfg = &cs->cfg->creds[i]; /* the array may have moved */
     c->fsm.refresh_skew_s = c->cfg->refresh_skew_s;
+    /* A lock held now is renewed with the new lock_ttl_ms at once, then
+     * every third of it: kept at the old period, a shorter lease would
+     * lapse under the token request in flight, and its answer be thrown
+     * away (tests/integration/test_reload.sh, L). */
+    if (uv_is_active((const uv_handle_t *)&c->keepalive) &&
+        uv_timer_get_repeat(&c->keepalive) != c->cfg->lock_ttl_ms / 3u)
+      uv_timer_start(&c->keepalive, pacer_cred_on_keepalive, 0,
+                     c->cfg->lock_ttl_ms / 3u);
     if (c->cfg->environment != NULL && c->env == NULL)
       c->env = calloc(1, sizeof(*c->env)); /* NULL: no check, as at start */
   }

@@ -22,6 +22,10 @@
 #  R. The rule removed by SIGHUP: the next such answer is ok again.
 #  Z. A worker that started with no credentials gets its first one by
 #     SIGHUP and uses it (its event subscriber starts then).
+#  L. SIGHUP lowers lock_ttl_ms (9 s -> 2 s) while a refresh is in flight
+#     (the provider answers after 6 s): the held lock is renewed with the
+#     new lease at once and every third of it, so it never lapses under the
+#     request; the answer is stored and the job is ok, one refresh POST.
 . "$(dirname "$0")/lib.sh"
 
 NODE_DIR="$(cd "$(dirname "$0")/../node" && pwd)"
@@ -239,4 +243,41 @@ wait_until 15 'rcli XRANGE "${P2}results" - + | grep -q "^ok$"' ||
 echo "Z: a worker started without credentials took its first by SIGHUP and used it"
 kill -TERM "$Z_PID"
 wait_until 20 '! alive "$Z_PID"' || fail "Z: the worker did not stop"
+
+# ---- L: lock_ttl_ms lowered while the refresh lock is held
+P3="${PREFIX}l:"
+CFG3="$TEST_TMP/l.json"
+cfg_l() { # TOKEN_TIMEOUT_MS LOCK_TTL_MS
+  write_config "$CFG3" "\"credentials\": {\"lk\": {\"token_url\": \"$IDP/token\",
+    \"client_id\": \"pacer-test\", \"client_secret_file\": \"$TEST_TMP/secret\",
+    \"refresh_token_file\": \"$TEST_TMP/rt-l\", \"hosts\": [\"127.0.0.1\"],
+    \"token_timeout_ms\": $1, \"lock_ttl_ms\": $2}}"
+  sed -i "s|\"prefix\": \"$PREFIX\"|\"prefix\": \"$P3\"|" "$CFG3"
+  chmod 600 "$CFG3"
+}
+rt=$(curl -fsS -X POST "$IDP/admin/mint" | jq -r .refresh_token)
+(umask 077; printf '%s\n' "$rt" >"$TEST_TMP/rt-l")
+cfg_l 8000 9000
+"$PACER" worker --config "$CFG3" >"$TEST_TMP/l.out" 2>"$TEST_TMP/l.log" &
+L_PID=$!; PIDS+=($L_PID)
+wait_until 10 'grep -q "msg=\"started\"" "$TEST_TMP/l.log"' || fail "L: the worker did not start"
+rp0=$(idp .refresh_posts)
+curl -fsS -X POST "$IDP/admin/config" -d '{"delay_ms": 6000, "delay_times": 1}' >/dev/null || fail "L: knobs"
+rcli XADD "${P3}jobs" '*' job "{\"id\":\"L-1\",\"url\":\"$IDP/api/l\",\"credential\":\"lk\"}" >/dev/null
+wait_until 10 'test "$(idp .refresh_posts)" -gt "$rp0"' || fail "L: no refresh went out"
+cfg_l 1000 2000
+kill -HUP "$L_PID"
+wait_until 10 'grep -q "config reload" "$TEST_TMP/l.log"' || fail "L: no answer to SIGHUP"
+grep 'config reload' "$TEST_TMP/l.log" | grep -q 'credentials.lk.lock_ttl_ms changed' ||
+  fail "L: $(grep 'config reload' "$TEST_TMP/l.log")"
+wait_until 15 'rcli XRANGE "${P3}results" - + | grep -qx "ok\|failed\|dead"' ||
+  fail "L: no result for L-1: $(grep comp=cred "$TEST_TMP/l.log")"
+rcli XRANGE "${P3}results" - + | grep -qx ok ||
+  fail "L: L-1 did not succeed: $(grep comp=cred "$TEST_TMP/l.log")"
+! grep -q 'lock lost\|token discarded' "$TEST_TMP/l.log" ||
+  fail "L: the refresh lock lapsed under the request: $(grep comp=cred "$TEST_TMP/l.log")"
+[ "$(idp .refresh_posts)" -eq $((rp0 + 1)) ] || fail "L: $(( $(idp .refresh_posts) - rp0 )) refresh POSTs for one refresh"
+echo "L: lock_ttl_ms lowered under a refresh in flight: the lock held, the token stored, one POST"
+kill -TERM "$L_PID"
+wait_until 20 '! alive "$L_PID"' || fail "L: the worker did not stop"
 pass "SIGHUP reloads throttle rules and credential settings; invalid files refused"
