@@ -174,6 +174,26 @@ pacer_sched_submit_token_request(void *arg, struct pacer_http_request *req)
   return pacer_pool_submit(s->pool, req);
 }
 
+/* Ends e, whose credential may no longer go to its URL's host, as an
+ * invalid job: nothing is sent. */
+static void
+hosts_refused(struct pacer_sched *s, struct pacer_entry *e)
+{
+  char msg[PACER_CRED_NAME_MAX + 96], quoted[sizeof(msg) * 2];
+  char jf[PACER_SCHED_JOB_FIELDS_MAX];
+
+  snprintf(msg, sizeof(msg),
+           "credential: \"%s\" may not be sent to this URL's host (not in "
+           "its \"hosts\" since a reload)",
+           e->job->credential);
+  pacer_log(PACER_LOG_WARN, "sched",
+            "msg=\"invalid job\" %s reason=invalid_job error=\"%s\"",
+            pacer_sched_job_fields(e, jf, sizeof(jf)),
+            pacer_log_quote(quoted, sizeof(quoted), msg));
+  pacer_sched_finish(s, e, PACER_JOB_FAILED, 0, PACER_REASON_INVALID_JOB, msg,
+                     0, NULL, NULL, 0, pacer_clock_unix_ms());
+}
+
 /* Starts e's request: at once (slot_mono_us 0), or handed to a worker
  * that releases it at slot_mono_us (send-time pacing, workers/pace.h). */
 static void
@@ -189,6 +209,16 @@ start(struct pacer_sched *s, struct pacer_entry *e, uint64_t now_mono_us,
     struct pacer_cred *c = pacer_creds_get(s->creds, e->job->credential);
     uint64_t gen = 0;
 
+    /* Checked at intake, and again here: a reload may have taken this
+     * host out of the credential's hosts since (docs/CREDENTIALS.md
+     * "Reload"; tests/integration/test_reload.sh, H). */
+    if (c != NULL && (e->host == NULL ||
+                      !pacer_cred_host_allowed(pacer_cred_cfg(c), e->host))) {
+      hosts_refused(s, e);
+      if (l->queued == 0)
+        pacer_sched_lane_drop_permit(s, l);
+      return;
+    }
     switch (c != NULL ? pacer_cred_token(c, &token, &gen) : PACER_CRED_WAIT) {
     case PACER_CRED_READY:
       e->cred_gen = gen;

@@ -26,6 +26,9 @@
 #     (the provider answers after 6 s): the held lock is renewed with the
 #     new lease at once and every third of it, so it never lapses under the
 #     request; the answer is stored and the job is ok, one refresh POST.
+#  H. The same SIGHUP takes "localhost" out of the credential's hosts: a
+#     job to localhost that was waiting for that refresh (accepted before
+#     the reload) is not sent with the token: it ends invalid_job.
 . "$(dirname "$0")/lib.sh"
 
 NODE_DIR="$(cd "$(dirname "$0")/../node" && pwd)"
@@ -247,33 +250,42 @@ wait_until 20 '! alive "$Z_PID"' || fail "Z: the worker did not stop"
 # ---- L: lock_ttl_ms lowered while the refresh lock is held
 P3="${PREFIX}l:"
 CFG3="$TEST_TMP/l.json"
-cfg_l() { # TOKEN_TIMEOUT_MS LOCK_TTL_MS
+cfg_l() { # TOKEN_TIMEOUT_MS LOCK_TTL_MS HOSTS
   write_config "$CFG3" "\"credentials\": {\"lk\": {\"token_url\": \"$IDP/token\",
     \"client_id\": \"pacer-test\", \"client_secret_file\": \"$TEST_TMP/secret\",
-    \"refresh_token_file\": \"$TEST_TMP/rt-l\", \"hosts\": [\"127.0.0.1\"],
+    \"refresh_token_file\": \"$TEST_TMP/rt-l\", \"hosts\": [$3],
     \"token_timeout_ms\": $1, \"lock_ttl_ms\": $2}}"
   sed -i "s|\"prefix\": \"$PREFIX\"|\"prefix\": \"$P3\"|" "$CFG3"
   chmod 600 "$CFG3"
 }
 rt=$(curl -fsS -X POST "$IDP/admin/mint" | jq -r .refresh_token)
 (umask 077; printf '%s\n' "$rt" >"$TEST_TMP/rt-l")
-cfg_l 8000 9000
+cfg_l 8000 9000 '"127.0.0.1", "localhost"'
 "$PACER" worker --config "$CFG3" >"$TEST_TMP/l.out" 2>"$TEST_TMP/l.log" &
 L_PID=$!; PIDS+=($L_PID)
 wait_until 10 'grep -q "msg=\"started\"" "$TEST_TMP/l.log"' || fail "L: the worker did not start"
 rp0=$(idp .refresh_posts)
 curl -fsS -X POST "$IDP/admin/config" -d '{"delay_ms": 6000, "delay_times": 1}' >/dev/null || fail "L: knobs"
 rcli XADD "${P3}jobs" '*' job "{\"id\":\"L-1\",\"url\":\"$IDP/api/l\",\"credential\":\"lk\"}" >/dev/null
+IDP_LH="http://localhost:${IDP##*:}"
+rcli XADD "${P3}jobs" '*' job "{\"id\":\"H-1\",\"url\":\"$IDP_LH/api/h\",\"credential\":\"lk\"}" >/dev/null
 wait_until 10 'test "$(idp .refresh_posts)" -gt "$rp0"' || fail "L: no refresh went out"
-cfg_l 1000 2000
+cfg_l 1000 2000 '"127.0.0.1"'
 kill -HUP "$L_PID"
 wait_until 10 'grep -q "config reload" "$TEST_TMP/l.log"' || fail "L: no answer to SIGHUP"
 grep 'config reload' "$TEST_TMP/l.log" | grep -q 'credentials.lk.lock_ttl_ms changed' ||
   fail "L: $(grep 'config reload' "$TEST_TMP/l.log")"
-wait_until 15 'rcli XRANGE "${P3}results" - + | grep -qx "ok\|failed\|dead"' ||
-  fail "L: no result for L-1: $(grep comp=cred "$TEST_TMP/l.log")"
-rcli XRANGE "${P3}results" - + | grep -qx ok ||
-  fail "L: L-1 did not succeed: $(grep comp=cred "$TEST_TMP/l.log")"
+l_result() { # ID FIELD: a field of the result of job ID in P3's results
+  PREFIX=$P3 result_of "$1" "$2"
+}
+wait_until 15 'test -n "$(l_result L-1 state)" && test -n "$(l_result H-1 state)"' ||
+  fail "L: no result for L-1 or H-1: $(grep comp=cred "$TEST_TMP/l.log")"
+[ "$(l_result L-1 state)" = ok ] ||
+  fail "L: L-1 $(l_result L-1 state): $(grep comp=cred "$TEST_TMP/l.log")"
+[ "$(l_result H-1 state)" = failed ] && [ "$(l_result H-1 reason)" = invalid_job ] ||
+  fail "H: H-1 to a host the reload took out of hosts: $(l_result H-1 state) $(l_result H-1 reason)"
+l_result H-1 error | grep -q 'not in its "hosts" since a reload' || fail "H: $(l_result H-1 error)"
+echo "H: a job waiting for the token to a host the reload removed ended invalid_job, unsent"
 ! grep -q 'lock lost\|token discarded' "$TEST_TMP/l.log" ||
   fail "L: the refresh lock lapsed under the request: $(grep comp=cred "$TEST_TMP/l.log")"
 [ "$(idp .refresh_posts)" -eq $((rp0 + 1)) ] || fail "L: $(( $(idp .refresh_posts) - rp0 )) refresh POSTs for one refresh"
