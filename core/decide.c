@@ -338,6 +338,20 @@ pacer_decide(const struct pacer_attempt *a, const struct pacer_decide_job *job,
     d->kind = PACER_DECIDE_REQUEUE; /* no attempt counted */
     return;
   }
+  if (a->result == PACER_HTTP_MISSED_SLOT) {
+    /* The worker held it past its slot by more than the lane allows and
+     * did not send it: sent that late it would land on another process's
+     * slot at a strict limiter (docs/LIMITS.md "Against a strict
+     * limiter"). First in its lane for a new slot, no attempt spent;
+     * past its deadline it ends. */
+    if (past_deadline(job, now_unix_ms)) {
+      finish(d, PACER_JOB_FAILED, PACER_REASON_DEADLINE_EXCEEDED, 0,
+             "the deadline passed while the job waited for a send slot");
+      return;
+    }
+    d->kind = PACER_DECIDE_REPLAY;
+    return;
+  }
   if (a->result == PACER_HTTP_REFUSED &&
       c->refusals < PACER_DECIDE_REFUSALS_MAX) {
     /* The upstream never processed it (RFC 9113 §8.7; libcurl has already

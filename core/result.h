@@ -31,6 +31,10 @@
   /* more redirects than the request allows (CURLE_TOO_MANY_REDIRECTS): the    \
    * same chain comes back every time, so it is final at once */               \
   X(TOO_MANY_REDIRECTS, "too_many_redirects", PACER_REASON_TOO_MANY_REDIRECTS) \
+  /* a paced request that would have reached the wire more than its            \
+   * late_max_us after its slot; nothing was sent: it takes a new slot         \
+   * (docs/LIMITS.md "Against a strict limiter") */                            \
+  X(MISSED_SLOT, "missed_slot", PACER_REASON_MISSED_SLOT)                      \
   /* pool shut down before completion (last) */                                \
   X(CANCELED, "canceled", PACER_REASON_CANCELED)
 
@@ -82,7 +86,8 @@ enum pacer_job_state {
   X(TOO_MANY_REDIRECTS, "too_many_redirects")                                  \
   X(CANCELLED_BY_OPERATOR, "cancelled")                                        \
   X(REPORT_FAILED, "report_failed")                                            \
-  X(POLL_DEADLINE, "poll_deadline")
+  X(POLL_DEADLINE, "poll_deadline")                                            \
+  X(MISSED_SLOT, "missed_slot")
 
 /** Why a job ended (the result's "reason" field). */
 enum pacer_reason {

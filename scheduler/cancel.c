@@ -54,7 +54,8 @@ pacer_sched_cancel_outcome(struct pacer_sched *s, struct pacer_entry *e,
   /* A POST/PATCH without Idempotency-Key (a connection of its own) that got
    * past connecting may have reached the server: never "cancelled". */
   maybe_sent = o->req->forbid_reuse && o->result != PACER_HTTP_CONNECT &&
-               o->result != PACER_HTTP_BLOCKED;
+               o->result != PACER_HTTP_BLOCKED &&
+               o->result != PACER_HTTP_MISSED_SLOT;
   pacer_log(PACER_LOG_INFO, "sched",
             "msg=\"cancelled while running\" %s maybe_sent=%d",
             pacer_sched_job_fields(e, jf, sizeof(jf)), maybe_sent);

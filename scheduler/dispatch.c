@@ -25,6 +25,7 @@
 #define SLOT_LEAD_US         5000u   /* handed to a worker this early, us */
 #define TAKE_LEAD_US         15000u  /* no slot sooner after a take, us */
 #define TAKE_GUARD_US        4000u   /* between two processes' blocks, us */
+#define MISSED_MAX           3u      /* missed slots, then sent late, per job */
 #define TAKE_RETRY_MS        500u    /* after a failed take, ms */
 #define PERMIT_LEASE_MS      60000u  /* in-flight permit lease, ms */
 #define PERMIT_SLACK_MS      10000u  /* lease beyond a request's timeout, ms */
@@ -194,6 +195,27 @@ hosts_refused(struct pacer_sched *s, struct pacer_entry *e)
                      0, NULL, NULL, 0, pacer_clock_unix_ms());
 }
 
+static uint64_t take_guard_us(const struct pacer_lane *l);
+
+/* How late after its slot e's request may leave (pacer_http_request
+ * late_max_us): the lane's block guard, so a late request never lands on
+ * the first slot of another process's block; later it is not sent and
+ * takes a new slot (PACER_HTTP_MISSED_SLOT). Only for a paced (burst-0)
+ * lane; 0 (no limit) where a missed slot would not help: a lane without
+ * blocks, an interval no longer than the guard (a thread this late
+ * overlaps its own next slots anyway, and every request would miss), or a
+ * job that missed MISSED_MAX already. */
+static uint64_t
+late_max_us(const struct pacer_lane *l, const struct pacer_entry *e)
+{
+  uint64_t g = take_guard_us(l);
+
+  if (g == 0 || e->missed >= MISSED_MAX ||
+      l->refs[0].cfg->gcra.interval_us <= g)
+    return 0;
+  return g;
+}
+
 /* Starts e's request: at once (slot_mono_us 0), or handed to a worker
  * that releases it at slot_mono_us (send-time pacing, workers/pace.h). */
 static void
@@ -247,6 +269,8 @@ start(struct pacer_sched *s, struct pacer_entry *e, uint64_t now_mono_us,
   if (req != NULL && l->nrefs > 0) {
     req->send_at_mono_us = slot_mono_us;
     pacer_lane_pace(l, &req->pace_key, &req->pace_gap_us);
+    if (req->pace_key != 0) /* a burst-0 limit: a bursty one absorbs it */
+      req->late_max_us = late_max_us(l, e);
   }
 
   if (now_mono_us > e->ready_mono_us) /* now was read before it came */

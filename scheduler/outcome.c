@@ -228,10 +228,19 @@ apply(struct pacer_sched *s, struct pacer_entry *e,
     break;
   case PACER_DECIDE_REPLAY:
     /* Refused stream (RFC 9113 §8.7): again now, first in its lane, on a
-     * new connection, without spending an attempt. */
-    pacer_log(PACER_LOG_INFO, "sched",
-              "msg=\"stream refused, sending again\" %s refusals=%u",
-              pacer_sched_job_fields(e, jf, sizeof(jf)), e->refusals);
+     * new connection, without spending an attempt. A missed send slot
+     * (docs/LIMITS.md "Against a strict limiter"): a new slot, the same. */
+    if (o->result == PACER_HTTP_MISSED_SLOT) {
+      e->missed++;
+      pacer_log(PACER_LOG_DEBUG, "sched",
+                "msg=\"missed its send slot, taking a new one\" %s "
+                "missed=%u",
+                pacer_sched_job_fields(e, jf, sizeof(jf)), e->missed);
+    } else {
+      pacer_log(PACER_LOG_INFO, "sched",
+                "msg=\"stream refused, sending again\" %s refusals=%u",
+                pacer_sched_job_fields(e, jf, sizeof(jf)), e->refusals);
+    }
     pacer_sched_lane_enqueue(s, e, 1, now_unix_ms);
     break;
   case PACER_DECIDE_REFRESH:

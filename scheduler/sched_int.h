@@ -96,6 +96,7 @@ struct pacer_entry {
   uint64_t gen_401;      /* generation of the first 401 invalid_token */
   unsigned auth_replays; /* 401 invalid_token replays (no attempt used) */
   unsigned refusals;     /* refused-stream re-sends (no attempt used) */
+  unsigned missed;       /* send slots missed (no attempt used) */
   char permit[PACER_LIMITER_TOKEN_SIZE]; /* in-flight permit held while running,
                                             "" = none */
   int cancel;                            /* `pacer cancel` asked while it ran */

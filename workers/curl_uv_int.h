@@ -43,6 +43,8 @@ struct pacer_xfer {
   const struct pacer_dest_policy *policy; /* borrowed from the request */
   char blocked[PACER_DEST_WHY_MAX];       /* why the policy refused an
                                              address, or "" */
+  uint64_t missed_us; /* late_max_us passed: this late at the wire, us */
+  int sent_once;      /* a try has been sent (pacer_xfer_on_prereq) */
   char errbuf[CURL_ERROR_SIZE];
 };
 

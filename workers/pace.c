@@ -83,7 +83,9 @@ release(struct pacer_pace *p, struct pacer_http_outcome *o, uint64_t at_us)
       p->last[k].key = r->pace_key;
       p->last[k].last_mono_us = 0;
       p->last[k].ovh_us = 0;
+      p->last[k].released_mono_us = 0;
     }
+    p->last[k].prev_mono_us = p->last[k].released_mono_us;
     p->last[k].released_mono_us = at_us;
   }
   p->release(p, o);
@@ -208,6 +210,7 @@ pacer_pace_sent(struct pacer_pace *p, const struct pacer_http_request *req,
     p->last[k].last_mono_us = at_mono_us;
     p->last[k].ovh_us = ovh;
     p->last[k].released_mono_us = req->released_mono_us;
+    p->last[k].prev_mono_us = 0;
     return;
   }
   if (at_mono_us > p->last[k].last_mono_us)
@@ -218,6 +221,21 @@ pacer_pace_sent(struct pacer_pace *p, const struct pacer_http_request *req,
     p->last[k].ovh_us = ovh;
   else
     p->last[k].ovh_us++;
+}
+
+void
+pacer_pace_missed(struct pacer_pace *p, const struct pacer_http_request *req)
+{
+  size_t k = key_slot(req->pace_key);
+
+  if (req->pace_key == 0 || p->last[k].key != req->pace_key ||
+      p->last[k].released_mono_us != req->released_mono_us)
+    return;
+  p->last[k].released_mono_us = p->last[k].prev_mono_us;
+  /* the next one may be due sooner now: look again on the next loop
+   * turn (not from here, inside curl's drain of finished transfers) */
+  if (!p->in_run && p->nheld > 0)
+    (void)uv_timer_start(&p->timer, on_timer, 0, 0);
 }
 
 void

@@ -53,6 +53,7 @@ struct pacer_pace {
     uint64_t last_mono_us;     /* when its last request went on the wire */
     uint64_t ovh_us;           /* release to wire, the quickest lately, us */
     uint64_t released_mono_us; /* when its last request was released */
+    uint64_t prev_mono_us;     /* released_mono_us before that one */
   } last[PACER_PACE_KEYS];
   int in_run; /* inside a release pass */
 };
@@ -80,6 +81,14 @@ int pacer_pace_hold(struct pacer_pace *p, struct pacer_http_outcome *o);
  *  descheduled) pushes the next one back. Worker thread. */
 void pacer_pace_sent(struct pacer_pace *p, const struct pacer_http_request *req,
                      uint64_t at_mono_us);
+
+/** Records that req (borrowed; released by p) was not sent: it would
+ *  have left more than its late_max_us after its slot
+ *  (PACER_HTTP_MISSED_SLOT). When it was its key's latest release, the
+ *  next request of the key is spaced from the one before it instead, so
+ *  one late request does not make the next one late too. Worker thread. */
+void pacer_pace_missed(struct pacer_pace *p,
+                       const struct pacer_http_request *req);
 
 /** Hands every held request to fn (takes ownership), in due order, now;
  *  for a cancelling stop. Worker thread. */

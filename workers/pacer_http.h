@@ -104,6 +104,10 @@ struct pacer_http_request {
                                    at least pace_gap_us apart (workers/
                                    pace.h) */
   uint64_t pace_gap_us;         /* us, with pace_key */
+  uint64_t late_max_us;         /* with send_at_mono_us: 0 = no limit.
+                                   Otherwise a request that would reach the
+                                   wire more than this after send_at is not
+                                   sent and ends PACER_HTTP_MISSED_SLOT */
   uint64_t released_mono_us;    /* set by the worker: when it handed the
                                    request to curl, mono us */
 };

@@ -367,6 +367,8 @@ on_done(struct pacer_curl_uv *cu, struct pacer_http_outcome *o)
 {
   struct pacer_worker *w = PACER_CONTAINER_OF(cu, struct pacer_worker, cu);
 
+  if (o->result == PACER_HTTP_MISSED_SLOT)
+    pacer_pace_missed(&w->pace, o->req);
   post(w, o);
   /* The last transfer of a graceful stop: close from on_wake, never from
    * here, which runs inside curl_uv's drain of curl_multi_info_read. */

@@ -15,6 +15,7 @@
  *   cu->idle; pacer_curl_uv_start takes one from there before creating one.
  */
 #include <assert.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,6 +167,12 @@ classify(struct pacer_xfer *x, CURLcode cc, enum pacer_xfer_end why,
     o->result = PACER_HTTP_TRANSPORT;
     snprintf(o->error, sizeof(o->error), "poll: cannot watch socket: %s",
              uv_strerror(x->doomed_rc));
+  } else if (x->missed_us != 0 && cc == CURLE_ABORTED_BY_CALLBACK) {
+    o->result = PACER_HTTP_MISSED_SLOT;
+    snprintf(o->error, sizeof(o->error),
+             "pacing: would have left %" PRIu64 " us after its slot, more "
+             "than the %" PRIu64 " us allowed; not sent",
+             x->missed_us, o->req->late_max_us);
   } else if (x->blocked[0] != '\0' &&
              (cc == CURLE_COULDNT_CONNECT || cc == CURLE_ABORTED_BY_CALLBACK)) {
     /* Every address was refused (or refused and unreachable), or the
@@ -517,7 +524,7 @@ set_options(struct pacer_xfer *x, const struct pacer_http_request *req)
   }
   /* A paced request tells the pacer when it really leaves, so the next one
    * of its key is spaced from that moment (workers/pace.h). */
-  if (cc == CURLE_OK && req->pace_key != 0) {
+  if (cc == CURLE_OK && (req->pace_key != 0 || req->late_max_us != 0)) {
     cc = curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, pacer_xfer_on_prereq);
     if (cc == CURLE_OK)
       cc = curl_easy_setopt(e, CURLOPT_PREREQDATA, x);

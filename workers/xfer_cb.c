@@ -285,6 +285,20 @@ pacer_xfer_on_prereq(void *clientp, char *primary_ip, char *local_ip,
     note_blocked(x, why);
     return CURL_PREREQFUNC_ABORT;
   }
+  if (x->outcome->req->late_max_us != 0 &&
+      x->outcome->req->send_at_mono_us != 0 && !x->sent_once) {
+    /* Late past its slot by more than the lane allows (another process's
+     * slots may follow): not sent, it takes a new slot. Only before the
+     * first try: a later try of a request already sent is not paced. */
+    uint64_t now = uv_hrtime() / 1000u;
+    uint64_t due = x->outcome->req->send_at_mono_us;
+
+    if (now > due + x->outcome->req->late_max_us) {
+      x->missed_us = now - due;
+      return CURL_PREREQFUNC_ABORT;
+    }
+  }
+  x->sent_once = 1;
   if (x->outcome->req->pace_key != 0 && x->cu->sent_cb != NULL)
     x->cu->sent_cb(x->cu, x->outcome->req);
   return CURL_PREREQFUNC_OK;

@@ -1500,6 +1500,48 @@ goaway_info_line_is_read_in_both_spellings_and_nothing_else(void **state)
   }
 }
 
+/* A paced request that would leave more than late_max_us after its slot
+ * is not sent (missed_slot, the upstream counts nothing), and it does not
+ * push the next request of its key back: that one leaves at its own slot
+ * instead of a pace gap after the missed one (workers/pace.c,
+ * pacer_pace_missed). */
+static void
+missed_slot_is_not_sent_and_does_not_delay_the_next(void **state)
+{
+  struct ctx *c = ctx_new(1);
+  uint64_t now = uv_hrtime() / 1000u;
+  struct pacer_http_request *late = request(0, "GET", "/fast");
+  struct pacer_http_request *next = request(1, "GET", "/fast");
+  double before;
+
+  (void)state;
+  c->keep = 1;
+  before = upstream_stat("requests");
+  assert_true(before >= 0);
+  late->send_at_mono_us = now - 50000u; /* 50 ms late already */
+  late->late_max_us = 4000u;
+  late->pace_key = 7;
+  late->pace_gap_us = 300000u;
+  /* spaced from the missed one it would leave ~300 ms late; at its own
+   * slot it leaves well inside 150 ms */
+  next->send_at_mono_us = now + 5000u;
+  next->late_max_us = 150000u;
+  next->pace_key = 7;
+  next->pace_gap_us = 300000u;
+  submit(c, late);
+  submit(c, next);
+  assert_true(wait_for(c, 2, 30000));
+  assert_non_null(c->kept[0]);
+  assert_non_null(c->kept[1]);
+  assert_int_equal(c->kept[0]->result, PACER_HTTP_MISSED_SLOT);
+  assert_int_equal(c->kept[0]->status, 0);
+  assert_non_null(strstr(c->kept[0]->error, "after its slot"));
+  assert_int_equal(c->kept[1]->result, PACER_HTTP_OK);
+  assert_int_equal(c->kept[1]->status, 200);
+  assert_true(upstream_stat("requests") - before == 1.0);
+  ctx_free(c);
+}
+
 int
 main(void)
 {
@@ -1541,6 +1583,7 @@ main(void)
           h2_stream_at_goaway_last_stream_id_is_answered_not_refused),
       cmocka_unit_test(
           goaway_info_line_is_read_in_both_spellings_and_nothing_else),
+      cmocka_unit_test(missed_slot_is_not_sent_and_does_not_delay_the_next),
   };
 
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
