@@ -51,6 +51,8 @@ json_process(cJSON *root, const struct pacer_metrics *m,
   rc |= num(p, "deferred", (double)v->deferred);
   rc |= num(p, "sent", (double)m->sent);
   rc |= num(p, "throttled", (double)m->throttled);
+  /* held past their send slot and not sent (docs/LIMITS.md) */
+  rc |= num(p, "missed_slots", (double)m->errors[PACER_HTTP_MISSED_SLOT]);
   j = cJSON_AddObjectToObject(p, "jobs");
   if (j == NULL)
     return -1;

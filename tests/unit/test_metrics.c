@@ -163,6 +163,8 @@ exposition_has_help_and_type_before_every_family(void **state)
   pacer_metrics_sent(m, &ref, 1);
   pacer_metrics_throttled(m, &ref);
   pacer_metrics_job(m, PACER_MX_JOB_OK);
+  /* held past its send slot, not sent (docs/LIMITS.md) */
+  pacer_metrics_request(m, PACER_HTTP_MISSED_SLOT, 0, 0);
   v.consumer = "c";
   v.now_unix_ms = 1700000001000u;
   pacer_metrics_tick(m, &v, 5000);
@@ -175,6 +177,8 @@ exposition_has_help_and_type_before_every_family(void **state)
   assert_non_null(strstr(
       t.buf, "pacer_bucket_rate_limit{limit=\"acct\",bucket=\"acct:a\\\"1\"} "
              "10\n"));
+  assert_non_null(
+      strstr(t.buf, "pacer_request_errors_total{kind=\"missed_slot\"} 1\n"));
   /* Every sample line follows a "# TYPE" line of its family. */
   for (p = t.buf; *p != '\0'; p = strchr(p, '\n') + 1) {
     if (*p != '#') {
@@ -198,6 +202,7 @@ exposition_has_help_and_type_before_every_family(void **state)
   pacer_text_free(&t);
   assert_int_equal(pacer_metrics_render_json(m, &v, &t), 0);
   assert_non_null(strstr(t.buf, "\"bucket\":\"acct:a\\\"1\""));
+  assert_non_null(strstr(t.buf, "\"missed_slots\":1"));
   pacer_text_free(&t);
   pacer_metrics_free(m);
 }
