@@ -269,7 +269,9 @@ start(struct pacer_sched *s, struct pacer_entry *e, uint64_t now_mono_us,
   if (req != NULL && l->nrefs > 0) {
     req->send_at_mono_us = slot_mono_us;
     pacer_lane_pace(l, &req->pace_key, &req->pace_gap_us);
-    if (req->pace_key != 0) /* a burst-0 limit: a bursty one absorbs it */
+    /* a burst-0 limit (a pace gap; every lane has a pace_key): a bursty
+     * one absorbs lateness, and its slots may be due at once */
+    if (req->pace_gap_us != 0)
       req->late_max_us = late_max_us(l, e);
   }
 
