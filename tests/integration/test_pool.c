@@ -1542,6 +1542,68 @@ missed_slot_is_not_sent_and_does_not_delay_the_next(void **state)
   ctx_free(c);
 }
 
+/* Requests of one pace key due 2 ms apart reach the upstream spread over
+ * their slots: the pacer lets curl send each one before it waits for the
+ * next (workers/pace.c, run), instead of releasing them all inside one
+ * wait and curl sending them together afterwards. */
+static void
+paced_requests_reach_the_upstream_spread_not_in_one_burst(void **state)
+{
+  enum { N = 40 };
+  struct ctx *c = ctx_new(1);
+  uint64_t now = uv_hrtime() / 1000u, since = 0;
+  double first = -1, last = -1;
+  int i, n = 0;
+
+  (void)state;
+  for (i = 0; i < N; i++) {
+    struct pacer_http_request *req =
+        request((uint64_t)i, "GET", "/fast?account=pace-spread");
+
+    req->send_at_mono_us = now + 20000u;
+    req->pace_key = 11;
+    req->pace_gap_us = 2000u;
+    submit(c, req);
+  }
+  assert_true(wait_for(c, N, 30000));
+  for (;;) { /* every record, a page at a time */
+    char path[96];
+    cJSON *doc, *r;
+    const cJSON *next;
+    int page = 0;
+
+    snprintf(path, sizeof(path), "/admin/requests?since=%llu&limit=4096",
+             (unsigned long long)since);
+    doc = upstream_json(base_url, path);
+    assert_non_null(doc);
+    cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(doc, "requests"))
+    {
+      const cJSON *acct = cJSON_GetObjectItemCaseSensitive(r, "account");
+      const cJSON *t = cJSON_GetObjectItemCaseSensitive(r, "t_ms");
+
+      page++;
+      if (!cJSON_IsString(acct) || strcmp(acct->valuestring, "pace-spread"))
+        continue;
+      assert_true(cJSON_IsNumber(t));
+      if (first < 0 || t->valuedouble < first)
+        first = t->valuedouble;
+      if (t->valuedouble > last)
+        last = t->valuedouble;
+      n++;
+    }
+    next = cJSON_GetObjectItemCaseSensitive(doc, "next");
+    assert_true(cJSON_IsNumber(next));
+    since = (uint64_t)next->valuedouble;
+    cJSON_Delete(doc);
+    if (page == 0)
+      break;
+  }
+  assert_int_equal(n, N);
+  /* 39 gaps of 2 ms are 78 ms; sent in one burst they span a few ms */
+  assert_true(last - first >= 50);
+  ctx_free(c);
+}
+
 int
 main(void)
 {
@@ -1584,6 +1646,8 @@ main(void)
       cmocka_unit_test(
           goaway_info_line_is_read_in_both_spellings_and_nothing_else),
       cmocka_unit_test(missed_slot_is_not_sent_and_does_not_delay_the_next),
+      cmocka_unit_test(
+          paced_requests_reach_the_upstream_spread_not_in_one_burst),
   };
 
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
