@@ -260,6 +260,18 @@ pacer_xfer_on_open_socket(void *clientp, curlsocktype purpose,
   return socket(a->family, a->socktype, a->protocol);
 }
 
+/* 1 when this try opened the connection it is about to send on
+ * (CURLINFO_NUM_CONNECTS counts the connections made for this transfer),
+ * 0 when it reuses one or the count cannot be read. */
+static int
+new_connection(const struct pacer_xfer *x)
+{
+  long n = 0;
+
+  return curl_easy_getinfo(x->easy, CURLINFO_NUM_CONNECTS, &n) == CURLE_OK &&
+         n > 0;
+}
+
 /* CURLOPT_PREREQFUNCTION, set under a destination policy, for paced
  * requests (it reports the moment they leave) and wherever
  * pacer_xfer_on_debug is: runs before each request is sent, on a new or a
@@ -286,10 +298,14 @@ pacer_xfer_on_prereq(void *clientp, char *primary_ip, char *local_ip,
     return CURL_PREREQFUNC_ABORT;
   }
   if (x->outcome->req->late_max_us != 0 &&
-      x->outcome->req->send_at_mono_us != 0 && !x->sent_once) {
+      x->outcome->req->send_at_mono_us != 0 && !x->sent_once &&
+      !new_connection(x)) {
     /* Late past its slot by more than the lane allows (another process's
      * slots may follow): not sent, it takes a new slot. Only before the
-     * first try: a later try of a request already sent is not paced. */
+     * first try: a later try of a request already sent is not paced. Not
+     * on a connection this try opened: its handshake made it late, and
+     * an abort closes an HTTP/1.1 connection, so every retake would open
+     * one again and be as late (docs/LIMITS.md). */
     uint64_t now = uv_hrtime() / 1000u;
     uint64_t due = x->outcome->req->send_at_mono_us;
 

@@ -1516,6 +1516,11 @@ missed_slot_is_not_sent_and_does_not_delay_the_next(void **state)
 
   (void)state;
   c->keep = 1;
+  /* one request first, so the late one goes on a connection it reuses: a
+   * late request on a connection it opened is sent (test below) */
+  submit(c, request(2, "GET", "/fast"));
+  assert_true(wait_for(c, 1, 30000));
+  now = uv_hrtime() / 1000u;
   before = upstream_stat("requests");
   assert_true(before >= 0);
   late->send_at_mono_us = now - 50000u; /* 50 ms late already */
@@ -1530,7 +1535,7 @@ missed_slot_is_not_sent_and_does_not_delay_the_next(void **state)
   next->pace_gap_us = 300000u;
   submit(c, late);
   submit(c, next);
-  assert_true(wait_for(c, 2, 30000));
+  assert_true(wait_for(c, 3, 30000));
   assert_non_null(c->kept[0]);
   assert_non_null(c->kept[1]);
   assert_int_equal(c->kept[0]->result, PACER_HTTP_MISSED_SLOT);
@@ -1538,6 +1543,34 @@ missed_slot_is_not_sent_and_does_not_delay_the_next(void **state)
   assert_non_null(strstr(c->kept[0]->error, "after its slot"));
   assert_int_equal(c->kept[1]->result, PACER_HTTP_OK);
   assert_int_equal(c->kept[1]->status, 200);
+  assert_true(upstream_stat("requests") - before == 1.0);
+  ctx_free(c);
+}
+
+/* A paced request late past its slot on a connection it opened itself is
+ * sent, not given back: the handshake made it late, and an aborted
+ * HTTP/1.1 connection is closed, so a retake would be as late again
+ * (workers/xfer_cb.c, pacer_xfer_on_prereq). */
+static void
+late_request_on_a_new_connection_is_sent(void **state)
+{
+  struct ctx *c = ctx_new(1);
+  struct pacer_http_request *late = request(0, "GET", "/fast");
+  double before;
+
+  (void)state;
+  c->keep = 1;
+  before = upstream_stat("requests");
+  assert_true(before >= 0);
+  late->send_at_mono_us = uv_hrtime() / 1000u - 50000u; /* 50 ms late */
+  late->late_max_us = 4000u;
+  late->pace_key = 7;
+  late->pace_gap_us = 300000u;
+  submit(c, late);
+  assert_true(wait_for(c, 1, 30000));
+  assert_non_null(c->kept[0]);
+  assert_int_equal(c->kept[0]->result, PACER_HTTP_OK);
+  assert_int_equal(c->kept[0]->status, 200);
   assert_true(upstream_stat("requests") - before == 1.0);
   ctx_free(c);
 }
@@ -1646,6 +1679,7 @@ main(void)
       cmocka_unit_test(
           goaway_info_line_is_read_in_both_spellings_and_nothing_else),
       cmocka_unit_test(missed_slot_is_not_sent_and_does_not_delay_the_next),
+      cmocka_unit_test(late_request_on_a_new_connection_is_sent),
       cmocka_unit_test(
           paced_requests_reach_the_upstream_spread_not_in_one_burst),
   };
