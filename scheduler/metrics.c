@@ -165,11 +165,33 @@ pacer_metrics_sent(struct pacer_metrics *m, const struct pacer_limit_ref *refs,
 }
 
 void
+pacer_metrics_unsent(struct pacer_metrics *m,
+                     const struct pacer_limit_ref *refs, size_t nrefs)
+{
+  size_t i;
+
+  if (m->sent > 0)
+    m->sent--;
+  for (i = 0; i < nrefs; i++) {
+    struct pacer_metrics_bucket *b =
+        pacer_metrics_bucket(m, refs[i].key, refs[i].cfg);
+
+    if (b->sent > 0)
+      b->sent--;
+  }
+}
+
+void
 pacer_metrics_request(struct pacer_metrics *m, int result, long status,
                       uint64_t total_us)
 {
   unsigned cls;
 
+  if (result == PACER_HTTP_MISSED_SLOT) {
+    /* nothing was sent (docs/LIMITS.md): an error kind, not a request */
+    m->errors[result]++;
+    return;
+  }
   if (status >= 100 && status <= 599)
     cls = (unsigned)(status / 100) - 1u;
   else

@@ -169,9 +169,18 @@ void pacer_metrics_job(struct pacer_metrics *m,
 void pacer_metrics_sent(struct pacer_metrics *m,
                         const struct pacer_limit_ref *refs, size_t nrefs);
 
+/** Takes back a pacer_metrics_sent on buckets refs[0..nrefs) (borrowed)
+ *  for a request that was never sent: it missed its send slot and takes a
+ *  new one (docs/LIMITS.md), so pacer_bucket_requests_total keeps counting
+ *  what reached the upstream. Loop thread, as pacer_metrics_sent. */
+void pacer_metrics_unsent(struct pacer_metrics *m,
+                          const struct pacer_limit_ref *refs, size_t nrefs);
+
 /** Counts a finished request: result is an enum pacer_http_result
  *  (0 = a response arrived), status its HTTP status (0 = none), total_us
- *  the transfer time. */
+ *  the transfer time. A PACER_HTTP_MISSED_SLOT was never sent: it counts
+ *  only as that error kind, in no status class and not in the latency
+ *  histogram, which hold what reached the upstream. */
 void pacer_metrics_request(struct pacer_metrics *m, int result, long status,
                            uint64_t total_us);
 

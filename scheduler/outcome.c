@@ -232,6 +232,7 @@ apply(struct pacer_sched *s, struct pacer_entry *e,
      * (docs/LIMITS.md "Against a strict limiter"): a new slot, the same. */
     if (o->result == PACER_HTTP_MISSED_SLOT) {
       e->missed++;
+      pacer_metrics_unsent(s->mx, e->lane->refs, e->lane->nrefs);
       pacer_log(PACER_LOG_DEBUG, "sched",
                 "msg=\"missed its send slot, taking a new one\" %s "
                 "missed=%u",

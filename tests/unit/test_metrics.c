@@ -164,7 +164,9 @@ exposition_has_help_and_type_before_every_family(void **state)
   pacer_metrics_throttled(m, &ref);
   pacer_metrics_job(m, PACER_MX_JOB_OK);
   /* held past its send slot, not sent (docs/LIMITS.md) */
+  pacer_metrics_sent(m, &ref, 1);
   pacer_metrics_request(m, PACER_HTTP_MISSED_SLOT, 0, 0);
+  pacer_metrics_unsent(m, &ref, 1);
   v.consumer = "c";
   v.now_unix_ms = 1700000001000u;
   pacer_metrics_tick(m, &v, 5000);
@@ -179,6 +181,13 @@ exposition_has_help_and_type_before_every_family(void **state)
              "10\n"));
   assert_non_null(
       strstr(t.buf, "pacer_request_errors_total{kind=\"missed_slot\"} 1\n"));
+  /* ... and is no request: nothing reached the upstream */
+  assert_non_null(strstr(t.buf, "pacer_request_duration_seconds_count 0\n"));
+  assert_null(strstr(t.buf, "pacer_requests_total{class=\"none\"} 1\n"));
+  assert_non_null(strstr(
+      t.buf,
+      "pacer_bucket_requests_total{limit=\"acct\",bucket=\"acct:a\\\"1\"} "
+      "1\n"));
   /* Every sample line follows a "# TYPE" line of its family. */
   for (p = t.buf; *p != '\0'; p = strchr(p, '\n') + 1) {
     if (*p != '#') {
