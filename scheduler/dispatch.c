@@ -180,19 +180,13 @@ pacer_sched_submit_token_request(void *arg, struct pacer_http_request *req)
 static void
 hosts_refused(struct pacer_sched *s, struct pacer_entry *e)
 {
-  char msg[PACER_CRED_NAME_MAX + 96], quoted[sizeof(msg) * 2];
-  char jf[PACER_SCHED_JOB_FIELDS_MAX];
+  char msg[PACER_CRED_NAME_MAX + 96];
 
   snprintf(msg, sizeof(msg),
            "credential: \"%s\" may not be sent to this URL's host (not in "
            "its \"hosts\" since a reload)",
            e->job->credential);
-  pacer_log(PACER_LOG_WARN, "sched",
-            "msg=\"invalid job\" %s reason=invalid_job error=\"%s\"",
-            pacer_sched_job_fields(e, jf, sizeof(jf)),
-            pacer_log_quote(quoted, sizeof(quoted), msg));
-  pacer_sched_finish(s, e, PACER_JOB_FAILED, 0, PACER_REASON_INVALID_JOB, msg,
-                     0, NULL, NULL, 0, pacer_clock_unix_ms());
+  pacer_sched_finish_invalid(s, e, msg, pacer_clock_unix_ms());
 }
 
 static uint64_t take_guard_us(const struct pacer_lane *l);

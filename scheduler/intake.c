@@ -187,6 +187,21 @@ cred_check(struct pacer_sched *s, const struct pacer_entry *e,
   return 0;
 }
 
+void
+pacer_sched_finish_invalid(struct pacer_sched *s, struct pacer_entry *e,
+                           const char *msg, uint64_t now_unix_ms)
+{
+  char quoted[2 * sizeof(((struct pacer_error *)0)->msg) + 2];
+  char jf[PACER_SCHED_JOB_FIELDS_MAX];
+
+  pacer_log(PACER_LOG_WARN, "sched",
+            "msg=\"invalid job\" %s reason=invalid_job error=\"%s\"",
+            pacer_sched_job_fields(e, jf, sizeof(jf)),
+            pacer_log_quote(quoted, sizeof(quoted), msg));
+  pacer_sched_finish(s, e, PACER_JOB_FAILED, 0, PACER_REASON_INVALID_JOB, msg,
+                     0, NULL, NULL, 0, now_unix_ms);
+}
+
 /* The duplicate check's answer (docs/REDIS.md, done-markers and "One job
  * id at a time"): a job id that already finished ok within done_ttl_ms
  * (applied 1), or whose other entry is queued or running (applied 3: this
@@ -340,14 +355,7 @@ pacer_sched_on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe,
   }
   url_parts(e);
   if (e->job->credential != NULL && cred_check(s, e, &err) != 0) {
-    char quoted[300], jf[PACER_SCHED_JOB_FIELDS_MAX];
-
-    pacer_log(PACER_LOG_WARN, "sched",
-              "msg=\"invalid job\" %s reason=invalid_job error=\"%s\"",
-              pacer_sched_job_fields(e, jf, sizeof(jf)),
-              pacer_log_quote(quoted, sizeof(quoted), err.msg));
-    pacer_sched_finish(s, e, PACER_JOB_FAILED, 0, PACER_REASON_INVALID_JOB,
-                       err.msg, 0, NULL, NULL, 0, now_unix_ms);
+    pacer_sched_finish_invalid(s, e, err.msg, now_unix_ms);
     return;
   }
   /* Taken over from a consumer that died or lost its lease: it may have

@@ -237,6 +237,12 @@ void pacer_sched_finish(struct pacer_sched *s, struct pacer_entry *e,
                         const char *body, size_t body_len,
                         uint64_t now_unix_ms);
 
+/** Ends e, unsent, as failed invalid_job with the error msg (borrowed,
+ *  names the job field at fault, no secret): logs it at warn with the
+ *  job's fields, then pacer_sched_finish at now_unix_ms. Loop thread. */
+void pacer_sched_finish_invalid(struct pacer_sched *s, struct pacer_entry *e,
+                                const char *msg, uint64_t now_unix_ms);
+
 /** Moves e to the delayed set, due at due_unix_ms, recording attempts. */
 void pacer_sched_defer(struct pacer_sched *s, struct pacer_entry *e,
                        uint64_t due_unix_ms);
