@@ -127,6 +127,18 @@ pacer_gcra_spaced_us(const struct pacer_gcra_limit *l, uint64_t period_us,
   return l->interval_us + (l->interval_us * jitter_us + p - 1) / p;
 }
 
+uint64_t
+pacer_gcra_aimd_window_us(const struct pacer_gcra_limit *l)
+{
+  uint64_t w;
+
+  if (l->interval_us >=
+      PACER_GCRA_AIMD_RESUME_MAX_US / PACER_GCRA_AIMD_RESUME_SLOTS)
+    return PACER_GCRA_AIMD_RESUME_MAX_US;
+  w = l->interval_us * PACER_GCRA_AIMD_RESUME_SLOTS;
+  return w > PACER_GCRA_AIMD_RESUME_MIN_US ? w : PACER_GCRA_AIMD_RESUME_MIN_US;
+}
+
 void
 pacer_gcra_args_init(struct pacer_gcra_args *a,
                      const struct pacer_gcra_limit *l, uint64_t period_us,
@@ -298,31 +310,26 @@ pacer_gcra_take_ext(const struct pacer_gcra_args *a,
 
 int
 pacer_gcra_pause(struct pacer_gcra_state *st, uint64_t pause_ms,
-                 uint64_t tolerance_us, int adaptive, uint64_t now_unix_us,
-                 uint64_t *ttl_ms)
+                 uint64_t tolerance_us, uint64_t aimd_window_us,
+                 uint64_t now_unix_us, uint64_t *ttl_ms)
 {
-  uint64_t untl, want, last;
+  uint64_t untl, want, ended;
   int64_t now = (int64_t)now_unix_us;
 
   if (now_unix_us >= PACER_GCRA_EXACT_MAX ||
       pause_ms >= (PACER_GCRA_EXACT_MAX - now_unix_us) / 1000u ||
       tolerance_us >= PACER_GCRA_EXACT_MAX - now_unix_us - pause_ms * 1000u ||
+      aimd_window_us >= PACER_GCRA_EXACT_MAX ||
       st->aimd_at_unix_us >= PACER_GCRA_EXACT_MAX ||
-      st->last_429_unix_us >= PACER_GCRA_EXACT_MAX)
+      st->pause_until_unix_us >= PACER_GCRA_EXACT_MAX)
     return PACER_ETOOLARGE;
-  untl = now_unix_us + pause_ms * 1000u;
-  if (untl > st->pause_until_unix_us)
-    st->pause_until_unix_us = untl;
-  /* resume at the bucket's pace, without a burst */
-  want = untl + tolerance_us;
-  if (st->tat_unix_us < want)
-    st->tat_unix_us = want;
-  /* AIMD: an isolated 429 (send jitter at an exact limit) only pauses; a
-   * second one within the window, right after the pause ends, says the
-   * 429s keep coming and the rate is too high: halve it. */
-  last = st->last_429_unix_us;
-  st->last_429_unix_us = now_unix_us;
-  if (adaptive && now - (int64_t)last < (int64_t)PACER_GCRA_AIMD_WINDOW_US &&
+  /* AIMD: an isolated 429 (send jitter at an exact limit) only pauses, and
+   * so does one that arrives while the pause stands (sent before it). One
+   * that comes soon after the previous pause ended says the 429s keep
+   * coming and the rate is too high: halve it. */
+  ended = st->pause_until_unix_us;
+  if (aimd_window_us > 0 && ended > 0 && now_unix_us >= ended &&
+      now_unix_us - ended < aimd_window_us &&
       now - (int64_t)st->aimd_at_unix_us >= (int64_t)PACER_GCRA_AIMD_GAP_US) {
     /* at least a second since aimd_at: the share is >= stored + 50 */
     uint32_t pm =
@@ -332,6 +339,14 @@ pacer_gcra_pause(struct pacer_gcra_state *st, uint64_t pause_ms,
     st->permille = pm > PACER_GCRA_PERMILLE_MIN ? pm : PACER_GCRA_PERMILLE_MIN;
     st->aimd_at_unix_us = now_unix_us;
   }
+  st->last_429_unix_us = now_unix_us;
+  untl = now_unix_us + pause_ms * 1000u;
+  if (untl > st->pause_until_unix_us)
+    st->pause_until_unix_us = untl;
+  /* resume at the bucket's pace, without a burst */
+  want = untl + tolerance_us;
+  if (st->tat_unix_us < want)
+    st->tat_unix_us = want;
   if (ttl_ms != NULL)
     *ttl_ms = pause_ms + PACER_GCRA_STATE_TTL_MS;
   return 0;

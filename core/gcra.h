@@ -42,11 +42,11 @@
 
 #include "common/err.h"
 
-#define PACER_GCRA_BURST_MAX      UINT64_C(1000000) /* requests beyond one */
-#define PACER_GCRA_SPAN_MAX_US    UINT64_C(1000000000000000) /* (b+1)*T, us */
-#define PACER_GCRA_EXACT_MAX      (UINT64_C(1) << 53) /* doubles exact below */
-#define PACER_GCRA_SLOTS_MAX      32u      /* slots one take may reserve */
-#define PACER_GCRA_STATE_TTL_MS   3600000u /* idle bucket state kept, ms */
+#define PACER_GCRA_BURST_MAX          UINT64_C(1000000) /* requests beyond one */
+#define PACER_GCRA_SPAN_MAX_US        UINT64_C(1000000000000000) /* (b+1)*T, us */
+#define PACER_GCRA_EXACT_MAX          (UINT64_C(1) << 53) /* doubles exact below */
+#define PACER_GCRA_SLOTS_MAX          32u      /* slots one take may reserve */
+#define PACER_GCRA_STATE_TTL_MS       3600000u /* idle bucket state kept, ms */
 /* Slot spacing margins, as send jitter absorbed per rate period: the
  * upstream counts arrivals in its own window, and a request that arrives
  * late next to one that arrives on time can squeeze rate + 1 requests into
@@ -55,13 +55,18 @@
  * ms in its first second, while connections open and processes start. So
  * the first period after a bucket wakes is spaced wider. As a share of the
  * rate: 2% steady and 6% warm-up at /s, 0.03% and 0.1% at /min. */
-#define PACER_GCRA_JITTER_US      20000u   /* absorbed per period, us */
-#define PACER_GCRA_JITTER_WARM_US 60000u   /* same, first period, us */
-#define PACER_GCRA_PERMILLE_FULL  1000u    /* the configured rate */
-#define PACER_GCRA_PERMILLE_MIN   50u      /* AIMD floor, 5% */
-#define PACER_GCRA_RECOVER_US     20000u   /* AIMD: +1 permille per, us */
-#define PACER_GCRA_AIMD_WINDOW_US 3000000u /* 2nd 429 within: halve, us */
-#define PACER_GCRA_AIMD_GAP_US    1000000u /* halve at most once per, us */
+#define PACER_GCRA_JITTER_US          20000u /* absorbed per period, us */
+#define PACER_GCRA_JITTER_WARM_US     60000u /* same, first period, us */
+#define PACER_GCRA_PERMILLE_FULL      1000u  /* the configured rate */
+#define PACER_GCRA_PERMILLE_MIN       50u    /* AIMD floor, 5% */
+#define PACER_GCRA_RECOVER_US         20000u /* AIMD: +1 permille per, us */
+/* AIMD: a 429 that comes within this many emission intervals after the
+ * previous pause ended (at least PACER_GCRA_AIMD_RESUME_MIN_US, at most
+ * PACER_GCRA_AIMD_RESUME_MAX_US) says the 429s keep coming: halve. */
+#define PACER_GCRA_AIMD_RESUME_SLOTS  16u
+#define PACER_GCRA_AIMD_RESUME_MIN_US 50000u     /* us */
+#define PACER_GCRA_AIMD_RESUME_MAX_US 600000000u /* us, 10 min */
+#define PACER_GCRA_AIMD_GAP_US        1000000u /* halve at most once per, us */
 
 /** One rate limit. Plain value; build it with pacer_gcra_limit_init. Valid
  *  when 1 <= interval_us, burst <= PACER_GCRA_BURST_MAX and (burst + 1) *
@@ -88,6 +93,14 @@ int pacer_gcra_limit_init(struct pacer_gcra_limit *l, uint64_t count,
  *  Pure; any thread. See docs/LIMITS.md "Margin". */
 uint64_t pacer_gcra_spaced_us(const struct pacer_gcra_limit *l,
                               uint64_t period_us, uint64_t jitter_us);
+
+/** Returns how soon after a pause ends a 429 on a bucket of limit *l
+ *  (borrowed, valid) counts as one that keeps coming and halves the AIMD
+ *  share: PACER_GCRA_AIMD_RESUME_SLOTS emission intervals, at least
+ *  PACER_GCRA_AIMD_RESUME_MIN_US and at most PACER_GCRA_AIMD_RESUME_MAX_US,
+ *  us. What store/limiter.c sends limit_pause.lua for an adaptive limit.
+ *  Pure; any thread. See docs/LIMITS.md "How fast afterwards". */
+uint64_t pacer_gcra_aimd_window_us(const struct pacer_gcra_limit *l);
 
 /** What one bucket of a take is given: the per-key arguments of
  *  limit_take.lua, in its order. Build it with pacer_gcra_args_init. */
@@ -189,17 +202,21 @@ int pacer_gcra_take_ext(const struct pacer_gcra_args *a,
  *  does: pause_until moves to now + pause_ms unless a later pause stands
  *  (the caller stores the reason exactly when pause_until changed); the
  *  TAT moves to at least pause_until + tolerance_us (tau: the bucket
- *  resumes at its pace without a burst); last_429 becomes now. With
- *  adaptive, a 429 within PACER_GCRA_AIMD_WINDOW_US of the previous one
- *  halves the AIMD share (at most once per PACER_GCRA_AIMD_GAP_US, never
- *  below PACER_GCRA_PERMILLE_MIN) and sets aimd_at to now.
+ *  resumes at its pace without a burst); last_429 becomes now.
+ *  aimd_window_us > 0 (adaptive; pacer_gcra_aimd_window_us): a 429 that
+ *  comes less than aimd_window_us after the previous pause ended (the
+ *  429s keep coming once sending resumes) halves the AIMD share, at most
+ *  once per PACER_GCRA_AIMD_GAP_US and never below PACER_GCRA_PERMILLE_MIN,
+ *  and sets aimd_at to now. A 429 while a pause stands (a request sent
+ *  before it) or long after it ended (send jitter at an exact limit) only
+ *  pauses. aimd_window_us 0: never halves.
  *  Updates *st; *ttl_ms (may be NULL) gets the expiry the script sets,
  *  pause_ms + PACER_GCRA_STATE_TTL_MS.
  *  Returns 0, or PACER_ETOOLARGE (nothing changed) when a value would
  *  reach PACER_GCRA_EXACT_MAX. Pure; any thread. Source: RFC 6585 §4
  *  (429), AIMD (RFC 5681 §3.1 halving). */
 int pacer_gcra_pause(struct pacer_gcra_state *st, uint64_t pause_ms,
-                     uint64_t tolerance_us, int adaptive, uint64_t now_unix_us,
-                     uint64_t *ttl_ms);
+                     uint64_t tolerance_us, uint64_t aimd_window_us,
+                     uint64_t now_unix_us, uint64_t *ttl_ms);
 
 #endif

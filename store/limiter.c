@@ -240,7 +240,7 @@ int
 pacer_limiter_pause(struct pacer_queue *q, const struct pacer_limit_ref *ref,
                     uint64_t pause_ms, const char *reason)
 {
-  char key[PACER_LIMIT_KEY_SIZE + 64], ms[24], tol[24];
+  char key[PACER_LIMIT_KEY_SIZE + 64], ms[24], tol[24], win[24];
   const char *keys[1];
   const char *args[4];
 
@@ -252,7 +252,10 @@ pacer_limiter_pause(struct pacer_queue *q, const struct pacer_limit_ref *ref,
   args[0] = ms;
   args[1] = reason;
   args[2] = tol;
-  args[3] = ref->cfg->adaptive ? "1" : "0";
+  snprintf(win, sizeof(win), "%" PRIu64,
+           ref->cfg->adaptive ? pacer_gcra_aimd_window_us(&ref->cfg->gcra)
+                              : 0u);
+  args[3] = win;
   pacer_log(PACER_LOG_INFO, "limit", "msg=\"pausing\" lane=%s wait_ms=%" PRIu64,
             ref->key, pause_ms);
   return pacer_queue_eval_reply(q, pacer_lua_limit_pause, 1, keys, 4, args,

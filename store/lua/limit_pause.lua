@@ -1,4 +1,5 @@
--- KEYS: bucket  ARGV: pause_ms reason tolerance_us adaptive
+-- KEYS: bucket  ARGV: pause_ms reason tolerance_us aimd_window_us
+--   (aimd_window_us: pacer_gcra_aimd_window_us, 0 when not adaptive)
 --   then, optionally, now_us (unix us; absent, empty or 0: Redis TIME)
 -- core/gcra.c (pacer_gcra_pause) is the reference model of this script;
 -- test gcra_diff runs both on a virtual clock (now_us) and compares them.
@@ -11,21 +12,13 @@ end
 local untl = now + tonumber(ARGV[1]) * 1000
 local h = redis.call('HMGET', KEYS[1], 'pause_until', 'tat', 'permille',
                      'aimd_at')
-if untl > tonumber(h[1] or '0') then
-  redis.call('HSET', KEYS[1], 'pause_until',
-             string.format('%.0f', untl), 'pause_reason', ARGV[2])
-end
--- resume at the bucket's pace, without a burst (e2e_limits)
-local want = untl + tonumber(ARGV[3])
-if tonumber(h[2] or '0') < want then
-  redis.call('HSET', KEYS[1], 'tat', string.format('%.0f', want))
-end
--- AIMD: an isolated 429 (send jitter at an exact limit) only pauses;
--- a second one within 3 s (right after the pause ends: the 429s keep
--- coming) says the rate is too high: halve it.
-local last = tonumber(redis.call('HGET', KEYS[1], 'last_429') or '0')
-redis.call('HSET', KEYS[1], 'last_429', string.format('%.0f', now))
-if ARGV[4] == '1' and now - last < 3000000 then
+local ended = tonumber(h[1] or '0')
+-- AIMD: an isolated 429 (send jitter at an exact limit) only pauses, and
+-- so does one that arrives while the pause stands (sent before it). One
+-- that comes soon after the previous pause ended says the 429s keep
+-- coming and the rate is too high: halve it.
+local window = tonumber(ARGV[4]) or 0
+if window > 0 and ended > 0 and now >= ended and now - ended < window then
   local at = tonumber(h[4] or '0')
   if now - at >= 1000000 then
     local pm = 1000
@@ -37,6 +30,16 @@ if ARGV[4] == '1' and now - last < 3000000 then
     redis.call('HSET', KEYS[1], 'permille', pm, 'aimd_at',
                string.format('%.0f', now))
   end
+end
+redis.call('HSET', KEYS[1], 'last_429', string.format('%.0f', now))
+if untl > ended then
+  redis.call('HSET', KEYS[1], 'pause_until',
+             string.format('%.0f', untl), 'pause_reason', ARGV[2])
+end
+-- resume at the bucket's pace, without a burst (e2e_limits)
+local want = untl + tonumber(ARGV[3])
+if tonumber(h[2] or '0') < want then
+  redis.call('HSET', KEYS[1], 'tat', string.format('%.0f', want))
 end
 -- an operator pause (limit_oppause.lua) keeps the state as long as it lasts
 if tonumber(redis.call('HGET', KEYS[1], 'op_until') or '0') <= now then

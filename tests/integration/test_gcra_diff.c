@@ -48,6 +48,7 @@
 struct bucket {
   char key[96];
   struct pacer_gcra_args args;
+  uint64_t aimd_window_us; /* limit_pause.lua's; 0 when not adaptive */
   struct pacer_gcra_state st;
   char reason[REASON_SIZE]; /* pause_reason as stored; "" when absent */
   uint64_t expire_unix_us;  /* virtual expiry of the hash; 0: none */
@@ -153,6 +154,7 @@ configure(struct run *r, struct bucket *b)
       pacer_gcra_limit_init(&l, rates[k].count, rates[k].period_us, burst), 0);
   pacer_gcra_args_init(&b->args, &l, rates[k].period_us, cost,
                        (int)rnd(r, 3) != 0);
+  b->aimd_window_us = b->args.adaptive ? pacer_gcra_aimd_window_us(&l) : 0;
 }
 
 /* ------------------------------------------------------------------------
@@ -403,30 +405,33 @@ step_take(struct run *r)
   }
 }
 
+/* A pause of min_ms to max_ms (max_ms 0: up to a minute, mostly
+ * shorter). */
 static void
-step_pause(struct run *r, struct bucket *b)
+step_pause(struct run *r, struct bucket *b, uint64_t min_ms, uint64_t max_ms)
 {
   static const uint64_t spans_ms[] = {0, 100, 1000, 5000, 60000};
-  uint64_t pause_ms = rnd(r, spans_ms[rnd(r, PACER_ARRAY_SIZE(spans_ms))] + 1);
+  uint64_t pause_ms =
+      max_ms ? min_ms + rnd(r, max_ms - min_ms + 1)
+             : rnd(r, spans_ms[rnd(r, PACER_ARRAY_SIZE(spans_ms))] + 1);
   uint64_t before = b->st.pause_until_unix_us, ttl_ms = 0;
-  char ms[24], tol[24], now[24], reason[REASON_SIZE];
+  char ms[24], tol[24], win[24], now[24], reason[REASON_SIZE];
   const char *argv[] = {
-      "EVAL", pacer_lua_limit_pause,        "1", b->key, ms, reason,
-      tol,    b->args.adaptive ? "1" : "0", now};
+      "EVAL", pacer_lua_limit_pause, "1", b->key, ms, reason, tol, win, now};
   redisReply *rep;
   int rc;
 
   snprintf(ms, sizeof(ms), "%" PRIu64, pause_ms);
   snprintf(tol, sizeof(tol), "%" PRIu64, b->args.tolerance_us);
+  snprintf(win, sizeof(win), "%" PRIu64, b->aimd_window_us);
   snprintf(now, sizeof(now), "%" PRIu64, r->now_us);
   snprintf(reason, sizeof(reason), "Retry-After %" PRIu64 " ms (step %u %s)",
            pause_ms, r->step, strrchr(b->key, ':') + 1);
   snprintf(r->last_op, sizeof(r->last_op),
-           "pause %s pause_ms=%s tau=%s adaptive=%d", b->key, ms, tol,
-           b->args.adaptive);
+           "pause %s pause_ms=%s tau=%s aimd_window=%s", b->key, ms, tol, win);
   covered[C_PAUSES]++;
   rc = pacer_gcra_pause(&b->st, pause_ms, b->args.tolerance_us,
-                        b->args.adaptive, r->now_us, &ttl_ms);
+                        b->aimd_window_us, r->now_us, &ttl_ms);
   if (b->st.aimd_at_unix_us == r->now_us) {
     covered[C_HALVED]++;
     covered[C_FLOOR] += b->st.permille == PACER_GCRA_PERMILLE_MIN;
@@ -491,15 +496,16 @@ advance(struct run *r)
     /* exactly at (or 1 us around) one of a bucket's boundaries, where an
      * off-by-one in a comparison would show */
     const struct bucket *b = &r->b[rnd(r, NBUCKETS)];
-    uint64_t edges[6], t;
+    uint64_t edges[7], t;
 
     edges[0] = b->st.tat_unix_us + b->args.period_us;
     edges[1] = b->st.since_unix_us + b->args.period_us;
     edges[2] = b->st.pause_until_unix_us;
     edges[3] = b->st.aimd_at_unix_us + PACER_GCRA_AIMD_GAP_US;
-    edges[4] = b->st.last_429_unix_us + PACER_GCRA_AIMD_WINDOW_US;
+    edges[4] = b->st.pause_until_unix_us + b->aimd_window_us;
     edges[5] = b->st.tat_unix_us - b->args.tolerance_us;
-    t = edges[rnd(r, 6)] + rnd(r, 3) - 1;
+    edges[6] = b->st.last_429_unix_us;
+    t = edges[rnd(r, 7)] + rnd(r, 3) - 1;
     if (t > r->latest_us - S_US && t < r->latest_us + 600 * S_US) {
       r->now_us = t;
       return;
@@ -584,7 +590,7 @@ run_seed(redisContext *c, uint64_t seed, unsigned steps)
     if (k < 72) {
       step_take(r);
     } else if (k < 93) {
-      step_pause(r, &r->b[rnd(r, NBUCKETS)]);
+      step_pause(r, &r->b[rnd(r, NBUCKETS)], 0, 0);
     } else if (k < 96) {
       /* two buckets paused for the same span at the same instant: a take
        * over both must name the first one's reason */
@@ -592,19 +598,31 @@ run_seed(redisContext *c, uint64_t seed, unsigned steps)
       struct bucket *b2 = &r->b[rnd(r, NBUCKETS)];
       uint64_t prng = r->prng;
 
-      step_pause(r, b1);
+      step_pause(r, b1, 0, 0);
       r->prng = prng; /* the same pause_ms */
-      step_pause(r, b2);
+      step_pause(r, b2, 0, 0);
     } else if (k < 98) {
-      /* a 429 storm on one bucket: a pause a second or so apart halves
-       * the share each time, down to the floor; takes in between */
+      /* a 429 storm on one bucket: each 429 comes soon after the pause
+       * before it ended (mostly within the AIMD window: the share halves
+       * each time, down to the floor) or while it stands; takes between */
       struct bucket *b = &r->b[rnd(r, NBUCKETS)];
       unsigned j, n = 4 + (unsigned)rnd(r, 14);
-      uint64_t gap_us = rnd(r, 2) ? S_US : S_US + rnd(r, 300000);
+      /* exact: Retry-After 1 and the 429 within 10 ms of its end, so the
+       * share recovers 50 between halvings and reaches the floor */
+      int exact_1s = (int)rnd(r, 2);
 
       for (j = 0; j < n; j++) {
-        step_pause(r, b);
-        r->now_us += gap_us;
+        uint64_t w = b->aimd_window_us + b->aimd_window_us / 4;
+
+        if (w > 2 * S_US)
+          w = 2 * S_US;
+        if (exact_1s && w > 10000)
+          w = 10000;
+        step_pause(r, b, 1000, exact_1s ? 1000 : 1500);
+        if (!exact_1s && rnd(r, 5) == 0)
+          r->now_us += rnd(r, 200000); /* maybe still paused */
+        else
+          r->now_us = b->st.pause_until_unix_us + rnd(r, w + 1);
         if (rnd(r, 2))
           step_take(r);
       }
@@ -691,7 +709,7 @@ scripts_without_now_use_redis_time(void **state)
                         "1",      "1",
                         "106000", "1000000"};
   const char *pause[] = {"EVAL", pacer_lua_limit_pause, "1", pkey,
-                         "2000", "Retry-After 2 s",     "0", "1"};
+                         "2000", "Retry-After 2 s",     "0", "160000"};
   const char *hget[] = {"HMGET", key, "since", "tat"};
   const char *phget[] = {"HMGET", pkey, "pause_until", "last_429"};
   redisReply *t, *rep;

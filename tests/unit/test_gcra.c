@@ -18,9 +18,10 @@
 #include "core/backoff.h"
 #include "core/gcra.h"
 
-#define S_US   UINT64_C(1000000)          /* one second, us */
-#define MIN_US (60 * S_US)                /* one minute, us */
-#define H_US   (3600 * S_US)              /* one hour, us */
+#define S_US   UINT64_C(1000000) /* one second, us */
+#define MIN_US (60 * S_US)       /* one minute, us */
+#define H_US   (3600 * S_US)     /* one hour, us */
+#define W_US   UINT64_C(160000)  /* AIMD window of 100/s: 16 x 10 ms, us */
 #define T0_US  UINT64_C(1700000000000000) /* 2023-11-14T22:13:20Z, unix us */
 
 /* ------------------------------------------------------------------------
@@ -377,7 +378,7 @@ values_beyond_two_to_the_53_are_declined_unchanged(void **state)
       pacer_gcra_take(&a, &st, 1, 1, PACER_GCRA_EXACT_MAX - T0_US, T0_US, &r),
       PACER_ETOOLARGE);
   assert_int_equal(
-      pacer_gcra_pause(&st, PACER_GCRA_EXACT_MAX / 1000u, 0, 1, T0_US, NULL),
+      pacer_gcra_pause(&st, PACER_GCRA_EXACT_MAX / 1000u, 0, W_US, T0_US, NULL),
       PACER_ETOOLARGE);
   assert_int_equal(st.tat_unix_us, 0);
   assert_int_equal(st.tat_unix_us, 0);
@@ -755,18 +756,48 @@ a_longer_pause_stands_against_a_shorter_one(void **state)
  * ------------------------------------------------------------------------ */
 
 static void
+aimd_window_is_16_intervals_within_its_bounds(void **state)
+{
+  struct pacer_gcra_limit l;
+
+  (void)state;
+  assert_int_equal(pacer_gcra_limit_init(&l, 100, S_US, 0), 0);
+  assert_int_equal(pacer_gcra_aimd_window_us(&l), W_US);
+  assert_int_equal(pacer_gcra_limit_init(&l, 20, S_US, 5), 0);
+  assert_int_equal(pacer_gcra_aimd_window_us(&l), 800000);
+  /* 1,000/s: 16 ms, raised to the 50 ms floor */
+  assert_int_equal(pacer_gcra_limit_init(&l, 1000, S_US, 0), 0);
+  assert_int_equal(pacer_gcra_aimd_window_us(&l),
+                   PACER_GCRA_AIMD_RESUME_MIN_US);
+  /* 1/h: capped at 10 min */
+  assert_int_equal(pacer_gcra_limit_init(&l, 1, H_US, 0), 0);
+  assert_int_equal(pacer_gcra_aimd_window_us(&l),
+                   PACER_GCRA_AIMD_RESUME_MAX_US);
+}
+
+static void
 an_isolated_429_only_pauses(void **state)
 {
   struct pacer_gcra_state st;
 
   (void)state;
   memset(&st, 0, sizeof(st));
-  assert_int_equal(pacer_gcra_pause(&st, 100, 0, 1, T0_US, NULL), 0);
+  /* 1 s pauses: the first 429 has no pause before it */
+  assert_int_equal(pacer_gcra_pause(&st, 1000, 0, W_US, T0_US, NULL), 0);
   assert_int_equal(st.permille, 0);
-  /* 3 s later is isolated again: the 429s do not keep coming */
-  assert_int_equal(pacer_gcra_pause(&st, 100, 0, 1, T0_US + 3 * S_US, NULL), 0);
+  /* one at the window's edge after the pause ended (a second 429 from
+   * send jitter, 1.16 s after the first: within 3 s) only pauses */
+  assert_int_equal(
+      pacer_gcra_pause(&st, 1000, 0, W_US, T0_US + S_US + W_US, NULL), 0);
   assert_int_equal(st.permille, 0);
   assert_int_equal(st.aimd_at_unix_us, 0);
+  assert_int_equal(st.last_429_unix_us, T0_US + S_US + W_US);
+  /* one while the pause stands (a request sent before it) only pauses */
+  assert_int_equal(
+      pacer_gcra_pause(&st, 1000, 0, W_US, T0_US + 2 * S_US + W_US - 1, NULL),
+      0);
+  assert_int_equal(st.permille, 0);
+  assert_int_equal(st.pause_until_unix_us, T0_US + 3 * S_US + W_US - 1);
 }
 
 static void
@@ -780,23 +811,26 @@ second_429_halves_at_most_once_a_second_down_to_5_percent(void **state)
   (void)state;
   memset(&st, 0, sizeof(st));
   plain_st = st;
-  assert_int_equal(pacer_gcra_pause(&st, 100, 0, 1, now, NULL), 0);
-  now += 2 * S_US;
-  assert_int_equal(pacer_gcra_pause(&st, 100, 0, 1, now, NULL), 0);
+  assert_int_equal(pacer_gcra_pause(&st, 1000, 0, W_US, now, NULL), 0);
+  /* the first request after the pause is refused: the 429s keep coming */
+  now += S_US + W_US - 1;
+  assert_int_equal(pacer_gcra_pause(&st, 1000, 0, W_US, now, NULL), 0);
   assert_int_equal(st.permille, 500);
   assert_int_equal(st.aimd_at_unix_us, now);
   /* not adaptive: pauses only */
-  assert_int_equal(pacer_gcra_pause(&plain_st, 100, 0, 0, T0_US, NULL), 0);
-  assert_int_equal(pacer_gcra_pause(&plain_st, 100, 0, 0, now, NULL), 0);
+  assert_int_equal(pacer_gcra_pause(&plain_st, 1000, 0, 0, T0_US, NULL), 0);
+  assert_int_equal(pacer_gcra_pause(&plain_st, 1000, 0, 0, T0_US + S_US, NULL),
+                   0);
   assert_int_equal(plain_st.permille, 0);
   /* within a second of the last halving: no change */
-  assert_int_equal(pacer_gcra_pause(&st, 100, 0, 1, now + 999999, NULL), 0);
+  assert_int_equal(pacer_gcra_pause(&st, 1, 0, W_US, now + 999999, NULL), 0);
   assert_int_equal(st.permille, 500);
   assert_int_equal(st.last_429_unix_us, now + 999999);
-  /* then once a second: recovered share (+50) halved, floor 50 */
+  /* then each 1 ms after the pause before it ended, about once a second:
+   * recovered share (+50) halved, floor 50 */
   for (i = 0; i < PACER_ARRAY_SIZE(want); i++) {
-    now += S_US;
-    assert_int_equal(pacer_gcra_pause(&st, 100, 0, 1, now, NULL), 0);
+    now = st.pause_until_unix_us + 1000;
+    assert_int_equal(pacer_gcra_pause(&st, 1000, 0, W_US, now, NULL), 0);
     assert_int_equal(st.permille, want[i]);
     assert_int_equal(st.aimd_at_unix_us, now);
   }
@@ -988,6 +1022,7 @@ main(void)
           pause_blocks_takes_with_the_longest_pause_and_its_bucket),
       cmocka_unit_test(pause_resumes_at_pace_without_a_burst),
       cmocka_unit_test(a_longer_pause_stands_against_a_shorter_one),
+      cmocka_unit_test(aimd_window_is_16_intervals_within_its_bounds),
       cmocka_unit_test(an_isolated_429_only_pauses),
       cmocka_unit_test(
           second_429_halves_at_most_once_a_second_down_to_5_percent),
