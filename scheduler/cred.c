@@ -597,6 +597,23 @@ pacer_cred_held_token(const struct pacer_cred *c)
   return c->token;
 }
 
+char *
+pacer_cred_env_identity(const struct pacer_cred_cfg *cfg)
+{
+  const char *url = cfg->token_url ? cfg->token_url : "";
+  const char *id = cfg->client_id ? cfg->client_id : "";
+  size_t n;
+  char *s;
+
+  if (cfg->environment == NULL)
+    return NULL;
+  n = strlen(cfg->environment) + strlen(url) + strlen(id) + 3;
+  s = malloc(n);
+  if (s != NULL)
+    snprintf(s, n, "%s\x1f%s\x1f%s", cfg->environment, url, id);
+  return s;
+}
+
 struct pacer_cred_env *
 pacer_cred_env_state(struct pacer_cred *c)
 {
@@ -661,6 +678,7 @@ creds_free(struct pacer_creds *cs)
     wipe_free(cs->creds[i]->token);
     wipe_free(cs->creds[i]->rt);
     free(cs->creds[i]->env);
+    free(cs->creds[i]->env_of);
     if (cs->creds[i]->fsm.pending != NULL)
       rec_free(cs->creds[i]->fsm.pending);
     free(cs->creds[i]);
@@ -729,8 +747,11 @@ pacer_cred_add(struct pacer_creds *cs, const struct pacer_cred_cfg *cfg)
   uv_timer_init(cs->loop, &c->keepalive);
   c->timer.data = c;
   c->keepalive.data = c;
-  if (c->cfg->environment != NULL)
-    c->env = calloc(1, sizeof(*c->env)); /* NULL: no check, as without */
+  if (c->cfg->environment != NULL) {
+    /* NULL: no check, as without */
+    c->env = calloc(1, sizeof(*c->env));
+    c->env_of = pacer_cred_env_identity(c->cfg);
+  }
   cs->creds[cs->n++] = c;
   if (cs->started && !cs->sub_started) {
     cs->sub_started = 1;

@@ -27,7 +27,16 @@ struct pacer_cred {
   uv_timer_t timer; /* takeover wait / backoff / script retry */
   uv_timer_t keepalive;
   struct pacer_cred_env *env; /* hosts that took or refused it, owned */
+  char *env_of; /* pacer_cred_env_identity env is about, owned; or NULL */
 };
+
+/** What the record of accepting and refusing hosts (core/cred_env.h) is
+ *  about: the environment, token URL and client id of *cfg (borrowed),
+ *  joined with US (0x1F) separators, in a new string the caller frees.
+ *  A reload that changes it starts the record afresh (docs/CREDENTIALS.md
+ *  "Reload"). Returns NULL when cfg has no environment (no record) or on
+ *  ENOMEM. Loop thread. */
+char *pacer_cred_env_identity(const struct pacer_cred_cfg *cfg);
 
 /** Every credential of the running config, and the hooks to the
  *  scheduler. */

@@ -11,6 +11,11 @@
 #     refresh (no refresh loop).
 #  3. Credential "prod" (environment production) whose tokens production
 #     accepts is not affected.
+#  4. SIGHUP moves "prod" to the sandbox (environment and token_url) and
+#     `pacer cred set` gives it a sandbox grant: production accepted its
+#     old tokens, which says nothing of the new ones, so its jobs to
+#     production end credential_environment_mismatch after one refresh
+#     (a record kept across the change made them unauthorized_after_refresh).
 . "$(dirname "$0")/lib.sh"
 
 NODE_DIR="$(cd "$(dirname "$0")/../node" && pwd)"
@@ -30,14 +35,18 @@ SANDBOX="http://127.0.0.1:$(jq -r .port "$TEST_TMP/sandbox.json")"
 PROD="http://127.0.0.1:$(jq -r .port "$TEST_TMP/production.json")"
 stat_of() { curl -fsS "$1/admin/stats" | jq -r "$2"; }
 
-write_config "$TEST_TMP/pacer.json" "\"lease_ms\": 5000, \"credentials\": {
+# cfg PROD_IDP PROD_ENV: the config, "prod" getting its tokens from PROD_IDP
+cfg() {
+  write_config "$TEST_TMP/pacer.json" "\"lease_ms\": 5000, \"credentials\": {
   \"box\": {\"token_url\": \"$SANDBOX/token\", \"client_id\": \"pacer-test\",
             \"client_secret_env\": \"PACER_TEST_SECRET\", \"environment\": \"sandbox\",
             \"hosts\": [\"127.0.0.1\"], \"token_timeout_ms\": 3000, \"lock_ttl_ms\": 5000},
-  \"prod\": {\"token_url\": \"$PROD/token\", \"client_id\": \"pacer-test\",
-            \"client_secret_env\": \"PACER_TEST_SECRET\", \"environment\": \"production\",
+  \"prod\": {\"token_url\": \"$1/token\", \"client_id\": \"pacer-test\",
+            \"client_secret_env\": \"PACER_TEST_SECRET\", \"environment\": \"$2\",
             \"hosts\": [\"127.0.0.1\"], \"token_timeout_ms\": 3000, \"lock_ttl_ms\": 5000}}"
-chmod 600 "$TEST_TMP/pacer.json"
+  chmod 600 "$TEST_TMP/pacer.json"
+}
+cfg "$PROD" production
 seed() { # NAME IDP
   (umask 077; curl -fsS -X POST "$2/admin/mint" | jq -r .refresh_token >"$TEST_TMP/rt-$1")
   "$PACER" cred set "$1" --refresh-token-file "$TEST_TMP/rt-$1" \
@@ -78,6 +87,22 @@ jobs prod P 10
 wait_until 30 'test "$(results_count)" -ge 30' || fail "3: $(results_count)/30"
 [ "$(stream_field results state | grep -cx ok)" -eq 10 ] || fail "3: reasons: $(reasons)"
 echo "3: the production credential's 10 jobs ok"
+
+cfg "$SANDBOX" sandbox
+kill -HUP "$WORKER_PID"
+wait_until 15 'grep -q "msg=\"config reloaded\".*credentials.prod.environment changed" "$TEST_TMP/w.log"' ||
+  fail "4: no reload: $(grep config "$TEST_TMP/w.log" | tail -3)"
+posts=$(stat_of "$SANDBOX" .refresh_posts)
+seed prod "$SANDBOX"
+jobs prod P2 5
+wait_until 30 'test "$(results_count)" -ge 35' || fail "4: $(results_count)/35"
+[ "$(stream_field results reason | grep -cx credential_environment_mismatch)" -eq 25 ] ||
+  fail "4: reasons: $(reasons)"
+result_of P2-01 error | grep -q "environment sandbox) was never accepted by 127.0.0.1" ||
+  fail "4: no advice: $(result_of P2-01 error)"
+[ "$(stat_of "$SANDBOX" .refresh_posts)" -eq $((posts + 2)) ] ||
+  fail "4: $(( $(stat_of "$SANDBOX" .refresh_posts) - posts )) refresh POSTs (want the first token and one refresh)"
+echo "4: moved to the sandbox by SIGHUP: 5 jobs to production credential_environment_mismatch"
 kill -TERM "$WORKER_PID"
 wait_until 30 '! alive '"$WORKER_PID" || fail "worker did not stop"
 for s in "$PACER_TEST_SECRET" $(cat "$TEST_TMP"/rt-*); do
