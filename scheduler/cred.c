@@ -597,23 +597,6 @@ pacer_cred_held_token(const struct pacer_cred *c)
   return c->token;
 }
 
-char *
-pacer_cred_env_identity(const struct pacer_cred_cfg *cfg)
-{
-  const char *url = cfg->token_url ? cfg->token_url : "";
-  const char *id = cfg->client_id ? cfg->client_id : "";
-  size_t n;
-  char *s;
-
-  if (cfg->environment == NULL)
-    return NULL;
-  n = strlen(cfg->environment) + strlen(url) + strlen(id) + 3;
-  s = malloc(n);
-  if (s != NULL)
-    snprintf(s, n, "%s\x1f%s\x1f%s", cfg->environment, url, id);
-  return s;
-}
-
 struct pacer_cred_env *
 pacer_cred_env_state(struct pacer_cred *c)
 {
@@ -747,11 +730,7 @@ pacer_cred_add(struct pacer_creds *cs, const struct pacer_cred_cfg *cfg)
   uv_timer_init(cs->loop, &c->keepalive);
   c->timer.data = c;
   c->keepalive.data = c;
-  if (c->cfg->environment != NULL) {
-    /* NULL: no check, as without */
-    c->env = calloc(1, sizeof(*c->env));
-    c->env_of = pacer_cred_env_identity(c->cfg);
-  }
+  pacer_cred_env_configure(c);
   cs->creds[cs->n++] = c;
   if (cs->started && !cs->sub_started) {
     cs->sub_started = 1;

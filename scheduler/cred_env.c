@@ -2,11 +2,51 @@
  * credential's record of hosts (core/cred_env.c) fed by the outcomes of
  * its jobs, and the advice when a host refuses its tokens. */
 #include "scheduler/cred.h"
+#include "scheduler/cred_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "common/log.h"
 #include "core/cred_env.h"
+
+/* What the record is about: environment, token URL and client id joined
+ * with US (0x1F), owned by the caller; NULL without an environment or on
+ * ENOMEM. */
+static char *
+env_identity(const struct pacer_cred_cfg *cfg)
+{
+  const char *url = cfg->token_url ? cfg->token_url : "";
+  const char *id = cfg->client_id ? cfg->client_id : "";
+  size_t n;
+  char *s;
+
+  if (cfg->environment == NULL)
+    return NULL;
+  n = strlen(cfg->environment) + strlen(url) + strlen(id) + 3;
+  s = malloc(n);
+  if (s != NULL)
+    snprintf(s, n, "%s\x1f%s\x1f%s", cfg->environment, url, id);
+  return s;
+}
+
+void
+pacer_cred_env_configure(struct pacer_cred *c)
+{
+  char *id = env_identity(c->cfg);
+
+  if (id != NULL && c->env_of != NULL && strcmp(id, c->env_of) == 0) {
+    free(id);
+    return;
+  }
+  free(c->env);
+  free(c->env_of);
+  c->env = NULL;
+  c->env_of = id;
+  if (id != NULL)
+    c->env = calloc(1, sizeof(*c->env)); /* NULL: no check */
+}
 
 void
 pacer_cred_accepted(struct pacer_cred *c, const char *host)

@@ -30,13 +30,14 @@ struct pacer_cred {
   char *env_of; /* pacer_cred_env_identity env is about, owned; or NULL */
 };
 
-/** What the record of accepting and refusing hosts (core/cred_env.h) is
- *  about: the environment, token URL and client id of *cfg (borrowed),
- *  joined with US (0x1F) separators, in a new string the caller frees.
- *  A reload that changes it starts the record afresh (docs/CREDENTIALS.md
- *  "Reload"). Returns NULL when cfg has no environment (no record) or on
- *  ENOMEM. Loop thread. */
-char *pacer_cred_env_identity(const struct pacer_cred_cfg *cfg);
+/** Sets up c's record of the hosts that accepted or refused its tokens
+ *  (core/cred_env.h) for its configuration: none without an
+ *  `environment`; a fresh one when c has none yet or its environment,
+ *  token URL or client id changed (a reload: the tokens to come are
+ *  another provider's or client's, docs/CREDENTIALS.md "Reload"); the
+ *  one it has otherwise. No record (no check) on ENOMEM. Loop thread;
+ *  scheduler/cred_env.c. */
+void pacer_cred_env_configure(struct pacer_cred *c);
 
 /** Every credential of the running config, and the hooks to the
  *  scheduler. */
