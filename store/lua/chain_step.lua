@@ -25,20 +25,8 @@
 -- page again; the step then returns 2 and writes nothing). With ack "1"
 -- (report chains, whose polls leave no result of their own) the entry is
 -- acknowledged and deleted here too.
--- Done-markers (store/keys.h): hash <prefix>donemarks:<n>, n = unix ms /
--- 86400000 (PACER_KEYS_DONE_BUCKET_MS, 24 h), field job id, value "1"; the
--- hash expires done_ttl_ms after its 24 h end. A job id that finished ok
--- within done_ttl_ms is in one of the buckets from (now - done_ttl_ms) to
--- now. The string <prefix>done:<id> of older versions still counts.
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-local function mark_done(base, id, ttl, now)
-  local n = math.floor(now / 86400000)
-  redis.call('HSET', base .. n, id, '1')
-  redis.call('PEXPIREAT', base .. n, (n + 1) * 86400000 + ttl)
-end
+-- Done-markers: now_ms, is_done, mark_done (lib_done.lua).
+--! include lib_done.lua
 local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
 if #p == 0 then return 0 end
 if p[1][2] ~= ARGV[3] then return -1 end

@@ -4,7 +4,7 @@
 # source a reader opens (with syntax highlighting); nothing is read at run
 # time. No tool beyond CMake itself.
 #   cmake -DDIR=store/lua -DNAMES=limit_take,limit_pause -DOUT_C=lua_scripts.c
-#         -DOUT_H=lua_scripts.h -P embed_lua.cmake
+#         -DOUT_H=lua_scripts.h -DOUT_LUA=lua -P embed_lua.cmake
 string(REPLACE "," ";" NAMES "${NAMES}")
 set(c "/* Generated from the .lua files in store/lua/ by embed_lua.cmake: do not edit. */\n")
 string(APPEND c "#include \"store/lua_scripts.h\"\n")
@@ -32,6 +32,19 @@ foreach(name ${NAMES})
   # scripts have none.)
   file(READ "${DIR}/${name}.lua" code)
   set(code "\n${code}")
+  # A line "--! include lib_x.lua" becomes the text of store/lua/lib_x.lua:
+  # code several scripts share is written once (lib_done.lua). Included
+  # files include nothing.
+  string(REGEX MATCHALL "\n--! include [a-z_]+\\.lua" incs "${code}")
+  foreach(inc ${incs})
+    string(REGEX REPLACE "^\n--! include " "" lib "${inc}")
+    file(READ "${DIR}/${lib}" libcode)
+    string(REPLACE "${inc}" "\n${libcode}" code "${code}")
+  endforeach()
+  if(code MATCHES "\n[ \t]*--! *include")
+    message(FATAL_ERROR "${name}.lua: an include line that names no "
+                        "store/lua/lib_*.lua file as \"--! include lib_x.lua\"")
+  endif()
   string(REGEX REPLACE "\n[ \t]*--[^\n]*" "" code "${code}")
   set(prev "")
   while(NOT code STREQUAL prev)
@@ -39,12 +52,13 @@ foreach(name ${NAMES})
     string(REGEX REPLACE "\n[ \t]*\n" "\n" code "${code}")
   endwhile()
   string(REGEX REPLACE "^\n" "" code "${code}")
-  file(WRITE "${OUT_C}.${name}.lua.tmp" "${code}")
-  file(READ "${OUT_C}.${name}.lua.tmp" hex HEX)
+  # The bytes sent, kept as ${OUT_LUA}/<name>.lua for tests that run a
+  # script on its own (test_pages.sh C, through PACER_LUA_DIR).
+  file(WRITE "${OUT_LUA}/${name}.lua" "${code}")
+  file(READ "${OUT_LUA}/${name}.lua" hex HEX)
   # The SHA1 of exactly the bytes sent, computed here once (EVALSHA).
-  file(SHA1 "${OUT_C}.${name}.lua.tmp" sha)
+  file(SHA1 "${OUT_LUA}/${name}.lua" sha)
   string(APPEND table "  {pacer_lua_${name}, \"${sha}\"},\n")
-  file(REMOVE "${OUT_C}.${name}.lua.tmp")
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
   string(REGEX REPLACE "((0x[0-9a-f][0-9a-f],){16})" "\\1\n" bytes "${bytes}")
   string(APPEND c "\nconst char pacer_lua_${name}[] = {\n${bytes}0x00};\n")

@@ -25,23 +25,8 @@
 -- replay, or another consumer finished it) and owned by this consumer, the
 -- last argument (-1 otherwise: our lease was lost and another consumer took
 -- the entry over, so this write is fenced off; tests/integration e2e_fence).
--- Done-markers (store/keys.h): hash <prefix>donemarks:<n>, n = unix ms /
--- 86400000 (PACER_KEYS_DONE_BUCKET_MS, 24 h), field job id, value "1"; the
--- hash expires done_ttl_ms after its 24 h end. A job id that finished ok
--- within done_ttl_ms is in one of the buckets from (now - done_ttl_ms) to
--- now. The string <prefix>done:<id> of older versions still counts.
-local function now_ms()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-local function is_done(legacy, base, id, ttl, now)
-  if redis.call('EXISTS', legacy) == 1 then return true end
-  if ttl <= 0 then return false end
-  for n = math.floor(now / 86400000), math.floor((now - ttl) / 86400000), -1 do
-    if redis.call('HEXISTS', base .. n, id) == 1 then return true end
-  end
-  return false
-end
+-- Done-markers: now_ms, is_done, mark_done (lib_done.lua).
+--! include lib_done.lua
 local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
 if #p == 0 then return 0 end
 if p[1][2] ~= ARGV[#ARGV] then return -1 end

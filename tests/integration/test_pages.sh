@@ -101,8 +101,10 @@ curl -fsS "$TESTAPI_URL/admin/requests?since=0&limit=4096" |
   fail "B: the Authorization header went to the other origin"
 # ---- C: the step script alone, on the window a SIGKILL may hit: a page
 # whose step ran but whose result was not written runs again, and its
-# second step queues nothing (store/lua/chain_step.lua).
-script="$(dirname "$0")/../../store/lua/chain_step.lua"
+# second step queues nothing (store/lua/chain_step.lua, as embedded: the
+# build writes the text it sends, lib_done.lua included, to PACER_LUA_DIR).
+script="${PACER_LUA_DIR:?set by ctest: generated/store/lua in the build}/chain_step.lua"
+[ -s "$script" ] || fail "C: $script is missing: build pacer first"
 s="${PREFIX}c:jobs"
 rcli XGROUP CREATE "$s" pacer '$' MKSTREAM >/dev/null
 rcli XADD "$s" '*' job '{"url":"http://x/"}' >/dev/null

@@ -174,7 +174,7 @@ echo "E: deferred gauge within $worst of the delayed set over $samples samples, 
 stop_workers "$WORKER_PID"
 # ---- F: the shared state's merge rule
 note() { # OP STREAK UNTIL_MS -> "streak until"
-  rcli --raw EVAL "$(cat "$(dirname "$0")/../../store/lua/throttle_note.lua")" 1 \
+  rcli --raw EVAL "$(cat "${PACER_LUA_DIR:?}/throttle_note.lua")" 1 \
     "${PREFIX}throttle:f" "$@" | paste -sd' '
 }
 far=$(( $(now_ms) + 600000 ))
