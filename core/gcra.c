@@ -259,28 +259,46 @@ pacer_gcra_take_ext(const struct pacer_gcra_args *a,
     return 0;
   }
   for (j = 0; j < nslots; j++) {
-    int64_t s = now + lead;
+    int64_t s = now + lead, e[BUCKETS_MAX], slowest = 0;
 
     /* slot j: the earliest time every bucket conforms (ITU-T I.371,
      * cost units at once: s >= TAT + (cost - 1) * T - tau); a block's
      * first slot keeps the guard from another taker's last one (the
      * script compares the stored taker text, "" when absent) */
     for (i = 0; i < n; i++) {
-      int64_t c;
-
       if (!exact(tat[i] + iv[i]))
         return PACER_ETOOLARGE;
-      c = tat[i] + iv[i] - one[i] - (int64_t)a[i].tolerance_us;
+      e[i] = tat[i] + iv[i] - one[i] - (int64_t)a[i].tolerance_us;
       if (j == 0 && guard_us > 0 && st[i].taker != taker)
-        c += (int64_t)guard_us;
-      if (c > s)
-        s = c;
+        e[i] += (int64_t)guard_us;
+      if (e[i] < now + lead)
+        e[i] = now + lead;
+      if (e[i] > s)
+        s = e[i];
     }
     if (!exact(s))
       return PACER_ETOOLARGE;
     if (s > end) {
       if (got == 0) {
         r->wait_us = (uint64_t)(s - now);
+        return 0;
+      }
+      break;
+    }
+    /* No holes: a slot that a slower bucket puts later than a faster one
+     * could give a slot would move the faster bucket's TAT past a whole
+     * interval it could still give another lane (one TAT keeps no hole),
+     * and stacked lanes sharing it would take turns. Such a slot is taken
+     * only when it is lead_us away: until then, the wait for that. */
+    for (i = 0; i < n; i++)
+      if (e[i] == s && iv[i] > slowest)
+        slowest = iv[i];
+    for (i = 0; i < n; i++)
+      if (iv[i] < slowest && s - e[i] >= iv[i])
+        break;
+    if (i < n) {
+      if (got == 0) {
+        r->wait_us = (uint64_t)(s - now - lead);
         return 0;
       }
       break;

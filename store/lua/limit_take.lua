@@ -8,6 +8,9 @@
 --       another taker reserved (two processes' blocks do not touch), and the
 --       later slots may reach horizon_us past the first one.
 -- A bucket idle for a whole period starts a warm-up period ("since").
+-- A slot a slower bucket puts a whole interval past the earliest one a
+-- faster bucket could give is not taken until it is lead_us away (a TAT
+-- keeps no hole: stacked lanes sharing the faster bucket would take turns).
 -- Returns {n, off_1, ..., off_n, now} (slot offsets from now, us, then
 -- now itself, unix us: each process maps Redis time to its own clock with
 -- it) or {0, wait_us, reason}. Numbers stay below 2^53, so doubles are exact.
@@ -66,14 +69,28 @@ if pause > 0 then return {0, pause, reason} end
 local out = {0}
 local limit = now + horizon
 for j = 1, nslots do
-  local s = now + lead
+  local s, e, slowest, hole = now + lead, {}, 0, false
   for i = 1, n do
     local c = tat[i] + iv[i] - one[i] - tol[i]
     if j == 1 and guard > 0 and who[i] ~= taker then c = c + guard end
+    e[i] = math.max(c, now + lead)
     if c > s then s = c end
   end
   if s > limit then
     if #out == 1 then return {0, s - now, ''} end
+    break
+  end
+  -- no holes: a slot that a slower bucket puts a whole interval past the
+  -- earliest one a faster bucket could give is taken only lead away
+  -- (core/gcra.c); until then, the wait for that
+  for i = 1, n do
+    if e[i] == s and iv[i] > slowest then slowest = iv[i] end
+  end
+  for i = 1, n do
+    if iv[i] < slowest and s - e[i] >= iv[i] then hole = true end
+  end
+  if hole then
+    if #out == 1 then return {0, s - now - lead, ''} end
     break
   end
   if j == 1 and guard > 0 then limit = s + horizon end

@@ -71,6 +71,7 @@ enum cover {
   C_GRANTED, /* takes that reserved slots */
   C_MULTI,   /* ... more than one */
   C_BUSY,    /* takes answered with a wait */
+  C_HOLE,    /* ... within the horizon: no hole in a faster bucket */
   C_PAUSED,  /* takes answered with a pause and its reason */
   C_WARM,    /* takes that started a warm-up (since = now) */
   C_SHARE,   /* takes on a lowered AIMD share */
@@ -87,6 +88,7 @@ enum cover {
 static const char *const cover_names[C_COUNT] = {"granted",
                                                  "multi-slot",
                                                  "busy",
+                                                 "busy: no hole",
                                                  "paused",
                                                  "warm-up",
                                                  "lowered share",
@@ -395,6 +397,10 @@ step_take(struct run *r)
           : m.paused_by != SIZE_MAX ? C_PAUSED
                                     : C_BUSY]++;
   covered[C_MULTI] += m.nslots > 1;
+  /* a busy wait within the horizon: the first slot would leave a faster
+   * bucket a hole (a wait beyond the horizon is the slot's own) */
+  covered[C_HOLE] +=
+      m.nslots == 0 && m.paused_by == SIZE_MAX && m.wait_us <= horizon;
   for (i = 0; i < n; i++) {
     covered[C_WARM] += m.nslots > 0 && st[i].since_unix_us == r->now_us &&
                        pick[i]->st.since_unix_us != r->now_us;

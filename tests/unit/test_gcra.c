@@ -583,13 +583,95 @@ take_all_takes_from_every_bucket_or_none(void **state)
   assert_int_equal(r.nslots, 0);
   assert_int_equal(r.wait_us, 50000);
   assert_memory_equal(st, copy, sizeof(copy));
-  /* two slots in 150 ms: both buckets advance for each */
-  assert_int_equal(pacer_gcra_take(a, st, 2, 5, 150000, T0_US + 50000, &r), 0);
+  /* at the token's slot, up to 5 in 150 ms: one, and both buckets
+   * advance; the next (token at 200 ms) would leave the app bucket a
+   * whole interval unused (150 ms), so it is not taken */
+  assert_int_equal(pacer_gcra_take(a, st, 2, 5, 150000, T0_US + 100000, &r), 0);
+  assert_int_equal(r.nslots, 1);
+  assert_int_equal(r.slot_us[0], 0);
+  assert_int_equal(st[0].tat_unix_us, T0_US + 150000);
+  assert_int_equal(st[1].tat_unix_us, T0_US + 200000);
+  /* with two slower buckets of one pace, two slots: no hole either time */
+  a[0] = plain(10, S_US, 0);
+  memset(st, 0, sizeof(st));
+  assert_int_equal(pacer_gcra_take(a, st, 2, 5, 150000, T0_US, &r), 0);
   assert_int_equal(r.nslots, 2);
-  assert_int_equal(r.slot_us[0], 50000);
-  assert_int_equal(r.slot_us[1], 150000);
-  assert_int_equal(st[0].tat_unix_us, T0_US + 250000);
-  assert_int_equal(st[1].tat_unix_us, T0_US + 300000);
+  assert_int_equal(r.slot_us[1], 100000);
+  assert_int_equal(st[0].tat_unix_us, T0_US + 200000);
+  assert_int_equal(st[1].tat_unix_us, T0_US + 200000);
+}
+
+/* Stacked lanes share a faster bucket: 8 accounts at 20/s each (one lane
+ * and bucket each) under one app limit of 100/s, every lane with work,
+ * each taking again as soon as its slot is used or its wait ends (as
+ * dispatch.c does, horizon 250 ms). A slot an account bucket puts later
+ * than the app bucket could give one is not taken until it is due, so
+ * the app bucket's TAT keeps no hole and the lanes fill it: 2 s give at
+ * least 190 slots (200 now), never two app slots closer than 10 ms nor
+ * two of one account closer than 50 ms. Reserving each lane's next
+ * account slots at once gave 66: the lanes took turns. */
+static void
+stacked_lanes_fill_the_shared_bucket(void **state)
+{
+  enum { LANES = 8, MAXS = 1000 };
+  struct pacer_gcra_args a[2];
+  struct pacer_gcra_state app, acct[LANES], st[2];
+  struct pacer_gcra_take_result r;
+  uint64_t next[LANES], last[LANES], slots[MAXS], end = T0_US + 2 * S_US;
+  size_t nslots = 0, i, k;
+
+  (void)state;
+  a[0] = plain(100, S_US, 0);
+  a[1] = plain(20, S_US, 0);
+  memset(&app, 0, sizeof(app));
+  memset(acct, 0, sizeof(acct));
+  for (k = 0; k < LANES; k++) {
+    next[k] = T0_US + k; /* the lanes wake in turn */
+    last[k] = 0;
+  }
+  for (;;) {
+    size_t m = 0;
+
+    for (k = 1; k < LANES; k++)
+      if (next[k] < next[m])
+        m = k;
+    if (next[m] >= end)
+      break;
+    st[0] = app;
+    st[1] = acct[m];
+    assert_int_equal(
+        pacer_gcra_take(a, st, 2, PACER_GCRA_SLOTS_MAX, 250000, next[m], &r),
+        0);
+    app = st[0];
+    acct[m] = st[1];
+    if (r.nslots == 0) {
+      assert_true(r.wait_us > 0);
+      next[m] += r.wait_us;
+      continue;
+    }
+    for (i = 0; i < r.nslots; i++) {
+      uint64_t t = next[m] + r.slot_us[i];
+
+      assert_true(last[m] == 0 || t - last[m] >= 50000);
+      last[m] = t;
+      if (t < end) {
+        assert_true(nslots < MAXS);
+        slots[nslots++] = t;
+      }
+    }
+    next[m] = last[m]; /* its last slot used: it takes again */
+  }
+  /* sorted, then no two app slots closer than 10 ms */
+  for (i = 1; i < nslots; i++)
+    for (k = i; k > 0 && slots[k - 1] > slots[k]; k--) {
+      uint64_t t = slots[k];
+
+      slots[k] = slots[k - 1];
+      slots[k - 1] = t;
+    }
+  for (i = 1; i < nslots; i++)
+    assert_true(slots[i] - slots[i - 1] >= 10000);
+  assert_true(nslots >= 190);
 }
 
 static void
@@ -1015,6 +1097,7 @@ main(void)
       cmocka_unit_test(take_ext_leads_and_guards_blocks_of_other_takers),
       cmocka_unit_test(take_all_takes_from_every_bucket_or_none),
       cmocka_unit_test(take_all_waits_for_the_slowest_bucket),
+      cmocka_unit_test(stacked_lanes_fill_the_shared_bucket),
       cmocka_unit_test(take_of_no_buckets_grants_every_slot_now),
       cmocka_unit_test(warm_up_spaces_the_first_period_wider_then_steady),
       cmocka_unit_test(bucket_idle_for_a_whole_period_warms_up_again),
