@@ -6,6 +6,12 @@
 # (docs/LIMITS.md, "Against a strict limiter").
 #  A. 1 process, 600 jobs.
 #  B. 4 processes sharing the limit, 600 jobs.
+#  D. stacked limits (/multi: 20 r/s per X-Account and 100 r/s per
+#     X-Token), 8 accounts under one token, 800 jobs; pacer's limits 20/s
+#     per X-Account and 100/s for the app (one token: global): the
+#     token's limit is used (90 to 100 in the busiest 1 s), at most 24
+#     429s (below). Lanes whose account slot was reserved ahead left the
+#     app bucket holes and took turns: 51 (docs/LIMITS.md 5a).
 #  C. 1 process whose limit is twice nginx's (200/s), 300 jobs: the 429s
 #     keep coming right after each pause, and AIMD halves the rate
 #     (pacer_gcra_aimd_window_us); without it every pause would end in
@@ -31,19 +37,20 @@ NGINX_BIN=${PACER_NGINX:-/usr/sbin/nginx}
 RATE=100
 JOBS=600
 
-# start_nginx NAME: nginx_limits.sh in $TEST_TMP/NAME; sets NGX_PID and
-# NGX_PORT.
+# start_nginx NAME [ARGS]: nginx_limits.sh in $TEST_TMP/NAME (--rate $RATE
+# unless ARGS say otherwise); sets NGX_PID and NGX_PORT.
 start_nginx() {
-  local d="$TEST_TMP/$1"
+  local d="$TEST_TMP/$1" name=$1
+  shift
   mkdir -p "$d"
   : >"$d/out"
-  "$NGX" "$d" --rate "$RATE" --priority rt >"$d/out" 2>"$TEST_TMP/$1-nginx.log" &
+  "$NGX" "$d" --rate "$RATE" --priority rt "$@" >"$d/out" 2>"$TEST_TMP/$name-nginx.log" &
   NGX_PID=$!
   PIDS+=("$NGX_PID")
   wait_until 15 'grep -q "^listening port=" "$d/out" || ! alive "$NGX_PID"' ||
-    fail "$1: nginx did not start within 15 s"
+    fail "$name: nginx did not start within 15 s"
   NGX_PORT=$(sed -n 's/^listening port=\([0-9]*\)$/\1/p' "$d/out")
-  [ -n "$NGX_PORT" ] || fail "$1: nginx did not start: $(cat "$TEST_TMP/$1-nginx.log")"
+  [ -n "$NGX_PORT" ] || fail "$name: nginx did not start: $(cat "$TEST_TMP/$name-nginx.log")"
 }
 
 stop_pids() {
@@ -52,13 +59,16 @@ stop_pids() {
   for p in "$@"; do wait_until 30 '! alive '"$p" || fail "process $p did not stop"; done
 }
 
-# check NAME MAX429 MINRATE MAXWINDOW: asserts on $TEST_TMP/NAME/access.log
-# and prints the figures.
+# check NAME MAX429 MINRATE MAXWINDOW [PATH LIMIT]: asserts on
+# $TEST_TMP/NAME/access.log (requests to /PATH/, default strict; the
+# admitted rate over LIMIT r/s, default $RATE, with the 1 s pause of each
+# 429 taken out when PAUSES_OUT is 1) and prints the figures.
 check() {
   local log="$TEST_TMP/$1/access.log" f max429=$2 minrate=$3 maxwin=$4
+  local path=${5:-strict} lim=${6:-$RATE}
   [ -s "$log" ] || fail "$1: nginx logged nothing"
   # sent ok n429 max1s_all achieved_without_pauses
-  f=$(awk -v L="$RATE" '$3 ~ /^\/strict\// {
+  f=$(awk -v L="$lim" -v P="/$path/" -v O="$PAUSES_OUT" 'index($3, P) == 1 {
       t = int($1 * 1000 + 0.5); n++; at[n] = t
       if ($2 == 200) { ok++; if (!f || t < f) f = t; if (t > l) l = t }
       else if ($2 == 429) n429++
@@ -71,7 +81,7 @@ check() {
         while (at[j] <= at[i] - 1000) j++
         if (i - j + 1 > m) m = i - j + 1
       }
-      span = (l - at[1]) / 1000 - n429
+      span = (l - at[1]) / 1000 - (O ? n429 : 0)
       printf "%d %d %d %d %.3f\n", n, ok, n429 + 0, m,
         (span > 0 ? (ok - 1) / span / L : 0)
     }' "$log")
@@ -79,28 +89,39 @@ check() {
   [ $# -eq 6 ] || fail "$1: cannot read nginx's log"
   
   echo "$1: $2 requests, $3 admitted, $4 refused (429), max $5 in 1 s," \
-    "admitted rate $6 x limit (pauses taken out)"
+    "admitted rate $6 x limit$([ "$PAUSES_OUT" = 1 ] && echo " (pauses taken out)")"
   [ "$3" -eq "$jobs" ] || fail "$1: $3 admitted, want $jobs"
   [ "$4" -le "$max429" ] ||
     fail "$1: $4 requests refused (429), want <= $max429"
   [ "$5" -le "$maxwin" ] || fail "$1: $5 arrivals in one 1 s window, want <= $maxwin"
+  [ "$5" -ge "$MINWIN" ] ||
+    fail "$1: at most $5 arrivals in any 1 s window, want >= $MINWIN: the limit is not used"
   [ "$minrate" = - ] ||
     awk -v r="$6" -v m="$minrate" 'BEGIN { exit !(r >= m && r <= 1.0) }' ||
     fail "$1: admitted at $6 x the limit, want $minrate..1.0"
 }
 
+# What run reads besides its arguments, for a case of stacked limits:
+# nginx's options, pacer's limits (JSON), the location, how many accounts
+# the jobs take turns over (all under one X-Token) and the limit the
+# admitted rate is measured against.
+# PAUSES_OUT=1: a 429 pauses the only key, so its second is not counted.
+# MINWIN: the fewest arrivals the busiest 1 s window must hold.
+NGX_ARGS=() LIMITS= LOC=strict ACCOUNTS=1 LIM=$RATE PAUSES_OUT=1 MINWIN=0
+
 # run NAME PROCS MAX429 MINRATE [PACER_RATE JOBS MAXWINDOW]
 run() {
   local name=$1 procs=$2 prate=${5:-$RATE} jobs=${6:-$JOBS} maxwin=${7:-$RATE}
-  local i wpids=()
-  start_nginx "$name"
-  write_config "$TEST_TMP/$name.json" \
-    "\"limits\": [{\"name\": \"acct\", \"key\": \"header:X-Account\", \"rate\": \"$prate/s\"}]"
+  local i wpids=() limits=$LIMITS
+  [ -n "$limits" ] ||
+    limits="{\"name\": \"acct\", \"key\": \"header:X-Account\", \"rate\": \"$prate/s\"}"
+  start_nginx "$name" ${NGX_ARGS[@]+"${NGX_ARGS[@]}"}
+  write_config "$TEST_TMP/$name.json" "\"limits\": [$limits]"
   # a prefix per case: the bucket starts fresh
   sed -i "s/\"prefix\": \"[^\"]*\"/\"prefix\": \"${PREFIX}$name:\"/" "$TEST_TMP/$name.json"
   for i in $(seq 1 "$jobs"); do
-    printf '{"id":"%s-%d","url":"http://127.0.0.1:%s/strict/c","headers":{"X-Account":"acc-1","X-Job":"%s-%d"}}\n' \
-      "$name" "$i" "$NGX_PORT" "$name" "$i"
+    printf '{"id":"%s-%d","url":"http://127.0.0.1:%s/%s/c","headers":{"X-Account":"acc-%d","X-Token":"tok-1","X-Job":"%s-%d"}}\n' \
+      "$name" "$i" "$NGX_PORT" "$LOC" $(((i - 1) % ACCOUNTS + 1)) "$name" "$i"
   done >"$TEST_TMP/$name.jsonl"
   "$PACER" submit --config "$TEST_TMP/$name.json" "$TEST_TMP/$name.jsonl" \
     2>"$TEST_TMP/$name-submit.log" || fail "$name: submit"
@@ -120,7 +141,7 @@ for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
   end
 end
 return n" 1 "${PREFIX}$name:results")" -eq 0 ] || fail "$name: a job did not end 200"
-  check "$name" "$3" "$4" "$maxwin"
+  check "$name" "$3" "$4" "$maxwin" "$LOC" "$LIM"
 }
 
 run A 1 2 0.90
@@ -128,4 +149,16 @@ run B 4 3 0
 # a rate too high: 429s, but the rate halves and stays near nginx's; the
 # window bound is nginx's own (admitted plus refused arrivals)
 run C 1 40 - $((2 * RATE)) 300 $((2 * RATE))
-pass "1 and 4 processes at nginx's 100 r/s, burst 0; twice the rate halves"
+# stacked: 20 r/s per account, 100 r/s for the token over all 8
+NGX_ARGS=(--rate 20 --token-rate "$RATE") LOC=multi ACCOUNTS=8
+LIMITS="{\"name\": \"app\", \"rate\": \"$RATE/s\"},
+  {\"name\": \"acct\", \"key\": \"header:X-Account\", \"rate\": \"20/s\"}"
+# The app's limit is used: some 1 s window holds at least 90 (51 when
+# the lanes took turns). Not the average: a 429 pauses one account for
+# 1 s, which may then finish last, alone. Up to 24 429s: the worker
+# spaces requests on the wire by the app's bucket only, and a request it
+# holds back for the app's gap comes closer to its account's next one
+# (0-9 in 800 here, all from the account's 20 r/s; docs/LIMITS.md 5a).
+PAUSES_OUT=0 MINWIN=90
+run D 1 24 - "$RATE" 800
+pass "1 and 4 processes at nginx's 100 r/s, burst 0; twice the rate halves; stacked limits used"
