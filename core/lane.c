@@ -230,8 +230,13 @@ pace_hash(const char *s)
   return h != 0 ? h : 1u;
 }
 
-void
-pacer_lane_pace(const struct pacer_lane *l, uint64_t *key_out, uint64_t *gap_us)
+/* The widest burst-0 limit of l other than `not` (NULL: none excluded),
+ * of the most shared key kind when `kind` (global before host before ...
+ * header), else of any kind; NULL when there is none. *iv_out gets its
+ * interval x cost, us. */
+static const struct pacer_limit_ref *
+pace_ref(const struct pacer_lane *l, const struct pacer_limit_ref * not,
+         int kind, uint64_t *iv_out)
 {
   const struct pacer_limit_ref *best = NULL;
   uint64_t widest = 0;
@@ -241,15 +246,27 @@ pacer_lane_pace(const struct pacer_lane *l, uint64_t *key_out, uint64_t *gap_us)
     const struct pacer_limit_cfg *c = l->refs[i].cfg;
     uint64_t iv = c->gcra.interval_us * (c->cost ? c->cost : 1u);
 
-    /* the most shared bucket (global before host before ... header):
-     * every request through one clock, so a late one shifts all that
-     * follow instead of squeezing a neighbour; then the widest */
-    if (c->gcra.burst == 0 && (best == NULL || c->key < best->cfg->key ||
-                               (c->key == best->cfg->key && iv > widest))) {
+    if (c->gcra.burst != 0 || &l->refs[i] == not )
+      continue;
+    if (best == NULL || (kind && c->key < best->cfg->key) ||
+        ((!kind || c->key == best->cfg->key) && iv > widest)) {
       widest = iv;
       best = &l->refs[i];
     }
   }
+  *iv_out = widest;
+  return best;
+}
+
+void
+pacer_lane_pace(const struct pacer_lane *l, uint64_t *key_out, uint64_t *gap_us)
+{
+  uint64_t widest;
+  /* the most shared bucket (global before host before ... header): every
+   * request through one clock, so a late one shifts all that follow
+   * instead of squeezing a neighbour; then the widest */
+  const struct pacer_limit_ref *best = pace_ref(l, NULL, 1, &widest);
+
   if (best == NULL) {
     *key_out = pace_hash(l->id);
     *gap_us = 0;
@@ -257,6 +274,24 @@ pacer_lane_pace(const struct pacer_lane *l, uint64_t *key_out, uint64_t *gap_us)
   }
   *key_out = pace_hash(best->key);
   *gap_us = widest + widest * PACER_LANE_GAP_MARGIN_PERMILLE / 1000u;
+}
+
+void
+pacer_lane_pace_second(const struct pacer_lane *l, uint64_t *key_out,
+                       uint64_t *gap_us)
+{
+  uint64_t iv;
+  const struct pacer_limit_ref *first = pace_ref(l, NULL, 1, &iv);
+  const struct pacer_limit_ref *second =
+      first != NULL ? pace_ref(l, first, 0, &iv) : NULL;
+
+  if (second == NULL) {
+    *key_out = 0;
+    *gap_us = 0;
+    return;
+  }
+  *key_out = pace_hash(second->key);
+  *gap_us = iv + iv * PACER_LANE_GAP_MARGIN_PERMILLE / 1000u;
 }
 
 void

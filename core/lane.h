@@ -115,6 +115,16 @@ int pacer_lane_take_slot_ahead(struct pacer_lane *l, uint64_t now_us,
 void pacer_lane_pace(const struct pacer_lane *l, uint64_t *key_out,
                      uint64_t *gap_us);
 
+/** The second bucket a worker spaces this lane's requests by: of its
+ *  burst-0 limits other than pacer_lane_pace's, the widest interval x
+ *  cost. *key_out (0 when there is none) names it and *gap_us gets that
+ *  interval plus PACER_LANE_GAP_MARGIN_PERMILLE (0 without one). A
+ *  request held back for the first bucket's gap would otherwise come
+ *  closer to the next request of this one (docs/LIMITS.md item 5a).
+ *  Pure; any thread. */
+void pacer_lane_pace_second(const struct pacer_lane *l, uint64_t *key_out,
+                            uint64_t *gap_us);
+
 /** Where Redis' clock stands on this process's monotonic clock: the
  *  smallest recent (reply received, mono us) - (Redis TIME of the take,
  *  unix us). A take's reply arrives some time after the script ran; the

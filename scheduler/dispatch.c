@@ -263,6 +263,7 @@ start(struct pacer_sched *s, struct pacer_entry *e, uint64_t now_mono_us,
   if (req != NULL && l->nrefs > 0) {
     req->send_at_mono_us = slot_mono_us;
     pacer_lane_pace(l, &req->pace_key, &req->pace_gap_us);
+    pacer_lane_pace_second(l, &req->pace_key2, &req->pace_gap2_us);
     /* a burst-0 limit (a pace gap; every lane has a pace_key): a bursty
      * one absorbs lateness, and its slots may be due at once */
     if (req->pace_gap_us != 0)

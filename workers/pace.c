@@ -36,38 +36,107 @@ sleep_until(uint64_t t_us)
     continue;
 }
 
+/* The first entry of key's set of PACER_PACE_WAYS entries. */
 static size_t
-key_slot(uint64_t key)
+key_set(uint64_t key)
 {
-  return (size_t)(key % PACER_PACE_KEYS);
+  return (size_t)(key % (PACER_PACE_KEYS / PACER_PACE_WAYS)) * PACER_PACE_WAYS;
 }
 
-/* The earliest time o may leave: its send time, and pace_gap_us after the
- * last release of its pace key (a key whose slot another key took is not
- * held back: the table is a cache, see pace.h). */
+/* Where key's entry is, or PACER_PACE_KEYS when the table has none. */
+static size_t
+key_find(const struct pacer_pace *p, uint64_t key)
+{
+  size_t set = key_set(key), w;
+
+  for (w = 0; w < PACER_PACE_WAYS; w++)
+    if (p->last[set + w].key == key)
+      return set + w;
+  return PACER_PACE_KEYS;
+}
+
+/* When the entry at k was last used, mono us. */
+static uint64_t
+key_used(const struct pacer_pace *p, size_t k)
+{
+  return p->last[k].released_mono_us > p->last[k].last_mono_us
+             ? p->last[k].released_mono_us
+             : p->last[k].last_mono_us;
+}
+
+/* Key's entry; when it has none, a new one with every time 0 (*fresh 1)
+ * in a free way of its set or, with none free, the least recently used
+ * (a key whose entry goes is not held back next time: the table is a
+ * cache, see pace.h). */
+static size_t
+key_claim(struct pacer_pace *p, uint64_t key, int *fresh)
+{
+  size_t k = key_find(p, key), set = key_set(key), w;
+
+  *fresh = k == PACER_PACE_KEYS;
+  if (!*fresh)
+    return k;
+  k = set;
+  for (w = 0; w < PACER_PACE_WAYS; w++) {
+    if (p->last[set + w].key == 0) {
+      k = set + w;
+      break;
+    }
+    if (key_used(p, set + w) < key_used(p, k))
+      k = set + w;
+  }
+  memset(&p->last[k], 0, sizeof(p->last[k]));
+  p->last[k].key = key;
+  return k;
+}
+
+/* The earliest time a request of key (non-zero) with gap may leave, at
+ * least t: gap_us after the key's last request (a key whose slot another
+ * key took is not held back: the table is a cache, see pace.h). */
+static uint64_t
+key_earliest(const struct pacer_pace *p, uint64_t key, uint64_t gap_us,
+             uint64_t t)
+{
+  size_t k = key_find(p, key);
+
+  if (k < PACER_PACE_KEYS) {
+    uint64_t w = p->last[k].last_mono_us + gap_us;
+
+    /* from the last one's departure, less the usual release-to-wire
+     * time; and never sooner than the gap after its release (it may
+     * not have left yet) */
+    w = w > p->last[k].ovh_us ? w - p->last[k].ovh_us : 0;
+    if (w > t)
+      t = w;
+    w = p->last[k].released_mono_us + gap_us;
+    if (w > t)
+      t = w;
+  }
+  return t;
+}
+
+/* The earliest time o may leave: its send time, and each of its keys' gap
+ * after that key's last release. */
 static uint64_t
 earliest(const struct pacer_pace *p, const struct pacer_http_request *r)
 {
   uint64_t t = r->send_at_mono_us;
 
-  if (r->pace_key != 0) {
-    size_t k = key_slot(r->pace_key);
-
-    if (p->last[k].key == r->pace_key) {
-      uint64_t w = p->last[k].last_mono_us + r->pace_gap_us;
-
-      /* from the last one's departure, less the usual release-to-wire
-       * time; and never sooner than the gap after its release (it may
-       * not have left yet) */
-      w = w > p->last[k].ovh_us ? w - p->last[k].ovh_us : 0;
-      if (w > t)
-        t = w;
-      w = p->last[k].released_mono_us + r->pace_gap_us;
-      if (w > t)
-        t = w;
-    }
-  }
+  if (r->pace_key != 0)
+    t = key_earliest(p, r->pace_key, r->pace_gap_us, t);
+  if (r->pace_key2 != 0)
+    t = key_earliest(p, r->pace_key2, r->pace_gap2_us, t);
   return t;
+}
+
+static void
+key_released(struct pacer_pace *p, uint64_t key, uint64_t at_us)
+{
+  int fresh;
+  size_t k = key_claim(p, key, &fresh);
+
+  p->last[k].prev_mono_us = p->last[k].released_mono_us;
+  p->last[k].released_mono_us = at_us;
 }
 
 static void
@@ -76,18 +145,10 @@ release(struct pacer_pace *p, struct pacer_http_outcome *o, uint64_t at_us)
   const struct pacer_http_request *r = o->req;
 
   o->req->released_mono_us = at_us;
-  if (r->pace_key != 0) {
-    size_t k = key_slot(r->pace_key);
-
-    if (p->last[k].key != r->pace_key) {
-      p->last[k].key = r->pace_key;
-      p->last[k].last_mono_us = 0;
-      p->last[k].ovh_us = 0;
-      p->last[k].released_mono_us = 0;
-    }
-    p->last[k].prev_mono_us = p->last[k].released_mono_us;
-    p->last[k].released_mono_us = at_us;
-  }
+  if (r->pace_key != 0)
+    key_released(p, r->pace_key, at_us);
+  if (r->pace_key2 != 0)
+    key_released(p, r->pace_key2, at_us);
   p->release(p, o);
 }
 
@@ -213,20 +274,20 @@ pacer_pace_hold(struct pacer_pace *p, struct pacer_http_outcome *o)
   return 0;
 }
 
-void
-pacer_pace_sent(struct pacer_pace *p, const struct pacer_http_request *req,
-                uint64_t at_mono_us)
+static void
+key_sent(struct pacer_pace *p, uint64_t key, uint64_t released_mono_us,
+         uint64_t at_mono_us)
 {
-  size_t k = key_slot(req->pace_key);
-  uint64_t ovh = at_mono_us > req->released_mono_us && req->released_mono_us
-                     ? at_mono_us - req->released_mono_us
+  int fresh;
+  size_t k = key_claim(p, key, &fresh);
+  uint64_t ovh = at_mono_us > released_mono_us && released_mono_us
+                     ? at_mono_us - released_mono_us
                      : 0;
 
-  if (p->last[k].key != req->pace_key) { /* its slot was taken since */
-    p->last[k].key = req->pace_key;
+  if (fresh) { /* its entry went to another key since */
     p->last[k].last_mono_us = at_mono_us;
     p->last[k].ovh_us = ovh;
-    p->last[k].released_mono_us = req->released_mono_us;
+    p->last[k].released_mono_us = released_mono_us;
     p->last[k].prev_mono_us = 0;
     return;
   }
@@ -241,17 +302,35 @@ pacer_pace_sent(struct pacer_pace *p, const struct pacer_http_request *req,
 }
 
 void
+pacer_pace_sent(struct pacer_pace *p, const struct pacer_http_request *req,
+                uint64_t at_mono_us)
+{
+  key_sent(p, req->pace_key, req->released_mono_us, at_mono_us);
+  if (req->pace_key2 != 0)
+    key_sent(p, req->pace_key2, req->released_mono_us, at_mono_us);
+}
+
+/* 1 when the latest release of key was req's, now forgotten. */
+static int
+key_missed(struct pacer_pace *p, uint64_t key, uint64_t released_mono_us)
+{
+  size_t k = key != 0 ? key_find(p, key) : PACER_PACE_KEYS;
+
+  if (k == PACER_PACE_KEYS || p->last[k].released_mono_us != released_mono_us)
+    return 0;
+  p->last[k].released_mono_us = p->last[k].prev_mono_us;
+  return 1;
+}
+
+void
 pacer_pace_missed(struct pacer_pace *p, const struct pacer_http_request *req)
 {
-  size_t k = key_slot(req->pace_key);
+  int k1 = key_missed(p, req->pace_key, req->released_mono_us);
+  int k2 = key_missed(p, req->pace_key2, req->released_mono_us);
 
-  if (req->pace_key == 0 || p->last[k].key != req->pace_key ||
-      p->last[k].released_mono_us != req->released_mono_us)
-    return;
-  p->last[k].released_mono_us = p->last[k].prev_mono_us;
   /* the next one may be due sooner now: look again on the next loop
    * turn (not from here, inside curl's drain of finished transfers) */
-  if (!p->in_run && p->nheld > 0)
+  if ((k1 || k2) && !p->in_run && p->nheld > 0)
     (void)uv_timer_start(&p->timer, on_timer, 0, 0);
 }
 

@@ -6,7 +6,10 @@
  * that share a pace_key (the scheduler routes them all to one thread) are
  * also released at least pace_gap_us apart, measured from the moment the
  * previous one was released: a request released late pushes the next one
- * back instead of bunching with it.
+ * back instead of bunching with it. A request may name a second key
+ * (pace_key2, a second burst-0 bucket of its lane): it then also waits
+ * pace_gap2_us after that key's last request in this thread, so one held
+ * back for the first key's gap does not come closer to the second's next.
  *
  *   on_wake: pacer_pace_hold(o) --> held[] sorted by due --> timer fires
  *   about 1 ms early --> short clock_nanosleep to the exact due time -->
@@ -27,7 +30,8 @@
 #include "workers/pacer_http.h"
 
 #define PACER_PACE_SPIN_US       2000u /* last stretch slept precisely, us */
-#define PACER_PACE_KEYS          64u   /* pace keys remembered per thread */
+#define PACER_PACE_KEYS          256u  /* pace keys remembered per thread */
+#define PACER_PACE_WAYS          4u    /* entries a key may take (a set) */
 #define PACER_PACE_SEND_SLACK_US 500u  /* release to wire, usual, us */
 
 struct pacer_pace;
@@ -40,7 +44,13 @@ typedef void (*pacer_pace_release_cb)(struct pacer_pace *p,
 typedef void (*pacer_pace_close_cb)(struct pacer_pace *p);
 
 /** The held requests of one worker thread and the last release time per
- *  pace key. Embed it; initialise with pacer_pace_init. */
+ *  pace key: a cache of PACER_PACE_KEYS entries in sets of
+ *  PACER_PACE_WAYS, a key's set by its value, the least recently used
+ *  entry of a full set replaced (a key whose entry went is not held back
+ *  once). A direct-mapped table let an app bucket and one of its accounts
+ *  share an entry and evict each other: the app's gap was lost after
+ *  every request of that account (e2e_nginx_limits D). Embed it;
+ *  initialise with pacer_pace_init. */
 struct pacer_pace {
   uv_timer_t timer;
   pacer_pace_release_cb release;
@@ -74,9 +84,10 @@ int pacer_pace_wanted(const struct pacer_http_outcome *o);
 int pacer_pace_hold(struct pacer_pace *p, struct pacer_http_outcome *o);
 
 /** Records that req (borrowed; its pace_key non-zero, released by p) went
- *  on the wire at at_mono_us. The next request of that key is released so
- *  that it reaches the wire pace_gap_us after this one: at at_mono_us +
- *  pace_gap_us less the quickest recent release-to-wire time of the key.
+ *  on the wire at at_mono_us, for pace_key and pace_key2 (when set). The
+ *  next request of such a key is released so that it reaches the wire
+ *  the key's gap after this one: at at_mono_us + the gap
+ *  less the quickest recent release-to-wire time of the key.
  *  So a request that left late (a connection being opened, the thread
  *  descheduled) pushes the next one back. Worker thread. */
 void pacer_pace_sent(struct pacer_pace *p, const struct pacer_http_request *req,
@@ -84,8 +95,9 @@ void pacer_pace_sent(struct pacer_pace *p, const struct pacer_http_request *req,
 
 /** Records that req (borrowed; released by p) was not sent: it would
  *  have left more than its late_max_us after its slot
- *  (PACER_HTTP_MISSED_SLOT). When it was its key's latest release, the
- *  next request of the key is spaced from the one before it instead, so
+ *  (PACER_HTTP_MISSED_SLOT). Where it was a key's latest release (of
+ *  pace_key and pace_key2), the next request of that key is spaced from
+ *  the one before it instead, so
  *  one late request does not make the next one late too. Worker thread. */
 void pacer_pace_missed(struct pacer_pace *p,
                        const struct pacer_http_request *req);

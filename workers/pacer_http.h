@@ -104,6 +104,12 @@ struct pacer_http_request {
                                    at least pace_gap_us apart (workers/
                                    pace.h) */
   uint64_t pace_gap_us;         /* us, with pace_key */
+  uint64_t pace_key2;           /* 0: none. A second bucket: in the thread
+                                   pace_key routes it to, the request also
+                                   reaches the wire at least pace_gap2_us
+                                   after the last one of pace_key2 there
+                                   (workers/pace.h) */
+  uint64_t pace_gap2_us;        /* us, with pace_key2 */
   uint64_t late_max_us;         /* with send_at_mono_us: 0 = no limit.
                                    Otherwise a request that would reach the
                                    wire more than this after send_at is not

@@ -1575,30 +1575,14 @@ late_request_on_a_new_connection_is_sent(void **state)
   ctx_free(c);
 }
 
-/* Requests of one pace key due 2 ms apart reach the upstream spread over
- * their slots: the pacer lets curl send each one before it waits for the
- * next (workers/pace.c, run), instead of releasing them all inside one
- * wait and curl sending them together afterwards. */
-static void
-paced_requests_reach_the_upstream_spread_not_in_one_burst(void **state)
+/* times_of(account, t_ms[], max): the upstream's arrival times (ms) of
+ * the requests made with ?account=ACCOUNT, in order; returns how many. */
+static int
+times_of(const char *account, double *t_ms, int max)
 {
-  enum { N = 40 };
-  struct ctx *c = ctx_new(1);
-  uint64_t now = uv_hrtime() / 1000u, since = 0;
-  double first = -1, last = -1;
-  int i, n = 0;
+  uint64_t since = 0;
+  int n = 0;
 
-  (void)state;
-  for (i = 0; i < N; i++) {
-    struct pacer_http_request *req =
-        request((uint64_t)i, "GET", "/fast?account=pace-spread");
-
-    req->send_at_mono_us = now + 20000u;
-    req->pace_key = 11;
-    req->pace_gap_us = 2000u;
-    submit(c, req);
-  }
-  assert_true(wait_for(c, N, 30000));
   for (;;) { /* every record, a page at a time */
     char path[96];
     cJSON *doc, *r;
@@ -1615,25 +1599,92 @@ paced_requests_reach_the_upstream_spread_not_in_one_burst(void **state)
       const cJSON *t = cJSON_GetObjectItemCaseSensitive(r, "t_ms");
 
       page++;
-      if (!cJSON_IsString(acct) || strcmp(acct->valuestring, "pace-spread"))
+      if (!cJSON_IsString(acct) || strcmp(acct->valuestring, account) != 0)
         continue;
       assert_true(cJSON_IsNumber(t));
-      if (first < 0 || t->valuedouble < first)
-        first = t->valuedouble;
-      if (t->valuedouble > last)
-        last = t->valuedouble;
-      n++;
+      assert_true(n < max);
+      t_ms[n++] = t->valuedouble;
     }
     next = cJSON_GetObjectItemCaseSensitive(doc, "next");
     assert_true(cJSON_IsNumber(next));
     since = (uint64_t)next->valuedouble;
     cJSON_Delete(doc);
     if (page == 0)
-      break;
+      return n;
   }
-  assert_int_equal(n, N);
+}
+
+/* Requests of one pace key due 2 ms apart reach the upstream spread over
+ * their slots: the pacer lets curl send each one before it waits for the
+ * next (workers/pace.c, run), instead of releasing them all inside one
+ * wait and curl sending them together afterwards. */
+static void
+paced_requests_reach_the_upstream_spread_not_in_one_burst(void **state)
+{
+  enum { N = 40 };
+  struct ctx *c = ctx_new(1);
+  uint64_t now = uv_hrtime() / 1000u;
+  double t[N], first, last;
+  int i;
+
+  (void)state;
+  for (i = 0; i < N; i++) {
+    struct pacer_http_request *req =
+        request((uint64_t)i, "GET", "/fast?account=pace-spread");
+
+    req->send_at_mono_us = now + 20000u;
+    req->pace_key = 11;
+    req->pace_gap_us = 2000u;
+    submit(c, req);
+  }
+  assert_true(wait_for(c, N, 30000));
+  assert_int_equal(times_of("pace-spread", t, N), N);
+  first = last = t[0];
+  for (i = 1; i < N; i++) {
+    if (t[i] < first)
+      first = t[i];
+    if (t[i] > last)
+      last = t[i];
+  }
   /* 39 gaps of 2 ms are 78 ms; sent in one burst they span a few ms */
   assert_true(last - first >= 50);
+  ctx_free(c);
+}
+
+/* A request with a second pace key (its account's burst-0 bucket, under
+ * an app bucket that routes and spaces every request) keeps that key's gap
+ * from the account's last request too: account x's second request, due
+ * 5 ms after its first, leaves 60 ms after it, not 2 ms after the
+ * request of account y between them (workers/pace.c, earliest; stacked
+ * limits at nginx, e2e_nginx_limits D). */
+static void
+second_pace_key_keeps_its_own_gap(void **state)
+{
+  struct ctx *c = ctx_new(1);
+  uint64_t now = uv_hrtime() / 1000u;
+  const char *path[] = {"/fast?account=pace2-x", "/fast?account=pace2-y",
+                        "/fast?account=pace2-x"};
+  const uint64_t key2[] = {21, 22, 21}, due[] = {20000, 22000, 25000};
+  double tx[4], ty[4];
+  int i;
+
+  (void)state;
+  for (i = 0; i < 3; i++) {
+    struct pacer_http_request *req = request((uint64_t)i, "GET", path[i]);
+
+    req->send_at_mono_us = now + due[i];
+    req->pace_key = 20;
+    req->pace_gap_us = 2000u;
+    req->pace_key2 = key2[i];
+    req->pace_gap2_us = 60000u;
+    submit(c, req);
+  }
+  assert_true(wait_for(c, 3, 30000));
+  assert_int_equal(times_of("pace2-x", tx, 4), 2);
+  assert_int_equal(times_of("pace2-y", ty, 4), 1);
+  /* y is not held back by x's key: it leaves near its own slot */
+  assert_true(ty[0] - tx[0] < 40);
+  assert_true(tx[1] - tx[0] >= 58);
   ctx_free(c);
 }
 
@@ -1682,6 +1733,7 @@ main(void)
       cmocka_unit_test(late_request_on_a_new_connection_is_sent),
       cmocka_unit_test(
           paced_requests_reach_the_upstream_spread_not_in_one_burst),
+      cmocka_unit_test(second_pace_key_keeps_its_own_gap),
   };
 
   return cmocka_run_group_tests(tests, group_setup, group_teardown);

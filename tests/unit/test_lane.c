@@ -196,12 +196,23 @@ pace_names_the_most_shared_then_widest_burst_0_bucket(void **state)
   pacer_lane_pace(l, &k2, &gap);
   assert_true(k2 != 0 && k2 != k1);
   assert_true(gap == 0);
+  /* the second bucket: the other burst-0 one, 100/s; none with one */
+  l = pacer_lanes_get(&ls, "x", refs, 3);
+  pacer_lane_pace_second(l, &k2, &gap);
+  assert_true(k2 != 0 && k2 != k1);
+  assert_true(gap == 10000 + 50);
+  l = pacer_lanes_get(&ls, "y", &refs[2], 1);
+  pacer_lane_pace_second(l, &k2, &gap);
+  assert_true(k2 == 0 && gap == 0);
   /* the 20/s split per header, the 100/s global: the global one, which
-   * every request shares, paces */
+   * every request shares, paces; the account's 20/s is the second */
   wide.key = PACER_LIMIT_KEY_HEADER;
   l = pacer_lanes_get(&ls, "w", refs, 3);
   pacer_lane_pace(l, &k2, &gap);
   assert_true(gap == 10000 + 50);
+  pacer_lane_pace_second(l, &k2, &gap);
+  assert_true(k2 == k1);
+  assert_true(gap == 50000 + 250);
   pacer_lanes_free_all(&ls);
 }
 
