@@ -1683,8 +1683,10 @@ second_pace_key_keeps_its_own_gap(void **state)
   assert_int_equal(times_of("pace2-x", tx, 4), 2);
   assert_int_equal(times_of("pace2-y", ty, 4), 1);
   /* y is not held back by x's key: it leaves near its own slot */
-  assert_true(ty[0] - tx[0] < 40);
-  assert_true(tx[1] - tx[0] >= 58);
+  assert_true(ty[0] - tx[0] < 45);
+  /* 60 ms less the first one's release-to-wire time (a connect, a few ms
+   * under ASan): well above the 5 ms of their slots */
+  assert_true(tx[1] - tx[0] >= 50);
   ctx_free(c);
 }
 
