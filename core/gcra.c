@@ -343,11 +343,20 @@ pacer_gcra_pause(struct pacer_gcra_state *st, uint64_t pause_ms,
     return PACER_ETOOLARGE;
   /* AIMD: an isolated 429 (send jitter at an exact limit) only pauses, and
    * so does one that arrives while the pause stands (sent before it). One
-   * that comes soon after the previous pause ended says the 429s keep
-   * coming and the rate is too high: halve it. */
+   * that comes soon after the previous pause ended, when the one before
+   * it did too, says the 429s keep coming and the rate is too high:
+   * halve it. */
   ended = st->pause_until_unix_us;
-  if (aimd_window_us > 0 && ended > 0 && now_unix_us >= ended &&
-      now_unix_us - ended < aimd_window_us &&
+  if (aimd_window_us > 0 && (ended == 0 || now_unix_us >= ended)) {
+    if (ended > 0 && now_unix_us - ended < aimd_window_us) {
+      if (st->quick < PACER_GCRA_AIMD_QUICK)
+        st->quick++;
+    } else {
+      st->quick = 0;
+    }
+  }
+  if (aimd_window_us > 0 && st->quick >= PACER_GCRA_AIMD_QUICK && ended > 0 &&
+      now_unix_us >= ended && now_unix_us - ended < aimd_window_us &&
       now - (int64_t)st->aimd_at_unix_us >= (int64_t)PACER_GCRA_AIMD_GAP_US) {
     /* at least a second since aimd_at: the share is >= stored + 50 */
     uint32_t pm =

@@ -67,6 +67,9 @@
 #define PACER_GCRA_AIMD_RESUME_MIN_US 50000u     /* us */
 #define PACER_GCRA_AIMD_RESUME_MAX_US 600000000u /* us, 10 min */
 #define PACER_GCRA_AIMD_GAP_US        1000000u /* halve at most once per, us */
+/* AIMD: halve from the this-many-th such 429 in a row; one alone is send
+ * jitter as often as not (e2e_nginx_limits A) */
+#define PACER_GCRA_AIMD_QUICK         2u
 
 /** One rate limit. Plain value; build it with pacer_gcra_limit_init. Valid
  *  when 1 <= interval_us, burst <= PACER_GCRA_BURST_MAX and (burst + 1) *
@@ -131,6 +134,9 @@ struct pacer_gcra_state {
   uint64_t last_429_unix_us;    /* when the last 429 paused it */
   uint64_t aimd_at_unix_us;     /* when permille was last lowered */
   uint32_t permille;            /* AIMD share when lowered; 0: full rate */
+  uint32_t quick;               /* 429s in a row that came right after the
+                                   pause before them ended, at most
+                                   PACER_GCRA_AIMD_QUICK */
   uint64_t taker;               /* who reserved the latest slots; 0: none */
 };
 
@@ -204,12 +210,14 @@ int pacer_gcra_take_ext(const struct pacer_gcra_args *a,
  *  TAT moves to at least pause_until + tolerance_us (tau: the bucket
  *  resumes at its pace without a burst); last_429 becomes now.
  *  aimd_window_us > 0 (adaptive; pacer_gcra_aimd_window_us): a 429 that
- *  comes less than aimd_window_us after the previous pause ended (the
- *  429s keep coming once sending resumes) halves the AIMD share, at most
- *  once per PACER_GCRA_AIMD_GAP_US and never below PACER_GCRA_PERMILLE_MIN,
- *  and sets aimd_at to now. A 429 while a pause stands (a request sent
- *  before it) or long after it ended (send jitter at an exact limit) only
- *  pauses. aimd_window_us 0: never halves.
+ *  comes less than aimd_window_us after the previous pause ended is
+ *  quick, and `quick` counts them in a row (capped at
+ *  PACER_GCRA_AIMD_QUICK); one that comes later sets it to 0, one while a
+ *  pause stands (a request sent before it) leaves it. From the
+ *  PACER_GCRA_AIMD_QUICK-th quick 429 in a row (the 429s keep coming once
+ *  sending resumes) each quick one halves the AIMD share, at most once
+ *  per PACER_GCRA_AIMD_GAP_US and never below PACER_GCRA_PERMILLE_MIN,
+ *  and sets aimd_at to now. aimd_window_us 0: never halves, quick stays.
  *  Updates *st; *ttl_ms (may be NULL) gets the expiry the script sets,
  *  pause_ms + PACER_GCRA_STATE_TTL_MS.
  *  Returns 0, or PACER_ETOOLARGE (nothing changed) when a value would

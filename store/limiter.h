@@ -9,6 +9,7 @@
  *     permille       AIMD effective rate, 1..1000 of the configured rate
  *     aimd_at        when permille was last lowered, unix us
  *     last_429       when the last 429 paused it, unix us
+ *     quick          429s in a row that came right after a pause ended
  *     since          start of the current busy spell (warm-up), unix us
  *
  *   pacer:inflight:<name>[:<value>]   sorted set (limits with max_in_flight)

@@ -11,14 +11,28 @@ if now <= 0 then
 end
 local untl = now + tonumber(ARGV[1]) * 1000
 local h = redis.call('HMGET', KEYS[1], 'pause_until', 'tat', 'permille',
-                     'aimd_at')
+                     'aimd_at', 'quick')
 local ended = tonumber(h[1] or '0')
 -- AIMD: an isolated 429 (send jitter at an exact limit) only pauses, and
 -- so does one that arrives while the pause stands (sent before it). One
--- that comes soon after the previous pause ended says the 429s keep
--- coming and the rate is too high: halve it.
+-- that comes soon after the previous pause ended is quick; from the
+-- second quick one in a row (QUICK) the 429s keep coming and the rate is
+-- too high: halve it.
+local QUICK = 2
 local window = tonumber(ARGV[4]) or 0
-if window > 0 and ended > 0 and now >= ended and now - ended < window then
+local quick = tonumber(h[5] or '0')
+if window > 0 and (ended == 0 or now >= ended) then
+  if ended > 0 and now - ended < window then
+    quick = math.min(quick + 1, QUICK)
+  else
+    quick = 0
+  end
+  if quick ~= tonumber(h[5] or '0') then
+    redis.call('HSET', KEYS[1], 'quick', quick)
+  end
+end
+if window > 0 and quick >= QUICK and ended > 0 and now >= ended and
+    now - ended < window then
   local at = tonumber(h[4] or '0')
   if now - at >= 1000000 then
     local pm = 1000

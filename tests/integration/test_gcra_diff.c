@@ -190,9 +190,9 @@ check_field(struct run *r, const struct bucket *b, const redisReply *h,
 static void
 check_bucket(struct run *r, const struct bucket *b)
 {
-  static const char *const known[] = {"tat",      "since",       "pause_until",
-                                      "permille", "aimd_at",     "last_429",
-                                      "taker",    "pause_reason"};
+  static const char *const known[] = {"tat",      "since",   "pause_until",
+                                      "permille", "aimd_at", "last_429",
+                                      "quick",    "taker",   "pause_reason"};
   const char *argv[] = {"HGETALL", b->key};
   redisReply *h = command(r, 2, argv);
   const char *reason = "";
@@ -215,6 +215,7 @@ check_bucket(struct run *r, const struct bucket *b)
   check_field(r, b, h, "permille", b->st.permille);
   check_field(r, b, h, "aimd_at", b->st.aimd_at_unix_us);
   check_field(r, b, h, "last_429", b->st.last_429_unix_us);
+  check_field(r, b, h, "quick", b->st.quick);
   check_field(r, b, h, "taker", b->st.taker);
   if (strcmp(reason, b->reason) != 0)
     disagree(r, "%s pause_reason: script \"%s\", model \"%s\"", b->key, reason,
@@ -461,11 +462,12 @@ step_pause(struct run *r, struct bucket *b, uint64_t min_ms, uint64_t max_ms)
 static void
 step_inject(struct run *r, struct bucket *b)
 {
-  char v[6][24];
+  char v[7][24];
   const char *del[] = {"DEL", b->key};
-  const char *argv[] = {
-      "HSET", b->key,    "tat", v[0],       "since", v[1],          "permille",
-      v[2],   "aimd_at", v[3],  "last_429", v[4],    "pause_until", v[5]};
+  const char *argv[] = {"HSET",        b->key, "tat",      v[0],
+                        "since",       v[1],   "permille", v[2],
+                        "aimd_at",     v[3],   "last_429", v[4],
+                        "pause_until", v[5],   "quick",    v[6]};
 
   b->st.tat_unix_us = r->now_us - 2 * S_US + rnd(r, 6 * S_US);
   b->st.taker = 0; /* the DEL drops it */
@@ -474,6 +476,7 @@ step_inject(struct run *r, struct bucket *b)
   b->st.aimd_at_unix_us = r->now_us - 3 * S_US + rnd(r, 6 * S_US);
   b->st.last_429_unix_us = b->st.aimd_at_unix_us;
   b->st.pause_until_unix_us = rnd(r, 2) ? 0 : r->now_us - rnd(r, S_US);
+  b->st.quick = (uint32_t)rnd(r, PACER_GCRA_AIMD_QUICK + 1);
   b->reason[0] = '\0';
   snprintf(v[0], sizeof(v[0]), "%" PRIu64, b->st.tat_unix_us);
   snprintf(v[1], sizeof(v[1]), "%" PRIu64, b->st.since_unix_us);
@@ -481,6 +484,7 @@ step_inject(struct run *r, struct bucket *b)
   snprintf(v[3], sizeof(v[3]), "%" PRIu64, b->st.aimd_at_unix_us);
   snprintf(v[4], sizeof(v[4]), "%" PRIu64, b->st.last_429_unix_us);
   snprintf(v[5], sizeof(v[5]), "%" PRIu64, b->st.pause_until_unix_us);
+  snprintf(v[6], sizeof(v[6]), "%" PRIu32, b->st.quick);
   snprintf(r->last_op, sizeof(r->last_op), "inject %s", b->key);
   freeReplyObject(command(r, 2, del));
   freeReplyObject(command(r, (int)PACER_ARRAY_SIZE(argv), argv));

@@ -880,10 +880,22 @@ an_isolated_429_only_pauses(void **state)
       0);
   assert_int_equal(st.permille, 0);
   assert_int_equal(st.pause_until_unix_us, T0_US + 3 * S_US + W_US - 1);
+  /* one right after that pause: quick, but the first in a row (send
+   * jitter right after a pause, as CI saw it: 98 ms after) */
+  assert_int_equal(pacer_gcra_pause(&st, 1000, 0, W_US,
+                                    T0_US + 3 * S_US + W_US + 98000, NULL),
+                   0);
+  assert_int_equal(st.quick, 1);
+  assert_int_equal(st.permille, 0);
+  /* the next one long after its pause: not quick, the count starts over */
+  assert_int_equal(pacer_gcra_pause(&st, 1000, 0, W_US, T0_US + 9 * S_US, NULL),
+                   0);
+  assert_int_equal(st.quick, 0);
+  assert_int_equal(st.permille, 0);
 }
 
 static void
-second_429_halves_at_most_once_a_second_down_to_5_percent(void **state)
+quick_429s_in_a_row_halve_at_most_once_a_second_down_to_5_percent(void **state)
 {
   static const uint32_t want[] = {275, 162, 106, 78, 64, 57, 53, 51, 50, 50};
   struct pacer_gcra_state st, plain_st;
@@ -894,16 +906,25 @@ second_429_halves_at_most_once_a_second_down_to_5_percent(void **state)
   memset(&st, 0, sizeof(st));
   plain_st = st;
   assert_int_equal(pacer_gcra_pause(&st, 1000, 0, W_US, now, NULL), 0);
-  /* the first request after the pause is refused: the 429s keep coming */
+  /* the first request after the pause is refused: quick, one in a row */
   now += S_US + W_US - 1;
   assert_int_equal(pacer_gcra_pause(&st, 1000, 0, W_US, now, NULL), 0);
+  assert_int_equal(st.quick, 1);
+  assert_int_equal(st.permille, 0);
+  /* and after the next pause too: the 429s keep coming, halve */
+  now += S_US + 10;
+  assert_int_equal(pacer_gcra_pause(&st, 1000, 0, W_US, now, NULL), 0);
+  assert_int_equal(st.quick, PACER_GCRA_AIMD_QUICK);
   assert_int_equal(st.permille, 500);
   assert_int_equal(st.aimd_at_unix_us, now);
   /* not adaptive: pauses only */
   assert_int_equal(pacer_gcra_pause(&plain_st, 1000, 0, 0, T0_US, NULL), 0);
   assert_int_equal(pacer_gcra_pause(&plain_st, 1000, 0, 0, T0_US + S_US, NULL),
                    0);
+  assert_int_equal(
+      pacer_gcra_pause(&plain_st, 1000, 0, 0, T0_US + 2 * S_US + 10, NULL), 0);
   assert_int_equal(plain_st.permille, 0);
+  assert_int_equal(plain_st.quick, 0);
   /* within a second of the last halving: no change */
   assert_int_equal(pacer_gcra_pause(&st, 1, 0, W_US, now + 999999, NULL), 0);
   assert_int_equal(st.permille, 500);
@@ -1108,7 +1129,7 @@ main(void)
       cmocka_unit_test(aimd_window_is_16_intervals_within_its_bounds),
       cmocka_unit_test(an_isolated_429_only_pauses),
       cmocka_unit_test(
-          second_429_halves_at_most_once_a_second_down_to_5_percent),
+          quick_429s_in_a_row_halve_at_most_once_a_second_down_to_5_percent),
       cmocka_unit_test(
           permille_recovers_50_per_second_with_the_scripts_rounding),
       cmocka_unit_test(adaptive_take_divides_the_interval_by_the_share),
