@@ -333,6 +333,7 @@ pacer_gcra_pause(struct pacer_gcra_state *st, uint64_t pause_ms,
 {
   uint64_t untl, want, ended;
   int64_t now = (int64_t)now_unix_us;
+  int quick;
 
   if (now_unix_us >= PACER_GCRA_EXACT_MAX ||
       pause_ms >= (PACER_GCRA_EXACT_MAX - now_unix_us) / 1000u ||
@@ -347,16 +348,13 @@ pacer_gcra_pause(struct pacer_gcra_state *st, uint64_t pause_ms,
    * it did too, says the 429s keep coming and the rate is too high:
    * halve it. */
   ended = st->pause_until_unix_us;
-  if (aimd_window_us > 0 && (ended == 0 || now_unix_us >= ended)) {
-    if (ended > 0 && now_unix_us - ended < aimd_window_us) {
-      if (st->quick < PACER_GCRA_AIMD_QUICK)
-        st->quick++;
-    } else {
-      st->quick = 0;
-    }
-  }
-  if (aimd_window_us > 0 && st->quick >= PACER_GCRA_AIMD_QUICK && ended > 0 &&
-      now_unix_us >= ended && now_unix_us - ended < aimd_window_us &&
+  quick = aimd_window_us > 0 && ended > 0 && now_unix_us >= ended &&
+          now_unix_us - ended < aimd_window_us;
+  if (quick && st->quick < PACER_GCRA_AIMD_QUICK)
+    st->quick++;
+  else if (!quick && aimd_window_us > 0 && now_unix_us >= ended)
+    st->quick = 0; /* not during a pause: that one was sent before it */
+  if (quick && st->quick >= PACER_GCRA_AIMD_QUICK &&
       now - (int64_t)st->aimd_at_unix_us >= (int64_t)PACER_GCRA_AIMD_GAP_US) {
     /* at least a second since aimd_at: the share is >= stored + 50 */
     uint32_t pm =

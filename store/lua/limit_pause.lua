@@ -20,19 +20,17 @@ local ended = tonumber(h[1] or '0')
 -- too high: halve it.
 local QUICK = 2
 local window = tonumber(ARGV[4]) or 0
-local quick = tonumber(h[5] or '0')
-if window > 0 and (ended == 0 or now >= ended) then
-  if ended > 0 and now - ended < window then
-    quick = math.min(quick + 1, QUICK)
-  else
-    quick = 0
-  end
-  if quick ~= tonumber(h[5] or '0') then
-    redis.call('HSET', KEYS[1], 'quick', quick)
-  end
+local stored = tonumber(h[5] or '0')
+local quick = stored
+local is_quick = window > 0 and ended > 0 and now >= ended and
+  now - ended < window
+if is_quick then
+  quick = math.min(quick + 1, QUICK)
+elseif window > 0 and now >= ended then
+  quick = 0 -- not during a pause: that one was sent before it
 end
-if window > 0 and quick >= QUICK and ended > 0 and now >= ended and
-    now - ended < window then
+if quick ~= stored then redis.call('HSET', KEYS[1], 'quick', quick) end
+if is_quick and quick >= QUICK then
   local at = tonumber(h[4] or '0')
   if now - at >= 1000000 then
     local pm = 1000
