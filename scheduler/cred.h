@@ -121,15 +121,17 @@ struct pacer_cred_env *pacer_cred_env_state(struct pacer_cred *c);
  *  (core/cred_env.h; scheduler/cred_env.c). */
 void pacer_cred_accepted(struct pacer_cred *c, const char *host);
 
-/** A 401 from host for a request with c's token; after_refresh 1: a
- *  replay with a refreshed token. For a credential that declares its
- *  `environment`, returns 1 when this is an environment mix-up (host never
- *  accepted a token of c, and refused a refreshed one, now or before) and
+/** A 401 from host for a request with c's token of generation gen;
+ *  after_refresh 1: a replay with a refreshed token. For a credential that
+ *  declares its `environment`, returns 1 when this is an environment mix-up
+ *  (host never accepted a token of c, and refused a refreshed one, now or
+ *  before: a replay, or a generation newer than its first 401's) and
  *  writes the advice, without a secret, to why (size bytes); logs it once
  *  per host. Else, and for a credential without `environment`, returns
  *  0 (scheduler/cred_env.c). */
 int pacer_cred_environment_mismatch(struct pacer_cred *c, const char *host,
-                                    int after_refresh, char *why, size_t size);
+                                    uint64_t gen, int after_refresh, char *why,
+                                    size_t size);
 
 /** Takes the outcome of a token request (owned; freed here; its body is
  *  wiped). retry_hint_ms: the server's Retry-After (or rate-limit reset)

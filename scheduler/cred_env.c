@@ -59,7 +59,8 @@ pacer_cred_accepted(struct pacer_cred *c, const char *host)
 
 int
 pacer_cred_environment_mismatch(struct pacer_cred *c, const char *host,
-                                int after_refresh, char *why, size_t size)
+                                uint64_t gen, int after_refresh, char *why,
+                                size_t size)
 {
   struct pacer_cred_env *env = pacer_cred_env_state(c);
   const struct pacer_cred_cfg *cfg = pacer_cred_cfg(c);
@@ -67,8 +68,8 @@ pacer_cred_environment_mismatch(struct pacer_cred *c, const char *host,
 
   if (env == NULL || cfg->environment == NULL || host == NULL)
     return 0;
-  known = pacer_cred_env_mismatch(env, host, 0);
-  if (!pacer_cred_env_mismatch(env, host, after_refresh))
+  known = pacer_cred_env_refused(env, host);
+  if (!pacer_cred_env_mismatch(env, host, gen, after_refresh))
     return 0;
   snprintf(why, size,
            "credential %s (environment %s) was never accepted by %s, not "

@@ -195,8 +195,9 @@ apply(struct pacer_sched *s, struct pacer_entry *e,
   if (c != NULL && o->result == PACER_HTTP_OK && o->status == 401 &&
       (d->kind == PACER_DECIDE_REFRESH ||
        d->reason == PACER_REASON_UNAUTHORIZED_AFTER_REFRESH) &&
-      pacer_cred_environment_mismatch(
-          c, e->host, d->kind == PACER_DECIDE_FINISH, why, sizeof(why))) {
+      pacer_cred_environment_mismatch(c, e->host, e->cred_gen,
+                                      d->kind == PACER_DECIDE_FINISH, why,
+                                      sizeof(why))) {
     /* A token from another environment: no refresh can fix it
      * (docs/CREDENTIALS.md, Environments). */
     e->attempt += d->kind == PACER_DECIDE_REFRESH;
