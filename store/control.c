@@ -165,3 +165,111 @@ pacer_control_paused(redisContext *c, const char *prefix, const char *bucket,
     *until_unix_us = 0;
   return 0;
 }
+
+/* ------------------------------------------------------------------ */
+/* The pause of every bucket (<prefix>oppause) */
+
+/* Runs limit_oppause_all.lua with op (and for_ms); r gets the reply
+ * (owned, free with freeReplyObject). */
+static int
+oppause_all(redisContext *c, const char *prefix, const char *op,
+            uint64_t for_ms, redisReply **r, struct pacer_error *err)
+{
+  char *key = pacer_keys_new(prefix, PACER_KEYS_OPPAUSE, NULL);
+  char f[24];
+  const char *argv[7] = {"EVAL", pacer_lua_limit_oppause_all, "1", key, op,
+                         f,      PACER_KEYS_OP_FOREVER_US};
+
+  if (key == NULL)
+    return pacer_error_set(err, PACER_ENOMEM, "out of memory");
+  snprintf(f, sizeof(f), "%" PRIu64, for_ms);
+  *r = pacer_redis_sync_command(c, 7, argv, "operator pause of all buckets",
+                                err);
+  free(key);
+  return *r != NULL ? 0 : PACER_EREDIS;
+}
+
+/* Reads the {until, now} reply of oppause_all. */
+static int
+until_now(redisReply *r, uint64_t *until_unix_us, uint64_t *now_unix_us,
+          struct pacer_error *err)
+{
+  int ok = r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+           r->element[0]->type == REDIS_REPLY_INTEGER &&
+           r->element[1]->type == REDIS_REPLY_INTEGER &&
+           r->element[0]->integer >= 0 && r->element[1]->integer > 0;
+
+  if (ok) {
+    *until_unix_us = (uint64_t)r->element[0]->integer;
+    *now_unix_us = (uint64_t)r->element[1]->integer;
+  }
+  freeReplyObject(r);
+  return ok ? 0
+            : pacer_error_set(err, PACER_EREDIS,
+                              "redis: operator pause of all buckets: bad "
+                              "reply");
+}
+
+int
+pacer_control_pause_all(redisContext *c, const char *prefix, uint64_t for_ms,
+                        uint64_t *until_unix_us, uint64_t *now_unix_us,
+                        struct pacer_error *err)
+{
+  redisReply *r;
+  int rc = oppause_all(c, prefix, "pause", for_ms, &r, err);
+
+  *until_unix_us = *now_unix_us = 0;
+  return rc != 0 ? rc : until_now(r, until_unix_us, now_unix_us, err);
+}
+
+int
+pacer_control_paused_all(redisContext *c, const char *prefix,
+                         uint64_t *until_unix_us, uint64_t *now_unix_us,
+                         struct pacer_error *err)
+{
+  redisReply *r;
+  int rc = oppause_all(c, prefix, "read", 0, &r, err);
+
+  *until_unix_us = *now_unix_us = 0;
+  return rc != 0 ? rc : until_now(r, until_unix_us, now_unix_us, err);
+}
+
+/* What pacer_control_resume_all does with each bucket. */
+struct resume_each {
+  redisContext *c;
+  const char *prefix;
+  pacer_control_bucket_cb cb;
+  void *arg;
+  struct pacer_error *err;
+};
+
+static int
+resume_each(void *arg, const char *bucket)
+{
+  struct resume_each *re = arg;
+  int rc = pacer_control_resume(re->c, re->prefix, bucket, re->err);
+
+  if (rc < 0)
+    return rc;
+  return rc == 1 && re->cb != NULL ? re->cb(re->arg, bucket) : 0;
+}
+
+int
+pacer_control_resume_all(redisContext *c, const char *prefix,
+                         pacer_control_bucket_cb cb, void *arg, int *was_all,
+                         struct pacer_error *err)
+{
+  struct resume_each re = {c, prefix, cb, arg, err};
+  redisReply *r;
+  int rc;
+
+  *was_all = 0;
+  rc = pacer_control_buckets(c, prefix, resume_each, &re, err);
+  if (rc != 0)
+    return rc;
+  if ((rc = oppause_all(c, prefix, "resume", 0, &r, err)) != 0)
+    return rc;
+  *was_all = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+  freeReplyObject(r);
+  return 0;
+}

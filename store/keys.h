@@ -67,6 +67,13 @@
  *     tat pause_until (unix us) pause_reason permille aimd_at (unix us)
  *     op_until (unix us: operator pause, `pacer pause`, store/control.h)
  *                              (store/limiter.h, docs/LIMITS.md)
+ *   <prefix>oppause            string, the end of the operator pause of
+ *                              every limit bucket (`pacer pause --all`),
+ *                              unix us (PACER_KEYS_OP_FOREVER_US: until
+ *                              `pacer resume --all`); with --for it expires
+ *                              at its end. limit_take.lua reads it on every
+ *                              take, also for a bucket with no hash yet
+ *                              (store/control.h, docs/LIMITS.md)
  *   <prefix>throttle:<key>     hash, one key's throttle backoff: streak
  *     (consecutive throttles not paid back by successes), until (unix ms);
  *     <key> is a bucket key, or "(host):<host>" for requests no limit
@@ -113,6 +120,7 @@
 #define PACER_KEYS_DEADJOB        "deadjob:"  /* + job id: original dead job */
 #define PACER_KEYS_CANCEL         "cancel"    /* zset: cancel requests */
 #define PACER_KEYS_LIMIT          "limit:"    /* + bucket: GCRA hash */
+#define PACER_KEYS_OPPAUSE        "oppause"   /* string: pause of all, us */
 #define PACER_KEYS_INFLIGHT       "inflight:" /* + bucket: permits zset */
 #define PACER_KEYS_THROTTLE       "throttle:" /* + key: backoff hash */
 #define PACER_KEYS_LANESTAT       "lanestat:" /* + consumer: lane JSON */

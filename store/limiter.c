@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "core/gcra.h"
+#include "store/keys.h"
 #include "store/lua_scripts.h"
 
 /* The GCRA that runs is store/lua/limit_take.lua and limit_pause.lua;
@@ -86,9 +87,9 @@ pacer_limiter_take(struct pacer_queue *q, const struct pacer_limit_ref *refs,
                    uint64_t lead_us, uint64_t guard_us, uint64_t taker,
                    pacer_limiter_take_cb cb, void *arg)
 {
-  char keybuf[PACER_LIMITER_MAX_REFS][PACER_LIMIT_KEY_SIZE + 64];
+  char keybuf[PACER_LIMITER_MAX_REFS + 1][PACER_LIMIT_KEY_SIZE + 64];
   char numbuf[6 + 6 * PACER_LIMITER_MAX_REFS][24];
-  const char *keys[PACER_LIMITER_MAX_REFS];
+  const char *keys[PACER_LIMITER_MAX_REFS + 1];
   const char *args[6 + 6 * PACER_LIMITER_MAX_REFS];
   struct take_ctx *ctx;
   size_t i, na = 0;
@@ -114,6 +115,11 @@ pacer_limiter_take(struct pacer_queue *q, const struct pacer_limit_ref *refs,
     arg_u64(numbuf, args, &na, ga.warm_interval_us);
     arg_u64(numbuf, args, &na, ga.period_us);
   }
+  /* The operator pause of every bucket (pacer pause --all), last. */
+  if (pacer_keys_format(keybuf[nrefs], sizeof(keybuf[nrefs]),
+                        pacer_queue_prefix(q), PACER_KEYS_OPPAUSE, NULL) < 0)
+    return PACER_EINVAL;
+  keys[nrefs] = keybuf[nrefs];
   args[na++] = "0"; /* now: Redis TIME */
   arg_u64(numbuf, args, &na, lead_us);
   arg_u64(numbuf, args, &na, guard_us);
@@ -126,7 +132,7 @@ pacer_limiter_take(struct pacer_queue *q, const struct pacer_limit_ref *refs,
     return PACER_ENOMEM;
   ctx->cb = cb;
   ctx->arg = arg;
-  rc = pacer_queue_eval_reply(q, pacer_lua_limit_take, (int)nrefs, keys,
+  rc = pacer_queue_eval_reply(q, pacer_lua_limit_take, (int)nrefs + 1, keys,
                               (int)na, args, NULL, on_take_reply, ctx);
   if (rc != 0)
     free(ctx);

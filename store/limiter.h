@@ -11,6 +11,10 @@
  *     last_429       when the last 429 paused it, unix us
  *     quick          429s in a row that came right after a pause ended
  *     since          start of the current busy spell (warm-up), unix us
+ *     op_until       operator pause of this bucket, unix us (control.h)
+ *
+ *   pacer:oppause  string: operator pause of every bucket, unix us
+ *                  (control.h); the take script reads it on every take
  *
  *   pacer:inflight:<name>[:<value>]   sorted set (limits with max_in_flight)
  *     member = permit token "<consumer>:<n>", score = lease expiry, unix ms
@@ -45,8 +49,11 @@ typedef void (*pacer_limiter_take_cb)(void *arg, int status,
  *  latency must not make the first slot late). With guard_us > 0 the
  *  slots form a block that keeps guard_us from slots another taker
  *  (taker: the caller's id, 1..2^52; 0: none) reserved ahead
- *  (pacer_gcra_take_ext). Returns 0 (cb runs once) or a negative code
- *  (cb will not run). Scheduler thread. Source: GCRA (ITU-T I.371). */
+ *  (pacer_gcra_take_ext). While an operator pause is on (a bucket's
+ *  op_until, or <prefix>oppause for every bucket: store/control.h) no
+ *  slot is given and g->reason is PACER_KEYS_OP_REASON. Returns 0 (cb runs
+ *  once) or a negative code (cb will not run). Scheduler thread. Source:
+ *  GCRA (ITU-T I.371). */
 int pacer_limiter_take(struct pacer_queue *q,
                        const struct pacer_limit_ref *refs, size_t nrefs,
                        unsigned nslots, uint64_t horizon_us, uint64_t lead_us,

@@ -1,5 +1,6 @@
--- KEYS: bucket keys
--- ARGV: nslots horizon_us then per key: interval_us (steady) tolerance_us
+-- KEYS: bucket keys, then <prefix>oppause (the operator pause of every
+--       bucket, store/lua/limit_oppause_all.lua; it need not exist)
+-- ARGV: nslots horizon_us then per bucket: interval_us (steady) tolerance_us
 --       cost adaptive interval_us (warm-up) period_us
 --       then, optionally, now_us (unix us; absent, empty or 0: Redis TIME)
 --       lead_us (no slot before now + lead_us; absent: 0), guard_us and
@@ -16,11 +17,12 @@
 -- it) or {0, wait_us, reason}. Numbers stay below 2^53, so doubles are exact.
 -- core/gcra.c (pacer_gcra_take) is the reference model of this script;
 -- test gcra_diff runs both on a virtual clock (now_us) and compares them.
--- An operator pause (op_until, store/lua/limit_oppause.lua; not modelled)
--- answers a wait of at most OP_RECHECK_US, so a resume is seen within it.
+-- An operator pause (a bucket's op_until, store/lua/limit_oppause.lua, or
+-- the pause of all buckets in the last key; not modelled) answers a wait
+-- of at most OP_RECHECK_US, so a resume is seen within it.
 local OP_RECHECK_US = 1000000
 local STATE_TTL_MS = 3600000 -- idle bucket state kept, ms
-local n = #KEYS
+local n = #KEYS - 1
 local now = tonumber(ARGV[3 + n * 6] or '0') or 0
 if now <= 0 then
   local t = redis.call('TIME')
@@ -64,6 +66,11 @@ for i = 1, n do
     pause = math.max(pause, math.min(op, OP_RECHECK_US))
     reason = 'paused by an operator'
   end
+end
+local all = (tonumber(redis.call('GET', KEYS[n + 1]) or '0') or 0) - now
+if all > 0 then
+  pause = math.max(pause, math.min(all, OP_RECHECK_US))
+  reason = 'paused by an operator'
 end
 if pause > 0 then return {0, pause, reason} end
 local out = {0}

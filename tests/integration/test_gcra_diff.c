@@ -15,6 +15,10 @@
  * it, and as PTTL confirms) has passed in virtual time is deleted on both
  * sides, as production would find it gone.
  *
+ * The take script's last key, the operator pause of every bucket
+ * (<prefix>oppause), is passed but never set: it is not modelled, and
+ * test oppause_lua checks it.
+ *
  * GCRA_DIFF_SEED=<n> replays one seed; GCRA_DIFF_STEPS=<n> sets the steps
  * per seed. Needs REDIS_SOCK (tests/integration/CMakeLists.txt).
  */
@@ -62,6 +66,7 @@ struct run {
   uint64_t latest_us; /* the latest now_us so far, unix us */
   unsigned step;
   struct bucket b[NBUCKETS];
+  char allkey[96];   /* <prefix>oppause: never set here (not modelled) */
   char last_op[512]; /* the step being checked, for failure reports */
 };
 
@@ -250,7 +255,7 @@ step_take(struct run *r)
   static const uint64_t leads[] = {0, 0, 15000, 300000};
   static const uint64_t guards[] = {0, 0, 4000, 50000};
   char numbuf[2 + 6 * 3 + 4][24];
-  const char *argv[3 + 3 + 2 + 6 * 3 + 4];
+  const char *argv[3 + 3 + 1 + 2 + 6 * 3 + 4];
   struct pacer_gcra_args a[3];
   struct pacer_gcra_state st[3];
   struct pacer_gcra_take_result m;
@@ -285,10 +290,11 @@ step_take(struct run *r)
   }
   argv[na++] = "EVAL";
   argv[na++] = pacer_lua_limit_take;
-  snprintf(numbuf[nnum], sizeof(numbuf[0]), "%zu", n);
+  snprintf(numbuf[nnum], sizeof(numbuf[0]), "%zu", n + 1);
   argv[na++] = numbuf[nnum++];
   for (i = 0; i < n; i++)
     argv[na++] = pick[i]->key;
+  argv[na++] = r->allkey; /* the buckets, then the pause of all */
   snprintf(numbuf[nnum], sizeof(numbuf[0]), "%u", nslots);
   argv[na++] = numbuf[nnum++];
   snprintf(numbuf[nnum], sizeof(numbuf[0]), "%" PRIu64, horizon);
@@ -584,6 +590,8 @@ run_seed(redisContext *c, uint64_t seed, unsigned steps)
   r->seed = seed;
   r->prng = seed * 0x9E3779B97F4A7C15u + 1u;
   r->now_us = T0_US + rnd(r, 1000 * S_US);
+  snprintf(r->allkey, sizeof(r->allkey),
+           "pacer-gcra-diff:%ld:%" PRIu64 ":oppause", (long)getpid(), seed);
   for (i = 0; i < NBUCKETS; i++) {
     const char *argv[] = {"DEL", r->b[i].key};
 
@@ -709,15 +717,16 @@ scripts_without_now_use_redis_time(void **state)
 {
   /* The production call: no trailing now_us, so Redis TIME. */
   redisContext *c = connect_fixture();
-  char key[96], pkey[96];
+  char key[96], pkey[96], akey[96];
   const char *del[] = {"DEL", key, pkey};
   const char *time_argv[] = {"TIME"};
   const char *take[] = {"EVAL",   pacer_lua_limit_take,
-                        "1",      key,
-                        "4",      "250000",
-                        "102000", "0",
-                        "1",      "1",
-                        "106000", "1000000"};
+                        "2",      key,
+                        akey,     "4",
+                        "250000", "102000",
+                        "0",      "1",
+                        "1",      "106000",
+                        "1000000"};
   const char *pause[] = {"EVAL", pacer_lua_limit_pause, "1", pkey,
                          "2000", "Retry-After 2 s",     "0", "160000"};
   const char *hget[] = {"HMGET", key, "since", "tat"};
@@ -729,6 +738,7 @@ scripts_without_now_use_redis_time(void **state)
   snprintf(key, sizeof(key), "pacer-gcra-diff:%ld:limit:time", (long)getpid());
   snprintf(pkey, sizeof(pkey), "pacer-gcra-diff:%ld:limit:ptime",
            (long)getpid());
+  snprintf(akey, sizeof(akey), "pacer-gcra-diff:%ld:oppause", (long)getpid());
   freeReplyObject(redisCommandArgv(c, 3, del, NULL));
   t = redisCommandArgv(c, 1, time_argv, NULL);
   assert_non_null(t);

@@ -1,0 +1,31 @@
+-- store/control.c pacer_control_pause_all / _resume_all / _paused_all: the
+-- operator pause of every limit bucket (`pacer pause --all`, `pacer
+-- resume --all`), also of buckets that have no state yet.
+-- KEYS: <prefix>oppause (string, store/keys.h)
+-- ARGV: 'pause' for_ms forever_us  |  'resume'  |  'read'
+-- pause: the key = Redis now + for_ms, unix us, expiring then (for_ms 0:
+-- forever_us, kept until a resume); a later pause replaces an earlier
+-- one. limit_take.lua then grants no slot from any bucket to any process
+-- until then. Returns {until, now} (unix us).
+-- resume: deletes the key; returns 1 when the pause was on, else 0.
+-- read: returns {until, now}, until 0 when no pause is on.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local v = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+if ARGV[1] == 'resume' then
+  redis.call('DEL', KEYS[1])
+  if v > now then return 1 end
+  return 0
+elseif ARGV[1] == 'read' then
+  if v <= now then v = 0 end
+  return {v, now}
+end
+local for_ms = tonumber(ARGV[2])
+if for_ms > 0 then
+  v = now + for_ms * 1000
+  redis.call('SET', KEYS[1], string.format('%.0f', v), 'PX', for_ms)
+else
+  v = tonumber(ARGV[3])
+  redis.call('SET', KEYS[1], ARGV[3])
+end
+return {v, now}
