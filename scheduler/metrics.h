@@ -126,6 +126,9 @@ struct pacer_metrics_redis {
   int64_t results, dead; /* XLEN */
   size_t ndead;          /* entries in dead[], newest first */
   struct pacer_metrics_dead dead_letters[PACER_METRICS_DEAD_MAX];
+  /* End of the operator pause of every bucket (`pacer pause --all`),
+   * unix ms; 0 = none on */
+  uint64_t all_paused_until_unix_ms;
 };
 
 /** Every counter the scheduler keeps. Create with pacer_metrics_new. */

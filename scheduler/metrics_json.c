@@ -83,6 +83,8 @@ json_queue(cJSON *root, const struct pacer_metrics_redis *r)
   rc |= num(q, "parked", (double)r->parked);
   rc |= num(q, "results", (double)r->results);
   rc |= num(q, "dead", (double)r->dead);
+  /* the operator pause of every bucket: its end, unix ms; 0 = none */
+  rc |= num(q, "all_paused_until_ms", (double)r->all_paused_until_unix_ms);
   return rc;
 }
 

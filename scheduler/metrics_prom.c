@@ -257,6 +257,11 @@ render_queue(struct pacer_text *t, const struct pacer_metrics_redis *r)
   family(t, "pacer_queue_dead_entries", "gauge",
          "Entries in the dead-letter stream.");
   i64_line(t, "pacer_queue_dead_entries", NULL, 0, r->dead);
+  family(t, "pacer_paused_all", "gauge",
+         "1 while every limit bucket is paused by an operator (pacer pause "
+         "--all), cluster-wide.");
+  u64_line(t, "pacer_paused_all", NULL, 0,
+           r->all_paused_until_unix_ms > r->at_unix_ms);
 }
 
 static void

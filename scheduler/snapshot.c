@@ -9,6 +9,7 @@
 
 #include "common/err.h"
 #include "common/util.h"
+#include "store/keys.h"
 #include "store/stats_view.h"
 
 /* One snapshot's reads in flight. */
@@ -50,6 +51,7 @@ on_depths(const struct pacer_stats_depths *sd, void *arg)
     d->parked = sd->parked;
     d->results = sd->results;
     d->dead = sd->dead;
+    d->all_paused_until_unix_ms = sd->all_paused_until_unix_ms;
     d->ndead = 0;
     for (i = 0; i < sd->ndead && d->ndead < PACER_METRICS_DEAD_MAX; i++) {
       const struct pacer_stats_dead *e = &sd->dead_letters[i];
@@ -171,7 +173,8 @@ lane_view(struct pacer_metrics *m, const struct pacer_snapshot_in *in,
           const struct pacer_lane *l, struct pacer_metrics_lane_view *lv)
 {
   const struct pacer_metrics_bucket *paused = NULL;
-  const char *binding = NULL;
+  const char *binding = NULL, *pause_bucket, *pause_reason;
+  uint64_t all_until = m->redis.all_paused_until_unix_ms;
   uint64_t pause_ms = 0, rate = UINT64_MAX;
   double limit = 0;
   size_t i;
@@ -202,6 +205,16 @@ lane_view(struct pacer_metrics *m, const struct pacer_snapshot_in *in,
   }
   if (lv == NULL)
     return;
+  pause_bucket = paused != NULL ? paused->key : NULL;
+  pause_reason = paused != NULL ? paused->pause_reason : NULL;
+  /* The operator pause of every bucket (pacer pause --all) holds a lane
+   * whose buckets have no state yet too, so it is named as such. */
+  if (l->nrefs > 0 && all_until > in->now_unix_ms &&
+      all_until - in->now_unix_ms >= pause_ms) {
+    pause_ms = all_until - in->now_unix_ms;
+    pause_bucket = "all buckets (pause --all)";
+    pause_reason = PACER_KEYS_OP_REASON;
+  }
   lv->id = l->id;
   lv->queued = l->queued;
   lv->in_flight = l->in_flight;
@@ -210,9 +223,7 @@ lane_view(struct pacer_metrics *m, const struct pacer_snapshot_in *in,
   lv->limit_per_s = limit;
   lv->wait = pacer_metrics_lane_wait(
       l, in->now_mono_us, in->in_flight >= in->cfg->concurrency, pause_ms,
-      paused != NULL ? paused->key : NULL,
-      paused != NULL ? paused->pause_reason : NULL, &lv->wait_ms, lv->text,
-      sizeof(lv->text));
+      pause_bucket, pause_reason, &lv->wait_ms, lv->text, sizeof(lv->text));
   lv->binding = binding;
   /* Stacked limits: say which one sets the pace (docs/METRICS.md). */
   if (l->nrefs > 1 && binding != NULL &&

@@ -286,16 +286,32 @@ pacer_job_list_bucket_pause(redisContext *c, const char *prefix,
                             size_t size, struct pacer_error *err)
 {
   char *key = pacer_keys_new(prefix, PACER_KEYS_LIMIT, bucket);
+  char *akey = pacer_keys_new(prefix, PACER_KEYS_OPPAUSE, NULL);
   const char *argv[5] = {"HMGET", key, PACER_KEYS_F_PAUSE_UNTIL,
                          PACER_KEYS_F_PAUSE_REASON, PACER_KEYS_F_OP_UNTIL};
+  const char *aargv[2] = {"GET", akey};
   const char *targv[1] = {"TIME"};
   redisReply *r, *t;
-  uint64_t now, pu = 0, op = 0;
+  uint64_t now, pu = 0, op = 0, all = 0;
 
   *left_ms = 0;
   why[0] = '\0';
-  if (key == NULL)
+  if (key == NULL || akey == NULL) {
+    free(key);
+    free(akey);
     return pacer_error_set(err, PACER_ENOMEM, "out of memory");
+  }
+  /* the operator pause of every bucket (pacer pause --all) counts as the
+   * bucket's own, as limit_take.lua honours it */
+  r = pacer_redis_sync_command(c, 2, aargv, "GET oppause", err);
+  free(akey);
+  if (r == NULL) {
+    free(key);
+    return PACER_EREDIS;
+  }
+  if (r->type == REDIS_REPLY_STRING)
+    all = strtoull(r->str, NULL, 10);
+  freeReplyObject(r);
   r = pacer_redis_sync_command(c, 5, argv, "HMGET limit bucket", err);
   free(key);
   if (r == NULL)
@@ -312,9 +328,10 @@ pacer_job_list_bucket_pause(redisContext *c, const char *prefix,
       pu = strtoull(r->element[0]->str, NULL, 10);
     if (r->element[2]->type == REDIS_REPLY_STRING)
       op = strtoull(r->element[2]->str, NULL, 10);
-    if (op > now) {
-      *left_ms = (op - now) / 1000u;
-      snprintf(why, size, "%s", PACER_KEYS_OP_REASON);
+    if (op > now || all > now) {
+      *left_ms = ((all > op ? all : op) - now) / 1000u;
+      snprintf(why, size, "%s%s", PACER_KEYS_OP_REASON,
+               all > op ? " (all buckets)" : "");
     } else if (pu > now) {
       *left_ms = (pu - now) / 1000u;
       snprintf(why, size, "%s",

@@ -68,9 +68,11 @@ int pacer_job_list(redisContext *c, const char *prefix, unsigned mask,
 int pacer_job_list_lane_key(redisContext *c, const char *prefix,
                             unsigned char key[32], struct pacer_error *err);
 
-/** The pause of limit bucket (borrowed) in force now: *left_ms is set to
- *  the time left (0: none) and why (size bytes) to its cause (the
- *  upstream's reason, or "paused by an operator"). Returns 0, or
+/** The pause of limit bucket (borrowed) in force now, the operator pause
+ *  of every bucket (store/control.h) included: *left_ms is set to the
+ *  time left (0: none) and why (size bytes) to its cause (the upstream's
+ *  reason, "paused by an operator", or "paused by an operator (all
+ *  buckets)"). Returns 0, or
  *  PACER_EREDIS / PACER_ENOMEM with err set. Calling thread. */
 int pacer_job_list_bucket_pause(redisContext *c, const char *prefix,
                                 const char *bucket, uint64_t *left_ms,

@@ -475,6 +475,36 @@ limits_finish(redisContext *c, struct limits_ctx *lc)
   }
 }
 
+/* The operator pause of every bucket (<prefix>oppause): into
+ * bs->all_paused_ms, and onto each bucket whose own pause ends sooner, as
+ * limit_take.lua honours it. */
+static void
+pause_all(redisContext *c, const char *prefix, struct pacer_stats_buckets *bs)
+{
+  char *key = pacer_keys_new(prefix, PACER_KEYS_OPPAUSE, NULL);
+  const char *argv[2] = {"GET", key};
+  redisReply *r = key != NULL ? redisCommandArgv(c, 2, argv, NULL) : NULL;
+  double until = 0;
+  size_t i;
+
+  free(key);
+  if (r != NULL && r->type == REDIS_REPLY_STRING)
+    until = strtod(r->str, NULL);
+  if (r != NULL)
+    freeReplyObject(r);
+  if (until <= bs->now_us)
+    return;
+  bs->all_paused_ms = (until - bs->now_us) / 1e3;
+  for (i = 0; i < bs->n; i++) {
+    struct pacer_stats_bucket *b = &bs->b[i];
+
+    if (bs->all_paused_ms > b->paused_ms) {
+      b->paused_ms = bs->all_paused_ms;
+      snprintf(b->reason, sizeof(b->reason), "%s", PACER_KEYS_OP_REASON);
+    }
+  }
+}
+
 int
 pacer_stats_buckets_read(redisContext *c, const struct pacer_config *cfg,
                          struct pacer_stats_buckets *bs)
@@ -507,6 +537,7 @@ pacer_stats_buckets_read(redisContext *c, const struct pacer_config *cfg,
                     "*");
   scan_keys(c, pattern, on_lanestat_key, &lc);
   limits_finish(c, &lc);
+  pause_all(c, cfg->prefix, bs);
   return 0;
 }
 
@@ -581,7 +612,7 @@ on_depths(struct pacer_queue *q, const struct redisReply *reply, void *arg)
 
   (void)q;
   if (reply != NULL && reply->type == REDIS_REPLY_ARRAY &&
-      reply->elements == 11 && reply->element[10]->type == REDIS_REPLY_ARRAY)
+      reply->elements == 12 && reply->element[10]->type == REDIS_REPLY_ARRAY)
     d = calloc(1, sizeof(*d));
   if (d != NULL) {
     d->at_unix_ms = reply_time_us(reply) / 1000u;
@@ -592,6 +623,7 @@ on_depths(struct pacer_queue *q, const struct redisReply *reply, void *arg)
     d->parked = reply_i64(reply->element[7]);
     d->results = reply_i64(reply->element[8]);
     d->dead = reply_i64(reply->element[9]);
+    d->all_paused_until_unix_ms = reply_u64(reply->element[11]) / 1000u;
     dead = reply->element[10];
     for (i = 0; i < dead->elements && d->ndead < PACER_STATS_DEAD_MAX; i++) {
       const redisReply *e = dead->element[i];
@@ -618,11 +650,12 @@ int
 pacer_stats_depths_read(struct pacer_queue *q, const char *prefix,
                         pacer_stats_depths_cb cb, void *arg)
 {
-  static const char *const names[6] = {PACER_KEYS_JOBS_HIGH, PACER_KEYS_JOBS,
+  static const char *const names[7] = {PACER_KEYS_JOBS_HIGH, PACER_KEYS_JOBS,
                                        PACER_KEYS_JOBS_LOW,  PACER_KEYS_DELAYED,
-                                       PACER_KEYS_RESULTS,   PACER_KEYS_DEAD};
-  char keys[6][300];
-  const char *kp[6];
+                                       PACER_KEYS_RESULTS,   PACER_KEYS_DEAD,
+                                       PACER_KEYS_OPPAUSE};
+  char keys[7][300];
+  const char *kp[7];
   const char *args[3] = {PACER_KEYS_GROUP, PACER_KEYS_PARK_SCORE_TEXT,
                          DEAD_COUNT};
   struct depths_call *call;
@@ -631,8 +664,9 @@ pacer_stats_depths_read(struct pacer_queue *q, const char *prefix,
 
   if (!pacer_queue_connected(q))
     return PACER_EREDIS;
-  for (i = 0; i < 6; i++) {
-    pacer_keys_format(keys[i], sizeof(keys[i]), prefix, names[i], NULL);
+  for (i = 0; i < 7; i++) {
+    if (pacer_keys_format(keys[i], sizeof(keys[i]), prefix, names[i], NULL) < 0)
+      return PACER_EINVAL;
     kp[i] = keys[i];
   }
   call = malloc(sizeof(*call));
@@ -640,7 +674,7 @@ pacer_stats_depths_read(struct pacer_queue *q, const char *prefix,
     return PACER_ENOMEM;
   call->cb = cb;
   call->arg = arg;
-  rc = pacer_queue_eval_reply(q, pacer_lua_stats_depths, 6, kp, 3, args, NULL,
+  rc = pacer_queue_eval_reply(q, pacer_lua_stats_depths, 7, kp, 3, args, NULL,
                               on_depths, call);
   if (rc != 0)
     free(call);
@@ -685,8 +719,8 @@ pacer_stats_pauses_read(struct pacer_queue *q, const char *prefix,
                         const char *const *buckets, size_t n,
                         pacer_stats_pauses_cb cb, void *arg)
 {
-  char *keys[PACER_STATS_PAUSES_MAX];
-  const char *kp[PACER_STATS_PAUSES_MAX] = {NULL};
+  char *keys[PACER_STATS_PAUSES_MAX + 1];
+  const char *kp[PACER_STATS_PAUSES_MAX + 1] = {NULL};
   struct pauses_call *call;
   size_t i;
   int rc = PACER_ENOMEM;
@@ -703,13 +737,17 @@ pacer_stats_pauses_read(struct pacer_queue *q, const char *prefix,
       goto out;
     kp[i] = keys[i];
   }
+  /* the pause of every bucket, last (stats_buckets.lua) */
+  if ((keys[n] = pacer_keys_new(prefix, PACER_KEYS_OPPAUSE, NULL)) == NULL)
+    goto out;
+  kp[n] = keys[n];
   call->cb = cb;
   call->arg = arg;
   call->n = n;
-  rc = pacer_queue_eval_reply(q, pacer_lua_stats_buckets, (int)n, kp, 0, NULL,
-                              NULL, on_pauses, call);
+  rc = pacer_queue_eval_reply(q, pacer_lua_stats_buckets, (int)n + 1, kp, 0,
+                              NULL, NULL, on_pauses, call);
 out:
-  for (i = 0; i < n; i++)
+  for (i = 0; i <= n; i++)
     free(keys[i]);
   if (rc != 0)
     free(call);

@@ -8,6 +8,7 @@
  *                         pacer_stats_buckets_read  TIME, SCAN limit:* and
  *                                                   lanestat:*, HMGET, GET,
  *                                                   ZCOUNT inflight:*
+ *                                                   GET oppause
  *   metrics, dashboard    pacer_stats_depths_read   stats_depths.lua
  *                         pacer_stats_pauses_read   stats_buckets.lua
  *
@@ -84,12 +85,16 @@ struct pacer_stats_buckets {
   size_t n;
   long long processes; /* lane snapshots read */
   double now_us;       /* Redis TIME when read, unix us */
+  /* Left of the operator pause of every bucket (`pacer pause --all`,
+   * store/control.h), ms; 0 = none. Every bucket above shows it too. */
+  double all_paused_ms;
 };
 
 /** Reads every limit bucket (SCAN <prefix>limit:*, at most
  *  PACER_STATS_BUCKETS_MAX), the lane snapshots of every worker process
- *  (<prefix>lanestat:*), and for limits with max_in_flight the live
- *  permits, into bs (zeroed here); cfg (borrowed) gives the prefix and the
+ *  (<prefix>lanestat:*), for limits with max_in_flight the live permits,
+ *  and the operator pause of every bucket (<prefix>oppause), into bs
+ *  (zeroed here); cfg (borrowed) gives the prefix and the
  *  configured rates. Returns 0, or -1 when Redis TIME or memory failed;
  *  free bs with pacer_stats_buckets_free either way. Calling thread. */
 int pacer_stats_buckets_read(redisContext *c, const struct pacer_config *cfg,
@@ -123,6 +128,9 @@ struct pacer_stats_depths {
   int64_t results, dead; /* XLEN */
   size_t ndead;          /* entries in dead_letters, newest first */
   struct pacer_stats_dead dead_letters[PACER_STATS_DEAD_MAX];
+  /* End of the operator pause of every bucket (`pacer pause --all`),
+   * unix ms; 0 = none on */
+  uint64_t all_paused_until_unix_ms;
 };
 
 /** Receives the depths (borrowed for the call), or NULL when the read
@@ -130,9 +138,11 @@ struct pacer_stats_depths {
 typedef void (*pacer_stats_depths_cb)(const struct pacer_stats_depths *d,
                                       void *arg);
 
-/** Reads the depths and the newest dead letters on q's command connection
- *  (prefix borrowed). Returns 0 (cb will run once) or PACER_EREDIS (not
- *  connected) / PACER_ENOMEM (cb will not run). Scheduler thread. */
+/** Reads the depths, the newest dead letters and the end of the operator
+ *  pause of every bucket on q's command connection (prefix borrowed).
+ *  Returns 0 (cb will run once) or PACER_EREDIS (not connected) /
+ *  PACER_EINVAL (prefix too long) / PACER_ENOMEM (cb will not run).
+ *  Scheduler thread. */
 int pacer_stats_depths_read(struct pacer_queue *q, const char *prefix,
                             pacer_stats_depths_cb cb, void *arg);
 
@@ -152,7 +162,8 @@ struct pacer_stats_pause {
 typedef void (*pacer_stats_pauses_cb)(const struct pacer_stats_pause *p,
                                       size_t n, void *arg);
 
-/** Reads the pause and AIMD state of the buckets buckets[0..n) (borrowed,
+/** Reads the pause and AIMD state (the operator pause of every bucket
+ *  included) of the buckets buckets[0..n) (borrowed,
  *  "<limit>[:<value>]"; n <= PACER_STATS_PAUSES_MAX) on q's command
  *  connection. Returns 0 (cb will run once) or PACER_EINVAL /
  *  PACER_EREDIS / PACER_ENOMEM (cb will not run). Scheduler thread. */

@@ -1,12 +1,14 @@
 -- store/stats_view.c pacer_stats_view_depths: the metrics snapshot's
 -- queue depths and newest dead letters.
--- KEYS: jobs:high jobs jobs:low delayed results dead
+-- KEYS: jobs:high jobs jobs:low delayed results dead oppause
 -- ARGV: group park_score ndead
 -- Returns {sec, usec, xlen high, normal, low, pending, zcard delayed,
 --          parked, xlen results, xlen dead, {{sid, id, reason, error,
---          status, attempts, failed_unix_ms}, ...}}; -1 for a key of the
--- wrong type. Reads only; a dead letter's job and excerpt never leave
--- Redis.
+--          status, attempts, failed_unix_ms}, ...}, all_until}; -1 for a
+-- key of the wrong type; all_until is the end of the operator pause of
+-- every bucket (store/lua/limit_oppause_all.lua), unix us as text, ''
+-- when none is on. Reads only; a dead letter's job and excerpt never
+-- leave Redis.
 local t = redis.call('TIME')
 local function n(...)
   local ok, v = pcall(redis.call, ...)
@@ -44,4 +46,9 @@ if ok and type(d) == 'table' then
   end
 end
 out[#out + 1] = dead
+local all = ''
+local okp, v = pcall(redis.call, 'GET', KEYS[7])
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+if okp and v and (tonumber(v) or 0) > now then all = v end
+out[#out + 1] = all
 return out
