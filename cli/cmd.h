@@ -136,6 +136,10 @@ int pacer_cli_opt_value(int argc, char **argv, int *i, const char *name,
 int pacer_cli_duration_ms(const char *s, const char *name, uint64_t *ms,
                           struct pacer_error *err);
 
+/* Left of a pause beyond this is an operator pause until `pacer resume`
+ * (its end is 2^52 us, in 2112; `--for` is at most 30 days), ms. */
+#define PACER_CLI_PAUSE_FOREVER_MS 100000000000ull
+
 /** Builds a client command's configuration in cfg: defaults, then the file
  *  config_path (borrowed, NULL for none), then $PACER_REDIS_URL, then
  *  redis_url (borrowed, NULL for none: the --redis option). Returns 0, or

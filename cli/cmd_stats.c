@@ -15,6 +15,7 @@
  * consumers are shown as 0 with "group not created yet".
  */
 #include "cli/cmd.h"
+#include "cli/stats_limits.h"
 #include "store/cred_state.h"
 #include "store/keys.h"
 #include "store/stats_view.h"
@@ -31,10 +32,6 @@
 
 #include "common/clock.h"
 #include "common/utf8.h"
-
-/* A pause longer than this (~3 years) is an operator pause until
- * `pacer resume` (store/control.h), ms. */
-#define FOREVER_MS 1e11
 
 static void
 usage(FILE *out)
@@ -68,78 +65,6 @@ usage(FILE *out)
       "exit status: 0 ok (also when --watch ends on SIGINT/SIGTERM), 2 usage,\n"
       "config or Redis error.\n",
       out);
-}
-
-static void
-limits_print_text(const struct pacer_stats_buckets *bs)
-{
-  size_t i;
-
-  if (bs->n == 0)
-    return;
-  printf("limits (%lld worker processes reporting)\n", bs->processes);
-  printf("  %-32s %8s %8s %9s %7s %9s %8s %10s  %s\n", "BUCKET", "RATE/S",
-         "EFFECT/S", "NEXT_MS", "QUEUED", "IN_FLIGHT", "DEFERRED", "PAUSED_MS",
-         "REASON");
-  for (i = 0; i < bs->n; i++) {
-    const struct pacer_stats_bucket *b = &bs->b[i];
-    char inf[32], why[sizeof(b->reason)];
-
-    if (b->permits >= 0)
-      snprintf(inf, sizeof(inf), "%lld/%u", b->permits, b->max_in_flight);
-    else
-      snprintf(inf, sizeof(inf), "%lld", b->in_flight);
-    if (b->paused_ms <= 0 && b->binds > 0) /* the stacked limit that binds */
-      snprintf(why, sizeof(why), "binds %lld lane(s)", b->binds);
-    else
-      snprintf(why, sizeof(why), "%s", b->reason);
-    /* An operator pause until `pacer resume` has no end to count down. */
-    printf("  %-32s %8.1f %8.1f %9.0f %7lld %9s %8lld %10.0f  %s%s\n", b->key,
-           b->conf_rate, b->conf_rate * b->permille / 1000.0, b->next_slot_ms,
-           b->queued, inf, b->deferred,
-           b->paused_ms > FOREVER_MS ? -1.0 : b->paused_ms, why,
-           b->paused_ms > FOREVER_MS ? " (until resumed)" : "");
-  }
-}
-
-static int
-limits_add_json(cJSON *o, const struct pacer_stats_buckets *bs)
-{
-  cJSON *arr = cJSON_AddArrayToObject(o, "limits");
-  size_t i;
-  int ok = arr != NULL;
-
-  for (i = 0; ok && i < bs->n; i++) {
-    const struct pacer_stats_bucket *b = &bs->b[i];
-    cJSON *j = cJSON_CreateObject();
-
-    ok = j != NULL && cJSON_AddItemToArray(arr, j);
-    if (!ok) {
-      cJSON_Delete(j);
-      break;
-    }
-    ok = cJSON_AddStringToObject(j, "bucket", b->key) != NULL &&
-         cJSON_AddNumberToObject(j, "rate_per_s", b->conf_rate) != NULL &&
-         cJSON_AddNumberToObject(j, "effective_rate_per_s",
-                                 b->conf_rate * b->permille / 1000.0) != NULL &&
-         cJSON_AddNumberToObject(j, "next_slot_ms", b->next_slot_ms) != NULL &&
-         cJSON_AddNumberToObject(j, "queued", (double)b->queued) != NULL &&
-         cJSON_AddNumberToObject(
-             j, "in_flight",
-             (double)(b->permits >= 0 ? b->permits : b->in_flight)) != NULL &&
-         cJSON_AddNumberToObject(j, "max_in_flight",
-                                 (double)b->max_in_flight) != NULL &&
-         cJSON_AddNumberToObject(j, "deferred", (double)b->deferred) != NULL &&
-         cJSON_AddNumberToObject(j, "paused_ms", b->paused_ms) != NULL &&
-         cJSON_AddNumberToObject(
-             j, "paused_until_unix_ms",
-             b->paused_ms > 0
-                 ? (double)(long long)(bs->now_us / 1e3 + b->paused_ms)
-                 : 0) != NULL &&
-         cJSON_AddStringToObject(j, "pause_reason", b->reason) != NULL &&
-         cJSON_AddNumberToObject(j, "binds_lanes", (double)b->binds) != NULL;
-  }
-  return ok ? 0 : -1;
 }
 
 static void
@@ -210,7 +135,7 @@ build_json(const struct pacer_stats_queue *st, const char *prefix,
          cJSON_AddNumberToObject(c, "idle_ms",
                                  (double)st->consumers[i].idle_ms) != NULL;
   }
-  ok = ok && limits_add_json(o, bs) == 0;
+  ok = ok && pacer_cli_limits_add_json(o, bs) == 0;
   ok = ok && pacer_cli_creds_add_json(o, cs) == 0;
   if (!ok) {
     cJSON_Delete(o);
@@ -423,7 +348,7 @@ watch_lanes(struct watch *w, const struct pacer_stats_buckets *bs,
       snprintf(inf, sizeof(inf), "%lld", b->in_flight);
     snprintf(que, sizeof(que), "%lld", b->queued);
     snprintf(def, sizeof(def), "%lld", b->deferred);
-    if (b->paused_ms > FOREVER_MS) {
+    if (b->paused_ms > PACER_CLI_PAUSE_FOREVER_MS) {
       snprintf(until, sizeof(until), "until resumed"); /* `pacer pause` */
     } else if (b->paused_ms > 0) {
       clock_text(at, sizeof(at), bs->now_us / 1e3 + b->paused_ms);
@@ -752,7 +677,7 @@ pacer_cmd_stats(int argc, char **argv)
       goto fail;
   } else {
     print_text(&sn.st, cfg.prefix);
-    limits_print_text(&sn.bs);
+    pacer_cli_limits_print(&sn.bs);
     if (sn.cs.n > 0) {
       printf("credentials\n");
       pacer_cli_creds_print_text(stdout, &sn.cs, "  ");
