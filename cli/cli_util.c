@@ -9,11 +9,31 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------------
  * Options and configuration
  * ------------------------------------------------------------------------ */
+
+void
+pacer_cli_pause_text(uint64_t left_ms, uint64_t end_unix_ms, const char *how,
+                     char *buf, size_t size)
+{
+  time_t t = (time_t)(end_unix_ms / 1000u);
+  struct tm tm;
+  char at[32];
+
+  if (left_ms == 0 || left_ms > PACER_CLI_PAUSE_FOREVER_MS) {
+    snprintf(buf, size, "until `pacer resume%s`", how);
+    return;
+  }
+  if (gmtime_r(&t, &tm) == NULL ||
+      strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    snprintf(at, sizeof(at), "?");
+  snprintf(buf, size, "for %" PRIu64 " s (until %s)", (left_ms + 999) / 1000,
+           at);
+}
 
 int
 pacer_cli_opt_value(int argc, char **argv, int *i, const char *name,

@@ -140,6 +140,13 @@ int pacer_cli_duration_ms(const char *s, const char *name, uint64_t *ms,
  * (its end is 2^52 us, in 2112; `--for` is at most 30 days), ms. */
 #define PACER_CLI_PAUSE_FOREVER_MS 100000000000ull
 
+/** Writes how long an operator pause lasts into buf (size bytes): "for N
+ *  s (until <UTC time>)" with left_ms (ms) to go until end_unix_ms (unix
+ *  ms), or "until `pacer resume<how>`" (how borrowed, e.g. " --all") when
+ *  left_ms is 0 or over PACER_CLI_PAUSE_FOREVER_MS. */
+void pacer_cli_pause_text(uint64_t left_ms, uint64_t end_unix_ms,
+                          const char *how, char *buf, size_t size);
+
 /** Builds a client command's configuration in cfg: defaults, then the file
  *  config_path (borrowed, NULL for none), then $PACER_REDIS_URL, then
  *  redis_url (borrowed, NULL for none: the --redis option). Returns 0, or

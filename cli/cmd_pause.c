@@ -5,16 +5,15 @@
  * and the dashboard (docs/LIMITS.md "Operator pause"). */
 #include "cli/cmd.h"
 
-#include <inttypes.h>
-#include <stdlib.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/clock.h"
 #include "store/control.h"
 
 #define EXIT_OK      0
-#define EXIT_PARTIAL 1 /* resume: some bucket was not paused */
+#define EXIT_PARTIAL 1 /* resume: some bucket had no pause of its own */
 #define EXIT_USAGE   2 /* usage, config or Redis error (as every command) */
 
 #define BUCKET_MAX 512 /* bucket name, bytes */
@@ -37,7 +36,14 @@ usage(FILE *out)
         "        429 / Retry-After stays)\n"
         "\n"
         "options:\n"
-        "  --all          every limit bucket that has state in Redis\n"
+        "  --all          pause: every request that takes from any limit\n"
+        "                 bucket, also from buckets first used after the\n"
+        "                 pause (one pause of all; buckets' own pauses stay\n"
+        "                 as they are). A later pause --all replaces it.\n"
+        "                 Requests that match no limit are not paused.\n"
+        "                 resume: ends the pause of all and the own pause\n"
+        "                 of every bucket. `resume BUCKET` ends only that\n"
+        "                 bucket's own pause, never the pause of all.\n"
         "  --for D        pause for D only: N followed by ms, s, m, h or d\n"
         "  --config FILE  the JSON config (prefix, redis_url, and its limits:\n"
         "                 a bucket of a configured limit can be paused\n"
@@ -45,8 +51,8 @@ usage(FILE *out)
         "  --redis URL    Redis to use; overrides PACER_REDIS_URL, which\n"
         "                 overrides redis_url from the config\n"
         "\n"
-        "exit status: 0 ok, 1 resume: some bucket was not paused, 2 usage,\n"
-        "config or Redis error (an unknown bucket).\n",
+        "exit status: 0 ok, 1 resume: some bucket had no pause of its own,\n"
+        "2 usage, config or Redis error (an unknown bucket).\n",
         out);
 }
 
@@ -102,24 +108,6 @@ struct apply {
   struct pacer_error *err;
 };
 
-static void
-until_text(uint64_t for_ms, char *buf, size_t size)
-{
-  time_t t = (time_t)((pacer_clock_unix_ms() + for_ms) / 1000u);
-  struct tm tm;
-  char at[32];
-
-  if (for_ms == 0) {
-    snprintf(buf, size, "until `pacer resume`");
-    return;
-  }
-  if (gmtime_r(&t, &tm) == NULL ||
-      strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-    snprintf(at, sizeof(at), "?");
-  snprintf(buf, size, "for %" PRIu64 " s (until %s)", (for_ms + 999) / 1000,
-           at);
-}
-
 static int
 apply_one(void *arg, const char *bucket)
 {
@@ -136,7 +124,8 @@ apply_one(void *arg, const char *bucket)
       ap->changed++;
       printf("resumed %s\n", bucket);
     } else if (ap->n > 0) {
-      fprintf(stderr, "pacer resume: %s was not paused by an operator\n",
+      fprintf(stderr,
+              "pacer resume: %s was not paused by an operator on its own\n",
               bucket);
     }
     return 0;
@@ -145,8 +134,64 @@ apply_one(void *arg, const char *bucket)
   if (rc < 0)
     return rc;
   ap->changed++;
-  until_text(ap->for_ms, until, sizeof(until));
+  pacer_cli_pause_text(ap->for_ms, pacer_clock_unix_ms() + ap->for_ms, "",
+                       until, sizeof(until));
   printf("paused %s %s\n", bucket, until);
+  return 0;
+}
+
+static int
+resumed_cb(void *arg, const char *bucket)
+{
+  ((struct apply *)arg)->changed++;
+  printf("resumed %s\n", bucket);
+  return 0;
+}
+
+/* pause --all / resume --all (store/control.h: the pause of all). */
+static int
+apply_all(struct apply *ap)
+{
+  uint64_t until_us, now_us;
+  char until[80];
+  int was, rc;
+
+  if (ap->resume) {
+    rc = pacer_control_resume_all(ap->c, ap->prefix, resumed_cb, ap, &was,
+                                  ap->err);
+    if (rc == 0 && was)
+      printf("resumed all limit buckets (the pause of all)\n");
+    else if (rc == 0 && ap->changed == 0)
+      printf("no operator pause was on: nothing to resume\n");
+    return rc;
+  }
+  rc = pacer_control_pause_all(ap->c, ap->prefix, ap->for_ms, &until_us,
+                               &now_us, ap->err);
+  if (rc != 0)
+    return rc;
+  pacer_cli_pause_text(ap->for_ms, until_us / 1000u, " --all", until,
+                       sizeof(until));
+  printf("paused all limit buckets, also those first used later, %s\n", until);
+  return 0;
+}
+
+/* resume BUCKET while the pause of all is on: that pause stays. */
+static int
+note_pause_all(struct apply *ap)
+{
+  uint64_t until_us, now_us;
+  char until[80];
+  int rc =
+      pacer_control_paused_all(ap->c, ap->prefix, &until_us, &now_us, ap->err);
+
+  if (rc != 0 || until_us <= now_us)
+    return rc;
+  pacer_cli_pause_text((until_us - now_us + 999u) / 1000u, until_us / 1000u,
+                       " --all", until, sizeof(until));
+  fprintf(stderr,
+          "pacer resume: all limit buckets stay paused by an operator %s "
+          "(`pacer pause --all`; `pacer resume --all` ends it)\n",
+          until);
   return 0;
 }
 
@@ -247,11 +292,10 @@ pacer_cmd_pause(int argc, char **argv)
     }
     rc = apply_one(&ap, arg);
   }
-  if (rc == 0 && all) {
-    rc = pacer_control_buckets(c, cfg.prefix, apply_one, &ap, &err);
-    if (rc == 0 && ap.n == 0)
-      printf("no limit bucket has state in Redis: nothing to %s\n", cmd);
-  }
+  if (rc == 0 && all)
+    rc = apply_all(&ap);
+  if (rc == 0 && resume && !all)
+    rc = note_pause_all(&ap);
   if (rc == 0 && resume && ap.changed < ap.n && !all)
     status = EXIT_PARTIAL;
   if (rc < 0) {

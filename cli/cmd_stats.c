@@ -393,7 +393,7 @@ static void
 watch_text(struct watch *w, const struct snapshot *sn,
            const struct pacer_error *err, double now_unix_ms)
 {
-  char at[16];
+  char at[16], line[160];
   unsigned room = 0;
 
   clock_text(at, sizeof(at), now_unix_ms);
@@ -414,6 +414,9 @@ watch_text(struct watch *w, const struct snapshot *sn,
   watch_line(
       w, "consumers %zu%s  worker processes reporting %lld", sn->st.nconsumers,
       sn->st.group_exists ? "" : " (group not created yet)", sn->bs.processes);
+  pacer_cli_all_paused_text(&sn->bs, line, sizeof(line));
+  if (line[0] != '\0')
+    watch_line(w, "%s", line);
   if (w->tty && w->rows > 0) {
     /* What is left after the header lines, the credentials (title and
      * rows) and one spare line, for the lane table and its title. */

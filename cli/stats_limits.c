@@ -5,12 +5,32 @@
 #include <stdio.h>
 
 #include "cli/cmd.h"
+#include "store/keys.h"
+
+void
+pacer_cli_all_paused_text(const struct pacer_stats_buckets *bs, char *buf,
+                          size_t size)
+{
+  char until[96];
+
+  buf[0] = '\0';
+  if (bs->all_paused_ms <= 0)
+    return;
+  pacer_cli_pause_text((uint64_t)bs->all_paused_ms + 1u,
+                       (uint64_t)(bs->now_us / 1e3 + bs->all_paused_ms),
+                       " --all", until, sizeof(until));
+  snprintf(buf, size, "all limit buckets: " PACER_KEYS_OP_REASON " %s", until);
+}
 
 void
 pacer_cli_limits_print(const struct pacer_stats_buckets *bs)
 {
+  char all[160];
   size_t i;
 
+  pacer_cli_all_paused_text(bs, all, sizeof(all));
+  if (all[0] != '\0')
+    printf("%s\n", all);
   if (bs->n == 0)
     return;
   printf("limits (%lld worker processes reporting)\n", bs->processes);
@@ -42,8 +62,21 @@ int
 pacer_cli_limits_add_json(cJSON *o, const struct pacer_stats_buckets *bs)
 {
   cJSON *arr = cJSON_AddArrayToObject(o, "limits");
+  cJSON *all = cJSON_AddObjectToObject(o, "all_buckets");
   size_t i;
-  int ok = arr != NULL;
+  int ok = arr != NULL && all != NULL;
+
+  /* the operator pause of every bucket (pacer pause --all) */
+  ok = ok &&
+       cJSON_AddNumberToObject(all, "paused_ms", bs->all_paused_ms) != NULL &&
+       cJSON_AddNumberToObject(
+           all, "paused_until_unix_ms",
+           bs->all_paused_ms > 0
+               ? (double)(long long)(bs->now_us / 1e3 + bs->all_paused_ms)
+               : 0) != NULL &&
+       cJSON_AddStringToObject(all, "pause_reason",
+                               bs->all_paused_ms > 0 ? PACER_KEYS_OP_REASON
+                                                     : "") != NULL;
 
   for (i = 0; ok && i < bs->n; i++) {
     const struct pacer_stats_bucket *b = &bs->b[i];
