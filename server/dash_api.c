@@ -444,6 +444,15 @@ bucket_cb(void *arg, const char *bucket)
   return rc;
 }
 
+/* pacer_control_resume_all's callback: bucket's own pause has ended. */
+static int
+resumed_cb(void *arg, const char *bucket)
+{
+  (void)bucket;
+  ((struct each_bucket *)arg)->changed++;
+  return 0;
+}
+
 static cJSON *
 pause_resume(struct pacer_dash_api *a, redisContext *c, const cJSON *root,
              int resume, unsigned *status)
@@ -454,7 +463,8 @@ pause_resume(struct pacer_dash_api *a, redisContext *c, const cJSON *root,
   struct each_bucket eb;
   char msg[400];
   const char *s;
-  int rc, all = want_all(root);
+  uint64_t until_us = 0, now_us = 0;
+  int rc, all = want_all(root), was_all = 0;
   cJSON *o;
 
   pacer_error_clear(&err);
@@ -475,8 +485,12 @@ pause_resume(struct pacer_dash_api *a, redisContext *c, const cJSON *root,
     return error_obj(status, 400,
                      "body: give \"bucket\": NAME or \"all\": true (not "
                      "both)");
-  if (all) {
-    rc = pacer_control_buckets(c, a->prefix, bucket_cb, &eb, &err);
+  if (all && resume) {
+    rc =
+        pacer_control_resume_all(c, a->prefix, resumed_cb, &eb, &was_all, &err);
+  } else if (all) {
+    rc = pacer_control_pause_all(c, a->prefix, eb.for_ms, &until_us, &now_us,
+                                 &err);
   } else {
     if (!cJSON_IsString(b) || b->valuestring[0] == '\0' ||
         strlen(b->valuestring) > BUCKET_MAX)
@@ -498,13 +512,25 @@ pause_resume(struct pacer_dash_api *a, redisContext *c, const cJSON *root,
     }
     if (rc > 0)
       rc = bucket_cb(&eb, b->valuestring);
+    /* Resuming one bucket never ends the pause of all: say it stays. */
+    if (rc >= 0 && resume)
+      rc = pacer_control_paused_all(c, a->prefix, &until_us, &now_us, &err);
   }
   if (rc < 0)
     return redis_error(a, status, rc, &err);
+  /* pause one: paused; pause all: paused_all, all_paused_until_ms;
+   * resume one: resumed, all_paused_until_ms (0: no pause of all);
+   * resume all: resumed (buckets' own pauses), resumed_all */
   o = cJSON_CreateObject();
-  if (o != NULL)
+  if (o != NULL && (resume || !all))
     cJSON_AddNumberToObject(o, resume ? "resumed" : "paused",
                             (double)eb.changed);
+  if (o != NULL && all)
+    cJSON_AddBoolToObject(o, resume ? "resumed_all" : "paused_all",
+                          resume ? was_all : 1);
+  if (o != NULL && all != resume)
+    cJSON_AddNumberToObject(o, "all_paused_until_ms",
+                            (double)(until_us / 1000u));
   *status = 200;
   return o;
 }

@@ -14,7 +14,10 @@
  *                               pacer_cancel_request
  *   POST /api/pause             {"bucket":B | "all":true, "for_ms":N}
  *   POST /api/resume            {"bucket":B | "all":true}
- *                               store/control.h
+ *                               store/control.h: pacer_control_pause /
+ *                               _resume, or with "all" the pause of every
+ *                               bucket, pacer_control_pause_all /
+ *                               _resume_all (as `pacer pause --all`)
  *
  * Every answer is a JSON object; errors are {"error": "..."} with a 4xx or
  * 5xx status. One synchronous Redis connection, opened on first use and

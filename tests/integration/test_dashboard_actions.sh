@@ -3,8 +3,9 @@
 # headless Chromium (Debian's chromium) driven by playwright-core
 # (tests/node/dashboard_actions.js) logs in through the form of a
 # token-protected worker, pauses a bucket, retries a dead letter, finds
-# and cancels a job, resumes, and retries all dead letters after the page
-# asks; after each click the script checks Redis. A failure leaves a
+# and cancels a job, resumes, retries all dead letters after the page
+# asks, and pauses and resumes all buckets (the pause of all, also of
+# buckets first used later); after each click the script checks Redis. A failure leaves a
 # screenshot in tests/integration/artifacts/ (PACER_ARTIFACTS=DIR).
 . "$(dirname "$0")/lib.sh"
 
@@ -49,4 +50,4 @@ grep -q "$token" "$TEST_TMP"/*.log && fail "the token reached a log"
 grep -q -- "$SECRET" "$TEST_TMP"/*.log && fail "a secret reached a log"
 kill -TERM "$WORKER_PID"
 wait_until 30 '! alive '"$WORKER_PID" || fail "worker did not stop"
-pass "Chromium logged in, paused, retried, cancelled, resumed and retried all; Redis agreed each time"
+pass "Chromium logged in, paused, retried, cancelled, resumed, retried all, paused and resumed all; Redis agreed each time"

@@ -9,7 +9,9 @@
 #    cross-site Sec-Fetch-Site, and (415) without a JSON body, and Redis
 #    is unchanged; with them all right, it pauses the bucket.
 # C: bearer scripts need no CSRF token, but a foreign Origin is refused
-#    for them too; logout ends the session.
+#    for them too; pause all sets the pause of every bucket in Redis
+#    (store/control.h), a bucket's resume leaves it and says so, resume
+#    all ends it; logout ends the session.
 # D: GET /api/job shows a dead job's request with its secret redacted.
 # E: without a token (loopback), POSTs still need the CSRF token, and a
 #    Host that is not a loopback name is refused (DNS rebinding).
@@ -112,10 +114,20 @@ bearer=(-H "Authorization: Bearer $token")
 [ "$(post /api/resume "$pause" "${bearer[@]}")" = 200 ] || fail "C: bearer resume: $(cat "$TEST_TMP/body")"
 jq -e '.resumed == 1' "$TEST_TMP/body" >/dev/null || fail "C: $(cat "$TEST_TMP/body")"
 case "$(op)" in "" | 0) ;; *) fail "C: resume did not reach Redis: $(op)" ;; esac
+[ "$(post /api/pause '{"all":true}' "${bearer[@]}")" = 200 ] || fail "C: pause all: $(cat "$TEST_TMP/body")"
+jq -e '.paused_all == true and .all_paused_until_ms == 4503599627370' "$TEST_TMP/body" >/dev/null ||
+  fail "C: pause all: $(cat "$TEST_TMP/body")"
+[ "$(rcli GET "${PREFIX}oppause")" = 4503599627370496 ] || fail "C: pause all did not reach Redis"
+[ "$(post /api/resume "$pause" "${bearer[@]}")" = 200 ] || fail "C: resume under pause all"
+jq -e '.resumed == 0 and .all_paused_until_ms == 4503599627370' "$TEST_TMP/body" >/dev/null ||
+  fail "C: resume of a bucket under pause all: $(cat "$TEST_TMP/body")"
+[ "$(post /api/resume '{"all":true}' "${bearer[@]}")" = 200 ] || fail "C: resume all"
+jq -e '.resumed_all == true' "$TEST_TMP/body" >/dev/null || fail "C: resume all: $(cat "$TEST_TMP/body")"
+[ "$(rcli EXISTS "${PREFIX}oppause")" = 0 ] || fail "C: resume all left the pause of all"
 wait_until 10 'test "$(code "${bearer[@]}" "$BASE/metrics")" = 200' || fail "C: bearer /metrics"
 [ "$(post /logout '{}' "${jar[@]}" -H "X-Pacer-CSRF: $csrf")" = 200 ] || fail "C: logout"
 [ "$(code "${jar[@]}" "$BASE/api/session")" = 401 ] || fail "C: the session outlived logout"
-echo "C: bearer needs no CSRF token but a foreign Origin is refused; logout ends the session"
+echo "C: bearer needs no CSRF token but a foreign Origin is refused; pause all / resume all; logout ends the session"
 
 # ---- D
 [ "$(code "${bearer[@]}" "$BASE/api/job?id=c-dead")" = 200 ] || fail "D: /api/job: $(cat "$TEST_TMP/body")"

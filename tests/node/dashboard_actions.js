@@ -2,10 +2,11 @@
 // driven by playwright-core; no browser is downloaded). Run by
 // tests/integration/test_dashboard_actions.sh, which starts Redis, a worker
 // with a metrics token, and the jobs; this script logs in through the form,
-// clicks pause / retry / cancel / resume / retry all, and after each click
-// checks Redis itself (redis-cli). It keeps a screenshot of the page with a
-// paused bucket and a job's detail in $ART_DIR/dashboard-actions.png; on
-// failure it saves dashboard-actions-failure.png there and exits 1.
+// clicks pause / retry / cancel / resume / retry all / pause all / resume
+// all, and after each click checks Redis itself (redis-cli). It keeps a
+// screenshot of the page with a paused bucket and a job's detail in
+// $ART_DIR/dashboard-actions.png; on failure it saves
+// dashboard-actions-failure.png there and exits 1.
 //
 // Environment: BASE (http://127.0.0.1:PORT), TOKEN, REDIS_SOCK, PREFIX,
 // PACER (binary), CONFIG (worker config), ART_DIR, CHROMIUM, SECRET (a
@@ -163,6 +164,23 @@ const step = (s) => console.log(`  ${((Date.now() - t0) / 1000).toFixed(1)} s: $
       throw new Error("delete all did not ask first: " + JSON.stringify(dialogs));
     await page.waitForSelector('#dead td.empty');
     step("delete d-2, then delete all (asked first): the dead stream is empty");
+
+    // ---- Pause all (asks first): the pause of every bucket in Redis
+    // (store/control.h), a line above the table and every row say so;
+    // resume all ends it.
+    await page.click("#pause-all");
+    await until("oppause in Redis", () => rcli("GET", `${PREFIX}oppause`) === FOREVER);
+    if (!dialogs.some((m) => m.includes("Pause every limit bucket")))
+      throw new Error("pause all did not ask first: " + JSON.stringify(dialogs));
+    await until("the line above the buckets", async () =>
+      (await page.isVisible("#paused-all")) &&
+      (await page.textContent("#paused-all")).includes("paused by an operator until resumed"));
+    await until("acct:a1's row", async () =>
+      (await page.textContent(`${row} [data-k="pause"]`)).includes("until resumed"));
+    await page.click("#resume-all");
+    await until("oppause gone", () => rcli("EXISTS", `${PREFIX}oppause`) === "0");
+    await page.waitForSelector("#paused-all", { state: "hidden" });
+    step("pause all / resume all (asked first): Redis, the line and the rows agree");
 
     const html = await page.content();
     if (html.includes(env("SECRET")) || html.includes(env("TOKEN")))
