@@ -6,8 +6,16 @@
 #    "paused by an operator".
 # B: the pause survives restarting both workers.
 # C: resume: a1's waiting jobs run, each once.
-# D: --for 1s ends by itself; --all pauses every bucket and resume --all
-#    ends it; an unknown bucket changes nothing and exits 2.
+# D: --for 1s ends by itself; an unknown bucket changes nothing and exits
+#    2.
+# E: pause --all holds every bucket, also one that had no state before the
+#    pause (acct:n1, a new limit_key value): its 5 jobs reach the worker
+#    but send 0 requests, also across a worker restart; `resume acct:a1`
+#    does not lift it (and says so); stats, /api/state, /metrics and
+#    `pacer jobs` show the cause; resume --all: all 6 run, one result
+#    each, 6 requests.
+# F: pause --all --for 2s ends by itself: 3 jobs of another new bucket
+#    finish no sooner than its end.
 . "$(dirname "$0")/lib.sh"
 
 start_testapi --log "$TEST_TMP/req.jsonl"
@@ -71,18 +79,71 @@ job d-1 a2
 wait_until 10 'test "$(res_state d-1)" = ok' || fail "D: d-1 did not run after the 1 s pause"
 t1=$("$PACER" result --json --config "$TEST_TMP/pacer.json" d-1 | jq .finished_unix_ms)
 [ $((t1 - t0)) -ge 900 ] || fail "D: d-1 finished $((t1 - t0)) ms after a 1 s pause"
-ctl pause --all >"$TEST_TMP/d.out" || fail "D: pause --all"
-[ "$(grep -c '^paused acct:a[12] ' "$TEST_TMP/d.out")" -eq 2 ] || fail "D: $(cat "$TEST_TMP/d.out")"
-job d-2 a1
-wait_until 2 'test "$(res_state d-2)" = ok' && fail "D: d-2 ran under pause --all"
-ctl resume --all >/dev/null || fail "D: resume --all"
-wait_until 10 'test "$(res_state d-2)" = ok' || fail "D: d-2 did not run after resume --all"
 ctl pause nolimit:x >/dev/null 2>"$TEST_TMP/d.err"; rc=$?
 [ "$rc" -eq 2 ] && grep -q "nolimit:x: no such limit bucket in Redis (known: " "$TEST_TMP/d.err" ||
   fail "D: unknown bucket exit $rc: $(cat "$TEST_TMP/d.err")"
 ctl pause acct:a1 --for 5x >/dev/null 2>&1; [ $? -eq 2 ] || fail "D: bad --for"
-echo "D: --for ends by itself ($((t1 - t0)) ms); --all and resume --all; bad input exits 2"
+echo "D: --for ends by itself ($((t1 - t0)) ms); bad input exits 2"
 
+# ---- E: pause --all, a bucket first used after it
+ones() { local id; for id in "$@"; do [ "$(results_ids | grep -cx "$id")" -eq 1 ] || return 1; done; }
+# the worker's own view of a lane: why it waits (its /api/state)
+lane_why() { curl -fsS "http://127.0.0.1:$(mport "$1")/api/state" | jq -r --arg l "$2" '.lanes[] | select(.lane == $l) | .why'; }
+[ "$(rcli EXISTS "${PREFIX}limit:acct:n1")" -eq 0 ] || fail "E: acct:n1 has state before the pause"
+ctl pause --all >"$TEST_TMP/e.out" || fail "E: pause --all exit $?"
+grep -qx 'paused all limit buckets, also those first used later, until `pacer resume --all`' "$TEST_TMP/e.out" ||
+  fail "E: $(cat "$TEST_TMP/e.out")"
+base=$(sent)
+for i in 1 2 3 4 5; do job e-$i n1; done
+job e-a1 a1
+# The worker holds the jobs and says why (a wait it was told, not one
+# that merely has not happened yet) ...
+wait_until 15 'lane_why w3 acct:n1 | grep -q "paused by an operator on all buckets (pause --all), until resumed"' ||
+  fail "E: w3 does not hold acct:n1 as paused ($(( $(sent) - base )) requests sent): $(lane_why w3 acct:n1)"
+# ... and sends nothing: checked over 2 s after that
+wait_until 2 'test "$(sent)" -gt "$base"' && fail "E: $(( $(sent) - base )) requests under pause --all"
+ctl stats --json >"$TEST_TMP/e.json" || fail "E: stats"
+jq -e '.all_buckets.pause_reason == "paused by an operator" and .all_buckets.paused_ms > 1e11' "$TEST_TMP/e.json" >/dev/null ||
+  fail "E: stats all_buckets: $(jq -c .all_buckets "$TEST_TMP/e.json")"
+jq -e '.limits[] | select(.bucket == "acct:n1") | select(.pause_reason == "paused by an operator")' "$TEST_TMP/e.json" >/dev/null ||
+  fail "E: stats acct:n1: $(jq -c '.limits[] | select(.bucket == "acct:n1")' "$TEST_TMP/e.json")"
+ctl stats | grep -qx 'all limit buckets: paused by an operator until `pacer resume --all`' || fail "E: stats text: $(ctl stats)"
+curl -fsS "http://127.0.0.1:$(mport w3)/metrics" | grep -qx 'pacer_paused_all 1' || fail "E: /metrics has no pacer_paused_all 1"
+ctl jobs --lane acct:n1 | grep -q 'bucket acct:n1 paused by an operator (all buckets) (until resumed)$' ||
+  fail "E: jobs: $(ctl jobs --lane acct:n1)"
+# resume of one bucket leaves the pause of all
+ctl resume acct:a1 >/dev/null 2>"$TEST_TMP/e.err"; rc=$?
+[ "$rc" -eq 1 ] && grep -q 'all limit buckets stay paused by an operator until `pacer resume --all`' "$TEST_TMP/e.err" ||
+  fail "E: resume acct:a1 exit $rc: $(cat "$TEST_TMP/e.err")"
+# a worker restarted under the pause stays paused
 kill -TERM "$W3"
-wait_until 20 '! alive "$W3"' || fail "worker did not stop"
+wait_until 20 '! alive "$W3"' || fail "E: w3 did not stop"
+start_worker "$TEST_TMP/pacer.json" w4; W4=$WORKER_PID
+wait_until 15 'lane_why w4 acct:n1 | grep -q "paused by an operator on all buckets"' ||
+  fail "E: restarted w4 does not hold acct:n1 as paused: $(lane_why w4 acct:n1)"
+wait_until 2 'test "$(sent)" -gt "$base"' && fail "E: $(( $(sent) - base )) requests after the restart"
+ones e-1 && fail "E: e-1 has a result under the pause"
+ctl resume --all >"$TEST_TMP/e2.out" || fail "E: resume --all exit $?"
+grep -qx 'resumed all limit buckets (the pause of all)' "$TEST_TMP/e2.out" || fail "E: $(cat "$TEST_TMP/e2.out")"
+wait_until 20 'ones e-1 e-2 e-3 e-4 e-5 e-a1' || fail "E: jobs did not finish once each after resume --all"
+for i in 1 2 3 4 5 a1; do [ "$(res_state e-$i)" = ok ] || fail "E: e-$i $(res_state e-$i)"; done
+[ "$(sent)" -eq $((base + 6)) ] || fail "E: $(( $(sent) - base )) requests, want 6"
+[ "$(rcli EXISTS "${PREFIX}oppause")" -eq 0 ] || fail "E: ${PREFIX}oppause left after resume --all"
+echo "E: pause --all: 6 jobs (5 of a bucket first used under it) sent 0 requests, also after a restart; resume --all: 6, one result each"
+
+# ---- F: pause --all --for ends by itself
+t0=$(now_ms)
+ctl pause --all --for 2s >"$TEST_TMP/f.out" || fail "F: pause --all --for"
+grep -q '^paused all limit buckets, also those first used later, for 2 s (until ' "$TEST_TMP/f.out" || fail "F: $(cat "$TEST_TMP/f.out")"
+for i in 1 2 3; do job f-$i n2; done
+wait_until 15 'ones f-1 f-2 f-3' || fail "F: jobs did not run after the 2 s pause of all"
+for i in 1 2 3; do
+  t1=$("$PACER" result --json --config "$TEST_TMP/pacer.json" f-$i | jq .finished_unix_ms)
+  [ $((t1 - t0)) -ge 1900 ] || fail "F: f-$i finished $((t1 - t0)) ms after a 2 s pause of all"
+done
+[ "$(rcli EXISTS "${PREFIX}oppause")" -eq 0 ] || fail "F: ${PREFIX}oppause outlived its --for"
+echo "F: pause --all --for 2s ended by itself; 3 jobs of a new bucket ran after it"
+
+kill -TERM "$W4"
+wait_until 20 '! alive "$W4"' || fail "worker did not stop"
 pass "pacer pause / resume"
