@@ -22,6 +22,15 @@
 # case runs with it first, and the table shows both and their ratio, in the
 # same run on the same machine.
 #
+# Each rate also runs the ceiling first: bench/paced_raw, one libcurl
+# client on one kept-alive connection pacing requests on an absolute
+# clock at the same spacing pacer keeps in steady state (1/L plus 2%),
+# pausing for Retry-After after a 429 as pacer does, with no Redis and no
+# scheduler. Its row ("ceiling") is what a single perfectly timed sender
+# gets from this nginx on this machine in this run: on a loaded machine
+# even it meets 429s at 1,000/s. The table's last column is pacer's
+# achieved / limit over the ceiling's.
+#
 #   BUILD_DIR  cmake build dir holding cli/pacer (default: <repo>/build)
 #
 # Environment (optional):
@@ -55,6 +64,7 @@ KEEP=${PACER_LIM_KEEP:-0}
 PRIO=${PACER_LIM_PRIORITY-rt}
 NGX=$here/../tests/upstream/nginx_limits.sh
 PACER_NEW=$BUILD/cli/pacer
+CEILING=$BUILD/bench/paced_raw
 
 for n in $RATES; do
   num_ok "$n" 1 5000 || die "rate \"$n\" is not a whole number 1..5000"
@@ -64,6 +74,7 @@ for n in $PROCS; do
 done
 num_ok "$SECS" 1 120 || die "PACER_LIM_SECONDS \"$SECS\" is not 1..120"
 [[ -x $PACER_NEW ]] || die "$PACER_NEW: not built; run cmake --build $BUILD"
+[[ -x $CEILING ]] || die "$CEILING: not built; run cmake --build $BUILD"
 [[ -z $BASE || -x $BASE ]] || die "PACER_LIM_BASELINE $BASE: not executable"
 [[ -x ${PACER_NGINX:-/usr/sbin/nginx} ]] ||
   die "nginx not found (apt-get install -y nginx-light)"
@@ -140,6 +151,31 @@ run_case() {
     echo "$ME: case $5: only $done_n of $jobs results within $dl s" >&2
 }
 
+# run_ceiling RATE JOBS NAME: bench/paced_raw at 1/RATE + 2% until JOBS
+# answers were 200; leaves nginx's log in $TMP/NAME/nginx/access.log and
+# sets C_WALL and C_DONE.
+run_ceiling() {
+  local rate=$1 jobs=$2 dir=$TMP/$3 dl iv out
+  mkdir -p "$dir"
+  dl=$((SECS * 4 > 60 ? SECS * 4 : 60))
+  start_nginx "$dir" $((dl + 60)) "$rate"
+  iv=$(((1000000 * 102 + rate * 100 - 1) / (rate * 100)))
+  out=$(timeout -k 5 $((dl + 10)) "$CEILING" \
+    "http://127.0.0.1:$PORT/strict/campaigns" "X-Account: acc-1" \
+    "$iv" "$jobs" "$dl" 2>"$dir/ceiling.err")
+  echo "$out" >"$dir/ceiling.out"
+  C_WALL=$(sed -n 's/.* wall_s=\([0-9.]*\).*/\1/p' <<<"$out")
+  C_DONE=$(sed -n 's/.* ok=\([0-9]*\).*/\1/p' <<<"$out")
+  [[ -n $C_WALL && -n $C_DONE ]] || {
+    C_WALL=1
+    C_DONE=0
+    echo "$ME: case $3: paced_raw failed:" >&2
+    tail -n 3 "$dir/ceiling.err" >&2
+  }
+  stop_pids "$NGX_PID"
+  forget "$NGX_PID"
+}
+
 # analyse LOG RATE: "sent ok n429 achieved max1s_ok max1s_all" from nginx's
 # access log (<msec> <status> ...), times in ms.
 analyse() {
@@ -185,6 +221,15 @@ for r in $RATES; do
   jobs=$((r * SECS))
   ((jobs < 200)) && jobs=200
   ((jobs > 5000)) && jobs=5000
+  run_ceiling "$r" "$jobs" "r${r}ceiling"
+  read -r -a f < <(analyse "$TMP/r${r}ceiling/nginx/access.log" "$r")
+  per1k=$(calc "${f[0]} > 0 ? ${f[2]} * 1000 / ${f[0]} : 0" |
+    awk '{ printf "%.1f", $1 }')
+  ach=$(calc "${f[3]} * 100" | awk '{ printf "%.1f%%", $1 }')
+  jps=$(calc "$C_DONE / $C_WALL" | awk '{ printf "%.1f", $1 }')
+  hdr "$r/s" 1 "$jobs" ceiling "$ach" "$jps" "$per1k" "${f[4]}/${f[5]}"
+  ceil=${f[3]}
+  ROWS+=("| $r/s | ceiling | $jobs | $ach | $per1k | ${f[4]} / ${f[5]} | - | - |")
   for p in $PROCS; do
     prev=
     for which in base new; do
@@ -206,7 +251,9 @@ for r in $RATES; do
         ratio=-
         [[ -n $prev ]] && ratio=$(calc "$prev > 0 ? ${f[3]} / $prev : 0" |
           awk '{ printf "%.2fx", $1 }')
-        ROWS+=("| $r/s | $p | $jobs | $ach | $per1k | ${f[4]} / ${f[5]} | $ratio |")
+        vc=$(calc "$ceil > 0 ? ${f[3]} / $ceil : 0" |
+          awk '{ printf "%.2fx", $1 }')
+        ROWS+=("| $r/s | $p | $jobs | $ach | $per1k | ${f[4]} / ${f[5]} | $ratio | $vc |")
       fi
     done
   done
@@ -215,6 +262,6 @@ echo
 echo "nginx priority: $(sed -n 's/.*priority=\([a-z]*\).*/\1/p' \
   "$TMP"/*/nginx.err | sort -u | paste -sd, -)"
 echo
-echo "| limit | processes | jobs | achieved / limit | 429 per 1,000 | max in 1 s (admitted / all) | vs baseline |"
-echo "|---|---|---|---|---|---|---|"
+echo "| limit | processes | jobs | achieved / limit | 429 per 1,000 | max in 1 s (admitted / all) | vs baseline | vs ceiling |"
+echo "|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${ROWS[@]}"
