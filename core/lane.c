@@ -147,6 +147,21 @@ pacer_lane_add_slots(struct pacer_lane *l, uint64_t base_us,
     l->slots_us[l->nslots++] = base_us + offs_us[i];
 }
 
+size_t
+pacer_lane_slots_wanted(const struct pacer_lane *l, uint64_t now_us,
+                        uint64_t ahead_us)
+{
+  size_t room = PACER_LIMITER_MAX_SLOTS - l->nslots;
+
+  if (l->queued <= l->nslots || room == 0)
+    return 0;
+  if (l->nslots > 0 &&
+      (ahead_us == 0 ||
+       l->slots_us[l->slot_head + l->nslots - 1] > now_us + ahead_us))
+    return 0;
+  return l->queued - l->nslots < room ? l->queued - l->nslots : room;
+}
+
 int
 pacer_lane_take_slot(struct pacer_lane *l, uint64_t now_us, uint64_t stale_us,
                      uint64_t *next_us)

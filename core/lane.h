@@ -103,6 +103,19 @@ int pacer_lane_take_slot_ahead(struct pacer_lane *l, uint64_t now_us,
                                uint64_t lead_us, uint64_t stale_us,
                                uint64_t *slot_us, uint64_t *next_us);
 
+/** How many send slots a take should ask for now (the scheduler's take;
+ *  store/limiter.h): with no slot left, one for each queued request, at
+ *  most PACER_LIMITER_MAX_SLOTS. With slots left and ahead_us > 0, the
+ *  next block is asked for before the last slot is used: once the last
+ *  reserved slot is due within ahead_us of now_us (mono us), one for each
+ *  queued request that has no slot yet, as many as fit beside the slots
+ *  held. A lane whose take leads (its first slot comes no sooner than the
+ *  lead after the take) would otherwise leave a gap of about the lead
+ *  after every block: at 1,000/s, 10 ms after each 32 slots (docs/LIMITS.md
+ *  "Against a strict limiter"). 0: no take now. Pure; scheduler thread. */
+size_t pacer_lane_slots_wanted(const struct pacer_lane *l, uint64_t now_us,
+                               uint64_t ahead_us);
+
 /** How a worker spaces this lane's requests (send-time pacing,
  *  docs/LIMITS.md "Against a strict limiter"): *key_out (non-zero) names
  *  the bucket whose requests one worker thread releases in turn: of the

@@ -159,6 +159,51 @@ slots_are_taken_ahead_by_the_lead_and_say_when(void **state)
 }
 
 static void
+the_next_block_is_asked_for_before_the_last_slot_is_used(void **state)
+{
+  struct pacer_lanes ls;
+  struct pacer_lane *l;
+  uint64_t offs[PACER_LIMITER_MAX_SLOTS], slot, next;
+  size_t i;
+
+  (void)state;
+  pacer_lanes_init(&ls);
+  l = pacer_lanes_get(&ls, "s", NULL, 0);
+  /* only the count of queued requests matters here */
+  l->queued = 100;
+  /* no slot held: one per queued request, at most a take's worth */
+  assert_int_equal(pacer_lane_slots_wanted(l, 0, 0), PACER_LIMITER_MAX_SLOTS);
+  l->queued = 5;
+  assert_int_equal(pacer_lane_slots_wanted(l, 0, 25000), 5);
+  l->queued = 100;
+  for (i = 0; i < PACER_LIMITER_MAX_SLOTS; i++)
+    offs[i] = i * 1000u; /* 1,000/s */
+  pacer_lane_add_slots(l, 1000000, offs, PACER_LIMITER_MAX_SLOTS);
+  /* the last slot (1.031 s) is 31 ms ahead: not yet, with a 25 ms window */
+  assert_int_equal(pacer_lane_slots_wanted(l, 1000000, 25000), 0);
+  /* without a window, never while slots are held */
+  assert_int_equal(pacer_lane_slots_wanted(l, 1030000, 0), 0);
+  /* 10 slots used (the queue shrinks with them): the last is 21 ms ahead;
+   * the rest of the queue gets what fits beside the 22 held */
+  for (i = 0; i < 10; i++) {
+    assert_int_equal(pacer_lane_take_slot_ahead(l, 995000 + i * 1000u, 5000,
+                                                4000, &slot, &next),
+                     1);
+    assert_true(slot == 1000000 + i * 1000u);
+    l->queued--;
+  }
+  assert_int_equal(pacer_lane_slots_wanted(l, 1010000, 25000), 10);
+  /* fewer queued than held plus room: only those without a slot */
+  l->queued = 25;
+  assert_int_equal(pacer_lane_slots_wanted(l, 1010000, 25000), 3);
+  /* every queued request has a slot already */
+  l->queued = 22;
+  assert_int_equal(pacer_lane_slots_wanted(l, 1010000, 25000), 0);
+  l->queued = 0;
+  pacer_lanes_free_all(&ls);
+}
+
+static void
 pace_names_the_most_shared_then_widest_burst_0_bucket(void **state)
 {
   struct pacer_limit_cfg strict, wide, bursty;
@@ -262,6 +307,8 @@ main(void)
       cmocka_unit_test(ring_holds_each_lane_with_work_once),
       cmocka_unit_test(slots_are_used_in_order_and_stale_ones_dropped),
       cmocka_unit_test(slots_are_taken_ahead_by_the_lead_and_say_when),
+      cmocka_unit_test(
+          the_next_block_is_asked_for_before_the_last_slot_is_used),
       cmocka_unit_test(pace_names_the_most_shared_then_widest_burst_0_bucket),
       cmocka_unit_test(clock_map_keeps_the_quickest_reply),
       cmocka_unit_test(clock_map_follows_a_step_after_8_replies),
