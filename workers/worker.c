@@ -34,6 +34,7 @@
 #include "workers/pacer_http.h"
 
 #include <assert.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -332,9 +333,29 @@ static void
 on_release(struct pacer_pace *p, struct pacer_http_outcome *o)
 {
   struct pacer_worker *w = PACER_CONTAINER_OF(p, struct pacer_worker, pace);
+  const struct pacer_http_request *r = o->req;
+  uint64_t now = uv_hrtime() / 1000u;
 
-  if (pacer_curl_uv_start(&w->cu, o) != 0)
+  if (r->late_max_us != 0 && r->send_at_mono_us != 0 &&
+      now > r->send_at_mono_us + r->late_max_us) {
+    /* This thread ran too late to release it on time (descheduled, or a
+     * long loop turn): it is not handed to curl, and takes a new slot.
+     * The same test curl's pre-request hook makes (xfer_cb.c), made here
+     * without a transfer: an abort there closes the connection, and the
+     * next request then waits for a handshake next to the one after it
+     * (docs/LIMITS.md "Against a strict limiter"). */
+    char msg[sizeof(o->error)];
+
+    snprintf(msg, sizeof(msg),
+             "pacing: released %" PRIu64 " us after its slot, more than "
+             "the %" PRIu64 " us allowed; not sent",
+             now - r->send_at_mono_us, r->late_max_us);
+    pacer_curl_uv_outcome_fail(o, PACER_HTTP_MISSED_SLOT, msg);
+    pacer_pace_missed(p, r);
+    post(w, o);
+  } else if (pacer_curl_uv_start(&w->cu, o) != 0) {
     post(w, o); /* start filled in result and error */
+  }
   /* The last held request of a graceful stop failed to start: nothing
    * else would wake on_wake to close. */
   if (w->stop_seen != RUNNING && !w->in_wake && idle(w))
