@@ -5,12 +5,14 @@
  * Redis, no scheduler, no threads. It sends GET URL with the header
  * HEADER (e.g. "X-Account: acc-1") at fixed spacing on an absolute
  * monotonic clock (clock_nanosleep TIMER_ABSTIME, so no drift), one
- * request at a time and never two closer than INTERVAL_US when one left
- * late, until OK requests were answered 200. A 429 pauses it
- * for the answer's Retry-After (RFC 9110 section 10.2.3, delay-seconds
- * only; at least 1 s when absent or 0), the same floor pacer keeps
- * (docs/LIMITS.md "A server hint is a floor"), and the grid starts again
- * after the pause. It prints one line on stdout, key=value:
+ * request at a time, until OK requests were answered 200. A request that
+ * leaves late (the thread woke late, or the one before took longer than
+ * INTERVAL_US) leaves at once and the next keeps its grid time: the
+ * spacing of a perfect timer, with this machine's wake-up jitter. A 429 pauses
+ * it for the answer's Retry-After (RFC 9110 section 10.2.3, delay-seconds only;
+ * at least 1 s when absent or 0), the same floor pacer keeps (docs/LIMITS.md "A
+ * server hint is a floor"), and the grid starts again after the pause. It
+ * prints one line on stdout, key=value:
  *
  *   paced_raw: interval_us=... sent=... ok=... r429=... other=... wall_s=...
  *
@@ -87,9 +89,8 @@ main(int argc, char **argv)
 {
   long interval_us, want, deadline_s = DEFAULT_DEADLINE_S;
   long sent = 0, ok = 0, r429 = 0, other = 0;
-  long long late_ns, min_late_ns = NS_PER_S;
   struct curl_slist *hdrs;
-  struct timespec t0, next, now, sent_at, soonest;
+  struct timespec t0, next, now;
   CURL *c;
   int rc = 0;
 
@@ -127,11 +128,6 @@ main(int argc, char **argv)
       rc = 1;
       break;
     }
-    sent_at = now;
-    late_ns =
-        (now.tv_sec - next.tv_sec) * NS_PER_S + (now.tv_nsec - next.tv_nsec);
-    if (late_ns < min_late_ns)
-      min_late_ns = late_ns < 0 ? 0 : late_ns;
     res = curl_easy_perform(c);
     sent++;
     if (res != CURLE_OK) {
@@ -155,14 +151,6 @@ main(int argc, char **argv)
     } else {
       other++;
     }
-    /* A request that left late does not make the next one bunch up to
-     * it: the next leaves at least a whole interval after it, less the
-     * usual wake-up lateness (pacer's worker does the same with its
-     * quickest release-to-wire time, workers/pace.c). */
-    soonest = sent_at;
-    ts_add(&soonest, (long long)interval_us * 1000 - min_late_ns);
-    if (ts_diff_s(&soonest, &next) > 0)
-      next = soonest;
   }
   clock_gettime(CLOCK_MONOTONIC, &now);
   printf("paced_raw: interval_us=%ld sent=%ld ok=%ld r429=%ld other=%ld "
