@@ -7,7 +7,8 @@
  *             for high, normal, low, then high, normal again
  *           XREADGROUP ... COUNT 1 BLOCK 1000 STREAMS <all three> > > >
  *             (only after a round that found every stream empty)
- *   cmd     EVAL finish/defer/requeue/promote, XAUTOCLAIM, XCLAIM (renew)
+ *   cmd     EVAL finish/defer/requeue/promote, XAUTOCLAIM, XCLAIM (renew),
+ *           EVAL intake check (one per round's entries, queue_drop.c)
  *
  * Three intake streams, one per job priority: <prefix>jobs:high,
  * <prefix>jobs (normal) and <prefix>jobs:low. Each round splits the free
