@@ -162,6 +162,7 @@ maybe_closed(struct pacer_queue *q)
   fn = q->on_closed;
   arg = q->closed_arg;
   free(q->consumer);
+  free(q->drop_buf);
   free_keys(q);
   explicit_bzero(q->addr.password, sizeof(q->addr.password));
   free(q);

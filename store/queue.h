@@ -7,7 +7,8 @@
  *             for high, normal, low, then high, normal again
  *           XREADGROUP ... COUNT 1 BLOCK 1000 STREAMS <all three> > > >
  *             (only after a round that found every stream empty)
- *   cmd     EVAL finish/defer/requeue/promote, XAUTOCLAIM, XCLAIM (renew)
+ *   cmd     EVAL finish/defer/requeue/promote, XAUTOCLAIM, XCLAIM (renew),
+ *           EVAL intake check (one per round's entries, queue_drop.c)
  *
  * Three intake streams, one per job priority: <prefix>jobs:high,
  * <prefix>jobs (normal) and <prefix>jobs:low. Each round splits the free
@@ -153,18 +154,28 @@ int pacer_queue_requeue(struct pacer_queue *q, const char *sid,
                         const struct pacer_fields *fields,
                         pacer_queue_done_cb cb, void *privdata);
 
-/** Intake's duplicate check: when job_id (borrowed) has a done-marker
- *  (`<prefix>done:<id>`, set by pacer_queue_finish for done_ttl_ms),
- *  acks and deletes sid unsent and cb gets applied=1. Otherwise sid takes
- *  the id's claim (`<prefix>claim:<id>`, docs/REDIS.md "One job id at a
- *  time"), unless another entry that is still pending holds it: then sid
- *  is acked and deleted unsent, folded into that entry (applied=3).
- *  applied=0 means run the job (claim taken, or the entry is no longer
- *  ours). A lost reply (PACER_EUNKNOWN) may be treated as "run it": the
- *  finish script's pending check and marker still keep the result single
- *  (a folded entry run after a lost reply is sent but writes nothing,
- *  as it is no longer pending). Returns as
- *  pacer_queue_finish. Scheduler thread. */
+/** Intake's duplicate check: when job_id (borrowed, copied) has a
+ *  done-marker (set by pacer_queue_finish for done_ttl_ms), acks and
+ *  deletes sid (borrowed, copied) unsent and cb gets applied=1. Otherwise
+ *  sid takes the id's claim (`<prefix>claim:<id>`, docs/REDIS.md "One job
+ *  id at a time"), unless another entry that is still pending holds it:
+ *  then sid is acked and deleted unsent, folded into that entry
+ *  (applied=3). applied=0 means run the job (claim taken, or the entry is
+ *  no longer ours). A lost reply (PACER_EUNKNOWN) or an error
+ *  (PACER_EREDIS) may be treated as "run it": the finish script's pending
+ *  check and marker still keep the result single (a folded entry run
+ *  after a lost reply is sent but writes nothing, as it is no longer
+ *  pending).
+ *  Batched: called from on_entry while the queue delivers a reply's
+ *  entries, the check waits and goes with the others of that delivery as
+ *  one script call (store/lua/queue_dropdone.lua, at most
+ *  PACER_QUEUE_DROP_MAX = 64 entries per call) when the delivery ends, and
+ *  the callbacks run in call order from its one reply; called at any
+ *  other time it goes at once. So cb never runs inside this call, except
+ *  when a full batch could not be sent: then the callbacks of the
+ *  entries before this one run with PACER_EREDIS first.
+ *  Returns 0 (cb will run once) or PACER_EREDIS when not connected,
+ *  PACER_ENOMEM (cb will not run). Scheduler thread. */
 int pacer_queue_drop_if_done(struct pacer_queue *q, const char *sid,
                              const char *job_id, pacer_queue_done_cb cb,
                              void *privdata);

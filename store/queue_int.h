@@ -4,8 +4,10 @@
  *   queue.c         connections (connect, AUTH/SELECT via store/redis_uv.h,
  *                   consumer groups, reconnect), the lifecycle, helpers
  *   queue_intake.c  intake rounds over the three priority streams
- *   queue_write.c   the write scripts (finish, defer, requeue, drop) and
+ *   queue_write.c   the write scripts (finish, defer, requeue) and
  *                   delayed promotion
+ *   queue_drop.c    intake's done-check and claim, one script call per
+ *                   intake round (store/lua/queue_dropdone.lua)
  *   queue_lease.c   lease takeover (XAUTOCLAIM) and renewal
  */
 #ifndef PACER_STORE_QUEUE_INT_H
@@ -24,6 +26,7 @@
 #include "store/queue.h"
 
 #define PACER_QUEUE_READ_MAX 1000u /* entries per intake read or claim */
+#define PACER_QUEUE_DROP_MAX 64u   /* entries per done-check script call */
 
 /* Intake streams in order of precedence; the index of store/keys.h's
  * pacer_keys_stream, _sid_tag and _member_tag. The normal stream keeps
@@ -49,6 +52,16 @@ struct pacer_queue_conn {
   uint32_t backoff_ms; /* next reconnect delay, ms */
   size_t pending;      /* commands awaiting a reply */
   uint64_t connects;   /* times it became ready (metrics) */
+};
+
+/** One entry of the done-check batch (queue_drop.c): its callback and its
+ *  strings in drop_buf, as offsets (the buffer may move as it grows). */
+struct pacer_queue_drop_ent {
+  pacer_queue_done_cb cb;
+  void *privdata;
+  int stream;    /* enum pacer_queue_stream of the entry */
+  size_t off[4]; /* done key, claim key, entry id, job id: bytes into buf */
+  size_t len[4]; /* their lengths, bytes */
 };
 
 /** The queue (opaque in store/queue.h). */
@@ -90,6 +103,14 @@ struct pacer_queue {
   char claim_cursor[PACER_KEYS_NSTREAMS][64];
   long long intake_client_id; /* CLIENT ID of the intake connection, or 0 */
   struct pacer_hist rtt;      /* script round trips, command connection */
+  /* Intake's done-checks wait here while entries are delivered and go as
+   * one script call per round (queue_drop.c). */
+  struct pacer_queue_drop_ent drop[PACER_QUEUE_DROP_MAX];
+  size_t ndrop;    /* entries in drop[] */
+  char *drop_buf;  /* their strings (owned) */
+  size_t drop_len; /* bytes of drop_buf in use */
+  size_t drop_cap; /* bytes allocated */
+  int delivering;  /* depth of pacer_queue_drop_begin: checks wait */
   void (*on_closed)(void *arg);
   void *closed_arg;
 };
@@ -151,6 +172,16 @@ void pacer_queue_on_read_reply(redisAsyncContext *ac, void *r, void *priv);
 
 /** The delayed re-read after an intake error (queue_intake.c). */
 void pacer_queue_on_fetch_timer(uv_timer_t *t);
+
+/** Entries are about to be delivered to the scheduler: done-checks
+ *  (pacer_queue_drop_if_done) wait for pacer_queue_drop_end instead of
+ *  going out one by one. Nests (queue_drop.c). */
+void pacer_queue_drop_begin(struct pacer_queue *q);
+
+/** The delivery is over: at the outermost end, sends the done-checks
+ *  waiting as one script call (queue_drop.c). Their callbacks run with
+ *  PACER_EREDIS now if it cannot be sent. */
+void pacer_queue_drop_end(struct pacer_queue *q);
 
 /** Runs the promote script now (queue_write.c). */
 void pacer_queue_promote_now(struct pacer_queue *q);

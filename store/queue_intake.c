@@ -355,12 +355,16 @@ on_read_reply(redisAsyncContext *ac, void *r, void *priv)
   }
   /* reading stays set while the entries go out, so a poke from on_entry
    * cannot start a second round in the middle of this one. */
+  /* The round's done-checks go as one script call once all its entries
+   * are out (store/queue_drop.c). */
+  pacer_queue_drop_begin(q);
   if (reply->type == REDIS_REPLY_ERROR)
     err = reply;
   else if (blocking)
     got = deliver_read(q, reply);
   else
     got = deliver_round(q, reply, &err);
+  pacer_queue_drop_end(q);
   q->reading = 0;
   if (err != NULL) {
     uint64_t now_mono_ms = uv_now(q->loop);

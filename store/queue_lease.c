@@ -46,6 +46,9 @@ on_claim_reply(redisAsyncContext *ac, void *r, void *priv)
               "msg=\"XAUTOCLAIM failed\" stream=%s error=\"%.*s\"",
               q->k_stream[s], (int)reply->len, reply->str);
   } else if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 2) {
+    /* The done-checks of the entries taken over go as one script call
+     * (store/queue_drop.c). */
+    pacer_queue_drop_begin(q);
     if (reply->element[0]->type == REDIS_REPLY_STRING &&
         reply->element[0]->len < sizeof(q->claim_cursor[s])) {
       memcpy(cursor, reply->element[0]->str, reply->element[0]->len);
@@ -82,6 +85,7 @@ on_claim_reply(redisAsyncContext *ac, void *r, void *priv)
         q->cbs.on_entry(q, &ent, q->arg);
       }
     }
+    pacer_queue_drop_end(q);
   }
   /* The next stream, even after an error on this one (its group may be
    * missing until intake recreates it). */

@@ -1,4 +1,4 @@
-/* The queue's writes: the finish, defer, requeue and drop scripts
+/* The queue's writes: the finish, defer and requeue scripts
  * (store/lua/queue_*.lua, each fenced by the pending check), scripts run
  * for others (pacer_queue_eval_reply), and delayed promotion. Part of
  * store/queue.h; state in store/queue_int.h. */
@@ -48,8 +48,7 @@ on_script_reply(redisAsyncContext *ac, void *r, void *priv)
               (int)reply->len, reply->str);
     status = PACER_EREDIS;
   } else if (reply->type == REDIS_REPLY_INTEGER) {
-    /* 3: folded into the running entry of its job id (queue_dropdone) */
-    applied = reply->integer == 1 ? 1 : reply->integer == 3 ? 3 : 0;
+    applied = reply->integer == 1 ? 1 : 0;
     if (reply->integer == -1)
       pacer_log(PACER_LOG_WARN, "redis",
                 "msg=\"lease lost: another consumer owns the entry now; "
@@ -382,47 +381,6 @@ pacer_queue_requeue(struct pacer_queue *q, const char *sid,
   lens[n++] = strlen(q->consumer);
   return eval(q, pacer_lua_queue_requeue, 1, keys, (int)n, args, lens, cb,
               privdata);
-}
-
-int
-pacer_queue_drop_if_done(struct pacer_queue *q, const char *sid,
-                         const char *job_id, pacer_queue_done_cb cb,
-                         void *privdata)
-{
-  const char *id;
-  enum pacer_queue_stream s = pacer_queue_sid_decode(sid, &id);
-  const char *keys[8] = {q->k_stream[s], NULL,           q->k_donemarks,
-                         NULL,           q->k_stream[0], q->k_stream[1],
-                         q->k_stream[2], q->k_delayed};
-  const char *args[6];
-  size_t lens[6];
-  char *done = pacer_queue_done_key(q, job_id);
-  char *claim = pacer_keys_new(q->cfg->prefix, PACER_KEYS_CLAIM, job_id);
-  char ttl[24];
-  int rc = PACER_ENOMEM;
-
-  if (done != NULL && claim != NULL) {
-    keys[1] = done;
-    keys[3] = claim;
-    args[0] = PACER_KEYS_GROUP;
-    lens[0] = strlen(PACER_KEYS_GROUP);
-    args[1] = id;
-    lens[1] = strlen(id);
-    snprintf(ttl, sizeof(ttl), "%llu", (unsigned long long)q->cfg->done_ttl_ms);
-    args[2] = ttl;
-    lens[2] = strlen(ttl);
-    args[3] = job_id;
-    lens[3] = strlen(job_id);
-    args[4] = PACER_KEYS_CLAIM_TTL_MS;
-    lens[4] = strlen(PACER_KEYS_CLAIM_TTL_MS);
-    args[5] = q->consumer;
-    lens[5] = strlen(q->consumer);
-    rc =
-        eval(q, pacer_lua_queue_dropdone, 8, keys, 6, args, lens, cb, privdata);
-  }
-  free(done);
-  free(claim);
-  return rc;
 }
 
 /* ------------------------------------------------------------------ */

@@ -2,7 +2,6 @@
 #include "store/script.h"
 
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,20 +88,66 @@ struct call {
   char cmd[];  /* the formatted EVALSHA command */
 };
 
+/* RESP is written by hand below, not with snprintf: a finish has about 45
+ * arguments, and two snprintf calls per argument were about 8 % of the
+ * worker's CPU (perf, bench/throughput.sh). */
+
+/* Number of decimal digits of n. */
+static size_t
+dec_len(size_t n)
+{
+  size_t d = 1;
+
+  while (n >= 10) {
+    n /= 10;
+    d++;
+  }
+  return d;
+}
+
+/* Writes n in decimal at p; returns the end. */
+static char *
+put_dec(char *p, size_t n)
+{
+  char tmp[24];
+  size_t i = 0;
+
+  do {
+    tmp[i++] = (char)('0' + n % 10);
+    n /= 10;
+  } while (n != 0);
+  while (i > 0)
+    *p++ = tmp[--i];
+  return p;
+}
+
+/* Bytes of the bulk string of n bytes: "$<n>\r\n<bytes>\r\n". */
 static size_t
 bulk_len(size_t n)
 {
-  char b[24];
-
-  return (size_t)snprintf(b, sizeof(b), "$%zu\r\n", n) + n + 2;
+  return 1 + dec_len(n) + 2 + n + 2;
 }
 
 static char *
 put_bulk(char *p, const char *s, size_t n)
 {
-  p += snprintf(p, 24, "$%zu\r\n", n);
+  *p++ = '$';
+  p = put_dec(p, n);
+  *p++ = '\r';
+  *p++ = '\n';
   memcpy(p, s, n);
   p += n;
+  *p++ = '\r';
+  *p++ = '\n';
+  return p;
+}
+
+/* Writes the array header "*<argc>\r\n" (at most 14 bytes for an int). */
+static char *
+put_array(char *p, int argc)
+{
+  *p++ = '*';
+  p = put_dec(p, (size_t)argc);
   *p++ = '\r';
   *p++ = '\n';
   return p;
@@ -120,7 +165,7 @@ resend_eval(redisAsyncContext *ac, redisCallbackFn *cb, struct call *cl)
   buf = malloc(n);
   if (buf == NULL)
     return REDIS_ERR;
-  p = buf + snprintf(buf, 24, "*%d\r\n", cl->argc);
+  p = put_array(buf, cl->argc);
   p = put_bulk(p, "EVAL", 4);
   p = put_bulk(p, cl->text, tl);
   memcpy(p, cl->cmd + cl->head, cl->len - cl->head);
@@ -169,7 +214,7 @@ pacer_script_async(redisAsyncContext *ac, redisCallbackFn *fn, void *privdata,
   cl->text = argv[1];
   cl->argc = argc;
   cl->resent = 0;
-  p = cl->cmd + snprintf(cl->cmd, 16, "*%d\r\n", argc);
+  p = put_array(cl->cmd, argc);
   p = put_bulk(p, "EVALSHA", 7);
   p = put_bulk(p, sha, SHA1_HEX);
   cl->head = (size_t)(p - cl->cmd);

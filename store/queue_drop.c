@@ -1,0 +1,291 @@
+/* The queue's intake check: the done-marker and claim of each entry an
+ * intake round delivers (docs/REDIS.md "One job id at a time"), checked by
+ * store/lua/queue_dropdone.lua for up to PACER_QUEUE_DROP_MAX entries per
+ * call. Part of store/queue.h; state in store/queue_int.h.
+ *
+ * While a reply's entries are delivered (pacer_queue_drop_begin/_end
+ * around the delivery, queue_intake.c and queue_lease.c), each check the
+ * scheduler asks for waits in q->drop; at the end of the delivery they go
+ * as one EVALSHA on the command connection, in delivery order:
+ *
+ *   round reply -> on_entry x n -> drop_if_done x m -> EVALSHA (m entries)
+ *                                                        |
+ *   cb x m, in order, from one reply  <------------------+
+ *
+ * A batch is sent early when it is full (PACER_QUEUE_DROP_MAX entries or
+ * DROP_BATCH_BYTES of arguments), so one script call stays short. A check
+ * asked for outside a delivery goes at once, alone. The per-call costs
+ * (a round trip, hiredis formatting, reply parsing, Lua call set-up, a
+ * callback context) are paid once per batch instead of once per job. */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#include "common/hist.h"
+#include "common/log.h"
+#include "store/keys.h"
+#include "store/lua_scripts.h"
+#include "store/queue_int.h"
+
+/* Arguments of one call: EVAL, script, numkeys; 5 shared keys; 4 shared
+ * args; 2 keys and 3 args per entry. */
+#define DROP_ARGC_MAX    (3u + 5u + 4u + 5u * PACER_QUEUE_DROP_MAX)
+#define DROP_BATCH_BYTES 16384u /* argument bytes of one call, about */
+#define DROP_BUF_MIN     4096u  /* first size of q->drop_buf, bytes */
+
+/* The callbacks of one call in flight, in the order of its entries. */
+struct drop_call {
+  size_t n;
+  struct {
+    pacer_queue_done_cb cb;
+    void *privdata;
+  } e[];
+};
+
+/* Makes room for more bytes in q->drop_buf. Returns 0 or PACER_ENOMEM. */
+static int
+buf_grow(struct pacer_queue *q, size_t more)
+{
+  size_t cap = q->drop_cap ? q->drop_cap : DROP_BUF_MIN;
+  char *nb;
+
+  if (q->drop_cap - q->drop_len >= more)
+    return 0;
+  while (cap - q->drop_len < more)
+    cap *= 2;
+  nb = realloc(q->drop_buf, cap);
+  if (nb == NULL)
+    return PACER_ENOMEM;
+  q->drop_buf = nb;
+  q->drop_cap = cap;
+  return 0;
+}
+
+/* Appends "<prefix><name><suffix>" (store/keys.h; name "" for suffix
+ * alone) and a NUL to q->drop_buf. Returns its offset with *len its
+ * length, or (size_t)-1 when out of memory. */
+static size_t
+buf_put(struct pacer_queue *q, const char *prefix, const char *name,
+        const char *suffix, size_t *len)
+{
+  size_t n = strlen(prefix) + strlen(name) + strlen(suffix), off;
+
+  if (buf_grow(q, n + 1) != 0)
+    return (size_t)-1;
+  off = q->drop_len;
+  pacer_keys_format(q->drop_buf + off, n + 1, prefix, name, suffix);
+  q->drop_len += n + 1;
+  *len = n;
+  return off;
+}
+
+static void on_drop_reply(redisAsyncContext *ac, void *r, void *priv);
+
+/* Empties the batch (its callbacks are someone else's now). */
+static void
+batch_reset(struct pacer_queue *q)
+{
+  q->ndrop = 0;
+  q->drop_len = 0;
+}
+
+/* Sends the batch as one script call. Returns 0 (the batch's callbacks
+ * now belong to the call), or PACER_EREDIS/PACER_ENOMEM with nothing sent
+ * and the batch as it was. */
+static int
+batch_send(struct pacer_queue *q)
+{
+  static const char *const sdigit[PACER_KEYS_NSTREAMS] = {"1", "2", "3"};
+  const char *argv[DROP_ARGC_MAX];
+  size_t lens[DROP_ARGC_MAX];
+  char nk[16], ttl[24];
+  struct drop_call *call;
+  int argc = 0, rc;
+  size_t i, j;
+
+  assert(q->ndrop > 0 && q->ndrop <= PACER_QUEUE_DROP_MAX);
+  call = malloc(sizeof(*call) + q->ndrop * sizeof(call->e[0]));
+  if (call == NULL)
+    return PACER_ENOMEM;
+  call->n = q->ndrop;
+  snprintf(nk, sizeof(nk), "%zu", 5 + 2 * q->ndrop);
+  snprintf(ttl, sizeof(ttl), "%llu", (unsigned long long)q->cfg->done_ttl_ms);
+#define ARG(s, l) (argv[argc] = (s), lens[argc++] = (l))
+  ARG("EVAL", 4);
+  ARG(pacer_lua_queue_dropdone, strlen(pacer_lua_queue_dropdone));
+  ARG(nk, strlen(nk));
+  for (i = 0; i < PACER_KEYS_NSTREAMS; i++)
+    ARG(q->k_stream[i], strlen(q->k_stream[i]));
+  ARG(q->k_delayed, strlen(q->k_delayed));
+  ARG(q->k_donemarks, strlen(q->k_donemarks));
+  for (i = 0; i < q->ndrop; i++)
+    for (j = 0; j < 2; j++)
+      ARG(q->drop_buf + q->drop[i].off[j], q->drop[i].len[j]);
+  ARG(PACER_KEYS_GROUP, strlen(PACER_KEYS_GROUP));
+  ARG(ttl, strlen(ttl));
+  ARG(PACER_KEYS_CLAIM_TTL_MS, strlen(PACER_KEYS_CLAIM_TTL_MS));
+  ARG(q->consumer, strlen(q->consumer));
+  for (i = 0; i < q->ndrop; i++) {
+    const struct pacer_queue_drop_ent *d = &q->drop[i];
+
+    ARG(q->drop_buf + d->off[2], d->len[2]);
+    ARG(sdigit[d->stream], 1);
+    ARG(q->drop_buf + d->off[3], d->len[3]);
+    call->e[i].cb = d->cb;
+    call->e[i].privdata = d->privdata;
+  }
+#undef ARG
+  assert((size_t)argc <= DROP_ARGC_MAX);
+  rc = pacer_queue_send(&q->cmd, on_drop_reply, NULL, call, argc, argv, lens);
+  if (rc != 0) {
+    free(call);
+    return rc;
+  }
+  pacer_log(PACER_LOG_DEBUG, "redis", "msg=\"done-check sent\" entries=%zu",
+            q->ndrop);
+  batch_reset(q);
+  return 0;
+}
+
+/* Sends the batch; when it cannot go, its callbacks run now with the
+ * error (the jobs then run, as after an error reply: the finish script
+ * still keeps the result single). */
+static void
+batch_flush(struct pacer_queue *q)
+{
+  struct pacer_queue_drop_ent d[PACER_QUEUE_DROP_MAX];
+  size_t n = q->ndrop, i;
+  int rc;
+
+  if (n == 0)
+    return;
+  rc = batch_send(q);
+  if (rc == 0)
+    return;
+  pacer_log(PACER_LOG_WARN, "redis",
+            "msg=\"done-check not sent; the jobs run\" entries=%zu error=%s", n,
+            pacer_err_name(rc));
+  /* Copied out first: a callback may ask for a new check. */
+  memcpy(d, q->drop, n * sizeof(d[0]));
+  batch_reset(q);
+  for (i = 0; i < n; i++)
+    d[i].cb(q, PACER_EREDIS, 0, d[i].privdata);
+}
+
+/* The reply of one call: one code per entry, handed to each entry's
+ * callback in order (store/queue.h pacer_queue_drop_if_done). */
+static void
+on_drop_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+  struct pacer_queue_cmd *ctx = priv;
+  struct pacer_queue *q = ctx->c->q;
+  struct drop_call *call = ctx->privdata;
+  redisReply *reply = r;
+  int all = 0;
+  size_t i;
+
+  (void)ac;
+  ctx->c->pending--;
+  if (reply != NULL)
+    pacer_hist_observe(&q->rtt, uv_hrtime() / 1000u - ctx->sent_mono_us);
+  free(ctx);
+  if (reply == NULL) {
+    all = PACER_EUNKNOWN; /* a lost reply is never success */
+  } else if (reply->type == REDIS_REPLY_ERROR) {
+    pacer_log(PACER_LOG_ERROR, "redis", "msg=\"script failed\" error=\"%.*s\"",
+              (int)reply->len, reply->str);
+    all = PACER_EREDIS;
+  } else if (reply->type != REDIS_REPLY_ARRAY) {
+    pacer_log(PACER_LOG_ERROR, "redis",
+              "msg=\"script failed\" error=\"done-check: reply of type %d, "
+              "not an array\"",
+              reply->type);
+    all = PACER_EREDIS;
+  }
+  for (i = 0; i < call->n; i++) {
+    const redisReply *e =
+        all == 0 && i < reply->elements ? reply->element[i] : NULL;
+    int status = all, applied = 0;
+
+    if (all == 0 && e == NULL) {
+      pacer_log(PACER_LOG_ERROR, "redis",
+                "msg=\"script failed\" error=\"done-check: %zu codes for "
+                "%zu entries\"",
+                reply->elements, call->n);
+      status = PACER_EREDIS;
+    } else if (e != NULL && e->type == REDIS_REPLY_ERROR) {
+      pacer_log(PACER_LOG_ERROR, "redis",
+                "msg=\"script failed\" error=\"%.*s\"", (int)e->len, e->str);
+      status = PACER_EREDIS;
+    } else if (e != NULL && e->type == REDIS_REPLY_INTEGER) {
+      /* 1 done-marker, 3 folded into the running entry of its job id */
+      applied = e->integer == 1 ? 1 : e->integer == 3 ? 3 : 0;
+      if (e->integer == -1)
+        pacer_log(PACER_LOG_WARN, "redis",
+                  "msg=\"lease lost: another consumer owns the entry now; "
+                  "this process's write was fenced off\"");
+    }
+    call->e[i].cb(q, status, applied, call->e[i].privdata);
+  }
+  free(call);
+}
+
+void
+pacer_queue_drop_begin(struct pacer_queue *q)
+{
+  q->delivering++;
+}
+
+void
+pacer_queue_drop_end(struct pacer_queue *q)
+{
+  assert(q->delivering > 0);
+  if (--q->delivering == 0)
+    batch_flush(q);
+}
+
+int
+pacer_queue_drop_if_done(struct pacer_queue *q, const char *sid,
+                         const char *job_id, pacer_queue_done_cb cb,
+                         void *privdata)
+{
+  const char *id;
+  enum pacer_queue_stream s = pacer_queue_sid_decode(sid, &id);
+  struct pacer_queue_drop_ent *d;
+  size_t mark, need;
+  int rc;
+
+  if (q->closing || q->cmd.ac == NULL || !q->cmd.up)
+    return PACER_EREDIS; /* as pacer_queue_send: nothing runs */
+  assert(q->delivering > 0 || q->ndrop == 0);
+  need = 2 * (strlen(q->cfg->prefix) + strlen(job_id) + 8) + strlen(id) +
+         strlen(job_id) + 8;
+  if (q->ndrop == PACER_QUEUE_DROP_MAX ||
+      (q->ndrop > 0 && q->drop_len + need > DROP_BATCH_BYTES))
+    batch_flush(q);
+  mark = q->drop_len;
+  d = &q->drop[q->ndrop];
+  d->cb = cb;
+  d->privdata = privdata;
+  d->stream = (int)s;
+  d->off[0] = buf_put(q, q->cfg->prefix, PACER_KEYS_DONE, job_id, &d->len[0]);
+  d->off[1] = buf_put(q, q->cfg->prefix, PACER_KEYS_CLAIM, job_id, &d->len[1]);
+  d->off[2] = buf_put(q, "", "", id, &d->len[2]);
+  d->off[3] = buf_put(q, "", "", job_id, &d->len[3]);
+  if (d->off[0] == (size_t)-1 || d->off[1] == (size_t)-1 ||
+      d->off[2] == (size_t)-1 || d->off[3] == (size_t)-1) {
+    q->drop_len = mark; /* this entry is not in the batch */
+    return PACER_ENOMEM;
+  }
+  q->ndrop++;
+  if (q->delivering > 0)
+    return 0; /* goes with the others at pacer_queue_drop_end */
+  rc = batch_send(q);
+  if (rc != 0)
+    batch_reset(q); /* it held this entry only: cb will not run */
+  return rc;
+}
