@@ -22,14 +22,15 @@
 # case runs with it first, and the table shows both and their ratio, in the
 # same run on the same machine.
 #
-# Each rate also runs the ceiling first: bench/paced_raw, one libcurl
-# client on one kept-alive connection pacing requests on an absolute
-# clock at the same spacing pacer keeps in steady state (1/L plus 2%),
-# pausing for Retry-After after a 429 as pacer does, with no Redis and no
-# scheduler. Its row ("ceiling") is what a single perfectly timed sender
-# gets from this nginx on this machine in this run: on a loaded machine
-# even it meets 429s at 1,000/s. The table's last column is pacer's
-# achieved / limit over the ceiling's.
+# Each rate also runs a plain timed sender first: bench/paced_raw, one
+# libcurl client on one kept-alive connection sending on an absolute-clock
+# grid at the spacing pacer keeps in steady state (1/L plus 2%), pausing
+# for Retry-After after a 429 as pacer does, with no Redis and no
+# scheduler. Its row ("grid") is what exact timing alone gets from this
+# nginx on this machine in this run: a wake-up later than the 2% margin
+# followed by one on time puts two requests too close, which pacer's
+# spacing on the wire (docs/LIMITS.md item 2) prevents. The table's last
+# column is pacer's achieved / limit over the grid's.
 #
 #   BUILD_DIR  cmake build dir holding cli/pacer (default: <repo>/build)
 #
@@ -64,7 +65,7 @@ KEEP=${PACER_LIM_KEEP:-0}
 PRIO=${PACER_LIM_PRIORITY-rt}
 NGX=$here/../tests/upstream/nginx_limits.sh
 PACER_NEW=$BUILD/cli/pacer
-CEILING=$BUILD/bench/paced_raw
+GRID=$BUILD/bench/paced_raw
 
 for n in $RATES; do
   num_ok "$n" 1 5000 || die "rate \"$n\" is not a whole number 1..5000"
@@ -74,7 +75,7 @@ for n in $PROCS; do
 done
 num_ok "$SECS" 1 120 || die "PACER_LIM_SECONDS \"$SECS\" is not 1..120"
 [[ -x $PACER_NEW ]] || die "$PACER_NEW: not built; run cmake --build $BUILD"
-[[ -x $CEILING ]] || die "$CEILING: not built; run cmake --build $BUILD"
+[[ -x $GRID ]] || die "$GRID: not built; run cmake --build $BUILD"
 [[ -z $BASE || -x $BASE ]] || die "PACER_LIM_BASELINE $BASE: not executable"
 [[ -x ${PACER_NGINX:-/usr/sbin/nginx} ]] ||
   die "nginx not found (apt-get install -y nginx-light)"
@@ -151,26 +152,26 @@ run_case() {
     echo "$ME: case $5: only $done_n of $jobs results within $dl s" >&2
 }
 
-# run_ceiling RATE JOBS NAME: bench/paced_raw at 1/RATE + 2% until JOBS
+# run_grid RATE JOBS NAME: bench/paced_raw at 1/RATE + 2% until JOBS
 # answers were 200; leaves nginx's log in $TMP/NAME/nginx/access.log and
 # sets C_WALL and C_DONE.
-run_ceiling() {
+run_grid() {
   local rate=$1 jobs=$2 dir=$TMP/$3 dl iv out
   mkdir -p "$dir"
   dl=$((SECS * 4 > 60 ? SECS * 4 : 60))
   start_nginx "$dir" $((dl + 60)) "$rate"
   iv=$(((1000000 * 102 + rate * 100 - 1) / (rate * 100)))
-  out=$(timeout -k 5 $((dl + 10)) "$CEILING" \
+  out=$(timeout -k 5 $((dl + 10)) "$GRID" \
     "http://127.0.0.1:$PORT/strict/campaigns" "X-Account: acc-1" \
-    "$iv" "$jobs" "$dl" 2>"$dir/ceiling.err")
-  echo "$out" >"$dir/ceiling.out"
+    "$iv" "$jobs" "$dl" 2>"$dir/grid.err")
+  echo "$out" >"$dir/grid.out"
   C_WALL=$(sed -n 's/.* wall_s=\([0-9.]*\).*/\1/p' <<<"$out")
   C_DONE=$(sed -n 's/.* ok=\([0-9]*\).*/\1/p' <<<"$out")
   [[ -n $C_WALL && -n $C_DONE ]] || {
     C_WALL=1
     C_DONE=0
     echo "$ME: case $3: paced_raw failed:" >&2
-    tail -n 3 "$dir/ceiling.err" >&2
+    tail -n 3 "$dir/grid.err" >&2
   }
   stop_pids "$NGX_PID"
   forget "$NGX_PID"
@@ -221,15 +222,15 @@ for r in $RATES; do
   jobs=$((r * SECS))
   ((jobs < 200)) && jobs=200
   ((jobs > 5000)) && jobs=5000
-  run_ceiling "$r" "$jobs" "r${r}ceiling"
-  read -r -a f < <(analyse "$TMP/r${r}ceiling/nginx/access.log" "$r")
+  run_grid "$r" "$jobs" "r${r}grid"
+  read -r -a f < <(analyse "$TMP/r${r}grid/nginx/access.log" "$r")
   per1k=$(calc "${f[0]} > 0 ? ${f[2]} * 1000 / ${f[0]} : 0" |
     awk '{ printf "%.1f", $1 }')
   ach=$(calc "${f[3]} * 100" | awk '{ printf "%.1f%%", $1 }')
   jps=$(calc "$C_DONE / $C_WALL" | awk '{ printf "%.1f", $1 }')
-  hdr "$r/s" 1 "$jobs" ceiling "$ach" "$jps" "$per1k" "${f[4]}/${f[5]}"
-  ceil=${f[3]}
-  ROWS+=("| $r/s | ceiling | $jobs | $ach | $per1k | ${f[4]} / ${f[5]} | - | - |")
+  hdr "$r/s" 1 "$jobs" grid "$ach" "$jps" "$per1k" "${f[4]}/${f[5]}"
+  grid=${f[3]}
+  ROWS+=("| $r/s | grid | $jobs | $ach | $per1k | ${f[4]} / ${f[5]} | - | - |")
   for p in $PROCS; do
     prev=
     for which in base new; do
@@ -251,7 +252,7 @@ for r in $RATES; do
         ratio=-
         [[ -n $prev ]] && ratio=$(calc "$prev > 0 ? ${f[3]} / $prev : 0" |
           awk '{ printf "%.2fx", $1 }')
-        vc=$(calc "$ceil > 0 ? ${f[3]} / $ceil : 0" |
+        vc=$(calc "$grid > 0 ? ${f[3]} / $grid : 0" |
           awk '{ printf "%.2fx", $1 }')
         ROWS+=("| $r/s | $p | $jobs | $ach | $per1k | ${f[4]} / ${f[5]} | $ratio | $vc |")
       fi
@@ -262,6 +263,6 @@ echo
 echo "nginx priority: $(sed -n 's/.*priority=\([a-z]*\).*/\1/p' \
   "$TMP"/*/nginx.err | sort -u | paste -sd, -)"
 echo
-echo "| limit | processes | jobs | achieved / limit | 429 per 1,000 | max in 1 s (admitted / all) | vs baseline | vs ceiling |"
+echo "| limit | processes | jobs | achieved / limit | 429 per 1,000 | max in 1 s (admitted / all) | vs baseline | vs grid |"
 echo "|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${ROWS[@]}"

@@ -1,8 +1,8 @@
-/* paced_raw: the ceiling baseline for bench/limits.sh.
+/* paced_raw: the plain timed sender of bench/limits.sh ("grid").
  *
- * The best a single client can do against a strict limiter on this
- * machine: one libcurl easy handle on one kept-alive connection, no
- * Redis, no scheduler, no threads. It sends GET URL with the header
+ * What exact timing alone gets from a strict limiter on this machine: one
+ * libcurl easy handle on one kept-alive connection, no Redis, no
+ * scheduler, no threads. It sends GET URL with the header
  * HEADER (e.g. "X-Account: acc-1") at fixed spacing on an absolute
  * monotonic clock (clock_nanosleep TIMER_ABSTIME, so no drift), one
  * request at a time, until OK requests were answered 200. A request that
