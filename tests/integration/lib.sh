@@ -77,6 +77,20 @@ wait_until() {
   return 0
 }
 
+# start_private_redis [REDIS-SERVER ARGS...]: starts a redis-server of
+# this test's own on $REDIS_SOCK (no TCP port, no persistence unless the
+# arguments ask for it; they come last and win), sets REDIS_PID and waits
+# until it answers PING. For tests whose command counts, config or restarts
+# must not touch the shared fixture.
+start_private_redis() {
+  redis-server --port 0 --unixsocket "$REDIS_SOCK" --unixsocketperm 700 \
+    --save "" --appendonly no --dir "$TEST_TMP" \
+    --logfile "$TEST_TMP/redis-server.txt" --daemonize no "$@" &
+  REDIS_PID=$!
+  PIDS+=("$REDIS_PID")
+  wait_until 10 'rcli PING | grep -q PONG' || fail "redis did not start"
+}
+
 # start_testapi [ARGS...]: starts pacer-testapi on a free port; sets
 # TESTAPI_PORT, TESTAPI_URL, TESTAPI_PID and TESTAPI_OUT (its stdout).
 # Each start gets output files of its own (testapi.out, then

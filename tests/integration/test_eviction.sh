@@ -6,11 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 
 REDIS_SOCK="$TEST_TMP/redis.sock"
-redis-server --port 0 --unixsocket "$REDIS_SOCK" --unixsocketperm 700 \
-  --save "" --appendonly no --dir "$TEST_TMP" --maxmemory-policy allkeys-lru \
-  --logfile "$TEST_TMP/redis-server.txt" --daemonize no &
-PIDS+=($!)
-wait_until 10 'redis-cli -s "$REDIS_SOCK" PING | grep -q PONG' || fail "redis did not start"
+start_private_redis --maxmemory-policy allkeys-lru
 
 write_config "$TEST_TMP/refuse.json"
 "$PACER" worker --config "$TEST_TMP/refuse.json" >"$TEST_TMP/refuse.out" 2>"$TEST_TMP/refuse.txt" &

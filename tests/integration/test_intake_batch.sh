@@ -18,11 +18,7 @@
 . "$(dirname "$0")/lib.sh"
 
 REDIS_SOCK="$TEST_TMP/redis.sock"
-redis-server --port 0 --unixsocket "$REDIS_SOCK" --unixsocketperm 700 \
-  --save "" --appendonly no --dir "$TEST_TMP" \
-  --logfile "$TEST_TMP/redis-server.txt" --daemonize no &
-PIDS+=($!)
-wait_until 10 'rcli PING | grep -q PONG' || fail "redis did not start"
+start_private_redis
 start_testapi
 # Room for the whole backlog in one intake round (concurrency +
 # prefetch_extra >= 200); no limits, so no lane defers part of it.

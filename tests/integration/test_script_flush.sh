@@ -11,11 +11,7 @@
 
 N=600
 REDIS_SOCK="$TEST_TMP/redis.sock"
-redis-server --port 0 --unixsocket "$REDIS_SOCK" --unixsocketperm 700 \
-  --save "" --appendonly no --dir "$TEST_TMP" \
-  --logfile "$TEST_TMP/redis-server.txt" --daemonize no &
-PIDS+=($!)
-wait_until 10 'rcli PING | grep -q PONG' || fail "redis did not start"
+start_private_redis
 start_testapi
 write_config "$TEST_TMP/pacer.json" '"concurrency": 16'
 
