@@ -9,12 +9,23 @@
 -- until then. Returns {until, now} (unix us).
 -- resume: deletes the key; returns 1 when the pause was on, else 0.
 -- read: returns {until, now}, until 0 when no pause is on.
+-- A key of another type (not written by pacer) stops every take
+-- (limit_take.lua names it): pause replaces it, resume deletes it (and
+-- returns 1), read answers an error that names it.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local v = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+local raw = redis.pcall('GET', KEYS[1])
+local bad = type(raw) == 'table' and raw.err
+if bad and ARGV[1] == 'read' then
+  return redis.error_reply('WRONGTYPE ' .. KEYS[1] .. ' is a ' ..
+                           redis.call('TYPE', KEYS[1]).ok ..
+                           ', not a string; pacer resume --all deletes it')
+end
+local v = 0
+if not bad then v = tonumber(raw or '0') or 0 end
 if ARGV[1] == 'resume' then
   redis.call('DEL', KEYS[1])
-  if v > now then return 1 end
+  if bad or v > now then return 1 end
   return 0
 elseif ARGV[1] == 'read' then
   if v <= now then v = 0 end

@@ -67,7 +67,15 @@ for i = 1, n do
     reason = 'paused by an operator'
   end
 end
-local all = (tonumber(redis.call('GET', KEYS[n + 1]) or '0') or 0) - now
+-- GET fails on a key of another type: only then is TYPE asked, for the
+-- message (`pacer pause --all` or `resume --all` replaces or deletes it).
+local raw = redis.pcall('GET', KEYS[n + 1])
+if type(raw) == 'table' and raw.err then
+  return redis.error_reply('WRONGTYPE ' .. KEYS[n + 1] .. ' is a ' ..
+                           redis.call('TYPE', KEYS[n + 1]).ok ..
+                           ', not a string; pacer resume --all deletes it')
+end
+local all = (tonumber(raw or '0') or 0) - now
 if all > 0 then
   pause = math.max(pause, math.min(all, OP_RECHECK_US))
   reason = 'paused by an operator'

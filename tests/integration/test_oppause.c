@@ -191,12 +191,70 @@ pause_all_keeps_its_end_and_resume_ends_it(void **state)
   redisFree(c);
 }
 
+static void
+a_wrong_type_oppause_key_is_named_and_resume_all_deletes_it(void **state)
+{
+  /* Not a key pacer wrote: every take answers an error that names it
+   * (instead of a Lua line number), `pause --all` would replace it and
+   * `resume --all` deletes it (and says a pause was on). */
+  redisContext *c = connect_fixture();
+  char key[96], akey[96];
+  const char *del[] = {"DEL", key, akey};
+  const char *hset[] = {"HSET", akey, "a", "b"};
+  const char *take[] = {"EVAL",   pacer_lua_limit_take,
+                        "2",      key,
+                        akey,     "1",
+                        "250000", "100000",
+                        "0",      "1",
+                        "0",      "100000",
+                        "1000000"};
+  const char *read[] = {
+      "EVAL", pacer_lua_limit_oppause_all, "1", akey, "read", "0", FOREVER_US};
+  redisReply *rep;
+
+  (void)state;
+  snprintf(key, sizeof(key), "pacer-oppause:%ld:limit:acct:wt", (long)getpid());
+  snprintf(akey, sizeof(akey), "pacer-oppause:%ld:oppause", (long)getpid());
+  freeReplyObject(redisCommandArgv(c, 3, del, NULL));
+  freeReplyObject(redisCommandArgv(c, 4, hset, NULL));
+  rep = redisCommandArgv(c, (int)PACER_ARRAY_SIZE(take), take, NULL);
+  assert_non_null(rep);
+  assert_int_equal(rep->type, REDIS_REPLY_ERROR);
+  assert_non_null(strstr(rep->str, akey));
+  assert_non_null(strstr(rep->str, "is a hash"));
+  freeReplyObject(rep);
+  rep = redisCommandArgv(c, (int)PACER_ARRAY_SIZE(read), read, NULL);
+  assert_non_null(rep);
+  assert_int_equal(rep->type, REDIS_REPLY_ERROR);
+  assert_non_null(strstr(rep->str, akey));
+  freeReplyObject(rep);
+  /* resume --all: deleted, and the take goes through */
+  rep = oppause_all(c, akey, "resume", "0");
+  assert_int_equal(rep->integer, 1);
+  freeReplyObject(rep);
+  rep = take_at(c, key, akey, T0_US);
+  assert_int_equal(rep->element[0]->integer, 1);
+  freeReplyObject(rep);
+  /* pause --all over a wrong type replaces it */
+  freeReplyObject(redisCommandArgv(c, 4, hset, NULL));
+  rep = oppause_all(c, akey, "pause", "0");
+  assert_int_equal(rep->type, REDIS_REPLY_ARRAY);
+  freeReplyObject(rep);
+  rep = oppause_all(c, akey, "resume", "0");
+  assert_int_equal(rep->integer, 1);
+  freeReplyObject(rep);
+  freeReplyObject(redisCommandArgv(c, 3, del, NULL));
+  redisFree(c);
+}
+
 int
 main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(pause_all_keeps_its_end_and_resume_ends_it),
       cmocka_unit_test(take_waits_while_every_bucket_is_paused),
+      cmocka_unit_test(
+          a_wrong_type_oppause_key_is_named_and_resume_all_deletes_it),
   };
 
   return cmocka_run_group_tests_name("oppause", tests, NULL, NULL) != 0;
