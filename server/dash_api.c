@@ -25,7 +25,9 @@
 #define WAIT_ROWS_MAX 4     /* places one id is shown waiting in */
 #define REQUEST_MAX   65536 /* bytes of a redacted request shown */
 #define BUCKET_MAX    256   /* bytes of a bucket name */
-#define PAUSE_MAX_MS  (366ull * 24 * 3600 * 1000) /* longest pause, ms */
+#define PAUSE_MAX_MS                                                           \
+  (30ull * 24 * 3600 * 1000) /* longest pause, ms: as                          \
+                                 the CLI's --for */
 
 struct pacer_dash_api {
   char *url; /* redis URL, may hold a password: wiped on free */
@@ -473,12 +475,18 @@ pause_resume(struct pacer_dash_api *a, redisContext *c, const cJSON *root,
   eb.c = c;
   eb.resume = resume;
   eb.err = &err;
+  if (resume && f != NULL && !cJSON_IsNull(f))
+    return error_obj(status, 400,
+                     "body: \"for_ms\": a resume takes none (it ends the "
+                     "pause now)");
   if (!resume && f != NULL && !cJSON_IsNull(f)) {
+    /* a whole number: 0.5 would have been cut to 0, "until resumed" */
     if (!cJSON_IsNumber(f) || f->valuedouble < 0 ||
-        f->valuedouble > (double)PAUSE_MAX_MS)
+        f->valuedouble > (double)PAUSE_MAX_MS ||
+        f->valuedouble != (double)(uint64_t)f->valuedouble)
       return error_obj(status, 400,
-                       "body: \"for_ms\": a number of ms from 0 (until "
-                       "resumed) to one year");
+                       "body: \"for_ms\": a whole number of ms, 0 (until "
+                       "resumed) or 1 to 2592000000 (30 days)");
     eb.for_ms = (uint64_t)f->valuedouble;
   }
   if (all == (b != NULL))

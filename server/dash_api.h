@@ -12,7 +12,8 @@
  *                               pacer_dead_delete | pacer_dead_purge
  *   POST /api/cancel            {"ids":[...], "move":bool}:
  *                               pacer_cancel_request
- *   POST /api/pause             {"bucket":B | "all":true, "for_ms":N}
+ *   POST /api/pause             {"bucket":B | "all":true, "for_ms":N (0: until
+ *                               resumed, or 1 ms to 30 days)}
  *   POST /api/resume            {"bucket":B | "all":true}
  *                               store/control.h: pacer_control_pause /
  *                               _resume, or with "all" the pause of every

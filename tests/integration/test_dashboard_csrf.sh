@@ -124,6 +124,17 @@ jq -e '.resumed == 0 and .all_paused_until_ms == 4503599627370' "$TEST_TMP/body"
 [ "$(post /api/resume '{"all":true}' "${bearer[@]}")" = 200 ] || fail "C: resume all"
 jq -e '.resumed_all == true' "$TEST_TMP/body" >/dev/null || fail "C: resume all: $(cat "$TEST_TMP/body")"
 [ "$(rcli EXISTS "${PREFIX}oppause")" = 0 ] || fail "C: resume all left the pause of all"
+# a fraction of a ms was cut to 0, "until resumed"; over 30 days (the
+# CLI's --for) or a for_ms on a resume: 400 and nothing in Redis
+for body in '{"all":true,"for_ms":0.5}' '{"all":true,"for_ms":2592000001}' \
+  '{"all":true,"for_ms":-1}' '{"all":true,"for_ms":"5s"}'; do
+  [ "$(post /api/pause "$body" "${bearer[@]}")" = 400 ] ||
+    fail "C: pause $body: not 400: $(cat "$TEST_TMP/body")"
+  grep -q 'whole number of ms' "$TEST_TMP/body" || fail "C: pause $body: $(cat "$TEST_TMP/body")"
+  [ "$(rcli EXISTS "${PREFIX}oppause")" = 0 ] || fail "C: a refused pause $body reached Redis"
+done
+[ "$(post /api/resume '{"all":true,"for_ms":5}' "${bearer[@]}")" = 400 ] ||
+  fail "C: resume with for_ms: not 400: $(cat "$TEST_TMP/body")"
 wait_until 10 'test "$(code "${bearer[@]}" "$BASE/metrics")" = 200' || fail "C: bearer /metrics"
 [ "$(post /logout '{}' "${jar[@]}" -H "X-Pacer-CSRF: $csrf")" = 200 ] || fail "C: logout"
 [ "$(code "${jar[@]}" "$BASE/api/session")" = 401 ] || fail "C: the session outlived logout"
