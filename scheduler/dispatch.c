@@ -223,7 +223,21 @@ start(struct pacer_sched *s, struct pacer_entry *e, uint64_t now_mono_us,
   struct pacer_lane *l = e->lane;
   const char *token = NULL, *scheme = NULL;
   char jf[PACER_SCHED_JOB_FIELDS_MAX];
+  uint64_t now_unix_ms = pacer_clock_unix_ms();
 
+  /* Checked at intake, and again here: a job held in its lane (an
+   * operator pause answers a wait of at most 1 s, so its jobs stay in
+   * memory) is not sent past its deadline (README "Deadlines";
+   * e2e_ops_pause G). */
+  if (e->deadline_unix_ms != 0 && now_unix_ms >= e->deadline_unix_ms) {
+    pacer_sched_finish(s, e, PACER_JOB_FAILED, 0,
+                       PACER_REASON_DEADLINE_EXCEEDED,
+                       "the deadline passed before the job could be sent", 0,
+                       NULL, NULL, 0, now_unix_ms);
+    if (l->queued == 0)
+      pacer_sched_lane_drop_permit(s, l);
+    return;
+  }
   if (e->job->credential != NULL) {
     struct pacer_cred *c = pacer_creds_get(s->creds, e->job->credential);
     uint64_t gen = 0;

@@ -16,6 +16,8 @@
 #    each, 6 requests.
 # F: pause --all --for 2s ends by itself: 3 jobs of another new bucket
 #    finish no sooner than its end.
+# G: a job whose deadline_ms passes while it is held by a pause is not
+#    sent at resume: it ends deadline_exceeded, 0 requests.
 . "$(dirname "$0")/lib.sh"
 
 start_testapi --log "$TEST_TMP/req.jsonl"
@@ -143,6 +145,23 @@ for i in 1 2 3; do
 done
 [ "$(rcli EXISTS "${PREFIX}oppause")" -eq 0 ] || fail "F: ${PREFIX}oppause outlived its --for"
 echo "F: pause --all --for 2s ended by itself; 3 jobs of a new bucket ran after it"
+
+# ---- G: a deadline passes under the pause
+ctl pause --all >/dev/null || fail "G: pause --all"
+base=$(sent)
+t0=$(now_ms)
+rcli XADD "${PREFIX}jobs" '*' job "{\"id\":\"g-1\",\"url\":\"$TESTAPI_URL/fast\",\"limit_key\":\"n3\",\"deadline_ms\":1500}" >/dev/null
+wait_until 15 'lane_why w4 acct:n3 | grep -q "paused by an operator on all buckets"' ||
+  fail "G: g-1's lane is not held by the pause: $(lane_why w4 acct:n3)"
+wait_until 10 'test "$(now_ms)" -gt $((t0 + 1700))' || fail "G: clock"
+ones g-1 && fail "G: g-1 ended before the resume: $(res_state g-1)"
+ctl resume --all >/dev/null || fail "G: resume --all"
+wait_until 15 'ones g-1' || fail "G: g-1 has no result after resume --all"
+reason=$("$PACER" result --json --config "$TEST_TMP/pacer.json" g-1 | jq -r .reason)
+[ "$(res_state g-1)" = failed ] && [ "$reason" = deadline_exceeded ] ||
+  fail "G: g-1 $(res_state g-1) $reason, want failed deadline_exceeded"
+[ "$(sent)" -eq "$base" ] || fail "G: $(( $(sent) - base )) requests for a job past its deadline"
+echo "G: a job whose deadline passed under the pause ended deadline_exceeded at resume, unsent"
 
 kill -TERM "$W4"
 wait_until 20 '! alive "$W4"' || fail "worker did not stop"
