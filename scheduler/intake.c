@@ -220,6 +220,18 @@ on_done_checked(struct pacer_queue *q, int status, int applied, void *privdata)
         s, e); /* teardown: Redis keeps it pending for the lease */
     return;
   }
+  if (status == 0 && applied == PACER_QUEUE_DROP_NOT_OURS) {
+    /* Dropped or folded by this check's first run, whose reply was lost,
+     * or taken over by another consumer: not ours to run. */
+    pacer_log(PACER_LOG_DEBUG, "sched",
+              "msg=\"entry no longer pending here; left alone\" job=%s "
+              "sid=%s",
+              pacer_sched_entry_id(e), e->sid);
+    pacer_sched_entry_free(s, e);
+    pacer_queue_poke(s->queue);
+    pacer_sched_check_stop(s);
+    return;
+  }
   if (status == 0 && applied == 3) {
     /* No result of its own: the running entry's result answers it. */
     pacer_log(PACER_LOG_INFO, "sched",

@@ -379,6 +379,9 @@ conn_ready(struct pacer_queue_conn *c)
     pacer_queue_fetch(q);
     return;
   }
+  /* Intake checks whose reply was lost, or that waited for this
+   * connection, go first: their entries wait for them. */
+  pacer_queue_drop_replay(q);
   if (q->cbs.on_connected != NULL)
     q->cbs.on_connected(q, q->arg);
   /* Re-arm delayed promotion from the stored schedule at once
@@ -615,6 +618,7 @@ pacer_queue_close(struct pacer_queue *q, void (*on_closed)(void *arg),
   assert(!q->closing);
   q->closing = 1;
   q->intake_stopped = 1;
+  pacer_queue_drop_abandon(q);
   q->on_closed = on_closed;
   q->closed_arg = arg;
   timers[0] = (uv_handle_t *)&q->intake.retry;

@@ -154,18 +154,24 @@ int pacer_queue_requeue(struct pacer_queue *q, const char *sid,
                         const struct pacer_fields *fields,
                         pacer_queue_done_cb cb, void *privdata);
 
+#define PACER_QUEUE_DROP_NOT_OURS 2 /* applied: not pending here any more */
+
 /** Intake's duplicate check: when job_id (borrowed, copied) has a
  *  done-marker (set by pacer_queue_finish for done_ttl_ms), acks and
  *  deletes sid (borrowed, copied) unsent and cb gets applied=1. Otherwise
  *  sid takes the id's claim (`<prefix>claim:<id>`, docs/REDIS.md "One job
  *  id at a time"), unless another entry that is still pending holds it:
  *  then sid is acked and deleted unsent, folded into that entry
- *  (applied=3). applied=0 means run the job (claim taken, or the entry is
- *  no longer ours). A lost reply (PACER_EUNKNOWN) or an error
- *  (PACER_EREDIS) may be treated as "run it": the finish script's pending
- *  check and marker still keep the result single (a folded entry run
- *  after a lost reply is sent but writes nothing, as it is no longer
- *  pending).
+ *  (applied=3). applied=PACER_QUEUE_DROP_NOT_OURS: the entry is no longer
+ *  pending for this consumer (an earlier run of this very check, whose
+ *  reply was lost, dropped or folded it; or another consumer took it over
+ *  or finished it): do nothing with it. applied=0 means run the job (claim
+ *  taken). A lost reply is not reported: the call is sent again once the
+ *  command connection is back, and a check asked for while it is down
+ *  waits for it, so an entry never runs unchecked. An error
+ *  (PACER_EREDIS: a key of the wrong type) or a close (PACER_EUNKNOWN)
+ *  may be treated as "run it": the finish script's pending check and
+ *  marker still keep the result single.
  *  Batched: called from on_entry while the queue delivers a reply's
  *  entries, the check waits and goes with the others of that delivery as
  *  one script call (store/lua/queue_dropdone.lua, at most
@@ -174,8 +180,8 @@ int pacer_queue_requeue(struct pacer_queue *q, const char *sid,
  *  other time it goes at once. So cb never runs inside this call, except
  *  when a full batch could not be sent: then the callbacks of the
  *  entries before this one run with PACER_EREDIS first.
- *  Returns 0 (cb will run once) or PACER_EREDIS when not connected,
- *  PACER_ENOMEM (cb will not run). Scheduler thread. */
+ *  Returns 0 (cb will run once) or PACER_EREDIS when the queue is
+ *  closing, PACER_ENOMEM (cb will not run). Scheduler thread. */
 int pacer_queue_drop_if_done(struct pacer_queue *q, const char *sid,
                              const char *job_id, pacer_queue_done_cb cb,
                              void *privdata);

@@ -37,14 +37,34 @@
 #define DROP_BATCH_BYTES 16384u /* argument bytes of one call, about */
 #define DROP_BUF_MIN     4096u  /* first size of q->drop_buf, bytes */
 
-/* The callbacks of one call in flight, in the order of its entries. */
+/* One call: its entries in order, with a copy of their strings, so that
+ * it can be sent again after a lost reply (pacer_queue_drop_replay). */
 struct drop_call {
+  struct drop_call *next; /* q->drop_replay */
+  char *buf;              /* the entries' strings (owned) */
   size_t n;
-  struct {
-    pacer_queue_done_cb cb;
-    void *privdata;
-  } e[];
+  struct pacer_queue_drop_ent e[]; /* offsets into buf */
 };
+
+static void
+call_free(struct drop_call *call)
+{
+  free(call->buf);
+  free(call);
+}
+
+/* Puts call at the end of the calls to send again once the command
+ * connection is up (pacer_queue_drop_replay). */
+static void
+call_park(struct pacer_queue *q, struct drop_call *call)
+{
+  struct drop_call **t = &q->drop_replay;
+
+  while (*t != NULL)
+    t = &(*t)->next;
+  call->next = NULL;
+  *t = call;
+}
 
 /* Makes room for more bytes in q->drop_buf. Returns 0 or PACER_ENOMEM. */
 static int
@@ -93,26 +113,19 @@ batch_reset(struct pacer_queue *q)
   q->drop_len = 0;
 }
 
-/* Sends the batch as one script call. Returns 0 (the batch's callbacks
- * now belong to the call), or PACER_EREDIS/PACER_ENOMEM with nothing sent
- * and the batch as it was. */
+/* Sends call as one script call. Returns 0 (the call belongs to the
+ * reply now), or PACER_EREDIS (the connection is down; nothing sent). */
 static int
-batch_send(struct pacer_queue *q)
+call_send(struct pacer_queue *q, struct drop_call *call)
 {
   static const char *const sdigit[PACER_KEYS_NSTREAMS] = {"1", "2", "3"};
   const char *argv[DROP_ARGC_MAX];
   size_t lens[DROP_ARGC_MAX];
   char nk[16], ttl[24];
-  struct drop_call *call;
   int argc = 0, rc;
   size_t i, j;
 
-  assert(q->ndrop > 0 && q->ndrop <= PACER_QUEUE_DROP_MAX);
-  call = malloc(sizeof(*call) + q->ndrop * sizeof(call->e[0]));
-  if (call == NULL)
-    return PACER_ENOMEM;
-  call->n = q->ndrop;
-  snprintf(nk, sizeof(nk), "%zu", 5 + 2 * q->ndrop);
+  snprintf(nk, sizeof(nk), "%zu", 5 + 2 * call->n);
   snprintf(ttl, sizeof(ttl), "%llu", (unsigned long long)q->cfg->done_ttl_ms);
 #define ARG(s, l) (argv[argc] = (s), lens[argc++] = (l))
   ARG("EVAL", 4);
@@ -122,38 +135,65 @@ batch_send(struct pacer_queue *q)
     ARG(q->k_stream[i], strlen(q->k_stream[i]));
   ARG(q->k_delayed, strlen(q->k_delayed));
   ARG(q->k_donemarks, strlen(q->k_donemarks));
-  for (i = 0; i < q->ndrop; i++)
+  for (i = 0; i < call->n; i++)
     for (j = 0; j < 2; j++)
-      ARG(q->drop_buf + q->drop[i].off[j], q->drop[i].len[j]);
+      ARG(call->buf + call->e[i].off[j], call->e[i].len[j]);
   ARG(PACER_KEYS_GROUP, strlen(PACER_KEYS_GROUP));
   ARG(ttl, strlen(ttl));
   ARG(PACER_KEYS_CLAIM_TTL_MS, strlen(PACER_KEYS_CLAIM_TTL_MS));
   ARG(q->consumer, strlen(q->consumer));
-  for (i = 0; i < q->ndrop; i++) {
-    const struct pacer_queue_drop_ent *d = &q->drop[i];
+  for (i = 0; i < call->n; i++) {
+    const struct pacer_queue_drop_ent *d = &call->e[i];
 
-    ARG(q->drop_buf + d->off[2], d->len[2]);
+    ARG(call->buf + d->off[2], d->len[2]);
     ARG(sdigit[d->stream], 1);
-    ARG(q->drop_buf + d->off[3], d->len[3]);
-    call->e[i].cb = d->cb;
-    call->e[i].privdata = d->privdata;
+    ARG(call->buf + d->off[3], d->len[3]);
   }
 #undef ARG
   assert((size_t)argc <= DROP_ARGC_MAX);
   rc = pacer_queue_send(&q->cmd, on_drop_reply, NULL, call, argc, argv, lens);
-  if (rc != 0) {
+  if (rc == 0)
+    pacer_log(PACER_LOG_DEBUG, "redis", "msg=\"done-check sent\" entries=%zu",
+              call->n);
+  return rc;
+}
+
+/* Sends the batch as one script call; with the command connection down,
+ * the call waits for it (pacer_queue_drop_replay): an entry is never run
+ * unchecked, which could send a job id twice. Returns 0 (the batch's
+ * callbacks belong to the call now), or PACER_ENOMEM with nothing sent
+ * and the batch as it was. */
+static int
+batch_send(struct pacer_queue *q)
+{
+  struct drop_call *call;
+
+  assert(q->ndrop > 0 && q->ndrop <= PACER_QUEUE_DROP_MAX);
+  call = malloc(sizeof(*call) + q->ndrop * sizeof(call->e[0]));
+  if (call == NULL)
+    return PACER_ENOMEM;
+  call->buf = malloc(q->drop_len);
+  if (call->buf == NULL) {
     free(call);
-    return rc;
+    return PACER_ENOMEM;
   }
-  pacer_log(PACER_LOG_DEBUG, "redis", "msg=\"done-check sent\" entries=%zu",
-            q->ndrop);
+  memcpy(call->buf, q->drop_buf, q->drop_len);
+  memcpy(call->e, q->drop, q->ndrop * sizeof(call->e[0]));
+  call->n = q->ndrop;
+  call->next = NULL;
+  if (call_send(q, call) != 0) {
+    pacer_log(PACER_LOG_WARN, "redis",
+              "msg=\"done-check waits for the connection\" entries=%zu",
+              call->n);
+    call_park(q, call);
+  }
   batch_reset(q);
   return 0;
 }
 
-/* Sends the batch; when it cannot go, its callbacks run now with the
- * error (the jobs then run, as after an error reply: the finish script
- * still keeps the result single). */
+/* Sends the batch; when it cannot go (out of memory), its callbacks run
+ * now with the error (the jobs then run, as after an error reply: the
+ * finish script still keeps the result single). */
 static void
 batch_flush(struct pacer_queue *q)
 {
@@ -176,6 +216,39 @@ batch_flush(struct pacer_queue *q)
     d[i].cb(q, PACER_EREDIS, 0, d[i].privdata);
 }
 
+void
+pacer_queue_drop_replay(struct pacer_queue *q)
+{
+  struct drop_call *list = q->drop_replay, *call;
+
+  q->drop_replay = NULL;
+  while ((call = list) != NULL) {
+    list = call->next;
+    call->next = NULL;
+    if (call_send(q, call) != 0) { /* down again: keep it and the rest */
+      call_park(q, call);
+      while ((call = list) != NULL) {
+        list = call->next;
+        call_park(q, call);
+      }
+    }
+  }
+}
+
+void
+pacer_queue_drop_abandon(struct pacer_queue *q)
+{
+  struct drop_call *call;
+  size_t i;
+
+  while ((call = q->drop_replay) != NULL) {
+    q->drop_replay = call->next;
+    for (i = 0; i < call->n; i++)
+      call->e[i].cb(q, PACER_EUNKNOWN, 0, call->e[i].privdata);
+    call_free(call);
+  }
+}
+
 /* The reply of one call: one code per entry, handed to each entry's
  * callback in order (store/queue.h pacer_queue_drop_if_done). */
 static void
@@ -193,8 +266,20 @@ on_drop_reply(redisAsyncContext *ac, void *r, void *priv)
   if (reply != NULL)
     pacer_hist_observe(&q->rtt, uv_hrtime() / 1000u - ctx->sent_mono_us);
   free(ctx);
+  if (reply == NULL && !q->closing) {
+    /* Lost: the script may have run. Sent again once reconnected, it
+     * tells the same (an entry it dropped or folded is no longer pending:
+     * 2; one it claimed keeps its claim: 0), where running the entries
+     * now would send a dropped or folded one again. */
+    pacer_log(PACER_LOG_WARN, "redis",
+              "msg=\"done-check reply lost; checked again once reconnected\" "
+              "entries=%zu",
+              call->n);
+    call_park(q, call);
+    return;
+  }
   if (reply == NULL) {
-    all = PACER_EUNKNOWN; /* a lost reply is never success */
+    all = PACER_EUNKNOWN; /* closing: the entries stay pending */
   } else if (reply->type == REDIS_REPLY_ERROR) {
     pacer_log(PACER_LOG_ERROR, "redis", "msg=\"script failed\" error=\"%.*s\"",
               (int)reply->len, reply->str);
@@ -222,8 +307,14 @@ on_drop_reply(redisAsyncContext *ac, void *r, void *priv)
                 "msg=\"script failed\" error=\"%.*s\"", (int)e->len, e->str);
       status = PACER_EREDIS;
     } else if (e != NULL && e->type == REDIS_REPLY_INTEGER) {
-      /* 1 done-marker, 3 folded into the running entry of its job id */
-      applied = e->integer == 1 ? 1 : e->integer == 3 ? 3 : 0;
+      /* 1 done-marker, 3 folded into the running entry of its job id,
+       * 2 no longer pending (a replay of a call whose reply was lost, or
+       * another consumer finished it), -1 another consumer owns it */
+      applied = e->integer == 1   ? 1
+                : e->integer == 3 ? 3
+                : e->integer == 2 || e->integer == -1
+                    ? PACER_QUEUE_DROP_NOT_OURS
+                    : 0;
       if (e->integer == -1)
         pacer_log(PACER_LOG_WARN, "redis",
                   "msg=\"lease lost: another consumer owns the entry now; "
@@ -231,7 +322,7 @@ on_drop_reply(redisAsyncContext *ac, void *r, void *priv)
     }
     call->e[i].cb(q, status, applied, call->e[i].privdata);
   }
-  free(call);
+  call_free(call);
 }
 
 void
@@ -259,7 +350,7 @@ pacer_queue_drop_if_done(struct pacer_queue *q, const char *sid,
   size_t mark, need;
   int rc;
 
-  if (q->closing || q->cmd.ac == NULL || !q->cmd.up)
+  if (q->closing)
     return PACER_EREDIS; /* as pacer_queue_send: nothing runs */
   assert(q->delivering > 0 || q->ndrop == 0);
   need = 2 * (strlen(q->cfg->prefix) + strlen(job_id) + 8) + strlen(id) +

@@ -64,6 +64,20 @@ struct pacer_queue_drop_ent {
   size_t len[4]; /* their lengths, bytes */
 };
 
+struct drop_call; /* one intake check call (queue_drop.c) */
+
+/** Sends again, in order, the intake check calls whose reply was lost or
+ *  that could not go while the command connection was down (their entries
+ *  wait; a call that fails again waits for the next connect). Called when
+ *  the command connection is up. Scheduler thread. */
+void pacer_queue_drop_replay(struct pacer_queue *q);
+
+/** Ends every intake check call still waiting to be sent: each callback
+ *  runs once with PACER_EUNKNOWN (the entries stay pending in Redis and
+ *  return through the lease), in order. For the close. Scheduler
+ *  thread. */
+void pacer_queue_drop_abandon(struct pacer_queue *q);
+
 /** The queue (opaque in store/queue.h). */
 struct pacer_queue {
   uv_loop_t *loop;
@@ -111,6 +125,8 @@ struct pacer_queue {
   size_t drop_len; /* bytes of drop_buf in use */
   size_t drop_cap; /* bytes allocated */
   int delivering;  /* depth of pacer_queue_drop_begin: checks wait */
+  struct drop_call *drop_replay; /* calls to send (again) once the command
+                                    connection is up (queue_drop.c) */
   void (*on_closed)(void *arg);
   void *closed_arg;
 };

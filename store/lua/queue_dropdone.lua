@@ -19,8 +19,8 @@
 -- deleted unsent, no request and no result of its own (3). A claim whose
 -- entry is no longer pending nor delayed (acked without its claim
 -- cleared, promoted, or a claim left by a crash) is stale and is taken
--- over; the same entry delivered again (XAUTOCLAIM) keeps its claim. 0 or
--- -1 means run it. An entry whose check fails (a key of the wrong type)
+-- over; the same entry delivered again (XAUTOCLAIM) keeps its claim. 0
+-- means run it; 2 and -1 (below) leave it alone. An entry whose check fails (a key of the wrong type)
 -- gets an error reply in its place; the others are checked as if alone.
 -- Entries are checked in order, each seeing the writes of those before
 -- it, so a second copy of a job id in the same call is folded into the
@@ -30,8 +30,8 @@
 -- the keys it writes, then writes, and acknowledges last: Redis does not
 -- roll a script back on error, so an error before the XACK leaves the entry
 -- pending and the write is retried; nothing is acked without its record.
--- The pending check: the entry must still be pending (0 otherwise: a
--- replay, or another consumer finished it) and owned by this consumer
+-- The pending check: the entry must still be pending (2 otherwise: a
+-- replay of a call whose reply was lost, or another consumer finished it) and owned by this consumer
 -- (-1 otherwise: our lease was lost and another consumer took the entry
 -- over, so this write is fenced off; tests/integration e2e_fence).
 -- Done-markers: now_ms, is_done, mark_done (lib_done.lua).
@@ -49,7 +49,7 @@ end
 -- The check of one entry: returns its code, or an error reply.
 local function check(stream, done, claim, eid, job_id)
   local p = redis.call('XPENDING', stream, group, eid, eid, 1)
-  if #p == 0 then return 0 end
+  if #p == 0 then return 2 end
   if p[1][2] ~= consumer then return -1 end
   if is_done(done, KEYS[5], job_id, ttl, now) then
     drop(stream, eid)
