@@ -144,7 +144,7 @@ contains "job text is the line" "$TMP/entries" \
 "$PACER" stats --config "$TMP/t1.json" --json >"$TMP/stats" 2>"$TMP/err"
 check "stats --json exit" $? 0
 check "stats --json before the group exists" "$(cat "$TMP/stats")" \
-  '{"prefix":"t1:","jobs":3,"jobs_high":0,"jobs_low":0,"pending":0,"group_created":false,"delayed":0,"results":0,"dead":0,"consumers":[],"limits":[],"credentials":[]}'
+  '{"prefix":"t1:","jobs":3,"jobs_high":0,"jobs_low":0,"pending":0,"group_created":false,"delayed":0,"results":0,"dead":0,"consumers":[],"limits":[],"all_buckets":{"paused_ms":0,"paused_until_unix_ms":0,"pause_reason":""},"credentials":[]}'
 
 rcli XGROUP CREATE t1:jobs pacer 0 >/dev/null
 rcli XREADGROUP GROUP pacer c1 COUNT 2 STREAMS t1:jobs '>' >/dev/null
@@ -156,7 +156,7 @@ rcli XADD t1:results '*' id a-7 state ok >/dev/null
 check "stats --json exit (group)" $? 0
 check "stats --json with a group" \
   "$(sed -E 's/"idle_ms":[0-9]+/"idle_ms":N/' "$TMP/stats")" \
-  '{"prefix":"t1:","jobs":3,"jobs_high":0,"jobs_low":0,"pending":2,"group_created":true,"delayed":1,"results":2,"dead":1,"consumers":[{"name":"c1","pending":2,"idle_ms":N}],"limits":[],"credentials":[]}'
+  '{"prefix":"t1:","jobs":3,"jobs_high":0,"jobs_low":0,"pending":2,"group_created":true,"delayed":1,"results":2,"dead":1,"consumers":[{"name":"c1","pending":2,"idle_ms":N}],"limits":[],"all_buckets":{"paused_ms":0,"paused_until_unix_ms":0,"pause_reason":""},"credentials":[]}'
 "$PACER" stats --redis "unix://$SOCK" --config "$TMP/t1.json" \
   >"$TMP/stats" 2>"$TMP/err"
 check "stats text exit" $? 0
