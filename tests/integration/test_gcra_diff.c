@@ -38,6 +38,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "fixture_conn.h"
+
 #include "common/util.h"
 #include "core/backoff.h"
 #include "core/gcra.h"
@@ -664,32 +666,13 @@ run_seed(redisContext *c, uint64_t seed, unsigned steps)
  * Tests
  * ------------------------------------------------------------------------ */
 
-static redisContext *
-connect_fixture(void)
-{
-  const char *sock = getenv("REDIS_SOCK");
-  redisContext *c;
-
-  if (sock == NULL || sock[0] == '\0') {
-    fprintf(stderr, "gcra_diff: REDIS_SOCK is not set\n");
-    fail();
-  }
-  c = redisConnectUnix(sock);
-  assert_non_null(c);
-  if (c->err) {
-    fprintf(stderr, "gcra_diff: %s: %s\n", sock, c->errstr);
-    fail();
-  }
-  return c;
-}
-
 static void
 script_and_model_agree_on_random_sequences(void **state)
 {
   const char *one = getenv("GCRA_DIFF_SEED");
   const char *steps_env = getenv("GCRA_DIFF_STEPS");
   unsigned steps = steps_env ? (unsigned)strtoul(steps_env, NULL, 10) : 0;
-  redisContext *c = connect_fixture();
+  redisContext *c = fixture_connect("gcra_diff");
   uint64_t seed;
   size_t k;
 
@@ -716,7 +699,7 @@ static void
 scripts_without_now_use_redis_time(void **state)
 {
   /* The production call: no trailing now_us, so Redis TIME. */
-  redisContext *c = connect_fixture();
+  redisContext *c = fixture_connect("gcra_diff");
   char key[96], pkey[96], akey[96];
   const char *del[] = {"DEL", key, pkey};
   const char *time_argv[] = {"TIME"};

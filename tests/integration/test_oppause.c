@@ -23,35 +23,18 @@
 
 #include <hiredis/hiredis.h>
 
+#include "fixture_conn.h"
+
 #include "common/util.h"
 #include "store/lua_scripts.h"
 
 #define T0_US      UINT64_C(1700000000000000) /* virtual start, unix us */
 #define FOREVER_US "4503599627370496"         /* PACER_KEYS_OP_FOREVER_US */
 
-static redisContext *
-connect_fixture(void)
-{
-  const char *sock = getenv("REDIS_SOCK");
-  redisContext *c;
-
-  if (sock == NULL || sock[0] == '\0') {
-    fprintf(stderr, "oppause: REDIS_SOCK is not set\n");
-    fail();
-  }
-  c = redisConnectUnix(sock);
-  assert_non_null(c);
-  if (c->err) {
-    fprintf(stderr, "oppause: %s: %s\n", sock, c->errstr);
-    fail();
-  }
-  return c;
-}
-
-/* One take from a 10/s bucket (burst 0) at virtual now_us; returns the
- * reply (owned). */
+/* One take from a 10/s bucket (burst 0), at virtual now_us (0: Redis'
+ * own clock); returns the reply (owned), of any type. */
 static redisReply *
-take_at(redisContext *c, const char *key, const char *akey, uint64_t now_us)
+take_raw(redisContext *c, const char *key, const char *akey, uint64_t now_us)
 {
   char now[24];
   const char *take[] = {"EVAL",    pacer_lua_limit_take,
@@ -66,6 +49,15 @@ take_at(redisContext *c, const char *key, const char *akey, uint64_t now_us)
   snprintf(now, sizeof(now), "%" PRIu64, now_us);
   rep = redisCommandArgv(c, (int)PACER_ARRAY_SIZE(take), take, NULL);
   assert_non_null(rep);
+  return rep;
+}
+
+/* The same, whose reply must be an array (slots, or a wait). */
+static redisReply *
+take_at(redisContext *c, const char *key, const char *akey, uint64_t now_us)
+{
+  redisReply *rep = take_raw(c, key, akey, now_us);
+
   assert_int_equal(rep->type, REDIS_REPLY_ARRAY);
   return rep;
 }
@@ -77,7 +69,7 @@ take_waits_while_every_bucket_is_paused(void **state)
    * holds a bucket that has no state yet, like its own op_until: a wait
    * of at most 1 s (OP_RECHECK_US) with the operator's reason, and
    * nothing written. Its end, or its deletion, lets the take through. */
-  redisContext *c = connect_fixture();
+  redisContext *c = fixture_connect("oppause");
   char key[96], akey[96], until[24];
   const char *del[] = {"DEL", key, akey};
   const char *delall[] = {"DEL", akey};
@@ -143,7 +135,7 @@ oppause_all(redisContext *c, const char *akey, const char *op,
 static void
 pause_all_keeps_its_end_and_resume_ends_it(void **state)
 {
-  redisContext *c = connect_fixture();
+  redisContext *c = fixture_connect("oppause");
   char akey[96];
   const char *get[] = {"GET", akey};
   const char *pttl[] = {"PTTL", akey};
@@ -197,17 +189,10 @@ a_wrong_type_oppause_key_is_named_and_resume_all_deletes_it(void **state)
   /* Not a key pacer wrote: every take answers an error that names it
    * (instead of a Lua line number), `pause --all` would replace it and
    * `resume --all` deletes it (and says a pause was on). */
-  redisContext *c = connect_fixture();
+  redisContext *c = fixture_connect("oppause");
   char key[96], akey[96];
   const char *del[] = {"DEL", key, akey};
   const char *hset[] = {"HSET", akey, "a", "b"};
-  const char *take[] = {"EVAL",   pacer_lua_limit_take,
-                        "2",      key,
-                        akey,     "1",
-                        "250000", "100000",
-                        "0",      "1",
-                        "0",      "100000",
-                        "1000000"};
   const char *read[] = {
       "EVAL", pacer_lua_limit_oppause_all, "1", akey, "read", "0", FOREVER_US};
   redisReply *rep;
@@ -217,8 +202,7 @@ a_wrong_type_oppause_key_is_named_and_resume_all_deletes_it(void **state)
   snprintf(akey, sizeof(akey), "pacer-oppause:%ld:oppause", (long)getpid());
   freeReplyObject(redisCommandArgv(c, 3, del, NULL));
   freeReplyObject(redisCommandArgv(c, 4, hset, NULL));
-  rep = redisCommandArgv(c, (int)PACER_ARRAY_SIZE(take), take, NULL);
-  assert_non_null(rep);
+  rep = take_raw(c, key, akey, 0);
   assert_int_equal(rep->type, REDIS_REPLY_ERROR);
   assert_non_null(strstr(rep->str, akey));
   assert_non_null(strstr(rep->str, "is a hash"));
