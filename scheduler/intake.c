@@ -265,6 +265,20 @@ on_done_checked(struct pacer_queue *q, int status, int applied, void *privdata)
   pacer_sched_pump(s);
 }
 
+/* 1 when this scheduler holds an entry of stream id sid (borrowed). A walk
+ * of the held list: only for entries taken over by XAUTOCLAIM, which are
+ * rare. */
+static int
+held_here(const struct pacer_sched *s, const char *sid)
+{
+  const struct pacer_entry *e;
+
+  for (e = s->held_head; e != NULL; e = e->next)
+    if (strcmp(e->sid, sid) == 0)
+      return 1;
+  return 0;
+}
+
 void
 pacer_sched_on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe,
                      void *arg)
@@ -280,6 +294,18 @@ pacer_sched_on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe,
   /* Always initialised: every path below that writes err.msg into a
    * result has set it, and no other path may read it. */
   pacer_error_clear(&err);
+  if (qe->claimed == 1 && held_here(s, qe->sid)) {
+    /* Our own entry, taken over from ourselves: its lease lapsed while
+     * the connection was down (no renewal got through), and it is still
+     * being checked, waiting or running here. A second entry for it
+     * would write a second result (e2e_drop_replay). XAUTOCLAIM has
+     * renewed its lease. */
+    pacer_log(PACER_LOG_INFO, "sched",
+              "msg=\"entry taken over from this consumer itself; already "
+              "held here\" sid=%s",
+              qe->sid);
+    return;
+  }
   e = calloc(1, sizeof(*e));
   if (e == NULL)
     return; /* stays pending; the lease brings it back */
