@@ -208,6 +208,31 @@ pacer_sched_finish_invalid(struct pacer_sched *s, struct pacer_entry *e,
  * entry is folded into it), was acked and deleted unsent; anything else
  * (no marker, our claim, a lost reply) runs, and the finish script still
  * keeps its result single. */
+/* Taken over from a consumer that died or lost its lease: it may have
+ * sent this request already. A POST/PATCH the server cannot deduplicate
+ * is not sent again on our own, as after a timeout (docs/REDIS.md): it
+ * ends outcome_unknown. Asked only after the intake check, so a copy of a
+ * job id that another entry runs, or that finished, is folded or dropped
+ * instead of writing a second result (e2e_drop_replay). Returns 1 when e
+ * ended here. */
+static int
+taken_over_unsafe(struct pacer_sched *s, struct pacer_entry *e)
+{
+  if (!e->taken_over ||
+      (e->job->method != PACER_METHOD_POST &&
+       e->job->method != PACER_METHOD_PATCH) ||
+      pacer_job_header_get(e->job, "Idempotency-Key") != NULL ||
+      e->job->retry_unsafe)
+    return 0;
+  pacer_sched_finish(s, e, PACER_JOB_OUTCOME_UNKNOWN, 0,
+                     PACER_REASON_TAKEN_OVER,
+                     "the worker that held this request stopped (crash or "
+                     "lost lease) and may have sent it; not sent again "
+                     "without an Idempotency-Key header or retry_unsafe",
+                     0, NULL, NULL, 0, pacer_clock_unix_ms());
+  return 1;
+}
+
 static void
 on_done_checked(struct pacer_queue *q, int status, int applied, void *privdata)
 {
@@ -257,6 +282,8 @@ on_done_checked(struct pacer_queue *q, int status, int applied, void *privdata)
     pacer_sched_check_stop(s);
     return;
   }
+  if (taken_over_unsafe(s, e))
+    return; /* before a requeue, which would forget it was taken over */
   if (s->stopping) {
     pacer_sched_requeue(s, e);
     return;
@@ -316,6 +343,7 @@ pacer_sched_on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe,
       qe->enqueued_unix_ms != 0 ? qe->enqueued_unix_ms : now_unix_ms;
   e->promoted = qe->promoted;
   e->ack_required = qe->claimed != 2;
+  e->taken_over = qe->claimed == 1;
   if (qe->id != NULL) {
     id_rc = pacer_job_id_check(qe->id, &err);
     if (id_rc == 0 && (e->given_id = strdup(qe->id)) == NULL)
@@ -396,22 +424,6 @@ pacer_sched_on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe,
     pacer_sched_finish_invalid(s, e, err.msg, now_unix_ms);
     return;
   }
-  /* Taken over from a consumer that died or lost its lease: it may have
-   * sent this request already. A POST/PATCH the server cannot deduplicate
-   * is not sent again on our own, as after a timeout (docs/REDIS.md). */
-  if (qe->claimed == 1 &&
-      (e->job->method == PACER_METHOD_POST ||
-       e->job->method == PACER_METHOD_PATCH) &&
-      pacer_job_header_get(e->job, "Idempotency-Key") == NULL &&
-      !e->job->retry_unsafe) {
-    pacer_sched_finish(
-        s, e, PACER_JOB_OUTCOME_UNKNOWN, 0, PACER_REASON_TAKEN_OVER,
-        "the worker that held this request stopped (crash or lost "
-        "lease) and may have sent it; not sent again without an "
-        "Idempotency-Key header or retry_unsafe",
-        0, NULL, NULL, 0, now_unix_ms);
-    return;
-  }
   /* A job whose deadline passed while it waited is not sent at all
    * (docs/LIMITS.md "Deadlines"). */
   e->deadline_unix_ms = pacer_job_deadline_unix_ms(e->job, e->enqueued_unix_ms,
@@ -437,6 +449,8 @@ pacer_sched_on_entry(struct pacer_queue *q, const struct pacer_queue_entry *qe,
       pacer_queue_drop_if_done(s->queue, e->sid, pacer_sched_entry_id(e),
                                on_done_checked, e) == 0)
     return; /* on_done_checked goes on */
+  if (taken_over_unsafe(s, e))
+    return;
   pacer_sched_lane_enqueue(s, e, 0, now_unix_ms);
   pacer_sched_pump(s);
   return;

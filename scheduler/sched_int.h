@@ -77,6 +77,8 @@ struct pacer_entry {
   long status;                     /* last HTTP status, 0 = none yet (logs) */
   int promoted;
   int ack_required;      /* 0 only for payload_lost from XAUTOCLAIM */
+  int taken_over;        /* delivered by XAUTOCLAIM (another holder's lease
+                            lapsed): it may have been sent already */
   struct pacer_job *job; /* parsed job, or NULL when invalid */
   char *host;            /* job->url's host, parsed once (curl_free), or
                             NULL */
