@@ -96,8 +96,13 @@ check() {
   [ "$5" -le "$maxwin" ] || fail "$1: $5 arrivals in one 1 s window, want <= $maxwin"
   [ "$5" -ge "$MINWIN" ] ||
     fail "$1: at most $5 arrivals in any 1 s window, want >= $MINWIN: the limit is not used"
+  # The upper bound only without a 429: taking a whole second out per 429
+  # assumes nothing was admitted during its pause, but the other
+  # processes' slots reserved before it still go out then, and nginx
+  # admits them (the 1 s window above is nginx's own promise, and holds).
   [ "$minrate" = - ] ||
-    awk -v r="$6" -v m="$minrate" 'BEGIN { exit !(r >= m && r <= 1.0) }' ||
+    awk -v r="$6" -v m="$minrate" -v n="$4" \
+      'BEGIN { exit !(r >= m && (n > 0 || r <= 1.0)) }' ||
     fail "$1: admitted at $6 x the limit, want $minrate..1.0"
 }
 
