@@ -211,6 +211,14 @@ int pacer_http_request_add_header(struct pacer_http_request *req,
 int pacer_http_request_set_body(struct pacer_http_request *req,
                                 const void *body, size_t len);
 
+/** How late (us) req would leave at now_mono_us (CLOCK_MONOTONIC, us)
+ *  past its slot, when that is more than its late_max_us: the request is
+ *  then not sent and ends PACER_HTTP_MISSED_SLOT (docs/LIMITS.md "Against
+ *  a strict limiter", item 6). 0: on time, or no slot or no bound. Pure;
+ *  any thread. */
+uint64_t pacer_http_request_missed_us(const struct pacer_http_request *req,
+                                      uint64_t now_mono_us);
+
 /** Frees req and its fields, wiping header lines and body first (they may
  *  hold credentials). NULL does nothing. Any thread. */
 void pacer_http_request_free(struct pacer_http_request *req);

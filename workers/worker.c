@@ -168,6 +168,16 @@ pacer_http_request_set_body(struct pacer_http_request *req, const void *body,
   return 0;
 }
 
+uint64_t
+pacer_http_request_missed_us(const struct pacer_http_request *req,
+                             uint64_t now_mono_us)
+{
+  if (req->late_max_us == 0 || req->send_at_mono_us == 0 ||
+      now_mono_us <= req->send_at_mono_us + req->late_max_us)
+    return 0;
+  return now_mono_us - req->send_at_mono_us;
+}
+
 void
 pacer_http_request_free(struct pacer_http_request *req)
 {
@@ -334,10 +344,9 @@ on_release(struct pacer_pace *p, struct pacer_http_outcome *o)
 {
   struct pacer_worker *w = PACER_CONTAINER_OF(p, struct pacer_worker, pace);
   const struct pacer_http_request *r = o->req;
-  uint64_t now = uv_hrtime() / 1000u;
+  uint64_t missed = pacer_http_request_missed_us(r, uv_hrtime() / 1000u);
 
-  if (r->late_max_us != 0 && r->send_at_mono_us != 0 &&
-      now > r->send_at_mono_us + r->late_max_us) {
+  if (missed != 0) {
     /* This thread ran too late to release it on time (descheduled, or a
      * long loop turn): it is not handed to curl, and takes a new slot.
      * The same test curl's pre-request hook makes (xfer_cb.c), made here
@@ -349,7 +358,7 @@ on_release(struct pacer_pace *p, struct pacer_http_outcome *o)
     snprintf(msg, sizeof(msg),
              "pacing: released %" PRIu64 " us after its slot, more than "
              "the %" PRIu64 " us allowed; not sent",
-             now - r->send_at_mono_us, r->late_max_us);
+             missed, r->late_max_us);
     pacer_curl_uv_outcome_fail(o, PACER_HTTP_MISSED_SLOT, msg);
     pacer_pace_missed(p, r);
     post(w, o);

@@ -297,22 +297,17 @@ pacer_xfer_on_prereq(void *clientp, char *primary_ip, char *local_ip,
     note_blocked(x, why);
     return CURL_PREREQFUNC_ABORT;
   }
-  if (x->outcome->req->late_max_us != 0 &&
-      x->outcome->req->send_at_mono_us != 0 && !x->sent_once &&
-      !new_connection(x)) {
+  if (!x->sent_once && !new_connection(x)) {
     /* Late past its slot by more than the lane allows (another process's
      * slots may follow): not sent, it takes a new slot. Only before the
      * first try: a later try of a request already sent is not paced. Not
      * on a connection this try opened: its handshake made it late, and
      * an abort closes an HTTP/1.1 connection, so every retake would open
      * one again and be as late (docs/LIMITS.md). */
-    uint64_t now = uv_hrtime() / 1000u;
-    uint64_t due = x->outcome->req->send_at_mono_us;
-
-    if (now > due + x->outcome->req->late_max_us) {
-      x->missed_us = now - due;
+    x->missed_us =
+        pacer_http_request_missed_us(x->outcome->req, uv_hrtime() / 1000u);
+    if (x->missed_us != 0)
       return CURL_PREREQFUNC_ABORT;
-    }
   }
   x->sent_once = 1;
   if (x->outcome->req->pace_key != 0 && x->cu->sent_cb != NULL)
