@@ -404,7 +404,7 @@ run_set(redisContext *c, const char *prefix, const char *name, const char *tok,
   int rc = 0, i, argc = 10;
 
   pacer_cred_keys_init(&k, prefix, name);
-  snprintf(dkey, sizeof(dkey), "%sdelayed", prefix); /* store/keys.h */
+  snprintf(dkey, sizeof(dkey), "%s" PACER_KEYS_DELAYED, prefix);
   snprintf(park, sizeof(park), "%lld", PACER_KEYS_PARK_SCORE_MS);
   snprintf(exp, sizeof(exp), "%" PRIu64, expires_unix_ms);
   snprintf(life, sizeof(life), "%" PRIu64, lifetime_s);

@@ -27,7 +27,8 @@ struct take_ctx {
 static void
 build_key(struct pacer_queue *q, const char *bucket, char *out, size_t size)
 {
-  snprintf(out, size, "%slimit:%s", pacer_queue_prefix(q), bucket);
+  snprintf(out, size, "%s" PACER_KEYS_LIMIT "%s", pacer_queue_prefix(q),
+           bucket);
 }
 
 static void
@@ -172,7 +173,7 @@ inflight_keys(struct pacer_queue *q, const struct pacer_limit_ref *refs,
   for (i = 0; i < nrefs && i < PACER_LIMITER_MAX_REFS; i++) {
     if (refs[i].cfg->max_in_flight == 0)
       continue;
-    snprintf(keybuf[n], sizeof(keybuf[n]), "%sinflight:%s",
+    snprintf(keybuf[n], sizeof(keybuf[n]), "%s" PACER_KEYS_INFLIGHT "%s",
              pacer_queue_prefix(q), refs[i].key);
     keys[n] = keybuf[n];
     if (maxbuf != NULL) {
