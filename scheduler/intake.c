@@ -257,6 +257,24 @@ on_done_checked(struct pacer_queue *q, int status, int applied, void *privdata)
     pacer_sched_check_stop(s);
     return;
   }
+  if (status == PACER_EREDIS && applied == PACER_QUEUE_DROP_REFUSED) {
+    /* Redis refused this entry's check (logged: a key of the job id of
+     * the wrong type): its claim is not taken, so running it could send
+     * a second copy of the id. It waits in the delayed set and is
+     * checked again, until the key is fixed (test_wrongtype.sh). */
+    char jf[PACER_SCHED_JOB_FIELDS_MAX];
+
+    pacer_log(PACER_LOG_ERROR, "sched",
+              "msg=\"duplicate check refused by Redis (error above); job "
+              "not sent, checked again later\" %s retry_in_ms=%u",
+              pacer_sched_job_fields(e, jf, sizeof(jf)),
+              PACER_SCHED_RECHECK_MS);
+    if (s->stopping)
+      pacer_sched_requeue(s, e);
+    else
+      pacer_sched_defer(s, e, pacer_clock_unix_ms() + PACER_SCHED_RECHECK_MS);
+    return;
+  }
   if (status == 0 && applied == 3) {
     /* No result of its own: the running entry's result answers it. */
     pacer_log(PACER_LOG_INFO, "sched",

@@ -27,6 +27,9 @@
 #define PACER_SCHED_MAX_FIELDS     40u
 /* bytes of "job=.. lane=.. attempt=.. status=.." */
 #define PACER_SCHED_JOB_FIELDS_MAX 640u
+/* ms before an entry whose duplicate check Redis refused (a key of the
+ * wrong type) is checked again, waiting in the delayed set (intake.c) */
+#define PACER_SCHED_RECHECK_MS     5000u
 
 struct pacer_cred;
 struct pacer_queue;

@@ -155,6 +155,7 @@ int pacer_queue_requeue(struct pacer_queue *q, const char *sid,
                         pacer_queue_done_cb cb, void *privdata);
 
 #define PACER_QUEUE_DROP_NOT_OURS 2 /* applied: not pending here any more */
+#define PACER_QUEUE_DROP_REFUSED  4 /* applied: this entry's check failed */
 
 /** Intake's duplicate check: when job_id (borrowed, copied) has a
  *  done-marker (set by pacer_queue_finish for done_ttl_ms), acks and
@@ -168,10 +169,14 @@ int pacer_queue_requeue(struct pacer_queue *q, const char *sid,
  *  or finished it): do nothing with it. applied=0 means run the job (claim
  *  taken). A lost reply is not reported: the call is sent again once the
  *  command connection is back, and a check asked for while it is down
- *  waits for it, so an entry never runs unchecked. An error
- *  (PACER_EREDIS: a key of the wrong type) or a close (PACER_EUNKNOWN)
- *  may be treated as "run it": the finish script's pending check and
- *  marker still keep the result single.
+ *  waits for it, so an entry never runs unchecked. status PACER_EREDIS
+ *  with applied=PACER_QUEUE_DROP_REFUSED: Redis refused this entry's own
+ *  check (a key of the job id of the wrong type, or no such group; the
+ *  text is logged here): the id's claim was not taken, so the entry must
+ *  not run yet (the caller leaves it for a later check). Any other error
+ *  (PACER_EREDIS for the whole call) or a close (PACER_EUNKNOWN) may be
+ *  treated as "run it": the finish script's pending check and marker
+ *  still keep the result single.
  *  Batched: called from on_entry while the queue delivers a reply's
  *  entries, the check waits and goes with the others of that delivery as
  *  one script call (store/lua/queue_dropdone.lua, at most

@@ -306,6 +306,7 @@ on_drop_reply(redisAsyncContext *ac, void *r, void *priv)
       pacer_log(PACER_LOG_ERROR, "redis",
                 "msg=\"script failed\" error=\"%.*s\"", (int)e->len, e->str);
       status = PACER_EREDIS;
+      applied = PACER_QUEUE_DROP_REFUSED; /* this entry's own check */
     } else if (e != NULL && e->type == REDIS_REPLY_INTEGER) {
       /* 1 done-marker, 3 folded into the running entry of its job id,
        * 2 no longer pending (a replay of a call whose reply was lost, or
