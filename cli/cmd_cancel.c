@@ -179,11 +179,10 @@ pacer_cmd_cancel(int argc, char **argv)
   rc = pacer_cli_config_load_names(&cfg, config_path, redis_url, &err);
   if (rc == 0 && (c = pacer_cli_redis_connect(&cfg, &err)) == NULL)
     rc = err.code != 0 ? err.code : PACER_EREDIS;
-  /* Which ids wait or run now, and their results so far. */
-  fd.t = t;
-  fd.n = n;
-  if (rc == 0)
-    rc = pacer_job_list(c, cfg.prefix, 0xf, 1000000, find_cb, &fd, &err);
+  /* The ids' results so far, then which ids wait or run now: in this
+   * order, so a job that finishes between the two reads shows as a new
+   * result below rather than as the one before (which would leave the
+   * command waiting for a result that already came). */
   for (i = 0; rc == 0 && i < n; i++) {
     struct seen sn = {"", "", ""};
 
@@ -191,6 +190,18 @@ pacer_cmd_cancel(int argc, char **argv)
     if (rc >= 0) {
       snprintf(t[i].before, sizeof(t[i].before), "%s", sn.entry);
       rc = 0;
+    }
+  }
+  fd.t = t;
+  fd.n = n;
+  if (rc == 0)
+    rc = pacer_job_list(c, cfg.prefix, 0xf, 1000000, find_cb, &fd, &err);
+  for (i = 0; rc == 0 && i < n; i++) {
+    struct seen sn = {"", "", ""};
+
+    if (!t[i].found) { /* its latest result, for the message */
+      rc = pacer_job_index_result(c, cfg.prefix, t[i].id, seen_cb, &sn, &err);
+      rc = rc < 0 ? rc : 0;
     }
     if (rc == 0 && !t[i].found) {
       t[i].done = 1;
@@ -234,6 +245,9 @@ pacer_cmd_cancel(int argc, char **argv)
           printf("%s: finished %s before the cancel took effect\n", t[i].id,
                  sn.state);
           status = EXIT_PARTIAL;
+          /* Unanswered, the request would cancel a later job of this id
+           * for 24 h. */
+          rc = pacer_cancel_withdraw(c, cfg.prefix, t[i].id, &err);
         }
       } else {
         left++;
