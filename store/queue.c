@@ -500,9 +500,8 @@ pacer_queue_new(uv_loop_t *loop, const struct pacer_config *cfg,
   q->k_lanekey = pacer_keys_new(cfg->prefix, PACER_KEYS_LANE_KEY, NULL);
   q->k_cancel = pacer_keys_new(cfg->prefix, PACER_KEYS_CANCEL, NULL);
   if (missing || q->consumer == NULL || q->k_delayed == NULL ||
-      q->k_cancel == NULL ||
-      q->k_results == NULL || q->k_dead == NULL || q->k_lanekey == NULL ||
-      q->k_donemarks == NULL) {
+      q->k_cancel == NULL || q->k_results == NULL || q->k_dead == NULL ||
+      q->k_lanekey == NULL || q->k_donemarks == NULL) {
     free(q->consumer);
     free_keys(q);
     free(q);

@@ -36,13 +36,13 @@
 #include "store/lua_scripts.h"
 #include "store/queue_int.h"
 
-#define FIN_BATCH_BYTES  262144u /* argument bytes of one call, about */
-#define FIN_BUF_MIN      8192u   /* first size of q->fin_buf, bytes */
-#define FIN_ENTRY_MAX    96u     /* arguments of one entry, at most */
-#define FIN_SHARED_KEYS  7u      /* results dead cancel donemarks streams */
-#define FIN_SHARED_ARGS  7u      /* group ... consumer */
-#define FIN_ENTRY_KEYS   4u      /* done result deadjob claim */
-#define FIN_ENTRY_FIXED  7u      /* stream id ack job mark nres ndead */
+#define FIN_BATCH_BYTES 262144u /* argument bytes of one call, about */
+#define FIN_BUF_MIN     8192u   /* first size of q->fin_buf, bytes */
+#define FIN_ENTRY_MAX   96u     /* arguments of one entry, at most */
+#define FIN_SHARED_KEYS 7u      /* results dead cancel donemarks streams */
+#define FIN_SHARED_ARGS 7u      /* group ... consumer */
+#define FIN_ENTRY_KEYS  4u      /* done result deadjob claim */
+#define FIN_ENTRY_FIXED 7u      /* stream id ack job mark nres ndead */
 
 /* One call in flight: the callbacks of its entries, in order. */
 struct fin_call {
@@ -225,8 +225,8 @@ call_send(struct pacer_queue *q, struct fin_call *call)
 #undef ARG
   assert(argc == need);
   /* hiredis (store/script.c) has its own copy once this returns */
-  return pacer_queue_send(&q->cmd, on_finish_reply, NULL, call, (int)argc,
-                          argv, lens);
+  return pacer_queue_send(&q->cmd, on_finish_reply, NULL, call, (int)argc, argv,
+                          lens);
 }
 
 /* Sends the batch as one call and empties it. Returns 0, or PACER_EREDIS
@@ -273,8 +273,8 @@ pacer_queue_finish_flush(struct pacer_queue *q)
 static void
 on_fin_prepare(uv_prepare_t *h)
 {
-  struct pacer_queue *q = PACER_CONTAINER_OF(h, struct pacer_queue,
-                                             fin_prepare);
+  struct pacer_queue *q =
+      PACER_CONTAINER_OF(h, struct pacer_queue, fin_prepare);
   int i;
 
   uv_prepare_stop(h);

@@ -27,9 +27,9 @@
 #include "store/keys.h"
 #include "store/queue.h"
 
-#define PACER_QUEUE_READ_MAX 1000u /* entries per intake read or claim */
-#define PACER_QUEUE_DROP_MAX 64u   /* entries per done-check script call */
-#define PACER_QUEUE_FINISH_MAX 64u /* entries per finish script call */
+#define PACER_QUEUE_READ_MAX   1000u /* entries per intake read or claim */
+#define PACER_QUEUE_DROP_MAX   64u   /* entries per done-check script call */
+#define PACER_QUEUE_FINISH_MAX 64u   /* entries per finish script call */
 
 /* Intake streams in order of precedence; the index of store/keys.h's
  * pacer_keys_stream, _sid_tag and _member_tag. The normal stream keeps
@@ -160,12 +160,12 @@ struct pacer_queue {
   size_t fin_nkey;
   struct pacer_queue_fin_str *fin_arg; /* their arguments (owned) */
   size_t fin_narg, fin_arg_cap;
-  char *fin_buf;          /* the strings (owned) */
-  size_t fin_len;         /* bytes of fin_buf in use */
-  size_t fin_cap;         /* bytes allocated */
-  const char **fin_argv;  /* one call's argv (owned; strings borrowed) */
-  size_t *fin_lens;       /* and lengths (owned) */
-  size_t fin_argv_cap;    /* entries of both */
+  char *fin_buf;         /* the strings (owned) */
+  size_t fin_len;        /* bytes of fin_buf in use */
+  size_t fin_cap;        /* bytes allocated */
+  const char **fin_argv; /* one call's argv (owned; strings borrowed) */
+  size_t *fin_lens;      /* and lengths (owned) */
+  size_t fin_argv_cap;   /* entries of both */
   void (*on_closed)(void *arg);
   void *closed_arg;
 };

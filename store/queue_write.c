@@ -1,6 +1,6 @@
-/* The queue's writes: the finish, defer and requeue scripts
- * (store/lua/queue_*.lua, each fenced by the pending check), scripts run
- * for others (pacer_queue_eval_reply), and delayed promotion. Part of
+/* The queue's writes: the defer and requeue scripts (store/lua/queue_*.lua,
+ * each fenced by the pending check; the finish is in queue_finish.c), scripts
+ * run for others (pacer_queue_eval_reply), and delayed promotion. Part of
  * store/queue.h; state in store/queue_int.h. */
 #include <assert.h>
 #include <stdio.h>

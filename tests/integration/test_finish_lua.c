@@ -89,8 +89,8 @@ add(redisContext *c, int s, const char *jid, const char *who, char *eid)
 {
   char job[128], sk[128];
   const char *xadd[] = {"XADD", sk, "*", "job", job, "id", jid};
-  const char *rd[] = {"XREADGROUP", "GROUP", GROUP, who, "COUNT", "1",
-                      "STREAMS",    sk,      ">"};
+  const char *rd[] = {"XREADGROUP", "GROUP",   GROUP, who, "COUNT",
+                      "1",          "STREAMS", sk,    ">"};
   redisReply *r;
 
   snprintf(sk, sizeof(sk), "%s", stream_key(s));
@@ -214,8 +214,8 @@ setup_streams(redisContext *c)
 
   cleanup(c);
   for (s = 1; s <= 3; s++) {
-    const char *g[] = {"XGROUP", "CREATE", stream_key(s), GROUP, "$",
-                       "MKSTREAM"};
+    const char *g[] = {"XGROUP", "CREATE", stream_key(s),
+                       GROUP,    "$",      "MKSTREAM"};
 
     freeReplyObject(cmd(c, 6, g));
   }
@@ -238,9 +238,9 @@ batch_of_mixed_outcomes_answers_each_entry_as_alone(void **state)
    * pending check (payload_lost): 1 1 2 0 -1 1 1, in one call. */
   redisContext *c = fixture_connect("finish_lua");
   struct ent e[7] = {
-      {2, "", "1", "fa", "ok"},     {2, "", "1", "fb", "failed"},
-      {2, "", "1", "fc", "ok"},     {2, "", "1", "fd", "ok"},
-      {2, "", "1", "fe", "ok"},     {1, "", "1", "ff", "ok"},
+      {2, "", "1", "fa", "ok"},        {2, "", "1", "fb", "failed"},
+      {2, "", "1", "fc", "ok"},        {2, "", "1", "fd", "ok"},
+      {2, "", "1", "fe", "ok"},        {1, "", "1", "ff", "ok"},
       {3, "0-1", "0", "fg", "failed"},
   };
   static const long long want[7] = {1, 1, 2, 0, -1, 1, 1};
@@ -268,7 +268,8 @@ batch_of_mixed_outcomes_answers_each_entry_as_alone(void **state)
     freeReplyObject(cmd(c, 3, setc));
     assert_int_equal(cmd_int(c, 4, zadd), 1);
     r = cmd(c, 1, tm);
-    snprintf(t, sizeof(t), "%lld", atoll(r->element[0]->str) / 86400);
+    snprintf(t, sizeof(t), "%lld",
+             strtoll(r->element[0]->str, NULL, 10) / 86400);
     freeReplyObject(r);
     snprintf(bucket, sizeof(bucket), "%sdonemarks:%s", prefix, t);
     assert_int_equal(cmd_int(c, 4, hset), 1);
