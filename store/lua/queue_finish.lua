@@ -51,15 +51,23 @@
 local group, rmax, dmax = ARGV[1], ARGV[2], ARGV[3]
 local ttl, rttl, dttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local consumer = ARGV[7]
-local now
+-- Asked once per call, as nothing else runs while it does: Redis' clock
+-- (the same now for every entry), each stream's type (below), whether any
+-- cancel request exists (only this script's ZREMs change the set), and
+-- the marker buckets whose expiry is set (mark_done).
+local now, cancels, expiry = nil, nil, {}
 
--- Fails unless key is a stream or does not exist.
+-- Fails unless key is a stream or does not exist. Once it is one, only
+-- this script's XADDs write it until the call ends.
+local streams = {}
 local function want_stream(key)
+  if streams[key] then return nil end
   local t = redis.call('TYPE', key).ok
   if t ~= 'stream' and t ~= 'none' then
     return redis.error_reply('WRONGTYPE ' .. key .. ' is a ' .. t ..
                              ', not a stream')
   end
+  streams[key] = true
 end
 
 -- The finish of one entry: stream key, entry id, ack "1"/"0", job id,
@@ -97,8 +105,11 @@ local function finish(stream, eid, ack, jid, markreq, done, rkey, dkey,
   for i = r0, r0 + nres - 1 do a[#a + 1] = ARGV[i] end
   local rid = redis.call(unpack(a))
   if rttl > 0 then redis.call('SET', rkey, rid, 'PX', rttl) end
+  if cancels == nil then cancels = redis.call('EXISTS', KEYS[3]) == 1 end
   for i = r0, r0 + nres - 2, 2 do
-    if ARGV[i] == 'id' then redis.call('ZREM', KEYS[3], ARGV[i + 1]) end
+    if cancels and ARGV[i] == 'id' then
+      redis.call('ZREM', KEYS[3], ARGV[i + 1])
+    end
   end
   if olddead then
     redis.call('XDEL', KEYS[2], olddead)
@@ -121,7 +132,7 @@ local function finish(stream, eid, ack, jid, markreq, done, rkey, dkey,
       redis.call('PEXPIRE', dkey, dttl)
     end
   end
-  if mark then mark_done(KEYS[4], jid, ttl, now) end
+  if mark then mark_done(KEYS[4], jid, ttl, now, expiry) end
   if ack == '1' then
     redis.call('XACK', stream, group, eid)
   end
