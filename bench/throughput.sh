@@ -355,6 +355,9 @@ worker_run() {
     wait "$rpid"
     exit 1
   fi
+  # Script calls and Redis command time of the drain alone (INFO
+  # commandstats), not of the submit.
+  redis-cli -s "$dir/redis.sock" CONFIG RESETSTAT >/dev/null
   t0=$(now_s)
   c0=$(proc_cpu_s "$rpid")
   for ((i = 0; i < procs; i++)); do
@@ -386,6 +389,13 @@ worker_run() {
     W_CPU_PACER=$(calc "$W_CPU_PACER + ${p1:-0}")
   done
   W_CPU_REDIS=$(calc "$c1 - $c0")
+  local cst
+  cst=$(redis-cli -s "$dir/redis.sock" INFO commandstats | tr -d '\r')
+  W_SCRIPTS=$(awk -F'[=,:]' '/^cmdstat_eval(sha)?:/ { n += $3 }
+    END { print n + 0 }' <<<"$cst")
+  # (scripts only: Redis 7 also counts the commands a script runs)
+  W_CMD_USEC=$(awk -F'[=,:]' '/^cmdstat_eval(sha)?:/ { u += $5 }
+    END { print u + 0 }' <<<"$cst")
   m1=$(used_memory "$dir/redis.sock")
   redis-cli -s "$dir/redis.sock" --scan --pattern 'pacer:done*' |
     xargs -r -n 1000 redis-cli -s "$dir/redis.sock" DEL >/dev/null
@@ -471,9 +481,10 @@ echo "pacer worker, $N jobs pre-filled with pacer submit, its own Redis;" \
 echo "  (allocs: all malloc/calloc/realloc calls of pacer per job, start-up" \
   "included; Redis B: used_memory drained minus before the submit, results" \
   "stream and index included; marks: the done-markers' part)"
-row3() { printf '%-22s %8s %6s %11s %11s %8s %9s %7s\n' "$@"; }
-row3 "" "jobs/s" "ratio" "pacer CPU" "redis CPU" "allocs" "Redis B" "marks"
-row3 "" "" "/raw" "ms/job" "ms/job" "/job" "/job" "B/job"
+row3() { printf '%-22s %8s %6s %11s %11s %8s %9s %7s %8s %8s\n' "$@"; }
+row3 "" "jobs/s" "ratio" "pacer CPU" "redis CPU" "allocs" "Redis B" "marks" \
+  "scripts" "script"
+row3 "" "" "/raw" "ms/job" "ms/job" "/job" "/job" "B/job" "/job" "us/job"
 w1_rate=
 for mode in "1 1" "2 1" "1 2"; do
   read -r threads procs <<<"$mode"
@@ -487,14 +498,16 @@ for mode in "1 1" "2 1" "1 2"; do
     "$(calc "$W_CPU_PACER * 1000 / $N" | awk '{ printf "%.4f", $1 }')" \
     "$(calc "$W_CPU_REDIS * 1000 / $N" | awk '{ printf "%.4f", $1 }')" \
     "$W_ALLOCS" "$(calc "$W_MEM_GROWTH / $N" | awk '{ printf "%.0f", $1 }')" \
-    "$(calc "$W_MEM_MARKS / $N" | awk '{ printf "%.0f", $1 }')"
+    "$(calc "$W_MEM_MARKS / $N" | awk '{ printf "%.0f", $1 }')" \
+    "$(calc "$W_SCRIPTS / $N" | awk '{ printf "%.3f", $1 }')" \
+    "$(calc "$W_CMD_USEC / $N" | awk '{ printf "%.1f", $1 }')"
   scale+=("$(calc "$w_rate / $w1_rate" | awk '{ printf "%.2f", $1 }')")
 done
 row3 "pacer run" "$e2e_rate" \
   "$(calc "$e2e_rate / $RAW_RATE" | awk '{ printf "%.2f", $1 }')" \
   "$(calc "$P_CPU * 1000 / $N" | awk '{ printf "%.4f", $1 }')" \
   "$(calc "($P_CPU_ALL - $P_CPU) * 1000 / $N" | awk '{ printf "%.4f", $1 }')" \
-  "$P_ALLOCS" "-" "-"
+  "$P_ALLOCS" "-" "-" "-" "-"
 echo "  (pacer run: its private Redis is gone at exit, so no Redis bytes;" \
   "its redis CPU is the children's CPU from time(1))"
 echo "scaling over 1 thread: 2 threads ${scale[1]}, 2 processes" \

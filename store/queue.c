@@ -87,6 +87,8 @@ free_keys(struct pacer_queue *q)
   free(q->k_dead);
   free(q->k_donemarks);
   q->k_donemarks = NULL;
+  free(q->k_cancel);
+  q->k_cancel = NULL;
   free(q->k_lanekey);
   q->k_delayed = q->k_results = q->k_dead = q->k_lanekey = NULL;
 }
@@ -163,6 +165,10 @@ maybe_closed(struct pacer_queue *q)
   arg = q->closed_arg;
   free(q->consumer);
   free(q->drop_buf);
+  free(q->fin_buf);
+  free(q->fin_arg);
+  free(q->fin_argv);
+  free(q->fin_lens);
   free_keys(q);
   explicit_bzero(q->addr.password, sizeof(q->addr.password));
   free(q);
@@ -492,9 +498,10 @@ pacer_queue_new(uv_loop_t *loop, const struct pacer_config *cfg,
   q->k_dead = pacer_keys_new(cfg->prefix, PACER_KEYS_DEAD, NULL);
   q->k_donemarks = pacer_keys_new(cfg->prefix, PACER_KEYS_DONEMARKS, NULL);
   q->k_lanekey = pacer_keys_new(cfg->prefix, PACER_KEYS_LANE_KEY, NULL);
+  q->k_cancel = pacer_keys_new(cfg->prefix, PACER_KEYS_CANCEL, NULL);
   if (missing || q->consumer == NULL || q->k_delayed == NULL ||
-      q->k_results == NULL || q->k_dead == NULL || q->k_lanekey == NULL ||
-      q->k_donemarks == NULL) {
+      q->k_cancel == NULL || q->k_results == NULL || q->k_dead == NULL ||
+      q->k_lanekey == NULL || q->k_donemarks == NULL) {
     free(q->consumer);
     free_keys(q);
     free(q);
@@ -513,6 +520,7 @@ pacer_queue_new(uv_loop_t *loop, const struct pacer_config *cfg,
   uv_timer_init(loop, &q->claim_timer);
   uv_timer_init(loop, &q->renew_timer);
   uv_timer_init(loop, &q->fetch_timer);
+  uv_prepare_init(loop, &q->fin_prepare);
   q->promote_timer.data = q;
   q->claim_timer.data = q;
   q->renew_timer.data = q;
@@ -612,10 +620,13 @@ void
 pacer_queue_close(struct pacer_queue *q, void (*on_closed)(void *arg),
                   void *arg)
 {
-  uv_handle_t *timers[6];
+  uv_handle_t *timers[7];
   int i;
 
   assert(!q->closing);
+  /* Finishes asked for in this loop turn go before the clean stop's
+   * commands; the disconnect waits for their reply. */
+  pacer_queue_finish_flush(q);
   q->closing = 1;
   q->intake_stopped = 1;
   pacer_queue_drop_abandon(q);
@@ -627,8 +638,9 @@ pacer_queue_close(struct pacer_queue *q, void (*on_closed)(void *arg),
   timers[3] = (uv_handle_t *)&q->claim_timer;
   timers[4] = (uv_handle_t *)&q->renew_timer;
   timers[5] = (uv_handle_t *)&q->fetch_timer;
+  timers[6] = (uv_handle_t *)&q->fin_prepare;
   q->pending_closes++; /* guard while we start closing */
-  for (i = 0; i < 6; i++) {
+  for (i = 0; i < 7; i++) {
     timers[i]->data = q;
     q->pending_closes++;
     uv_close(timers[i], on_handle_closed);

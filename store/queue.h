@@ -120,15 +120,27 @@ void pacer_queue_stop_intake(struct pacer_queue *q);
 /** Atomically acks sid, appends res to the results stream (MAXLEN ~) and,
  *  when dead is non-NULL, to the dead stream, sets the job id's
  *  done-marker when res says state ok (its "id" field; done_ttl_ms, 0 =
- *  none), then XDELs
- *  sid. Fenced: nothing is written unless sid is still pending and owned
- *  by this consumer (e2e_fence: after a lost lease the new owner's result is
- * the one), and a job id that already finished within done_ttl_ms gets no
- *  second result (the entry is acked and deleted; applied=0). With
- *  ack_required=0 (payload_lost: the PEL entry is already gone) the
- *  records are written unconditionally. Returns 0 (cb will run once) or
- *  PACER_EREDIS when not connected (cb will not run; retry after
- *  on_connected). The scripts and key layout: docs/REDIS.md. */
+ *  none), then XDELs sid. Fenced: nothing is written unless sid is still
+ *  pending and owned by this consumer (e2e_fence: after a lost lease the
+ *  new owner's result is the one), and a job id that already finished
+ *  within done_ttl_ms gets no second result (the entry is acked and
+ *  deleted; applied=0). With ack_required=0 (payload_lost: the PEL entry
+ *  is already gone) the records are written unconditionally.
+ *  Batched: sid, res and dead (borrowed) are copied, and the finishes
+ *  asked for in one loop turn go as one script call
+ *  (store/lua/queue_finish.lua, at most PACER_QUEUE_FINISH_MAX = 64 per
+ *  call) right before the loop next polls, so none waits past the turn;
+ *  the callbacks run in call order from its one reply. An entry with
+ *  ack_required=0 goes alone, at once. cb gets PACER_EUNKNOWN for a lost
+ *  reply and PACER_EREDIS for an error reply (its own entry's, or the
+ *  call's) or when the batch could not be sent; the entry is then
+ *  pending as before, and sending it again is safe. cb never runs inside
+ *  this call, except when a full batch could not be sent: then the
+ *  callbacks of the entries before this one run with PACER_EREDIS first.
+ *  Returns 0 (cb will run once), PACER_EREDIS when not connected or
+ *  closing (cb will not run; retry after on_connected), PACER_EINVAL
+ *  (too many fields) or PACER_ENOMEM. The scripts and key layout:
+ *  docs/REDIS.md. Scheduler thread. */
 int pacer_queue_finish(struct pacer_queue *q, const char *sid, int ack_required,
                        const struct pacer_fields *res,
                        const struct pacer_fields *dead, pacer_queue_done_cb cb,

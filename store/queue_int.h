@@ -8,6 +8,8 @@
  *                   delayed promotion
  *   queue_drop.c    intake's done-check and claim, one script call per
  *                   intake round (store/lua/queue_dropdone.lua)
+ *   queue_finish.c  results and acks, one script call per loop turn
+ *                   (store/lua/queue_finish.lua)
  *   queue_lease.c   lease takeover (XAUTOCLAIM) and renewal
  */
 #ifndef PACER_STORE_QUEUE_INT_H
@@ -25,8 +27,9 @@
 #include "store/keys.h"
 #include "store/queue.h"
 
-#define PACER_QUEUE_READ_MAX 1000u /* entries per intake read or claim */
-#define PACER_QUEUE_DROP_MAX 64u   /* entries per done-check script call */
+#define PACER_QUEUE_READ_MAX   1000u /* entries per intake read or claim */
+#define PACER_QUEUE_DROP_MAX   64u   /* entries per done-check script call */
+#define PACER_QUEUE_FINISH_MAX 64u   /* entries per finish script call */
 
 /* Intake streams in order of precedence; the index of store/keys.h's
  * pacer_keys_stream, _sid_tag and _member_tag. The normal stream keeps
@@ -66,6 +69,25 @@ struct pacer_queue_drop_ent {
 
 struct drop_call; /* one intake check call (queue_drop.c) */
 
+/** One entry of the finish batch (queue_finish.c): its callback. */
+struct pacer_queue_fin_ent {
+  pacer_queue_done_cb cb;
+  void *privdata;
+};
+
+/** One string of the finish batch: bytes into q->fin_buf (which may move
+ *  as it grows). */
+struct pacer_queue_fin_str {
+  size_t off; /* bytes */
+  size_t len; /* bytes */
+};
+
+/** Sends the finishes waiting (pacer_queue_finish) now, as one script
+ *  call; when it cannot go, their callbacks run now with PACER_EREDIS.
+ *  Called by the loop's prepare handle, and by the close. Scheduler
+ *  thread. */
+void pacer_queue_finish_flush(struct pacer_queue *q);
+
 /** Sends again, in order, the intake check calls whose reply was lost or
  *  that could not go while the command connection was down (their entries
  *  wait; a call that fails again waits for the next connect). Called when
@@ -88,6 +110,7 @@ struct pacer_queue {
                                           ...:low */
   char *k_delayed, *k_results, *k_dead;
   char *k_donemarks;          /* <prefix>donemarks: (done-marker buckets) */
+  char *k_cancel;             /* <prefix>cancel (cancel requests) */
   char *k_lanekey;            /* <prefix>lanekey */
   unsigned char lane_key[32]; /* the deployment's lane-name key */
   int lane_key_set;           /* lane_key was read from Redis */
@@ -127,6 +150,22 @@ struct pacer_queue {
   int delivering;  /* depth of pacer_queue_drop_begin: checks wait */
   struct drop_call *drop_replay; /* calls to send (again) once the command
                                     connection is up (queue_drop.c) */
+  /* The finishes asked for in this loop turn wait here and go as one
+   * script call right before the loop polls (queue_finish.c). */
+  uv_prepare_t fin_prepare;
+  struct pacer_queue_fin_ent fin[PACER_QUEUE_FINISH_MAX];
+  size_t nfin; /* entries in fin[] */
+  struct pacer_queue_fin_str
+      fin_key[4 * PACER_QUEUE_FINISH_MAX]; /* their keys, 4 each */
+  size_t fin_nkey;
+  struct pacer_queue_fin_str *fin_arg; /* their arguments (owned) */
+  size_t fin_narg, fin_arg_cap;
+  char *fin_buf;         /* the strings (owned) */
+  size_t fin_len;        /* bytes of fin_buf in use */
+  size_t fin_cap;        /* bytes allocated */
+  const char **fin_argv; /* one call's argv (owned; strings borrowed) */
+  size_t *fin_lens;      /* and lengths (owned) */
+  size_t fin_argv_cap;   /* entries of both */
   void (*on_closed)(void *arg);
   void *closed_arg;
 };

@@ -1,6 +1,6 @@
-/* The queue's writes: the finish, defer and requeue scripts
- * (store/lua/queue_*.lua, each fenced by the pending check), scripts run
- * for others (pacer_queue_eval_reply), and delayed promotion. Part of
+/* The queue's writes: the defer and requeue scripts (store/lua/queue_*.lua,
+ * each fenced by the pending check; the finish is in queue_finish.c), scripts
+ * run for others (pacer_queue_eval_reply), and delayed promotion. Part of
  * store/queue.h; state in store/queue_int.h. */
 #include <assert.h>
 #include <stdio.h>
@@ -208,96 +208,6 @@ const char *
 pacer_queue_prefix(const struct pacer_queue *q)
 {
   return q->cfg->prefix;
-}
-
-int
-pacer_queue_finish(struct pacer_queue *q, const char *sid, int ack_required,
-                   const struct pacer_fields *res,
-                   const struct pacer_fields *dead, pacer_queue_done_cb cb,
-                   void *privdata)
-{
-  const char *id;
-  enum pacer_queue_stream s = pacer_queue_sid_decode(sid, &id);
-  const char *keys[9] = {q->k_stream[s], q->k_results, q->k_dead, NULL};
-  const char *args[MAX_ARGS];
-  size_t lens[MAX_ARGS];
-  char rmax[24], dmax[24], nres[16], ndead[16], ttl[24], rttl[24], dttl[24];
-  const char *job_id = id;
-  int ok = 0;
-  size_t n = 0, i;
-  size_t nd = dead ? dead->n : 0;
-  char *done, *rkey, *dkey, *ckey, *claim;
-  int rc;
-
-  if (3 + 9 + 6 + res->n + 1 + nd + 6 > MAX_ARGS)
-    return PACER_EINVAL;
-  /* The job id is the result's "id" field (the sid when it has none).
-   * Only a job that ended ok sets its marker: a rejected or failed job
-   * may be corrected and sent again under the same id. */
-  for (i = 0; i + 1 < res->n; i += 2) {
-    if (res->lens[i] == strlen(PACER_KEYS_F_ID) &&
-        memcmp(res->argv[i], PACER_KEYS_F_ID, res->lens[i]) == 0)
-      job_id = res->argv[i + 1];
-    else if (res->lens[i] == 5 && memcmp(res->argv[i], "state", 5) == 0)
-      ok = res->lens[i + 1] == 2 && memcmp(res->argv[i + 1], "ok", 2) == 0;
-  }
-  done = pacer_queue_done_key(q, job_id);
-  rkey = pacer_keys_new(q->cfg->prefix, PACER_KEYS_RESULT, job_id);
-  dkey = pacer_keys_new(q->cfg->prefix, PACER_KEYS_DEADJOB, job_id);
-  ckey = pacer_keys_new(q->cfg->prefix, PACER_KEYS_CANCEL, NULL);
-  claim = pacer_keys_new(q->cfg->prefix, PACER_KEYS_CLAIM, job_id);
-  if (done == NULL || rkey == NULL || dkey == NULL || ckey == NULL ||
-      claim == NULL) {
-    free(done);
-    free(rkey);
-    free(dkey);
-    free(ckey);
-    free(claim);
-    return PACER_ENOMEM;
-  }
-  keys[3] = done;
-  keys[4] = rkey;
-  keys[5] = dkey;
-  keys[6] = ckey;
-  keys[7] = q->k_donemarks;
-  keys[8] = claim;
-  snprintf(rttl, sizeof(rttl), "%llu",
-           (unsigned long long)q->cfg->result_ttl_ms);
-  snprintf(dttl, sizeof(dttl), "%llu", (unsigned long long)q->cfg->dead_ttl_ms);
-  snprintf(ttl, sizeof(ttl), "%llu", (unsigned long long)q->cfg->done_ttl_ms);
-  snprintf(rmax, sizeof(rmax), "%llu",
-           (unsigned long long)q->cfg->results_maxlen);
-  snprintf(dmax, sizeof(dmax), "%llu", (unsigned long long)q->cfg->dead_maxlen);
-  snprintf(nres, sizeof(nres), "%zu", res->n);
-  snprintf(ndead, sizeof(ndead), "%zu", nd);
-#define ARG(s, l) (args[n] = (s), lens[n++] = (l))
-  ARG(PACER_KEYS_GROUP, strlen(PACER_KEYS_GROUP));
-  ARG(id, strlen(id));
-  ARG(rmax, strlen(rmax));
-  ARG(dmax, strlen(dmax));
-  ARG(ack_required ? "1" : "0", 1);
-  ARG(nres, strlen(nres));
-  for (i = 0; i < res->n; i++)
-    ARG(res->argv[i], res->lens[i]);
-  ARG(ndead, strlen(ndead));
-  for (i = 0; i < nd; i++)
-    ARG(dead->argv[i], dead->lens[i]);
-  ARG(ttl, strlen(ttl));
-  ARG(rttl, strlen(rttl));
-  ARG(dttl, strlen(dttl));
-  ARG(job_id, strlen(job_id));
-  ARG(ack_required && ok ? "1" : "0", 1);
-  ARG(q->consumer, strlen(q->consumer));
-#undef ARG
-  /* hiredis copies the command out before eval returns */
-  rc = eval(q, pacer_lua_queue_finish, 9, keys, (int)n, args, lens, cb,
-            privdata);
-  free(claim);
-  free(done);
-  free(rkey);
-  free(dkey);
-  free(ckey);
-  return rc;
 }
 
 static void arm_promote(struct pacer_queue *q, uint64_t delay_ms);

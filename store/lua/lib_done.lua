@@ -23,9 +23,13 @@ local function is_done(legacy, base, id, ttl, now)
   return false
 end
 -- Marks job id done now: its field in today's bucket, which lasts ttl ms
--- past the bucket's end.
-local function mark_done(base, id, ttl, now)
+-- past the bucket's end. seen (a table, or nil): the buckets whose
+-- PEXPIREAT this call of the script already set to the same end (one
+-- script marking several ids at one now sets it once; HSET keeps a TTL).
+local function mark_done(base, id, ttl, now, seen)
   local n = math.floor(now / 86400000)
   redis.call('HSET', base .. n, id, '1')
+  if seen and seen[n] then return end
   redis.call('PEXPIREAT', base .. n, (n + 1) * 86400000 + ttl)
+  if seen then seen[n] = true end
 end

@@ -1,107 +1,171 @@
--- store/queue.c pacer_queue_finish: writes a job's result and acks it.
--- KEYS: stream results dead done result deadjob cancel donemarks claim
---       (stream: the one the sid came from; done: <prefix>done:<id> of
---       older versions; result, deadjob: <prefix>result:<id>,
---       <prefix>deadjob:<id>; cancel: <prefix>cancel; donemarks: the
---       bucket prefix <prefix>donemarks:); claim: <prefix>claim:<id>,
---       deleted when this entry holds it (store/lua/queue_dropdone.lua)
--- ARGV: group id results_maxlen dead_maxlen ack_required nres res...
---       ndead dead... done_ttl_ms result_ttl_ms dead_ttl_ms job_id mark
---       consumer (mark "1": the result is ok, set the job id's marker)
--- The result index (KEYS[5], PX result_ttl_ms > 0) names the result entry
--- of the job id for `pacer result`. With a dead letter and dead_ttl_ms > 0,
--- KEYS[6] keeps the entry's original job text (secrets intact, never
--- shown) and its stream for `pacer dead retry` (store/dead.c); one dead
--- letter per job id: an older one of the same id is deleted, and an ok
--- result deletes both (docs/REDIS.md "Dead letters"). A result answers a
--- cancel request of its id (KEYS[7], store/cancel.h): it is removed.
+-- store/queue_finish.c pacer_queue_finish: writes the results of n jobs
+-- and acks them, one call per batch (at most 64 entries; the finishes
+-- queued in one loop turn, docs/REDIS.md "Finish: one call per loop turn").
+-- KEYS: results dead cancel donemarks jobs:high jobs jobs:low, then per
+--   entry i (1..n): done_i result_i deadjob_i claim_i at KEYS[4 + 4i] ..
+--   KEYS[7 + 4i] (done: <prefix>done:<id> of older versions; result,
+--   deadjob, claim: <prefix>result:<id>, <prefix>deadjob:<id>,
+--   <prefix>claim:<id>; cancel: <prefix>cancel; donemarks: the bucket
+--   prefix <prefix>donemarks:)
+-- ARGV: group results_maxlen dead_maxlen done_ttl_ms result_ttl_ms
+--   dead_ttl_ms consumer, then per entry, one after the other: stream (1,
+--   2 or 3: its stream's index among KEYS[5..7]) entry_id ack_required
+--   job_id mark nres res... ndead dead... (mark "1": the result is ok, set
+--   the job id's marker)
+-- Returns one code per entry, in order: 1 written, 2 folded by the
+-- done-marker, 0 not pending, -1 fenced off (below), or an error reply in
+-- the entry's own place.
+-- Each entry is finished exactly as the one-entry script did, in order,
+-- each seeing the writes of those before it, and under pcall: an entry's
+-- error (a key of another type) is its own and the others stand, because
+-- Redis does not roll back the entries already written and acked. The
+-- caller sends an entry that errs again (alone or in a later batch); the
+-- pending check makes a replay of an entry already acked a no-op (0), so
+-- sending a whole batch again after a lost reply writes nothing twice.
+-- Per entry: the result index (result_i, PX result_ttl_ms > 0) names the
+-- result entry of the job id for `pacer result`. With a dead letter and
+-- dead_ttl_ms > 0, deadjob_i keeps the entry's original job text (secrets
+-- intact, never shown) and its stream for `pacer dead retry`
+-- (store/dead.c); one dead letter per job id: an older one of the same id
+-- is deleted, and an ok result deletes both (docs/REDIS.md "Dead
+-- letters"). A result answers a cancel request of its id (cancel,
+-- store/cancel.h): it is removed. The entry's claim is deleted when this
+-- entry holds it (store/lua/queue_dropdone.lua).
 -- With ack_required "1": fenced by the pending check, then the done-marker
--- of the job id (below; set only for ok results when done_ttl_ms > 0): when another entry with the same job id already
--- finished ok within done_ttl_ms, this one is acked and deleted without a
--- second result (returns 2). Otherwise writes the result (and dead
--- letter), sets the marker, acks and deletes (returns 1).
+-- of the job id (below; set only for ok results when done_ttl_ms > 0):
+-- when another entry with the same job id already finished ok within
+-- done_ttl_ms, this one is acked and deleted without a second result
+-- (returns 2). Otherwise writes the result (and dead letter), sets the
+-- marker, acks and deletes (returns 1).
 -- Every write script first checks that the entry is still pending (so a
 -- replay after a lost reply writes nothing twice), then checks the types of
 -- the keys it writes, then writes, and acknowledges last: Redis does not
 -- roll a script back on error, so an error before the XACK leaves the entry
 -- pending and the write is retried; nothing is acked without its record.
 -- The pending check: the entry must still be pending (0 otherwise: a
--- replay, or another consumer finished it) and owned by this consumer, the
--- last argument (-1 otherwise: our lease was lost and another consumer took
--- the entry over, so this write is fenced off; tests/integration e2e_fence).
+-- replay, or another consumer finished it) and owned by this consumer
+-- (-1 otherwise: our lease was lost and another consumer took the entry
+-- over, so this write is fenced off; tests/integration e2e_fence).
 -- Done-markers: now_ms, is_done, mark_done (lib_done.lua).
 --! include lib_done.lua
-if ARGV[5] == '1' then
-  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
-  if #p == 0 then return 0 end
-  if p[1][2] ~= ARGV[#ARGV] then return -1 end
-end
-if redis.pcall('GET', KEYS[9]) == ARGV[2] .. ' ' .. KEYS[1] then
-  redis.call('DEL', KEYS[9])
-end
-do local t = redis.call('TYPE', KEYS[2]).ok
+local group, rmax, dmax = ARGV[1], ARGV[2], ARGV[3]
+local ttl, rttl, dttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local consumer = ARGV[7]
+-- Asked once per call, as nothing else runs while it does: Redis' clock
+-- (the same now for every entry), each stream's type (below), whether any
+-- cancel request exists (only this script's ZREMs change the set), and
+-- the marker buckets whose expiry is set (mark_done).
+local now, cancels, expiry = nil, nil, {}
+
+-- Fails unless key is a stream or does not exist. Once it is one, only
+-- this script's XADDs write it until the call ends.
+local streams = {}
+local function want_stream(key)
+  if streams[key] then return nil end
+  local t = redis.call('TYPE', key).ok
   if t ~= 'stream' and t ~= 'none' then
-    return redis.error_reply('WRONGTYPE ' .. KEYS[2] .. ' is a ' .. t ..
+    return redis.error_reply('WRONGTYPE ' .. key .. ' is a ' .. t ..
                              ', not a stream')
   end
+  streams[key] = true
 end
-local nres = tonumber(ARGV[6])
-local a = {'XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*'}
-for i = 7, 6 + nres do a[#a + 1] = ARGV[i] end
-local base = 7 + nres
-local ndead = tonumber(ARGV[base])
-local d = {'XADD', KEYS[3], 'MAXLEN', '~', ARGV[4], '*'}
-for i = base + 1, base + ndead do d[#d + 1] = ARGV[i] end
-local ttl = tonumber(ARGV[base + ndead + 1])
-local rttl = tonumber(ARGV[base + ndead + 2])
-local dttl = tonumber(ARGV[base + ndead + 3])
-local jid = ARGV[base + ndead + 4]
-local mark = ARGV[5] == '1' and ttl > 0 and ARGV[base + ndead + 5] == '1'
-local now = ARGV[5] == '1' and now_ms() or 0
-if ARGV[5] == '1' and is_done(KEYS[4], KEYS[8], jid, ttl, now) then
-  redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-  redis.call('XDEL', KEYS[1], ARGV[2])
-  return 2
-end
--- The kept original (KEYS[6]) is only ever written below, always with its
--- "dead" field: without one there is nothing to delete. The dead stream is
--- written only with a dead letter or an older one to delete, so its type
--- is checked only then (one command less per ok result).
-local olddead = redis.call('HGET', KEYS[6], 'dead')
-if ndead > 0 or olddead then
-  local t = redis.call('TYPE', KEYS[3]).ok
-  if t ~= 'stream' and t ~= 'none' then
-    return redis.error_reply('WRONGTYPE ' .. KEYS[3] .. ' is a ' .. t ..
-                             ', not a stream')
+
+-- The finish of one entry: stream key, entry id, ack "1"/"0", job id,
+-- mark "1"/"0", its keys (done, result, deadjob, claim), and ARGV[r0 ..
+-- r0 + nres - 1] its result, ARGV[d0 .. d0 + ndead - 1] its dead letter.
+local function finish(stream, eid, ack, jid, markreq, done, rkey, dkey,
+                      claim, r0, nres, d0, ndead)
+  if ack == '1' then
+    local p = redis.call('XPENDING', stream, group, eid, eid, 1)
+    if #p == 0 then return 0 end
+    if p[1][2] ~= consumer then return -1 end
   end
-end
-local rid = redis.call(unpack(a))
-if rttl > 0 then redis.call('SET', KEYS[5], rid, 'PX', rttl) end
-for i = 7, 5 + nres, 2 do
-  if ARGV[i] == 'id' then redis.call('ZREM', KEYS[7], ARGV[i + 1]) end
-end
-if olddead then
-  redis.call('XDEL', KEYS[3], olddead)
-  redis.call('DEL', KEYS[6])
-end
-if ndead > 0 then
-  local did = redis.call(unpack(d))
-  local e = dttl > 0 and redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2]) or {}
-  if #e > 0 then
-    local f, h = e[1][2], {'HSET', KEYS[6], 'stream', KEYS[1], 'dead', did}
-    for i = 1, #f - 1, 2 do
-      if f[i] == 'job' or f[i] == 'id' then
-        h[#h + 1] = f[i]
-        h[#h + 1] = f[i + 1]
-      end
+  if redis.pcall('GET', claim) == eid .. ' ' .. stream then
+    redis.call('DEL', claim)
+  end
+  local e = want_stream(KEYS[1])
+  if e then return e end
+  local mark = ack == '1' and ttl > 0 and markreq == '1'
+  if ack == '1' and now == nil then now = now_ms() end
+  if ack == '1' and is_done(done, KEYS[4], jid, ttl, now) then
+    redis.call('XACK', stream, group, eid)
+    redis.call('XDEL', stream, eid)
+    return 2
+  end
+  -- The kept original (deadjob) is only ever written below, always with
+  -- its "dead" field: without one there is nothing to delete. The dead
+  -- stream is written only with a dead letter or an older one to delete,
+  -- so its type is checked only then (one command less per ok result).
+  local olddead = redis.call('HGET', dkey, 'dead')
+  if ndead > 0 or olddead then
+    e = want_stream(KEYS[2])
+    if e then return e end
+  end
+  local a = {'XADD', KEYS[1], 'MAXLEN', '~', rmax, '*'}
+  for i = r0, r0 + nres - 1 do a[#a + 1] = ARGV[i] end
+  local rid = redis.call(unpack(a))
+  if rttl > 0 then redis.call('SET', rkey, rid, 'PX', rttl) end
+  if cancels == nil then cancels = redis.call('EXISTS', KEYS[3]) == 1 end
+  for i = r0, r0 + nres - 2, 2 do
+    if cancels and ARGV[i] == 'id' then
+      redis.call('ZREM', KEYS[3], ARGV[i + 1])
     end
-    redis.call(unpack(h))
-    redis.call('PEXPIRE', KEYS[6], dttl)
   end
+  if olddead then
+    redis.call('XDEL', KEYS[2], olddead)
+    redis.call('DEL', dkey)
+  end
+  if ndead > 0 then
+    local d = {'XADD', KEYS[2], 'MAXLEN', '~', dmax, '*'}
+    for i = d0, d0 + ndead - 1 do d[#d + 1] = ARGV[i] end
+    local did = redis.call(unpack(d))
+    local x = dttl > 0 and redis.call('XRANGE', stream, eid, eid) or {}
+    if #x > 0 then
+      local f, h = x[1][2], {'HSET', dkey, 'stream', stream, 'dead', did}
+      for i = 1, #f - 1, 2 do
+        if f[i] == 'job' or f[i] == 'id' then
+          h[#h + 1] = f[i]
+          h[#h + 1] = f[i + 1]
+        end
+      end
+      redis.call(unpack(h))
+      redis.call('PEXPIRE', dkey, dttl)
+    end
+  end
+  if mark then mark_done(KEYS[4], jid, ttl, now, expiry) end
+  if ack == '1' then
+    redis.call('XACK', stream, group, eid)
+  end
+  redis.call('XDEL', stream, eid)
+  return 1
 end
-if mark then mark_done(KEYS[8], jid, ttl, now) end
-if ARGV[5] == '1' then
-  redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+
+local n, out, c = (#KEYS - 7) / 4, {}, 8
+for i = 1, n do
+  local s, nres = tonumber(ARGV[c]), tonumber(ARGV[c + 5])
+  local ndead = nres and tonumber(ARGV[c + 6 + nres])
+  if (s ~= 1 and s ~= 2 and s ~= 3) or not ndead or nres < 0 or
+     ndead < 0 or c + 6 + nres + ndead > #ARGV then
+    -- Where the next entry starts is unknown: this one and the rest get
+    -- the error and none of them is run.
+    for j = i, n do
+      out[j] = redis.error_reply('ERR finish: entry ' .. i .. ' of ' .. n ..
+                                 ': malformed arguments')
+    end
+    return out
+  end
+  local k = 4 + 4 * i
+  local ok, r = pcall(finish, KEYS[4 + s], ARGV[c + 1], ARGV[c + 2],
+                      ARGV[c + 3], ARGV[c + 4], KEYS[k], KEYS[k + 1],
+                      KEYS[k + 2], KEYS[k + 3], c + 6, nres, c + 7 + nres,
+                      ndead)
+  if ok then
+    out[i] = r
+  elseif type(r) == 'table' and r.err then
+    out[i] = redis.error_reply(r.err)
+  else
+    out[i] = redis.error_reply(tostring(r))
+  end
+  c = c + 7 + nres + ndead
 end
-redis.call('XDEL', KEYS[1], ARGV[2])
-return 1
+return out
