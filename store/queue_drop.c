@@ -278,49 +278,25 @@ on_drop_reply(redisAsyncContext *ac, void *r, void *priv)
     call_park(q, call);
     return;
   }
-  if (reply == NULL) {
-    all = PACER_EUNKNOWN; /* closing: the entries stay pending */
-  } else if (reply->type == REDIS_REPLY_ERROR) {
-    pacer_log(PACER_LOG_ERROR, "redis", "msg=\"script failed\" error=\"%.*s\"",
-              (int)reply->len, reply->str);
-    all = PACER_EREDIS;
-  } else if (reply->type != REDIS_REPLY_ARRAY) {
-    pacer_log(PACER_LOG_ERROR, "redis",
-              "msg=\"script failed\" error=\"done-check: reply of type %d, "
-              "not an array\"",
-              reply->type);
-    all = PACER_EREDIS;
-  }
+  /* closing: the entries stay pending */
+  all = reply == NULL ? PACER_EUNKNOWN
+                      : pacer_queue_batch_reply(reply, "done-check");
   for (i = 0; i < call->n; i++) {
-    const redisReply *e =
-        all == 0 && i < reply->elements ? reply->element[i] : NULL;
-    int status = all, applied = 0;
+    long long code = 0;
+    int status = all != 0 ? all
+                          : pacer_queue_batch_code(reply, i, call->n,
+                                                   "done-check", &code);
+    /* 1 done-marker, 3 folded into the running entry of its job id, 2 no
+     * longer pending (a replay of a call whose reply was lost, or another
+     * consumer finished it), -1 another consumer owns it; an error of
+     * this entry's own: refused, not run */
+    int applied = all != 0                  ? 0
+                  : status != 0             ? PACER_QUEUE_DROP_REFUSED
+                  : code == 1               ? 1
+                  : code == 3               ? 3
+                  : code == 2 || code == -1 ? PACER_QUEUE_DROP_NOT_OURS
+                                            : 0;
 
-    if (all == 0 && e == NULL) {
-      pacer_log(PACER_LOG_ERROR, "redis",
-                "msg=\"script failed\" error=\"done-check: %zu codes for "
-                "%zu entries\"",
-                reply->elements, call->n);
-      status = PACER_EREDIS;
-    } else if (e != NULL && e->type == REDIS_REPLY_ERROR) {
-      pacer_log(PACER_LOG_ERROR, "redis",
-                "msg=\"script failed\" error=\"%.*s\"", (int)e->len, e->str);
-      status = PACER_EREDIS;
-      applied = PACER_QUEUE_DROP_REFUSED; /* this entry's own check */
-    } else if (e != NULL && e->type == REDIS_REPLY_INTEGER) {
-      /* 1 done-marker, 3 folded into the running entry of its job id,
-       * 2 no longer pending (a replay of a call whose reply was lost, or
-       * another consumer finished it), -1 another consumer owns it */
-      applied = e->integer == 1   ? 1
-                : e->integer == 3 ? 3
-                : e->integer == 2 || e->integer == -1
-                    ? PACER_QUEUE_DROP_NOT_OURS
-                    : 0;
-      if (e->integer == -1)
-        pacer_log(PACER_LOG_WARN, "redis",
-                  "msg=\"lease lost: another consumer owns the entry now; "
-                  "this process's write was fenced off\"");
-    }
     call->e[i].cb(q, status, applied, call->e[i].privdata);
   }
   call_free(call);

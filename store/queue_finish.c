@@ -284,6 +284,52 @@ on_fin_prepare(uv_prepare_t *h)
     pacer_queue_finish_flush(q);
 }
 
+int
+pacer_queue_batch_reply(const redisReply *reply, const char *what)
+{
+  if (reply->type == REDIS_REPLY_ERROR) {
+    pacer_log(PACER_LOG_ERROR, "redis", "msg=\"script failed\" error=\"%.*s\"",
+              (int)reply->len, reply->str);
+    return PACER_EREDIS;
+  }
+  if (reply->type != REDIS_REPLY_ARRAY) {
+    pacer_log(PACER_LOG_ERROR, "redis",
+              "msg=\"script failed\" error=\"%s: reply of type %d, not an "
+              "array\"",
+              what, reply->type);
+    return PACER_EREDIS;
+  }
+  return 0;
+}
+
+int
+pacer_queue_batch_code(const redisReply *reply, size_t i, size_t n,
+                       const char *what, long long *code)
+{
+  const redisReply *e = i < reply->elements ? reply->element[i] : NULL;
+
+  *code = 0;
+  if (e == NULL) {
+    pacer_log(PACER_LOG_ERROR, "redis",
+              "msg=\"script failed\" error=\"%s: %zu codes for %zu "
+              "entries\"",
+              what, reply->elements, n);
+    return PACER_EREDIS;
+  }
+  if (e->type == REDIS_REPLY_ERROR) {
+    pacer_log(PACER_LOG_ERROR, "redis", "msg=\"script failed\" error=\"%.*s\"",
+              (int)e->len, e->str);
+    return PACER_EREDIS;
+  }
+  if (e->type == REDIS_REPLY_INTEGER)
+    *code = e->integer;
+  if (*code == -1)
+    pacer_log(PACER_LOG_WARN, "redis",
+              "msg=\"lease lost: another consumer owns the entry now; this "
+              "process's write was fenced off\"");
+  return 0;
+}
+
 /* The reply of one call: one code per entry, handed to each entry's
  * callback in order, as a call of its own would have. */
 static void
@@ -301,46 +347,20 @@ on_finish_reply(redisAsyncContext *ac, void *r, void *priv)
   if (reply != NULL)
     pacer_hist_observe(&q->rtt, uv_hrtime() / 1000u - ctx->sent_mono_us);
   free(ctx);
-  if (reply == NULL) {
-    all = PACER_EUNKNOWN; /* a lost reply is never success */
-  } else if (reply->type == REDIS_REPLY_ERROR) {
-    pacer_log(PACER_LOG_ERROR, "redis", "msg=\"script failed\" error=\"%.*s\"",
-              (int)reply->len, reply->str);
-    all = PACER_EREDIS;
-  } else if (reply->type != REDIS_REPLY_ARRAY) {
-    pacer_log(PACER_LOG_ERROR, "redis",
-              "msg=\"script failed\" error=\"finish: reply of type %d, not "
-              "an array\"",
-              reply->type);
-    all = PACER_EREDIS;
-  }
+  /* a lost reply is never success */
+  all =
+      reply == NULL ? PACER_EUNKNOWN : pacer_queue_batch_reply(reply, "finish");
   for (i = 0; i < call->n; i++) {
-    const redisReply *e =
-        all == 0 && i < reply->elements ? reply->element[i] : NULL;
-    int status = all, applied = 0;
+    long long code = 0;
+    int status =
+        all != 0 ? all
+                 : pacer_queue_batch_code(reply, i, call->n, "finish", &code);
 
-    if (all == 0 && e == NULL) {
-      pacer_log(PACER_LOG_ERROR, "redis",
-                "msg=\"script failed\" error=\"finish: %zu codes for %zu "
-                "entries\"",
-                reply->elements, call->n);
-      status = PACER_EREDIS;
-    } else if (e != NULL && e->type == REDIS_REPLY_ERROR) {
-      pacer_log(PACER_LOG_ERROR, "redis",
-                "msg=\"script failed\" error=\"%.*s\"", (int)e->len, e->str);
-      status = PACER_EREDIS;
-    } else if (e != NULL && e->type == REDIS_REPLY_INTEGER) {
-      applied = e->integer == 1 ? 1 : 0;
-      if (e->integer == -1)
-        pacer_log(PACER_LOG_WARN, "redis",
-                  "msg=\"lease lost: another consumer owns the entry now; "
-                  "this process's write was fenced off\"");
-      else if (e->integer == 2)
-        pacer_log(PACER_LOG_INFO, "redis",
-                  "msg=\"job id already finished (done-marker): no second "
-                  "result\"");
-    }
-    call->e[i].cb(q, status, applied, call->e[i].privdata);
+    if (status == 0 && code == 2)
+      pacer_log(PACER_LOG_INFO, "redis",
+                "msg=\"job id already finished (done-marker): no second "
+                "result\"");
+    call->e[i].cb(q, status, status == 0 && code == 1, call->e[i].privdata);
   }
   free(call);
 }

@@ -245,6 +245,21 @@ void pacer_queue_promote_now(struct pacer_queue *q);
 void pacer_queue_on_claim_timer(uv_timer_t *t);
 void pacer_queue_on_renew_timer(uv_timer_t *t);
 
+/** The reply of a batched script call (queue_finish.lua,
+ *  queue_dropdone.lua) as a whole: 0 when it is an array of codes, else
+ *  PACER_EREDIS, logged with what (the script's name in the log, static).
+ *  reply borrowed, not NULL. Scheduler thread (queue_finish.c). */
+int pacer_queue_batch_reply(const redisReply *reply, const char *what);
+
+/** Entry i's code in a batched reply of n entries that
+ *  pacer_queue_batch_reply accepted: 0 and *code set (0 when the element
+ *  is not an integer), or PACER_EREDIS (logged) when the element is
+ *  missing or an error reply of this entry alone. A code of -1 (another
+ *  consumer owns the entry) is logged as a lost lease. Scheduler thread
+ *  (queue_finish.c). */
+int pacer_queue_batch_code(const redisReply *reply, size_t i, size_t n,
+                           const char *what, long long *code);
+
 /** Reply callback that only counts the reply (queue_lease.c). */
 void pacer_queue_on_plain_reply(redisAsyncContext *ac, void *r, void *priv);
 
