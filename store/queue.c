@@ -107,6 +107,17 @@ pacer_queue_capacity(struct pacer_queue *q)
 
 static void conn_connect(struct pacer_queue_conn *c);
 
+struct pacer_queue *
+pacer_queue_answered(struct pacer_queue_cmd *ctx, const void *reply)
+{
+  struct pacer_queue *q = ctx->c->q;
+
+  ctx->c->pending--;
+  if (reply != NULL)
+    pacer_hist_observe(&q->rtt, uv_hrtime() / 1000u - ctx->sent_mono_us);
+  return q;
+}
+
 /* Sends argv on c; lens NULL means every argv[i] is a C string. privdata/cb
  * as in struct pacer_queue_cmd. Returns 0 or PACER_EREDIS (not connected; cb
  * will not run) or PACER_ENOMEM. */

@@ -23,14 +23,12 @@ static void
 on_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
   struct pacer_queue_cmd *ctx = priv;
-  struct pacer_queue *q = ctx->c->q;
+  struct pacer_queue *q;
   const redisReply *r = reply;
   int status = 0, applied = 0;
 
   (void)ac;
-  ctx->c->pending--;
-  if (r != NULL)
-    pacer_hist_observe(&q->rtt, uv_hrtime() / 1000u - ctx->sent_mono_us);
+  q = pacer_queue_answered(ctx, r);
   if (r == NULL) {
     status = PACER_EUNKNOWN;
   } else if (r->type != REDIS_REPLY_INTEGER) {

@@ -70,19 +70,8 @@ call_park(struct pacer_queue *q, struct drop_call *call)
 static int
 buf_grow(struct pacer_queue *q, size_t more)
 {
-  size_t cap = q->drop_cap ? q->drop_cap : DROP_BUF_MIN;
-  char *nb;
-
-  if (q->drop_cap - q->drop_len >= more)
-    return 0;
-  while (cap - q->drop_len < more)
-    cap *= 2;
-  nb = realloc(q->drop_buf, cap);
-  if (nb == NULL)
-    return PACER_ENOMEM;
-  q->drop_buf = nb;
-  q->drop_cap = cap;
-  return 0;
+  return pacer_queue_buf_grow(&q->drop_buf, &q->drop_cap, q->drop_len, more,
+                              DROP_BUF_MIN);
 }
 
 /* Appends "<prefix><name><suffix>" (store/keys.h; name "" for suffix
@@ -255,16 +244,14 @@ static void
 on_drop_reply(redisAsyncContext *ac, void *r, void *priv)
 {
   struct pacer_queue_cmd *ctx = priv;
-  struct pacer_queue *q = ctx->c->q;
+  struct pacer_queue *q;
   struct drop_call *call = ctx->privdata;
   redisReply *reply = r;
   int all = 0;
   size_t i;
 
   (void)ac;
-  ctx->c->pending--;
-  if (reply != NULL)
-    pacer_hist_observe(&q->rtt, uv_hrtime() / 1000u - ctx->sent_mono_us);
+  q = pacer_queue_answered(ctx, reply);
   free(ctx);
   if (reply == NULL && !q->closing) {
     /* Lost: the script may have run. Sent again once reconnected, it

@@ -50,23 +50,31 @@ struct fin_call {
   struct pacer_queue_fin_ent e[];
 };
 
+int
+pacer_queue_buf_grow(char **buf, size_t *cap, size_t len, size_t more,
+                     size_t first)
+{
+  size_t c = *cap ? *cap : first;
+  char *nb;
+
+  if (*cap - len >= more)
+    return 0;
+  while (c - len < more)
+    c *= 2;
+  nb = realloc(*buf, c);
+  if (nb == NULL)
+    return PACER_ENOMEM;
+  *buf = nb;
+  *cap = c;
+  return 0;
+}
+
 /* Makes room for more bytes in q->fin_buf. Returns 0 or PACER_ENOMEM. */
 static int
 buf_grow(struct pacer_queue *q, size_t more)
 {
-  size_t cap = q->fin_cap ? q->fin_cap : FIN_BUF_MIN;
-  char *nb;
-
-  if (q->fin_cap - q->fin_len >= more)
-    return 0;
-  while (cap - q->fin_len < more)
-    cap *= 2;
-  nb = realloc(q->fin_buf, cap);
-  if (nb == NULL)
-    return PACER_ENOMEM;
-  q->fin_buf = nb;
-  q->fin_cap = cap;
-  return 0;
+  return pacer_queue_buf_grow(&q->fin_buf, &q->fin_cap, q->fin_len, more,
+                              FIN_BUF_MIN);
 }
 
 /* Makes room for more arguments in q->fin_arg. Returns 0 or
@@ -336,16 +344,14 @@ static void
 on_finish_reply(redisAsyncContext *ac, void *r, void *priv)
 {
   struct pacer_queue_cmd *ctx = priv;
-  struct pacer_queue *q = ctx->c->q;
+  struct pacer_queue *q;
   struct fin_call *call = ctx->privdata;
   redisReply *reply = r;
   int all = 0;
   size_t i;
 
   (void)ac;
-  ctx->c->pending--;
-  if (reply != NULL)
-    pacer_hist_observe(&q->rtt, uv_hrtime() / 1000u - ctx->sent_mono_us);
+  q = pacer_queue_answered(ctx, reply);
   free(ctx);
   /* a lost reply is never success */
   all =

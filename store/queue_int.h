@@ -209,6 +209,13 @@ int pacer_queue_send(struct pacer_queue_conn *c, redisCallbackFn *fn,
                      pacer_queue_done_cb cb, void *privdata, int argc,
                      const char **argv, const size_t *lens);
 
+/** Books the reply (NULL: the connection dropped) of a command sent with
+ *  pacer_queue_send: one fewer pending on its connection, and its round
+ *  trip in q->rtt. Returns the queue. ctx stays the caller's to free.
+ *  Scheduler thread (queue.c). */
+struct pacer_queue *pacer_queue_answered(struct pacer_queue_cmd *ctx,
+                                         const void *reply);
+
 /** Creates the consumer group on every intake stream (queue.c). */
 void pacer_queue_ensure_group(struct pacer_queue_conn *c);
 
@@ -244,6 +251,13 @@ void pacer_queue_promote_now(struct pacer_queue *q);
 /** Lease takeover and renewal timers (queue_lease.c). */
 void pacer_queue_on_claim_timer(uv_timer_t *t);
 void pacer_queue_on_renew_timer(uv_timer_t *t);
+
+/** Makes room for more bytes after the first len of *buf (capacity *cap,
+ *  bytes; first: the capacity of a buffer that has none yet), doubling;
+ *  *buf and *cap are updated (owned by the caller). Returns 0 or
+ *  PACER_ENOMEM (*buf unchanged). Any thread (queue_finish.c). */
+int pacer_queue_buf_grow(char **buf, size_t *cap, size_t len, size_t more,
+                         size_t first);
 
 /** The reply of a batched script call (queue_finish.lua,
  *  queue_dropdone.lua) as a whole: 0 when it is an array of codes, else

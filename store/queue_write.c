@@ -32,14 +32,12 @@ static void
 on_script_reply(redisAsyncContext *ac, void *r, void *priv)
 {
   struct pacer_queue_cmd *ctx = priv;
-  struct pacer_queue *q = ctx->c->q;
+  struct pacer_queue *q;
   redisReply *reply = r;
   int status = 0, applied = 0;
 
   (void)ac;
-  ctx->c->pending--;
-  if (reply != NULL)
-    pacer_hist_observe(&q->rtt, uv_hrtime() / 1000u - ctx->sent_mono_us);
+  q = pacer_queue_answered(ctx, reply);
   if (reply == NULL) {
     /* A lost reply is never success (e2e_client_kill). */
     status = PACER_EUNKNOWN;
@@ -112,13 +110,11 @@ static void
 on_raw_reply(redisAsyncContext *ac, void *r, void *priv)
 {
   struct pacer_queue_cmd *ctx = priv;
-  struct pacer_queue *q = ctx->c->q;
+  struct pacer_queue *q;
   redisReply *reply = r;
 
   (void)ac;
-  ctx->c->pending--;
-  if (reply != NULL)
-    pacer_hist_observe(&q->rtt, uv_hrtime() / 1000u - ctx->sent_mono_us);
+  q = pacer_queue_answered(ctx, reply);
   if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
     pacer_log(PACER_LOG_ERROR, "redis", "msg=\"script failed\" error=\"%.*s\"",
               (int)reply->len, reply->str);

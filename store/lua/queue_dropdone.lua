@@ -36,6 +36,7 @@
 -- over, so this write is fenced off; tests/integration e2e_fence).
 -- Done-markers: now_ms, is_done, mark_done (lib_done.lua).
 --! include lib_done.lua
+--! include lib_batch.lua
 local group, ttl, claim_ttl, consumer =
   ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local now = now_ms()
@@ -110,13 +111,7 @@ for i = 1, (#ARGV - 4) / 3 do
     -- would make the caller run jobs that were dropped.
     local ok, r = pcall(check, KEYS[s], KEYS[4 + 2 * i], KEYS[5 + 2 * i],
                         ARGV[a], ARGV[a + 2])
-    if ok then
-      out[i] = r
-    elseif type(r) == 'table' and r.err then
-      out[i] = redis.error_reply(r.err)
-    else
-      out[i] = redis.error_reply(tostring(r))
-    end
+    out[i] = entry_reply(ok, r)
   end
 end
 return out

@@ -48,6 +48,7 @@
 -- over, so this write is fenced off; tests/integration e2e_fence).
 -- Done-markers: now_ms, is_done, mark_done (lib_done.lua).
 --! include lib_done.lua
+--! include lib_batch.lua
 local group, rmax, dmax = ARGV[1], ARGV[2], ARGV[3]
 local ttl, rttl, dttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local consumer = ARGV[7]
@@ -159,13 +160,7 @@ for i = 1, n do
                       ARGV[c + 3], ARGV[c + 4], KEYS[k], KEYS[k + 1],
                       KEYS[k + 2], KEYS[k + 3], c + 6, nres, c + 7 + nres,
                       ndead)
-  if ok then
-    out[i] = r
-  elseif type(r) == 'table' and r.err then
-    out[i] = redis.error_reply(r.err)
-  else
-    out[i] = redis.error_reply(tostring(r))
-  end
+  out[i] = entry_reply(ok, r)
   c = c + 7 + nres + ndead
 end
 return out
