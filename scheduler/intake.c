@@ -202,12 +202,6 @@ pacer_sched_finish_invalid(struct pacer_sched *s, struct pacer_entry *e,
                      0, NULL, NULL, 0, now_unix_ms);
 }
 
-/* The duplicate check's answer (docs/REDIS.md, done-markers and "One job
- * id at a time"): a job id that already finished ok within done_ttl_ms
- * (applied 1), or whose other entry is queued or running (applied 3: this
- * entry is folded into it), was acked and deleted unsent; anything else
- * (no marker, our claim, a lost reply) runs, and the finish script still
- * keeps its result single. */
 /* Taken over from a consumer that died or lost its lease: it may have
  * sent this request already. A POST/PATCH the server cannot deduplicate
  * is not sent again on our own, as after a timeout (docs/REDIS.md): it
@@ -233,6 +227,14 @@ taken_over_unsafe(struct pacer_sched *s, struct pacer_entry *e)
   return 1;
 }
 
+/* The duplicate check's answer (docs/REDIS.md, done-markers and "One job
+ * id at a time"): a job id that already finished ok within done_ttl_ms
+ * (applied 1), or whose other entry is queued or running (applied 3: this
+ * entry is folded into it), was acked and deleted unsent; an entry no
+ * longer pending here is left alone; one whose own check Redis refused
+ * waits in the delayed set; anything else (no marker, our claim, an error
+ * of the whole call) runs, and the finish script still keeps its result
+ * single. */
 static void
 on_done_checked(struct pacer_queue *q, int status, int applied, void *privdata)
 {

@@ -184,14 +184,15 @@ int pacer_queue_requeue(struct pacer_queue *q, const char *sid,
  *  waits for it, so an entry never runs unchecked. status PACER_EREDIS
  *  with applied=PACER_QUEUE_DROP_REFUSED: Redis refused this entry's own
  *  check (a key of the job id of the wrong type, or no such group; the
- *  text is logged here), or the reply held no code for it: the id's claim was
- * not taken, so the entry must not run yet (the caller leaves it for a later
- * check). Any other error (PACER_EREDIS for the whole call) or a close
- * (PACER_EUNKNOWN) may be treated as "run it": the finish script's pending
- * check and marker still keep the result single. Batched: called from on_entry
- * while the queue delivers a reply's entries, the check waits and goes with the
- * others of that delivery as one script call (store/lua/queue_dropdone.lua, at
- * most PACER_QUEUE_DROP_MAX = 64 entries per call) when the delivery ends, and
+ *  text is logged here), or the reply held no code for it: the id's
+ *  claim was not taken, so the entry must not run yet (the caller leaves
+ *  it for a later check). Any other error (PACER_EREDIS for the whole
+ *  call) or a close (PACER_EUNKNOWN) may be treated as "run it": the
+ *  finish script's pending check and marker still keep the result single.
+ *  Batched: called from on_entry while the queue delivers a reply's
+ *  entries, the check waits and goes with the others of that delivery as
+ *  one script call (store/lua/queue_dropdone.lua, at most
+ *  PACER_QUEUE_DROP_MAX = 64 entries per call) when the delivery ends, and
  *  the callbacks run in call order from its one reply; called at any
  *  other time it goes at once. So cb never runs inside this call, except
  *  when a full batch could not be sent: then the callbacks of the

@@ -392,18 +392,19 @@ pacer_queue_finish(struct pacer_queue *q, const char *sid, int ack_required,
   /* The job id is the result's "id" field (the sid when it has none).
    * Only a job that ended ok sets its marker: a rejected or failed job
    * may be corrected and sent again under the same id. */
+  idl = strlen(id);
   job_id = id;
-  jl = strlen(id);
+  jl = idl;
   for (i = 0; i + 1 < res->n; i += 2) {
     if (res->lens[i] == strlen(PACER_KEYS_F_ID) &&
         memcmp(res->argv[i], PACER_KEYS_F_ID, res->lens[i]) == 0) {
       job_id = res->argv[i + 1];
       jl = res->lens[i + 1];
-    } else if (res->lens[i] == 5 && memcmp(res->argv[i], "state", 5) == 0) {
+    } else if (res->lens[i] == strlen(PACER_KEYS_F_STATE) &&
+               memcmp(res->argv[i], PACER_KEYS_F_STATE, res->lens[i]) == 0) {
       ok = res->lens[i + 1] == 2 && memcmp(res->argv[i + 1], "ok", 2) == 0;
     }
   }
-  idl = strlen(id);
   pl = strlen(q->cfg->prefix);
   bytes = FIN_ENTRY_KEYS * (pl + 16 + jl) + idl + jl + 2 * 24 + 8;
   for (i = 0; i < res->n; i++)
