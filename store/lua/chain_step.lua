@@ -25,7 +25,7 @@
 -- page again; the step then returns 2 and writes nothing). With ack "1"
 -- (report chains, whose polls leave no result of their own) the entry is
 -- acknowledged and deleted here too.
--- Done-markers: now_ms, is_done, mark_done (lib_done.lua).
+-- Done-markers: now_ms, done_buckets, is_done, mark_done (lib_done.lua).
 --! include lib_done.lua
 local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
 if #p == 0 then return 0 end
@@ -84,7 +84,8 @@ else
   local rttl = tonumber(ARGV[d + 2 + ndead])
   if rttl > 0 then redis.call('SET', KEYS[6], rid, 'PX', rttl) end
   if ARGV[12] == 'ok' and tonumber(ARGV[11]) > 0 then
-    mark_done(KEYS[7], ARGV[d + 3 + ndead], tonumber(ARGV[11]), now_ms())
+    mark_done(done_buckets(KEYS[7], tonumber(ARGV[11]), now_ms()),
+              ARGV[d + 3 + ndead])
   end
 end
 ack()

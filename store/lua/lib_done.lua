@@ -11,25 +11,38 @@ local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
--- Whether job id finished ok within ttl ms of now: the legacy string key,
--- or its field in one of the buckets back to now - ttl (base: the bucket
--- prefix).
-local function is_done(legacy, base, id, ttl, now)
+-- The buckets of one script call at one now (base: the bucket prefix, ttl
+-- done_ttl_ms): b[1..] the keys a marker set within ttl ms of now can be
+-- in, newest first (none when ttl <= 0); b.today the bucket mark_done
+-- writes and b.expire_at its PEXPIREAT (the bucket's end + ttl, unix ms).
+-- Each is named once per call, not per job: a number put into a key or an
+-- argument is formatted every time it is used.
+local function done_buckets(base, ttl, now)
+  local day = math.floor(now / 86400000)
+  local b = {today = base .. string.format('%d', day),
+             expire_at = string.format('%d', (day + 1) * 86400000 + ttl)}
+  if ttl > 0 then
+    for n = day, math.floor((now - ttl) / 86400000), -1 do
+      b[#b + 1] = base .. string.format('%d', n)
+    end
+  end
+  return b
+end
+-- Whether job id finished ok within the window of buckets b
+-- (done_buckets): the legacy string key, or its field in one of b.
+local function is_done(legacy, b, id)
   if redis.call('EXISTS', legacy) == 1 then return true end
-  if ttl <= 0 then return false end
-  for n = math.floor(now / 86400000), math.floor((now - ttl) / 86400000), -1 do
-    if redis.call('HEXISTS', base .. n, id) == 1 then return true end
+  for i = 1, #b do
+    if redis.call('HEXISTS', b[i], id) == 1 then return true end
   end
   return false
 end
--- Marks job id done now: its field in today's bucket, which lasts ttl ms
--- past the bucket's end. seen (a table, or nil): the buckets whose
--- PEXPIREAT this call of the script already set to the same end (one
--- script marking several ids at one now sets it once; HSET keeps a TTL).
-local function mark_done(base, id, ttl, now, seen)
-  local n = math.floor(now / 86400000)
-  redis.call('HSET', base .. n, id, '1')
-  if seen and seen[n] then return end
-  redis.call('PEXPIREAT', base .. n, (n + 1) * 86400000 + ttl)
-  if seen then seen[n] = true end
+-- Marks job id done now: its field in b.today, which lasts ttl ms past the
+-- bucket's end. The bucket's PEXPIREAT is set once per b (a script marking
+-- several ids at one now sets it once; HSET keeps a TTL).
+local function mark_done(b, id)
+  redis.call('HSET', b.today, id, '1')
+  if b.expiry_set then return end
+  redis.call('PEXPIREAT', b.today, b.expire_at)
+  b.expiry_set = true
 end

@@ -34,12 +34,13 @@
 -- replay of a call whose reply was lost, or another consumer finished it) and owned by this consumer
 -- (-1 otherwise: our lease was lost and another consumer took the entry
 -- over, so this write is fenced off; tests/integration e2e_fence).
--- Done-markers: now_ms, is_done, mark_done (lib_done.lua).
+-- Done-markers: now_ms, done_buckets, is_done (lib_done.lua).
 --! include lib_done.lua
 --! include lib_batch.lua
 local group, ttl, claim_ttl, consumer =
   ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local now = now_ms()
+-- The marker buckets, named once for the whole call (lib_done.lua).
+local marks = done_buckets(KEYS[5], ttl, now_ms())
 
 -- Acks and deletes entry eid of stream unsent.
 local function drop(stream, eid)
@@ -52,7 +53,7 @@ local function check(stream, done, claim, eid, job_id)
   local p = redis.call('XPENDING', stream, group, eid, eid, 1)
   if #p == 0 then return 2 end
   if p[1][2] ~= consumer then return -1 end
-  if is_done(done, KEYS[5], job_id, ttl, now) then
+  if is_done(done, marks, job_id) then
     drop(stream, eid)
     return 1
   end

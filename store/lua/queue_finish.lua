@@ -31,12 +31,13 @@
 -- letters"). A result answers a cancel request of its id (cancel,
 -- store/cancel.h): it is removed. The entry's claim is deleted when this
 -- entry holds it (store/lua/queue_dropdone.lua).
--- With ack_required "1": fenced by the pending check, then the done-marker
--- of the job id (below; set only for ok results when done_ttl_ms > 0):
--- when another entry with the same job id already finished ok within
--- done_ttl_ms, this one is acked and deleted without a second result
--- (returns 2). Otherwise writes the result (and dead letter), sets the
--- marker, acks and deletes (returns 1).
+-- With ack_required "1": fenced by the pending check, then, unless the
+-- entry still holds its job id's claim (below), the done-marker of the job
+-- id (set only for ok results when done_ttl_ms > 0): when another entry
+-- with the same job id already finished ok within done_ttl_ms, this one
+-- is acked and deleted without a second result (returns 2). Otherwise
+-- writes the result (and dead letter), sets the marker, acks and deletes
+-- (returns 1).
 -- Every write script first checks that the entry is still pending (so a
 -- replay after a lost reply writes nothing twice), then checks the types of
 -- the keys it writes, then writes, and acknowledges last: Redis does not
@@ -46,17 +47,17 @@
 -- replay, or another consumer finished it) and owned by this consumer
 -- (-1 otherwise: our lease was lost and another consumer took the entry
 -- over, so this write is fenced off; tests/integration e2e_fence).
--- Done-markers: now_ms, is_done, mark_done (lib_done.lua).
+-- Done-markers: now_ms, done_buckets, is_done, mark_done (lib_done.lua).
 --! include lib_done.lua
 --! include lib_batch.lua
 local group, rmax, dmax = ARGV[1], ARGV[2], ARGV[3]
 local ttl, rttl, dttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local consumer = ARGV[7]
 -- Asked once per call, as nothing else runs while it does: Redis' clock
--- (the same now for every entry), each stream's type (below), whether any
--- cancel request exists (only this script's ZREMs change the set), and
--- the marker buckets whose expiry is set (mark_done).
-local now, cancels, expiry = nil, nil, {}
+-- and the marker buckets at that now (marks, done_buckets), each stream's
+-- type (below), and whether any cancel request exists (only this script's
+-- ZREMs change the set).
+local marks, cancels = nil, nil
 
 -- Fails unless key is a stream or does not exist. Once it is one, only
 -- this script's XADDs write it until the call ends.
@@ -81,14 +82,20 @@ local function finish(stream, eid, ack, jid, markreq, done, rkey, dkey,
     if #p == 0 then return 0 end
     if p[1][2] ~= consumer then return -1 end
   end
-  if redis.pcall('GET', claim) == eid .. ' ' .. stream then
-    redis.call('DEL', claim)
-  end
+  local held = redis.pcall('GET', claim) == eid .. ' ' .. stream
+  if held then redis.call('DEL', claim) end
   local e = want_stream(KEYS[1])
   if e then return e end
   local mark = ack == '1' and ttl > 0 and markreq == '1'
-  if ack == '1' and now == nil then now = now_ms() end
-  if ack == '1' and is_done(done, KEYS[4], jid, ttl, now) then
+  if ack == '1' and marks == nil then
+    marks = done_buckets(KEYS[4], ttl, now_ms())
+  end
+  -- An entry that still held its job id's claim is the only entry of that
+  -- id to have run since its own intake check found no marker: every
+  -- other one checked in the meantime was folded into it (its claim named
+  -- an entry still pending, queue_dropdone.lua), so the marker is asked
+  -- only when the claim was lost (expired, evicted, taken over as stale).
+  if ack == '1' and not held and is_done(done, marks, jid) then
     redis.call('XACK', stream, group, eid)
     redis.call('XDEL', stream, eid)
     return 2
@@ -102,14 +109,13 @@ local function finish(stream, eid, ack, jid, markreq, done, rkey, dkey,
     e = want_stream(KEYS[2])
     if e then return e end
   end
-  local a = {'XADD', KEYS[1], 'MAXLEN', '~', rmax, '*'}
-  for i = r0, r0 + nres - 1 do a[#a + 1] = ARGV[i] end
-  local rid = redis.call(unpack(a))
-  if rttl > 0 then redis.call('SET', rkey, rid, 'PX', rttl) end
+  local rid = redis.call('XADD', KEYS[1], 'MAXLEN', '~', rmax, '*',
+                         unpack(ARGV, r0, r0 + nres - 1))
+  if rttl > 0 then redis.call('SET', rkey, rid, 'PX', ARGV[5]) end
   if cancels == nil then cancels = redis.call('EXISTS', KEYS[3]) == 1 end
-  for i = r0, r0 + nres - 2, 2 do
-    if cancels and ARGV[i] == 'id' then
-      redis.call('ZREM', KEYS[3], ARGV[i + 1])
+  if cancels then
+    for i = r0, r0 + nres - 2, 2 do
+      if ARGV[i] == 'id' then redis.call('ZREM', KEYS[3], ARGV[i + 1]) end
     end
   end
   if olddead then
@@ -117,9 +123,8 @@ local function finish(stream, eid, ack, jid, markreq, done, rkey, dkey,
     redis.call('DEL', dkey)
   end
   if ndead > 0 then
-    local d = {'XADD', KEYS[2], 'MAXLEN', '~', dmax, '*'}
-    for i = d0, d0 + ndead - 1 do d[#d + 1] = ARGV[i] end
-    local did = redis.call(unpack(d))
+    local did = redis.call('XADD', KEYS[2], 'MAXLEN', '~', dmax, '*',
+                           unpack(ARGV, d0, d0 + ndead - 1))
     local x = dttl > 0 and redis.call('XRANGE', stream, eid, eid) or {}
     if #x > 0 then
       local f, h = x[1][2], {'HSET', dkey, 'stream', stream, 'dead', did}
@@ -133,7 +138,7 @@ local function finish(stream, eid, ack, jid, markreq, done, rkey, dkey,
       redis.call('PEXPIRE', dkey, dttl)
     end
   end
-  if mark then mark_done(KEYS[4], jid, ttl, now, expiry) end
+  if mark then mark_done(marks, jid) end
   if ack == '1' then
     redis.call('XACK', stream, group, eid)
   end
