@@ -232,10 +232,11 @@ xlen(redisContext *c, const char *k)
 static void
 batch_of_mixed_outcomes_answers_each_entry_as_alone(void **state)
 {
-  /* ok (holding its claim and a cancel request), failed (dead letter,
-   * kept original), folded by its done-marker, no longer pending, owned
-   * by another consumer, ok from the high stream, and one without the
-   * pending check (payload_lost): 1 1 2 0 -1 1 1, in one call. */
+  /* ok (holding its claim, so its id's marker is not asked: written
+   * although one exists), failed (dead letter, kept original, a cancel
+   * request), folded by its done-marker (no claim), no longer pending,
+   * owned by another consumer, ok from the high stream, and one without
+   * the pending check (payload_lost): 1 1 2 0 -1 1 1, in one call. */
   redisContext *c = fixture_connect("finish_lua");
   struct ent e[7] = {
       {2, "", "1", "fa", "ok"},        {2, "", "1", "fb", "failed"},
@@ -261,7 +262,7 @@ batch_of_mixed_outcomes_answers_each_entry_as_alone(void **state)
     const char *ack[] = {"XACK", key("jobs"), GROUP, e[3].eid};
     const char *setc[] = {"SET", key("claim:fa"), claim};
     const char *zadd[] = {"ZADD", key("cancel"), "1", "fb"};
-    const char *hset[] = {"HSET", bucket, "fc", "1"};
+    const char *hset[] = {"HSET", bucket, "fc", "1", "fa", "1"};
 
     assert_int_equal(cmd_int(c, 4, ack), 1);
     snprintf(claim, sizeof(claim), "%s %s", e[0].eid, key("jobs"));
@@ -272,7 +273,7 @@ batch_of_mixed_outcomes_answers_each_entry_as_alone(void **state)
              strtoll(r->element[0]->str, NULL, 10) / 86400);
     freeReplyObject(r);
     snprintf(bucket, sizeof(bucket), "%sdonemarks:%s", prefix, t);
-    assert_int_equal(cmd_int(c, 4, hset), 1);
+    assert_int_equal(cmd_int(c, 6, hset), 2);
   }
   r = finish(c, e, 7);
   want_codes(r, want, 7);
