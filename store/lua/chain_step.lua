@@ -25,7 +25,8 @@
 -- page again; the step then returns 2 and writes nothing). With ack "1"
 -- (report chains, whose polls leave no result of their own) the entry is
 -- acknowledged and deleted here too.
--- Done-markers: now_ms, done_buckets, is_done, mark_done (lib_done.lua).
+-- Done-markers: now_ms, done_buckets, mark_done, marks_flush
+-- (lib_done.lua).
 --! include lib_done.lua
 local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
 if #p == 0 then return 0 end
@@ -84,8 +85,9 @@ else
   local rttl = tonumber(ARGV[d + 2 + ndead])
   if rttl > 0 then redis.call('SET', KEYS[6], rid, 'PX', rttl) end
   if ARGV[12] == 'ok' and tonumber(ARGV[11]) > 0 then
-    mark_done(done_buckets(KEYS[7], tonumber(ARGV[11]), now_ms()),
-              ARGV[d + 3 + ndead])
+    local b = done_buckets(KEYS[7], tonumber(ARGV[11]), now_ms())
+    mark_done(b, ARGV[d + 3 + ndead])
+    marks_flush(b)
   end
 end
 ack()

@@ -29,19 +29,36 @@ local function done_buckets(base, ttl, now)
   return b
 end
 -- Whether job id finished ok within the window of buckets b
--- (done_buckets): the legacy string key, or its field in one of b.
+-- (done_buckets): marked in this call (mark_done), the legacy string key,
+-- or its field in one of b.
 local function is_done(legacy, b, id)
+  if b.marked and b.marked[id] then return true end
   if redis.call('EXISTS', legacy) == 1 then return true end
   for i = 1, #b do
     if redis.call('HEXISTS', b[i], id) == 1 then return true end
   end
   return false
 end
--- Marks job id done now: its field in b.today, which lasts ttl ms past the
--- bucket's end. The bucket's PEXPIREAT is set once per b (a script marking
--- several ids at one now sets it once; HSET keeps a TTL).
+-- Marks job id done now: is_done(.., b, id) answers true from here on,
+-- and marks_flush writes its field in b.today.
 local function mark_done(b, id)
-  redis.call('HSET', b.today, id, '1')
+  if not b.marked then b.marked, b.unwritten = {}, {} end
+  if b.marked[id] then return end
+  b.marked[id] = true
+  b.unwritten[#b.unwritten + 1] = id
+end
+-- Writes the markers mark_done recorded in b, in one HSET of b.today (the
+-- caller checked that it is a hash or none), and sets the bucket to last
+-- ttl ms past its end (PEXPIREAT, once per b: HSET keeps a TTL).
+local function marks_flush(b)
+  if not b.unwritten or #b.unwritten == 0 then return end
+  local h = {'HSET', b.today}
+  for i = 1, #b.unwritten do
+    h[#h + 1] = b.unwritten[i]
+    h[#h + 1] = '1'
+  end
+  redis.call(unpack(h))
+  b.unwritten = {}
   if b.expiry_set then return end
   redis.call('PEXPIREAT', b.today, b.expire_at)
   b.expiry_set = true

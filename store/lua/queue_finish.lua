@@ -22,6 +22,11 @@
 -- caller sends an entry that errs again (alone or in a later batch); the
 -- pending check makes a replay of an entry already acked a no-op (0), so
 -- sending a whole batch again after a lost reply writes nothing twice.
+-- What ends each entry (its claim's deletion, its marker, XACK, XDEL) is
+-- gathered and sent once per call after the last entry, one command each
+-- (DEL, HSET, XACK and XDEL per stream): every entry's records are written
+-- before any ack, and an entry finished earlier in the call answers 0 as
+-- if acked.
 -- Per entry: the result index (result_i, PX result_ttl_ms > 0) names the
 -- result entry of the job id for `pacer result`. With a dead letter and
 -- dead_ttl_ms > 0, deadjob_i keeps the entry's original job text (secrets
@@ -58,18 +63,28 @@ local consumer = ARGV[7]
 -- type (below), and whether any cancel request exists (only this script's
 -- ZREMs change the set).
 local marks, cancels = nil, nil
+-- What the entries leave to the end of the call, one command each: the
+-- claims to delete, per stream the entries to ack and to delete, and the
+-- markers (marks_flush); finished: "<stream> <entry id>" of each entry
+-- acked so far, which a second finish of it in this call finds no longer
+-- pending, as it would after a per-entry XACK.
+local claims, acks, dels, finished = {}, {}, {}, {}
+local function later(t, stream, eid)
+  if not t[stream] then t[stream] = {} end
+  t[stream][#t[stream] + 1] = eid
+end
 
--- Fails unless key is a stream or does not exist. Once it is one, only
--- this script's XADDs write it until the call ends.
-local streams = {}
-local function want_stream(key)
-  if streams[key] then return nil end
+-- Fails unless key is of type want (stream, hash) or does not exist. Once
+-- it is, only this script writes it until the call ends.
+local typed = {}
+local function want_type(key, want)
+  if typed[key] then return nil end
   local t = redis.call('TYPE', key).ok
-  if t ~= 'stream' and t ~= 'none' then
+  if t ~= want and t ~= 'none' then
     return redis.error_reply('WRONGTYPE ' .. key .. ' is a ' .. t ..
-                             ', not a stream')
+                             ', not a ' .. want)
   end
-  streams[key] = true
+  typed[key] = true
 end
 
 -- The finish of one entry: stream key, entry id, ack "1"/"0", job id,
@@ -78,17 +93,26 @@ end
 local function finish(stream, eid, ack, jid, markreq, done, rkey, dkey,
                       claim, r0, nres, d0, ndead)
   if ack == '1' then
+    if finished[stream .. ' ' .. eid] then return 0 end
     local p = redis.call('XPENDING', stream, group, eid, eid, 1)
     if #p == 0 then return 0 end
     if p[1][2] ~= consumer then return -1 end
   end
   local held = redis.pcall('GET', claim) == eid .. ' ' .. stream
-  if held then redis.call('DEL', claim) end
-  local e = want_stream(KEYS[1])
+  local e = want_type(KEYS[1], 'stream')
   if e then return e end
+  if ack ~= '1' then
+    -- not asked by XPENDING: its XDEL at the end must not fail
+    e = want_type(stream, 'stream')
+    if e then return e end
+  end
   local mark = ack == '1' and ttl > 0 and markreq == '1'
   if ack == '1' and marks == nil then
     marks = done_buckets(KEYS[4], ttl, now_ms())
+  end
+  if mark then
+    e = want_type(marks.today, 'hash')
+    if e then return e end
   end
   -- An entry that still held its job id's claim is the only entry of that
   -- id to have run since its own intake check found no marker: every
@@ -96,8 +120,9 @@ local function finish(stream, eid, ack, jid, markreq, done, rkey, dkey,
   -- an entry still pending, queue_dropdone.lua), so the marker is asked
   -- only when the claim was lost (expired, evicted, taken over as stale).
   if ack == '1' and not held and is_done(done, marks, jid) then
-    redis.call('XACK', stream, group, eid)
-    redis.call('XDEL', stream, eid)
+    finished[stream .. ' ' .. eid] = true
+    later(acks, stream, eid)
+    later(dels, stream, eid)
     return 2
   end
   -- The kept original (deadjob) is only ever written below, always with
@@ -106,7 +131,7 @@ local function finish(stream, eid, ack, jid, markreq, done, rkey, dkey,
   -- so its type is checked only then (one command less per ok result).
   local olddead = redis.call('HGET', dkey, 'dead')
   if ndead > 0 or olddead then
-    e = want_stream(KEYS[2])
+    e = want_type(KEYS[2], 'stream')
     if e then return e end
   end
   local rid = redis.call('XADD', KEYS[1], 'MAXLEN', '~', rmax, '*',
@@ -139,10 +164,13 @@ local function finish(stream, eid, ack, jid, markreq, done, rkey, dkey,
     end
   end
   if mark then mark_done(marks, jid) end
+  -- released with the result only: an entry that fails here keeps it
+  if held then claims[#claims + 1] = claim end
   if ack == '1' then
-    redis.call('XACK', stream, group, eid)
+    finished[stream .. ' ' .. eid] = true
+    later(acks, stream, eid)
   end
-  redis.call('XDEL', stream, eid)
+  later(dels, stream, eid)
   return 1
 end
 
@@ -153,12 +181,12 @@ for i = 1, n do
   if (s ~= 1 and s ~= 2 and s ~= 3) or not ndead or nres < 0 or
      ndead < 0 or c + 6 + nres + ndead > #ARGV then
     -- Where the next entry starts is unknown: this one and the rest get
-    -- the error and none of them is run.
+    -- the error and none of them is run (those before it are, below).
     for j = i, n do
       out[j] = redis.error_reply('ERR finish: entry ' .. i .. ' of ' .. n ..
                                  ': malformed arguments')
     end
-    return out
+    break
   end
   local k = 4 + 4 * i
   local ok, r = pcall(finish, KEYS[4 + s], ARGV[c + 1], ARGV[c + 2],
@@ -168,4 +196,14 @@ for i = 1, n do
   out[i] = entry_reply(ok, r)
   c = c + 7 + nres + ndead
 end
+-- Last, what the entries left to the end. None of these can fail: DEL
+-- takes any type, the bucket's type was checked before the first write
+-- that marks, and each intake stream was asked by XPENDING or its type
+-- checked. So every entry written above is acked with its record.
+if #claims > 0 then redis.call('DEL', unpack(claims)) end
+if marks then marks_flush(marks) end
+for stream, ids in pairs(acks) do
+  redis.call('XACK', stream, group, unpack(ids))
+end
+for stream, ids in pairs(dels) do redis.call('XDEL', stream, unpack(ids)) end
 return out

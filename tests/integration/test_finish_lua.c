@@ -402,6 +402,125 @@ a_malformed_entry_runs_nothing_from_it_on(void **state)
   redisFree(c);
 }
 
+/* Today's marker bucket, <prefix>donemarks:<unix ms / 86400000>, in buf. */
+static void
+today_bucket(redisContext *c, char *buf, size_t size)
+{
+  const char *tm[] = {"TIME"};
+  redisReply *r = cmd(c, 1, tm);
+
+  snprintf(buf, size, "%sdonemarks:%lld", prefix,
+           strtoll(r->element[0]->str, NULL, 10) / 86400);
+  freeReplyObject(r);
+}
+
+static void
+the_end_of_each_entry_is_sent_last_and_seen_by_those_after_it(void **state)
+{
+  /* The acks, deletes, claim deletions and markers go after the last
+   * entry, but each entry sees those before it as if they were done: the
+   * same entry twice in one call answers 0 the second time, and another
+   * entry of the same job id (not holding the claim) is folded by the
+   * marker the first one set (2). One result, nothing left pending. */
+  redisContext *c = fixture_connect("finish_lua");
+  struct ent e[3] = {
+      {2, "", "1", "ia", "ok"},
+      {2, "", "1", "ia", "ok"},
+      {2, "", "1", "ia", "ok"},
+  };
+  static const long long want[3] = {1, 0, 2};
+  char claim[128], bucket[128];
+  const char *setc[] = {"SET", key("claim:ia"), claim};
+  const char *pend[] = {"XPENDING", key("jobs"), GROUP};
+  const char *hex[] = {"HEXISTS", bucket, "ia"};
+  const char *exists[] = {"EXISTS", key("claim:ia")};
+  redisReply *r;
+
+  (void)state;
+  snprintf(prefix, sizeof(prefix), "pacer-finish:%ld:d:", (long)getpid());
+  setup_streams(c);
+  setc[1] = key("claim:ia");
+  exists[1] = key("claim:ia");
+  pend[1] = key("jobs");
+  add(c, 2, "ia", ME, e[0].eid);
+  memcpy(e[1].eid, e[0].eid, sizeof(e[1].eid));
+  add(c, 2, "ia", ME, e[2].eid);
+  snprintf(claim, sizeof(claim), "%s %s", e[0].eid, key("jobs"));
+  freeReplyObject(cmd(c, 3, setc));
+  today_bucket(c, bucket, sizeof(bucket));
+  r = finish(c, e, 3);
+  want_codes(r, want, 3);
+  freeReplyObject(r);
+  assert_int_equal(xlen(c, key("results")), 1);
+  assert_int_equal(xlen(c, key("jobs")), 0);
+  assert_int_equal(cmd_int(c, 3, hex), 1);
+  assert_int_equal(cmd_int(c, 2, exists), 0);
+  r = cmd(c, 3, pend);
+  assert_int_equal(r->element[0]->integer, 0);
+  freeReplyObject(r);
+  cleanup(c);
+  redisFree(c);
+}
+
+static void
+a_marker_bucket_of_another_type_refuses_before_any_write(void **state)
+{
+  /* Today's bucket is a string: the ok entry, which would mark, gets the
+   * WRONGTYPE error with nothing written and stays pending; the failed
+   * one, which marks nothing, is written. Once the key is gone the call
+   * sent again writes the ok one (1) and not the failed one twice (0). */
+  redisContext *c = fixture_connect("finish_lua");
+  struct ent e[2] = {
+      {2, "", "1", "ja", "ok"},
+      {2, "", "1", "jb", "failed"},
+  };
+  static const long long first[2] = {INT32_MIN, 1};
+  static const long long fixed[2] = {1, 0};
+  char bucket[128], claim[2][128];
+  const char *set[] = {"SET", bucket, "x"};
+  const char *del[] = {"DEL", bucket};
+  const char *setc[] = {"SET", NULL, NULL};
+  const char *exists[] = {"EXISTS", NULL};
+  redisReply *r;
+  int i;
+
+  (void)state;
+  snprintf(prefix, sizeof(prefix), "pacer-finish:%ld:e:", (long)getpid());
+  setup_streams(c);
+  add(c, 2, "ja", ME, e[0].eid);
+  add(c, 2, "jb", ME, e[1].eid);
+  for (i = 0; i < 2; i++) { /* each holds its claim, as after intake */
+    snprintf(claim[i], sizeof(claim[i]), "%s %s", e[i].eid, key("jobs"));
+    setc[1] = key(i == 0 ? "claim:ja" : "claim:jb");
+    setc[2] = claim[i];
+    freeReplyObject(cmd(c, 3, setc));
+  }
+  today_bucket(c, bucket, sizeof(bucket));
+  freeReplyObject(cmd(c, 3, set));
+  r = finish(c, e, 2);
+  want_codes(r, first, 2);
+  assert_non_null(strstr(r->element[0]->str, "WRONGTYPE"));
+  assert_non_null(strstr(r->element[0]->str, "donemarks:"));
+  freeReplyObject(r);
+  assert_int_equal(xlen(c, key("results")), 1);
+  assert_int_equal(xlen(c, key("jobs")), 1);
+  /* the refused entry keeps its claim; the written one released its */
+  exists[1] = key("claim:ja");
+  assert_int_equal(cmd_int(c, 2, exists), 1);
+  exists[1] = key("claim:jb");
+  assert_int_equal(cmd_int(c, 2, exists), 0);
+  assert_int_equal(cmd_int(c, 2, del), 1);
+  r = finish(c, e, 2);
+  want_codes(r, fixed, 2);
+  freeReplyObject(r);
+  assert_int_equal(xlen(c, key("results")), 2);
+  assert_int_equal(xlen(c, key("jobs")), 0);
+  exists[1] = key("claim:ja");
+  assert_int_equal(cmd_int(c, 2, exists), 0);
+  cleanup(c);
+  redisFree(c);
+}
+
 int
 main(void)
 {
@@ -410,6 +529,10 @@ main(void)
       cmocka_unit_test(
           an_entry_error_stays_its_own_and_a_replay_writes_nothing_twice),
       cmocka_unit_test(a_malformed_entry_runs_nothing_from_it_on),
+      cmocka_unit_test(
+          the_end_of_each_entry_is_sent_last_and_seen_by_those_after_it),
+      cmocka_unit_test(
+          a_marker_bucket_of_another_type_refuses_before_any_write),
   };
 
   return cmocka_run_group_tests_name("finish_lua", tests, NULL, NULL) != 0;
