@@ -20,7 +20,9 @@
 # 100 arrivals of any status; at most 2 requests refused (429) with one
 # process (bench/limits.sh: 0 in 2,000; the bound leaves room for an
 # ASan build on a loaded machine), at most 3 (5 per 1,000) with four
-# (docs/LIMITS.md has the figures); with one process the admitted rate,
+# (docs/LIMITS.md has the figures), not counting, up to 2% of the
+# requests, a 429 right after an arrival nginx stamped late (check(),
+# docs/LIMITS.md "The upstream's own jitter"); with one process the admitted rate,
 # the pause time of any 429 taken out, is at least 90% of the limit (the
 # previous pacer halved its rate after the second 429 and stayed below;
 # pacer_gcra_aimd_window_us). Figures come from nginx's own
@@ -67,32 +69,55 @@ check() {
   local log="$TEST_TMP/$1/access.log" f max429=$2 minrate=$3 maxwin=$4
   local path=${5:-strict} lim=${6:-$RATE}
   [ -s "$log" ] || fail "$1: nginx logged nothing"
-  # sent ok n429 max1s_all achieved_without_pauses
+  # sent ok n429 max1s_all achieved_without_pauses late429
+  # late429: the 429s that came right after an arrival nginx stamped late
+  # (below, "Stamped late").
   f=$(awk -v L="$lim" -v P="/$path/" -v O="$PAUSES_OUT" 'index($3, P) == 1 {
-      t = int($1 * 1000 + 0.5); n++; at[n] = t
+      t = int($1 * 1000 + 0.5); n++; at[n] = t; st[n] = $2
       if ($2 == 200) { ok++; if (!f || t < f) f = t; if (t > l) l = t }
       else if ($2 == 429) n429++
     }
     END {
-      for (i = 2; i <= n; i++) { x = at[i]; j = i - 1
-        while (j > 0 && at[j] > x) { at[j + 1] = at[j]; j-- } at[j + 1] = x }
+      for (i = 2; i <= n; i++) { x = at[i]; y = st[i]; j = i - 1
+        while (j > 0 && at[j] > x) { at[j + 1] = at[j]; st[j + 1] = st[j]; j-- }
+        at[j + 1] = x; st[j + 1] = y }
       j = 1; m = 0
       for (i = 1; i <= n; i++) {
         while (at[j] <= at[i] - 1000) j++
         if (i - j + 1 > m) m = i - j + 1
       }
+      # Stamped late: the two arrivals just before the 429 (q, then p)
+      # were both admitted, p came at least 1 ms more than one interval
+      # after q, and the 429 at least two intervals (less 1 ms of
+      # rounding) after q. Spaced from q as the limit asks, it was refused
+      # only because p was stamped late: nginx stamps each request with
+      # the time its event loop woke (ngx_current_msec), and a stall of the
+      # machine moves that, not the client. A client sending too fast has
+      # a refused arrival between q and p, so its 429s do not match.
+      iv = 1000 / L; late = 0
+      for (i = 3; i <= n; i++)
+        if (st[i] == 429 && st[i - 1] == 200 && st[i - 2] == 200 &&
+            at[i - 1] - at[i - 2] >= iv + 1 && at[i] - at[i - 2] >= 2 * iv - 1)
+          late++
       span = (l - at[1]) / 1000 - (O ? n429 : 0)
-      printf "%d %d %d %d %.3f\n", n, ok, n429 + 0, m,
-        (span > 0 ? (ok - 1) / span / L : 0)
+      printf "%d %d %d %d %.3f %d\n", n, ok, n429 + 0, m,
+        (span > 0 ? (ok - 1) / span / L : 0), late
     }' "$log")
   set -- "$1" $f
-  [ $# -eq 6 ] || fail "$1: cannot read nginx's log"
+  [ $# -eq 7 ] || fail "$1: cannot read nginx's log"
   
-  echo "$1: $2 requests, $3 admitted, $4 refused (429), max $5 in 1 s," \
-    "admitted rate $6 x limit$([ "$PAUSES_OUT" = 1 ] && echo " (pauses taken out)")"
+  echo "$1: $2 requests, $3 admitted, $4 refused (429; $7 after an" \
+    "arrival stamped late), max $5 in 1 s, admitted rate $6 x" \
+    "limit$([ "$PAUSES_OUT" = 1 ] && echo " (pauses taken out)")"
   [ "$3" -eq "$jobs" ] || fail "$1: $3 admitted, want $jobs"
-  [ "$4" -le "$max429" ] ||
-    fail "$1: $4 requests refused (429), want <= $max429"
+  # The 429s after an arrival stamped late are not counted against the
+  # bound, up to 2% of the requests: more means a stalling machine, or a
+  # client that alternates long and short gaps, and fails.
+  [ $(($7 * 50)) -le "$2" ] ||
+    fail "$1: $7 429s after an arrival stamped late, want <= 2% of $2"
+  [ $(($4 - $7)) -le "$max429" ] ||
+    fail "$1: $4 requests refused (429), $7 of them after an arrival" \
+      "stamped late, want <= $max429 others"
   [ "$5" -le "$maxwin" ] || fail "$1: $5 arrivals in one 1 s window, want <= $maxwin"
   [ "$5" -ge "$MINWIN" ] ||
     fail "$1: at most $5 arrivals in any 1 s window, want >= $MINWIN: the limit is not used"
