@@ -36,24 +36,33 @@ static void send_op(struct pacer_sched *s, struct pacer_entry *e);
 static int
 fb_add(struct pacer_fieldbuf *fb, const char *name, const char *val, size_t len)
 {
-  char *n, *v;
+  size_t i;
 
   assert(fb->n + 2 <= PACER_SCHED_MAX_FIELDS);
-  n = strdup(name);
-  v = malloc(len + 1);
-  if (n == NULL || v == NULL) {
-    free(n);
-    free(v);
+  if (len >= SIZE_MAX / 2 - fb->used)
     return PACER_ENOMEM;
+  if (fb->used + len + 1 > fb->cap) {
+    size_t cap = fb->cap ? fb->cap : 512;
+    char *nb;
+
+    while (cap < fb->used + len + 1)
+      cap *= 2;
+    nb = realloc(fb->buf, cap);
+    if (nb == NULL)
+      return PACER_ENOMEM;
+    fb->buf = nb;
+    fb->cap = cap;
+    for (i = 1; i < fb->n; i += 2)
+      fb->view[i] = fb->buf + fb->off[i];
   }
-  memcpy(v, val, len);
-  v[len] = '\0';
-  fb->argv[fb->n] = n;
-  fb->view[fb->n] = n;
+  memcpy(fb->buf + fb->used, val, len);
+  fb->buf[fb->used + len] = '\0';
+  fb->view[fb->n] = name;
   fb->lens[fb->n++] = strlen(name);
-  fb->argv[fb->n] = v;
-  fb->view[fb->n] = v;
+  fb->off[fb->n] = fb->used;
+  fb->view[fb->n] = fb->buf + fb->used;
   fb->lens[fb->n++] = len;
+  fb->used += len + 1;
   return 0;
 }
 
@@ -75,11 +84,9 @@ fb_addu(struct pacer_fieldbuf *fb, const char *name, uint64_t v)
 static void
 fb_clear(struct pacer_fieldbuf *fb)
 {
-  size_t i;
-
-  for (i = 0; i < fb->n; i++)
-    free(fb->argv[i]);
-  fb->n = 0;
+  free(fb->buf);
+  fb->buf = NULL;
+  fb->n = fb->used = fb->cap = 0;
 }
 
 static struct pacer_fields
