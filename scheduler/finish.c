@@ -36,7 +36,7 @@ static void send_op(struct pacer_sched *s, struct pacer_entry *e);
 static int
 fb_add(struct pacer_fieldbuf *fb, const char *name, const char *val, size_t len)
 {
-  size_t i;
+  size_t i, off;
 
   assert(fb->n + 2 <= PACER_SCHED_MAX_FIELDS);
   if (len >= SIZE_MAX / 2 - fb->used)
@@ -52,14 +52,14 @@ fb_add(struct pacer_fieldbuf *fb, const char *name, const char *val, size_t len)
       return PACER_ENOMEM;
     fb->buf = nb;
     fb->cap = cap;
-    for (i = 1; i < fb->n; i += 2)
-      fb->view[i] = fb->buf + fb->off[i];
+    /* the values lie one after the other, each with its NUL */
+    for (i = 1, off = 0; i < fb->n; off += fb->lens[i] + 1, i += 2)
+      fb->view[i] = fb->buf + off;
   }
   memcpy(fb->buf + fb->used, val, len);
   fb->buf[fb->used + len] = '\0';
   fb->view[fb->n] = name;
   fb->lens[fb->n++] = strlen(name);
-  fb->off[fb->n] = fb->used;
   fb->view[fb->n] = fb->buf + fb->used;
   fb->lens[fb->n++] = len;
   fb->used += len + 1;

@@ -36,17 +36,16 @@ struct pacer_queue;
 struct pacer_queue_entry;
 
 /** An owned XADD field list: names (static strings, not copied) at even
- * indexes, values (copied into one buffer, each NUL-terminated) at odd
- * ones. view/lens/n are what pacer_fields reads; buf/off keep the values,
- * and every value's view is moved when buf grows. One allocation per
- * growth of buf instead of two per field (finish.c fb_add). */
+ * indexes, values at odd ones, copied one after the other into buf, each
+ * NUL-terminated. view/lens/n are what pacer_fields reads; every value's
+ * view is moved when buf grows. One allocation per growth of buf instead
+ * of two per field (finish.c fb_add). */
 struct pacer_fieldbuf {
   const char *view[PACER_SCHED_MAX_FIELDS];
   size_t lens[PACER_SCHED_MAX_FIELDS];
   size_t n;
-  char *buf;                          /* owned: the values */
-  size_t off[PACER_SCHED_MAX_FIELDS]; /* value i at buf + off[i] */
-  size_t used, cap;                   /* bytes of buf, used and allocated */
+  char *buf;        /* owned: the values */
+  size_t used, cap; /* bytes of buf, used and allocated */
 };
 
 /** Where a held entry is. */

@@ -65,7 +65,7 @@ local consumer = ARGV[7]
 local marks, cancels = nil, nil
 -- What the entries leave to the end of the call, one command each: the
 -- claims to delete, per stream the entries to ack and to delete, and the
--- markers (marks_flush); finished: "<stream> <entry id>" of each entry
+-- markers (marks_flush); finished: "<entry id> <stream>" of each entry
 -- acked so far, which a second finish of it in this call finds no longer
 -- pending, as it would after a per-entry XACK.
 local claims, acks, dels, finished = {}, {}, {}, {}
@@ -92,13 +92,15 @@ end
 -- r0 + nres - 1] its result, ARGV[d0 .. d0 + ndead - 1] its dead letter.
 local function finish(stream, eid, ack, jid, markreq, done, rkey, dkey,
                       claim, r0, nres, d0, ndead)
+  -- the entry as its claim names it, and its key in finished
+  local me = eid .. ' ' .. stream
   if ack == '1' then
-    if finished[stream .. ' ' .. eid] then return 0 end
+    if finished[me] then return 0 end
     local p = redis.call('XPENDING', stream, group, eid, eid, 1)
     if #p == 0 then return 0 end
     if p[1][2] ~= consumer then return -1 end
   end
-  local held = redis.pcall('GET', claim) == eid .. ' ' .. stream
+  local held = redis.pcall('GET', claim) == me
   local e = want_type(KEYS[1], 'stream')
   if e then return e end
   if ack ~= '1' then
@@ -120,7 +122,7 @@ local function finish(stream, eid, ack, jid, markreq, done, rkey, dkey,
   -- an entry still pending, queue_dropdone.lua), so the marker is asked
   -- only when the claim was lost (expired, evicted, taken over as stale).
   if ack == '1' and not held and is_done(done, marks, jid) then
-    finished[stream .. ' ' .. eid] = true
+    finished[me] = true
     later(acks, stream, eid)
     later(dels, stream, eid)
     return 2
@@ -167,7 +169,7 @@ local function finish(stream, eid, ack, jid, markreq, done, rkey, dkey,
   -- released with the result only: an entry that fails here keeps it
   if held then claims[#claims + 1] = claim end
   if ack == '1' then
-    finished[stream .. ' ' .. eid] = true
+    finished[me] = true
     later(acks, stream, eid)
   end
   later(dels, stream, eid)
